@@ -1,0 +1,22 @@
+# Sets CNNC_TORCH_PYTHON to a python3 that can `import torch, numpy`, or leaves
+# it empty (the PyTorch parity tests are then reported as not run).
+set(CNNC_TORCH_PYTHON "" CACHE FILEPATH "python3 that imports torch")
+if(NOT CNNC_TORCH_PYTHON)
+  foreach(candidate /usr/bin/python3 python3)
+    find_program(_cnnc_py NAMES ${candidate} NO_CACHE)
+    if(_cnnc_py)
+      execute_process(COMMAND ${_cnnc_py} -c "import torch, numpy"
+                      RESULT_VARIABLE _cnnc_rc OUTPUT_QUIET ERROR_QUIET)
+      if(_cnnc_rc EQUAL 0)
+        set(CNNC_TORCH_PYTHON ${_cnnc_py} CACHE FILEPATH "python3 that imports torch" FORCE)
+        break()
+      endif()
+    endif()
+    unset(_cnnc_py)
+  endforeach()
+endif()
+if(CNNC_TORCH_PYTHON)
+  message(STATUS "PyTorch reference: ${CNNC_TORCH_PYTHON}")
+else()
+  message(WARNING "No python3 imports torch: PyTorch parity tests will fail. Run scripts/install-deps.sh.")
+endif()

@@ -1,0 +1,187 @@
+#include "cnnc/driver/LibraryBuilder.h"
+#include "cnnc/driver/ModelDescription.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace cnnc {
+namespace {
+
+// Not cnnc_*: only the ABI functions are exported.
+const char *const kForwardFunction = "model_forward_pipeline";
+
+bool writeFile(const std::string &path, const std::string &text,
+               std::string &error) {
+  std::ofstream os(path, std::ios::binary);
+  os << text;
+  os.close();
+  if (!os) {
+    error = "cannot write '" + path + "'";
+    return false;
+  }
+  return true;
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream is(path);
+  std::stringstream ss;
+  ss << is.rdbuf();
+  return ss.str();
+}
+
+/// A scratch directory removed when this goes out of scope.
+struct ScratchDir {
+  llvm::SmallString<128> path;
+  ~ScratchDir() {
+    if (!path.empty())
+      llvm::sys::fs::remove_directories(path);
+  }
+};
+
+/// Links the objects and the wrapper into a shared library exporting only
+/// the cnnc_* symbols, so two models can live in one process.
+bool link(const std::vector<std::string> &inputs, const std::string &output,
+          const std::string &soname, const std::string &scratch, bool verbose,
+          std::string &error) {
+  const char *ccEnv = std::getenv("CNNC_CC");
+  std::string cc = ccEnv && *ccEnv ? ccEnv : "cc";
+  auto program = llvm::sys::findProgramByName(cc);
+  if (!program) {
+    error = "cannot find the C compiler '" + cc +
+            "' that links the library (set CNNC_CC or install build-essential)";
+    return false;
+  }
+  std::string versionScript = scratch + "/exports.map";
+  if (!writeFile(versionScript, "{ global: cnnc_*; local: *; };\n", error))
+    return false;
+  std::vector<std::string> args = {*program, "-shared", "-fPIC", "-O2",
+                                   "-I" CNNC_HALIDE_INCLUDE_DIR,
+                                   "-Wl,--version-script=" + versionScript,
+                                   "-Wl,-soname," + soname,
+                                   "-o", output};
+  args.insert(args.end(), inputs.begin(), inputs.end());
+  for (const char *lib : {"-lpthread", "-ldl", "-lm"})
+    args.push_back(lib);
+  std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
+  if (verbose) {
+    for (const std::string &a : args)
+      llvm::errs() << a << " ";
+    llvm::errs() << "\n";
+  }
+  std::string log = scratch + "/link.log";
+  llvm::Optional<llvm::StringRef> redirects[] = {llvm::None, llvm::StringRef(log),
+                                                 llvm::StringRef(log)};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*program, argRefs, llvm::None, redirects,
+                                     0, 0, &message);
+  if (rc != 0) {
+    error = "linking with '" + cc + "' failed" +
+            (message.empty() ? "" : ": " + message) + "\n" + readFile(log);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool parseTarget(const std::string &text, Halide::Target &target,
+                 std::string &error) {
+  if (text == "host") {
+    target = Halide::get_host_target();
+    return true;
+  }
+  std::string spec = text;
+  if (text.rfind("host-", 0) == 0)
+    spec = Halide::get_host_target().to_string() + text.substr(4);
+  if (!Halide::Target::validate_target_string(spec)) {
+    error = "unknown target '" + text +
+            "' (examples: host, host-cuda, x86-64-linux-avx2)";
+    return false;
+  }
+  target = Halide::Target(spec);
+  return true;
+}
+
+bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
+                       const std::string &outputPath, std::string &error) {
+  Halide::Target target;
+  if (!parseTarget(options.target, target, error))
+    return false;
+  LoweredPipeline forward;
+  if (!lowerForward(module, target, options.schedule, forward, error))
+    return false;
+
+  ScratchDir scratch;
+  if (auto ec = llvm::sys::fs::createUniqueDirectory("cnnc", scratch.path)) {
+    error = "cannot create a temporary directory: " + ec.message();
+    return false;
+  }
+  std::string dir = scratch.path.str().str();
+  std::string forwardObject = dir + "/forward.o";
+  std::string runtimeObject = dir + "/halide_runtime.o";
+  std::string wrapperSource = dir + "/model.c";
+  try {
+    forward.pipeline.compile_to_object(
+        forwardObject, forward.arguments, kForwardFunction,
+        target.with_feature(Halide::Target::NoRuntime));
+    Halide::compile_standalone_runtime(runtimeObject, target);
+  } catch (const Halide::Error &e) {
+    error = std::string("Halide compilation failed: ") + e.what();
+    return false;
+  }
+  ModelDescription model = describeModel(module);
+  if (!writeFile(wrapperSource, emitModelWrapper(model, kForwardFunction),
+                 error))
+    return false;
+
+  // Link next to the destination, then rename: a failed build never leaves
+  // a half-written library behind.
+  std::string partial = outputPath + ".partial";
+  std::string soname = llvm::sys::path::filename(outputPath).str();
+  if (!link({wrapperSource, forwardObject, runtimeObject}, partial, soname,
+            dir, options.verbose, error)) {
+    llvm::sys::fs::remove(partial);
+    return false;
+  }
+  if (auto ec = llvm::sys::fs::rename(partial, outputPath)) {
+    llvm::sys::fs::remove(partial);
+    error = "cannot write '" + outputPath + "': " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
+                    std::string &text, std::string &error) {
+  Halide::Target target;
+  if (!parseTarget(options.target, target, error))
+    return false;
+  LoweredPipeline forward;
+  if (!lowerForward(module, target, options.schedule, forward, error))
+    return false;
+  llvm::SmallString<128> path;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("cnnc", "stmt", path)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return false;
+  }
+  try {
+    forward.pipeline.compile_to_lowered_stmt(path.str().str(), forward.arguments,
+                                             Halide::Text, target);
+  } catch (const Halide::Error &e) {
+    llvm::sys::fs::remove(path);
+    error = std::string("Halide: ") + e.what();
+    return false;
+  }
+  text = readFile(path.str().str());
+  llvm::sys::fs::remove(path);
+  return true;
+}
+
+} // namespace cnnc

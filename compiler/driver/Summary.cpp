@@ -1,0 +1,180 @@
+#include "cnnc/driver/Summary.h"
+
+#include "cnn/CnnDialect.h"
+#include "cnn/ShapeRules.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Dialect/StandardOps/IR/Ops.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <iomanip>
+#include <sstream>
+
+using namespace mlir;
+
+namespace cnnc {
+namespace {
+
+std::vector<int64_t> shapeOf(Value v) {
+  auto type = v.getType().cast<RankedTensorType>();
+  return {type.getShape().begin(), type.getShape().end()};
+}
+
+int64_t elements(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (size_t i = 1; i < shape.size(); ++i)
+    n *= shape[i];
+  return n;
+}
+
+std::string layerName(Operation *op) {
+  if (auto name = op->getLoc().dyn_cast<NameLoc>())
+    return name.getName().str();
+  return op->getName().stripDialect().str();
+}
+
+int64_t at(ArrayAttr attr, int i) {
+  return attr[i].cast<IntegerAttr>().getInt();
+}
+
+/// Advances the receptive field through a sliding window.
+void window(LayerSummary &s, ArrayAttr kernel, ArrayAttr stride,
+            ArrayAttr dilation) {
+  for (int i = 0; i < 2; ++i) {
+    if (s.receptiveField[i] < 0)
+      continue;
+    int64_t span = (dilation ? at(dilation, i) : 1) * (at(kernel, i) - 1) + 1;
+    s.receptiveField[i] += (span - 1) * s.jump[i];
+    s.jump[i] *= at(stride, i);
+  }
+}
+
+void wholeInput(LayerSummary &s) { s.receptiveField[0] = s.receptiveField[1] = -1; }
+
+} // namespace
+
+NetworkSummary summarize(ModuleOp module) {
+  NetworkSummary summary;
+  summary.name = module.getName() ? module.getName()->str() : "network";
+  auto func = module.lookupSymbol<FuncOp>("forward");
+  if (!func)
+    return summary;
+  summary.inputShape = shapeOf(func.getArgument(0));
+
+  LayerSummary state;
+  state.receptiveField[0] = state.receptiveField[1] = 1;
+  state.jump[0] = state.jump[1] = 1;
+  for (Operation &op : func.getBody().front()) {
+    if (isa<cnn::ParameterOp, ReturnOp>(op) || op.getNumResults() != 1)
+      continue;
+    LayerSummary s = state;
+    s.name = layerName(&op);
+    s.kind = op.getName().stripDialect().str();
+    s.outputShape = shapeOf(op.getResult(0));
+    s.parameters = 0;
+    for (Value operand : op.getOperands())
+      if (operand.getDefiningOp<cnn::ParameterOp>()) {
+        auto shape = shapeOf(operand);
+        int64_t n = 1;
+        for (int64_t d : shape)
+          n *= d;
+        s.parameters += n;
+      }
+    int64_t out = elements(s.outputShape);
+    llvm::TypeSwitch<Operation *>(&op)
+        .Case([&](cnn::Conv2dOp conv) {
+          auto w = shapeOf(conv.getWeight());
+          s.flops = 2 * out * w[1] * w[2] * w[3] + (conv.getBias() ? out : 0);
+          window(s, Builder(&op).getI64ArrayAttr({w[2], w[3]}),
+                 conv.getStride(), conv.getDilation());
+        })
+        .Case([&](cnn::LinearOp linear) {
+          auto w = shapeOf(linear.getWeight());
+          s.flops = 2 * out * w[1] + (linear.getBias() ? out : 0);
+        })
+        .Case([&](cnn::MaxPool2dOp pool) {
+          s.flops = out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);
+          window(s, pool.getKernelSize(), pool.getStride(), pool.getDilation());
+        })
+        .Case([&](cnn::AvgPool2dOp pool) {
+          s.flops = out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);
+          window(s, pool.getKernelSize(), pool.getStride(), nullptr);
+        })
+        .Case([&](cnn::AdaptiveAvgPool2dOp pool) {
+          s.flops = elements(shapeOf(pool.getInput()));
+          auto in = shapeOf(pool.getInput());
+          if (at(pool.getOutputSize(), 0) == 1 && at(pool.getOutputSize(), 1) == 1)
+            wholeInput(s);
+          else
+            for (int i = 0; i < 2; ++i)
+              if (s.receptiveField[i] > 0) {
+                // Windows of about ceil(in / out) cells, about in / out apart.
+                int64_t o = at(pool.getOutputSize(), i);
+                int64_t k = (in[2 + i] + o - 1) / o;
+                s.receptiveField[i] += (k - 1) * s.jump[i];
+                s.jump[i] *= std::max<int64_t>(1, in[2 + i] / o);
+              }
+        })
+        .Case([&](cnn::FlattenOp) { s.flops = 0; })
+        .Default([&](Operation *) { s.flops = out; });
+    if (s.outputShape.size() == 2)
+      wholeInput(s);
+    state = s;
+    summary.totalParameters += s.parameters;
+    summary.totalFlops += s.flops;
+    summary.layers.push_back(std::move(s));
+  }
+  return summary;
+}
+
+namespace {
+std::string withCommas(int64_t n) {
+  std::string digits = std::to_string(n), s;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0)
+      s += ',';
+    s += digits[i];
+  }
+  return s;
+}
+
+std::string fieldText(const LayerSummary &s) {
+  if (s.receptiveField[0] < 0)
+    return "all";
+  return std::to_string(s.receptiveField[0]) + "x" +
+         std::to_string(s.receptiveField[1]);
+}
+
+std::string jumpText(const LayerSummary &s) {
+  if (s.receptiveField[0] < 0)
+    return "-";
+  return std::to_string(s.jump[0]) + "x" + std::to_string(s.jump[1]);
+}
+} // namespace
+
+void printSummary(const NetworkSummary &summary, std::ostream &os) {
+  os << "network " << summary.name << ", input "
+     << cnn::shape::format(summary.inputShape) << " (? = batch)\n\n";
+  os << std::left << std::setw(20) << "layer" << std::setw(20) << "op"
+     << std::setw(20) << "output" << std::right << std::setw(12) << "params"
+     << std::setw(14) << "FLOPs" << std::setw(10) << "RF" << std::setw(8)
+     << "stride" << "\n";
+  os << std::string(104, '-') << "\n";
+  for (const LayerSummary &s : summary.layers) {
+    os << std::left << std::setw(20) << s.name << std::setw(20) << s.kind
+       << std::setw(20) << cnn::shape::format(s.outputShape) << std::right
+       << std::setw(12) << withCommas(s.parameters) << std::setw(14)
+       << withCommas(s.flops) << std::setw(10) << fieldText(s) << std::setw(8)
+       << jumpText(s) << "\n";
+  }
+  os << std::string(104, '-') << "\n";
+  os << "total parameters: " << withCommas(summary.totalParameters) << " ("
+     << std::fixed << std::setprecision(1)
+     << summary.totalParameters * 4.0 / 1024.0 << " KiB as float32)\n";
+  os << "total FLOPs per sample: " << withCommas(summary.totalFlops)
+     << " (a multiply-add counts 2)\n";
+  os << "RF: receptive field in input pixels (h x w); stride: product of "
+        "strides so far; output size = (H - k + 2p) / s + 1\n";
+}
+
+} // namespace cnnc

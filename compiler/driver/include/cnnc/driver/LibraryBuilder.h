@@ -1,0 +1,35 @@
+// Turns an imported network into net.so: Halide AOT objects for the
+// pipelines, the Halide runtime once, the generated C ABI wrapper, linked by
+// the system C compiler.
+#ifndef CNNC_DRIVER_LIBRARYBUILDER_H
+#define CNNC_DRIVER_LIBRARYBUILDER_H
+
+#include "cnnc/lowering/HalideLowering.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace cnnc {
+
+struct CompileOptions {
+  std::string target = "host"; // a Halide target string
+  SchedulePolicy schedule = SchedulePolicy::Manual;
+  bool verbose = false;        // print each step and the link command
+};
+
+/// Parses and validates a target string ("host", "x86-64-linux-avx2", ...).
+bool parseTarget(const std::string &text, Halide::Target &target,
+                 std::string &error);
+
+/// Builds `outputPath` (written atomically). Returns false with `error` set.
+bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
+                       const std::string &outputPath, std::string &error);
+
+/// Writes Halide's lowered statement of the forward pipeline to `os`.
+bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
+                    std::string &text, std::string &error);
+
+} // namespace cnnc
+
+#endif // CNNC_DRIVER_LIBRARYBUILDER_H

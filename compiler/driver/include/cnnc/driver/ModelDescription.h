@@ -1,0 +1,41 @@
+// What a generated library says about itself through the C ABI: derived once
+// from the cnn module and used by the header and the wrapper generators.
+#ifndef CNNC_DRIVER_MODELDESCRIPTION_H
+#define CNNC_DRIVER_MODELDESCRIPTION_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnc {
+
+struct ParameterDescription {
+  std::string name; // PyTorch state_dict name
+  std::vector<int64_t> shape;
+};
+
+struct ModelDescription {
+  std::string name;
+  std::vector<int64_t> inputShape;  // batch as -1
+  std::vector<int64_t> outputShape; // batch as -1
+  std::vector<ParameterDescription> parameters; // in ABI order
+};
+
+/// Reads the description of `func @forward`. Parameters are listed in the
+/// order their cnn.parameter ops appear.
+ModelDescription describeModel(mlir::ModuleOp module);
+
+/// The public header of a generated library: the C ABI plus the model's
+/// shapes and parameter names as constants.
+std::string emitModelHeader(const ModelDescription &model);
+
+/// C source implementing the ABI on top of the Halide pipeline
+/// `halideForward` (arguments: input, parameters..., output).
+std::string emitModelWrapper(const ModelDescription &model,
+                             const std::string &halideForward);
+
+} // namespace cnnc
+
+#endif // CNNC_DRIVER_MODELDESCRIPTION_H

@@ -1,0 +1,116 @@
+// Halide algorithm builders of the cnn ops: one pure definition per op
+// family, no scheduling (schedules live in CpuSchedule.h and friends).
+//
+// Conventions shared with the MLIR walker:
+//  - A tensor in PyTorch order [N, C, H, W] is a Func f(x, y, c, n) (innermost
+//    dimension first: x = W, y = H); [N, F] is f(f, n). Memory layout NCHW,
+//    weights OIHW: a weight [O, I, KH, KW] is w(kx, ky, i, o), a Linear
+//    weight [out, in] is w(i, o), a bias [C] is b(c).
+//  - Every dimension but the batch (shape[0] == cnn::shape::kDynamic) is
+//    static; the batch extent is only known when the pipeline runs.
+//  - Element type float32.
+//  - Semantics follow PyTorch exactly (see each builder).
+//  - Builders validate shapes with the shared rules in cnn/ShapeRules.h and
+//    throw std::invalid_argument on a bad op; they never abort.
+#ifndef CNNC_HALIDE_OPS_H
+#define CNNC_HALIDE_OPS_H
+
+#include "cnn/ShapeRules.h"
+
+#include <Halide.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cnnc::hl {
+
+/// A value of the graph: its Halide Func and its shape in PyTorch order.
+struct Tensor {
+  Halide::Func func;
+  cnn::shape::Shape shape; // shape[0] == cnn::shape::kDynamic (the batch)
+};
+
+enum class OpKind {
+  Conv2d,
+  Linear,
+  Relu,
+  Tanh,
+  Sigmoid,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Flatten
+};
+
+const char *opKindName(OpKind kind);
+bool isActivation(OpKind kind);
+
+/// One lowered op: its result and the named pieces a schedule needs.
+///
+/// Structure by family (all Funcs pure definitions, nothing scheduled):
+///  - Conv2d, Linear, the pools: `accum` holds the reduction (a pure
+///    initial value, then exactly one update over `rdom`); `output` is a
+///    pure Func reading `accum` (identity, or the division of an average).
+///  - Conv2d, MaxPool2d, AvgPool2d with padding: `padded` is the input with
+///    its constant boundary (0, or -inf for max); undefined without padding.
+///  - Activations and Flatten: only `output` (a pure element-wise / index
+///    remapping Func); `accum`, `padded` undefined.
+struct LoweredOp {
+  OpKind kind;
+  Tensor output;
+  /// The operands as passed: input, then weight and bias where present.
+  /// Schedules use them to find producer/consumer pairs (by Func name).
+  std::vector<Tensor> inputs;
+  /// Pure loop variables of `output` (and of `accum`), innermost first:
+  /// (x, y, c, n) for rank 4, (f, n) for rank 2.
+  std::vector<Halide::Var> vars;
+  Halide::Func padded;
+  Halide::Func accum;
+  /// Reduction domain of `accum`'s update:
+  ///  Conv2d: (kx, ky, ci) with ci the input channel within the group;
+  ///  Linear: (k) over in_features;
+  ///  MaxPool2d / AvgPool2d: (kx, ky);
+  ///  AdaptiveAvgPool2d: (kx, ky) over the largest window (shorter windows
+  ///  contribute zeros for the missing taps).
+  Halide::RDom rdom;
+};
+
+/// PyTorch Conv2d: cross-correlation, zero padding, stride, dilation,
+/// groups, optional bias. input [N, C, H, W], weight [O, C/groups, KH, KW],
+/// bias [O].
+LoweredOp conv2d(const Tensor &input, const Tensor &weight,
+                 const std::optional<Tensor> &bias,
+                 const cnn::shape::Conv2dArgs &args,
+                 const std::string &name = "conv2d");
+
+/// PyTorch Linear: y = x W^T + b. input [N, in], weight [out, in], bias [out].
+LoweredOp linear(const Tensor &input, const Tensor &weight,
+                 const std::optional<Tensor> &bias,
+                 const std::string &name = "linear");
+
+/// Relu, Tanh or Sigmoid of a tensor of any rank.
+LoweredOp activation(OpKind kind, const Tensor &input,
+                     const std::string &name = "");
+
+/// PyTorch MaxPool2d (floor mode): pads with -inf; padding, stride, dilation.
+LoweredOp maxPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
+                    const std::string &name = "maxpool2d");
+
+/// PyTorch AvgPool2d (floor mode, no dilation). With countIncludePad the
+/// divisor is the window clipped to the padded input, else the number of
+/// real input elements in the window.
+LoweredOp avgPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
+                    bool countIncludePad,
+                    const std::string &name = "avgpool2d");
+
+/// PyTorch AdaptiveAvgPool2d: window i spans [floor(i*H/oh), ceil((i+1)*H/oh)).
+LoweredOp adaptiveAvgPool2d(const Tensor &input, cnn::shape::Pair outputSize,
+                            const std::string &name = "adaptive_avgpool2d");
+
+/// PyTorch Flatten(start_dim=1): [N, d1, ..., dk] -> [N, d1*...*dk], C order.
+LoweredOp flatten(const Tensor &input, const std::string &name = "flatten");
+
+} // namespace cnnc::hl
+
+#endif // CNNC_HALIDE_OPS_H

@@ -1,0 +1,84 @@
+#include "Common.h"
+
+#include <stdexcept>
+
+namespace cnnc::hl {
+
+const char *opKindName(OpKind kind) {
+  switch (kind) {
+  case OpKind::Conv2d:
+    return "conv2d";
+  case OpKind::Linear:
+    return "linear";
+  case OpKind::Relu:
+    return "relu";
+  case OpKind::Tanh:
+    return "tanh";
+  case OpKind::Sigmoid:
+    return "sigmoid";
+  case OpKind::MaxPool2d:
+    return "maxpool2d";
+  case OpKind::AvgPool2d:
+    return "avgpool2d";
+  case OpKind::AdaptiveAvgPool2d:
+    return "adaptive_avgpool2d";
+  case OpKind::Flatten:
+    return "flatten";
+  }
+  return "unknown";
+}
+
+bool isActivation(OpKind kind) {
+  return kind == OpKind::Relu || kind == OpKind::Tanh ||
+         kind == OpKind::Sigmoid;
+}
+
+namespace detail {
+
+cnn::shape::Shape checkShape(const char *op,
+                             const cnn::shape::ShapeResult &result) {
+  if (!result.ok())
+    throw std::invalid_argument(std::string(op) + ": " + result.error);
+  return result.shape;
+}
+
+void checkTensor(const char *op, const char *what, const Tensor &t) {
+  std::string prefix = std::string(op) + ": " + what + " ";
+  if (!t.func.defined())
+    throw std::invalid_argument(prefix + "has no Halide definition");
+  if (t.func.dimensions() != static_cast<int>(t.shape.size()))
+    throw std::invalid_argument(
+        prefix + "Func has " + std::to_string(t.func.dimensions()) +
+        " dimensions but its shape is " + cnn::shape::format(t.shape));
+  if (t.func.outputs() != 1 || t.func.output_types()[0] != Halide::Float(32))
+    throw std::invalid_argument(prefix + "must be a float32 Func");
+  // Dimension 0 of a weight or bias is static too; only activations carry
+  // the dynamic batch, and only there.
+  for (size_t i = 1; i < t.shape.size(); ++i)
+    if (t.shape[i] < 1)
+      throw std::invalid_argument(prefix + "must have static dimensions "
+                                           "after the batch, got shape " +
+                                  cnn::shape::format(t.shape));
+}
+
+std::vector<Halide::Var> makeVars(const std::string &prefix, size_t rank) {
+  static const char *names4[] = {"x", "y", "c", "n"};
+  static const char *names2[] = {"f", "n"};
+  std::vector<Halide::Var> vars;
+  for (size_t i = 0; i < rank; ++i) {
+    std::string base = rank == 4   ? names4[i]
+                       : rank == 2 ? names2[i]
+                                   : "d" + std::to_string(i);
+    vars.emplace_back(funcName(prefix + "_" + base));
+  }
+  return vars;
+}
+
+std::string funcName(const std::string &name, const char *suffix) {
+  // The plain name the first time ("conv1"), "conv1$1" and so on after:
+  // Halide needs distinct names within one pipeline.
+  return Halide::Internal::unique_name(name + suffix);
+}
+
+} // namespace detail
+} // namespace cnnc::hl

@@ -1,0 +1,29 @@
+// Helpers shared by the algorithm builders (not installed, not public).
+#ifndef CNNC_HALIDE_LIB_COMMON_H
+#define CNNC_HALIDE_LIB_COMMON_H
+
+#include "cnnc/halide/Ops.h"
+
+#include <string>
+#include <vector>
+
+namespace cnnc::hl::detail {
+
+/// Throws std::invalid_argument("<op>: <message>") for a failed shape rule.
+cnn::shape::Shape checkShape(const char *op,
+                             const cnn::shape::ShapeResult &result);
+
+/// Throws unless `t` has a defined Func of the same rank as its shape and
+/// every dimension but the batch is static (> 0).
+void checkTensor(const char *op, const char *what, const Tensor &t);
+
+/// Fresh loop variables for a result of `rank`, innermost first, named
+/// after the PyTorch dims ("x", "y", "c", "n" / "f", "n").
+std::vector<Halide::Var> makeVars(const std::string &prefix, size_t rank);
+
+/// A unique Func name made from the caller's (layer) name and a suffix.
+std::string funcName(const std::string &name, const char *suffix = "");
+
+} // namespace cnnc::hl::detail
+
+#endif // CNNC_HALIDE_LIB_COMMON_H

@@ -1,0 +1,229 @@
+// The default CPU schedule: correct for every batch size, vectorised,
+// parallel, with activations fused into their producers. Not yet the
+// register-blocked schedules of Halide's apps/conv_layer.
+#include "cnnc/halide/CpuSchedule.h"
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+namespace cnnc::hl {
+
+using namespace Halide;
+
+namespace {
+
+/// Vector width for a loop of `extent`: the target's natural width, halved
+/// (not below 4) while half of it still covers the extent, so that narrow
+/// tensors (7 wide, say) are not padded out to 16 lanes.
+int vectorWidth(int natural, int64_t extent) {
+  int width = natural;
+  while (width > 4 && width / 2 >= extent)
+    width /= 2;
+  return width;
+}
+
+/// The stored tensor of a group: the op's result, or the last activation
+/// fused into it. `op` is the op whose algorithm is scheduled, `root` the op
+/// whose output Func is stored (the same op when nothing is fused).
+struct Group {
+  LoweredOp *op;
+  LoweredOp *root;
+};
+
+/// [N, C, H, W] tensors produced by a window (conv, pools): the stored
+/// tensor loops over (n, c) in parallel, then y, then x vectorised with a
+/// guarded tail; the reduction runs per vector of outputs, its accumulator
+/// one vector. A padded input is materialised once per image (in parallel
+/// over its channels) so that the inner loops read it without clamps or
+/// selects; n is then a serial loop around it and only c is parallel.
+void scheduleWindowed(const Group &g, int natural) {
+  LoweredOp &op = *g.op;
+  Func root = g.root->output.func;
+  Var x = g.root->vars[0], c = g.root->vars[2], n = g.root->vars[3];
+  const int width = vectorWidth(natural, g.root->output.shape[3]);
+
+  Var xo(x.name() + "_o"), xi(x.name() + "_i");
+  root.compute_root()
+      .split(x, xo, xi, width, TailStrategy::GuardWithIf)
+      .vectorize(xi);
+  if (op.padded.defined()) {
+    // The padded image is made per n (below), so n stays a serial loop.
+    root.parallel(c);
+  } else {
+    Var cn(c.name() + "_n");
+    root.fuse(c, n, cn).parallel(cn);
+  }
+
+  Var ax = op.vars[0];
+  op.accum.compute_at(root, xo).vectorize(ax, width, TailStrategy::GuardWithIf);
+  std::vector<VarOrRVar> order{ax};
+  for (int i = 0; i < op.rdom.dimensions(); ++i)
+    order.push_back(op.rdom[i]);
+  op.accum.update()
+      .reorder(order)
+      .vectorize(ax, width, TailStrategy::GuardWithIf);
+
+  if (op.padded.defined()) {
+    Var px = op.padded.args()[0], pc = op.padded.args()[2];
+    op.padded.compute_at(root, n)
+        .vectorize(px, natural, TailStrategy::GuardWithIf)
+        .parallel(pc);
+  }
+}
+
+/// [N, F] results of Linear: parallel over (blocks of output features) x
+/// batch, batch inner so a thread reuses its block of weight rows; each dot
+/// product accumulates in vector lanes over the contiguous input features
+/// (an rfactor) and adds the lanes up at the end.
+void scheduleLinear(const Group &g, int natural) {
+  LoweredOp &op = *g.op;
+  Func root = g.root->output.func;
+  Var o = g.root->vars[0], n = g.root->vars[1];
+  const int block = 8;
+
+  Var oo(o.name() + "_o"), oi(o.name() + "_i"), t(o.name() + "_t");
+  root.compute_root()
+      .split(o, oo, oi, block, TailStrategy::GuardWithIf)
+      .reorder(oi, n, oo)
+      .fuse(n, oo, t)
+      .parallel(t);
+  op.accum.compute_at(root, oi);
+
+  const int64_t features = op.inputs[0].shape[1];
+  if (features >= natural) {
+    RVar ko(op.rdom.x.name() + "_o"), ki(op.rdom.x.name() + "_i");
+    Var u(o.name() + "_lane");
+    // The guarded tail is a predicate of the intermediate's reduction, so
+    // lanes past in_features are never read.
+    Func lanes = op.accum.update()
+                     .split(op.rdom.x, ko, ki, natural,
+                            TailStrategy::GuardWithIf)
+                     .rfactor(ki, u);
+    lanes.compute_at(root, oi).vectorize(u);
+    lanes.update().reorder(u, ko).vectorize(u);
+  }
+}
+
+/// Element-wise results (standalone activations): stored once, vectorised
+/// over the innermost dim, parallel over the outer ones.
+void scheduleElementwise(const Group &g, int natural) {
+  Func root = g.root->output.func;
+  const std::vector<Var> &v = g.root->vars;
+  const int rank = int(v.size());
+  const int width = vectorWidth(natural, g.root->output.shape[rank - 1]);
+  Var inner = v[0];
+  Var xo(inner.name() + "_o"), xi(inner.name() + "_i");
+  root.compute_root()
+      .split(inner, xo, xi, width, TailStrategy::GuardWithIf)
+      .vectorize(xi);
+  if (rank >= 4) {
+    Var cn(v[rank - 2].name() + "_t");
+    root.fuse(v[rank - 2], v[rank - 1], cn).parallel(cn);
+  } else if (rank >= 2) {
+    root.parallel(v[rank - 1]);
+  }
+}
+
+/// Flatten (and activations fused after it): a copy in C order, parallel
+/// over the batch. For an [N, C, H, W] input, splitting f into (c, y, x)
+/// loops of extents (C, H, W) lets Halide simplify the f % W, f / W ... of
+/// the algorithm away, so rows are copied with dense vector loads instead
+/// of gathers.
+void scheduleFlatten(const Group &g, int natural) {
+  Func root = g.root->output.func;
+  Var f = g.root->vars[0], n = g.root->vars[1];
+  const cnn::shape::Shape &in = g.op->inputs[0].shape;
+  root.compute_root().parallel(n);
+  if (in.size() == 4 && in[3] >= 4) {
+    const int h = int(in[2]), w = int(in[3]);
+    Var fo(f.name() + "_o"), fx(f.name() + "_x"), fy(f.name() + "_y"),
+        fc(f.name() + "_c");
+    // f's extent is C * H * W, so neither split has a tail. A row that
+    // fits in one vector is one vector of exactly W lanes: with more lanes
+    // (predicated off) the simplifier could not prove the divisions exact.
+    root.split(f, fo, fx, w, TailStrategy::GuardWithIf)
+        .split(fo, fc, fy, h, TailStrategy::GuardWithIf);
+    if (w <= natural)
+      root.vectorize(fx);
+    else
+      root.vectorize(fx, natural, TailStrategy::GuardWithIf);
+  } else {
+    root.vectorize(f, natural, TailStrategy::GuardWithIf);
+  }
+}
+
+} // namespace
+
+void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
+                             const Target &target) {
+  std::vector<Func> outputs;
+  if (!ops.empty())
+    outputs.push_back(ops.back().output.func);
+  applyDefaultCpuSchedule(ops, target, outputs);
+}
+
+void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
+                             const std::vector<Func> &pipelineOutputs) {
+  const int natural = target.natural_vector_size<float>();
+
+  // Who reads each op result (by Func name; names are unique).
+  std::map<std::string, std::vector<size_t>> readers;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (!ops[i].output.func.defined())
+      throw std::invalid_argument(std::string("schedule: ") +
+                                  opKindName(ops[i].kind) +
+                                  " op has no output Func");
+    for (const Tensor &t : ops[i].inputs)
+      readers[t.func.name()].push_back(i);
+  }
+  std::set<std::string> outputs;
+  for (const Func &f : pipelineOutputs)
+    outputs.insert(f.name());
+
+  std::vector<bool> fused(ops.size(), false);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (fused[i])
+      continue;
+    // Follow the chain of activations that are the only reader of the
+    // previous result; every result but the last is then inlined.
+    size_t last = i;
+    for (;;) {
+      const std::string name = ops[last].output.func.name();
+      auto it = readers.find(name);
+      if (outputs.count(name) || it == readers.end() ||
+          it->second.size() != 1)
+        break;
+      size_t next = it->second[0];
+      if (!isActivation(ops[next].kind) || fused[next] || next == last)
+        break;
+      ops[last].output.func.compute_inline();
+      fused[next] = true;
+      last = next;
+    }
+
+    Group g{&ops[i], &ops[last]};
+    switch (ops[i].kind) {
+    case OpKind::Conv2d:
+    case OpKind::MaxPool2d:
+    case OpKind::AvgPool2d:
+    case OpKind::AdaptiveAvgPool2d:
+      scheduleWindowed(g, natural);
+      break;
+    case OpKind::Linear:
+      scheduleLinear(g, natural);
+      break;
+    case OpKind::Relu:
+    case OpKind::Tanh:
+    case OpKind::Sigmoid:
+      scheduleElementwise(g, natural);
+      break;
+    case OpKind::Flatten:
+      scheduleFlatten(g, natural);
+      break;
+    }
+  }
+}
+
+} // namespace cnnc::hl

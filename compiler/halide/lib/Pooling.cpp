@@ -1,0 +1,167 @@
+// Max, average and adaptive average pooling, PyTorch semantics (floor mode).
+#include "Common.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace cnnc::hl {
+
+using namespace Halide;
+
+namespace {
+
+struct Window {
+  int inH, inW, kH, kW, sy, sx, py, px, dy, dx;
+};
+
+Window windowOf(const Tensor &input, const cnn::shape::Pool2dArgs &args) {
+  return {int(input.shape[2]),   int(input.shape[3]),   int(args.kernel[0]),
+          int(args.kernel[1]),   int(args.stride[0]),   int(args.stride[1]),
+          int(args.padding[0]),  int(args.padding[1]),  int(args.dilation[0]),
+          int(args.dilation[1])};
+}
+
+/// The parts common to the windowed pools: vars, rdom over the window and
+/// the (optionally padded with `padValue`) source.
+Func startWindowed(LoweredOp &result, const Tensor &input, const Window &w,
+                   float padValue, const std::string &name) {
+  result.inputs = {input};
+  result.vars = detail::makeVars(name, 4);
+  result.rdom = RDom({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_r"));
+  if (w.px == 0 && w.py == 0)
+    return input.func;
+  // Clamps what it reads: the input is never read out of its bounds.
+  result.padded = BoundaryConditions::constant_exterior(
+      input.func, padValue, {{0, w.inW}, {0, w.inH}, Range(), Range()});
+  return result.padded;
+}
+
+} // namespace
+
+LoweredOp maxPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
+                    const std::string &name) {
+  const char *op = "maxpool2d";
+  detail::checkTensor(op, "input", input);
+  cnn::shape::Shape outShape =
+      detail::checkShape(op, cnn::shape::maxPool2d(input.shape, args));
+  Window w = windowOf(input, args);
+
+  // PyTorch pads with -inf, so a window that only covers padding (possible
+  // with dilation) yields -inf.
+  const float negInf = -std::numeric_limits<float>::infinity();
+  LoweredOp result;
+  result.kind = OpKind::MaxPool2d;
+  Func source = startWindowed(result, input, w, negInf, name);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+  const RDom &r = result.rdom;
+
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = Expr(negInf);
+  result.accum(x, y, c, n) =
+      max(result.accum(x, y, c, n),
+          source(x * w.sx - w.px + r.x * w.dx, y * w.sy - w.py + r.y * w.dy, c,
+                 n));
+
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n);
+  result.output = {out, outShape};
+  return result;
+}
+
+LoweredOp avgPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
+                    bool countIncludePad, const std::string &name) {
+  const char *op = "avgpool2d";
+  detail::checkTensor(op, "input", input);
+  // The shape rule rejects dilation (PyTorch's AvgPool2d has none).
+  cnn::shape::Shape outShape =
+      detail::checkShape(op, cnn::shape::avgPool2d(input.shape, args));
+  Window w = windowOf(input, args);
+
+  LoweredOp result;
+  result.kind = OpKind::AvgPool2d;
+  Func source = startWindowed(result, input, w, 0.0f, name);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+  const RDom &r = result.rdom;
+
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = 0.0f;
+  result.accum(x, y, c, n) +=
+      source(x * w.sx - w.px + r.x, y * w.sy - w.py + r.y, c, n);
+
+  // PyTorch's divisor: the window clipped to the padded input
+  // [-pad, in + pad) (count_include_pad), or further clipped to the real
+  // input [0, in) (not counting padding).
+  Expr y0 = y * w.sy - w.py, x0 = x * w.sx - w.px;
+  Expr y1 = min(y0 + w.kH, w.inH + w.py), x1 = min(x0 + w.kW, w.inW + w.px);
+  Expr count;
+  if (countIncludePad)
+    count = (y1 - y0) * (x1 - x0);
+  else
+    count = (min(y1, w.inH) - max(y0, 0)) * (min(x1, w.inW) - max(x0, 0));
+
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n) / cast<float>(count);
+  result.output = {out, outShape};
+  return result;
+}
+
+LoweredOp adaptiveAvgPool2d(const Tensor &input, cnn::shape::Pair outputSize,
+                            const std::string &name) {
+  const char *op = "adaptive_avgpool2d";
+  detail::checkTensor(op, "input", input);
+  cnn::shape::Shape outShape = detail::checkShape(
+      op, cnn::shape::adaptiveAvgPool2d(input.shape, outputSize));
+  const int inH = int(input.shape[2]), inW = int(input.shape[3]);
+  const int outH = int(outputSize[0]), outW = int(outputSize[1]);
+
+  // Window i spans [floor(i * in / out), ceil((i + 1) * in / out)); its
+  // length varies with i unless out divides in.
+  auto start = [](Expr i, int in, int out) { return (i * in) / out; };
+  auto end = [](Expr i, int in, int out) {
+    return ((i + 1) * in + out - 1) / out;
+  };
+  auto longest = [](int in, int out) {
+    int64_t best = 0;
+    for (int64_t i = 0; i < out; ++i)
+      best = std::max(best, ((i + 1) * in + out - 1) / out - (i * in) / out);
+    return int(best);
+  };
+  const int kH = longest(inH, outH), kW = longest(inW, outW);
+
+  LoweredOp result;
+  result.kind = OpKind::AdaptiveAvgPool2d;
+  result.inputs = {input};
+  result.vars = detail::makeVars(name, 4);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+  result.rdom = RDom({{0, kW}, {0, kH}}, detail::funcName(name, "_r"));
+  const RDom &r = result.rdom;
+
+  Expr y0 = start(y, inH, outH), x0 = start(x, inW, outW);
+  Expr lenY = end(y, inH, outH) - y0, lenX = end(x, inW, outW) - x0;
+  Expr value;
+  if (inH % outH == 0 && inW % outW == 0) {
+    value = input.func(x0 + r.x, y0 + r.y, c, n); // every window is full
+  } else {
+    // Taps past a shorter window add zero; the clamp keeps their (unused)
+    // read inside the input, and a select vectorises where RDom::where
+    // would not.
+    Expr inside = r.x < lenX && r.y < lenY;
+    value = select(inside,
+                   input.func(min(x0 + r.x, inW - 1), min(y0 + r.y, inH - 1),
+                              c, n),
+                   0.0f);
+  }
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = 0.0f;
+  result.accum(x, y, c, n) += value;
+
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n) / cast<float>(lenY * lenX);
+  result.output = {out, outShape};
+  return result;
+}
+
+} // namespace cnnc::hl

@@ -1,0 +1,281 @@
+// NetworkSpec -> cnn dialect. Shapes are checked here, layer by layer, with
+// the same shape rules the op verifiers use; after an error the following
+// layers are still read but their shapes are unknown and not checked.
+#include "cnn/CnnDialect.h"
+#include "cnn/ShapeRules.h"
+#include "cnnc/importer/Importer.h"
+
+#include "mlir/Dialect/StandardOps/IR/Ops.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+
+using namespace mlir;
+namespace shp = cnn::shape;
+
+namespace cnnc {
+namespace {
+
+/// Activations larger than this per sample (1 GiB of floats) are surely a
+/// mistake in the file.
+constexpr int64_t kMaxElements = int64_t(1) << 28;
+
+class NetworkBuilder {
+public:
+  NetworkBuilder(const NetworkSpec &spec, StringRef filename,
+                 MLIRContext &context)
+      : spec(spec), filename(filename), context(context), builder(&context) {}
+
+  OwningOpRef<ModuleOp> build();
+
+private:
+  const NetworkSpec &spec;
+  StringRef filename;
+  MLIRContext &context;
+  OpBuilder builder;
+  bool hadError = false;
+  Value current;               // null after an error
+  shp::Shape currentShape;     // valid while `current` is
+
+  Location locOf(SourcePos pos) {
+    return FileLineColLoc::get(&context, filename, pos.line, pos.column);
+  }
+  Location layerLoc(const LayerSpec &layer) {
+    return NameLoc::get(StringAttr::get(&context, layer.name),
+                        locOf(layer.pos));
+  }
+  void error(Location loc, const Twine &message) {
+    hadError = true;
+    emitError(loc) << message;
+  }
+  RankedTensorType tensorType(const shp::Shape &shape) {
+    return RankedTensorType::get(shape, builder.getF32Type());
+  }
+  Value parameter(const LayerSpec &layer, StringRef suffix,
+                  const shp::Shape &shape) {
+    return builder.create<cnn::ParameterOp>(
+        layerLoc(layer), tensorType(shape),
+        builder.getStringAttr(layer.name + "." + suffix.str()));
+  }
+  ArrayAttr pairAttr(shp::Pair p) { return builder.getI64ArrayAttr({p[0], p[1]}); }
+
+  void addLayer(const LayerSpec &layer);
+  void addConv2d(const LayerSpec &layer);
+  void addLinear(const LayerSpec &layer);
+  void addPool(const LayerSpec &layer);
+  /// Accepts a layer's inferred output, or reports the rule's message.
+  void accept(const LayerSpec &layer, const shp::ShapeResult &result,
+              llvm::function_ref<Value(RankedTensorType)> create);
+  DictionaryAttr trainAttr();
+};
+
+void NetworkBuilder::accept(const LayerSpec &layer,
+                            const shp::ShapeResult &result,
+                            llvm::function_ref<Value(RankedTensorType)> create) {
+  if (!result.ok()) {
+    error(layerLoc(layer), Twine(layerKindName(layer.kind)) + " '" +
+                               layer.name + "': " + result.error);
+    current = nullptr;
+    return;
+  }
+  int64_t elements = 1;
+  for (size_t i = 1; i < result.shape.size(); ++i)
+    elements *= result.shape[i];
+  if (elements > kMaxElements) {
+    error(layerLoc(layer), Twine(layerKindName(layer.kind)) + " '" +
+                               layer.name + "' produces " +
+                               shp::format(result.shape) +
+                               ", more than " + Twine(kMaxElements) +
+                               " values per sample");
+    current = nullptr;
+    return;
+  }
+  currentShape = result.shape;
+  current = create(tensorType(result.shape));
+}
+
+void NetworkBuilder::addConv2d(const LayerSpec &layer) {
+  if (currentShape.size() != 4) {
+    error(layerLoc(layer), "conv2d '" + layer.name +
+                               "' needs an [N, C, H, W] input but gets " +
+                               shp::format(currentShape));
+    current = nullptr;
+    return;
+  }
+  int64_t inChannels = currentShape[1];
+  if (layer.inChannels && *layer.inChannels != inChannels)
+    error(locOf(layer.inChannelsPos),
+          "in_channels is " + Twine(*layer.inChannels) +
+              " but the layer's input has " + Twine(inChannels) +
+              " channels (shape " + shp::format(currentShape) + ")");
+  shp::Conv2dArgs args{layer.stride, layer.padding, layer.dilation,
+                       layer.groups};
+  shp::Shape weight = shp::conv2dWeightShape(inChannels, layer.outChannels,
+                                             layer.kernel, layer.groups);
+  std::optional<shp::Shape> bias;
+  if (layer.bias)
+    bias = shp::Shape{layer.outChannels};
+  accept(layer, shp::conv2d(currentShape, weight, bias, args),
+         [&](RankedTensorType type) -> Value {
+           Value w = parameter(layer, "weight", weight);
+           Value b = bias ? parameter(layer, "bias", *bias) : Value();
+           return builder.create<cnn::Conv2dOp>(
+               layerLoc(layer), type, current, w, b, pairAttr(layer.stride),
+               pairAttr(layer.padding), pairAttr(layer.dilation),
+               builder.getI64IntegerAttr(layer.groups));
+         });
+}
+
+void NetworkBuilder::addLinear(const LayerSpec &layer) {
+  if (currentShape.size() != 2) {
+    error(layerLoc(layer), "linear '" + layer.name +
+                               "' needs an [N, features] input but gets " +
+                               shp::format(currentShape) +
+                               "; add a 'flatten' layer before it");
+    current = nullptr;
+    return;
+  }
+  int64_t inFeatures = currentShape[1];
+  if (layer.inChannels && *layer.inChannels != inFeatures)
+    error(locOf(layer.inChannelsPos),
+          "in_features is " + Twine(*layer.inChannels) +
+              " but the layer's input has " + Twine(inFeatures) +
+              " features (shape " + shp::format(currentShape) + ")");
+  shp::Shape weight{layer.outChannels, inFeatures};
+  std::optional<shp::Shape> bias;
+  if (layer.bias)
+    bias = shp::Shape{layer.outChannels};
+  accept(layer, shp::linear(currentShape, weight, bias),
+         [&](RankedTensorType type) -> Value {
+           Value w = parameter(layer, "weight", weight);
+           Value b = bias ? parameter(layer, "bias", *bias) : Value();
+           return builder.create<cnn::LinearOp>(layerLoc(layer), type, current,
+                                                w, b);
+         });
+}
+
+void NetworkBuilder::addPool(const LayerSpec &layer) {
+  shp::Pool2dArgs args{layer.kernel, layer.stride, layer.padding,
+                       layer.dilation};
+  Location loc = layerLoc(layer);
+  switch (layer.kind) {
+  case LayerKind::MaxPool2d:
+    accept(layer, shp::maxPool2d(currentShape, args),
+           [&](RankedTensorType type) -> Value {
+             return builder.create<cnn::MaxPool2dOp>(
+                 loc, type, current, pairAttr(layer.kernel),
+                 pairAttr(layer.stride), pairAttr(layer.padding),
+                 pairAttr(layer.dilation));
+           });
+    return;
+  case LayerKind::AvgPool2d:
+    accept(layer, shp::avgPool2d(currentShape, args),
+           [&](RankedTensorType type) -> Value {
+             return builder.create<cnn::AvgPool2dOp>(
+                 loc, type, current, pairAttr(layer.kernel),
+                 pairAttr(layer.stride), pairAttr(layer.padding),
+                 builder.getBoolAttr(layer.countIncludePad));
+           });
+    return;
+  default:
+    accept(layer, shp::adaptiveAvgPool2d(currentShape, layer.outputSize),
+           [&](RankedTensorType type) -> Value {
+             return builder.create<cnn::AdaptiveAvgPool2dOp>(
+                 loc, type, current, pairAttr(layer.outputSize));
+           });
+  }
+}
+
+void NetworkBuilder::addLayer(const LayerSpec &layer) {
+  Location loc = layerLoc(layer);
+  switch (layer.kind) {
+  case LayerKind::Conv2d:
+    return addConv2d(layer);
+  case LayerKind::Linear:
+    return addLinear(layer);
+  case LayerKind::Relu:
+    return accept(layer, shp::elementwise(currentShape), [&](auto type) -> Value {
+      return builder.create<cnn::ReluOp>(loc, type, current);
+    });
+  case LayerKind::Tanh:
+    return accept(layer, shp::elementwise(currentShape), [&](auto type) -> Value {
+      return builder.create<cnn::TanhOp>(loc, type, current);
+    });
+  case LayerKind::Sigmoid:
+    return accept(layer, shp::elementwise(currentShape), [&](auto type) -> Value {
+      return builder.create<cnn::SigmoidOp>(loc, type, current);
+    });
+  case LayerKind::MaxPool2d:
+  case LayerKind::AvgPool2d:
+  case LayerKind::AdaptiveAvgPool2d:
+    return addPool(layer);
+  case LayerKind::Flatten:
+    return accept(layer, shp::flatten(currentShape), [&](auto type) -> Value {
+      return builder.create<cnn::FlattenOp>(loc, type, current);
+    });
+  }
+}
+
+DictionaryAttr NetworkBuilder::trainAttr() {
+  const TrainSpec &t = spec.train;
+  SmallVector<NamedAttribute> entries = {
+      builder.getNamedAttr("batch_size", builder.getI64IntegerAttr(t.batchSize)),
+      builder.getNamedAttr("epochs", builder.getI64IntegerAttr(t.epochs)),
+      builder.getNamedAttr("lr", builder.getF64FloatAttr(t.sgd.lr)),
+      builder.getNamedAttr("momentum", builder.getF64FloatAttr(t.sgd.momentum)),
+      builder.getNamedAttr("weight_decay",
+                           builder.getF64FloatAttr(t.sgd.weightDecay)),
+      builder.getNamedAttr("nesterov", builder.getBoolAttr(t.sgd.nesterov)),
+      builder.getNamedAttr("step_size",
+                           builder.getI64IntegerAttr(t.stepLr.stepSize)),
+      builder.getNamedAttr("gamma", builder.getF64FloatAttr(t.stepLr.gamma)),
+  };
+  return builder.getDictionaryAttr(entries);
+}
+
+OwningOpRef<ModuleOp> NetworkBuilder::build() {
+  Location fileLoc = locOf(spec.inputPos);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc, StringRef(spec.name));
+  module->getOperation()->setAttr("cnn.loss", builder.getStringAttr(spec.loss));
+  module->getOperation()->setAttr("cnn.train", trainAttr());
+
+  shp::Shape inputShape{shp::kDynamic};
+  inputShape.insert(inputShape.end(), spec.input.begin(), spec.input.end());
+  auto func = FuncOp::create(
+      fileLoc, "forward",
+      builder.getFunctionType({tensorType(inputShape)}, {}));
+  module->push_back(func);
+  builder.setInsertionPointToStart(func.addEntryBlock());
+
+  current = func.getArgument(0);
+  currentShape = inputShape;
+  if (spec.input.empty())
+    current = nullptr; // 'input' itself was reported
+  for (const LayerSpec &layer : spec.layers) {
+    if (!current) {
+      // Shapes are unknown after an error: later layers were already checked
+      // for syntax; their shapes cannot be.
+      continue;
+    }
+    addLayer(layer);
+  }
+  if (hadError || !current)
+    return nullptr;
+
+  builder.create<ReturnOp>(current.getLoc(), current);
+  func.setType(builder.getFunctionType({tensorType(inputShape)},
+                                       {current.getType()}));
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildNetwork(const NetworkSpec &spec, StringRef filename,
+                                   MLIRContext &context) {
+  context.getOrLoadDialect<cnn::CnnDialect>();
+  context.getOrLoadDialect<StandardOpsDialect>();
+  return NetworkBuilder(spec, filename, context).build();
+}
+
+} // namespace cnnc

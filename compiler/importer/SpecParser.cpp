@@ -1,0 +1,750 @@
+// YAML front end: turns the sequential network form into a NetworkSpec.
+//
+// Every problem is reported with its position and parsing continues, so a
+// user sees all mistakes of a file in one run. yaml-cpp reports through
+// exceptions; they are caught here and never cross this file's boundary.
+#include "cnnc/importer/NetworkSpec.h"
+#include "cnnc/importer/Suggest.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <map>
+#include <set>
+
+namespace cnnc {
+
+const char *layerKindName(LayerKind kind) {
+  switch (kind) {
+  case LayerKind::Conv2d: return "conv2d";
+  case LayerKind::Linear: return "linear";
+  case LayerKind::Relu: return "relu";
+  case LayerKind::Tanh: return "tanh";
+  case LayerKind::Sigmoid: return "sigmoid";
+  case LayerKind::MaxPool2d: return "maxpool2d";
+  case LayerKind::AvgPool2d: return "avgpool2d";
+  case LayerKind::AdaptiveAvgPool2d: return "adaptive_avgpool2d";
+  case LayerKind::Flatten: return "flatten";
+  }
+  return "?";
+}
+
+namespace {
+
+using cnn::shape::Pair;
+
+const std::vector<std::pair<std::string, LayerKind>> kLayerKinds = {
+    {"conv2d", LayerKind::Conv2d},
+    {"linear", LayerKind::Linear},
+    {"relu", LayerKind::Relu},
+    {"tanh", LayerKind::Tanh},
+    {"sigmoid", LayerKind::Sigmoid},
+    {"maxpool2d", LayerKind::MaxPool2d},
+    {"avgpool2d", LayerKind::AvgPool2d},
+    {"adaptive_avgpool2d", LayerKind::AdaptiveAvgPool2d},
+    {"flatten", LayerKind::Flatten},
+};
+
+/// Prefix of generated names: the n-th unnamed conv2d is "conv<n>", ...
+const char *autoNamePrefix(LayerKind kind) {
+  switch (kind) {
+  case LayerKind::Conv2d: return "conv";
+  case LayerKind::Linear: return "fc";
+  case LayerKind::MaxPool2d: return "pool";
+  case LayerKind::AvgPool2d: return "avgpool";
+  case LayerKind::AdaptiveAvgPool2d: return "adaptive_avgpool";
+  default: return layerKindName(kind);
+  }
+}
+
+/// The arguments each layer kind accepts (PyTorch's names).
+std::vector<std::string> allowedArguments(LayerKind kind) {
+  switch (kind) {
+  case LayerKind::Conv2d:
+    return {"name", "in_channels", "out_channels", "kernel_size", "stride",
+            "padding", "dilation", "groups", "bias"};
+  case LayerKind::Linear:
+    return {"name", "in_features", "out_features", "bias"};
+  case LayerKind::Relu:
+    return {"name", "inplace"};
+  case LayerKind::Tanh:
+  case LayerKind::Sigmoid:
+    return {"name"};
+  case LayerKind::MaxPool2d:
+    return {"name", "kernel_size", "stride", "padding", "dilation"};
+  case LayerKind::AvgPool2d:
+    return {"name", "kernel_size", "stride", "padding", "count_include_pad"};
+  case LayerKind::AdaptiveAvgPool2d:
+    return {"name", "output_size"};
+  case LayerKind::Flatten:
+    return {"name", "start_dim"};
+  }
+  return {};
+}
+
+/// A parsed layer list before `repeat` expansion: parsing each repeated body
+/// once keeps its errors from being reported once per repetition.
+struct Item {
+  LayerSpec layer;
+  bool explicitName = false;
+  // A repeat block when count > 0.
+  int64_t count = 0;
+  std::string repeatName;
+  std::vector<Item> body;
+};
+
+class SpecParser {
+public:
+  SpecParser(NetworkSpec &spec, const SpecDiagnosticFn &diagnose)
+      : spec(spec), diagnose(diagnose) {}
+
+  bool parse(const std::string &text, const std::string &defaultName);
+
+private:
+  NetworkSpec &spec;
+  const SpecDiagnosticFn &diagnose;
+  bool failed = false;
+  /// Keys suggested for misspelt ones by the last keysOf(): a required key
+  /// that was misspelt is not reported missing a second time.
+  std::set<std::string> suggested;
+
+  static SourcePos posOf(const YAML::Node &node) {
+    YAML::Mark m = node.Mark();
+    if (m.is_null())
+      return {};
+    return {static_cast<unsigned>(m.line + 1),
+            static_cast<unsigned>(m.column + 1)};
+  }
+  void error(SourcePos pos, const std::string &message) {
+    failed = true;
+    diagnose(pos, message);
+  }
+  void error(const YAML::Node &node, const std::string &message) {
+    error(posOf(node), message);
+  }
+
+  static std::string describe(const YAML::Node &node) {
+    switch (node.Type()) {
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "nothing";
+    }
+  }
+
+  /// Checks a mapping's keys against `allowed`; reports unknown keys (with the
+  /// nearest allowed one) and duplicates. Returns key -> value node.
+  std::map<std::string, std::pair<YAML::Node, YAML::Node>>
+  keysOf(const YAML::Node &map, const std::vector<std::string> &allowed,
+         const std::string &context);
+
+  std::optional<int64_t> integer(const YAML::Node &node, const std::string &what,
+                                 int64_t min);
+  std::optional<Pair> pair(const YAML::Node &node, const std::string &what,
+                           int64_t min);
+  std::optional<bool> boolean(const YAML::Node &node, const std::string &what);
+  std::optional<double> real(const YAML::Node &node, const std::string &what,
+                             double min);
+
+  void parseInput(const YAML::Node &node);
+  std::vector<Item> parseLayerList(const YAML::Node &node, int depth);
+  std::optional<Item> parseLayer(const YAML::Node &node, int depth);
+  std::optional<Item> parseRepeat(const YAML::Node &node, int depth);
+  bool parseArguments(Item &item, const YAML::Node &args);
+  void parseTrain(const YAML::Node &node);
+  void parseSgd(const YAML::Node &node);
+  void parseLrSchedule(const YAML::Node &node);
+
+  void expand(const std::vector<Item> &items, const std::string &prefix,
+              const std::string &suffix, std::vector<std::pair<Item, std::string>> &out,
+              bool &tooMany);
+  void assignNames(std::vector<std::pair<Item, std::string>> &expanded);
+};
+
+std::map<std::string, std::pair<YAML::Node, YAML::Node>>
+SpecParser::keysOf(const YAML::Node &map,
+                   const std::vector<std::string> &allowed,
+                   const std::string &context) {
+  std::map<std::string, std::pair<YAML::Node, YAML::Node>> keys;
+  suggested.clear();
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node &key = it->first;
+    if (!key.IsScalar()) {
+      error(key, "expected a key name in " + context + ", got " + describe(key));
+      continue;
+    }
+    const std::string &name = key.Scalar();
+    bool known = false;
+    for (const std::string &a : allowed)
+      known |= a == name;
+    if (!known) {
+      std::string message = "unknown key '" + name + "' in " + context;
+      if (auto near = nearestMatch(name, allowed)) {
+        message += "; did you mean '" + *near + "'?";
+        suggested.insert(*near);
+      } else {
+        message += " (expected one of: " + joinNames(allowed) + ")";
+      }
+      error(key, message);
+      continue;
+    }
+    if (keys.count(name)) {
+      error(key, "duplicate key '" + name + "' in " + context);
+      continue;
+    }
+    keys[name] = {key, it->second};
+  }
+  return keys;
+}
+
+std::optional<int64_t> SpecParser::integer(const YAML::Node &node,
+                                           const std::string &what,
+                                           int64_t min) {
+  if (!node.IsScalar()) {
+    error(node, "'" + what + "' must be an integer, got " + describe(node));
+    return std::nullopt;
+  }
+  const std::string &text = node.Scalar();
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec == std::errc::result_out_of_range ||
+      (ec == std::errc() && end == text.data() + text.size() &&
+       value > kMaxDimension)) {
+    error(node, "'" + what + "' is too large: " + text + " (at most " +
+                    std::to_string(kMaxDimension) + ")");
+    return std::nullopt;
+  }
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    error(node, "'" + what + "' must be an integer, got '" + text + "'");
+    return std::nullopt;
+  }
+  if (value < min) {
+    error(node, "'" + what + "' must be " +
+                    (min == 0 ? std::string("non-negative")
+                              : "at least " + std::to_string(min)) +
+                    ", got " + text);
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<Pair> SpecParser::pair(const YAML::Node &node,
+                                     const std::string &what, int64_t min) {
+  if (node.IsScalar()) {
+    auto v = integer(node, what, min);
+    if (!v)
+      return std::nullopt;
+    return Pair{*v, *v};
+  }
+  if (!node.IsSequence() || node.size() != 2) {
+    error(node, "'" + what + "' must be an integer or a list [h, w], got " +
+                    (node.IsSequence() ? "a list of " +
+                                             std::to_string(node.size()) +
+                                             " values"
+                                       : describe(node)));
+    return std::nullopt;
+  }
+  auto h = integer(node[0], what, min), w = integer(node[1], what, min);
+  if (!h || !w)
+    return std::nullopt;
+  return Pair{*h, *w};
+}
+
+std::optional<bool> SpecParser::boolean(const YAML::Node &node,
+                                        const std::string &what) {
+  bool value = false;
+  if (node.IsScalar() && YAML::convert<bool>::decode(node, value))
+    return value;
+  error(node, "'" + what + "' must be true or false, got " + describe(node));
+  return std::nullopt;
+}
+
+std::optional<double> SpecParser::real(const YAML::Node &node,
+                                       const std::string &what, double min) {
+  double value = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) ||
+      !(value == value)) {
+    error(node, "'" + what + "' must be a number, got " + describe(node));
+    return std::nullopt;
+  }
+  if (value < min) {
+    error(node, "'" + what + "' must be at least " + std::to_string(min) +
+                    ", got " + node.Scalar());
+    return std::nullopt;
+  }
+  return value;
+}
+
+void SpecParser::parseInput(const YAML::Node &node) {
+  spec.inputPos = posOf(node);
+  if (!node.IsSequence() || (node.size() != 3 && node.size() != 1)) {
+    error(node, "'input' must be [channels, height, width] (or [features]) "
+                "without the batch dimension, got " + describe(node));
+    return;
+  }
+  for (const YAML::Node &d : node) {
+    auto v = integer(d, "input", 1);
+    if (!v)
+      return;
+    spec.input.push_back(*v);
+  }
+}
+
+std::optional<Item> SpecParser::parseRepeat(const YAML::Node &node, int depth) {
+  auto keys = keysOf(node, {"repeat", "layers", "name"}, "repeat block");
+  Item item;
+  auto count = integer(keys["repeat"].second, "repeat", 1);
+  if (count && *count > kMaxRepeat) {
+    error(keys["repeat"].second, "repeat count " + std::to_string(*count) +
+                                     " is too large (at most " +
+                                     std::to_string(kMaxRepeat) + ")");
+    count.reset();
+  }
+  if (keys.count("name")) {
+    const YAML::Node &n = keys["name"].second;
+    if (!n.IsScalar() || !isValidLayerName(n.Scalar()))
+      error(n, "repeat 'name' must be a name of letters, digits and '_'");
+    else
+      item.repeatName = n.Scalar();
+  }
+  if (!keys.count("layers")) {
+    error(node, "repeat block needs 'layers', the list of layers to repeat");
+    return std::nullopt;
+  }
+  item.body = parseLayerList(keys["layers"].second, depth + 1);
+  if (!count)
+    return std::nullopt;
+  item.count = *count;
+  item.layer.pos = posOf(node);
+  return item;
+}
+
+bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
+  LayerSpec &l = item.layer;
+  const std::string kind = layerKindName(l.kind);
+  if (args.IsNull()) {
+    if (l.kind == LayerKind::Conv2d) {
+      error(args, "conv2d needs arguments, e.g. {out_channels: 6, kernel_size: 5}");
+      return false;
+    }
+    if (l.kind == LayerKind::Linear) {
+      error(args, "linear needs arguments, e.g. {out_features: 10}");
+      return false;
+    }
+    if (l.kind == LayerKind::MaxPool2d || l.kind == LayerKind::AvgPool2d) {
+      error(args, kind + " needs arguments, e.g. {kernel_size: 2}");
+      return false;
+    }
+    return true;
+  }
+  if (!args.IsMap()) {
+    error(args, "arguments of " + kind + " must be a mapping such as "
+                "{name: ..., ...}, got " + describe(args));
+    return false;
+  }
+  auto keys = keysOf(args, allowedArguments(l.kind), kind + " arguments");
+  bool ok = true;
+  auto need = [&](const char *key) -> const YAML::Node * {
+    if (keys.count(key))
+      return &keys[key].second;
+    if (!suggested.count(key))
+      error(args, kind + " needs '" + key + "'");
+    ok = false;
+    return nullptr;
+  };
+  auto setPair = [&](const char *key, Pair &field, int64_t min) {
+    if (!keys.count(key))
+      return;
+    if (auto p = pair(keys[key].second, key, min))
+      field = *p;
+    else
+      ok = false;
+  };
+  auto setInt = [&](const YAML::Node *node, const char *key, int64_t &field,
+                    int64_t min) {
+    if (!node)
+      return;
+    if (auto v = integer(*node, key, min))
+      field = *v;
+    else
+      ok = false;
+  };
+  auto setBool = [&](const char *key, bool &field) {
+    if (!keys.count(key))
+      return;
+    if (auto b = boolean(keys[key].second, key))
+      field = *b;
+    else
+      ok = false;
+  };
+
+  if (keys.count("name")) {
+    const YAML::Node &n = keys["name"].second;
+    if (!n.IsScalar() || !isValidLayerName(n.Scalar())) {
+      error(n, "layer 'name' must be letters, digits and '_' (it prefixes "
+               "parameter names such as 'conv1.weight'), got " + describe(n));
+      ok = false;
+    } else {
+      l.name = n.Scalar();
+      item.explicitName = true;
+    }
+  }
+
+  switch (l.kind) {
+  case LayerKind::Conv2d: {
+    setInt(need("out_channels"), "out_channels", l.outChannels, 1);
+    if (auto *k = need("kernel_size")) {
+      if (auto p = pair(*k, "kernel_size", 1))
+        l.kernel = *p;
+      else
+        ok = false;
+    }
+    setPair("stride", l.stride, 1);
+    setPair("padding", l.padding, 0);
+    setPair("dilation", l.dilation, 1);
+    if (keys.count("groups"))
+      setInt(&keys["groups"].second, "groups", l.groups, 1);
+    setBool("bias", l.bias);
+    if (keys.count("in_channels")) {
+      int64_t in = 0;
+      setInt(&keys["in_channels"].second, "in_channels", in, 1);
+      l.inChannels = in;
+      l.inChannelsPos = posOf(keys["in_channels"].second);
+    }
+    break;
+  }
+  case LayerKind::Linear:
+    setInt(need("out_features"), "out_features", l.outChannels, 1);
+    setBool("bias", l.bias);
+    if (keys.count("in_features")) {
+      int64_t in = 0;
+      setInt(&keys["in_features"].second, "in_features", in, 1);
+      l.inChannels = in;
+      l.inChannelsPos = posOf(keys["in_features"].second);
+    }
+    break;
+  case LayerKind::Relu: {
+    bool inplace = false; // accepted for torch familiarity; has no effect
+    setBool("inplace", inplace);
+    break;
+  }
+  case LayerKind::Tanh:
+  case LayerKind::Sigmoid:
+    break;
+  case LayerKind::MaxPool2d:
+  case LayerKind::AvgPool2d:
+    if (auto *k = need("kernel_size")) {
+      if (auto p = pair(*k, "kernel_size", 1))
+        l.kernel = *p;
+      else
+        ok = false;
+    }
+    l.stride = l.kernel; // PyTorch: stride defaults to kernel_size
+    setPair("stride", l.stride, 1);
+    setPair("padding", l.padding, 0);
+    setPair("dilation", l.dilation, 1);
+    setBool("count_include_pad", l.countIncludePad);
+    break;
+  case LayerKind::AdaptiveAvgPool2d:
+    setPair("output_size", l.outputSize, 1);
+    break;
+  case LayerKind::Flatten:
+    if (keys.count("start_dim")) {
+      int64_t startDim = 1;
+      setInt(&keys["start_dim"].second, "start_dim", startDim, 0);
+      if (startDim != 1) {
+        error(keys["start_dim"].second,
+              "flatten supports only start_dim 1 (keep the batch dimension)");
+        ok = false;
+      }
+    }
+    break;
+  }
+  return ok;
+}
+
+std::optional<Item> SpecParser::parseLayer(const YAML::Node &node, int depth) {
+  Item item;
+  item.layer.pos = posOf(node);
+  std::vector<std::string> names;
+  for (auto &[n, k] : kLayerKinds)
+    names.push_back(n);
+  auto kindOf = [&](const YAML::Node &nameNode) -> std::optional<LayerKind> {
+    const std::string &name = nameNode.Scalar();
+    for (auto &[n, k] : kLayerKinds)
+      if (n == name)
+        return k;
+    std::string message = "unknown layer '" + name + "'";
+    if (auto near = nearestMatch(name, names))
+      message += "; did you mean '" + *near + "'?";
+    else
+      message += " (known layers: " + joinNames(names) + ", and repeat)";
+    error(nameNode, message);
+    return std::nullopt;
+  };
+
+  if (node.IsScalar()) {
+    auto kind = kindOf(node);
+    if (!kind)
+      return std::nullopt;
+    item.layer.kind = *kind;
+    if (!parseArguments(item, YAML::Node(YAML::NodeType::Null)))
+      return std::nullopt;
+    return item;
+  }
+  if (node.IsMap()) {
+    if (node["repeat"])
+      return parseRepeat(node, depth);
+    if (node.size() != 1) {
+      error(node, "a layer is written as 'op' or 'op: {arguments}' with one "
+                  "op per list entry; this entry has " +
+                      std::to_string(node.size()) + " keys");
+      return std::nullopt;
+    }
+    auto entry = node.begin();
+    if (!entry->first.IsScalar()) {
+      error(entry->first, "expected a layer name, got " + describe(entry->first));
+      return std::nullopt;
+    }
+    auto kind = kindOf(entry->first);
+    if (!kind)
+      return std::nullopt;
+    item.layer.kind = *kind;
+    item.layer.pos = posOf(entry->first);
+    if (!parseArguments(item, entry->second))
+      return std::nullopt;
+    return item;
+  }
+  error(node, "expected a layer such as 'relu' or 'conv2d: {...}', got " +
+                  describe(node));
+  return std::nullopt;
+}
+
+std::vector<Item> SpecParser::parseLayerList(const YAML::Node &node, int depth) {
+  std::vector<Item> items;
+  if (depth > 16) {
+    error(node, "repeat blocks are nested too deeply (at most 16 levels)");
+    return items;
+  }
+  if (!node.IsSequence()) {
+    error(node, "'layers' must be a list of layers, got " + describe(node));
+    return items;
+  }
+  if (node.size() == 0)
+    error(node, "'layers' is empty; a network needs at least one layer");
+  for (const YAML::Node &entry : node)
+    if (auto item = parseLayer(entry, depth))
+      items.push_back(std::move(*item));
+  return items;
+}
+
+void SpecParser::parseSgd(const YAML::Node &node) {
+  if (node.IsNull())
+    return;
+  if (!node.IsMap()) {
+    error(node, "'sgd' must be a mapping such as {lr: 0.01, momentum: 0.9}");
+    return;
+  }
+  auto keys = keysOf(node, {"lr", "momentum", "weight_decay", "nesterov"},
+                     "sgd arguments");
+  SgdSpec &sgd = spec.train.sgd;
+  if (keys.count("lr"))
+    if (auto v = real(keys["lr"].second, "lr", 0))
+      sgd.lr = *v;
+  if (keys.count("momentum"))
+    if (auto v = real(keys["momentum"].second, "momentum", 0))
+      sgd.momentum = *v;
+  if (keys.count("weight_decay"))
+    if (auto v = real(keys["weight_decay"].second, "weight_decay", 0))
+      sgd.weightDecay = *v;
+  if (keys.count("nesterov"))
+    if (auto v = boolean(keys["nesterov"].second, "nesterov"))
+      sgd.nesterov = *v;
+}
+
+void SpecParser::parseLrSchedule(const YAML::Node &node) {
+  if (!node.IsMap()) {
+    error(node, "'lr_schedule' must be a mapping such as "
+                "{step: {step_size: 2, gamma: 0.1}}");
+    return;
+  }
+  auto keys = keysOf(node, {"step"}, "lr_schedule");
+  if (!keys.count("step"))
+    return;
+  const YAML::Node &step = keys["step"].second;
+  if (!step.IsMap()) {
+    error(step, "'step' must be a mapping such as {step_size: 2, gamma: 0.1}");
+    return;
+  }
+  auto args = keysOf(step, {"step_size", "gamma"}, "step lr_schedule");
+  if (!args.count("step_size")) {
+    error(step, "step lr_schedule needs 'step_size'");
+    return;
+  }
+  if (auto v = integer(args["step_size"].second, "step_size", 1))
+    spec.train.stepLr.stepSize = *v;
+  if (args.count("gamma"))
+    if (auto v = real(args["gamma"].second, "gamma", 0))
+      spec.train.stepLr.gamma = *v;
+}
+
+void SpecParser::parseTrain(const YAML::Node &node) {
+  if (!node.IsMap()) {
+    error(node, "'train' must be a mapping of batch_size, epochs, optimizer "
+                "and lr_schedule");
+    return;
+  }
+  auto keys = keysOf(node, {"batch_size", "epochs", "optimizer", "lr_schedule"},
+                     "train");
+  if (keys.count("batch_size"))
+    if (auto v = integer(keys["batch_size"].second, "batch_size", 1))
+      spec.train.batchSize = *v;
+  if (keys.count("epochs"))
+    if (auto v = integer(keys["epochs"].second, "epochs", 1))
+      spec.train.epochs = *v;
+  if (keys.count("optimizer")) {
+    const YAML::Node &opt = keys["optimizer"].second;
+    if (opt.IsScalar()) {
+      if (opt.Scalar() != "sgd")
+        error(opt, "unknown optimizer '" + opt.Scalar() + "' (supported: sgd)");
+    } else if (opt.IsMap()) {
+      auto optimizers = keysOf(opt, {"sgd"}, "optimizer");
+      if (optimizers.count("sgd"))
+        parseSgd(optimizers["sgd"].second);
+    } else {
+      error(opt, "'optimizer' must be a mapping such as {sgd: {lr: 0.01}}");
+    }
+  }
+  if (keys.count("lr_schedule"))
+    parseLrSchedule(keys["lr_schedule"].second);
+}
+
+void SpecParser::expand(const std::vector<Item> &items,
+                        const std::string &prefix, const std::string &suffix,
+                        std::vector<std::pair<Item, std::string>> &out,
+                        bool &tooMany) {
+  for (const Item &item : items) {
+    if (tooMany)
+      return;
+    if (item.count == 0) {
+      std::string name =
+          item.explicitName ? prefix + item.layer.name + suffix : "";
+      out.push_back({item, name});
+      if (static_cast<int64_t>(out.size()) > kMaxLayers) {
+        tooMany = true;
+        error(item.layer.pos, "the network expands to more than " +
+                                  std::to_string(kMaxLayers) +
+                                  " layers; check the repeat counts");
+      }
+      continue;
+    }
+    for (int64_t i = 0; i < item.count && !tooMany; ++i) {
+      std::string index = std::to_string(i);
+      if (item.repeatName.empty())
+        expand(item.body, prefix, suffix + "." + index, out, tooMany);
+      else
+        expand(item.body, prefix + item.repeatName + "." + index + ".", suffix,
+               out, tooMany);
+    }
+  }
+}
+
+void SpecParser::assignNames(std::vector<std::pair<Item, std::string>> &expanded) {
+  std::map<std::string, SourcePos> taken;
+  for (auto &[item, name] : expanded) {
+    if (name.empty())
+      continue;
+    auto [it, inserted] = taken.insert({name, item.layer.pos});
+    if (!inserted)
+      error(item.layer.pos, "duplicate layer name '" + name +
+                                "' (first used at line " +
+                                std::to_string(it->second.line) + ")");
+  }
+  std::map<std::string, int> counters;
+  for (auto &[item, name] : expanded) {
+    LayerSpec layer = item.layer;
+    if (name.empty()) {
+      std::string prefix = autoNamePrefix(layer.kind);
+      do
+        name = prefix + std::to_string(++counters[prefix]);
+      while (taken.count(name));
+      taken.insert({name, layer.pos});
+    }
+    layer.name = name;
+    spec.layers.push_back(std::move(layer));
+  }
+}
+
+bool SpecParser::parse(const std::string &text, const std::string &defaultName) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception &e) {
+    SourcePos pos;
+    if (!e.mark.is_null())
+      pos = {static_cast<unsigned>(e.mark.line + 1),
+             static_cast<unsigned>(e.mark.column + 1)};
+    error(pos, "invalid YAML: " + e.msg);
+    return false;
+  }
+  if (root.IsNull()) {
+    error(SourcePos{}, "the file is empty; expected a network such as "
+                       "'input: [3, 32, 32]' and 'layers: [...]'");
+    return false;
+  }
+  if (!root.IsMap()) {
+    error(root, "expected a mapping with 'input' and 'layers', got " +
+                    describe(root));
+    return false;
+  }
+  auto keys = keysOf(root, {"name", "input", "layers", "loss", "train"},
+                     "the network");
+  spec.name = defaultName;
+  if (keys.count("name")) {
+    const YAML::Node &n = keys["name"].second;
+    if (!n.IsScalar() || !isValidLayerName(n.Scalar()))
+      error(n, "'name' must be letters, digits and '_', got " + describe(n));
+    else
+      spec.name = n.Scalar();
+  }
+  if (keys.count("input"))
+    parseInput(keys["input"].second);
+  else
+    error(root, "missing 'input', the shape of one sample, e.g. [3, 32, 32]");
+  if (keys.count("loss")) {
+    const YAML::Node &loss = keys["loss"].second;
+    if (!loss.IsScalar() || loss.Scalar() != "cross_entropy")
+      error(loss, "unknown loss " + describe(loss) + " (supported: cross_entropy)");
+  }
+  if (keys.count("train"))
+    parseTrain(keys["train"].second);
+
+  if (!keys.count("layers")) {
+    error(root, "missing 'layers', the list of layers");
+    return false;
+  }
+  std::vector<Item> items = parseLayerList(keys["layers"].second, 0);
+  std::vector<std::pair<Item, std::string>> expanded;
+  bool tooMany = false;
+  expand(items, "", "", expanded, tooMany);
+  if (!tooMany)
+    assignNames(expanded);
+  return !failed;
+}
+
+} // namespace
+
+bool parseNetworkSpec(const std::string &text, const std::string &defaultName,
+                      NetworkSpec &spec, const SpecDiagnosticFn &diagnose) {
+  try {
+    return SpecParser(spec, diagnose).parse(text, defaultName);
+  } catch (const YAML::Exception &e) {
+    // Malformed nodes can still throw while being read.
+    diagnose(SourcePos{static_cast<unsigned>(e.mark.line + 1),
+                       static_cast<unsigned>(e.mark.column + 1)},
+             "invalid YAML: " + e.msg);
+    return false;
+  }
+}
+
+} // namespace cnnc

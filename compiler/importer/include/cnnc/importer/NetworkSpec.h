@@ -1,0 +1,106 @@
+// A network description as parsed from YAML, before any shape is known.
+//
+// The YAML front end fills these plain structs (with source positions) and
+// reports syntax and argument errors; building the cnn dialect from them is a
+// separate step, which checks shapes.
+#ifndef CNNC_IMPORTER_NETWORKSPEC_H
+#define CNNC_IMPORTER_NETWORKSPEC_H
+
+#include "cnn/ShapeRules.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cnnc {
+
+/// A 1-based position in the YAML file.
+struct SourcePos {
+  unsigned line = 1;
+  unsigned column = 1;
+};
+
+enum class LayerKind {
+  Conv2d,
+  Linear,
+  Relu,
+  Tanh,
+  Sigmoid,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Flatten,
+};
+
+/// The YAML spelling of a layer kind ("conv2d", ...).
+const char *layerKindName(LayerKind kind);
+
+/// One layer after `repeat` expansion. Only the fields of its kind are used.
+struct LayerSpec {
+  LayerKind kind = LayerKind::Relu;
+  std::string name; // unique in the network
+  SourcePos pos;
+  // conv2d / linear
+  int64_t outChannels = 0; // out_channels or out_features
+  std::optional<int64_t> inChannels; // in_channels / in_features, if given
+  SourcePos inChannelsPos;
+  bool bias = true;
+  // conv2d and pooling windows
+  cnn::shape::Pair kernel{1, 1};
+  cnn::shape::Pair stride{1, 1};
+  cnn::shape::Pair padding{0, 0};
+  cnn::shape::Pair dilation{1, 1};
+  int64_t groups = 1;
+  bool countIncludePad = true;
+  // adaptive_avgpool2d
+  cnn::shape::Pair outputSize{1, 1};
+};
+
+struct SgdSpec {
+  double lr = 0.01;
+  double momentum = 0;
+  double weightDecay = 0;
+  bool nesterov = false;
+};
+
+struct StepLrSpec {
+  int64_t stepSize = 0; // 0: no schedule
+  double gamma = 0.1;
+};
+
+/// The `train:` section: defaults for `cnnc train`, overridable by flags.
+struct TrainSpec {
+  int64_t batchSize = 64;
+  int64_t epochs = 1;
+  SgdSpec sgd;
+  StepLrSpec stepLr;
+};
+
+struct NetworkSpec {
+  std::string name;
+  std::vector<int64_t> input; // [C, H, W] or [F], without the batch
+  SourcePos inputPos;
+  std::vector<LayerSpec> layers;
+  std::string loss = "cross_entropy";
+  TrainSpec train;
+};
+
+/// Receives each problem found, with its position; parsing goes on after it.
+using SpecDiagnosticFn =
+    std::function<void(SourcePos pos, const std::string &message)>;
+
+/// Parses a network description. Reports every problem it finds through
+/// `diagnose` and returns false if there was any. `defaultName` names a
+/// network without a `name:` key (the file's stem).
+bool parseNetworkSpec(const std::string &text, const std::string &defaultName,
+                      NetworkSpec &spec, const SpecDiagnosticFn &diagnose);
+
+/// Limits that keep a malformed file from exhausting memory.
+constexpr int64_t kMaxRepeat = 1000;
+constexpr int64_t kMaxLayers = 10000;
+constexpr int64_t kMaxDimension = 1 << 20;
+
+} // namespace cnnc
+
+#endif // CNNC_IMPORTER_NETWORKSPEC_H

@@ -1,0 +1,224 @@
+// cnnc: the command line. `cnnc net.yaml -o net.so` compiles; subcommands
+// summarise, initialise and run models (training, evaluation and benchmarks
+// come with their issues).
+#include "cnnc/Commands.h"
+#include "cnnc/driver/LibraryBuilder.h"
+#include "cnnc/driver/ModelDescription.h"
+#include "cnnc/driver/Summary.h"
+#include "cnnc/importer/Importer.h"
+
+#include "cnn/CnnDialect.h"
+#include "mlir/Dialect/StandardOps/IR/Ops.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char *const kUsage = R"(usage:
+  cnnc NET.yaml -o NET.so [--target host|host-cuda|...] [--schedule manual]
+                          [--emit mlir|shapes|halide-stmt|header] [-v]
+  cnnc summary NET.yaml
+  cnnc init NET.so -o W.safetensors [--seed N]
+  cnnc run NET.so --weights W.safetensors --input X.npy -o Y.npy [--threads T]
+
+Compiles a network described in YAML into a shared library with a C ABI
+(see `--emit header`), and initialises and runs such libraries.
+  -o FILE          output file (the library; or the emitted text, default stdout)
+  --emit KIND      instead of a library, print: mlir (the cnn dialect with every
+                   inferred shape), shapes (one line per layer), halide-stmt
+                   (Halide's lowered forward pipeline), header (the C header)
+  --target T       Halide target (default host)
+  --schedule S     schedule policy (default manual)
+  -v               print the compile steps and their times
+)";
+
+int usageError(const std::string &message) {
+  std::cerr << "cnnc: error: " << message << "\n"
+            << "run 'cnnc --help' for usage\n";
+  return 1;
+}
+
+/// An MLIR context with the dialects and diagnostics cnnc needs. Located
+/// diagnostics print as FILE:LINE:COL: error: ... with the source line.
+struct Frontend {
+  mlir::MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler handler{sourceMgr, &context};
+  cnnc::NetworkSpec spec;
+  Frontend() {
+    context.getOrLoadDialect<cnn::CnnDialect>();
+    context.getOrLoadDialect<mlir::StandardOpsDialect>();
+  }
+  mlir::OwningOpRef<mlir::ModuleOp> import(const std::string &path) {
+    return cnnc::importNetworkFile(path, sourceMgr, context, &spec);
+  }
+};
+
+bool writeOutput(const std::string &path, const std::string &text) {
+  if (path.empty() || path == "-") {
+    std::cout << text;
+    return true;
+  }
+  std::error_code ec;
+  llvm::ToolOutputFile file(path, ec, llvm::sys::fs::OF_Text);
+  if (ec) {
+    std::cerr << "cnnc: error: cannot write '" << path << "': " << ec.message()
+              << "\n";
+    return false;
+  }
+  file.os() << text;
+  file.keep();
+  return true;
+}
+
+std::string shapesText(const cnnc::NetworkSummary &summary) {
+  std::string s = "input " + cnn::shape::format(summary.inputShape) + "\n";
+  for (const cnnc::LayerSummary &layer : summary.layers)
+    s += layer.name + " " + layer.kind + " " +
+         cnn::shape::format(layer.outputShape) + "\n";
+  return s;
+}
+
+int compileCommand(const std::vector<std::string> &args) {
+  std::string input, output, emit;
+  cnnc::CompileOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto value = [&](const char *flag) -> const std::string * {
+      if (i + 1 >= args.size())
+        return nullptr;
+      (void)flag;
+      return &args[++i];
+    };
+    if (a == "-o" || a == "--emit" || a == "--target" || a == "--schedule") {
+      const std::string *v = value(a.c_str());
+      if (!v)
+        return usageError("'" + a + "' needs a value");
+      if (a == "-o")
+        output = *v;
+      else if (a == "--emit")
+        emit = *v;
+      else if (a == "--target")
+        options.target = *v;
+      else if (*v != "manual")
+        return usageError("unknown schedule '" + *v + "' (available: manual)");
+    } else if (a == "-v" || a == "--verbose") {
+      options.verbose = true;
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      return usageError("unknown option '" + a + "'");
+    } else if (input.empty()) {
+      input = a;
+    } else {
+      return usageError("more than one input file ('" + input + "', '" + a +
+                        "')");
+    }
+  }
+  if (input.empty())
+    return usageError("no input file");
+  if (!emit.empty() && emit != "mlir" && emit != "shapes" &&
+      emit != "halide-stmt" && emit != "header")
+    return usageError("unknown --emit kind '" + emit +
+                      "' (available: mlir, shapes, halide-stmt, header)");
+  if (emit.empty() && output.empty())
+    return usageError("no output library: add -o NET.so (or --emit mlir)");
+
+  auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  Frontend frontend;
+  auto module = frontend.import(input);
+  if (!module)
+    return 1;
+  if (options.verbose)
+    std::cerr << "cnnc: imported " << input << " (" << seconds() << " s)\n";
+
+  if (emit == "mlir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    os << "\n";
+    return writeOutput(output, os.str()) ? 0 : 1;
+  }
+  if (emit == "shapes")
+    return writeOutput(output, shapesText(cnnc::summarize(*module))) ? 0 : 1;
+  if (emit == "header")
+    return writeOutput(output,
+                       cnnc::emitModelHeader(cnnc::describeModel(*module)))
+               ? 0
+               : 1;
+  std::string error;
+  if (emit == "halide-stmt") {
+    std::string text;
+    if (!cnnc::emitHalideStmt(*module, options, text, error)) {
+      std::cerr << "cnnc: error: " << error << "\n";
+      return 1;
+    }
+    return writeOutput(output, text) ? 0 : 1;
+  }
+  if (!cnnc::buildModelLibrary(*module, options, output, error)) {
+    std::cerr << "cnnc: error: " << error << "\n";
+    return 1;
+  }
+  if (options.verbose)
+    std::cerr << "cnnc: wrote " << output << " (" << seconds() << " s)\n";
+  return 0;
+}
+
+int summaryCommand(const std::vector<std::string> &args) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << "usage: cnnc summary NET.yaml\n"
+                 "Prints each layer's output shape, parameters, FLOPs, "
+                 "receptive field and stride product.\n";
+    return 0;
+  }
+  if (args.size() != 1)
+    return usageError("usage: cnnc summary NET.yaml");
+  Frontend frontend;
+  auto module = frontend.import(args[0]);
+  if (!module)
+    return 1;
+  cnnc::printSummary(cnnc::summarize(*module), std::cout);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty())
+    return usageError("no input file");
+  const std::string command = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "--version") {
+    std::cout << "cnnc " CNNC_VERSION " (MLIR 14, Halide 14)\n";
+    return 0;
+  }
+  if (command == "summary")
+    return summaryCommand(rest);
+  if (command == "init")
+    return cnnc::rt::runInitCommand(rest, std::cout, std::cerr);
+  if (command == "run")
+    return cnnc::rt::runRunCommand(rest, std::cout, std::cerr);
+  if (command == "train" || command == "eval" || command == "bench")
+    return usageError("'" + command + "' is not available in this version");
+  return compileCommand(args);
+}

@@ -1,0 +1,134 @@
+#ifndef CNN_OPS_TD
+#define CNN_OPS_TD
+
+include "cnn/CnnDialect.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Cnn_F32Tensor : TensorOf<[F32]>;
+
+// Ops whose result type follows from operands and attributes through a shape
+// rule. Results may be written less refined than inferred (tensor<*xf32>,
+// '?' dimensions) until the cnn-infer-shapes pass refines them.
+class Cnn_InferredOp<string mnemonic, list<Trait> traits = []>
+    : Cnn_Op<mnemonic, traits # [NoSideEffect,
+        DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let extraClassDeclaration = [{
+    static bool isCompatibleReturnTypes(::mlir::TypeRange inferred,
+                                        ::mlir::TypeRange actual) {
+      return ::cnn::isRefinableTo(actual, inferred);
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect]> {
+  let summary = "A named, trainable tensor of the network (weight or bias)";
+  let description = [{
+    Names are PyTorch state_dict names, e.g. "conv1.weight". The shape is
+    static.
+
+    ```mlir
+    %w = cnn.parameter "conv1.weight" : tensor<6x3x5x5xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let verifier = [{ return ::cnn::verifyParameter(*this); }];
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution and linear layers
+//===----------------------------------------------------------------------===//
+
+def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d"> {
+  let summary = "2-D cross-correlation, as torch.nn.Conv2d";
+  let description = [{
+    input [N, C, H, W], weight [O, C/groups, kH, kW], optional bias [O].
+    Zero padding; stride, padding and dilation are [h, w] pairs.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$weight,
+                       Optional<Cnn_F32Tensor>:$bias,
+                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
+                       I64ArrayAttr:$dilation, I64Attr:$groups);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Cnn_LinearOp : Cnn_InferredOp<"linear"> {
+  let summary = "Affine map x W^T + b, as torch.nn.Linear";
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$weight,
+                       Optional<Cnn_F32Tensor>:$bias);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+class Cnn_ActivationOp<string mnemonic, string torchName>
+    : Cnn_InferredOp<mnemonic> {
+  let summary = "Element-wise activation, as torch.nn." # torchName;
+  let arguments = (ins Cnn_F32Tensor:$input);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_ReluOp : Cnn_ActivationOp<"relu", "ReLU">;
+def Cnn_TanhOp : Cnn_ActivationOp<"tanh", "Tanh">;
+def Cnn_SigmoidOp : Cnn_ActivationOp<"sigmoid", "Sigmoid">;
+
+//===----------------------------------------------------------------------===//
+// Pooling and reshaping
+//===----------------------------------------------------------------------===//
+
+def Cnn_MaxPool2dOp : Cnn_InferredOp<"maxpool2d"> {
+  let summary = "2-D max pooling with -inf padding, as torch.nn.MaxPool2d";
+  let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$kernel_size,
+                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
+                       I64ArrayAttr:$dilation);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_AvgPool2dOp : Cnn_InferredOp<"avgpool2d"> {
+  let summary = "2-D average pooling, as torch.nn.AvgPool2d";
+  let description = [{
+    With count_include_pad (PyTorch's default) zero padding counts in the
+    divisor; without it only the input elements under the window do.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$kernel_size,
+                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
+                       BoolAttr:$count_include_pad);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_AdaptiveAvgPool2dOp : Cnn_InferredOp<"adaptive_avgpool2d"> {
+  let summary = "Adaptive average pooling, as torch.nn.AdaptiveAvgPool2d";
+  let description = [{
+    Output cell (i, j) averages input rows floor(i*H/oh) .. ceil((i+1)*H/oh)
+    and likewise for columns; output_size [1, 1] is global average pooling.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$output_size);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_FlattenOp : Cnn_InferredOp<"flatten"> {
+  let summary = "Flattens all but the batch dimension, as torch.nn.Flatten";
+  let arguments = (ins Cnn_F32Tensor:$input);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+#endif // CNN_OPS_TD

@@ -1,0 +1,76 @@
+// Shape rules of the cnn ops as free functions over plain shapes.
+//
+// They are the single source of truth for output shapes and for the validity
+// of layer arguments: op verifiers (through InferTypeOpInterface), the YAML
+// importer and `cnnc summary` all call them. They depend on nothing but the
+// standard library so that every caller can use them.
+#ifndef CNN_SHAPERULES_H
+#define CNN_SHAPERULES_H
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cnn::shape {
+
+/// A dimension unknown until run time (the batch). Equal to MLIR 14's
+/// ShapedType::kDynamicSize.
+constexpr int64_t kDynamic = -1;
+
+using Shape = std::vector<int64_t>;
+using Pair = std::array<int64_t, 2>; // [h, w]
+
+/// Either an inferred shape or a message saying what is wrong.
+struct ShapeResult {
+  Shape shape;
+  std::string error;
+
+  bool ok() const { return error.empty(); }
+  static ShapeResult success(Shape s) { return {std::move(s), {}}; }
+  static ShapeResult failure(std::string message) {
+    return {{}, std::move(message)};
+  }
+};
+
+struct Conv2dArgs {
+  Pair stride{1, 1};
+  Pair padding{0, 0};
+  Pair dilation{1, 1};
+  int64_t groups = 1;
+};
+
+struct Pool2dArgs {
+  Pair kernel{1, 1};
+  Pair stride{1, 1};
+  Pair padding{0, 0};
+  Pair dilation{1, 1};
+};
+
+/// The lecture's output size, generalised by dilation:
+/// floor((in + 2p - d(k - 1) - 1) / s) + 1. Returns kDynamic for a dynamic
+/// input and a value < 1 when the (dilated) kernel does not fit.
+int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                       int64_t padding, int64_t dilation);
+
+/// Weight shape of a convolution: [out, in / groups, kH, kW].
+Shape conv2dWeightShape(int64_t inChannels, int64_t outChannels, Pair kernel,
+                        int64_t groups);
+
+ShapeResult conv2d(const Shape &input, const Shape &weight,
+                   const std::optional<Shape> &bias, const Conv2dArgs &args);
+ShapeResult linear(const Shape &input, const Shape &weight,
+                   const std::optional<Shape> &bias);
+ShapeResult elementwise(const Shape &input);
+ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
+ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
+ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
+ShapeResult flatten(const Shape &input);
+
+/// "[?, 3, 32, 32]" — how shapes appear in messages.
+std::string format(const Shape &shape);
+
+} // namespace cnn::shape
+
+#endif // CNN_SHAPERULES_H

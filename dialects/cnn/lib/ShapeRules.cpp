@@ -1,0 +1,220 @@
+#include "cnn/ShapeRules.h"
+
+#include <sstream>
+
+namespace cnn::shape {
+namespace {
+
+std::string pairText(Pair p) {
+  return "[" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + "]";
+}
+
+/// Checks that every entry of a [h, w] argument is at least `min`.
+std::optional<std::string> checkPair(const char *what, Pair p, int64_t min) {
+  if (p[0] >= min && p[1] >= min)
+    return std::nullopt;
+  return std::string(what) + " must be " +
+         (min == 0 ? "non-negative" : "at least " + std::to_string(min)) +
+         ", got " + pairText(p);
+}
+
+std::optional<std::string> checkRank(const char *what, const Shape &s,
+                                     size_t rank) {
+  if (s.size() == rank)
+    return std::nullopt;
+  return std::string(what) + " must have rank " + std::to_string(rank) +
+         " but has shape " + format(s);
+}
+
+/// Spatial output size of a sliding window, or an error naming the axis.
+ShapeResult windowOutput(const Shape &input, Pair kernel, Pair stride,
+                         Pair padding, Pair dilation, const char *kernelName) {
+  Shape out = input;
+  const char *axis[2] = {"height", "width"};
+  for (int i = 0; i < 2; ++i) {
+    int64_t in = input[2 + i];
+    if (in == kDynamic)
+      continue;
+    int64_t padded = in + 2 * padding[i];
+    int64_t span = dilation[i] * (kernel[i] - 1) + 1;
+    if (span > padded) {
+      std::ostringstream os;
+      os << kernelName << " " << axis[i] << " " << kernel[i];
+      if (dilation[i] != 1)
+        os << " (dilated to " << span << ")";
+      os << " is larger than the padded input " << axis[i] << " " << padded
+         << " (input " << in << " + 2 * padding " << padding[i] << ")";
+      return ShapeResult::failure(os.str());
+    }
+    out[2 + i] = convOutputSize(in, kernel[i], stride[i], padding[i],
+                                dilation[i]);
+  }
+  return ShapeResult::success(out);
+}
+
+std::optional<std::string> checkWindowArgs(Pair kernel, Pair stride,
+                                           Pair padding, Pair dilation) {
+  if (auto e = checkPair("kernel_size", kernel, 1))
+    return e;
+  if (auto e = checkPair("stride", stride, 1))
+    return e;
+  if (auto e = checkPair("padding", padding, 0))
+    return e;
+  return checkPair("dilation", dilation, 1);
+}
+
+} // namespace
+
+int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                       int64_t padding, int64_t dilation) {
+  if (in == kDynamic)
+    return kDynamic;
+  int64_t numerator = in + 2 * padding - dilation * (kernel - 1) - 1;
+  if (numerator < 0)
+    return 0;
+  return numerator / stride + 1;
+}
+
+Shape conv2dWeightShape(int64_t inChannels, int64_t outChannels, Pair kernel,
+                        int64_t groups) {
+  return {outChannels, groups > 0 ? inChannels / groups : inChannels,
+          kernel[0], kernel[1]};
+}
+
+ShapeResult conv2d(const Shape &input, const Shape &weight,
+                   const std::optional<Shape> &bias, const Conv2dArgs &args) {
+  if (auto e = checkRank("conv2d input", input, 4))
+    return ShapeResult::failure(*e);
+  if (auto e = checkRank("conv2d weight", weight, 4))
+    return ShapeResult::failure(*e);
+  if (args.groups < 1)
+    return ShapeResult::failure("groups must be at least 1, got " +
+                                std::to_string(args.groups));
+  Pair kernel{weight[2], weight[3]};
+  if (auto e = checkWindowArgs(kernel, args.stride, args.padding,
+                               args.dilation))
+    return ShapeResult::failure(*e);
+  int64_t inChannels = input[1], outChannels = weight[0];
+  if (outChannels < 1)
+    return ShapeResult::failure("out_channels must be at least 1, got " +
+                                std::to_string(outChannels));
+  if (inChannels != kDynamic) {
+    if (inChannels % args.groups != 0)
+      return ShapeResult::failure(
+          "in_channels " + std::to_string(inChannels) +
+          " is not divisible by groups " + std::to_string(args.groups));
+    if (weight[1] * args.groups != inChannels)
+      return ShapeResult::failure(
+          "weight shape " + format(weight) + " expects " +
+          std::to_string(weight[1] * args.groups) + " input channels but the "
+          "input has " + std::to_string(inChannels));
+  }
+  if (outChannels % args.groups != 0)
+    return ShapeResult::failure(
+        "out_channels " + std::to_string(outChannels) +
+        " is not divisible by groups " + std::to_string(args.groups));
+  if (bias && *bias != Shape{outChannels})
+    return ShapeResult::failure("bias must have shape [" +
+                                std::to_string(outChannels) + "] but has " +
+                                format(*bias));
+  ShapeResult r = windowOutput(input, kernel, args.stride, args.padding,
+                               args.dilation, "kernel");
+  if (!r.ok())
+    return r;
+  r.shape[1] = outChannels;
+  return r;
+}
+
+ShapeResult linear(const Shape &input, const Shape &weight,
+                   const std::optional<Shape> &bias) {
+  if (auto e = checkRank("linear input", input, 2))
+    return ShapeResult::failure(*e + " (insert a flatten layer before it)");
+  if (auto e = checkRank("linear weight", weight, 2))
+    return ShapeResult::failure(*e);
+  if (weight[0] < 1)
+    return ShapeResult::failure("out_features must be at least 1, got " +
+                                std::to_string(weight[0]));
+  if (input[1] != kDynamic && input[1] != weight[1])
+    return ShapeResult::failure("weight shape " + format(weight) + " expects " +
+                                std::to_string(weight[1]) +
+                                " input features but the input has " +
+                                std::to_string(input[1]));
+  if (bias && *bias != Shape{weight[0]})
+    return ShapeResult::failure("bias must have shape [" +
+                                std::to_string(weight[0]) + "] but has " +
+                                format(*bias));
+  return ShapeResult::success({input[0], weight[0]});
+}
+
+ShapeResult elementwise(const Shape &input) {
+  return ShapeResult::success(input);
+}
+
+ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args) {
+  if (auto e = checkRank("maxpool2d input", input, 4))
+    return ShapeResult::failure(*e);
+  if (auto e = checkWindowArgs(args.kernel, args.stride, args.padding,
+                               args.dilation))
+    return ShapeResult::failure(*e);
+  // PyTorch: "pad should be at most half of effective kernel size".
+  for (int i = 0; i < 2; ++i)
+    if (2 * args.padding[i] > args.dilation[i] * (args.kernel[i] - 1) + 1)
+      return ShapeResult::failure("padding " + pairText(args.padding) +
+                                  " must be at most half of the kernel size " +
+                                  pairText(args.kernel));
+  return windowOutput(input, args.kernel, args.stride, args.padding,
+                      args.dilation, "pooling window");
+}
+
+ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args) {
+  if (auto e = checkRank("avgpool2d input", input, 4))
+    return ShapeResult::failure(*e);
+  if (auto e = checkWindowArgs(args.kernel, args.stride, args.padding,
+                               args.dilation))
+    return ShapeResult::failure(*e);
+  if (args.dilation != Pair{1, 1})
+    return ShapeResult::failure("avgpool2d has no dilation");
+  for (int i = 0; i < 2; ++i)
+    if (2 * args.padding[i] > args.kernel[i])
+      return ShapeResult::failure("padding " + pairText(args.padding) +
+                                  " must be at most half of the kernel size " +
+                                  pairText(args.kernel));
+  return windowOutput(input, args.kernel, args.stride, args.padding,
+                      args.dilation, "pooling window");
+}
+
+ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {
+  if (auto e = checkRank("adaptive_avgpool2d input", input, 4))
+    return ShapeResult::failure(*e);
+  if (auto e = checkPair("output_size", outputSize, 1))
+    return ShapeResult::failure(*e);
+  return ShapeResult::success({input[0], input[1], outputSize[0],
+                               outputSize[1]});
+}
+
+ShapeResult flatten(const Shape &input) {
+  if (input.size() < 2)
+    return ShapeResult::failure("flatten input must have rank 2 or more but "
+                                "has shape " + format(input));
+  int64_t features = 1;
+  for (size_t i = 1; i < input.size(); ++i) {
+    if (input[i] == kDynamic) {
+      features = kDynamic;
+      break;
+    }
+    features *= input[i];
+  }
+  return ShapeResult::success({input[0], features});
+}
+
+std::string format(const Shape &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += shape[i] == kDynamic ? "?" : std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+} // namespace cnn::shape

@@ -1,0 +1,32 @@
+// Checks a set of named tensors (a safetensors file) against the parameters a
+// network expects.
+#ifndef CNNC_PARAMETERCHECK_H
+#define CNNC_PARAMETERCHECK_H
+
+#include "cnnc/Error.h"
+#include "cnnc/Tensor.h"
+
+#include <string>
+#include <vector>
+
+namespace cnnc::rt {
+
+class ModelLibrary;
+
+// Returns the tensors in `parameters` order when every parameter is present
+// in `tensors` with its shape and dtype F32 and there is no other tensor.
+// Otherwise the Error lists every problem, one line each, naming `file`:
+//   w.safetensors: tensor 'conv1.weight' has shape [6, 3, 5, 5] but the network expects [6, 1, 5, 5]
+//   w.safetensors: tensor 'fc3.bias' is missing
+//   w.safetensors: unexpected tensor 'head.weight'
+// The pointers point into `tensors`.
+Expected<std::vector<const Tensor *>>
+matchParameters(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
+                const std::string &file);
+Expected<std::vector<const Tensor *>>
+matchParameters(const ModelLibrary &model, const TensorMap &tensors,
+                const std::string &file);
+
+} // namespace cnnc::rt
+
+#endif // CNNC_PARAMETERCHECK_H

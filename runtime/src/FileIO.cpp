@@ -1,0 +1,101 @@
+#include "cnnc/FileIO.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace cnnc::rt {
+
+static std::string errnoText(int err) { return std::strerror(err); }
+
+Expected<std::string> readFile(const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT)
+      return Error(path + ": no such file");
+    return Error(path + ": cannot open: " + errnoText(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error(path + ": not a regular file");
+  }
+  std::string data;
+  try {
+    data.resize(static_cast<size_t>(st.st_size));
+  } catch (const std::bad_alloc &) {
+    ::close(fd);
+    return Error(path + ": out of memory reading " + std::to_string(st.st_size) +
+                 " bytes");
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return Error(path + ": read error: " + errnoText(err));
+    }
+    if (n == 0)
+      break; // The file shrank while we read it; keep what we got.
+    done += static_cast<size_t>(n);
+  }
+  data.resize(done);
+  ::close(fd);
+  return data;
+}
+
+static Status writeAll(int fd, const void *data, size_t size, const std::string &path) {
+  const char *p = static_cast<const char *>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return Error(path + ": write error: " + errnoText(errno));
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return Status::success();
+}
+
+Status writeFileAtomic(const std::string &path, const std::vector<ByteRange> &pieces) {
+  // O_EXCL with mode 0666 (not mkstemp's 0600) so the result honours the umask
+  // like any file the user creates; pid + counter keep concurrent writers apart.
+  static std::atomic<unsigned> counter{0};
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
+          std::to_string(counter.fetch_add(1));
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST)
+      return Error(path + ": cannot create: " + errnoText(errno));
+  }
+  if (fd < 0)
+    return Error(path + ": cannot create a temporary file next to it");
+
+  Status status = Status::success();
+  for (const ByteRange &piece : pieces) {
+    status = writeAll(fd, piece.data, piece.size, path);
+    if (!status)
+      break;
+  }
+  if (status && ::fsync(fd) != 0)
+    status = Error(path + ": cannot flush: " + errnoText(errno));
+  if (::close(fd) != 0 && status)
+    status = Error(path + ": write error: " + errnoText(errno));
+  if (status && ::rename(tmp.c_str(), path.c_str()) != 0)
+    status = Error(path + ": cannot replace: " + errnoText(errno));
+  if (!status)
+    ::unlink(tmp.c_str());
+  return status;
+}
+
+} // namespace cnnc::rt

@@ -1,0 +1,251 @@
+#include "cnnc/ModelLibrary.h"
+
+#include "cnnc/model_abi.h"
+
+#include <dlfcn.h>
+#include <set>
+#include <sys/stat.h>
+
+namespace cnnc::rt {
+
+struct ModelLibrary::Impl {
+  std::string path;
+  void *handle = nullptr;
+
+  uint32_t (*abiVersion)(void) = nullptr;
+  const char *(*statusString)(int32_t) = nullptr;
+  cnnc_status (*modelName)(const char **) = nullptr;
+  cnnc_status (*inputShape)(int64_t *, int32_t, int32_t *) = nullptr;
+  cnnc_status (*outputShape)(int64_t *, int32_t, int32_t *) = nullptr;
+  cnnc_status (*numParameters)(int32_t *) = nullptr;
+  cnnc_status (*parameterName)(int32_t, const char **) = nullptr;
+  cnnc_status (*parameterShape)(int32_t, int64_t *, int32_t, int32_t *) = nullptr;
+  cnnc_status (*setNumThreads)(int32_t) = nullptr;
+  cnnc_status (*forward)(int64_t, const float *, const float *const *, float *) = nullptr;
+
+  uint32_t version = 0;
+  std::string name;
+  Shape input, output;
+  std::vector<ParameterSpec> parameters;
+
+  ~Impl() {
+    if (handle)
+      dlclose(handle);
+  }
+
+  // "net.so: cnnc_forward failed: a batch size or a shape does not fit"
+  Error callError(const char *function, int32_t status) const {
+    const char *text = statusString ? statusString(status) : nullptr;
+    return Error(path + ": " + function + " failed: " +
+                 (text ? text : "status " + std::to_string(status)));
+  }
+
+  template <typename F> Status resolve(F &fn, const char *symbol) {
+    dlerror();
+    void *p = dlsym(handle, symbol);
+    if (!p)
+      return Error(path + ": not a cnnc model library: it has no symbol " + symbol);
+    fn = reinterpret_cast<F>(p);
+    return Status::success();
+  }
+
+  // Calls a shape query: `query(dims, capacity, &rank)`.
+  template <typename Query>
+  Expected<Shape> readShape(const char *what, Query query) const {
+    int64_t dims[CNNC_MAX_RANK] = {};
+    int32_t rank = -1;
+    if (cnnc_status status = query(dims, CNNC_MAX_RANK, &rank); status != CNNC_OK)
+      return callError(what, status);
+    if (rank < 0 || rank > CNNC_MAX_RANK)
+      return Error(path + ": " + what + " reported rank " + std::to_string(rank));
+    return Shape(dims, dims + rank);
+  }
+
+  // Input and output: [-1, positive...], rank 2 to 4.
+  Status checkActivationShape(const char *what, const Shape &shape) const {
+    bool ok = shape.size() >= 2 && shape[0] == -1;
+    for (size_t i = 1; ok && i < shape.size(); ++i)
+      ok = shape[i] > 0;
+    if (!ok)
+      return Error(path + ": " + what + " reported the shape " + shapeToString(shape) +
+                   "; expected [-1, positive dimensions...]");
+    return checkedNumElements(Shape(shape.begin() + 1, shape.end()), DType::F32,
+                              path + ": " + what)
+        .status();
+  }
+
+  Status query() {
+    if (Status s = resolve(abiVersion, "cnnc_abi_version"); !s)
+      return s;
+    version = abiVersion();
+    if (version != CNNC_ABI_VERSION)
+      return Error(path + ": built for cnnc ABI version " + std::to_string(version) +
+                   " but this cnnc uses version " + std::to_string(CNNC_ABI_VERSION) +
+                   "; recompile the network");
+    for (Status s : {resolve(statusString, "cnnc_status_string"),
+                     resolve(modelName, "cnnc_model_name"),
+                     resolve(inputShape, "cnnc_input_shape"),
+                     resolve(outputShape, "cnnc_output_shape"),
+                     resolve(numParameters, "cnnc_num_parameters"),
+                     resolve(parameterName, "cnnc_parameter_name"),
+                     resolve(parameterShape, "cnnc_parameter_shape"),
+                     resolve(setNumThreads, "cnnc_set_num_threads"),
+                     resolve(forward, "cnnc_forward")})
+      if (!s)
+        return s;
+
+    const char *n = nullptr;
+    if (cnnc_status s = modelName(&n); s != CNNC_OK)
+      return callError("cnnc_model_name", s);
+    name = n ? n : "";
+
+    Expected<Shape> in = readShape("cnnc_input_shape", inputShape);
+    if (!in)
+      return in.status();
+    input = *in;
+    if (Status s = checkActivationShape("cnnc_input_shape", input); !s)
+      return s;
+    Expected<Shape> out = readShape("cnnc_output_shape", outputShape);
+    if (!out)
+      return out.status();
+    output = *out;
+    if (Status s = checkActivationShape("cnnc_output_shape", output); !s)
+      return s;
+
+    int32_t count = 0;
+    if (cnnc_status s = numParameters(&count); s != CNNC_OK)
+      return callError("cnnc_num_parameters", s);
+    if (count < 0)
+      return Error(path + ": cnnc_num_parameters reported " + std::to_string(count));
+    std::set<std::string> seen;
+    for (int32_t i = 0; i < count; ++i) {
+      const char *pn = nullptr;
+      if (cnnc_status s = parameterName(i, &pn); s != CNNC_OK)
+        return callError("cnnc_parameter_name", s);
+      if (!pn || !*pn)
+        return Error(path + ": parameter " + std::to_string(i) + " has no name");
+      if (!seen.insert(pn).second)
+        return Error(path + ": two parameters are named '" + std::string(pn) + "'");
+      Expected<Shape> shape =
+          readShape("cnnc_parameter_shape", [&](int64_t *d, int32_t c, int32_t *r) {
+            return parameterShape(i, d, c, r);
+          });
+      if (!shape)
+        return shape.status();
+      if (Status s = checkedNumElements(*shape, DType::F32,
+                                        path + ": parameter '" + std::string(pn) + "'")
+                         .status();
+          !s)
+        return s;
+      parameters.push_back({pn, *shape});
+    }
+    return Status::success();
+  }
+};
+
+ModelLibrary::ModelLibrary(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ModelLibrary::ModelLibrary(ModelLibrary &&) noexcept = default;
+ModelLibrary &ModelLibrary::operator=(ModelLibrary &&) noexcept = default;
+ModelLibrary::~ModelLibrary() = default;
+
+Expected<ModelLibrary> ModelLibrary::load(const std::string &path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Error(path + ": no such file");
+  if (!S_ISREG(st.st_mode))
+    return Error(path + ": not a regular file");
+
+  // Without a '/', dlopen searches the library path instead of the current
+  // directory, and could load some other net.so.
+  std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  dlerror();
+  impl->handle = dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!impl->handle) {
+    const char *why = dlerror();
+    return Error(path + ": cannot load it as a shared library: " +
+                 (why ? why : "unknown error"));
+  }
+  if (Status s = impl->query(); !s)
+    return s.error();
+  return ModelLibrary(std::move(impl));
+}
+
+const std::string &ModelLibrary::path() const { return impl_->path; }
+uint32_t ModelLibrary::abiVersion() const { return impl_->version; }
+const std::string &ModelLibrary::name() const { return impl_->name; }
+const Shape &ModelLibrary::inputShape() const { return impl_->input; }
+const Shape &ModelLibrary::outputShape() const { return impl_->output; }
+const std::vector<ParameterSpec> &ModelLibrary::parameters() const {
+  return impl_->parameters;
+}
+
+Status ModelLibrary::setNumThreads(int32_t threads) {
+  if (threads < 0)
+    return Error(impl_->path + ": the number of threads must be 0 or more, not " +
+                 std::to_string(threads));
+  if (cnnc_status s = impl_->setNumThreads(threads); s != CNNC_OK)
+    return impl_->callError("cnnc_set_num_threads", s);
+  return Status::success();
+}
+
+Status ModelLibrary::forwardRaw(int64_t batch, const float *input,
+                                const float *const *parameters, float *output) const {
+  if (cnnc_status s = impl_->forward(batch, input, parameters, output); s != CNNC_OK)
+    return impl_->callError("cnnc_forward", s);
+  return Status::success();
+}
+
+// "[N, 2, 2, 2]": the network's shape as a user reads it.
+static std::string batchedShapeToString(const Shape &shape) {
+  std::string s = shapeToString(shape);
+  return shape.empty() ? s : "[N" + s.substr(s.find(','));
+}
+
+Expected<Tensor> ModelLibrary::forward(const Tensor &input,
+                                       const std::vector<const Tensor *> &parameters) const {
+  const Impl &m = *impl_;
+  if (input.dtype() != DType::F32)
+    return Error(m.path + ": the input must be float32, not " + dtypeName(input.dtype()));
+  bool fits = input.rank() == static_cast<int64_t>(m.input.size());
+  for (size_t i = 1; fits && i < m.input.size(); ++i)
+    fits = input.shape()[i] == m.input[i];
+  if (!fits)
+    return Error(m.path + ": the input has shape " + shapeToString(input.shape()) +
+                 " but the network '" + m.name + "' takes " +
+                 batchedShapeToString(m.input));
+  int64_t batch = input.shape()[0];
+  if (batch < 1)
+    return Error(m.path + ": the input holds no samples (batch size 0)");
+
+  if (parameters.size() != m.parameters.size())
+    return Error(m.path + ": the network takes " + std::to_string(m.parameters.size()) +
+                 " parameters, not " + std::to_string(parameters.size()));
+  std::vector<const float *> pointers;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const ParameterSpec &spec = m.parameters[i];
+    const Tensor *p = parameters[i];
+    if (!p)
+      return Error(m.path + ": parameter '" + spec.name + "' is missing (null)");
+    if (p->dtype() != DType::F32 || p->shape() != spec.shape)
+      return Error(m.path + ": parameter '" + spec.name + "' is " +
+                   dtypeName(p->dtype()) + " " + shapeToString(p->shape()) +
+                   " but the network expects F32 " + shapeToString(spec.shape));
+    pointers.push_back(p->f32());
+  }
+
+  Shape outShape = m.output;
+  outShape[0] = batch;
+  Expected<Tensor> output = Tensor::create(DType::F32, outShape, m.path + ": output");
+  if (!output)
+    return output.error();
+  // A network without parameters still gets a non-null array.
+  const float *none = nullptr;
+  const float *const *params = pointers.empty() ? &none : pointers.data();
+  if (Status s = forwardRaw(batch, input.f32(), params, output->f32()); !s)
+    return s.error();
+  return output;
+}
+
+} // namespace cnnc::rt

@@ -1,0 +1,99 @@
+#include "cnnc/Tensor.h"
+
+#include <cassert>
+#include <limits>
+#include <new>
+
+// Tensors, .npy and safetensors files are little-endian; cnnc stores raw bytes.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the cnnc runtime assumes a little-endian host");
+
+namespace cnnc::rt {
+
+size_t dtypeSize(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return 4;
+  case DType::I64:
+    return 8;
+  }
+  return 0;
+}
+
+const char *dtypeName(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return "F32";
+  case DType::I64:
+    return "I64";
+  }
+  return "?";
+}
+
+std::string shapeToString(const Shape &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Expected<int64_t> checkedNumElements(const Shape &shape, DType dtype,
+                                     const std::string &what) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return Error(what + ": shape " + shapeToString(shape) +
+                   " has a negative dimension");
+    if (__builtin_mul_overflow(count, d, &count))
+      return Error(what + ": shape " + shapeToString(shape) + " is too large");
+  }
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(count, static_cast<int64_t>(dtypeSize(dtype)), &bytes) ||
+      static_cast<uint64_t>(bytes) > std::numeric_limits<size_t>::max() / 2)
+    return Error(what + ": shape " + shapeToString(shape) + " is too large");
+  return count;
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  numElements_ = 1;
+  for (int64_t d : shape_) {
+    assert(d >= 0 && "use Tensor::create for unchecked shapes");
+    numElements_ *= d;
+  }
+  bytes_.assign(static_cast<size_t>(numElements_) * dtypeSize(dtype_), 0);
+}
+
+Expected<Tensor> Tensor::create(DType dtype, Shape shape, const std::string &what) {
+  Expected<int64_t> count = checkedNumElements(shape, dtype, what);
+  if (!count)
+    return count.error();
+  try {
+    return Tensor(dtype, std::move(shape));
+  } catch (const std::bad_alloc &) {
+    // Shapes from files and users can be large; report instead of terminating.
+    return Error(what + ": out of memory for a tensor of shape " +
+                 shapeToString(shape));
+  }
+}
+
+float *Tensor::f32() {
+  assert(dtype_ == DType::F32);
+  return reinterpret_cast<float *>(bytes_.data());
+}
+const float *Tensor::f32() const {
+  assert(dtype_ == DType::F32);
+  return reinterpret_cast<const float *>(bytes_.data());
+}
+int64_t *Tensor::i64() {
+  assert(dtype_ == DType::I64);
+  return reinterpret_cast<int64_t *>(bytes_.data());
+}
+const int64_t *Tensor::i64() const {
+  assert(dtype_ == DType::I64);
+  return reinterpret_cast<const int64_t *>(bytes_.data());
+}
+
+} // namespace cnnc::rt

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs cnnc's build, test and data dependencies from Debian 12 packages.
+# Idempotent: installs only what is missing. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  llvm-14-dev llvm-14-tools libmlir-14-dev mlir-14-tools
+  libhalide14-0-dev
+  libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev
+  libgtest-dev
+  python3 python3-numpy python3-torch
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,74 @@
+"""The reference networks, written by hand in torch.nn as the lecture writes
+them, independently of cnnc's YAML front end. Attribute names match the YAML
+layer names, so state_dict keys equal cnnc's parameter names."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class FeedForwardNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3 * 32 * 32, 128)
+        self.fc2 = nn.Linear(128, 32)
+        self.fc3 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class Net(nn.Module):
+    """The lecture's LeNet-style CIFAR-10 network."""
+
+    def __init__(self, in_channels=3, conv1_padding=0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 6, 5, padding=conv1_padding)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class General(nn.Module):
+    """tests/e2e/general.yaml: every op and argument kind of the sequential form."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=4, bias=False)
+        self.conv3 = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.fc1 = nn.Linear(8 * 2 * 3, 7)
+        self.fc2 = nn.Linear(7, 5, bias=False)
+
+    def forward(self, x):
+        x = torch.tanh(self.conv1(x))
+        x = F.max_pool2d(x, 3, stride=2, padding=1, dilation=1)
+        x = torch.sigmoid(self.conv2(x))
+        x = F.avg_pool2d(x, (2, 3), stride=1, padding=1, count_include_pad=True)
+        x = F.relu(self.conv3(x))
+        x = F.avg_pool2d(x, 2, stride=1, padding=1, count_include_pad=False)
+        x = F.max_pool2d(x, 2, stride=2, dilation=2)
+        x = F.adaptive_avg_pool2d(x, (2, 3))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)
+
+
+MODELS = {
+    "feedforward": (FeedForwardNet, (3, 32, 32)),
+    "lenet": (Net, (3, 32, 32)),
+    "lenet_fashion": (lambda: Net(in_channels=1, conv1_padding=2), (1, 28, 28)),
+    "general": (General, (3, 19, 13)),
+}

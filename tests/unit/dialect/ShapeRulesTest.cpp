@@ -1,0 +1,118 @@
+// The shape rules on their own: the lecture's arithmetic and every error.
+#include "cnn/ShapeRules.h"
+
+#include <gtest/gtest.h>
+
+using namespace cnn::shape;
+
+namespace {
+constexpr int64_t D = kDynamic;
+
+TEST(ConvOutputSize, LectureFormula) {
+  // (H - k + 2p) / s + 1
+  EXPECT_EQ(convOutputSize(32, 5, 1, 0, 1), 28);
+  EXPECT_EQ(convOutputSize(28, 5, 1, 2, 1), 28);
+  EXPECT_EQ(convOutputSize(224, 7, 2, 3, 1), 112);
+  EXPECT_EQ(convOutputSize(7, 3, 2, 0, 1), 3); // floor
+  EXPECT_EQ(convOutputSize(10, 3, 1, 0, 2), 6); // dilation spans 5
+  EXPECT_EQ(convOutputSize(D, 3, 1, 0, 1), D);
+}
+
+TEST(Conv2d, InfersShapeWithDynamicBatch) {
+  ShapeResult r = conv2d({D, 3, 32, 32}, {6, 3, 5, 5}, Shape{6}, {});
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.shape, (Shape{D, 6, 28, 28}));
+}
+
+TEST(Conv2d, NonSquareStrideDilationGroups) {
+  Conv2dArgs args{{2, 1}, {1, 0}, {2, 1}, 2};
+  ShapeResult r = conv2d({D, 4, 11, 8}, {6, 2, 3, 2}, std::nullopt, args);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.shape, (Shape{D, 6, 5, 7}));
+}
+
+TEST(Conv2d, WeightShapeOfGroups) {
+  EXPECT_EQ(conv2dWeightShape(8, 16, {3, 1}, 4), (Shape{16, 2, 3, 1}));
+}
+
+TEST(Conv2d, Errors) {
+  EXPECT_NE(conv2d({D, 3, 4, 4}, {6, 3, 5, 5}, std::nullopt, {}).error.find(
+                "kernel height 5 is larger than the padded input height 4"),
+            std::string::npos);
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 1, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {1, 1}, 2})
+                .error.find("in_channels 3 is not divisible by groups 2"),
+            std::string::npos);
+  EXPECT_NE(conv2d({D, 4, 8, 8}, {5, 2, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {1, 1}, 2})
+                .error.find("out_channels 5 is not divisible by groups 2"),
+            std::string::npos);
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, Shape{5}, {}).error.find(
+                "bias must have shape [6]"),
+            std::string::npos);
+  EXPECT_NE(conv2d({D, 3, 8}, {6, 3, 3, 3}, std::nullopt, {}).error.find("rank 4"),
+            std::string::npos);
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt, {{0, 1}, {0, 0}, {1, 1}, 1})
+                .error.find("stride must be at least 1"),
+            std::string::npos);
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt, {{1, 1}, {-1, 0}, {1, 1}, 1})
+                .error.find("padding must be non-negative"),
+            std::string::npos);
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {1, 1}, 0})
+                .error.find("groups must be at least 1"),
+            std::string::npos);
+  // Dilation makes a small kernel too large.
+  EXPECT_NE(conv2d({D, 3, 5, 5}, {6, 3, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {3, 1}, 1})
+                .error.find("(dilated to 7)"),
+            std::string::npos);
+}
+
+TEST(Linear, ShapesAndErrors) {
+  ShapeResult r = linear({D, 400}, {120, 400}, Shape{120});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.shape, (Shape{D, 120}));
+  EXPECT_NE(linear({D, 100}, {10, 120}, std::nullopt).error.find(
+                "expects 120 input features but the input has 100"),
+            std::string::npos);
+  EXPECT_NE(linear({D, 3, 8, 8}, {10, 192}, std::nullopt).error.find("flatten"),
+            std::string::npos);
+}
+
+TEST(Pooling, MaxAndAverage) {
+  ShapeResult r = maxPool2d({D, 6, 28, 28}, {{2, 2}, {2, 2}, {0, 0}, {1, 1}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.shape, (Shape{D, 6, 14, 14}));
+  // ResNet's stem pool: 112 -> 56 with padding 1.
+  r = maxPool2d({D, 64, 112, 112}, {{3, 3}, {2, 2}, {1, 1}, {1, 1}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.shape, (Shape{D, 64, 56, 56}));
+  r = avgPool2d({D, 3, 7, 5}, {{2, 3}, {1, 1}, {1, 1}, {1, 1}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.shape, (Shape{D, 3, 8, 5}));
+  EXPECT_NE(maxPool2d({D, 3, 8, 8}, {{2, 2}, {2, 2}, {2, 2}, {1, 1}}).error.find(
+                "at most half"),
+            std::string::npos);
+  EXPECT_NE(avgPool2d({D, 3, 8, 8}, {{2, 2}, {2, 2}, {0, 0}, {2, 2}}).error.find(
+                "no dilation"),
+            std::string::npos);
+  EXPECT_NE(maxPool2d({D, 3, 1, 8}, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}).error.find(
+                "pooling window height 2 is larger"),
+            std::string::npos);
+}
+
+TEST(Pooling, Adaptive) {
+  ShapeResult r = adaptiveAvgPool2d({D, 512, 7, 7}, {1, 1});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.shape, (Shape{D, 512, 1, 1}));
+  EXPECT_FALSE(adaptiveAvgPool2d({D, 512, 7, 7}, {0, 1}).ok());
+}
+
+TEST(Flatten, KeepsBatch) {
+  ShapeResult r = flatten({D, 16, 5, 5});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.shape, (Shape{D, 400}));
+  EXPECT_FALSE(flatten({D}).ok());
+}
+
+TEST(Format, ShowsDynamicAsQuestionMark) {
+  EXPECT_EQ(format({D, 3, 32, 32}), "[?, 3, 32, 32]");
+}
+} // namespace

@@ -1,0 +1,154 @@
+// The YAML front end on its own: defaults, names, repeat, and diagnostics.
+#include "cnnc/importer/NetworkSpec.h"
+#include "cnnc/importer/Suggest.h"
+
+#include <gtest/gtest.h>
+
+using namespace cnnc;
+
+namespace {
+
+struct Parsed {
+  bool ok = false;
+  NetworkSpec spec;
+  std::vector<std::pair<SourcePos, std::string>> errors;
+};
+
+Parsed parse(const std::string &text) {
+  Parsed p;
+  p.ok = parseNetworkSpec(text, "file_stem", p.spec,
+                          [&](SourcePos pos, const std::string &message) {
+                            p.errors.push_back({pos, message});
+                          });
+  return p;
+}
+
+TEST(SpecParser, PyTorchDefaults) {
+  Parsed p = parse("input: [3, 32, 32]\n"
+                   "layers:\n"
+                   "  - conv2d: {out_channels: 6, kernel_size: 5}\n"
+                   "  - maxpool2d: {kernel_size: [2, 3]}\n"
+                   "  - avgpool2d: {kernel_size: 2}\n"
+                   "  - flatten\n"
+                   "  - linear: {out_features: 10}\n");
+  ASSERT_TRUE(p.ok) << p.errors.front().second;
+  EXPECT_EQ(p.spec.name, "file_stem");
+  ASSERT_EQ(p.spec.layers.size(), 5u);
+  const LayerSpec &conv = p.spec.layers[0];
+  EXPECT_EQ(conv.kind, LayerKind::Conv2d);
+  EXPECT_EQ(conv.stride, (cnn::shape::Pair{1, 1}));
+  EXPECT_EQ(conv.padding, (cnn::shape::Pair{0, 0}));
+  EXPECT_EQ(conv.dilation, (cnn::shape::Pair{1, 1}));
+  EXPECT_EQ(conv.groups, 1);
+  EXPECT_TRUE(conv.bias);
+  // Pooling stride defaults to the kernel size.
+  EXPECT_EQ(p.spec.layers[1].stride, (cnn::shape::Pair{2, 3}));
+  EXPECT_TRUE(p.spec.layers[2].countIncludePad);
+  EXPECT_TRUE(p.spec.layers[4].bias);
+}
+
+TEST(SpecParser, GeneratedNamesSkipExplicitOnes) {
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "layers:\n"
+                   "  - conv2d: {out_channels: 2, kernel_size: 1}\n"
+                   "  - conv2d: {name: conv2, out_channels: 2, kernel_size: 1}\n"
+                   "  - conv2d: {out_channels: 2, kernel_size: 1}\n"
+                   "  - relu\n  - relu\n");
+  ASSERT_TRUE(p.ok);
+  std::vector<std::string> names;
+  for (auto &l : p.spec.layers)
+    names.push_back(l.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"conv1", "conv2", "conv3", "relu1",
+                                             "relu2"}));
+}
+
+TEST(SpecParser, RepeatExpandsWithQualifiedNames) {
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "layers:\n"
+                   "  - repeat: 2\n"
+                   "    name: block\n"
+                   "    layers:\n"
+                   "      - conv2d: {name: c, out_channels: 3, kernel_size: 1}\n"
+                   "      - repeat: 3\n"
+                   "        layers: [relu]\n");
+  ASSERT_TRUE(p.ok);
+  ASSERT_EQ(p.spec.layers.size(), 8u);
+  EXPECT_EQ(p.spec.layers[0].name, "block.0.c");
+  EXPECT_EQ(p.spec.layers[4].name, "block.1.c");
+  EXPECT_EQ(p.spec.layers[7].name, "relu6");
+}
+
+TEST(SpecParser, ReportsEveryProblemWithPosition) {
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "layers:\n"
+                   "  - conv2d: {out_chanels: 4, kernel_size: 3}\n"
+                   "  - maxpool2d: {kernel_size: 0}\n"
+                   "  - sigmoidd\n");
+  EXPECT_FALSE(p.ok);
+  ASSERT_EQ(p.errors.size(), 3u);
+  EXPECT_EQ(p.errors[0].first.line, 3u);
+  EXPECT_EQ(p.errors[0].first.column, 14u);
+  EXPECT_NE(p.errors[0].second.find("did you mean 'out_channels'?"),
+            std::string::npos);
+  EXPECT_EQ(p.errors[1].first.line, 4u);
+  EXPECT_NE(p.errors[1].second.find("'kernel_size' must be at least 1"),
+            std::string::npos);
+  EXPECT_EQ(p.errors[2].first.line, 5u);
+  EXPECT_NE(p.errors[2].second.find("did you mean 'sigmoid'?"), std::string::npos);
+}
+
+TEST(SpecParser, RejectsAbsurdRepeatAndHugeExpansion) {
+  Parsed p = parse("input: [3, 8, 8]\nlayers:\n  - repeat: 5000\n    layers: [relu]\n");
+  EXPECT_FALSE(p.ok);
+  p = parse("input: [3, 8, 8]\nlayers:\n  - repeat: 200\n    layers:\n"
+            "      - repeat: 200\n        layers: [relu]\n");
+  EXPECT_FALSE(p.ok);
+  ASSERT_FALSE(p.errors.empty());
+  EXPECT_NE(p.errors[0].second.find("more than 10000 layers"), std::string::npos);
+}
+
+TEST(SpecParser, SyntaxErrorsAndWrongTypes) {
+  Parsed p = parse("input: [3, 8\nlayers: {");
+  EXPECT_FALSE(p.ok);
+  ASSERT_EQ(p.errors.size(), 1u);
+  EXPECT_NE(p.errors[0].second.find("invalid YAML"), std::string::npos);
+
+  p = parse("input: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 2.5, kernel_size: [1, 2, 3]}\n"
+            "  - linear: {out_features: 4, bias: maybe}\n");
+  EXPECT_FALSE(p.ok);
+  ASSERT_EQ(p.errors.size(), 3u);
+  EXPECT_NE(p.errors[0].second.find("must be an integer, got '2.5'"), std::string::npos);
+  EXPECT_NE(p.errors[1].second.find("a list of 3 values"), std::string::npos);
+  EXPECT_NE(p.errors[2].second.find("true or false"), std::string::npos);
+
+  p = parse("input: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 99999999999999999999, kernel_size: 1}\n");
+  EXPECT_FALSE(p.ok);
+  EXPECT_NE(p.errors[0].second.find("too large"), std::string::npos);
+}
+
+TEST(SpecParser, TrainSection) {
+  Parsed p = parse("input: [1, 28, 28]\nlayers: [flatten]\n"
+                   "train:\n  batch_size: 64\n  epochs: 3\n"
+                   "  optimizer: {sgd: {lr: 0.01, momentum: 0.9, nesterov: true}}\n"
+                   "  lr_schedule: {step: {step_size: 2, gamma: 0.5}}\n");
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.spec.train.batchSize, 64);
+  EXPECT_EQ(p.spec.train.epochs, 3);
+  EXPECT_DOUBLE_EQ(p.spec.train.sgd.lr, 0.01);
+  EXPECT_DOUBLE_EQ(p.spec.train.sgd.momentum, 0.9);
+  EXPECT_TRUE(p.spec.train.sgd.nesterov);
+  EXPECT_EQ(p.spec.train.stepLr.stepSize, 2);
+  EXPECT_DOUBLE_EQ(p.spec.train.stepLr.gamma, 0.5);
+}
+
+TEST(Suggest, NearMissesOnly) {
+  std::vector<std::string> keys = {"kernel_size", "stride", "padding"};
+  EXPECT_EQ(nearestMatch("kernal_size", keys), "kernel_size");
+  EXPECT_EQ(nearestMatch("strdie", keys), "stride");
+  EXPECT_EQ(nearestMatch("bias", keys), std::nullopt);
+  EXPECT_TRUE(isValidLayerName("conv1"));
+  EXPECT_FALSE(isValidLayerName("1conv"));
+  EXPECT_FALSE(isValidLayerName("a.b"));
+  EXPECT_FALSE(isValidLayerName(""));
+}
+} // namespace

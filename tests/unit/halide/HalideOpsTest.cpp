@@ -1,0 +1,764 @@
+// Numerics of the Halide algorithm builders under the default CPU schedule,
+// against naive C++ references accumulating in double.
+//
+// Every pipeline is JIT-compiled once (JIT compiles dominate the run time)
+// and realised for several batch sizes: the batch is dynamic, as in the AOT
+// libraries. Inputs are ImageParams constrained with constrainToShape, as
+// the MLIR walker does, so a schedule reading outside a tensor shows up as
+// a Halide bounds error, not as silent garbage.
+#include "cnnc/halide/Bounds.h"
+#include "cnnc/halide/CpuSchedule.h"
+#include "cnnc/halide/Ops.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace cnnc::hl;
+using cnn::shape::Conv2dArgs;
+using cnn::shape::kDynamic;
+using cnn::shape::Pair;
+using cnn::shape::Pool2dArgs;
+using cnn::shape::Shape;
+using Buf = Halide::Buffer<float>;
+
+constexpr double kTol = 1e-5;
+const std::vector<int> kBatches = {1, 3};
+
+Halide::Target hostTarget() {
+  static Halide::Target target = Halide::get_jit_target_from_environment();
+  return target;
+}
+
+// --- tensors ---------------------------------------------------------------
+
+/// A buffer of a PyTorch shape (NCHW, dense): Halide dims reversed.
+Buf makeBuffer(const Shape &shape) {
+  std::vector<int> dims(shape.rbegin(), shape.rend());
+  return Buf(dims);
+}
+
+Buf randomBuffer(const Shape &shape, std::mt19937 &rng, float lo = -1.0f,
+                 float hi = 1.0f) {
+  Buf b = makeBuffer(shape);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  b.for_each_value([&](float &v) { v = dist(rng); });
+  return b;
+}
+
+Shape withBatch(Shape shape, int batch) {
+  shape[0] = batch;
+  return shape;
+}
+
+/// A pipeline input (an activation with a dynamic batch, or a parameter
+/// with a static shape) as the walker builds it.
+struct Input {
+  Halide::ImageParam param;
+  Tensor tensor;
+};
+
+Input makeInput(const std::string &name, const Shape &shape) {
+  // Parameter names must be unique within a pipeline.
+  static int counter = 0;
+  Halide::ImageParam param(Halide::Float(32), int(shape.size()),
+                           name + std::to_string(counter++));
+  constrainToShape(param, shape);
+  Halide::Func f = param;
+  return {param, Tensor{f, shape}};
+}
+
+/// Compares element by element with |got - want| <= tol * (1 + |want|);
+/// equal infinities compare equal.
+void expectNear(const Buf &got, const Buf &want, const std::string &what,
+                double tol = kTol) {
+  ASSERT_EQ(got.dimensions(), want.dimensions()) << what;
+  for (int d = 0; d < got.dimensions(); ++d)
+    ASSERT_EQ(got.dim(d).extent(), want.dim(d).extent())
+        << what << " dim " << d;
+  int bad = 0;
+  std::string first;
+  want.for_each_element([&](const int *pos) {
+    double w = want(pos), g = got(pos);
+    bool ok = (std::isinf(w) && g == w) ||
+              std::fabs(g - w) <= tol * (1.0 + std::fabs(w));
+    if (!ok && bad++ == 0) {
+      std::ostringstream os;
+      os << "at (";
+      for (int d = 0; d < want.dimensions(); ++d)
+        os << (d ? "," : "") << pos[d];
+      os << ") got " << g << " want " << w;
+      first = os.str();
+    }
+  });
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " mismatches, first " << first;
+}
+
+// --- references (double accumulation, straight from the PyTorch docs) -----
+
+int outSize(int in, int k, int s, int p, int d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+Buf refConv(const Buf &in, const Buf &w, const Buf *bias, const Conv2dArgs &a) {
+  const int N = in.dim(3).extent(), H = in.dim(1).extent(),
+            W = in.dim(0).extent();
+  const int O = w.dim(3).extent(), Cg = w.dim(2).extent(),
+            KH = w.dim(1).extent(), KW = w.dim(0).extent();
+  const int groups = int(a.groups), Og = O / groups;
+  const int OH = outSize(H, KH, int(a.stride[0]), int(a.padding[0]),
+                         int(a.dilation[0]));
+  const int OW = outSize(W, KW, int(a.stride[1]), int(a.padding[1]),
+                         int(a.dilation[1]));
+  Buf out(OW, OH, O, N);
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < O; ++o)
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+          double acc = bias ? (*bias)(o) : 0.0;
+          int g = o / Og;
+          for (int ci = 0; ci < Cg; ++ci)
+            for (int ky = 0; ky < KH; ++ky)
+              for (int kx = 0; kx < KW; ++kx) {
+                int iy = oy * int(a.stride[0]) - int(a.padding[0]) +
+                         ky * int(a.dilation[0]);
+                int ix = ox * int(a.stride[1]) - int(a.padding[1]) +
+                         kx * int(a.dilation[1]);
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                  continue;
+                acc += double(in(ix, iy, g * Cg + ci, n)) *
+                       double(w(kx, ky, ci, o));
+              }
+          out(ox, oy, o, n) = float(acc);
+        }
+  return out;
+}
+
+Buf refLinear(const Buf &in, const Buf &w, const Buf *bias) {
+  const int N = in.dim(1).extent(), K = in.dim(0).extent(),
+            O = w.dim(1).extent();
+  Buf out(O, N);
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < O; ++o) {
+      double acc = bias ? (*bias)(o) : 0.0;
+      for (int k = 0; k < K; ++k)
+        acc += double(in(k, n)) * double(w(k, o));
+      out(o, n) = float(acc);
+    }
+  return out;
+}
+
+Buf refActivation(OpKind kind, const Buf &in) {
+  Buf out(in.copy());
+  out.for_each_value([&](float &v) {
+    double x = v;
+    if (kind == OpKind::Relu)
+      x = std::max(x, 0.0);
+    else if (kind == OpKind::Tanh)
+      x = std::tanh(x);
+    else
+      x = 1.0 / (1.0 + std::exp(-x));
+    v = float(x);
+  });
+  return out;
+}
+
+Buf refMaxPool(const Buf &in, const Pool2dArgs &a) {
+  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
+            H = in.dim(1).extent(), W = in.dim(0).extent();
+  const int KH = int(a.kernel[0]), KW = int(a.kernel[1]);
+  const int OH = outSize(H, KH, int(a.stride[0]), int(a.padding[0]),
+                         int(a.dilation[0]));
+  const int OW = outSize(W, KW, int(a.stride[1]), int(a.padding[1]),
+                         int(a.dilation[1]));
+  Buf out(OW, OH, C, N);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (int ky = 0; ky < KH; ++ky)
+            for (int kx = 0; kx < KW; ++kx) {
+              int iy = oy * int(a.stride[0]) - int(a.padding[0]) +
+                       ky * int(a.dilation[0]);
+              int ix = ox * int(a.stride[1]) - int(a.padding[1]) +
+                       kx * int(a.dilation[1]);
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                m = std::max(m, in(ix, iy, c, n));
+            }
+          out(ox, oy, c, n) = m;
+        }
+  return out;
+}
+
+/// ATen's avg_pool2d loop, transcribed.
+Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad) {
+  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
+            H = in.dim(1).extent(), W = in.dim(0).extent();
+  const int KH = int(a.kernel[0]), KW = int(a.kernel[1]);
+  const int SH = int(a.stride[0]), SW = int(a.stride[1]);
+  const int PH = int(a.padding[0]), PW = int(a.padding[1]);
+  const int OH = outSize(H, KH, SH, PH, 1), OW = outSize(W, KW, SW, PW, 1);
+  Buf out(OW, OH, C, N);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+          int hstart = oy * SH - PH, wstart = ox * SW - PW;
+          int hend = std::min(hstart + KH, H + PH);
+          int wend = std::min(wstart + KW, W + PW);
+          int poolSize = (hend - hstart) * (wend - wstart);
+          hstart = std::max(hstart, 0);
+          wstart = std::max(wstart, 0);
+          hend = std::min(hend, H);
+          wend = std::min(wend, W);
+          double sum = 0;
+          for (int iy = hstart; iy < hend; ++iy)
+            for (int ix = wstart; ix < wend; ++ix)
+              sum += in(ix, iy, c, n);
+          int divisor = countIncludePad
+                            ? poolSize
+                            : (hend - hstart) * (wend - wstart);
+          out(ox, oy, c, n) = float(sum / divisor);
+        }
+  return out;
+}
+
+Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW) {
+  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
+            H = in.dim(1).extent(), W = in.dim(0).extent();
+  Buf out(OW, OH, C, N);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OW; ++ox) {
+          int h0 = int(std::floor(double(oy) * H / OH));
+          int h1 = int(std::ceil(double(oy + 1) * H / OH));
+          int w0 = int(std::floor(double(ox) * W / OW));
+          int w1 = int(std::ceil(double(ox + 1) * W / OW));
+          double sum = 0;
+          for (int iy = h0; iy < h1; ++iy)
+            for (int ix = w0; ix < w1; ++ix)
+              sum += in(ix, iy, c, n);
+          out(ox, oy, c, n) = float(sum / ((h1 - h0) * (w1 - w0)));
+        }
+  return out;
+}
+
+Buf refFlatten(const Buf &in) {
+  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
+            H = in.dim(1).extent(), W = in.dim(0).extent();
+  Buf out(C * H * W, N);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+          out((c * H + y) * W + x, n) = in(x, y, c, n);
+  return out;
+}
+
+// --- running pipelines -------------------------------------------------------
+
+/// One case of a multi-output pipeline: its output tensor, its activation
+/// input (batch-dynamic), its parameters (static), and a reference that
+/// maps the realised input and parameter buffers to the expected output.
+struct Case {
+  std::string label;
+  Tensor output;
+  Input input;
+  std::vector<std::pair<Input, Buf>> params;
+  std::function<Buf(const Buf &input)> reference;
+};
+
+/// Schedules `ops` and compiles one pipeline whose outputs are the cases'
+/// outputs: one JIT compile for many cases.
+Halide::Pipeline compileCases(std::vector<LoweredOp> &ops,
+                              std::vector<Case> &cases) {
+  std::vector<Halide::Func> outputs;
+  for (Case &c : cases) {
+    constrainToShape(c.output.func.output_buffer(), c.output.shape);
+    outputs.push_back(c.output.func);
+  }
+  applyDefaultCpuSchedule(ops, hostTarget(), outputs);
+  Halide::Pipeline pipeline(outputs);
+  pipeline.compile_jit(hostTarget());
+  return pipeline;
+}
+
+/// Checks every case for every batch size against its reference on fresh
+/// random inputs in [lo, hi). Cases may share an input.
+void checkCases(Halide::Pipeline &pipeline, std::vector<Case> &cases,
+                std::mt19937 &rng, float lo = -1.0f, float hi = 1.0f,
+                const std::vector<int> &batches = kBatches) {
+  for (int batch : batches) {
+    std::map<std::string, Buf> inputs;
+    std::vector<Halide::Buffer<>> results;
+    for (Case &c : cases) {
+      auto [it, fresh] = inputs.try_emplace(c.input.param.name());
+      if (fresh)
+        it->second =
+            randomBuffer(withBatch(c.input.tensor.shape, batch), rng, lo, hi);
+      c.input.param.set(it->second);
+      for (auto &[param, buffer] : c.params)
+        param.param.set(buffer);
+      results.push_back(makeBuffer(withBatch(c.output.shape, batch)));
+    }
+    Halide::Realization realization(results);
+    pipeline.realize(realization);
+    for (size_t i = 0; i < cases.size(); ++i)
+      expectNear(Buf(results[i]),
+                 cases[i].reference(inputs[cases[i].input.param.name()]),
+                 cases[i].label + " batch " + std::to_string(batch));
+  }
+}
+
+void runCases(std::vector<LoweredOp> &ops, std::vector<Case> &cases,
+              std::mt19937 &rng) {
+  Halide::Pipeline pipeline = compileCases(ops, cases);
+  checkCases(pipeline, cases, rng);
+}
+
+bool isInlined(const Halide::Func &f) {
+  Halide::LoopLevel level = f.function().schedule().compute_level();
+  level.lock();
+  return level.is_inlined();
+}
+
+std::string pairText(Pair p) {
+  return std::to_string(p[0]) + "x" + std::to_string(p[1]);
+}
+
+// --- Conv2d ----------------------------------------------------------------
+
+struct ConvSpec {
+  int C, H, W, O, KH, KW;
+  Pair stride, padding, dilation;
+  int groups;
+  bool bias;
+};
+
+std::string label(const ConvSpec &s) {
+  std::ostringstream os;
+  os << "conv in " << s.C << "x" << s.H << "x" << s.W << " out " << s.O
+     << " k " << s.KH << "x" << s.KW << " s " << pairText(s.stride) << " p "
+     << pairText(s.padding) << " d " << pairText(s.dilation) << " g "
+     << s.groups << (s.bias ? " bias" : " no bias");
+  return os.str();
+}
+
+/// Adds one conv case (plus an optional fused activation chain) to a
+/// multi-output pipeline.
+void addConvCase(const ConvSpec &s, std::vector<OpKind> activations,
+                 std::vector<LoweredOp> &ops, std::vector<Case> &cases,
+                 std::mt19937 &rng) {
+  Case c;
+  c.label = label(s);
+  c.input = makeInput("in", {kDynamic, s.C, s.H, s.W});
+  Shape wShape{s.O, s.C / s.groups, s.KH, s.KW};
+  Input w = makeInput("w", wShape);
+  Buf wBuf = randomBuffer(wShape, rng);
+  c.params.push_back({w, wBuf});
+  std::optional<Tensor> bias;
+  Buf bBuf;
+  if (s.bias) {
+    Input b = makeInput("b", {s.O});
+    bBuf = randomBuffer({s.O}, rng);
+    c.params.push_back({b, bBuf});
+    bias = b.tensor;
+  }
+  Conv2dArgs args{s.stride, s.padding, s.dilation, s.groups};
+  ops.push_back(conv2d(c.input.tensor, w.tensor, bias, args));
+  for (OpKind kind : activations) {
+    ops.push_back(activation(kind, ops.back().output));
+    c.label += std::string(" + ") + opKindName(kind);
+  }
+  c.output = ops.back().output;
+  c.reference = [=](const Buf &in) {
+    Buf out = refConv(in, wBuf, s.bias ? &bBuf : nullptr, args);
+    for (OpKind kind : activations)
+      out = refActivation(kind, out);
+    return out;
+  };
+  cases.push_back(std::move(c));
+}
+
+TEST(HalideConv2d, PaddingStrideDilationBias) {
+  // Every padding x stride x dilation x bias combination (24 cases), on a
+  // non-square input and non-square kernel, in one pipeline.
+  std::mt19937 rng(1);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  for (int p : {0, 1, 2})
+    for (int s : {1, 2})
+      for (int d : {1, 2})
+        for (bool bias : {true, false}) {
+          ConvSpec spec{3, 7, 9, 4, 3, 2, {s, s}, {p, p}, {d, d}, 1, bias};
+          addConvCase(spec, {}, ops, cases, rng);
+        }
+  ASSERT_EQ(cases.size(), 24u);
+  runCases(ops, cases, rng);
+}
+
+TEST(HalideConv2d, GroupsDepthwiseAndMixedArguments) {
+  std::mt19937 rng(2);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  const std::vector<ConvSpec> specs = {
+      // groups 2, with and without padding / stride / dilation
+      {4, 7, 9, 6, 3, 2, {1, 1}, {0, 0}, {1, 1}, 2, true},
+      {4, 7, 9, 6, 3, 2, {2, 1}, {1, 2}, {2, 1}, 2, false},
+      {6, 8, 5, 4, 2, 3, {1, 2}, {2, 1}, {1, 2}, 2, true},
+      // depthwise (groups == in == out), and with a channel multiplier
+      {5, 7, 9, 5, 3, 3, {1, 1}, {1, 1}, {1, 1}, 5, true},
+      {3, 9, 7, 6, 3, 2, {2, 2}, {2, 1}, {2, 2}, 3, false},
+      // 1x1 kernels, a kernel covering the whole padded input, wide rows
+      // (more than one vector of outputs plus a tail)
+      {3, 4, 5, 7, 1, 1, {1, 1}, {0, 0}, {1, 1}, 1, true},
+      {2, 3, 4, 3, 5, 6, {1, 1}, {1, 1}, {1, 1}, 1, true},
+      {2, 5, 37, 3, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},
+      {16, 6, 21, 8, 3, 3, {1, 2}, {1, 1}, {1, 1}, 4, false},
+  };
+  for (const ConvSpec &s : specs)
+    addConvCase(s, {}, ops, cases, rng);
+  runCases(ops, cases, rng);
+}
+
+TEST(HalideConv2d, FusedActivations) {
+  // conv -> act (and conv -> relu -> tanh) chains: the schedule stores the
+  // last activation and inlines the rest.
+  std::mt19937 rng(3);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  addConvCase({3, 7, 9, 4, 3, 2, {1, 1}, {1, 1}, {1, 1}, 1, true},
+              {OpKind::Relu}, ops, cases, rng);
+  addConvCase({3, 7, 9, 4, 3, 3, {2, 2}, {0, 0}, {1, 1}, 1, true},
+              {OpKind::Tanh}, ops, cases, rng);
+  addConvCase({4, 6, 8, 4, 2, 2, {1, 1}, {1, 0}, {2, 1}, 2, false},
+              {OpKind::Sigmoid}, ops, cases, rng);
+  addConvCase({3, 7, 9, 4, 3, 2, {1, 1}, {2, 2}, {1, 1}, 1, true},
+              {OpKind::Relu, OpKind::Tanh}, ops, cases, rng);
+  runCases(ops, cases, rng);
+  // The conv result itself was fused away (inlined) in every chain.
+  for (const LoweredOp &op : ops)
+    if (op.kind == OpKind::Conv2d)
+      EXPECT_TRUE(isInlined(op.output.func));
+}
+
+// --- Linear ----------------------------------------------------------------
+
+void addLinearCase(int in, int out, bool withBias,
+                   std::vector<OpKind> activations,
+                   std::vector<LoweredOp> &ops, std::vector<Case> &cases,
+                   std::mt19937 &rng) {
+  Case c;
+  c.label = "linear " + std::to_string(in) + " -> " + std::to_string(out) +
+            (withBias ? " bias" : " no bias");
+  c.input = makeInput("x", {kDynamic, in});
+  Input w = makeInput("w", {out, in});
+  Buf wBuf = randomBuffer({out, in}, rng);
+  c.params.push_back({w, wBuf});
+  std::optional<Tensor> bias;
+  Buf bBuf;
+  if (withBias) {
+    Input b = makeInput("b", {out});
+    bBuf = randomBuffer({out}, rng);
+    c.params.push_back({b, bBuf});
+    bias = b.tensor;
+  }
+  ops.push_back(linear(c.input.tensor, w.tensor, bias));
+  for (OpKind kind : activations) {
+    ops.push_back(activation(kind, ops.back().output));
+    c.label += std::string(" + ") + opKindName(kind);
+  }
+  c.output = ops.back().output;
+  c.reference = [=](const Buf &x) {
+    Buf y = refLinear(x, wBuf, withBias ? &bBuf : nullptr);
+    for (OpKind kind : activations)
+      y = refActivation(kind, y);
+    return y;
+  };
+  cases.push_back(std::move(c));
+}
+
+TEST(HalideLinear, WithAndWithoutBias) {
+  // in_features below, at, and off a multiple of the vector width; out
+  // features below and off a multiple of the output block.
+  std::mt19937 rng(4);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  addLinearCase(3, 5, true, {}, ops, cases, rng);
+  addLinearCase(37, 10, true, {}, ops, cases, rng);
+  addLinearCase(37, 10, false, {}, ops, cases, rng);
+  addLinearCase(64, 17, false, {}, ops, cases, rng);
+  addLinearCase(300, 9, true, {}, ops, cases, rng);
+  addLinearCase(40, 12, true, {OpKind::Relu}, ops, cases, rng);
+  addLinearCase(40, 12, false, {OpKind::Sigmoid}, ops, cases, rng);
+  runCases(ops, cases, rng);
+}
+
+// --- Activations -------------------------------------------------------------
+
+TEST(HalideActivation, ReluTanhSigmoidRank4AndRank2) {
+  // Standalone activations (stored on their own) over a wide range of
+  // values, including ones where exp overflows in sigmoid.
+  std::mt19937 rng(5);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  for (OpKind kind : {OpKind::Relu, OpKind::Tanh, OpKind::Sigmoid})
+    for (Shape shape : {Shape{kDynamic, 3, 5, 19}, Shape{kDynamic, 23}}) {
+      Case c;
+      c.label = std::string(opKindName(kind)) + " " +
+                cnn::shape::format(shape);
+      c.input = makeInput("x", shape);
+      ops.push_back(activation(kind, c.input.tensor));
+      c.output = ops.back().output;
+      EXPECT_EQ(c.output.shape, shape);
+      c.reference = [kind](const Buf &x) { return refActivation(kind, x); };
+      cases.push_back(std::move(c));
+    }
+  Halide::Pipeline pipeline = compileCases(ops, cases);
+  checkCases(pipeline, cases, rng, -100.0f, 100.0f);
+  checkCases(pipeline, cases, rng, -3.0f, 3.0f);
+}
+
+// --- Pooling -----------------------------------------------------------------
+
+TEST(HalidePooling, MaxPoolPaddingStrideDilation) {
+  std::mt19937 rng(6);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  struct Spec {
+    int H, W;
+    Pool2dArgs args;
+  };
+  const std::vector<Spec> specs = {
+      {8, 8, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}},   // LeNet's
+      {7, 9, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}},   // ResNet's stem pool
+      {7, 9, {{3, 2}, {1, 2}, {1, 1}, {1, 1}}},
+      {9, 7, {{3, 3}, {2, 1}, {1, 0}, {2, 2}}},
+      {6, 21, {{2, 3}, {1, 1}, {0, 1}, {1, 2}}},
+      // dilation 3, padding 2 on a 2-wide input: the middle window holds
+      // only padding, so PyTorch gives -inf there
+      {3, 2, {{2, 2}, {1, 1}, {1, 2}, {1, 3}}},
+  };
+  {
+    std::mt19937 probeRng(0);
+    Buf probe = refMaxPool(randomBuffer({1, 1, 3, 2}, probeRng),
+                           specs.back().args);
+    bool anyInf = false;
+    probe.for_each_value([&](float v) { anyInf |= std::isinf(v); });
+    ASSERT_TRUE(anyInf) << "the last case must cover an all-padding window";
+  }
+  for (const Spec &s : specs) {
+    Case c;
+    c.label = "maxpool " + std::to_string(s.H) + "x" + std::to_string(s.W) +
+              " k " + pairText(s.args.kernel) + " s " +
+              pairText(s.args.stride) + " p " + pairText(s.args.padding) +
+              " d " + pairText(s.args.dilation);
+    c.input = makeInput("x", {kDynamic, 3, s.H, s.W});
+    ops.push_back(maxPool2d(c.input.tensor, s.args));
+    c.output = ops.back().output;
+    Pool2dArgs args = s.args;
+    c.reference = [args](const Buf &x) { return refMaxPool(x, args); };
+    cases.push_back(std::move(c));
+  }
+  runCases(ops, cases, rng);
+}
+
+TEST(HalidePooling, AvgPoolCountIncludePad) {
+  std::mt19937 rng(7);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  const std::vector<Pool2dArgs> specs = {
+      {{2, 2}, {2, 2}, {0, 0}, {1, 1}},
+      {{3, 3}, {2, 2}, {1, 1}, {1, 1}},
+      {{3, 2}, {1, 2}, {1, 1}, {1, 1}},
+      {{4, 3}, {3, 1}, {2, 0}, {1, 1}},
+  };
+  for (const Pool2dArgs &args : specs)
+    for (bool includePad : {true, false}) {
+      Case c;
+      c.label = "avgpool k " + pairText(args.kernel) + " s " +
+                pairText(args.stride) + " p " + pairText(args.padding) +
+                (includePad ? " count_include_pad" : " exclude pad");
+      c.input = makeInput("x", {kDynamic, 2, 7, 9});
+      ops.push_back(avgPool2d(c.input.tensor, args, includePad));
+      c.output = ops.back().output;
+      c.reference = [args, includePad](const Buf &x) {
+        return refAvgPool(x, args, includePad);
+      };
+      cases.push_back(std::move(c));
+    }
+  runCases(ops, cases, rng);
+}
+
+TEST(HalidePooling, AdaptiveAvgPool) {
+  std::mt19937 rng(8);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  struct Spec {
+    int H, W, OH, OW;
+  };
+  const std::vector<Spec> specs = {
+      {5, 7, 1, 1},   // global average pooling
+      {5, 7, 3, 2},   // windows of different lengths that overlap
+      {6, 4, 3, 2},   // divides: fixed windows
+      {4, 4, 6, 5},   // more outputs than inputs
+      {7, 19, 2, 17}, // wide output row: more than one vector
+  };
+  for (const Spec &s : specs) {
+    Case c;
+    c.label = "adaptive avgpool " + std::to_string(s.H) + "x" +
+              std::to_string(s.W) + " -> " + std::to_string(s.OH) + "x" +
+              std::to_string(s.OW);
+    c.input = makeInput("x", {kDynamic, 3, s.H, s.W});
+    ops.push_back(adaptiveAvgPool2d(c.input.tensor, {s.OH, s.OW}));
+    c.output = ops.back().output;
+    EXPECT_EQ(c.output.shape, (Shape{kDynamic, 3, s.OH, s.OW}));
+    c.reference = [s](const Buf &x) {
+      return refAdaptiveAvgPool(x, s.OH, s.OW);
+    };
+    cases.push_back(std::move(c));
+  }
+  runCases(ops, cases, rng);
+}
+
+// --- Flatten and whole chains ------------------------------------------------
+
+TEST(HalideReshape, FlattenIsCOrder) {
+  std::mt19937 rng(9);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  for (Shape shape : {Shape{kDynamic, 3, 5, 7}, Shape{kDynamic, 16, 1, 1}}) {
+    Case c;
+    c.label = "flatten " + cnn::shape::format(shape);
+    c.input = makeInput("x", shape);
+    ops.push_back(flatten(c.input.tensor));
+    c.output = ops.back().output;
+    EXPECT_EQ(c.output.shape, (Shape{kDynamic, shape[1] * shape[2] * shape[3]}));
+    c.reference = [](const Buf &x) { return refFlatten(x); };
+    cases.push_back(std::move(c));
+  }
+  runCases(ops, cases, rng);
+}
+
+TEST(HalidePipeline, LeNetShapedChain) {
+  // conv -> relu -> maxpool -> conv -> tanh -> avgpool -> flatten -> linear
+  // -> relu -> linear -> sigmoid, one pipeline, as the MLIR walker builds it.
+  std::mt19937 rng(10);
+  Input x = makeInput("x", {kDynamic, 3, 16, 14});
+  Shape w1s{6, 3, 5, 5}, w2s{8, 6, 3, 3}, f1s{20, 8 * 3 * 2}, f2s{7, 20};
+  Input w1 = makeInput("w1", w1s), b1 = makeInput("b1", {6});
+  Input w2 = makeInput("w2", w2s);
+  Input f1 = makeInput("f1", f1s), c1 = makeInput("c1", {20});
+  Input f2 = makeInput("f2", f2s), c2 = makeInput("c2", {7});
+  Buf w1b = randomBuffer(w1s, rng), b1b = randomBuffer({6}, rng),
+      w2b = randomBuffer(w2s, rng), f1b = randomBuffer(f1s, rng),
+      c1b = randomBuffer({20}, rng), f2b = randomBuffer(f2s, rng),
+      c2b = randomBuffer({7}, rng);
+
+  Conv2dArgs conv1{{1, 1}, {0, 0}, {1, 1}, 1}, conv2{{1, 1}, {1, 1}, {1, 1}, 1};
+  Pool2dArgs pool1{{2, 2}, {2, 2}, {0, 0}, {1, 1}},
+      pool2{{3, 2}, {2, 2}, {1, 0}, {1, 1}};
+  std::vector<LoweredOp> ops;
+  ops.push_back(conv2d(x.tensor, w1.tensor, b1.tensor, conv1, "conv1"));
+  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(maxPool2d(ops.back().output, pool1, "pool1"));
+  ops.push_back(conv2d(ops.back().output, w2.tensor, std::nullopt, conv2,
+                       "conv2"));
+  ops.push_back(activation(OpKind::Tanh, ops.back().output));
+  ops.push_back(avgPool2d(ops.back().output, pool2, true, "pool2"));
+  ops.push_back(flatten(ops.back().output));
+  ops.push_back(linear(ops.back().output, f1.tensor, c1.tensor, "fc1"));
+  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(linear(ops.back().output, f2.tensor, c2.tensor, "fc2"));
+  ops.push_back(activation(OpKind::Sigmoid, ops.back().output));
+  ASSERT_EQ(ops.back().output.shape, (Shape{kDynamic, 7}));
+
+  Case c;
+  c.label = "lenet-shaped chain";
+  c.input = x;
+  c.params = {{w1, w1b}, {b1, b1b}, {w2, w2b}, {f1, f1b},
+              {c1, c1b}, {f2, f2b}, {c2, c2b}};
+  c.output = ops.back().output;
+  c.reference = [&](const Buf &in) {
+    Buf t = refActivation(OpKind::Relu, refConv(in, w1b, &b1b, conv1));
+    t = refMaxPool(t, pool1);
+    t = refActivation(OpKind::Tanh, refConv(t, w2b, nullptr, conv2));
+    t = refFlatten(refAvgPool(t, pool2, true));
+    t = refActivation(OpKind::Relu, refLinear(t, f1b, &c1b));
+    return refActivation(OpKind::Sigmoid, refLinear(t, f2b, &c2b));
+  };
+  std::vector<Case> cases{c};
+  Halide::Pipeline pipeline = compileCases(ops, cases);
+  // Batch sizes that are multiples of nothing, up to a larger one.
+  checkCases(pipeline, cases, rng, -1.0f, 1.0f, {1, 3, 17});
+}
+
+TEST(HalidePipeline, SharedResultIsNotFusedAway) {
+  // A conv result that is also a pipeline output (as in a training step,
+  // where the pre-activation is kept for the backward pass) stays stored;
+  // the relu reading it is then scheduled on its own.
+  std::mt19937 rng(11);
+  Input x = makeInput("x", {kDynamic, 2, 6, 7});
+  Shape ws{3, 2, 3, 3};
+  Input w = makeInput("w", ws);
+  Buf wb = randomBuffer(ws, rng);
+  Conv2dArgs args{{1, 1}, {1, 1}, {1, 1}, 1};
+  std::vector<LoweredOp> ops;
+  ops.push_back(conv2d(x.tensor, w.tensor, std::nullopt, args));
+  ops.push_back(activation(OpKind::Relu, ops.back().output));
+
+  std::vector<Case> cases(2);
+  cases[0].label = "conv (kept)";
+  cases[0].input = x;
+  cases[0].params = {{w, wb}};
+  cases[0].output = ops[0].output;
+  cases[0].reference = [&](const Buf &in) {
+    return refConv(in, wb, nullptr, args);
+  };
+  cases[1] = cases[0];
+  cases[1].label = "relu of the kept conv";
+  cases[1].output = ops[1].output;
+  cases[1].reference = [&](const Buf &in) {
+    return refActivation(OpKind::Relu, refConv(in, wb, nullptr, args));
+  };
+  runCases(ops, cases, rng);
+  EXPECT_FALSE(isInlined(ops[0].output.func));
+}
+
+// --- errors ------------------------------------------------------------------
+
+TEST(HalideOps, BadShapesThrowInsteadOfAborting) {
+  Input x = makeInput("x", {kDynamic, 3, 8, 8});
+  Input w = makeInput("w", {4, 2, 3, 3}); // expects 2 input channels
+  try {
+    conv2d(x.tensor, w.tensor, std::nullopt, Conv2dArgs{});
+    FAIL() << "conv2d accepted a weight for the wrong channel count";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("conv2d"), std::string::npos)
+        << e.what();
+  }
+  Input v = makeInput("v", {kDynamic, 12});
+  EXPECT_THROW(linear(x.tensor, v.tensor, std::nullopt),
+               std::invalid_argument);
+  EXPECT_THROW(avgPool2d(x.tensor, Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {2, 2}},
+                         true),
+               std::invalid_argument);
+  EXPECT_THROW(activation(OpKind::Flatten, x.tensor), std::invalid_argument);
+  Tensor rankMismatch{Halide::Func(x.param), {kDynamic, 48}};
+  EXPECT_THROW(flatten(rankMismatch), std::invalid_argument);
+}
+
+} // namespace

@@ -1,0 +1,48 @@
+// Checking a weights file against a network's parameters.
+#include "TestUtil.h"
+
+#include "cnnc/ParameterCheck.h"
+
+namespace cnnc::rt {
+namespace {
+
+const std::vector<ParameterSpec> kSpecs = {{"conv1.weight", {6, 1, 5, 5}},
+                                           {"conv1.bias", {6}},
+                                           {"fc3.weight", {10, 84}},
+                                           {"fc3.bias", {10}}};
+
+TensorMap exact() {
+  TensorMap m;
+  for (const ParameterSpec &s : kSpecs)
+    m.emplace(s.name, Tensor(DType::F32, s.shape));
+  return m;
+}
+
+TEST(ParameterCheckTest, ReturnsTensorsInParameterOrder) {
+  TensorMap m = exact(); // sorted by name: conv1.bias before conv1.weight
+  Expected<std::vector<const Tensor *>> ordered = matchParameters(kSpecs, m, "w.safetensors");
+  ASSERT_TRUE(ordered.ok()) << ordered.message();
+  ASSERT_EQ(ordered->size(), 4u);
+  for (size_t i = 0; i < kSpecs.size(); ++i)
+    EXPECT_EQ((*ordered)[i], &m.at(kSpecs[i].name)) << kSpecs[i].name;
+}
+
+TEST(ParameterCheckTest, ReportsEveryProblemAtOnce) {
+  TensorMap m = exact();
+  m.erase("fc3.bias");
+  m["conv1.weight"] = Tensor(DType::F32, {6, 3, 5, 5});
+  m["conv1.bias"] = Tensor(DType::I64, {6});
+  m.emplace("head.weight", Tensor(DType::F32, {2, 84}));
+  Expected<std::vector<const Tensor *>> r = matchParameters(kSpecs, m, "w.safetensors");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(),
+            "w.safetensors: tensor 'conv1.weight' has shape [6, 3, 5, 5] but the network "
+            "expects [6, 1, 5, 5]\n"
+            "w.safetensors: tensor 'conv1.bias' has dtype I64 but the network expects F32\n"
+            "w.safetensors: tensor 'fc3.bias' is missing (the network expects [10])\n"
+            "w.safetensors: unexpected tensor 'head.weight' ([2, 84]); the network has no "
+            "such parameter");
+}
+
+} // namespace
+} // namespace cnnc::rt
