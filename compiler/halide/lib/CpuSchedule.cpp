@@ -3,6 +3,7 @@
 // register-blocked schedules of Halide's apps/conv_layer.
 #include "cnnc/halide/CpuSchedule.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -41,12 +42,19 @@ struct Group {
 void scheduleWindowed(const Group &g, int natural) {
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
-  Var x = g.root->vars[0], c = g.root->vars[2], n = g.root->vars[3];
+  Var x = g.root->vars[0], y = g.root->vars[1], c = g.root->vars[2],
+      n = g.root->vars[3];
   const int width = vectorWidth(natural, g.root->output.shape[3]);
+  // A tile of `rows` x one vector of outputs: independent accumulators, so
+  // the FMAs of the reduction do not wait on each other's latency.
+  const int rows = int(std::min<int64_t>(4, g.root->output.shape[2]));
 
-  Var xo(x.name() + "_o"), xi(x.name() + "_i");
+  Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
+      yi(y.name() + "_i");
   root.compute_root()
       .split(x, xo, xi, width, TailStrategy::GuardWithIf)
+      .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
+      .reorder(xi, yi, xo, yo)
       .vectorize(xi);
   if (op.padded.defined()) {
     // The padded image is made per n (below), so n stays a serial loop.
@@ -56,14 +64,17 @@ void scheduleWindowed(const Group &g, int natural) {
     root.fuse(c, n, cn).parallel(cn);
   }
 
-  Var ax = op.vars[0];
-  op.accum.compute_at(root, xo).vectorize(ax, width, TailStrategy::GuardWithIf);
-  std::vector<VarOrRVar> order{ax};
+  Var ax = op.vars[0], ay = op.vars[1];
+  op.accum.compute_at(root, xo)
+      .vectorize(ax, width, TailStrategy::GuardWithIf)
+      .unroll(ay, rows, TailStrategy::GuardWithIf);
+  std::vector<VarOrRVar> order{ax, ay};
   for (int i = 0; i < op.rdom.dimensions(); ++i)
     order.push_back(op.rdom[i]);
   op.accum.update()
       .reorder(order)
-      .vectorize(ax, width, TailStrategy::GuardWithIf);
+      .vectorize(ax, width, TailStrategy::GuardWithIf)
+      .unroll(ay, rows, TailStrategy::GuardWithIf);
 
   if (op.padded.defined()) {
     Var px = op.padded.args()[0], pc = op.padded.args()[2];
