@@ -85,18 +85,23 @@ void scheduleWindowed(const Group &g, int natural) {
 }
 
 /// [N, F] results of Linear: parallel over (blocks of output features) x
-/// batch, batch inner so a thread reuses its block of weight rows; each dot
-/// product accumulates in vector lanes over the contiguous input features
-/// (an rfactor) and adds the lanes up at the end.
+/// batch, batch inner so a thread reuses its block of weight rows. The dot
+/// products accumulate in vector lanes over the contiguous input features
+/// (an rfactor), a block of output features at a time so that the
+/// accumulators are independent and each input vector is loaded once per
+/// block; the lanes are added up at the end.
 void scheduleLinear(const Group &g, int natural) {
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
   Var o = g.root->vars[0], n = g.root->vars[1];
-  const int block = 8;
+  const int block = int(std::min<int64_t>(8, g.root->output.shape[1]));
 
+  // ShiftInwards (the last block overlaps the one before, block <= out
+  // features) rather than a guard: every block then has the same constant
+  // size, so the accumulators stay on the stack / in registers.
   Var oo(o.name() + "_o"), oi(o.name() + "_i"), t(o.name() + "_t");
   root.compute_root()
-      .split(o, oo, oi, block, TailStrategy::GuardWithIf)
+      .split(o, oo, oi, block, TailStrategy::ShiftInwards)
       .reorder(oi, n, oo)
       .fuse(n, oo, t)
       .parallel(t);
@@ -112,8 +117,12 @@ void scheduleLinear(const Group &g, int natural) {
                      .split(op.rdom.x, ko, ki, natural,
                             TailStrategy::GuardWithIf)
                      .rfactor(ki, u);
-    lanes.compute_at(root, oi).vectorize(u);
-    lanes.update().reorder(u, ko).vectorize(u);
+    Var lo = op.vars[0], ln = op.vars[1];
+    lanes.compute_at(root, t)
+        .reorder_storage(u, lo, ln) // lanes contiguous: dense vector stores
+        .vectorize(u)
+        .unroll(lo);
+    lanes.update().reorder(u, lo, ko).vectorize(u).unroll(lo);
   }
 }
 

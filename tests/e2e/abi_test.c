@@ -1,0 +1,81 @@
+/* The C ABI of a generated library (examples/lenet.yaml) under misuse: every
+ * bad call returns an error status; nothing aborts. Prints "N passed, M
+ * failed" and exits non-zero on any failure. */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int passed, failed;
+
+#define EXPECT(cond)                                                          \
+  do {                                                                        \
+    if (cond) {                                                               \
+      ++passed;                                                               \
+    } else {                                                                  \
+      ++failed;                                                               \
+      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);     \
+    }                                                                         \
+  } while (0)
+
+int main(void) {
+  EXPECT(cnnc_abi_version() == CNNC_ABI_VERSION);
+  EXPECT(cnnc_status_string(12345) != NULL);
+
+  const char *name = NULL;
+  EXPECT(cnnc_model_name(NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_model_name(&name) == CNNC_OK && name != NULL);
+
+  int64_t dims[CNNC_MAX_RANK];
+  int32_t rank = -1;
+  EXPECT(cnnc_input_shape(NULL, 4, &rank) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_input_shape(dims, 4, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_input_shape(dims, 2, &rank) == CNNC_ERROR_BAD_CAPACITY && rank == 4);
+  EXPECT(cnnc_input_shape(dims, 4, &rank) == CNNC_OK && rank == 4 &&
+         dims[0] == -1 && dims[1] == 3 && dims[2] == 32 && dims[3] == 32);
+  EXPECT(cnnc_output_shape(dims, 4, &rank) == CNNC_OK && rank == 2 &&
+         dims[0] == -1 && dims[1] == 10);
+
+  int32_t count = 0;
+  EXPECT(cnnc_num_parameters(NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_num_parameters(&count) == CNNC_OK && count == 10);
+  EXPECT(cnnc_parameter_name(-1, &name) == CNNC_ERROR_OUT_OF_RANGE);
+  EXPECT(cnnc_parameter_name(count, &name) == CNNC_ERROR_OUT_OF_RANGE);
+  EXPECT(cnnc_parameter_name(0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_parameter_shape(count, dims, 4, &rank) == CNNC_ERROR_OUT_OF_RANGE);
+  EXPECT(cnnc_parameter_shape(0, dims, 1, &rank) == CNNC_ERROR_BAD_CAPACITY);
+  EXPECT(cnnc_set_num_threads(-3) == CNNC_ERROR_BAD_SHAPE);
+  EXPECT(cnnc_set_num_threads(1) == CNNC_OK);
+
+  /* Parameters of the right sizes, all zero: the logits equal fc3's zero bias. */
+  float *params[16] = {0};
+  for (int32_t i = 0; i < count; ++i) {
+    cnnc_parameter_shape(i, dims, 4, &rank);
+    size_t n = 1;
+    for (int32_t d = 0; d < rank; ++d) n *= (size_t)dims[d];
+    params[i] = calloc(n, sizeof(float));
+  }
+  const float *const *p = (const float *const *)params;
+  float *input = calloc(2 * 3 * 32 * 32, sizeof(float));
+  float output[2 * 10];
+  EXPECT(cnnc_forward(2, NULL, p, output) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_forward(2, input, NULL, output) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_forward(2, input, p, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_forward(0, input, p, output) == CNNC_ERROR_BAD_SHAPE);
+  EXPECT(cnnc_forward(-5, input, p, output) == CNNC_ERROR_BAD_SHAPE);
+  /* A batch whose element count overflows int32 is refused, not run. */
+  EXPECT(cnnc_forward((int64_t)1 << 40, input, p, output) == CNNC_ERROR_BAD_SHAPE);
+  float *missing = params[3];
+  params[3] = NULL;
+  EXPECT(cnnc_forward(2, input, p, output) == CNNC_ERROR_NULL_ARGUMENT);
+  params[3] = missing;
+  EXPECT(cnnc_forward(2, input, p, output) == CNNC_OK);
+  int zeros = 1;
+  for (int i = 0; i < 20; ++i) zeros &= output[i] == 0.0f;
+  EXPECT(zeros);
+
+  for (int32_t i = 0; i < count; ++i) free(params[i]);
+  free(input);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
