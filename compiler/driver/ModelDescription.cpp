@@ -185,6 +185,18 @@ EXPORT cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims, int32_t ca
 #endif
 }
 
+/* Halide's default error handler prints and aborts; a library must return
+   an error instead. The last message is kept for debugging. */
+static char last_halide_error[512];
+static void record_halide_error(void *user_context, const char *message) {
+  (void)user_context;
+  strncpy(last_halide_error, message ? message : "", sizeof last_halide_error - 1);
+}
+
+static void install_error_handler(void) {
+  halide_set_error_handler(record_halide_error);
+}
+
 EXPORT cnnc_status cnnc_set_num_threads(int32_t threads) {
   if (threads < 0) return 2;
   halide_set_num_threads(threads);
@@ -230,6 +242,7 @@ EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
   if (batch < 1 || !fits_int32(batch, kInputDims, kInputRank) ||
       !fits_int32(batch, kOutputDims, kOutputRank))
     return 2;
+  install_error_handler();
   struct halide_buffer_t bufs[NUM_PARAMS + 2];
   halide_dimension_t dims[NUM_PARAMS + 2][4];
   describe(&bufs[0], dims[0], input, kInputDims, kInputRank, batch);

@@ -65,6 +65,17 @@ int main(void) {
   EXPECT(cnnc_forward(-5, input, p, output) == CNNC_ERROR_BAD_SHAPE);
   /* A batch whose element count overflows int32 is refused, not run. */
   EXPECT(cnnc_forward((int64_t)1 << 40, input, p, output) == CNNC_ERROR_BAD_SHAPE);
+  /* A batch whose input fits but whose intermediates exceed Halide's 2 GiB
+     buffer limit: Halide reports an error, which must come back as a status
+     (Halide's default handler would abort). calloc maps zero pages lazily. */
+  const int64_t huge = 200000;
+  float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
+  float *big_output = calloc((size_t)huge * 10, sizeof(float));
+  if (big_input && big_output)
+    EXPECT(cnnc_forward(huge, big_input, p, big_output) == CNNC_ERROR_RUNTIME);
+  free(big_input);
+  free(big_output);
+
   float *missing = params[3];
   params[3] = NULL;
   EXPECT(cnnc_forward(2, input, p, output) == CNNC_ERROR_NULL_ARGUMENT);
