@@ -34,11 +34,12 @@ struct Group {
 };
 
 /// [N, C, H, W] tensors produced by a window (conv, pools): the stored
-/// tensor loops over (n, c) in parallel, then y, then x vectorised with a
-/// guarded tail; the reduction runs per vector of outputs, its accumulator
-/// one vector. A padded input is materialised once per image (in parallel
-/// over its channels) so that the inner loops read it without clamps or
-/// selects; n is then a serial loop around it and only c is parallel.
+/// tensor loops over (n, c) in parallel, then tiles of 4 rows x one vector
+/// of x (guarded tails); the reduction runs per tile with its 4 vector
+/// accumulators in registers. A padded input is materialised once per
+/// image (in parallel over its channels) so that the inner loops read it
+/// without clamps or selects; n is then a serial loop around it and only c
+/// is parallel.
 void scheduleWindowed(const Group &g, int natural) {
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;

@@ -450,9 +450,11 @@ TEST(HalideConv2d, FusedActivations) {
               {OpKind::Relu, OpKind::Tanh}, ops, cases, rng);
   runCases(ops, cases, rng);
   // The conv result itself was fused away (inlined) in every chain.
-  for (const LoweredOp &op : ops)
-    if (op.kind == OpKind::Conv2d)
+  for (const LoweredOp &op : ops) {
+    if (op.kind == OpKind::Conv2d) {
       EXPECT_TRUE(isInlined(op.output.func));
+    }
+  }
 }
 
 // --- Linear ----------------------------------------------------------------

@@ -12,24 +12,33 @@
 
 namespace cnnc::hl {
 
-/// Schedules every Func of `ops` (all ops of one pipeline) for `target`:
-/// correct for any batch size, vectorised by the target's natural float
-/// width, parallel over batch x channels (or batch x output features).
+/// Schedules every Func of `ops` (all ops of one pipeline, in order) for
+/// `target`: correct for any batch size, vectorised by the target's natural
+/// float width, parallel over batch x channels (or batch x blocks of output
+/// features).
 ///
-///  - Each conv/linear/pool computes its reduction per vector of outputs
-///    inside the loops of the tensor it produces (compute_at, not root).
-///  - Element-wise activations that are the only consumer of an op's result
+///  - Each conv / pool computes its reduction per tile of 4 rows x one
+///    vector of outputs, inside the loops of the tensor it produces
+///    (compute_at, accumulators in registers); a padded input is stored once
+///    per image. Linear accumulates a block of 8 output features at once in
+///    vector lanes over the input features (rfactor).
+///  - Element-wise activations that are the only reader of an op's result
 ///    are fused into it: the last activation of the chain is the stored
-///    tensor; the op's output and the inner activations are inlined.
-///  - Boundary conditions (`padded`) and weight/bias wrappers stay inline.
-///  - Every other op result is stored once (compute_root): it is the next
-///    layer's input.
-///  - All splits of outputs use GuardWithIf, so nothing is computed or read
-///    outside the tensors' real extents (odd sizes, batch 1 included).
+///    tensor; the op's own output Func and the inner activations are inlined.
+///  - Weight / bias / input wrappers stay inline (read straight from the
+///    buffers). Every other op result is stored once (compute_root): it is
+///    the next layer's input. Flatten is a dense copy.
+///  - Tails: GuardWithIf on every split that touches a tensor's extent (no
+///    RoundUp), except Linear's output-feature blocks, which use
+///    ShiftInwards (blocks <= out features). Nothing is computed or read
+///    outside the tensors' real extents, so batch 1 and odd sizes are fine.
 ///
-/// `pipelineOutputs` names every Func the pipeline returns; they are never
-/// fused away. The two-argument form takes the last op's output as the only
-/// pipeline output.
+/// Every Func that reads an op's result must be an op in `ops` or be listed
+/// in `pipelineOutputs` (a result read from elsewhere could have been fused
+/// away). `pipelineOutputs` names every Func the pipeline returns; they are
+/// never fused away. The two-argument form takes the last op's output as the
+/// only pipeline output. Call it once per set of ops (Halide schedules can
+/// not be re-split).
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const Halide::Target &target);
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
