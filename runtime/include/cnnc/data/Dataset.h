@@ -1,0 +1,55 @@
+// A labelled image classification dataset held in memory, and the checks
+// that tie it to a network.
+#ifndef CNNC_DATA_DATASET_H
+#define CNNC_DATA_DATASET_H
+
+#include "cnnc/Error.h"
+#include "cnnc/Tensor.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnc::rt::data {
+
+// Which part of a dataset to load. Datasets without splits (npy:) ignore it.
+enum class Split { Train, Test };
+
+const char *splitName(Split split); // "train" / "test"
+
+struct Dataset {
+  Tensor images;      // F32 [N, C, H, W]
+  Tensor labels;      // I64 [N], each in [0, numClasses)
+  int64_t numClasses = 0;
+  std::vector<std::string> classNames; // empty, or numClasses names
+  // What to name in messages about the images / the labels: a file, or a
+  // directory with the files read from it.
+  std::string imagesSource;
+  std::string labelsSource;
+
+  int64_t size() const { return images.rank() == 4 ? images.shape()[0] : 0; }
+  // [C, H, W] of one image.
+  Shape imageShape() const;
+  const float *image(int64_t i) const;
+  int64_t label(int64_t i) const { return labels.i64()[i]; }
+};
+
+// The invariants above: dtypes, ranks, N >= 1 and equal, labels in
+// [0, numClasses), classNames empty or numClasses long. Loaders check them
+// before returning; a hand-built Dataset should too.
+Status validateDataset(const Dataset &dataset);
+
+// Every label is below `classes`, the number of the network's outputs. The
+// error names `source` ("labels.npy: label 12 at index 7 is out of range for
+// a network with 10 outputs").
+Status checkLabels(const Dataset &dataset, int64_t classes, const std::string &source);
+
+// `imageShape` ([C, H, W], e.g. DataLoader::sampleShape()) equals the
+// network's input shape, given as [C, H, W] or as the library reports it,
+// [-1, C, H, W]. The error names `source` and says which dimension differs.
+Status checkImageShape(const Shape &imageShape, const Shape &networkInput,
+                       const std::string &source);
+
+} // namespace cnnc::rt::data
+
+#endif // CNNC_DATA_DATASET_H

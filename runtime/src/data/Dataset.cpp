@@ -1,0 +1,86 @@
+#include "cnnc/data/Dataset.h"
+
+namespace cnnc::rt::data {
+
+const char *splitName(Split split) { return split == Split::Train ? "train" : "test"; }
+
+Shape Dataset::imageShape() const {
+  if (images.rank() != 4)
+    return {};
+  return {images.shape()[1], images.shape()[2], images.shape()[3]};
+}
+
+const float *Dataset::image(int64_t i) const {
+  const Shape &s = images.shape();
+  return images.f32() + i * s[1] * s[2] * s[3];
+}
+
+Status validateDataset(const Dataset &d) {
+  const std::string &src = d.imagesSource;
+  if (d.images.dtype() != DType::F32 || d.images.rank() != 4)
+    return Error(src + ": images must be float32 [N, C, H, W], got " +
+                 dtypeName(d.images.dtype()) + " " + shapeToString(d.images.shape()));
+  for (int64_t dim : d.images.shape())
+    if (dim < 1)
+      return Error(src + ": images have an empty dimension: " +
+                   shapeToString(d.images.shape()));
+  const std::string &lsrc = d.labelsSource;
+  if (d.labels.dtype() != DType::I64 || d.labels.rank() != 1)
+    return Error(lsrc + ": labels must be int64 [N], got " + dtypeName(d.labels.dtype()) +
+                 " " + shapeToString(d.labels.shape()));
+  if (d.labels.shape()[0] != d.size())
+    return Error(lsrc + ": " + std::to_string(d.labels.shape()[0]) + " labels for " +
+                 std::to_string(d.size()) + " images in " + src);
+  if (d.numClasses < 1)
+    return Error(lsrc + ": the dataset has no classes");
+  if (!d.classNames.empty() && static_cast<int64_t>(d.classNames.size()) != d.numClasses)
+    return Error(lsrc + ": " + std::to_string(d.classNames.size()) + " class names for " +
+                 std::to_string(d.numClasses) + " classes");
+  for (int64_t i = 0; i < d.size(); ++i) {
+    int64_t label = d.label(i);
+    if (label < 0 || label >= d.numClasses)
+      return Error(lsrc + ": label " + std::to_string(label) + " at index " +
+                   std::to_string(i) + " is out of range for " +
+                   std::to_string(d.numClasses) + " classes");
+  }
+  return Status::success();
+}
+
+Status checkLabels(const Dataset &d, int64_t classes, const std::string &source) {
+  if (classes < 1)
+    return Error(source + ": the network has " + std::to_string(classes) +
+                 " outputs; a classifier needs at least 1");
+  for (int64_t i = 0; i < d.size(); ++i) {
+    int64_t label = d.label(i);
+    if (label < 0 || label >= classes)
+      return Error(source + ": label " + std::to_string(label) + " at index " +
+                   std::to_string(i) + " is out of range for a network with " +
+                   std::to_string(classes) + " outputs (labels must be 0.." +
+                   std::to_string(classes - 1) + ")");
+  }
+  return Status::success();
+}
+
+Status checkImageShape(const Shape &imageShape, const Shape &networkInput,
+                       const std::string &source) {
+  Shape net = networkInput;
+  // ModelLibrary reports the batch dimension as -1.
+  if (net.size() == imageShape.size() + 1 && net[0] == -1)
+    net.erase(net.begin());
+  if (net == imageShape)
+    return Status::success();
+  std::string msg = source + ": images are " + shapeToString(imageShape) +
+                    " (C, H, W) but the network takes " + shapeToString(net);
+  if (net.size() == 3 && imageShape.size() == 3) {
+    if (net[0] != imageShape[0])
+      msg += " (channels: " + std::to_string(imageShape[0]) + " instead of " +
+             std::to_string(net[0]) + ")";
+    else
+      msg += " (height x width: " + std::to_string(imageShape[1]) + "x" +
+             std::to_string(imageShape[2]) + " instead of " + std::to_string(net[1]) + "x" +
+             std::to_string(net[2]) + ")";
+  }
+  return Error(msg);
+}
+
+} // namespace cnnc::rt::data
