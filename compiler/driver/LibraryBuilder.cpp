@@ -1,6 +1,9 @@
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
 
+#include "cnn/CnnPasses.h"
+#include "mlir/Pass/PassManager.h"
+
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -16,6 +19,7 @@ namespace {
 
 // Not cnnc_*: only the ABI functions are exported.
 const char *const kForwardFunction = "model_forward_pipeline";
+const char *const kTrainFunction = "model_train_pipeline";
 
 bool writeFile(const std::string &path, const std::string &text,
                std::string &error) {
@@ -89,6 +93,19 @@ bool link(const std::vector<std::string> &inputs, const std::string &output,
   return true;
 }
 
+/// Runs cnn-autodiff to add func @train_step, reporting its diagnostics.
+bool addTrainStep(mlir::ModuleOp module, std::string &error) {
+  if (module.lookupSymbol("train_step"))
+    return true;
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(cnn::createAutodiffPass());
+  if (mlir::failed(pm.run(module))) {
+    error = "building the training step failed (see the messages above)";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 bool parseTarget(const std::string &text, Halide::Target &target,
@@ -117,6 +134,14 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   LoweredPipeline forward;
   if (!lowerForward(module, target, options.schedule, forward, error))
     return false;
+  ModelDescription model = describeModel(module);
+  LoweredPipeline train;
+  if (model.hasTrainStep) {
+    if (!addTrainStep(module, error))
+      return false;
+    if (!lowerTrainStep(module, target, options.schedule, train, error))
+      return false;
+  }
 
   ScratchDir scratch;
   if (auto ec = llvm::sys::fs::createUniqueDirectory("cnnc", scratch.path)) {
@@ -126,18 +151,27 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   std::string dir = scratch.path.str().str();
   std::string forwardObject = dir + "/forward.o";
   std::string runtimeObject = dir + "/halide_runtime.o";
+  std::string trainObject = dir + "/train.o";
   std::string wrapperSource = dir + "/model.c";
+  std::vector<std::string> objects = {wrapperSource, forwardObject,
+                                      runtimeObject};
   try {
-    forward.pipeline.compile_to_object(
-        forwardObject, forward.arguments, kForwardFunction,
-        target.with_feature(Halide::Target::NoRuntime));
+    Halide::Target pipelineTarget =
+        target.with_feature(Halide::Target::NoRuntime);
+    forward.pipeline.compile_to_object(forwardObject, forward.arguments,
+                                       kForwardFunction, pipelineTarget);
+    if (model.hasTrainStep) {
+      train.pipeline.compile_to_object(trainObject, train.arguments,
+                                       kTrainFunction, pipelineTarget);
+      objects.push_back(trainObject);
+    }
     Halide::compile_standalone_runtime(runtimeObject, target);
   } catch (const Halide::Error &e) {
     error = std::string("Halide compilation failed: ") + e.what();
     return false;
   }
-  ModelDescription model = describeModel(module);
-  if (!writeFile(wrapperSource, emitModelWrapper(model, kForwardFunction),
+  if (!writeFile(wrapperSource,
+                 emitModelWrapper(model, kForwardFunction, kTrainFunction),
                  error))
     return false;
 
@@ -145,8 +179,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   // a half-written library behind.
   std::string partial = outputPath + ".partial";
   std::string soname = llvm::sys::path::filename(outputPath).str();
-  if (!link({wrapperSource, forwardObject, runtimeObject}, partial, soname,
-            dir, options.verbose, error)) {
+  if (!link(objects, partial, soname, dir, options.verbose, error)) {
     llvm::sys::fs::remove(partial);
     return false;
   }

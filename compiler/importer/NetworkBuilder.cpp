@@ -9,6 +9,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
 
+#include <fnmatch.h>
+
 using namespace mlir;
 namespace shp = cnn::shape;
 
@@ -50,12 +52,28 @@ private:
   RankedTensorType tensorType(const shp::Shape &shape) {
     return RankedTensorType::get(shape, builder.getF32Type());
   }
+  /// Which `freeze:` patterns matched some parameter.
+  std::vector<bool> freezeUsed;
+  std::vector<std::string> parameterNames;
+
+  bool frozen(const LayerSpec &layer, const std::string &name) {
+    bool isFrozen = !layer.trainable;
+    for (size_t i = 0; i < spec.train.freeze.size(); ++i)
+      if (fnmatch(spec.train.freeze[i].glob.c_str(), name.c_str(), 0) == 0) {
+        freezeUsed[i] = true;
+        isFrozen = true;
+      }
+    return isFrozen;
+  }
   Value parameter(const LayerSpec &layer, StringRef suffix,
                   const shp::Shape &shape) {
+    std::string name = layer.name + "." + suffix.str();
+    parameterNames.push_back(name);
     return builder.create<cnn::ParameterOp>(
-        layerLoc(layer), tensorType(shape),
-        builder.getStringAttr(layer.name + "." + suffix.str()));
+        layerLoc(layer), tensorType(shape), builder.getStringAttr(name),
+        frozen(layer, name) ? builder.getUnitAttr() : UnitAttr());
   }
+  void checkFreezePatterns();
   ArrayAttr pairAttr(shp::Pair p) { return builder.getI64ArrayAttr({p[0], p[1]}); }
 
   void addLayer(const LayerSpec &layer);
@@ -217,19 +235,68 @@ void NetworkBuilder::addLayer(const LayerSpec &layer) {
 
 DictionaryAttr NetworkBuilder::trainAttr() {
   const TrainSpec &t = spec.train;
-  SmallVector<NamedAttribute> entries = {
-      builder.getNamedAttr("batch_size", builder.getI64IntegerAttr(t.batchSize)),
-      builder.getNamedAttr("epochs", builder.getI64IntegerAttr(t.epochs)),
-      builder.getNamedAttr("lr", builder.getF64FloatAttr(t.sgd.lr)),
-      builder.getNamedAttr("momentum", builder.getF64FloatAttr(t.sgd.momentum)),
-      builder.getNamedAttr("weight_decay",
-                           builder.getF64FloatAttr(t.sgd.weightDecay)),
-      builder.getNamedAttr("nesterov", builder.getBoolAttr(t.sgd.nesterov)),
-      builder.getNamedAttr("step_size",
-                           builder.getI64IntegerAttr(t.stepLr.stepSize)),
-      builder.getNamedAttr("gamma", builder.getF64FloatAttr(t.stepLr.gamma)),
+  auto dict = [&](ArrayRef<NamedAttribute> entries) {
+    return builder.getDictionaryAttr(entries);
   };
-  return builder.getDictionaryAttr(entries);
+  auto named = [&](StringRef name, Attribute value) {
+    return builder.getNamedAttr(name, value);
+  };
+  SmallVector<NamedAttribute> entries = {
+      named("batch_size", builder.getI64IntegerAttr(t.batchSize)),
+      named("epochs", builder.getI64IntegerAttr(t.epochs)),
+      named("optimizer",
+            dict({named("sgd",
+                        dict({named("lr", builder.getF64FloatAttr(t.sgd.lr)),
+                              named("momentum",
+                                    builder.getF64FloatAttr(t.sgd.momentum)),
+                              named("weight_decay",
+                                    builder.getF64FloatAttr(t.sgd.weightDecay)),
+                              named("nesterov",
+                                    builder.getBoolAttr(t.sgd.nesterov))}))})),
+  };
+  if (t.stepLr.stepSize > 0)
+    entries.push_back(named(
+        "lr_schedule",
+        dict({named("step",
+                    dict({named("step_size",
+                                builder.getI64IntegerAttr(t.stepLr.stepSize)),
+                          named("gamma",
+                                builder.getF64FloatAttr(t.stepLr.gamma))}))})));
+  else if (t.cosineLr.tMax > 0)
+    entries.push_back(named(
+        "lr_schedule",
+        dict({named("cosine",
+                    dict({named("t_max",
+                                builder.getI64IntegerAttr(t.cosineLr.tMax)),
+                          named("eta_min",
+                                builder.getF64FloatAttr(t.cosineLr.etaMin))}))})));
+  if (!t.data.mean.empty())
+    entries.push_back(
+        named("normalize", dict({named("mean", builder.getF64ArrayAttr(t.data.mean)),
+                                 named("std", builder.getF64ArrayAttr(t.data.std))})));
+  SmallVector<NamedAttribute> augment;
+  if (t.data.cropPadding >= 0)
+    augment.push_back(named(
+        "random_crop",
+        dict({named("padding", builder.getI64IntegerAttr(t.data.cropPadding))})));
+  if (t.data.horizontalFlip)
+    augment.push_back(named("horizontal_flip", builder.getBoolAttr(true)));
+  if (!augment.empty())
+    entries.push_back(named("augment", dict(augment)));
+  return dict(entries);
+}
+
+void NetworkBuilder::checkFreezePatterns() {
+  for (size_t i = 0; i < spec.train.freeze.size(); ++i) {
+    if (freezeUsed[i])
+      continue;
+    std::string names;
+    for (const std::string &n : parameterNames)
+      names += (names.empty() ? "" : ", ") + n;
+    error(locOf(spec.train.freeze[i].pos),
+          "freeze pattern '" + spec.train.freeze[i].glob +
+              "' matches no parameter (parameters: " + names + ")");
+  }
 }
 
 OwningOpRef<ModuleOp> NetworkBuilder::build() {
@@ -248,6 +315,7 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
 
   current = func.getArgument(0);
   currentShape = inputShape;
+  freezeUsed.assign(spec.train.freeze.size(), false);
   if (spec.input.empty())
     current = nullptr; // 'input' itself was reported
   for (const LayerSpec &layer : spec.layers) {
@@ -258,6 +326,8 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
     }
     addLayer(layer);
   }
+  if (!hadError && current)
+    checkFreezePatterns();
   if (hadError || !current)
     return nullptr;
 

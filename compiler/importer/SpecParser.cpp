@@ -61,10 +61,10 @@ const char *autoNamePrefix(LayerKind kind) {
 std::vector<std::string> allowedArguments(LayerKind kind) {
   switch (kind) {
   case LayerKind::Conv2d:
-    return {"name", "in_channels", "out_channels", "kernel_size", "stride",
-            "padding", "dilation", "groups", "bias"};
+    return {"name",    "in_channels", "out_channels", "kernel_size", "stride",
+            "padding", "dilation",    "groups",       "bias",        "trainable"};
   case LayerKind::Linear:
-    return {"name", "in_features", "out_features", "bias"};
+    return {"name", "in_features", "out_features", "bias", "trainable"};
   case LayerKind::Relu:
     return {"name", "inplace"};
   case LayerKind::Tanh:
@@ -154,6 +154,11 @@ private:
   void parseTrain(const YAML::Node &node);
   void parseSgd(const YAML::Node &node);
   void parseLrSchedule(const YAML::Node &node);
+  std::optional<std::vector<double>> reals(const YAML::Node &node,
+                                           const std::string &what, double min);
+  void parseNormalize(const YAML::Node &node);
+  void parseAugment(const YAML::Node &node);
+  void parseFreeze(const YAML::Node &node);
 
   void expand(const std::vector<Item> &items, const std::string &prefix,
               const std::string &suffix, std::vector<std::pair<Item, std::string>> &out,
@@ -402,6 +407,7 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
     setPair("stride", l.stride, 1);
     setPair("padding", l.padding, 0);
     setPair("dilation", l.dilation, 1);
+    setBool("trainable", l.trainable);
     if (keys.count("groups"))
       setInt(&keys["groups"].second, "groups", l.groups, 1);
     setBool("bias", l.bias);
@@ -416,6 +422,7 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
   case LayerKind::Linear:
     setInt(need("out_features"), "out_features", l.outChannels, 1);
     setBool("bias", l.bias);
+    setBool("trainable", l.trainable);
     if (keys.count("in_features")) {
       int64_t in = 0;
       setInt(&keys["in_features"].second, "in_features", in, 1);
@@ -563,38 +570,143 @@ void SpecParser::parseSgd(const YAML::Node &node) {
 }
 
 void SpecParser::parseLrSchedule(const YAML::Node &node) {
+  if (!node.IsMap() || node.size() != 1) {
+    error(node, "'lr_schedule' must be one schedule such as "
+                "{step: {step_size: 2, gamma: 0.1}} or {cosine: {t_max: 10}}");
+    return;
+  }
+  auto keys = keysOf(node, {"step", "cosine"}, "lr_schedule");
+  if (keys.count("step")) {
+    const YAML::Node &step = keys["step"].second;
+    if (!step.IsMap()) {
+      error(step, "'step' must be a mapping such as {step_size: 2, gamma: 0.1}");
+      return;
+    }
+    auto args = keysOf(step, {"step_size", "gamma"}, "step lr_schedule");
+    if (!args.count("step_size")) {
+      error(step, "step lr_schedule needs 'step_size'");
+      return;
+    }
+    if (auto v = integer(args["step_size"].second, "step_size", 1))
+      spec.train.stepLr.stepSize = *v;
+    if (args.count("gamma"))
+      if (auto v = real(args["gamma"].second, "gamma", 0))
+        spec.train.stepLr.gamma = *v;
+  }
+  if (keys.count("cosine")) {
+    const YAML::Node &cosine = keys["cosine"].second;
+    if (!cosine.IsMap()) {
+      error(cosine, "'cosine' must be a mapping such as {t_max: 10, eta_min: 0}");
+      return;
+    }
+    auto args = keysOf(cosine, {"t_max", "eta_min"}, "cosine lr_schedule");
+    if (!args.count("t_max")) {
+      error(cosine, "cosine lr_schedule needs 't_max' (epochs)");
+      return;
+    }
+    if (auto v = integer(args["t_max"].second, "t_max", 1))
+      spec.train.cosineLr.tMax = *v;
+    if (args.count("eta_min"))
+      if (auto v = real(args["eta_min"].second, "eta_min", 0))
+        spec.train.cosineLr.etaMin = *v;
+  }
+}
+
+std::optional<std::vector<double>>
+SpecParser::reals(const YAML::Node &node, const std::string &what, double min) {
+  std::vector<double> values;
+  if (node.IsScalar()) {
+    if (auto v = real(node, what, min))
+      return std::vector<double>{*v};
+    return std::nullopt;
+  }
+  if (!node.IsSequence() || node.size() == 0) {
+    error(node, "'" + what + "' must be a number or a list of numbers (one "
+                "per channel), got " + describe(node));
+    return std::nullopt;
+  }
+  for (const YAML::Node &item : node) {
+    auto v = real(item, what, min);
+    if (!v)
+      return std::nullopt;
+    values.push_back(*v);
+  }
+  return values;
+}
+
+void SpecParser::parseNormalize(const YAML::Node &node) {
   if (!node.IsMap()) {
-    error(node, "'lr_schedule' must be a mapping such as "
-                "{step: {step_size: 2, gamma: 0.1}}");
+    error(node, "'normalize' must be a mapping such as {mean: [0.5], std: [0.5]}");
     return;
   }
-  auto keys = keysOf(node, {"step"}, "lr_schedule");
-  if (!keys.count("step"))
-    return;
-  const YAML::Node &step = keys["step"].second;
-  if (!step.IsMap()) {
-    error(step, "'step' must be a mapping such as {step_size: 2, gamma: 0.1}");
+  auto keys = keysOf(node, {"mean", "std"}, "normalize");
+  if (!keys.count("mean") || !keys.count("std")) {
+    error(node, "normalize needs both 'mean' and 'std'");
     return;
   }
-  auto args = keysOf(step, {"step_size", "gamma"}, "step lr_schedule");
-  if (!args.count("step_size")) {
-    error(step, "step lr_schedule needs 'step_size'");
+  auto mean = reals(keys["mean"].second, "mean", -1e30);
+  auto std = reals(keys["std"].second, "std", 1e-12);
+  if (!mean || !std)
+    return;
+  if (mean->size() != std->size()) {
+    error(node, "normalize has " + std::to_string(mean->size()) +
+                    " means but " + std::to_string(std->size()) + " stds");
     return;
   }
-  if (auto v = integer(args["step_size"].second, "step_size", 1))
-    spec.train.stepLr.stepSize = *v;
-  if (args.count("gamma"))
-    if (auto v = real(args["gamma"].second, "gamma", 0))
-      spec.train.stepLr.gamma = *v;
+  spec.train.data.mean = *mean;
+  spec.train.data.std = *std;
+}
+
+void SpecParser::parseAugment(const YAML::Node &node) {
+  if (!node.IsMap()) {
+    error(node, "'augment' must be a mapping such as "
+                "{random_crop: {padding: 4}, horizontal_flip: true}");
+    return;
+  }
+  auto keys = keysOf(node, {"random_crop", "horizontal_flip"}, "augment");
+  if (keys.count("random_crop")) {
+    const YAML::Node &crop = keys["random_crop"].second;
+    if (!crop.IsMap()) {
+      error(crop, "'random_crop' must be a mapping such as {padding: 4}");
+    } else {
+      auto args = keysOf(crop, {"padding"}, "random_crop");
+      spec.train.data.cropPadding = 0;
+      if (args.count("padding"))
+        if (auto v = integer(args["padding"].second, "padding", 0))
+          spec.train.data.cropPadding = *v;
+    }
+  }
+  if (keys.count("horizontal_flip"))
+    if (auto v = boolean(keys["horizontal_flip"].second, "horizontal_flip"))
+      spec.train.data.horizontalFlip = *v;
+}
+
+void SpecParser::parseFreeze(const YAML::Node &node) {
+  auto add = [&](const YAML::Node &item) {
+    if (!item.IsScalar() || item.Scalar().empty()) {
+      error(item, "'freeze' patterns are parameter names or globs such as "
+                  "'conv*', got " + describe(item));
+      return;
+    }
+    spec.train.freeze.push_back({item.Scalar(), posOf(item)});
+  };
+  if (node.IsSequence()) {
+    for (const YAML::Node &item : node)
+      add(item);
+  } else {
+    add(node);
+  }
 }
 
 void SpecParser::parseTrain(const YAML::Node &node) {
   if (!node.IsMap()) {
-    error(node, "'train' must be a mapping of batch_size, epochs, optimizer "
-                "and lr_schedule");
+    error(node, "'train' must be a mapping of batch_size, epochs, optimizer, "
+                "lr_schedule, normalize, augment and freeze");
     return;
   }
-  auto keys = keysOf(node, {"batch_size", "epochs", "optimizer", "lr_schedule"},
+  auto keys = keysOf(node,
+                     {"batch_size", "epochs", "optimizer", "lr_schedule",
+                      "normalize", "augment", "freeze"},
                      "train");
   if (keys.count("batch_size"))
     if (auto v = integer(keys["batch_size"].second, "batch_size", 1))
@@ -617,6 +729,12 @@ void SpecParser::parseTrain(const YAML::Node &node) {
   }
   if (keys.count("lr_schedule"))
     parseLrSchedule(keys["lr_schedule"].second);
+  if (keys.count("normalize"))
+    parseNormalize(keys["normalize"].second);
+  if (keys.count("augment"))
+    parseAugment(keys["augment"].second);
+  if (keys.count("freeze"))
+    parseFreeze(keys["freeze"].second);
 }
 
 void SpecParser::expand(const std::vector<Item> &items,

@@ -1,10 +1,13 @@
-// Walks func @forward in order and maps each cnn op to its Halide algorithm.
-// Adding an op means adding one case here that calls its builder.
+// Walks a cnn function in order and maps each op to its Halide algorithm:
+// forward ops to compiler/halide/Ops.h, training ops to Gradients.h. Adding
+// an op means adding one case here that calls its builder.
 #include "cnnc/lowering/HalideLowering.h"
 
 #include "cnn/CnnDialect.h"
 #include "cnnc/halide/Bounds.h"
 #include "cnnc/halide/CpuSchedule.h"
+#include "cnnc/halide/GradientSchedule.h"
+#include "cnnc/halide/Gradients.h"
 #include "cnnc/halide/Ops.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
@@ -25,6 +28,11 @@ shp::Shape shapeOf(Value v) {
 shp::Pair pairOf(ArrayAttr attr) {
   return {attr[0].cast<IntegerAttr>().getInt(),
           attr[1].cast<IntegerAttr>().getInt()};
+}
+
+shp::Conv2dArgs convArgs(ArrayAttr stride, ArrayAttr padding,
+                         ArrayAttr dilation, int64_t groups) {
+  return {pairOf(stride), pairOf(padding), pairOf(dilation), groups};
 }
 
 /// Halide Func names must be identifiers: "conv1.weight" -> "conv1_weight".
@@ -50,14 +58,29 @@ Halide::Func readAll(const Halide::ImageParam &param, const std::string &name) {
   return f;
 }
 
-class ForwardLowering {
+/// Lowers one cnn function. Forward ops become LoweredOps, training ops
+/// LoweredGrads; each family is then scheduled by its own policy.
+class FunctionLowering {
 public:
-  bool run(FuncOp func, const Halide::Target &target, SchedulePolicy policy,
-           LoweredPipeline &result, std::string &error);
+  explicit FunctionLowering(FuncOp func) : func(func) {}
 
-private:
+  /// Declares the input image and every parameter as ImageParams.
+  void declareInputs(LoweredPipeline &result);
+  /// Lowers every op but the return; `error` set on failure.
+  bool lowerBody(std::string &error);
+
+  FuncOp func;
   llvm::DenseMap<Value, hl::Tensor> tensors;
   std::vector<hl::LoweredOp> ops;
+  std::vector<hl::LoweredGrad> grads;
+  std::vector<cnn::ParameterOp> parameters;
+  Halide::Expr batch;
+  // Training only.
+  Halide::ImageParam labels;
+  Halide::Func labelsRead;
+  hl::SgdHyper hyper;
+  Halide::Param<bool> nesterov{"nesterov"};
+  llvm::DenseMap<Operation *, Halide::ImageParam> momentumIn;
 
   hl::Tensor &tensor(Value v) { return tensors.find(v)->second; }
   std::optional<hl::Tensor> optionalTensor(Value v) {
@@ -65,130 +88,307 @@ private:
       return std::nullopt;
     return tensor(v);
   }
-  bool lowerOp(Operation *op, std::string &error);
+
+private:
+  std::optional<hl::LoweredOp> lowerForwardOp(Operation *op);
+  std::optional<hl::LoweredGrad> lowerTrainingOp(Operation *op);
 };
 
-bool ForwardLowering::lowerOp(Operation *op, std::string &error) {
-  std::string name = layerName(op);
-  std::optional<hl::LoweredOp> lowered =
-      llvm::TypeSwitch<Operation *, std::optional<hl::LoweredOp>>(op)
-          .Case([&](cnn::Conv2dOp conv) {
-            shp::Conv2dArgs args{pairOf(conv.getStride()),
-                                 pairOf(conv.getPadding()),
-                                 pairOf(conv.getDilation()),
-                                 static_cast<int64_t>(conv.getGroups())};
-            return hl::conv2d(tensor(conv.getInput()), tensor(conv.getWeight()),
-                              optionalTensor(conv.getBias()), args, name);
-          })
-          .Case([&](cnn::LinearOp linear) {
-            return hl::linear(tensor(linear.getInput()),
-                              tensor(linear.getWeight()),
-                              optionalTensor(linear.getBias()), name);
-          })
-          .Case([&](cnn::ReluOp relu) {
-            return hl::activation(hl::OpKind::Relu, tensor(relu.getInput()), name);
-          })
-          .Case([&](cnn::TanhOp tanh) {
-            return hl::activation(hl::OpKind::Tanh, tensor(tanh.getInput()), name);
-          })
-          .Case([&](cnn::SigmoidOp sigmoid) {
-            return hl::activation(hl::OpKind::Sigmoid,
-                                  tensor(sigmoid.getInput()), name);
-          })
-          .Case([&](cnn::MaxPool2dOp pool) {
-            shp::Pool2dArgs args{pairOf(pool.getKernelSize()),
-                                 pairOf(pool.getStride()),
-                                 pairOf(pool.getPadding()),
-                                 pairOf(pool.getDilation())};
-            return hl::maxPool2d(tensor(pool.getInput()), args, name);
-          })
-          .Case([&](cnn::AvgPool2dOp pool) {
-            shp::Pool2dArgs args{pairOf(pool.getKernelSize()),
-                                 pairOf(pool.getStride()),
-                                 pairOf(pool.getPadding()),
-                                 {1, 1}};
-            return hl::avgPool2d(tensor(pool.getInput()), args,
-                                 pool.getCountIncludePad(), name);
-          })
-          .Case([&](cnn::AdaptiveAvgPool2dOp pool) {
-            return hl::adaptiveAvgPool2d(tensor(pool.getInput()),
-                                         pairOf(pool.getOutputSize()), name);
-          })
-          .Case([&](cnn::FlattenOp flatten) {
-            return hl::flatten(tensor(flatten.getInput()), name);
-          })
-          .Default([](Operation *) { return std::nullopt; });
-  if (!lowered) {
-    error = "no Halide lowering for op '" +
-            op->getName().getStringRef().str() + "'";
-    return false;
-  }
-  tensors[op->getResult(0)] = lowered->output;
-  ops.push_back(std::move(*lowered));
-  return true;
-}
-
-bool ForwardLowering::run(FuncOp func, const Halide::Target &target,
-                          SchedulePolicy, LoweredPipeline &result,
-                          std::string &error) {
+void FunctionLowering::declareInputs(LoweredPipeline &result) {
   Value input = func.getArgument(0);
   shp::Shape inputShape = shapeOf(input);
-  Halide::ImageParam inputParam(Halide::Float(32),
-                                static_cast<int>(inputShape.size()), "input");
+  int rank = static_cast<int>(inputShape.size());
+  Halide::ImageParam inputParam(Halide::Float(32), rank, "input");
   hl::constrainToShape(inputParam, inputShape);
   result.arguments.push_back(inputParam);
   tensors[input] = {readAll(inputParam, "input_read"), inputShape};
+  batch = inputParam.dim(rank - 1).extent();
 
-  Value returned;
-  for (Operation &op : func.getBody().front()) {
-    if (auto param = dyn_cast<cnn::ParameterOp>(op)) {
-      shp::Shape shape = shapeOf(param.getResult());
-      std::string name = identifier(param.getName());
-      Halide::ImageParam image(Halide::Float(32),
-                               static_cast<int>(shape.size()), name);
-      hl::constrainToShape(image, shape);
-      result.arguments.push_back(image);
-      tensors[param.getResult()] = {readAll(image, name + "_read"), shape};
-      continue;
-    }
-    if (auto ret = dyn_cast<ReturnOp>(op)) {
-      returned = ret.getOperand(0);
-      continue;
-    }
-    if (!lowerOp(&op, error))
-      return false;
+  func.walk([&](cnn::ParameterOp param) { parameters.push_back(param); });
+  for (cnn::ParameterOp param : parameters) {
+    shp::Shape shape = shapeOf(param.getResult());
+    std::string name = identifier(param.getName());
+    Halide::ImageParam image(Halide::Float(32),
+                             static_cast<int>(shape.size()), name);
+    hl::constrainToShape(image, shape);
+    result.arguments.push_back(image);
+    tensors[param.getResult()] = {readAll(image, name + "_read"), shape};
   }
-  if (!returned || ops.empty()) {
-    error = "func @forward returns nothing computed";
+}
+
+std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
+  std::string name = layerName(op);
+  return llvm::TypeSwitch<Operation *, std::optional<hl::LoweredOp>>(op)
+      .Case([&](cnn::Conv2dOp conv) {
+        return hl::conv2d(tensor(conv.getInput()), tensor(conv.getWeight()),
+                          optionalTensor(conv.getBias()),
+                          convArgs(conv.getStride(), conv.getPadding(),
+                                   conv.getDilation(), conv.getGroups()),
+                          name);
+      })
+      .Case([&](cnn::LinearOp linear) {
+        return hl::linear(tensor(linear.getInput()), tensor(linear.getWeight()),
+                          optionalTensor(linear.getBias()), name);
+      })
+      .Case([&](cnn::ReluOp relu) {
+        return hl::activation(hl::OpKind::Relu, tensor(relu.getInput()), name);
+      })
+      .Case([&](cnn::TanhOp tanh) {
+        return hl::activation(hl::OpKind::Tanh, tensor(tanh.getInput()), name);
+      })
+      .Case([&](cnn::SigmoidOp sigmoid) {
+        return hl::activation(hl::OpKind::Sigmoid, tensor(sigmoid.getInput()),
+                              name);
+      })
+      .Case([&](cnn::MaxPool2dOp pool) {
+        shp::Pool2dArgs args{pairOf(pool.getKernelSize()),
+                             pairOf(pool.getStride()),
+                             pairOf(pool.getPadding()),
+                             pairOf(pool.getDilation())};
+        return hl::maxPool2d(tensor(pool.getInput()), args, name);
+      })
+      .Case([&](cnn::AvgPool2dOp pool) {
+        shp::Pool2dArgs args{pairOf(pool.getKernelSize()),
+                             pairOf(pool.getStride()),
+                             pairOf(pool.getPadding()),
+                             {1, 1}};
+        return hl::avgPool2d(tensor(pool.getInput()), args,
+                             pool.getCountIncludePad(), name);
+      })
+      .Case([&](cnn::AdaptiveAvgPool2dOp pool) {
+        return hl::adaptiveAvgPool2d(tensor(pool.getInput()),
+                                     pairOf(pool.getOutputSize()), name);
+      })
+      .Case([&](cnn::FlattenOp flatten) {
+        return hl::flatten(tensor(flatten.getInput()), name);
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+std::optional<hl::LoweredGrad>
+FunctionLowering::lowerTrainingOp(Operation *op) {
+  std::string name = layerName(op) + "_" + op->getName().stripDialect().str();
+  auto resultShape = [&] { return shapeOf(op->getResult(0)); };
+  return llvm::TypeSwitch<Operation *, std::optional<hl::LoweredGrad>>(op)
+      .Case([&](cnn::CrossEntropyOp ce) {
+        return hl::softmaxCrossEntropy(tensor(ce.getLogits()), labelsRead,
+                                       batch, name);
+      })
+      .Case([&](cnn::CrossEntropyGradOp ce) {
+        return hl::softmaxCrossEntropyGrad(tensor(ce.getLogits()), labelsRead,
+                                           batch, 1.0f, name);
+      })
+      .Case([&](cnn::Conv2dInputGradOp g) {
+        return hl::conv2dInputGrad(
+            tensor(g.getGrad()), tensor(g.getWeight()), resultShape(),
+            convArgs(g.getStride(), g.getPadding(), g.getDilation(),
+                     g.getGroups()),
+            name);
+      })
+      .Case([&](cnn::Conv2dWeightGradOp g) {
+        return hl::conv2dWeightGrad(
+            tensor(g.getInput()), tensor(g.getGrad()), resultShape(),
+            convArgs(g.getStride(), g.getPadding(), g.getDilation(),
+                     g.getGroups()),
+            batch, name);
+      })
+      .Case([&](cnn::BiasGradOp g) {
+        return hl::biasGrad(tensor(g.getGrad()), batch, name);
+      })
+      .Case([&](cnn::LinearInputGradOp g) {
+        return hl::linearInputGrad(tensor(g.getGrad()), tensor(g.getWeight()),
+                                   name);
+      })
+      .Case([&](cnn::LinearWeightGradOp g) {
+        return hl::linearWeightGrad(tensor(g.getInput()), tensor(g.getGrad()),
+                                    batch, name);
+      })
+      // y > 0 exactly where x > 0, so ReLU's rule may read the stored y.
+      .Case([&](cnn::ReluGradOp g) {
+        return hl::activationGrad(hl::GradKind::ReluGrad,
+                                  tensor(g.getResultValue()),
+                                  tensor(g.getGrad()), name);
+      })
+      .Case([&](cnn::TanhGradOp g) {
+        return hl::activationGrad(hl::GradKind::TanhGrad,
+                                  tensor(g.getResultValue()),
+                                  tensor(g.getGrad()), name);
+      })
+      .Case([&](cnn::SigmoidGradOp g) {
+        return hl::activationGrad(hl::GradKind::SigmoidGrad,
+                                  tensor(g.getResultValue()),
+                                  tensor(g.getGrad()), name);
+      })
+      .Case([&](cnn::MaxPool2dGradOp g) {
+        shp::Pool2dArgs args{pairOf(g.getKernelSize()), pairOf(g.getStride()),
+                             pairOf(g.getPadding()), pairOf(g.getDilation())};
+        return hl::maxPool2dGrad(tensor(g.getInput()), tensor(g.getGrad()),
+                                 args, name);
+      })
+      .Case([&](cnn::AvgPool2dGradOp g) {
+        shp::Pool2dArgs args{pairOf(g.getKernelSize()), pairOf(g.getStride()),
+                             pairOf(g.getPadding()), {1, 1}};
+        return hl::avgPool2dGrad(tensor(g.getGrad()), resultShape(), args,
+                                 g.getCountIncludePad(), name);
+      })
+      .Case([&](cnn::AdaptiveAvgPool2dGradOp g) {
+        return hl::adaptiveAvgPool2dGrad(tensor(g.getGrad()), resultShape(),
+                                         name);
+      })
+      .Case([&](cnn::UnflattenOp g) {
+        return hl::flattenGrad(tensor(g.getInput()), resultShape(), name);
+      })
+      .Case([&](cnn::SgdUpdateOp update) {
+        auto param = update.getParam().getDefiningOp<cnn::ParameterOp>();
+        hl::Tensor velocity{
+            readAll(momentumIn[param], identifier(param.getName()) +
+                                           "_momentum_read"),
+            tensor(update.getParam()).shape};
+        return hl::sgdUpdate(tensor(update.getParam()),
+                             tensor(update.getGrad()), &velocity, hyper,
+                             identifier(param.getName()) + "_sgd");
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+bool FunctionLowering::lowerBody(std::string &error) {
+  for (Operation &op : func.getBody().front()) {
+    if (isa<cnn::ParameterOp, ReturnOp>(op))
+      continue;
+    if (auto lowered = lowerForwardOp(&op)) {
+      tensors[op.getResult(0)] = lowered->output;
+      ops.push_back(std::move(*lowered));
+      continue;
+    }
+    if (auto lowered = lowerTrainingOp(&op)) {
+      if (op.getNumResults() == 1)
+        tensors[op.getResult(0)] = lowered->output;
+      grads.push_back(std::move(*lowered));
+      continue;
+    }
+    error = "no Halide lowering for op '" + op.getName().getStringRef().str() +
+            "'";
     return false;
   }
-
-  hl::Tensor output = tensor(returned);
-  // Apply the schedule policy to every op at once.
-  hl::applyDefaultCpuSchedule(ops, target, {output.func});
-  hl::constrainToShape(output.func.output_buffer(), output.shape);
-  result.pipeline = Halide::Pipeline(output.func);
   return true;
 }
 
-} // namespace
+Value returnedValue(FuncOp func) {
+  auto ret = cast<ReturnOp>(func.getBody().front().getTerminator());
+  return ret.getNumOperands() == 1 ? ret.getOperand(0) : Value();
+}
 
-bool lowerForward(ModuleOp module, const Halide::Target &target,
-                  SchedulePolicy policy, LoweredPipeline &result,
-                  std::string &error) {
-  auto func = module.lookupSymbol<FuncOp>("forward");
+bool runLowering(ModuleOp module, StringRef name, std::string &error,
+                 llvm::function_ref<bool(FuncOp)> lower) {
+  auto func = module.lookupSymbol<FuncOp>(name);
   if (!func) {
-    error = "the module has no func @forward";
+    error = "the module has no func @" + name.str();
     return false;
   }
   try {
-    return ForwardLowering().run(func, target, policy, result, error);
+    return lower(func);
   } catch (const Halide::Error &e) {
     error = std::string("Halide: ") + e.what();
   } catch (const std::exception &e) {
     error = e.what();
   }
   return false;
+}
+
+} // namespace
+
+bool lowerForward(ModuleOp module, const Halide::Target &target,
+                  SchedulePolicy, LoweredPipeline &result,
+                  std::string &error) {
+  return runLowering(module, "forward", error, [&](FuncOp func) {
+    FunctionLowering lowering(func);
+    lowering.declareInputs(result);
+    if (!lowering.lowerBody(error))
+      return false;
+    Value returned = returnedValue(func);
+    if (!returned || lowering.ops.empty()) {
+      error = "func @forward returns nothing computed";
+      return false;
+    }
+    hl::Tensor output = lowering.tensor(returned);
+    hl::applyDefaultCpuSchedule(lowering.ops, target, {output.func});
+    hl::constrainToShape(output.func.output_buffer(), output.shape);
+    result.pipeline = Halide::Pipeline(output.func);
+    return true;
+  });
+}
+
+bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
+                    SchedulePolicy, LoweredPipeline &result,
+                    std::string &error) {
+  return runLowering(module, "train_step", error, [&](FuncOp func) {
+    FunctionLowering lowering(func);
+    lowering.declareInputs(result);
+    lowering.labels = Halide::ImageParam(Halide::Int(64), 1, "labels");
+    hl::constrainToShape(lowering.labels, {shp::kDynamic});
+    result.arguments.push_back(lowering.labels);
+    lowering.labelsRead = readAll(lowering.labels, "labels_read");
+    // The labels come right after the input in the ABI.
+    std::rotate(result.arguments.begin() + 1, result.arguments.end() - 1,
+                result.arguments.end());
+
+    std::vector<cnn::ParameterOp> trainable;
+    for (cnn::ParameterOp param : lowering.parameters)
+      if (!param.getFrozen())
+        trainable.push_back(param);
+    for (cnn::ParameterOp param : trainable) {
+      shp::Shape shape = shapeOf(param.getResult());
+      Halide::ImageParam momentum(Halide::Float(32),
+                                  static_cast<int>(shape.size()),
+                                  identifier(param.getName()) + "_momentum");
+      hl::constrainToShape(momentum, shape);
+      lowering.momentumIn[param] = momentum;
+      result.arguments.push_back(momentum);
+    }
+    Halide::Param<float> momentum("momentum"), weightDecay("weight_decay");
+    Halide::Param<bool> firstStep("first_step");
+    lowering.hyper.lr = Halide::Param<float>("lr");
+    lowering.hyper.momentum = momentum;
+    lowering.hyper.weightDecay = weightDecay;
+    lowering.hyper.firstStep = firstStep;
+    lowering.hyper.nesterov = lowering.nesterov;
+    for (Halide::Argument a :
+         {Halide::Argument(lowering.hyper.lr), Halide::Argument(momentum),
+          Halide::Argument(weightDecay), Halide::Argument(lowering.nesterov),
+          Halide::Argument(firstStep)})
+      result.arguments.push_back(a);
+
+    if (!lowering.lowerBody(error))
+      return false;
+    Value loss = returnedValue(func);
+    if (!loss) {
+      error = "func @train_step must return the loss";
+      return false;
+    }
+
+    // Forward values the backward ops read must be stored, not fused away.
+    std::vector<Halide::Func> saved;
+    for (const hl::LoweredGrad &g : lowering.grads)
+      for (const hl::Tensor &t : g.inputs)
+        saved.push_back(t.func);
+    hl::applyDefaultCpuSchedule(lowering.ops, target, saved);
+    hl::applyDefaultGradientSchedule(lowering.grads, target);
+
+    std::vector<Halide::Func> outputs{lowering.tensor(loss).func};
+    hl::constrainToShape(outputs[0].output_buffer(), {});
+    std::vector<Halide::Func> newMomentum;
+    for (const hl::LoweredGrad &g : lowering.grads) {
+      if (g.kind != hl::GradKind::SgdUpdate)
+        continue;
+      outputs.push_back(g.output.func);
+      hl::constrainToShape(g.output.func.output_buffer(), g.output.shape);
+      newMomentum.push_back(g.extraOutputs.at(0).func);
+      hl::constrainToShape(newMomentum.back().output_buffer(), g.output.shape);
+    }
+    outputs.insert(outputs.end(), newMomentum.begin(), newMomentum.end());
+    result.pipeline = Halide::Pipeline(outputs);
+    return true;
+  });
 }
 
 } // namespace cnnc

@@ -1,13 +1,16 @@
 #include "CommandLine.h"
 
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
 namespace cnnc::rt {
 
 Expected<ParsedArgs> parseArgs(const std::vector<std::string> &args,
-                               const std::map<std::string, std::string> &valueOptions) {
+                               const std::map<std::string, std::string> &valueOptions,
+                               const std::set<std::string> &flags) {
   ParsedArgs parsed;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &arg = args[i];
@@ -25,6 +28,13 @@ Expected<ParsedArgs> parseArgs(const std::vector<std::string> &args,
       key = arg.substr(0, eq);
       value = arg.substr(eq + 1);
       haveValue = true;
+    }
+    if (flags.count(key)) {
+      if (haveValue)
+        return Error("option '" + key + "' takes no value");
+      if (!parsed.flags.insert(key).second)
+        return Error("option '" + key + "' is given twice");
+      continue;
     }
     auto option = valueOptions.find(key);
     if (option == valueOptions.end())
@@ -60,6 +70,22 @@ Expected<uint64_t> parseUnsigned(const std::string &option, const std::string &t
     return Error("option '" + option + "' needs a non-negative integer, not '" + text +
                  "'");
   return static_cast<uint64_t>(v);
+}
+
+Expected<double> parseReal(const std::string &option, const std::string &text, double min,
+                           bool exclusive) {
+  char *end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < min ||
+      (exclusive && v == min))
+  {
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%g", min);
+    return Error("option '" + option + "' needs a number " +
+                 (exclusive ? "above " : "of at least ") + bound + ", not '" + text + "'");
+  }
+  return v;
 }
 
 int reportError(std::ostream &err, const std::string &command, const Error &error) {

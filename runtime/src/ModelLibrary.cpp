@@ -22,11 +22,18 @@ struct ModelLibrary::Impl {
   cnnc_status (*parameterShape)(int32_t, int64_t *, int32_t, int32_t *) = nullptr;
   cnnc_status (*setNumThreads)(int32_t) = nullptr;
   cnnc_status (*forward)(int64_t, const float *, const float *const *, float *) = nullptr;
+  cnnc_status (*parameterTrainable)(int32_t, int32_t *) = nullptr;
+  cnnc_status (*trainingRecipe)(const char **) = nullptr;
+  cnnc_status (*trainStep)(int64_t, const float *, const int64_t *, const float *const *,
+                           const float *const *, float *const *, float *const *, float,
+                           float, float, int32_t, int32_t, float *) = nullptr;
 
   uint32_t version = 0;
   std::string name;
   Shape input, output;
   std::vector<ParameterSpec> parameters;
+  std::vector<bool> trainable;
+  std::string recipe;
 
   ~Impl() {
     if (handle)
@@ -90,7 +97,10 @@ struct ModelLibrary::Impl {
                      resolve(parameterName, "cnnc_parameter_name"),
                      resolve(parameterShape, "cnnc_parameter_shape"),
                      resolve(setNumThreads, "cnnc_set_num_threads"),
-                     resolve(forward, "cnnc_forward")})
+                     resolve(forward, "cnnc_forward"),
+                     resolve(parameterTrainable, "cnnc_parameter_trainable"),
+                     resolve(trainingRecipe, "cnnc_training_recipe"),
+                     resolve(trainStep, "cnnc_train_step")})
       if (!s)
         return s;
 
@@ -138,7 +148,18 @@ struct ModelLibrary::Impl {
           !s)
         return s;
       parameters.push_back({pn, *shape});
+      int32_t flag = -1;
+      if (cnnc_status s = parameterTrainable(i, &flag); s != CNNC_OK)
+        return callError("cnnc_parameter_trainable", s);
+      if (flag != 0 && flag != 1)
+        return Error(path + ": cnnc_parameter_trainable reported " + std::to_string(flag) +
+                     " for '" + std::string(pn) + "'; expected 0 or 1");
+      trainable.push_back(flag == 1);
     }
+    const char *json = nullptr;
+    if (cnnc_status s = trainingRecipe(&json); s != CNNC_OK)
+      return callError("cnnc_training_recipe", s);
+    recipe = json ? json : "{}";
     return Status::success();
   }
 };
@@ -179,6 +200,18 @@ const Shape &ModelLibrary::inputShape() const { return impl_->input; }
 const Shape &ModelLibrary::outputShape() const { return impl_->output; }
 const std::vector<ParameterSpec> &ModelLibrary::parameters() const {
   return impl_->parameters;
+}
+
+const std::vector<bool> &ModelLibrary::trainable() const { return impl_->trainable; }
+const std::string &ModelLibrary::trainingRecipeJson() const { return impl_->recipe; }
+
+Expected<int64_t> ModelLibrary::numClasses() const {
+  const Shape &out = impl_->output;
+  if (out.size() != 2)
+    return Error(impl_->path + ": the network '" + impl_->name + "' outputs " +
+                 shapeToString(out) +
+                 " per batch, not [N, classes]: training and evaluation need a classifier");
+  return out[1];
 }
 
 Status ModelLibrary::setNumThreads(int32_t threads) {
@@ -246,6 +279,115 @@ Expected<Tensor> ModelLibrary::forward(const Tensor &input,
   if (Status s = forwardRaw(batch, input.f32(), params, output->f32()); !s)
     return s.error();
   return output;
+}
+
+Status ModelLibrary::trainStepRaw(int64_t batch, const float *input, const int64_t *labels,
+                                  const float *const *parameters,
+                                  const float *const *momentum, float *const *newParameters,
+                                  float *const *newMomentum, const SgdStep &step,
+                                  float *loss) const {
+  if (cnnc_status s = impl_->trainStep(batch, input, labels, parameters, momentum,
+                                       newParameters, newMomentum, step.lr, step.momentum,
+                                       step.weightDecay, step.nesterov ? 1 : 0,
+                                       step.firstStep ? 1 : 0, loss);
+      s != CNNC_OK)
+    return impl_->callError("cnnc_train_step", s);
+  return Status::success();
+}
+
+Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
+                                        const std::vector<const Tensor *> &parameters,
+                                        const std::vector<const Tensor *> &momentum,
+                                        const std::vector<Tensor *> &newParameters,
+                                        const std::vector<Tensor *> &newMomentum,
+                                        const SgdStep &step,
+                                        const std::string &labelSource) const {
+  const Impl &m = *impl_;
+  if (input.dtype() != DType::F32)
+    return Error(m.path + ": the input must be float32, not " + dtypeName(input.dtype()));
+  bool fits = input.rank() == static_cast<int64_t>(m.input.size());
+  for (size_t i = 1; fits && i < m.input.size(); ++i)
+    fits = input.shape()[i] == m.input[i];
+  if (!fits)
+    return Error(m.path + ": the input has shape " + shapeToString(input.shape()) +
+                 " but the network '" + m.name + "' takes " +
+                 batchedShapeToString(m.input));
+  const int64_t batch = input.shape()[0];
+  if (batch < 1)
+    return Error(m.path + ": the input holds no samples (batch size 0)");
+  if (labels.dtype() != DType::I64 || labels.shape() != Shape{batch})
+    return Error(labelSource + ": the labels of a batch of " + std::to_string(batch) +
+                 " must be I64 [" + std::to_string(batch) + "], not " +
+                 dtypeName(labels.dtype()) + " " + shapeToString(labels.shape()));
+  Expected<int64_t> classes = numClasses();
+  if (!classes)
+    return classes.error();
+  for (int64_t n = 0; n < batch; ++n) {
+    int64_t label = labels.i64()[n];
+    if (label < 0 || label >= *classes)
+      return Error(labelSource + ": label " + std::to_string(label) +
+                   " is out of range for the network '" + m.name + "' with " +
+                   std::to_string(*classes) + " outputs (labels must be 0.." +
+                   std::to_string(*classes - 1) + ")");
+  }
+
+  const size_t count = m.parameters.size();
+  const bool useMomentum = step.momentum != 0.0f;
+  if (parameters.size() != count || newParameters.size() != count ||
+      (useMomentum && (momentum.size() != count || newMomentum.size() != count)) ||
+      (!momentum.empty() && momentum.size() != count) ||
+      (!newMomentum.empty() && newMomentum.size() != count))
+    return Error(m.path + ": the network takes " + std::to_string(count) +
+                 " parameters, momentum buffers and new buffers each");
+  auto check = [&](const Tensor *t, const ParameterSpec &spec,
+                   const char *what) -> Status {
+    if (!t)
+      return Error(m.path + ": " + what + " of '" + spec.name + "' is missing (null)");
+    if (t->dtype() != DType::F32 || t->shape() != spec.shape)
+      return Error(m.path + ": " + what + " of '" + spec.name + "' is " +
+                   dtypeName(t->dtype()) + " " + shapeToString(t->shape()) +
+                   " but the network expects F32 " + shapeToString(spec.shape));
+    return Status::success();
+  };
+  std::vector<const float *> p(count, nullptr), v(count, nullptr);
+  std::vector<float *> pNew(count, nullptr), vNew(count, nullptr);
+  for (size_t i = 0; i < count; ++i) {
+    const ParameterSpec &spec = m.parameters[i];
+    if (Status s = check(parameters[i], spec, "the parameter"); !s)
+      return s;
+    p[i] = parameters[i]->f32();
+    if (!m.trainable[i])
+      continue;
+    if (Status s = check(newParameters[i], spec, "the new parameter"); !s)
+      return s;
+    pNew[i] = newParameters[i]->f32();
+    if (pNew[i] == p[i])
+      return Error(m.path + ": the new parameter '" + spec.name +
+                   "' must not alias the parameter");
+    if (!useMomentum && (momentum.empty() || !momentum[i]) &&
+        (newMomentum.empty() || !newMomentum[i]))
+      continue;
+    if (Status s = check(momentum[i], spec, "the momentum buffer"); !s)
+      return s;
+    if (Status s = check(newMomentum[i], spec, "the new momentum buffer"); !s)
+      return s;
+    v[i] = momentum[i]->f32();
+    vNew[i] = newMomentum[i]->f32();
+    if (vNew[i] == v[i])
+      return Error(m.path + ": the new momentum buffer of '" + spec.name +
+                   "' must not alias the momentum buffer");
+  }
+  // A network without parameters still gets non-null arrays.
+  const float *none = nullptr;
+  float *noneOut = nullptr;
+  float loss = 0.0f;
+  Status s = trainStepRaw(batch, input.f32(), labels.i64(), count ? p.data() : &none,
+                          count ? v.data() : &none, count ? pNew.data() : &noneOut,
+                          count ? vNew.data() : &noneOut, step, &loss);
+  if (!s) {
+    return s.error();
+  }
+  return loss;
 }
 
 } // namespace cnnc::rt

@@ -8,6 +8,8 @@
 #include "cnnc/importer/Importer.h"
 
 #include "cnn/CnnDialect.h"
+#include "cnn/CnnPasses.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -27,16 +29,24 @@ namespace {
 
 const char *const kUsage = R"(usage:
   cnnc NET.yaml -o NET.so [--target host|host-cuda|...] [--schedule manual]
-                          [--emit mlir|shapes|halide-stmt|header] [-v]
+                          [--emit mlir|train-mlir|shapes|halide-stmt|header] [-v]
   cnnc summary NET.yaml
   cnnc init NET.so -o W.safetensors [--seed N]
   cnnc run NET.so --weights W.safetensors --input X.npy -o Y.npy [--threads T]
+  cnnc train NET.so --data SPEC [--weights W] [--epochs N] [--batch-size B]
+                    [--lr X] [--momentum M] [--weight-decay D] [--nesterov]
+                    [--no-shuffle] [--seed S] [--resume CKPT] -o W.safetensors
+  cnnc eval NET.so --weights W.safetensors --data SPEC
 
 Compiles a network described in YAML into a shared library with a C ABI
-(see `--emit header`), and initialises and runs such libraries.
+(see `--emit header`) that runs inference and whole SGD training steps, and
+initialises, runs, trains and evaluates such libraries. Data specs:
+fashion-mnist:DIR, cifar10:DIR, npy:IMAGES.npy,LABELS.npy. Run a subcommand
+with --help for its options.
   -o FILE          output file (the library; or the emitted text, default stdout)
   --emit KIND      instead of a library, print: mlir (the cnn dialect with every
-                   inferred shape), shapes (one line per layer), halide-stmt
+                   inferred shape), train-mlir (plus func @train_step: forward,
+                   loss, backward, SGD update), shapes (one line per layer), halide-stmt
                    (Halide's lowered forward pipeline), header (the C header)
   --target T       Halide target (default host)
   --schedule S     schedule policy (default manual)
@@ -126,10 +136,11 @@ int compileCommand(const std::vector<std::string> &args) {
   }
   if (input.empty())
     return usageError("no input file");
-  if (!emit.empty() && emit != "mlir" && emit != "shapes" &&
-      emit != "halide-stmt" && emit != "header")
+  if (!emit.empty() && emit != "mlir" && emit != "train-mlir" &&
+      emit != "shapes" && emit != "halide-stmt" && emit != "header")
     return usageError("unknown --emit kind '" + emit +
-                      "' (available: mlir, shapes, halide-stmt, header)");
+                      "' (available: mlir, train-mlir, shapes, halide-stmt, "
+                      "header)");
   if (emit.empty() && output.empty())
     return usageError("no output library: add -o NET.so (or --emit mlir)");
 
@@ -147,6 +158,17 @@ int compileCommand(const std::vector<std::string> &args) {
     std::cerr << "cnnc: imported " << input << " (" << seconds() << " s)\n";
 
   if (emit == "mlir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    os << "\n";
+    return writeOutput(output, os.str()) ? 0 : 1;
+  }
+  if (emit == "train-mlir") {
+    mlir::PassManager pm(&frontend.context);
+    pm.addPass(cnn::createAutodiffPass());
+    if (mlir::failed(pm.run(*module)))
+      return 1;
     std::string text;
     llvm::raw_string_ostream os(text);
     module->print(os);
@@ -218,7 +240,11 @@ int main(int argc, char **argv) {
     return cnnc::rt::runInitCommand(rest, std::cout, std::cerr);
   if (command == "run")
     return cnnc::rt::runRunCommand(rest, std::cout, std::cerr);
-  if (command == "train" || command == "eval" || command == "bench")
-    return usageError("'" + command + "' is not available in this version");
+  if (command == "train")
+    return cnnc::rt::runTrainCommand(rest, std::cout, std::cerr);
+  if (command == "eval")
+    return cnnc::rt::runEvalCommand(rest, std::cout, std::cerr);
+  if (command == "bench")
+    return usageError("'bench' is not available in this version");
   return compileCommand(args);
 }

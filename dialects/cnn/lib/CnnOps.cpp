@@ -7,6 +7,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include "cnn/CnnInterfaces.cpp.inc"
+
 using namespace mlir;
 namespace shp = cnn::shape;
 
@@ -201,6 +203,98 @@ LogicalResult cnn::FlattenOp::inferReturnTypes(
     DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {
   return inferFromInput(context, location, "flatten", operands, inferred,
                         shp::flatten);
+}
+
+//===----------------------------------------------------------------------===//
+// Training ops
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Shared body of ops whose rule needs every operand ranked (else the
+/// result is unranked). Labels are ranked 1-D tensors of i64.
+template <typename Rule>
+LogicalResult inferFromAll(MLIRContext *context, Optional<Location> location,
+                           StringRef opName, ValueRange operands,
+                           SmallVectorImpl<Type> &inferred, Rule rule) {
+  std::vector<shp::Shape> shapes;
+  for (Value operand : operands) {
+    auto shape = shapeOf(operand.getType());
+    if (!shape) {
+      pushUnranked(context, inferred);
+      return success();
+    }
+    shapes.push_back(*shape);
+  }
+  return toInferredType(context, location, opName, rule(shapes), inferred);
+}
+
+shp::Conv2dArgs convArgs(DictionaryAttr attributes) {
+  shp::Conv2dArgs args;
+  args.stride = pairAttr(attributes, "stride", {1, 1});
+  args.padding = pairAttr(attributes, "padding", {0, 0});
+  args.dilation = pairAttr(attributes, "dilation", {1, 1});
+  if (auto groups = attributes.getAs<IntegerAttr>("groups"))
+    args.groups = groups.getInt();
+  return args;
+}
+
+shp::Shape shapeListAttr(DictionaryAttr attributes, StringRef name) {
+  shp::Shape shape;
+  if (auto array = attributes.getAs<ArrayAttr>(name))
+    for (Attribute a : array)
+      if (auto v = a.dyn_cast<IntegerAttr>())
+        shape.push_back(v.getInt());
+  return shape;
+}
+} // namespace
+
+#define CNN_INFER(Op, name, body)                                              \
+  LogicalResult cnn::Op::inferReturnTypes(                                     \
+      MLIRContext *context, Optional<Location> location, ValueRange operands,  \
+      DictionaryAttr attributes, RegionRange,                                  \
+      SmallVectorImpl<Type> &inferred) {                                       \
+    (void)attributes;                                                          \
+    return inferFromAll(context, location, name, operands, inferred,          \
+                        [&](const std::vector<shp::Shape> &s) { return body; }); \
+  }
+
+CNN_INFER(CrossEntropyOp, "cross_entropy", shp::crossEntropy(s[0], s[1]))
+CNN_INFER(CrossEntropyGradOp, "cross_entropy_grad",
+          shp::crossEntropyGrad(s[0], s[1]))
+CNN_INFER(Conv2dInputGradOp, "conv2d_input_grad",
+          shp::conv2dInputGrad(s[0], s[1], convArgs(attributes),
+                               pairAttr(attributes, "input_size", {1, 1})))
+CNN_INFER(Conv2dWeightGradOp, "conv2d_weight_grad",
+          shp::conv2dWeightGrad(s[0], s[1], convArgs(attributes),
+                                pairAttr(attributes, "kernel_size", {1, 1})))
+CNN_INFER(BiasGradOp, "bias_grad", shp::biasGrad(s[0]))
+CNN_INFER(LinearInputGradOp, "linear_input_grad",
+          shp::linearInputGrad(s[0], s[1]))
+CNN_INFER(LinearWeightGradOp, "linear_weight_grad",
+          shp::linearWeightGrad(s[0], s[1]))
+CNN_INFER(ReluGradOp, "relu_grad", shp::elementwiseGrad(s[0], s[1]))
+CNN_INFER(TanhGradOp, "tanh_grad", shp::elementwiseGrad(s[0], s[1]))
+CNN_INFER(SigmoidGradOp, "sigmoid_grad", shp::elementwiseGrad(s[0], s[1]))
+CNN_INFER(MaxPool2dGradOp, "maxpool2d_grad",
+          shp::maxPool2dGrad(s[0], s[1], poolArgs(attributes)))
+CNN_INFER(AvgPool2dGradOp, "avgpool2d_grad",
+          shp::avgPool2dGrad(s[0], poolArgs(attributes),
+                             pairAttr(attributes, "input_size", {1, 1})))
+CNN_INFER(AdaptiveAvgPool2dGradOp, "adaptive_avgpool2d_grad",
+          shp::adaptiveAvgPool2dGrad(s[0],
+                                     pairAttr(attributes, "input_size", {1, 1})))
+CNN_INFER(UnflattenOp, "unflatten",
+          shp::unflatten(s[0], shapeListAttr(attributes, "shape")))
+#undef CNN_INFER
+
+LogicalResult cnn::verifySgdUpdate(SgdUpdateOp op) {
+  auto param = op.getParam().getDefiningOp<ParameterOp>();
+  if (!param)
+    return op.emitOpError("must update a value defined by cnn.parameter");
+  if (param.getFrozen())
+    return op.emitOpError("updates the frozen parameter '")
+           << param.getName() << "'";
+  return success();
 }
 
 #define GET_OP_CLASSES

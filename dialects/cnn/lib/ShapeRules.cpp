@@ -207,6 +207,141 @@ ShapeResult flatten(const Shape &input) {
   return ShapeResult::success({input[0], features});
 }
 
+bool compatible(const Shape &a, const Shape &b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i] != b[i] && a[i] != kDynamic && b[i] != kDynamic)
+      return false;
+  return true;
+}
+
+namespace {
+/// The gradient must have the shape the forward op produces.
+ShapeResult expectGrad(const ShapeResult &forward, const Shape &grad,
+                       const Shape &result, const char *op) {
+  if (!forward.ok())
+    return forward;
+  if (!compatible(forward.shape, grad))
+    return ShapeResult::failure(std::string(op) + " gradient has shape " +
+                                format(grad) + " but the forward result is " +
+                                format(forward.shape));
+  return ShapeResult::success(result);
+}
+} // namespace
+
+ShapeResult crossEntropy(const Shape &logits, const Shape &labels) {
+  if (auto e = checkRank("cross_entropy logits", logits, 2))
+    return ShapeResult::failure(*e);
+  if (auto e = checkRank("cross_entropy labels", labels, 1))
+    return ShapeResult::failure(*e);
+  if (!compatible({logits[0]}, labels))
+    return ShapeResult::failure("labels " + format(labels) +
+                                " do not match the batch of logits " +
+                                format(logits));
+  return ShapeResult::success({});
+}
+
+ShapeResult crossEntropyGrad(const Shape &logits, const Shape &labels) {
+  ShapeResult r = crossEntropy(logits, labels);
+  if (!r.ok())
+    return r;
+  return ShapeResult::success(logits);
+}
+
+ShapeResult conv2dInputGrad(const Shape &grad, const Shape &weight,
+                            const Conv2dArgs &args, Pair inputSize) {
+  if (auto e = checkRank("conv2d_input_grad grad", grad, 4))
+    return ShapeResult::failure(*e);
+  if (auto e = checkRank("conv2d_input_grad weight", weight, 4))
+    return ShapeResult::failure(*e);
+  Shape input{grad[0], weight[1] * args.groups, inputSize[0], inputSize[1]};
+  return expectGrad(conv2d(input, weight, std::nullopt, args), grad, input,
+                    "conv2d");
+}
+
+ShapeResult conv2dWeightGrad(const Shape &input, const Shape &grad,
+                             const Conv2dArgs &args, Pair kernel) {
+  if (auto e = checkRank("conv2d_weight_grad input", input, 4))
+    return ShapeResult::failure(*e);
+  if (auto e = checkRank("conv2d_weight_grad grad", grad, 4))
+    return ShapeResult::failure(*e);
+  if (args.groups < 1)
+    return ShapeResult::failure("groups must be at least 1");
+  Shape weight = conv2dWeightShape(input[1], grad[1], kernel, args.groups);
+  return expectGrad(conv2d(input, weight, std::nullopt, args), grad, weight,
+                    "conv2d");
+}
+
+ShapeResult biasGrad(const Shape &grad) {
+  if (grad.size() < 2)
+    return ShapeResult::failure("bias_grad needs a gradient of rank 2 or more, "
+                                "got " + format(grad));
+  return ShapeResult::success({grad[1]});
+}
+
+ShapeResult linearInputGrad(const Shape &grad, const Shape &weight) {
+  if (auto e = checkRank("linear_input_grad weight", weight, 2))
+    return ShapeResult::failure(*e);
+  Shape input{grad.empty() ? kDynamic : grad[0], weight[1]};
+  return expectGrad(linear(input, weight, std::nullopt), grad, input, "linear");
+}
+
+ShapeResult linearWeightGrad(const Shape &input, const Shape &grad) {
+  if (auto e = checkRank("linear_weight_grad input", input, 2))
+    return ShapeResult::failure(*e);
+  if (auto e = checkRank("linear_weight_grad grad", grad, 2))
+    return ShapeResult::failure(*e);
+  Shape weight{grad[1], input[1]};
+  return expectGrad(linear(input, weight, std::nullopt), grad, weight, "linear");
+}
+
+ShapeResult elementwiseGrad(const Shape &value, const Shape &grad) {
+  if (!compatible(value, grad))
+    return ShapeResult::failure("gradient " + format(grad) +
+                                " does not match the value " + format(value));
+  return ShapeResult::success(grad);
+}
+
+ShapeResult maxPool2dGrad(const Shape &input, const Shape &grad,
+                          const Pool2dArgs &args) {
+  return expectGrad(maxPool2d(input, args), grad, input, "maxpool2d");
+}
+
+ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
+                          Pair inputSize) {
+  if (auto e = checkRank("avgpool2d_grad grad", grad, 4))
+    return ShapeResult::failure(*e);
+  Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
+  return expectGrad(avgPool2d(input, args), grad, input, "avgpool2d");
+}
+
+ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize) {
+  if (auto e = checkRank("adaptive_avgpool2d_grad grad", grad, 4))
+    return ShapeResult::failure(*e);
+  Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
+  return expectGrad(adaptiveAvgPool2d(input, {grad[2], grad[3]}), grad, input,
+                    "adaptive_avgpool2d");
+}
+
+ShapeResult unflatten(const Shape &input, const Shape &sampleShape) {
+  if (auto e = checkRank("unflatten input", input, 2))
+    return ShapeResult::failure(*e);
+  int64_t n = 1;
+  for (int64_t d : sampleShape) {
+    if (d < 1)
+      return ShapeResult::failure("unflatten shape " + format(sampleShape) +
+                                  " must be positive");
+    n *= d;
+  }
+  if (input[1] != kDynamic && input[1] != n)
+    return ShapeResult::failure("cannot unflatten " + format(input) + " to " +
+                                format(sampleShape));
+  Shape out{input[0]};
+  out.insert(out.end(), sampleShape.begin(), sampleShape.end());
+  return ShapeResult::success(out);
+}
+
 std::string format(const Shape &shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {

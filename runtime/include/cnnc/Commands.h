@@ -23,6 +23,24 @@ int runInitCommand(const std::vector<std::string> &args, std::ostream &out,
 int runRunCommand(const std::vector<std::string> &args, std::ostream &out,
                   std::ostream &err);
 
+// cnnc train net.so --data SPEC -o OUT.safetensors [--val-data SPEC]
+//   [--weights W] [--epochs N] [--batch-size B] [--lr X] [--momentum M]
+//   [--weight-decay D] [--nesterov] [--no-shuffle] [--seed S] [--threads T]
+//   [--resume CKPT] [--checkpoint CKPT]
+// SGD training with the network's recipe as defaults; per-epoch validation;
+// writes OUT (final), OUT with ".best" before the extension (best validation
+// accuracy) and a checkpoint after every epoch (default: OUT with ".ckpt"
+// before the extension). Progress goes to `out`: a line redrawn with '\r'
+// when `out` is std::cout or std::cerr on a terminal, plain lines otherwise.
+int runTrainCommand(const std::vector<std::string> &args, std::ostream &out,
+                    std::ostream &err);
+
+// cnnc eval net.so --weights W --data SPEC [--split train|test]
+//   [--batch-size B] [--threads T]
+// Prints the mean cross-entropy loss, the accuracy and the confusion matrix.
+int runEvalCommand(const std::vector<std::string> &args, std::ostream &out,
+                   std::ostream &err);
+
 } // namespace cnnc::rt
 
 #endif // CNNC_COMMANDS_H

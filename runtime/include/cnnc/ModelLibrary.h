@@ -33,6 +33,14 @@ public:
   const Shape &outputShape() const;
   // In the order cnnc_forward takes them.
   const std::vector<ParameterSpec> &parameters() const;
+  // cnnc_parameter_trainable of each parameter, in parameters() order.
+  const std::vector<bool> &trainable() const;
+  // The JSON text of cnnc_training_recipe as the library gives it ("{}" for
+  // NULL); cnnc/train/Recipe.h parses it.
+  const std::string &trainingRecipeJson() const;
+  // The number of classes of a classifier: K of an output shape [-1, K]; an
+  // error naming the file for any other output shape.
+  Expected<int64_t> numClasses() const;
 
   // Threads the compiled code may use (0 = one per core).
   Status setNumThreads(int32_t threads);
@@ -48,6 +56,37 @@ public:
   // no checks on this side (for callers that manage their own buffers).
   Status forwardRaw(int64_t batch, const float *input, const float *const *parameters,
                     float *output) const;
+
+  // The hyperparameters of one cnnc_train_step.
+  struct SgdStep {
+    float lr = 0.001f;
+    float momentum = 0.0f;
+    float weightDecay = 0.0f;
+    bool nesterov = false;
+    bool firstStep = true; // v = g instead of momentum * v + g
+  };
+
+  // One SGD step on a batch (see cnnc_train_step). `input` is F32
+  // [N, ...inputShape()[1:]], `labels` I64 [N] with every label in
+  // [0, numClasses()): a label out of range is an error naming
+  // `labelSource` (the data's labels file) before the library is called.
+  // Vectors are in parameters() order: `parameters` all present, the other
+  // three present (their parameter's shape) for trainable parameters, null
+  // allowed for frozen ones; `newParameters` / `newMomentum` must not alias
+  // `parameters` / `momentum`. `momentum` and `newMomentum` may be null
+  // everywhere when step.momentum is 0. Returns the batch's mean loss.
+  Expected<float> trainStep(const Tensor &input, const Tensor &labels,
+                            const std::vector<const Tensor *> &parameters,
+                            const std::vector<const Tensor *> &momentum,
+                            const std::vector<Tensor *> &newParameters,
+                            const std::vector<Tensor *> &newMomentum, const SgdStep &step,
+                            const std::string &labelSource) const;
+
+  // cnnc_train_step as it is, its status turned into an Error naming the file.
+  Status trainStepRaw(int64_t batch, const float *input, const int64_t *labels,
+                      const float *const *parameters, const float *const *momentum,
+                      float *const *newParameters, float *const *newMomentum,
+                      const SgdStep &step, float *loss) const;
 
 private:
   struct Impl;

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature or a meaning below changes. */
-#define CNNC_ABI_VERSION 1
+#define CNNC_ABI_VERSION 2
 
 /* The largest tensor rank the ABI reports (NCHW). */
 #define CNNC_MAX_RANK 4
@@ -32,7 +32,8 @@ typedef enum cnnc_status {
   CNNC_ERROR_BAD_SHAPE = 2,     /* a batch size or a shape does not fit */
   CNNC_ERROR_OUT_OF_RANGE = 3,  /* an index (parameter, ...) is out of range */
   CNNC_ERROR_BAD_CAPACITY = 4,  /* an output array is too small */
-  CNNC_ERROR_RUNTIME = 5        /* the compiled pipeline failed (e.g. out of memory) */
+  CNNC_ERROR_RUNTIME = 5,       /* the compiled pipeline failed (e.g. out of memory) */
+  CNNC_ERROR_BAD_LABEL = 6      /* a label is outside [0, number of classes) */
 } cnnc_status;
 
 /* The ABI version the library was built for (CNNC_ABI_VERSION at build time). */
@@ -56,6 +57,15 @@ cnnc_status cnnc_parameter_name(int32_t index, const char **name);
 cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims, int32_t capacity,
                                  int32_t *rank);
 
+/* Whether the optimizer updates parameter `index` (1) or it is frozen (0):
+ * frozen parameters get no gradient and are never written. */
+cnnc_status cnnc_parameter_trainable(int32_t index, int32_t *trainable);
+
+/* The training recipe of the network's YAML `train:` section as a JSON
+ * object (batch_size, epochs, optimizer, lr_schedule, normalize, augment);
+ * `cnnc train` uses it as defaults that flags override. */
+cnnc_status cnnc_training_recipe(const char **json);
+
 /* Number of threads the compiled code may use (0 = one per core). */
 cnnc_status cnnc_set_num_threads(int32_t threads);
 
@@ -65,6 +75,28 @@ cnnc_status cnnc_set_num_threads(int32_t threads);
  * floats (the logits). batch must be at least 1. */
 cnnc_status cnnc_forward(int64_t batch, const float *input,
                          const float *const *parameters, float *output);
+
+/* One SGD training step on a batch: forward, mean softmax cross-entropy,
+ * backward, and PyTorch's SGD update for every trainable parameter:
+ *   g = grad + weight_decay * p
+ *   v = first_step ? g : momentum * v + g        (only if momentum != 0)
+ *   d = nesterov ? g + momentum * v : v          (d = g without momentum)
+ *   p_new = p - lr * d
+ * `labels` holds batch int64 class indices. Arrays of pointers are in
+ * parameter order: `parameters` (all, read only), `momentum` (read only),
+ * `new_parameters` and `new_momentum` (written). The new values go to
+ * separate buffers so the caller can swap them in (double buffering); they
+ * must not alias the inputs. Entries of frozen parameters in `momentum`,
+ * `new_parameters` and `new_momentum` are ignored and may be NULL. `loss`
+ * receives the batch's mean loss (before the update). */
+cnnc_status cnnc_train_step(int64_t batch, const float *input,
+                            const int64_t *labels,
+                            const float *const *parameters,
+                            const float *const *momentum,
+                            float *const *new_parameters,
+                            float *const *new_momentum, float lr,
+                            float momentum_factor, float weight_decay,
+                            int32_t nesterov, int32_t first_step, float *loss);
 
 #ifdef __cplusplus
 }

@@ -104,7 +104,8 @@ TEST_F(ModelLibraryTest, ReportsMissingFileAndNonLibraries) {
 
 TEST_F(ModelLibraryTest, ReportsAbiMismatchAndMissingSymbols) {
   EXPECT_ERROR_CONTAINS(ModelLibrary::load(CNNC_FAKE_MODEL_ABI99),
-                        "built for cnnc ABI version 99 but this cnnc uses version 1");
+                        "built for cnnc ABI version 99 but this cnnc uses version " +
+                            std::to_string(CNNC_ABI_VERSION));
   Expected<ModelLibrary> m = ModelLibrary::load(CNNC_FAKE_MODEL_NO_FORWARD);
   EXPECT_ERROR_CONTAINS(m, "not a cnnc model library: it has no symbol cnnc_forward");
   EXPECT_ERROR_CONTAINS(m, CNNC_FAKE_MODEL_NO_FORWARD);

@@ -11,8 +11,11 @@
 
 #include "cnn/CnnDialect.h.inc"
 
+#include "cnn/CnnInterfaces.h.inc"
+
 namespace cnn {
 class ParameterOp;
+class SgdUpdateOp;
 
 /// True when each `actual` type is `inferred` or a less refined version of it
 /// (unranked, or '?' where the inferred type has a size): such IR verifies
@@ -20,6 +23,7 @@ class ParameterOp;
 bool isRefinableTo(mlir::TypeRange actual, mlir::TypeRange inferred);
 
 mlir::LogicalResult verifyParameter(ParameterOp op);
+mlir::LogicalResult verifySgdUpdate(SgdUpdateOp op);
 } // namespace cnn
 
 #define GET_OP_CLASSES

@@ -4,8 +4,10 @@
 include "cnn/CnnDialect.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "cnn/CnnInterfaces.td"
 
 def Cnn_F32Tensor : TensorOf<[F32]>;
+def Cnn_LabelTensor : 1DTensorOf<[I64]>;
 
 // Ops whose result type follows from operands and attributes through a shape
 // rule. Results may be written less refined than inferred (tensor<*xf32>,
@@ -29,13 +31,15 @@ def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect]> {
   let summary = "A named, trainable tensor of the network (weight or bias)";
   let description = [{
     Names are PyTorch state_dict names, e.g. "conv1.weight". The shape is
-    static.
+    static. A frozen parameter ({frozen}) gets no gradient and is never
+    updated.
 
     ```mlir
     %w = cnn.parameter "conv1.weight" : tensor<6x3x5x5xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name,
+                       UnitAttr:$frozen);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let verifier = [{ return ::cnn::verifyParameter(*this); }];
@@ -45,7 +49,7 @@ def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect]> {
 // Convolution and linear layers
 //===----------------------------------------------------------------------===//
 
-def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d"> {
+def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "2-D cross-correlation, as torch.nn.Conv2d";
   let description = [{
     input [N, C, H, W], weight [O, C/groups, kH, kW], optional bias [O].
@@ -61,7 +65,7 @@ def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d"> {
   }];
 }
 
-def Cnn_LinearOp : Cnn_InferredOp<"linear"> {
+def Cnn_LinearOp : Cnn_InferredOp<"linear", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Affine map x W^T + b, as torch.nn.Linear";
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$weight,
                        Optional<Cnn_F32Tensor>:$bias);
@@ -76,7 +80,7 @@ def Cnn_LinearOp : Cnn_InferredOp<"linear"> {
 //===----------------------------------------------------------------------===//
 
 class Cnn_ActivationOp<string mnemonic, string torchName>
-    : Cnn_InferredOp<mnemonic> {
+    : Cnn_InferredOp<mnemonic, [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Element-wise activation, as torch.nn." # torchName;
   let arguments = (ins Cnn_F32Tensor:$input);
   let results = (outs Cnn_F32Tensor:$result);
@@ -91,7 +95,7 @@ def Cnn_SigmoidOp : Cnn_ActivationOp<"sigmoid", "Sigmoid">;
 // Pooling and reshaping
 //===----------------------------------------------------------------------===//
 
-def Cnn_MaxPool2dOp : Cnn_InferredOp<"maxpool2d"> {
+def Cnn_MaxPool2dOp : Cnn_InferredOp<"maxpool2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "2-D max pooling with -inf padding, as torch.nn.MaxPool2d";
   let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$kernel_size,
                        I64ArrayAttr:$stride, I64ArrayAttr:$padding,
@@ -100,7 +104,7 @@ def Cnn_MaxPool2dOp : Cnn_InferredOp<"maxpool2d"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_AvgPool2dOp : Cnn_InferredOp<"avgpool2d"> {
+def Cnn_AvgPool2dOp : Cnn_InferredOp<"avgpool2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "2-D average pooling, as torch.nn.AvgPool2d";
   let description = [{
     With count_include_pad (PyTorch's default) zero padding counts in the
@@ -113,7 +117,7 @@ def Cnn_AvgPool2dOp : Cnn_InferredOp<"avgpool2d"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_AdaptiveAvgPool2dOp : Cnn_InferredOp<"adaptive_avgpool2d"> {
+def Cnn_AdaptiveAvgPool2dOp : Cnn_InferredOp<"adaptive_avgpool2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Adaptive average pooling, as torch.nn.AdaptiveAvgPool2d";
   let description = [{
     Output cell (i, j) averages input rows floor(i*H/oh) .. ceil((i+1)*H/oh)
@@ -124,11 +128,13 @@ def Cnn_AdaptiveAvgPool2dOp : Cnn_InferredOp<"adaptive_avgpool2d"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_FlattenOp : Cnn_InferredOp<"flatten"> {
+def Cnn_FlattenOp : Cnn_InferredOp<"flatten", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Flattens all but the batch dimension, as torch.nn.Flatten";
   let arguments = (ins Cnn_F32Tensor:$input);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
+
+include "cnn/CnnTrainingOps.td"
 
 #endif // CNN_OPS_TD

@@ -6,6 +6,7 @@
 
 namespace cnn {
 std::unique_ptr<mlir::Pass> createInferShapesPass();
+std::unique_ptr<mlir::Pass> createAutodiffPass();
 
 #define GEN_PASS_REGISTRATION
 #include "cnn/CnnPasses.h.inc"

@@ -68,6 +68,28 @@ ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
 
+// Training: the loss and the gradient ops. Each checks that its operands
+// are consistent with the forward op it differentiates.
+ShapeResult crossEntropy(const Shape &logits, const Shape &labels);
+ShapeResult crossEntropyGrad(const Shape &logits, const Shape &labels);
+ShapeResult conv2dInputGrad(const Shape &grad, const Shape &weight,
+                            const Conv2dArgs &args, Pair inputSize);
+ShapeResult conv2dWeightGrad(const Shape &input, const Shape &grad,
+                             const Conv2dArgs &args, Pair kernel);
+ShapeResult biasGrad(const Shape &grad);
+ShapeResult linearInputGrad(const Shape &grad, const Shape &weight);
+ShapeResult linearWeightGrad(const Shape &input, const Shape &grad);
+ShapeResult elementwiseGrad(const Shape &value, const Shape &grad);
+ShapeResult maxPool2dGrad(const Shape &input, const Shape &grad,
+                          const Pool2dArgs &args);
+ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
+                          Pair inputSize);
+ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize);
+ShapeResult unflatten(const Shape &input, const Shape &sampleShape);
+
+/// Equal up to dynamic dimensions (a '?' matches any size).
+bool compatible(const Shape &a, const Shape &b);
+
 /// "[?, 3, 32, 32]" — how shapes appear in messages.
 std::string format(const Shape &shape);
 

@@ -14,6 +14,7 @@ namespace cnnc {
 struct ParameterDescription {
   std::string name; // PyTorch state_dict name
   std::vector<int64_t> shape;
+  bool trainable = true;
 };
 
 struct ModelDescription {
@@ -21,6 +22,8 @@ struct ModelDescription {
   std::vector<int64_t> inputShape;  // batch as -1
   std::vector<int64_t> outputShape; // batch as -1
   std::vector<ParameterDescription> parameters; // in ABI order
+  std::string trainingRecipe = "{}";             // JSON of the train: section
+  bool hasTrainStep = false;
 };
 
 /// Reads the description of `func @forward`. Parameters are listed in the
@@ -31,10 +34,12 @@ ModelDescription describeModel(mlir::ModuleOp module);
 /// shapes and parameter names as constants.
 std::string emitModelHeader(const ModelDescription &model);
 
-/// C source implementing the ABI on top of the Halide pipeline
-/// `halideForward` (arguments: input, parameters..., output).
+/// C source implementing the ABI on top of the Halide pipelines
+/// `halideForward` (input, parameters..., output) and, if the model has a
+/// train step, `halideTrain` (see lowerTrainStep for its arguments).
 std::string emitModelWrapper(const ModelDescription &model,
-                             const std::string &halideForward);
+                             const std::string &halideForward,
+                             const std::string &halideTrain);
 
 } // namespace cnnc
 

@@ -46,6 +46,7 @@ struct LayerSpec {
   std::optional<int64_t> inChannels; // in_channels / in_features, if given
   SourcePos inChannelsPos;
   bool bias = true;
+  bool trainable = true; // false: the layer's parameters are frozen
   // conv2d and pooling windows
   cnn::shape::Pair kernel{1, 1};
   cnn::shape::Pair stride{1, 1};
@@ -69,12 +70,33 @@ struct StepLrSpec {
   double gamma = 0.1;
 };
 
+struct CosineLrSpec {
+  int64_t tMax = 0; // 0: no schedule
+  double etaMin = 0;
+};
+
+/// Data preparation of the training recipe (torchvision's transforms).
+struct DataPrepSpec {
+  std::vector<double> mean, std;  // Normalize; empty: none
+  int64_t cropPadding = -1;       // RandomCrop(input size, padding); -1: none
+  bool horizontalFlip = false;    // RandomHorizontalFlip(0.5)
+};
+
+/// A `freeze:` pattern (shell glob over parameter names) and where it is.
+struct FreezePattern {
+  std::string glob;
+  SourcePos pos;
+};
+
 /// The `train:` section: defaults for `cnnc train`, overridable by flags.
 struct TrainSpec {
   int64_t batchSize = 64;
   int64_t epochs = 1;
   SgdSpec sgd;
   StepLrSpec stepLr;
+  CosineLrSpec cosineLr;
+  DataPrepSpec data;
+  std::vector<FreezePattern> freeze;
 };
 
 struct NetworkSpec {

@@ -28,6 +28,15 @@ bool lowerForward(mlir::ModuleOp module, const Halide::Target &target,
                   SchedulePolicy policy, LoweredPipeline &result,
                   std::string &error);
 
+/// Lowers `func @train_step` (built by cnn-autodiff). Arguments: input,
+/// labels (int64), every parameter, the momentum buffer of each trainable
+/// parameter, then the scalars lr, momentum, weight_decay, nesterov (bool),
+/// first_step (bool). Outputs: the loss (0-d), the new value of each
+/// trainable parameter, then the new momentum buffer of each.
+bool lowerTrainStep(mlir::ModuleOp module, const Halide::Target &target,
+                    SchedulePolicy policy, LoweredPipeline &result,
+                    std::string &error);
+
 } // namespace cnnc
 
 #endif // CNNC_LOWERING_HALIDELOWERING_H

@@ -1,0 +1,37 @@
+// The default CPU schedule of backward ops (Gradients.h), kept apart from
+// their algorithms like CpuSchedule.h. Simple and safe first; tuned
+// schedules (rfactor over the batch, register blocking) come later.
+#ifndef CNNC_HALIDE_GRADIENTSCHEDULE_H
+#define CNNC_HALIDE_GRADIENTSCHEDULE_H
+
+#include "cnnc/halide/Gradients.h"
+
+#include <Halide.h>
+
+#include <vector>
+
+namespace cnnc::hl {
+
+/// Schedules every Func of `grads` (the backward ops of one pipeline) for
+/// `target`, correct for any batch size:
+///  - every result (`output`, `extraOutputs`) is stored (compute_root),
+///    vectorised along its innermost dimension (GuardWithIf tails: nothing
+///    outside a tensor is computed or read) and parallel over its
+///    outermost dimension(s): (c, n) fused for rank 4, the last for rank 2;
+///  - `accum` is computed per parallel slice of its result (compute_at), its
+///    update vectorised along the innermost pure dimension with the
+///    reduction loops (in their own order) outside it. Each output element's
+///    reduction, including every reduction over the batch (weight / bias
+///    gradients, the loss), runs serially inside one parallel iteration: no
+///    races, no atomics;
+///  - `stored` intermediates (argmax, softmax row statistics, per-sample
+///    losses) are compute_root, parallel over their outermost pure
+///    dimension, reductions serial per element;
+///  - operand wrappers (boundary conditions, clamps) stay inline.
+/// Call it once per set of grads.
+void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
+                                  const Halide::Target &target);
+
+} // namespace cnnc::hl
+
+#endif // CNNC_HALIDE_GRADIENTSCHEDULE_H

@@ -1,0 +1,211 @@
+// Halide algorithm builders of the backward ops for training: the loss, the
+// gradient of every forward op of Ops.h, and the SGD update. Same
+// conventions as Ops.h (Func f(x, y, c, n) for [N, C, H, W], f(f, n) for
+// [N, F], weights OIHW, float32, PyTorch semantics, pure definitions with
+// no scheduling: GradientSchedule.h schedules them).
+//
+// Reductions over the batch (weight and bias gradients, the loss) need the
+// batch extent as an Expr `batch`: the walker passes the run-time extent of
+// an input, e.g. `x.dim(3).extent()` of the activation's ImageParam (the
+// batch is Halide dimension rank - 1).
+//
+// Every gradient is a gather (each result element sums what it receives),
+// never a scatter: no atomics, every output element is written once, so the
+// pure loops of every Func may run in parallel.
+#ifndef CNNC_HALIDE_GRADIENTS_H
+#define CNNC_HALIDE_GRADIENTS_H
+
+#include "cnnc/halide/Ops.h"
+
+#include <Halide.h>
+
+#include <string>
+#include <vector>
+
+namespace cnnc::hl {
+
+enum class GradKind {
+  SoftmaxCrossEntropy,     // the loss value
+  SoftmaxCrossEntropyGrad, // d loss / d logits
+  Conv2dInputGrad,
+  Conv2dWeightGrad,
+  BiasGrad, // conv ([N, C, H, W] dy) and linear ([N, F] dy)
+  LinearInputGrad,
+  LinearWeightGrad,
+  ReluGrad,
+  TanhGrad,
+  SigmoidGrad,
+  MaxPool2dGrad,
+  AvgPool2dGrad,
+  AdaptiveAvgPool2dGrad,
+  FlattenGrad,
+  SgdUpdate
+};
+
+const char *gradKindName(GradKind kind);
+
+/// One lowered backward op: its result and the named pieces a schedule
+/// needs (the analogue of LoweredOp).
+///
+///  - `output`: the result, a pure Func. For SgdUpdate the new parameter;
+///    the new momentum buffer is `extraOutputs[0]` (when there is one).
+///  - `accum`: the reduction behind `output` (pure init, then one update
+///    over `rdom` whose pure args are exactly `vars`), undefined for
+///    element-wise ops (activations, flatten, SGD).
+///  - `rdom`: the reduction domain of `accum`'s update (see each builder).
+///  - `stored`: intermediate reductions that the schedule should store
+///    once (compute_root): the max-pool argmax, the softmax row max and
+///    sum of exponentials, the per-sample losses. Each is a Func whose pure
+///    args are its Vars and whose updates (if any) have the same pure args.
+struct LoweredGrad {
+  GradKind kind;
+  Tensor output;
+  std::vector<Tensor> extraOutputs;
+  /// The operands as passed (upstream gradients, saved forward values,
+  /// weights).
+  std::vector<Tensor> inputs;
+  /// Pure loop variables of `output` (and `accum`), innermost first.
+  std::vector<Halide::Var> vars;
+  Halide::Func accum;
+  Halide::RDom rdom;
+  std::vector<Halide::Func> stored;
+};
+
+// --- loss ---------------------------------------------------------------
+
+/// PyTorch CrossEntropyLoss (reduction 'mean', no weights, no smoothing)
+/// on logits [N, K] and class labels [N]: loss = mean over n of
+/// (logsumexp(logits[n]) - logits[n, label[n]]), the logsumexp computed
+/// after subtracting the row max. `labels` is a 1-D Func label(n) of type
+/// Int(32) or Int(64) (PyTorch's int64 targets); a label outside [0, K) is
+/// not checked (PyTorch raises) and reads a clamped logit. The result is a
+/// 0-dimensional Func (shape {}). `stored`: row max, sum of exponentials,
+/// per-sample loss.
+LoweredGrad softmaxCrossEntropy(const Tensor &logits,
+                                const Halide::Func &labels,
+                                const Halide::Expr &batch,
+                                const std::string &name = "cross_entropy");
+
+/// d loss / d logits = dloss * (softmax(logits) - onehot(label)) / N,
+/// [N, K]. `dloss` is the upstream gradient of the scalar loss (1 when the
+/// loss is the objective). `stored`: row max, sum of exponentials.
+LoweredGrad
+softmaxCrossEntropyGrad(const Tensor &logits, const Halide::Func &labels,
+                        const Halide::Expr &batch,
+                        const Halide::Expr &dloss = 1.0f,
+                        const std::string &name = "cross_entropy_grad");
+
+// --- conv2d, linear -----------------------------------------------------
+
+/// dx [N, C, H, W] of conv2d from dy [N, O, Ho, Wo] and weight
+/// [O, C/g, KH, KW], `inputShape` the forward input's shape. A gather: each
+/// input pixel sums, over its group's output channels and the kernel taps
+/// whose stride alignment lands on an output pixel, dy * w. rdom
+/// (kx, ky, o-within-group).
+LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
+                            const cnn::shape::Shape &inputShape,
+                            const cnn::shape::Conv2dArgs &args,
+                            const std::string &name = "conv2d_dx");
+
+/// dw of conv2d, of `weightShape` [O, C/g, KH, KW] (the forward weight's),
+/// from the forward input x [N, C, H, W] and dy [N, O, Ho, Wo]: the sum
+/// over (n, oy, ox) of x(tap) * dy. rdom (ox, oy, n) with n over
+/// [0, batch).
+LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
+                             const cnn::shape::Shape &weightShape,
+                             const cnn::shape::Conv2dArgs &args,
+                             const Halide::Expr &batch,
+                             const std::string &name = "conv2d_dw");
+
+/// db [C] from dy [N, C, H, W] (sum over n, y, x; rdom (x, y, n)) or from
+/// dy [N, F] (sum over n; rdom (n)).
+LoweredGrad biasGrad(const Tensor &dy, const Halide::Expr &batch,
+                     const std::string &name = "bias_grad");
+
+/// Linear dx [N, in] = dy [N, out] W [out, in]. rdom (o).
+LoweredGrad linearInputGrad(const Tensor &dy, const Tensor &weight,
+                            const std::string &name = "linear_dx");
+
+/// Linear dW [out, in] = dy^T x: sum over n of dy(o, n) x(k, n). rdom (n).
+LoweredGrad linearWeightGrad(const Tensor &input, const Tensor &dy,
+                             const Halide::Expr &batch,
+                             const std::string &name = "linear_dw");
+
+// --- activations, flatten -------------------------------------------------
+
+/// Element-wise activation gradients (any rank), PyTorch's formulas:
+///  ReluGrad(x, dy)    = dy where x > 0, else 0 (0 at x == 0);
+///  TanhGrad(y, dy)    = dy * (1 - y^2),  y = tanh(x) the forward output;
+///  SigmoidGrad(y, dy) = dy * y * (1 - y), y = sigmoid(x) the forward output.
+/// `saved` is x for Relu and y for Tanh / Sigmoid.
+LoweredGrad activationGrad(GradKind kind, const Tensor &saved, const Tensor &dy,
+                           const std::string &name = "");
+
+/// Unflatten: dy [N, F] -> dx of `inputShape` (the forward input's shape,
+/// [N, d1, ..., dk] with F = d1 * ... * dk, C order).
+LoweredGrad flattenGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
+                        const std::string &name = "flatten_grad");
+
+// --- pooling --------------------------------------------------------------
+
+/// MaxPool2d backward: dx [N, C, H, W] from the forward input x and dy.
+/// As PyTorch, each window routes its gradient to the first maximum in
+/// scan order (ky outer, kx inner) among its in-bounds taps (padding never
+/// wins; a NaN wins, the last NaN of the window); overlapping windows add.
+/// `stored[0]` is the argmax Tuple Func (max value, tap index ky * KW + kx)
+/// per output pixel (rdom (kx, ky)); dx gathers, for each input pixel, the
+/// windows whose argmax is that pixel (accum over rdom (kx, ky)).
+LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
+                          const cnn::shape::Pool2dArgs &args,
+                          const std::string &name = "maxpool2d_grad");
+
+/// AvgPool2d backward: dx of `inputShape` from dy; each input pixel gathers
+/// dy / divisor of every window covering it (same divisor as the forward,
+/// countIncludePad or not). rdom (kx, ky).
+LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
+                          const cnn::shape::Pool2dArgs &args,
+                          bool countIncludePad,
+                          const std::string &name = "avgpool2d_grad");
+
+/// AdaptiveAvgPool2d backward: dx of `inputShape` from dy [N, C, oh, ow];
+/// each input pixel gathers dy / window size of the (possibly several,
+/// overlapping) windows covering it. rdom (jx, jy) over the most windows
+/// covering one input column / row.
+LoweredGrad
+adaptiveAvgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
+                      const std::string &name = "adaptive_avgpool2d_grad");
+
+// --- optimizer ------------------------------------------------------------
+
+/// Hyper-parameters of SGD, as run-time values: lr is a Param<float> (the
+/// schedule of the learning rate changes it between steps without a
+/// recompile); the others may be Params or constants.
+struct SgdHyper {
+  Halide::Param<float> lr;
+  Halide::Expr momentum = 0.0f;    // mu
+  Halide::Expr weightDecay = 0.0f; // wd
+  /// true (or a non-zero int) on the first step: the momentum buffer is
+  /// then initialised to the gradient, as PyTorch does when it has none.
+  /// The velocity buffer is still read then (its content is ignored: pass
+  /// the zero-initialised or any buffer of the right shape).
+  Halide::Expr firstStep = false;
+  Halide::Expr nesterov = false; // a run-time flag, like the others
+};
+
+/// PyTorch torch.optim.SGD (dampening 0, maximize false), one step:
+///   g' = g + wd * p
+///   momentum != 0:  v' = firstStep ? g' : mu * v + g'
+///                   g'' = nesterov ? g' + mu * v' : v'
+///   momentum == 0:  g'' = g'  (v' = v, unchanged)
+///   p' = p - lr * g''
+/// `momentum != 0` and nesterov are tested at run time (selects). `param`, `grad` and `velocity` have the same
+/// (static) shape.
+/// `output` is p', `extraOutputs[0]` is v' (only with a `velocity`;
+/// without one the momentum is ignored: plain SGD with weight decay).
+LoweredGrad sgdUpdate(const Tensor &param, const Tensor &grad,
+                      const Tensor *velocity, const SgdHyper &hyper,
+                      const std::string &name = "sgd");
+
+} // namespace cnnc::hl
+
+#endif // CNNC_HALIDE_GRADIENTS_H

@@ -1,0 +1,149 @@
+// Conv2d backward (input and weight gradients) and the bias gradient.
+#include "GradientsCommon.h"
+
+namespace cnnc::hl {
+
+using namespace Halide;
+
+LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
+                            const cnn::shape::Shape &inputShape,
+                            const cnn::shape::Conv2dArgs &args,
+                            const std::string &name) {
+  const char *op = "conv2d_input_grad";
+  detail::checkTensor(op, "dy", dy);
+  detail::checkTensor(op, "weight", weight);
+  detail::checkRank4(op, "input", inputShape);
+  cnn::shape::Shape dyShape = detail::checkShape(
+      op, cnn::shape::conv2d(inputShape, weight.shape, std::nullopt, args));
+  detail::checkSameShape(op, "dy and forward output", dy.shape, dyShape);
+
+  const int outH = int(dyShape[2]), outW = int(dyShape[3]);
+  const int outChannels = int(weight.shape[0]);
+  const int groupIn = int(weight.shape[1]);
+  const int kH = int(weight.shape[2]), kW = int(weight.shape[3]);
+  const int groupOut = outChannels / int(args.groups);
+  const int sy = int(args.stride[0]), sx = int(args.stride[1]);
+  const int py = int(args.padding[0]), px = int(args.padding[1]);
+  const int dly = int(args.dilation[0]), dlx = int(args.dilation[1]);
+
+  LoweredGrad result;
+  result.kind = GradKind::Conv2dInputGrad;
+  result.inputs = {dy, weight};
+  result.vars = detail::makeVars(name, 4);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+
+  // Output pixel ox reads input ox * s - p + k * d, so input x receives
+  // from tap k the output (x + p - k * d) / s when that divides exactly
+  // (Halide's / and % are Euclidean: right for negative numerators too)
+  // and lands inside [0, outW).
+  result.rdom =
+      RDom({{0, kW}, {0, kH}, {0, groupOut}}, detail::funcName(name, "_r"));
+  const RDom &r = result.rdom;
+  Expr tx = x + px - r.x * dlx, ty = y + py - r.y * dly;
+  Expr ox = sx == 1 ? tx : tx / sx, oy = sy == 1 ? ty : ty / sy;
+  Expr valid = ox >= 0 && ox < outW && oy >= 0 && oy < outH;
+  if (sx > 1)
+    valid = valid && tx % sx == 0;
+  if (sy > 1)
+    valid = valid && ty % sy == 0;
+  Expr group = c / groupIn;
+  Expr o = group * groupOut + r.z;
+  Expr ci = c - group * groupIn;
+  // Clamped reads: nothing outside dy is touched; the select drops them.
+  Expr value = dy.func(clamp(ox, 0, outW - 1), clamp(oy, 0, outH - 1), o, n) *
+               weight.func(r.x, r.y, ci, o);
+
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = 0.0f;
+  result.accum(x, y, c, n) += select(valid, value, 0.0f);
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n);
+  result.output = {out, inputShape};
+  return result;
+}
+
+LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
+                             const cnn::shape::Shape &weightShape,
+                             const cnn::shape::Conv2dArgs &args,
+                             const Expr &batch, const std::string &name) {
+  const char *op = "conv2d_weight_grad";
+  detail::checkTensor(op, "input", input);
+  detail::checkTensor(op, "dy", dy);
+  detail::checkRank4(op, "input", input.shape);
+  const cnn::shape::Shape &wShape = weightShape;
+  cnn::shape::Shape dyShape = detail::checkShape(
+      op, cnn::shape::conv2d(input.shape, wShape, std::nullopt, args));
+  detail::checkSameShape(op, "dy and forward output", dy.shape, dyShape);
+
+  const int inH = int(input.shape[2]), inW = int(input.shape[3]);
+  const int outH = int(dyShape[2]), outW = int(dyShape[3]);
+  const int groupIn = int(wShape[1]);
+  const int groupOut = int(wShape[0] / args.groups);
+  const int sy = int(args.stride[0]), sx = int(args.stride[1]);
+  const int py = int(args.padding[0]), px = int(args.padding[1]);
+  const int dly = int(args.dilation[0]), dlx = int(args.dilation[1]);
+
+  LoweredGrad result;
+  result.kind = GradKind::Conv2dWeightGrad;
+  result.inputs = {input, dy};
+  // Weight [O, C/g, KH, KW] is w(kx, ky, ci, o).
+  std::vector<Var> vars;
+  for (const char *v : {"_kx", "_ky", "_ci", "_o"})
+    vars.emplace_back(detail::funcName(name + v));
+  result.vars = vars;
+  Var kx = vars[0], ky = vars[1], ci = vars[2], o = vars[3];
+
+  Func source = input.func;
+  if (px > 0 || py > 0)
+    source = BoundaryConditions::constant_exterior(
+        input.func, 0.0f, {{0, inW}, {0, inH}, Range(), Range()});
+  result.rdom =
+      RDom({{0, outW}, {0, outH}, {0, batch}}, detail::funcName(name, "_r"));
+  const RDom &r = result.rdom;
+  Expr inChannel = (o / groupOut) * groupIn + ci;
+  if (args.groups == 1)
+    inChannel = ci;
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(kx, ky, ci, o) = 0.0f;
+  result.accum(kx, ky, ci, o) +=
+      source(r.x * sx - px + kx * dlx, r.y * sy - py + ky * dly, inChannel,
+             r.z) *
+      dy.func(r.x, r.y, o, r.z);
+  Func out(detail::funcName(name));
+  out(kx, ky, ci, o) = result.accum(kx, ky, ci, o);
+  result.output = {out, wShape};
+  return result;
+}
+
+LoweredGrad biasGrad(const Tensor &dy, const Expr &batch,
+                     const std::string &name) {
+  const char *op = "bias_grad";
+  detail::checkTensor(op, "dy", dy);
+  if (dy.shape.size() != 4 && dy.shape.size() != 2)
+    detail::fail(op, "dy must be [N, C, H, W] or [N, F], got " +
+                         cnn::shape::format(dy.shape));
+  LoweredGrad result;
+  result.kind = GradKind::BiasGrad;
+  result.inputs = {dy};
+  Var c(detail::funcName(name + "_c"));
+  result.vars = {c};
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(c) = 0.0f;
+  if (dy.shape.size() == 4) {
+    result.rdom =
+        RDom({{0, int(dy.shape[3])}, {0, int(dy.shape[2])}, {0, batch}},
+             detail::funcName(name, "_r"));
+    const RDom &r = result.rdom;
+    result.accum(c) += dy.func(r.x, r.y, c, r.z);
+  } else {
+    result.rdom = RDom(0, batch, detail::funcName(name, "_r"));
+    result.accum(c) += dy.func(c, result.rdom.x);
+  }
+  Func out(detail::funcName(name));
+  out(c) = result.accum(c);
+  result.output = {out, {dy.shape[1]}};
+  return result;
+}
+
+} // namespace cnnc::hl

@@ -1,0 +1,203 @@
+// Backward of max, average and adaptive average pooling, as gathers over the
+// windows covering each input pixel (no scatter, no atomics).
+#include "GradientsCommon.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace cnnc::hl {
+
+using namespace Halide;
+
+namespace {
+
+struct Window {
+  int inH, inW, outH, outW, kH, kW, sy, sx, py, px, dy, dx;
+};
+
+Window windowOf(const cnn::shape::Shape &in, const cnn::shape::Shape &out,
+                const cnn::shape::Pool2dArgs &args) {
+  return {int(in[2]),
+          int(in[3]),
+          int(out[2]),
+          int(out[3]),
+          int(args.kernel[0]),
+          int(args.kernel[1]),
+          int(args.stride[0]),
+          int(args.stride[1]),
+          int(args.padding[0]),
+          int(args.padding[1]),
+          int(args.dilation[0]),
+          int(args.dilation[1])};
+}
+
+/// The output index that reads input `i` through tap `k` along one axis,
+/// and whether there is one: o * s - p + k * d == i with o in [0, out).
+/// `o` comes back clamped into [0, out) (a safe read when !valid).
+Expr tapOutput(Expr i, Expr k, int s, int p, int d, int out, Expr &valid) {
+  Expr t = i + p - k * d;
+  Expr o = s == 1 ? t : t / s; // Euclidean: right for negative t
+  valid = o >= 0 && o < out;
+  if (s > 1)
+    valid = valid && t % s == 0;
+  return clamp(o, 0, out - 1);
+}
+
+} // namespace
+
+LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
+                          const cnn::shape::Pool2dArgs &args,
+                          const std::string &name) {
+  const char *op = "maxpool2d_grad";
+  detail::checkTensor(op, "input", input);
+  detail::checkTensor(op, "dy", dy);
+  cnn::shape::Shape outShape =
+      detail::checkShape(op, cnn::shape::maxPool2d(input.shape, args));
+  detail::checkSameShape(op, "dy and forward output", dy.shape, outShape);
+  Window w = windowOf(input.shape, outShape, args);
+
+  LoweredGrad result;
+  result.kind = GradKind::MaxPool2dGrad;
+  result.inputs = {input, dy};
+
+  // The forward's argmax per output pixel: (max, tap ky * KW + kx), tap -1
+  // until the first in-bounds tap. PyTorch's CPU kernel starts from the
+  // first in-bounds tap with -inf and takes a later tap when
+  // `val > max || isnan(val)`: the first maximum in (ky, kx) scan order,
+  // and padding never wins (it is skipped, not read as -inf).
+  std::vector<Var> av = detail::makeVars(name + "_argmax", 4);
+  Var ax = av[0], ay = av[1], ac = av[2], an = av[3];
+  RDom t({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_taps"));
+  Expr ix = ax * w.sx - w.px + t.x * w.dx, iy = ay * w.sy - w.py + t.y * w.dy;
+  Expr inside = ix >= 0 && ix < w.inW && iy >= 0 && iy < w.inH;
+  Expr v = input.func(clamp(ix, 0, w.inW - 1), clamp(iy, 0, w.inH - 1), ac, an);
+  Func argmax(detail::funcName(name, "_argmax"));
+  argmax(ax, ay, ac, an) =
+      Tuple(Expr(-std::numeric_limits<float>::infinity()), Expr(-1));
+  Expr best = argmax(ax, ay, ac, an)[0], bestTap = argmax(ax, ay, ac, an)[1];
+  Expr take = inside && (bestTap < 0 || v > best || is_nan(v));
+  argmax(ax, ay, ac, an) =
+      Tuple(select(take, v, best), select(take, t.y * w.kW + t.x, bestTap));
+  result.stored = {argmax};
+
+  // dx: each input pixel sums dy of the windows whose argmax it is.
+  result.vars = detail::makeVars(name, 4);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+  result.rdom = RDom({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_r"));
+  const RDom &r = result.rdom;
+  Expr validX, validY;
+  Expr ox = tapOutput(x, r.x, w.sx, w.px, w.dx, w.outW, validX);
+  Expr oy = tapOutput(y, r.y, w.sy, w.py, w.dy, w.outH, validY);
+  Expr hit = validX && validY && argmax(ox, oy, c, n)[1] == r.y * w.kW + r.x;
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = 0.0f;
+  result.accum(x, y, c, n) += select(hit, dy.func(ox, oy, c, n), 0.0f);
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n);
+  result.output = {out, input.shape};
+  return result;
+}
+
+LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
+                          const cnn::shape::Pool2dArgs &args,
+                          bool countIncludePad, const std::string &name) {
+  const char *op = "avgpool2d_grad";
+  detail::checkTensor(op, "dy", dy);
+  detail::checkRank4(op, "input", inputShape);
+  cnn::shape::Shape outShape =
+      detail::checkShape(op, cnn::shape::avgPool2d(inputShape, args));
+  detail::checkSameShape(op, "dy and forward output", dy.shape, outShape);
+  Window w = windowOf(inputShape, outShape, args);
+
+  LoweredGrad result;
+  result.kind = GradKind::AvgPool2dGrad;
+  result.inputs = {dy};
+  result.vars = detail::makeVars(name, 4);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+  result.rdom = RDom({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_r"));
+  const RDom &r = result.rdom;
+  Expr validX, validY;
+  Expr ox = tapOutput(x, r.x, w.sx, w.px, 1, w.outW, validX);
+  Expr oy = tapOutput(y, r.y, w.sy, w.py, 1, w.outH, validY);
+
+  // The forward's divisor of window (ox, oy) (see avgPool2d).
+  Expr y0 = oy * w.sy - w.py, x0 = ox * w.sx - w.px;
+  Expr y1 = min(y0 + w.kH, w.inH + w.py), x1 = min(x0 + w.kW, w.inW + w.px);
+  Expr count;
+  if (countIncludePad)
+    count = (y1 - y0) * (x1 - x0);
+  else
+    count = (min(y1, w.inH) - max(y0, 0)) * (min(x1, w.inW) - max(x0, 0));
+
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = 0.0f;
+  result.accum(x, y, c, n) += select(
+      validX && validY, dy.func(ox, oy, c, n) / cast<float>(count), 0.0f);
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n);
+  result.output = {out, inputShape};
+  return result;
+}
+
+LoweredGrad adaptiveAvgPool2dGrad(const Tensor &dy,
+                                  const cnn::shape::Shape &inputShape,
+                                  const std::string &name) {
+  const char *op = "adaptive_avgpool2d_grad";
+  detail::checkTensor(op, "dy", dy);
+  detail::checkRank4(op, "input", inputShape);
+  if (dy.shape.size() != 4)
+    detail::fail(op, "dy must be [N, C, oh, ow], got " +
+                         cnn::shape::format(dy.shape));
+  cnn::shape::Shape outShape = detail::checkShape(
+      op,
+      cnn::shape::adaptiveAvgPool2d(inputShape, {dy.shape[2], dy.shape[3]}));
+  detail::checkSameShape(op, "dy and forward output", dy.shape, outShape);
+  const int inH = int(inputShape[2]), inW = int(inputShape[3]);
+  const int outH = int(outShape[2]), outW = int(outShape[3]);
+
+  // Window o spans [floor(o * in / out), ceil((o + 1) * in / out)). Input
+  // t is covered by the windows o >= floor(t * out / in) (the first whose
+  // end passes t) while start(o) <= t: at most `cover` of them.
+  auto start = [](Expr o, int in, int out) { return (o * in) / out; };
+  auto end = [](Expr o, int in, int out) {
+    return ((o + 1) * in + out - 1) / out;
+  };
+  auto cover = [](int in, int out) {
+    int best = 0;
+    for (int64_t t = 0; t < in; ++t) {
+      int count = 0;
+      for (int64_t o = 0; o < out; ++o)
+        count += (o * in) / out <= t && t < ((o + 1) * in + out - 1) / out;
+      best = std::max(best, count);
+    }
+    return best;
+  };
+
+  LoweredGrad result;
+  result.kind = GradKind::AdaptiveAvgPool2dGrad;
+  result.inputs = {dy};
+  result.vars = detail::makeVars(name, 4);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+  result.rdom = RDom({{0, cover(inW, outW)}, {0, cover(inH, outH)}},
+                     detail::funcName(name, "_r"));
+  const RDom &r = result.rdom;
+  Expr ox = (x * outW) / inW + r.x, oy = (y * outH) / inH + r.y;
+  Expr valid = ox < outW && start(ox, inW, outW) <= x && oy < outH &&
+               start(oy, inH, outH) <= y;
+  Expr oxc = min(ox, outW - 1), oyc = min(oy, outH - 1);
+  Expr size = (end(oyc, inH, outH) - start(oyc, inH, outH)) *
+              (end(oxc, inW, outW) - start(oxc, inW, outW));
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = 0.0f;
+  result.accum(x, y, c, n) +=
+      select(valid, dy.func(oxc, oyc, c, n) / cast<float>(size), 0.0f);
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n);
+  result.output = {out, inputShape};
+  return result;
+}
+
+} // namespace cnnc::hl

@@ -1,0 +1,151 @@
+// Ops of the training step: the loss, one gradient op per forward op family
+// (each lowered to its own Halide algorithm), and the optimizer update.
+// Included from CnnOps.td.
+
+//===----------------------------------------------------------------------===//
+// Loss
+//===----------------------------------------------------------------------===//
+
+def Cnn_CrossEntropyOp : Cnn_InferredOp<"cross_entropy"> {
+  let summary = "Mean softmax cross-entropy, as torch.nn.CrossEntropyLoss";
+  let description = [{
+    logits [N, K], labels [N] (class indices) -> the scalar batch mean of
+    logsumexp(logits[n]) - logits[n, labels[n]].
+  }];
+  let arguments = (ins Cnn_F32Tensor:$logits, Cnn_LabelTensor:$labels);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_CrossEntropyGradOp : Cnn_InferredOp<"cross_entropy_grad"> {
+  let summary = "Gradient of the mean cross-entropy w.r.t. the logits";
+  let description = [{ (softmax(logits) - onehot(labels)) / N. }];
+  let arguments = (ins Cnn_F32Tensor:$logits, Cnn_LabelTensor:$labels);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients of convolution and linear layers
+//===----------------------------------------------------------------------===//
+
+def Cnn_Conv2dInputGradOp : Cnn_InferredOp<"conv2d_input_grad"> {
+  let summary = "Gradient of conv2d w.r.t. its input";
+  let description = [{
+    grad [N, O, Ho, Wo], weight [O, C/groups, kH, kW] -> [N, C, H, W] with
+    input_size = [H, W]: a transposed convolution of the output gradient.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$grad, Cnn_F32Tensor:$weight,
+                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
+                       I64ArrayAttr:$dilation, I64Attr:$groups,
+                       I64ArrayAttr:$input_size);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_Conv2dWeightGradOp : Cnn_InferredOp<"conv2d_weight_grad"> {
+  let summary = "Gradient of conv2d w.r.t. its weight";
+  let description = [{
+    input [N, C, H, W], grad [N, O, Ho, Wo] -> [O, C/groups, kH, kW]: a
+    reduction over the batch and the output positions.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad,
+                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
+                       I64ArrayAttr:$dilation, I64Attr:$groups,
+                       I64ArrayAttr:$kernel_size);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_BiasGradOp : Cnn_InferredOp<"bias_grad"> {
+  let summary = "Gradient of a bias: the output gradient summed over all but dim 1";
+  let arguments = (ins Cnn_F32Tensor:$grad);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_LinearInputGradOp : Cnn_InferredOp<"linear_input_grad"> {
+  let summary = "Gradient of linear w.r.t. its input: grad W";
+  let arguments = (ins Cnn_F32Tensor:$grad, Cnn_F32Tensor:$weight);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_LinearWeightGradOp : Cnn_InferredOp<"linear_weight_grad"> {
+  let summary = "Gradient of linear w.r.t. its weight: grad^T input";
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients of activations (from the forward result, which is stored)
+//===----------------------------------------------------------------------===//
+
+class Cnn_ActivationGradOp<string mnemonic, string rule>
+    : Cnn_InferredOp<mnemonic> {
+  let summary = "Activation gradient from its result y: " # rule;
+  let arguments = (ins Cnn_F32Tensor:$result_value, Cnn_F32Tensor:$grad);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$result_value `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_ReluGradOp : Cnn_ActivationGradOp<"relu_grad", "grad * (y > 0)">;
+def Cnn_TanhGradOp : Cnn_ActivationGradOp<"tanh_grad", "grad * (1 - y^2)">;
+def Cnn_SigmoidGradOp : Cnn_ActivationGradOp<"sigmoid_grad", "grad * y * (1 - y)">;
+
+//===----------------------------------------------------------------------===//
+// Gradients of pooling and reshaping
+//===----------------------------------------------------------------------===//
+
+def Cnn_MaxPool2dGradOp : Cnn_InferredOp<"maxpool2d_grad"> {
+  let summary = "Gradient of maxpool2d: to the first maximum of each window";
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad,
+                       I64ArrayAttr:$kernel_size, I64ArrayAttr:$stride,
+                       I64ArrayAttr:$padding, I64ArrayAttr:$dilation);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_AvgPool2dGradOp : Cnn_InferredOp<"avgpool2d_grad"> {
+  let summary = "Gradient of avgpool2d";
+  let arguments = (ins Cnn_F32Tensor:$grad, I64ArrayAttr:$kernel_size,
+                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
+                       BoolAttr:$count_include_pad, I64ArrayAttr:$input_size);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_AdaptiveAvgPool2dGradOp : Cnn_InferredOp<"adaptive_avgpool2d_grad"> {
+  let summary = "Gradient of adaptive_avgpool2d";
+  let arguments = (ins Cnn_F32Tensor:$grad, I64ArrayAttr:$input_size);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_UnflattenOp : Cnn_InferredOp<"unflatten"> {
+  let summary = "[N, C*H*W] -> [N, C, H, W] (the gradient of flatten)";
+  let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$shape);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+def Cnn_SgdUpdateOp : Cnn_Op<"sgd_update", [AllTypesMatch<["param", "grad"]>]> {
+  let summary = "PyTorch's SGD step for one parameter";
+  let description = [{
+    Updates the parameter defined by `param` (a cnn.parameter) and its
+    momentum buffer, which lives next to it, from its gradient:
+      g = grad + weight_decay * p
+      v = first_step ? g : momentum * v + g
+      p = p - lr * (nesterov ? g + momentum * v : v)   (v = g if momentum == 0)
+    lr, momentum, weight_decay, nesterov and first_step are run-time inputs
+    of the training step, so changing them needs no recompilation.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$param, Cnn_F32Tensor:$grad);
+  let assemblyFormat = "$param `,` $grad attr-dict `:` type($param)";
+  let verifier = [{ return ::cnn::verifySgdUpdate(*this); }];
+}

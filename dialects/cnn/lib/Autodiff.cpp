@@ -1,0 +1,114 @@
+// cnn-autodiff: reverse-mode differentiation at the graph level. The
+// gradient of each op comes from its own rule (GradientRules.cpp); this pass
+// only decides which gradients are needed and chains the rules.
+#include "cnn/CnnDialect.h"
+#include "cnn/CnnPasses.h"
+
+#include "mlir/Dialect/StandardOps/IR/Ops.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/Pass.h"
+#include "llvm/ADT/DenseSet.h"
+
+using namespace mlir;
+
+namespace {
+#define GEN_PASS_CLASSES
+#include "cnn/CnnPasses.h.inc"
+
+struct AutodiffPass : public AutodiffBase<AutodiffPass> {
+  void runOnOperation() override;
+  LogicalResult buildTrainStep(FuncOp train);
+};
+
+LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
+  Block &body = train.getBody().front();
+  auto ret = cast<ReturnOp>(body.getTerminator());
+  if (ret.getNumOperands() != 1)
+    return ret.emitError("func @forward must return exactly the logits");
+  Value logits = ret.getOperand(0);
+  Location loc = logits.getLoc();
+  SmallVector<Operation *> forwardOps;
+  for (Operation &op : body.without_terminator())
+    forwardOps.push_back(&op);
+
+  // A value needs a gradient when it depends on a trainable parameter.
+  llvm::DenseSet<Value> needsGrad;
+  for (Operation *op : forwardOps) {
+    if (auto param = dyn_cast<cnn::ParameterOp>(op)) {
+      if (!param.getFrozen())
+        needsGrad.insert(param.getResult());
+      continue;
+    }
+    if (llvm::any_of(op->getOperands(),
+                     [&](Value v) { return needsGrad.contains(v); }))
+      for (Value result : op->getResults())
+        needsGrad.insert(result);
+  }
+  if (!needsGrad.contains(logits))
+    return train.emitError("the network has no trainable parameter");
+
+  OpBuilder b(ret);
+  Value labels = body.addArgument(
+      RankedTensorType::get({ShapedType::kDynamicSize}, b.getI64Type()), loc);
+  auto lossType = RankedTensorType::get({}, b.getF32Type());
+  Value loss = b.create<cnn::CrossEntropyOp>(loc, lossType, logits, labels);
+
+  llvm::DenseMap<Value, Value> grads;
+  grads[logits] = b.create<cnn::CrossEntropyGradOp>(loc, logits.getType(),
+                                                    logits, labels);
+  for (Operation *op : llvm::reverse(forwardOps)) {
+    if (isa<cnn::ParameterOp>(op) || op->getNumResults() != 1)
+      continue;
+    auto it = grads.find(op->getResult(0));
+    if (it == grads.end())
+      continue;
+    auto differentiable = dyn_cast<cnn::DifferentiableOp>(op);
+    if (!differentiable)
+      return op->emitError("no gradient rule for '")
+             << op->getName() << "'";
+    SmallVector<bool> needed;
+    for (Value operand : op->getOperands())
+      needed.push_back(needsGrad.contains(operand));
+    SmallVector<Value> operandGrads;
+    differentiable.buildGradients(b, it->second, needed, operandGrads);
+    for (auto [operand, grad] : llvm::zip(op->getOperands(), operandGrads)) {
+      if (!grad)
+        continue;
+      if (!grads.insert({operand, grad}).second)
+        return op->emitError("a value used twice needs gradient accumulation, "
+                             "which the sequential form does not produce");
+    }
+  }
+
+  for (Operation *op : forwardOps)
+    if (auto param = dyn_cast<cnn::ParameterOp>(op))
+      if (Value grad = grads.lookup(param.getResult()))
+        b.create<cnn::SgdUpdateOp>(param.getLoc(), param.getResult(), grad);
+
+  ret->setOperands(loss);
+  train.setType(b.getFunctionType(body.getArgumentTypes(), {lossType}));
+  return success();
+}
+
+void AutodiffPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  auto forward = module.lookupSymbol<FuncOp>("forward");
+  if (!forward) {
+    module.emitError("cnn-autodiff needs a func @forward");
+    return signalPassFailure();
+  }
+  if (module.lookupSymbol("train_step")) {
+    module.emitError("the module already has a func @train_step");
+    return signalPassFailure();
+  }
+  FuncOp train = forward.clone();
+  train.setName("train_step");
+  module.push_back(train);
+  if (failed(buildTrainStep(train)))
+    return signalPassFailure();
+}
+} // namespace
+
+std::unique_ptr<Pass> cnn::createAutodiffPass() {
+  return std::make_unique<AutodiffPass>();
+}

@@ -1,0 +1,129 @@
+// The gradient rule of every differentiable cnn op, in one place: given the
+// gradient of the loss w.r.t. an op's result, build the gradient ops of the
+// operands that need one. Results are typed as the operands they
+// differentiate; the gradient ops' verifiers re-check them with the shape
+// rules.
+#include "cnn/CnnDialect.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace cnn {
+namespace {
+
+ArrayAttr spatialSize(OpBuilder &b, Value v) {
+  auto shape = v.getType().cast<RankedTensorType>().getShape();
+  return b.getI64ArrayAttr({shape[2], shape[3]});
+}
+
+/// Bias gradients sum the output gradient over all but the channel dim.
+Value biasGrad(OpBuilder &b, Location loc, Value bias, Value resultGrad) {
+  return b.create<BiasGradOp>(loc, bias.getType(), resultGrad);
+}
+
+void resize(SmallVectorImpl<Value> &grads, size_t n) {
+  grads.assign(n, Value());
+}
+
+} // namespace
+
+void Conv2dOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                              SmallVectorImpl<Value> &grads) {
+  resize(grads, getNumOperands());
+  Location loc = getLoc();
+  if (needed[0])
+    grads[0] = b.create<Conv2dInputGradOp>(
+        loc, getInput().getType(), grad, getWeight(), getStride(),
+        getPadding(), getDilation(), getGroupsAttr(),
+        spatialSize(b, getInput()));
+  if (needed[1]) {
+    auto w = getWeight().getType().cast<RankedTensorType>().getShape();
+    grads[1] = b.create<Conv2dWeightGradOp>(
+        loc, getWeight().getType(), getInput(), grad, getStride(),
+        getPadding(), getDilation(), getGroupsAttr(),
+        b.getI64ArrayAttr({w[2], w[3]}));
+  }
+  if (getBias() && needed[2])
+    grads[2] = biasGrad(b, loc, getBias(), grad);
+}
+
+void LinearOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                              SmallVectorImpl<Value> &grads) {
+  resize(grads, getNumOperands());
+  Location loc = getLoc();
+  if (needed[0])
+    grads[0] = b.create<LinearInputGradOp>(loc, getInput().getType(), grad,
+                                           getWeight());
+  if (needed[1])
+    grads[1] = b.create<LinearWeightGradOp>(loc, getWeight().getType(),
+                                            getInput(), grad);
+  if (getBias() && needed[2])
+    grads[2] = biasGrad(b, loc, getBias(), grad);
+}
+
+// Activation gradients read the activation's result, which the forward
+// schedule stores, rather than its input, which it may fuse away.
+void ReluOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                            SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<ReluGradOp>(getLoc(), grad.getType(), getResult(), grad);
+}
+
+void TanhOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                            SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<TanhGradOp>(getLoc(), grad.getType(), getResult(), grad);
+}
+
+void SigmoidOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                               SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] =
+        b.create<SigmoidGradOp>(getLoc(), grad.getType(), getResult(), grad);
+}
+
+void MaxPool2dOp::buildGradients(OpBuilder &b, Value grad,
+                                 ArrayRef<bool> needed,
+                                 SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<MaxPool2dGradOp>(
+        getLoc(), getInput().getType(), getInput(), grad, getKernelSize(),
+        getStride(), getPadding(), getDilation());
+}
+
+void AvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
+                                 ArrayRef<bool> needed,
+                                 SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<AvgPool2dGradOp>(
+        getLoc(), getInput().getType(), grad, getKernelSize(), getStride(),
+        getPadding(), getCountIncludePadAttr(), spatialSize(b, getInput()));
+}
+
+void AdaptiveAvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
+                                         ArrayRef<bool> needed,
+                                         SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<AdaptiveAvgPool2dGradOp>(
+        getLoc(), getInput().getType(), grad, spatialSize(b, getInput()));
+}
+
+void FlattenOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                               SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (!needed[0])
+    return;
+  auto shape = getInput().getType().cast<RankedTensorType>().getShape();
+  grads[0] = b.create<UnflattenOp>(
+      getLoc(), getInput().getType(), grad,
+      b.getI64ArrayAttr(llvm::to_vector(shape.drop_front())));
+}
+
+} // namespace cnn

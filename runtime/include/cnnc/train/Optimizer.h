@@ -1,0 +1,57 @@
+// The state of SGD training: the parameters, one momentum buffer per
+// trainable parameter and the number of steps taken, advanced one batch at a
+// time by the library's cnnc_train_step.
+//
+// Double buffering: the library writes the new parameters and momentum into
+// a second set of buffers, which are then swapped in; a failed step leaves
+// the state as it was. Frozen parameters have one buffer and no momentum.
+#ifndef CNNC_TRAIN_OPTIMIZER_H
+#define CNNC_TRAIN_OPTIMIZER_H
+
+#include "cnnc/Error.h"
+#include "cnnc/Tensor.h"
+#include "cnnc/train/Recipe.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnc::rt {
+
+class ModelLibrary;
+
+class SgdOptimizer {
+public:
+  // `parameters`: F32 tensors in model.parameters() order and shapes.
+  // `momentum`: empty for a fresh start (zeros), or one tensor per
+  // parameter (an empty Tensor() for a frozen one). `steps`: steps already
+  // taken; the next step is torch's first (v = g) only when it is 0.
+  // `model` must outlive the optimizer.
+  static Expected<SgdOptimizer> create(const ModelLibrary &model,
+                                       std::vector<Tensor> parameters,
+                                       std::vector<Tensor> momentum = {}, int64_t steps = 0);
+
+  // One step on a batch at learning rate `lr` (see ModelLibrary::trainStep;
+  // `labelSource` names the labels in errors). Returns the batch's mean loss.
+  Expected<float> step(const Tensor &images, const Tensor &labels, double lr,
+                       const SgdOptions &options, const std::string &labelSource);
+
+  const std::vector<Tensor> &parameters() const { return parameters_; }
+  // Empty Tensor() for frozen parameters.
+  const std::vector<Tensor> &momentum() const { return momentum_; }
+  const std::vector<bool> &trainable() const { return trainable_; }
+  std::vector<const Tensor *> parameterPointers() const;
+  int64_t steps() const { return steps_; }
+
+private:
+  SgdOptimizer() = default;
+  const ModelLibrary *model_ = nullptr;
+  std::vector<bool> trainable_;
+  std::vector<Tensor> parameters_, momentum_;
+  std::vector<Tensor> nextParameters_, nextMomentum_; // written by each step
+  int64_t steps_ = 0;
+};
+
+} // namespace cnnc::rt
+
+#endif // CNNC_TRAIN_OPTIMIZER_H

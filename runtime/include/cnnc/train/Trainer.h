@@ -1,0 +1,59 @@
+// The training loop: epochs of SGD steps over a DataLoader, each followed by
+// an evaluation on validation data, the learning rate following the schedule
+// per epoch. Files are the caller's business: after each epoch a hook gets the
+// state to save (a TrainingCheckpoint), so `cnnc train` writes checkpoints
+// and tests can watch.
+#ifndef CNNC_TRAIN_TRAINER_H
+#define CNNC_TRAIN_TRAINER_H
+
+#include "cnnc/Error.h"
+#include "cnnc/train/Checkpoint.h"
+#include "cnnc/train/Evaluate.h"
+
+#include <cstdint>
+#include <functional>
+
+namespace cnnc::rt {
+
+class ModelLibrary;
+class Progress;
+namespace data {
+class DataLoader;
+}
+
+struct EpochSummary {
+  int64_t epoch = 0; // 1-based
+  int64_t epochs = 0;
+  double lr = 0.0;
+  double trainLoss = 0.0; // mean over the epoch's samples of the batch losses
+  int64_t trainImages = 0;
+  double trainSeconds = 0.0;
+  double seconds = 0.0; // training and validation
+  EvalResult validation;
+  bool best = false; // the best validation accuracy so far (strictly better)
+  double imagesPerSecond() const {
+    return trainSeconds > 0 ? static_cast<double>(trainImages) / trainSeconds : 0.0;
+  }
+};
+
+// "epoch 2/3: train loss 0.4123, val loss 0.3990, val accuracy 87.50% (7/8),
+// lr 0.05, 1.3 s, 4567 images/s (best)"
+std::string formatEpochSummary(const EpochSummary &summary);
+
+// Called after each epoch with the state to save; an error stops training.
+using EpochHook = std::function<Status(const EpochSummary &, const TrainingCheckpoint &)>;
+
+// Trains epochs state.epochsCompleted + 1 .. state.epochs from `state`
+// (parameters in model order; momentum empty for a fresh start), updating it
+// as it goes: on success it holds the final state; on an error, the state
+// after the last completed epoch. `train` must have been created with
+// state.batchSize, state.shuffle and state.seed (checked); `validation` is
+// evaluated in its current epoch's order. A loss that is not finite stops
+// training with an error (lower the learning rate).
+Status train(const ModelLibrary &model, data::DataLoader &train,
+             const data::DataLoader &validation, TrainingCheckpoint &state,
+             Progress &progress, const EpochHook &afterEpoch);
+
+} // namespace cnnc::rt
+
+#endif // CNNC_TRAIN_TRAINER_H

@@ -1,0 +1,373 @@
+#include "cnnc/Commands.h"
+
+#include "CommandLine.h"
+#include "cnnc/Init.h"
+#include "cnnc/ModelLibrary.h"
+#include "cnnc/ParameterCheck.h"
+#include "cnnc/Safetensors.h"
+#include "cnnc/train/Checkpoint.h"
+#include "cnnc/train/Progress.h"
+#include "cnnc/train/Trainer.h"
+#include "cnnc/train/TrainingData.h"
+
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <sys/stat.h>
+
+namespace cnnc::rt {
+
+static const char kTrainUsage[] =
+    "usage: cnnc train NET.so --data SPEC -o OUT.safetensors [options]\n"
+    "\n"
+    "Trains the network with SGD on the training split of SPEC, evaluating it on\n"
+    "validation data after every epoch. The network's train: recipe gives the\n"
+    "defaults; the options below override them. Writes the final weights to OUT,\n"
+    "the best weights by validation accuracy to OUT with .best before the\n"
+    "extension, and a checkpoint after every epoch.\n"
+    "\n"
+    "  --data SPEC          training data: fashion-mnist:DIR, mnist:DIR, cifar10:DIR\n"
+    "                       or npy:IMAGES.npy,LABELS.npy[,classes=K]\n"
+    "  --val-data SPEC      validation data (its test split; default: the test split\n"
+    "                       of --data, for npy: the same files)\n"
+    "  -o, --output FILE    the final weights (safetensors)\n"
+    "  --weights FILE       start from these weights (default: PyTorch's default\n"
+    "                       initialisation from --seed)\n"
+    "  --epochs N           total number of epochs (also when resuming)\n"
+    "  --batch-size B       samples per step\n"
+    "  --lr X               base learning rate\n"
+    "  --momentum M         SGD momentum\n"
+    "  --weight-decay D     L2 penalty\n"
+    "  --nesterov           Nesterov momentum\n"
+    "  --no-shuffle         keep the training data in file order\n"
+    "  --seed S             seed of initialisation, shuffling and augmentation (default 0)\n"
+    "  --threads T          threads to use (0 = one per core)\n"
+    "  --checkpoint FILE    where to checkpoint after each epoch (default: OUT with\n"
+    "                       .ckpt before the extension)\n"
+    "  --resume FILE        continue a run from its checkpoint: same data order,\n"
+    "                       learning rates and momentum as an uninterrupted run\n";
+
+namespace {
+
+// "out.safetensors" + "best" -> "out.best.safetensors"; "dir.v/out" -> "dir.v/out.best".
+std::string withTag(const std::string &path, const std::string &tag) {
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  size_t nameStart = slash == std::string::npos ? 0 : slash + 1;
+  if (dot == std::string::npos || dot <= nameStart)
+    return path + "." + tag;
+  return path.substr(0, dot) + "." + tag + path.substr(dot);
+}
+
+// The directory of `path` exists, so writing there can work.
+Status checkWritableDir(const std::string &path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Error(path + ": the directory " + dir + " does not exist");
+  return Status::success();
+}
+
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string percent(double fraction) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * fraction);
+  return buf;
+}
+
+struct Command {
+  Command(std::ostream &o, std::ostream &e) : out(o), err(e) {}
+  std::ostream &out, &err;
+  const std::string name = "cnnc train";
+  ParsedArgs args;
+
+  int fail(const Error &e) { return reportError(err, name, e); }
+  int usageError(const std::string &message) {
+    reportError(err, name, Error(message));
+    err << kTrainUsage;
+    return 1;
+  }
+  void note(const std::string &text) { err << name << ": note: " << text << "\n"; }
+
+  const std::string *option(const std::string &key) const {
+    auto it = args.options.find(key);
+    return it == args.options.end() ? nullptr : &it->second;
+  }
+
+  // Applies the flags over `c` (the recipe's values, or the checkpoint's on
+  // resume, when a flag that changes them is worth a note).
+  Status applyFlags(TrainingCheckpoint &c, bool resuming) {
+    auto changed = [&](const std::string &flag, const std::string &from,
+                       const std::string &to) {
+      if (resuming && from != to)
+        note(flag + " " + to + " replaces the checkpoint's " + from +
+             "; the run will differ from an uninterrupted one");
+    };
+    if (const std::string *v = option("--epochs")) {
+      Expected<int64_t> n = parseInteger("--epochs", *v, 1, 1000000000);
+      if (!n)
+        return n.error();
+      c.epochs = *n;
+    }
+    if (const std::string *v = option("--batch-size")) {
+      Expected<int64_t> n = parseInteger("--batch-size", *v, 1, 1000000000);
+      if (!n)
+        return n.error();
+      changed("--batch-size", std::to_string(c.batchSize), std::to_string(*n));
+      c.batchSize = *n;
+    }
+    struct Real {
+      const char *flag;
+      double *field;
+      bool exclusive;
+    } reals[] = {{"--lr", &c.sgd.lr, true},
+                 {"--momentum", &c.sgd.momentum, false},
+                 {"--weight-decay", &c.sgd.weightDecay, false}};
+    for (const Real &r : reals)
+      if (const std::string *v = option(r.flag)) {
+        Expected<double> x = parseReal(r.flag, *v, 0.0, r.exclusive);
+        if (!x)
+          return x.error();
+        changed(r.flag, number(*r.field), number(*x));
+        *r.field = *x;
+      }
+    if (args.flags.count("--nesterov")) {
+      changed("--nesterov", c.sgd.nesterov ? "on" : "off", "on");
+      c.sgd.nesterov = true;
+    }
+    if (args.flags.count("--no-shuffle")) {
+      changed("--no-shuffle", c.shuffle ? "shuffle" : "no shuffle", "no shuffle");
+      c.shuffle = false;
+    }
+    if (const std::string *v = option("--seed")) {
+      Expected<uint64_t> seed = parseUnsigned("--seed", *v);
+      if (!seed)
+        return seed.error();
+      changed("--seed", std::to_string(c.seed), std::to_string(*seed));
+      c.seed = *seed;
+    }
+    return validateSgd(c.sgd);
+  }
+
+  int run(const std::vector<std::string> &argv) {
+    Expected<ParsedArgs> parsed = parseArgs(
+        argv,
+        {{"-o", "--output"}, {"--output", "--output"}, {"--data", "--data"},
+         {"--val-data", "--val-data"}, {"--weights", "--weights"}, {"--epochs", "--epochs"},
+         {"--batch-size", "--batch-size"}, {"--lr", "--lr"}, {"--momentum", "--momentum"},
+         {"--weight-decay", "--weight-decay"}, {"--seed", "--seed"},
+         {"--threads", "--threads"}, {"--resume", "--resume"},
+         {"--checkpoint", "--checkpoint"}},
+        {"--nesterov", "--no-shuffle"});
+    if (!parsed)
+      return usageError(parsed.message());
+    args = std::move(*parsed);
+    if (args.help) {
+      out << kTrainUsage;
+      return 0;
+    }
+    if (args.positional.size() != 1)
+      return usageError("expected one model library (NET.so)");
+    if (!option("--data"))
+      return usageError("missing --data SPEC");
+    if (!option("--output"))
+      return usageError("missing -o OUT.safetensors");
+    if (option("--weights") && option("--resume"))
+      return usageError("--resume continues from the checkpoint's weights; drop --weights");
+
+    // Outputs: checked before any work, so a typo does not cost a run.
+    const std::string outPath = *option("--output");
+    const std::string bestPath = withTag(outPath, "best");
+    const std::string ckptPath =
+        option("--checkpoint") ? *option("--checkpoint") : withTag(outPath, "ckpt");
+    if (outPath == bestPath || outPath == ckptPath || bestPath == ckptPath)
+      return fail(Error("the output, best-weights and checkpoint files must differ (" +
+                        outPath + ", " + bestPath + ", " + ckptPath + ")"));
+    for (const std::string *p : {&outPath, &bestPath, &ckptPath})
+      if (Status s = checkWritableDir(*p); !s)
+        return fail(s.error());
+
+    Expected<ModelLibrary> model = ModelLibrary::load(args.positional[0]);
+    if (!model)
+      return fail(model.error());
+    Expected<TrainingRecipe> recipe = trainingRecipe(*model);
+    if (!recipe)
+      return fail(recipe.error());
+    if (const std::string *t = option("--threads")) {
+      Expected<int64_t> n = parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
+      if (!n)
+        return fail(n.error());
+      if (Status s = model->setNumThreads(static_cast<int32_t>(*n)); !s)
+        return fail(s.error());
+    }
+
+    // The state to start from: a checkpoint, or the recipe with new weights.
+    TrainingCheckpoint state;
+    const bool resuming = option("--resume") != nullptr;
+    if (resuming) {
+      Expected<TrainingCheckpoint> c = loadCheckpoint(*option("--resume"), *model);
+      if (!c)
+        return fail(c.error());
+      state = std::move(*c);
+    } else {
+      state.network = model->name();
+      state.epochs = recipe->epochs;
+      state.batchSize = recipe->batchSize;
+      state.sgd = recipe->sgd;
+      state.schedule = recipe->schedule;
+    }
+    if (Status s = applyFlags(state, resuming); !s)
+      return fail(s.error());
+    if (state.epochsCompleted > state.epochs)
+      return fail(Error(*option("--resume") + ": the checkpoint already completed " +
+                        std::to_string(state.epochsCompleted) + " epochs, more than --epochs " +
+                        std::to_string(state.epochs)));
+
+    // Data.
+    Expected<data::DataSpec> trainSpec = data::parseDataSpec(*option("--data"));
+    if (!trainSpec)
+      return fail(trainSpec.error());
+    Expected<data::DataSpec> valSpec = trainSpec;
+    if (const std::string *v = option("--val-data")) {
+      valSpec = data::parseDataSpec(*v);
+      if (!valSpec)
+        return fail(valSpec.error());
+    } else if (trainSpec->kind == data::DataKind::Npy) {
+      note("npy data has no test split: validating on the training files (use --val-data "
+           "for separate validation data)");
+    }
+    Expected<data::TransformList> trainTransforms = recipeTransforms(*recipe, true);
+    Expected<data::TransformList> valTransforms = recipeTransforms(*recipe, false);
+    if (!trainTransforms)
+      return fail(Error(model->path() + ": " + trainTransforms.message()));
+    if (!valTransforms)
+      return fail(Error(model->path() + ": " + valTransforms.message()));
+    data::LoaderOptions trainOptions;
+    trainOptions.batchSize = state.batchSize;
+    trainOptions.shuffle = state.shuffle;
+    trainOptions.seed = state.seed;
+    Expected<data::DataLoader> trainLoader = loaderForNetwork(
+        *model, *trainSpec, data::Split::Train, trainOptions, *trainTransforms);
+    if (!trainLoader)
+      return fail(trainLoader.error());
+    data::LoaderOptions valOptions;
+    valOptions.batchSize = state.batchSize;
+    Expected<data::DataLoader> valLoader =
+        loaderForNetwork(*model, *valSpec, data::Split::Test, valOptions, *valTransforms);
+    if (!valLoader)
+      return fail(valLoader.error());
+
+    // Initial weights.
+    if (!resuming) {
+      if (const std::string *w = option("--weights")) {
+        Expected<SafetensorsFile> file = readSafetensors(*w);
+        if (!file)
+          return fail(file.error());
+        Expected<std::vector<const Tensor *>> matched =
+            matchParameters(*model, file->tensors, *w);
+        if (!matched)
+          return fail(matched.error());
+        for (const Tensor *t : *matched)
+          state.parameters.push_back(*t);
+      } else {
+        Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
+        if (!init)
+          return fail(Error(model->path() + ": " + init.message()));
+        for (const ParameterSpec &p : model->parameters())
+          state.parameters.push_back(std::move(init->at(p.name)));
+      }
+    }
+
+    int64_t total = 0, trainable = 0;
+    for (size_t i = 0; i < model->parameters().size(); ++i) {
+      int64_t n = state.parameters[i].numElements();
+      total += n;
+      trainable += model->trainable()[i] ? n : 0;
+    }
+    out << "training '" << model->name() << "' (" << total << " parameters, " << trainable
+        << " trainable) on " << describeData(*trainLoader, *trainSpec, data::Split::Train)
+        << "\nvalidating on " << describeData(*valLoader, *valSpec, data::Split::Test)
+        << "\nSGD(lr=" << number(state.sgd.lr) << ", momentum=" << number(state.sgd.momentum)
+        << ", weight_decay=" << number(state.sgd.weightDecay)
+        << ", nesterov=" << (state.sgd.nesterov ? "True" : "False") << "), "
+        << describeSchedule(state.schedule) << ", batch size " << state.batchSize
+        << ", epochs " << state.epochs << ", seed " << state.seed
+        << (state.shuffle ? "" : ", no shuffle") << "\n";
+    if (resuming)
+      out << "resuming from " << *option("--resume") << " after epoch "
+          << state.epochsCompleted << " (step " << state.steps << ")\n";
+    out << std::flush;
+
+    auto weightsMeta = [&](int64_t epoch, std::optional<double> accuracy) {
+      std::map<std::string, std::string> meta{{"format", "pt"},
+                                              {"network", model->name()},
+                                              {"seed", std::to_string(state.seed)},
+                                              {"epoch", std::to_string(epoch)}};
+      if (accuracy) {
+        char acc[40];
+        std::snprintf(acc, sizeof acc, "%.17g", *accuracy);
+        meta["val_accuracy"] = acc;
+      }
+      return meta;
+    };
+    auto asMap = [&](const std::vector<Tensor> &tensors) {
+      TensorMap map;
+      for (size_t i = 0; i < tensors.size(); ++i)
+        map.emplace(model->parameters()[i].name, tensors[i]);
+      return map;
+    };
+
+    Progress progress(out, detectProgressStyle(out));
+    std::optional<double> lastAccuracy; // unknown when no epoch runs
+    EpochHook hook = [&](const EpochSummary &summary, const TrainingCheckpoint &c) -> Status {
+      out << formatEpochSummary(summary) << "\n" << std::flush;
+      lastAccuracy = summary.validation.accuracy();
+      // The best weights first: the checkpoint then never names a best
+      // epoch whose weights are not on disk.
+      if (summary.best)
+        if (Status s = writeSafetensors(bestPath, asMap(c.bestParameters),
+                                        weightsMeta(c.bestEpoch, c.bestAccuracy));
+            !s)
+          return s;
+      return saveCheckpoint(ckptPath, *model, c);
+    };
+    if (Status s = train(*model, *trainLoader, *valLoader, state, progress, hook); !s)
+      return fail(s.error());
+
+    if (state.bestEpoch > 0)
+      if (Status s = writeSafetensors(
+              bestPath, asMap(state.bestParameters),
+              weightsMeta(state.bestEpoch, state.bestAccuracy));
+          !s)
+        return fail(s.error());
+    if (Status s = writeSafetensors(outPath, asMap(state.parameters),
+                                    weightsMeta(state.epochsCompleted, lastAccuracy));
+        !s)
+      return fail(s.error());
+    out << "wrote " << outPath << " (epoch " << state.epochsCompleted << ")";
+    if (state.bestEpoch > 0)
+      out << ", " << bestPath << " (epoch " << state.bestEpoch << ", val accuracy "
+          << percent(state.bestAccuracy) << ")";
+    if (lastAccuracy)
+      out << " and " << ckptPath;
+    out << "\n";
+    return 0;
+  }
+};
+
+} // namespace
+
+int runTrainCommand(const std::vector<std::string> &args, std::ostream &out,
+                    std::ostream &err) {
+  Command command(out, err);
+  return command.run(args);
+}
+
+} // namespace cnnc::rt

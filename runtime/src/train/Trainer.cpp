@@ -1,0 +1,114 @@
+#include "cnnc/train/Trainer.h"
+
+#include "cnnc/ModelLibrary.h"
+#include "cnnc/data/DataLoader.h"
+#include "cnnc/train/LrSchedule.h"
+#include "cnnc/train/Optimizer.h"
+#include "cnnc/train/Progress.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace cnnc::rt {
+
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string fixed(const char *format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+} // namespace
+
+std::string formatEpochSummary(const EpochSummary &s) {
+  return "epoch " + std::to_string(s.epoch) + "/" + std::to_string(s.epochs) +
+         ": train loss " + fixed("%.4f", s.trainLoss) + ", val loss " +
+         fixed("%.4f", s.validation.loss()) + ", val accuracy " +
+         fixed("%.2f", 100.0 * s.validation.accuracy()) + "% (" +
+         std::to_string(s.validation.correct) + "/" + std::to_string(s.validation.samples) +
+         "), lr " + fixed("%.6g", s.lr) + ", " + fixed("%.2f", s.seconds) + " s, " +
+         fixed("%.0f", s.imagesPerSecond()) + " images/s" + (s.best ? " (best)" : "");
+}
+
+Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
+             const data::DataLoader &validation, TrainingCheckpoint &state,
+             Progress &progress, const EpochHook &afterEpoch) {
+  const data::LoaderOptions &o = trainLoader.options();
+  if (o.batchSize != state.batchSize || o.shuffle != state.shuffle || o.seed != state.seed ||
+      o.dropLast)
+    return Error("internal error: the training DataLoader does not match the settings");
+  if (Status s = validateSgd(state.sgd); !s)
+    return s;
+  Expected<SgdOptimizer> created =
+      SgdOptimizer::create(model, state.parameters, state.momentum, state.steps);
+  if (!created)
+    return created.error();
+  SgdOptimizer &optimizer = *created;
+  const std::string &labelSource = trainLoader.dataset().labelsSource;
+
+  data::Batch batch;
+  for (int64_t e = state.epochsCompleted; e < state.epochs; ++e) {
+    const auto start = std::chrono::steady_clock::now();
+    EpochSummary summary;
+    summary.epoch = e + 1;
+    summary.epochs = state.epochs;
+    summary.lr = learningRate(state.schedule, state.sgd.lr, e);
+    trainLoader.setEpoch(e);
+    const int64_t batches = trainLoader.numBatches();
+    progress.startEpoch(e + 1, state.epochs, batches);
+    double lossSum = 0.0;
+    for (int64_t b = 0; b < batches; ++b) {
+      if (Status s = trainLoader.getBatch(b, batch); !s)
+        return s;
+      Expected<float> loss =
+          optimizer.step(batch.images, batch.labels, summary.lr, state.sgd, labelSource);
+      if (!loss)
+        return loss.error();
+      if (!std::isfinite(*loss)) {
+        progress.endEpoch();
+        return Error("training diverged: the loss is " + fixed("%g", *loss) + " at epoch " +
+                     std::to_string(e + 1) + ", batch " + std::to_string(b + 1) +
+                     " (learning rate " + fixed("%g", summary.lr) +
+                     "); try a lower learning rate");
+      }
+      lossSum += static_cast<double>(*loss) * static_cast<double>(batch.size());
+      summary.trainImages += batch.size();
+      progress.update(b + 1, lossSum / static_cast<double>(summary.trainImages),
+                      summary.trainImages, secondsSince(start));
+    }
+    progress.endEpoch();
+    summary.trainSeconds = secondsSince(start);
+    summary.trainLoss =
+        summary.trainImages ? lossSum / static_cast<double>(summary.trainImages) : 0.0;
+
+    Expected<EvalResult> val = evaluate(model, optimizer.parameterPointers(), validation);
+    if (!val)
+      return val.error();
+    summary.validation = std::move(*val);
+    summary.seconds = secondsSince(start);
+
+    // Update the state only now: it always describes whole epochs.
+    state.parameters = optimizer.parameters();
+    state.momentum = optimizer.momentum();
+    state.steps = optimizer.steps();
+    state.epochsCompleted = e + 1;
+    summary.best = state.bestEpoch == 0 || summary.validation.accuracy() > state.bestAccuracy;
+    if (summary.best) {
+      state.bestParameters = state.parameters;
+      state.bestAccuracy = summary.validation.accuracy();
+      state.bestEpoch = e + 1;
+    }
+    if (afterEpoch)
+      if (Status s = afterEpoch(summary, state); !s)
+        return s;
+  }
+  return Status::success();
+}
+
+} // namespace cnnc::rt

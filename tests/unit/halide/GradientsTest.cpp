@@ -1,0 +1,1096 @@
+// Numerics of the backward builders (Gradients.h) under the default
+// gradient schedule.
+//
+// Every gradient is checked against central finite differences of a
+// double-precision reference forward written here: with a random
+// projection r, the scalar L = sum(forward(...) * r) has dL/dx = backward
+// of dy = r, so the Halide backward (float) run with dy = r must match
+// (L(x + eps e_i) - L(x - eps e_i)) / (2 eps) computed in double at the
+// same (float-valued) inputs. Exact checks where simple: the relu mask, the
+// max-pool tie-breaking on hand examples, flatten, SGD against hand values.
+//
+// Tolerance, |got - want| <= kFdTol * (1 + |want|) with kFdTol = 1e-4:
+//  - FD error: conv, linear, pools and flatten are linear in the
+//    differentiated operand, so the central difference is exact up to
+//    double rounding, ~|L| 1e-16 / eps = 1e-13 with eps = 1e-3. For tanh,
+//    sigmoid and the cross entropy the truncation error is
+//    eps^2 / 6 |f'''| <= ~1e-7. Max pool and relu are piecewise linear;
+//    their inputs are kept further than eps from every kink (distinct
+//    values on a grid of 1/64 for max pool, |x| >= 0.05 for relu).
+//  - Halide's float error: each gradient element sums at most ~150
+//    products of operands in [-1, 1]; float32 accumulation error is then
+//    ~sqrt(150) * 2^-24 * |sum| ~ 1e-6 typically, 1e-5 at worst in
+//    practice. 1e-4 leaves a margin of 10 over that and is still 10^3
+//    below any indexing mistake (an O(0.1..1) error).
+//
+// As in HalideOpsTest, JIT compiles dominate: cases are batched into one
+// multi-output pipeline per test, realised for batches 1 and 3.
+#include "cnnc/halide/Gradients.h"
+#include "cnnc/halide/Bounds.h"
+#include "cnnc/halide/GradientSchedule.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace cnnc::hl;
+using cnn::shape::Conv2dArgs;
+using cnn::shape::kDynamic;
+using cnn::shape::Pair;
+using cnn::shape::Pool2dArgs;
+using cnn::shape::Shape;
+using Buf = Halide::Buffer<float>;
+
+constexpr double kFdTol = 1e-4;
+constexpr double kEps = 1e-3;
+const std::vector<int> kBatches = {1, 3};
+
+Halide::Target hostTarget() {
+  static Halide::Target target = Halide::get_jit_target_from_environment();
+  return target;
+}
+
+// --- double tensors (C order, PyTorch shapes) --------------------------------
+
+struct DT {
+  Shape shape;
+  std::vector<double> v;
+
+  DT() = default;
+  explicit DT(Shape s) : shape(std::move(s)) {
+    size_t n = 1;
+    for (int64_t d : shape)
+      n *= size_t(d);
+    v.assign(n, 0.0);
+  }
+  double &at(std::initializer_list<int64_t> idx) { return v[offset(idx)]; }
+  double at(std::initializer_list<int64_t> idx) const { return v[offset(idx)]; }
+  size_t offset(std::initializer_list<int64_t> idx) const {
+    size_t o = 0, d = 0;
+    for (int64_t i : idx)
+      o = o * size_t(shape[d++]) + size_t(i);
+    return o;
+  }
+  int64_t dim(size_t d) const { return shape[d]; }
+};
+
+Shape withBatch(Shape shape, int batch) {
+  if (!shape.empty() && shape[0] == kDynamic)
+    shape[0] = batch;
+  return shape;
+}
+
+/// Uniform values in [lo, hi), rounded to float (what Halide sees).
+DT randomDT(const Shape &shape, std::mt19937 &rng, float lo = -1.0f,
+            float hi = 1.0f) {
+  DT t(shape);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (double &x : t.v)
+    x = dist(rng);
+  return t;
+}
+
+/// Values with |x| in [0.05, 1), random sign: no relu kink within eps.
+DT awayFromZero(const Shape &shape, std::mt19937 &rng) {
+  DT t(shape);
+  std::uniform_real_distribution<float> mag(0.05f, 1.0f);
+  std::bernoulli_distribution sign(0.5);
+  for (double &x : t.v)
+    x = sign(rng) ? mag(rng) : -mag(rng);
+  return t;
+}
+
+/// Distinct values on a grid of 1/64 (exact in float), shuffled: no two
+/// values of a max-pool window within 2 eps of each other.
+DT distinctValues(const Shape &shape, std::mt19937 &rng) {
+  DT t(shape);
+  std::vector<int> order(t.v.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  for (size_t i = 0; i < t.v.size(); ++i)
+    t.v[i] = (order[i] - double(t.v.size()) / 2) / 64.0;
+  return t;
+}
+
+Buf makeBuffer(const Shape &shape) {
+  std::vector<int> dims(shape.rbegin(), shape.rend());
+  return Buf(dims);
+}
+
+/// A dense Halide buffer holds NCHW in C order: the same layout as DT.
+Buf toBuf(const DT &t) {
+  Buf b = makeBuffer(t.shape);
+  for (size_t i = 0; i < t.v.size(); ++i)
+    b.data()[i] = float(t.v[i]);
+  return b;
+}
+
+double dot(const DT &a, const DT &b) {
+  EXPECT_EQ(a.v.size(), b.v.size());
+  double s = 0;
+  for (size_t i = 0; i < a.v.size(); ++i)
+    s += a.v[i] * b.v[i];
+  return s;
+}
+
+/// Central finite differences of L wrt every element of `t` (which L reads
+/// by reference).
+DT finiteDiff(const std::function<double()> &L, DT &t, double eps = kEps) {
+  DT g(t.shape);
+  for (size_t i = 0; i < t.v.size(); ++i) {
+    double saved = t.v[i];
+    t.v[i] = saved + eps;
+    double plus = L();
+    t.v[i] = saved - eps;
+    double minus = L();
+    t.v[i] = saved;
+    g.v[i] = (plus - minus) / (2 * eps);
+  }
+  return g;
+}
+
+// --- double reference forwards
+// -------------------------------------------------
+
+int outSize(int in, int k, int s, int p, int d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+DT refConv(const DT &x, const DT &w, const DT *b, const Conv2dArgs &a) {
+  const int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3);
+  const int64_t O = w.dim(0), Cg = w.dim(1), KH = w.dim(2), KW = w.dim(3);
+  const int64_t Og = O / a.groups;
+  const int64_t OH = outSize(int(H), int(KH), int(a.stride[0]),
+                             int(a.padding[0]), int(a.dilation[0]));
+  const int64_t OW = outSize(int(W), int(KW), int(a.stride[1]),
+                             int(a.padding[1]), int(a.dilation[1]));
+  DT y({N, O, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          double acc = b ? b->v[size_t(o)] : 0.0;
+          int64_t g = o / Og;
+          for (int64_t ci = 0; ci < Cg; ++ci)
+            for (int64_t ky = 0; ky < KH; ++ky)
+              for (int64_t kx = 0; kx < KW; ++kx) {
+                int64_t iy =
+                    oy * a.stride[0] - a.padding[0] + ky * a.dilation[0];
+                int64_t ix =
+                    ox * a.stride[1] - a.padding[1] + kx * a.dilation[1];
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                  continue;
+                acc += x.at({n, g * Cg + ci, iy, ix}) * w.at({o, ci, ky, kx});
+              }
+          y.at({n, o, oy, ox}) = acc;
+        }
+  return y;
+}
+
+DT refLinear(const DT &x, const DT &w, const DT *b) {
+  const int64_t N = x.dim(0), K = x.dim(1), O = w.dim(0);
+  DT y({N, O});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) {
+      double acc = b ? b->v[size_t(o)] : 0.0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += x.at({n, k}) * w.at({o, k});
+      y.at({n, o}) = acc;
+    }
+  return y;
+}
+
+DT refActivation(GradKind kind, const DT &x) {
+  DT y = x;
+  for (double &v : y.v)
+    v = kind == GradKind::ReluGrad   ? std::max(v, 0.0)
+        : kind == GradKind::TanhGrad ? std::tanh(v)
+                                     : 1.0 / (1.0 + std::exp(-v));
+  return y;
+}
+
+DT refMaxPool(const DT &x, const Pool2dArgs &a) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t OH = outSize(int(H), int(a.kernel[0]), int(a.stride[0]),
+                             int(a.padding[0]), int(a.dilation[0]));
+  const int64_t OW = outSize(int(W), int(a.kernel[1]), int(a.stride[1]),
+                             int(a.padding[1]), int(a.dilation[1]));
+  DT y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          double m = -std::numeric_limits<double>::infinity();
+          for (int64_t ky = 0; ky < a.kernel[0]; ++ky)
+            for (int64_t kx = 0; kx < a.kernel[1]; ++kx) {
+              int64_t iy = oy * a.stride[0] - a.padding[0] + ky * a.dilation[0];
+              int64_t ix = ox * a.stride[1] - a.padding[1] + kx * a.dilation[1];
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                m = std::max(m, x.at({n, c, iy, ix}));
+            }
+          y.at({n, c, oy, ox}) = m;
+        }
+  return y;
+}
+
+/// ATen's avg_pool2d loop.
+DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t KH = a.kernel[0], KW = a.kernel[1], SH = a.stride[0],
+                SW = a.stride[1], PH = a.padding[0], PW = a.padding[1];
+  const int64_t OH = outSize(int(H), int(KH), int(SH), int(PH), 1);
+  const int64_t OW = outSize(int(W), int(KW), int(SW), int(PW), 1);
+  DT y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t hs = oy * SH - PH, ws = ox * SW - PW;
+          int64_t he = std::min(hs + KH, H + PH),
+                  we = std::min(ws + KW, W + PW);
+          int64_t poolSize = (he - hs) * (we - ws);
+          hs = std::max<int64_t>(hs, 0);
+          ws = std::max<int64_t>(ws, 0);
+          he = std::min(he, H);
+          we = std::min(we, W);
+          double sum = 0;
+          for (int64_t iy = hs; iy < he; ++iy)
+            for (int64_t ix = ws; ix < we; ++ix)
+              sum += x.at({n, c, iy, ix});
+          y.at({n, c, oy, ox}) =
+              sum / double(countIncludePad ? poolSize : (he - hs) * (we - ws));
+        }
+  return y;
+}
+
+DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  DT y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t h0 = int64_t(std::floor(double(oy) * H / OH));
+          int64_t h1 = int64_t(std::ceil(double(oy + 1) * H / OH));
+          int64_t w0 = int64_t(std::floor(double(ox) * W / OW));
+          int64_t w1 = int64_t(std::ceil(double(ox + 1) * W / OW));
+          double sum = 0;
+          for (int64_t iy = h0; iy < h1; ++iy)
+            for (int64_t ix = w0; ix < w1; ++ix)
+              sum += x.at({n, c, iy, ix});
+          y.at({n, c, oy, ox}) = sum / double((h1 - h0) * (w1 - w0));
+        }
+  return y;
+}
+
+/// mean over n of logsumexp(l[n]) - l[n, label[n]], in double.
+double refCrossEntropy(const DT &logits, const std::vector<int> &labels) {
+  const int64_t N = logits.dim(0), K = logits.dim(1);
+  double total = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    double m = -std::numeric_limits<double>::infinity();
+    for (int64_t k = 0; k < K; ++k)
+      m = std::max(m, logits.at({n, k}));
+    double s = 0;
+    for (int64_t k = 0; k < K; ++k)
+      s += std::exp(logits.at({n, k}) - m);
+    total += std::log(s) + m - logits.at({n, labels[size_t(n)]});
+  }
+  return total / double(N);
+}
+
+// --- pipelines ---------------------------------------------------------------
+
+/// A pipeline input as the walker builds it (ImageParam + constrainToShape).
+struct Input {
+  Halide::ImageParam param;
+  Tensor tensor;
+};
+
+Input makeInput(const std::string &name, const Shape &shape) {
+  static int counter = 0;
+  Halide::ImageParam param(Halide::Float(32), int(shape.size()),
+                           name + std::to_string(counter++));
+  constrainToShape(param, shape);
+  Halide::Func f = param;
+  return {param, Tensor{f, shape}};
+}
+
+/// The run-time batch of an activation input (its outermost Halide dim).
+Halide::Expr batchOf(const Input &in) {
+  return in.param.dim(int(in.tensor.shape.size()) - 1).extent();
+}
+
+void set(Input &in, const DT &t) { in.param.set(toBuf(t)); }
+
+/// One output of a multi-output pipeline. `prepare` draws the case's inputs
+/// for a batch, sets its ImageParams and returns the expected result.
+struct GradCase {
+  std::string label;
+  Tensor output;
+  std::function<DT(int batch, std::mt19937 &rng)> prepare;
+  double tol = kFdTol;
+};
+
+void expectNear(const Buf &got, const DT &want, const std::string &what,
+                double tol) {
+  ASSERT_EQ(size_t(got.number_of_elements()), want.v.size()) << what;
+  int bad = 0;
+  std::string first;
+  for (size_t i = 0; i < want.v.size(); ++i) {
+    double w = want.v[i], g = got.data()[i];
+    if (std::fabs(g - w) <= tol * (1.0 + std::fabs(w)))
+      continue;
+    if (bad++ == 0) {
+      std::ostringstream os;
+      os << "at flat index " << i << " got " << g << " want " << w;
+      first = os.str();
+    }
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " mismatches, first " << first;
+}
+
+Halide::Pipeline compileCases(std::vector<LoweredGrad> &grads,
+                              std::vector<GradCase> &cases) {
+  std::vector<Halide::Func> outputs;
+  for (GradCase &c : cases) {
+    constrainToShape(c.output.func.output_buffer(), c.output.shape);
+    outputs.push_back(c.output.func);
+  }
+  applyDefaultGradientSchedule(grads, hostTarget());
+  Halide::Pipeline pipeline(outputs);
+  pipeline.compile_jit(hostTarget());
+  return pipeline;
+}
+
+void checkCases(Halide::Pipeline &pipeline, std::vector<GradCase> &cases,
+                std::mt19937 &rng, const std::vector<int> &batches = kBatches) {
+  for (int batch : batches) {
+    std::vector<DT> expected;
+    std::vector<Halide::Buffer<>> results;
+    for (GradCase &c : cases) {
+      expected.push_back(c.prepare(batch, rng));
+      results.push_back(makeBuffer(withBatch(c.output.shape, batch)));
+    }
+    Halide::Realization realization(results);
+    pipeline.realize(realization);
+    for (size_t i = 0; i < cases.size(); ++i)
+      expectNear(Buf(results[i]), expected[i],
+                 cases[i].label + " batch " + std::to_string(batch),
+                 cases[i].tol);
+  }
+}
+
+void runCases(std::vector<LoweredGrad> &grads, std::vector<GradCase> &cases,
+              std::mt19937 &rng) {
+  Halide::Pipeline pipeline = compileCases(grads, cases);
+  checkCases(pipeline, cases, rng);
+}
+
+std::string pairText(Pair p) {
+  return std::to_string(p[0]) + "x" + std::to_string(p[1]);
+}
+
+// --- Conv2d
+// --------------------------------------------------------------------
+
+struct ConvSpec {
+  int C, H, W, O, KH, KW;
+  Pair stride, padding, dilation;
+  int groups;
+};
+
+/// dx, dw and db of one conv, each against FD of the double conv.
+void addConvCases(const ConvSpec &s, std::vector<LoweredGrad> &grads,
+                  std::vector<GradCase> &cases) {
+  std::ostringstream os;
+  os << "conv in " << s.C << "x" << s.H << "x" << s.W << " out " << s.O << " k "
+     << s.KH << "x" << s.KW << " s " << pairText(s.stride) << " p "
+     << pairText(s.padding) << " d " << pairText(s.dilation) << " g "
+     << s.groups;
+  const std::string label = os.str();
+  Conv2dArgs args{s.stride, s.padding, s.dilation, s.groups};
+  Shape xShape{kDynamic, s.C, s.H, s.W};
+  Shape wShape{s.O, s.C / s.groups, s.KH, s.KW};
+  Shape yShape = cnn::shape::conv2d(xShape, wShape, std::nullopt, args).shape;
+
+  // dx needs dy and w; dw needs x and dy; db needs dy. Separate inputs per
+  // case keep the cases independent.
+  Input dy1 = makeInput("dy", yShape), w1 = makeInput("w", wShape);
+  grads.push_back(conv2dInputGrad(dy1.tensor, w1.tensor, xShape, args));
+  GradCase dx{label + " dx", grads.back().output, nullptr};
+  dx.prepare = [=](int batch, std::mt19937 &rng) mutable {
+    DT x = randomDT(withBatch(xShape, batch), rng);
+    DT w = randomDT(wShape, rng);
+    DT b = randomDT({s.O}, rng);
+    DT r = randomDT(withBatch(yShape, batch), rng);
+    set(dy1, r);
+    set(w1, w);
+    return finiteDiff([&] { return dot(refConv(x, w, &b, args), r); }, x);
+  };
+  cases.push_back(dx);
+
+  Input x2 = makeInput("x", xShape), dy2 = makeInput("dy", yShape);
+  grads.push_back(
+      conv2dWeightGrad(x2.tensor, dy2.tensor, wShape, args, batchOf(x2)));
+  EXPECT_EQ(grads.back().output.shape, wShape);
+  GradCase dw{label + " dw", grads.back().output, nullptr};
+  dw.prepare = [=](int batch, std::mt19937 &rng) mutable {
+    DT x = randomDT(withBatch(xShape, batch), rng);
+    DT w = randomDT(wShape, rng);
+    DT r = randomDT(withBatch(yShape, batch), rng);
+    set(x2, x);
+    set(dy2, r);
+    return finiteDiff([&] { return dot(refConv(x, w, nullptr, args), r); }, w);
+  };
+  cases.push_back(dw);
+
+  Input dy3 = makeInput("dy", yShape);
+  grads.push_back(biasGrad(dy3.tensor, batchOf(dy3)));
+  GradCase db{label + " db", grads.back().output, nullptr};
+  db.prepare = [=](int batch, std::mt19937 &rng) mutable {
+    DT x = randomDT(withBatch(xShape, batch), rng);
+    DT w = randomDT(wShape, rng);
+    DT b = randomDT({s.O}, rng);
+    DT r = randomDT(withBatch(yShape, batch), rng);
+    set(dy3, r);
+    return finiteDiff([&] { return dot(refConv(x, w, &b, args), r); }, b);
+  };
+  cases.push_back(db);
+}
+
+TEST(GradConv2d, PaddingStrideDilationGroups) {
+  std::mt19937 rng(1);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  const std::vector<ConvSpec> specs = {
+      {2, 5, 6, 3, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1}, // plain
+      {2, 6, 7, 3, 3, 2, {1, 1}, {1, 2}, {1, 1}, 1}, // padding
+      {2, 7, 6, 2, 3, 3, {2, 3}, {1, 0}, {1, 1}, 1}, // stride
+      {2, 6, 5, 2, 1, 1, {2, 2}, {0, 0}, {1, 1}, 1}, // stride skips pixels
+      {2, 7, 7, 2, 2, 3, {1, 1}, {2, 1}, {2, 3}, 1}, // dilation
+      {4, 6, 7, 6, 3, 2, {2, 1}, {1, 2}, {2, 1}, 2}, // all + groups
+      {3, 7, 5, 3, 2, 3, {2, 2}, {1, 1}, {2, 1}, 3}, // depthwise
+      {3, 5, 6, 6, 3, 3, {1, 2}, {2, 1}, {1, 1}, 3}, // channel multiplier
+  };
+  for (const ConvSpec &s : specs)
+    addConvCases(s, grads, cases);
+  runCases(grads, cases, rng);
+}
+
+// --- Linear
+// --------------------------------------------------------------------
+
+TEST(GradLinear, InputWeightBias) {
+  std::mt19937 rng(2);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  for (auto [in, out] : {std::pair<int, int>{5, 3}, {37, 10}, {16, 17}}) {
+    const std::string label =
+        "linear " + std::to_string(in) + " -> " + std::to_string(out);
+    Shape xShape{kDynamic, in}, wShape{out, in}, yShape{kDynamic, out};
+
+    Input dy1 = makeInput("dy", yShape), w1 = makeInput("w", wShape);
+    grads.push_back(linearInputGrad(dy1.tensor, w1.tensor));
+    EXPECT_EQ(grads.back().output.shape, xShape);
+    GradCase dx{label + " dx", grads.back().output, nullptr};
+    dx.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT x = randomDT(withBatch(xShape, batch), rng), w = randomDT(wShape, rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(dy1, r);
+      set(w1, w);
+      return finiteDiff([&] { return dot(refLinear(x, w, nullptr), r); }, x);
+    };
+    cases.push_back(dx);
+
+    Input x2 = makeInput("x", xShape), dy2 = makeInput("dy", yShape);
+    grads.push_back(linearWeightGrad(x2.tensor, dy2.tensor, batchOf(x2)));
+    EXPECT_EQ(grads.back().output.shape, wShape);
+    GradCase dw{label + " dW", grads.back().output, nullptr};
+    dw.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT x = randomDT(withBatch(xShape, batch), rng), w = randomDT(wShape, rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(x2, x);
+      set(dy2, r);
+      return finiteDiff([&] { return dot(refLinear(x, w, nullptr), r); }, w);
+    };
+    cases.push_back(dw);
+
+    Input dy3 = makeInput("dy", yShape);
+    grads.push_back(biasGrad(dy3.tensor, batchOf(dy3)));
+    GradCase db{label + " db", grads.back().output, nullptr};
+    db.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT x = randomDT(withBatch(xShape, batch), rng), w = randomDT(wShape, rng);
+      DT b = randomDT({out}, rng), r = randomDT(withBatch(yShape, batch), rng);
+      set(dy3, r);
+      return finiteDiff([&] { return dot(refLinear(x, w, &b), r); }, b);
+    };
+    cases.push_back(db);
+  }
+  runCases(grads, cases, rng);
+}
+
+// --- activations, flatten
+// ----------------------------------------------------------
+
+TEST(GradActivation, ReluTanhSigmoidAgainstFiniteDifferences) {
+  std::mt19937 rng(3);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  for (GradKind kind :
+       {GradKind::ReluGrad, GradKind::TanhGrad, GradKind::SigmoidGrad})
+    for (Shape shape : {Shape{kDynamic, 3, 4, 19}, Shape{kDynamic, 23}}) {
+      Input saved = makeInput("saved", shape), dy = makeInput("dy", shape);
+      grads.push_back(activationGrad(kind, saved.tensor, dy.tensor));
+      GradCase c{std::string(gradKindName(kind)) + " " +
+                     cnn::shape::format(shape),
+                 grads.back().output, nullptr};
+      c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+        Shape s = withBatch(shape, batch);
+        DT x = kind == GradKind::ReluGrad ? awayFromZero(s, rng)
+                                          : randomDT(s, rng, -3.0f, 3.0f);
+        DT r = randomDT(s, rng);
+        // Relu saves its input, tanh and sigmoid their output.
+        set(saved, kind == GradKind::ReluGrad ? x : refActivation(kind, x));
+        set(dy, r);
+        return finiteDiff([&] { return dot(refActivation(kind, x), r); }, x);
+      };
+      cases.push_back(c);
+    }
+
+  // Exact: the relu mask, with x == 0 (PyTorch's gradient there is 0) and
+  // -0.0, tiny and huge values.
+  Shape shape{kDynamic, 8};
+  Input x = makeInput("x", shape), dy = makeInput("dy", shape);
+  grads.push_back(activationGrad(GradKind::ReluGrad, x.tensor, dy.tensor));
+  GradCase mask{"relu mask", grads.back().output, nullptr, 0.0};
+  mask.prepare = [=](int batch, std::mt19937 &rng) mutable {
+    const double xs[8] = {0.0, -0.0, 1e-30, -1e-30, 5.0, -5.0, 1e30, -1e30};
+    DT xt(withBatch(shape, batch)), r = randomDT(withBatch(shape, batch), rng);
+    DT want(xt.shape);
+    for (size_t i = 0; i < xt.v.size(); ++i) {
+      xt.v[i] = xs[i % 8];
+      want.v[i] = xs[i % 8] > 0 ? r.v[i] : 0.0;
+    }
+    set(x, xt);
+    set(dy, r);
+    return want;
+  };
+  cases.push_back(mask);
+  runCases(grads, cases, rng);
+}
+
+TEST(GradReshape, FlattenGradUnflattensInCOrder) {
+  std::mt19937 rng(4);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  for (Shape shape : {Shape{kDynamic, 3, 5, 7}, Shape{kDynamic, 16, 1, 1}}) {
+    Shape flat{kDynamic, shape[1] * shape[2] * shape[3]};
+    Input dy = makeInput("dy", flat);
+    grads.push_back(flattenGrad(dy.tensor, shape));
+    EXPECT_EQ(grads.back().output.shape, shape);
+    GradCase c{"flatten grad " + cnn::shape::format(shape), grads.back().output,
+               nullptr, 0.0};
+    c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT r = randomDT(withBatch(flat, batch), rng);
+      set(dy, r);
+      DT want = r; // the same C-order data, reshaped
+      want.shape = withBatch(shape, batch);
+      return want;
+    };
+    cases.push_back(c);
+  }
+  runCases(grads, cases, rng);
+}
+
+// --- pooling
+// ---------------------------------------------------------------------
+
+TEST(GradPooling, MaxPoolAgainstFiniteDifferences) {
+  std::mt19937 rng(5);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  struct Spec {
+    int H, W;
+    Pool2dArgs args;
+  };
+  const std::vector<Spec> specs = {
+      {8, 8, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}}, // LeNet's
+      {7, 9, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}}, // ResNet's stem: overlap
+      {7, 9, {{3, 2}, {1, 2}, {1, 1}, {1, 1}}}, // stride 1: heavy overlap
+      {9, 7, {{3, 3}, {2, 1}, {1, 0}, {2, 2}}}, // dilation
+      {5, 8, {{2, 3}, {3, 3}, {1, 1}, {1, 1}}}, // stride > kernel: gaps
+  };
+  for (const Spec &s : specs) {
+    Shape xShape{kDynamic, 2, s.H, s.W};
+    Shape yShape = cnn::shape::maxPool2d(xShape, s.args).shape;
+    Input x = makeInput("x", xShape), dy = makeInput("dy", yShape);
+    grads.push_back(maxPool2dGrad(x.tensor, dy.tensor, s.args));
+    GradCase c{"maxpool grad " + std::to_string(s.H) + "x" +
+                   std::to_string(s.W) + " k " + pairText(s.args.kernel) +
+                   " s " + pairText(s.args.stride) + " p " +
+                   pairText(s.args.padding) + " d " + pairText(s.args.dilation),
+               grads.back().output, nullptr};
+    Pool2dArgs args = s.args;
+    c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT xt = distinctValues(withBatch(xShape, batch), rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(x, xt);
+      set(dy, r);
+      return finiteDiff([&] { return dot(refMaxPool(xt, args), r); }, xt);
+    };
+    cases.push_back(c);
+  }
+  runCases(grads, cases, rng);
+}
+
+TEST(GradPooling, MaxPoolRoutesToFirstMaximum) {
+  // Hand examples of PyTorch's tie-breaking (batch 1, one channel, dy =
+  // [[1, 2], [4, 8]]), exact:
+  //  - ties, 3x3 input, k 2 s 1: each window's first maximum in (ky, kx)
+  //    scan order wins; overlapping windows add (3 = 1 + 2);
+  //  - all -inf, k 3 s 2 p 1: nothing beats the initial -inf, so the first
+  //    in-bounds tap of each window wins, never the padding;
+  //  - NaN: `val > max || isnan(val)` makes the last NaN of a window win
+  //    (window (0, 1) holds two NaNs and routes its 2 to the second, which
+  //    also gets window (1, 1)'s 8: 10).
+  struct Example {
+    std::vector<double> x;
+    Pool2dArgs args;
+    std::vector<double> dx;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<Example> examples = {
+      {{1, 3, 3, 3, 2, 3, 0, 3, 1},
+       {{2, 2}, {1, 1}, {0, 0}, {1, 1}},
+       {0, 3, 0, 4, 0, 8, 0, 0, 0}},
+      {{-inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf},
+       {{3, 3}, {2, 2}, {1, 1}, {1, 1}},
+       {1, 2, 0, 4, 8, 0, 0, 0, 0}},
+      {{-1, -1, -1, -1, -1, -1, -1, -1, -1},
+       {{3, 3}, {2, 2}, {1, 1}, {1, 1}},
+       {1, 2, 0, 4, 8, 0, 0, 0, 0}},
+      {{1, nan, 0, 3, 2, nan, 0, 0, 0},
+       {{2, 2}, {1, 1}, {0, 0}, {1, 1}},
+       {0, 1, 0, 4, 0, 10, 0, 0, 0}},
+  };
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  for (size_t e = 0; e < examples.size(); ++e) {
+    Shape xShape{kDynamic, 1, 3, 3};
+    Shape yShape = cnn::shape::maxPool2d(xShape, examples[e].args).shape;
+    ASSERT_EQ(yShape, (Shape{kDynamic, 1, 2, 2}));
+    Input x = makeInput("x", xShape), dy = makeInput("dy", yShape);
+    grads.push_back(maxPool2dGrad(x.tensor, dy.tensor, examples[e].args));
+    GradCase c{"maxpool tie example " + std::to_string(e), grads.back().output,
+               nullptr, 0.0};
+    Example ex = examples[e];
+    c.prepare = [=](int batch, std::mt19937 &) mutable {
+      DT xt({1, 1, 3, 3}), r({1, 1, 2, 2}), want({1, 1, 3, 3});
+      xt.v = ex.x;
+      r.v = {1, 2, 4, 8};
+      want.v = ex.dx;
+      (void)batch;
+      set(x, xt);
+      set(dy, r);
+      return want;
+    };
+    cases.push_back(c);
+  }
+  std::mt19937 rng(6);
+  Halide::Pipeline pipeline = compileCases(grads, cases);
+  checkCases(pipeline, cases, rng, {1});
+}
+
+TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
+  std::mt19937 rng(7);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  const std::vector<Pool2dArgs> specs = {
+      {{2, 2}, {2, 2}, {0, 0}, {1, 1}},
+      {{3, 3}, {2, 2}, {1, 1}, {1, 1}},
+      {{3, 2}, {1, 2}, {1, 1}, {1, 1}},
+      {{4, 3}, {3, 1}, {2, 0}, {1, 1}},
+  };
+  for (const Pool2dArgs &args : specs)
+    for (bool includePad : {true, false}) {
+      Shape xShape{kDynamic, 2, 7, 9};
+      Shape yShape = cnn::shape::avgPool2d(xShape, args).shape;
+      Input dy = makeInput("dy", yShape);
+      grads.push_back(avgPool2dGrad(dy.tensor, xShape, args, includePad));
+      GradCase c{"avgpool grad k " + pairText(args.kernel) + " s " +
+                     pairText(args.stride) + " p " + pairText(args.padding) +
+                     (includePad ? " count_include_pad" : " exclude pad"),
+                 grads.back().output, nullptr};
+      c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+        DT x = randomDT(withBatch(xShape, batch), rng);
+        DT r = randomDT(withBatch(yShape, batch), rng);
+        set(dy, r);
+        return finiteDiff(
+            [&] { return dot(refAvgPool(x, args, includePad), r); }, x);
+      };
+      cases.push_back(c);
+    }
+  struct Adaptive {
+    int H, W, OH, OW;
+  };
+  for (Adaptive s : std::vector<Adaptive>{{5, 7, 1, 1},
+                                          {5, 7, 3, 2},
+                                          {6, 4, 3, 2},
+                                          {4, 4, 6, 5},
+                                          {7, 19, 2, 17}}) {
+    Shape xShape{kDynamic, 2, s.H, s.W}, yShape{kDynamic, 2, s.OH, s.OW};
+    Input dy = makeInput("dy", yShape);
+    grads.push_back(adaptiveAvgPool2dGrad(dy.tensor, xShape));
+    GradCase c{"adaptive avgpool grad " + std::to_string(s.H) + "x" +
+                   std::to_string(s.W) + " -> " + std::to_string(s.OH) + "x" +
+                   std::to_string(s.OW),
+               grads.back().output, nullptr};
+    c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT x = randomDT(withBatch(xShape, batch), rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(dy, r);
+      return finiteDiff(
+          [&] { return dot(refAdaptiveAvgPool(x, s.OH, s.OW), r); }, x);
+    };
+    cases.push_back(c);
+  }
+  runCases(grads, cases, rng);
+}
+
+// --- loss
+// ------------------------------------------------------------------------------
+
+TEST(GradLoss, SoftmaxCrossEntropyValueAndGradient) {
+  std::mt19937 rng(8);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  const int K = 10;
+  Shape shape{kDynamic, K};
+  // Logits up to +-30: exp overflows float past 88 without the row max,
+  // and the float sum would lose the small terms without it.
+  for (Halide::Type labelType : {Halide::Int(32), Halide::Int(64)}) {
+    std::string tag = labelType == Halide::Int(32) ? " int32" : " int64";
+    Input logits = makeInput("logits", shape);
+    Halide::ImageParam labels(labelType, 1, "labels" + tag.substr(1));
+    labels.dim(0).set_min(0);
+    Halide::Expr batch = batchOf(logits);
+    Halide::Param<float> dloss("dloss" + tag.substr(1));
+
+    auto draw = [=](int batch, std::mt19937 &rng) mutable {
+      DT l = randomDT(withBatch(shape, batch), rng, -30.0f, 30.0f);
+      std::uniform_int_distribution<int> cls(0, K - 1);
+      std::vector<int> y(static_cast<size_t>(batch));
+      for (int &v : y)
+        v = cls(rng);
+      set(logits, l);
+      if (labelType == Halide::Int(32)) {
+        Halide::Buffer<int32_t> b(batch);
+        for (int n = 0; n < batch; ++n)
+          b(n) = y[size_t(n)];
+        labels.set(b);
+      } else {
+        Halide::Buffer<int64_t> b(batch);
+        for (int n = 0; n < batch; ++n)
+          b(n) = y[size_t(n)];
+        labels.set(b);
+      }
+      return std::make_pair(l, y);
+    };
+
+    // The loss and its gradient read the same inputs: drawn once per batch
+    // by the loss case, reused by the gradient case (cases run in order).
+    auto shared = std::make_shared<std::pair<DT, std::vector<int>>>();
+    grads.push_back(softmaxCrossEntropy(logits.tensor, labels, batch));
+    EXPECT_TRUE(grads.back().output.shape.empty());
+    GradCase loss{"cross entropy loss" + tag, grads.back().output, nullptr,
+                  1e-5};
+    loss.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      *shared = draw(batch, rng);
+      DT want(Shape{});
+      want.v = {refCrossEntropy(shared->first, shared->second)};
+      return want;
+    };
+    cases.push_back(loss);
+
+    grads.push_back(
+        softmaxCrossEntropyGrad(logits.tensor, labels, batch, dloss));
+    GradCase grad{"cross entropy grad" + tag, grads.back().output, nullptr};
+    grad.prepare = [=](int, std::mt19937 &) mutable {
+      dloss.set(0.5f);
+      DT l = shared->first;
+      std::vector<int> y = shared->second;
+      return finiteDiff([&] { return 0.5 * refCrossEntropy(l, y); }, l);
+    };
+    cases.push_back(grad);
+  }
+  runCases(grads, cases, rng);
+}
+
+// --- SGD
+// -----------------------------------------------------------------------------------
+
+TEST(GradOptimizer, SgdMatchesPyTorchHandValues) {
+  // p = [1, -2, 0.5], lr 0.1, momentum 0.9, weight decay 0.01; gradients
+  // [0.1, 0.2, -0.3] then [-0.2, 0.4, 0.1]. By hand (PyTorch's rule):
+  //  step 1: g' = g + wd p = [0.11, 0.18, -0.295] = v1
+  //          plain:    p1 = p - lr v1 = [0.989, -2.018, 0.5295]
+  //          nesterov: p1 = p - lr (g' + mu v1) = [0.9791, -2.0342, 0.55605]
+  //  step 2: plain:    g' = [-0.19011, 0.37982, 0.105295],
+  //                    v2 = mu v1 + g' = [-0.09111, 0.54182, -0.160205],
+  //                    p2 = [0.998111, -2.072182, 0.5455205]
+  //          nesterov: g' = [-0.190209, 0.379658, 0.1055605],
+  //                    v2 = [-0.091209, 0.541658, -0.1599395],
+  //                    p2 = p1 - lr (g' + mu v2)
+  //                       = [1.00632971, -2.12091502, 0.559888505]
+  Shape shape{3};
+  Input p = makeInput("p", shape), g = makeInput("g", shape),
+        v = makeInput("v", shape);
+  SgdHyper hyper;
+  hyper.lr = Halide::Param<float>("lr");
+  Halide::Param<float> mu("mu"), wd("wd");
+  Halide::Param<bool> first("first");
+  hyper.momentum = mu;
+  hyper.weightDecay = wd;
+  hyper.firstStep = first;
+  std::vector<LoweredGrad> grads;
+  grads.push_back(sgdUpdate(p.tensor, g.tensor, &v.tensor, hyper));
+  hyper.nesterov = true;
+  grads.push_back(sgdUpdate(p.tensor, g.tensor, &v.tensor, hyper));
+  grads.push_back(sgdUpdate(p.tensor, g.tensor, nullptr, hyper));
+  ASSERT_EQ(grads[0].extraOutputs.size(), 1u);
+  ASSERT_EQ(grads[2].extraOutputs.size(), 0u);
+  std::vector<Halide::Func> outputs = {
+      grads[0].output.func, grads[0].extraOutputs[0].func, grads[1].output.func,
+      grads[1].extraOutputs[0].func, grads[2].output.func};
+  for (Halide::Func &f : outputs)
+    constrainToShape(f.output_buffer(), shape);
+  applyDefaultGradientSchedule(grads, hostTarget());
+  Halide::Pipeline pipeline(outputs);
+  pipeline.compile_jit(hostTarget());
+
+  auto buf = [](std::vector<float> values) {
+    Buf b(int(values.size()));
+    for (size_t i = 0; i < values.size(); ++i)
+      b(int(i)) = values[i];
+    return b;
+  };
+  auto expectValues = [](const Buf &got, std::vector<double> want,
+                         const std::string &what) {
+    for (int i = 0; i < 3; ++i)
+      EXPECT_NEAR(got(i), want[size_t(i)], 1e-6 * (1 + std::fabs(want[i])))
+          << what << " [" << i << "]";
+  };
+  // Runs one step of every variant; p and v per variant.
+  auto step = [&](Buf pPlain, Buf vPlain, Buf pNest, Buf vNest, Buf grad,
+                  bool isFirst) {
+    std::vector<Buf> out;
+    for (int i = 0; i < 5; ++i)
+      out.emplace_back(3);
+    hyper.lr.set(0.1f);
+    mu.set(0.9f);
+    wd.set(0.01f);
+    first.set(isFirst);
+    g.param.set(grad);
+    // Two realizations: the variants read different p / v.
+    p.param.set(pPlain);
+    v.param.set(vPlain);
+    pipeline.realize({out[0], out[1], out[2], out[3], out[4]});
+    std::vector<Buf> nest;
+    for (int i = 0; i < 5; ++i)
+      nest.emplace_back(3);
+    p.param.set(pNest);
+    v.param.set(vNest);
+    pipeline.realize({nest[0], nest[1], nest[2], nest[3], nest[4]});
+    return std::vector<Buf>{out[0], out[1], nest[2], nest[3]};
+  };
+  Buf p0 = buf({1.0f, -2.0f, 0.5f});
+  Buf garbage = buf({std::nanf(""), 1e30f, -7.0f}); // ignored on step 1
+  std::vector<Buf> s1 =
+      step(p0, garbage, p0, garbage, buf({0.1f, 0.2f, -0.3f}), true);
+  expectValues(s1[0], {0.989, -2.018, 0.5295}, "plain p1");
+  expectValues(s1[1], {0.11, 0.18, -0.295}, "plain v1");
+  expectValues(s1[2], {0.9791, -2.0342, 0.55605}, "nesterov p1");
+  expectValues(s1[3], {0.11, 0.18, -0.295}, "nesterov v1");
+  std::vector<Buf> s2 =
+      step(s1[0], s1[1], s1[2], s1[3], buf({-0.2f, 0.4f, 0.1f}), false);
+  expectValues(s2[0], {0.998111, -2.072182, 0.5455205}, "plain p2");
+  expectValues(s2[1], {-0.09111, 0.54182, -0.160205}, "plain v2");
+  expectValues(s2[2], {1.00632971, -2.12091502, 0.559888505}, "nesterov p2");
+  expectValues(s2[3], {-0.091209, 0.541658, -0.1599395}, "nesterov v2");
+
+  // Momentum 0 (run time): p - lr (g + wd p), v unchanged; lr is a run-time
+  // parameter (no recompile).
+  std::vector<Buf> out;
+  for (int i = 0; i < 5; ++i)
+    out.emplace_back(3);
+  hyper.lr.set(0.5f);
+  mu.set(0.0f);
+  wd.set(0.0f);
+  first.set(false);
+  p.param.set(buf({1.0f, -2.0f, 0.5f}));
+  v.param.set(buf({3.0f, 4.0f, 5.0f}));
+  g.param.set(buf({0.1f, 0.2f, -0.3f}));
+  pipeline.realize({out[0], out[1], out[2], out[3], out[4]});
+  expectValues(out[0], {0.95, -2.1, 0.65}, "momentum 0 p");
+  expectValues(out[1], {3, 4, 5}, "momentum 0 v");
+  expectValues(out[2], {0.95, -2.1, 0.65}, "momentum 0 nesterov p");
+  expectValues(out[4], {0.95, -2.1, 0.65}, "no velocity p");
+}
+
+// --- a whole backward pass
+// ---------------------------------------------------------
+
+TEST(GradPipeline, SmallNetworkBackwardChain) {
+  // conv(p 1) -> relu -> maxpool -> flatten -> linear -> cross entropy: the
+  // backward ops chained in one pipeline as an autodiff pass would emit
+  // them (each gradient reads the previous one's result), the saved forward
+  // activations passed in. Every parameter gradient and dx against FD of
+  // the double network. eps 1e-5 here: the network is piecewise linear up
+  // to the (smooth) loss, and the smaller step keeps the perturbed forward
+  // off the relu / max-pool kinks (truncation error ~eps^2, rounding
+  // ~1e-16 / eps = 1e-11).
+  const int64_t C = 2, H = 6, W = 6, O = 3, K = 4, F = O * 3 * 3;
+  Conv2dArgs convArgs{{1, 1}, {1, 1}, {1, 1}, 1};
+  Pool2dArgs poolArgs{{2, 2}, {2, 2}, {0, 0}, {1, 1}};
+  Shape xS{kDynamic, C, H, W}, yS{kDynamic, O, H, W}, mS{kDynamic, O, 3, 3},
+      fS{kDynamic, F}, lS{kDynamic, K};
+  Shape w1S{O, C, 3, 3}, w2S{K, F};
+  Input x = makeInput("x", xS), y1 = makeInput("y1", yS),
+        a1 = makeInput("a1", yS), flat = makeInput("flat", fS),
+        logits = makeInput("logits", lS), w1 = makeInput("w1", w1S),
+        w2 = makeInput("w2", w2S);
+  Halide::ImageParam labels(Halide::Int(32), 1, "chain_labels");
+  Halide::Expr batch = batchOf(x);
+
+  std::vector<LoweredGrad> grads;
+  auto add = [&](LoweredGrad g) {
+    grads.push_back(std::move(g));
+    return grads.back().output;
+  };
+  Tensor loss = add(softmaxCrossEntropy(logits.tensor, labels, batch));
+  Tensor dLogits = add(softmaxCrossEntropyGrad(logits.tensor, labels, batch));
+  Tensor dFlat = add(linearInputGrad(dLogits, w2.tensor));
+  Tensor dW2 = add(linearWeightGrad(flat.tensor, dLogits, batch));
+  Tensor db2 = add(biasGrad(dLogits, batch));
+  Tensor dM = add(flattenGrad(dFlat, mS));
+  Tensor dA = add(maxPool2dGrad(a1.tensor, dM, poolArgs));
+  Tensor dY = add(activationGrad(GradKind::ReluGrad, y1.tensor, dA));
+  Tensor dW1 = add(conv2dWeightGrad(x.tensor, dY, w1S, convArgs, batch));
+  Tensor db1 = add(biasGrad(dY, batch));
+  Tensor dX = add(conv2dInputGrad(dY, w1.tensor, xS, convArgs));
+
+  struct State {
+    DT x, w1, b1, w2, b2;
+    std::vector<int> labels;
+  };
+  auto state = std::make_shared<State>();
+  auto lossOf = [](const State &s) {
+    DT y = refConv(s.x, s.w1, &s.b1, Conv2dArgs{{1, 1}, {1, 1}, {1, 1}, 1});
+    DT m = refMaxPool(refActivation(GradKind::ReluGrad, y),
+                      Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {1, 1}});
+    m.shape = {m.shape[0], m.shape[1] * m.shape[2] * m.shape[3]};
+    return refCrossEntropy(refLinear(m, s.w2, &s.b2), s.labels);
+  };
+  const double eps = 1e-5;
+  std::vector<GradCase> cases;
+  // The first case draws the network and sets every input; the others
+  // differentiate it (cases run in order).
+  cases.push_back({"chain loss", loss, nullptr, 1e-5});
+  cases.back().prepare = [=](int n, std::mt19937 &rng) mutable {
+    State &s = *state;
+    s.x = randomDT(withBatch(xS, n), rng);
+    s.w1 = randomDT(w1S, rng);
+    s.b1 = randomDT({O}, rng, -0.2f, 0.2f);
+    s.w2 = randomDT(w2S, rng);
+    s.b2 = randomDT({K}, rng);
+    s.labels.resize(size_t(n));
+    std::uniform_int_distribution<int> cls(0, int(K) - 1);
+    for (int &v : s.labels)
+      v = cls(rng);
+    // The saved forward activations, as a training step keeps them.
+    DT y = refConv(s.x, s.w1, &s.b1, convArgs);
+    DT a = refActivation(GradKind::ReluGrad, y);
+    DT m = refMaxPool(a, poolArgs);
+    m.shape = withBatch(fS, n);
+    set(x, s.x);
+    set(y1, y);
+    set(a1, a);
+    set(flat, m);
+    set(logits, refLinear(m, s.w2, &s.b2));
+    set(w1, s.w1);
+    set(w2, s.w2);
+    Halide::Buffer<int32_t> lb(n);
+    for (int i = 0; i < n; ++i)
+      lb(i) = s.labels[size_t(i)];
+    labels.set(lb);
+    DT want(Shape{});
+    want.v = {lossOf(s)};
+    return want;
+  };
+  auto fdCase = [&](const std::string &label, Tensor out, DT State::*field) {
+    GradCase c{label, out, nullptr};
+    c.prepare = [=](int, std::mt19937 &) {
+      State &s = *state;
+      return finiteDiff([&] { return lossOf(s); }, s.*field, eps);
+    };
+    cases.push_back(c);
+  };
+  fdCase("chain dW2", dW2, &State::w2);
+  fdCase("chain db2", db2, &State::b2);
+  fdCase("chain dW1", dW1, &State::w1);
+  fdCase("chain db1", db1, &State::b1);
+  fdCase("chain dx", dX, &State::x);
+  std::mt19937 rng(9);
+  runCases(grads, cases, rng);
+}
+
+// --- errors
+// ------------------------------------------------------------------------------------
+
+TEST(GradOps, BadShapesThrowInsteadOfAborting) {
+  Input dy = makeInput("dy", {kDynamic, 4, 6, 6});
+  Input w = makeInput("w", {4, 3, 3, 3});
+  // dy of a 3x3 conv on 8x8 is 6x6, not on 9x9.
+  EXPECT_NO_THROW(
+      conv2dInputGrad(dy.tensor, w.tensor, {kDynamic, 3, 8, 8}, Conv2dArgs{}));
+  EXPECT_THROW(
+      conv2dInputGrad(dy.tensor, w.tensor, {kDynamic, 3, 9, 9}, Conv2dArgs{}),
+      std::invalid_argument);
+  Input x = makeInput("x", {kDynamic, 3, 8, 8});
+  EXPECT_THROW(conv2dWeightGrad(x.tensor, dy.tensor, {4, 2, 3, 3}, Conv2dArgs{},
+                                batchOf(x)),
+               std::invalid_argument);
+  EXPECT_THROW(activationGrad(GradKind::FlattenGrad, x.tensor, x.tensor),
+               std::invalid_argument);
+  EXPECT_THROW(activationGrad(GradKind::ReluGrad, x.tensor, dy.tensor),
+               std::invalid_argument);
+  EXPECT_THROW(flattenGrad(dy.tensor, {kDynamic, 4, 6, 6}),
+               std::invalid_argument);
+  EXPECT_THROW(maxPool2dGrad(x.tensor, dy.tensor,
+                             Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {1, 1}}),
+               std::invalid_argument);
+  Halide::ImageParam floatLabels(Halide::Float(32), 1, "float_labels");
+  Input logits = makeInput("logits", {kDynamic, 10});
+  EXPECT_THROW(softmaxCrossEntropy(logits.tensor, floatLabels, batchOf(logits)),
+               std::invalid_argument);
+  Input p = makeInput("p", {3}), g = makeInput("g", {4});
+  SgdHyper hyper;
+  EXPECT_THROW(sgdUpdate(p.tensor, g.tensor, nullptr, hyper),
+               std::invalid_argument);
+}
+
+} // namespace

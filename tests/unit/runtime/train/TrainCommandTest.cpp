@@ -1,0 +1,238 @@
+// `cnnc train` end to end against the fake classifier.
+#include "TrainTestUtil.h"
+
+#include "cnnc/ModelLibrary.h"
+#include "cnnc/Safetensors.h"
+#include "cnnc/train/Checkpoint.h"
+
+#include <filesystem>
+
+namespace cnnc::rt {
+namespace {
+
+using test::CommandResult;
+using test::contains;
+using test::runTrain;
+
+class TrainCommandTest : public test::TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    data_ = test::writeNpyData(path("x.npy"), path("y.npy"), test::separableImages(48),
+                               test::cyclicLabels(48));
+  }
+  std::vector<std::string> args(const char *model, const std::string &out,
+                                std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {model, "--data", data_, "-o", path(out)};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  TensorMap tensors(const std::string &name) {
+    Expected<SafetensorsFile> f = readSafetensors(path(name));
+    EXPECT_TRUE(f.ok()) << f.message();
+    return f.ok() ? f->tensors : TensorMap{};
+  }
+  static void expectSame(const TensorMap &a, const TensorMap &b, const std::string &what) {
+    ASSERT_EQ(a.size(), b.size()) << what;
+    for (const auto &[name, t] : a) {
+      ASSERT_TRUE(b.count(name)) << what << ": " << name;
+      EXPECT_TRUE(test::sameTensor(t, b.at(name))) << what << ": " << name;
+    }
+  }
+  std::string data_;
+};
+
+TEST_F(TrainCommandTest, LearnsASeparableSetAndWritesAllFiles) {
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "4"}));
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_TRUE(contains(r.out, "training 'fake_linear' (27 parameters, 27 trainable)"));
+  EXPECT_TRUE(contains(r.out, "SGD(lr=0.1, momentum=0.9, weight_decay=0.0001, "
+                              "nesterov=False), StepLR(step_size=1, gamma=0.5), "
+                              "batch size 4, epochs 4, seed 0"));
+  EXPECT_TRUE(contains(r.out, "epoch 1/4: batch 12/12 (100%)"));
+  EXPECT_TRUE(contains(r.out, "epoch 2/4: train loss "));
+  EXPECT_TRUE(contains(r.out, "lr 0.05, "));    // StepLR after one epoch
+  EXPECT_TRUE(contains(r.out, "lr 0.0125, "));  // and after three
+  EXPECT_TRUE(contains(r.out, "val accuracy 100.00% (48/48)")) << r.out;
+  EXPECT_TRUE(contains(r.err, "note: npy data has no test split")) << r.err;
+  // Progress to a string stream: plain lines, no '\r' or other control characters.
+  EXPECT_FALSE(test::hasControlCharacters(r.out));
+  EXPECT_FALSE(test::hasControlCharacters(r.err));
+
+  for (const char *f : {"w.safetensors", "w.best.safetensors", "w.ckpt.safetensors"})
+    EXPECT_TRUE(std::filesystem::exists(path(f))) << f;
+  Expected<SafetensorsFile> out = readSafetensors(path("w.safetensors"));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->tensors.size(), 2u);
+  EXPECT_EQ(out->metadata.at("epoch"), "4");
+
+  // The weights classify the set: cnnc eval agrees.
+  CommandResult e = test::runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"),
+                                   "--data", data_});
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_TRUE(contains(e.out, "accuracy 100.00% (48/48)")) << e.out;
+}
+
+TEST_F(TrainCommandTest, ResumeEqualsAnUninterruptedRunBitForBit) {
+  const std::vector<std::string> flags = {"--seed", "5", "--batch-size", "5"};
+  std::vector<std::string> full = args(CNNC_FAKE_MODEL, "full.safetensors", flags);
+  full.insert(full.end(), {"--epochs", "3"});
+  CommandResult a = runTrain(full);
+  ASSERT_EQ(a.code, 0) << a.err;
+
+  std::vector<std::string> first = args(CNNC_FAKE_MODEL, "part.safetensors", flags);
+  first.insert(first.end(), {"--epochs", "1"});
+  CommandResult b1 = runTrain(first);
+  ASSERT_EQ(b1.code, 0) << b1.err;
+  // Resume into other file names: everything must come from the checkpoint.
+  CommandResult b2 = runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("res.safetensors"),
+                               "--resume", path("part.ckpt.safetensors"), "--epochs", "3"});
+  ASSERT_EQ(b2.code, 0) << b2.err;
+  EXPECT_TRUE(contains(b2.out, "resuming from " + path("part.ckpt.safetensors") +
+                                   " after epoch 1 (step 10)"))
+      << b2.out;
+  EXPECT_TRUE(contains(b2.out, "batch size 5, epochs 3, seed 5"));
+  EXPECT_FALSE(contains(b2.out, "epoch 1/3:"));
+  EXPECT_FALSE(contains(b2.err, "note: --")) << b2.err;
+
+  expectSame(tensors("full.safetensors"), tensors("res.safetensors"), "final");
+  expectSame(tensors("full.best.safetensors"), tensors("res.best.safetensors"), "best");
+  expectSame(tensors("full.ckpt.safetensors"), tensors("res.ckpt.safetensors"), "checkpoint");
+  // The epoch summaries of epochs 2 and 3 agree too (losses, accuracies, lr).
+  auto summary = [](const std::string &out, const std::string &epoch) {
+    size_t at = out.find("epoch " + epoch + "/3: train loss");
+    return out.substr(at, out.find(", lr", at) - at);
+  };
+  EXPECT_EQ(summary(a.out, "3"), summary(b2.out, "3"));
+}
+
+TEST_F(TrainCommandTest, ACheckpointOfAnotherNetworkIsRejectedAndNothingIsWritten) {
+  CommandResult other = runTrain(args(CNNC_FAKE_MODEL_HEAD, "head.safetensors", {"--epochs", "1"}));
+  ASSERT_EQ(other.code, 0) << other.err;
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                                  {"--resume", path("head.ckpt.safetensors")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "cnnc train: error: " + path("head.ckpt.safetensors") +
+                                  ": this checkpoint of the network 'fake_linear' does not fit"))
+      << r.err;
+  EXPECT_TRUE(contains(r.err, "tensor 'fc.weight' is missing"));
+  EXPECT_FALSE(std::filesystem::exists(path("w.safetensors")));
+  EXPECT_FALSE(std::filesystem::exists(path("w.ckpt.safetensors")));
+
+  // A plain weights file is pointed to --weights.
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--resume", path("head.safetensors")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "not a cnnc training checkpoint")) << r.err;
+}
+
+TEST_F(TrainCommandTest, AFailedResumeLeavesTheCheckpointAsItWas) {
+  ASSERT_EQ(runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "1"})).code, 0);
+  std::string before = test::readBytes(path("w.ckpt.safetensors"));
+  // Bad labels in the new data: rejected before anything is written.
+  data_ = test::writeNpyData(path("x2.npy"), path("y2.npy"), test::separableImages(6),
+                             test::cyclicLabels(6));
+  Tensor bad = test::cyclicLabels(6);
+  bad.i64()[4] = 7;
+  ASSERT_TRUE(writeNpy(path("y2.npy"), bad).ok());
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                                  {"--resume", path("w.ckpt.safetensors"), "--epochs", "2"}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(test::readBytes(path("w.ckpt.safetensors")), before);
+}
+
+TEST_F(TrainCommandTest, LabelsOutOfRangeNameTheFile) {
+  Tensor y = test::cyclicLabels(48);
+  y.i64()[7] = 3; // the network has 3 outputs
+  ASSERT_TRUE(writeNpy(path("y.npy"), y).ok());
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "cnnc train: error: " + path("y.npy") +
+                                  ": label 3 at index 7 is out of range for a network "
+                                  "with 3 outputs"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("w.ckpt.safetensors")));
+}
+
+TEST_F(TrainCommandTest, ImageShapeMismatchNamesTheFile) {
+  Tensor x(DType::F32, {4, 2, 2, 3});
+  data_ = test::writeNpyData(path("x3.npy"), path("y3.npy"), x, test::cyclicLabels(4));
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, path("x3.npy") + ": images are [2, 2, 3]")) << r.err;
+}
+
+TEST_F(TrainCommandTest, FlagsOverrideTheRecipeAndWeightsSeedTheRun) {
+  std::ostringstream initOut, initErr;
+  ASSERT_EQ(runInitCommand({CNNC_FAKE_MODEL, "-o", path("init.safetensors"), "--seed", "3"},
+                           initOut, initErr),
+            0)
+      << initErr.str();
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                                  {"--weights", path("init.safetensors"), "--epochs", "1",
+                                   "--lr", "0.02", "--momentum", "0.5", "--weight-decay", "0",
+                                   "--nesterov", "--no-shuffle", "--batch-size", "48",
+                                   "--checkpoint", path("my.ckpt"), "--threads", "2"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "SGD(lr=0.02, momentum=0.5, weight_decay=0, nesterov=True)"));
+  EXPECT_TRUE(contains(r.out, "batch size 48, epochs 1, seed 0, no shuffle"));
+  EXPECT_TRUE(std::filesystem::exists(path("my.ckpt")));
+  EXPECT_FALSE(std::filesystem::exists(path("w.ckpt.safetensors")));
+
+  // One full batch without shuffle from known weights: one exact SGD step.
+  Expected<ModelLibrary> m = ModelLibrary::load(CNNC_FAKE_MODEL);
+  Expected<TrainingCheckpoint> c = loadCheckpoint(path("my.ckpt"), *m);
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->steps, 1);
+  EXPECT_FALSE(c->shuffle);
+  TensorMap init = readSafetensors(path("init.safetensors"))->tensors;
+  // Nesterov on the first step: d = g + mu * g, so p - p_new = lr * 1.5 * g = lr * 1.5 * v.
+  for (int k = 0; k < 24; ++k)
+    EXPECT_NEAR(init.at("fc.weight").f32()[k] - c->parameters[0].f32()[k],
+                0.02 * 1.5 * c->momentum[0].f32()[k], 1e-7);
+}
+
+TEST_F(TrainCommandTest, ResumingAFinishedRunWritesItsWeightsAndOverridesAreNoted) {
+  ASSERT_EQ(runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "2"})).code, 0);
+  // Killed after the last checkpoint but before the final write: resuming finishes it.
+  std::filesystem::remove(path("w.safetensors"));
+  std::filesystem::remove(path("w.best.safetensors"));
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                                  {"--resume", path("w.ckpt.safetensors")}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(contains(r.out, "train loss"));
+  EXPECT_TRUE(std::filesystem::exists(path("w.safetensors")));
+  EXPECT_TRUE(std::filesystem::exists(path("w.best.safetensors")));
+
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--resume", path("w.ckpt.safetensors"), "--epochs", "3", "--lr", "0.2"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "note: --lr 0.2 replaces the checkpoint's 0.1")) << r.err;
+  EXPECT_TRUE(contains(r.out, "epoch 3/3: train loss"));
+
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--resume", path("w.ckpt.safetensors"), "--epochs", "2"}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "already completed 3 epochs, more than --epochs 2")) << r.err;
+}
+
+TEST_F(TrainCommandTest, UsageErrors) {
+  CommandResult r = runTrain({CNNC_FAKE_MODEL, "--data", data_});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "missing -o")) << r.err;
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--lr", "-1"}));
+  EXPECT_TRUE(contains(r.err, "option '--lr' needs a number above 0")) << r.err;
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--nesterov=1"}));
+  EXPECT_TRUE(contains(r.err, "takes no value")) << r.err;
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--weights", "a", "--resume", "b"}));
+  EXPECT_TRUE(contains(r.err, "drop --weights")) << r.err;
+  r = runTrain(args(CNNC_FAKE_MODEL, "nodir/w.safetensors"));
+  EXPECT_TRUE(contains(r.err, "does not exist")) << r.err;
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--momentum", "0", "--nesterov"}));
+  EXPECT_TRUE(contains(r.err, "Nesterov momentum needs a momentum above 0")) << r.err;
+  r = runTrain({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(contains(r.out, "usage: cnnc train"));
+}
+
+} // namespace
+} // namespace cnnc::rt
