@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing (Debian packages),
-# builds cnnc, then runs the main job on its embedded default: compile
-# examples/lenet.yaml, print its summary, initialise weights and run a batch.
+# builds cnnc, then runs the main job on its embedded default:
+#  1. compile examples/lenet.yaml, print its summary, initialise weights and
+#     run a batch;
+#  2. train examples/lenet_fashion.yaml on the real Fashion-MNIST for one
+#     epoch (CNNC_DEMO_EPOCHS to change) and print its test accuracy and
+#     confusion matrix.
 #   scripts/demo.sh [NET.yaml]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,3 +39,14 @@ np.save('$out/input.npy', np.random.RandomState(0).rand(8, *shape).astype(np.flo
 import numpy as np
 y = np.load('$out/logits.npy')
 print('logits', y.shape, 'predicted classes', y.argmax(1).tolist())"
+
+fashion=/usr/share/datasets/fashion-mnist
+echo
+echo "== training examples/lenet_fashion.yaml on Fashion-MNIST ($fashion)"
+"$cnnc" "$root/examples/lenet_fashion.yaml" -o "$out/lenet_fashion.so"
+"$cnnc" train "$out/lenet_fashion.so" --data "fashion-mnist:$fashion" \
+  --epochs "${CNNC_DEMO_EPOCHS:-1}" -o "$out/lenet_fashion.safetensors"
+echo
+echo "== cnnc eval on the test split"
+"$cnnc" eval "$out/lenet_fashion.so" --weights "$out/lenet_fashion.safetensors" \
+  --data "fashion-mnist:$fashion"

@@ -275,10 +275,12 @@ DictionaryAttr NetworkBuilder::trainAttr() {
         named("normalize", dict({named("mean", builder.getF64ArrayAttr(t.data.mean)),
                                  named("std", builder.getF64ArrayAttr(t.data.std))})));
   SmallVector<NamedAttribute> augment;
-  if (t.data.cropPadding >= 0)
+  // RandomCrop keeps the input's size: pad, then crop a random window.
+  if (t.data.cropPadding >= 0 && spec.input.size() == 3)
     augment.push_back(named(
         "random_crop",
-        dict({named("padding", builder.getI64IntegerAttr(t.data.cropPadding))})));
+        dict({named("size", builder.getI64ArrayAttr({spec.input[1], spec.input[2]})),
+              named("padding", builder.getI64IntegerAttr(t.data.cropPadding))})));
   if (t.data.horizontalFlip)
     augment.push_back(named("horizontal_flip", builder.getBoolAttr(true)));
   if (!augment.empty())
