@@ -173,7 +173,10 @@ SpecParser::keysOf(const YAML::Node &map,
   std::map<std::string, std::pair<YAML::Node, YAML::Node>> keys;
   suggested.clear();
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node &key = it->first;
+    // A copy: yaml-cpp's operator-> returns a temporary proxy, so a
+    // reference to it->first would dangle (ASan caught it).
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
     if (!key.IsScalar()) {
       error(key, "expected a key name in " + context + ", got " + describe(key));
       continue;
@@ -197,7 +200,7 @@ SpecParser::keysOf(const YAML::Node &map,
       error(key, "duplicate key '" + name + "' in " + context);
       continue;
     }
-    keys[name] = {key, it->second};
+    keys[name] = {key, value};
   }
   return keys;
 }
@@ -508,17 +511,18 @@ std::optional<Item> SpecParser::parseLayer(const YAML::Node &node, int depth) {
                       std::to_string(node.size()) + " keys");
       return std::nullopt;
     }
-    auto entry = node.begin();
-    if (!entry->first.IsScalar()) {
-      error(entry->first, "expected a layer name, got " + describe(entry->first));
+    const YAML::Node key = node.begin()->first;
+    const YAML::Node args = node.begin()->second;
+    if (!key.IsScalar()) {
+      error(key, "expected a layer name, got " + describe(key));
       return std::nullopt;
     }
-    auto kind = kindOf(entry->first);
+    auto kind = kindOf(key);
     if (!kind)
       return std::nullopt;
     item.layer.kind = *kind;
-    item.layer.pos = posOf(entry->first);
-    if (!parseArguments(item, entry->second))
+    item.layer.pos = posOf(key);
+    if (!parseArguments(item, args))
       return std::nullopt;
     return item;
   }
