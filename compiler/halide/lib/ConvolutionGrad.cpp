@@ -50,9 +50,19 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   Expr group = c / groupIn;
   Expr o = group * groupOut + r.z;
   Expr ci = c - group * groupIn;
-  // Clamped reads: nothing outside dy is touched; the select drops them.
-  Expr value = dy.func(clamp(ox, 0, outW - 1), clamp(oy, 0, outH - 1), o, n) *
-               weight.func(r.x, r.y, ci, o);
+  if (args.groups == 1) { // the same, but visibly independent of c
+    o = r.z;
+    ci = c;
+  }
+  // dy behind a zero exterior (stored[0]): nothing outside dy is read, and
+  // a stored copy lets the schedule read it with dense, unclamped vectors.
+  // The select still drops the invalid taps (a non-finite weight there
+  // contributes nothing, as before).
+  Func dyPadded(detail::funcName(name, "_dy_padded"));
+  dyPadded(x, y, c, n) = BoundaryConditions::constant_exterior(
+      dy.func, 0.0f, {{0, outW}, {0, outH}, Range(), Range()})(x, y, c, n);
+  result.stored = {dyPadded};
+  Expr value = dyPadded(ox, oy, o, n) * weight.func(r.x, r.y, ci, o);
 
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;
@@ -95,9 +105,15 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
   Var kx = vars[0], ky = vars[1], ci = vars[2], o = vars[3];
 
   Func source = input.func;
-  if (px > 0 || py > 0)
-    source = BoundaryConditions::constant_exterior(
-        input.func, 0.0f, {{0, inW}, {0, inH}, Range(), Range()});
+  if (px > 0 || py > 0) {
+    // The input behind its zero padding (stored[0]): a stored copy lets the
+    // schedule read it with dense, unclamped vectors.
+    Var x, y, c, n;
+    source = Func(detail::funcName(name, "_x_padded"));
+    source(x, y, c, n) = BoundaryConditions::constant_exterior(
+        input.func, 0.0f, {{0, inW}, {0, inH}, Range(), Range()})(x, y, c, n);
+    result.stored = {source};
+  }
   result.rdom =
       RDom({{0, outW}, {0, outH}, {0, batch}}, detail::funcName(name, "_r"));
   const RDom &r = result.rdom;

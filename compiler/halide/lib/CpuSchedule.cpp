@@ -25,6 +25,17 @@ int vectorWidth(int natural, int64_t extent) {
   return width;
 }
 
+/// Vector width over the x of a stored window result: the widest power of
+/// two up to the natural width that fits in the extent. Halide 14 runs a
+/// GuardWithIf vector tail as scalar code, so the tail is instead a last
+/// full vector shifted inwards (ShiftInwards), which needs width <= extent.
+int innerWidth(int natural, int64_t extent) {
+  int width = natural;
+  while (width > 1 && width > extent)
+    width /= 2;
+  return width;
+}
+
 /// The stored tensor of a group: the op's result, or the last activation
 /// fused into it. `op` is the op whose algorithm is scheduled, `root` the op
 /// whose output Func is stored (the same op when nothing is fused).
@@ -45,15 +56,28 @@ void scheduleWindowed(const Group &g, int natural) {
   Func root = g.root->output.func;
   Var x = g.root->vars[0], y = g.root->vars[1], c = g.root->vars[2],
       n = g.root->vars[3];
-  const int width = vectorWidth(natural, g.root->output.shape[3]);
+  const int64_t W = g.root->output.shape[3];
+  const int width = innerWidth(natural, W);
   // A tile of `rows` x one vector of outputs: independent accumulators, so
-  // the FMAs of the reduction do not wait on each other's latency.
-  const int rows = int(std::min<int64_t>(4, g.root->output.shape[2]));
+  // the FMAs of the reduction do not wait on each other's latency. 4 rows,
+  // or 5 or 6 when that divides the height (no guarded, partial last tile).
+  const int64_t H = g.root->output.shape[2];
+  int rows = int(std::min<int64_t>(4, H));
+  if (H % 4 != 0)
+    for (int r : {5, 6})
+      if (H % r == 0) {
+        rows = r;
+        break;
+      }
 
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
       yi(y.name() + "_i");
+  // The full width is always computed (bound), so the shifted last vector
+  // stays inside the tensor and only recomputes a few of its points, whatever
+  // region the readers ask for.
   root.compute_root()
-      .split(x, xo, xi, width, TailStrategy::GuardWithIf)
+      .bound(x, 0, int(W))
+      .split(x, xo, xi, width, TailStrategy::ShiftInwards)
       .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
       .reorder(xi, yi, xo, yo)
       .vectorize(xi);
@@ -76,6 +100,19 @@ void scheduleWindowed(const Group &g, int natural) {
       .reorder(order)
       .vectorize(ax, width, TailStrategy::GuardWithIf)
       .unroll(ay, rows, TailStrategy::GuardWithIf);
+  // Small windows: unroll the taps (kx, and ky up to 7x7), so that the
+  // FMAs are not paced by loop overhead.
+  auto taps = [&](int i) {
+    const int64_t *e = as_const_int(op.rdom[i].extent());
+    return e ? *e : int64_t(0);
+  };
+  const int64_t kw = op.rdom.dimensions() >= 1 ? taps(0) : 0;
+  const int64_t kh = op.rdom.dimensions() >= 2 ? taps(1) : 0;
+  if (kw >= 1 && kw <= 8) {
+    op.accum.update().unroll(op.rdom[0]);
+    if (kh >= 1 && kw * kh <= 49)
+      op.accum.update().unroll(op.rdom[1]);
+  }
 
   if (op.padded.defined()) {
     Var px = op.padded.args()[0], pc = op.padded.args()[2];

@@ -2,6 +2,7 @@
 // parallel over independent slices, serial reductions.
 #include "cnnc/halide/GradientSchedule.h"
 
+#include <algorithm>
 #include <optional>
 
 namespace cnnc::hl {
@@ -56,6 +57,185 @@ void storeIntermediate(Func f) {
     f.update(i).parallel(args.back());
 }
 
+/// Lanes over the output x for the conv weight gradient: the whole row when
+/// it fits two vectors, else a divisor of it near the natural width (no
+/// tail), else the natural width (a guarded last chunk).
+int weightGradLanes(int outW, int natural) {
+  if (outW <= 2 * natural)
+    return outW;
+  for (int d = 2 * natural; d >= natural / 2; --d)
+    if (outW % d == 0)
+      return d;
+  return natural;
+}
+
+/// Conv weight gradient: each weight reduces over (ox, oy, n), and the
+/// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
+/// partial sums (vectorised over ox; the kx taps and a block of output
+/// channels unrolled as independent accumulators, so each input vector
+/// feeds the whole block) per parallel (ci, block of o) slice, then a sum
+/// over the lanes. The summation order is fixed: deterministic.
+void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
+  for (Func padded : g.stored) // the zero-padded input, when padded
+    padded.vectorize(padded.args()[0], natural);
+  Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
+  RVar rx(g.rdom[0]), ry(g.rdom[1]), rn(g.rdom[2]);
+  const int outW = int(*as_const_int(g.rdom[0].extent()));
+  const int kW = int(g.output.shape[3]), kH = int(g.output.shape[2]);
+  const int O = int(g.output.shape[0]);
+  const int lanes = weightGradLanes(outW, natural);
+  const bool unrollKx = kW <= 8;
+  // Output channels per block: a divisor of O, the accumulators within
+  // half the vector registers (32 with AVX-512, 16 otherwise).
+  const int budget = natural >= 16 ? 16 : 8;
+  const int perChannel =
+      (unrollKx ? kW : 1) * ((lanes + natural - 1) / natural);
+  int block = 1;
+  for (int d = std::min(O, 4); d >= 1; --d)
+    if (O % d == 0 && d * perChannel <= budget) {
+      block = d;
+      break;
+    }
+  Var oo(o.name() + "_o"), oi(o.name() + "_i"),
+      slice(ci.name() + "_" + o.name());
+  Func out = g.output.func;
+  out.compute_root()
+      .vectorize(kx, vectorWidth(natural, kW), TailStrategy::GuardWithIf)
+      .split(o, oo, oi, block)
+      .reorder(kx, ky, oi, ci, oo)
+      .fuse(ci, oo, slice)
+      .parallel(slice);
+
+  Func accum = g.accum;
+  accum.compute_at(out, slice);
+  Var lane(g.accum.name() + "_lane");
+  Stage update = accum.update();
+  Func partial;
+  std::vector<VarOrRVar> order{lane, kx, oi};
+  if (lanes == outW) {
+    partial = update.rfactor(rx, lane);
+  } else {
+    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
+    update.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
+    partial = update.rfactor(rxi, lane);
+    order.push_back(rxo);
+  }
+  for (VarOrRVar v : {VarOrRVar(ry), VarOrRVar(rn), VarOrRVar(ky),
+                      VarOrRVar(ci), VarOrRVar(oo)})
+    order.push_back(v);
+  partial.compute_at(out, slice);
+  // rfactor appends `lane` to the args: store it innermost (dense vectors).
+  std::vector<Var> storage{lane};
+  for (const Var &v : partial.args())
+    if (v.name() != lane.name())
+      storage.push_back(v);
+  partial.reorder_storage(storage);
+  // Static kx, ky extents: the unrolled taps index fixed accumulators.
+  partial.bound(kx, 0, kW).bound(ky, 0, kH);
+  Stage pu = partial.update();
+  pu.split(o, oo, oi, block).reorder(order).unroll(oi);
+  if (lanes > 1) {
+    partial.vectorize(lane, lanes);
+    pu.vectorize(lane, lanes);
+  }
+  if (unrollKx)
+    pu.unroll(kx);
+}
+
+/// Conv input gradient, stored and parallel over (blocks of channels, n):
+/// tiles of one vector of x by a few rows by the channel block, whose
+/// independent accumulators stay in registers over the whole (kx, ky, o)
+/// reduction; each dy vector load feeds every channel of the block. The
+/// tiles round the plane up: the extra pixels are scratch (never read) and
+/// read only the stored zero-padded dy (stored[0], its region grows with
+/// them; it reads dy clamped) and weights indexed by the reduction and the
+/// (exact) channel block, so nothing outside a buffer is read.
+void scheduleConvInputGrad(LoweredGrad &g, int natural) {
+  Func padded = g.stored.at(0);
+  padded.vectorize(padded.args()[0], natural);
+  const int W = int(g.output.shape[3]), H = int(g.output.shape[2]);
+  const int C = int(g.output.shape[1]);
+  const int width = vectorWidth(natural, W);
+  // Rows per tile: a divisor of H in [4, 8] when there is one (no waste).
+  int rows = H < 4 ? H : 4;
+  for (int d = 8; d >= 4 && H >= 4; --d)
+    if (H % d == 0) {
+      rows = d;
+      break;
+    }
+  // Channels per block: a divisor of C, rows * channels accumulators within
+  // half the vector registers (32 with AVX-512, 16 otherwise).
+  const int budget = natural >= 16 ? 16 : 8;
+  int block = 1;
+  for (int d = std::min(C, 4); d >= 1; --d)
+    if (C % d == 0 && d * rows <= budget) {
+      block = d;
+      break;
+    }
+  Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
+  Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
+      yi(y.name() + "_i"), co(c.name() + "_o"), ci(c.name() + "_i"),
+      slice(c.name() + "_" + n.name());
+
+  Func out = g.output.func;
+  out.compute_root()
+      .vectorize(x, vectorWidth(natural, W), TailStrategy::GuardWithIf)
+      .split(c, co, ci, block)
+      .fuse(co, n, slice)
+      .parallel(slice);
+
+  Func accum = g.accum;
+  accum.compute_at(out, slice);
+  // A static, rounded-up plane: fixed-size storage, constant loop extents.
+  const int roundedW = (W + width - 1) / width * width;
+  const int roundedH = (H + rows - 1) / rows * rows;
+  accum.bound(x, 0, roundedW).bound(y, 0, roundedH);
+  accum.split(x, xo, xi, width, TailStrategy::RoundUp).vectorize(xi);
+  Stage update = accum.update();
+  update.split(x, xo, xi, width, TailStrategy::RoundUp)
+      .split(y, yo, yi, rows, TailStrategy::RoundUp)
+      .split(c, co, ci, block)
+      .reorder({xi, yi, ci, RVar(g.rdom[0]), RVar(g.rdom[1]),
+                RVar(g.rdom[2]), xo, yo, co, n})
+      .vectorize(xi)
+      .unroll(yi)
+      .unroll(ci);
+}
+
+/// Bias gradient of a conv ([N, C, H, W] dy, rdom (x, y, n)): as the weight
+/// gradient, partial sums over x lanes (vectorised), parallel over c, then a
+/// sum over the lanes; deterministic.
+void scheduleConvBiasGrad(LoweredGrad &g, int natural) {
+  Func accum = g.accum;
+  accum.compute_root();
+  RVar rx(g.rdom[0]), ry(g.rdom[1]), rn(g.rdom[2]);
+  const int W = int(*as_const_int(g.rdom[0].extent()));
+  const int lanes = weightGradLanes(W, natural);
+  Var lane(g.accum.name() + "_lane");
+  Stage update = accum.update();
+  Func partial;
+  std::vector<VarOrRVar> order{lane};
+  if (lanes == W) {
+    partial = update.rfactor(rx, lane);
+  } else {
+    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
+    update.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
+    partial = update.rfactor(rxi, lane);
+    order.push_back(rxo);
+  }
+  order.push_back(ry);
+  order.push_back(rn);
+  order.push_back(g.vars[0]);
+  partial.compute_root().reorder_storage(lane, g.vars[0]);
+  Stage pu = partial.update();
+  pu.reorder(order).parallel(g.vars[0]);
+  partial.parallel(g.vars[0]);
+  if (lanes > 1) {
+    partial.vectorize(lane, lanes);
+    pu.vectorize(lane, lanes);
+  }
+}
+
 } // namespace
 
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
@@ -64,6 +244,14 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
   for (LoweredGrad &g : grads) {
     for (Func &f : g.stored)
       storeIntermediate(f);
+    if (g.kind == GradKind::Conv2dInputGrad) {
+      scheduleConvInputGrad(g, natural);
+      continue;
+    }
+    if (g.kind == GradKind::Conv2dWeightGrad) {
+      scheduleConvWeightGrad(g, natural);
+      continue;
+    }
     std::optional<LoopLevel> slice =
         storeResult(g.output.func, g.vars, g.output.shape, natural);
     for (Tensor &extra : g.extraOutputs)
@@ -71,6 +259,10 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
     if (!g.accum.defined())
       continue;
 
+    if (g.kind == GradKind::BiasGrad && g.rdom.dimensions() == 3) {
+      scheduleConvBiasGrad(g, natural);
+      continue;
+    }
     Func accum = g.accum;
     if (slice)
       accum.compute_at(*slice);

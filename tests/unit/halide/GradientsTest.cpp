@@ -484,6 +484,10 @@ TEST(GradConv2d, PaddingStrideDilationGroups) {
       {4, 6, 7, 6, 3, 2, {2, 1}, {1, 2}, {2, 1}, 2}, // all + groups
       {3, 7, 5, 3, 2, 3, {2, 2}, {1, 1}, {2, 1}, 3}, // depthwise
       {3, 5, 6, 6, 3, 3, {1, 2}, {2, 1}, {1, 1}, 3}, // channel multiplier
+      // Wide rows: the weight gradient's ox lanes split the row (40 = 2 x
+      // 20) or leave a guarded chunk (35), for vectors up to 16 floats.
+      {2, 4, 42, 2, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1},
+      {1, 3, 37, 2, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1},
   };
   for (const ConvSpec &s : specs)
     addConvCases(s, grads, cases);

@@ -17,10 +17,11 @@ namespace cnnc::hl {
 /// float width, parallel over batch x channels (or batch x blocks of output
 /// features).
 ///
-///  - Each conv / pool computes its reduction per tile of 4 rows x one
-///    vector of outputs, inside the loops of the tensor it produces
-///    (compute_at, accumulators in registers); a padded input is stored once
-///    per image. Linear accumulates a block of 8 output features at once in
+///  - Each conv / pool computes its reduction per tile of 4 to 6 rows (a
+///    divisor of the height where one exists) x one vector of outputs,
+///    inside the loops of the tensor it produces (compute_at, accumulators
+///    in registers, small kernels' taps unrolled); a padded input is stored
+///    once per image. Linear accumulates a block of 8 output features at once in
 ///    vector lanes over the input features (rfactor).
 ///  - Element-wise activations that are the only reader of an op's result
 ///    are fused into it: the last activation of the chain is the stored
@@ -28,10 +29,14 @@ namespace cnnc::hl {
 ///  - Weight / bias / input wrappers stay inline (read straight from the
 ///    buffers). Every other op result is stored once (compute_root): it is
 ///    the next layer's input. Flatten is a dense copy.
-///  - Tails: GuardWithIf on every split that touches a tensor's extent (no
-///    RoundUp), except Linear's output-feature blocks, which use
-///    ShiftInwards (blocks <= out features). Nothing is computed or read
-///    outside the tensors' real extents, so batch 1 and odd sizes are fine.
+///  - Tails: the x of a conv / pool result is split with ShiftInwards (the
+///    last vector moves back to end at the last column; Halide 14 runs a
+///    GuardWithIf vector tail as scalar code) by the widest power of two
+///    that fits, with bound(x, 0, W) so the whole width is always computed;
+///    Linear's output-feature blocks are ShiftInwards too; every other split
+///    that touches a tensor's extent is GuardWithIf (no RoundUp). Nothing is
+///    computed or read outside the tensors' real extents, so batch 1 and odd
+///    sizes are fine.
 ///
 /// Every Func that reads an op's result must be an op in `ops` or be listed
 /// in `pipelineOutputs` (a result read from elsewhere could have been fused

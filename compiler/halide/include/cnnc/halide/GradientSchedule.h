@@ -1,6 +1,6 @@
 // The default CPU schedule of backward ops (Gradients.h), kept apart from
-// their algorithms like CpuSchedule.h. Simple and safe first; tuned
-// schedules (rfactor over the batch, register blocking) come later.
+// their algorithms like CpuSchedule.h. Simple and safe, with tuned
+// schedules for the conv gradients (the bulk of a CNN's training step).
 #ifndef CNNC_HALIDE_GRADIENTSCHEDULE_H
 #define CNNC_HALIDE_GRADIENTSCHEDULE_H
 
@@ -27,7 +27,17 @@ namespace cnnc::hl {
 ///  - `stored` intermediates (argmax, softmax row statistics, per-sample
 ///    losses) are compute_root, parallel over their outermost pure
 ///    dimension, reductions serial per element;
-///  - operand wrappers (boundary conditions, clamps) stay inline.
+///  - operand wrappers (boundary conditions, clamps) stay inline;
+///  - conv gradients (register-blocked, deterministic: a fixed summation
+///    order whatever the thread count):
+///    - weight: parallel over (ci, blocks of o); rfactor over output-x
+///      lanes, vectorised over them, the kx taps and the o block
+///      accumulating in registers over (oy, n), then a sum over the lanes;
+///    - input: parallel over (blocks of c, n); tiles of one x vector by a
+///      few rows by the c block accumulate in registers over (kx, ky, o),
+///      reading the stored zero-padded dy with dense vectors (the tiles
+///      round the plane up into scratch: nothing outside a buffer is read);
+///    - bias (of [N, C, H, W] dy): rfactor over x lanes as the weight.
 /// Call it once per set of grads.
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Halide::Target &target);

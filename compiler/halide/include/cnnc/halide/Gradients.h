@@ -55,7 +55,8 @@ const char *gradKindName(GradKind kind);
 ///  - `rdom`: the reduction domain of `accum`'s update (see each builder).
 ///  - `stored`: intermediate reductions that the schedule should store
 ///    once (compute_root): the max-pool argmax, the softmax row max and
-///    sum of exponentials, the per-sample losses. Each is a Func whose pure
+///    sum of exponentials, the per-sample losses, the zero-padded operands
+///    of the conv gradients (pure copies). Each is a Func whose pure
 ///    args are its Vars and whose updates (if any) have the same pure args.
 struct LoweredGrad {
   GradKind kind;
@@ -101,7 +102,7 @@ softmaxCrossEntropyGrad(const Tensor &logits, const Halide::Func &labels,
 /// [O, C/g, KH, KW], `inputShape` the forward input's shape. A gather: each
 /// input pixel sums, over its group's output channels and the kernel taps
 /// whose stride alignment lands on an output pixel, dy * w. rdom
-/// (kx, ky, o-within-group).
+/// (kx, ky, o-within-group). `stored[0]`: dy behind a zero exterior.
 LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
                             const cnn::shape::Shape &inputShape,
                             const cnn::shape::Conv2dArgs &args,
@@ -110,7 +111,7 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
 /// dw of conv2d, of `weightShape` [O, C/g, KH, KW] (the forward weight's),
 /// from the forward input x [N, C, H, W] and dy [N, O, Ho, Wo]: the sum
 /// over (n, oy, ox) of x(tap) * dy. rdom (ox, oy, n) with n over
-/// [0, batch).
+/// [0, batch). `stored[0]` (only with padding): x behind its zero padding.
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
