@@ -80,5 +80,20 @@ std::string funcName(const std::string &name, const char *suffix) {
   return Halide::Internal::unique_name(name + suffix);
 }
 
+int vectorWidth(int natural, int64_t extent) {
+  int width = natural;
+  while (width > 4 && width / 2 >= extent)
+    width /= 2;
+  return width;
+}
+
+Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out) {
+  return (o * in) / out;
+}
+
+Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out) {
+  return ((o + 1) * in + out - 1) / out;
+}
+
 } // namespace detail
 } // namespace cnnc::hl

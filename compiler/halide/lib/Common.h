@@ -24,6 +24,16 @@ std::vector<Halide::Var> makeVars(const std::string &prefix, size_t rank);
 /// A unique Func name made from the caller's (layer) name and a suffix.
 std::string funcName(const std::string &name, const char *suffix = "");
 
+/// Vector width for a loop of `extent`: the target's natural width, halved
+/// (not below 4) while half of it still covers the extent, so that narrow
+/// tensors (7 wide, say) are not padded out to 16 lanes. Used by schedules.
+int vectorWidth(int natural, int64_t extent);
+
+/// AdaptiveAvgPool2d's window o of `out` over an axis of `in`:
+/// [floor(o * in / out), ceil((o + 1) * in / out)).
+Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out);
+Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out);
+
 } // namespace cnnc::hl::detail
 
 #endif // CNNC_HALIDE_LIB_COMMON_H

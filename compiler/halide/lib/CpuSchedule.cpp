@@ -3,6 +3,8 @@
 // register-blocked schedules of Halide's apps/conv_layer.
 #include "cnnc/halide/CpuSchedule.h"
 
+#include "Common.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -15,15 +17,7 @@ using namespace Halide;
 
 namespace {
 
-/// Vector width for a loop of `extent`: the target's natural width, halved
-/// (not below 4) while half of it still covers the extent, so that narrow
-/// tensors (7 wide, say) are not padded out to 16 lanes.
-int vectorWidth(int natural, int64_t extent) {
-  int width = natural;
-  while (width > 4 && width / 2 >= extent)
-    width /= 2;
-  return width;
-}
+using detail::vectorWidth;
 
 /// Vector width over the x of a stored window result: the widest power of
 /// two up to the natural width that fits in the extent. Halide 14 runs a

@@ -2,6 +2,8 @@
 // parallel over independent slices, serial reductions.
 #include "cnnc/halide/GradientSchedule.h"
 
+#include "Common.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -11,14 +13,7 @@ using namespace Halide;
 
 namespace {
 
-/// As CpuSchedule.cpp: the natural width, halved (not below 4) while half
-/// of it still covers the extent.
-int vectorWidth(int natural, int64_t extent) {
-  int width = natural;
-  while (width > 4 && width / 2 >= extent)
-    width /= 2;
-  return width;
-}
+using detail::vectorWidth;
 
 /// Stores `f` (a result of shape `shape`, pure args `vars`), vectorised
 /// along vars[0] and parallel over its outermost dims. Returns the loop

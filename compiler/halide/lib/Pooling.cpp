@@ -118,10 +118,8 @@ LoweredOp adaptiveAvgPool2d(const Tensor &input, cnn::shape::Pair outputSize,
 
   // Window i spans [floor(i * in / out), ceil((i + 1) * in / out)); its
   // length varies with i unless out divides in.
-  auto start = [](Expr i, int in, int out) { return (i * in) / out; };
-  auto end = [](Expr i, int in, int out) {
-    return ((i + 1) * in + out - 1) / out;
-  };
+  auto start = detail::adaptiveWindowStart;
+  auto end = detail::adaptiveWindowEnd;
   auto longest = [](int in, int out) {
     int64_t best = 0;
     for (int64_t i = 0; i < out; ++i)

@@ -160,10 +160,8 @@ LoweredGrad adaptiveAvgPool2dGrad(const Tensor &dy,
   // Window o spans [floor(o * in / out), ceil((o + 1) * in / out)). Input
   // t is covered by the windows o >= floor(t * out / in) (the first whose
   // end passes t) while start(o) <= t: at most `cover` of them.
-  auto start = [](Expr o, int in, int out) { return (o * in) / out; };
-  auto end = [](Expr o, int in, int out) {
-    return ((o + 1) * in + out - 1) / out;
-  };
+  auto start = detail::adaptiveWindowStart;
+  auto end = detail::adaptiveWindowEnd;
   auto cover = [](int in, int out) {
     int best = 0;
     for (int64_t t = 0; t < in; ++t) {
