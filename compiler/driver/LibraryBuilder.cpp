@@ -20,6 +20,7 @@ namespace {
 // Not cnnc_*: only the ABI functions are exported.
 const char *const kForwardFunction = "model_forward_pipeline";
 const char *const kTrainFunction = "model_train_pipeline";
+const char *const kSmallForwardFunction = "model_forward_small_pipeline";
 
 bool writeFile(const std::string &path, const std::string &text,
                std::string &error) {
@@ -134,12 +135,29 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   LoweredPipeline forward;
   if (!lowerForward(module, target, options.schedule, forward, error))
     return false;
+  // The autoschedulers split the batch with ShiftInwards tails, which need
+  // at least a split factor of images (a smaller batch fails Halide's bounds
+  // check). Their factors do not exceed the batch estimate, so smaller
+  // batches run a second, manually scheduled forward pipeline.
+  LoweredPipeline smallForward;
+  const bool autoForward = options.schedule.isAuto();
+  if (autoForward &&
+      !lowerForward(module, target, SchedulePolicy::manual(), smallForward,
+                    error))
+    return false;
   ModelDescription model = describeModel(module);
   LoweredPipeline train;
   if (model.hasTrainStep) {
     if (!addTrainStep(module, error))
       return false;
-    if (!lowerTrainStep(module, target, options.schedule, train, error))
+    // The autoschedulers schedule the forward pipeline only. On the training
+    // step Halide 14's plugins fail (Mullapudi2016: an internal error;
+    // Li2018: atomic predicated stores it cannot compile; Adams2019: minutes
+    // of search even greedy, then an error), so it keeps the manual
+    // schedules. lowerTrainStep itself supports auto policies (estimates on
+    // every input, Param and output) for when they work.
+    if (!lowerTrainStep(module, target, SchedulePolicy::manual(), train,
+                        error))
       return false;
   }
 
@@ -152,6 +170,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   std::string forwardObject = dir + "/forward.o";
   std::string runtimeObject = dir + "/halide_runtime.o";
   std::string trainObject = dir + "/train.o";
+  std::string smallForwardObject = dir + "/forward_small.o";
   std::string wrapperSource = dir + "/model.c";
   std::vector<std::string> objects = {wrapperSource, forwardObject,
                                       runtimeObject};
@@ -160,6 +179,12 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
         target.with_feature(Halide::Target::NoRuntime);
     forward.pipeline.compile_to_object(forwardObject, forward.arguments,
                                        kForwardFunction, pipelineTarget);
+    if (autoForward) {
+      smallForward.pipeline.compile_to_object(
+          smallForwardObject, smallForward.arguments, kSmallForwardFunction,
+          pipelineTarget);
+      objects.push_back(smallForwardObject);
+    }
     if (model.hasTrainStep) {
       train.pipeline.compile_to_object(trainObject, train.arguments,
                                        kTrainFunction, pipelineTarget);
@@ -171,7 +196,9 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
     return false;
   }
   if (!writeFile(wrapperSource,
-                 emitModelWrapper(model, kForwardFunction, kTrainFunction),
+                 emitModelWrapper(model, kForwardFunction, kTrainFunction,
+                                  autoForward ? kSmallForwardFunction : "",
+                                  options.schedule.batchEstimate),
                  error))
     return false;
 

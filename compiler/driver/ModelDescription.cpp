@@ -366,7 +366,9 @@ EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
 
 std::string emitModelWrapper(const ModelDescription &model,
                              const std::string &halideForward,
-                             const std::string &halideTrain) {
+                             const std::string &halideTrain,
+                             const std::string &smallBatchForward,
+                             int64_t smallBatchBelow) {
   std::ostringstream os;
   const size_t numParams = model.parameters.size();
   std::vector<size_t> trainable;
@@ -382,10 +384,25 @@ std::string emitModelWrapper(const ModelDescription &model,
 
   os << "extern int " << halideForward << "(" << bufferParams(numParams + 2)
      << ");\n";
-  os << "#define FORWARD_CALL " << halideForward << "(";
-  for (size_t i = 0; i < numParams + 2; ++i)
-    os << (i ? ", " : "") << "&bufs[" << i << "]";
-  os << ")\n";
+  auto forwardCall = [&](const std::string &function) {
+    os << function << "(";
+    for (size_t i = 0; i < numParams + 2; ++i)
+      os << (i ? ", " : "") << "&bufs[" << i << "]";
+    os << ")";
+  };
+  if (smallBatchForward.empty()) {
+    os << "#define FORWARD_CALL ";
+    forwardCall(halideForward);
+  } else {
+    os << "extern int " << smallBatchForward << "("
+       << bufferParams(numParams + 2) << ");\n";
+    os << "#define FORWARD_CALL (batch < " << smallBatchBelow << " ? ";
+    forwardCall(smallBatchForward);
+    os << " : ";
+    forwardCall(halideForward);
+    os << ")";
+  }
+  os << "\n";
   if (model.hasTrainStep) {
     size_t before = 2 + numParams + trainable.size();
     size_t after = 1 + 2 * trainable.size();

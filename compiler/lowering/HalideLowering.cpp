@@ -14,6 +14,12 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <sys/stat.h>
+#include <thread>
+
 using namespace mlir;
 namespace shp = cnn::shape;
 
@@ -65,7 +71,7 @@ public:
   explicit FunctionLowering(FuncOp func) : func(func) {}
 
   /// Declares the input image and every parameter as ImageParams.
-  void declareInputs(LoweredPipeline &result);
+  void declareInputs(LoweredPipeline &result, int batchEstimate);
   /// Lowers every op but the return; `error` set on failure.
   bool lowerBody(std::string &error);
 
@@ -94,12 +100,13 @@ private:
   std::optional<hl::LoweredGrad> lowerTrainingOp(Operation *op);
 };
 
-void FunctionLowering::declareInputs(LoweredPipeline &result) {
+void FunctionLowering::declareInputs(LoweredPipeline &result,
+                                     int batchEstimate) {
   Value input = func.getArgument(0);
   shp::Shape inputShape = shapeOf(input);
   int rank = static_cast<int>(inputShape.size());
   Halide::ImageParam inputParam(Halide::Float(32), rank, "input");
-  hl::constrainToShape(inputParam, inputShape);
+  hl::constrainToShape(inputParam, inputShape, batchEstimate);
   result.arguments.push_back(inputParam);
   tensors[input] = {readAll(inputParam, "input_read"), inputShape};
   batch = inputParam.dim(rank - 1).extent();
@@ -278,6 +285,65 @@ Value returnedValue(FuncOp func) {
   return ret.getNumOperands() == 1 ? ret.getOperand(0) : Value();
 }
 
+/// The plugin file of each autoscheduler offered. Halide 14 also ships
+/// Adams2019, but its forward schedule of tests/e2e/general.yaml gave wrong
+/// results (relative error 5.5e-2 at batch 64), so it is not offered.
+const std::vector<std::pair<std::string, std::string>> &pluginFiles() {
+  static const std::vector<std::pair<std::string, std::string>> files = {
+      {"Mullapudi2016", "libautoschedule_mullapudi2016.so"},
+      {"Li2018", "libautoschedule_li2018.so"},
+  };
+  return files;
+}
+
+/// Loads the plugin that registers `name` (once per process). Throws
+/// std::runtime_error with a clear message when it cannot.
+void loadAutoscheduler(const std::string &name) {
+  static std::mutex mutex;
+  static std::set<std::string> loaded;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (loaded.count(name))
+    return;
+  std::string file;
+  for (const auto &entry : pluginFiles())
+    if (entry.first == name)
+      file = entry.second;
+  if (file.empty()) {
+    std::string valid;
+    for (const std::string &n : availableAutoschedulers())
+      valid += (valid.empty() ? "" : ", ") + n;
+    throw std::runtime_error("unknown autoscheduler '" + name +
+                             "' (available: " + valid + ")");
+  }
+  const char *env = std::getenv("CNNC_AUTOSCHEDULER_DIR");
+  std::string dir = env && *env ? env : CNNC_HALIDE_AUTOSCHEDULER_DIR;
+  std::string path = dir + "/" + file;
+  struct stat st;
+  if (dir.empty() || ::stat(path.c_str(), &st) != 0)
+    throw std::runtime_error(
+        "the Halide autoscheduler plugin " + file + " was not found" +
+        (dir.empty() ? std::string(" (no directory was found at configure "
+                                   "time)")
+                     : " in " + dir) +
+        "; install libhalide14-dev's plugins or set CNNC_AUTOSCHEDULER_DIR");
+  Halide::load_plugin(path);
+  loaded.insert(name);
+}
+
+/// Runs the policy's autoscheduler on `pipeline` (estimates must be set).
+void autoschedule(Halide::Pipeline &pipeline, const SchedulePolicy &policy,
+                  const Halide::Target &target) {
+  loadAutoscheduler(policy.autoscheduler);
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+  // Halide's generic() values for the cache (16 MiB) and balance (40), with
+  // this machine's parallelism.
+  Halide::MachineParams params(cores > 0 ? cores : 16, 16 * 1024 * 1024, 40);
+  Halide::AutoSchedulerResults results =
+      pipeline.auto_schedule(policy.autoscheduler, target, params);
+  if (const char *dump = std::getenv("CNNC_DUMP_SCHEDULE"); dump && *dump)
+    llvm::errs() << results.schedule_source << "\n";
+}
+
 bool runLowering(ModuleOp module, StringRef name, std::string &error,
                  llvm::function_ref<bool(FuncOp)> lower) {
   auto func = module.lookupSymbol<FuncOp>(name);
@@ -297,12 +363,23 @@ bool runLowering(ModuleOp module, StringRef name, std::string &error,
 
 } // namespace
 
+const std::vector<std::string> &availableAutoschedulers() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto &entry : pluginFiles())
+      n.push_back(entry.first);
+    return n;
+  }();
+  return names;
+}
+
 bool lowerForward(ModuleOp module, const Halide::Target &target,
-                  SchedulePolicy, LoweredPipeline &result,
+                  const SchedulePolicy &policy, LoweredPipeline &result,
                   std::string &error) {
+  const int batchEstimate = policy.isAuto() ? policy.batchEstimate : 1;
   return runLowering(module, "forward", error, [&](FuncOp func) {
     FunctionLowering lowering(func);
-    lowering.declareInputs(result);
+    lowering.declareInputs(result, batchEstimate);
     if (!lowering.lowerBody(error))
       return false;
     Value returned = returnedValue(func);
@@ -311,21 +388,26 @@ bool lowerForward(ModuleOp module, const Halide::Target &target,
       return false;
     }
     hl::Tensor output = lowering.tensor(returned);
-    hl::applyDefaultCpuSchedule(lowering.ops, target, {output.func});
-    hl::constrainToShape(output.func.output_buffer(), output.shape);
+    if (!policy.isAuto())
+      hl::applyDefaultCpuSchedule(lowering.ops, target, {output.func});
+    hl::constrainToShape(output.func.output_buffer(), output.shape,
+                         batchEstimate);
     result.pipeline = Halide::Pipeline(output.func);
+    if (policy.isAuto())
+      autoschedule(result.pipeline, policy, target);
     return true;
   });
 }
 
 bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
-                    SchedulePolicy, LoweredPipeline &result,
+                    const SchedulePolicy &policy, LoweredPipeline &result,
                     std::string &error) {
+  const int batchEstimate = policy.isAuto() ? policy.batchEstimate : 1;
   return runLowering(module, "train_step", error, [&](FuncOp func) {
     FunctionLowering lowering(func);
-    lowering.declareInputs(result);
+    lowering.declareInputs(result, batchEstimate);
     lowering.labels = Halide::ImageParam(Halide::Int(64), 1, "labels");
-    hl::constrainToShape(lowering.labels, {shp::kDynamic});
+    hl::constrainToShape(lowering.labels, {shp::kDynamic}, batchEstimate);
     result.arguments.push_back(lowering.labels);
     lowering.labelsRead = readAll(lowering.labels, "labels_read");
     // The labels come right after the input in the ABI.
@@ -347,7 +429,17 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
     }
     Halide::Param<float> momentum("momentum"), weightDecay("weight_decay");
     Halide::Param<bool> firstStep("first_step");
-    lowering.hyper.lr = Halide::Param<float>("lr");
+    Halide::Param<float> lr("lr");
+    // Typical values, for the autoschedulers.
+    lr.set_estimate(0.01f);
+    momentum.set_estimate(0.9f);
+    weightDecay.set_estimate(0.0f);
+    // Param<bool>::set_estimate would store an int32 Expr (Halide 14), which
+    // the autoschedulers then substitute into select conditions.
+    for (const Halide::Param<bool> *flag : {&firstStep, &lowering.nesterov})
+      Halide::Internal::Parameter(flag->parameter())
+          .set_estimate(Halide::Internal::make_bool(false));
+    lowering.hyper.lr = lr;
     lowering.hyper.momentum = momentum;
     lowering.hyper.weightDecay = weightDecay;
     lowering.hyper.firstStep = firstStep;
@@ -371,8 +463,10 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
     for (const hl::LoweredGrad &g : lowering.grads)
       for (const hl::Tensor &t : g.inputs)
         saved.push_back(t.func);
-    hl::applyDefaultCpuSchedule(lowering.ops, target, saved);
-    hl::applyDefaultGradientSchedule(lowering.grads, target);
+    if (!policy.isAuto()) {
+      hl::applyDefaultCpuSchedule(lowering.ops, target, saved);
+      hl::applyDefaultGradientSchedule(lowering.grads, target);
+    }
 
     std::vector<Halide::Func> outputs{lowering.tensor(loss).func};
     hl::constrainToShape(outputs[0].output_buffer(), {});
@@ -381,12 +475,16 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
       if (g.kind != hl::GradKind::SgdUpdate)
         continue;
       outputs.push_back(g.output.func);
-      hl::constrainToShape(g.output.func.output_buffer(), g.output.shape);
+      hl::constrainToShape(g.output.func.output_buffer(), g.output.shape,
+                           batchEstimate);
       newMomentum.push_back(g.extraOutputs.at(0).func);
-      hl::constrainToShape(newMomentum.back().output_buffer(), g.output.shape);
+      hl::constrainToShape(newMomentum.back().output_buffer(), g.output.shape,
+                           batchEstimate);
     }
     outputs.insert(outputs.end(), newMomentum.begin(), newMomentum.end());
     result.pipeline = Halide::Pipeline(outputs);
+    if (policy.isAuto())
+      autoschedule(result.pipeline, policy, target);
     return true;
   });
 }

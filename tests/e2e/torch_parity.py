@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import struct
+import shlex
 import subprocess
 import sys
 
@@ -63,7 +64,9 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     lib = os.path.join(args.workdir, args.model + ".so")
     weights = os.path.join(args.workdir, args.model + ".safetensors")
-    run([args.cnnc, args.yaml, "-o", lib])
+    # Extra compile flags, e.g. CNNC_COMPILE_ARGS="--schedule auto:Li2018".
+    extra = shlex.split(os.environ.get("CNNC_COMPILE_ARGS", ""))
+    run([args.cnnc, args.yaml, "-o", lib] + extra)
     run([args.cnnc, "init", lib, "-o", weights, "--seed", str(args.seed)])
 
     factory, sample_shape = MODELS[args.model]

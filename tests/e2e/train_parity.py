@@ -14,6 +14,7 @@ usage: train_parity.py CNNC YAML MODEL WORKDIR
 """
 import ctypes
 import os
+import shlex
 import subprocess
 import sys
 
@@ -83,7 +84,10 @@ def main():
     cnnc, yaml, model_name, workdir = sys.argv[1:5]
     os.makedirs(workdir, exist_ok=True)
     lib_path = os.path.join(workdir, model_name + "_train.so")
-    result = subprocess.run([cnnc, yaml, "-o", lib_path], capture_output=True, text=True)
+    # Extra compile flags, e.g. CNNC_COMPILE_ARGS="--schedule auto:Li2018".
+    extra = shlex.split(os.environ.get("CNNC_COMPILE_ARGS", ""))
+    result = subprocess.run([cnnc, yaml, "-o", lib_path] + extra,
+                            capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(result.stderr)
     lib = Library(lib_path)

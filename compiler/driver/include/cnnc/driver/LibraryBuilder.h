@@ -14,7 +14,7 @@ namespace cnnc {
 
 struct CompileOptions {
   std::string target = "host"; // a Halide target string
-  SchedulePolicy schedule = SchedulePolicy::Manual;
+  SchedulePolicy schedule = SchedulePolicy::manual();
   bool verbose = false;        // print each step and the link command
 };
 

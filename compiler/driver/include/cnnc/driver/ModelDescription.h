@@ -36,10 +36,14 @@ std::string emitModelHeader(const ModelDescription &model);
 
 /// C source implementing the ABI on top of the Halide pipelines
 /// `halideForward` (input, parameters..., output) and, if the model has a
-/// train step, `halideTrain` (see lowerTrainStep for its arguments).
+/// train step, `halideTrain` (see lowerTrainStep for its arguments). With
+/// a `smallBatchForward` (same arguments), cnnc_forward calls it instead of
+/// `halideForward` for batches below `smallBatchBelow`.
 std::string emitModelWrapper(const ModelDescription &model,
                              const std::string &halideForward,
-                             const std::string &halideTrain);
+                             const std::string &halideTrain,
+                             const std::string &smallBatchForward = "",
+                             int64_t smallBatchBelow = 0);
 
 } // namespace cnnc
 

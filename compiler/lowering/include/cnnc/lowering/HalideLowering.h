@@ -13,7 +13,27 @@
 
 namespace cnnc {
 
-enum class SchedulePolicy { Manual };
+/// How the pipelines are scheduled: the hand-written default schedules
+/// (CpuSchedule.h, GradientSchedule.h), or one of Halide 14's autoscheduler
+/// plugins (Mullapudi2016, Li2018), loaded on first use from the
+/// directory found at configure time (or $CNNC_AUTOSCHEDULER_DIR).
+struct SchedulePolicy {
+  enum class Kind { Manual, Auto };
+  Kind kind = Kind::Manual;
+  /// For Kind::Auto: "Mullapudi2016" or "Li2018".
+  std::string autoscheduler;
+  /// The batch size the autoschedulers optimise for (the batch is dynamic).
+  int batchEstimate = 64;
+
+  static SchedulePolicy manual() { return {}; }
+  static SchedulePolicy automatic(std::string name, int batchEstimate = 64) {
+    return {Kind::Auto, std::move(name), batchEstimate};
+  }
+  bool isAuto() const { return kind == Kind::Auto; }
+};
+
+/// The autoscheduler names `SchedulePolicy::autoscheduler` accepts.
+const std::vector<std::string> &availableAutoschedulers();
 
 struct LoweredPipeline {
   Halide::Pipeline pipeline;
@@ -25,7 +45,7 @@ struct LoweredPipeline {
 /// Lowers `func @forward` of `module`. On failure returns false and sets
 /// `error` (Halide's exceptions do not escape).
 bool lowerForward(mlir::ModuleOp module, const Halide::Target &target,
-                  SchedulePolicy policy, LoweredPipeline &result,
+                  const SchedulePolicy &policy, LoweredPipeline &result,
                   std::string &error);
 
 /// Lowers `func @train_step` (built by cnn-autodiff). Arguments: input,
@@ -34,7 +54,7 @@ bool lowerForward(mlir::ModuleOp module, const Halide::Target &target,
 /// first_step (bool). Outputs: the loss (0-d), the new value of each
 /// trainable parameter, then the new momentum buffer of each.
 bool lowerTrainStep(mlir::ModuleOp module, const Halide::Target &target,
-                    SchedulePolicy policy, LoweredPipeline &result,
+                    const SchedulePolicy &policy, LoweredPipeline &result,
                     std::string &error);
 
 } // namespace cnnc
