@@ -330,6 +330,10 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
   }
   if (!hadError && current)
     checkFreezePatterns();
+  if (spec.train.data.cropPadding >= 0 && spec.input.size() != 3)
+    error(locOf(spec.train.data.cropPos),
+          "random_crop needs an image input [channels, height, width], but "
+          "the input is " + shp::format(spec.input));
   if (hadError || !current)
     return nullptr;
 

@@ -675,6 +675,7 @@ void SpecParser::parseAugment(const YAML::Node &node) {
     } else {
       auto args = keysOf(crop, {"padding"}, "random_crop");
       spec.train.data.cropPadding = 0;
+      spec.train.data.cropPos = posOf(keys["random_crop"].first);
       if (args.count("padding"))
         if (auto v = integer(args["padding"].second, "padding", 0))
           spec.train.data.cropPadding = *v;

@@ -79,6 +79,7 @@ struct CosineLrSpec {
 struct DataPrepSpec {
   std::vector<double> mean, std;  // Normalize; empty: none
   int64_t cropPadding = -1;       // RandomCrop(input size, padding); -1: none
+  SourcePos cropPos;              // where random_crop is written
   bool horizontalFlip = false;    // RandomHorizontalFlip(0.5)
 };
 
