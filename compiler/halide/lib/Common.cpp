@@ -95,5 +95,21 @@ Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out) {
   return ((o + 1) * in + out - 1) / out;
 }
 
+Halide::Expr avgPoolDivisor(const Halide::Expr &oy, const Halide::Expr &ox,
+                            int inH, int inW,
+                            const cnn::shape::Pool2dArgs &args,
+                            bool countIncludePad) {
+  using Halide::max;
+  using Halide::min;
+  const int kH = int(args.kernel[0]), kW = int(args.kernel[1]);
+  const int sy = int(args.stride[0]), sx = int(args.stride[1]);
+  const int py = int(args.padding[0]), px = int(args.padding[1]);
+  Halide::Expr y0 = oy * sy - py, x0 = ox * sx - px;
+  Halide::Expr y1 = min(y0 + kH, inH + py), x1 = min(x0 + kW, inW + px);
+  if (countIncludePad)
+    return (y1 - y0) * (x1 - x0);
+  return (min(y1, inH) - max(y0, 0)) * (min(x1, inW) - max(x0, 0));
+}
+
 } // namespace detail
 } // namespace cnnc::hl

@@ -34,6 +34,15 @@ int vectorWidth(int natural, int64_t extent);
 Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out);
 Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out);
 
+/// PyTorch AvgPool2d's divisor of output window (oy, ox) over an input of
+/// inH x inW: the window clipped to the padded input [-pad, in + pad)
+/// (countIncludePad), or further clipped to the real input [0, in).
+/// Shared by the forward and its gradient so the two cannot disagree.
+Halide::Expr avgPoolDivisor(const Halide::Expr &oy, const Halide::Expr &ox,
+                            int inH, int inW,
+                            const cnn::shape::Pool2dArgs &args,
+                            bool countIncludePad);
+
 } // namespace cnnc::hl::detail
 
 #endif // CNNC_HALIDE_LIB_COMMON_H

@@ -90,16 +90,8 @@ LoweredOp avgPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
   result.accum(x, y, c, n) +=
       source(x * w.sx - w.px + r.x, y * w.sy - w.py + r.y, c, n);
 
-  // PyTorch's divisor: the window clipped to the padded input
-  // [-pad, in + pad) (count_include_pad), or further clipped to the real
-  // input [0, in) (not counting padding).
-  Expr y0 = y * w.sy - w.py, x0 = x * w.sx - w.px;
-  Expr y1 = min(y0 + w.kH, w.inH + w.py), x1 = min(x0 + w.kW, w.inW + w.px);
-  Expr count;
-  if (countIncludePad)
-    count = (y1 - y0) * (x1 - x0);
-  else
-    count = (min(y1, w.inH) - max(y0, 0)) * (min(x1, w.inW) - max(x0, 0));
+  Expr count =
+      detail::avgPoolDivisor(y, x, w.inH, w.inW, args, countIncludePad);
 
   Func out(detail::funcName(name));
   out(x, y, c, n) = result.accum(x, y, c, n) / cast<float>(count);

@@ -122,14 +122,9 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
   Expr ox = tapOutput(x, r.x, w.sx, w.px, 1, w.outW, validX);
   Expr oy = tapOutput(y, r.y, w.sy, w.py, 1, w.outH, validY);
 
-  // The forward's divisor of window (ox, oy) (see avgPool2d).
-  Expr y0 = oy * w.sy - w.py, x0 = ox * w.sx - w.px;
-  Expr y1 = min(y0 + w.kH, w.inH + w.py), x1 = min(x0 + w.kW, w.inW + w.px);
-  Expr count;
-  if (countIncludePad)
-    count = (y1 - y0) * (x1 - x0);
-  else
-    count = (min(y1, w.inH) - max(y0, 0)) * (min(x1, w.inW) - max(x0, 0));
+  // The forward's divisor of window (ox, oy).
+  Expr count =
+      detail::avgPoolDivisor(oy, ox, w.inH, w.inW, args, countIncludePad);
 
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;
