@@ -236,18 +236,26 @@ static std::string batchedShapeToString(const Shape &shape) {
   return shape.empty() ? s : "[N" + s.substr(s.find(','));
 }
 
+/// The input must be float32 of the network's input shape, any batch.
+static Status checkInput(const std::string &path, const std::string &network,
+                         const Shape &expected, const Tensor &input) {
+  if (input.dtype() != DType::F32)
+    return Error(path + ": the input must be float32, not " + dtypeName(input.dtype()));
+  bool fits = input.rank() == static_cast<int64_t>(expected.size());
+  for (size_t i = 1; fits && i < expected.size(); ++i)
+    fits = input.shape()[i] == expected[i];
+  if (!fits)
+    return Error(path + ": the input has shape " + shapeToString(input.shape()) +
+                 " but the network '" + network + "' takes " +
+                 batchedShapeToString(expected));
+  return Status::success();
+}
+
 Expected<Tensor> ModelLibrary::forward(const Tensor &input,
                                        const std::vector<const Tensor *> &parameters) const {
   const Impl &m = *impl_;
-  if (input.dtype() != DType::F32)
-    return Error(m.path + ": the input must be float32, not " + dtypeName(input.dtype()));
-  bool fits = input.rank() == static_cast<int64_t>(m.input.size());
-  for (size_t i = 1; fits && i < m.input.size(); ++i)
-    fits = input.shape()[i] == m.input[i];
-  if (!fits)
-    return Error(m.path + ": the input has shape " + shapeToString(input.shape()) +
-                 " but the network '" + m.name + "' takes " +
-                 batchedShapeToString(m.input));
+  if (Status s = checkInput(m.path, m.name, m.input, input); !s)
+    return s;
   int64_t batch = input.shape()[0];
   if (batch < 1)
     return Error(m.path + ": the input holds no samples (batch size 0)");
@@ -303,15 +311,8 @@ Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &label
                                         const SgdStep &step,
                                         const std::string &labelSource) const {
   const Impl &m = *impl_;
-  if (input.dtype() != DType::F32)
-    return Error(m.path + ": the input must be float32, not " + dtypeName(input.dtype()));
-  bool fits = input.rank() == static_cast<int64_t>(m.input.size());
-  for (size_t i = 1; fits && i < m.input.size(); ++i)
-    fits = input.shape()[i] == m.input[i];
-  if (!fits)
-    return Error(m.path + ": the input has shape " + shapeToString(input.shape()) +
-                 " but the network '" + m.name + "' takes " +
-                 batchedShapeToString(m.input));
+  if (Status s = checkInput(m.path, m.name, m.input, input); !s)
+    return s;
   const int64_t batch = input.shape()[0];
   if (batch < 1)
     return Error(m.path + ": the input holds no samples (batch size 0)");
