@@ -2,7 +2,7 @@
 // gradient schedule.
 //
 // Every gradient is checked against central finite differences of a
-// double-precision reference forward written here: with a random
+// double-precision reference forward (Reference.h): with a random
 // projection r, the scalar L = sum(forward(...) * r) has dL/dx = backward
 // of dy = r, so the Halide backward (float) run with dy = r must match
 // (L(x + eps e_i) - L(x - eps e_i)) / (2 eps) computed in double at the
@@ -25,6 +25,8 @@
 //
 // As in HalideOpsTest, JIT compiles dominate: cases are batched into one
 // multi-output pipeline per test, realised for batches 1 and 3.
+#include "Reference.h"
+
 #include "cnnc/halide/Gradients.h"
 #include "cnnc/halide/Bounds.h"
 #include "cnnc/halide/GradientSchedule.h"
@@ -46,51 +48,13 @@
 namespace {
 
 using namespace cnnc::hl;
-using cnn::shape::Conv2dArgs;
-using cnn::shape::kDynamic;
-using cnn::shape::Pair;
-using cnn::shape::Pool2dArgs;
-using cnn::shape::Shape;
-using Buf = Halide::Buffer<float>;
+using namespace cnnc::hl::test;
 
 constexpr double kFdTol = 1e-4;
 constexpr double kEps = 1e-3;
 const std::vector<int> kBatches = {1, 3};
 
-Halide::Target hostTarget() {
-  static Halide::Target target = Halide::get_jit_target_from_environment();
-  return target;
-}
-
-// --- double tensors (C order, PyTorch shapes) --------------------------------
-
-struct DT {
-  Shape shape;
-  std::vector<double> v;
-
-  DT() = default;
-  explicit DT(Shape s) : shape(std::move(s)) {
-    size_t n = 1;
-    for (int64_t d : shape)
-      n *= size_t(d);
-    v.assign(n, 0.0);
-  }
-  double &at(std::initializer_list<int64_t> idx) { return v[offset(idx)]; }
-  double at(std::initializer_list<int64_t> idx) const { return v[offset(idx)]; }
-  size_t offset(std::initializer_list<int64_t> idx) const {
-    size_t o = 0, d = 0;
-    for (int64_t i : idx)
-      o = o * size_t(shape[d++]) + size_t(i);
-    return o;
-  }
-  int64_t dim(size_t d) const { return shape[d]; }
-};
-
-Shape withBatch(Shape shape, int batch) {
-  if (!shape.empty() && shape[0] == kDynamic)
-    shape[0] = batch;
-  return shape;
-}
+// --- double tensors (DT, Reference.h) ----------------------------------------
 
 /// Uniform values in [lo, hi), rounded to float (what Halide sees).
 DT randomDT(const Shape &shape, std::mt19937 &rng, float lo = -1.0f,
@@ -124,19 +88,6 @@ DT distinctValues(const Shape &shape, std::mt19937 &rng) {
   return t;
 }
 
-Buf makeBuffer(const Shape &shape) {
-  std::vector<int> dims(shape.rbegin(), shape.rend());
-  return Buf(dims);
-}
-
-/// A dense Halide buffer holds NCHW in C order: the same layout as DT.
-Buf toBuf(const DT &t) {
-  Buf b = makeBuffer(t.shape);
-  for (size_t i = 0; i < t.v.size(); ++i)
-    b.data()[i] = float(t.v[i]);
-  return b;
-}
-
 double dot(const DT &a, const DT &b) {
   EXPECT_EQ(a.v.size(), b.v.size());
   double s = 0;
@@ -161,172 +112,7 @@ DT finiteDiff(const std::function<double()> &L, DT &t, double eps = kEps) {
   return g;
 }
 
-// --- double reference forwards
-// -------------------------------------------------
-
-int outSize(int in, int k, int s, int p, int d) {
-  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
-}
-
-DT refConv(const DT &x, const DT &w, const DT *b, const Conv2dArgs &a) {
-  const int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3);
-  const int64_t O = w.dim(0), Cg = w.dim(1), KH = w.dim(2), KW = w.dim(3);
-  const int64_t Og = O / a.groups;
-  const int64_t OH = outSize(int(H), int(KH), int(a.stride[0]),
-                             int(a.padding[0]), int(a.dilation[0]));
-  const int64_t OW = outSize(int(W), int(KW), int(a.stride[1]),
-                             int(a.padding[1]), int(a.dilation[1]));
-  DT y({N, O, OH, OW});
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < O; ++o)
-      for (int64_t oy = 0; oy < OH; ++oy)
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          double acc = b ? b->v[size_t(o)] : 0.0;
-          int64_t g = o / Og;
-          for (int64_t ci = 0; ci < Cg; ++ci)
-            for (int64_t ky = 0; ky < KH; ++ky)
-              for (int64_t kx = 0; kx < KW; ++kx) {
-                int64_t iy =
-                    oy * a.stride[0] - a.padding[0] + ky * a.dilation[0];
-                int64_t ix =
-                    ox * a.stride[1] - a.padding[1] + kx * a.dilation[1];
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-                  continue;
-                acc += x.at({n, g * Cg + ci, iy, ix}) * w.at({o, ci, ky, kx});
-              }
-          y.at({n, o, oy, ox}) = acc;
-        }
-  return y;
-}
-
-DT refLinear(const DT &x, const DT &w, const DT *b) {
-  const int64_t N = x.dim(0), K = x.dim(1), O = w.dim(0);
-  DT y({N, O});
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < O; ++o) {
-      double acc = b ? b->v[size_t(o)] : 0.0;
-      for (int64_t k = 0; k < K; ++k)
-        acc += x.at({n, k}) * w.at({o, k});
-      y.at({n, o}) = acc;
-    }
-  return y;
-}
-
-DT refActivation(GradKind kind, const DT &x) {
-  DT y = x;
-  for (double &v : y.v)
-    v = kind == GradKind::ReluGrad   ? std::max(v, 0.0)
-        : kind == GradKind::TanhGrad ? std::tanh(v)
-                                     : 1.0 / (1.0 + std::exp(-v));
-  return y;
-}
-
-DT refMaxPool(const DT &x, const Pool2dArgs &a) {
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t OH = outSize(int(H), int(a.kernel[0]), int(a.stride[0]),
-                             int(a.padding[0]), int(a.dilation[0]));
-  const int64_t OW = outSize(int(W), int(a.kernel[1]), int(a.stride[1]),
-                             int(a.padding[1]), int(a.dilation[1]));
-  DT y({N, C, OH, OW});
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t oy = 0; oy < OH; ++oy)
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          double m = -std::numeric_limits<double>::infinity();
-          for (int64_t ky = 0; ky < a.kernel[0]; ++ky)
-            for (int64_t kx = 0; kx < a.kernel[1]; ++kx) {
-              int64_t iy = oy * a.stride[0] - a.padding[0] + ky * a.dilation[0];
-              int64_t ix = ox * a.stride[1] - a.padding[1] + kx * a.dilation[1];
-              if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                m = std::max(m, x.at({n, c, iy, ix}));
-            }
-          y.at({n, c, oy, ox}) = m;
-        }
-  return y;
-}
-
-/// ATen's avg_pool2d loop.
-DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t KH = a.kernel[0], KW = a.kernel[1], SH = a.stride[0],
-                SW = a.stride[1], PH = a.padding[0], PW = a.padding[1];
-  const int64_t OH = outSize(int(H), int(KH), int(SH), int(PH), 1);
-  const int64_t OW = outSize(int(W), int(KW), int(SW), int(PW), 1);
-  DT y({N, C, OH, OW});
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t oy = 0; oy < OH; ++oy)
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          int64_t hs = oy * SH - PH, ws = ox * SW - PW;
-          int64_t he = std::min(hs + KH, H + PH),
-                  we = std::min(ws + KW, W + PW);
-          int64_t poolSize = (he - hs) * (we - ws);
-          hs = std::max<int64_t>(hs, 0);
-          ws = std::max<int64_t>(ws, 0);
-          he = std::min(he, H);
-          we = std::min(we, W);
-          double sum = 0;
-          for (int64_t iy = hs; iy < he; ++iy)
-            for (int64_t ix = ws; ix < we; ++ix)
-              sum += x.at({n, c, iy, ix});
-          y.at({n, c, oy, ox}) =
-              sum / double(countIncludePad ? poolSize : (he - hs) * (we - ws));
-        }
-  return y;
-}
-
-DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW) {
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  DT y({N, C, OH, OW});
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t oy = 0; oy < OH; ++oy)
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          int64_t h0 = int64_t(std::floor(double(oy) * H / OH));
-          int64_t h1 = int64_t(std::ceil(double(oy + 1) * H / OH));
-          int64_t w0 = int64_t(std::floor(double(ox) * W / OW));
-          int64_t w1 = int64_t(std::ceil(double(ox + 1) * W / OW));
-          double sum = 0;
-          for (int64_t iy = h0; iy < h1; ++iy)
-            for (int64_t ix = w0; ix < w1; ++ix)
-              sum += x.at({n, c, iy, ix});
-          y.at({n, c, oy, ox}) = sum / double((h1 - h0) * (w1 - w0));
-        }
-  return y;
-}
-
-/// mean over n of logsumexp(l[n]) - l[n, label[n]], in double.
-double refCrossEntropy(const DT &logits, const std::vector<int> &labels) {
-  const int64_t N = logits.dim(0), K = logits.dim(1);
-  double total = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    double m = -std::numeric_limits<double>::infinity();
-    for (int64_t k = 0; k < K; ++k)
-      m = std::max(m, logits.at({n, k}));
-    double s = 0;
-    for (int64_t k = 0; k < K; ++k)
-      s += std::exp(logits.at({n, k}) - m);
-    total += std::log(s) + m - logits.at({n, labels[size_t(n)]});
-  }
-  return total / double(N);
-}
-
 // --- pipelines ---------------------------------------------------------------
-
-/// A pipeline input as the walker builds it (ImageParam + constrainToShape).
-struct Input {
-  Halide::ImageParam param;
-  Tensor tensor;
-};
-
-Input makeInput(const std::string &name, const Shape &shape) {
-  static int counter = 0;
-  Halide::ImageParam param(Halide::Float(32), int(shape.size()),
-                           name + std::to_string(counter++));
-  constrainToShape(param, shape);
-  Halide::Func f = param;
-  return {param, Tensor{f, shape}};
-}
 
 /// The run-time batch of an activation input (its outermost Halide dim).
 Halide::Expr batchOf(const Input &in) {
@@ -351,7 +137,7 @@ void expectNear(const Buf &got, const DT &want, const std::string &what,
   std::string first;
   for (size_t i = 0; i < want.v.size(); ++i) {
     double w = want.v[i], g = got.data()[i];
-    if (std::fabs(g - w) <= tol * (1.0 + std::fabs(w)))
+    if (withinTol(g, w, tol))
       continue;
     if (bad++ == 0) {
       std::ostringstream os;
@@ -397,10 +183,6 @@ void runCases(std::vector<LoweredGrad> &grads, std::vector<GradCase> &cases,
               std::mt19937 &rng) {
   Halide::Pipeline pipeline = compileCases(grads, cases);
   checkCases(pipeline, cases, rng);
-}
-
-std::string pairText(Pair p) {
-  return std::to_string(p[0]) + "x" + std::to_string(p[1]);
 }
 
 // --- Conv2d
@@ -1006,8 +788,7 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
     DT y = refConv(s.x, s.w1, &s.b1, Conv2dArgs{{1, 1}, {1, 1}, {1, 1}, 1});
     DT m = refMaxPool(refActivation(GradKind::ReluGrad, y),
                       Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {1, 1}});
-    m.shape = {m.shape[0], m.shape[1] * m.shape[2] * m.shape[3]};
-    return refCrossEntropy(refLinear(m, s.w2, &s.b2), s.labels);
+    return refCrossEntropy(refLinear(refFlatten(m), s.w2, &s.b2), s.labels);
   };
   const double eps = 1e-5;
   std::vector<GradCase> cases;

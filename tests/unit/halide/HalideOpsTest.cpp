@@ -1,21 +1,21 @@
 // Numerics of the Halide algorithm builders under the default CPU schedule,
-// against naive C++ references accumulating in double.
+// against naive C++ references accumulating in double (Reference.h).
 //
 // Every pipeline is JIT-compiled once (JIT compiles dominate the run time)
 // and realised for several batch sizes: the batch is dynamic, as in the AOT
 // libraries. Inputs are ImageParams constrained with constrainToShape, as
 // the MLIR walker does, so a schedule reading outside a tensor shows up as
 // a Halide bounds error, not as silent garbage.
+#include "Reference.h"
+
 #include "cnnc/halide/Bounds.h"
 #include "cnnc/halide/CpuSchedule.h"
 #include "cnnc/halide/Ops.h"
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <functional>
-#include <limits>
 #include <map>
 #include <random>
 #include <sstream>
@@ -26,28 +26,12 @@
 namespace {
 
 using namespace cnnc::hl;
-using cnn::shape::Conv2dArgs;
-using cnn::shape::kDynamic;
-using cnn::shape::Pair;
-using cnn::shape::Pool2dArgs;
-using cnn::shape::Shape;
-using Buf = Halide::Buffer<float>;
+using namespace cnnc::hl::test;
 
 constexpr double kTol = 1e-5;
 const std::vector<int> kBatches = {1, 3};
 
-Halide::Target hostTarget() {
-  static Halide::Target target = Halide::get_jit_target_from_environment();
-  return target;
-}
-
 // --- tensors ---------------------------------------------------------------
-
-/// A buffer of a PyTorch shape (NCHW, dense): Halide dims reversed.
-Buf makeBuffer(const Shape &shape) {
-  std::vector<int> dims(shape.rbegin(), shape.rend());
-  return Buf(dims);
-}
 
 Buf randomBuffer(const Shape &shape, std::mt19937 &rng, float lo = -1.0f,
                  float hi = 1.0f) {
@@ -55,28 +39,6 @@ Buf randomBuffer(const Shape &shape, std::mt19937 &rng, float lo = -1.0f,
   std::uniform_real_distribution<float> dist(lo, hi);
   b.for_each_value([&](float &v) { v = dist(rng); });
   return b;
-}
-
-Shape withBatch(Shape shape, int batch) {
-  shape[0] = batch;
-  return shape;
-}
-
-/// A pipeline input (an activation with a dynamic batch, or a parameter
-/// with a static shape) as the walker builds it.
-struct Input {
-  Halide::ImageParam param;
-  Tensor tensor;
-};
-
-Input makeInput(const std::string &name, const Shape &shape) {
-  // Parameter names must be unique within a pipeline.
-  static int counter = 0;
-  Halide::ImageParam param(Halide::Float(32), int(shape.size()),
-                           name + std::to_string(counter++));
-  constrainToShape(param, shape);
-  Halide::Func f = param;
-  return {param, Tensor{f, shape}};
 }
 
 /// Compares element by element with |got - want| <= tol * (1 + |want|);
@@ -91,8 +53,7 @@ void expectNear(const Buf &got, const Buf &want, const std::string &what,
   std::string first;
   want.for_each_element([&](const int *pos) {
     double w = want(pos), g = got(pos);
-    bool ok = (std::isinf(w) && g == w) ||
-              std::fabs(g - w) <= tol * (1.0 + std::fabs(w));
+    bool ok = (std::isinf(w) && g == w) || withinTol(g, w, tol);
     if (!ok && bad++ == 0) {
       std::ostringstream os;
       os << "at (";
@@ -103,169 +64,6 @@ void expectNear(const Buf &got, const Buf &want, const std::string &what,
     }
   });
   EXPECT_EQ(bad, 0) << what << ": " << bad << " mismatches, first " << first;
-}
-
-// --- references (double accumulation, straight from the PyTorch docs) -----
-
-int outSize(int in, int k, int s, int p, int d) {
-  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
-}
-
-Buf refConv(const Buf &in, const Buf &w, const Buf *bias, const Conv2dArgs &a) {
-  const int N = in.dim(3).extent(), H = in.dim(1).extent(),
-            W = in.dim(0).extent();
-  const int O = w.dim(3).extent(), Cg = w.dim(2).extent(),
-            KH = w.dim(1).extent(), KW = w.dim(0).extent();
-  const int groups = int(a.groups), Og = O / groups;
-  const int OH = outSize(H, KH, int(a.stride[0]), int(a.padding[0]),
-                         int(a.dilation[0]));
-  const int OW = outSize(W, KW, int(a.stride[1]), int(a.padding[1]),
-                         int(a.dilation[1]));
-  Buf out(OW, OH, O, N);
-  for (int n = 0; n < N; ++n)
-    for (int o = 0; o < O; ++o)
-      for (int oy = 0; oy < OH; ++oy)
-        for (int ox = 0; ox < OW; ++ox) {
-          double acc = bias ? (*bias)(o) : 0.0;
-          int g = o / Og;
-          for (int ci = 0; ci < Cg; ++ci)
-            for (int ky = 0; ky < KH; ++ky)
-              for (int kx = 0; kx < KW; ++kx) {
-                int iy = oy * int(a.stride[0]) - int(a.padding[0]) +
-                         ky * int(a.dilation[0]);
-                int ix = ox * int(a.stride[1]) - int(a.padding[1]) +
-                         kx * int(a.dilation[1]);
-                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-                  continue;
-                acc += double(in(ix, iy, g * Cg + ci, n)) *
-                       double(w(kx, ky, ci, o));
-              }
-          out(ox, oy, o, n) = float(acc);
-        }
-  return out;
-}
-
-Buf refLinear(const Buf &in, const Buf &w, const Buf *bias) {
-  const int N = in.dim(1).extent(), K = in.dim(0).extent(),
-            O = w.dim(1).extent();
-  Buf out(O, N);
-  for (int n = 0; n < N; ++n)
-    for (int o = 0; o < O; ++o) {
-      double acc = bias ? (*bias)(o) : 0.0;
-      for (int k = 0; k < K; ++k)
-        acc += double(in(k, n)) * double(w(k, o));
-      out(o, n) = float(acc);
-    }
-  return out;
-}
-
-Buf refActivation(OpKind kind, const Buf &in) {
-  Buf out(in.copy());
-  out.for_each_value([&](float &v) {
-    double x = v;
-    if (kind == OpKind::Relu)
-      x = std::max(x, 0.0);
-    else if (kind == OpKind::Tanh)
-      x = std::tanh(x);
-    else
-      x = 1.0 / (1.0 + std::exp(-x));
-    v = float(x);
-  });
-  return out;
-}
-
-Buf refMaxPool(const Buf &in, const Pool2dArgs &a) {
-  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
-            H = in.dim(1).extent(), W = in.dim(0).extent();
-  const int KH = int(a.kernel[0]), KW = int(a.kernel[1]);
-  const int OH = outSize(H, KH, int(a.stride[0]), int(a.padding[0]),
-                         int(a.dilation[0]));
-  const int OW = outSize(W, KW, int(a.stride[1]), int(a.padding[1]),
-                         int(a.dilation[1]));
-  Buf out(OW, OH, C, N);
-  for (int n = 0; n < N; ++n)
-    for (int c = 0; c < C; ++c)
-      for (int oy = 0; oy < OH; ++oy)
-        for (int ox = 0; ox < OW; ++ox) {
-          float m = -std::numeric_limits<float>::infinity();
-          for (int ky = 0; ky < KH; ++ky)
-            for (int kx = 0; kx < KW; ++kx) {
-              int iy = oy * int(a.stride[0]) - int(a.padding[0]) +
-                       ky * int(a.dilation[0]);
-              int ix = ox * int(a.stride[1]) - int(a.padding[1]) +
-                       kx * int(a.dilation[1]);
-              if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                m = std::max(m, in(ix, iy, c, n));
-            }
-          out(ox, oy, c, n) = m;
-        }
-  return out;
-}
-
-/// ATen's avg_pool2d loop, transcribed.
-Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad) {
-  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
-            H = in.dim(1).extent(), W = in.dim(0).extent();
-  const int KH = int(a.kernel[0]), KW = int(a.kernel[1]);
-  const int SH = int(a.stride[0]), SW = int(a.stride[1]);
-  const int PH = int(a.padding[0]), PW = int(a.padding[1]);
-  const int OH = outSize(H, KH, SH, PH, 1), OW = outSize(W, KW, SW, PW, 1);
-  Buf out(OW, OH, C, N);
-  for (int n = 0; n < N; ++n)
-    for (int c = 0; c < C; ++c)
-      for (int oy = 0; oy < OH; ++oy)
-        for (int ox = 0; ox < OW; ++ox) {
-          int hstart = oy * SH - PH, wstart = ox * SW - PW;
-          int hend = std::min(hstart + KH, H + PH);
-          int wend = std::min(wstart + KW, W + PW);
-          int poolSize = (hend - hstart) * (wend - wstart);
-          hstart = std::max(hstart, 0);
-          wstart = std::max(wstart, 0);
-          hend = std::min(hend, H);
-          wend = std::min(wend, W);
-          double sum = 0;
-          for (int iy = hstart; iy < hend; ++iy)
-            for (int ix = wstart; ix < wend; ++ix)
-              sum += in(ix, iy, c, n);
-          int divisor = countIncludePad
-                            ? poolSize
-                            : (hend - hstart) * (wend - wstart);
-          out(ox, oy, c, n) = float(sum / divisor);
-        }
-  return out;
-}
-
-Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW) {
-  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
-            H = in.dim(1).extent(), W = in.dim(0).extent();
-  Buf out(OW, OH, C, N);
-  for (int n = 0; n < N; ++n)
-    for (int c = 0; c < C; ++c)
-      for (int oy = 0; oy < OH; ++oy)
-        for (int ox = 0; ox < OW; ++ox) {
-          int h0 = int(std::floor(double(oy) * H / OH));
-          int h1 = int(std::ceil(double(oy + 1) * H / OH));
-          int w0 = int(std::floor(double(ox) * W / OW));
-          int w1 = int(std::ceil(double(ox + 1) * W / OW));
-          double sum = 0;
-          for (int iy = h0; iy < h1; ++iy)
-            for (int ix = w0; ix < w1; ++ix)
-              sum += in(ix, iy, c, n);
-          out(ox, oy, c, n) = float(sum / ((h1 - h0) * (w1 - w0)));
-        }
-  return out;
-}
-
-Buf refFlatten(const Buf &in) {
-  const int N = in.dim(3).extent(), C = in.dim(2).extent(),
-            H = in.dim(1).extent(), W = in.dim(0).extent();
-  Buf out(C * H * W, N);
-  for (int n = 0; n < N; ++n)
-    for (int c = 0; c < C; ++c)
-      for (int y = 0; y < H; ++y)
-        for (int x = 0; x < W; ++x)
-          out((c * H + y) * W + x, n) = in(x, y, c, n);
-  return out;
 }
 
 // --- running pipelines -------------------------------------------------------
@@ -333,10 +131,6 @@ bool isInlined(const Halide::Func &f) {
   Halide::LoopLevel level = f.function().schedule().compute_level();
   level.lock();
   return level.is_inlined();
-}
-
-std::string pairText(Pair p) {
-  return std::to_string(p[0]) + "x" + std::to_string(p[1]);
 }
 
 // --- Conv2d ----------------------------------------------------------------

@@ -1,0 +1,259 @@
+#include "Reference.h"
+
+#include "cnnc/halide/Bounds.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace cnnc::hl::test {
+
+Halide::Target hostTarget() {
+  static Halide::Target target = Halide::get_jit_target_from_environment();
+  return target;
+}
+
+// --- tensors -----------------------------------------------------------------
+
+Shape withBatch(Shape shape, int batch) {
+  if (!shape.empty() && shape[0] == kDynamic)
+    shape[0] = batch;
+  return shape;
+}
+
+Buf makeBuffer(const Shape &shape) {
+  std::vector<int> dims(shape.rbegin(), shape.rend());
+  return Buf(dims);
+}
+
+Buf toBuf(const DT &t) {
+  Buf b = makeBuffer(t.shape);
+  for (size_t i = 0; i < t.v.size(); ++i)
+    b.data()[i] = float(t.v[i]);
+  return b;
+}
+
+DT toDT(const Buf &b) {
+  Shape shape;
+  for (int d = b.dimensions() - 1; d >= 0; --d)
+    shape.push_back(b.dim(d).extent());
+  DT t(shape);
+  b.for_each_element([&](const int *pos) {
+    size_t o = 0;
+    for (int d = b.dimensions() - 1; d >= 0; --d)
+      o = o * size_t(b.dim(d).extent()) + size_t(pos[d] - b.dim(d).min());
+    t.v[o] = b(pos);
+  });
+  return t;
+}
+
+bool withinTol(double got, double want, double tol) {
+  return std::fabs(got - want) <= tol * (1.0 + std::fabs(want));
+}
+
+// --- pipeline inputs ---------------------------------------------------------
+
+Input makeInput(const std::string &name, const Shape &shape) {
+  static int counter = 0;
+  Halide::ImageParam param(Halide::Float(32), int(shape.size()),
+                           name + std::to_string(counter++));
+  constrainToShape(param, shape);
+  Halide::Func f = param;
+  return {param, Tensor{f, shape}};
+}
+
+std::string pairText(Pair p) {
+  return std::to_string(p[0]) + "x" + std::to_string(p[1]);
+}
+
+// --- double references -------------------------------------------------------
+
+int outSize(int in, int k, int s, int p, int d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+DT refConv(const DT &x, const DT &w, const DT *b, const Conv2dArgs &a) {
+  const int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3);
+  const int64_t O = w.dim(0), Cg = w.dim(1), KH = w.dim(2), KW = w.dim(3);
+  const int64_t Og = O / a.groups;
+  const int64_t OH = outSize(int(H), int(KH), int(a.stride[0]),
+                             int(a.padding[0]), int(a.dilation[0]));
+  const int64_t OW = outSize(int(W), int(KW), int(a.stride[1]),
+                             int(a.padding[1]), int(a.dilation[1]));
+  DT y({N, O, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          double acc = b ? b->v[size_t(o)] : 0.0;
+          int64_t g = o / Og;
+          for (int64_t ci = 0; ci < Cg; ++ci)
+            for (int64_t ky = 0; ky < KH; ++ky)
+              for (int64_t kx = 0; kx < KW; ++kx) {
+                int64_t iy =
+                    oy * a.stride[0] - a.padding[0] + ky * a.dilation[0];
+                int64_t ix =
+                    ox * a.stride[1] - a.padding[1] + kx * a.dilation[1];
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                  continue;
+                acc += x.at({n, g * Cg + ci, iy, ix}) * w.at({o, ci, ky, kx});
+              }
+          y.at({n, o, oy, ox}) = acc;
+        }
+  return y;
+}
+
+DT refLinear(const DT &x, const DT &w, const DT *b) {
+  const int64_t N = x.dim(0), K = x.dim(1), O = w.dim(0);
+  DT y({N, O});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) {
+      double acc = b ? b->v[size_t(o)] : 0.0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += x.at({n, k}) * w.at({o, k});
+      y.at({n, o}) = acc;
+    }
+  return y;
+}
+
+DT refActivation(OpKind kind, const DT &x) {
+  DT y = x;
+  for (double &v : y.v)
+    v = kind == OpKind::Relu   ? std::max(v, 0.0)
+        : kind == OpKind::Tanh ? std::tanh(v)
+                               : 1.0 / (1.0 + std::exp(-v));
+  return y;
+}
+
+DT refActivation(GradKind kind, const DT &x) {
+  return refActivation(kind == GradKind::ReluGrad   ? OpKind::Relu
+                       : kind == GradKind::TanhGrad ? OpKind::Tanh
+                                                    : OpKind::Sigmoid,
+                       x);
+}
+
+DT refMaxPool(const DT &x, const Pool2dArgs &a) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t OH = outSize(int(H), int(a.kernel[0]), int(a.stride[0]),
+                             int(a.padding[0]), int(a.dilation[0]));
+  const int64_t OW = outSize(int(W), int(a.kernel[1]), int(a.stride[1]),
+                             int(a.padding[1]), int(a.dilation[1]));
+  DT y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          double m = -std::numeric_limits<double>::infinity();
+          for (int64_t ky = 0; ky < a.kernel[0]; ++ky)
+            for (int64_t kx = 0; kx < a.kernel[1]; ++kx) {
+              int64_t iy = oy * a.stride[0] - a.padding[0] + ky * a.dilation[0];
+              int64_t ix = ox * a.stride[1] - a.padding[1] + kx * a.dilation[1];
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                m = std::max(m, x.at({n, c, iy, ix}));
+            }
+          y.at({n, c, oy, ox}) = m;
+        }
+  return y;
+}
+
+DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t KH = a.kernel[0], KW = a.kernel[1], SH = a.stride[0],
+                SW = a.stride[1], PH = a.padding[0], PW = a.padding[1];
+  const int64_t OH = outSize(int(H), int(KH), int(SH), int(PH), 1);
+  const int64_t OW = outSize(int(W), int(KW), int(SW), int(PW), 1);
+  DT y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t hs = oy * SH - PH, ws = ox * SW - PW;
+          int64_t he = std::min(hs + KH, H + PH),
+                  we = std::min(ws + KW, W + PW);
+          int64_t poolSize = (he - hs) * (we - ws);
+          hs = std::max<int64_t>(hs, 0);
+          ws = std::max<int64_t>(ws, 0);
+          he = std::min(he, H);
+          we = std::min(we, W);
+          double sum = 0;
+          for (int64_t iy = hs; iy < he; ++iy)
+            for (int64_t ix = ws; ix < we; ++ix)
+              sum += x.at({n, c, iy, ix});
+          y.at({n, c, oy, ox}) =
+              sum / double(countIncludePad ? poolSize : (he - hs) * (we - ws));
+        }
+  return y;
+}
+
+DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  DT y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t h0 = int64_t(std::floor(double(oy) * H / OH));
+          int64_t h1 = int64_t(std::ceil(double(oy + 1) * H / OH));
+          int64_t w0 = int64_t(std::floor(double(ox) * W / OW));
+          int64_t w1 = int64_t(std::ceil(double(ox + 1) * W / OW));
+          double sum = 0;
+          for (int64_t iy = h0; iy < h1; ++iy)
+            for (int64_t ix = w0; ix < w1; ++ix)
+              sum += x.at({n, c, iy, ix});
+          y.at({n, c, oy, ox}) = sum / double((h1 - h0) * (w1 - w0));
+        }
+  return y;
+}
+
+DT refFlatten(const DT &x) {
+  DT y = x; // C order: the same data, reshaped
+  y.shape = {x.dim(0), x.dim(1) * x.dim(2) * x.dim(3)};
+  return y;
+}
+
+double refCrossEntropy(const DT &logits, const std::vector<int> &labels) {
+  const int64_t N = logits.dim(0), K = logits.dim(1);
+  double total = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    double m = -std::numeric_limits<double>::infinity();
+    for (int64_t k = 0; k < K; ++k)
+      m = std::max(m, logits.at({n, k}));
+    double s = 0;
+    for (int64_t k = 0; k < K; ++k)
+      s += std::exp(logits.at({n, k}) - m);
+    total += std::log(s) + m - logits.at({n, labels[size_t(n)]});
+  }
+  return total / double(N);
+}
+
+// --- the same on float buffers -----------------------------------------------
+
+Buf refConv(const Buf &in, const Buf &w, const Buf *bias, const Conv2dArgs &a) {
+  DT b = bias ? toDT(*bias) : DT();
+  return toBuf(refConv(toDT(in), toDT(w), bias ? &b : nullptr, a));
+}
+
+Buf refLinear(const Buf &in, const Buf &w, const Buf *bias) {
+  DT b = bias ? toDT(*bias) : DT();
+  return toBuf(refLinear(toDT(in), toDT(w), bias ? &b : nullptr));
+}
+
+Buf refActivation(OpKind kind, const Buf &in) {
+  return toBuf(refActivation(kind, toDT(in)));
+}
+
+Buf refMaxPool(const Buf &in, const Pool2dArgs &a) {
+  return toBuf(refMaxPool(toDT(in), a));
+}
+
+Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad) {
+  return toBuf(refAvgPool(toDT(in), a, countIncludePad));
+}
+
+Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW) {
+  return toBuf(refAdaptiveAvgPool(toDT(in), OH, OW));
+}
+
+Buf refFlatten(const Buf &in) { return toBuf(refFlatten(toDT(in))); }
+
+} // namespace cnnc::hl::test
