@@ -1,0 +1,53 @@
+// What `cnnc bench` found, printed as tables for a person or as one JSON
+// object for scripts (the schema is documented at toJson).
+#ifndef CNNC_BENCH_REPORT_H
+#define CNNC_BENCH_REPORT_H
+
+#include "cnnc/bench/Profile.h"
+#include "cnnc/bench/Timing.h"
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace cnnc::rt::bench {
+
+struct ScheduleResult {
+  std::string schedule; // "manual", "auto:Li2018", or "library" for NET.so
+  Timing forward;
+  std::optional<Timing> trainStep;      // none: the library has no training step
+  std::vector<PipelineProfile> profile; // empty: no per-op times
+};
+
+struct BenchReport {
+  std::string network;
+  int64_t batch = 0;
+  int threads = 0;
+  std::string isa;           // of the FMA kernel
+  double peakOneThread = 0;  // GFLOP/s
+  double peakAllThreads = 0; // with `threads` threads
+  std::vector<ScheduleResult> results;
+  // Printed after the tables (e.g. why there are no per-op times).
+  std::vector<std::string> notes;
+};
+
+// Human-readable tables: whole-pipeline timings, per-op tables, and with
+// several schedules the ratios of each to the first.
+void printReport(const BenchReport &report, std::ostream &os);
+
+// One JSON object:
+//   {"network": str, "batch": int, "threads": int,
+//    "fma_peak_gflops": {"1": float, "<threads>": float},
+//    "results": [{"schedule": str,
+//                 "forward": {"median_s", "min_s", "max_s", "runs", "images_per_s"},
+//                 "train_step": the same or null,
+//                 "ops": [{"pipeline": "forward"|"train_step", "name": str,
+//                          "ms": float, "percent": float,
+//                          "gflops": float|null, "peak_percent": float|null}]}]}
+std::string toJson(const BenchReport &report);
+
+} // namespace cnnc::rt::bench
+
+#endif // CNNC_BENCH_REPORT_H

@@ -1,0 +1,165 @@
+#include "cnnc/bench/Report.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace cnnc::rt::bench {
+namespace {
+
+std::string format(const char *fmt, double value) {
+  char text[64];
+  std::snprintf(text, sizeof text, fmt, value);
+  return text;
+}
+
+// 42012.3 -> "42,012"
+std::string thousands(double value) {
+  std::string digits = format("%.0f", value), s;
+  size_t start = digits[0] == '-' ? 1 : 0;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > start && (digits.size() - i) % 3 == 0)
+      s += ',';
+    s += digits[i];
+  }
+  return s;
+}
+
+std::string pad(std::string s, size_t width, bool right = false) {
+  if (s.size() >= width)
+    return s;
+  std::string fill(width - s.size(), ' ');
+  return right ? fill + s : s + fill;
+}
+
+void printTiming(const char *what, const Timing &t, std::ostream &os) {
+  os << "  " << pad(what, 11) << " median " << pad(format("%.3f", t.medianSeconds * 1e3), 9, true)
+     << " ms  (min " << format("%.3f", t.minSeconds * 1e3) << ", max "
+     << format("%.3f", t.maxSeconds * 1e3) << ", " << t.runs << " runs)  "
+     << thousands(t.imagesPerSecond) << " images/s\n";
+}
+
+// Rates resting on few samples are marked: one sample more or less moves
+// them by more than 10%.
+constexpr double kFewSamples = 10;
+std::string rough(const OpTime &op) { return op.samples < kFewSamples ? "*" : ""; }
+
+void printProfile(const PipelineProfile &p, std::ostream &os) {
+  os << "\n  " << (p.pipeline == "forward" ? "forward" : "train step") << " per op ("
+     << thousands(p.samples) << " profiler samples over " << thousands(p.runs)
+     << " calls of the profiled build, " << format("%.3f", p.msPerCall) << " ms/call):\n";
+  size_t width = 24;
+  for (const OpTime &op : p.ops)
+    if (op.ms > 0)
+      width = std::max(width, op.name.size() + 2);
+  os << "    " << pad("op", width) << pad("ms/call", 10, true) << pad("%", 8, true)
+     << pad("GFLOP/s", 10, true) << pad("% peak", 9, true) << "\n";
+  int unsampled = 0;
+  for (const OpTime &op : p.ops) {
+    if (op.ms <= 0) {
+      ++unsampled;
+      continue;
+    }
+    os << "    " << pad(op.name, width) << pad(format("%.4f", op.ms), 10, true)
+       << pad(format("%.1f", op.percent), 8, true)
+       << pad(op.gflops ? format("%.1f", *op.gflops) + rough(op) : "-", 10, true)
+       << pad(op.peakPercent ? format("%.1f", *op.peakPercent) + rough(op) : "-", 9, true)
+       << "\n";
+  }
+  if (unsampled)
+    os << "    (" << unsampled << (unsampled == 1 ? " op" : " ops")
+       << " without a sample left out; --json lists them)\n";
+}
+
+nlohmann::ordered_json timingJson(const Timing &t) {
+  return {{"median_s", t.medianSeconds}, {"min_s", t.minSeconds}, {"max_s", t.maxSeconds},
+          {"runs", t.runs},              {"images_per_s", t.imagesPerSecond}};
+}
+
+nlohmann::ordered_json optional(const std::optional<double> &v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+} // namespace
+
+void printReport(const BenchReport &r, std::ostream &os) {
+  os << "network " << r.network << ", batch " << r.batch << ", " << r.threads
+     << (r.threads == 1 ? " thread" : " threads") << "\n"
+     << "FMA peak (" << r.isa << "): " << format("%.1f", r.peakOneThread)
+     << " GFLOP/s on 1 thread";
+  if (r.threads != 1)
+    os << ", " << format("%.1f", r.peakAllThreads) << " GFLOP/s on " << r.threads
+       << " threads";
+  os << "\n";
+  for (const ScheduleResult &s : r.results) {
+    os << "\nschedule " << s.schedule << "\n";
+    printTiming("forward", s.forward, os);
+    if (s.trainStep)
+      printTiming("train step", *s.trainStep, os);
+    else
+      os << "  train step  none (the network has no trainable parameters)\n";
+    for (const PipelineProfile &p : s.profile)
+      printProfile(p, os);
+  }
+  bool profiled = false;
+  for (const ScheduleResult &s : r.results)
+    profiled = profiled || !s.profile.empty();
+  if (profiled)
+    os << "\nPer-op times come from Halide's sampling profiler, which records the "
+          "running Func about once per millisecond: an op's time is its share of the "
+          "samples. GFLOP/s count a multiply-add as 2; % peak is of the "
+       << r.threads << "-thread FMA peak; * marks rates from fewer than "
+       << kFewSamples << " samples (rough).\n";
+  for (const std::string &note : r.notes)
+    os << "\n" << note << "\n";
+  if (r.results.size() > 1) {
+    const ScheduleResult &base = r.results.front();
+    os << "\nimages/s, ratio to " << base.schedule << ":\n";
+    os << "  " << pad("schedule", 22) << pad("forward", 22) << "train step\n";
+    for (const ScheduleResult &s : r.results) {
+      auto cell = [](const Timing &t, double baseRate) {
+        return thousands(t.imagesPerSecond) +
+               (baseRate > 0 ? " (" + format("%.2f", t.imagesPerSecond / baseRate) + "x)"
+                             : "");
+      };
+      os << "  " << pad(s.schedule, 22)
+         << pad(cell(s.forward, base.forward.imagesPerSecond), 22)
+         << (s.trainStep
+                 ? cell(*s.trainStep, base.trainStep ? base.trainStep->imagesPerSecond : 0)
+                 : "-")
+         << "\n";
+    }
+  }
+}
+
+std::string toJson(const BenchReport &r) {
+  nlohmann::ordered_json peak = nlohmann::ordered_json::object();
+  peak["1"] = r.peakOneThread;
+  peak[std::to_string(r.threads)] = r.peakAllThreads;
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (const ScheduleResult &s : r.results) {
+    nlohmann::ordered_json ops = nlohmann::ordered_json::array();
+    for (const PipelineProfile &p : s.profile)
+      for (const OpTime &op : p.ops)
+        ops.push_back({{"pipeline", op.pipeline},
+                       {"name", op.name},
+                       {"ms", op.ms},
+                       {"percent", op.percent},
+                       {"gflops", optional(op.gflops)},
+                       {"peak_percent", optional(op.peakPercent)}});
+    results.push_back({{"schedule", s.schedule},
+                       {"forward", timingJson(s.forward)},
+                       {"train_step", s.trainStep ? timingJson(*s.trainStep)
+                                                  : nlohmann::ordered_json(nullptr)},
+                       {"ops", ops}});
+  }
+  nlohmann::ordered_json j = {{"network", r.network},
+                      {"batch", r.batch},
+                      {"threads", r.threads},
+                      {"fma_peak_gflops", peak},
+                      {"results", results}};
+  return j.dump(2);
+}
+
+} // namespace cnnc::rt::bench
