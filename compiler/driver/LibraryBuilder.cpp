@@ -1,5 +1,7 @@
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
+#include "cnnc/driver/ProfileWrapper.h"
+#include "cnnc/driver/Summary.h"
 
 #include "cnn/CnnPasses.h"
 #include "mlir/Pass/PassManager.h"
@@ -132,6 +134,11 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   Halide::Target target;
   if (!parseTarget(options.target, target, error))
     return false;
+  // Read before autodiff adds func @train_step: the profiled library's
+  // table of layers and their FLOPs.
+  NetworkSummary summary;
+  if (options.profile)
+    summary = summarize(module);
   LoweredPipeline forward;
   if (!lowerForward(module, target, options.schedule, forward, error))
     return false;
@@ -175,8 +182,12 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   std::vector<std::string> objects = {wrapperSource, forwardObject,
                                       runtimeObject};
   try {
+    // The profiler needs the feature on the pipelines (they report each
+    // Func) and on the runtime (its sampling thread and statistics).
+    Halide::Target runtimeTarget =
+        options.profile ? target.with_feature(Halide::Target::Profile) : target;
     Halide::Target pipelineTarget =
-        target.with_feature(Halide::Target::NoRuntime);
+        runtimeTarget.with_feature(Halide::Target::NoRuntime);
     forward.pipeline.compile_to_object(forwardObject, forward.arguments,
                                        kForwardFunction, pipelineTarget);
     if (autoForward) {
@@ -190,16 +201,18 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                                        kTrainFunction, pipelineTarget);
       objects.push_back(trainObject);
     }
-    Halide::compile_standalone_runtime(runtimeObject, target);
+    Halide::compile_standalone_runtime(runtimeObject, runtimeTarget);
   } catch (const Halide::Error &e) {
     error = std::string("Halide compilation failed: ") + e.what();
     return false;
   }
-  if (!writeFile(wrapperSource,
-                 emitModelWrapper(model, kForwardFunction, kTrainFunction,
-                                  autoForward ? kSmallForwardFunction : "",
-                                  options.schedule.batchEstimate),
-                 error))
+  std::string wrapper =
+      emitModelWrapper(model, kForwardFunction, kTrainFunction,
+                       autoForward ? kSmallForwardFunction : "",
+                       options.schedule.batchEstimate);
+  if (options.profile)
+    wrapper += emitProfileWrapper(summary);
+  if (!writeFile(wrapperSource, wrapper, error))
     return false;
 
   // Link next to the destination, then rename: a failed build never leaves

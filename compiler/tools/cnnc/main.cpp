@@ -1,6 +1,5 @@
 // cnnc: the command line. `cnnc net.yaml -o net.so` compiles; subcommands
-// summarise, initialise and run models (training, evaluation and benchmarks
-// come with their issues).
+// summarise, initialise, run, train, evaluate and benchmark models.
 #include "cnnc/Commands.h"
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
@@ -33,7 +32,8 @@ const char *const kUsage = R"(usage:
   cnnc NET.yaml -o NET.so [--target host|host-cuda|...]
                           [--schedule manual|auto:Mullapudi2016|auto:Li2018]
                           [--batch-estimate N]
-                          [--emit mlir|train-mlir|shapes|halide-stmt|header] [-v]
+                          [--emit mlir|train-mlir|shapes|halide-stmt|header]
+                          [--profile] [-v]
   cnnc summary NET.yaml
   cnnc init NET.so -o W.safetensors [--seed N]
   cnnc run NET.so --weights W.safetensors --input X.npy -o Y.npy [--threads T]
@@ -41,10 +41,12 @@ const char *const kUsage = R"(usage:
                     [--lr X] [--momentum M] [--weight-decay D] [--nesterov]
                     [--no-shuffle] [--seed S] [--resume CKPT] -o W.safetensors
   cnnc eval NET.so --weights W.safetensors --data SPEC
+  cnnc bench NET.yaml|NET.so [--batch N] [--threads T] [--runs R] [--json]
+                    [--compare manual,auto:Li2018,...] [--remeasure-peak]
 
 Compiles a network described in YAML into a shared library with a C ABI
 (see `--emit header`) that runs inference and whole SGD training steps, and
-initialises, runs, trains and evaluates such libraries. Data specs:
+initialises, runs, trains, evaluates and benchmarks such libraries. Data specs:
 fashion-mnist:DIR, cifar10:DIR, npy:IMAGES.npy,LABELS.npy. Run a subcommand
 with --help for its options.
   -o FILE          output file (the library; or the emitted text, default stdout)
@@ -60,6 +62,8 @@ with --help for its options.
                    batches use the manual schedules)
   --batch-estimate N
                    the batch size the autoschedulers optimise for (default 64)
+  --profile        build with Halide's sampling profiler and the extra
+                   cnnc_profile_* functions, for per-op times in `cnnc bench`
   -v               print the compile steps and their times
 )";
 
@@ -110,6 +114,33 @@ std::string shapesText(const cnnc::NetworkSummary &summary) {
   return s;
 }
 
+/// A --schedule value: manual or auto:NAME of an available autoscheduler.
+bool parseSchedule(const std::string &text, cnnc::SchedulePolicy &policy,
+                   std::string &error) {
+  if (text == "manual") {
+    policy = cnnc::SchedulePolicy::manual();
+    return true;
+  }
+  std::string valid = "manual";
+  for (const std::string &n : cnnc::availableAutoschedulers())
+    valid += ", auto:" + n;
+  const std::string prefix = "auto:";
+  std::string name = text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : "";
+  const auto &names = cnnc::availableAutoschedulers();
+  if (name == "Adams2019") {
+    error = "auto:Adams2019 is not offered: with Halide 14 its schedule gave "
+            "wrong results on tests/e2e/general.yaml (available: " +
+            valid + ")";
+    return false;
+  }
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    error = "unknown schedule '" + text + "' (available: " + valid + ")";
+    return false;
+  }
+  policy = cnnc::SchedulePolicy::automatic(name);
+  return true;
+}
+
 int compileCommand(const std::vector<std::string> &args) {
   std::string input, output, emit;
   cnnc::CompileOptions options;
@@ -140,27 +171,15 @@ int compileCommand(const std::vector<std::string> &args) {
           return usageError("--batch-estimate needs a positive integer, not '" +
                             *v + "'");
         batchEstimate = static_cast<int>(n);
-      } else if (*v == "manual") {
-        options.schedule = cnnc::SchedulePolicy::manual();
       } else {
-        std::string valid = "manual";
-        for (const std::string &n : cnnc::availableAutoschedulers())
-          valid += ", auto:" + n;
-        const std::string prefix = "auto:";
-        std::string name =
-            v->rfind(prefix, 0) == 0 ? v->substr(prefix.size()) : "";
-        const auto &names = cnnc::availableAutoschedulers();
-        if (name == "Adams2019")
-          return usageError("auto:Adams2019 is not offered: with Halide 14 its "
-                            "schedule gave wrong results on "
-                            "tests/e2e/general.yaml (available: " + valid + ")");
-        if (std::find(names.begin(), names.end(), name) == names.end())
-          return usageError("unknown schedule '" + *v + "' (available: " +
-                            valid + ")");
-        options.schedule = cnnc::SchedulePolicy::automatic(name);
+        std::string error;
+        if (!parseSchedule(*v, options.schedule, error))
+          return usageError(error);
       }
     } else if (a == "-v" || a == "--verbose") {
       options.verbose = true;
+    } else if (a == "--profile") {
+      options.profile = true;
     } else if (!a.empty() && a[0] == '-' && a != "-") {
       return usageError("unknown option '" + a + "'");
     } else if (input.empty()) {
@@ -254,6 +273,47 @@ int summaryCommand(const std::vector<std::string> &args) {
   return 0;
 }
 
+/// The compiler side of `cnnc bench NET.yaml`: the runtime's command
+/// compiles through these.
+cnnc::rt::BenchCompiler benchCompiler() {
+  using cnnc::rt::Error;
+  using cnnc::rt::Status;
+  cnnc::rt::BenchCompiler compiler;
+  compiler.checkSchedule = [](const std::string &schedule) -> Status {
+    cnnc::SchedulePolicy policy;
+    std::string error;
+    if (!parseSchedule(schedule, policy, error))
+      return Error(error);
+    return Status::success();
+  };
+  compiler.recipeJson =
+      [](const std::string &yaml) -> cnnc::rt::Expected<std::string> {
+    Frontend frontend;
+    auto module = frontend.import(yaml);
+    if (!module)
+      return Error(yaml + ": the network has errors (see above)");
+    return cnnc::describeModel(*module).trainingRecipe;
+  };
+  compiler.build = [](const std::string &yaml, const std::string &schedule,
+                      int64_t batchEstimate, bool profile,
+                      const std::string &output) -> Status {
+    cnnc::CompileOptions options;
+    std::string error;
+    if (!parseSchedule(schedule, options.schedule, error))
+      return Error(error);
+    options.schedule.batchEstimate = static_cast<int>(batchEstimate);
+    options.profile = profile;
+    Frontend frontend;
+    auto module = frontend.import(yaml);
+    if (!module)
+      return Error(yaml + ": the network has errors (see above)");
+    if (!cnnc::buildModelLibrary(*module, options, output, error))
+      return Error(yaml + ": " + error);
+    return Status::success();
+  };
+  return compiler;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -282,6 +342,6 @@ int main(int argc, char **argv) {
   if (command == "eval")
     return cnnc::rt::runEvalCommand(rest, std::cout, std::cerr);
   if (command == "bench")
-    return usageError("'bench' is not available in this version");
+    return cnnc::rt::runBenchCommand(rest, std::cout, std::cerr, benchCompiler());
   return compileCommand(args);
 }

@@ -1,0 +1,41 @@
+// The extra C ABI of a library built with `--profile` (Halide's Profile
+// target feature): Halide's sampling profiler's per-Func statistics and a
+// table of the network's layers, read by `cnnc bench`. These functions are
+// not part of model_abi.h and a normal library does not have them; they are
+// named cnnc_profile_* because the version script exports only cnnc_*.
+//
+//   cnnc_status cnnc_profile_reset(void);
+//     Forgets every statistic so far (call it while no pipeline runs).
+//   cnnc_status cnnc_profile_count(int32_t *count);
+//     Takes a snapshot of the statistics of the pipelines that have run
+//     since the last reset: one entry per (pipeline, Func).
+//   cnnc_status cnnc_profile_entry(int32_t index, const char **pipeline,
+//                                  const char **func, double *seconds,
+//                                  int32_t *runs, int32_t *samples);
+//     Entry `index` of the last snapshot: pipeline "forward" or
+//     "train_step", Halide's Func name, its total time over `runs` calls in
+//     seconds, and the number of samples the pipeline took.
+//   cnnc_status cnnc_profile_layer_count(int32_t *count);
+//   cnnc_status cnnc_profile_layer(int32_t index, const char **func,
+//                                  const char **name, const char **kind,
+//                                  double *flops);
+//     The layers of the forward pass: the identifier their Funcs are named
+//     after ("stage_0_conv"), the layer's name ("stage.0.conv"), its op
+//     ("conv2d") and its forward FLOPs per sample (0 where not counted:
+//     only conv2d and linear are).
+#ifndef CNNC_DRIVER_PROFILEWRAPPER_H
+#define CNNC_DRIVER_PROFILEWRAPPER_H
+
+#include "cnnc/driver/Summary.h"
+
+#include <string>
+
+namespace cnnc {
+
+/// C source of the functions above, appended to the model wrapper (which
+/// already includes HalideRuntime.h and defines EXPORT).
+std::string emitProfileWrapper(const NetworkSummary &summary);
+
+} // namespace cnnc
+
+#endif // CNNC_DRIVER_PROFILEWRAPPER_H
