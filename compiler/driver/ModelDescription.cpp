@@ -10,6 +10,7 @@
 
 // The ABI header's text, embedded at build time (CnnModelAbi.inc defines
 // kModelAbiHeader) so a generated header needs nothing from cnnc's tree.
+#include "BufferCache.inc"
 #include "CnnModelAbi.inc"
 
 using namespace mlir;
@@ -219,6 +220,15 @@ static void record_halide_error(void *user_context, const char *message) {
   strncpy(last_halide_error, message ? message : "", sizeof last_halide_error - 1);
 }
 
+/* Installed when the library is loaded, before its private copy of the
+   Halide runtime allocates anything, so every block halide_free sees came
+   from the same allocator. */
+__attribute__((constructor)) static void install_halide_hooks(void) {
+  halide_set_error_handler(record_halide_error);
+  halide_set_custom_malloc(cnnc_cached_malloc);
+  halide_set_custom_free(cnnc_cached_free);
+}
+
 EXPORT cnnc_status cnnc_set_num_threads(int32_t threads) {
   if (threads < 0) return CNNC_ERROR_BAD_SHAPE;
   halide_set_num_threads(threads);
@@ -280,7 +290,6 @@ EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
   if (status != CNNC_OK) return status;
   for (int i = 0; i < NUM_PARAMS; ++i)
     if (!parameters[i]) return CNNC_ERROR_NULL_ARGUMENT;
-  halide_set_error_handler(record_halide_error);
   struct halide_buffer_t bufs[NUM_PARAMS + 2];
   halide_dimension_t dims[NUM_PARAMS + 2][CNNC_MAX_RANK];
   describe_f32(&bufs[0], dims[0], input, kInputDims, kInputRank, batch);
@@ -315,7 +324,6 @@ EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
   }
   for (int64_t n = 0; n < batch; ++n)
     if (labels[n] < 0 || labels[n] >= kOutputDims[1]) return CNNC_ERROR_BAD_LABEL;
-  halide_set_error_handler(record_halide_error);
 
   /* input, labels, parameters, momentum (trainable), loss, new parameters
      (trainable), new momentum (trainable) */
@@ -380,7 +388,7 @@ std::string emitModelWrapper(const ModelDescription &model,
      << "' over its Halide pipelines. */\n"
         "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n"
         "#include <string.h>\n#include \"HalideRuntime.h\"\n"
-     << kModelAbiHeader << "\n";
+     << kModelAbiHeader << "\n" << kBufferCacheSource << "\n";
 
   os << "extern int " << halideForward << "(" << bufferParams(numParams + 2)
      << ");\n";

@@ -1,0 +1,111 @@
+// The allocator generated libraries hand to Halide (compiler/driver/wrapper):
+// large blocks are reused across pipeline calls, small ones are not cached,
+// every block is aligned, and concurrent use is safe.
+#include "buffer_cache.c"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr size_t kLarge = 1 << 20;
+
+/// Frees every cached block, so a test starts from an empty cache.
+void drainCache() {
+  while (cnnc_cache_count > 0)
+    free(cnnc_header_of(cnnc_cache_blocks[--cnnc_cache_count]));
+}
+
+bool aligned(void *p) {
+  return reinterpret_cast<uintptr_t>(p) % CNNC_CACHE_ALIGN == 0;
+}
+
+TEST(BufferCache, ReusesAFreedLargeBlockForTheSameSize) {
+  void *a = cnnc_cached_malloc(nullptr, kLarge);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(aligned(a));
+  std::memset(a, 1, kLarge);
+  cnnc_cached_free(nullptr, a);
+  void *b = cnnc_cached_malloc(nullptr, kLarge);
+  EXPECT_EQ(a, b);
+  cnnc_cached_free(nullptr, b);
+}
+
+TEST(BufferCache, ReusesALargerBlockOnlyUpToTwiceTheSize) {
+  drainCache();
+  void *big = cnnc_cached_malloc(nullptr, 4 * kLarge);
+  cnnc_cached_free(nullptr, big);
+  void *half = cnnc_cached_malloc(nullptr, 2 * kLarge); // fits, wastes half
+  EXPECT_EQ(half, big);
+  cnnc_cached_free(nullptr, half);
+  void *quarter = cnnc_cached_malloc(nullptr, kLarge); // would waste 3/4
+  EXPECT_NE(quarter, big);
+  cnnc_cached_free(nullptr, quarter);
+}
+
+TEST(BufferCache, PrefersTheTightestFit) {
+  drainCache();
+  void *large = cnnc_cached_malloc(nullptr, 3 * kLarge / 2);
+  void *exact = cnnc_cached_malloc(nullptr, kLarge);
+  cnnc_cached_free(nullptr, large);
+  cnnc_cached_free(nullptr, exact);
+  void *got = cnnc_cached_malloc(nullptr, kLarge);
+  EXPECT_EQ(got, exact);
+  cnnc_cached_free(nullptr, got);
+}
+
+TEST(BufferCache, SmallBlocksAreAlignedAndWritableAroundTheirEnds) {
+  for (size_t size : {size_t(1), size_t(7), size_t(4096)}) {
+    auto *p = static_cast<unsigned char *>(cnnc_cached_malloc(nullptr, size));
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(aligned(p));
+    std::memset(p, 0xab, size);
+    // Halide may read 8 bytes past either end of a block.
+    volatile unsigned char before = p[-8], after = p[size + 7];
+    (void)before;
+    (void)after;
+    cnnc_cached_free(nullptr, p);
+  }
+}
+
+TEST(BufferCache, FreeOfNullIsANoOpAndHugeRequestsFail) {
+  cnnc_cached_free(nullptr, nullptr);
+  EXPECT_EQ(cnnc_cached_malloc(nullptr, SIZE_MAX), nullptr);
+}
+
+TEST(BufferCache, KeepsAtMostItsSlotsAndFreesTheRest) {
+  drainCache();
+  std::vector<void *> blocks;
+  for (int i = 0; i < CNNC_CACHE_SLOTS + 8; ++i)
+    blocks.push_back(cnnc_cached_malloc(nullptr, kCacheMinBytes));
+  for (void *b : blocks)
+    cnnc_cached_free(nullptr, b);
+  EXPECT_EQ(cnnc_cache_count, CNNC_CACHE_SLOTS);
+  drainCache();
+}
+
+TEST(BufferCache, ConcurrentAllocationsNeverShareABlock) {
+  constexpr int kThreads = 4, kRounds = 200;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([t, &failures] {
+      for (int r = 0; r < kRounds; ++r) {
+        auto *p = static_cast<unsigned char *>(
+            cnnc_cached_malloc(nullptr, kLarge + 4096 * (r % 3)));
+        std::memset(p, t + 1, kLarge);
+        for (size_t i = 0; i < kLarge; i += 4096)
+          failures[t] += p[i] != t + 1;
+        cnnc_cached_free(nullptr, p);
+      }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+} // namespace
