@@ -98,7 +98,7 @@ void printReport(const BenchReport &r, std::ostream &os) {
     if (s.trainStep)
       printTiming("train step", *s.trainStep, os);
     else
-      os << "  train step  none (the network has no trainable parameters)\n";
+      os << "  train step  none (the library has no training step)\n";
     for (const PipelineProfile &p : s.profile)
       printProfile(p, os);
   }
