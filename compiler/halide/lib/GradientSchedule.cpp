@@ -231,14 +231,36 @@ void scheduleConvBiasGrad(LoweredGrad &g, int natural) {
   }
 }
 
+/// Max-pool gradient: the forward's argmax is recomputed per (c, n) plane
+/// next to the dx that reads it (while the pooled input is in cache),
+/// vectorised over the windows with the taps unrolled; the reduction over
+/// the taps stays in (ky, kx) order, so ties still go to the first maximum.
+void scheduleMaxPoolGrad(LoweredGrad &g, const LoopLevel &slice, int natural) {
+  Func argmax = g.stored.at(0);
+  std::vector<Var> args = argmax.args();
+  const int width = vectorWidth(natural, g.inputs.at(1).shape.back());
+  argmax.compute_at(slice).vectorize(args[0], width, TailStrategy::GuardWithIf);
+  std::vector<VarOrRVar> order;
+  for (const RVar &r : argmax.rvars(0))
+    order.push_back(r);
+  for (const Var &v : args)
+    order.push_back(v);
+  Stage update = argmax.update();
+  update.reorder(order)
+      .vectorize(args[0], width, TailStrategy::GuardWithIf);
+  for (const RVar &r : argmax.rvars(0))
+    update.unroll(r);
+}
+
 } // namespace
 
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target) {
   const int natural = target.natural_vector_size<float>();
   for (LoweredGrad &g : grads) {
-    for (Func &f : g.stored)
-      storeIntermediate(f);
+    if (g.kind != GradKind::MaxPool2dGrad)
+      for (Func &f : g.stored)
+        storeIntermediate(f);
     if (g.kind == GradKind::Conv2dInputGrad) {
       scheduleConvInputGrad(g, natural);
       continue;
@@ -251,6 +273,8 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
         storeResult(g.output.func, g.vars, g.output.shape, natural);
     for (Tensor &extra : g.extraOutputs)
       storeResult(extra.func, g.vars, extra.shape, natural);
+    if (g.kind == GradKind::MaxPool2dGrad)
+      scheduleMaxPoolGrad(g, *slice, natural);
     if (!g.accum.defined())
       continue;
 

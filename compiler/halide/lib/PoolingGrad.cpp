@@ -43,6 +43,13 @@ Expr tapOutput(Expr i, Expr k, int s, int p, int d, int out, Expr &valid) {
   return clamp(o, 0, out - 1);
 }
 
+/// Whether `v` is a NaN, from its bits: Halide compiles float code with
+/// fast-math flags, under which LLVM folded a vectorised is_nan to false.
+Expr isNan(Expr v) {
+  Expr bits = reinterpret<uint32_t>(v);
+  return (bits & cast<uint32_t>(0x7fffffff)) > cast<uint32_t>(0x7f800000);
+}
+
 } // namespace
 
 LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
@@ -75,15 +82,31 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
   argmax(ax, ay, ac, an) =
       Tuple(Expr(-std::numeric_limits<float>::infinity()), Expr(-1));
   Expr best = argmax(ax, ay, ac, an)[0], bestTap = argmax(ax, ay, ac, an)[1];
-  Expr take = inside && (bestTap < 0 || v > best || is_nan(v));
+  Expr take = inside && (bestTap < 0 || v > best || isNan(v));
   argmax(ax, ay, ac, an) =
       Tuple(select(take, v, best), select(take, t.y * w.kW + t.x, bestTap));
   result.stored = {argmax};
 
-  // dx: each input pixel sums dy of the windows whose argmax it is.
   result.vars = detail::makeVars(name, 4);
   Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
       n = result.vars[3];
+  Func out(detail::funcName(name));
+  result.output = {out, input.shape};
+
+  // Windows that tile the input (stride = kernel, no padding or dilation,
+  // the lecture's 2x2 pools): each input pixel lies in at most one window,
+  // so dx is a select, with no reduction over the taps.
+  if (w.sx == w.kW && w.sy == w.kH && w.px == 0 && w.py == 0 && w.dx == 1 &&
+      w.dy == 1) {
+    Expr ox = min(x / w.kW, w.outW - 1), oy = min(y / w.kH, w.outH - 1);
+    Expr covered = x < w.outW * w.kW && y < w.outH * w.kH;
+    Expr tap = (y % w.kH) * w.kW + x % w.kW;
+    out(x, y, c, n) = select(covered && argmax(ox, oy, c, n)[1] == tap,
+                             dy.func(ox, oy, c, n), 0.0f);
+    return result;
+  }
+
+  // dx: each input pixel sums dy of the windows whose argmax it is.
   result.rdom = RDom({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_r"));
   const RDom &r = result.rdom;
   Expr validX, validY;
@@ -93,9 +116,7 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;
   result.accum(x, y, c, n) += select(hit, dy.func(ox, oy, c, n), 0.0f);
-  Func out(detail::funcName(name));
   out(x, y, c, n) = result.accum(x, y, c, n);
-  result.output = {out, input.shape};
   return result;
 }
 

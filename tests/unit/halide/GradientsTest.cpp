@@ -413,7 +413,9 @@ TEST(GradPooling, MaxPoolAgainstFiniteDifferences) {
     Pool2dArgs args;
   };
   const std::vector<Spec> specs = {
-      {8, 8, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}}, // LeNet's
+      {8, 8, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}}, // LeNet's: tiling windows
+      {7, 9, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}}, // tiling, last row/col left out
+      {6, 7, {{3, 2}, {3, 2}, {0, 0}, {1, 1}}}, // tiling, rectangular
       {7, 9, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}}, // ResNet's stem: overlap
       {7, 9, {{3, 2}, {1, 2}, {1, 1}, {1, 1}}}, // stride 1: heavy overlap
       {9, 7, {{3, 3}, {2, 1}, {1, 0}, {2, 2}}}, // dilation
