@@ -111,6 +111,16 @@ void printReport(const BenchReport &r, std::ostream &os) {
           "samples. GFLOP/s count a multiply-add as 2; % peak is of the "
        << r.threads << "-thread FMA peak; * marks rates from fewer than "
        << kFewSamples << " samples (rough).\n";
+  // A busy machine shows as a wide spread; the median resists it, but the
+  // reader should know.
+  bool noisy = false;
+  for (const ScheduleResult &s : r.results)
+    noisy = noisy || s.forward.maxSeconds > 2 * s.forward.minSeconds ||
+            (s.trainStep && s.trainStep->maxSeconds > 2 * s.trainStep->minSeconds);
+  if (noisy)
+    os << "\nSome calls took more than twice the fastest one: another process may "
+          "have been using the CPUs (the FMA peak too is measured, and cached, as the "
+          "machine was; --remeasure-peak measures it again).\n";
   for (const std::string &note : r.notes)
     os << "\n" << note << "\n";
   if (r.results.size() > 1) {
