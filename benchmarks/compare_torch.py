@@ -1,0 +1,491 @@
+#!/usr/bin/python3
+"""Throughput of cnnc against PyTorch on the same networks, in one run.
+
+For each network and batch size it times inference (a forward pass; torch
+in eval mode under torch.no_grad) and one training step (forward, mean
+cross-entropy, backward, SGD update with momentum 0.9; torch:
+optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step())
+in both systems, each at 1 and at 2 threads, and reports the best thread
+count of each system and the throughput ratio cnnc / PyTorch.
+
+The two systems alternate measurement by measurement: every round times
+torch at 1 thread, cnnc at 1 thread, torch at 2 threads, cnnc at 2 threads.
+A torch measurement runs in this process (warm-up call, then calls timed
+one by one with time.perf_counter; median per call); a cnnc measurement is
+one `cnnc bench NET.so --json` subprocess (3 warm-up calls, then --runs
+timed calls; median per call). Each system's thread count is the one with
+the higher median images/s over the rounds, separately for inference and
+training; the reported ratio is the median over rounds of the per-round
+ratios cnnc / torch at those thread counts (the ratio of the medians is in
+--json output too). Rounds stop early for expensive configurations (see
+--config-budget), but never below --min-rounds; such configurations also
+stop timing a thread count that lost clearly in the first round.
+
+The environment of torch: OPENBLAS_NUM_THREADS=1, set before torch is
+imported; glibc malloc tunables (mmap_max=0, a huge trim_threshold; the
+script re-executes itself to set them) so that torch does not page-fault
+its big activations in again on every call, as it does with glibc's
+defaults (--torch-malloc glibc measures that; cnnc reuses its buffers and
+its subprocesses get the original environment); libgomp's default wait
+policy (--omp-passive sets OMP_WAIT_POLICY=PASSIVE, which helps torch at 2
+threads on a busy machine). cnnc times a copy of its binary taken at the
+start, with the default (manual) schedules.
+
+Networks: feedforward (examples/feedforward.yaml), lenet
+(examples/lenet.yaml), conv64 (benchmarks/conv64.yaml: a 3x3 conv 64->64 on
+56x56, padding 1, followed by adaptive_avgpool2d 1 and flatten to 64 logits,
+because a cnnc network needs a classifier ending for its loss; the torch
+model has the same ending). Weights differ between the systems (only the
+throughput is compared); shapes, float32 and labels in range are the same.
+
+usage: /usr/bin/python3 benchmarks/compare_torch.py [--quick]
+           [--nets feedforward,lenet,conv64] [--batches 1,4,64,256]
+           [--rounds K] [--target-seconds S] [--json FILE] [--cnnc PATH]
+           [--torch-malloc no-mmap|glibc] [--omp-passive]
+"""
+import os
+import sys
+
+# OpenBLAS reads this when it is loaded, i.e. when torch is imported.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+# libgomp reads this when torch starts it, so it is set before the import.
+if "--omp-passive" in sys.argv[1:]:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+def _torch_malloc_mode(argv):
+    for i, a in enumerate(argv):
+        if a.startswith("--torch-malloc="):
+            return a.split("=", 1)[1]
+        if a == "--torch-malloc" and i + 1 < len(argv):
+            return argv[i + 1]
+    return "no-mmap"
+
+
+# glibc serves large allocations with fresh mmap()s and trims the heap after
+# large frees, so every torch call that allocates big activations page-faults
+# them in again (cnnc reuses its buffers). With --torch-malloc no-mmap (the
+# default) this process re-executes itself with glibc tunables that keep
+# freed memory in the heap; the cnnc subprocesses get the original setting.
+TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295"
+if _torch_malloc_mode(sys.argv[1:]) == "no-mmap" and "_CNNC_COMPARE_REEXEC" not in os.environ:
+    env = dict(os.environ, _CNNC_COMPARE_REEXEC=os.environ.get("GLIBC_TUNABLES", "<unset>"))
+    env["GLIBC_TUNABLES"] = (env["GLIBC_TUNABLES"] + ":" if env.get("GLIBC_TUNABLES") else "") + TUNABLES
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+CNNC_ENV = dict(os.environ)
+if "_CNNC_COMPARE_REEXEC" in CNNC_ENV:
+    original = CNNC_ENV.pop("_CNNC_COMPARE_REEXEC")
+    if original == "<unset>":
+        CNNC_ENV.pop("GLIBC_TUNABLES", None)
+    else:
+        CNNC_ENV["GLIBC_TUNABLES"] = original
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_CNNC = os.path.join(ROOT, "build", "compiler", "tools", "cnnc", "cnnc")
+THREADS = (1, 2)
+MODES = ("forward", "train_step")
+DROP_FACTOR = 1.5
+CONV64_FLOPS = 2 * 64 * 64 * 9 * 56 * 56  # multiply-adds of the conv, per image
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:
+    sys.exit(f"compare_torch.py: PyTorch is not importable from {sys.executable} ({e}); "
+             "run it with /usr/bin/python3 (Debian's python3-torch)")
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from torch_models import FeedForwardNet, Net  # noqa: E402
+
+
+class Conv64(nn.Module):
+    """benchmarks/conv64.yaml in torch.nn."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(64, 64, 3, padding=1)
+
+    def forward(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(self.conv(x), 1), 1)
+
+
+# name: (YAML, torch model factory, input shape, classes)
+NETS = {
+    "feedforward": (os.path.join(ROOT, "examples", "feedforward.yaml"), FeedForwardNet, (3, 32, 32), 10),
+    "lenet": (os.path.join(ROOT, "examples", "lenet.yaml"), Net, (3, 32, 32), 10),
+    "conv64": (os.path.join(HERE, "conv64.yaml"), Conv64, (64, 56, 56), 64),
+}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+# ---------------------------------------------------------------- torch side
+
+class TorchCase:
+    def __init__(self, net, batch):
+        _, factory, shape, classes = NETS[net]
+        torch.manual_seed(0)
+        self.model = factory()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.x = torch.rand(batch, *shape, dtype=torch.float32)
+        self.y = torch.randint(0, classes, (batch,), dtype=torch.int64)
+        self.batch = batch
+        self.per_call = {}  # (mode, threads) -> last median seconds per call
+
+    def forward(self):
+        with torch.no_grad():
+            self.model(self.x)
+
+    def train_step(self):
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.model(self.x), self.y)
+        loss.backward()
+        self.optimizer.step()
+
+    def time(self, mode, threads, target):
+        """Median seconds per call: one warm-up call (more for tiny calls, up
+        to 0.1 s), then enough timed calls for about `target` seconds."""
+        torch.set_num_threads(threads)
+        if mode == "forward":
+            self.model.eval()
+            call = self.forward
+        else:
+            self.model.train()
+            call = self.train_step
+        start = time.perf_counter()
+        # Calls over 0.25 s measured before (in an earlier round) get no
+        # warm-up call: the model is warm, and they are costly.
+        fastest = self.per_call.get((mode, threads), 0.0)
+        if fastest <= 0.25:
+            fastest = math.inf
+            while True:
+                t0 = time.perf_counter()
+                call()
+                fastest = min(fastest, time.perf_counter() - t0)
+                if time.perf_counter() - start > 0.1 or fastest > 0.05:
+                    break
+        runs = max(1, min(100000, math.ceil(target / max(fastest, 1e-7))))
+        samples = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - t0)
+        self.per_call[(mode, threads)] = median(samples)
+        return {"median_s": median(samples), "min_s": min(samples), "max_s": max(samples),
+                "runs": runs, "images_per_s": self.batch / median(samples)}
+
+
+# ----------------------------------------------------------------- cnnc side
+
+def run_cnnc(cnnc, args):
+    p = subprocess.run([cnnc] + args, capture_output=True, text=True, env=CNNC_ENV)
+    if p.returncode != 0:
+        sys.exit(f"compare_torch.py: `cnnc {' '.join(args)}` failed ({p.returncode}):\n{p.stderr}")
+    return p.stdout
+
+
+def cnnc_bench(cnnc, so, batch, threads, runs):
+    out = run_cnnc(cnnc, ["bench", so, "--batch", str(batch), "--threads", str(threads),
+                          "--runs", str(runs), "--json"])
+    try:
+        d = json.loads(out)
+    except json.JSONDecodeError:
+        sys.exit(f"compare_torch.py: cnnc bench printed no JSON:\n{out}")
+    r = d["results"][0]
+    if r.get("train_step") is None:
+        sys.exit(f"compare_torch.py: cnnc bench of {so} has no training step")
+    return d, r["forward"], r["train_step"]
+
+
+# ---------------------------------------------------------------- the runs
+
+def machine_info(cnnc):
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+    except OSError:
+        rev = ""
+    blas = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if re.search(r"(blas|mkl_rt|blis|dnnl)[^/]*\.so", path) and path not in blas:
+                    blas.append(path)
+    except OSError:
+        pass
+    blas = [os.path.realpath(b) for b in blas]
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_libs": blas,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(libgomp default)"),
+            "cores_usable": len(os.sched_getaffinity(0)),
+            "avx512": "avx512f" in open("/proc/cpuinfo").read(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "cnnc": cnnc, "cnnc_commit": rev, "loadavg_start": os.getloadavg()}
+
+
+def check_params(cnnc, net):
+    """The torch model has as many parameters as `cnnc summary` counts."""
+    yaml, factory, _, _ = NETS[net]
+    out = run_cnnc(cnnc, ["summary", yaml])
+    m = re.search(r"total parameters: ([\d,]+)", out)
+    n_torch = sum(p.numel() for p in factory().parameters())
+    if m and int(m.group(1).replace(",", "")) != n_torch:
+        sys.exit(f"compare_torch.py: {net}: cnnc counts {m.group(1)} parameters, "
+                 f"the torch model {n_torch}")
+
+
+def bench_config(cnnc, so, net, batch, args, estimate):
+    """All rounds of one (net, batch). `estimate` maps threads to cnnc's
+    (forward + train) seconds per call, a guess for choosing --runs; it is
+    updated with what this configuration measures."""
+    case = TorchCase(net, batch)
+    rounds = []
+    active = {"torch": list(THREADS), "cnnc": list(THREADS)}
+    start = time.perf_counter()
+    planned = args.rounds
+    while len(rounds) < planned:
+        r0 = time.perf_counter()
+        rnd = {}
+        for t in THREADS:
+            rnd[t] = {}
+            if t in active["torch"]:
+                rnd[t]["torch"] = {"forward": case.time("forward", t, args.target_seconds / 2),
+                                   "train_step": case.time("train_step", t, args.target_seconds / 2)}
+            if t in active["cnnc"]:
+                guess = estimate.get(t) or (case.per_call.get(("forward", t), 0) +
+                                            case.per_call.get(("train_step", t), 0))
+                runs = max(1, min(1000, round(args.target_seconds / max(guess, 1e-7))))
+                peak, cf, ct = cnnc_bench(cnnc, so, batch, t, runs)
+                estimate[t] = cf["median_s"] + ct["median_s"]
+                rnd[t]["cnnc"] = {"forward": cf, "train_step": ct}
+        rnd["loadavg"] = os.getloadavg()[0]
+        rounds.append(rnd)
+        cost = time.perf_counter() - r0
+        if len(rounds) == 1:
+            # Fewer rounds where one costs much: keep the configuration near
+            # --config-budget seconds, with at least --min-rounds.
+            fit = int(args.config_budget // max(cost, 1e-9))
+            planned = max(min(args.min_rounds, args.rounds), min(args.rounds, fit))
+            if fit < planned:
+                # Still too long: stop timing a thread count that lost clearly
+                # (by more than DROP_FACTOR in both modes) in this round.
+                for system in active:
+                    ips = {t: [rnd[t][system][m]["images_per_s"] for m in MODES] for t in THREADS}
+                    for t in THREADS:
+                        others = [u for u in THREADS if u != t]
+                        if any(all(ips[t][i] * DROP_FACTOR < ips[u][i] for i in range(2))
+                               for u in others):
+                            active[system].remove(t)
+        log(f"  {net} batch {batch}: round {len(rounds)}/{planned} ({cost:.1f} s, "
+            f"load {rnd['loadavg']:.2f})")
+
+    res = {"net": net, "batch": batch, "rounds": len(rounds),
+           "seconds": time.perf_counter() - start, "raw": rounds}
+    for mode in MODES:
+        m = {}
+        for system in ("torch", "cnnc"):
+            per_t = {t: [r[t][system][mode]["images_per_s"] for r in rounds if system in r[t]]
+                     for t in THREADS}
+            best = max(active[system], key=lambda t: median(per_t[t]))
+            m[system] = {"threads": best, "images_per_s": median(per_t[best]),
+                         "median_s": median([r[best][system][mode]["median_s"] for r in rounds]),
+                         "images_per_s_by_threads": {str(t): median(v) for t, v in per_t.items()}}
+        tb, cb = m["torch"]["threads"], m["cnnc"]["threads"]
+        ratios = [r[cb]["cnnc"][mode]["images_per_s"] / r[tb]["torch"][mode]["images_per_s"]
+                  for r in rounds]
+        m["ratio_median_of_rounds"] = median(ratios)
+        m["ratio_of_medians"] = m["cnnc"]["images_per_s"] / m["torch"]["images_per_s"]
+        m["ratios"] = ratios
+        res[mode] = m
+    return res, peak
+
+
+def fmt(x):
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def table(results):
+    lines = ["| net | batch | inference img/s torch | cnnc | cnnc/torch "
+             "| train step img/s torch | cnnc | cnnc/torch | threads torch/cnnc (inf; train) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    for r in results:
+        f, t = r["forward"], r["train_step"]
+        lines.append(
+            f"| {r['net']} | {r['batch']} | {fmt(f['torch']['images_per_s'])} "
+            f"| {fmt(f['cnnc']['images_per_s'])} | {f['ratio_median_of_rounds']:.2f} "
+            f"| {fmt(t['torch']['images_per_s'])} | {fmt(t['cnnc']['images_per_s'])} "
+            f"| {t['ratio_median_of_rounds']:.2f} "
+            f"| {f['torch']['threads']}/{f['cnnc']['threads']}; "
+            f"{t['torch']['threads']}/{t['cnnc']['threads']} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nets", default="feedforward,lenet,conv64",
+                    help="comma-separated, from: " + ", ".join(NETS))
+    ap.add_argument("--batches", default=None, help="comma-separated (default 1,4,64,256; "
+                    "--quick: 1,64)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="alternating rounds per configuration (default 5; --quick: 3)")
+    ap.add_argument("--min-rounds", type=int, default=3,
+                    help="rounds kept even when a configuration exceeds --config-budget")
+    ap.add_argument("--config-budget", type=float, default=None,
+                    help="seconds one (net, batch) should take; fewer rounds beyond "
+                    "(default 30; --quick: 10)")
+    ap.add_argument("--target-seconds", type=float, default=None,
+                    help="timed seconds per measurement (default 0.6; --quick: 0.3)")
+    ap.add_argument("--quick", action="store_true", help="fewer batches, rounds and seconds")
+    ap.add_argument("--cnnc", default=os.environ.get("CNNC", DEFAULT_CNNC),
+                    help="the cnnc binary (default $CNNC, else build/compiler/tools/cnnc/cnnc)")
+    ap.add_argument("--workdir", help="where to put the compiled NET.so (default a temp dir)")
+    ap.add_argument("--omp-passive", action="store_true",
+                    help="set OMP_WAIT_POLICY=PASSIVE for torch's OpenMP threads (default: "
+                    "libgomp's spinning, which loses badly to other processes on a busy machine)")
+    ap.add_argument("--torch-malloc", choices=("no-mmap", "glibc"), default="no-mmap",
+                    help="no-mmap (default): run torch with GLIBC_TUNABLES=" + TUNABLES +
+                    ", so big activations are not page-faulted in again on every call; "
+                    "glibc: glibc's defaults, after one 30 MiB allocation that raises its "
+                    "dynamic mmap threshold to the value a long-running process reaches "
+                    "(the result no longer depends on what ran before)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = ap.parse_args()
+    q = args.quick
+    args.batches = [int(b) for b in (args.batches or ("1,64" if q else "1,4,64,256")).split(",")]
+    args.rounds = args.rounds or (3 if q else 5)
+    args.config_budget = args.config_budget or (10.0 if q else 30.0)
+    args.target_seconds = args.target_seconds or (0.3 if q else 0.6)
+    nets = [n.strip() for n in args.nets.split(",") if n.strip()]
+    for n in nets:
+        if n not in NETS:
+            sys.exit(f"compare_torch.py: unknown net {n!r}; choose from {', '.join(NETS)}")
+    if not (os.path.isfile(args.cnnc) and os.access(args.cnnc, os.X_OK)):
+        sys.exit(f"compare_torch.py: no cnnc binary at {args.cnnc}; build it "
+                 "(cmake --build build --target cnnc) or pass --cnnc PATH / set $CNNC")
+
+    if args.torch_malloc == "glibc":
+        torch.empty(30 << 20, dtype=torch.uint8)  # freed at once: raises glibc's mmap threshold
+    workdir = args.workdir or tempfile.mkdtemp(prefix="cnnc-compare-")
+    os.makedirs(workdir, exist_ok=True)
+    # Others may rebuild the binary while this runs: time one copy of it.
+    snapshot = os.path.join(workdir, "cnnc")
+    for attempt in range(20):
+        try:
+            shutil.copy2(args.cnnc, snapshot)
+            if subprocess.run([snapshot, "summary", NETS["conv64"][0]],
+                              capture_output=True).returncode == 0:
+                break
+        except OSError:
+            pass
+        time.sleep(3)
+    else:
+        sys.exit(f"compare_torch.py: cannot copy and run {args.cnnc} (being rebuilt?)")
+    log(f"timing a copy of {args.cnnc}: {snapshot}")
+    info = machine_info(args.cnnc)
+    info["torch_malloc"] = (f"GLIBC_TUNABLES={TUNABLES}" if args.torch_malloc == "no-mmap"
+                            else "glibc defaults (mmap threshold raised by a 30 MiB alloc/free)")
+    args.cnnc = snapshot
+    t_start = time.perf_counter()
+    results, peak = [], None
+    for net in nets:
+        check_params(args.cnnc, net)
+        so = os.path.join(workdir, net + ".so")
+        log(f"compiling {NETS[net][0]} -> {so}")
+        run_cnnc(args.cnnc, [NETS[net][0], "-o", so])
+        estimate = {}
+        prev_batch = None
+        for batch in sorted(args.batches):
+            if prev_batch:  # scale the previous batch's cnnc times as the first guess
+                estimate = {t: s * batch / prev_batch for t, s in estimate.items()}
+            res, bench_json = bench_config(args.cnnc, so, net, batch, args, estimate)
+            peak = peak or bench_json["fma_peak_gflops"]
+            results.append(res)
+            prev_batch = batch
+    info["loadavg_end"] = os.getloadavg()
+    info["seconds"] = time.perf_counter() - t_start
+
+    print(f"## cnnc vs PyTorch ({time.strftime('%Y-%m-%d %H:%M %Z')})\n")
+    print(f"Machine: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable), "
+          f"AVX-512 {'yes' if info['avx512'] else 'no'}; PyTorch {info['torch']} "
+          f"(OPENBLAS_NUM_THREADS=1, OMP_WAIT_POLICY {info['omp_wait_policy']}, malloc: "
+          f"{info['torch_malloc']}; BLAS/oneDNN "
+          f"loaded: {', '.join(info['torch_libs']) or 'none found'}), Python {info['python']}; "
+          f"cnnc {info['cnnc_commit']}. "
+          f"Load average {info['loadavg_start'][0]:.2f} at start, "
+          f"{info['loadavg_end'][0]:.2f} at end; {info['seconds']:.0f} s in all.")
+    if peak:
+        print(f"FMA peak (cnnc bench): {peak.get('1', 0):.1f} GFLOP/s at 1 thread, "
+              f"{peak.get('2', 0):.1f} GFLOP/s at 2 threads.")
+    print()
+    print(table(results))
+    print()
+    print("images/s: median over rounds at the system's best thread count (of 1 and 2), "
+          "chosen separately for inference and training. cnnc/torch: median over the "
+          "alternating rounds of the per-round ratio. Inference: forward pass (torch: "
+          "eval, no_grad); train step: forward + mean cross-entropy + backward + SGD "
+          "momentum 0.9. conv64: 3x3 conv 64->64 on 56x56, padding 1, then "
+          "adaptive_avgpool2d 1 + flatten (64 logits) in both systems, since a cnnc "
+          "network needs a classifier ending for its loss.")
+    if info["torch_malloc"].startswith("GLIBC"):
+        print("torch ran with glibc malloc tunables that keep freed memory (no mmap, no "
+              "trim); with glibc's defaults (--torch-malloc glibc) its big activations are "
+              "page-faulted in again on every call and large batches run several times "
+              "slower.")
+    if any(re.search(r"/blas/libblas\.so", b) for b in info["torch_libs"]):
+        print("torch's linear layers call the system BLAS, here Debian's libblas.so.3 "
+              "alternative, the netlib reference BLAS (no OpenBLAS installed); its convolutions "
+              "use oneDNN.")
+    conv = next((r for r in results if r["net"] == "conv64" and r["batch"] == 1), None)
+    if conv and peak and "2" in peak:
+        print()
+        for system in ("torch", "cnnc"):
+            f = conv["forward"][system]
+            gflops = CONV64_FLOPS / f["median_s"] / 1e9
+            f["conv_gflops"] = gflops
+            f["fraction_of_2_thread_peak"] = gflops / peak["2"]
+            print(f"conv64 forward, batch 1, {system} ({f['threads']} thread"
+                  f"{'s' if f['threads'] > 1 else ''}): {gflops:.1f} GFLOP/s of the conv "
+                  f"(2*64*64*9*56*56 FLOPs per image / median time) = "
+                  f"{100 * gflops / peak['2']:.1f}% of the 2-thread FMA peak")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "fma_peak_gflops": peak,
+                       "settings": {"nets": nets, "batches": args.batches, "rounds": args.rounds,
+                                    "min_rounds": args.min_rounds,
+                                    "config_budget_s": args.config_budget,
+                                    "target_seconds": args.target_seconds, "threads": THREADS},
+                       "results": results}, f, indent=1)
+        log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
