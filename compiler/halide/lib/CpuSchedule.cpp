@@ -64,8 +64,22 @@ void scheduleWindowed(const Group &g, int natural) {
         break;
       }
 
+  // Convolutions also block output channels: each input vector loaded then
+  // feeds `block` channels' accumulators (rows x block of them, within
+  // three quarters of the vector registers).
+  const int64_t C = g.root->output.shape[1];
+  int block = 1;
+  if (op.kind == OpKind::Conv2d) {
+    const int budget = natural >= 16 ? 24 : 12;
+    for (int d = int(std::min<int64_t>(C, 8)); d >= 1; --d)
+      if (C % d == 0 && d * rows <= budget) {
+        block = d;
+        break;
+      }
+  }
+
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
-      yi(y.name() + "_i");
+      yi(y.name() + "_i"), co(c.name() + "_o"), cb(c.name() + "_b");
   // The full width is always computed (bound), so the shifted last vector
   // stays inside the tensor and only recomputes a few of its points, whatever
   // region the readers ask for.
@@ -73,27 +87,30 @@ void scheduleWindowed(const Group &g, int natural) {
       .bound(x, 0, int(W))
       .split(x, xo, xi, width, TailStrategy::ShiftInwards)
       .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
-      .reorder(xi, yi, xo, yo)
+      .split(c, co, cb, block)
+      .reorder(xi, yi, cb, xo, yo, co, n)
       .vectorize(xi);
   if (op.padded.defined()) {
     // The padded image is made per n (below), so n stays a serial loop.
-    root.parallel(c);
+    root.parallel(co);
   } else {
     Var cn(c.name() + "_n");
-    root.fuse(c, n, cn).parallel(cn);
+    root.fuse(co, n, cn).parallel(cn);
   }
 
-  Var ax = op.vars[0], ay = op.vars[1];
+  Var ax = op.vars[0], ay = op.vars[1], ac = op.vars[2];
   op.accum.compute_at(root, xo)
       .vectorize(ax, width, TailStrategy::GuardWithIf)
-      .unroll(ay, rows, TailStrategy::GuardWithIf);
-  std::vector<VarOrRVar> order{ax, ay};
+      .unroll(ay, rows, TailStrategy::GuardWithIf)
+      .unroll(ac, block, TailStrategy::GuardWithIf);
+  std::vector<VarOrRVar> order{ax, ay, ac};
   for (int i = 0; i < op.rdom.dimensions(); ++i)
     order.push_back(op.rdom[i]);
   op.accum.update()
       .reorder(order)
       .vectorize(ax, width, TailStrategy::GuardWithIf)
-      .unroll(ay, rows, TailStrategy::GuardWithIf);
+      .unroll(ay, rows, TailStrategy::GuardWithIf)
+      .unroll(ac, block, TailStrategy::GuardWithIf);
   // Small windows: unroll the taps (kx, and ky up to 7x7), so that the
   // FMAs are not paced by loop overhead.
   auto taps = [&](int i) {

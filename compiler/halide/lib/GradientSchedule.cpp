@@ -97,12 +97,15 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   out.compute_root()
       .vectorize(kx, vectorWidth(natural, kW), TailStrategy::GuardWithIf)
       .split(o, oo, oi, block)
-      .reorder(kx, ky, oi, ci, oo)
+      .reorder(kx, oi, ky, ci, oo)
       .fuse(ci, oo, slice)
       .parallel(slice);
 
+  // Per kernel row ky of a channel block: the partial sums of that row are
+  // a few vectors of fixed size, so they stay in registers over the whole
+  // (x, y, n) reduction instead of going through memory at every step.
   Func accum = g.accum;
-  accum.compute_at(out, slice);
+  accum.compute_at(out, ky);
   Var lane(g.accum.name() + "_lane");
   Stage update = accum.update();
   Func partial;
@@ -118,15 +121,15 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   for (VarOrRVar v : {VarOrRVar(ry), VarOrRVar(rn), VarOrRVar(ky),
                       VarOrRVar(ci), VarOrRVar(oo)})
     order.push_back(v);
-  partial.compute_at(out, slice);
+  partial.compute_at(out, ky);
   // rfactor appends `lane` to the args: store it innermost (dense vectors).
   std::vector<Var> storage{lane};
   for (const Var &v : partial.args())
     if (v.name() != lane.name())
       storage.push_back(v);
   partial.reorder_storage(storage);
-  // Static kx, ky extents: the unrolled taps index fixed accumulators.
-  partial.bound(kx, 0, kW).bound(ky, 0, kH);
+  // A static kx extent: the unrolled taps index fixed accumulators.
+  partial.bound(kx, 0, kW);
   Stage pu = partial.update();
   pu.split(o, oo, oi, block).reorder(order).unroll(oi);
   if (lanes > 1) {
