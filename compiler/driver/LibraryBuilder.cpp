@@ -2,6 +2,7 @@
 #include "cnnc/driver/ModelDescription.h"
 #include "cnnc/driver/ProfileWrapper.h"
 #include "cnnc/driver/Summary.h"
+#include "cnnc/driver/TimeLimit.h"
 
 #include "cnn/CnnPasses.h"
 #include "mlir/Pass/PassManager.h"
@@ -129,6 +130,42 @@ bool parseTarget(const std::string &text, Halide::Target &target,
   return true;
 }
 
+namespace {
+
+/// Lowers the forward pipeline with the policy's autoscheduler and compiles
+/// it to `object`, in a child process limited to
+/// `options.autoscheduleSeconds`: a search that runs away is stopped.
+bool compileAutoscheduledForward(mlir::ModuleOp module,
+                                 const Halide::Target &target,
+                                 const Halide::Target &pipelineTarget,
+                                 const CompileOptions &options,
+                                 const std::string &object,
+                                 std::string &error) {
+  auto work = [&](std::string &why) {
+    LoweredPipeline forward;
+    if (!lowerForward(module, target, options.schedule, forward, why))
+      return false;
+    try {
+      forward.pipeline.compile_to_object(object, forward.arguments,
+                                         kForwardFunction, pipelineTarget);
+    } catch (const Halide::Error &e) {
+      why = std::string("Halide compilation failed: ") + e.what();
+      return false;
+    }
+    return true;
+  };
+  std::string why;
+  if (runWithTimeLimit(work, options.autoscheduleSeconds, why))
+    return true;
+  error = "autoscheduling the forward pipeline with " +
+          options.schedule.autoscheduler + ": " + why;
+  if (why.rfind("did not finish", 0) == 0)
+    error += " (raise --autoschedule-timeout, or use --schedule manual)";
+  return false;
+}
+
+} // namespace
+
 bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                        const std::string &outputPath, std::string &error) {
   Halide::Target target;
@@ -139,15 +176,18 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   NetworkSummary summary;
   if (options.profile)
     summary = summarize(module);
+  // An autoscheduled forward pipeline is lowered and compiled below, in a
+  // child process with a time limit.
+  const bool autoForward = options.schedule.isAuto();
   LoweredPipeline forward;
-  if (!lowerForward(module, target, options.schedule, forward, error))
+  if (!autoForward &&
+      !lowerForward(module, target, options.schedule, forward, error))
     return false;
   // The autoschedulers split the batch with ShiftInwards tails, which need
   // at least a split factor of images (a smaller batch fails Halide's bounds
   // check). Their factors do not exceed the batch estimate, so smaller
   // batches run a second, manually scheduled forward pipeline.
   LoweredPipeline smallForward;
-  const bool autoForward = options.schedule.isAuto();
   if (autoForward &&
       !lowerForward(module, target, SchedulePolicy::manual(), smallForward,
                     error))
@@ -181,15 +221,20 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   std::string wrapperSource = dir + "/model.c";
   std::vector<std::string> objects = {wrapperSource, forwardObject,
                                       runtimeObject};
+  // The profiler needs the feature on the pipelines (they report each
+  // Func) and on the runtime (its sampling thread and statistics).
+  const Halide::Target runtimeTarget =
+      options.profile ? target.with_feature(Halide::Target::Profile) : target;
+  const Halide::Target pipelineTarget =
+      runtimeTarget.with_feature(Halide::Target::NoRuntime);
+  if (autoForward && !compileAutoscheduledForward(module, target,
+                                                  pipelineTarget, options,
+                                                  forwardObject, error))
+    return false;
   try {
-    // The profiler needs the feature on the pipelines (they report each
-    // Func) and on the runtime (its sampling thread and statistics).
-    Halide::Target runtimeTarget =
-        options.profile ? target.with_feature(Halide::Target::Profile) : target;
-    Halide::Target pipelineTarget =
-        runtimeTarget.with_feature(Halide::Target::NoRuntime);
-    forward.pipeline.compile_to_object(forwardObject, forward.arguments,
-                                       kForwardFunction, pipelineTarget);
+    if (!autoForward)
+      forward.pipeline.compile_to_object(forwardObject, forward.arguments,
+                                         kForwardFunction, pipelineTarget);
     if (autoForward) {
       smallForward.pipeline.compile_to_object(
           smallForwardObject, smallForward.arguments, kSmallForwardFunction,

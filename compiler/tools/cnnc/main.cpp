@@ -31,7 +31,7 @@ namespace {
 const char *const kUsage = R"(usage:
   cnnc NET.yaml -o NET.so [--target host|host-cuda|...]
                           [--schedule manual|auto:Mullapudi2016|auto:Li2018]
-                          [--batch-estimate N]
+                          [--batch-estimate N] [--autoschedule-timeout S]
                           [--emit mlir|train-mlir|shapes|halide-stmt|header]
                           [--profile] [-v]
   cnnc summary NET.yaml
@@ -62,6 +62,9 @@ with --help for its options.
                    batches use the manual schedules)
   --batch-estimate N
                    the batch size the autoschedulers optimise for (default 64)
+  --autoschedule-timeout S
+                   stop with an error if autoscheduling and compiling the
+                   forward pipeline takes longer than S seconds (default 120)
   --profile        build with Halide's sampling profiler and the extra
                    cnnc_profile_* functions, for per-op times in `cnnc bench`
   -v               print the compile steps and their times
@@ -154,7 +157,7 @@ int compileCommand(const std::vector<std::string> &args) {
       return &args[++i];
     };
     if (a == "-o" || a == "--emit" || a == "--target" || a == "--schedule" ||
-        a == "--batch-estimate") {
+        a == "--batch-estimate" || a == "--autoschedule-timeout") {
       const std::string *v = value(a.c_str());
       if (!v)
         return usageError("'" + a + "' needs a value");
@@ -171,6 +174,13 @@ int compileCommand(const std::vector<std::string> &args) {
           return usageError("--batch-estimate needs a positive integer, not '" +
                             *v + "'");
         batchEstimate = static_cast<int>(n);
+      } else if (a == "--autoschedule-timeout") {
+        char *end = nullptr;
+        double seconds = std::strtod(v->c_str(), &end);
+        if (v->empty() || *end || !(seconds > 0) || seconds > 86400)
+          return usageError("--autoschedule-timeout needs a number of seconds "
+                            "in (0, 86400], not '" + *v + "'");
+        options.autoscheduleSeconds = seconds;
       } else {
         std::string error;
         if (!parseSchedule(*v, options.schedule, error))

@@ -19,6 +19,9 @@ struct CompileOptions {
   /// Compile with Halide's sampling profiler (Target::Profile) and export
   /// the cnnc_profile_* functions of ProfileWrapper.h, for `cnnc bench`.
   bool profile = false;
+  /// Wall-clock limit on autoscheduling (and compiling) the forward
+  /// pipeline: Halide's searches have no bound of their own.
+  double autoscheduleSeconds = 120;
 };
 
 /// Parses and validates a target string ("host", "x86-64-linux-avx2", ...).
