@@ -133,31 +133,43 @@ void scheduleWindowed(const Group &g, int natural) {
   }
 }
 
-/// [N, F] results of Linear: parallel over (blocks of output features) x
-/// batch, batch inner so a thread reuses its block of weight rows. The dot
-/// products accumulate in vector lanes over the contiguous input features
-/// (an rfactor), a block of output features at a time so that the
-/// accumulators are independent and each input vector is loaded once per
-/// block; the lanes are added up at the end.
+/// [N, F] results of Linear, as tiles of (a block of output features) x
+/// (a block of samples), parallel over the tiles. Each dot product
+/// accumulates in vector lanes over the contiguous input features (an
+/// rfactor); a tile's bo x bn lane vectors are independent accumulators in
+/// registers, so each weight vector loaded feeds bn samples and each input
+/// vector bo output features. The lanes are added up at the end.
+///
+/// Output-feature blocks are ShiftInwards (the last block overlaps the one
+/// before; bo <= out features), so their size is a constant. The batch is a
+/// run-time extent (possibly 1): its blocks are GuardWithIf, and the lane
+/// accumulators' unrolled samples are guarded, so nothing past the batch is
+/// read; the tile's lane storage has a constant upper bound (stack).
 void scheduleLinear(const Group &g, int natural) {
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
   Var o = g.root->vars[0], n = g.root->vars[1];
-  const int block = int(std::min<int64_t>(8, g.root->output.shape[1]));
+  const int64_t outFeatures = g.root->output.shape[1];
+  const int64_t features = op.inputs[0].shape[1];
+  const bool lanesPath = features >= natural;
+  // Accumulators: bo x bn vectors, within three quarters of the registers
+  // (24 with AVX-512), the rest for the loaded operands.
+  const int budget = natural >= 16 ? 24 : 12;
+  const int bn = lanesPath ? 4 : 1;
+  const int bo = int(std::min<int64_t>(
+      lanesPath ? budget / bn : 8, outFeatures));
 
-  // ShiftInwards (the last block overlaps the one before, block <= out
-  // features) rather than a guard: every block then has the same constant
-  // size, so the accumulators stay on the stack / in registers.
-  Var oo(o.name() + "_o"), oi(o.name() + "_i"), t(o.name() + "_t");
+  Var oo(o.name() + "_o"), oi(o.name() + "_i"), no(n.name() + "_o"),
+      ni(n.name() + "_i"), t(o.name() + "_t");
   root.compute_root()
-      .split(o, oo, oi, block, TailStrategy::ShiftInwards)
-      .reorder(oi, n, oo)
-      .fuse(n, oo, t)
+      .split(o, oo, oi, bo, TailStrategy::ShiftInwards)
+      .split(n, no, ni, bn, TailStrategy::GuardWithIf)
+      .reorder(oi, ni, oo, no)
+      .fuse(oo, no, t)
       .parallel(t);
   op.accum.compute_at(root, oi);
 
-  const int64_t features = op.inputs[0].shape[1];
-  if (features >= natural) {
+  if (lanesPath) {
     RVar ko(op.rdom.x.name() + "_o"), ki(op.rdom.x.name() + "_i");
     Var u(o.name() + "_lane");
     // The guarded tail is a predicate of the intermediate's reduction, so
@@ -167,11 +179,17 @@ void scheduleLinear(const Group &g, int natural) {
                             TailStrategy::GuardWithIf)
                      .rfactor(ki, u);
     Var lo = op.vars[0], ln = op.vars[1];
+    Var lno(ln.name() + "_o"), lni(ln.name() + "_i");
     lanes.compute_at(root, t)
         .reorder_storage(u, lo, ln) // lanes contiguous: dense vector stores
         .vectorize(u)
         .unroll(lo);
-    lanes.update().reorder(u, lo, ko).vectorize(u).unroll(lo);
+    lanes.update()
+        .split(ln, lno, lni, bn, TailStrategy::GuardWithIf)
+        .reorder(u, lo, lni, ko, lno)
+        .vectorize(u)
+        .unroll(lo)
+        .unroll(lni);
   }
 }
 

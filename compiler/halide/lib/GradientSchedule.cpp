@@ -234,6 +234,53 @@ void scheduleConvBiasGrad(LoweredGrad &g, int natural) {
   }
 }
 
+/// Linear weight gradient dW(k, o) = sum_n dy(o, n) x(k, n): stored in
+/// tiles of kv vectors of input features k by a block of ob output
+/// features, parallel over the tiles. A tile's kv x ob vectors are
+/// independent accumulators in registers over the whole (serial, in order)
+/// reduction over the batch: per sample, kv input vectors and ob broadcast
+/// dy values feed kv x ob FMAs. Both tile dims are static extents with
+/// ShiftInwards tails (a tile <= the extent; overlapping tiles recompute
+/// the same values), so every tile has a constant size and nothing outside
+/// a tensor is read. Deterministic: each weight's sum runs over n in order.
+void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
+  Var k = g.vars[0], o = g.vars[1];
+  RVar rn(g.rdom.x);
+  const int K = int(g.output.shape[1]), O = int(g.output.shape[0]);
+  // Lanes: the natural width, or the widest power of two that fits K.
+  int width = natural;
+  while (width > 1 && width > K)
+    width /= 2;
+  const int budget = natural >= 16 ? 24 : 12;
+  const int kv = std::max(1, std::min(K / width, 6));
+  const int ob = std::max(1, std::min(O, budget / kv));
+  Var ko(k.name() + "_o"), ki(k.name() + "_i"), kl(k.name() + "_l"),
+      oo(o.name() + "_o"), oi(o.name() + "_i"), t(k.name() + "_t");
+  Func out = g.output.func;
+  out.compute_root()
+      .bound(k, 0, K)
+      .bound(o, 0, O)
+      .split(k, ko, ki, kv * width, TailStrategy::ShiftInwards)
+      .split(o, oo, oi, ob, TailStrategy::ShiftInwards)
+      .split(ki, ki, kl, width)
+      .reorder(kl, ki, oi, ko, oo)
+      .vectorize(kl)
+      .fuse(ko, oo, t)
+      .parallel(t);
+  Func accum = g.accum;
+  accum.compute_at(out, t)
+      .split(k, ki, kl, width)
+      .vectorize(kl)
+      .unroll(ki)
+      .unroll(o);
+  accum.update()
+      .split(k, ki, kl, width)
+      .reorder(kl, ki, o, rn)
+      .vectorize(kl)
+      .unroll(ki)
+      .unroll(o);
+}
+
 /// Max-pool gradient: the forward's argmax is recomputed per (c, n) plane
 /// next to the dx that reads it (while the pooled input is in cache),
 /// vectorised over the windows with the taps unrolled; the reduction over
@@ -270,6 +317,10 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
     }
     if (g.kind == GradKind::Conv2dWeightGrad) {
       scheduleConvWeightGrad(g, natural);
+      continue;
+    }
+    if (g.kind == GradKind::LinearWeightGrad) {
+      scheduleLinearWeightGrad(g, natural);
       continue;
     }
     std::optional<LoopLevel> slice =

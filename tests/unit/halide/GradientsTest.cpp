@@ -328,6 +328,47 @@ TEST(GradLinear, InputWeightBias) {
   runCases(grads, cases, rng);
 }
 
+TEST(GradLinear, BlockedWeightAndInputGradTails) {
+  // The weight gradient's register tiles: in_features off a multiple of the
+  // tile (ShiftInwards), below one vector, and out features below / off the
+  // output block; the input gradient's tiles; batches off the sample block.
+  std::mt19937 rng(22);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  for (auto [in, out] : {std::pair<int, int>{100, 13}, {3, 30}, {200, 7},
+                         {97, 50}, {16, 1}, {130, 6}}) {
+    const std::string label =
+        "linear " + std::to_string(in) + " -> " + std::to_string(out);
+    Shape xShape{kDynamic, in}, wShape{out, in}, yShape{kDynamic, out};
+
+    Input dy1 = makeInput("dy", yShape), w1 = makeInput("w", wShape);
+    grads.push_back(linearInputGrad(dy1.tensor, w1.tensor));
+    GradCase dx{label + " dx", grads.back().output, nullptr};
+    dx.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT x = randomDT(withBatch(xShape, batch), rng), w = randomDT(wShape, rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(dy1, r);
+      set(w1, w);
+      return finiteDiff([&] { return dot(refLinear(x, w, nullptr), r); }, x);
+    };
+    cases.push_back(dx);
+
+    Input x2 = makeInput("x", xShape), dy2 = makeInput("dy", yShape);
+    grads.push_back(linearWeightGrad(x2.tensor, dy2.tensor, batchOf(x2)));
+    GradCase dw{label + " dW", grads.back().output, nullptr};
+    dw.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT x = randomDT(withBatch(xShape, batch), rng), w = randomDT(wShape, rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(x2, x);
+      set(dy2, r);
+      return finiteDiff([&] { return dot(refLinear(x, w, nullptr), r); }, w);
+    };
+    cases.push_back(dw);
+  }
+  Halide::Pipeline pipeline = compileCases(grads, cases);
+  checkCases(pipeline, cases, rng, {1, 5, 9});
+}
+
 // --- activations, flatten
 // ----------------------------------------------------------
 

@@ -77,6 +77,7 @@ struct Case {
   Input input;
   std::vector<std::pair<Input, Buf>> params;
   std::function<Buf(const Buf &input)> reference;
+  double tol = kTol;
 };
 
 /// Schedules `ops` and compiles one pipeline whose outputs are the cases'
@@ -117,7 +118,8 @@ void checkCases(Halide::Pipeline &pipeline, std::vector<Case> &cases,
     for (size_t i = 0; i < cases.size(); ++i)
       expectNear(Buf(results[i]),
                  cases[i].reference(inputs[cases[i].input.param.name()]),
-                 cases[i].label + " batch " + std::to_string(batch));
+                 cases[i].label + " batch " + std::to_string(batch),
+                 cases[i].tol);
   }
 }
 
@@ -301,6 +303,27 @@ TEST(HalideLinear, WithAndWithoutBias) {
   addLinearCase(40, 12, true, {OpKind::Relu}, ops, cases, rng);
   addLinearCase(40, 12, false, {OpKind::Sigmoid}, ops, cases, rng);
   runCases(ops, cases, rng);
+}
+
+TEST(HalideLinear, BlockedTilesAndBatchTails) {
+  // The register tiles of the schedule: blocks of output features (a
+  // ShiftInwards last block when the block does not divide them, one short
+  // block when there are fewer), blocks of samples (guarded tails: batches
+  // off a multiple of the block, and 1), in_features off a multiple of the
+  // vector width and a full-size layer.
+  std::mt19937 rng(41);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  addLinearCase(3072, 128, true, {OpKind::Relu}, ops, cases, rng);
+  cases.back().tol = 1e-4; // float sums of 3072 terms, in another order
+  addLinearCase(100, 13, true, {}, ops, cases, rng);
+  addLinearCase(84, 10, false, {}, ops, cases, rng);
+  addLinearCase(16, 6, true, {}, ops, cases, rng);
+  addLinearCase(20, 25, false, {OpKind::Tanh}, ops, cases, rng);
+  addLinearCase(400, 120, true, {}, ops, cases, rng);
+  addLinearCase(7, 2, true, {}, ops, cases, rng);
+  Halide::Pipeline pipeline = compileCases(ops, cases);
+  checkCases(pipeline, cases, rng, -1.0f, 1.0f, {1, 3, 4, 5, 7, 64});
 }
 
 // --- Activations -------------------------------------------------------------
