@@ -5,6 +5,7 @@ pixels scaled to [0, 1]) in torch, reporting test accuracy per epoch and
 training images/s. Compare with `cnnc train` on the same machine.
 
 usage: torch_lenet_fashion.py [DIR] [--epochs N] [--threads T] [--seed S]
+                              [--normalize MEAN STD] [--cosine T_MAX]
 """
 import argparse
 import gzip
@@ -43,6 +44,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--normalize", type=float, nargs=2, metavar=("MEAN", "STD"),
                         help="transforms.Normalize((MEAN,), (STD,)) after scaling")
+    parser.add_argument("--cosine", type=int, metavar="T_MAX",
+                        help="CosineAnnealingLR(T_max=T_MAX), stepped once per epoch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -53,6 +56,8 @@ def main():
         x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     model = Net(in_channels=1, conv1_padding=2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.cosine)
+                 if args.cosine else None)
     for epoch in range(args.epochs):
         model.train()
         order = torch.randperm(len(x_train))
@@ -66,6 +71,8 @@ def main():
             optimizer.step()
             total += loss.item() * len(batch)
         seconds = time.perf_counter() - start
+        if scheduler:
+            scheduler.step()
         model.eval()
         with torch.no_grad():
             correct = sum(int((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum())
