@@ -102,7 +102,7 @@ void scheduleWindowed(const Group &g, int natural) {
   op.accum.compute_at(root, xo)
       .vectorize(ax, width, TailStrategy::GuardWithIf)
       .unroll(ay, rows, TailStrategy::GuardWithIf)
-      .unroll(ac, block, TailStrategy::GuardWithIf);
+      .unroll(ac, block, TailStrategy::RoundUp);
   std::vector<VarOrRVar> order{ax, ay, ac};
   for (int i = 0; i < op.rdom.dimensions(); ++i)
     order.push_back(op.rdom[i]);
@@ -110,7 +110,7 @@ void scheduleWindowed(const Group &g, int natural) {
       .reorder(order)
       .vectorize(ax, width, TailStrategy::GuardWithIf)
       .unroll(ay, rows, TailStrategy::GuardWithIf)
-      .unroll(ac, block, TailStrategy::GuardWithIf);
+      .unroll(ac, block, TailStrategy::RoundUp);
   // Small windows: unroll the taps (kx, and ky up to 7x7), so that the
   // FMAs are not paced by loop overhead.
   auto taps = [&](int i) {
@@ -155,7 +155,7 @@ void scheduleLinear(const Group &g, int natural) {
   // Accumulators: bo x bn vectors, within three quarters of the registers
   // (24 with AVX-512), the rest for the loaded operands.
   const int budget = natural >= 16 ? 24 : 12;
-  const int bn = lanesPath ? 4 : 1;
+  const int bn = lanesPath ? 3 : 1;
   const int bo = int(std::min<int64_t>(
       lanesPath ? budget / bn : 8, outFeatures));
 
@@ -180,7 +180,10 @@ void scheduleLinear(const Group &g, int natural) {
                      .rfactor(ki, u);
     Var lo = op.vars[0], ln = op.vars[1];
     Var lno(ln.name() + "_o"), lni(ln.name() + "_i");
+    // The last block of samples may be short, so the size is dynamic but
+    // bounded: on the stack (a heap allocation per tile otherwise).
     lanes.compute_at(root, t)
+        .store_in(MemoryType::Stack)
         .reorder_storage(u, lo, ln) // lanes contiguous: dense vector stores
         .vectorize(u)
         .unroll(lo);
