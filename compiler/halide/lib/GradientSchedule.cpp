@@ -236,7 +236,8 @@ void scheduleConvBiasGrad(LoweredGrad &g, int natural) {
 
 /// Linear weight gradient dW(k, o) = sum_n dy(o, n) x(k, n): stored in
 /// tiles of kv vectors of input features k by a block of ob output
-/// features, parallel over the tiles. A tile's kv x ob vectors are
+/// features, parallel over the o blocks (few, large tasks: a batch of 1
+/// makes a tile's work tiny). A tile's kv x ob vectors are
 /// independent accumulators in registers over the whole (serial, in order)
 /// reduction over the batch: per sample, kv input vectors and ob broadcast
 /// dy values feed kv x ob FMAs. Both tile dims are static extents with
@@ -255,7 +256,7 @@ void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
   const int kv = std::max(1, std::min(K / width, 6));
   const int ob = std::max(1, std::min(O, budget / kv));
   Var ko(k.name() + "_o"), ki(k.name() + "_i"), kl(k.name() + "_l"),
-      oo(o.name() + "_o"), oi(o.name() + "_i"), t(k.name() + "_t");
+      oo(o.name() + "_o"), oi(o.name() + "_i");
   Func out = g.output.func;
   out.compute_root()
       .bound(k, 0, K)
@@ -265,10 +266,9 @@ void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
       .split(ki, ki, kl, width)
       .reorder(kl, ki, oi, ko, oo)
       .vectorize(kl)
-      .fuse(ko, oo, t)
-      .parallel(t);
+      .parallel(oo);
   Func accum = g.accum;
-  accum.compute_at(out, t)
+  accum.compute_at(out, ko)
       .split(k, ki, kl, width)
       .vectorize(kl)
       .unroll(ki)
@@ -327,6 +327,17 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
         storeResult(g.output.func, g.vars, g.output.shape, natural);
     for (Tensor &extra : g.extraOutputs)
       storeResult(extra.func, g.vars, extra.shape, natural);
+    // SGD with momentum: the new parameter and the new velocity read the same
+    // (param, grad, velocity) rows; one shared parallel loop computes both
+    // per row, while the row is in cache.
+    if (g.kind == GradKind::SgdUpdate && g.extraOutputs.size() == 1 &&
+        slice) {
+      const size_t rank = g.vars.size(); // >= 2 when there is a slice
+      Var outer = rank >= 3 ? Var(g.vars[rank - 2].name() + "_" +
+                                  g.vars[rank - 1].name())
+                            : g.vars[rank - 1];
+      g.output.func.compute_with(g.extraOutputs[0].func, outer);
+    }
     if (g.kind == GradKind::MaxPool2dGrad)
       scheduleMaxPoolGrad(g, *slice, natural);
     if (!g.accum.defined())
