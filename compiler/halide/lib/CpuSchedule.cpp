@@ -145,6 +145,10 @@ void scheduleWindowed(const Group &g, int natural) {
 /// run-time extent (possibly 1): its blocks are GuardWithIf, and the lane
 /// accumulators' unrolled samples are guarded, so nothing past the batch is
 /// read; the tile's lane storage has a constant upper bound (stack).
+///
+/// Long rows (>= 32 vectors of input features) go in chunks of 16 vectors,
+/// over tiles of bo outputs x 30 samples: the bo weight rows of a chunk stay
+/// in L1 while the tile's 10 register blocks of samples read them.
 void scheduleLinear(const Group &g, int natural) {
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
@@ -158,12 +162,20 @@ void scheduleLinear(const Group &g, int natural) {
   const int bn = lanesPath ? 3 : 1;
   const int bo = int(std::min<int64_t>(
       lanesPath ? budget / bn : 8, outFeatures));
+  // Long rows: chunks of `chunk` vectors of input features, so that a
+  // block's weight chunk (bo rows) stays in L1 while every block of
+  // samples reads it.
+  const int chunk = 16;
+  const bool chunked = lanesPath && features >= 2 * chunk * natural;
 
   Var oo(o.name() + "_o"), oi(o.name() + "_i"), no(n.name() + "_o"),
       ni(n.name() + "_i"), t(o.name() + "_t");
-  root.compute_root()
-      .split(o, oo, oi, bo, TailStrategy::ShiftInwards)
-      .split(n, no, ni, bn, TailStrategy::GuardWithIf)
+  root.compute_root().split(o, oo, oi, bo, TailStrategy::ShiftInwards);
+  // Tiles of bo outputs x nb samples: a register tile's samples, or with
+  // chunks, 10 register tiles that reuse each weight chunk (their lanes
+  // within Halide's 16 KiB limit of a stack allocation).
+  const int nb = chunked ? bn * 10 : bn;
+  root.split(n, no, ni, nb, TailStrategy::GuardWithIf)
       .reorder(oi, ni, oo, no)
       .fuse(oo, no, t)
       .parallel(t);
@@ -180,19 +192,24 @@ void scheduleLinear(const Group &g, int natural) {
                      .rfactor(ki, u);
     Var lo = op.vars[0], ln = op.vars[1];
     Var lno(ln.name() + "_o"), lni(ln.name() + "_i");
-    // The last block of samples may be short, so the size is dynamic but
-    // bounded: on the stack (a heap allocation per tile otherwise).
     lanes.compute_at(root, t)
-        .store_in(MemoryType::Stack)
         .reorder_storage(u, lo, ln) // lanes contiguous: dense vector stores
         .vectorize(u)
         .unroll(lo);
-    lanes.update()
-        .split(ln, lno, lni, bn, TailStrategy::GuardWithIf)
-        .reorder(u, lo, lni, ko, lno)
-        .vectorize(u)
-        .unroll(lo)
-        .unroll(lni);
+    // The last block of samples may be short, so a tile's size is dynamic
+    // but bounded (by 16 x 8 x 30 floats): on the stack (a heap allocation
+    // per tile otherwise).
+    lanes.store_in(MemoryType::Stack);
+    Stage update = lanes.update();
+    update.split(ln, lno, lni, bn, TailStrategy::GuardWithIf);
+    if (chunked) {
+      RVar kc(op.rdom.x.name() + "_c"), kk(op.rdom.x.name() + "_k");
+      update.split(ko, kc, kk, chunk, TailStrategy::GuardWithIf)
+          .reorder(u, lo, lni, kk, lno, kc);
+    } else {
+      update.reorder(u, lo, lni, ko, lno);
+    }
+    update.vectorize(u).unroll(lo).unroll(lni);
   }
 }
 

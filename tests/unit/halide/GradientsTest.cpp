@@ -780,6 +780,65 @@ TEST(GradOptimizer, SgdMatchesPyTorchHandValues) {
   expectValues(out[4], {0.95, -2.1, 0.65}, "no velocity p");
 }
 
+TEST(GradOptimizer, SgdMomentumRank2And4AgainstReference) {
+  // With momentum, the new parameter and velocity of a rank >= 2 parameter
+  // share their parallel loop (compute_with): both against a double
+  // reference, plain and Nesterov, on sizes off the vector width.
+  std::mt19937 rng(7);
+  SgdHyper hyper;
+  hyper.lr = Halide::Param<float>("lr");
+  Halide::Param<float> mu("mu"), wd("wd");
+  Halide::Param<bool> first("first");
+  hyper.momentum = mu;
+  hyper.weightDecay = wd;
+  hyper.firstStep = first;
+  for (const Shape &shape : {Shape{5, 37}, Shape{3, 2, 3, 5}}) {
+    Input p = makeInput("p", shape), g = makeInput("g", shape),
+          v = makeInput("v", shape);
+    std::vector<LoweredGrad> grads;
+    hyper.nesterov = false;
+    grads.push_back(sgdUpdate(p.tensor, g.tensor, &v.tensor, hyper));
+    hyper.nesterov = true;
+    grads.push_back(sgdUpdate(p.tensor, g.tensor, &v.tensor, hyper));
+    std::vector<Halide::Func> outputs;
+    for (LoweredGrad &u : grads) {
+      outputs.push_back(u.output.func);
+      outputs.push_back(u.extraOutputs.at(0).func);
+    }
+    for (Halide::Func &f : outputs)
+      constrainToShape(f.output_buffer(), shape);
+    applyDefaultGradientSchedule(grads, hostTarget());
+    Halide::Pipeline pipeline(outputs);
+    pipeline.compile_jit(hostTarget());
+
+    DT pv = randomDT(shape, rng), gv = randomDT(shape, rng),
+       vv = randomDT(shape, rng);
+    set(p, pv);
+    set(g, gv);
+    set(v, vv);
+    hyper.lr.set(0.1f);
+    mu.set(0.9f);
+    wd.set(0.01f);
+    first.set(false);
+    std::vector<Buf> out;
+    for (int i = 0; i < 4; ++i)
+      out.push_back(makeBuffer(shape));
+    pipeline.realize({out[0], out[1], out[2], out[3]});
+    DT plain(shape), nest(shape), vel(shape);
+    for (size_t i = 0; i < pv.v.size(); ++i) {
+      const double gd = gv.v[i] + 0.01 * pv.v[i];
+      vel.v[i] = 0.9 * vv.v[i] + gd;
+      plain.v[i] = pv.v[i] - 0.1 * vel.v[i];
+      nest.v[i] = pv.v[i] - 0.1 * (gd + 0.9 * vel.v[i]);
+    }
+    const std::string label = "sgd " + cnn::shape::format(shape);
+    expectNear(out[0], plain, label + " plain p", 1e-5);
+    expectNear(out[1], vel, label + " plain v", 1e-5);
+    expectNear(out[2], nest, label + " nesterov p", 1e-5);
+    expectNear(out[3], vel, label + " nesterov v", 1e-5);
+  }
+}
+
 // --- a whole backward pass
 // ---------------------------------------------------------
 

@@ -316,6 +316,10 @@ TEST(HalideLinear, BlockedTilesAndBatchTails) {
   std::vector<Case> cases;
   addLinearCase(3072, 128, true, {OpKind::Relu}, ops, cases, rng);
   cases.back().tol = 1e-4; // float sums of 3072 terms, in another order
+  // Chunks of input features (long rows): a short last chunk, a partial
+  // last vector.
+  addLinearCase(1000, 20, true, {}, ops, cases, rng);
+  cases.back().tol = 1e-4;
   addLinearCase(100, 13, true, {}, ops, cases, rng);
   addLinearCase(84, 10, false, {}, ops, cases, rng);
   addLinearCase(16, 6, true, {}, ops, cases, rng);
@@ -323,7 +327,7 @@ TEST(HalideLinear, BlockedTilesAndBatchTails) {
   addLinearCase(400, 120, true, {}, ops, cases, rng);
   addLinearCase(7, 2, true, {}, ops, cases, rng);
   Halide::Pipeline pipeline = compileCases(ops, cases);
-  checkCases(pipeline, cases, rng, -1.0f, 1.0f, {1, 3, 4, 5, 7, 64});
+  checkCases(pipeline, cases, rng, -1.0f, 1.0f, {1, 3, 4, 5, 7, 31, 64});
 }
 
 // --- Activations -------------------------------------------------------------
