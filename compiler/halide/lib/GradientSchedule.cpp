@@ -199,6 +199,11 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
       .vectorize(xi)
       .unroll(yi)
       .unroll(ci);
+  // Short kernel rows: unroll the kx taps, so the FMAs are not paced by
+  // loop overhead and address arithmetic (as in the forward).
+  const int64_t *kw = as_const_int(g.rdom[0].extent());
+  if (kw && *kw <= 8)
+    update.unroll(RVar(g.rdom[0]));
 }
 
 /// Bias gradient of a conv ([N, C, H, W] dy, rdom (x, y, n)): as the weight

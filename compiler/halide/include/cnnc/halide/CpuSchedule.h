@@ -18,11 +18,13 @@ namespace cnnc::hl {
 /// features).
 ///
 ///  - Each conv / pool computes its reduction per tile of 4 to 6 rows (a
-///    divisor of the height where one exists) x one vector of outputs,
-///    inside the loops of the tensor it produces (compute_at, accumulators
-///    in registers, small kernels' taps unrolled); a padded input is stored
-///    once per image. Linear accumulates a block of 8 output features at once in
-///    vector lanes over the input features (rfactor).
+///    divisor of the height where one exists) x one vector of outputs (x a
+///    block of output channels for convolutions), inside the loops of the
+///    tensor it produces (compute_at, accumulators in registers, small
+///    kernels' taps unrolled); a padded input is stored once per image.
+///    Linear is a tiled GEMM: tiles of output features x samples accumulate
+///    in vector lanes over the input features (rfactor), long rows in
+///    chunks that stay in L1 while a block of samples reads them.
 ///  - Element-wise activations that are the only reader of an op's result
 ///    are fused into it: the last activation of the chain is the stored
 ///    tensor; the op's own output Func and the inner activations are inlined.
@@ -33,8 +35,8 @@ namespace cnnc::hl {
 ///    last vector moves back to end at the last column; Halide 14 runs a
 ///    GuardWithIf vector tail as scalar code) by the widest power of two
 ///    that fits, with bound(x, 0, W) so the whole width is always computed;
-///    Linear's output-feature blocks are ShiftInwards too; every other split
-///    that touches a tensor's extent is GuardWithIf (no RoundUp). Nothing is
+///    every split that touches a tensor's run-time extent (the batch) is
+///    GuardWithIf, RoundUp only over exact divisors. Nothing is
 ///    computed or read outside the tensors' real extents, so batch 1 and odd
 ///    sizes are fine.
 ///

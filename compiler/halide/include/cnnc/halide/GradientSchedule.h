@@ -30,14 +30,21 @@ namespace cnnc::hl {
 ///  - operand wrappers (boundary conditions, clamps) stay inline;
 ///  - conv gradients (register-blocked, deterministic: a fixed summation
 ///    order whatever the thread count):
-///    - weight: parallel over (ci, blocks of o); rfactor over output-x
-///      lanes, vectorised over them, the kx taps and the o block
-///      accumulating in registers over (oy, n), then a sum over the lanes;
+///    - weight: parallel over (ci, blocks of o); per kernel row ky, an
+///      rfactor over output-x lanes, vectorised over them, the kx taps and
+///      the o block accumulating in registers over (oy, n), then a sum over
+///      the lanes;
 ///    - input: parallel over (blocks of c, n); tiles of one x vector by a
 ///      few rows by the c block accumulate in registers over (kx, ky, o),
 ///      reading the stored zero-padded dy with dense vectors (the tiles
 ///      round the plane up into scratch: nothing outside a buffer is read);
 ///    - bias (of [N, C, H, W] dy): rfactor over x lanes as the weight.
+///  - max-pool: the argmax is recomputed per (c, n) plane, vectorised over
+///    the windows; windows that tile the input need no reduction for dx;
+///  - linear weight gradient: tiles of input-feature vectors x a block of
+///    output features in registers over the serial, ordered batch sum,
+///    parallel over the output blocks;
+///  - SGD with momentum: the new parameter and velocity in one loop per row.
 /// Call it once per set of grads.
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Halide::Target &target);
