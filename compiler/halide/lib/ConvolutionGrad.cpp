@@ -56,8 +56,10 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   }
   // dy behind a zero exterior (stored[0]): nothing outside dy is read, and
   // a stored copy lets the schedule read it with dense, unclamped vectors.
-  // The select still drops the invalid taps (a non-finite weight there
-  // contributes nothing, as before).
+  // With stride 1 the zeros are exactly the invalid taps, so the sum needs
+  // no select (a per-tap mask in the innermost loop); it would differ only
+  // for a non-finite weight (0 * inf), which already makes the forward
+  // output NaN. Strides > 1 still skip the taps that do not divide.
   Func dyPadded(detail::funcName(name, "_dy_padded"));
   dyPadded(x, y, c, n) = BoundaryConditions::constant_exterior(
       dy.func, 0.0f, {{0, outW}, {0, outH}, Range(), Range()})(x, y, c, n);
@@ -66,7 +68,8 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
 
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;
-  result.accum(x, y, c, n) += select(valid, value, 0.0f);
+  result.accum(x, y, c, n) +=
+      sx == 1 && sy == 1 ? value : select(valid, value, 0.0f);
   Func out(detail::funcName(name));
   out(x, y, c, n) = result.accum(x, y, c, n);
   result.output = {out, inputShape};
