@@ -97,3 +97,13 @@ static void cnnc_cached_free(void *user_context, void *block) {
   }
   free(cnnc_header_of(block));
 }
+
+/* Frees every cached block when the library is unloaded (dlclose, or the
+   end of the process): its cache goes away with it, so keeping the blocks
+   would leak them, once per load of a model. */
+__attribute__((destructor)) static void cnnc_cache_release(void) {
+  pthread_mutex_lock(&cnnc_cache_lock);
+  while (cnnc_cache_count > 0)
+    free(cnnc_header_of(cnnc_cache_blocks[--cnnc_cache_count]));
+  pthread_mutex_unlock(&cnnc_cache_lock);
+}

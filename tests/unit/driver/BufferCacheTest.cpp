@@ -13,11 +13,9 @@ namespace {
 
 constexpr size_t kLarge = 1 << 20;
 
-/// Frees every cached block, so a test starts from an empty cache.
-void drainCache() {
-  while (cnnc_cache_count > 0)
-    free(cnnc_header_of(cnnc_cache_blocks[--cnnc_cache_count]));
-}
+/// Frees every cached block, so a test starts from an empty cache (what
+/// happens when a library is unloaded).
+void drainCache() { cnnc_cache_release(); }
 
 bool aligned(void *p) {
   return reinterpret_cast<uintptr_t>(p) % CNNC_CACHE_ALIGN == 0;
@@ -69,6 +67,14 @@ TEST(BufferCache, SmallBlocksAreAlignedAndWritableAroundTheirEnds) {
     (void)after;
     cnnc_cached_free(nullptr, p);
   }
+}
+
+TEST(BufferCache, ReleaseEmptiesTheCache) {
+  void *a = cnnc_cached_malloc(nullptr, kLarge);
+  cnnc_cached_free(nullptr, a);
+  EXPECT_GT(cnnc_cache_count, 0);
+  cnnc_cache_release();
+  EXPECT_EQ(cnnc_cache_count, 0);
 }
 
 TEST(BufferCache, FreeOfNullIsANoOpAndHugeRequestsFail) {
