@@ -118,8 +118,6 @@ std::string emitModelHeader(const ModelDescription &model) {
   return os.str();
 }
 
-namespace {
-/// A C string literal.
 std::string cString(const std::string &text) {
   std::string s = "\"";
   for (char c : text) {
@@ -129,6 +127,8 @@ std::string cString(const std::string &text) {
   }
   return s + "\"";
 }
+
+namespace {
 
 std::string bufferParams(size_t n) {
   std::string s;

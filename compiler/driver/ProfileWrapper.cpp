@@ -1,4 +1,5 @@
 #include "cnnc/driver/ProfileWrapper.h"
+#include "cnnc/driver/ModelDescription.h"
 
 #include <cctype>
 #include <cstdio>
@@ -13,16 +14,6 @@ std::string identifier(const std::string &name) {
   for (char c : name)
     s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return s;
-}
-
-std::string cString(const std::string &text) {
-  std::string s = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\')
-      s += '\\';
-    s += c;
-  }
-  return s + "\"";
 }
 
 /// Reads the profiler's state under its lock: the sampling thread may

@@ -34,6 +34,10 @@ ModelDescription describeModel(mlir::ModuleOp module);
 /// shapes and parameter names as constants.
 std::string emitModelHeader(const ModelDescription &model);
 
+/// `text` as a C string literal (quotes and backslashes escaped), for the
+/// generated C sources.
+std::string cString(const std::string &text);
+
 /// C source implementing the ABI on top of the Halide pipelines
 /// `halideForward` (input, parameters..., output) and, if the model has a
 /// train step, `halideTrain` (see lowerTrainStep for its arguments). With
