@@ -7,9 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config
   llvm-14-dev llvm-14-tools libmlir-14-dev mlir-14-tools
   libhalide14-0-dev
-  libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev
+  libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev libjpeg-dev
   libgtest-dev
-  python3 python3-numpy python3-torch
+  python3 python3-numpy python3-torch python3-torchvision
   dataset-fashion-mnist
 )
 
