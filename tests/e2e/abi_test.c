@@ -65,10 +65,12 @@ int main(void) {
   EXPECT(cnnc_forward(-5, input, p, output) == CNNC_ERROR_BAD_SHAPE);
   /* A batch whose element count overflows int32 is refused, not run. */
   EXPECT(cnnc_forward((int64_t)1 << 40, input, p, output) == CNNC_ERROR_BAD_SHAPE);
-  /* A batch whose input fits but whose intermediates exceed Halide's 2 GiB
-     buffer limit: Halide reports an error, which must come back as a status
-     (Halide's default handler would abort). calloc maps zero pages lazily. */
-  const int64_t huge = 200000;
+  /* A batch whose input fits (Halide limits an input to 2^31 - 1 elements)
+     but whose intermediates exceed Halide's 2 GiB limit on an allocation
+     (pool1's output, 1176 floats a sample; conv1 is fused into that pool):
+     Halide reports an error, which must come back as a status (Halide's
+     default handler would abort). calloc maps zero pages lazily. */
+  const int64_t huge = 600000;
   float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
   float *big_output = calloc((size_t)huge * 10, sizeof(float));
   if (big_input && big_output)

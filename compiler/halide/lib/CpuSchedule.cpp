@@ -1,12 +1,13 @@
 // The default CPU schedule: correct for every batch size, vectorised,
-// parallel, with activations fused into their producers. Not yet the
-// register-blocked schedules of Halide's apps/conv_layer.
+// parallel, register-blocked like Halide's apps/conv_layer, with activations
+// fused into their producers and convolutions into the pools that read them.
 #include "cnnc/halide/CpuSchedule.h"
 
 #include "Common.h"
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -38,6 +39,43 @@ struct Group {
   LoweredOp *root;
 };
 
+/// The register tile of a window result: one vector of `width` x outputs
+/// by `rows` rows by `block` output channels.
+struct WindowTile {
+  int width = 1;
+  int rows = 1;
+  int block = 1;
+};
+
+WindowTile windowTile(const Group &g, int natural) {
+  WindowTile t;
+  t.width = innerWidth(natural, g.root->output.shape[3]);
+  // A tile of `rows` x one vector of outputs: independent accumulators, so
+  // the FMAs of the reduction do not wait on each other's latency. 4 rows,
+  // or 5 or 6 when that divides the height (no guarded, partial last tile).
+  const int64_t H = g.root->output.shape[2];
+  t.rows = int(std::min<int64_t>(4, H));
+  if (H % 4 != 0)
+    for (int r : {5, 6})
+      if (H % r == 0) {
+        t.rows = r;
+        break;
+      }
+  // Convolutions also block output channels: each input vector loaded then
+  // feeds `block` channels' accumulators (rows x block of them, within
+  // three quarters of the vector registers).
+  const int64_t C = g.root->output.shape[1];
+  if (g.op->kind == OpKind::Conv2d) {
+    const int budget = natural >= 16 ? 24 : 12;
+    for (int d = int(std::min<int64_t>(C, 8)); d >= 1; --d)
+      if (C % d == 0 && d * t.rows <= budget) {
+        t.block = d;
+        break;
+      }
+  }
+  return t;
+}
+
 /// [N, C, H, W] tensors produced by a window (conv, pools): the stored
 /// tensor loops over (n, c) in parallel, then tiles of 4 rows x one vector
 /// of x (guarded tails); the reduction runs per tile with its 4 vector
@@ -45,57 +83,58 @@ struct Group {
 /// image (in parallel over its channels) so that the inner loops read it
 /// without clamps or selects; n is then a serial loop around it and only c
 /// is parallel.
-void scheduleWindowed(const Group &g, int natural) {
+///
+/// With a `producer` (a conv group fused into this pool, see
+/// fusesIntoPool), the pool's channels are split into the conv's channel
+/// blocks and the conv computes one block of one image, all of its rows,
+/// inside each parallel (block, n) iteration, right before the pool reads
+/// it: the conv's result never makes a round trip through memory.
+void scheduleWindowed(const Group &g, int natural,
+                      const Group *producer = nullptr,
+                      std::optional<LoopLevel> at = std::nullopt) {
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
   Var x = g.root->vars[0], y = g.root->vars[1], c = g.root->vars[2],
       n = g.root->vars[3];
   const int64_t W = g.root->output.shape[3];
-  const int width = innerWidth(natural, W);
-  // A tile of `rows` x one vector of outputs: independent accumulators, so
-  // the FMAs of the reduction do not wait on each other's latency. 4 rows,
-  // or 5 or 6 when that divides the height (no guarded, partial last tile).
-  const int64_t H = g.root->output.shape[2];
-  int rows = int(std::min<int64_t>(4, H));
-  if (H % 4 != 0)
-    for (int r : {5, 6})
-      if (H % r == 0) {
-        rows = r;
-        break;
-      }
-
-  // Convolutions also block output channels: each input vector loaded then
-  // feeds `block` channels' accumulators (rows x block of them, within
-  // three quarters of the vector registers).
-  const int64_t C = g.root->output.shape[1];
-  int block = 1;
-  if (op.kind == OpKind::Conv2d) {
-    const int budget = natural >= 16 ? 24 : 12;
-    for (int d = int(std::min<int64_t>(C, 8)); d >= 1; --d)
-      if (C % d == 0 && d * rows <= budget) {
-        block = d;
-        break;
-      }
-  }
+  WindowTile tile = windowTile(g, natural);
+  const int width = tile.width, rows = tile.rows;
+  const int block = producer ? windowTile(*producer, natural).block
+                             : tile.block;
 
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
       yi(y.name() + "_i"), co(c.name() + "_o"), cb(c.name() + "_b");
   // The full width is always computed (bound), so the shifted last vector
   // stays inside the tensor and only recomputes a few of its points, whatever
   // region the readers ask for.
-  root.compute_root()
-      .bound(x, 0, int(W))
-      .split(x, xo, xi, width, TailStrategy::ShiftInwards)
+  if (at)
+    root.compute_at(*at);
+  else
+    root.compute_root();
+  // A pool reading a fused conv guards its last vector instead: Halide 14
+  // emits aligned moves for strided loads from an internal buffer at the
+  // shifted (even, not vector-aligned) offsets, which crash.
+  root.bound(x, 0, int(W))
+      .split(x, xo, xi, width,
+             producer ? TailStrategy::GuardWithIf : TailStrategy::ShiftInwards)
       .split(y, yo, yi, rows, TailStrategy::GuardWithIf)
       .split(c, co, cb, block)
       .reorder(xi, yi, cb, xo, yo, co, n)
       .vectorize(xi);
-  if (op.padded.defined()) {
+  if (at) {
+    // Inside its reader's parallel loop: one block of one image, serial.
+    // Rows padded to whole vectors: Halide 14 reads an internal buffer
+    // with aligned vector moves that assume it (a crash otherwise when the
+    // pool's strided loads meet an odd row length).
+    root.align_storage(x, natural);
+  } else if (op.padded.defined()) {
     // The padded image is made per n (below), so n stays a serial loop.
     root.parallel(co);
   } else {
     Var cn(c.name() + "_n");
     root.fuse(co, n, cn).parallel(cn);
+    if (producer)
+      scheduleWindowed(*producer, natural, nullptr, LoopLevel(root, cn));
   }
 
   Var ax = op.vars[0], ay = op.vars[1], ac = op.vars[2];
@@ -290,6 +329,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
     outputs.insert(f.name());
 
   std::vector<bool> fused(ops.size(), false);
+  std::vector<Group> groups;
   for (size_t i = 0; i < ops.size(); ++i) {
     if (fused[i])
       continue;
@@ -309,15 +349,43 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
       fused[next] = true;
       last = next;
     }
+    groups.push_back({&ops[i], &ops[last]});
+  }
 
-    Group g{&ops[i], &ops[last]};
-    switch (ops[i].kind) {
+  // A conv group whose only reader is a pool, keyed by the pool's op.
+  std::map<const LoweredOp *, const Group *> fusedProducer;
+  for (const Group &g : groups) {
+    if (g.op->kind != OpKind::Conv2d || g.op->padded.defined())
+      continue;
+    const std::string name = g.root->output.func.name();
+    auto it = readers.find(name);
+    if (outputs.count(name) || it == readers.end() || it->second.size() != 1)
+      continue;
+    const LoweredOp &reader = ops[it->second[0]];
+    // A padded pool reads the conv through its boundary Func, and adaptive
+    // pooling's windows do not tile the rows: both keep the stored result.
+    if ((reader.kind == OpKind::MaxPool2d ||
+         reader.kind == OpKind::AvgPool2d) &&
+        !reader.padded.defined())
+      fusedProducer[&reader] = &g;
+  }
+  std::set<const LoweredOp *> scheduledByReader;
+  for (const auto &entry : fusedProducer)
+    scheduledByReader.insert(entry.second->op);
+
+  for (const Group &g : groups) {
+    if (scheduledByReader.count(g.op))
+      continue;
+    switch (g.op->kind) {
     case OpKind::Conv2d:
     case OpKind::MaxPool2d:
     case OpKind::AvgPool2d:
-    case OpKind::AdaptiveAvgPool2d:
-      scheduleWindowed(g, natural);
+    case OpKind::AdaptiveAvgPool2d: {
+      auto it = fusedProducer.find(g.op);
+      scheduleWindowed(g, natural,
+                       it == fusedProducer.end() ? nullptr : it->second);
       break;
+    }
     case OpKind::Linear:
       scheduleLinear(g, natural);
       break;

@@ -561,6 +561,53 @@ TEST(HalidePipeline, SharedResultIsNotFusedAway) {
   EXPECT_FALSE(isInlined(ops[0].output.func));
 }
 
+TEST(HalidePipeline, ConvFusedIntoPool) {
+  // A conv (+ relu) read only by an unpadded pool is computed inside the
+  // pool's loops: rows the pool never reads (odd heights), overlapping
+  // windows and channel counts with and without a whole number of blocks.
+  std::mt19937 rng(12);
+  Input x = makeInput("x", {kDynamic, 3, 12, 13});
+  Shape w1s{6, 3, 3, 3}, w2s{5, 3, 2, 2};
+  Input w1 = makeInput("w1", w1s), b1 = makeInput("b1", {6});
+  Input w2 = makeInput("w2", w2s);
+  Buf w1b = randomBuffer(w1s, rng), b1b = randomBuffer({6}, rng),
+      w2b = randomBuffer(w2s, rng);
+  Conv2dArgs conv{{1, 1}, {0, 0}, {1, 1}, 1};
+  Pool2dArgs tiling{{2, 2}, {2, 2}, {0, 0}, {1, 1}},
+      overlapping{{3, 3}, {2, 2}, {0, 0}, {1, 1}};
+  std::vector<LoweredOp> ops;
+  ops.push_back(conv2d(x.tensor, w1.tensor, b1.tensor, conv, "fconv1"));
+  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(maxPool2d(ops.back().output, tiling, "fpool1"));
+  ops.push_back(conv2d(x.tensor, w2.tensor, std::nullopt, conv, "fconv2"));
+  ops.push_back(avgPool2d(ops.back().output, overlapping, true, "fpool2"));
+
+  std::vector<Case> cases(2);
+  cases[0].label = "conv -> relu -> maxpool";
+  cases[0].input = x;
+  cases[0].params = {{w1, w1b}, {b1, b1b}};
+  cases[0].output = ops[2].output;
+  cases[0].reference = [&](const Buf &in) {
+    return refMaxPool(
+        refActivation(OpKind::Relu, refConv(in, w1b, &b1b, conv)), tiling);
+  };
+  cases[1].label = "conv -> overlapping avgpool";
+  cases[1].input = x;
+  cases[1].params = {{w2, w2b}};
+  cases[1].output = ops[4].output;
+  cases[1].reference = [&](const Buf &in) {
+    return refAvgPool(refConv(in, w2b, nullptr, conv), overlapping, true);
+  };
+  runCases(ops, cases, rng);
+  for (int i : {1, 3}) {
+    Halide::LoopLevel level =
+        ops[i].output.func.function().schedule().compute_level();
+    level.lock();
+    EXPECT_FALSE(level.is_root()) << ops[i].output.func.name();
+    EXPECT_FALSE(level.is_inlined()) << ops[i].output.func.name();
+  }
+}
+
 // --- errors ------------------------------------------------------------------
 
 TEST(HalideOps, BadShapesThrowInsteadOfAborting) {

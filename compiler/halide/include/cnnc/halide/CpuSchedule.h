@@ -25,6 +25,12 @@ namespace cnnc::hl {
 ///    Linear is a tiled GEMM: tiles of output features x samples accumulate
 ///    in vector lanes over the input features (rfactor), long rows in
 ///    chunks that stay in L1 while a block of samples reads them.
+///  - A convolution without padding (with its fused activations) whose only
+///    reader is a max / average pool without padding is computed inside the
+///    pool's parallel loop, one block of output channels of one image at a
+///    time, so its result never goes through memory (the pool's channels
+///    are split into the same blocks). In a training step the result is
+///    also read by the backward pass, so it stays stored there.
 ///  - Element-wise activations that are the only reader of an op's result
 ///    are fused into it: the last activation of the chain is the stored
 ///    tensor; the op's own output Func and the inner activations are inlined.
