@@ -839,6 +839,97 @@ TEST(GradOptimizer, SgdMomentumRank2And4AgainstReference) {
   }
 }
 
+TEST(GradOptimizer, SgdFusedIntoWeightGradients) {
+  // An SGD update that is the only reader of a conv or linear weight
+  // gradient computes that gradient per slice of its own loops: the new
+  // parameters and velocities against a double reference of the gradient
+  // and the update, with momentum (velocity and parameter computed
+  // together) and without (no velocity), on sizes off the tiles.
+  std::mt19937 rng(8);
+  SgdHyper hyper;
+  hyper.lr = Halide::Param<float>("fused_lr");
+  Halide::Param<float> mu("fused_mu"), wd("fused_wd");
+  Halide::Param<bool> first("fused_first");
+  hyper.momentum = mu;
+  hyper.weightDecay = wd;
+  hyper.firstStep = first;
+  const Conv2dArgs conv{{1, 1}, {0, 0}, {1, 1}, 1};
+  const Shape xS{kDynamic, 3, 9, 11}, dyS{kDynamic, 6, 7, 9},
+      wS{6, 3, 3, 3}, fxS{kDynamic, 37}, fdyS{kDynamic, 13}, fwS{13, 37};
+  Input x = makeInput("fx", xS), dy = makeInput("fdy", dyS),
+        fx = makeInput("ffx", fxS), fdy = makeInput("ffdy", fdyS);
+  Input p = makeInput("fp", wS), v = makeInput("fv", wS),
+        fp = makeInput("ffp", fwS);
+  std::vector<LoweredGrad> grads;
+  grads.push_back(conv2dWeightGrad(x.tensor, dy.tensor, wS, conv, batchOf(x)));
+  grads.push_back(linearWeightGrad(fx.tensor, fdy.tensor, batchOf(fx)));
+  Tensor dW = grads[0].output, dF = grads[1].output;
+  grads.push_back(sgdUpdate(p.tensor, dW, &v.tensor, hyper, "conv_sgd"));
+  grads.push_back(sgdUpdate(fp.tensor, dF, nullptr, hyper, "linear_sgd"));
+  std::vector<Halide::Func> outputs{grads[2].output.func,
+                                    grads[2].extraOutputs.at(0).func,
+                                    grads[3].output.func};
+  constrainToShape(outputs[0].output_buffer(), wS);
+  constrainToShape(outputs[1].output_buffer(), wS);
+  constrainToShape(outputs[2].output_buffer(), fwS);
+  applyDefaultGradientSchedule(grads, hostTarget());
+  for (int i : {0, 1}) {
+    Halide::LoopLevel level =
+        grads[size_t(i)].output.func.function().schedule().compute_level();
+    level.lock();
+    EXPECT_FALSE(level.is_root()) << "weight gradient " << i;
+  }
+  Halide::Pipeline pipeline(outputs);
+  pipeline.compile_jit(hostTarget());
+
+  for (int n : {1, 5}) {
+    DT xv = randomDT(withBatch(xS, n), rng), dyv = randomDT(withBatch(dyS, n), rng),
+       fxv = randomDT(withBatch(fxS, n), rng),
+       fdyv = randomDT(withBatch(fdyS, n), rng);
+    DT pv = randomDT(wS, rng), vv = randomDT(wS, rng), fpv = randomDT(fwS, rng);
+    for (auto [in, t] : {std::pair{&x, &xv}, {&dy, &dyv}, {&fx, &fxv},
+                         {&fdy, &fdyv}, {&p, &pv}, {&v, &vv}, {&fp, &fpv}})
+      set(*in, *t);
+    hyper.lr.set(0.1f);
+    mu.set(0.9f);
+    wd.set(0.01f);
+    first.set(false);
+    std::vector<Buf> out{makeBuffer(wS), makeBuffer(wS), makeBuffer(fwS)};
+    pipeline.realize({out[0], out[1], out[2]});
+
+    // dW[o][c][ky][kx] = sum over (n, oy, ox) of dy * x(tap).
+    DT wantP(wS), wantV(wS), wantF(fwS);
+    for (int o = 0; o < 6; ++o)
+      for (int c = 0; c < 3; ++c)
+        for (int ky = 0; ky < 3; ++ky)
+          for (int kx = 0; kx < 3; ++kx) {
+            double g = 0;
+            for (int b = 0; b < n; ++b)
+              for (int oy = 0; oy < 7; ++oy)
+                for (int ox = 0; ox < 9; ++ox)
+                  g += dyv.v[size_t(((b * 6 + o) * 7 + oy) * 9 + ox)] *
+                       xv.v[size_t(((b * 3 + c) * 9 + oy + ky) * 11 + ox + kx)];
+            const size_t i = size_t(((o * 3 + c) * 3 + ky) * 3 + kx);
+            const double gd = g + 0.01 * pv.v[i];
+            wantV.v[i] = 0.9 * vv.v[i] + gd;
+            wantP.v[i] = pv.v[i] - 0.1 * wantV.v[i];
+          }
+    // Without a velocity buffer the step is plain SGD.
+    for (int o = 0; o < 13; ++o)
+      for (int k = 0; k < 37; ++k) {
+        double g = 0;
+        for (int b = 0; b < n; ++b)
+          g += fdyv.v[size_t(b * 13 + o)] * fxv.v[size_t(b * 37 + k)];
+        const size_t i = size_t(o * 37 + k);
+        wantF.v[i] = fpv.v[i] - 0.1 * (g + 0.01 * fpv.v[i]);
+      }
+    const std::string at = " batch " + std::to_string(n);
+    expectNear(out[0], wantP, "conv weight" + at, 1e-5);
+    expectNear(out[1], wantV, "conv velocity" + at, 1e-5);
+    expectNear(out[2], wantF, "linear weight" + at, 1e-5);
+  }
+}
+
 // --- a whole backward pass
 // ---------------------------------------------------------
 
