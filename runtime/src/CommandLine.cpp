@@ -72,6 +72,18 @@ Expected<uint64_t> parseUnsigned(const std::string &option, const std::string &t
   return static_cast<uint64_t>(v);
 }
 
+std::vector<std::string> splitList(const std::string &text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos)
+      return items;
+    start = comma + 1;
+  }
+}
+
 Expected<double> parseReal(const std::string &option, const std::string &text, double min,
                            bool exclusive) {
   char *end = nullptr;

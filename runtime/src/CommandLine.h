@@ -36,6 +36,9 @@ Expected<uint64_t> parseUnsigned(const std::string &option, const std::string &t
 Expected<double> parseReal(const std::string &option, const std::string &text, double min,
                            bool exclusive);
 
+// The comma-separated items of an option's value ("a,b" -> {"a", "b"}).
+std::vector<std::string> splitList(const std::string &text);
+
 // Prints "<command>: error: <line>" for each line of `error`; returns 1.
 int reportError(std::ostream &err, const std::string &command, const Error &error);
 

@@ -34,6 +34,9 @@ static const char kTrainUsage[] =
     "  -o, --output FILE    the final weights (safetensors)\n"
     "  --weights FILE       start from these weights (default: PyTorch's default\n"
     "                       initialisation from --seed)\n"
+    "  --skip GLOB[,GLOB]   with --weights: parameters to start anew instead (the\n"
+    "                       replaced head, e.g. 'fc.*'); file tensors they match are\n"
+    "                       ignored whatever their shapes\n"
     "  --epochs N           total number of epochs (also when resuming)\n"
     "  --batch-size B       samples per step\n"
     "  --lr X               base learning rate\n"
@@ -164,7 +167,7 @@ struct Command {
          {"--batch-size", "--batch-size"}, {"--lr", "--lr"}, {"--momentum", "--momentum"},
          {"--weight-decay", "--weight-decay"}, {"--seed", "--seed"},
          {"--threads", "--threads"}, {"--resume", "--resume"},
-         {"--checkpoint", "--checkpoint"}},
+         {"--checkpoint", "--checkpoint"}, {"--skip", "--skip"}},
         {"--nesterov", "--no-shuffle"});
     if (!parsed)
       return usageError(parsed.message());
@@ -179,6 +182,8 @@ struct Command {
       return usageError("missing --data SPEC");
     if (!option("--output"))
       return usageError("missing -o OUT.safetensors");
+    if (option("--skip") && !option("--weights"))
+      return usageError("--skip names tensors of --weights; give the weights file too");
     if (option("--weights") && option("--resume"))
       return usageError("--resume continues from the checkpoint's weights; drop --weights");
 
@@ -270,12 +275,20 @@ struct Command {
         Expected<SafetensorsFile> file = readSafetensors(*w);
         if (!file)
           return fail(file.error());
+        std::vector<std::string> skip;
+        if (const std::string *globs = option("--skip"))
+          skip = splitList(*globs);
         Expected<std::vector<const Tensor *>> matched =
-            matchParameters(*model, file->tensors, *w);
+            matchInitialWeights(model->parameters(), file->tensors, *w, skip);
         if (!matched)
           return fail(matched.error());
-        for (const Tensor *t : *matched)
-          state.parameters.push_back(*t);
+        // Skipped parameters start as new ones (the same seeded initialiser).
+        Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
+        if (!init)
+          return fail(Error(model->path() + ": " + init.message()));
+        for (size_t i = 0; i < matched->size(); ++i)
+          state.parameters.push_back((*matched)[i] ? *(*matched)[i]
+                                                   : init->at(model->parameters()[i].name));
       } else {
         Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
         if (!init)

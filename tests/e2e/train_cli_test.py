@@ -5,7 +5,10 @@ generated library (tests/e2e/tiny_train.yaml):
   - one epoch + --resume equals two uninterrupted epochs, byte for byte;
   - bad input (labels out of range, images of the wrong shape, a data folder
     without its files, weights of another network) fails with a message
-    naming the file, and a file saved before is left untouched.
+    naming the file, and a file saved before is left untouched;
+  - transfer: --weights with a head of another shape is refused with a hint,
+    and with --skip the head starts anew (as `cnnc init` makes it) while the
+    rest comes from the file.
 
 usage: train_cli_test.py CNNC WORKDIR"""
 import os
@@ -13,6 +16,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+from safetensors_io import read_safetensors, write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -88,7 +93,30 @@ def main():
                   "-o", p("full.safetensors")], "other.safetensors", "conv1.weight")
     if read(p("full.safetensors")) != before:
         sys.exit("a failed run changed the weights saved before it")
-    print("train/eval command line: learning, exact resume and errors OK")
+
+    # Transfer: the file's head has 5 classes; --skip starts it anew. An lr
+    # far below every weight's ulp keeps the weights as they started.
+    tensors = read_safetensors(p("full.safetensors"))
+    tensors["fc.weight"] = np.ones((5, tensors["fc.weight"].shape[1]), np.float32)
+    tensors["fc.bias"] = np.ones(5, np.float32)
+    write_safetensors(p("head5.safetensors"), tensors)
+    expect_error([cnnc, "train", lib, "--data", data, "--weights", p("head5.safetensors"),
+                  "-o", p("transfer.safetensors")],
+                 "tensor 'fc.weight' has shape [5, 64]", "--skip 'fc.weight'")
+    expect_error([cnnc, "train", lib, "--data", data, "--weights", p("head5.safetensors"),
+                  "--skip", "fc.*,head.*", "-o", p("transfer.safetensors")],
+                 "'head.*' matches no parameter")
+    run([cnnc, "train", lib, "--data", data, "--weights", p("head5.safetensors"),
+         "--skip", "fc.*", "--epochs", "1", "--lr", "1e-30", "-o", p("transfer.safetensors")])
+    run([cnnc, "init", lib, "-o", p("fresh.safetensors")])
+    got, fresh = read_safetensors(p("transfer.safetensors")), read_safetensors(p("fresh.safetensors"))
+    for name in ("conv1.weight", "conv1.bias"):
+        if not np.array_equal(got[name], tensors[name]):
+            sys.exit(f"transfer: {name} was not taken from the weights file")
+    for name in ("fc.weight", "fc.bias"):
+        if not np.array_equal(got[name], fresh[name]):
+            sys.exit(f"transfer: the skipped {name} did not start as `cnnc init` makes it")
+    print("train/eval command line: learning, exact resume, errors and transfer OK")
 
 
 if __name__ == "__main__":

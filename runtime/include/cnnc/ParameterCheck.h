@@ -27,6 +27,19 @@ Expected<std::vector<const Tensor *>>
 matchParameters(const ModelLibrary &model, const TensorMap &tensors,
                 const std::string &file);
 
+// Starting weights for training from a file, skipping named tensors (the
+// replaced head of a transfer-learning run): parameters whose names match a
+// `skip` glob (shell patterns, as fnmatch) are not taken from the file, and
+// file tensors whose names match one are ignored, whatever their shapes.
+// Returns, per parameter in order, the file's tensor or nullptr for a
+// skipped one (to be initialised as new). Every other parameter must be in
+// the file with its shape (an error that names the tensor and suggests
+// skipping it), and a glob that matches neither a parameter nor a file
+// tensor is an error too (a typo would otherwise load everything).
+Expected<std::vector<const Tensor *>>
+matchInitialWeights(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
+                    const std::string &file, const std::vector<std::string> &skip);
+
 } // namespace cnnc::rt
 
 #endif // CNNC_PARAMETERCHECK_H

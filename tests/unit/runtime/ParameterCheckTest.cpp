@@ -44,5 +44,45 @@ TEST(ParameterCheckTest, ReportsEveryProblemAtOnce) {
             "such parameter");
 }
 
+TEST(ParameterCheckTest, InitialWeightsSkipTheReplacedHead) {
+  // A backbone's file with a 1000-class head for a 10-class network: the
+  // skipped head is left to initialisation, whatever its shape in the file.
+  TensorMap m = exact();
+  m["fc3.weight"] = Tensor(DType::F32, {1000, 84});
+  m["fc3.bias"] = Tensor(DType::F32, {1000});
+  Expected<std::vector<const Tensor *>> r =
+      matchInitialWeights(kSpecs, m, "w.safetensors", {"fc3.*"});
+  ASSERT_TRUE(r.ok()) << r.message();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0], &m.at("conv1.weight"));
+  EXPECT_EQ((*r)[1], &m.at("conv1.bias"));
+  EXPECT_EQ((*r)[2], nullptr);
+  EXPECT_EQ((*r)[3], nullptr);
+
+  // Without the skip, the mismatch names the tensor and suggests the flag.
+  Expected<std::vector<const Tensor *>> strict =
+      matchInitialWeights(kSpecs, m, "w.safetensors", {});
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.message(),
+            "w.safetensors: tensor 'fc3.weight' has shape [1000, 84] but the network expects "
+            "[10, 84]; to start it anew instead, skip it (--skip 'fc3.weight')\n"
+            "w.safetensors: tensor 'fc3.bias' has shape [1000] but the network expects [10]; "
+            "to start it anew instead, skip it (--skip 'fc3.bias')");
+}
+
+TEST(ParameterCheckTest, InitialWeightsReportUnusedSkipPatternsAndExtraTensors) {
+  TensorMap m = exact();
+  m.erase("fc3.bias");
+  m.emplace("head.weight", Tensor(DType::F32, {2, 84}));
+  Expected<std::vector<const Tensor *>> r =
+      matchInitialWeights(kSpecs, m, "w.safetensors", {"fc3.bias", "fc9.*"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(),
+            "w.safetensors: unexpected tensor 'head.weight' ([2, 84]); the network has no "
+            "such parameter\n"
+            "w.safetensors: --skip pattern 'fc9.*' matches no parameter of the network and no "
+            "tensor of the file");
+}
+
 } // namespace
 } // namespace cnnc::rt
