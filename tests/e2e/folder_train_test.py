@@ -9,7 +9,8 @@ val_split 0.25):
     accuracy (the first, on ties), the one the command names, and equal
     OUT.best; with --no-keep-best they are the last epoch's;
   - errors name the file: a recipe without resizing on images of another
-    size, an image that is not one, a folder without class folders.
+    size, an image that is not one or is cut short, a folder without class
+    folders or with more classes than the network has outputs.
 
 usage: folder_train_test.py CNNC WORKDIR"""
 import json
@@ -140,6 +141,7 @@ def main():
     run([cnnc, plain, "-o", p("plain.so")])
     expect_error([cnnc, "train", p("plain.so"), "--data", data, "-o", p("x.safetensors")],
                  p("images") + "/", "do not all reach the network at one size")
+    shutil.rmtree(p("same"), ignore_errors=True)
     os.makedirs(p("same/a"), exist_ok=True)
     Image.new("RGB", (12, 10)).save(p("same/a/1.png"))
     expect_error([cnnc, "eval", p("plain.so"), "--weights", p("w.safetensors"),
@@ -159,6 +161,13 @@ def main():
                  p("images/red/99.png") + ": corrupt JPEG: Premature end of JPEG file")
     expect_error([cnnc, "train", lib, "--data", f"folder:{p('images/red')}",
                   "-o", p("x.safetensors")], "no class folders")
+    os.makedirs(p("same/b"), exist_ok=True)
+    os.makedirs(p("same/c"), exist_ok=True)
+    shutil.copy(p("same/a/1.png"), p("same/b/1.png"))
+    shutil.copy(p("same/a/1.png"), p("same/c/1.png"))
+    expect_error([cnnc, "eval", lib, "--weights", p("w.safetensors"),
+                  "--data", f"folder:{p('same')}"],
+                 p("same") + ": 3 class folders (a, b, c) for a network with 2 outputs")
     print(f"folder training (seed {seed}): validation accuracies {accuracies}, kept epoch {best}, "
           f"eval accuracy {accuracy}%")
 
