@@ -74,6 +74,7 @@ private:
         frozen(layer, name) ? builder.getUnitAttr() : UnitAttr());
   }
   void checkFreezePatterns();
+  void checkImageTransforms();
   ArrayAttr pairAttr(shp::Pair p) { return builder.getI64ArrayAttr({p[0], p[1]}); }
 
   void addLayer(const LayerSpec &layer);
@@ -281,11 +282,71 @@ DictionaryAttr NetworkBuilder::trainAttr() {
         "random_crop",
         dict({named("size", builder.getI64ArrayAttr({spec.input[1], spec.input[2]})),
               named("padding", builder.getI64IntegerAttr(t.data.cropPadding))})));
+  // RandomResizedCrop and the eval-time crop produce the input's size.
+  auto inputSize = [&](const cnn::shape::Pair &size) {
+    return builder.getI64ArrayAttr(size[0] > 0 ? ArrayRef<int64_t>(size)
+                                               : ArrayRef<int64_t>(spec.input).drop_front());
+  };
+  if (t.data.resizedCrop && spec.input.size() == 3)
+    augment.push_back(named(
+        "random_resized_crop",
+        dict({named("size", inputSize(t.data.resizedCropSize)),
+              named("scale", builder.getF64ArrayAttr(t.data.scale)),
+              named("ratio", builder.getF64ArrayAttr(t.data.ratio))})));
   if (t.data.horizontalFlip)
     augment.push_back(named("horizontal_flip", builder.getBoolAttr(true)));
   if (!augment.empty())
     entries.push_back(named("augment", dict(augment)));
+  if (t.data.evalTransform && spec.input.size() == 3) {
+    SmallVector<NamedAttribute> eval;
+    if (t.data.resize.size() == 1)
+      eval.push_back(named("resize", builder.getI64IntegerAttr(t.data.resize[0])));
+    else if (t.data.resize.size() == 2)
+      eval.push_back(named("resize", builder.getI64ArrayAttr(t.data.resize)));
+    if (t.data.centerCrop[0] > 0)
+      eval.push_back(named("center_crop", inputSize(t.data.centerCrop)));
+    entries.push_back(named("eval_transform", dict(eval)));
+  }
+  if (t.valSplit > 0)
+    entries.push_back(named("val_split", builder.getF64FloatAttr(t.valSplit)));
+  if (!t.keepBest)
+    entries.push_back(named("keep_best", builder.getBoolAttr(false)));
   return dict(entries);
+}
+
+void NetworkBuilder::checkImageTransforms() {
+  const DataPrepSpec &d = spec.train.data;
+  struct Use {
+    bool used;
+    SourcePos pos;
+    const char *what;
+  };
+  for (const Use &u : {Use{d.resizedCrop, d.resizedCropPos, "random_resized_crop"},
+                       Use{d.evalTransform, d.evalTransformPos, "eval_transform"}})
+    if (u.used && spec.input.size() != 3 && !spec.input.empty())
+      error(locOf(u.pos), std::string(u.what) +
+                              " needs an image input [channels, height, width], but "
+                              "the input is " + shp::format(spec.input));
+  if (spec.input.size() != 3)
+    return;
+  // Every transform must produce the network's input: a size written out
+  // must be the input's height and width.
+  const cnn::shape::Pair input{spec.input[1], spec.input[2]};
+  auto check = [&](const cnn::shape::Pair &size, SourcePos pos, const std::string &what) {
+    if (size[0] > 0 && size != input)
+      error(locOf(pos), what + " " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
+                            " is not the network's input size " + std::to_string(input[0]) +
+                            "x" + std::to_string(input[1]) +
+                            ": the transforms must produce the input (omit the size to "
+                            "use the input's)");
+  };
+  if (d.resizedCrop)
+    check(d.resizedCropSize, d.resizedCropSizePos, "random_resized_crop size");
+  if (d.evalTransform) {
+    check(d.centerCrop, d.centerCropPos, "center_crop");
+    if (d.centerCrop[0] == 0 && d.resize.size() == 2)
+      check({d.resize[0], d.resize[1]}, d.resizePos, "resize");
+  }
 }
 
 void NetworkBuilder::checkFreezePatterns() {
@@ -334,6 +395,7 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
     error(locOf(spec.train.data.cropPos),
           "random_crop needs an image input [channels, height, width], but "
           "the input is " + shp::format(spec.input));
+  checkImageTransforms();
   if (hadError || !current)
     return nullptr;
 

@@ -158,6 +158,9 @@ private:
                                            const std::string &what, double min);
   void parseNormalize(const YAML::Node &node);
   void parseAugment(const YAML::Node &node);
+  void parseRandomResizedCrop(const YAML::Node &key, const YAML::Node &node);
+  bool parseRange(const YAML::Node &node, const std::string &what, double (&out)[2]);
+  void parseEvalTransform(const YAML::Node &node);
   void parseFreeze(const YAML::Node &node);
 
   void expand(const std::vector<Item> &items, const std::string &prefix,
@@ -667,7 +670,8 @@ void SpecParser::parseAugment(const YAML::Node &node) {
                 "{random_crop: {padding: 4}, horizontal_flip: true}");
     return;
   }
-  auto keys = keysOf(node, {"random_crop", "horizontal_flip"}, "augment");
+  auto keys = keysOf(node, {"random_crop", "random_resized_crop", "horizontal_flip"},
+                     "augment");
   if (keys.count("random_crop")) {
     const YAML::Node &crop = keys["random_crop"].second;
     if (!crop.IsMap()) {
@@ -681,9 +685,83 @@ void SpecParser::parseAugment(const YAML::Node &node) {
           spec.train.data.cropPadding = *v;
     }
   }
+  if (keys.count("random_resized_crop"))
+    parseRandomResizedCrop(keys["random_resized_crop"].first,
+                           keys["random_resized_crop"].second);
   if (keys.count("horizontal_flip"))
     if (auto v = boolean(keys["horizontal_flip"].second, "horizontal_flip"))
       spec.train.data.horizontalFlip = *v;
+}
+
+bool SpecParser::parseRange(const YAML::Node &node, const std::string &what,
+                            double (&out)[2]) {
+  if (!node.IsSequence() || node.size() != 2) {
+    error(node, "'" + what + "' must be a list [min, max], got " + describe(node));
+    return false;
+  }
+  auto lo = real(node[0], what, 0), hi = real(node[1], what, 0);
+  if (!lo || !hi)
+    return false;
+  if (!(*lo > 0) || *lo > *hi) {
+    error(node, "'" + what + "' must be [min, max] with 0 < min <= max, got [" +
+                    node[0].Scalar() + ", " + node[1].Scalar() + "]");
+    return false;
+  }
+  out[0] = *lo;
+  out[1] = *hi;
+  return true;
+}
+
+void SpecParser::parseRandomResizedCrop(const YAML::Node &key, const YAML::Node &node) {
+  DataPrepSpec &d = spec.train.data;
+  d.resizedCrop = true;
+  d.resizedCropPos = posOf(key);
+  if (node.IsNull())
+    return; // all defaults: the input's size, torchvision's scale and ratio
+  if (!node.IsMap()) {
+    error(node, "'random_resized_crop' must be a mapping such as "
+                "{size: 224, scale: [0.08, 1.0], ratio: [0.75, 1.3333]}");
+    return;
+  }
+  auto args = keysOf(node, {"size", "scale", "ratio"}, "random_resized_crop");
+  if (args.count("size")) {
+    d.resizedCropSizePos = posOf(args["size"].second);
+    if (auto v = pair(args["size"].second, "size", 1))
+      d.resizedCropSize = *v;
+  }
+  if (args.count("scale") && parseRange(args["scale"].second, "scale", d.scale) &&
+      d.scale[1] > 1)
+    error(args["scale"].second, "'scale' is a fraction of the image's area: at most 1, got " +
+                                    args["scale"].second[1].Scalar());
+  if (args.count("ratio"))
+    parseRange(args["ratio"].second, "ratio", d.ratio);
+}
+
+void SpecParser::parseEvalTransform(const YAML::Node &node) {
+  DataPrepSpec &d = spec.train.data;
+  d.evalTransform = true;
+  d.evalTransformPos = posOf(node);
+  if (!node.IsMap() || node.size() == 0) {
+    error(node, "'eval_transform' must be a mapping such as "
+                "{resize: 256, center_crop: 224}");
+    return;
+  }
+  auto keys = keysOf(node, {"resize", "center_crop"}, "eval_transform");
+  if (keys.count("resize")) {
+    const YAML::Node &r = keys["resize"].second;
+    d.resizePos = posOf(r);
+    if (r.IsScalar()) {
+      if (auto v = integer(r, "resize", 1))
+        d.resize = {*v};
+    } else if (auto v = pair(r, "resize", 1)) {
+      d.resize = {(*v)[0], (*v)[1]};
+    }
+  }
+  if (keys.count("center_crop")) {
+    d.centerCropPos = posOf(keys["center_crop"].second);
+    if (auto v = pair(keys["center_crop"].second, "center_crop", 1))
+      d.centerCrop = *v;
+  }
 }
 
 void SpecParser::parseFreeze(const YAML::Node &node) {
@@ -706,12 +784,14 @@ void SpecParser::parseFreeze(const YAML::Node &node) {
 void SpecParser::parseTrain(const YAML::Node &node) {
   if (!node.IsMap()) {
     error(node, "'train' must be a mapping of batch_size, epochs, optimizer, "
-                "lr_schedule, normalize, augment and freeze");
+                "lr_schedule, normalize, augment, eval_transform, val_split, "
+                "keep_best and freeze");
     return;
   }
   auto keys = keysOf(node,
                      {"batch_size", "epochs", "optimizer", "lr_schedule",
-                      "normalize", "augment", "freeze"},
+                      "normalize", "augment", "eval_transform", "val_split",
+                      "keep_best", "freeze"},
                      "train");
   if (keys.count("batch_size"))
     if (auto v = integer(keys["batch_size"].second, "batch_size", 1))
@@ -738,6 +818,20 @@ void SpecParser::parseTrain(const YAML::Node &node) {
     parseNormalize(keys["normalize"].second);
   if (keys.count("augment"))
     parseAugment(keys["augment"].second);
+  if (keys.count("eval_transform"))
+    parseEvalTransform(keys["eval_transform"].second);
+  if (keys.count("val_split"))
+    if (auto v = real(keys["val_split"].second, "val_split", 0)) {
+      if (*v >= 1)
+        error(keys["val_split"].second,
+              "'val_split' is the fraction of the training data held out for "
+              "validation: below 1, got " + keys["val_split"].second.Scalar());
+      else
+        spec.train.valSplit = *v;
+    }
+  if (keys.count("keep_best"))
+    if (auto v = boolean(keys["keep_best"].second, "keep_best"))
+      spec.train.keepBest = *v;
   if (keys.count("freeze"))
     parseFreeze(keys["freeze"].second);
 }

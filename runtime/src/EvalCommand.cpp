@@ -19,12 +19,13 @@ static const char kEvalUsage[] =
     "\n"
     "Evaluates a classifier: mean cross-entropy loss, accuracy and the confusion\n"
     "matrix (rows: true class, columns: predicted class), with the network's\n"
-    "normalization (no augmentation).\n"
+    "eval transforms (resize, center crop) and normalization, no augmentation.\n"
     "\n"
     "  --weights FILE      the parameters (safetensors)\n"
-    "  --data SPEC         fashion-mnist:DIR, mnist:DIR, cifar10:DIR or\n"
-    "                      npy:IMAGES.npy,LABELS.npy[,classes=K]\n"
-    "  --split S           train or test (default test; npy data has no splits)\n"
+    "  --data SPEC         fashion-mnist:DIR, mnist:DIR, cifar10:DIR,\n"
+    "                      npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR\n"
+    "  --split S           train or test (default test; npy and folder data have no\n"
+    "                      splits)\n"
     "  --batch-size B      samples per forward call (default: the recipe's)\n"
     "  --threads T         threads to use (0 = one per core)\n";
 

@@ -8,6 +8,7 @@
 #include "cnnc/train/Checkpoint.h"
 #include "cnnc/train/Progress.h"
 #include "cnnc/train/Trainer.h"
+#include "cnnc/data/ValidationSplit.h"
 #include "cnnc/train/TrainingData.h"
 
 #include <cstdio>
@@ -23,15 +24,23 @@ static const char kTrainUsage[] =
     "\n"
     "Trains the network with SGD on the training split of SPEC, evaluating it on\n"
     "validation data after every epoch. The network's train: recipe gives the\n"
-    "defaults; the options below override them. Writes the final weights to OUT,\n"
-    "the best weights by validation accuracy to OUT with .best before the\n"
-    "extension, and a checkpoint after every epoch.\n"
+    "defaults; the options below override them. Writes to OUT the weights of the\n"
+    "epoch with the best validation accuracy (or, with --no-keep-best, of the last\n"
+    "epoch), the best weights also to OUT with .best before the extension, and a\n"
+    "checkpoint (with the last epoch's weights) after every epoch.\n"
     "\n"
-    "  --data SPEC          training data: fashion-mnist:DIR, mnist:DIR, cifar10:DIR\n"
-    "                       or npy:IMAGES.npy,LABELS.npy[,classes=K]\n"
-    "  --val-data SPEC      validation data (its test split; default: the test split\n"
-    "                       of --data, for npy: the same files)\n"
-    "  -o, --output FILE    the final weights (safetensors)\n"
+    "  --data SPEC          training data: fashion-mnist:DIR, mnist:DIR, cifar10:DIR,\n"
+    "                       npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR\n"
+    "  --val-data SPEC      validation data (its test split; default: a --val-split\n"
+    "                       of --data, else its test split, for npy and folder: the\n"
+    "                       same files)\n"
+    "  --val-split F        hold out the fraction F of the training data (a seeded\n"
+    "                       random part) for validation, with the eval transforms;\n"
+    "                       0 turns the recipe's val_split off\n"
+    "  --keep-best, --no-keep-best\n"
+    "                       OUT gets the best validation epoch's weights (default,\n"
+    "                       unless the recipe says keep_best: false) or the last's\n"
+    "  -o, --output FILE    the weights (safetensors)\n"
     "  --weights FILE       start from these weights (default: PyTorch's default\n"
     "                       initialisation from --seed)\n"
     "  --skip GLOB[,GLOB]   with --weights: parameters to start anew instead (the\n"
@@ -149,6 +158,15 @@ struct Command {
       changed("--no-shuffle", c.shuffle ? "shuffle" : "no shuffle", "no shuffle");
       c.shuffle = false;
     }
+    if (const std::string *v = option("--val-split")) {
+      Expected<double> x = parseReal("--val-split", *v, 0.0, false);
+      if (!x)
+        return x.error();
+      if (*x >= 1)
+        return Error("--val-split must be below 1, not " + *v);
+      changed("--val-split", number(c.valSplit), number(*x));
+      c.valSplit = *x;
+    }
     if (const std::string *v = option("--seed")) {
       Expected<uint64_t> seed = parseUnsigned("--seed", *v);
       if (!seed)
@@ -167,8 +185,9 @@ struct Command {
          {"--batch-size", "--batch-size"}, {"--lr", "--lr"}, {"--momentum", "--momentum"},
          {"--weight-decay", "--weight-decay"}, {"--seed", "--seed"},
          {"--threads", "--threads"}, {"--resume", "--resume"},
-         {"--checkpoint", "--checkpoint"}, {"--skip", "--skip"}},
-        {"--nesterov", "--no-shuffle"});
+         {"--checkpoint", "--checkpoint"}, {"--val-split", "--val-split"},
+         {"--skip", "--skip"}},
+        {"--nesterov", "--no-shuffle", "--keep-best", "--no-keep-best"});
     if (!parsed)
       return usageError(parsed.message());
     args = std::move(*parsed);
@@ -186,6 +205,11 @@ struct Command {
       return usageError("--skip names tensors of --weights; give the weights file too");
     if (option("--weights") && option("--resume"))
       return usageError("--resume continues from the checkpoint's weights; drop --weights");
+    if (option("--val-data") && option("--val-split"))
+      return usageError("--val-data and --val-split both choose the validation data; "
+                        "give one");
+    if (args.flags.count("--keep-best") && args.flags.count("--no-keep-best"))
+      return usageError("--keep-best and --no-keep-best contradict each other");
 
     // Outputs: checked before any work, so a typo does not cost a run.
     const std::string outPath = *option("--output");
@@ -227,6 +251,12 @@ struct Command {
       state.batchSize = recipe->batchSize;
       state.sgd = recipe->sgd;
       state.schedule = recipe->schedule;
+      state.valSplit = recipe->valSplit;
+    }
+    if (option("--val-data") && state.valSplit > 0) {
+      note("--val-data replaces the validation split of " + number(state.valSplit) +
+           " of the training data");
+      state.valSplit = 0;
     }
     if (Status s = applyFlags(state, resuming); !s)
       return fail(s.error());
@@ -244,9 +274,10 @@ struct Command {
       valSpec = data::parseDataSpec(*v);
       if (!valSpec)
         return fail(valSpec.error());
-    } else if (trainSpec->kind == data::DataKind::Npy) {
-      note("npy data has no test split: validating on the training files (use --val-data "
-           "for separate validation data)");
+    } else if (!data::hasSplits(trainSpec->kind) && state.valSplit == 0) {
+      note(std::string(trainSpec->kind == data::DataKind::Npy ? "npy" : "folder") +
+           " data has no test split: validating on the training files (use --val-split "
+           "or --val-data for separate validation data)");
     }
     Expected<data::TransformList> trainTransforms = recipeTransforms(*recipe, true);
     Expected<data::TransformList> valTransforms = recipeTransforms(*recipe, false);
@@ -258,14 +289,36 @@ struct Command {
     trainOptions.batchSize = state.batchSize;
     trainOptions.shuffle = state.shuffle;
     trainOptions.seed = state.seed;
-    Expected<data::DataLoader> trainLoader = loaderForNetwork(
-        *model, *trainSpec, data::Split::Train, trainOptions, *trainTransforms);
-    if (!trainLoader)
-      return fail(trainLoader.error());
     data::LoaderOptions valOptions;
     valOptions.batchSize = state.batchSize;
+    Expected<std::shared_ptr<const data::Dataset>> trainSet =
+        datasetForNetwork(*model, *trainSpec, data::Split::Train);
+    if (!trainSet)
+      return fail(trainSet.error());
+    std::shared_ptr<const data::Dataset> valSet;
+    if (state.valSplit > 0) {
+      // Both parts from the one dataset: the held-out part with the eval
+      // transforms, no augmentation.
+      Expected<data::SplitIndices> split =
+          data::splitForValidation((*trainSet)->size(), state.valSplit, state.seed);
+      if (!split)
+        return fail(Error(trainSpec->text + ": " + split.message()));
+      trainOptions.subset = std::move(split->train);
+      valOptions.subset = std::move(split->validation);
+      valSet = *trainSet;
+    } else {
+      Expected<std::shared_ptr<const data::Dataset>> loaded =
+          datasetForNetwork(*model, *valSpec, data::Split::Test);
+      if (!loaded)
+        return fail(loaded.error());
+      valSet = *loaded;
+    }
+    Expected<data::DataLoader> trainLoader =
+        loaderForNetwork(*model, *trainSet, trainOptions, *trainTransforms);
+    if (!trainLoader)
+      return fail(trainLoader.error());
     Expected<data::DataLoader> valLoader =
-        loaderForNetwork(*model, *valSpec, data::Split::Test, valOptions, *valTransforms);
+        loaderForNetwork(*model, valSet, valOptions, *valTransforms);
     if (!valLoader)
       return fail(valLoader.error());
 
@@ -305,8 +358,14 @@ struct Command {
       trainable += model->trainable()[i] ? n : 0;
     }
     out << "training '" << model->name() << "' (" << total << " parameters, " << trainable
-        << " trainable) on " << describeData(*trainLoader, *trainSpec, data::Split::Train)
-        << "\nvalidating on " << describeData(*valLoader, *valSpec, data::Split::Test)
+        << " trainable) on " << describeData(*trainLoader, *trainSpec, data::Split::Train);
+    if (state.valSplit > 0)
+      out << "\nvalidating on " << valLoader->numSamples() << " of its "
+          << (*trainSet)->size() << " images (val split " << number(state.valSplit)
+          << ", seed " << state.seed << "; eval transforms)";
+    else
+      out << "\nvalidating on " << describeData(*valLoader, *valSpec, data::Split::Test);
+    out
         << "\nSGD(lr=" << number(state.sgd.lr) << ", momentum=" << number(state.sgd.momentum)
         << ", weight_decay=" << number(state.sgd.weightDecay)
         << ", nesterov=" << (state.sgd.nesterov ? "True" : "False") << "), "
@@ -360,16 +419,27 @@ struct Command {
               weightsMeta(state.bestEpoch, state.bestAccuracy));
           !s)
         return fail(s.error());
-    if (Status s = writeSafetensors(outPath, asMap(state.parameters),
-                                    weightsMeta(state.epochsCompleted, lastAccuracy));
+    // The lecture's best_model_wts: the output is the best validation epoch's.
+    bool keepBest = recipe->keepBest;
+    if (args.flags.count("--keep-best") || args.flags.count("--no-keep-best"))
+      keepBest = args.flags.count("--keep-best") > 0;
+    const bool kept = keepBest && state.bestEpoch > 0;
+    if (Status s = kept ? writeSafetensors(outPath, asMap(state.bestParameters),
+                                           weightsMeta(state.bestEpoch, state.bestAccuracy))
+                        : writeSafetensors(outPath, asMap(state.parameters),
+                                           weightsMeta(state.epochsCompleted, lastAccuracy));
         !s)
       return fail(s.error());
-    out << "wrote " << outPath << " (epoch " << state.epochsCompleted << ")";
+    if (kept)
+      out << "kept epoch " << state.bestEpoch << " of " << state.epochsCompleted
+          << ", the best val accuracy (" << percent(state.bestAccuracy) << ")\n";
+    out << "wrote " << outPath << " (epoch "
+        << (kept ? state.bestEpoch : state.epochsCompleted) << ")";
     if (state.bestEpoch > 0)
       out << ", " << bestPath << " (epoch " << state.bestEpoch << ", val accuracy "
           << percent(state.bestAccuracy) << ")";
     if (lastAccuracy)
-      out << " and " << ckptPath;
+      out << " and " << ckptPath << " (epoch " << state.epochsCompleted << ")";
     out << "\n";
     return 0;
   }

@@ -1,10 +1,13 @@
 #include "cnnc/data/DataLoader.h"
 
+#include "cnnc/data/ImageDecode.h"
 #include "cnnc/data/Random.h"
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <numeric>
+#include <optional>
 
 namespace cnnc::rt::data {
 
@@ -19,6 +22,46 @@ int64_t numElements(const Shape &s) {
   for (int64_t d : s)
     n *= d;
   return n;
+}
+
+// The image shape before each transform, then after the last one.
+Expected<std::vector<Shape>> stageShapes(const TransformList &transforms, const Shape &in) {
+  std::vector<Shape> shapes = {in};
+  for (const auto &t : transforms) {
+    Expected<Shape> next = t->outputShape(shapes.back());
+    if (!next)
+      return next.error();
+    shapes.push_back(std::move(*next));
+  }
+  return shapes;
+}
+
+// Image files come in many sizes: each size must pass the transforms, and all
+// must end at one shape, which is returned.
+Expected<Shape> commonFileShape(const Dataset &dataset, const std::vector<int64_t> &samples,
+                                const TransformList &transforms) {
+  // The first file of each size, to name in messages.
+  std::map<Shape, int64_t> firstOfSize;
+  for (int64_t i : samples)
+    firstOfSize.emplace(dataset.imageShape(i), i);
+  std::optional<std::pair<Shape, int64_t>> result; // final shape, from which file
+  for (const auto &[in, i] : firstOfSize) {
+    const std::string &path = dataset.files->paths[static_cast<size_t>(i)];
+    Expected<std::vector<Shape>> shapes = stageShapes(transforms, in);
+    if (!shapes)
+      return Error(path + ": " + shapes.message());
+    const Shape &out = shapes->back();
+    if (!result) {
+      result = {out, i};
+    } else if (out != result->first) {
+      const std::string &other = dataset.files->paths[static_cast<size_t>(result->second)];
+      return Error(dataset.imagesSource + ": the images do not all reach the network at one "
+                   "size: " + other + " becomes " + shapeToString(result->first) + " but " +
+                   path + " becomes " + shapeToString(out) +
+                   "; resize or crop them to one size (e.g. resize and center_crop)");
+    }
+  }
+  return result->first;
 }
 
 } // namespace
@@ -36,20 +79,41 @@ Expected<DataLoader> DataLoader::create(std::shared_ptr<const Dataset> dataset,
   for (const auto &t : transforms)
     if (!t)
       return Error("DataLoader: a transform is null");
-  std::vector<Shape> shapes = {dataset->imageShape()};
-  for (const auto &t : transforms) {
-    Expected<Shape> next = t->outputShape(shapes.back());
-    if (!next)
-      return Error(dataset->imagesSource + ": " + next.message());
-    shapes.push_back(std::move(*next));
+  std::vector<int64_t> samples = options.subset;
+  if (samples.empty()) {
+    samples.resize(static_cast<size_t>(dataset->size()));
+    std::iota(samples.begin(), samples.end(), int64_t{0});
   }
-  return DataLoader(std::move(dataset), options, std::move(transforms), std::move(shapes));
+  for (int64_t i : samples)
+    if (i < 0 || i >= dataset->size())
+      return Error("DataLoader: sample " + std::to_string(i) + " of the subset is not in " +
+                   dataset->imagesSource + " (" + std::to_string(dataset->size()) +
+                   " images)");
+
+  if (!dataset->inMemory()) {
+    Expected<Shape> shape = commonFileShape(*dataset, samples, transforms);
+    if (!shape)
+      return shape.error();
+    DataLoader loader(std::move(dataset), std::move(options), std::move(transforms),
+                      std::move(samples), {});
+    loader.sampleShape_ = std::move(*shape);
+    return loader;
+  }
+  Expected<std::vector<Shape>> shapes = stageShapes(transforms, dataset->imageShape());
+  if (!shapes)
+    return Error(dataset->imagesSource + ": " + shapes.message());
+  return DataLoader(std::move(dataset), std::move(options), std::move(transforms),
+                    std::move(samples), std::move(*shapes));
 }
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options,
-                       TransformList transforms, std::vector<Shape> stageShapes)
-    : dataset_(std::move(dataset)), options_(options), transforms_(std::move(transforms)),
+                       TransformList transforms, std::vector<int64_t> samples,
+                       std::vector<Shape> stageShapes)
+    : dataset_(std::move(dataset)), options_(std::move(options)),
+      transforms_(std::move(transforms)), samples_(std::move(samples)),
       stageShapes_(std::move(stageShapes)) {
+  if (!stageShapes_.empty())
+    sampleShape_ = stageShapes_.back();
   setEpoch(0);
 }
 
@@ -60,9 +124,8 @@ int64_t DataLoader::numBatches() const {
 
 void DataLoader::setEpoch(int64_t epoch) {
   epoch_ = epoch;
-  order_.resize(static_cast<size_t>(numSamples()));
-  // From the identity each time: epoch e does not depend on earlier epochs.
-  std::iota(order_.begin(), order_.end(), int64_t{0});
+  // From the samples each time: epoch e does not depend on earlier epochs.
+  order_ = samples_;
   if (options_.shuffle) {
     std::mt19937_64 rng(mixSeed(options_.seed ^ kShuffleStream,
                                 static_cast<uint64_t>(epoch), 0));
@@ -85,31 +148,52 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
   out.indices.assign(order_.begin() + first, order_.begin() + first + count);
 
   const int64_t outSize = numElements(sample);
-  // Ping-pong buffers between transforms, each large enough for any stage.
-  std::vector<float> bufA, bufB;
-  if (transforms_.size() > 1) {
-    int64_t scratch = 0;
-    for (const Shape &s : stageShapes_)
-      scratch = std::max(scratch, numElements(s));
-    bufA.resize(static_cast<size_t>(scratch));
-    bufB.resize(static_cast<size_t>(scratch));
-  }
-
+  // Ping-pong buffers between transforms, grown to the largest stage.
+  std::vector<float> bufA, bufB, decoded;
+  std::vector<Shape> fileStages;
   for (int64_t k = 0; k < count; ++k) {
     const int64_t index = out.indices[static_cast<size_t>(k)];
     out.labels.i64()[k] = dataset_->label(index);
     float *dst = out.images.f32() + k * outSize;
+    const float *src = nullptr;
+    const std::vector<Shape> *stages = &stageShapes_;
+    if (dataset_->inMemory()) {
+      src = dataset_->image(index);
+    } else {
+      const std::string &path = dataset_->files->paths[static_cast<size_t>(index)];
+      Expected<ImageSize> size = decodeImage(path, decoded);
+      if (!size)
+        return size.error();
+      const Shape listed = dataset_->imageShape(index);
+      if (listed != Shape{3, size->height, size->width})
+        return Error(path + ": the image changed while in use: it is " +
+                     std::to_string(size->height) + "x" + std::to_string(size->width) +
+                     " but was " + std::to_string(listed[1]) + "x" +
+                     std::to_string(listed[2]) + " when the folder was read");
+      Expected<std::vector<Shape>> shapes = stageShapes(transforms_, listed);
+      if (!shapes)
+        return Error(path + ": " + shapes.message());
+      fileStages = std::move(*shapes);
+      stages = &fileStages;
+      src = decoded.data();
+    }
     if (transforms_.empty()) {
-      std::memcpy(dst, dataset_->image(index), static_cast<size_t>(outSize) * sizeof(float));
+      std::memcpy(dst, src, static_cast<size_t>(outSize) * sizeof(float));
       continue;
+    }
+    int64_t scratch = 0;
+    for (const Shape &s : *stages)
+      scratch = std::max(scratch, numElements(s));
+    if (transforms_.size() > 1 && static_cast<int64_t>(bufA.size()) < scratch) {
+      bufA.resize(static_cast<size_t>(scratch));
+      bufB.resize(static_cast<size_t>(scratch));
     }
     std::mt19937_64 rng(mixSeed(options_.seed ^ kAugmentStream,
                                 static_cast<uint64_t>(epoch_), static_cast<uint64_t>(index)));
-    const float *src = dataset_->image(index);
     for (size_t t = 0; t < transforms_.size(); ++t) {
       const bool last = t + 1 == transforms_.size();
       float *target = last ? dst : (src == bufA.data() ? bufB.data() : bufA.data());
-      transforms_[t]->apply(src, stageShapes_[t], target, rng);
+      transforms_[t]->apply(src, (*stages)[t], target, rng);
       src = target;
     }
   }

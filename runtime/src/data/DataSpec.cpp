@@ -1,6 +1,7 @@
 #include "cnnc/data/DataSpec.h"
 
 #include "cnnc/data/Cifar10.h"
+#include "cnnc/data/ImageFolder.h"
 #include "cnnc/data/Mnist.h"
 #include "cnnc/data/NpyDataset.h"
 
@@ -19,7 +20,8 @@ struct KindName {
 const KindName kKinds[] = {{"fashion-mnist", DataKind::FashionMnist},
                            {"mnist", DataKind::Mnist},
                            {"cifar10", DataKind::Cifar10},
-                           {"npy", DataKind::Npy}};
+                           {"npy", DataKind::Npy},
+                           {"folder", DataKind::Folder}};
 
 // Levenshtein distance, for "did you mean".
 size_t editDistance(const std::string &a, const std::string &b) {
@@ -65,8 +67,8 @@ Expected<int64_t> parseClasses(const std::string &text, const std::string &item)
 } // namespace
 
 const char *dataSpecForms() {
-  return "fashion-mnist:DIR, mnist:DIR, cifar10:DIR or "
-         "npy:IMAGES.npy,LABELS.npy[,classes=K]";
+  return "fashion-mnist:DIR, mnist:DIR, cifar10:DIR, "
+         "npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR";
 }
 
 Expected<DataSpec> parseDataSpec(const std::string &text) {
@@ -82,21 +84,17 @@ Expected<DataSpec> parseDataSpec(const std::string &text) {
                          [&](const KindName &k) { return kindText == k.name; });
   if (it == std::end(kKinds)) {
     std::string problem = "unknown kind '" + kindText + "'";
-    if (lower(kindText) == "folder")
-      problem += " (folder: is not supported yet)";
-    else {
-      const KindName *best = nullptr;
-      size_t bestDistance = 4; // suggest only near misses
-      for (const KindName &k : kKinds) {
-        size_t dist = editDistance(lower(kindText), k.name);
-        if (dist < bestDistance) {
-          bestDistance = dist;
-          best = &k;
-        }
+    const KindName *best = nullptr;
+    size_t bestDistance = 4; // suggest only near misses
+    for (const KindName &k : kKinds) {
+      size_t dist = editDistance(lower(kindText), k.name);
+      if (dist < bestDistance) {
+        bestDistance = dist;
+        best = &k;
       }
-      if (best)
-        problem += std::string(" (did you mean '") + best->name + "'?)";
     }
+    if (best)
+      problem += std::string(" (did you mean '") + best->name + "'?)";
     return badSpec(text, problem);
   }
   spec.kind = it->kind;
@@ -142,6 +140,8 @@ Expected<Split> parseSplit(const std::string &text) {
   return Error("unknown split '" + text + "'; expected train or test");
 }
 
+bool hasSplits(DataKind kind) { return kind != DataKind::Npy && kind != DataKind::Folder; }
+
 static Expected<Dataset> loadUnchecked(const DataSpec &spec, Split split) {
   switch (spec.kind) {
   case DataKind::FashionMnist:
@@ -152,6 +152,8 @@ static Expected<Dataset> loadUnchecked(const DataSpec &spec, Split split) {
     return loadCifar10(spec.dir, split);
   case DataKind::Npy:
     return loadNpyDataset(spec.imagesPath, spec.labelsPath, spec.numClasses);
+  case DataKind::Folder:
+    return loadImageFolder(spec.dir);
   }
   return Error("data spec '" + spec.text + "': unknown kind");
 }

@@ -4,7 +4,19 @@ namespace cnnc::rt::data {
 
 const char *splitName(Split split) { return split == Split::Train ? "train" : "test"; }
 
-Shape Dataset::imageShape() const {
+int64_t Dataset::size() const {
+  if (files)
+    return static_cast<int64_t>(files->paths.size());
+  return images.rank() == 4 ? images.shape()[0] : 0;
+}
+
+Shape Dataset::imageShape(int64_t i) const {
+  if (files) {
+    if (i < 0 || i >= size())
+      return {};
+    const ImageSize &s = files->sizes[static_cast<size_t>(i)];
+    return {3, s.height, s.width};
+  }
   if (images.rank() != 4)
     return {};
   return {images.shape()[1], images.shape()[2], images.shape()[3]};
@@ -15,7 +27,23 @@ const float *Dataset::image(int64_t i) const {
   return images.f32() + i * s[1] * s[2] * s[3];
 }
 
-Status validateDataset(const Dataset &d) {
+// One file and one positive size per image, nothing in `images`.
+static Status validateFiles(const Dataset &d) {
+  const std::string &src = d.imagesSource;
+  const ImageFiles &f = *d.files;
+  if (d.images.numElements() != 0)
+    return Error(src + ": images both in memory and in files");
+  if (f.paths.empty() || f.paths.size() != f.sizes.size())
+    return Error(src + ": " + std::to_string(f.paths.size()) + " image files with " +
+                 std::to_string(f.sizes.size()) + " sizes");
+  for (size_t i = 0; i < f.sizes.size(); ++i)
+    if (f.sizes[i].height < 1 || f.sizes[i].width < 1)
+      return Error(f.paths[i] + ": the image has no pixels");
+  return Status::success();
+}
+
+// Float32 [N, C, H, W] with no empty dimension.
+static Status validateImagesInMemory(const Dataset &d) {
   const std::string &src = d.imagesSource;
   if (d.images.dtype() != DType::F32 || d.images.rank() != 4)
     return Error(src + ": images must be float32 [N, C, H, W], got " +
@@ -24,13 +52,19 @@ Status validateDataset(const Dataset &d) {
     if (dim < 1)
       return Error(src + ": images have an empty dimension: " +
                    shapeToString(d.images.shape()));
+  return Status::success();
+}
+
+Status validateDataset(const Dataset &d) {
+  if (Status s = d.files ? validateFiles(d) : validateImagesInMemory(d); !s)
+    return s;
   const std::string &lsrc = d.labelsSource;
   if (d.labels.dtype() != DType::I64 || d.labels.rank() != 1)
     return Error(lsrc + ": labels must be int64 [N], got " + dtypeName(d.labels.dtype()) +
                  " " + shapeToString(d.labels.shape()));
   if (d.labels.shape()[0] != d.size())
     return Error(lsrc + ": " + std::to_string(d.labels.shape()[0]) + " labels for " +
-                 std::to_string(d.size()) + " images in " + src);
+                 std::to_string(d.size()) + " images in " + d.imagesSource);
   if (d.numClasses < 1)
     return Error(lsrc + ": the dataset has no classes");
   if (!d.classNames.empty() && static_cast<int64_t>(d.classNames.size()) != d.numClasses)

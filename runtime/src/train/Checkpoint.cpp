@@ -143,7 +143,8 @@ Status saveCheckpoint(const std::string &path, const ModelLibrary &model,
       {"shuffle", c.shuffle ? "true" : "false"},
       {"lr_schedule", scheduleToJson(c.schedule)},
       {"best_accuracy", exact(c.bestAccuracy)},
-      {"best_epoch", std::to_string(c.bestEpoch)}};
+      {"best_epoch", std::to_string(c.bestEpoch)},
+      {"val_split", exact(c.valSplit)}};
   return writeSafetensors(path, tensors, meta);
 }
 
@@ -205,6 +206,8 @@ Expected<TrainingCheckpoint> loadCheckpoint(const std::string &path,
   CNNC_READ(c.sgd.nesterov, r.boolean("nesterov"));
   CNNC_READ(c.shuffle, r.boolean("shuffle"));
   CNNC_READ(c.bestAccuracy, r.real("best_accuracy"));
+  if (meta.count("val_split"))
+    CNNC_READ(c.valSplit, r.real("val_split"));
   std::string schedule;
   CNNC_READ(schedule, r.text("lr_schedule"));
   CNNC_READ(c.schedule, scheduleFromJson(schedule, path));

@@ -19,6 +19,12 @@ std::string show(const json &v) {
   return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+std::string number(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 // Reads one JSON object, remembering the path for messages
 // ("net.so: training recipe: optimizer.sgd.lr must be a number").
 class Reader {
@@ -171,29 +177,79 @@ Status parseFloats(Reader &r, const std::string &key, std::vector<float> &out) {
   return Status::success();
 }
 
+// A positive integer or [h, w] of them.
+Status parseSize(Reader &r, const std::string &key, int64_t &height, int64_t &width) {
+  const json *size = r.get(key);
+  if (!size)
+    return r.error(key, "is required");
+  if (size->is_number_integer() && size->get<int64_t>() >= 1) {
+    height = width = size->get<int64_t>();
+  } else if (size->is_array() && size->size() == 2 && (*size)[0].is_number_integer() &&
+             (*size)[1].is_number_integer() && (*size)[0].get<int64_t>() >= 1 &&
+             (*size)[1].get<int64_t>() >= 1) {
+    height = (*size)[0].get<int64_t>();
+    width = (*size)[1].get<int64_t>();
+  } else {
+    return r.error(key, "must be a positive integer or [h, w], not " + show(*size));
+  }
+  return Status::success();
+}
+
+// [min, max] with 0 < min <= max (and max <= `limit`).
+Status parseRange(Reader &r, const std::string &key, double &lo, double &hi, double limit) {
+  const json *v = r.get(key);
+  if (!v)
+    return Status::success();
+  if (!v->is_array() || v->size() != 2 || !(*v)[0].is_number() || !(*v)[1].is_number() ||
+      !((*v)[0].get<double>() > 0) || (*v)[0].get<double>() > (*v)[1].get<double>() ||
+      !((*v)[1].get<double>() <= limit))
+    return r.error(key, "must be [min, max] with 0 < min <= max" +
+                            (std::isfinite(limit) ? " <= " + number(limit) : "") +
+                            ", not " + show(*v));
+  lo = (*v)[0].get<double>();
+  hi = (*v)[1].get<double>();
+  return Status::success();
+}
+
+Status parseResizedCrop(Reader &c, RandomResizedCropSpec &spec) {
+  CNNC_TRY(parseSize(c, "size", spec.height, spec.width));
+  CNNC_TRY(parseRange(c, "scale", spec.scaleMin, spec.scaleMax, 1.0));
+  CNNC_TRY(parseRange(c, "ratio", spec.ratioMin, spec.ratioMax, HUGE_VAL));
+  return c.noOtherKeys();
+}
+
+Status parseEvalTransform(Reader &r, EvalTransformSpec &spec) {
+  if (const json *resize = r.get("resize")) {
+    if (resize->is_number_integer() && resize->get<int64_t>() >= 1)
+      spec.resizeShorter = resize->get<int64_t>();
+    else
+      CNNC_TRY(parseSize(r, "resize", spec.resizeHeight, spec.resizeWidth));
+  }
+  if (r.get("center_crop"))
+    CNNC_TRY(parseSize(r, "center_crop", spec.cropHeight, spec.cropWidth));
+  return r.noOtherKeys();
+}
+
 Status parseAugment(Reader &r, AugmentSpec &augment) {
   Expected<const json *> crop = r.object("random_crop");
   if (!crop)
     return crop.error();
   if (*crop) {
     Reader c = r.child(**crop, "random_crop");
-    const json *size = c.get("size");
     RandomCropSpec spec;
-    if (!size)
-      return c.error("size", "is required");
-    if (size->is_number_integer() && size->get<int64_t>() >= 1) {
-      spec.height = spec.width = size->get<int64_t>();
-    } else if (size->is_array() && size->size() == 2 && (*size)[0].is_number_integer() &&
-               (*size)[1].is_number_integer() && (*size)[0].get<int64_t>() >= 1 &&
-               (*size)[1].get<int64_t>() >= 1) {
-      spec.height = (*size)[0].get<int64_t>();
-      spec.width = (*size)[1].get<int64_t>();
-    } else {
-      return c.error("size", "must be a positive integer or [h, w], not " + show(*size));
-    }
+    CNNC_TRY(parseSize(c, "size", spec.height, spec.width));
     CNNC_TRY(c.integer("padding", spec.padding, 0));
     CNNC_TRY(c.noOtherKeys());
     augment.randomCrop = spec;
+  }
+  Expected<const json *> resized = r.object("random_resized_crop");
+  if (!resized)
+    return resized.error();
+  if (*resized) {
+    Reader c = r.child(**resized, "random_resized_crop");
+    RandomResizedCropSpec spec;
+    CNNC_TRY(parseResizedCrop(c, spec));
+    augment.randomResizedCrop = spec;
   }
   if (const json *flip = r.get("horizontal_flip")) {
     if (flip->is_boolean())
@@ -205,12 +261,6 @@ Status parseAugment(Reader &r, AugmentSpec &augment) {
                      "must be true, false or a probability, not " + show(*flip));
   }
   return r.noOtherKeys();
-}
-
-std::string number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
 }
 
 } // namespace
@@ -294,6 +344,20 @@ Expected<TrainingRecipe> parseTrainingRecipe(const std::string &text,
     Reader a = r.child(**augment, "augment");
     CNNC_TRY(parseAugment(a, recipe.augment));
   }
+
+  Expected<const json *> evalTransform = r.object("eval_transform");
+  if (!evalTransform)
+    return evalTransform.error();
+  if (*evalTransform) {
+    Reader e = r.child(**evalTransform, "eval_transform");
+    EvalTransformSpec spec;
+    CNNC_TRY(parseEvalTransform(e, spec));
+    recipe.evalTransform = spec;
+  }
+  CNNC_TRY(r.number("val_split", recipe.valSplit));
+  if (!(recipe.valSplit >= 0 && recipe.valSplit < 1))
+    return r.error("val_split", "must be in [0, 1), not " + number(recipe.valSplit));
+  CNNC_TRY(r.boolean("keep_best", recipe.keepBest));
   CNNC_TRY(r.noOtherKeys());
   return recipe;
 }

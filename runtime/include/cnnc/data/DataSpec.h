@@ -1,6 +1,7 @@
 // The --data argument of `cnnc train` / `cnnc eval`:
 //   fashion-mnist:DIR   mnist:DIR   cifar10:DIR
 //   npy:IMAGES.npy,LABELS.npy[,classes=K]
+//   folder:DIR (one sub-folder per class, like torchvision's ImageFolder)
 #ifndef CNNC_DATA_DATASPEC_H
 #define CNNC_DATA_DATASPEC_H
 
@@ -12,11 +13,11 @@
 
 namespace cnnc::rt::data {
 
-enum class DataKind { FashionMnist, Mnist, Cifar10, Npy };
+enum class DataKind { FashionMnist, Mnist, Cifar10, Npy, Folder };
 
 struct DataSpec {
   DataKind kind = DataKind::Npy;
-  std::string dir;          // fashion-mnist, mnist, cifar10
+  std::string dir;          // fashion-mnist, mnist, cifar10, folder
   std::string imagesPath;   // npy
   std::string labelsPath;   // npy
   int64_t numClasses = 0;   // npy: classes=K, 0 when absent (max label + 1)
@@ -33,7 +34,10 @@ Expected<DataSpec> parseDataSpec(const std::string &text);
 // "train" / "test".
 Expected<Split> parseSplit(const std::string &text);
 
-// Loads the split of the dataset (npy: has no splits and ignores `split`).
+// Whether the kind has train and test splits (npy: and folder: do not).
+bool hasSplits(DataKind kind);
+
+// Loads the split of the dataset (npy: and folder: ignore `split`).
 Expected<Dataset> loadDataset(const DataSpec &spec, Split split);
 
 } // namespace cnnc::rt::data

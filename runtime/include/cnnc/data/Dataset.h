@@ -1,12 +1,14 @@
-// A labelled image classification dataset held in memory, and the checks
-// that tie it to a network.
+// A labelled image classification dataset, its images held in memory or
+// left in their files (folder:), and the checks that tie it to a network.
 #ifndef CNNC_DATA_DATASET_H
 #define CNNC_DATA_DATASET_H
 
 #include "cnnc/Error.h"
 #include "cnnc/Tensor.h"
+#include "cnnc/data/ImageDecode.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,8 +19,16 @@ enum class Split { Train, Test };
 
 const char *splitName(Split split); // "train" / "test"
 
+// Images left in their files and decoded when a batch needs them, so a
+// large folder is never held decoded in memory. They decode to RGB, [3, H, W].
+struct ImageFiles {
+  std::vector<std::string> paths;
+  std::vector<ImageSize> sizes; // from each file's header, read when listed
+};
+
 struct Dataset {
-  Tensor images;      // F32 [N, C, H, W]
+  Tensor images;      // F32 [N, C, H, W]; empty when `files` holds the images
+  std::shared_ptr<const ImageFiles> files; // null for images in memory
   Tensor labels;      // I64 [N], each in [0, numClasses)
   int64_t numClasses = 0;
   std::vector<std::string> classNames; // empty, or numClasses names
@@ -27,14 +37,17 @@ struct Dataset {
   std::string imagesSource;
   std::string labelsSource;
 
-  int64_t size() const { return images.rank() == 4 ? images.shape()[0] : 0; }
-  // [C, H, W] of one image.
-  Shape imageShape() const;
+  bool inMemory() const { return !files; }
+  int64_t size() const;
+  // [C, H, W] of image i; in memory every image has the same shape.
+  Shape imageShape(int64_t i = 0) const;
+  // Image i of images in memory.
   const float *image(int64_t i) const;
   int64_t label(int64_t i) const { return labels.i64()[i]; }
 };
 
-// The invariants above: dtypes, ranks, N >= 1 and equal, labels in
+// The invariants above: dtypes, ranks (or one file and size per image),
+// N >= 1 and equal, labels in
 // [0, numClasses), classNames empty or numClasses long. Loaders check them
 // before returning; a hand-built Dataset should too.
 Status validateDataset(const Dataset &dataset);

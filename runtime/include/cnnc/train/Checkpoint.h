@@ -10,7 +10,8 @@
 // Metadata (strings): "format": "pt", "cnnc_checkpoint": "1", "network",
 // "epochs_completed", "steps", "seed", "epochs", "batch_size", "lr",
 // "momentum", "weight_decay", "nesterov", "shuffle", "lr_schedule" (JSON),
-// "best_accuracy", "best_epoch". Numbers are written exactly (%.17g).
+// "best_accuracy", "best_epoch", "val_split" (absent in older checkpoints:
+// 0). Numbers are written exactly (%.17g).
 #ifndef CNNC_TRAIN_CHECKPOINT_H
 #define CNNC_TRAIN_CHECKPOINT_H
 
@@ -43,6 +44,7 @@ struct TrainingCheckpoint {
   SgdOptions sgd;
   LrScheduleSpec schedule;
   bool shuffle = true;
+  double valSplit = 0.0; // the part of the training data held out; 0: none
 };
 
 // The tensor names used for parameter `name`.

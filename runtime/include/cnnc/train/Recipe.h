@@ -9,7 +9,11 @@
 //                or {"cosine": {"t_max": 10, "eta_min": 0}},
 //    "normalize": {"mean": [...], "std": [...]},
 //    "augment": {"random_crop": {"size": [h, w], "padding": 4},
-//                "horizontal_flip": true}}
+//                "random_resized_crop": {"size": [h, w], "scale": [0.08, 1.0],
+//                                        "ratio": [0.75, 1.3333]},
+//                "horizontal_flip": true},
+//    "eval_transform": {"resize": 256 or [h, w], "center_crop": [h, w]},
+//    "val_split": 0.2, "keep_best": true}
 //
 // Every key is optional (null counts as absent); "loss": "cross_entropy" is
 // accepted. Unknown keys, optimizers and schedules are errors, so a recipe
@@ -62,9 +66,26 @@ struct RandomCropSpec {
   int64_t height = 0, width = 0, padding = 0;
 };
 
+// torchvision RandomResizedCrop(size, scale, ratio).
+struct RandomResizedCropSpec {
+  int64_t height = 0, width = 0;
+  double scaleMin = 0.08, scaleMax = 1.0;
+  double ratioMin = 3.0 / 4.0, ratioMax = 4.0 / 3.0;
+};
+
 struct AugmentSpec {
   std::optional<RandomCropSpec> randomCrop;
+  std::optional<RandomResizedCropSpec> randomResizedCrop;
   double horizontalFlip = 0.0; // probability; true = 0.5, false = 0
+};
+
+// The deterministic sizing for validation and evaluation, torchvision's
+// Resize(size) then CenterCrop(size); training data uses it too when
+// `augment` has no random_resized_crop.
+struct EvalTransformSpec {
+  int64_t resizeShorter = 0;                 // Resize(int): the shorter side; 0: none
+  int64_t resizeHeight = 0, resizeWidth = 0; // Resize([h, w]); 0: none
+  int64_t cropHeight = 0, cropWidth = 0;     // CenterCrop; 0: none
 };
 
 struct TrainingRecipe {
@@ -74,6 +95,9 @@ struct TrainingRecipe {
   LrScheduleSpec schedule;
   std::optional<NormalizeSpec> normalize;
   AugmentSpec augment;
+  std::optional<EvalTransformSpec> evalTransform;
+  double valSplit = 0.0; // fraction of the training data held out; 0: none
+  bool keepBest = true;  // output the best validation epoch's weights
 };
 
 // Parses the JSON text; errors name `source` (the library) and the key.

@@ -30,6 +30,14 @@ TEST(DataSpecTest, ParsesDirectoryKinds) {
   s = parseDataSpec("cifar10:a:b");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->dir, "a:b");
+
+  s = parseDataSpec("folder:images/train/");
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(s->kind, DataKind::Folder);
+  EXPECT_EQ(s->dir, "images/train");
+  EXPECT_FALSE(hasSplits(DataKind::Folder));
+  EXPECT_FALSE(hasSplits(DataKind::Npy));
+  EXPECT_TRUE(hasSplits(DataKind::Cifar10));
 }
 
 TEST(DataSpecTest, ParsesNpy) {
@@ -59,13 +67,14 @@ TEST(DataSpecTest, MalformedNpy) {
 TEST(DataSpecTest, UnknownKindsListTheKnownOnes) {
   Expected<DataSpec> s = parseDataSpec("imagenet:/data");
   EXPECT_ERROR_CONTAINS(s, "data spec 'imagenet:/data': unknown kind 'imagenet'; expected "
-                           "fashion-mnist:DIR, mnist:DIR, cifar10:DIR or "
-                           "npy:IMAGES.npy,LABELS.npy[,classes=K]");
+                           "fashion-mnist:DIR, mnist:DIR, cifar10:DIR, "
+                           "npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR");
   EXPECT_FALSE(contains(s.message(), "did you mean")); // nothing close
   EXPECT_ERROR_CONTAINS(parseDataSpec("cifar:/d"), "(did you mean 'cifar10'?)");
   EXPECT_ERROR_CONTAINS(parseDataSpec("fashion_mnist:/d"), "(did you mean 'fashion-mnist'?)");
   EXPECT_ERROR_CONTAINS(parseDataSpec("CIFAR10:/d"), "(did you mean 'cifar10'?)");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("folder:/d"), "folder: is not supported yet");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("folders:/d"), "(did you mean 'folder'?)");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("folder:"), "no directory after 'folder:'");
   EXPECT_ERROR_CONTAINS(parseDataSpec("/data/fashion"), "no kind before ':'");
   EXPECT_ERROR_CONTAINS(parseDataSpec("cifar10:"), "no directory after 'cifar10:'");
   EXPECT_ERROR_CONTAINS(parseDataSpec(""), "no kind");

@@ -21,7 +21,72 @@ TEST(RecipeTest, EmptyRecipeHasPyTorchDefaults) {
     EXPECT_FALSE(r->normalize.has_value());
     EXPECT_FALSE(r->augment.randomCrop.has_value());
     EXPECT_EQ(r->augment.horizontalFlip, 0.0);
+    EXPECT_FALSE(r->augment.randomResizedCrop.has_value());
+    EXPECT_FALSE(r->evalTransform.has_value());
+    EXPECT_EQ(r->valSplit, 0.0);
+    EXPECT_TRUE(r->keepBest);
   }
+}
+
+TEST(RecipeTest, ParsesTheTransferLearningDataKeys) {
+  Expected<TrainingRecipe> r = parseTrainingRecipe(
+      R"({"augment": {"random_resized_crop": {"size": [224, 200], "scale": [0.2, 0.9],
+                                              "ratio": [0.5, 2]},
+                      "horizontal_flip": true},
+          "eval_transform": {"resize": 256, "center_crop": 224},
+          "val_split": 0.2, "keep_best": false})",
+      "net.so");
+  ASSERT_TRUE(r.ok()) << r.message();
+  ASSERT_TRUE(r->augment.randomResizedCrop.has_value());
+  const RandomResizedCropSpec &c = *r->augment.randomResizedCrop;
+  EXPECT_EQ(c.height, 224);
+  EXPECT_EQ(c.width, 200);
+  EXPECT_EQ(c.scaleMin, 0.2);
+  EXPECT_EQ(c.scaleMax, 0.9);
+  EXPECT_EQ(c.ratioMin, 0.5);
+  EXPECT_EQ(c.ratioMax, 2.0);
+  ASSERT_TRUE(r->evalTransform.has_value());
+  EXPECT_EQ(r->evalTransform->resizeShorter, 256);
+  EXPECT_EQ(r->evalTransform->resizeHeight, 0);
+  EXPECT_EQ(r->evalTransform->cropHeight, 224);
+  EXPECT_EQ(r->evalTransform->cropWidth, 224);
+  EXPECT_EQ(r->valSplit, 0.2);
+  EXPECT_FALSE(r->keepBest);
+
+  // torchvision's defaults for scale and ratio; resize to an exact size.
+  r = parseTrainingRecipe(R"({"augment": {"random_resized_crop": {"size": 8}},
+                              "eval_transform": {"resize": [9, 10]}})",
+                          "net.so");
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->augment.randomResizedCrop->scaleMin, 0.08);
+  EXPECT_EQ(r->augment.randomResizedCrop->ratioMax, 4.0 / 3.0);
+  EXPECT_EQ(r->evalTransform->resizeShorter, 0);
+  EXPECT_EQ(r->evalTransform->resizeHeight, 9);
+  EXPECT_EQ(r->evalTransform->resizeWidth, 10);
+  EXPECT_EQ(r->evalTransform->cropHeight, 0);
+}
+
+TEST(RecipeTest, TransferLearningDataErrors) {
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"augment": {"random_resized_crop": {"scale": [0.1, 1]}}})", "n"),
+      "n: training recipe: augment.random_resized_crop.size is required");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(
+          R"({"augment": {"random_resized_crop": {"size": 4, "scale": [0.5, 1.5]}}})", "n"),
+      "augment.random_resized_crop.scale must be [min, max] with 0 < min <= max <= 1, not "
+      "[0.5,1.5]");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(
+          R"({"augment": {"random_resized_crop": {"size": 4, "ratio": [2, 1]}}})", "n"),
+      "augment.random_resized_crop.ratio must be [min, max] with 0 < min <= max, not [2,1]");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"eval_transform": {"resize": 0}})", "n"),
+                        "eval_transform.resize must be a positive integer or [h, w]");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"eval_transform": {"crop": 3}})", "n"),
+                        "unknown key 'eval_transform.crop'");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"val_split": 1})", "n"),
+                        "val_split must be in [0, 1), not 1");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"keep_best": 1})", "n"),
+                        "keep_best must be true or false");
 }
 
 TEST(RecipeTest, ParsesEveryKey) {

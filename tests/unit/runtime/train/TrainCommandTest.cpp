@@ -64,13 +64,73 @@ TEST_F(TrainCommandTest, LearnsASeparableSetAndWritesAllFiles) {
   Expected<SafetensorsFile> out = readSafetensors(path("w.safetensors"));
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->tensors.size(), 2u);
-  EXPECT_EQ(out->metadata.at("epoch"), "4");
+  // Epoch 1 already reached 100%, and only a strictly better epoch replaces
+  // the best: the output is epoch 1's, as the lecture's best_model_wts.
+  EXPECT_EQ(out->metadata.at("epoch"), "1");
+  EXPECT_TRUE(contains(r.out, "kept epoch 1 of 4, the best val accuracy (100.00%)")) << r.out;
 
   // The weights classify the set: cnnc eval agrees.
   CommandResult e = test::runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"),
                                    "--data", data_});
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_TRUE(contains(e.out, "accuracy 100.00% (48/48)")) << e.out;
+}
+
+TEST_F(TrainCommandTest, KeepBestChoosesTheOutputWeights) {
+  CommandResult kept = runTrain(args(CNNC_FAKE_MODEL, "kept.safetensors", {"--epochs", "3"}));
+  ASSERT_EQ(kept.code, 0) << kept.err;
+  expectSame(tensors("kept.safetensors"), tensors("kept.best.safetensors"), "kept");
+
+  CommandResult last =
+      runTrain(args(CNNC_FAKE_MODEL, "last.safetensors", {"--epochs", "3", "--no-keep-best"}));
+  ASSERT_EQ(last.code, 0) << last.err;
+  EXPECT_FALSE(contains(last.out, "kept epoch")) << last.out;
+  EXPECT_TRUE(contains(last.out, "wrote " + path("last.safetensors") + " (epoch 3)"));
+  // The last epoch's weights are the checkpoint's.
+  TensorMap out = tensors("last.safetensors"), ckpt = tensors("last.ckpt.safetensors");
+  for (const auto &[name, t] : out)
+    EXPECT_TRUE(test::sameTensor(t, ckpt.at(name))) << name;
+  EXPECT_FALSE(test::sameTensor(out.at("fc.weight"),
+                                tensors("kept.safetensors").at("fc.weight")));
+
+  CommandResult both = runTrain(
+      args(CNNC_FAKE_MODEL, "x.safetensors", {"--keep-best", "--no-keep-best"}));
+  EXPECT_EQ(both.code, 1);
+  EXPECT_TRUE(contains(both.err, "--keep-best and --no-keep-best contradict each other"));
+}
+
+TEST_F(TrainCommandTest, ValSplitHoldsOutASeededPart) {
+  const std::vector<std::string> flags = {"--val-split", "0.25", "--seed", "3"};
+  std::vector<std::string> full = args(CNNC_FAKE_MODEL, "full.safetensors", flags);
+  full.insert(full.end(), {"--epochs", "3"});
+  CommandResult a = runTrain(full);
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_TRUE(contains(a.out, "(36 images)\nvalidating on 12 of its 48 images (val split "
+                              "0.25, seed 3; eval transforms)"))
+      << a.out;
+  EXPECT_TRUE(contains(a.out, "epoch 1/3: batch 9/9 (100%)")) << a.out; // 36 train images
+  EXPECT_TRUE(contains(a.out, "/12), lr")) << a.out;
+  EXPECT_FALSE(contains(a.err, "no test split")) << a.err;
+
+  // The split is part of the checkpoint: a resumed run splits alike.
+  std::vector<std::string> first = args(CNNC_FAKE_MODEL, "part.safetensors", flags);
+  first.insert(first.end(), {"--epochs", "1"});
+  ASSERT_EQ(runTrain(first).code, 0);
+  CommandResult b = runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("res.safetensors"),
+                              "--resume", path("part.ckpt.safetensors"), "--epochs", "3"});
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_TRUE(contains(b.out, "validating on 12 of its 48 images")) << b.out;
+  expectSame(tensors("full.ckpt.safetensors"), tensors("res.ckpt.safetensors"), "checkpoint");
+
+  CommandResult both = runTrain(args(CNNC_FAKE_MODEL, "x.safetensors",
+                                     {"--val-split", "0.2", "--val-data", data_}));
+  EXPECT_EQ(both.code, 1);
+  EXPECT_TRUE(contains(both.err, "--val-data and --val-split both choose the validation data"));
+  CommandResult all = runTrain(args(CNNC_FAKE_MODEL, "x.safetensors", {"--val-split", "0.999"}));
+  EXPECT_EQ(all.code, 1);
+  EXPECT_TRUE(contains(all.err, "a validation split of 0.999000 of 48 images leaves no image to "
+                                "train on"))
+      << all.err;
 }
 
 TEST_F(TrainCommandTest, ResumeEqualsAnUninterruptedRunBitForBit) {

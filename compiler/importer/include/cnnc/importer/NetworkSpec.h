@@ -81,6 +81,21 @@ struct DataPrepSpec {
   int64_t cropPadding = -1;       // RandomCrop(input size, padding); -1: none
   SourcePos cropPos;              // where random_crop is written
   bool horizontalFlip = false;    // RandomHorizontalFlip(0.5)
+  // RandomResizedCrop(size, scale, ratio); size {0, 0}: the input's size.
+  bool resizedCrop = false;
+  SourcePos resizedCropPos;        // where random_resized_crop is written
+  cnn::shape::Pair resizedCropSize{0, 0};
+  SourcePos resizedCropSizePos;
+  double scale[2] = {0.08, 1.0};
+  double ratio[2] = {3.0 / 4.0, 4.0 / 3.0};
+  // eval_transform: Resize (one value: the shorter side; two: [h, w]; none:
+  // no resize) and CenterCrop (size {0, 0}: none).
+  bool evalTransform = false;
+  SourcePos evalTransformPos;
+  std::vector<int64_t> resize;
+  SourcePos resizePos;
+  cnn::shape::Pair centerCrop{0, 0};
+  SourcePos centerCropPos;
 };
 
 /// A `freeze:` pattern (shell glob over parameter names) and where it is.
@@ -98,6 +113,8 @@ struct TrainSpec {
   CosineLrSpec cosineLr;
   DataPrepSpec data;
   std::vector<FreezePattern> freeze;
+  double valSplit = 0;   // fraction of the training data held out for validation
+  bool keepBest = true;  // output the weights of the best validation epoch
 };
 
 struct NetworkSpec {
