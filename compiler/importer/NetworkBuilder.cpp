@@ -311,6 +311,14 @@ DictionaryAttr NetworkBuilder::trainAttr() {
     entries.push_back(named("val_split", builder.getF64FloatAttr(t.valSplit)));
   if (!t.keepBest)
     entries.push_back(named("keep_best", builder.getBoolAttr(false)));
+  if (!t.initWeights.empty()) {
+    SmallVector<Attribute> skip;
+    for (const std::string &glob : t.initSkip)
+      skip.push_back(builder.getStringAttr(glob));
+    entries.push_back(named(
+        "init", dict({named("weights", builder.getStringAttr(t.initWeights)),
+                      named("skip", builder.getArrayAttr(skip))})));
+  }
   return dict(entries);
 }
 

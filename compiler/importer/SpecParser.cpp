@@ -162,6 +162,7 @@ private:
   bool parseRange(const YAML::Node &node, const std::string &what, double (&out)[2]);
   void parseEvalTransform(const YAML::Node &node);
   void parseFreeze(const YAML::Node &node);
+  void parseInit(const YAML::Node &node);
 
   void expand(const std::vector<Item> &items, const std::string &prefix,
               const std::string &suffix, std::vector<std::pair<Item, std::string>> &out,
@@ -785,13 +786,13 @@ void SpecParser::parseTrain(const YAML::Node &node) {
   if (!node.IsMap()) {
     error(node, "'train' must be a mapping of batch_size, epochs, optimizer, "
                 "lr_schedule, normalize, augment, eval_transform, val_split, "
-                "keep_best and freeze");
+                "keep_best, freeze and init");
     return;
   }
   auto keys = keysOf(node,
                      {"batch_size", "epochs", "optimizer", "lr_schedule",
                       "normalize", "augment", "eval_transform", "val_split",
-                      "keep_best", "freeze"},
+                      "keep_best", "freeze", "init"},
                      "train");
   if (keys.count("batch_size"))
     if (auto v = integer(keys["batch_size"].second, "batch_size", 1))
@@ -834,6 +835,42 @@ void SpecParser::parseTrain(const YAML::Node &node) {
       spec.train.keepBest = *v;
   if (keys.count("freeze"))
     parseFreeze(keys["freeze"].second);
+  if (keys.count("init"))
+    parseInit(keys["init"].second);
+}
+
+void SpecParser::parseInit(const YAML::Node &node) {
+  if (!node.IsMap()) {
+    error(node, "'init' must be a mapping such as "
+                "{weights: backbone.safetensors, skip: [fc.weight, fc.bias]}");
+    return;
+  }
+  auto keys = keysOf(node, {"weights", "skip"}, "init");
+  if (!keys.count("weights")) {
+    error(node, "init needs 'weights', the file to start from");
+  } else if (const YAML::Node &w = keys["weights"].second;
+             !w.IsScalar() || w.Scalar().empty()) {
+    error(w, "'weights' is the path of a safetensors file, got " + describe(w));
+  } else {
+    spec.train.initWeights = w.Scalar();
+  }
+  if (!keys.count("skip"))
+    return;
+  const YAML::Node &skip = keys["skip"].second;
+  auto add = [&](const YAML::Node &item) {
+    if (!item.IsScalar() || item.Scalar().empty()) {
+      error(item, "'skip' patterns are tensor names or globs such as 'fc.*', got " +
+                      describe(item));
+      return;
+    }
+    spec.train.initSkip.push_back(item.Scalar());
+  };
+  if (skip.IsSequence()) {
+    for (const YAML::Node &item : skip)
+      add(item);
+  } else {
+    add(skip);
+  }
 }
 
 void SpecParser::expand(const std::vector<Item> &items,

@@ -41,11 +41,11 @@ static const char kTrainUsage[] =
     "                       OUT gets the best validation epoch's weights (default,\n"
     "                       unless the recipe says keep_best: false) or the last's\n"
     "  -o, --output FILE    the weights (safetensors)\n"
-    "  --weights FILE       start from these weights (default: PyTorch's default\n"
-    "                       initialisation from --seed)\n"
+    "  --weights FILE       start from these weights (default: the recipe's init:\n"
+    "                       weights, else PyTorch's default initialisation from --seed)\n"
     "  --skip GLOB[,GLOB]   with --weights: parameters to start anew instead (the\n"
     "                       replaced head, e.g. 'fc.*'); file tensors they match are\n"
-    "                       ignored whatever their shapes\n"
+    "                       ignored whatever their shapes (default: init: skip)\n"
     "  --epochs N           total number of epochs (also when resuming)\n"
     "  --batch-size B       samples per step\n"
     "  --lr X               base learning rate\n"
@@ -201,8 +201,6 @@ struct Command {
       return usageError("missing --data SPEC");
     if (!option("--output"))
       return usageError("missing -o OUT.safetensors");
-    if (option("--skip") && !option("--weights"))
-      return usageError("--skip names tensors of --weights; give the weights file too");
     if (option("--weights") && option("--resume"))
       return usageError("--resume continues from the checkpoint's weights; drop --weights");
     if (option("--val-data") && option("--val-split"))
@@ -229,6 +227,8 @@ struct Command {
     Expected<TrainingRecipe> recipe = trainingRecipe(*model);
     if (!recipe)
       return fail(recipe.error());
+    if (option("--skip") && !option("--weights") && recipe->initWeights.empty())
+      return usageError("--skip names tensors of --weights; give the weights file too");
     if (const std::string *t = option("--threads")) {
       Expected<int64_t> n = parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
       if (!n)
@@ -324,24 +324,33 @@ struct Command {
 
     // Initial weights.
     if (!resuming) {
-      if (const std::string *w = option("--weights")) {
-        Expected<SafetensorsFile> file = readSafetensors(*w);
+      // --weights and --skip, else the recipe's init: (each flag overrides
+      // its key).
+      const std::string weights =
+          option("--weights") ? *option("--weights") : recipe->initWeights;
+      const std::vector<std::string> skip =
+          option("--skip") ? splitList(*option("--skip")) : recipe->initSkip;
+      if (!weights.empty()) {
+        Expected<SafetensorsFile> file = readSafetensors(weights);
         if (!file)
           return fail(file.error());
-        std::vector<std::string> skip;
-        if (const std::string *globs = option("--skip"))
-          skip = splitList(*globs);
         Expected<std::vector<const Tensor *>> matched =
-            matchInitialWeights(model->parameters(), file->tensors, *w, skip);
+            matchInitialWeights(model->parameters(), file->tensors, weights, skip);
         if (!matched)
           return fail(matched.error());
         // Skipped parameters start as new ones (the same seeded initialiser).
         Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
         if (!init)
           return fail(Error(model->path() + ": " + init.message()));
-        for (size_t i = 0; i < matched->size(); ++i)
-          state.parameters.push_back((*matched)[i] ? *(*matched)[i]
-                                                   : init->at(model->parameters()[i].name));
+        std::string anew;
+        for (size_t i = 0; i < matched->size(); ++i) {
+          const std::string &name = model->parameters()[i].name;
+          state.parameters.push_back((*matched)[i] ? *(*matched)[i] : init->at(name));
+          if (!(*matched)[i])
+            anew += (anew.empty() ? "" : ", ") + name;
+        }
+        out << "starting from " << weights
+            << (anew.empty() ? std::string() : "; new: " + anew) << "\n";
       } else {
         Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
         if (!init)

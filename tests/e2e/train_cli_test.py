@@ -7,8 +7,8 @@ generated library (tests/e2e/tiny_train.yaml):
     without its files, weights of another network) fails with a message
     naming the file, and a file saved before is left untouched;
   - transfer: --weights with a head of another shape is refused with a hint,
-    and with --skip the head starts anew (as `cnnc init` makes it) while the
-    rest comes from the file.
+    and with --skip (or the recipe's init: skip) the head starts anew (as
+    `cnnc init` makes it) while the rest comes from the file.
 
 usage: train_cli_test.py CNNC WORKDIR"""
 import os
@@ -106,16 +106,30 @@ def main():
     expect_error([cnnc, "train", lib, "--data", data, "--weights", p("head5.safetensors"),
                   "--skip", "fc.*,head.*", "-o", p("transfer.safetensors")],
                  "'head.*' matches no parameter")
-    run([cnnc, "train", lib, "--data", data, "--weights", p("head5.safetensors"),
-         "--skip", "fc.*", "--epochs", "1", "--lr", "1e-30", "-o", p("transfer.safetensors")])
     run([cnnc, "init", lib, "-o", p("fresh.safetensors")])
-    got, fresh = read_safetensors(p("transfer.safetensors")), read_safetensors(p("fresh.safetensors"))
-    for name in ("conv1.weight", "conv1.bias"):
-        if not np.array_equal(got[name], tensors[name]):
-            sys.exit(f"transfer: {name} was not taken from the weights file")
-    for name in ("fc.weight", "fc.bias"):
-        if not np.array_equal(got[name], fresh[name]):
-            sys.exit(f"transfer: the skipped {name} did not start as `cnnc init` makes it")
+    fresh = read_safetensors(p("fresh.safetensors"))
+
+    def check_transfer(library, *flags):
+        run([cnnc, "train", library, "--data", data, *flags, "--epochs", "1", "--lr", "1e-30",
+             "-o", p("transfer.safetensors")])
+        got = read_safetensors(p("transfer.safetensors"))
+        for name in ("conv1.weight", "conv1.bias"):
+            if not np.array_equal(got[name], tensors[name]):
+                sys.exit(f"transfer {flags}: {name} was not taken from the weights file")
+        for name in ("fc.weight", "fc.bias"):
+            if not np.array_equal(got[name], fresh[name]):
+                sys.exit(f"transfer {flags}: the skipped {name} did not start as `cnnc init` "
+                         "makes it")
+
+    check_transfer(lib, "--weights", p("head5.safetensors"), "--skip", "fc.*")
+    # The same start written in the recipe (train: init:).
+    with open(os.path.join(HERE, "tiny_train.yaml")) as f:
+        recipe = f.read().replace("  epochs: 2\n", "  epochs: 2\n  init: {weights: '" +
+                                  p("head5.safetensors") + "', skip: ['fc.*']}\n")
+    with open(p("tiny_init.yaml"), "w") as f:
+        f.write(recipe)
+    run([cnnc, p("tiny_init.yaml"), "-o", p("tiny_init.so")])
+    check_transfer(p("tiny_init.so"))
     print("train/eval command line: learning, exact resume, errors and transfer OK")
 
 

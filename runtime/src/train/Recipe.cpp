@@ -358,6 +358,27 @@ Expected<TrainingRecipe> parseTrainingRecipe(const std::string &text,
   if (!(recipe.valSplit >= 0 && recipe.valSplit < 1))
     return r.error("val_split", "must be in [0, 1), not " + number(recipe.valSplit));
   CNNC_TRY(r.boolean("keep_best", recipe.keepBest));
+
+  Expected<const json *> init = r.object("init");
+  if (!init)
+    return init.error();
+  if (*init) {
+    Reader i = r.child(**init, "init");
+    const json *weights = i.get("weights");
+    if (!weights || !weights->is_string() || weights->get<std::string>().empty())
+      return i.error("weights", "must be the path of a weights file");
+    recipe.initWeights = weights->get<std::string>();
+    if (const json *skip = i.get("skip")) {
+      if (!skip->is_array())
+        return i.error("skip", "must be a list of tensor names or globs");
+      for (const json &glob : *skip) {
+        if (!glob.is_string() || glob.get<std::string>().empty())
+          return i.error("skip", "must be a list of tensor names or globs");
+        recipe.initSkip.push_back(glob.get<std::string>());
+      }
+    }
+    CNNC_TRY(i.noOtherKeys());
+  }
   CNNC_TRY(r.noOtherKeys());
   return recipe;
 }

@@ -13,7 +13,8 @@
 //                                        "ratio": [0.75, 1.3333]},
 //                "horizontal_flip": true},
 //    "eval_transform": {"resize": 256 or [h, w], "center_crop": [h, w]},
-//    "val_split": 0.2, "keep_best": true}
+//    "val_split": 0.2, "keep_best": true,
+//    "init": {"weights": "backbone.safetensors", "skip": ["fc.*"]}}
 //
 // Every key is optional (null counts as absent); "loss": "cross_entropy" is
 // accepted. Unknown keys, optimizers and schedules are errors, so a recipe
@@ -98,6 +99,10 @@ struct TrainingRecipe {
   std::optional<EvalTransformSpec> evalTransform;
   double valSplit = 0.0; // fraction of the training data held out; 0: none
   bool keepBest = true;  // output the best validation epoch's weights
+  // init: weights to start from (a path as given, relative to the working
+  // directory) and the globs of tensors to start anew (cnnc train --skip).
+  std::string initWeights;
+  std::vector<std::string> initSkip;
 };
 
 // Parses the JSON text; errors name `source` (the library) and the key.

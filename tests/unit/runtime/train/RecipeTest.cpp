@@ -89,6 +89,21 @@ TEST(RecipeTest, TransferLearningDataErrors) {
                         "keep_best must be true or false");
 }
 
+TEST(RecipeTest, ParsesTheInitialWeightsAndTheirErrors) {
+  Expected<TrainingRecipe> r = parseTrainingRecipe(
+      R"({"init": {"weights": "backbone.safetensors", "skip": ["fc.*", "head"]}})", "n");
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->initWeights, "backbone.safetensors");
+  EXPECT_EQ(r->initSkip, (std::vector<std::string>{"fc.*", "head"}));
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"init": {"skip": ["fc.*"]}})", "n"),
+                        "n: training recipe: init.weights must be the path of a weights file");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"init": {"weights": "w", "skip": "fc.*"}})", "n"),
+      "init.skip must be a list of tensor names or globs");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"init": {"weights": "w", "from": 1}})", "n"),
+                        "unknown key 'init.from'");
+}
+
 TEST(RecipeTest, ParsesEveryKey) {
   Expected<TrainingRecipe> r = parseTrainingRecipe(
       R"({"batch_size": 64, "epochs": 3, "loss": "cross_entropy",

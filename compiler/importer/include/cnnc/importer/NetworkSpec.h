@@ -115,6 +115,10 @@ struct TrainSpec {
   std::vector<FreezePattern> freeze;
   double valSplit = 0;   // fraction of the training data held out for validation
   bool keepBest = true;  // output the weights of the best validation epoch
+  // init: the weights file to start from (as `cnnc train --weights`) and
+  // the globs of tensors to start anew instead (as --skip).
+  std::string initWeights;
+  std::vector<std::string> initSkip;
 };
 
 struct NetworkSpec {
