@@ -1,5 +1,6 @@
 #include "cnnc/ParameterCheck.h"
 
+#include "cnnc/BatchCounters.h"
 #include "cnnc/ModelLibrary.h"
 
 #include <fnmatch.h>
@@ -51,8 +52,10 @@ match(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
                          " but the network expects F32");
     ordered.push_back(&t);
   }
+  // A batch norm's num_batches_tracked is carried, not passed to the
+  // network (see BatchCounters.h).
   for (const auto &[name, tensor] : tensors)
-    if (!expected.count(name) && !skipped(name))
+    if (!expected.count(name) && !skipped(name) && !isBatchCounter(name, parameters))
       problems.push_back("unexpected tensor '" + name + "' (" +
                          shapeToString(tensor.shape()) + "); the network has no such parameter");
   for (size_t i = 0; i < used.size(); ++i)

@@ -1,6 +1,7 @@
 #include "cnnc/Commands.h"
 
 #include "CommandLine.h"
+#include "cnnc/BatchCounters.h"
 #include "cnnc/Init.h"
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/ParameterCheck.h"
@@ -322,7 +323,11 @@ struct Command {
     if (!valLoader)
       return fail(valLoader.error());
 
-    // Initial weights.
+    // Initial weights. Batch norms count their batches from the weights'
+    // num_batches_tracked (0 when absent, and when resuming: a checkpoint
+    // does not keep it).
+    TensorMap weightsFile;
+    std::string weightsName;
     if (!resuming) {
       // --weights and --skip, else the recipe's init: (each flag overrides
       // its key).
@@ -351,6 +356,8 @@ struct Command {
         }
         out << "starting from " << weights
             << (anew.empty() ? std::string() : "; new: " + anew) << "\n";
+        weightsFile = std::move(file->tensors);
+        weightsName = weights;
       } else {
         Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
         if (!init)
@@ -398,10 +405,16 @@ struct Command {
       }
       return meta;
     };
-    auto asMap = [&](const std::vector<Tensor> &tensors) {
+    Expected<BatchCounters> counters = readBatchCounters(*model, weightsFile, weightsName);
+    if (!counters)
+      return fail(counters.error());
+    const int64_t stepsPerEpoch = trainLoader->numBatches();
+    // The weights after `epoch` epochs, with their batch norms' counters.
+    auto asMap = [&](const std::vector<Tensor> &tensors, int64_t epoch) {
       TensorMap map;
       for (size_t i = 0; i < tensors.size(); ++i)
         map.emplace(model->parameters()[i].name, tensors[i]);
+      addBatchCounters(map, *counters, epoch * stepsPerEpoch);
       return map;
     };
 
@@ -413,7 +426,7 @@ struct Command {
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
       if (summary.best)
-        if (Status s = writeSafetensors(bestPath, asMap(c.bestParameters),
+        if (Status s = writeSafetensors(bestPath, asMap(c.bestParameters, c.bestEpoch),
                                         weightsMeta(c.bestEpoch, c.bestAccuracy));
             !s)
           return s;
@@ -424,7 +437,7 @@ struct Command {
 
     if (state.bestEpoch > 0)
       if (Status s = writeSafetensors(
-              bestPath, asMap(state.bestParameters),
+              bestPath, asMap(state.bestParameters, state.bestEpoch),
               weightsMeta(state.bestEpoch, state.bestAccuracy));
           !s)
         return fail(s.error());
@@ -433,9 +446,9 @@ struct Command {
     if (args.flags.count("--keep-best") || args.flags.count("--no-keep-best"))
       keepBest = args.flags.count("--keep-best") > 0;
     const bool kept = keepBest && state.bestEpoch > 0;
-    if (Status s = kept ? writeSafetensors(outPath, asMap(state.bestParameters),
+    if (Status s = kept ? writeSafetensors(outPath, asMap(state.bestParameters, state.bestEpoch),
                                            weightsMeta(state.bestEpoch, state.bestAccuracy))
-                        : writeSafetensors(outPath, asMap(state.parameters),
+                        : writeSafetensors(outPath, asMap(state.parameters, state.epochsCompleted),
                                            weightsMeta(state.epochsCompleted, lastAccuracy));
         !s)
       return fail(s.error());

@@ -24,6 +24,8 @@ const char *opKindName(OpKind kind) {
     return "adaptive_avgpool2d";
   case OpKind::Flatten:
     return "flatten";
+  case OpKind::BatchNorm2d:
+    return "batchnorm2d";
   }
   return "unknown";
 }
@@ -34,6 +36,15 @@ bool isActivation(OpKind kind) {
 }
 
 namespace detail {
+
+int reductionLanes(int extent, int natural) {
+  if (extent <= 2 * natural)
+    return extent;
+  for (int d = 2 * natural; d >= natural / 2; --d)
+    if (extent % d == 0)
+      return d;
+  return natural;
+}
 
 cnn::shape::Shape checkShape(const char *op,
                              const cnn::shape::ShapeResult &result) {
