@@ -169,6 +169,9 @@ std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
       .Case([&](cnn::FlattenOp flatten) {
         return hl::flatten(tensor(flatten.getInput()), name);
       })
+      .Case([&](cnn::AddOp add) {
+        return hl::add(tensor(add.getLhs()), tensor(add.getRhs()), name);
+      })
       .Default([](Operation *) { return std::nullopt; });
 }
 

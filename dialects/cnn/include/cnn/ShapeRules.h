@@ -67,6 +67,8 @@ ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
+/// x + y: both operands of one shape (no broadcasting), which the result has.
+ShapeResult add(const Shape &lhs, const Shape &rhs);
 
 // Training: the loss and the gradient ops. Each checks that its operands
 // are consistent with the forward op it differentiates.

@@ -25,9 +25,10 @@ namespace cnnc::hl {
 ///    Linear is a tiled GEMM: tiles of output features x samples accumulate
 ///    in vector lanes over the input features (rfactor), long rows in
 ///    chunks that stay in L1 while a block of samples reads them.
-///  - Element-wise activations that are the only reader of an op's result
-///    are fused into it: the last activation of the chain is the stored
-///    tensor; the op's own output Func and the inner activations are inlined.
+///  - Element-wise activations and adds that are the only reader of an op's
+///    result are fused into it (conv -> add -> relu is stored once): the
+///    last op of the chain is the stored tensor; the op's own output Func
+///    and the inner ones are inlined.
 ///  - Weight / bias / input wrappers stay inline (read straight from the
 ///    buffers). Every other op result is stored once (compute_root): it is
 ///    the next layer's input. Flatten is a dense copy.
