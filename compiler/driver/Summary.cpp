@@ -87,8 +87,11 @@ NetworkSummary summarize(ModuleOp module) {
     s.kind = op.getName().stripDialect().str();
     s.outputShape = shapeOf(op.getResult(0));
     s.parameters = 0;
+    // Buffers (running statistics) are state, not parameters, as in
+    // PyTorch's parameter count.
     for (Value operand : op.getOperands())
-      if (operand.getDefiningOp<cnn::ParameterOp>()) {
+      if (auto param = operand.getDefiningOp<cnn::ParameterOp>();
+          param && !param.getBuffer()) {
         auto shape = shapeOf(operand);
         int64_t n = 1;
         for (int64_t d : shape)

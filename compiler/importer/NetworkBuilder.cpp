@@ -73,7 +73,17 @@ private:
     parameterNames.push_back(name);
     return builder.create<cnn::ParameterOp>(
         layerLoc(layer), tensorType(shape), builder.getStringAttr(name),
-        frozen(layer, name) ? builder.getUnitAttr() : UnitAttr());
+        frozen(layer, name) ? builder.getUnitAttr() : UnitAttr(),
+        UnitAttr());
+  }
+  /// A buffer (never trained, so `freeze:` patterns do not apply to it).
+  Value buffer(const LayerSpec &layer, StringRef suffix,
+               const shp::Shape &shape) {
+    std::string name = layer.name + "." + suffix.str();
+    parameterNames.push_back(name);
+    return builder.create<cnn::ParameterOp>(
+        layerLoc(layer), tensorType(shape), builder.getStringAttr(name),
+        UnitAttr(), builder.getUnitAttr());
   }
   void checkFreezePatterns();
   ArrayAttr pairAttr(shp::Pair p) { return builder.getI64ArrayAttr({p[0], p[1]}); }
@@ -87,6 +97,7 @@ private:
   std::string inputName(int index) const {
     return index == kNetworkInput ? "input" : spec.layers[index].name;
   }
+  void addBatchNorm2d(const LayerSpec &layer);
   /// Accepts a layer's inferred output, or reports the rule's message.
   void accept(const LayerSpec &layer, const shp::ShapeResult &result,
               llvm::function_ref<Value(RankedTensorType)> create);
@@ -229,6 +240,42 @@ void NetworkBuilder::addAdd(const LayerSpec &layer, ArrayRef<Value> inputs,
   });
 }
 
+void NetworkBuilder::addBatchNorm2d(const LayerSpec &layer) {
+  if (currentShape.size() != 4) {
+    error(layerLoc(layer), "batchnorm2d '" + layer.name +
+                               "' needs an [N, C, H, W] input but gets " +
+                               shp::format(currentShape));
+    current = nullptr;
+    return;
+  }
+  int64_t channels = currentShape[1];
+  if (layer.inChannels && *layer.inChannels != channels)
+    error(locOf(layer.inChannelsPos),
+          "num_features is " + Twine(*layer.inChannels) +
+              " but the layer's input has " + Twine(channels) +
+              " channels (shape " + shp::format(currentShape) + ")");
+  shp::Shape perChannel{channels};
+  accept(layer,
+         shp::batchNorm2d(currentShape, {{"weight", perChannel},
+                                         {"bias", perChannel},
+                                         {"running_mean", perChannel},
+                                         {"running_var", perChannel}}),
+         [&](RankedTensorType type) -> Value {
+           // torchvision's state_dict order: weight, bias, then buffers.
+           Value w = parameter(layer, "weight", perChannel);
+           Value b = parameter(layer, "bias", perChannel);
+           Value mean = buffer(layer, "running_mean", perChannel);
+           Value var = buffer(layer, "running_var", perChannel);
+           // Eval mode: func @forward is inference; cnn-autodiff switches
+           // the training step's copy to batch statistics.
+           return builder.create<cnn::BatchNorm2dOp>(
+               layerLoc(layer), type, current, w, b, mean, var,
+               builder.getF64FloatAttr(layer.eps),
+               builder.getF64FloatAttr(layer.momentum),
+               builder.getBoolAttr(false));
+         });
+}
+
 void NetworkBuilder::addLayer(const LayerSpec &layer) {
   Location loc = layerLoc(layer);
   switch (layer.kind) {
@@ -258,6 +305,8 @@ void NetworkBuilder::addLayer(const LayerSpec &layer) {
     });
   case LayerKind::Add:
     return; // addAdd: it has two inputs
+  case LayerKind::BatchNorm2d:
+    return addBatchNorm2d(layer);
   }
 }
 
@@ -334,6 +383,11 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc, StringRef(spec.name));
   module->getOperation()->setAttr("cnn.loss", builder.getStringAttr(spec.loss));
   module->getOperation()->setAttr("cnn.train", trainAttr());
+  // Read by cnn-autodiff; compiled into the training step, so not part of
+  // the run-time recipe.
+  module->getOperation()->setAttr(
+      "cnn.frozen_batchnorm",
+      builder.getStringAttr(spec.train.frozenBatchNorm));
 
   shp::Shape inputShape{shp::kDynamic};
   inputShape.insert(inputShape.end(), spec.input.begin(), spec.input.end());

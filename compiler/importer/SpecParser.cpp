@@ -30,6 +30,7 @@ const char *layerKindName(LayerKind kind) {
   case LayerKind::AdaptiveAvgPool2d: return "adaptive_avgpool2d";
   case LayerKind::Flatten: return "flatten";
   case LayerKind::Add: return "add";
+  case LayerKind::BatchNorm2d: return "batchnorm2d";
   }
   return "?";
 }
@@ -49,6 +50,7 @@ const std::vector<std::pair<std::string, LayerKind>> kLayerKinds = {
     {"adaptive_avgpool2d", LayerKind::AdaptiveAvgPool2d},
     {"flatten", LayerKind::Flatten},
     {"add", LayerKind::Add},
+    {"batchnorm2d", LayerKind::BatchNorm2d},
 };
 
 /// Entries of a layer list that are not layers.
@@ -63,6 +65,7 @@ const char *autoNamePrefix(LayerKind kind) {
   case LayerKind::MaxPool2d: return "pool";
   case LayerKind::AvgPool2d: return "avgpool";
   case LayerKind::AdaptiveAvgPool2d: return "adaptive_avgpool";
+  case LayerKind::BatchNorm2d: return "bn";
   default: return layerKindName(kind);
   }
 }
@@ -103,6 +106,9 @@ std::vector<std::string> allowedArguments(LayerKind kind) {
     return {"name", "start_dim"};
   case LayerKind::Add:
     return {"name", "inputs"};
+  case LayerKind::BatchNorm2d:
+    return {"name",   "num_features",        "eps", "momentum",
+            "affine", "track_running_stats", "trainable"};
   }
   return {};
 }
@@ -596,6 +602,51 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
       ok = false;
     }
     break;
+  case LayerKind::BatchNorm2d: {
+    if (keys.count("num_features")) {
+      int64_t features = 0;
+      setInt(&keys["num_features"].second, "num_features", features, 1);
+      l.inChannels = features;
+      l.inChannelsPos = posOf(keys["num_features"].second);
+    }
+    if (keys.count("eps")) {
+      if (auto v = real(keys["eps"].second, "eps", 0); v && *v > 0)
+        l.eps = *v;
+      else {
+        if (v)
+          error(keys["eps"].second, "'eps' must be positive, got " +
+                                        keys["eps"].second.Scalar());
+        ok = false;
+      }
+    }
+    if (keys.count("momentum")) {
+      const YAML::Node &m = keys["momentum"].second;
+      if (m.IsNull()) {
+        // PyTorch's momentum=None (a cumulative average) is not supported.
+        error(m, "momentum must be a number in [0, 1]; a cumulative average "
+                 "(momentum None) is not supported");
+        ok = false;
+      } else if (auto v = real(m, "momentum", 0); v && *v <= 1) {
+        l.momentum = *v;
+      } else {
+        if (v)
+          error(m, "'momentum' must be at most 1, got " + m.Scalar());
+        ok = false;
+      }
+    }
+    for (const char *key : {"affine", "track_running_stats"}) {
+      bool value = true;
+      setBool(key, value);
+      if (!value) {
+        error(keys[key].second,
+              std::string("batchnorm2d supports only ") + key +
+                  ": true (PyTorch's default)");
+        ok = false;
+      }
+    }
+    setBool("trainable", l.trainable);
+    break;
+  }
   case LayerKind::Flatten:
     if (keys.count("start_dim")) {
       int64_t startDim = 1;
@@ -1037,7 +1088,7 @@ void SpecParser::parseTrain(const YAML::Node &node) {
   }
   auto keys = keysOf(node,
                      {"batch_size", "epochs", "optimizer", "lr_schedule",
-                      "normalize", "augment", "freeze"},
+                      "normalize", "augment", "freeze", "frozen_batchnorm"},
                      "train");
   if (keys.count("batch_size"))
     if (auto v = integer(keys["batch_size"].second, "batch_size", 1))
@@ -1066,6 +1117,17 @@ void SpecParser::parseTrain(const YAML::Node &node) {
     parseAugment(keys["augment"].second);
   if (keys.count("freeze"))
     parseFreeze(keys["freeze"].second);
+  if (keys.count("frozen_batchnorm")) {
+    const YAML::Node &mode = keys["frozen_batchnorm"].second;
+    if (mode.IsScalar() &&
+        (mode.Scalar() == "eval" || mode.Scalar() == "batch_stats"))
+      spec.train.frozenBatchNorm = mode.Scalar();
+    else
+      error(mode, "'frozen_batchnorm' must be 'eval' (frozen batch norms use "
+                  "and keep their running statistics) or 'batch_stats' (they "
+                  "normalise with the batch and update them), got " +
+                      describe(mode));
+  }
 }
 
 bool SpecParser::parse(const std::string &text, const std::string &defaultName) {

@@ -94,6 +94,9 @@ LogicalResult cnn::verifyParameter(ParameterOp op) {
       return op.emitOpError("dimensions must be positive, got ") << type;
   if (op.getName().empty())
     return op.emitOpError("needs a non-empty name");
+  if (op.getBuffer() && op.getFrozen())
+    return op.emitOpError("is a buffer, which is never trained: {frozen} "
+                          "does not apply");
   return success();
 }
 
@@ -211,6 +214,21 @@ LogicalResult cnn::AddOp::inferReturnTypes(
                         inferred);
 }
 
+LogicalResult cnn::BatchNorm2dOp::inferReturnTypes(
+    MLIRContext *context, Optional<Location> location, ValueRange operands,
+    DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {
+  return inferFromInput(
+      context, location, "batchnorm2d", operands, inferred,
+      [&](const shp::Shape &input) {
+        shp::ChannelOperands perChannel;
+        const char *names[] = {"weight", "bias", "running_mean", "running_var"};
+        for (int i = 0; i < 4; ++i)
+          if (auto shape = shapeOf(operands[1 + i].getType()))
+            perChannel.push_back({names[i], *shape});
+        return shp::batchNorm2d(input, perChannel);
+      });
+}
+
 LogicalResult cnn::FlattenOp::inferReturnTypes(
     MLIRContext *context, Optional<Location> location, ValueRange operands,
     DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {
@@ -298,6 +316,15 @@ CNN_INFER(AdaptiveAvgPool2dGradOp, "adaptive_avgpool2d_grad",
                                      pairAttr(attributes, "input_size", {1, 1})))
 CNN_INFER(UnflattenOp, "unflatten",
           shp::unflatten(s[0], shapeListAttr(attributes, "shape")))
+CNN_INFER(BatchNorm2dInputGradOp, "batchnorm2d_input_grad",
+          shp::batchNorm2dInputGrad(s[0], s[1],
+                                    {{"weight", s[2]},
+                                     {"running_mean", s[3]},
+                                     {"running_var", s[4]}}))
+CNN_INFER(BatchNorm2dWeightGradOp, "batchnorm2d_weight_grad",
+          shp::batchNorm2dWeightGrad(s[0], s[1],
+                                     {{"running_mean", s[2]},
+                                      {"running_var", s[3]}}))
 #undef CNN_INFER
 
 LogicalResult cnn::verifySgdUpdate(SgdUpdateOp op) {
@@ -307,6 +334,31 @@ LogicalResult cnn::verifySgdUpdate(SgdUpdateOp op) {
   if (param.getFrozen())
     return op.emitOpError("updates the frozen parameter '")
            << param.getName() << "'";
+  if (param.getBuffer())
+    return op.emitOpError("updates the buffer '")
+           << param.getName() << "', which is never trained";
+  return success();
+}
+
+LogicalResult cnn::verifyBatchNorm2dStatsUpdate(BatchNorm2dStatsUpdateOp op) {
+  for (Value v : {op.getRunningMean(), op.getRunningVar()}) {
+    auto param = v.getDefiningOp<ParameterOp>();
+    if (!param || !param.getBuffer())
+      return op.emitOpError(
+          "must update values defined by cnn.parameter {buffer}");
+  }
+  double momentum = op.getMomentum().convertToDouble();
+  if (!(momentum >= 0 && momentum <= 1))
+    return op.emitOpError("momentum must be in [0, 1], got ") << momentum;
+  auto input = shapeOf(op.getInput().getType());
+  auto mean = shapeOf(op.getRunningMean().getType());
+  auto var = shapeOf(op.getRunningVar().getType());
+  if (input && mean && var) {
+    shp::ShapeResult r = shp::batchNorm2d(
+        *input, {{"running_mean", *mean}, {"running_var", *var}});
+    if (!r.ok())
+      return op.emitOpError(r.error);
+  }
   return success();
 }
 

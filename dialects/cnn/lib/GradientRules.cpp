@@ -124,6 +124,26 @@ void AdaptiveAvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
         getLoc(), getInput().getType(), grad, spatialSize(b, getInput()));
 }
 
+// The running statistics are buffers: they never need a gradient. In
+// training mode the gradient ops recompute the batch statistics of the
+// input, which the lowering shares with the forward op.
+void BatchNorm2dOp::buildGradients(OpBuilder &b, Value grad,
+                                   ArrayRef<bool> needed,
+                                   SmallVectorImpl<Value> &grads) {
+  resize(grads, getNumOperands());
+  Location loc = getLoc();
+  if (needed[0])
+    grads[0] = b.create<BatchNorm2dInputGradOp>(
+        loc, getInput().getType(), getInput(), grad, getWeight(),
+        getRunningMean(), getRunningVar(), getEpsAttr(), getTrainingAttr());
+  if (needed[1])
+    grads[1] = b.create<BatchNorm2dWeightGradOp>(
+        loc, getWeight().getType(), getInput(), grad, getRunningMean(),
+        getRunningVar(), getEpsAttr(), getTrainingAttr());
+  if (needed[2])
+    grads[2] = biasGrad(b, loc, getBias(), grad);
+}
+
 void FlattenOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                                SmallVectorImpl<Value> &grads) {
   resize(grads, 1);

@@ -219,6 +219,22 @@ ShapeResult flatten(const Shape &input) {
   return ShapeResult::success({input[0], features});
 }
 
+ShapeResult batchNorm2d(const Shape &input,
+                        const ChannelOperands &perChannel) {
+  if (auto e = checkRank("batchnorm2d input", input, 4))
+    return ShapeResult::failure(*e + " (batchnorm2d normalises the channels "
+                                "of an [N, C, H, W] activation)");
+  for (const auto &[name, shape] : perChannel) {
+    if (shape.size() == 1 && compatible(shape, {input[1]}))
+      continue;
+    return ShapeResult::failure(
+        name + " must have shape [" +
+        (input[1] == kDynamic ? "C" : std::to_string(input[1])) +
+        "] (one value per input channel) but has " + format(shape));
+  }
+  return ShapeResult::success(input);
+}
+
 bool compatible(const Shape &a, const Shape &b) {
   if (a.size() != b.size())
     return false;
@@ -352,6 +368,20 @@ ShapeResult unflatten(const Shape &input, const Shape &sampleShape) {
   Shape out{input[0]};
   out.insert(out.end(), sampleShape.begin(), sampleShape.end());
   return ShapeResult::success(out);
+}
+
+ShapeResult batchNorm2dInputGrad(const Shape &input, const Shape &grad,
+                                 const ChannelOperands &perChannel) {
+  return expectGrad(batchNorm2d(input, perChannel), grad, input,
+                    "batchnorm2d");
+}
+
+ShapeResult batchNorm2dWeightGrad(const Shape &input, const Shape &grad,
+                                  const ChannelOperands &perChannel) {
+  ShapeResult forward = batchNorm2d(input, perChannel);
+  if (!forward.ok())
+    return forward;
+  return expectGrad(forward, grad, {input[1]}, "batchnorm2d");
 }
 
 std::string format(const Shape &shape) {

@@ -28,3 +28,24 @@ func @all_ops(%x: tensor<?x3x9x7xf32>) -> tensor<?x5xf32> {
   %8 = cnn.linear %7, %fw, %fb : (tensor<?x4xf32>, tensor<5x4xf32>, tensor<5xf32>) -> tensor<?x5xf32>
   return %8 : tensor<?x5xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @batchnorm
+func @batchnorm(%x: tensor<?x4x5x6xf32>, %dy: tensor<?x4x5x6xf32>) -> tensor<?x4x5x6xf32> {
+  %w = cnn.parameter "bn.weight" : tensor<4xf32>
+  %b = cnn.parameter "bn.bias" : tensor<4xf32>
+  // CHECK: %[[M:.*]] = cnn.parameter "bn.running_mean" {buffer} : tensor<4xf32>
+  %m = cnn.parameter "bn.running_mean" {buffer} : tensor<4xf32>
+  %v = cnn.parameter "bn.running_var" {buffer} : tensor<4xf32>
+  // CHECK: cnn.batchnorm2d %{{.*}}, %{{.*}}, %{{.*}}, %[[M]], %{{.*}} {eps = 1.000000e-05 : f64, momentum = 1.000000e-01 : f64, training = true}
+  // CHECK-SAME: -> tensor<?x4x5x6xf32>
+  %y = cnn.batchnorm2d %x, %w, %b, %m, %v {eps = 1.0e-5 : f64, momentum = 0.1 : f64, training = true} : (tensor<?x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<?x4x5x6xf32>
+  // CHECK: cnn.batchnorm2d_input_grad {{.*}} -> tensor<?x4x5x6xf32>
+  %dx = cnn.batchnorm2d_input_grad %x, %dy, %w, %m, %v {eps = 1.0e-5 : f64, training = true} : (tensor<?x4x5x6xf32>, tensor<?x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<?x4x5x6xf32>
+  // CHECK: cnn.batchnorm2d_weight_grad {{.*}} -> tensor<4xf32>
+  %dw = cnn.batchnorm2d_weight_grad %x, %dy, %m, %v {eps = 1.0e-5 : f64, training = true} : (tensor<?x4x5x6xf32>, tensor<?x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  // CHECK: cnn.batchnorm2d_stats_update %{{.*}}, %[[M]], %{{.*}} {momentum = 1.000000e-01 : f64} : tensor<?x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>
+  cnn.batchnorm2d_stats_update %x, %m, %v {momentum = 0.1 : f64} : tensor<?x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>
+  return %y : tensor<?x4x5x6xf32>
+}

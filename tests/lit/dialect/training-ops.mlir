@@ -43,3 +43,67 @@ func @labels(%logits: tensor<?x10xf32>, %labels: tensor<?xi64>) {
   %0 = cnn.unflatten %logits {shape = [3, 3]} : (tensor<?x10xf32>) -> tensor<*xf32>
   return
 }
+
+// -----
+
+func @bn_channels(%x: tensor<?x4x5x6xf32>) {
+  %w = cnn.parameter "bn.weight" : tensor<3xf32>
+  %m = cnn.parameter "bn.running_mean" {buffer} : tensor<4xf32>
+  // expected-error @+1 {{'cnn.batchnorm2d' weight must have shape [4] (one value per input channel) but has [3]}}
+  %y = cnn.batchnorm2d %x, %w, %m, %m, %m {eps = 1.0e-5 : f64, momentum = 0.1 : f64, training = false} : (tensor<?x4x5x6xf32>, tensor<3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func @bn_grad(%x: tensor<?x4x5x6xf32>, %dy: tensor<?x4x5x5xf32>) {
+  %m = cnn.parameter "bn.running_mean" {buffer} : tensor<4xf32>
+  // expected-error @+1 {{batchnorm2d gradient has shape [?, 4, 5, 5] but the forward result is [?, 4, 5, 6]}}
+  %0 = cnn.batchnorm2d_weight_grad %x, %dy, %m, %m {eps = 1.0e-5 : f64, training = true} : (tensor<?x4x5x6xf32>, tensor<?x4x5x5xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func @stats_of_a_parameter(%x: tensor<?x4x5x6xf32>) {
+  %w = cnn.parameter "bn.weight" : tensor<4xf32>
+  %v = cnn.parameter "bn.running_var" {buffer} : tensor<4xf32>
+  // expected-error @+1 {{'cnn.batchnorm2d_stats_update' op must update values defined by cnn.parameter {buffer}}}
+  cnn.batchnorm2d_stats_update %x, %w, %v {momentum = 0.1 : f64} : tensor<?x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func @stats_momentum(%x: tensor<?x4x5x6xf32>) {
+  %v = cnn.parameter "bn.running_var" {buffer} : tensor<4xf32>
+  // expected-error @+1 {{momentum must be in [0, 1], got 2}}
+  cnn.batchnorm2d_stats_update %x, %v, %v {momentum = 2.0 : f64} : tensor<?x4x5x6xf32>, tensor<4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func @stats_channels(%x: tensor<?x4x5x6xf32>) {
+  %v = cnn.parameter "bn.running_var" {buffer} : tensor<5xf32>
+  // expected-error @+1 {{running_mean must have shape [4] (one value per input channel) but has [5]}}
+  cnn.batchnorm2d_stats_update %x, %v, %v {momentum = 0.1 : f64} : tensor<?x4x5x6xf32>, tensor<5xf32>, tensor<5xf32>
+  return
+}
+
+// -----
+
+func @buffer_update(%g: tensor<4xf32>) {
+  %m = cnn.parameter "bn.running_mean" {buffer} : tensor<4xf32>
+  // expected-error @+1 {{'cnn.sgd_update' op updates the buffer 'bn.running_mean', which is never trained}}
+  cnn.sgd_update %m, %g : tensor<4xf32>
+  return
+}
+
+// -----
+
+// expected-error @+2 {{'cnn.parameter' op is a buffer, which is never trained: {frozen} does not apply}}
+func @frozen_buffer() {
+  %m = cnn.parameter "bn.running_mean" {buffer, frozen} : tensor<4xf32>
+  return
+}

@@ -126,6 +126,39 @@ TEST(Add, EqualShapesOnly) {
   EXPECT_FALSE(add({D, 8, 1, 1}, {D, 8}).ok());
 }
 
+TEST(BatchNorm2d, KeepsShapeAndChecksChannels) {
+  ChannelOperands four = {{"weight", {4}}, {"bias", {4}},
+                          {"running_mean", {4}}, {"running_var", {4}}};
+  ShapeResult r = batchNorm2d({D, 4, 7, 5}, four);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.shape, (Shape{D, 4, 7, 5}));
+  EXPECT_EQ(batchNorm2d({D, 3, 7, 5}, four).error,
+            "weight must have shape [3] (one value per input channel) but "
+            "has [4]");
+  EXPECT_EQ(batchNorm2d({D, 4, 7, 5}, {{"running_var", {4, 1}}}).error,
+            "running_var must have shape [4] (one value per input channel) "
+            "but has [4, 1]");
+  EXPECT_NE(batchNorm2d({D, 12}, four).error.find(
+                "batchnorm2d input must have rank 4 but has shape [?, 12]"),
+            std::string::npos);
+}
+
+TEST(BatchNorm2d, Gradients) {
+  ChannelOperands stats = {{"running_mean", {4}}, {"running_var", {4}}};
+  ShapeResult dx = batchNorm2dInputGrad({D, 4, 3, 3}, {D, 4, 3, 3}, stats);
+  ASSERT_TRUE(dx.ok()) << dx.error;
+  EXPECT_EQ(dx.shape, (Shape{D, 4, 3, 3}));
+  ShapeResult dw = batchNorm2dWeightGrad({D, 4, 3, 3}, {D, 4, 3, 3}, stats);
+  ASSERT_TRUE(dw.ok()) << dw.error;
+  EXPECT_EQ(dw.shape, (Shape{4}));
+  EXPECT_EQ(batchNorm2dWeightGrad({D, 4, 3, 3}, {D, 4, 3, 2}, stats).error,
+            "batchnorm2d gradient has shape [?, 4, 3, 2] but the forward "
+            "result is [?, 4, 3, 3]");
+  EXPECT_FALSE(batchNorm2dInputGrad({D, 4, 3, 3}, {D, 4, 3, 3},
+                                    {{"weight", {5}}})
+                   .ok());
+}
+
 TEST(Format, ShowsDynamicAsQuestionMark) {
   EXPECT_EQ(format({D, 3, 32, 32}), "[?, 3, 32, 32]");
 }

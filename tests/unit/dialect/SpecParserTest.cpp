@@ -47,6 +47,32 @@ TEST(SpecParser, PyTorchDefaults) {
   EXPECT_TRUE(p.spec.layers[4].bias);
 }
 
+TEST(SpecParser, BatchNormDefaultsAndNames) {
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "layers:\n"
+                   "  - batchnorm2d\n"
+                   "  - batchnorm2d: {name: bn_x, eps: 0.001, momentum: 0.3,"
+                   " num_features: 3}\n"
+                   "  - batchnorm2d: {}\n"
+                   "train: {frozen_batchnorm: batch_stats}\n");
+  ASSERT_TRUE(p.ok) << p.errors.front().second;
+  ASSERT_EQ(p.spec.layers.size(), 3u);
+  const LayerSpec &bn = p.spec.layers[0];
+  EXPECT_EQ(bn.kind, LayerKind::BatchNorm2d);
+  EXPECT_EQ(bn.name, "bn1");
+  EXPECT_DOUBLE_EQ(bn.eps, 1e-5);
+  EXPECT_DOUBLE_EQ(bn.momentum, 0.1);
+  EXPECT_FALSE(bn.inChannels);
+  EXPECT_EQ(p.spec.layers[1].name, "bn_x");
+  EXPECT_DOUBLE_EQ(p.spec.layers[1].eps, 0.001);
+  EXPECT_DOUBLE_EQ(p.spec.layers[1].momentum, 0.3);
+  EXPECT_EQ(p.spec.layers[1].inChannels, 3);
+  EXPECT_EQ(p.spec.layers[2].name, "bn2");
+  EXPECT_EQ(p.spec.train.frozenBatchNorm, "batch_stats");
+  EXPECT_EQ(parse("input: [3, 8, 8]\nlayers: [relu]\n").spec.train.frozenBatchNorm,
+            "eval");
+}
+
 TEST(SpecParser, GeneratedNamesSkipExplicitOnes) {
   Parsed p = parse("input: [3, 8, 8]\n"
                    "layers:\n"

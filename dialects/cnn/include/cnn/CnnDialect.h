@@ -16,6 +16,7 @@
 namespace cnn {
 class ParameterOp;
 class SgdUpdateOp;
+class BatchNorm2dStatsUpdateOp;
 
 /// True when each `actual` type is `inferred` or a less refined version of it
 /// (unranked, or '?' where the inferred type has a size): such IR verifies
@@ -24,6 +25,7 @@ bool isRefinableTo(mlir::TypeRange actual, mlir::TypeRange inferred);
 
 mlir::LogicalResult verifyParameter(ParameterOp op);
 mlir::LogicalResult verifySgdUpdate(SgdUpdateOp op);
+mlir::LogicalResult verifyBatchNorm2dStatsUpdate(BatchNorm2dStatsUpdateOp op);
 } // namespace cnn
 
 #define GET_OP_CLASSES

@@ -28,18 +28,26 @@ class Cnn_InferredOp<string mnemonic, list<Trait> traits = []>
 //===----------------------------------------------------------------------===//
 
 def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect]> {
-  let summary = "A named, trainable tensor of the network (weight or bias)";
+  let summary = "A named tensor of the network's state (weight, bias or buffer)";
   let description = [{
     Names are PyTorch state_dict names, e.g. "conv1.weight". The shape is
     static. A frozen parameter ({frozen}) gets no gradient and is never
     updated.
 
+    A buffer ({buffer}, PyTorch's register_buffer, e.g. a batch norm's
+    "bn1.running_mean") is state that is never trained: it gets no
+    gradient and no optimizer update, but the training step may write its
+    new value (cnn.batchnorm2d_stats_update). It is listed among the
+    parameters in state_dict order.
+
     ```mlir
     %w = cnn.parameter "conv1.weight" : tensor<6x3x5x5xf32>
+    %m = cnn.parameter "bn1.running_mean" {buffer} : tensor<6xf32>
     ```
   }];
   let arguments = (ins StrAttr:$name,
-                       UnitAttr:$frozen);
+                       UnitAttr:$frozen,
+                       UnitAttr:$buffer);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let verifier = [{ return ::cnn::verifyParameter(*this); }];
@@ -142,6 +150,34 @@ def Cnn_AdaptiveAvgPool2dOp : Cnn_InferredOp<"adaptive_avgpool2d", [DeclareOpInt
   let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$output_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Normalisation
+//===----------------------------------------------------------------------===//
+
+def Cnn_BatchNorm2dOp : Cnn_InferredOp<"batchnorm2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+  let summary = "Batch normalisation over (N, H, W), as torch.nn.BatchNorm2d";
+  let description = [{
+    input [N, C, H, W]; weight, bias, running_mean, running_var [C] (the
+    last two are buffers). y = (x - mean) / sqrt(var + eps) * weight + bias
+    per channel, with
+      training = false (eval mode, func @forward): mean, var the running
+        statistics;
+      training = true (func @train_step): the batch mean and the biased
+        batch variance over (N, H, W). The running statistics are then
+        updated by a cnn.batchnorm2d_stats_update of the same input, which
+        cnn-autodiff adds; momentum is its factor (PyTorch's).
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$weight,
+                       Cnn_F32Tensor:$bias, Cnn_F32Tensor:$running_mean,
+                       Cnn_F32Tensor:$running_var, F64Attr:$eps,
+                       F64Attr:$momentum, BoolAttr:$training);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `,` $running_mean `,` $running_var attr-dict
+    `:` functional-type(operands, results)
+  }];
 }
 
 def Cnn_FlattenOp : Cnn_InferredOp<"flatten", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {

@@ -131,6 +131,68 @@ def Cnn_UnflattenOp : Cnn_InferredOp<"unflatten"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Gradients and running statistics of batch normalisation
+//===----------------------------------------------------------------------===//
+
+def Cnn_BatchNorm2dInputGradOp : Cnn_InferredOp<"batchnorm2d_input_grad"> {
+  let summary = "Gradient of batchnorm2d w.r.t. its input";
+  let description = [{
+    input x, grad dy [N, C, H, W]; weight, running_mean, running_var [C].
+    training: the batch statistics of x are differentiated too, with
+    M = N*H*W and xhat = (x - mean) * invstd:
+      dx = weight * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat));
+    eval: dx = dy * weight / sqrt(running_var + eps).
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad,
+                       Cnn_F32Tensor:$weight, Cnn_F32Tensor:$running_mean,
+                       Cnn_F32Tensor:$running_var, F64Attr:$eps,
+                       BoolAttr:$training);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $grad `,` $weight `,` $running_mean `,` $running_var attr-dict
+    `:` functional-type(operands, results)
+  }];
+}
+
+def Cnn_BatchNorm2dWeightGradOp : Cnn_InferredOp<"batchnorm2d_weight_grad"> {
+  let summary = "Gradient of batchnorm2d w.r.t. its weight: sum(dy * xhat)";
+  let description = [{
+    input x, grad dy [N, C, H, W] -> [C], summed over (N, H, W); xhat is
+    normalised with the batch statistics (training) or the running ones.
+    The bias gradient is cnn.bias_grad of dy.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad,
+                       Cnn_F32Tensor:$running_mean, Cnn_F32Tensor:$running_var,
+                       F64Attr:$eps, BoolAttr:$training);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $grad `,` $running_mean `,` $running_var attr-dict
+    `:` functional-type(operands, results)
+  }];
+}
+
+def Cnn_BatchNorm2dStatsUpdateOp : Cnn_Op<"batchnorm2d_stats_update"> {
+  let summary = "PyTorch's running-statistics update of a training batchnorm2d";
+  let description = [{
+    Writes the new values of the buffers `running_mean` and `running_var`
+    (each defined by a cnn.parameter {buffer}) from the batch statistics
+    of `input` [N, C, H, W], with M = N*H*W:
+      running_mean = (1 - momentum) * running_mean + momentum * mean
+      running_var  = (1 - momentum) * running_var
+                     + momentum * var * M / (M - 1)   (unbiased variance)
+    Like cnn.sgd_update it has no result: the training step returns the
+    new values next to the updated parameters.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$running_mean,
+                       Cnn_F32Tensor:$running_var, F64Attr:$momentum);
+  let assemblyFormat = [{
+    $input `,` $running_mean `,` $running_var attr-dict `:`
+    type($input) `,` type($running_mean) `,` type($running_var)
+  }];
+  let verifier = [{ return ::cnn::verifyBatchNorm2dStatsUpdate(*this); }];
+}
+
+//===----------------------------------------------------------------------===//
 // Optimizer
 //===----------------------------------------------------------------------===//
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cnn::shape {
@@ -69,6 +70,11 @@ ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
 /// x + y: both operands of one shape (no broadcasting), which the result has.
 ShapeResult add(const Shape &lhs, const Shape &rhs);
+/// Operands with one value per channel, by name ("weight", "running_var").
+using ChannelOperands = std::vector<std::pair<std::string, Shape>>;
+/// BatchNorm2d: input [N, C, H, W]; each of `perChannel` (weight, bias,
+/// running_mean, running_var) [C].
+ShapeResult batchNorm2d(const Shape &input, const ChannelOperands &perChannel);
 
 // Training: the loss and the gradient ops. Each checks that its operands
 // are consistent with the forward op it differentiates.
@@ -88,6 +94,12 @@ ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
                           Pair inputSize);
 ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize);
 ShapeResult unflatten(const Shape &input, const Shape &sampleShape);
+/// dx of batchnorm2d: input and grad [N, C, H, W], `perChannel` [C] each.
+ShapeResult batchNorm2dInputGrad(const Shape &input, const Shape &grad,
+                                 const ChannelOperands &perChannel);
+/// d weight of batchnorm2d: [C] from input and grad [N, C, H, W].
+ShapeResult batchNorm2dWeightGrad(const Shape &input, const Shape &grad,
+                                  const ChannelOperands &perChannel);
 
 /// Equal up to dynamic dimensions (a '?' matches any size).
 bool compatible(const Shape &a, const Shape &b);

@@ -32,6 +32,7 @@ enum class LayerKind {
   AdaptiveAvgPool2d,
   Flatten,
   Add,
+  BatchNorm2d,
 };
 
 /// The YAML spelling of a layer kind ("conv2d", ...).
@@ -51,7 +52,8 @@ struct LayerSpec {
   std::vector<int> inputs;
   // conv2d / linear
   int64_t outChannels = 0; // out_channels or out_features
-  std::optional<int64_t> inChannels; // in_channels / in_features, if given
+  // in_channels / in_features / num_features (batchnorm2d), if given
+  std::optional<int64_t> inChannels;
   SourcePos inChannelsPos;
   bool bias = true;
   bool trainable = true; // false: the layer's parameters are frozen
@@ -64,6 +66,9 @@ struct LayerSpec {
   bool countIncludePad = true;
   // adaptive_avgpool2d
   cnn::shape::Pair outputSize{1, 1};
+  // batchnorm2d (PyTorch's defaults)
+  double eps = 1e-5;
+  double momentum = 0.1;
 };
 
 struct SgdSpec {
@@ -106,6 +111,11 @@ struct TrainSpec {
   CosineLrSpec cosineLr;
   DataPrepSpec data;
   std::vector<FreezePattern> freeze;
+  /// How a batchnorm2d whose weight and bias are both frozen runs in the
+  /// training step: "eval" (running statistics, not updated) or
+  /// "batch_stats" (batch statistics, running ones updated, as PyTorch's
+  /// model.train()).
+  std::string frozenBatchNorm = "eval";
 };
 
 struct NetworkSpec {
