@@ -155,6 +155,9 @@ private:
   };
   std::vector<Instance> instances;
   int64_t instanceCount = 0;
+  /// `$name` is only read in layer lists; the train recipe's values are
+  /// taken as written.
+  bool inLayers = false;
 
   static SourcePos posOf(const YAML::Node &node) {
     YAML::Mark m = node.Mark();
@@ -342,7 +345,8 @@ std::optional<double> SpecParser::real(const YAML::Node &node,
 }
 
 YAML::Node SpecParser::arg(const YAML::Node &node) {
-  if (!node.IsScalar() || node.Scalar().size() < 2 || node.Scalar()[0] != '$')
+  if (!inLayers || !node.IsScalar() || node.Scalar().size() < 2 ||
+      node.Scalar()[0] != '$')
     return node;
   SourcePos pos = posOf(node);
   if (instances.empty()) {
@@ -1180,7 +1184,9 @@ bool SpecParser::parse(const std::string &text, const std::string &defaultName) 
     error(root, "missing 'layers', the list of layers");
     return false;
   }
+  inLayers = true;
   std::vector<Item> items = parseLayerList(keys["layers"].second, 0);
+  inLayers = false;
   // Nodes that could not be read are placeholders: names and inputs are
   // still checked, but unused results would be guesses.
   bool resolved = resolveGraph(items, spec, /*allNodesRead=*/!failed, diagnose);

@@ -236,6 +236,20 @@ TEST(SpecParser, BlockMistakesAreReportedOncePerPlace) {
   EXPECT_EQ(p.errors[1].first.line, 6u);
 }
 
+TEST(SpecParser, BlockArgumentsOnlyInsideBlocks) {
+  // `$name` outside a block body is a mistake in a layer, and plain text in
+  // the train recipe.
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "layers:\n"
+                   "  - conv2d: {out_channels: $width, kernel_size: 1}\n"
+                   "train: {freeze: [\"$weird\"]}\n");
+  EXPECT_FALSE(p.ok);
+  ASSERT_EQ(p.errors.size(), 1u);
+  EXPECT_EQ(p.errors[0].first.column, 28u);
+  EXPECT_EQ(p.errors[0].second, "'$width' names a block argument, but this "
+                                "is not inside the layers of a block");
+}
+
 TEST(Suggest, NearMissesOnly) {
   std::vector<std::string> keys = {"kernel_size", "stride", "padding"};
   EXPECT_EQ(nearestMatch("kernal_size", keys), "kernel_size");
