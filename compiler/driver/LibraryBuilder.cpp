@@ -197,6 +197,8 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   if (model.hasTrainStep) {
     if (!addTrainStep(module, error))
       return false;
+    // The training step decides which buffers it updates.
+    model = describeModel(module);
     // The autoschedulers schedule the forward pipeline only. On the training
     // step Halide 14's plugins fail (Mullapudi2016: an internal error;
     // Li2018: atomic predicated stores it cannot compile; Adams2019: minutes

@@ -59,13 +59,32 @@ ModelDescription describeModel(ModuleOp module) {
   model.inputShape = shape(func.getType().getInput(0));
   model.outputShape = shape(func.getType().getResult(0));
   func.walk([&](cnn::ParameterOp p) {
-    model.parameters.push_back(
-        {p.getName().str(), shape(p.getType()), !p.getFrozen()});
+    bool trainable = !p.getFrozen() && !p.getBuffer();
+    model.parameters.push_back({p.getName().str(), shape(p.getType()),
+                                trainable, p.getBuffer(), trainable});
   });
   if (auto train = module->getAttrOfType<DictionaryAttr>("cnn.train"))
     model.trainingRecipe = toJson(train);
   model.hasTrainStep = llvm::any_of(
       model.parameters, [](const ParameterDescription &p) { return p.trainable; });
+  auto indexOf = [&](Value v) {
+    StringRef name = v.getDefiningOp<cnn::ParameterOp>().getName();
+    for (size_t i = 0; i < model.parameters.size(); ++i)
+      if (model.parameters[i].name == name)
+        return i;
+    return model.parameters.size();
+  };
+  if (auto train = module.lookupSymbol<FuncOp>("train_step"))
+    train.walk([&](cnn::BatchNorm2dStatsUpdateOp update) {
+      for (Value buffer : {update.getRunningMean(), update.getRunningVar()}) {
+        size_t i = indexOf(buffer);
+        model.parameters.at(i).updated = true;
+        model.updatedBuffers.push_back(i);
+      }
+      auto input = shape(update.getInput().getType());
+      if (input[2] * input[3] == 1)
+        model.minTrainBatch = 2;
+    });
   return model;
 }
 
@@ -113,7 +132,8 @@ std::string emitModelHeader(const ModelDescription &model) {
      << "/* Parameters, in the order cnnc_forward expects them:\n";
   for (size_t i = 0; i < model.parameters.size(); ++i)
     os << " *   " << i << ": " << model.parameters[i].name << " ["
-       << dimsList(model.parameters[i].shape) << "]\n";
+       << dimsList(model.parameters[i].shape) << "]"
+       << (model.parameters[i].buffer ? " (buffer)" : "") << "\n";
   os << " */\n\n#endif\n";
   return os.str();
 }
@@ -203,6 +223,20 @@ EXPORT cnnc_status cnnc_parameter_trainable(int32_t index, int32_t *trainable) {
   if (!trainable) return CNNC_ERROR_NULL_ARGUMENT;
   if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
   *trainable = kParamTrainable[index];
+  return CNNC_OK;
+}
+
+EXPORT cnnc_status cnnc_parameter_kind(int32_t index, int32_t *kind) {
+  if (!kind) return CNNC_ERROR_NULL_ARGUMENT;
+  if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
+  *kind = kParamKind[index];
+  return CNNC_OK;
+}
+
+EXPORT cnnc_status cnnc_parameter_updated(int32_t index, int32_t *updated) {
+  if (!updated) return CNNC_ERROR_NULL_ARGUMENT;
+  if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
+  *updated = kParamUpdated[index];
   return CNNC_OK;
 }
 
@@ -317,17 +351,20 @@ EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
     return CNNC_ERROR_NULL_ARGUMENT;
   cnnc_status status = check_batch(batch);
   if (status != CNNC_OK) return status;
+  if (batch < MIN_TRAIN_BATCH) return CNNC_ERROR_BAD_SHAPE;
   for (int i = 0; i < NUM_PARAMS; ++i) {
     if (!parameters[i]) return CNNC_ERROR_NULL_ARGUMENT;
-    if (kParamTrainable[i] && (!momentum[i] || !new_parameters[i] || !new_momentum[i]))
+    if (kParamTrainable[i] && (!momentum[i] || !new_momentum[i]))
       return CNNC_ERROR_NULL_ARGUMENT;
+    if (kParamUpdated[i] && !new_parameters[i]) return CNNC_ERROR_NULL_ARGUMENT;
   }
   for (int64_t n = 0; n < batch; ++n)
     if (labels[n] < 0 || labels[n] >= kOutputDims[1]) return CNNC_ERROR_BAD_LABEL;
 
   /* input, labels, parameters, momentum (trainable), loss, new parameters
-     (trainable), new momentum (trainable) */
-  enum { P = NUM_PARAMS, T = NUM_TRAINABLE, COUNT = 2 + P + T + 1 + 2 * T };
+     (trainable), new momentum (trainable), new buffers (updated) */
+  enum { P = NUM_PARAMS, T = NUM_TRAINABLE, B = NUM_UPDATED_BUFFERS,
+         COUNT = 2 + P + T + 1 + 2 * T + B };
   struct halide_buffer_t bufs[COUNT];
   halide_dimension_t dims[COUNT][CNNC_MAX_RANK];
   static const int64_t kLabelDims[1] = {-1};
@@ -348,6 +385,10 @@ EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
   for (int t = 0; t < T; ++t, ++b) {
     int i = kTrainableIndex[t];
     describe_f32(&bufs[b], dims[b], new_momentum[i], kParamDims[i], kParamRanks[i], batch);
+  }
+  for (int u = 0; u < B; ++u, ++b) {
+    int i = kUpdatedBufferIndex[u];
+    describe_f32(&bufs[b], dims[b], new_parameters[i], kParamDims[i], kParamRanks[i], batch);
   }
   return TRAIN_CALL == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
 }
@@ -413,7 +454,7 @@ std::string emitModelWrapper(const ModelDescription &model,
   os << "\n";
   if (model.hasTrainStep) {
     size_t before = 2 + numParams + trainable.size();
-    size_t after = 1 + 2 * trainable.size();
+    size_t after = 1 + 2 * trainable.size() + model.updatedBuffers.size();
     os << "extern int " << halideTrain << "(" << bufferParams(before)
        << ", float, float, float, bool, bool, " << bufferParams(after)
        << ");\n";
@@ -437,7 +478,9 @@ std::string emitModelWrapper(const ModelDescription &model,
      << "static const int32_t kInputRank = " << model.inputShape.size()
      << ", kOutputRank = " << model.outputShape.size() << ";\n"
      << "#define NUM_PARAMS " << numParams << "\n"
-     << "#define NUM_TRAINABLE " << trainable.size() << "\n";
+     << "#define NUM_TRAINABLE " << trainable.size() << "\n"
+     << "#define NUM_UPDATED_BUFFERS " << model.updatedBuffers.size() << "\n"
+     << "#define MIN_TRAIN_BATCH " << model.minTrainBatch << "\n";
   os << "static const char *const kParamNames[NUM_PARAMS + 1] = {";
   for (const ParameterDescription &p : model.parameters)
     os << cString(p.name) << ", ";
@@ -447,11 +490,20 @@ std::string emitModelWrapper(const ModelDescription &model,
   os << "0};\nstatic const int32_t kParamTrainable[NUM_PARAMS + 1] = {";
   for (const ParameterDescription &p : model.parameters)
     os << (p.trainable ? 1 : 0) << ", ";
+  os << "0};\nstatic const int32_t kParamKind[NUM_PARAMS + 1] = {";
+  for (const ParameterDescription &p : model.parameters)
+    os << (p.buffer ? "CNNC_KIND_BUFFER" : "CNNC_KIND_PARAMETER") << ", ";
+  os << "0};\nstatic const int32_t kParamUpdated[NUM_PARAMS + 1] = {";
+  for (const ParameterDescription &p : model.parameters)
+    os << (p.updated ? 1 : 0) << ", ";
   os << "0};\nstatic const int64_t kParamDims[NUM_PARAMS + 1][CNNC_MAX_RANK] = {";
   for (const ParameterDescription &p : model.parameters)
     os << "{" << dimsList(p.shape) << "}, ";
   os << "{0}};\nstatic const int kTrainableIndex[NUM_TRAINABLE + 1] = {";
   for (size_t i : trainable)
+    os << i << ", ";
+  os << "0};\nstatic const int kUpdatedBufferIndex[NUM_UPDATED_BUFFERS + 1] = {";
+  for (size_t i : model.updatedBuffers)
     os << i << ", ";
   os << "0};\n";
 

@@ -87,6 +87,9 @@ public:
   hl::SgdHyper hyper;
   Halide::Param<bool> nesterov{"nesterov"};
   llvm::DenseMap<Operation *, Halide::ImageParam> momentumIn;
+  /// Batch statistics per normalised value: a training batchnorm2d, its
+  /// gradients and its running-stat update share one computation.
+  llvm::DenseMap<Value, hl::ChannelStats> batchStats;
 
   hl::Tensor &tensor(Value v) { return tensors.find(v)->second; }
   std::optional<hl::Tensor> optionalTensor(Value v) {
@@ -96,6 +99,19 @@ public:
   }
 
 private:
+  /// The batch statistics of `input` in training mode, else null; `op`
+  /// (the batch norm or one of its gradients) names them.
+  const hl::ChannelStats *statsIf(bool training, Value input, Operation *op) {
+    if (!training)
+      return nullptr;
+    auto it = batchStats.find(input);
+    if (it == batchStats.end())
+      it = batchStats
+               .insert({input, hl::channelStats(tensor(input), batch,
+                                                layerName(op) + "_stats")})
+               .first;
+    return &it->second;
+  }
   std::optional<hl::LoweredOp> lowerForwardOp(Operation *op);
   std::optional<hl::LoweredGrad> lowerTrainingOp(Operation *op);
 };
@@ -172,6 +188,13 @@ std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
       .Case([&](cnn::AddOp add) {
         return hl::add(tensor(add.getLhs()), tensor(add.getRhs()), name);
       })
+      .Case([&](cnn::BatchNorm2dOp bn) {
+        return hl::batchNorm2d(
+            tensor(bn.getInput()), tensor(bn.getWeight()),
+            tensor(bn.getBias()), tensor(bn.getRunningMean()),
+            tensor(bn.getRunningVar()), bn.getEps().convertToDouble(),
+            statsIf(bn.getTraining(), bn.getInput(), op), name);
+      })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -247,6 +270,26 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
       })
       .Case([&](cnn::UnflattenOp g) {
         return hl::flattenGrad(tensor(g.getInput()), resultShape(), name);
+      })
+      .Case([&](cnn::BatchNorm2dInputGradOp g) {
+        return hl::batchNorm2dInputGrad(
+            tensor(g.getInput()), tensor(g.getGrad()), tensor(g.getWeight()),
+            tensor(g.getRunningMean()), tensor(g.getRunningVar()),
+            g.getEps().convertToDouble(),
+            statsIf(g.getTraining(), g.getInput(), op), batch, name);
+      })
+      .Case([&](cnn::BatchNorm2dWeightGradOp g) {
+        return hl::batchNorm2dWeightGrad(
+            tensor(g.getInput()), tensor(g.getGrad()),
+            tensor(g.getRunningMean()), tensor(g.getRunningVar()),
+            g.getEps().convertToDouble(),
+            statsIf(g.getTraining(), g.getInput(), op), batch, name);
+      })
+      .Case([&](cnn::BatchNorm2dStatsUpdateOp update) {
+        return hl::batchNorm2dStatsUpdate(
+            tensor(update.getRunningMean()), tensor(update.getRunningVar()),
+            *statsIf(true, update.getInput(), op),
+            update.getMomentum().convertToDouble(), name);
       })
       .Case([&](cnn::SgdUpdateOp update) {
         auto param = update.getParam().getDefiningOp<cnn::ParameterOp>();
@@ -419,7 +462,7 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
 
     std::vector<cnn::ParameterOp> trainable;
     for (cnn::ParameterOp param : lowering.parameters)
-      if (!param.getFrozen())
+      if (!param.getFrozen() && !param.getBuffer())
         trainable.push_back(param);
     for (cnn::ParameterOp param : trainable) {
       shp::Shape shape = shapeOf(param.getResult());
@@ -485,6 +528,15 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
                            batchEstimate);
     }
     outputs.insert(outputs.end(), newMomentum.begin(), newMomentum.end());
+    // The running statistics of each training batch norm, mean then var.
+    for (const hl::LoweredGrad &g : lowering.grads) {
+      if (g.kind != hl::GradKind::BatchNorm2dStatsUpdate)
+        continue;
+      for (const hl::Tensor &t : {g.output, g.extraOutputs.at(0)}) {
+        outputs.push_back(t.func);
+        hl::constrainToShape(t.func.output_buffer(), t.shape, batchEstimate);
+      }
+    }
     result.pipeline = Halide::Pipeline(outputs);
     if (policy.isAuto())
       autoschedule(result.pipeline, policy, target);

@@ -1,6 +1,7 @@
 #include "cnnc/Commands.h"
 
 #include "CommandLine.h"
+#include "cnnc/BatchCounters.h"
 #include "cnnc/Init.h"
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/Safetensors.h"
@@ -58,6 +59,11 @@ int runInitCommand(const std::vector<std::string> &args, std::ostream &out,
   Expected<TensorMap> weights = initParameters(model->parameters(), seed);
   if (!weights)
     return reportError(err, command, Error(model->path() + ": " + weights.message()));
+  // Batch norms' counters at 0, as a fresh PyTorch module has them.
+  Expected<BatchCounters> counters = readBatchCounters(*model, {}, "");
+  if (!counters)
+    return reportError(err, command, counters.error());
+  addBatchCounters(*weights, *counters, 0);
   // Metadata values must be strings; "format: pt" is what transformers expects.
   std::map<std::string, std::string> metadata{
       {"format", "pt"}, {"network", model->name()}, {"seed", std::to_string(seed)}};

@@ -23,6 +23,8 @@ struct ModelLibrary::Impl {
   cnnc_status (*setNumThreads)(int32_t) = nullptr;
   cnnc_status (*forward)(int64_t, const float *, const float *const *, float *) = nullptr;
   cnnc_status (*parameterTrainable)(int32_t, int32_t *) = nullptr;
+  cnnc_status (*parameterKind)(int32_t, int32_t *) = nullptr;
+  cnnc_status (*parameterUpdated)(int32_t, int32_t *) = nullptr;
   cnnc_status (*trainingRecipe)(const char **) = nullptr;
   cnnc_status (*trainStep)(int64_t, const float *, const int64_t *, const float *const *,
                            const float *const *, float *const *, float *const *, float,
@@ -32,7 +34,7 @@ struct ModelLibrary::Impl {
   std::string name;
   Shape input, output;
   std::vector<ParameterSpec> parameters;
-  std::vector<bool> trainable;
+  std::vector<bool> trainable, buffer, updated;
   std::string recipe;
 
   ~Impl() {
@@ -99,6 +101,8 @@ struct ModelLibrary::Impl {
                      resolve(setNumThreads, "cnnc_set_num_threads"),
                      resolve(forward, "cnnc_forward"),
                      resolve(parameterTrainable, "cnnc_parameter_trainable"),
+                     resolve(parameterKind, "cnnc_parameter_kind"),
+                     resolve(parameterUpdated, "cnnc_parameter_updated"),
                      resolve(trainingRecipe, "cnnc_training_recipe"),
                      resolve(trainStep, "cnnc_train_step")})
       if (!s)
@@ -155,6 +159,22 @@ struct ModelLibrary::Impl {
         return Error(path + ": cnnc_parameter_trainable reported " + std::to_string(flag) +
                      " for '" + std::string(pn) + "'; expected 0 or 1");
       trainable.push_back(flag == 1);
+      int32_t kind = -1;
+      if (cnnc_status s = parameterKind(i, &kind); s != CNNC_OK)
+        return callError("cnnc_parameter_kind", s);
+      if (kind != CNNC_KIND_PARAMETER && kind != CNNC_KIND_BUFFER)
+        return Error(path + ": cnnc_parameter_kind reported " + std::to_string(kind) +
+                     " for '" + std::string(pn) + "'");
+      buffer.push_back(kind == CNNC_KIND_BUFFER);
+      if (cnnc_status s = parameterUpdated(i, &flag); s != CNNC_OK)
+        return callError("cnnc_parameter_updated", s);
+      if (flag != 0 && flag != 1)
+        return Error(path + ": cnnc_parameter_updated reported " + std::to_string(flag) +
+                     " for '" + std::string(pn) + "'; expected 0 or 1");
+      updated.push_back(flag == 1);
+      if (trainable.back() && (buffer.back() || !updated.back()))
+        return Error(path + ": parameter '" + std::string(pn) +
+                     "' is trainable but a buffer or not updated by the training step");
     }
     const char *json = nullptr;
     if (cnnc_status s = trainingRecipe(&json); s != CNNC_OK)
@@ -203,6 +223,8 @@ const std::vector<ParameterSpec> &ModelLibrary::parameters() const {
 }
 
 const std::vector<bool> &ModelLibrary::trainable() const { return impl_->trainable; }
+const std::vector<bool> &ModelLibrary::buffers() const { return impl_->buffer; }
+const std::vector<bool> &ModelLibrary::updated() const { return impl_->updated; }
 const std::string &ModelLibrary::trainingRecipeJson() const { return impl_->recipe; }
 
 Expected<int64_t> ModelLibrary::numClasses() const {
@@ -357,7 +379,7 @@ Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &label
     if (Status s = check(parameters[i], spec, "the parameter"); !s)
       return s;
     p[i] = parameters[i]->f32();
-    if (!m.trainable[i])
+    if (!m.updated[i])
       continue;
     if (Status s = check(newParameters[i], spec, "the new parameter"); !s)
       return s;
@@ -365,6 +387,8 @@ Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &label
     if (pNew[i] == p[i])
       return Error(m.path + ": the new parameter '" + spec.name +
                    "' must not alias the parameter");
+    if (!m.trainable[i])
+      continue; // an updated buffer has no momentum
     if (!useMomentum && (momentum.empty() || !momentum[i]) &&
         (newMomentum.empty() || !newMomentum[i]))
       continue;

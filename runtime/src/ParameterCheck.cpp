@@ -1,5 +1,6 @@
 #include "cnnc/ParameterCheck.h"
 
+#include "cnnc/BatchCounters.h"
 #include "cnnc/ModelLibrary.h"
 
 #include <set>
@@ -30,8 +31,10 @@ matchParameters(const std::vector<ParameterSpec> &parameters, const TensorMap &t
                          " but the network expects F32");
     ordered.push_back(&t);
   }
+  // A batch norm's num_batches_tracked is carried, not passed to the
+  // network (see BatchCounters.h).
   for (const auto &[name, tensor] : tensors)
-    if (!expected.count(name))
+    if (!expected.count(name) && !isBatchCounter(name, parameters))
       problems.push_back("unexpected tensor '" + name + "' (" +
                          shapeToString(tensor.shape()) + "); the network has no such parameter");
   if (problems.empty())

@@ -1,6 +1,7 @@
 #include "cnnc/Commands.h"
 
 #include "CommandLine.h"
+#include "cnnc/BatchCounters.h"
 #include "cnnc/Init.h"
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/ParameterCheck.h"
@@ -264,7 +265,11 @@ struct Command {
     if (!valLoader)
       return fail(valLoader.error());
 
-    // Initial weights.
+    // Initial weights. Batch norms count their batches from the weights'
+    // num_batches_tracked (0 when absent, and when resuming: a checkpoint
+    // does not keep it).
+    TensorMap weightsFile;
+    std::string weightsName;
     if (!resuming) {
       if (const std::string *w = option("--weights")) {
         Expected<SafetensorsFile> file = readSafetensors(*w);
@@ -276,6 +281,8 @@ struct Command {
           return fail(matched.error());
         for (const Tensor *t : *matched)
           state.parameters.push_back(*t);
+        weightsFile = std::move(file->tensors);
+        weightsName = *w;
       } else {
         Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
         if (!init)
@@ -317,10 +324,16 @@ struct Command {
       }
       return meta;
     };
-    auto asMap = [&](const std::vector<Tensor> &tensors) {
+    Expected<BatchCounters> counters = readBatchCounters(*model, weightsFile, weightsName);
+    if (!counters)
+      return fail(counters.error());
+    const int64_t stepsPerEpoch = trainLoader->numBatches();
+    // The weights after `epoch` epochs, with their batch norms' counters.
+    auto asMap = [&](const std::vector<Tensor> &tensors, int64_t epoch) {
       TensorMap map;
       for (size_t i = 0; i < tensors.size(); ++i)
         map.emplace(model->parameters()[i].name, tensors[i]);
+      addBatchCounters(map, *counters, epoch * stepsPerEpoch);
       return map;
     };
 
@@ -332,7 +345,7 @@ struct Command {
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
       if (summary.best)
-        if (Status s = writeSafetensors(bestPath, asMap(c.bestParameters),
+        if (Status s = writeSafetensors(bestPath, asMap(c.bestParameters, c.bestEpoch),
                                         weightsMeta(c.bestEpoch, c.bestAccuracy));
             !s)
           return s;
@@ -343,11 +356,11 @@ struct Command {
 
     if (state.bestEpoch > 0)
       if (Status s = writeSafetensors(
-              bestPath, asMap(state.bestParameters),
+              bestPath, asMap(state.bestParameters, state.bestEpoch),
               weightsMeta(state.bestEpoch, state.bestAccuracy));
           !s)
         return fail(s.error());
-    if (Status s = writeSafetensors(outPath, asMap(state.parameters),
+    if (Status s = writeSafetensors(outPath, asMap(state.parameters, state.epochsCompleted),
                                     weightsMeta(state.epochsCompleted, lastAccuracy));
         !s)
       return fail(s.error());

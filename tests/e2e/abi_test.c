@@ -44,6 +44,16 @@ int main(void) {
   EXPECT(cnnc_parameter_name(0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
   EXPECT(cnnc_parameter_shape(count, dims, 4, &rank) == CNNC_ERROR_OUT_OF_RANGE);
   EXPECT(cnnc_parameter_shape(0, dims, 1, &rank) == CNNC_ERROR_BAD_CAPACITY);
+  /* ABI 3: LeNet has no buffers; every parameter is learned and updated. */
+  int32_t kind = -1, updated = -1;
+  EXPECT(cnnc_parameter_kind(0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_parameter_kind(count, &kind) == CNNC_ERROR_OUT_OF_RANGE);
+  EXPECT(cnnc_parameter_updated(-1, &updated) == CNNC_ERROR_OUT_OF_RANGE);
+  EXPECT(cnnc_parameter_updated(0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  for (int32_t i = 0; i < count; ++i) {
+    EXPECT(cnnc_parameter_kind(i, &kind) == CNNC_OK && kind == CNNC_KIND_PARAMETER);
+    EXPECT(cnnc_parameter_updated(i, &updated) == CNNC_OK && updated == 1);
+  }
   EXPECT(cnnc_set_num_threads(-3) == CNNC_ERROR_BAD_SHAPE);
   EXPECT(cnnc_set_num_threads(1) == CNNC_OK);
 

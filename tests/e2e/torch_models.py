@@ -103,10 +103,31 @@ class Residual(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(s, 1), 1))
 
 
+class BatchNormNet(nn.Module):
+    """tests/e2e/batchnorm.yaml: batch norm after convolutions without bias,
+    max pooling with padding, a 1x1 stride-2 convolution."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.down = nn.Conv2d(8, 16, 1, stride=2, bias=False)
+        self.bn2 = nn.BatchNorm2d(16, eps=1e-3, momentum=0.3)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, 3, stride=2, padding=1)
+        x = self.bn2(self.down(x))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
+
+
 MODELS = {
     "feedforward": (FeedForwardNet, (3, 32, 32)),
     "lenet": (Net, (3, 32, 32)),
     "lenet_fashion": (lambda: Net(in_channels=1, conv1_padding=2), (1, 28, 28)),
     "general": (General, (3, 19, 13)),
     "residual": (Residual, (3, 12, 12)),
+    "batchnorm": (BatchNormNet, (3, 12, 12)),
 }

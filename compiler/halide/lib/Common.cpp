@@ -26,6 +26,8 @@ const char *opKindName(OpKind kind) {
     return "flatten";
   case OpKind::Add:
     return "add";
+  case OpKind::BatchNorm2d:
+    return "batchnorm2d";
   }
   return "unknown";
 }
@@ -40,6 +42,15 @@ bool isElementwise(OpKind kind) {
 }
 
 namespace detail {
+
+int reductionLanes(int extent, int natural) {
+  if (extent <= 2 * natural)
+    return extent;
+  for (int d = 2 * natural; d >= natural / 2; --d)
+    if (extent % d == 0)
+      return d;
+  return natural;
+}
 
 cnn::shape::Shape checkShape(const char *op,
                              const cnn::shape::ShapeResult &result) {

@@ -29,6 +29,11 @@ std::string funcName(const std::string &name, const char *suffix = "");
 /// tensors (7 wide, say) are not padded out to 16 lanes. Used by schedules.
 int vectorWidth(int natural, int64_t extent);
 
+/// Lanes of partial sums over a reduced row of `extent` (rfactor): the
+/// whole row when it fits two vectors, else a divisor of it near the
+/// natural width (no tail), else the natural width (a guarded last chunk).
+int reductionLanes(int extent, int natural);
+
 /// AdaptiveAvgPool2d's window o of `out` over an axis of `in`:
 /// [floor(o * in / out), ceil((o + 1) * in / out)).
 Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out);

@@ -263,6 +263,68 @@ void scheduleFlatten(const Group &g, int natural) {
 
 } // namespace
 
+void storePlanes(Func f, const std::vector<Var> &vars,
+                 const cnn::shape::Shape &shape, int natural) {
+  Var x = vars[0], y = vars[1], c = vars[2], n = vars[3];
+  const int H = int(shape[2]), W = int(shape[3]);
+  Var xy(x.name() + "_" + y.name()), cn(c.name() + "_" + n.name());
+  // Whole planes (bound), so the last vector may shift back into the plane.
+  f.compute_root().bound(x, 0, W).bound(y, 0, H).fuse(x, y, xy).fuse(c, n, cn)
+      .parallel(cn);
+  if (H * W >= natural) {
+    Var o(xy.name() + "_o"), i(xy.name() + "_i");
+    f.split(xy, o, i, natural, TailStrategy::ShiftInwards).vectorize(i);
+  } else {
+    f.vectorize(xy, vectorWidth(natural, H * W), TailStrategy::GuardWithIf);
+  }
+}
+
+void schedulePerChannelSum(Func f, int natural) {
+  f.compute_root();
+  Var c = f.args()[0];
+  // The update's own reduction variables (Func::rvars gives RVars without
+  // their domain, so no extent).
+  const std::vector<Internal::ReductionVariable> &r =
+      f.function().update(0).schedule().rvars();
+  if (r.size() != 3 || !as_const_int(r[0].extent))
+    throw std::invalid_argument("schedule: " + f.name() +
+                                " is not a per-channel sum over (x, y, n)");
+  RVar rx(r[0].var), ry(r[1].var), rn(r[2].var);
+  const int W = int(*as_const_int(r[0].extent));
+  const int lanes = detail::reductionLanes(W, natural);
+  Var lane(f.name() + "_lane");
+  Stage update = f.update();
+  Func partial;
+  std::vector<VarOrRVar> order{lane};
+  if (lanes == W) {
+    partial = update.rfactor(rx, lane);
+  } else {
+    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
+    update.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
+    partial = update.rfactor(rxi, lane);
+    order.push_back(rxo);
+  }
+  order.push_back(ry);
+  order.push_back(rn);
+  order.push_back(c);
+  partial.compute_root().reorder_storage(lane, c);
+  Stage pu = partial.update();
+  pu.reorder(order).parallel(c);
+  partial.parallel(c);
+  if (lanes > 1) {
+    partial.vectorize(lane, lanes);
+    pu.vectorize(lane, lanes);
+  }
+}
+
+void storePerChannel(Func f, int natural) {
+  if (f.has_update_definition()) {
+    schedulePerChannelSum(f, natural);
+    return;
+  }
+  f.compute_root().vectorize(f.args()[0], natural, TailStrategy::GuardWithIf);
+}
+
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const Target &target) {
   std::vector<Func> outputs;
@@ -331,6 +393,12 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
       break;
     case OpKind::Flatten:
       scheduleFlatten(g, natural);
+      break;
+    case OpKind::BatchNorm2d:
+      for (Func &f : ops[i].stored)
+        storePerChannel(f, natural);
+      storePlanes(g.root->output.func, g.root->vars, g.root->output.shape,
+                  natural);
       break;
     }
   }

@@ -2,6 +2,8 @@
 // parallel over independent slices, serial reductions.
 #include "cnnc/halide/GradientSchedule.h"
 
+#include "cnnc/halide/CpuSchedule.h"
+
 #include "Common.h"
 
 #include <algorithm>
@@ -52,18 +54,6 @@ void storeIntermediate(Func f) {
     f.update(i).parallel(args.back());
 }
 
-/// Lanes over the output x for the conv weight gradient: the whole row when
-/// it fits two vectors, else a divisor of it near the natural width (no
-/// tail), else the natural width (a guarded last chunk).
-int weightGradLanes(int outW, int natural) {
-  if (outW <= 2 * natural)
-    return outW;
-  for (int d = 2 * natural; d >= natural / 2; --d)
-    if (outW % d == 0)
-      return d;
-  return natural;
-}
-
 /// Conv weight gradient: each weight reduces over (ox, oy, n), and the
 /// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
 /// partial sums (vectorised over ox; the kx taps and a block of output
@@ -78,7 +68,7 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   const int outW = int(*as_const_int(g.rdom[0].extent()));
   const int kW = int(g.output.shape[3]), kH = int(g.output.shape[2]);
   const int O = int(g.output.shape[0]);
-  const int lanes = weightGradLanes(outW, natural);
+  const int lanes = detail::reductionLanes(outW, natural);
   const bool unrollKx = kW <= 8;
   // Output channels per block: a divisor of O, the accumulators within
   // three quarters of the vector registers (32 with AVX-512, 16 otherwise);
@@ -206,40 +196,6 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
     update.unroll(RVar(g.rdom[0]));
 }
 
-/// Bias gradient of a conv ([N, C, H, W] dy, rdom (x, y, n)): as the weight
-/// gradient, partial sums over x lanes (vectorised), parallel over c, then a
-/// sum over the lanes; deterministic.
-void scheduleConvBiasGrad(LoweredGrad &g, int natural) {
-  Func accum = g.accum;
-  accum.compute_root();
-  RVar rx(g.rdom[0]), ry(g.rdom[1]), rn(g.rdom[2]);
-  const int W = int(*as_const_int(g.rdom[0].extent()));
-  const int lanes = weightGradLanes(W, natural);
-  Var lane(g.accum.name() + "_lane");
-  Stage update = accum.update();
-  Func partial;
-  std::vector<VarOrRVar> order{lane};
-  if (lanes == W) {
-    partial = update.rfactor(rx, lane);
-  } else {
-    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
-    update.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
-    partial = update.rfactor(rxi, lane);
-    order.push_back(rxo);
-  }
-  order.push_back(ry);
-  order.push_back(rn);
-  order.push_back(g.vars[0]);
-  partial.compute_root().reorder_storage(lane, g.vars[0]);
-  Stage pu = partial.update();
-  pu.reorder(order).parallel(g.vars[0]);
-  partial.parallel(g.vars[0]);
-  if (lanes > 1) {
-    partial.vectorize(lane, lanes);
-    pu.vectorize(lane, lanes);
-  }
-}
-
 /// Linear weight gradient dW(k, o) = sum_n dy(o, n) x(k, n): stored in
 /// tiles of kv vectors of input features k by a block of ob output
 /// features, parallel over the o blocks (few, large tasks: a batch of 1
@@ -308,12 +264,39 @@ void scheduleMaxPoolGrad(LoweredGrad &g, const LoopLevel &slice, int natural) {
     update.unroll(r);
 }
 
+bool isBatchNorm(GradKind kind) {
+  return kind == GradKind::BatchNorm2dInputGrad ||
+         kind == GradKind::BatchNorm2dWeightGrad ||
+         kind == GradKind::BatchNorm2dStatsUpdate;
+}
+
+/// Batch norm gradients and update: the per-channel sums as a conv bias
+/// gradient's, the per-channel coefficients stored once, and dx an
+/// element-wise pass over whole (x, y) planes, parallel over (c, n).
+void scheduleBatchNormGrad(LoweredGrad &g, int natural) {
+  for (Func &f : g.stored)
+    storePerChannel(f, natural);
+  if (g.accum.defined())
+    schedulePerChannelSum(g.accum, natural);
+  if (g.kind == GradKind::BatchNorm2dInputGrad) {
+    storePlanes(g.output.func, g.vars, g.output.shape, natural);
+    return;
+  }
+  storeResult(g.output.func, g.vars, g.output.shape, natural);
+  for (Tensor &extra : g.extraOutputs)
+    storeResult(extra.func, g.vars, extra.shape, natural);
+}
+
 } // namespace
 
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target) {
   const int natural = target.natural_vector_size<float>();
   for (LoweredGrad &g : grads) {
+    if (isBatchNorm(g.kind)) {
+      scheduleBatchNormGrad(g, natural);
+      continue;
+    }
     if (g.kind != GradKind::MaxPool2dGrad)
       for (Func &f : g.stored)
         storeIntermediate(f);
@@ -349,8 +332,9 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
     if (!g.accum.defined())
       continue;
 
+    // A conv bias gradient ([N, C, H, W] dy) is a per-channel sum.
     if (g.kind == GradKind::BiasGrad && g.rdom.dimensions() == 3) {
-      scheduleConvBiasGrad(g, natural);
+      schedulePerChannelSum(g.accum, natural);
       continue;
     }
     Func accum = g.accum;

@@ -37,6 +37,12 @@ const char *gradKindName(GradKind kind) {
     return "flatten_grad";
   case GradKind::SgdUpdate:
     return "sgd_update";
+  case GradKind::BatchNorm2dInputGrad:
+    return "batchnorm2d_input_grad";
+  case GradKind::BatchNorm2dWeightGrad:
+    return "batchnorm2d_weight_grad";
+  case GradKind::BatchNorm2dStatsUpdate:
+    return "batchnorm2d_stats_update";
   }
   return "unknown";
 }

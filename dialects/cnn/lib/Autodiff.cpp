@@ -20,6 +20,33 @@ struct AutodiffPass : public AutodiffBase<AutodiffPass> {
   LogicalResult buildTrainStep(FuncOp train);
 };
 
+bool isFrozenParameter(Value v) {
+  auto param = v.getDefiningOp<cnn::ParameterOp>();
+  return param && param.getFrozen();
+}
+
+/// Switches the training step's batch norms to training mode (batch
+/// statistics, running statistics updated), as PyTorch's model.train(),
+/// except those whose weight and bias are both frozen when the module's
+/// `cnn.frozen_batchnorm` is "eval" (the default): a frozen backbone keeps
+/// normalising with, and keeps, its running statistics. Returns the
+/// switched ones.
+SmallVector<cnn::BatchNorm2dOp> useBatchStatistics(FuncOp train) {
+  auto mode = train->getParentOfType<ModuleOp>()->getAttrOfType<StringAttr>(
+      "cnn.frozen_batchnorm");
+  bool frozenUseBatch = mode && mode.getValue() == "batch_stats";
+  SmallVector<cnn::BatchNorm2dOp> switched;
+  train.walk([&](cnn::BatchNorm2dOp bn) {
+    bool frozen =
+        isFrozenParameter(bn.getWeight()) && isFrozenParameter(bn.getBias());
+    if (frozen && !frozenUseBatch)
+      return;
+    bn.setTrainingAttr(BoolAttr::get(bn.getContext(), true));
+    switched.push_back(bn);
+  });
+  return switched;
+}
+
 LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
   Block &body = train.getBody().front();
   auto ret = cast<ReturnOp>(body.getTerminator());
@@ -31,11 +58,13 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
   for (Operation &op : body.without_terminator())
     forwardOps.push_back(&op);
 
+  SmallVector<cnn::BatchNorm2dOp> batchStats = useBatchStatistics(train);
+
   // A value needs a gradient when it depends on a trainable parameter.
   llvm::DenseSet<Value> needsGrad;
   for (Operation *op : forwardOps) {
     if (auto param = dyn_cast<cnn::ParameterOp>(op)) {
-      if (!param.getFrozen())
+      if (!param.getFrozen() && !param.getBuffer())
         needsGrad.insert(param.getResult());
       continue;
     }
@@ -84,6 +113,10 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
     }
   }
 
+  for (cnn::BatchNorm2dOp bn : batchStats)
+    b.create<cnn::BatchNorm2dStatsUpdateOp>(
+        bn.getLoc(), bn.getInput(), bn.getRunningMean(), bn.getRunningVar(),
+        bn.getMomentumAttr());
   for (Operation *op : forwardOps)
     if (auto param = dyn_cast<cnn::ParameterOp>(op))
       if (Value grad = grads.lookup(param.getResult()))

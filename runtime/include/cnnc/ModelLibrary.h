@@ -35,6 +35,12 @@ public:
   const std::vector<ParameterSpec> &parameters() const;
   // cnnc_parameter_trainable of each parameter, in parameters() order.
   const std::vector<bool> &trainable() const;
+  // Whether each parameter is a buffer (cnnc_parameter_kind: a batch norm's
+  // running statistics), in parameters() order.
+  const std::vector<bool> &buffers() const;
+  // cnnc_parameter_updated: whether trainStep writes a new value (trainable
+  // parameters and the buffers of training-mode batch norms).
+  const std::vector<bool> &updated() const;
   // The JSON text of cnnc_training_recipe as the library gives it ("{}" for
   // NULL); cnnc/train/Recipe.h parses it.
   const std::string &trainingRecipeJson() const;
@@ -70,9 +76,9 @@ public:
   // [N, ...inputShape()[1:]], `labels` I64 [N] with every label in
   // [0, numClasses()): a label out of range is an error naming
   // `labelSource` (the data's labels file) before the library is called.
-  // Vectors are in parameters() order: `parameters` all present, the other
-  // three present (their parameter's shape) for trainable parameters, null
-  // allowed for frozen ones; `newParameters` / `newMomentum` must not alias
+  // Vectors are in parameters() order: `parameters` all present,
+  // `newParameters` present for updated() ones, `momentum` and `newMomentum`
+  // (their parameter's shape) for trainable ones; null allowed elsewhere; `newParameters` / `newMomentum` must not alias
   // `parameters` / `momentum`. `momentum` and `newMomentum` may be null
   // everywhere when step.momentum is 0. Returns the batch's mean loss.
   Expected<float> trainStep(const Tensor &input, const Tensor &labels,

@@ -14,7 +14,8 @@ namespace cnnc::rt {
 class ModelLibrary;
 
 // Returns the tensors in `parameters` order when every parameter is present
-// in `tensors` with its shape and dtype F32 and there is no other tensor.
+// in `tensors` with its shape and dtype F32 and there is no other tensor
+// but the num_batches_tracked of its batch norms (BatchCounters.h).
 // Otherwise the Error lists every problem, one line each, naming `file`:
 //   w.safetensors: tensor 'conv1.weight' has shape [6, 3, 5, 5] but the network expects [6, 1, 5, 5]
 //   w.safetensors: tensor 'fc3.bias' is missing

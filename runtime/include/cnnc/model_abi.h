@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature or a meaning below changes. */
-#define CNNC_ABI_VERSION 2
+#define CNNC_ABI_VERSION 3
 
 /* The largest tensor rank the ABI reports (NCHW). */
 #define CNNC_MAX_RANK 4
@@ -51,15 +51,33 @@ cnnc_status cnnc_input_shape(int64_t *dims, int32_t capacity, int32_t *rank);
 cnnc_status cnnc_output_shape(int64_t *dims, int32_t capacity, int32_t *rank);
 
 /* Parameters in a fixed order; names are PyTorch state_dict names
- * ("conv1.weight", "conv1.bias", ...). */
+ * ("conv1.weight", "conv1.bias", ...). Buffers (PyTorch's non-learned state,
+ * e.g. "bn1.running_mean") are listed among them, in state_dict order
+ * (weight, bias, running_mean, running_var of a batch norm);
+ * cnnc_parameter_kind tells them apart. */
 cnnc_status cnnc_num_parameters(int32_t *count);
 cnnc_status cnnc_parameter_name(int32_t index, const char **name);
 cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims, int32_t capacity,
                                  int32_t *rank);
 
 /* Whether the optimizer updates parameter `index` (1) or it is frozen (0):
- * frozen parameters get no gradient and are never written. */
+ * frozen parameters get no gradient and are never written. 0 for buffers. */
 cnnc_status cnnc_parameter_trainable(int32_t index, int32_t *trainable);
+
+/* What parameter `index` is (ABI 3). */
+typedef enum cnnc_tensor_kind {
+  CNNC_KIND_PARAMETER = 0, /* a learned weight or bias (trainable or frozen) */
+  CNNC_KIND_BUFFER = 1     /* state that is not learned: a batch norm's
+                              running_mean / running_var */
+} cnnc_tensor_kind;
+cnnc_status cnnc_parameter_kind(int32_t index, int32_t *kind);
+
+/* Whether cnnc_train_step writes a new value of parameter `index` to
+ * new_parameters[index] (1) or not (0) (ABI 3): every trainable parameter,
+ * and the running statistics of each batch norm that runs in training mode
+ * in the step (those of a batch norm whose weight and bias are both frozen
+ * are not updated unless the recipe says frozen_batchnorm: batch_stats). */
+cnnc_status cnnc_parameter_updated(int32_t index, int32_t *updated);
 
 /* The training recipe of the network's YAML `train:` section as a JSON
  * object (batch_size, epochs, optimizer, lr_schedule, normalize, augment);
@@ -82,13 +100,21 @@ cnnc_status cnnc_forward(int64_t batch, const float *input,
  *   v = first_step ? g : momentum * v + g        (only if momentum != 0)
  *   d = nesterov ? g + momentum * v : v          (d = g without momentum)
  *   p_new = p - lr * d
- * `labels` holds batch int64 class indices. Arrays of pointers are in
- * parameter order: `parameters` (all, read only), `momentum` (read only),
- * `new_parameters` and `new_momentum` (written). The new values go to
- * separate buffers so the caller can swap them in (double buffering); they
- * must not alias the inputs. Entries of frozen parameters in `momentum`,
- * `new_parameters` and `new_momentum` are ignored and may be NULL. `loss`
- * receives the batch's mean loss (before the update). */
+ * Batch norms run in training mode (batch mean and biased variance over
+ * N, H, W) unless both their weight and bias are frozen (see
+ * cnnc_parameter_updated); in training mode their running statistics are
+ * updated as PyTorch does: r = (1 - m) * r + m * batch statistic, with the
+ * unbiased variance for running_var. `labels` holds batch int64 class
+ * indices. Arrays of pointers are in parameter order: `parameters` (all,
+ * read only), `momentum` (read only), `new_parameters` and `new_momentum`
+ * (written). The new values go to separate buffers so the caller can swap
+ * them in (double buffering); they must not alias the inputs.
+ * new_parameters[i] of an updated buffer receives its new value. Entries
+ * of parameters that are not updated in `new_parameters`, and of frozen
+ * parameters and buffers in `momentum` and `new_momentum`, are ignored and
+ * may be NULL. `loss` receives the batch's mean loss (before the update).
+ * A batch norm in training mode needs more than one value per channel:
+ * when its input is 1x1, a batch of 1 is CNNC_ERROR_BAD_SHAPE. */
 cnnc_status cnnc_train_step(int64_t batch, const float *input,
                             const int64_t *labels,
                             const float *const *parameters,

@@ -47,8 +47,14 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
   w.buffers_.reserve(4 * n);
   for (size_t i = 0; i < n; ++i)
     w.buffers_.push_back(std::move(init->at(specs[i].name)));
+  // Momentum and its next buffer for trainable parameters; a next buffer
+  // for every updated one (running statistics included).
+  const std::vector<bool> &updated = model.updated();
+  auto needs = [&](size_t set, size_t i) {
+    return set == 1 ? updated[i] : trainable[i];
+  };
   for (size_t i = 0; i < 3 * n; ++i) {
-    if (trainable[i % n])
+    if (needs(i / n, i % n))
       w.buffers_.emplace_back(DType::F32, specs[i % n].shape);
     else
       w.buffers_.emplace_back();
@@ -57,7 +63,7 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
     w.parameters_.push_back(w.buffers_[i].f32());
     bool t = trainable[i];
     w.momentum_.push_back(t ? w.buffers_[n + i].f32() : nullptr);
-    w.nextParameters_.push_back(t ? w.buffers_[2 * n + i].f32() : nullptr);
+    w.nextParameters_.push_back(updated[i] ? w.buffers_[2 * n + i].f32() : nullptr);
     w.nextMomentum_.push_back(t ? w.buffers_[3 * n + i].f32() : nullptr);
   }
 
@@ -94,7 +100,8 @@ Status Workload::trainStep() {
     return s;
   firstStep_ = false;
   // The step wrote the new values to the other buffers; they become the
-  // current ones (frozen parameters keep their single buffer).
+  // current ones (frozen parameters keep their single buffer, updated
+  // running statistics have no momentum).
   for (size_t i = 0; i < parameters_.size(); ++i) {
     if (!nextParameters_[i])
       continue;

@@ -34,7 +34,10 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
                    shapeToString(spec.shape));
     if (!opt.trainable_[i]) {
       momentum[i] = Tensor();
-      opt.nextParameters_.emplace_back();
+      if (model.updated()[i])
+        opt.nextParameters_.emplace_back(DType::F32, spec.shape);
+      else
+        opt.nextParameters_.emplace_back();
       opt.nextMomentum_.emplace_back();
       continue;
     }
@@ -68,12 +71,14 @@ Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels, d
   const size_t n = parameters_.size();
   std::vector<const Tensor *> p(n), v(n);
   std::vector<Tensor *> pNew(n, nullptr), vNew(n, nullptr);
+  const std::vector<bool> &updated = model_->updated();
   for (size_t i = 0; i < n; ++i) {
     p[i] = &parameters_[i];
+    if (updated[i])
+      pNew[i] = &nextParameters_[i];
     if (!trainable_[i])
       continue;
     v[i] = &momentum_[i];
-    pNew[i] = &nextParameters_[i];
     vNew[i] = &nextMomentum_[i];
   }
   ModelLibrary::SgdStep hyper;
@@ -86,9 +91,10 @@ Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels, d
   if (!loss)
     return loss;
   for (size_t i = 0; i < n; ++i) {
+    if (updated[i])
+      std::swap(parameters_[i], nextParameters_[i]);
     if (!trainable_[i])
       continue;
-    std::swap(parameters_[i], nextParameters_[i]);
     // Without momentum the library does not write the new buffer.
     if (hyper.momentum != 0.0f)
       std::swap(momentum_[i], nextMomentum_[i]);

@@ -211,6 +211,45 @@ DT refFlatten(const DT &x) {
   return y;
 }
 
+void refChannelStats(const DT &x, DT &mean, DT &var) {
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const double M = double(N * H * W);
+  mean = DT({C});
+  var = DT({C});
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t i = 0; i < W; ++i)
+          s += x.at({n, c, y, i});
+    mean.v[c] = s / M;
+    double q = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t i = 0; i < W; ++i) {
+          double d = x.at({n, c, y, i}) - mean.v[c];
+          q += d * d;
+        }
+    var.v[c] = q / M;
+  }
+}
+
+DT refBatchNorm(const DT &x, const DT &w, const DT &b, const DT &runningMean,
+                const DT &runningVar, double eps, bool training) {
+  DT mean = runningMean, var = runningVar;
+  if (training)
+    refChannelStats(x, mean, var);
+  DT y(x.shape);
+  for (int64_t n = 0; n < x.dim(0); ++n)
+    for (int64_t c = 0; c < x.dim(1); ++c)
+      for (int64_t i = 0; i < x.dim(2); ++i)
+        for (int64_t j = 0; j < x.dim(3); ++j)
+          y.at({n, c, i, j}) = (x.at({n, c, i, j}) - mean.v[c]) /
+                                   std::sqrt(var.v[c] + eps) * w.v[c] +
+                               b.v[c];
+  return y;
+}
+
 double refCrossEntropy(const DT &logits, const std::vector<int> &labels) {
   const int64_t N = logits.dim(0), K = logits.dim(1);
   double total = 0;

@@ -105,6 +105,13 @@ DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad);
 DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW);
 /// [N, C, H, W] to [N, C * H * W] in C order.
 DT refFlatten(const DT &x);
+/// The batch mean and biased variance of each channel of x over (N, H, W)
+/// (two passes).
+void refChannelStats(const DT &x, DT &mean, DT &var);
+/// BatchNorm2d: (x - mean) / sqrt(var + eps) * w + b per channel, with the
+/// batch statistics (`training`) or the given running ones.
+DT refBatchNorm(const DT &x, const DT &w, const DT &b, const DT &runningMean,
+                const DT &runningVar, double eps, bool training);
 /// mean over n of logsumexp(l[n]) - l[n, label[n]].
 double refCrossEntropy(const DT &logits, const std::vector<int> &labels);
 

@@ -1,6 +1,7 @@
 // Checking a weights file against a network's parameters.
 #include "TestUtil.h"
 
+#include "cnnc/BatchCounters.h"
 #include "cnnc/ParameterCheck.h"
 
 namespace cnnc::rt {
@@ -42,6 +43,46 @@ TEST(ParameterCheckTest, ReportsEveryProblemAtOnce) {
             "w.safetensors: tensor 'fc3.bias' is missing (the network expects [10])\n"
             "w.safetensors: unexpected tensor 'head.weight' ([2, 84]); the network has no "
             "such parameter");
+}
+
+// torchvision state_dicts hold each batch norm's num_batches_tracked: it
+// loads without renaming, but only next to that batch norm's buffers.
+TEST(ParameterCheckTest, AcceptsBatchNormCountersOfItsBatchNorms) {
+  const std::vector<ParameterSpec> specs = {{"bn1.weight", {4}},
+                                            {"bn1.bias", {4}},
+                                            {"bn1.running_mean", {4}},
+                                            {"bn1.running_var", {4}}};
+  TensorMap m;
+  for (const ParameterSpec &s : specs)
+    m.emplace(s.name, Tensor(DType::F32, s.shape));
+  m.emplace("bn1.num_batches_tracked", Tensor(DType::I64, {}));
+  Expected<std::vector<const Tensor *>> r = matchParameters(specs, m, "w.safetensors");
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->size(), 4u);
+  m.emplace("bn2.num_batches_tracked", Tensor(DType::I64, {}));
+  r = matchParameters(specs, m, "w.safetensors");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "w.safetensors: unexpected tensor 'bn2.num_batches_tracked' ([]); "
+                         "the network has no such parameter");
+}
+
+TEST(BatchCountersTest, NamesAndSavedCounts) {
+  EXPECT_EQ(batchCounterName("layer1.0.bn1.running_mean"),
+            "layer1.0.bn1.num_batches_tracked");
+  EXPECT_EQ(batchCounterName("bn1.running_var"), "");
+  EXPECT_EQ(batchCounterName(".running_mean"), "");
+  EXPECT_TRUE(isBatchCounter("bn.num_batches_tracked", {{"bn.running_mean", {2}}}));
+  EXPECT_FALSE(isBatchCounter("bn.num_batches_tracked", {{"bn.weight", {2}}}));
+
+  BatchCounters counters{{"a.num_batches_tracked", "b.num_batches_tracked"}, {5, 7},
+                         {true, false}};
+  TensorMap m;
+  addBatchCounters(m, counters, 3);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m.at("a.num_batches_tracked").dtype(), DType::I64);
+  EXPECT_EQ(m.at("a.num_batches_tracked").shape(), Shape{});
+  EXPECT_EQ(m.at("a.num_batches_tracked").i64()[0], 8); // counted
+  EXPECT_EQ(m.at("b.num_batches_tracked").i64()[0], 7); // not updated
 }
 
 } // namespace

@@ -132,6 +132,20 @@ EXPORT cnnc_status cnnc_parameter_trainable(int32_t index, int32_t *trainable) {
   return CNNC_OK;
 }
 
+/* No buffers: every parameter is a learned one, updated when trainable. */
+EXPORT cnnc_status cnnc_parameter_kind(int32_t index, int32_t *kind) {
+  if (!kind)
+    return CNNC_ERROR_NULL_ARGUMENT;
+  if (index < 0 || index >= NUM_PARAMS)
+    return CNNC_ERROR_OUT_OF_RANGE;
+  *kind = CNNC_KIND_PARAMETER;
+  return CNNC_OK;
+}
+
+EXPORT cnnc_status cnnc_parameter_updated(int32_t index, int32_t *updated) {
+  return cnnc_parameter_trainable(index, updated);
+}
+
 EXPORT cnnc_status cnnc_training_recipe(const char **json) {
   if (!json)
     return CNNC_ERROR_NULL_ARGUMENT;

@@ -4,7 +4,9 @@
 //
 // Double buffering: the library writes the new parameters and momentum into
 // a second set of buffers, which are then swapped in; a failed step leaves
-// the state as it was. Frozen parameters have one buffer and no momentum.
+// the state as it was. Frozen parameters have one buffer and no momentum;
+// the running statistics the step updates (batch norm buffers) have two
+// buffers and no momentum.
 #ifndef CNNC_TRAIN_OPTIMIZER_H
 #define CNNC_TRAIN_OPTIMIZER_H
 

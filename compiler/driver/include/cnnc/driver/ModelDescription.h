@@ -15,6 +15,8 @@ struct ParameterDescription {
   std::string name; // PyTorch state_dict name
   std::vector<int64_t> shape;
   bool trainable = true;
+  bool buffer = false;  // not learned (a batch norm's running statistics)
+  bool updated = false; // the training step writes its new value
 };
 
 struct ModelDescription {
@@ -24,10 +26,17 @@ struct ModelDescription {
   std::vector<ParameterDescription> parameters; // in ABI order
   std::string trainingRecipe = "{}";             // JSON of the train: section
   bool hasTrainStep = false;
+  /// The buffers the training step updates, in the order of its outputs
+  /// (after the new momentum buffers; see lowerTrainStep).
+  std::vector<size_t> updatedBuffers;
+  /// The smallest batch the training step accepts: 2 when a training batch
+  /// norm normalises 1x1 planes (PyTorch refuses one value per channel).
+  int64_t minTrainBatch = 1;
 };
 
 /// Reads the description of `func @forward`. Parameters are listed in the
-/// order their cnn.parameter ops appear.
+/// order their cnn.parameter ops appear. Which buffers are updated is read
+/// from `func @train_step` once cnn-autodiff has built it (none before).
 ModelDescription describeModel(mlir::ModuleOp module);
 
 /// The public header of a generated library: the C ABI plus the model's

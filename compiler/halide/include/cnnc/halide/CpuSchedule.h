@@ -29,6 +29,10 @@ namespace cnnc::hl {
 ///    result are fused into it (conv -> add -> relu is stored once): the
 ///    last op of the chain is the stored tensor; the op's own output Func
 ///    and the inner ones are inlined.
+///  - BatchNorm2d is element-wise (x * scale + shift, activations after it
+///    fused), stored as whole planes (storePlanes); its per-channel scale,
+///    shift and, in training mode, the batch statistics (the op's `stored`)
+///    are stored once.
 ///  - Weight / bias / input wrappers stay inline (read straight from the
 ///    buffers). Every other op result is stored once (compute_root): it is
 ///    the next layer's input. Flatten is a dense copy.
@@ -52,6 +56,24 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const Halide::Target &target,
                              const std::vector<Halide::Func> &pipelineOutputs);
+
+/// An element-wise [N, C, H, W] result f(x, y, c, n) with static H, W,
+/// stored once: each (H, W) plane is one contiguous loop vectorised by the
+/// natural width (the last vector shifted back into the plane, so no scalar
+/// tail; the whole plane is always computed), parallel over (c, n).
+void storePlanes(Halide::Func f, const std::vector<Halide::Var> &vars,
+                 const cnn::shape::Shape &shape, int natural);
+
+/// A per-channel sum f(c) = 0, then f(c) += e(x, y, c, n) over an RDom
+/// (x, y, n) (a conv bias gradient, batch norm's statistics and gradient
+/// sums): stored once; partial sums in vector lanes over x (rfactor),
+/// parallel over c, then a sum over the lanes. The summation order is
+/// fixed: deterministic whatever the thread count.
+void schedulePerChannelSum(Halide::Func f, int natural);
+
+/// A small Func f(c) stored once: a per-channel sum as above, or a pure
+/// Func vectorised over c.
+void storePerChannel(Halide::Func f, int natural);
 
 } // namespace cnnc::hl
 

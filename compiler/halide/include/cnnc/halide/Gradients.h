@@ -39,7 +39,10 @@ enum class GradKind {
   AvgPool2dGrad,
   AdaptiveAvgPool2dGrad,
   FlattenGrad,
-  SgdUpdate
+  SgdUpdate,
+  BatchNorm2dInputGrad,
+  BatchNorm2dWeightGrad,
+  BatchNorm2dStatsUpdate
 };
 
 const char *gradKindName(GradKind kind);
@@ -175,6 +178,47 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
 LoweredGrad
 adaptiveAvgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
                       const std::string &name = "adaptive_avgpool2d_grad");
+
+// --- batch normalisation ---------------------------------------------------
+
+/// dx of batchnorm2d from its input x and dy [N, C, H, W], weight and the
+/// running statistics [C]. Training mode (`batchStats`, x's statistics):
+/// with M = N*H*W, xhat = (x - mean) * invstd,
+///   dx = weight * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat));
+/// `stored` holds the per-channel sums sum(dy) and sum(dy * xhat), each
+/// f(c) = 0 then one update over `rdom` (x, y, n). Eval mode (`batchStats`
+/// null): dx = dy * weight / sqrt(running_var + eps), element-wise.
+LoweredGrad batchNorm2dInputGrad(const Tensor &input, const Tensor &dy,
+                                 const Tensor &weight,
+                                 const Tensor &runningMean,
+                                 const Tensor &runningVar, double eps,
+                                 const ChannelStats *batchStats,
+                                 const Halide::Expr &batch,
+                                 const std::string &name = "batchnorm2d_dx");
+
+/// d weight [C] of batchnorm2d: sum over (n, y, x) of dy * xhat, xhat
+/// normalised with the batch statistics (`batchStats`) or the running
+/// ones. `accum` reduces over rdom (x, y, n). (The bias gradient is
+/// biasGrad of dy.)
+LoweredGrad batchNorm2dWeightGrad(const Tensor &input, const Tensor &dy,
+                                  const Tensor &runningMean,
+                                  const Tensor &runningVar, double eps,
+                                  const ChannelStats *batchStats,
+                                  const Halide::Expr &batch,
+                                  const std::string &name = "batchnorm2d_dw");
+
+/// PyTorch's running-statistics update of a training-mode BatchNorm2d:
+///   running_mean' = (1 - momentum) * running_mean + momentum * mean
+///   running_var'  = (1 - momentum) * running_var
+///                   + momentum * var * M / (M - 1)   (unbiased)
+/// `output` is running_mean', `extraOutputs[0]` running_var'. With M = 1
+/// the unbiased variance is inf or NaN (PyTorch refuses such a batch; the
+/// generated library's train step does too).
+LoweredGrad batchNorm2dStatsUpdate(const Tensor &runningMean,
+                                   const Tensor &runningVar,
+                                   const ChannelStats &batchStats,
+                                   double momentum,
+                                   const std::string &name = "bn_update");
 
 // --- optimizer ------------------------------------------------------------
 

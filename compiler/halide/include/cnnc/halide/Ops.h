@@ -41,7 +41,8 @@ enum class OpKind {
   AvgPool2d,
   AdaptiveAvgPool2d,
   Flatten,
-  Add
+  Add,
+  BatchNorm2d
 };
 
 const char *opKindName(OpKind kind);
@@ -60,6 +61,11 @@ bool isElementwise(OpKind kind);
 ///    its constant boundary (0, or -inf for max); undefined without padding.
 ///  - Activations, Add and Flatten: only `output` (a pure element-wise / index
 ///    remapping Func); `accum`, `padded` undefined.
+///  - BatchNorm2d: `output` is x * scale(c) + shift(c), element-wise;
+///    `stored` holds the per-channel Funcs to compute once: in training
+///    mode the ChannelStats' sum, mean, centred and var (their only
+///    scheduling place, though gradients read them too), then scale and
+///    shift; `accum`, `padded` undefined.
 struct LoweredOp {
   OpKind kind;
   Tensor output;
@@ -78,7 +84,40 @@ struct LoweredOp {
   ///  AdaptiveAvgPool2d: (kx, ky) over the largest window (shorter windows
   ///  contribute zeros for the missing taps).
   Halide::RDom rdom;
+  /// Small intermediates to compute once (batch norm's scale and shift).
+  std::vector<Halide::Func> stored;
 };
+
+/// Per-channel statistics of an [N, C, H, W] tensor over (N, H, W), as
+/// batch norm's training mode uses them. `sum` and `centred` are
+/// reductions: f(c) = 0, then one update over `rdom` (x, y, n), so a
+/// schedule can split them like any per-channel sum; `mean` and `var`
+/// (biased) are pure Funcs of c reading them. Two passes (the variance
+/// sums (x - mean)^2) so that channels with a large mean keep their
+/// precision.
+struct ChannelStats {
+  Halide::Func sum, centred;
+  Halide::Func mean, var;
+  Halide::RDom rdom;
+  /// M = N * H * W as a float Expr (N is the run-time batch).
+  Halide::Expr count;
+};
+
+/// The statistics of `input` [N, C, H, W]; `batch` is the run-time batch
+/// extent (as Gradients.h's reductions take it).
+ChannelStats channelStats(const Tensor &input, const Halide::Expr &batch,
+                          const std::string &name = "bn_stats");
+
+/// PyTorch BatchNorm2d (affine, tracking running statistics):
+/// y = (x - mean) / sqrt(var + eps) * weight + bias per channel, computed
+/// as x * scale + shift. mean and var are the running statistics
+/// (`batchStats` null: eval mode) or the batch's mean and biased variance
+/// (training mode). input [N, C, H, W]; the others [C].
+LoweredOp batchNorm2d(const Tensor &input, const Tensor &weight,
+                      const Tensor &bias, const Tensor &runningMean,
+                      const Tensor &runningVar, double eps,
+                      const ChannelStats *batchStats,
+                      const std::string &name = "batchnorm2d");
 
 /// PyTorch Conv2d: cross-correlation, zero padding, stride, dilation,
 /// groups, optional bias. input [N, C, H, W], weight [O, C/groups, KH, KW],

@@ -52,7 +52,9 @@ bool lowerForward(mlir::ModuleOp module, const Halide::Target &target,
 /// labels (int64), every parameter, the momentum buffer of each trainable
 /// parameter, then the scalars lr, momentum, weight_decay, nesterov (bool),
 /// first_step (bool). Outputs: the loss (0-d), the new value of each
-/// trainable parameter, then the new momentum buffer of each.
+/// trainable parameter, then the new momentum buffer of each, then the new
+/// running_mean and running_var of each cnn.batchnorm2d_stats_update, in
+/// op order.
 bool lowerTrainStep(mlir::ModuleOp module, const Halide::Target &target,
                     const SchedulePolicy &policy, LoweredPipeline &result,
                     std::string &error);
