@@ -13,7 +13,9 @@ max|cnnc - torch| / max|torch| at most 1e-4:
      and keeps its running statistics (torch: bn1.eval(), frozen params);
   4. `cnnc train` for one epoch in file order: the saved weights match
      PyTorch's after the same steps and load with load_state_dict(strict=True),
-     num_batches_tracked counted on.
+     num_batches_tracked counted on;
+  5. batch norm on the input over 1x1 planes (batchnorm_first.yaml): a
+     training step at batch 2 matches, batch 1 is refused as by PyTorch.
 
 usage: batchnorm_parity.py CNNC WORKDIR
 """
@@ -213,6 +215,47 @@ def check_steps(lib, model, frozen, check, what):
     print(f"{what}: 3 SGD steps match PyTorch (worst {check.worst:.3e})")
 
 
+class FirstNet(torch.nn.Module):
+    """batchnorm_first.yaml."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.bn(x), 1))
+
+
+def check_single_values(cnnc, workdir, check):
+    lib = compile_net(cnnc, "batchnorm_first.yaml", os.path.join(workdir, "first.so"))
+    torch.manual_seed(4)
+    model = FirstNet()
+    state = model.state_dict()
+    params = [state[n].numpy().copy() for n in lib.names]
+    momentum = [np.zeros_like(p) if t else None for p, t in zip(params, lib.trainable)]
+    x = np.random.RandomState(4).standard_normal((2, 4, 1, 1)).astype(np.float32)
+    labels = np.array([0, 2], np.int64)
+    one = (F32P * len(params))(*[p.ctypes.data_as(F32P) for p in params])
+    loss = np.zeros((), np.float32)
+    status = lib.lib.cnnc_train_step(1, x.ctypes.data_as(F32P),
+                                     labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                                     one, one, one, one, 0.1, 0.0, 0.0, 0, 1,
+                                     loss.ctypes.data_as(F32P))
+    if status != 2:  # CNNC_ERROR_BAD_SHAPE
+        sys.exit(f"a training step on one value per channel returned {status}, not 2")
+    loss, params, _ = lib.step(x, labels, params, momentum, 0.1, 0.0, True)
+    model.train()
+    torch_loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(labels))
+    torch_loss.backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    check("1x1 planes: loss", loss, torch_loss.item())
+    for name, p in zip(lib.names, params):
+        check(f"1x1 planes: {name}", p, model.state_dict()[name].numpy())
+    print(f"batch norm on 1x1 planes: batch 2 matches, batch 1 refused "
+          f"(worst {check.worst:.3e})")
+
+
 def main():
     cnnc, workdir = sys.argv[1:3]
     os.makedirs(workdir, exist_ok=True)
@@ -271,6 +314,7 @@ def main():
             check(f"cnnc train: {name}", trained[name].numpy(), want.numpy())
     print(f"cnnc train: weights and running statistics match, num_batches_tracked 6, "
           f"strict load OK (worst {check.worst:.3e})")
+    check_single_values(cnnc, workdir, check)
     print(f"batch norm parity OK (worst {check.worst:.3e}, tolerance {TOLERANCE})")
 
 

@@ -36,9 +36,11 @@ def read_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        assert info["dtype"] == "F32", (name, info["dtype"])
+        # I64: a batch norm's num_batches_tracked.
+        assert info["dtype"] in ("F32", "I64"), (name, info["dtype"])
         begin, end = info["data_offsets"]
-        array = np.frombuffer(data[base + begin:base + end], dtype="<f4")
+        array = np.frombuffer(data[base + begin:base + end],
+                              dtype="<f4" if info["dtype"] == "F32" else "<i8")
         tensors[name] = torch.from_numpy(array.reshape(info["shape"]).copy())
     return tensors
 
