@@ -5,8 +5,10 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <sstream>
 
@@ -61,13 +63,26 @@ NetworkSummary summarize(ModuleOp module) {
     return summary;
   summary.inputShape = shapeOf(func.getArgument(0));
 
-  LayerSummary state;
-  state.receptiveField[0] = state.receptiveField[1] = 1;
-  state.jump[0] = state.jump[1] = 1;
+  LayerSummary inputState;
+  inputState.receptiveField[0] = inputState.receptiveField[1] = 1;
+  inputState.jump[0] = inputState.jump[1] = 1;
+  // The receptive field and stride product of each value: an op starts from
+  // its data input's; an add sees the larger field of its two inputs.
+  llvm::DenseMap<Value, LayerSummary> states;
+  states[func.getArgument(0)] = inputState;
   for (Operation &op : func.getBody().front()) {
     if (isa<cnn::ParameterOp, ReturnOp>(op) || op.getNumResults() != 1)
       continue;
-    LayerSummary s = state;
+    LayerSummary s = states.lookup(op.getOperand(0));
+    if (auto add = dyn_cast<cnn::AddOp>(op)) {
+      LayerSummary other = states.lookup(add.getRhs());
+      for (int i = 0; i < 2; ++i) {
+        bool whole = s.receptiveField[i] < 0 || other.receptiveField[i] < 0;
+        s.receptiveField[i] =
+            whole ? -1 : std::max(s.receptiveField[i], other.receptiveField[i]);
+        s.jump[i] = std::max(s.jump[i], other.jump[i]);
+      }
+    }
     s.name = layerName(&op);
     s.kind = op.getName().stripDialect().str();
     s.outputShape = shapeOf(op.getResult(0));
@@ -122,7 +137,7 @@ NetworkSummary summarize(ModuleOp module) {
         .Default([&](Operation *) { s.flops = out; });
     if (s.outputShape.size() == 2)
       wholeInput(s);
-    state = s;
+    states[op.getResult(0)] = s;
     summary.totalParameters += s.parameters;
     summary.totalFlops += s.flops;
     summary.layers.push_back(std::move(s));
@@ -158,19 +173,24 @@ std::string jumpText(const LayerSummary &s) {
 void printSummary(const NetworkSummary &summary, std::ostream &os) {
   os << "network " << summary.name << ", input "
      << cnn::shape::format(summary.inputShape) << " (? = batch)\n\n";
-  os << std::left << std::setw(20) << "layer" << std::setw(20) << "op"
+  // Qualified names (layer1.0.downsample.0) widen the first column.
+  size_t nameWidth = 20;
+  for (const LayerSummary &s : summary.layers)
+    nameWidth = std::max(nameWidth, s.name.size() + 2);
+  const size_t rule = 84 + nameWidth;
+  os << std::left << std::setw(int(nameWidth)) << "layer" << std::setw(20) << "op"
      << std::setw(20) << "output" << std::right << std::setw(12) << "params"
      << std::setw(14) << "FLOPs" << std::setw(10) << "RF" << std::setw(8)
      << "stride" << "\n";
-  os << std::string(104, '-') << "\n";
+  os << std::string(rule, '-') << "\n";
   for (const LayerSummary &s : summary.layers) {
-    os << std::left << std::setw(20) << s.name << std::setw(20) << s.kind
+    os << std::left << std::setw(int(nameWidth)) << s.name << std::setw(20) << s.kind
        << std::setw(20) << cnn::shape::format(s.outputShape) << std::right
        << std::setw(12) << withCommas(s.parameters) << std::setw(14)
        << withCommas(s.flops) << std::setw(10) << fieldText(s) << std::setw(8)
        << jumpText(s) << "\n";
   }
-  os << std::string(104, '-') << "\n";
+  os << std::string(rule, '-') << "\n";
   os << "total parameters: " << withCommas(summary.totalParameters) << " ("
      << std::fixed << std::setprecision(1)
      << summary.totalParameters * 4.0 / 1024.0 << " KiB as float32)\n";

@@ -1,6 +1,7 @@
 // NetworkSpec -> cnn dialect. Shapes are checked here, layer by layer, with
-// the same shape rules the op verifiers use; after an error the following
-// layers are still read but their shapes are unknown and not checked.
+// the same shape rules the op verifiers use; after an error the layers that
+// depend on the failed one are not checked (their input shapes are unknown),
+// the others are.
 #include "cnn/CnnDialect.h"
 #include "cnn/ShapeRules.h"
 #include "cnnc/importer/Importer.h"
@@ -35,7 +36,8 @@ private:
   MLIRContext &context;
   OpBuilder builder;
   bool hadError = false;
-  Value current;               // null after an error
+  Value current;               // the input of the layer being added, then
+                               // its result; null after an error
   shp::Shape currentShape;     // valid while `current` is
 
   Location locOf(SourcePos pos) {
@@ -91,6 +93,11 @@ private:
   void addConv2d(const LayerSpec &layer);
   void addLinear(const LayerSpec &layer);
   void addPool(const LayerSpec &layer);
+  void addAdd(const LayerSpec &layer, ArrayRef<Value> inputs,
+              ArrayRef<shp::Shape> shapes);
+  std::string inputName(int index) const {
+    return index == kNetworkInput ? "input" : spec.layers[index].name;
+  }
   void addBatchNorm2d(const LayerSpec &layer);
   /// Accepts a layer's inferred output, or reports the rule's message.
   void accept(const LayerSpec &layer, const shp::ShapeResult &result,
@@ -215,6 +222,25 @@ void NetworkBuilder::addPool(const LayerSpec &layer) {
   }
 }
 
+void NetworkBuilder::addAdd(const LayerSpec &layer, ArrayRef<Value> inputs,
+                            ArrayRef<shp::Shape> shapes) {
+  shp::ShapeResult result = shp::add(shapes[0], shapes[1]);
+  if (!result.ok()) {
+    error(layerLoc(layer), "add '" + layer.name +
+                               "': the shapes of its inputs differ: " +
+                               shp::format(shapes[0]) + " from '" +
+                               inputName(layer.inputs[0]) + "' and " +
+                               shp::format(shapes[1]) + " from '" +
+                               inputName(layer.inputs[1]) + "'");
+    current = nullptr;
+    return;
+  }
+  accept(layer, result, [&](RankedTensorType type) -> Value {
+    return builder.create<cnn::AddOp>(layerLoc(layer), type, inputs[0],
+                                      inputs[1]);
+  });
+}
+
 void NetworkBuilder::addBatchNorm2d(const LayerSpec &layer) {
   if (currentShape.size() != 4) {
     error(layerLoc(layer), "batchnorm2d '" + layer.name +
@@ -278,6 +304,8 @@ void NetworkBuilder::addLayer(const LayerSpec &layer) {
     return accept(layer, shp::flatten(currentShape), [&](auto type) -> Value {
       return builder.create<cnn::FlattenOp>(loc, type, current);
     });
+  case LayerKind::Add:
+    return; // addAdd: it has two inputs
   case LayerKind::BatchNorm2d:
     return addBatchNorm2d(layer);
   }
@@ -438,19 +466,35 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
   module->push_back(func);
   builder.setInsertionPointToStart(func.addEntryBlock());
 
-  current = func.getArgument(0);
-  currentShape = inputShape;
+  Value input = func.getArgument(0);
   freezeUsed.assign(spec.train.freeze.size(), false);
   if (spec.input.empty())
-    current = nullptr; // 'input' itself was reported
+    input = nullptr; // 'input' itself was reported
+  // Each layer's result, by index (null after an error).
+  std::vector<Value> values;
+  std::vector<shp::Shape> shapes;
   for (const LayerSpec &layer : spec.layers) {
-    if (!current) {
-      // Shapes are unknown after an error: later layers were already checked
-      // for syntax; their shapes cannot be.
-      continue;
+    SmallVector<Value, 2> inputs;
+    SmallVector<shp::Shape, 2> inputShapes;
+    for (int index : layer.inputs) {
+      inputs.push_back(index == kNetworkInput ? input : values[index]);
+      inputShapes.push_back(index == kNetworkInput ? inputShape : shapes[index]);
     }
-    addLayer(layer);
+    current = nullptr;
+    // Shapes are unknown after an error: the layers that read a failed one
+    // were already checked for syntax; their shapes cannot be.
+    if (!inputs.empty() && llvm::all_of(inputs, [](Value v) { return !!v; })) {
+      current = inputs[0];
+      currentShape = inputShapes[0];
+      if (layer.kind == LayerKind::Add)
+        addAdd(layer, inputs, inputShapes);
+      else
+        addLayer(layer);
+    }
+    values.push_back(current);
+    shapes.push_back(current ? currentShape : shp::Shape());
   }
+  current = values.empty() ? Value() : values.back();
   if (!hadError && current)
     checkFreezePatterns();
   if (spec.train.data.cropPadding >= 0 && spec.input.size() != 3)

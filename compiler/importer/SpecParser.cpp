@@ -1,8 +1,11 @@
-// YAML front end: turns the sequential network form into a NetworkSpec.
+// YAML front end: turns a network file (the sequential form, or the graph
+// form with named inputs, `sequential:` lists and `blocks:`) into the layer
+// tree of LayerTree.h; GraphResolver.cpp then names and orders the layers.
 //
 // Every problem is reported with its position and parsing continues, so a
 // user sees all mistakes of a file in one run. yaml-cpp reports through
 // exceptions; they are caught here and never cross this file's boundary.
+#include "LayerTree.h"
 #include "cnnc/importer/NetworkSpec.h"
 #include "cnnc/importer/Suggest.h"
 
@@ -11,6 +14,7 @@
 #include <charconv>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace cnnc {
 
@@ -25,6 +29,7 @@ const char *layerKindName(LayerKind kind) {
   case LayerKind::AvgPool2d: return "avgpool2d";
   case LayerKind::AdaptiveAvgPool2d: return "adaptive_avgpool2d";
   case LayerKind::Flatten: return "flatten";
+  case LayerKind::Add: return "add";
   case LayerKind::BatchNorm2d: return "batchnorm2d";
   }
   return "?";
@@ -44,8 +49,13 @@ const std::vector<std::pair<std::string, LayerKind>> kLayerKinds = {
     {"avgpool2d", LayerKind::AvgPool2d},
     {"adaptive_avgpool2d", LayerKind::AdaptiveAvgPool2d},
     {"flatten", LayerKind::Flatten},
+    {"add", LayerKind::Add},
     {"batchnorm2d", LayerKind::BatchNorm2d},
 };
+
+/// Entries of a layer list that are not layers.
+const char *const kRepeat = "repeat";
+const char *const kSequential = "sequential";
 
 /// Prefix of generated names: the n-th unnamed conv2d is "conv<n>", ...
 const char *autoNamePrefix(LayerKind kind) {
@@ -60,7 +70,20 @@ const char *autoNamePrefix(LayerKind kind) {
   }
 }
 
-/// The arguments each layer kind accepts (PyTorch's names).
+/// The keys of a graph node besides its arguments: its input (the previous
+/// node by default) and a condition that, when false, leaves the node out.
+const std::vector<std::string> kNodeKeys = {"input", "if"};
+
+/// The arguments each layer kind accepts (PyTorch's names), and the node
+/// keys: add reads `inputs`, every other layer one `input`.
+std::vector<std::string> allowedArguments(LayerKind kind);
+std::vector<std::string> allowedKeys(LayerKind kind) {
+  std::vector<std::string> keys = allowedArguments(kind);
+  if (kind != LayerKind::Add)
+    keys.insert(keys.end(), kNodeKeys.begin(), kNodeKeys.end());
+  return keys;
+}
+
 std::vector<std::string> allowedArguments(LayerKind kind) {
   switch (kind) {
   case LayerKind::Conv2d:
@@ -81,6 +104,8 @@ std::vector<std::string> allowedArguments(LayerKind kind) {
     return {"name", "output_size"};
   case LayerKind::Flatten:
     return {"name", "start_dim"};
+  case LayerKind::Add:
+    return {"name", "inputs"};
   case LayerKind::BatchNorm2d:
     return {"name",   "num_features",        "eps", "momentum",
             "affine", "track_running_stats", "trainable"};
@@ -88,15 +113,17 @@ std::vector<std::string> allowedArguments(LayerKind kind) {
   return {};
 }
 
-/// A parsed layer list before `repeat` expansion: parsing each repeated body
-/// once keeps its errors from being reported once per repetition.
-struct Item {
-  LayerSpec layer;
-  bool explicitName = false;
-  // A repeat block when count > 0.
-  int64_t count = 0;
-  std::string repeatName;
-  std::vector<Item> body;
+/// A `blocks:` entry: a list of layers with named arguments, instantiated
+/// like a layer.
+struct BlockDef {
+  SourcePos pos;
+  YAML::Node layers;
+  struct Arg {
+    std::string name;
+    bool required = true;
+    YAML::Node value; // the default
+  };
+  std::vector<Arg> args;
 };
 
 class SpecParser {
@@ -113,6 +140,24 @@ private:
   /// Keys suggested for misspelt ones by the last keysOf(): a required key
   /// that was misspelt is not reported missing a second time.
   std::set<std::string> suggested;
+  /// Each block body is parsed once per instance: a mistake that does not
+  /// depend on the arguments is reported once.
+  std::set<std::tuple<unsigned, unsigned, std::string>> reported;
+  /// Where an unknown `$argument` was reported: nothing more is said there.
+  std::set<std::pair<unsigned, unsigned>> badArguments;
+
+  std::map<std::string, BlockDef> blocks;
+  /// The block instances being parsed, innermost last; `$name` reads the
+  /// innermost one's arguments.
+  struct Instance {
+    std::string block;
+    std::map<std::string, YAML::Node> args;
+  };
+  std::vector<Instance> instances;
+  int64_t instanceCount = 0;
+  /// `$name` is only read in layer lists; the train recipe's values are
+  /// taken as written.
+  bool inLayers = false;
 
   static SourcePos posOf(const YAML::Node &node) {
     YAML::Mark m = node.Mark();
@@ -123,6 +168,9 @@ private:
   }
   void error(SourcePos pos, const std::string &message) {
     failed = true;
+    if (badArguments.count({pos.line, pos.column}) ||
+        !reported.insert({pos.line, pos.column, message}).second)
+      return;
     diagnose(pos, message);
   }
   void error(const YAML::Node &node, const std::string &message) {
@@ -152,10 +200,21 @@ private:
   std::optional<double> real(const YAML::Node &node, const std::string &what,
                              double min);
 
+  /// `$name` inside a block body -> the instance's argument node; any
+  /// other node as it is.
+  YAML::Node arg(const YAML::Node &node);
+
   void parseInput(const YAML::Node &node);
+  void parseBlocks(const YAML::Node &node);
   std::vector<Item> parseLayerList(const YAML::Node &node, int depth);
   std::optional<Item> parseLayer(const YAML::Node &node, int depth);
   std::optional<Item> parseRepeat(const YAML::Node &node, int depth);
+  std::optional<Item> parseGroup(const std::string &kind,
+                                 const YAML::Node &key, const YAML::Node &args,
+                                 int depth);
+  bool parseNodeKeys(
+      Item &item,
+      std::map<std::string, std::pair<YAML::Node, YAML::Node>> &keys);
   bool parseArguments(Item &item, const YAML::Node &args);
   void parseTrain(const YAML::Node &node);
   void parseSgd(const YAML::Node &node);
@@ -170,10 +229,6 @@ private:
   void parseFreeze(const YAML::Node &node);
   void parseInit(const YAML::Node &node);
 
-  void expand(const std::vector<Item> &items, const std::string &prefix,
-              const std::string &suffix, std::vector<std::pair<Item, std::string>> &out,
-              bool &tooMany);
-  void assignNames(std::vector<std::pair<Item, std::string>> &expanded);
 };
 
 std::map<std::string, std::pair<YAML::Node, YAML::Node>>
@@ -210,7 +265,7 @@ SpecParser::keysOf(const YAML::Node &map,
       error(key, "duplicate key '" + name + "' in " + context);
       continue;
     }
-    keys[name] = {key, value};
+    keys[name] = {key, arg(value)};
   }
   return keys;
 }
@@ -262,7 +317,7 @@ std::optional<Pair> SpecParser::pair(const YAML::Node &node,
                                        : describe(node)));
     return std::nullopt;
   }
-  auto h = integer(node[0], what, min), w = integer(node[1], what, min);
+  auto h = integer(arg(node[0]), what, min), w = integer(arg(node[1]), what, min);
   if (!h || !w)
     return std::nullopt;
   return Pair{*h, *w};
@@ -293,6 +348,111 @@ std::optional<double> SpecParser::real(const YAML::Node &node,
   return value;
 }
 
+YAML::Node SpecParser::arg(const YAML::Node &node) {
+  if (!inLayers || !node.IsScalar() || node.Scalar().size() < 2 ||
+      node.Scalar()[0] != '$')
+    return node;
+  SourcePos pos = posOf(node);
+  if (instances.empty()) {
+    error(pos, "'" + node.Scalar() + "' names a block argument, but this is "
+               "not inside the layers of a block");
+    badArguments.insert({pos.line, pos.column});
+    return node;
+  }
+  const Instance &instance = instances.back();
+  auto it = instance.args.find(node.Scalar().substr(1));
+  if (it != instance.args.end())
+    return it->second;
+  std::vector<std::string> names;
+  for (const auto &[name, value] : instance.args)
+    names.push_back("$" + name);
+  std::string message = "unknown argument '" + node.Scalar() + "' of block '" +
+                        instance.block + "'";
+  if (auto near = nearestMatch(node.Scalar(), names))
+    message += "; did you mean '" + *near + "'?";
+  else if (names.empty())
+    message += " (it has no arguments)";
+  else
+    message += " (its arguments: " + joinNames(names) + ")";
+  error(pos, message);
+  badArguments.insert({pos.line, pos.column});
+  return node;
+}
+
+void SpecParser::parseBlocks(const YAML::Node &node) {
+  if (!node.IsMap()) {
+    error(node, "'blocks' must be a mapping of block names to "
+                "{args: [...], layers: [...]}, got " + describe(node));
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
+    if (!key.IsScalar() || !isValidLayerName(key.Scalar())) {
+      error(key, "a block name must be letters, digits and '_', got " +
+                     describe(key));
+      continue;
+    }
+    const std::string &name = key.Scalar();
+    bool builtIn = name == kRepeat || name == kSequential;
+    for (auto &[n, k] : kLayerKinds)
+      builtIn |= n == name;
+    if (builtIn) {
+      error(key, "block '" + name + "' has the name of a built-in layer; "
+                 "choose another name");
+      continue;
+    }
+    if (blocks.count(name)) {
+      error(key, "duplicate block '" + name + "'");
+      continue;
+    }
+    if (!value.IsMap()) {
+      error(value, "block '" + name + "' must be a mapping such as "
+                   "{args: [planes, stride: 1], layers: [...]}, got " +
+                       describe(value));
+      continue;
+    }
+    auto keys = keysOf(value, {"args", "layers"}, "block '" + name + "'");
+    if (!keys.count("layers")) {
+      if (!suggested.count("layers"))
+        error(key, "block '" + name + "' needs 'layers', the list of its layers");
+      continue;
+    }
+    BlockDef def;
+    def.pos = posOf(key);
+    def.layers = keys["layers"].second;
+    if (keys.count("args")) {
+      const YAML::Node &args = keys["args"].second;
+      if (!args.IsSequence()) {
+        error(args, "'args' of a block is a list of argument names, with "
+                    "defaults written 'name: value', e.g. [planes, stride: 1]");
+        continue;
+      }
+      std::set<std::string> seen;
+      for (const YAML::Node &a : args) {
+        const bool withDefault = a.IsMap() && a.size() == 1;
+        const YAML::Node argName = withDefault ? a.begin()->first : a;
+        if (!argName.IsScalar() || !isValidLayerName(argName.Scalar()) ||
+            argName.Scalar() == "name" || argName.Scalar() == "input" ||
+            argName.Scalar() == "if") {
+          error(a, "a block argument is a name of letters, digits and '_' "
+                   "other than name, input and if (or 'name: default'), got " +
+                       describe(argName));
+          continue;
+        }
+        if (!seen.insert(argName.Scalar()).second) {
+          error(argName, "duplicate argument '" + argName.Scalar() + "'");
+          continue;
+        }
+        def.args.push_back({argName.Scalar(), !withDefault,
+                            withDefault ? YAML::Node(a.begin()->second)
+                                        : YAML::Node()});
+      }
+    }
+    blocks.emplace(name, std::move(def));
+  }
+}
+
 void SpecParser::parseInput(const YAML::Node &node) {
   spec.inputPos = posOf(node);
   if (!node.IsSequence() || (node.size() != 3 && node.size() != 1)) {
@@ -306,35 +466,6 @@ void SpecParser::parseInput(const YAML::Node &node) {
       return;
     spec.input.push_back(*v);
   }
-}
-
-std::optional<Item> SpecParser::parseRepeat(const YAML::Node &node, int depth) {
-  auto keys = keysOf(node, {"repeat", "layers", "name"}, "repeat block");
-  Item item;
-  auto count = integer(keys["repeat"].second, "repeat", 1);
-  if (count && *count > kMaxRepeat) {
-    error(keys["repeat"].second, "repeat count " + std::to_string(*count) +
-                                     " is too large (at most " +
-                                     std::to_string(kMaxRepeat) + ")");
-    count.reset();
-  }
-  if (keys.count("name")) {
-    const YAML::Node &n = keys["name"].second;
-    if (!n.IsScalar() || !isValidLayerName(n.Scalar()))
-      error(n, "repeat 'name' must be a name of letters, digits and '_'");
-    else
-      item.repeatName = n.Scalar();
-  }
-  if (!keys.count("layers")) {
-    error(node, "repeat block needs 'layers', the list of layers to repeat");
-    return std::nullopt;
-  }
-  item.body = parseLayerList(keys["layers"].second, depth + 1);
-  if (!count)
-    return std::nullopt;
-  item.count = *count;
-  item.layer.pos = posOf(node);
-  return item;
 }
 
 bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
@@ -353,6 +484,10 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
       error(args, kind + " needs arguments, e.g. {kernel_size: 2}");
       return false;
     }
+    if (l.kind == LayerKind::Add) {
+      error(args, "add needs the two nodes it adds, e.g. {inputs: [conv2, input]}");
+      return false;
+    }
     return true;
   }
   if (!args.IsMap()) {
@@ -360,8 +495,8 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
                 "{name: ..., ...}, got " + describe(args));
     return false;
   }
-  auto keys = keysOf(args, allowedArguments(l.kind), kind + " arguments");
-  bool ok = true;
+  auto keys = keysOf(args, allowedKeys(l.kind), kind + " arguments");
+  bool ok = parseNodeKeys(item, keys);
   auto need = [&](const char *key) -> const YAML::Node * {
     if (keys.count(key))
       return &keys[key].second;
@@ -468,6 +603,13 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
   case LayerKind::AdaptiveAvgPool2d:
     setPair("output_size", l.outputSize, 1);
     break;
+  case LayerKind::Add:
+    if (!keys.count("inputs") && !suggested.count("inputs")) {
+      error(args, "add needs 'inputs', the two nodes it adds, e.g. "
+                  "{inputs: [conv2, input]}");
+      ok = false;
+    }
+    break;
   case LayerKind::BatchNorm2d: {
     if (keys.count("num_features")) {
       int64_t features = 0;
@@ -528,12 +670,20 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
   return ok;
 }
 
-std::optional<Item> SpecParser::parseLayer(const YAML::Node &node, int depth) {
+std::optional<Item> SpecParser::parseLayer(const YAML::Node &entry, int depth) {
+  // `- $activation` in a block body picks a layer by argument.
+  const YAML::Node node = arg(entry);
   Item item;
   item.layer.pos = posOf(node);
   std::vector<std::string> names;
   for (auto &[n, k] : kLayerKinds)
     names.push_back(n);
+  names.push_back(kSequential);
+  for (auto &[n, block] : blocks)
+    names.push_back(n);
+  auto isGroup = [&](const std::string &name) {
+    return name == kSequential || blocks.count(name);
+  };
   auto kindOf = [&](const YAML::Node &nameNode) -> std::optional<LayerKind> {
     const std::string &name = nameNode.Scalar();
     for (auto &[n, k] : kLayerKinds)
@@ -547,18 +697,25 @@ std::optional<Item> SpecParser::parseLayer(const YAML::Node &node, int depth) {
     error(nameNode, message);
     return std::nullopt;
   };
+  auto finish = [&](Item &item, const YAML::Node &args) -> std::optional<Item> {
+    item.namePrefix = autoNamePrefix(item.layer.kind);
+    if (!parseArguments(item, args))
+      return std::nullopt;
+    return item;
+  };
 
   if (node.IsScalar()) {
+    const YAML::Node none(YAML::NodeType::Null);
+    if (isGroup(node.Scalar()))
+      return parseGroup(node.Scalar(), node, none, depth);
     auto kind = kindOf(node);
     if (!kind)
       return std::nullopt;
     item.layer.kind = *kind;
-    if (!parseArguments(item, YAML::Node(YAML::NodeType::Null)))
-      return std::nullopt;
-    return item;
+    return finish(item, none);
   }
   if (node.IsMap()) {
-    if (node["repeat"])
+    if (node[kRepeat])
       return parseRepeat(node, depth);
     if (node.size() != 1) {
       error(node, "a layer is written as 'op' or 'op: {arguments}' with one "
@@ -572,24 +729,180 @@ std::optional<Item> SpecParser::parseLayer(const YAML::Node &node, int depth) {
       error(key, "expected a layer name, got " + describe(key));
       return std::nullopt;
     }
+    if (isGroup(key.Scalar()))
+      return parseGroup(key.Scalar(), key, args, depth);
     auto kind = kindOf(key);
     if (!kind)
       return std::nullopt;
     item.layer.kind = *kind;
     item.layer.pos = posOf(key);
-    if (!parseArguments(item, args))
-      return std::nullopt;
-    return item;
+    return finish(item, args);
   }
   error(node, "expected a layer such as 'relu' or 'conv2d: {...}', got " +
                   describe(node));
   return std::nullopt;
 }
 
+std::optional<Item> SpecParser::parseGroup(const std::string &kind,
+                                           const YAML::Node &key,
+                                           const YAML::Node &args, int depth) {
+  Item item;
+  item.type = Item::Type::Group;
+  item.layer.pos = posOf(key);
+  item.namePrefix = kind;
+  const bool sequential = kind == kSequential;
+  item.numbered = sequential;
+  std::vector<std::string> allowed{"name", "input", "if"};
+  if (sequential)
+    allowed.push_back("layers");
+  else
+    for (const BlockDef::Arg &a : blocks.at(kind).args)
+      allowed.push_back(a.name);
+  if (!args.IsNull() && !args.IsMap()) {
+    error(args, "arguments of " + kind + " must be a mapping such as "
+                "{name: ..., ...}, got " + describe(args));
+    return std::nullopt;
+  }
+  const YAML::Node &where = args.IsNull() ? key : args;
+  std::map<std::string, std::pair<YAML::Node, YAML::Node>> keys;
+  if (args.IsMap())
+    keys = keysOf(args, allowed, kind + " arguments");
+  std::set<std::string> misspelt = suggested;
+  bool ok = parseNodeKeys(item, keys);
+  if (keys.count("name")) {
+    const YAML::Node &n = keys["name"].second;
+    if (!n.IsScalar() || !isValidLayerName(n.Scalar())) {
+      error(n, "'name' must be letters, digits and '_' (it prefixes the "
+               "names inside, as in 'layer1.conv1.weight'), got " + describe(n));
+      ok = false;
+    } else {
+      item.layer.name = n.Scalar();
+      item.explicitName = true;
+    }
+  }
+
+  if (sequential) {
+    if (!keys.count("layers")) {
+      if (!misspelt.count("layers"))
+        error(where, "sequential needs 'layers', the list of its layers");
+      return std::nullopt;
+    }
+    item.body = parseLayerList(keys["layers"].second, depth + 1);
+  } else {
+    std::string chain;
+    for (const Instance &outer : instances)
+      chain += outer.block + " -> ";
+    for (const Instance &outer : instances)
+      if (outer.block == kind) {
+        error(key, "block '" + kind + "' contains itself (" + chain + kind +
+                       ")");
+        return std::nullopt;
+      }
+    if (++instanceCount > kMaxLayers) {
+      error(key, "more than " + std::to_string(kMaxLayers) +
+                     " block instances; check the blocks for runaway nesting");
+      return std::nullopt;
+    }
+    Instance instance{kind, {}};
+    for (const BlockDef::Arg &a : blocks.at(kind).args) {
+      if (keys.count(a.name)) {
+        instance.args.emplace(a.name, keys[a.name].second);
+      } else if (!a.required) {
+        instance.args.emplace(a.name, a.value);
+      } else {
+        if (!misspelt.count(a.name))
+          error(where, "block '" + kind + "' needs the argument '" + a.name +
+                           "'");
+        ok = false;
+      }
+    }
+    // Without all its arguments the body would only repeat that mistake.
+    if (!ok)
+      return std::nullopt;
+    instances.push_back(std::move(instance));
+    item.body = parseLayerList(blocks.at(kind).layers, depth + 1);
+    instances.pop_back();
+  }
+  if (!ok)
+    return std::nullopt;
+  if (item.type == Item::Type::Skipped)
+    item.body.clear();
+  return item;
+}
+
+bool SpecParser::parseNodeKeys(
+    Item &item, std::map<std::string, std::pair<YAML::Node, YAML::Node>> &keys) {
+  bool ok = true;
+  auto ref = [&](const YAML::Node &n) {
+    if (!n.IsScalar() || n.Scalar().empty()) {
+      error(n, "an input is the name of an earlier node of this list, or "
+               "'input' (the list's input), got " + describe(n));
+      ok = false;
+      return;
+    }
+    item.inputs.push_back({n.Scalar(), posOf(n)});
+  };
+  if (keys.count("input"))
+    ref(keys["input"].second);
+  if (keys.count("inputs")) {
+    const YAML::Node &list = keys["inputs"].second;
+    if (!list.IsSequence() || list.size() != 2) {
+      error(list, "'inputs' must be a list of the two nodes to add, e.g. "
+                  "[conv2, input], got " +
+                      (list.IsSequence()
+                           ? "a list of " + std::to_string(list.size())
+                           : describe(list)));
+      ok = false;
+    } else {
+      for (const YAML::Node &n : list)
+        ref(arg(n));
+    }
+  }
+  if (keys.count("if")) {
+    if (auto condition = boolean(keys["if"].second, "if")) {
+      if (!*condition)
+        item.type = Item::Type::Skipped;
+    } else {
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+std::optional<Item> SpecParser::parseRepeat(const YAML::Node &node, int depth) {
+  auto keys = keysOf(node, {kRepeat, "layers", "name"}, "repeat block");
+  Item item;
+  item.type = Item::Type::Repeat;
+  auto count = integer(keys[kRepeat].second, kRepeat, 1);
+  if (count && *count > kMaxRepeat) {
+    error(keys[kRepeat].second, "repeat count " + std::to_string(*count) +
+                                    " is too large (at most " +
+                                    std::to_string(kMaxRepeat) + ")");
+    count.reset();
+  }
+  if (keys.count("name")) {
+    const YAML::Node &n = keys["name"].second;
+    if (!n.IsScalar() || !isValidLayerName(n.Scalar()))
+      error(n, "repeat 'name' must be a name of letters, digits and '_'");
+    else
+      item.repeatName = n.Scalar();
+  }
+  if (!keys.count("layers")) {
+    error(node, "repeat block needs 'layers', the list of layers to repeat");
+    return std::nullopt;
+  }
+  item.body = parseLayerList(keys["layers"].second, depth + 1);
+  if (!count)
+    return std::nullopt;
+  item.count = *count;
+  item.layer.pos = posOf(node);
+  return item;
+}
+
 std::vector<Item> SpecParser::parseLayerList(const YAML::Node &node, int depth) {
   std::vector<Item> items;
   if (depth > 16) {
-    error(node, "repeat blocks are nested too deeply (at most 16 levels)");
+    error(node, "layer lists are nested too deeply (at most 16 levels)");
     return items;
   }
   if (!node.IsSequence()) {
@@ -598,9 +911,26 @@ std::vector<Item> SpecParser::parseLayerList(const YAML::Node &node, int depth) 
   }
   if (node.size() == 0)
     error(node, "'layers' is empty; a network needs at least one layer");
-  for (const YAML::Node &entry : node)
-    if (auto item = parseLayer(entry, depth))
+  for (const YAML::Node &entry : node) {
+    if (auto item = parseLayer(entry, depth)) {
       items.push_back(std::move(*item));
+      continue;
+    }
+    // A node that could not be read stands for its input, so that the
+    // graph's own checks still run without reporting its absence.
+    Item placeholder;
+    placeholder.type = Item::Type::Skipped;
+    placeholder.layer.pos = posOf(entry);
+    placeholder.namePrefix = "layer";
+    if (entry.IsMap() && entry.size() == 1 && entry.begin()->second.IsMap()) {
+      const YAML::Node name = entry.begin()->second["name"];
+      if (name && name.IsScalar() && isValidLayerName(name.Scalar())) {
+        placeholder.layer.name = name.Scalar();
+        placeholder.explicitName = true;
+      }
+    }
+    items.push_back(std::move(placeholder));
+  }
   return items;
 }
 
@@ -935,62 +1265,6 @@ void SpecParser::parseInit(const YAML::Node &node) {
   }
 }
 
-void SpecParser::expand(const std::vector<Item> &items,
-                        const std::string &prefix, const std::string &suffix,
-                        std::vector<std::pair<Item, std::string>> &out,
-                        bool &tooMany) {
-  for (const Item &item : items) {
-    if (tooMany)
-      return;
-    if (item.count == 0) {
-      std::string name =
-          item.explicitName ? prefix + item.layer.name + suffix : "";
-      out.push_back({item, name});
-      if (static_cast<int64_t>(out.size()) > kMaxLayers) {
-        tooMany = true;
-        error(item.layer.pos, "the network expands to more than " +
-                                  std::to_string(kMaxLayers) +
-                                  " layers; check the repeat counts");
-      }
-      continue;
-    }
-    for (int64_t i = 0; i < item.count && !tooMany; ++i) {
-      std::string index = std::to_string(i);
-      if (item.repeatName.empty())
-        expand(item.body, prefix, suffix + "." + index, out, tooMany);
-      else
-        expand(item.body, prefix + item.repeatName + "." + index + ".", suffix,
-               out, tooMany);
-    }
-  }
-}
-
-void SpecParser::assignNames(std::vector<std::pair<Item, std::string>> &expanded) {
-  std::map<std::string, SourcePos> taken;
-  for (auto &[item, name] : expanded) {
-    if (name.empty())
-      continue;
-    auto [it, inserted] = taken.insert({name, item.layer.pos});
-    if (!inserted)
-      error(item.layer.pos, "duplicate layer name '" + name +
-                                "' (first used at line " +
-                                std::to_string(it->second.line) + ")");
-  }
-  std::map<std::string, int> counters;
-  for (auto &[item, name] : expanded) {
-    LayerSpec layer = item.layer;
-    if (name.empty()) {
-      std::string prefix = autoNamePrefix(layer.kind);
-      do
-        name = prefix + std::to_string(++counters[prefix]);
-      while (taken.count(name));
-      taken.insert({name, layer.pos});
-    }
-    layer.name = name;
-    spec.layers.push_back(std::move(layer));
-  }
-}
-
 bool SpecParser::parse(const std::string &text, const std::string &defaultName) {
   YAML::Node root;
   try {
@@ -1013,7 +1287,7 @@ bool SpecParser::parse(const std::string &text, const std::string &defaultName) 
                     describe(root));
     return false;
   }
-  auto keys = keysOf(root, {"name", "input", "layers", "loss", "train"},
+  auto keys = keysOf(root, {"name", "input", "blocks", "layers", "loss", "train"},
                      "the network");
   spec.name = defaultName;
   if (keys.count("name")) {
@@ -1035,17 +1309,19 @@ bool SpecParser::parse(const std::string &text, const std::string &defaultName) 
   if (keys.count("train"))
     parseTrain(keys["train"].second);
 
+  if (keys.count("blocks"))
+    parseBlocks(keys["blocks"].second);
   if (!keys.count("layers")) {
     error(root, "missing 'layers', the list of layers");
     return false;
   }
+  inLayers = true;
   std::vector<Item> items = parseLayerList(keys["layers"].second, 0);
-  std::vector<std::pair<Item, std::string>> expanded;
-  bool tooMany = false;
-  expand(items, "", "", expanded, tooMany);
-  if (!tooMany)
-    assignNames(expanded);
-  return !failed;
+  inLayers = false;
+  // Nodes that could not be read are placeholders: names and inputs are
+  // still checked, but unused results would be guesses.
+  bool resolved = resolveGraph(items, spec, /*allNodesRead=*/!failed, diagnose);
+  return resolved && !failed;
 }
 
 } // namespace

@@ -185,6 +185,9 @@ std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
       .Case([&](cnn::FlattenOp flatten) {
         return hl::flatten(tensor(flatten.getInput()), name);
       })
+      .Case([&](cnn::AddOp add) {
+        return hl::add(tensor(add.getLhs()), tensor(add.getRhs()), name);
+      })
       .Case([&](cnn::BatchNorm2dOp bn) {
         return hl::batchNorm2d(
             tensor(bn.getInput()), tensor(bn.getWeight()),

@@ -66,6 +66,43 @@ class General(nn.Module):
         return self.fc2(x)
 
 
+class BasicBlock(nn.Module):
+    """torchvision's BasicBlock without batch norm (tests/e2e/residual.yaml)."""
+
+    def __init__(self, inplanes, planes, stride=1, downsample=False):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.downsample = None
+        if downsample:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride, bias=False))
+
+    def forward(self, x):
+        out = self.conv2(F.relu(self.conv1(x)))
+        identity = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + identity)
+
+
+class Residual(nn.Module):
+    """tests/e2e/residual.yaml: blocks, shortcuts, a value read three times."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.layer1 = nn.Sequential(BasicBlock(4, 4), BasicBlock(4, 4))
+        self.layer2 = BasicBlock(4, 8, stride=2, downsample=True)
+        self.branch = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 3, stride=1, padding=1)
+        y = self.layer2(self.layer1(x))
+        s = self.branch(y) + y
+        s = s + y
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(s, 1), 1))
+
+
 class BatchNormNet(nn.Module):
     """tests/e2e/batchnorm.yaml: batch norm after convolutions without bias,
     max pooling with padding, a 1x1 stride-2 convolution."""
@@ -91,5 +128,6 @@ MODELS = {
     "lenet": (Net, (3, 32, 32)),
     "lenet_fashion": (lambda: Net(in_channels=1, conv1_padding=2), (1, 28, 28)),
     "general": (General, (3, 19, 13)),
+    "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
 }

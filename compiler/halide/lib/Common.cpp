@@ -24,6 +24,8 @@ const char *opKindName(OpKind kind) {
     return "adaptive_avgpool2d";
   case OpKind::Flatten:
     return "flatten";
+  case OpKind::Add:
+    return "add";
   case OpKind::BatchNorm2d:
     return "batchnorm2d";
   }
@@ -33,6 +35,10 @@ const char *opKindName(OpKind kind) {
 bool isActivation(OpKind kind) {
   return kind == OpKind::Relu || kind == OpKind::Tanh ||
          kind == OpKind::Sigmoid;
+}
+
+bool isElementwise(OpKind kind) {
+  return isActivation(kind) || kind == OpKind::Add;
 }
 
 namespace detail {

@@ -252,7 +252,7 @@ void scheduleLinear(const Group &g, int natural) {
   }
 }
 
-/// Element-wise results (standalone activations): stored once, vectorised
+/// Element-wise results (standalone activations and adds): stored once, vectorised
 /// over the innermost dim, parallel over the outer ones.
 void scheduleElementwise(const Group &g, int natural) {
   Func root = g.root->output.func;
@@ -395,8 +395,10 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
   for (size_t i = 0; i < ops.size(); ++i) {
     if (fused[i])
       continue;
-    // Follow the chain of activations that are the only reader of the
-    // previous result; every result but the last is then inlined.
+    // Follow the chain of element-wise ops (activations, residual adds) that
+    // are the only reader of the previous result; every result but the last
+    // is then inlined. An add's other operand is a stored tensor (or fused
+    // into its own producer's chain), read at the same point.
     size_t last = i;
     for (;;) {
       const std::string name = ops[last].output.func.name();
@@ -405,7 +407,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
           it->second.size() != 1)
         break;
       size_t next = it->second[0];
-      if (!isActivation(ops[next].kind) || fused[next] || next == last)
+      if (!isElementwise(ops[next].kind) || fused[next] || next == last)
         break;
       ops[last].output.func.compute_inline();
       fused[next] = true;
@@ -454,6 +456,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
     case OpKind::Relu:
     case OpKind::Tanh:
     case OpKind::Sigmoid:
+    case OpKind::Add:
       scheduleElementwise(g, natural);
       break;
     case OpKind::Flatten:

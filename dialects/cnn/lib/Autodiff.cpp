@@ -100,12 +100,16 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
       needed.push_back(needsGrad.contains(operand));
     SmallVector<Value> operandGrads;
     differentiable.buildGradients(b, it->second, needed, operandGrads);
+    // A value read by several ops (a residual branch) receives the sum of
+    // their gradients. Ops are visited in reverse, so every reader of a value
+    // is done before its producer reads the sum.
     for (auto [operand, grad] : llvm::zip(op->getOperands(), operandGrads)) {
       if (!grad)
         continue;
-      if (!grads.insert({operand, grad}).second)
-        return op->emitError("a value used twice needs gradient accumulation, "
-                             "which the sequential form does not produce");
+      auto [it, inserted] = grads.insert({operand, grad});
+      if (!inserted)
+        it->second = b.create<cnn::AddOp>(operand.getLoc(), grad.getType(),
+                                          it->second, grad);
     }
   }
 

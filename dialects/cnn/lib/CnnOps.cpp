@@ -201,6 +201,19 @@ LogicalResult cnn::AdaptiveAvgPool2dOp::inferReturnTypes(
                         });
 }
 
+LogicalResult cnn::AddOp::inferReturnTypes(
+    MLIRContext *context, Optional<Location> location, ValueRange operands,
+    DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {
+  auto lhs = shapeOf(operands[0].getType());
+  auto rhs = shapeOf(operands[1].getType());
+  if (!lhs || !rhs) {
+    pushUnranked(context, inferred);
+    return success();
+  }
+  return toInferredType(context, location, "add", shp::add(*lhs, *rhs),
+                        inferred);
+}
+
 LogicalResult cnn::BatchNorm2dOp::inferReturnTypes(
     MLIRContext *context, Optional<Location> location, ValueRange operands,
     DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {

@@ -86,6 +86,15 @@ void SigmoidOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
         b.create<SigmoidGradOp>(getLoc(), grad.getType(), getResult(), grad);
 }
 
+// d(x + y) = dy for both operands: no op is needed.
+void AddOp::buildGradients(OpBuilder &, Value grad, ArrayRef<bool> needed,
+                           SmallVectorImpl<Value> &grads) {
+  resize(grads, 2);
+  for (int i = 0; i < 2; ++i)
+    if (needed[i])
+      grads[i] = grad;
+}
+
 void MaxPool2dOp::buildGradients(OpBuilder &b, Value grad,
                                  ArrayRef<bool> needed,
                                  SmallVectorImpl<Value> &grads) {

@@ -150,6 +150,18 @@ ShapeResult elementwise(const Shape &input) {
   return ShapeResult::success(input);
 }
 
+ShapeResult add(const Shape &lhs, const Shape &rhs) {
+  if (!compatible(lhs, rhs))
+    return ShapeResult::failure("operand shapes differ: " + format(lhs) +
+                                " and " + format(rhs));
+  // A dimension known on one side only (the batch is '?' on both) is known.
+  Shape result = lhs;
+  for (size_t i = 0; i < result.size(); ++i)
+    if (result[i] == kDynamic)
+      result[i] = rhs[i];
+  return ShapeResult::success(result);
+}
+
 ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args) {
   if (auto e = checkRank("maxpool2d input", input, 4))
     return ShapeResult::failure(*e);

@@ -112,6 +112,20 @@ TEST(Flatten, KeepsBatch) {
   EXPECT_FALSE(flatten({D}).ok());
 }
 
+TEST(Add, EqualShapesOnly) {
+  ShapeResult r = add({D, 64, 56, 56}, {D, 64, 56, 56});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.shape, (Shape{D, 64, 56, 56}));
+  // A size known on one side only is the result's.
+  EXPECT_EQ(add({D, 10}, {4, 10}).shape, (Shape{4, 10}));
+  ShapeResult bad = add({D, 64, 56, 56}, {D, 128, 28, 28});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error,
+            "operand shapes differ: [?, 64, 56, 56] and [?, 128, 28, 28]");
+  // No broadcasting, not even of a rank.
+  EXPECT_FALSE(add({D, 8, 1, 1}, {D, 8}).ok());
+}
+
 TEST(BatchNorm2d, KeepsShapeAndChecksChannels) {
   ChannelOperands four = {{"weight", {4}}, {"bias", {4}},
                           {"running_mean", {4}}, {"running_var", {4}}};

@@ -167,6 +167,89 @@ TEST(SpecParser, TrainSection) {
   EXPECT_DOUBLE_EQ(p.spec.train.stepLr.gamma, 0.5);
 }
 
+TEST(SpecParser, GraphFormOrdersLayersAfterTheirInputs) {
+  // `s` names `b`, written after it: b is built first. Inputs are indices
+  // of earlier layers, kNetworkInput for the network's input.
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "layers:\n"
+                   "  - conv2d: {name: a, out_channels: 2, kernel_size: 1}\n"
+                   "  - add: {name: s, inputs: [b, a]}\n"
+                   "  - relu: {name: b, input: a}\n"
+                   "  - tanh: {input: s}\n");
+  ASSERT_TRUE(p.ok) << p.errors.front().second;
+  std::vector<std::string> names;
+  for (auto &l : p.spec.layers)
+    names.push_back(l.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "s", "tanh1"}));
+  EXPECT_EQ(p.spec.layers[0].inputs, (std::vector<int>{kNetworkInput}));
+  EXPECT_EQ(p.spec.layers[1].inputs, (std::vector<int>{0}));
+  EXPECT_EQ(p.spec.layers[2].inputs, (std::vector<int>{1, 0}));
+  EXPECT_EQ(p.spec.layers[3].inputs, (std::vector<int>{2}));
+}
+
+TEST(SpecParser, BlocksArgumentsPrefixesAndSkippedNodes) {
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "blocks:\n"
+                   "  b:\n"
+                   "    args: [width, kernel: [3, 1], extra: false]\n"
+                   "    layers:\n"
+                   "      - conv2d: {out_channels: $width, kernel_size: $kernel}\n"
+                   "      - relu: {name: act, if: $extra}\n"
+                   "      - conv2d: {input: act, out_channels: 2, kernel_size: [1, $width]}\n"
+                   "layers:\n"
+                   "  - sequential:\n"
+                   "      name: seq\n"
+                   "      layers: [b: {width: 4}, b: {width: 5, extra: true}]\n"
+                   "  - b: {width: 1}\n");
+  ASSERT_TRUE(p.ok) << p.errors.front().second;
+  std::vector<std::string> names;
+  for (auto &l : p.spec.layers)
+    names.push_back(l.name);
+  // seq.0.act is left out: seq.0.conv2 reads seq.0.conv1 through it.
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "seq.0.conv1", "seq.0.conv2", "seq.1.conv1",
+                       "seq.1.act", "seq.1.conv2", "b1.conv1", "b1.conv2"}));
+  EXPECT_EQ(p.spec.layers[0].outChannels, 4);
+  EXPECT_EQ(p.spec.layers[0].kernel, (cnn::shape::Pair{3, 1}));
+  EXPECT_EQ(p.spec.layers[1].inputs, (std::vector<int>{0}));
+  EXPECT_EQ(p.spec.layers[1].kernel, (cnn::shape::Pair{1, 4}));
+  EXPECT_EQ(p.spec.layers[2].inputs, (std::vector<int>{1}));
+  EXPECT_EQ(p.spec.layers[4].inputs, (std::vector<int>{3}));
+  EXPECT_EQ(p.spec.layers[5].outChannels, 1);
+}
+
+TEST(SpecParser, BlockMistakesAreReportedOncePerPlace) {
+  // Two instances of a block with a typo in it: one message; a block that
+  // contains itself is refused instead of expanded forever.
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "blocks:\n"
+                   "  b:\n"
+                   "    layers: [conv2d: {out_channels: 2, kernal_size: 1}]\n"
+                   "  loop:\n"
+                   "    layers: [loop]\n"
+                   "layers: [b, b, loop]\n");
+  EXPECT_FALSE(p.ok);
+  ASSERT_EQ(p.errors.size(), 2u) << p.errors[2].second;
+  EXPECT_NE(p.errors[0].second.find("did you mean 'kernel_size'?"),
+            std::string::npos);
+  EXPECT_EQ(p.errors[1].second, "block 'loop' contains itself (loop -> loop)");
+  EXPECT_EQ(p.errors[1].first.line, 6u);
+}
+
+TEST(SpecParser, BlockArgumentsOnlyInsideBlocks) {
+  // `$name` outside a block body is a mistake in a layer, and plain text in
+  // the train recipe.
+  Parsed p = parse("input: [3, 8, 8]\n"
+                   "layers:\n"
+                   "  - conv2d: {out_channels: $width, kernel_size: 1}\n"
+                   "train: {freeze: [\"$weird\"]}\n");
+  EXPECT_FALSE(p.ok);
+  ASSERT_EQ(p.errors.size(), 1u);
+  EXPECT_EQ(p.errors[0].first.column, 28u);
+  EXPECT_EQ(p.errors[0].second, "'$width' names a block argument, but this "
+                                "is not inside the layers of a block");
+}
+
 TEST(Suggest, NearMissesOnly) {
   std::vector<std::string> keys = {"kernel_size", "stride", "padding"};
   EXPECT_EQ(nearestMatch("kernal_size", keys), "kernel_size");

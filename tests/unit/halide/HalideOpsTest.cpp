@@ -608,6 +608,65 @@ TEST(HalidePipeline, ConvFusedIntoPool) {
   }
 }
 
+// --- Add -------------------------------------------------------------------
+
+Buf refAdd(const Buf &a, const Buf &b) {
+  Buf out = a.copy();
+  out.for_each_element([&](const int *pos) { out(pos) += b(pos); });
+  return out;
+}
+
+TEST(HalideAdd, ResidualFusedIntoConvAndRelu) {
+  // relu(conv(x) + x), as ResNet's identity shortcut: the add and the conv
+  // result are inlined, the relu is the one stored tensor.
+  std::mt19937 rng(13);
+  Input x = makeInput("x", {kDynamic, 4, 7, 9});
+  Shape ws{4, 4, 3, 3};
+  Input w = makeInput("w", ws);
+  Buf wb = randomBuffer(ws, rng);
+  Conv2dArgs args{{1, 1}, {1, 1}, {1, 1}, 1};
+  std::vector<LoweredOp> ops;
+  ops.push_back(conv2d(x.tensor, w.tensor, std::nullopt, args));
+  ops.push_back(add(ops.back().output, x.tensor));
+  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  std::vector<Case> cases(1);
+  cases[0].label = "relu(conv(x) + x)";
+  cases[0].input = x;
+  cases[0].params = {{w, wb}};
+  cases[0].output = ops.back().output;
+  cases[0].reference = [&](const Buf &in) {
+    return refActivation(OpKind::Relu,
+                         refAdd(refConv(in, wb, nullptr, args), in));
+  };
+  runCases(ops, cases, rng);
+  EXPECT_TRUE(isInlined(ops[0].output.func));
+  EXPECT_TRUE(isInlined(ops[1].output.func));
+  EXPECT_FALSE(isInlined(ops[2].output.func));
+}
+
+TEST(HalideAdd, StandaloneRank2AndSharedOperand) {
+  // x + tanh(x) on [N, F] (tanh stored, then read by the add, whose result
+  // is the output), and x + x.
+  std::mt19937 rng(17);
+  Input x = makeInput("x", {kDynamic, 37});
+  std::vector<LoweredOp> ops;
+  ops.push_back(activation(OpKind::Tanh, x.tensor));
+  ops.push_back(add(x.tensor, ops.back().output));
+  ops.push_back(add(x.tensor, x.tensor));
+  std::vector<Case> cases(2);
+  cases[0].label = "x + tanh(x)";
+  cases[0].input = x;
+  cases[0].output = ops[1].output;
+  cases[0].reference = [](const Buf &in) {
+    return refAdd(in, refActivation(OpKind::Tanh, in));
+  };
+  cases[1].label = "x + x";
+  cases[1].input = x;
+  cases[1].output = ops[2].output;
+  cases[1].reference = [](const Buf &in) { return refAdd(in, in); };
+  runCases(ops, cases, rng);
+}
+
 // --- errors ------------------------------------------------------------------
 
 TEST(HalideOps, BadShapesThrowInsteadOfAborting) {
@@ -627,6 +686,7 @@ TEST(HalideOps, BadShapesThrowInsteadOfAborting) {
                          true),
                std::invalid_argument);
   EXPECT_THROW(activation(OpKind::Flatten, x.tensor), std::invalid_argument);
+  EXPECT_THROW(add(x.tensor, v.tensor), std::invalid_argument);
   Tensor rankMismatch{Halide::Func(x.param), {kDynamic, 48}};
   EXPECT_THROW(flatten(rankMismatch), std::invalid_argument);
 }

@@ -100,6 +100,22 @@ def Cnn_TanhOp : Cnn_ActivationOp<"tanh", "Tanh">;
 def Cnn_SigmoidOp : Cnn_ActivationOp<"sigmoid", "Sigmoid">;
 
 //===----------------------------------------------------------------------===//
+// Element-wise sum (residual connections)
+//===----------------------------------------------------------------------===//
+
+def Cnn_AddOp : Cnn_InferredOp<"add", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+  let summary = "Element-wise sum of two tensors of one shape, as x + y in torch";
+  let description = [{
+    The residual connection of ResNet's blocks; the autodiff pass also uses
+    it to sum the gradients of a value read by several ops. No broadcasting:
+    both operands have the result's shape.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$lhs, Cnn_F32Tensor:$rhs);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
 // Pooling and reshaping
 //===----------------------------------------------------------------------===//
 

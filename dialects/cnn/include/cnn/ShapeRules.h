@@ -68,6 +68,8 @@ ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
+/// x + y: both operands of one shape (no broadcasting), which the result has.
+ShapeResult add(const Shape &lhs, const Shape &rhs);
 /// Operands with one value per channel, by name ("weight", "running_var").
 using ChannelOperands = std::vector<std::pair<std::string, Shape>>;
 /// BatchNorm2d: input [N, C, H, W]; each of `perChannel` (weight, bias,

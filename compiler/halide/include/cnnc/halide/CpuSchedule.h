@@ -31,9 +31,10 @@ namespace cnnc::hl {
 ///    time, so its result never goes through memory (the pool's channels
 ///    are split into the same blocks). In a training step the result is
 ///    also read by the backward pass, so it stays stored there.
-///  - Element-wise activations that are the only reader of an op's result
-///    are fused into it: the last activation of the chain is the stored
-///    tensor; the op's own output Func and the inner activations are inlined.
+///  - Element-wise activations and adds that are the only reader of an op's
+///    result are fused into it (conv -> add -> relu is stored once): the
+///    last op of the chain is the stored tensor; the op's own output Func
+///    and the inner ones are inlined.
 ///  - BatchNorm2d is element-wise (x * scale + shift, activations after it
 ///    fused), stored as whole planes (storePlanes); its per-channel scale,
 ///    shift and, in training mode, the batch statistics (the op's `stored`)

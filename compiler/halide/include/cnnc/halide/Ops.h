@@ -41,11 +41,15 @@ enum class OpKind {
   AvgPool2d,
   AdaptiveAvgPool2d,
   Flatten,
+  Add,
   BatchNorm2d
 };
 
 const char *opKindName(OpKind kind);
 bool isActivation(OpKind kind);
+/// Activations and Add: one output element from the same element of each
+/// operand, so a schedule may fuse them into the loops of a producer.
+bool isElementwise(OpKind kind);
 
 /// One lowered op: its result and the named pieces a schedule needs.
 ///
@@ -55,7 +59,7 @@ bool isActivation(OpKind kind);
 ///    pure Func reading `accum` (identity, or the division of an average).
 ///  - Conv2d, MaxPool2d, AvgPool2d with padding: `padded` is the input with
 ///    its constant boundary (0, or -inf for max); undefined without padding.
-///  - Activations and Flatten: only `output` (a pure element-wise / index
+///  - Activations, Add and Flatten: only `output` (a pure element-wise / index
 ///    remapping Func); `accum`, `padded` undefined.
 ///  - BatchNorm2d: `output` is x * scale(c) + shift(c), element-wise;
 ///    `stored` holds the per-channel Funcs to compute once: in training
@@ -146,6 +150,10 @@ LoweredOp avgPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
 /// PyTorch AdaptiveAvgPool2d: window i spans [floor(i*H/oh), ceil((i+1)*H/oh)).
 LoweredOp adaptiveAvgPool2d(const Tensor &input, cnn::shape::Pair outputSize,
                             const std::string &name = "adaptive_avgpool2d");
+
+/// lhs + rhs, element-wise, of two tensors of one shape (any rank).
+LoweredOp add(const Tensor &lhs, const Tensor &rhs,
+              const std::string &name = "add");
 
 /// PyTorch Flatten(start_dim=1): [N, d1, ..., dk] -> [N, d1*...*dk], C order.
 LoweredOp flatten(const Tensor &input, const std::string &name = "flatten");

@@ -31,17 +31,25 @@ enum class LayerKind {
   AvgPool2d,
   AdaptiveAvgPool2d,
   Flatten,
+  Add,
   BatchNorm2d,
 };
 
 /// The YAML spelling of a layer kind ("conv2d", ...).
 const char *layerKindName(LayerKind kind);
 
-/// One layer after `repeat` expansion. Only the fields of its kind are used.
+/// `LayerSpec::inputs` entry for the network's input.
+constexpr int kNetworkInput = -1;
+
+/// One layer after `repeat` expansion and block instantiation. Only the
+/// fields of its kind are used.
 struct LayerSpec {
   LayerKind kind = LayerKind::Relu;
-  std::string name; // unique in the network
+  std::string name; // unique in the network: "conv1", "layer1.0.conv1"
   SourcePos pos;
+  /// What the layer reads: indices of earlier layers in NetworkSpec::layers,
+  /// or kNetworkInput. One input; two for add.
+  std::vector<int> inputs;
   // conv2d / linear
   int64_t outChannels = 0; // out_channels or out_features
   // in_channels / in_features / num_features (batchnorm2d), if given
@@ -135,6 +143,9 @@ struct NetworkSpec {
   std::string name;
   std::vector<int64_t> input; // [C, H, W] or [F], without the batch
   SourcePos inputPos;
+  /// Every layer once, in an order where each comes after its inputs (the
+  /// written order when the file refers only to earlier nodes). The last
+  /// one is the network's output.
   std::vector<LayerSpec> layers;
   std::string loss = "cross_entropy";
   TrainSpec train;
