@@ -7,10 +7,7 @@
 #include "Common.h"
 
 #include <algorithm>
-#include <functional>
-#include <map>
 #include <optional>
-#include <set>
 
 namespace cnnc::hl {
 
@@ -57,48 +54,13 @@ void storeIntermediate(Func f) {
     f.update(i).parallel(args.back());
 }
 
-/// The loops of a stored weight gradient, given its Func and pure vars;
-/// returns the Var of its parallel loop.
-using SliceLoops =
-    std::function<Var(Func, const std::vector<Var> &)>;
-
-/// Stores a weight gradient `grad` with `loops`, parallel over their slice
-/// loop. With an SGD `update` that reads it (the gradient's last use), the
-/// update's new parameter and velocity are stored with the same loops
-/// instead, the velocity's slice loop parallel and the new parameter
-/// computed with it, and the gradient is computed per slice inside that
-/// loop: it never goes through memory as a whole tensor, and the step has
-/// one parallel loop per parameter instead of two.
-void computeInUpdate(Func grad, const std::vector<Var> &vars,
-                     LoweredGrad *update, const SliceLoops &loops) {
-  if (!update) {
-    grad.compute_root();
-    grad.parallel(loops(grad, vars));
-    return;
-  }
-  Func param = update->output.func;
-  Func first = update->extraOutputs.empty() ? param
-                                            : update->extraOutputs[0].func;
-  first.compute_root();
-  Var slice = loops(first, update->vars);
-  first.parallel(slice);
-  if (first.name() != param.name()) {
-    param.compute_root();
-    param.parallel(loops(param, update->vars));
-    param.compute_with(first, slice);
-  }
-  grad.compute_at(first, slice);
-  loops(grad, vars);
-}
-
 /// Conv weight gradient: each weight reduces over (ox, oy, n), and the
 /// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
 /// partial sums (vectorised over ox; the kx taps and a block of output
 /// channels unrolled as independent accumulators, so each input vector
 /// feeds the whole block) per parallel (ci, block of o) slice, then a sum
 /// over the lanes. The summation order is fixed: deterministic.
-void scheduleConvWeightGrad(LoweredGrad &g, LoweredGrad *update,
-                            int natural) {
+void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   for (Func padded : g.stored) // the zero-padded input, when padded
     padded.vectorize(padded.args()[0], natural);
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
@@ -120,35 +82,31 @@ void scheduleConvWeightGrad(LoweredGrad &g, LoweredGrad *update,
       block = d;
       break;
     }
-  // The stored gradient's loops; an SGD update that reads it shares them and
-  // computes it per slice, while the slice is in cache (no second pass).
-  auto loops = [&](Func f, const std::vector<Var> &v) {
-    Var oo(v[3].name() + "_o"), oi(v[3].name() + "_i"),
-        slice(v[2].name() + "_" + v[3].name());
-    f.vectorize(v[0], vectorWidth(natural, kW), TailStrategy::GuardWithIf)
-        .split(v[3], oo, oi, block)
-        .reorder(v[0], oi, v[1], v[2], oo)
-        .fuse(v[2], oo, slice);
-    return slice;
-  };
-  Var oo(o.name() + "_o"), oi(o.name() + "_i");
+  Var oo(o.name() + "_o"), oi(o.name() + "_i"),
+      slice(ci.name() + "_" + o.name());
   Func out = g.output.func;
-  computeInUpdate(out, g.vars, update, loops);
+  out.compute_root()
+      .vectorize(kx, vectorWidth(natural, kW), TailStrategy::GuardWithIf)
+      .split(o, oo, oi, block)
+      .reorder(kx, oi, ky, ci, oo)
+      .fuse(ci, oo, slice)
+      .parallel(slice);
+
   // Per kernel row ky of a channel block: the partial sums of that row are
   // a few vectors of fixed size, so they stay in registers over the whole
   // (x, y, n) reduction instead of going through memory at every step.
   Func accum = g.accum;
   accum.compute_at(out, ky);
   Var lane(g.accum.name() + "_lane");
-  Stage sum = accum.update();
+  Stage update = accum.update();
   Func partial;
   std::vector<VarOrRVar> order{lane, kx, oi};
   if (lanes == outW) {
-    partial = sum.rfactor(rx, lane);
+    partial = update.rfactor(rx, lane);
   } else {
     RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
-    sum.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
-    partial = sum.rfactor(rxi, lane);
+    update.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
+    partial = update.rfactor(rxi, lane);
     order.push_back(rxo);
   }
   for (VarOrRVar v : {VarOrRVar(ry), VarOrRVar(rn), VarOrRVar(ky),
@@ -248,8 +206,7 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
 /// ShiftInwards tails (a tile <= the extent; overlapping tiles recompute
 /// the same values), so every tile has a constant size and nothing outside
 /// a tensor is read. Deterministic: each weight's sum runs over n in order.
-void scheduleLinearWeightGrad(LoweredGrad &g, LoweredGrad *update,
-                              int natural) {
+void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
   Var k = g.vars[0], o = g.vars[1];
   RVar rn(g.rdom.x);
   const int K = int(g.output.shape[1]), O = int(g.output.shape[0]);
@@ -260,22 +217,18 @@ void scheduleLinearWeightGrad(LoweredGrad &g, LoweredGrad *update,
   const int budget = natural >= 16 ? 24 : 12;
   const int kv = std::max(1, std::min(K / width, 6));
   const int ob = std::max(1, std::min(O, budget / kv));
-  auto loops = [&](Func f, const std::vector<Var> &v) {
-    Var ko(v[0].name() + "_o"), ki(v[0].name() + "_i"),
-        kl(v[0].name() + "_l"), oo(v[1].name() + "_o"),
-        oi(v[1].name() + "_i");
-    f.bound(v[0], 0, K)
-        .bound(v[1], 0, O)
-        .split(v[0], ko, ki, kv * width, TailStrategy::ShiftInwards)
-        .split(v[1], oo, oi, ob, TailStrategy::ShiftInwards)
-        .split(ki, ki, kl, width)
-        .reorder(kl, ki, oi, ko, oo)
-        .vectorize(kl);
-    return oo;
-  };
-  Var ko(k.name() + "_o"), ki(k.name() + "_i"), kl(k.name() + "_l");
+  Var ko(k.name() + "_o"), ki(k.name() + "_i"), kl(k.name() + "_l"),
+      oo(o.name() + "_o"), oi(o.name() + "_i");
   Func out = g.output.func;
-  computeInUpdate(out, g.vars, update, loops);
+  out.compute_root()
+      .bound(k, 0, K)
+      .bound(o, 0, O)
+      .split(k, ko, ki, kv * width, TailStrategy::ShiftInwards)
+      .split(o, oo, oi, ob, TailStrategy::ShiftInwards)
+      .split(ki, ki, kl, width)
+      .reorder(kl, ki, oi, ko, oo)
+      .vectorize(kl)
+      .parallel(oo);
   Func accum = g.accum;
   accum.compute_at(out, ko)
       .split(k, ki, kl, width)
@@ -339,43 +292,7 @@ void scheduleBatchNormGrad(LoweredGrad &g, int natural) {
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target) {
   const int natural = target.natural_vector_size<float>();
-  // Weight gradients whose only reader is an SGD update (by Func name):
-  // that update is scheduled with them, see computeInUpdate.
-  std::map<std::string, int> readerCount;
-  std::map<std::string, LoweredGrad *> updateOf;
-  for (LoweredGrad &g : grads)
-    for (const Tensor &t : g.inputs) {
-      ++readerCount[t.func.name()];
-      if (g.kind == GradKind::SgdUpdate && &t == &g.inputs[1])
-        updateOf[t.func.name()] = &g;
-    }
-  std::set<const LoweredGrad *> fusedUpdates;
-  auto fusedUpdate = [&](LoweredGrad &g) -> LoweredGrad * {
-    const std::string name = g.output.func.name();
-    auto it = updateOf.find(name);
-    if (it == updateOf.end() || readerCount[name] != 1)
-      return nullptr;
-    fusedUpdates.insert(it->second);
-    return it->second;
-  };
-  auto isWeightGrad = [](const LoweredGrad &g) {
-    return g.kind == GradKind::Conv2dWeightGrad ||
-           g.kind == GradKind::LinearWeightGrad;
-  };
   for (LoweredGrad &g : grads) {
-    if (!isWeightGrad(g))
-      continue;
-    for (Func &f : g.stored)
-      storeIntermediate(f);
-    if (g.kind == GradKind::Conv2dWeightGrad)
-      scheduleConvWeightGrad(g, fusedUpdate(g), natural);
-    else
-      scheduleLinearWeightGrad(g, fusedUpdate(g), natural);
-  }
-
-  for (LoweredGrad &g : grads) {
-    if (isWeightGrad(g) || fusedUpdates.count(&g))
-      continue;
     if (isBatchNorm(g.kind)) {
       scheduleBatchNormGrad(g, natural);
       continue;
@@ -385,6 +302,14 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
         storeIntermediate(f);
     if (g.kind == GradKind::Conv2dInputGrad) {
       scheduleConvInputGrad(g, natural);
+      continue;
+    }
+    if (g.kind == GradKind::Conv2dWeightGrad) {
+      scheduleConvWeightGrad(g, natural);
+      continue;
+    }
+    if (g.kind == GradKind::LinearWeightGrad) {
+      scheduleLinearWeightGrad(g, natural);
       continue;
     }
     std::optional<LoopLevel> slice =

@@ -45,10 +45,6 @@ namespace cnnc::hl {
 ///    output features in registers over the serial, ordered batch sum,
 ///    parallel over the output blocks;
 ///  - SGD with momentum: the new parameter and velocity in one loop per row.
-///    An update that is the only reader of a conv or linear weight gradient
-///    takes that gradient's loops (parallel over the same slices) and
-///    computes the gradient slice by slice inside them: the update is fused
-///    into the gradient's last use, with one parallel loop per weight.
 /// Call it once per set of grads.
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Halide::Target &target);
