@@ -37,9 +37,11 @@ const char *const kUsage = R"(usage:
   cnnc summary NET.yaml
   cnnc init NET.so -o W.safetensors [--seed N]
   cnnc run NET.so --weights W.safetensors --input X.npy -o Y.npy [--threads T]
-  cnnc train NET.so --data SPEC [--weights W] [--epochs N] [--batch-size B]
+  cnnc train NET.so --data SPEC [--val-data SPEC | --val-split F]
+                    [--weights W [--skip GLOB,...]] [--epochs N] [--batch-size B]
                     [--lr X] [--momentum M] [--weight-decay D] [--nesterov]
-                    [--no-shuffle] [--seed S] [--resume CKPT] -o W.safetensors
+                    [--no-shuffle] [--seed S] [--resume CKPT]
+                    [--keep-best | --no-keep-best] -o W.safetensors
   cnnc eval NET.so --weights W.safetensors --data SPEC
   cnnc bench NET.yaml|NET.so [--batch N] [--threads T] [--runs R] [--json]
                     [--compare manual,auto:Li2018,...] [--remeasure-peak]
@@ -47,8 +49,8 @@ const char *const kUsage = R"(usage:
 Compiles a network described in YAML into a shared library with a C ABI
 (see `--emit header`) that runs inference and whole SGD training steps, and
 initialises, runs, trains, evaluates and benchmarks such libraries. Data specs:
-fashion-mnist:DIR, cifar10:DIR, npy:IMAGES.npy,LABELS.npy. Run a subcommand
-with --help for its options.
+fashion-mnist:DIR, cifar10:DIR, npy:IMAGES.npy,LABELS.npy, folder:DIR. Run a
+subcommand with --help for its options.
   -o FILE          output file (the library; or the emitted text, default stdout)
   --emit KIND      instead of a library, print: mlir (the cnn dialect with every
                    inferred shape), train-mlir (plus func @train_step: forward,
