@@ -20,9 +20,7 @@ max|cnnc - torch| / max|torch| at most 1e-4:
 usage: batchnorm_parity.py CNNC WORKDIR
 """
 import ctypes
-import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -32,46 +30,13 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from torch_models import BatchNormNet  # noqa: E402
 
 TOLERANCE = 1e-4
 F32P = ctypes.POINTER(ctypes.c_float)
 SAMPLE = (3, 12, 12)
 KIND_BUFFER = 1
-DTYPES = {"F32": ("<f4", torch.float32), "I64": ("<i8", torch.int64)}
-
-
-def write_safetensors(path, state):
-    """The safetensors layout, written here so that cnnc's writer is not trusted."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(state):
-        t = state[name].contiguous()
-        code = "I64" if t.dtype == torch.int64 else "F32"
-        data = t.numpy().astype(DTYPES[code][0]).tobytes()
-        header[name] = {"dtype": code, "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + length])
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        numpy_type, torch_type = DTYPES[info["dtype"]]
-        begin, end = info["data_offsets"]
-        array = np.frombuffer(data[8 + length + begin:8 + length + end], numpy_type)
-        tensors[name] = torch.from_numpy(array.reshape(info["shape"]).copy()).to(torch_type)
-    return tensors
 
 
 def run(cmd):
@@ -262,7 +227,7 @@ def main():
     check = Checker()
     model = reference_model()
     weights = os.path.join(workdir, "torch.safetensors")
-    write_safetensors(weights, model.state_dict())
+    write_safetensors(weights, {name: t.numpy() for name, t in model.state_dict().items()})
 
     lib_path = os.path.join(workdir, "bn.so")
     lib = compile_net(cnnc, "batchnorm.yaml", lib_path)
@@ -303,7 +268,7 @@ def main():
         F.cross_entropy(model(torch.from_numpy(images[8 * b:8 * b + 8])),
                         torch.from_numpy(labels[8 * b:8 * b + 8])).backward()
         optimizer.step()
-    trained = read_safetensors(out)
+    trained = {name: torch.from_numpy(a) for name, a in read_safetensors(out).items()}
     fresh = BatchNormNet()
     fresh.load_state_dict(trained, strict=True)
     for name, want in model.state_dict().items():

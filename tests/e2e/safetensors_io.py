@@ -1,13 +1,16 @@
-"""Plain numpy reader and writer of safetensors files (F32 tensors), so that
-the end-to-end tests do not trust cnnc's own reader and writer."""
+"""Plain numpy reader and writer of safetensors files (F32 and I64 tensors,
+the latter a batch norm's num_batches_tracked), so that the end-to-end tests
+do not trust cnnc's own reader and writer."""
 import json
 import struct
 
 import numpy as np
 
+DTYPES = {"F32": "<f4", "I64": "<i8"}
+
 
 def read_safetensors(path):
-    """{name: float32 array}; other dtypes are refused."""
+    """{name: array} (float32 or int64); other dtypes are refused."""
     with open(path, "rb") as f:
         data = f.read()
     (header_len,) = struct.unpack("<Q", data[:8])
@@ -17,19 +20,22 @@ def read_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        assert info["dtype"] == "F32", (name, info["dtype"])
+        assert info["dtype"] in DTYPES, (name, info["dtype"])
         begin, end = info["data_offsets"]
-        array = np.frombuffer(data[base + begin:base + end], dtype="<f4")
+        array = np.frombuffer(data[base + begin:base + end], dtype=DTYPES[info["dtype"]])
         tensors[name] = array.reshape(info["shape"]).copy()
     return tensors
 
 
 def write_safetensors(path, tensors):
-    """Writes {name: array} as little-endian F32 tensors, in name order."""
+    """Writes {name: array} in name order: integer arrays as I64, the rest
+    as F32, little-endian."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        blob = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(np.shape(tensors[name])),
+        array = np.asarray(tensors[name])
+        code = "I64" if np.issubdtype(array.dtype, np.integer) else "F32"
+        blob = np.ascontiguousarray(array, dtype=DTYPES[code]).tobytes()
+        header[name] = {"dtype": code, "shape": list(array.shape),
                         "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)

@@ -9,9 +9,7 @@ relative error max|cnnc - torch| / max|torch| exceeds the tolerance.
 usage: torch_parity.py CNNC YAML MODEL WORKDIR [--batch N ...]
 """
 import argparse
-import json
 import os
-import struct
 import shlex
 import subprocess
 import sys
@@ -20,29 +18,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors  # noqa: E402
 from torch_models import MODELS  # noqa: E402
 
 TOLERANCE = 1e-4
-
-
-def read_safetensors(path):
-    """A plain reader, so the test does not trust cnnc's own reader."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (header_len,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + header_len])
-    base = 8 + header_len
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        # I64: a batch norm's num_batches_tracked.
-        assert info["dtype"] in ("F32", "I64"), (name, info["dtype"])
-        begin, end = info["data_offsets"]
-        array = np.frombuffer(data[base + begin:base + end],
-                              dtype="<f4" if info["dtype"] == "F32" else "<i8")
-        tensors[name] = torch.from_numpy(array.reshape(info["shape"]).copy())
-    return tensors
 
 
 def run(cmd):
@@ -74,7 +53,7 @@ def main():
     factory, sample_shape = MODELS[args.model]
     torch.manual_seed(0)
     model = factory()
-    state = read_safetensors(weights)
+    state = {name: torch.from_numpy(a) for name, a in read_safetensors(weights).items()}
     expected = set(model.state_dict().keys())
     if set(state) != expected:
         sys.exit(f"parameter names differ: cnnc {sorted(state)} torch {sorted(expected)}")
