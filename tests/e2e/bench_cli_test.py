@@ -13,21 +13,12 @@
 usage: bench_cli_test.py CNNC WORKDIR"""
 import json
 import os
-import subprocess
 import sys
+
+from cli_run import run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = os.path.join(HERE, "tiny_train.yaml")
-
-
-def run(cmd, env, ok=True):
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if ok and result.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{result.stdout}{result.stderr}")
-    if not ok and result.returncode != 1:
-        sys.exit(f"expected exit status 1 from: {' '.join(cmd)}, got "
-                 f"{result.returncode}\n{result.stdout}{result.stderr}")
-    return result
 
 
 def check(condition, message):
@@ -72,7 +63,7 @@ def main():
     fast = ["--runs", "3", "--profile-time", "0.2"]
 
     # NET.yaml, JSON.
-    result = run([cnnc, "bench", TINY, "--threads", "2", "--json"] + fast, env)
+    result = run([cnnc, "bench", TINY, "--threads", "2", "--json"] + fast, env=env)
     report = json.loads(result.stdout)  # fails unless stdout is one JSON value
     check(list(report) == ["network", "batch", "threads", "fma_peak_gflops", "results"],
           f"top-level keys: {list(report)}")
@@ -92,15 +83,15 @@ def main():
     check(sorted(e["threads"] for e in cache["entries"]) == [1, 2], f"cache {cache}")
 
     # A library built with --profile has per-op times; a normal one has not.
-    run([cnnc, TINY, "-o", p("tiny.profile.so"), "--profile"], env)
+    run([cnnc, TINY, "-o", p("tiny.profile.so"), "--profile"], env=env)
     result = run([cnnc, "bench", p("tiny.profile.so"), "--json", "--batch", "8"] + fast,
-                 env)
+                 env=env)
     report = json.loads(result.stdout)
     check(report["batch"] == 8, "--batch")
     check(report["results"][0]["schedule"] == "library", "schedule of a library")
     check_ops(report["results"][0]["ops"], ["forward", "train_step"])
-    run([cnnc, TINY, "-o", p("tiny.so")], env)
-    result = run([cnnc, "bench", p("tiny.so"), "--threads", "1"] + fast, env)
+    run([cnnc, TINY, "-o", p("tiny.so")], env=env)
+    result = run([cnnc, "bench", p("tiny.so"), "--threads", "1"] + fast, env=env)
     for needle in ("network tiny, batch 16, 1 thread", "schedule library", "images/s",
                    "Per-op times need"):
         check(needle in result.stdout, f"'{needle}' in:\n{result.stdout}")
@@ -121,10 +112,10 @@ def main():
         (["bench", TINY, "--compare", "fast"], "unknown schedule 'fast'"),
         (["bench", p("broken.yaml")], "unknown layer 'conv2'"),
     ]:
-        result = run([cnnc] + args, env, ok=False)
+        result = run([cnnc] + args, ok=False, env=env)
         check(needle in result.stderr, f"'{needle}' in the error of {args}:\n{result.stderr}")
         check(result.stdout == "", f"nothing on stdout for {args}")
-    result = run([cnnc, "bench", "--help"], env)
+    result = run([cnnc, "bench", "--help"], env=env)
     check("usage: cnnc bench" in result.stdout, "bench --help")
     print("bench_cli: ok")
 

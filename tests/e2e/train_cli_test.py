@@ -12,31 +12,14 @@ generated library (tests/e2e/tiny_train.yaml):
 
 usage: train_cli_test.py CNNC WORKDIR"""
 import os
-import subprocess
 import sys
 
 import numpy as np
 
+from cli_run import expect_error, run
 from safetensors_io import read_safetensors, write_safetensors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def run(cmd, ok=True):
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if ok and result.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{result.stdout}{result.stderr}")
-    if not ok and result.returncode != 1:
-        sys.exit(f"expected exit status 1 from: {' '.join(cmd)}, got "
-                 f"{result.returncode}\n{result.stdout}{result.stderr}")
-    return result
-
-
-def expect_error(cmd, *needles):
-    result = run(cmd, ok=False)
-    for needle in needles:
-        if needle not in result.stderr:
-            sys.exit(f"expected '{needle}' in the error of {' '.join(cmd)}:\n{result.stderr}")
 
 
 def read(path):
