@@ -35,11 +35,15 @@ Networks: feedforward (examples/feedforward.yaml), lenet
 (examples/lenet.yaml), conv64 (benchmarks/conv64.yaml: a 3x3 conv 64->64 on
 56x56, padding 1, followed by adaptive_avgpool2d 1 and flatten to 64 logits,
 because a cnnc network needs a classifier ending for its loss; the torch
-model has the same ending). Weights differ between the systems (only the
+model has the same ending), resnet18 (examples/resnet18.yaml, torchvision's
+resnet18 in training mode for the step) and resnet18_head
+(examples/transfer/resnet18_head.yaml: the backbone frozen, its batch norms
+in eval mode in both systems, a 2-class head). Weights differ between the systems (only the
 throughput is compared); shapes, float32 and labels in range are the same.
 
 usage: /usr/bin/python3 benchmarks/compare_torch.py [--quick]
-           [--nets feedforward,lenet,conv64] [--batches 1,4,64,256]
+           [--nets feedforward,lenet,conv64,resnet18,resnet18_head]
+           [--batches 1,4,64,256]
            [--rounds K] [--target-seconds S] [--json FILE] [--cnnc PATH]
            [--torch-malloc no-mmap|glibc] [--omp-passive]
 """
@@ -122,11 +126,44 @@ class Conv64(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(self.conv(x), 1), 1)
 
 
+def resnet18():
+    import torchvision
+    return torchvision.models.resnet18(weights=None)
+
+
+class ResNet18Head(nn.Module):
+    """examples/transfer/resnet18_head.yaml: torchvision's resnet18 with a
+    2-class head and a frozen backbone whose batch norms stay in eval mode
+    (cnnc's default for frozen batch norms), so that both systems do the
+    same work."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = resnet18()
+        self.net.fc = nn.Linear(512, 2)
+        for name, p in self.net.named_parameters():
+            p.requires_grad_(name.startswith("fc."))
+
+    def train(self, mode=True):
+        super().train(mode)
+        for m in self.net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self
+
+    def forward(self, x):
+        return self.net(x)
+
+
 # name: (YAML, torch model factory, input shape, classes)
 NETS = {
     "feedforward": (os.path.join(ROOT, "examples", "feedforward.yaml"), FeedForwardNet, (3, 32, 32), 10),
     "lenet": (os.path.join(ROOT, "examples", "lenet.yaml"), Net, (3, 32, 32), 10),
     "conv64": (os.path.join(HERE, "conv64.yaml"), Conv64, (64, 56, 56), 64),
+    # Issue 5: run with --batches 1,16 (not part of the default --nets).
+    "resnet18": (os.path.join(ROOT, "examples", "resnet18.yaml"), resnet18, (3, 224, 224), 1000),
+    "resnet18_head": (os.path.join(ROOT, "examples", "transfer", "resnet18_head.yaml"),
+                      ResNet18Head, (3, 224, 224), 2),
 }
 
 

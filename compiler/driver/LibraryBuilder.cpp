@@ -1,6 +1,7 @@
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
 #include "cnnc/driver/ProfileWrapper.h"
+#include "cnnc/driver/SegmentGlue.h"
 #include "cnnc/driver/Summary.h"
 #include "cnnc/driver/TimeLimit.h"
 
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace cnnc {
 namespace {
@@ -146,8 +148,9 @@ bool compileAutoscheduledForward(mlir::ModuleOp module,
     if (!lowerForward(module, target, options.schedule, forward, why))
       return false;
     try {
-      forward.pipeline.compile_to_object(object, forward.arguments,
-                                         kForwardFunction, pipelineTarget);
+      PipelineSegment only = forward.segments.at(0);
+      only.pipeline.compile_to_object(object, only.arguments, kForwardFunction,
+                                      pipelineTarget);
     } catch (const Halide::Error &e) {
       why = std::string("Halide compilation failed: ") + e.what();
       return false;
@@ -218,11 +221,10 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   std::string dir = scratch.path.str().str();
   std::string forwardObject = dir + "/forward.o";
   std::string runtimeObject = dir + "/halide_runtime.o";
-  std::string trainObject = dir + "/train.o";
-  std::string smallForwardObject = dir + "/forward_small.o";
   std::string wrapperSource = dir + "/model.c";
-  std::vector<std::string> objects = {wrapperSource, forwardObject,
-                                      runtimeObject};
+  std::vector<std::string> objects = {wrapperSource, runtimeObject};
+  if (autoForward)
+    objects.push_back(forwardObject);
   // The profiler needs the feature on the pipelines (they report each
   // Func) and on the runtime (its sampling thread and statistics).
   const Halide::Target runtimeTarget =
@@ -233,25 +235,59 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                                                   pipelineTarget, options,
                                                   forwardObject, error))
     return false;
-  try {
-    if (!autoForward)
-      forward.pipeline.compile_to_object(forwardObject, forward.arguments,
-                                         kForwardFunction, pipelineTarget);
-    if (autoForward) {
-      smallForward.pipeline.compile_to_object(
-          smallForwardObject, smallForward.arguments, kSmallForwardFunction,
-          pipelineTarget);
-      objects.push_back(smallForwardObject);
+  // Every segment of every pipeline, and the runtime, compile in parallel
+  // child processes (one per core).
+  std::vector<std::pair<std::string, const LoweredPipeline *>> pipelines;
+  if (!autoForward)
+    pipelines.push_back({kForwardFunction, &forward});
+  else
+    pipelines.push_back({kSmallForwardFunction, &smallForward});
+  if (model.hasTrainStep)
+    pipelines.push_back({kTrainFunction, &train});
+  std::vector<std::function<bool(std::string &)>> jobs;
+  for (const auto &[name, pipeline] : pipelines) {
+    const size_t count = pipeline->segments.size();
+    for (size_t s = 0; s < count; ++s) {
+      const std::string function = segmentFunctionName(name, s, count);
+      const std::string object = dir + "/" + function + ".o";
+      objects.push_back(object);
+      PipelineSegment segment = pipeline->segments[s];
+      jobs.push_back([segment, object, function,
+                      pipelineTarget](std::string &why) mutable {
+        try {
+          segment.pipeline.compile_to_object(object, segment.arguments,
+                                             function, pipelineTarget);
+        } catch (const Halide::Error &e) {
+          why = std::string("Halide compilation failed: ") + e.what();
+          return false;
+        }
+        return true;
+      });
     }
-    if (model.hasTrainStep) {
-      train.pipeline.compile_to_object(trainObject, train.arguments,
-                                       kTrainFunction, pipelineTarget);
-      objects.push_back(trainObject);
+    if (options.verbose)
+      llvm::errs() << "cnnc: " << name << ": " << count
+                   << " pipeline segment(s), "
+                   << pipeline->intermediates.size()
+                   << " intermediate tensor(s)\n";
+  }
+  jobs.push_back([runtimeObject, runtimeTarget](std::string &why) {
+    try {
+      Halide::compile_standalone_runtime(runtimeObject, runtimeTarget);
+    } catch (const Halide::Error &e) {
+      why = std::string("Halide compilation failed: ") + e.what();
+      return false;
     }
-    Halide::compile_standalone_runtime(runtimeObject, runtimeTarget);
-  } catch (const Halide::Error &e) {
-    error = std::string("Halide compilation failed: ") + e.what();
+    return true;
+  });
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (!runInParallel(jobs, cores ? int(cores) : 1, error))
     return false;
+  const std::string glue = emitSegmentGlue(pipelines);
+  if (!glue.empty()) {
+    const std::string glueSource = dir + "/segments.c";
+    if (!writeFile(glueSource, glue, error))
+      return false;
+    objects.push_back(glueSource);
   }
   std::string wrapper =
       emitModelWrapper(model, kForwardFunction, kTrainFunction,
@@ -292,14 +328,23 @@ bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
     return false;
   }
   try {
-    forward.pipeline.compile_to_lowered_stmt(path.str().str(), forward.arguments,
-                                             Halide::Text, target);
+    const size_t count = forward.segments.size();
+    for (size_t s = 0; s < count; ++s) {
+      PipelineSegment segment = forward.segments[s];
+      segment.pipeline.compile_to_lowered_stmt(path.str().str(),
+                                               segment.arguments,
+                                               Halide::Text, target);
+      if (count > 1)
+        text += "// segment " + std::to_string(s) + " of " +
+                std::to_string(count) + ": " +
+                segmentFunctionName(kForwardFunction, s, count) + "\n";
+      text += readFile(path.str().str());
+    }
   } catch (const Halide::Error &e) {
     llvm::sys::fs::remove(path);
     error = std::string("Halide: ") + e.what();
     return false;
   }
-  text = readFile(path.str().str());
   llvm::sys::fs::remove(path);
   return true;
 }

@@ -30,7 +30,7 @@ static int32_t profile_record_count;
 /* The ABI's names for the Halide pipelines (see LibraryBuilder.cpp). */
 static const char *profile_pipeline_label(const char *name) {
   if (!name) return "";
-  if (strcmp(name, "model_train_pipeline") == 0) return "train_step";
+  if (strncmp(name, "model_train", 11) == 0) return "train_step";
   if (strncmp(name, "model_forward", 13) == 0) return "forward";
   return name;
 }

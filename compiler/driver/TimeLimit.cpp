@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace cnnc {
 
 namespace {
@@ -27,20 +29,26 @@ void writeAll(int fd, const std::string &text) {
   }
 }
 
-} // namespace
+/// A forked child running a piece of work; it reports failure through a
+/// pipe and exits.
+struct Child {
+  pid_t pid = -1;
+  int fd = -1; // the read end of the child's pipe
+  std::string message;
+};
 
-bool runWithTimeLimit(const std::function<bool(std::string &)> &work,
-                      double seconds, std::string &error) {
+/// Forks a child that runs `work`. False when pipe or fork fail.
+bool startChild(const std::function<bool(std::string &)> &work, Child &child) {
   int fds[2];
   if (::pipe(fds) != 0)
-    return work(error);
-  pid_t child = ::fork();
-  if (child < 0) {
+    return false;
+  pid_t pid = ::fork();
+  if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
-    return work(error);
+    return false;
   }
-  if (child == 0) {
+  if (pid == 0) {
     // The child: report through the pipe, then leave without running the
     // parent's atexit handlers or destructors.
     ::close(fds[0]);
@@ -58,15 +66,55 @@ bool runWithTimeLimit(const std::function<bool(std::string &)> &work,
     ::close(fds[1]);
     ::_exit(ok ? 0 : 1);
   }
-
-  // The parent: read the child's message until it closes the pipe (it
-  // exited) or the time is up.
   ::close(fds[1]);
+  child.pid = pid;
+  child.fd = fds[0];
+  return true;
+}
+
+/// Reads what the child wrote; false at end of file (the child is done).
+bool readChild(Child &child) {
+  char buffer[4096];
+  ssize_t n = ::read(child.fd, buffer, sizeof buffer);
+  if (n < 0 && errno == EINTR)
+    return true;
+  if (n <= 0)
+    return false;
+  child.message.append(buffer, size_t(n));
+  return true;
+}
+
+/// Closes the pipe and waits for the child; true when `work` succeeded.
+bool reapChild(Child &child, std::string &error) {
+  ::close(child.fd);
+  int status = 0;
+  while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return true;
+  if (WIFSIGNALED(status))
+    error = "the compiling process died of signal " +
+            std::to_string(WTERMSIG(status)) +
+            (child.message.empty() ? "" : ": " + child.message);
+  else
+    error = child.message.empty() ? "failed" : child.message;
+  return false;
+}
+
+} // namespace
+
+bool runWithTimeLimit(const std::function<bool(std::string &)> &work,
+                      double seconds, std::string &error) {
+  Child child;
+  if (!startChild(work, child))
+    return work(error);
+
+  // Read the child's message until it closes the pipe (it exited) or the
+  // time is up.
   using Clock = std::chrono::steady_clock;
   const auto deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(seconds));
-  std::string message;
   bool timedOut = false;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -76,42 +124,68 @@ bool runWithTimeLimit(const std::function<bool(std::string &)> &work,
       timedOut = true;
       break;
     }
-    pollfd p{fds[0], POLLIN, 0};
+    pollfd p{child.fd, POLLIN, 0};
     int ready = ::poll(&p, 1, int(std::min<long long>(left, 1000)));
     if (ready < 0 && errno != EINTR)
       break;
     if (ready <= 0)
       continue;
-    char buffer[4096];
-    ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break; // end of file: the child is done
-    message.append(buffer, size_t(n));
-  }
-  ::close(fds[0]);
-  if (timedOut)
-    ::kill(child, SIGKILL);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    if (!readChild(child))
+      break;
   }
   if (timedOut) {
+    ::kill(child.pid, SIGKILL);
+    std::string ignored;
+    reapChild(child, ignored);
     char limit[32];
     std::snprintf(limit, sizeof limit, "%g", seconds);
     error = std::string("did not finish within the time limit of ") + limit +
             " s";
     return false;
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-    return true;
-  if (WIFSIGNALED(status))
-    error = "the compiling process died of signal " +
-            std::to_string(WTERMSIG(status)) +
-            (message.empty() ? "" : ": " + message);
-  else
-    error = message.empty() ? "failed" : message;
-  return false;
+  return reapChild(child, error);
+}
+
+bool runInParallel(const std::vector<std::function<bool(std::string &)>> &jobs,
+                   int parallel, std::string &error) {
+  std::vector<Child> running;
+  size_t next = 0;
+  bool ok = true;
+  while (next < jobs.size() || !running.empty()) {
+    // Start jobs while there is room (none after a failure).
+    while (ok && next < jobs.size() &&
+           running.size() < size_t(std::max(parallel, 1))) {
+      Child child;
+      if (startChild(jobs[next], child)) {
+        running.push_back(child);
+      } else if (!jobs[next](error)) {
+        ok = false;
+      }
+      ++next;
+    }
+    if (!ok)
+      next = jobs.size();
+    if (running.empty())
+      continue;
+    std::vector<pollfd> fds;
+    for (const Child &c : running)
+      fds.push_back({c.fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 1000) <= 0)
+      continue;
+    for (size_t i = running.size(); i-- > 0;) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+        continue;
+      if (readChild(running[i]))
+        continue;
+      std::string why;
+      if (!reapChild(running[i], why) && ok) {
+        ok = false;
+        error = why;
+      }
+      running.erase(running.begin() + long(i));
+    }
+  }
+  return ok;
 }
 
 } // namespace cnnc

@@ -15,6 +15,8 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sys/stat.h>
@@ -64,31 +66,84 @@ Halide::Func readAll(const Halide::ImageParam &param, const std::string &name) {
   return f;
 }
 
-/// Lowers one cnn function. Forward ops become LoweredOps, training ops
-/// LoweredGrads; each family is then scheduled by its own policy.
-class FunctionLowering {
-public:
-  explicit FunctionLowering(FuncOp func) : func(func) {}
-
-  /// Declares the input image and every parameter as ImageParams.
-  void declareInputs(LoweredPipeline &result, int batchEstimate);
-  /// Lowers every op but the return; `error` set on failure.
-  bool lowerBody(std::string &error);
-
-  FuncOp func;
-  llvm::DenseMap<Value, hl::Tensor> tensors;
-  std::vector<hl::LoweredOp> ops;
-  std::vector<hl::LoweredGrad> grads;
+/// The function's arguments as Halide parameters, in ABI order. Declared
+/// once and shared by the pipelines of all its segments.
+struct FunctionArguments {
+  Value input;
+  Halide::ImageParam inputImage;
   std::vector<cnn::ParameterOp> parameters;
+  std::vector<Halide::ImageParam> parameterImages;
   Halide::Expr batch;
   // Training only.
   Halide::ImageParam labels;
-  Halide::Func labelsRead;
   hl::SgdHyper hyper;
-  Halide::Param<bool> nesterov{"nesterov"};
   llvm::DenseMap<Operation *, Halide::ImageParam> momentumIn;
+
+  std::vector<Halide::Argument> list;
+
+  /// Declares the input image and every parameter.
+  void declare(FuncOp func, int batchEstimate);
+};
+
+void FunctionArguments::declare(FuncOp func, int batchEstimate) {
+  input = func.getArgument(0);
+  shp::Shape inputShape = shapeOf(input);
+  int rank = static_cast<int>(inputShape.size());
+  inputImage = Halide::ImageParam(Halide::Float(32), rank, "input");
+  hl::constrainToShape(inputImage, inputShape, batchEstimate);
+  list.push_back(inputImage);
+  batch = inputImage.dim(rank - 1).extent();
+
+  func.walk([&](cnn::ParameterOp param) { parameters.push_back(param); });
+  for (cnn::ParameterOp param : parameters) {
+    shp::Shape shape = shapeOf(param.getResult());
+    Halide::ImageParam image(Halide::Float(32),
+                             static_cast<int>(shape.size()),
+                             identifier(param.getName()));
+    hl::constrainToShape(image, shape);
+    list.push_back(image);
+    parameterImages.push_back(image);
+  }
+}
+
+/// Lowers the ops of one segment of a cnn function. Forward ops become
+/// LoweredOps, training ops LoweredGrads; each family is then scheduled by
+/// its own policy. Values from outside the segment must be in `tensors`
+/// before lowerOps: the arguments are, the caller adds the intermediates.
+class FunctionLowering {
+public:
+  FunctionLowering(FuncOp func, const FunctionArguments &args)
+      : func(func), args(args), batch(args.batch) {
+    tensors[args.input] = {readAll(args.inputImage, "input_read"),
+                           shapeOf(args.input)};
+    for (size_t i = 0; i < args.parameters.size(); ++i) {
+      cnn::ParameterOp param = args.parameters[i];
+      Value v = param.getResult();
+      tensors[v] = {readAll(args.parameterImages[i],
+                            args.parameterImages[i].name() + "_read"),
+                    shapeOf(v)};
+    }
+    if (args.labels.defined())
+      labelsRead = readAll(args.labels, "labels_read");
+  }
+
+  /// Lowers `body` in order; `error` set on failure.
+  bool lowerOps(const std::vector<Operation *> &body, std::string &error);
+
+  FuncOp func;
+  const FunctionArguments &args;
+  llvm::DenseMap<Value, hl::Tensor> tensors;
+  std::vector<hl::LoweredOp> ops;
+  std::vector<hl::LoweredGrad> grads;
+  /// The op each of `grads` lowers.
+  std::vector<Operation *> gradOps;
+  /// Every op lowered here.
+  std::set<Operation *> lowered;
+  Halide::Expr batch;
+  Halide::Func labelsRead;
   /// Batch statistics per normalised value: a training batchnorm2d, its
-  /// gradients and its running-stat update share one computation.
+  /// gradients and its running-stat update share one computation (within a
+  /// segment; another segment computes them again from the stored input).
   llvm::DenseMap<Value, hl::ChannelStats> batchStats;
 
   hl::Tensor &tensor(Value v) { return tensors.find(v)->second; }
@@ -115,29 +170,6 @@ private:
   std::optional<hl::LoweredOp> lowerForwardOp(Operation *op);
   std::optional<hl::LoweredGrad> lowerTrainingOp(Operation *op);
 };
-
-void FunctionLowering::declareInputs(LoweredPipeline &result,
-                                     int batchEstimate) {
-  Value input = func.getArgument(0);
-  shp::Shape inputShape = shapeOf(input);
-  int rank = static_cast<int>(inputShape.size());
-  Halide::ImageParam inputParam(Halide::Float(32), rank, "input");
-  hl::constrainToShape(inputParam, inputShape, batchEstimate);
-  result.arguments.push_back(inputParam);
-  tensors[input] = {readAll(inputParam, "input_read"), inputShape};
-  batch = inputParam.dim(rank - 1).extent();
-
-  func.walk([&](cnn::ParameterOp param) { parameters.push_back(param); });
-  for (cnn::ParameterOp param : parameters) {
-    shp::Shape shape = shapeOf(param.getResult());
-    std::string name = identifier(param.getName());
-    Halide::ImageParam image(Halide::Float(32),
-                             static_cast<int>(shape.size()), name);
-    hl::constrainToShape(image, shape);
-    result.arguments.push_back(image);
-    tensors[param.getResult()] = {readAll(image, name + "_read"), shape};
-  }
-}
 
 std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
   std::string name = layerName(op);
@@ -294,33 +326,34 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
       .Case([&](cnn::SgdUpdateOp update) {
         auto param = update.getParam().getDefiningOp<cnn::ParameterOp>();
         hl::Tensor velocity{
-            readAll(momentumIn[param], identifier(param.getName()) +
-                                           "_momentum_read"),
+            readAll(args.momentumIn.find(param)->second,
+                    identifier(param.getName()) + "_momentum_read"),
             tensor(update.getParam()).shape};
         return hl::sgdUpdate(tensor(update.getParam()),
-                             tensor(update.getGrad()), &velocity, hyper,
+                             tensor(update.getGrad()), &velocity, args.hyper,
                              identifier(param.getName()) + "_sgd");
       })
       .Default([](Operation *) { return std::nullopt; });
 }
 
-bool FunctionLowering::lowerBody(std::string &error) {
-  for (Operation &op : func.getBody().front()) {
-    if (isa<cnn::ParameterOp, ReturnOp>(op))
-      continue;
-    if (auto lowered = lowerForwardOp(&op)) {
-      tensors[op.getResult(0)] = lowered->output;
-      ops.push_back(std::move(*lowered));
-      continue;
-    }
-    if (auto lowered = lowerTrainingOp(&op)) {
-      if (op.getNumResults() == 1)
-        tensors[op.getResult(0)] = lowered->output;
-      grads.push_back(std::move(*lowered));
+bool FunctionLowering::lowerOps(const std::vector<Operation *> &body,
+                                std::string &error) {
+  for (Operation *op : body) {
+    lowered.insert(op);
+    if (auto forward = lowerForwardOp(op)) {
+      tensors[op->getResult(0)] = forward->output;
+      ops.push_back(std::move(*forward));
       continue;
     }
-    error = "no Halide lowering for op '" + op.getName().getStringRef().str() +
-            "'";
+    if (auto training = lowerTrainingOp(op)) {
+      if (op->getNumResults() == 1)
+        tensors[op->getResult(0)] = training->output;
+      grads.push_back(std::move(*training));
+      gradOps.push_back(op);
+      continue;
+    }
+    error = "no Halide lowering for op '" +
+            op->getName().getStringRef().str() + "'";
     return false;
   }
   return true;
@@ -407,6 +440,111 @@ bool runLowering(ModuleOp module, StringRef name, std::string &error,
   return false;
 }
 
+/// The function outputs a segment computes, each with its index among the
+/// function's outputs.
+using SegmentOutputs = std::function<std::vector<std::pair<int, hl::Tensor>>(
+    FunctionLowering &)>;
+
+/// Lowers `func` as planned by planSegments (one segment for the
+/// autoschedulers): each segment gets the function's arguments plus an
+/// ImageParam per intermediate it reads, and outputs the function outputs it
+/// computes (`outputsOf`) plus the intermediates later segments read.
+bool lowerInSegments(FuncOp func, const Halide::Target &target,
+                     const SchedulePolicy &policy, int batchEstimate,
+                     const FunctionArguments &args,
+                     const SegmentOutputs &outputsOf, LoweredPipeline &result,
+                     std::string &error) {
+  result.arguments = args.list;
+  SegmentPlan plan =
+      planSegments(func, policy.isAuto() ? 0 : policy.segmentOps);
+  llvm::DenseMap<Value, size_t> definedIn;
+  for (size_t s = 0; s < plan.size(); ++s)
+    for (Operation *op : plan[s])
+      for (Value v : op->getResults())
+        definedIn[v] = s;
+  // The intermediates, numbered in the order they are first read.
+  llvm::DenseMap<Value, int> intermediateOf;
+  std::vector<Value> intermediateValues;
+  std::vector<std::vector<int>> reads(plan.size()), writes(plan.size());
+  for (size_t s = 0; s < plan.size(); ++s)
+    for (Operation *op : plan[s])
+      for (Value v : op->getOperands()) {
+        auto def = definedIn.find(v);
+        if (def == definedIn.end() || def->second == s)
+          continue;
+        auto [it, isNew] =
+            intermediateOf.insert({v, int(intermediateValues.size())});
+        if (isNew) {
+          auto type = v.getType().cast<RankedTensorType>();
+          if (!type.getElementType().isF32()) {
+            error = "a value of a type other than f32 crosses pipeline "
+                    "segments";
+            return false;
+          }
+          intermediateValues.push_back(v);
+          result.intermediates.push_back({shapeOf(v)});
+          writes[def->second].push_back(it->second);
+        }
+        if (!llvm::is_contained(reads[s], it->second))
+          reads[s].push_back(it->second);
+      }
+
+  for (size_t s = 0; s < plan.size(); ++s) {
+    if (plan[s].empty())
+      continue;
+    FunctionLowering lowering(func, args);
+    PipelineSegment segment;
+    segment.arguments = args.list;
+    for (int id : reads[s]) {
+      Value v = intermediateValues[id];
+      const shp::Shape &shape = result.intermediates[id].shape;
+      Halide::ImageParam image(Halide::Float(32), int(shape.size()),
+                               "intermediate" + std::to_string(id));
+      hl::constrainToShape(image, shape, batchEstimate);
+      lowering.tensors[v] = {readAll(image, image.name() + "_read"), shape};
+      segment.arguments.push_back(image);
+      segment.reads.push_back(id);
+    }
+    if (!lowering.lowerOps(plan[s], error))
+      return false;
+
+    std::vector<Halide::Func> outputs;
+    std::vector<std::pair<int, hl::Tensor>> functionOutputs =
+        outputsOf(lowering);
+    std::sort(functionOutputs.begin(), functionOutputs.end(),
+              [](const auto &a, const auto &b) { return a.first < b.first; });
+    auto addOutput = [&](const hl::Tensor &t, int slot) {
+      outputs.push_back(t.func);
+      segment.writes.push_back(slot);
+      hl::constrainToShape(t.func.output_buffer(), t.shape, batchEstimate);
+    };
+    for (const auto &[index, t] : functionOutputs)
+      addOutput(t, index);
+    for (int id : writes[s])
+      addOutput(lowering.tensor(intermediateValues[id]), -1 - id);
+    if (outputs.empty()) {
+      error = "a pipeline segment computes nothing that is used";
+      return false;
+    }
+
+    if (!policy.isAuto()) {
+      // Forward values the backward ops read must be stored, not fused
+      // away, as must everything the segment outputs.
+      std::vector<Halide::Func> stored = outputs;
+      for (const hl::LoweredGrad &g : lowering.grads)
+        for (const hl::Tensor &t : g.inputs)
+          stored.push_back(t.func);
+      hl::applyDefaultCpuSchedule(lowering.ops, target, stored);
+      hl::applyDefaultGradientSchedule(lowering.grads, target);
+    }
+    segment.pipeline = Halide::Pipeline(outputs);
+    if (policy.isAuto())
+      autoschedule(segment.pipeline, policy, target);
+    result.segments.push_back(std::move(segment));
+  }
+  return true;
+}
+
 } // namespace
 
 const std::vector<std::string> &availableAutoschedulers() {
@@ -424,24 +562,22 @@ bool lowerForward(ModuleOp module, const Halide::Target &target,
                   std::string &error) {
   const int batchEstimate = policy.isAuto() ? policy.batchEstimate : 1;
   return runLowering(module, "forward", error, [&](FuncOp func) {
-    FunctionLowering lowering(func);
-    lowering.declareInputs(result, batchEstimate);
-    if (!lowering.lowerBody(error))
-      return false;
+    FunctionArguments args;
+    args.declare(func, batchEstimate);
     Value returned = returnedValue(func);
-    if (!returned || lowering.ops.empty()) {
+    if (!returned || !returned.getDefiningOp()) {
       error = "func @forward returns nothing computed";
       return false;
     }
-    hl::Tensor output = lowering.tensor(returned);
-    if (!policy.isAuto())
-      hl::applyDefaultCpuSchedule(lowering.ops, target, {output.func});
-    hl::constrainToShape(output.func.output_buffer(), output.shape,
-                         batchEstimate);
-    result.pipeline = Halide::Pipeline(output.func);
-    if (policy.isAuto())
-      autoschedule(result.pipeline, policy, target);
-    return true;
+    result.numOutputs = 1;
+    auto outputsOf = [&](FunctionLowering &lowering) {
+      std::vector<std::pair<int, hl::Tensor>> outputs;
+      if (lowering.lowered.count(returned.getDefiningOp()))
+        outputs.push_back({0, lowering.tensor(returned)});
+      return outputs;
+    };
+    return lowerInSegments(func, target, policy, batchEstimate, args,
+                           outputsOf, result, error);
   });
 }
 
@@ -450,18 +586,15 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
                     std::string &error) {
   const int batchEstimate = policy.isAuto() ? policy.batchEstimate : 1;
   return runLowering(module, "train_step", error, [&](FuncOp func) {
-    FunctionLowering lowering(func);
-    lowering.declareInputs(result, batchEstimate);
-    lowering.labels = Halide::ImageParam(Halide::Int(64), 1, "labels");
-    hl::constrainToShape(lowering.labels, {shp::kDynamic}, batchEstimate);
-    result.arguments.push_back(lowering.labels);
-    lowering.labelsRead = readAll(lowering.labels, "labels_read");
+    FunctionArguments args;
+    args.declare(func, batchEstimate);
+    args.labels = Halide::ImageParam(Halide::Int(64), 1, "labels");
+    hl::constrainToShape(args.labels, {shp::kDynamic}, batchEstimate);
     // The labels come right after the input in the ABI.
-    std::rotate(result.arguments.begin() + 1, result.arguments.end() - 1,
-                result.arguments.end());
+    args.list.insert(args.list.begin() + 1, args.labels);
 
     std::vector<cnn::ParameterOp> trainable;
-    for (cnn::ParameterOp param : lowering.parameters)
+    for (cnn::ParameterOp param : args.parameters)
       if (!param.getFrozen() && !param.getBuffer())
         trainable.push_back(param);
     for (cnn::ParameterOp param : trainable) {
@@ -470,77 +603,68 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
                                   static_cast<int>(shape.size()),
                                   identifier(param.getName()) + "_momentum");
       hl::constrainToShape(momentum, shape);
-      lowering.momentumIn[param] = momentum;
-      result.arguments.push_back(momentum);
+      args.momentumIn[param] = momentum;
+      args.list.push_back(momentum);
     }
-    Halide::Param<float> momentum("momentum"), weightDecay("weight_decay");
-    Halide::Param<bool> firstStep("first_step");
-    Halide::Param<float> lr("lr");
+    Halide::Param<float> lr("lr"), momentum("momentum"),
+        weightDecay("weight_decay");
+    Halide::Param<bool> nesterov("nesterov"), firstStep("first_step");
     // Typical values, for the autoschedulers.
     lr.set_estimate(0.01f);
     momentum.set_estimate(0.9f);
     weightDecay.set_estimate(0.0f);
     // Param<bool>::set_estimate would store an int32 Expr (Halide 14), which
     // the autoschedulers then substitute into select conditions.
-    for (const Halide::Param<bool> *flag : {&firstStep, &lowering.nesterov})
+    for (const Halide::Param<bool> *flag : {&firstStep, &nesterov})
       Halide::Internal::Parameter(flag->parameter())
           .set_estimate(Halide::Internal::make_bool(false));
-    lowering.hyper.lr = lr;
-    lowering.hyper.momentum = momentum;
-    lowering.hyper.weightDecay = weightDecay;
-    lowering.hyper.firstStep = firstStep;
-    lowering.hyper.nesterov = lowering.nesterov;
+    args.hyper = {lr, momentum, weightDecay, firstStep, nesterov};
     for (Halide::Argument a :
-         {Halide::Argument(lowering.hyper.lr), Halide::Argument(momentum),
-          Halide::Argument(weightDecay), Halide::Argument(lowering.nesterov),
+         {Halide::Argument(lr), Halide::Argument(momentum),
+          Halide::Argument(weightDecay), Halide::Argument(nesterov),
           Halide::Argument(firstStep)})
-      result.arguments.push_back(a);
+      args.list.push_back(a);
 
-    if (!lowering.lowerBody(error))
-      return false;
     Value loss = returnedValue(func);
     if (!loss) {
       error = "func @train_step must return the loss";
       return false;
     }
-
-    // Forward values the backward ops read must be stored, not fused away.
-    std::vector<Halide::Func> saved;
-    for (const hl::LoweredGrad &g : lowering.grads)
-      for (const hl::Tensor &t : g.inputs)
-        saved.push_back(t.func);
-    if (!policy.isAuto()) {
-      hl::applyDefaultCpuSchedule(lowering.ops, target, saved);
-      hl::applyDefaultGradientSchedule(lowering.grads, target);
-    }
-
-    std::vector<Halide::Func> outputs{lowering.tensor(loss).func};
-    hl::constrainToShape(outputs[0].output_buffer(), {});
-    std::vector<Halide::Func> newMomentum;
-    for (const hl::LoweredGrad &g : lowering.grads) {
-      if (g.kind != hl::GradKind::SgdUpdate)
-        continue;
-      outputs.push_back(g.output.func);
-      hl::constrainToShape(g.output.func.output_buffer(), g.output.shape,
-                           batchEstimate);
-      newMomentum.push_back(g.extraOutputs.at(0).func);
-      hl::constrainToShape(newMomentum.back().output_buffer(), g.output.shape,
-                           batchEstimate);
-    }
-    outputs.insert(outputs.end(), newMomentum.begin(), newMomentum.end());
-    // The running statistics of each training batch norm, mean then var.
-    for (const hl::LoweredGrad &g : lowering.grads) {
-      if (g.kind != hl::GradKind::BatchNorm2dStatsUpdate)
-        continue;
-      for (const hl::Tensor &t : {g.output, g.extraOutputs.at(0)}) {
-        outputs.push_back(t.func);
-        hl::constrainToShape(t.func.output_buffer(), t.shape, batchEstimate);
+    // Outputs: the loss, the new value of each trainable parameter (in
+    // cnn.sgd_update order), their new momentum, then each running-stat
+    // update's new mean and var.
+    std::map<Operation *, int> sgdIndex, statsIndex;
+    func.walk([&](cnn::SgdUpdateOp op) {
+      int k = int(sgdIndex.size());
+      sgdIndex[op] = k;
+    });
+    func.walk([&](cnn::BatchNorm2dStatsUpdateOp op) {
+      int k = int(statsIndex.size());
+      statsIndex[op] = k;
+    });
+    const int updates = int(sgdIndex.size());
+    result.numOutputs = 1 + 2 * updates + 2 * int(statsIndex.size());
+    auto outputsOf = [&](FunctionLowering &lowering) {
+      std::vector<std::pair<int, hl::Tensor>> outputs;
+      for (size_t i = 0; i < lowering.grads.size(); ++i) {
+        Operation *op = lowering.gradOps[i];
+        const hl::LoweredGrad &g = lowering.grads[i];
+        if (op->getNumResults() == 1 && op->getResult(0) == loss)
+          outputs.push_back({0, g.output});
+        if (auto it = sgdIndex.find(op); it != sgdIndex.end()) {
+          outputs.push_back({1 + it->second, g.output});
+          outputs.push_back({1 + updates + it->second, g.extraOutputs.at(0)});
+        }
+        if (auto it = statsIndex.find(op); it != statsIndex.end()) {
+          outputs.push_back({1 + 2 * updates + 2 * it->second, g.output});
+          outputs.push_back(
+              {2 + 2 * updates + 2 * it->second, g.extraOutputs.at(0)});
+        }
       }
-    }
-    result.pipeline = Halide::Pipeline(outputs);
-    if (policy.isAuto())
-      autoschedule(result.pipeline, policy, target);
-    return true;
+      return outputs;
+    };
+    return lowerInSegments(func, target, policy, batchEstimate, args,
+                           outputsOf, result, error);
   });
 }
 

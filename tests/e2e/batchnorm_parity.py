@@ -21,6 +21,7 @@ usage: batchnorm_parity.py CNNC WORKDIR
 """
 import ctypes
 import os
+import shlex
 import subprocess
 import sys
 
@@ -126,7 +127,9 @@ def reference_model():
 
 
 def compile_net(cnnc, yaml, lib):
-    run([cnnc, os.path.join(HERE, yaml), "-o", lib])
+    # Extra compile flags, e.g. CNNC_COMPILE_ARGS="--segment-ops 3".
+    extra = shlex.split(os.environ.get("CNNC_COMPILE_ARGS", ""))
+    run([cnnc, os.path.join(HERE, yaml), "-o", lib] + extra)
     return Library(lib)
 
 

@@ -32,6 +32,7 @@ const char *const kUsage = R"(usage:
   cnnc NET.yaml -o NET.so [--target host|host-cuda|...]
                           [--schedule manual|auto:Mullapudi2016|auto:Li2018]
                           [--batch-estimate N] [--autoschedule-timeout S]
+                          [--segment-ops N]
                           [--emit mlir|train-mlir|shapes|halide-stmt|header]
                           [--profile] [-v]
   cnnc summary NET.yaml
@@ -67,6 +68,10 @@ subcommand with --help for its options.
   --autoschedule-timeout S
                    stop with an error if autoscheduling and compiling the
                    forward pipeline takes longer than S seconds (default 120)
+  --segment-ops N  split functions of more than 2N ops into Halide pipelines
+                   of about N ops, compiled in parallel (default 32; 0: one
+                   pipeline each): Halide's compile time grows with the
+                   square of a pipeline's length
   --profile        build with Halide's sampling profiler and the extra
                    cnnc_profile_* functions, for per-op times in `cnnc bench`
   -v               print the compile steps and their times
@@ -150,6 +155,7 @@ int compileCommand(const std::vector<std::string> &args) {
   std::string input, output, emit;
   cnnc::CompileOptions options;
   int batchEstimate = 64;
+  int segmentOps = cnnc::kDefaultSegmentOps;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     auto value = [&](const char *flag) -> const std::string * {
@@ -159,7 +165,8 @@ int compileCommand(const std::vector<std::string> &args) {
       return &args[++i];
     };
     if (a == "-o" || a == "--emit" || a == "--target" || a == "--schedule" ||
-        a == "--batch-estimate" || a == "--autoschedule-timeout") {
+        a == "--batch-estimate" || a == "--autoschedule-timeout" ||
+        a == "--segment-ops") {
       const std::string *v = value(a.c_str());
       if (!v)
         return usageError("'" + a + "' needs a value");
@@ -176,6 +183,13 @@ int compileCommand(const std::vector<std::string> &args) {
           return usageError("--batch-estimate needs a positive integer, not '" +
                             *v + "'");
         batchEstimate = static_cast<int>(n);
+      } else if (a == "--segment-ops") {
+        char *end = nullptr;
+        long n = std::strtol(v->c_str(), &end, 10);
+        if (v->empty() || *end || n < 0 || n > (1 << 20))
+          return usageError("--segment-ops needs a number of ops (0: one "
+                            "pipeline), not '" + *v + "'");
+        segmentOps = static_cast<int>(n);
       } else if (a == "--autoschedule-timeout") {
         char *end = nullptr;
         double seconds = std::strtod(v->c_str(), &end);
@@ -204,6 +218,7 @@ int compileCommand(const std::vector<std::string> &args) {
   if (input.empty())
     return usageError("no input file");
   options.schedule.batchEstimate = batchEstimate;
+  options.schedule.segmentOps = segmentOps;
   if (!emit.empty() && emit != "mlir" && emit != "train-mlir" &&
       emit != "shapes" && emit != "halide-stmt" && emit != "header")
     return usageError("unknown --emit kind '" + emit +

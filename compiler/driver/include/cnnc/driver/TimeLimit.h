@@ -1,10 +1,12 @@
 // Runs a piece of compilation that may not terminate in reasonable time
-// (an autoscheduler's search) in a child process with a wall-clock limit.
+// (an autoscheduler's search) in a child process with a wall-clock limit,
+// and independent pieces (pipeline segments) in parallel child processes.
 #ifndef CNNC_DRIVER_TIMELIMIT_H
 #define CNNC_DRIVER_TIMELIMIT_H
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace cnnc {
 
@@ -16,6 +18,13 @@ namespace cnnc {
 /// without a limit.
 bool runWithTimeLimit(const std::function<bool(std::string &)> &work,
                       double seconds, std::string &error);
+
+/// Runs `jobs` in forked children, at most `parallel` at a time, and waits
+/// for all of them. After the first failure no more start; `error` is its
+/// message. Like runWithTimeLimit, jobs leave their results in files; a job
+/// that cannot be forked runs in this process.
+bool runInParallel(const std::vector<std::function<bool(std::string &)>> &jobs,
+                   int parallel, std::string &error);
 
 } // namespace cnnc
 

@@ -1,8 +1,11 @@
-// Lowering of `func @forward` (cnn dialect) to one Halide pipeline: each op
+// Lowering of a cnn function (`@forward`, `@train_step`) to Halide: each op
 // becomes the Funcs of its family's algorithm builder (compiler/halide), then
-// a schedule policy is applied to all of them at once.
+// a schedule policy is applied to all of them at once; long functions are
+// split into segments, one pipeline each (Segmentation.h).
 #ifndef CNNC_LOWERING_HALIDELOWERING_H
 #define CNNC_LOWERING_HALIDELOWERING_H
+
+#include "cnnc/lowering/Segmentation.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -24,10 +27,13 @@ struct SchedulePolicy {
   std::string autoscheduler;
   /// The batch size the autoschedulers optimise for (the batch is dynamic).
   int batchEstimate = 64;
+  /// Ops per pipeline segment of the manual schedules (planSegments); the
+  /// autoschedulers always see one pipeline.
+  int segmentOps = kDefaultSegmentOps;
 
   static SchedulePolicy manual() { return {}; }
   static SchedulePolicy automatic(std::string name, int batchEstimate = 64) {
-    return {Kind::Auto, std::move(name), batchEstimate};
+    return {Kind::Auto, std::move(name), batchEstimate, kDefaultSegmentOps};
   }
   bool isAuto() const { return kind == Kind::Auto; }
 };
@@ -35,11 +41,34 @@ struct SchedulePolicy {
 /// The autoscheduler names `SchedulePolicy::autoscheduler` accepts.
 const std::vector<std::string> &availableAutoschedulers();
 
-struct LoweredPipeline {
+/// A value computed by one segment of a pipeline and read by a later one:
+/// a dense float32 tensor that the caller stores between the segments.
+struct IntermediateTensor {
+  std::vector<int64_t> shape; // PyTorch order; -1 is the batch
+};
+
+/// One Halide pipeline of a lowered function (see Segmentation.h).
+struct PipelineSegment {
   Halide::Pipeline pipeline;
-  /// Input, then the parameters in cnn.parameter order; the output buffer
-  /// is appended by Halide when compiling.
+  /// The function's arguments, then the intermediates it reads (`reads`).
+  /// Halide appends the output buffers (`writes`) when compiling.
   std::vector<Halide::Argument> arguments;
+  /// Indices into LoweredPipeline::intermediates.
+  std::vector<int> reads;
+  /// The segment's outputs in order: >= 0 the function's output of that
+  /// index, < 0 the intermediate -1 - value.
+  std::vector<int> writes;
+};
+
+/// A function lowered to Halide: its segments run in order compute what
+/// one pipeline with `arguments` and `numOutputs` output buffers would.
+struct LoweredPipeline {
+  /// Input, then the parameters in cnn.parameter order (more for the
+  /// training step, see lowerTrainStep).
+  std::vector<Halide::Argument> arguments;
+  int numOutputs = 0;
+  std::vector<PipelineSegment> segments;
+  std::vector<IntermediateTensor> intermediates;
 };
 
 /// Lowers `func @forward` of `module`. On failure returns false and sets
