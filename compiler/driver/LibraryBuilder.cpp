@@ -167,6 +167,14 @@ bool compileAutoscheduledForward(mlir::ModuleOp module,
   return false;
 }
 
+/// The manual schedules, segmented as `options` asks: for the pipelines the
+/// autoschedulers do not handle.
+SchedulePolicy manualPolicy(const CompileOptions &options) {
+  SchedulePolicy policy = SchedulePolicy::manual();
+  policy.segmentOps = options.schedule.segmentOps;
+  return policy;
+}
+
 } // namespace
 
 bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
@@ -192,7 +200,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   // batches run a second, manually scheduled forward pipeline.
   LoweredPipeline smallForward;
   if (autoForward &&
-      !lowerForward(module, target, SchedulePolicy::manual(), smallForward,
+      !lowerForward(module, target, manualPolicy(options), smallForward,
                     error))
     return false;
   ModelDescription model = describeModel(module);
@@ -208,7 +216,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
     // of search even greedy, then an error), so it keeps the manual
     // schedules. lowerTrainStep itself supports auto policies (estimates on
     // every input, Param and output) for when they work.
-    if (!lowerTrainStep(module, target, SchedulePolicy::manual(), train,
+    if (!lowerTrainStep(module, target, manualPolicy(options), train,
                         error))
       return false;
   }
@@ -315,13 +323,20 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
 }
 
 bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
-                    std::string &text, std::string &error) {
+                    bool trainStep, std::string &text, std::string &error) {
   Halide::Target target;
   if (!parseTarget(options.target, target, error))
     return false;
   LoweredPipeline forward;
-  if (!lowerForward(module, target, options.schedule, forward, error))
+  if (!trainStep &&
+      !lowerForward(module, target, options.schedule, forward, error))
     return false;
+  // The training step keeps the manual schedules (see buildModelLibrary).
+  if (trainStep && (!addTrainStep(module, error) ||
+                    !lowerTrainStep(module, target, manualPolicy(options),
+                                    forward, error)))
+    return false;
+  const std::string name = trainStep ? kTrainFunction : kForwardFunction;
   llvm::SmallString<128> path;
   if (auto ec = llvm::sys::fs::createTemporaryFile("cnnc", "stmt", path)) {
     error = "cannot create a temporary file: " + ec.message();
@@ -337,7 +352,7 @@ bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
       if (count > 1)
         text += "// segment " + std::to_string(s) + " of " +
                 std::to_string(count) + ": " +
-                segmentFunctionName(kForwardFunction, s, count) + "\n";
+                segmentFunctionName(name, s, count) + "\n";
       text += readFile(path.str().str());
     }
   } catch (const Halide::Error &e) {

@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cstdlib>
@@ -145,6 +146,21 @@ public:
   /// gradients and its running-stat update share one computation (within a
   /// segment; another segment computes them again from the stored input).
   llvm::DenseMap<Value, hl::ChannelStats> batchStats;
+  /// The inputs whose statistics a training batchnorm2d of this segment
+  /// computes, and so schedules (its `stored`); the others (read only by
+  /// gradients or running-stat updates here) are scheduled by
+  /// scheduleOrphanStats.
+  llvm::DenseSet<Value> statsOfForwardOps;
+
+  /// Stores the batch statistics no forward op of this segment schedules:
+  /// left inline, every element of a gradient would sum over the batch.
+  void scheduleOrphanStats(const Halide::Target &target) {
+    const int natural = target.natural_vector_size<float>();
+    for (auto &[input, stats] : batchStats)
+      if (!statsOfForwardOps.contains(input))
+        for (Halide::Func f : {stats.sum, stats.mean, stats.centred, stats.var})
+          hl::storePerChannel(f, natural);
+  }
 
   hl::Tensor &tensor(Value v) { return tensors.find(v)->second; }
   std::optional<hl::Tensor> optionalTensor(Value v) {
@@ -221,6 +237,8 @@ std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
         return hl::add(tensor(add.getLhs()), tensor(add.getRhs()), name);
       })
       .Case([&](cnn::BatchNorm2dOp bn) {
+        if (bn.getTraining())
+          statsOfForwardOps.insert(bn.getInput());
         return hl::batchNorm2d(
             tensor(bn.getInput()), tensor(bn.getWeight()),
             tensor(bn.getBias()), tensor(bn.getRunningMean()),
@@ -536,6 +554,7 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
           stored.push_back(t.func);
       hl::applyDefaultCpuSchedule(lowering.ops, target, stored);
       hl::applyDefaultGradientSchedule(lowering.grads, target);
+      lowering.scheduleOrphanStats(target);
     }
     segment.pipeline = Halide::Pipeline(outputs);
     if (policy.isAuto())

@@ -16,7 +16,7 @@ namespace {
 /// other reader (CpuSchedule.cpp: element-wise chains, conv into pool).
 bool fusesProducer(Operation *reader) {
   return isa<cnn::ReluOp, cnn::TanhOp, cnn::SigmoidOp, cnn::AddOp,
-             cnn::MaxPool2dOp, cnn::AvgPool2dOp>(reader);
+             cnn::BatchNorm2dOp, cnn::MaxPool2dOp, cnn::AvgPool2dOp>(reader);
 }
 
 /// Whether cutting after `ops[last]` would split a producer from the only

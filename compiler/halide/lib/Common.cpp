@@ -38,7 +38,8 @@ bool isActivation(OpKind kind) {
 }
 
 bool isElementwise(OpKind kind) {
-  return isActivation(kind) || kind == OpKind::Add;
+  return isActivation(kind) || kind == OpKind::Add ||
+         kind == OpKind::BatchNorm2d;
 }
 
 namespace detail {

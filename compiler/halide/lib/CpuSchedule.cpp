@@ -76,6 +76,88 @@ WindowTile windowTile(const Group &g, int natural) {
   return t;
 }
 
+/// Whether a conv group's rows are narrower than a vector while its output
+/// channels fill whole vectors (ResNet's 14x14 and 7x7 stages): vectors of
+/// x would then be mostly empty, so scheduleConvChannelVectors vectorises
+/// over output channels instead. Not for a conv computed inside its pool.
+bool usesChannelVectors(const Group &g, int natural) {
+  const LoweredOp &op = *g.op;
+  if (op.kind != OpKind::Conv2d)
+    return false;
+  const int64_t W = g.root->output.shape[3], C = g.root->output.shape[1];
+  const bool grouped = op.inputs[1].shape[1] != op.inputs[0].shape[1];
+  return W < natural && C % natural == 0 && !grouped;
+}
+
+/// A conv with narrow rows, vectorised over output channels (as oneDNN's
+/// blocked layouts are): a register tile of a whole row of W outputs by
+/// one or two vectors of channels (W x vectors <= 24 accumulators), each
+/// FMA a broadcast input value times a vector of weights. The weights are
+/// first copied with the output channel innermost (reorder_storage), so
+/// that vector is one dense load. The tile is stored channel-innermost
+/// too; the stored result (with its fused batch norm, add, activation)
+/// reads it back as vectors of x, one row at a time.
+void scheduleConvChannelVectors(const Group &g, int natural) {
+  LoweredOp &op = *g.op;
+  Func root = g.root->output.func;
+  Var x = g.root->vars[0], y = g.root->vars[1], c = g.root->vars[2],
+      n = g.root->vars[3];
+  const int W = int(g.root->output.shape[3]);
+  const int C = int(g.root->output.shape[1]);
+  const int vectors = (2 * W <= 24 && C % (2 * natural) == 0) ? 2 : 1;
+  const int block = vectors * natural;
+
+  Var co(c.name() + "_o"), cb(c.name() + "_b"), xo(x.name() + "_o"),
+      xi(x.name() + "_i");
+  root.compute_root()
+      .bound(x, 0, W)
+      .split(c, co, cb, block)
+      .split(x, xo, xi, innerWidth(natural, W), TailStrategy::ShiftInwards)
+      .reorder(xi, xo, cb, y, co, n)
+      .vectorize(xi);
+  if (op.padded.defined()) {
+    root.parallel(co);
+    Var px = op.padded.args()[0], pc = op.padded.args()[2];
+    op.padded.compute_at(root, n)
+        .vectorize(px, natural, TailStrategy::GuardWithIf)
+        .parallel(pc);
+  } else {
+    Var cn(c.name() + "_n");
+    root.fuse(co, n, cn).parallel(cn);
+  }
+
+  Var ax = op.vars[0], ay = op.vars[1], ac = op.vars[2], an = op.vars[3];
+  Var aco(ac.name() + "_o"), aci(ac.name() + "_i");
+  op.accum.compute_at(root, y)
+      .reorder_storage(ac, ax, ay, an)
+      .split(ac, aco, aci, natural)
+      .reorder(aci, ax, aco)
+      .vectorize(aci)
+      .unroll(ax)
+      .unroll(aco);
+  std::vector<VarOrRVar> order{aci, ax, aco};
+  for (int i = 0; i < op.rdom.dimensions(); ++i)
+    order.push_back(op.rdom[i]);
+  op.accum.update()
+      .split(ac, aco, aci, natural)
+      .reorder(order)
+      .vectorize(aci)
+      .unroll(ax)
+      .unroll(aco);
+  // A kernel row of taps per loop iteration (3 for ResNet's 3x3).
+  if (const int64_t *kw = as_const_int(op.rdom[0].extent()); kw && *kw <= 8)
+    op.accum.update().unroll(op.rdom[0]);
+
+  // The weights with the output channel innermost, once per call.
+  Func weights = op.inputs[1].func.in(op.accum);
+  std::vector<Var> w = weights.args(); // (kx, ky, ci, o)
+  weights.compute_root()
+      .reorder_storage(w[3], w[0], w[1], w[2])
+      .reorder(w[3], w[0], w[1], w[2])
+      .vectorize(w[3], natural)
+      .parallel(w[2]);
+}
+
 /// [N, C, H, W] tensors produced by a window (conv, pools): the stored
 /// tensor loops over (n, c) in parallel, then tiles of 4 rows x one vector
 /// of x (guarded tails); the reduction runs per tile with its 4 vector
@@ -395,9 +477,10 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
   for (size_t i = 0; i < ops.size(); ++i) {
     if (fused[i])
       continue;
-    // Follow the chain of element-wise ops (activations, residual adds) that
-    // are the only reader of the previous result; every result but the last
-    // is then inlined. An add's other operand is a stored tensor (or fused
+    // Follow the chain of element-wise ops (batch norms, activations,
+    // residual adds) that are the only reader of the previous result; every
+    // result but the last is then inlined: conv -> batch norm -> add -> relu
+    // is stored once. An add's other operand is a stored tensor (or fused
     // into its own producer's chain), read at the same point.
     size_t last = i;
     for (;;) {
@@ -412,6 +495,10 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
       ops[last].output.func.compute_inline();
       fused[next] = true;
       last = next;
+      // A fused batch norm's per-channel scale and shift (and statistics)
+      // are computed once, not per element.
+      for (Func &f : ops[next].stored)
+        storePerChannel(f, natural);
     }
     groups.push_back({&ops[i], &ops[last]});
   }
@@ -442,6 +529,11 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
       continue;
     switch (g.op->kind) {
     case OpKind::Conv2d:
+      if (usesChannelVectors(g, natural)) {
+        scheduleConvChannelVectors(g, natural);
+        break;
+      }
+      [[fallthrough]];
     case OpKind::MaxPool2d:
     case OpKind::AvgPool2d:
     case OpKind::AdaptiveAvgPool2d: {

@@ -33,7 +33,8 @@ const char *const kUsage = R"(usage:
                           [--schedule manual|auto:Mullapudi2016|auto:Li2018]
                           [--batch-estimate N] [--autoschedule-timeout S]
                           [--segment-ops N]
-                          [--emit mlir|train-mlir|shapes|halide-stmt|header]
+                          [--emit mlir|train-mlir|shapes|halide-stmt|
+                                  halide-train-stmt|header]
                           [--profile] [-v]
   cnnc summary NET.yaml
   cnnc init NET.so -o W.safetensors [--seed N]
@@ -56,7 +57,8 @@ subcommand with --help for its options.
   --emit KIND      instead of a library, print: mlir (the cnn dialect with every
                    inferred shape), train-mlir (plus func @train_step: forward,
                    loss, backward, SGD update), shapes (one line per layer), halide-stmt
-                   (Halide's lowered forward pipeline), header (the C header)
+                   (Halide's lowered forward pipeline, each segment),
+                   halide-train-stmt (the training step's), header (the C header)
   --target T       Halide target (default host)
   --schedule S     schedule policy: manual (the default hand-written schedules)
                    or auto:NAME, one of Halide 14's autoschedulers Mullapudi2016
@@ -220,9 +222,11 @@ int compileCommand(const std::vector<std::string> &args) {
   options.schedule.batchEstimate = batchEstimate;
   options.schedule.segmentOps = segmentOps;
   if (!emit.empty() && emit != "mlir" && emit != "train-mlir" &&
-      emit != "shapes" && emit != "halide-stmt" && emit != "header")
+      emit != "shapes" && emit != "halide-stmt" &&
+      emit != "halide-train-stmt" && emit != "header")
     return usageError("unknown --emit kind '" + emit +
                       "' (available: mlir, train-mlir, shapes, halide-stmt, "
+                      "halide-train-stmt, "
                       "header)");
   if (emit.empty() && output.empty())
     return usageError("no output library: add -o NET.so (or --emit mlir)");
@@ -266,9 +270,10 @@ int compileCommand(const std::vector<std::string> &args) {
                ? 0
                : 1;
   std::string error;
-  if (emit == "halide-stmt") {
+  if (emit == "halide-stmt" || emit == "halide-train-stmt") {
     std::string text;
-    if (!cnnc::emitHalideStmt(*module, options, text, error)) {
+    if (!cnnc::emitHalideStmt(*module, options, emit == "halide-train-stmt",
+                              text, error)) {
       std::cerr << "cnnc: error: " << error << "\n";
       return 1;
     }

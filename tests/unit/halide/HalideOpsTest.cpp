@@ -644,6 +644,80 @@ TEST(HalideAdd, ResidualFusedIntoConvAndRelu) {
   EXPECT_FALSE(isInlined(ops[2].output.func));
 }
 
+/// Eval-mode batch norm of a float buffer ([N, C, H, W]; c is dim 2).
+Buf refBatchNormEval(const Buf &x, const Buf &w, const Buf &b, const Buf &mean,
+                     const Buf &var, double eps) {
+  Buf out = x.copy();
+  out.for_each_element([&](const int *pos) {
+    const int c = pos[2];
+    const double scale = double(w(c)) / std::sqrt(double(var(c)) + eps);
+    out(pos) = float((double(x(pos)) - mean(c)) * scale + b(c));
+  });
+  return out;
+}
+
+TEST(HalidePipeline, NarrowConvBatchNormAddRelu) {
+  // ResNet's 14x14 and 7x7 stages: rows narrower than a vector, channels
+  // in whole vectors, so the conv is vectorised over output channels (with
+  // one or two channel vectors per tile, stride 1 and 2, with and without
+  // bias), and eval-mode batch norm, the residual add and the relu are all
+  // fused into it: only the relu is stored.
+  std::mt19937 rng(14);
+  const float eps = 1e-5f;
+  struct Spec {
+    int64_t inC, H, outC;
+    int stride;
+    bool bias;
+  };
+  for (const Spec &s : {Spec{32, 7, 32, 1, false}, Spec{16, 14, 32, 2, true},
+                        Spec{16, 14, 16, 1, false}}) {
+    const int64_t outH = s.H / s.stride;
+    Input x = makeInput("x", {kDynamic, s.inC, s.H, s.H});
+    Input skip = makeInput("skip", {kDynamic, s.outC, outH, outH});
+    Shape ws{s.outC, s.inC, 3, 3}, cs{s.outC};
+    Input w = makeInput("w", ws), bias = makeInput("bias", cs);
+    Input g = makeInput("g", cs), b = makeInput("b", cs), m = makeInput("m", cs),
+          v = makeInput("v", cs);
+    Buf wb = randomBuffer(ws, rng, -0.2f, 0.2f), biasb = randomBuffer(cs, rng),
+        gb = randomBuffer(cs, rng, 0.5f, 1.5f), bb = randomBuffer(cs, rng),
+        mb = randomBuffer(cs, rng), vb = randomBuffer(cs, rng, 0.5f, 2.0f),
+        skipb = randomBuffer({3, s.outC, outH, outH}, rng);
+    Conv2dArgs args{{s.stride, s.stride}, {1, 1}, {1, 1}, 1};
+    std::vector<LoweredOp> ops;
+    ops.push_back(conv2d(x.tensor, w.tensor,
+                         s.bias ? std::optional<Tensor>(bias.tensor)
+                                : std::nullopt,
+                         args, "nconv"));
+    ops.push_back(batchNorm2d(ops.back().output, g.tensor, b.tensor, m.tensor,
+                              v.tensor, eps, nullptr, "nbn"));
+    ops.push_back(add(ops.back().output, skip.tensor));
+    ops.push_back(activation(OpKind::Relu, ops.back().output));
+    std::vector<Case> cases(1);
+    cases[0].label = "relu(bn(conv(x)) + skip), " + std::to_string(s.H) +
+                     "x" + std::to_string(s.H) + " stride " +
+                     std::to_string(s.stride) + " -> " +
+                     std::to_string(s.outC) + " channels";
+    cases[0].input = x;
+    cases[0].params = {{w, wb}, {g, gb}, {b, bb}, {m, mb}, {v, vb},
+                       {skip, skipb}};
+    if (s.bias)
+      cases[0].params.push_back({bias, biasb});
+    cases[0].output = ops.back().output;
+    cases[0].reference = [&](const Buf &in) {
+      Buf t = refConv(in, wb, s.bias ? &biasb : nullptr, args);
+      return refActivation(OpKind::Relu,
+                           refAdd(refBatchNormEval(t, gb, bb, mb, vb, eps),
+                                  skipb));
+    };
+    Halide::Pipeline pipeline = compileCases(ops, cases);
+    checkCases(pipeline, cases, rng, -1.0f, 1.0f, {3});
+    EXPECT_TRUE(isInlined(ops[0].output.func));
+    EXPECT_TRUE(isInlined(ops[1].output.func));
+    EXPECT_TRUE(isInlined(ops[2].output.func));
+    EXPECT_FALSE(isInlined(ops[3].output.func));
+  }
+}
+
 TEST(HalideAdd, StandaloneRank2AndSharedOperand) {
   // x + tanh(x) on [N, F] (tanh stored, then read by the add, whose result
   // is the output), and x + x.

@@ -32,9 +32,11 @@ bool parseTarget(const std::string &text, Halide::Target &target,
 bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                        const std::string &outputPath, std::string &error);
 
-/// Writes Halide's lowered statement of the forward pipeline to `os`.
+/// Halide's lowered statement of the forward pipeline (or, with
+/// `trainStep`, of the training step), every segment after a comment line
+/// naming it.
 bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
-                    std::string &text, std::string &error);
+                    bool trainStep, std::string &text, std::string &error);
 
 } // namespace cnnc
 

@@ -35,10 +35,16 @@ namespace cnnc::hl {
 ///    result are fused into it (conv -> add -> relu is stored once): the
 ///    last op of the chain is the stored tensor; the op's own output Func
 ///    and the inner ones are inlined.
-///  - BatchNorm2d is element-wise (x * scale + shift, activations after it
-///    fused), stored as whole planes (storePlanes); its per-channel scale,
-///    shift and, in training mode, the batch statistics (the op's `stored`)
-///    are stored once.
+///  - BatchNorm2d is element-wise (x * scale + shift): fused into the conv
+///    it alone reads (inference: conv -> bn -> add -> relu is stored once),
+///    else stored as whole planes (storePlanes) with the activations after
+///    it fused; its per-channel scale, shift and, in training mode, the
+///    batch statistics (the op's `stored`) are stored once.
+///  - A conv whose rows are narrower than a vector and whose output
+///    channels fill whole vectors (ResNet's 14x14 and 7x7 stages) is
+///    vectorised over output channels instead: a row of outputs x one or two
+///    channel vectors per register tile, the weights copied with the output
+///    channel innermost once per call.
 ///  - Weight / bias / input wrappers stay inline (read straight from the
 ///    buffers). Every other op result is stored once (compute_root): it is
 ///    the next layer's input. Flatten is a dense copy.

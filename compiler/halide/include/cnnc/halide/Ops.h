@@ -47,7 +47,8 @@ enum class OpKind {
 
 const char *opKindName(OpKind kind);
 bool isActivation(OpKind kind);
-/// Activations and Add: one output element from the same element of each
+/// Activations, Add and BatchNorm2d (x * scale(c) + shift(c), given its
+/// per-channel Funcs): one output element from the same element of each
 /// operand, so a schedule may fuse them into the loops of a producer.
 bool isElementwise(OpKind kind);
 
