@@ -133,11 +133,13 @@ def compile_net(cnnc, yaml, lib):
     return Library(lib)
 
 
-def check_eval(cnnc, workdir, lib_path, weights, model, check):
+def check_eval(cnnc, workdir, lib_path, weights, model, check, sample=SAMPLE,
+               batches=(1, 5)):
+    """`cnnc run` against model.eval() on random inputs of each batch size."""
     model.eval()
     rng = np.random.RandomState(1)
-    for batch in (1, 5):
-        x = rng.standard_normal((batch,) + SAMPLE).astype(np.float32)
+    for batch in batches:
+        x = rng.standard_normal((batch,) + sample).astype(np.float32)
         x_path = os.path.join(workdir, f"x{batch}.npy")
         y_path = os.path.join(workdir, f"y{batch}.npy")
         np.save(x_path, x)

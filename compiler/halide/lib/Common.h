@@ -24,6 +24,13 @@ std::vector<Halide::Var> makeVars(const std::string &prefix, size_t rank);
 /// A unique Func name made from the caller's (layer) name and a suffix.
 std::string funcName(const std::string &name, const char *suffix = "");
 
+/// `input` [N, C, H, W] surrounded by `value` in (x, y): value everywhere,
+/// then the input copied over its own extent (an update over an RDom of the
+/// H x W interior). Unlike a clamping boundary condition, a schedule can
+/// copy its rows with dense (predicated) vector loads.
+Halide::Func paddedInput(const Tensor &input, float value,
+                         const std::string &name);
+
 /// Vector width for a loop of `extent`: the target's natural width, halved
 /// (not below 4) while half of it still covers the extent, so that narrow
 /// tensors (7 wide, say) are not padded out to 16 lanes. Used by schedules.

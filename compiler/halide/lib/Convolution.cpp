@@ -19,7 +19,6 @@ LoweredOp conv2d(const Tensor &input, const Tensor &weight,
   cnn::shape::Shape outShape = detail::checkShape(
       op, cnn::shape::conv2d(input.shape, weight.shape, biasShape, args));
 
-  const int inH = int(input.shape[2]), inW = int(input.shape[3]);
   const int outChannels = int(weight.shape[0]);
   const int groupInChannels = int(weight.shape[1]);
   const int kH = int(weight.shape[2]), kW = int(weight.shape[3]);
@@ -37,12 +36,11 @@ LoweredOp conv2d(const Tensor &input, const Tensor &weight,
   Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
       n = result.vars[3];
 
-  // Zero padding as a boundary condition on the spatial dims only; it clamps
-  // the coordinates it reads, so the input is never read out of its bounds.
+  // Zero padding on the spatial dims only; the input is never read out of
+  // its bounds.
   Func source = input.func;
   if (px > 0 || py > 0) {
-    result.padded = BoundaryConditions::constant_exterior(
-        input.func, 0.0f, {{0, inW}, {0, inH}, Range(), Range()});
+    result.padded = detail::paddedInput(input, 0.0f, name);
     source = result.padded;
   }
 

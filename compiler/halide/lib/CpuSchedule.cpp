@@ -76,6 +76,23 @@ WindowTile windowTile(const Group &g, int natural) {
   return t;
 }
 
+/// A padded input (detail::paddedInput) stored once per image at `at`: the
+/// fill and the interior copy each parallel over channels, rows vectorised
+/// (the copy's last vector predicated, with dense loads).
+void storePaddedPerImage(Func padded, const LoopLevel &at, int natural) {
+  Var px = padded.args()[0], pc = padded.args()[2];
+  padded.compute_at(at)
+      .vectorize(px, natural, TailStrategy::GuardWithIf)
+      .parallel(pc);
+  const std::vector<Internal::ReductionVariable> &r =
+      padded.function().update(0).schedule().rvars();
+  RVar rx(r[0].var), ry(r[1].var);
+  padded.update()
+      .reorder(rx, ry, pc)
+      .vectorize(rx, natural, TailStrategy::GuardWithIf)
+      .parallel(pc);
+}
+
 /// Whether a conv group's rows are narrower than a vector while its output
 /// channels fill whole vectors (ResNet's 14x14 and 7x7 stages): vectors of
 /// x would then be mostly empty, so scheduleConvChannelVectors vectorises
@@ -117,10 +134,7 @@ void scheduleConvChannelVectors(const Group &g, int natural) {
       .vectorize(xi);
   if (op.padded.defined()) {
     root.parallel(co);
-    Var px = op.padded.args()[0], pc = op.padded.args()[2];
-    op.padded.compute_at(root, n)
-        .vectorize(px, natural, TailStrategy::GuardWithIf)
-        .parallel(pc);
+    storePaddedPerImage(op.padded, LoopLevel(root, n), natural);
   } else {
     Var cn(c.name() + "_n");
     root.fuse(co, n, cn).parallel(cn);
@@ -148,14 +162,19 @@ void scheduleConvChannelVectors(const Group &g, int natural) {
   if (const int64_t *kw = as_const_int(op.rdom[0].extent()); kw && *kw <= 8)
     op.accum.update().unroll(op.rdom[0]);
 
-  // The weights with the output channel innermost, once per call.
+  // The weights with the output channel innermost, once per call: each
+  // parallel task copies a vector's worth of output channels, walking their
+  // rows of the OIHW weights in order (16 streams read in sequence, not a
+  // gather across the whole tensor per vector).
   Func weights = op.inputs[1].func.in(op.accum);
   std::vector<Var> w = weights.args(); // (kx, ky, ci, o)
+  Var wo(w[3].name() + "_o"), wi(w[3].name() + "_i");
   weights.compute_root()
       .reorder_storage(w[3], w[0], w[1], w[2])
-      .reorder(w[3], w[0], w[1], w[2])
-      .vectorize(w[3], natural)
-      .parallel(w[2]);
+      .split(w[3], wo, wi, natural)
+      .reorder(wi, w[0], w[1], w[2], wo)
+      .vectorize(wi)
+      .parallel(wo);
 }
 
 /// [N, C, H, W] tensors produced by a window (conv, pools): the stored
@@ -246,12 +265,8 @@ void scheduleWindowed(const Group &g, int natural,
       op.accum.update().unroll(op.rdom[1]);
   }
 
-  if (op.padded.defined()) {
-    Var px = op.padded.args()[0], pc = op.padded.args()[2];
-    op.padded.compute_at(root, n)
-        .vectorize(px, natural, TailStrategy::GuardWithIf)
-        .parallel(pc);
-  }
+  if (op.padded.defined())
+    storePaddedPerImage(op.padded, LoopLevel(root, n), natural);
 }
 
 /// [N, F] results of Linear, as tiles of (a block of output features) x

@@ -17,17 +17,46 @@ namespace {
 
 using detail::vectorWidth;
 
+/// The parallel loop of a stored result: where a per-slice producer may be
+/// computed, or another result computed with it (compute_with).
+struct Slice {
+  Func f;
+  Var var;
+  LoopLevel level() const { return LoopLevel(f, var); }
+};
+
 /// Stores `f` (a result of shape `shape`, pure args `vars`), vectorised
-/// along vars[0] and parallel over its outermost dims. Returns the loop
-/// level at which a per-slice producer may be computed (the parallel loop),
-/// or nothing when there is none.
-std::optional<LoopLevel> storeResult(Func f, const std::vector<Var> &vars,
-                                     const cnn::shape::Shape &shape,
-                                     int natural) {
+/// along vars[0] and parallel over its outermost dims. Returns the
+/// parallel loop, or nothing when there is none.
+///
+/// Rank-4 results with rows narrower than a vector are vectorised over
+/// whole planes instead (x and y fused, as storePlanes does), and a
+/// convolution's weight-shaped result (no batch dim; an SGD update, 3x3
+/// kernels) over the (kx, ky, ci) of each output channel: a 3-wide loop
+/// would otherwise run scalar.
+std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
+                                 const cnn::shape::Shape &shape, int natural) {
   f.compute_root();
   const size_t rank = vars.size();
   if (rank == 0)
     return std::nullopt;
+  if (rank == 4 && shape[3] < natural) {
+    for (size_t i = 0; i < 3; ++i)
+      f.bound(vars[i], 0, int(shape[3 - i]));
+    Var inner(vars[0].name() + "_" + vars[1].name()), outer = vars[3];
+    f.fuse(vars[0], vars[1], inner);
+    if (shape[0] != cnn::shape::kDynamic) {
+      Var wide(inner.name() + "_" + vars[2].name());
+      f.fuse(inner, vars[2], wide);
+      inner = wide;
+    } else {
+      Var cn(vars[2].name() + "_" + vars[3].name());
+      f.fuse(vars[2], vars[3], cn);
+      outer = cn;
+    }
+    f.vectorize(inner, natural, TailStrategy::GuardWithIf).parallel(outer);
+    return Slice{f, outer};
+  }
   f.vectorize(vars[0], vectorWidth(natural, shape.back()),
               TailStrategy::GuardWithIf);
   if (rank == 1)
@@ -39,7 +68,7 @@ std::optional<LoopLevel> storeResult(Func f, const std::vector<Var> &vars,
     outer = fused;
   }
   f.parallel(outer);
-  return LoopLevel(f, outer);
+  return Slice{f, outer};
 }
 
 /// A stored intermediate: compute_root, parallel over its outermost pure
@@ -312,23 +341,19 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
       scheduleLinearWeightGrad(g, natural);
       continue;
     }
-    std::optional<LoopLevel> slice =
+    std::optional<Slice> slice =
         storeResult(g.output.func, g.vars, g.output.shape, natural);
+    std::optional<Slice> extraSlice;
     for (Tensor &extra : g.extraOutputs)
-      storeResult(extra.func, g.vars, extra.shape, natural);
+      extraSlice = storeResult(extra.func, g.vars, extra.shape, natural);
     // SGD with momentum: the new parameter and the new velocity read the same
     // (param, grad, velocity) rows; one shared parallel loop computes both
     // per row, while the row is in cache.
     if (g.kind == GradKind::SgdUpdate && g.extraOutputs.size() == 1 &&
-        slice) {
-      const size_t rank = g.vars.size(); // >= 2 when there is a slice
-      Var outer = rank >= 3 ? Var(g.vars[rank - 2].name() + "_" +
-                                  g.vars[rank - 1].name())
-                            : g.vars[rank - 1];
-      g.output.func.compute_with(g.extraOutputs[0].func, outer);
-    }
+        slice && extraSlice)
+      g.output.func.compute_with(extraSlice->f, extraSlice->var);
     if (g.kind == GradKind::MaxPool2dGrad)
-      scheduleMaxPoolGrad(g, *slice, natural);
+      scheduleMaxPoolGrad(g, slice->level(), natural);
     if (!g.accum.defined())
       continue;
 
@@ -339,7 +364,7 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
     }
     Func accum = g.accum;
     if (slice)
-      accum.compute_at(*slice);
+      accum.compute_at(slice->level());
     else
       accum.compute_root();
     if (g.vars.empty())

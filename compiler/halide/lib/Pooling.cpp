@@ -30,9 +30,8 @@ Func startWindowed(LoweredOp &result, const Tensor &input, const Window &w,
   result.rdom = RDom({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_r"));
   if (w.px == 0 && w.py == 0)
     return input.func;
-  // Clamps what it reads: the input is never read out of its bounds.
-  result.padded = BoundaryConditions::constant_exterior(
-      input.func, padValue, {{0, w.inW}, {0, w.inH}, Range(), Range()});
+  // The input is never read out of its bounds.
+  result.padded = detail::paddedInput(input, padValue, name);
   return result.padded;
 }
 
