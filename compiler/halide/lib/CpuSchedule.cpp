@@ -108,7 +108,7 @@ bool usesChannelVectors(const Group &g, int natural) {
 
 /// A conv with narrow rows, vectorised over output channels (as oneDNN's
 /// blocked layouts are): a register tile of a whole row of W outputs by
-/// one or two vectors of channels (W x vectors <= 24 accumulators), each
+/// one or two vectors of channels (W x vectors accumulators), each
 /// FMA a broadcast input value times a vector of weights. The weights are
 /// first copied with the output channel innermost (reorder_storage), so
 /// that vector is one dense load. The tile is stored channel-innermost
@@ -121,7 +121,10 @@ void scheduleConvChannelVectors(const Group &g, int natural) {
       n = g.root->vars[3];
   const int W = int(g.root->output.shape[3]);
   const int C = int(g.root->output.shape[1]);
-  const int vectors = (2 * W <= 24 && C % (2 * natural) == 0) ? 2 : 1;
+  // Accumulators within three quarters of the vector registers, as in
+  // windowTile.
+  const int budget = natural >= 16 ? 24 : 12;
+  const int vectors = (2 * W <= budget && C % (2 * natural) == 0) ? 2 : 1;
   const int block = vectors * natural;
 
   Var co(c.name() + "_o"), cb(c.name() + "_b"), xo(x.name() + "_o"),
