@@ -16,9 +16,9 @@ max|torch| at most 1e-4:
      200,704 products, and some batch-norm gradients differ by 1% between
      any two float32 implementations), so no implementation matches another
      to 1e-4 there. At 64x64 cnnc matches PyTorch to about 1e-6 on this input;
-     an input that puts a ReLU's argument within rounding of zero flips that
-     unit's gradient in one system only (another seed gave 1e-3 on
-     conv1.weight that way).
+     another input (seed 5) gave 1e-3 on conv1.weight, most likely a ReLU
+     argument within rounding of zero whose gradient then flips in one
+     system only (not verified).
 The library is compiled from the example as it is, in pipeline segments
 (the default for a network this long).
 
