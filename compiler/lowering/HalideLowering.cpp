@@ -113,8 +113,8 @@ void FunctionArguments::declare(FuncOp func, int batchEstimate) {
 /// before lowerOps: the arguments are, the caller adds the intermediates.
 class FunctionLowering {
 public:
-  FunctionLowering(FuncOp func, const FunctionArguments &args)
-      : func(func), args(args), batch(args.batch) {
+  explicit FunctionLowering(const FunctionArguments &args)
+      : args(args) {
     tensors[args.input] = {readAll(args.inputImage, "input_read"),
                            shapeOf(args.input)};
     for (size_t i = 0; i < args.parameters.size(); ++i) {
@@ -131,7 +131,6 @@ public:
   /// Lowers `body` in order; `error` set on failure.
   bool lowerOps(const std::vector<Operation *> &body, std::string &error);
 
-  FuncOp func;
   const FunctionArguments &args;
   llvm::DenseMap<Value, hl::Tensor> tensors;
   std::vector<hl::LoweredOp> ops;
@@ -140,7 +139,6 @@ public:
   std::vector<Operation *> gradOps;
   /// Every op lowered here.
   std::set<Operation *> lowered;
-  Halide::Expr batch;
   Halide::Func labelsRead;
   /// Batch statistics per normalised value: a training batchnorm2d, its
   /// gradients and its running-stat update share one computation (within a
@@ -178,7 +176,7 @@ private:
     auto it = batchStats.find(input);
     if (it == batchStats.end())
       it = batchStats
-               .insert({input, hl::channelStats(tensor(input), batch,
+               .insert({input, hl::channelStats(tensor(input), args.batch,
                                                 layerName(op) + "_stats")})
                .first;
     return &it->second;
@@ -255,11 +253,11 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
   return llvm::TypeSwitch<Operation *, std::optional<hl::LoweredGrad>>(op)
       .Case([&](cnn::CrossEntropyOp ce) {
         return hl::softmaxCrossEntropy(tensor(ce.getLogits()), labelsRead,
-                                       batch, name);
+                                       args.batch, name);
       })
       .Case([&](cnn::CrossEntropyGradOp ce) {
         return hl::softmaxCrossEntropyGrad(tensor(ce.getLogits()), labelsRead,
-                                           batch, 1.0f, name);
+                                           args.batch, 1.0f, name);
       })
       .Case([&](cnn::Conv2dInputGradOp g) {
         return hl::conv2dInputGrad(
@@ -273,10 +271,10 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
             tensor(g.getInput()), tensor(g.getGrad()), resultShape(),
             convArgs(g.getStride(), g.getPadding(), g.getDilation(),
                      g.getGroups()),
-            batch, name);
+            args.batch, name);
       })
       .Case([&](cnn::BiasGradOp g) {
-        return hl::biasGrad(tensor(g.getGrad()), batch, name);
+        return hl::biasGrad(tensor(g.getGrad()), args.batch, name);
       })
       .Case([&](cnn::LinearInputGradOp g) {
         return hl::linearInputGrad(tensor(g.getGrad()), tensor(g.getWeight()),
@@ -284,7 +282,7 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
       })
       .Case([&](cnn::LinearWeightGradOp g) {
         return hl::linearWeightGrad(tensor(g.getInput()), tensor(g.getGrad()),
-                                    batch, name);
+                                    args.batch, name);
       })
       // y > 0 exactly where x > 0, so ReLU's rule may read the stored y.
       .Case([&](cnn::ReluGradOp g) {
@@ -326,14 +324,14 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
             tensor(g.getInput()), tensor(g.getGrad()), tensor(g.getWeight()),
             tensor(g.getRunningMean()), tensor(g.getRunningVar()),
             g.getEps().convertToDouble(),
-            statsIf(g.getTraining(), g.getInput(), op), batch, name);
+            statsIf(g.getTraining(), g.getInput(), op), args.batch, name);
       })
       .Case([&](cnn::BatchNorm2dWeightGradOp g) {
         return hl::batchNorm2dWeightGrad(
             tensor(g.getInput()), tensor(g.getGrad()),
             tensor(g.getRunningMean()), tensor(g.getRunningVar()),
             g.getEps().convertToDouble(),
-            statsIf(g.getTraining(), g.getInput(), op), batch, name);
+            statsIf(g.getTraining(), g.getInput(), op), args.batch, name);
       })
       .Case([&](cnn::BatchNorm2dStatsUpdateOp update) {
         return hl::batchNorm2dStatsUpdate(
@@ -510,7 +508,7 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
   for (size_t s = 0; s < plan.size(); ++s) {
     if (plan[s].empty())
       continue;
-    FunctionLowering lowering(func, args);
+    FunctionLowering lowering(args);
     PipelineSegment segment;
     segment.arguments = args.list;
     for (int id : reads[s]) {

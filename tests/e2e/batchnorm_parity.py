@@ -150,8 +150,10 @@ def check_eval(cnnc, workdir, lib_path, weights, model, check, sample=SAMPLE,
     print(f"eval mode: cnnc run matches model.eval() (worst {check.worst:.3e})")
 
 
-def check_steps(lib, model, frozen, check, what):
-    """Steps of lib against torch from the model's current state."""
+def check_steps(lib, model, frozen, check, what, sample=SAMPLE, classes=5,
+                batch=6, steps=3, lr=0.05, seed=2):
+    """`steps` SGD steps (momentum 0.9) of lib against torch from the model's
+    current state, on random batches of `sample`-shaped inputs."""
     state = {k: v.clone() for k, v in model.state_dict().items()}
     model.train()
     for name, p in model.named_parameters():
@@ -162,12 +164,12 @@ def check_steps(lib, model, frozen, check, what):
     params = [state[n].numpy().copy() for n in lib.names]
     momentum = [np.zeros_like(p) if t else None for p, t in zip(params, lib.trainable)]
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
-                                lr=0.05, momentum=0.9)
-    rng = np.random.RandomState(2)
-    for step in range(3):
-        x = rng.standard_normal((6,) + SAMPLE).astype(np.float32)
-        labels = rng.randint(0, 5, size=6).astype(np.int64)
-        loss, params, momentum = lib.step(x, labels, params, momentum, 0.05, 0.9,
+                                lr=lr, momentum=0.9)
+    rng = np.random.RandomState(seed)
+    for step in range(steps):
+        x = rng.standard_normal((batch,) + sample).astype(np.float32)
+        labels = rng.randint(0, classes, size=batch).astype(np.int64)
+        loss, params, momentum = lib.step(x, labels, params, momentum, lr, 0.9,
                                           step == 0)
         optimizer.zero_grad()
         torch_loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(labels))
@@ -182,7 +184,7 @@ def check_steps(lib, model, frozen, check, what):
         if moved != changed:
             sys.exit(f"{what}: {name} {'changed' if moved else 'kept'} its value, "
                      f"but cnnc_parameter_updated is {int(changed)}")
-    print(f"{what}: 3 SGD steps match PyTorch (worst {check.worst:.3e})")
+    print(f"{what}: {steps} SGD steps match PyTorch (worst {check.worst:.3e})")
 
 
 class FirstNet(torch.nn.Module):

@@ -27,16 +27,14 @@ usage: resnet18_parity.py CNNC YAML WORKDIR
 import os
 import sys
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from batchnorm_parity import (TOLERANCE, Checker, Library, check_eval,  # noqa: E402
-                              compile_net)
-from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from batchnorm_parity import (TOLERANCE, Checker, check_eval,  # noqa: E402
+                              check_steps, compile_net)
+from safetensors_io import write_safetensors  # noqa: E402
 
 SAMPLE = (3, 224, 224)
 
@@ -63,8 +61,7 @@ def main():
     weights = os.path.join(workdir, "resnet18.safetensors")
     write_safetensors(weights, {k: t.numpy() for k, t in model.state_dict().items()})
     lib_path = os.path.join(workdir, "resnet18.so")
-    lib = compile_net(cnnc, yaml, lib_path)
-
+    compile_net(cnnc, yaml, lib_path)
     check_eval(cnnc, workdir, lib_path, weights, model, check, sample=SAMPLE,
                batches=(1, 2))
 
@@ -75,23 +72,8 @@ def main():
     with open(small_yaml, "w") as f:
         f.write(text.replace("input: [3, 224, 224]", "input: [3, 64, 64]", 1))
     lib = compile_net(cnnc, small_yaml, os.path.join(workdir, "resnet18_64.so"))
-    rng = np.random.RandomState(3)
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    params = [state[n].numpy().copy() for n in lib.names]
-    momentum = [np.zeros_like(p) if t else None for p, t in zip(params, lib.trainable)]
-    x = rng.standard_normal((4, 3, 64, 64)).astype(np.float32)
-    labels = rng.randint(0, 1000, size=4).astype(np.int64)
-    loss, params, momentum = lib.step(x, labels, params, momentum, 0.01, 0.9, True)
-    model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    torch_loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(labels))
-    optimizer.zero_grad()
-    torch_loss.backward()
-    optimizer.step()
-    check("loss of the training step", loss, torch_loss.item())
-    after = model.state_dict()
-    for name, p in zip(lib.names, params):
-        check(f"{name} after the training step", p, after[name].numpy())
+    check_steps(lib, model, [], check, "training step at 64x64", sample=(3, 64, 64),
+                classes=1000, batch=4, steps=1, lr=0.01, seed=3)
     print(f"resnet18 parity OK: eval at 224x224 and one training step at 64x64 "
           f"of {len(lib.names)} tensors (worst {check.worst:.3e}, tolerance {TOLERANCE})")
 
