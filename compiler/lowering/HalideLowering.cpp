@@ -79,6 +79,9 @@ struct FunctionArguments {
   Halide::ImageParam labels;
   hl::SgdHyper hyper;
   llvm::DenseMap<Operation *, Halide::ImageParam> momentumIn;
+  /// Pixels per chunk of the conv weight gradients' row sums (0: whole
+  /// rows): the target's natural vector, so that rows vectorise with no tail.
+  int weightGradRowChunk = 0;
 
   std::vector<Halide::Argument> list;
 
@@ -271,7 +274,7 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
             tensor(g.getInput()), tensor(g.getGrad()), resultShape(),
             convArgs(g.getStride(), g.getPadding(), g.getDilation(),
                      g.getGroups()),
-            args.batch, name);
+            args.batch, name, args.weightGradRowChunk);
       })
       .Case([&](cnn::BiasGradOp g) {
         return hl::biasGrad(tensor(g.getGrad()), args.batch, name);
@@ -605,6 +608,7 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
   return runLowering(module, "train_step", error, [&](FuncOp func) {
     FunctionArguments args;
     args.declare(func, batchEstimate);
+    args.weightGradRowChunk = target.natural_vector_size<float>();
     args.labels = Halide::ImageParam(Halide::Int(64), 1, "labels");
     hl::constrainToShape(args.labels, {shp::kDynamic}, batchEstimate);
     // The labels come right after the input in the ABI.

@@ -79,7 +79,8 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
-                             const Expr &batch, const std::string &name) {
+                             const Expr &batch, const std::string &name,
+                             int rowChunk) {
   const char *op = "conv2d_weight_grad";
   detail::checkTensor(op, "input", input);
   detail::checkTensor(op, "dy", dy);
@@ -117,18 +118,41 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
         input.func, 0.0f, {{0, inW}, {0, inH}, Range(), Range()})(x, y, c, n);
     result.stored = {source};
   }
-  result.rdom =
-      RDom({{0, outW}, {0, outH}, {0, batch}}, detail::funcName(name, "_r"));
-  const RDom &r = result.rdom;
+  // The pixels (ox, oy, n) summed over; with row chunks, ox = the chunk's
+  // start + the pixel within it, and a pixel an earlier chunk already
+  // counted contributes 0.
+  Expr ox, oy, n, counted;
+  if (rowChunk > 0 && rowChunk < outW) {
+    const int chunks = (outW + rowChunk - 1) / rowChunk;
+    result.rdom = RDom({{0, rowChunk}, {0, chunks}, {0, outH}, {0, batch}},
+                       detail::funcName(name, "_r"));
+    const RDom &r = result.rdom;
+    Expr first = r[1] * rowChunk;
+    ox = min(first, outW - rowChunk) + r[0];
+    if (outW % rowChunk != 0)
+      counted = ox >= first;
+    oy = r[2];
+    n = r[3];
+  } else {
+    result.rdom =
+        RDom({{0, outW}, {0, outH}, {0, batch}}, detail::funcName(name, "_r"));
+    ox = result.rdom.x;
+    oy = result.rdom.y;
+    n = result.rdom.z;
+  }
   Expr inChannel = (o / groupOut) * groupIn + ci;
   if (args.groups == 1)
     inChannel = ci;
+  // The mask is on dy, not on the product: one blend per dy vector, shared
+  // by every tap, and the product stays one fused multiply-add.
+  Expr grad = dy.func(ox, oy, o, n);
+  if (counted.defined())
+    grad = select(counted, grad, 0.0f);
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(kx, ky, ci, o) = 0.0f;
   result.accum(kx, ky, ci, o) +=
-      source(r.x * sx - px + kx * dlx, r.y * sy - py + ky * dly, inChannel,
-             r.z) *
-      dy.func(r.x, r.y, o, r.z);
+      source(ox * sx - px + kx * dlx, oy * sy - py + ky * dly, inChannel, n) *
+      grad;
   Func out(detail::funcName(name));
   out(kx, ky, ci, o) = result.accum(kx, ky, ci, o);
   result.output = {out, wShape};

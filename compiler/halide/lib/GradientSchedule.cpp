@@ -71,6 +71,15 @@ std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
   return Slice{f, outer};
 }
 
+/// The widest power-of-two vector of at most `natural` lanes that fits in
+/// `extent` (1: too short to vectorise).
+int wholeVectorWidth(int natural, int64_t extent) {
+  int width = natural;
+  while (width > 1 && width > extent)
+    width /= 2;
+  return width;
+}
+
 /// A stored intermediate: compute_root, parallel over its outermost pure
 /// var (init and updates; an update's reduction loops stay inside it).
 void storeIntermediate(Func f) {
@@ -93,11 +102,13 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   for (Func padded : g.stored) // the zero-padded input, when padded
     padded.vectorize(padded.args()[0], natural);
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
-  RVar rx(g.rdom[0]), ry(g.rdom[1]), rn(g.rdom[2]);
+  // rdom (ox, oy, n), or (pixel, chunk, oy, n) with rows in chunks.
+  const bool chunked = g.rdom.dimensions() == 4;
+  RVar rx(g.rdom[0]), ry(g.rdom[chunked ? 2 : 1]), rn(g.rdom[chunked ? 3 : 2]);
   const int outW = int(*as_const_int(g.rdom[0].extent()));
-  const int kW = int(g.output.shape[3]), kH = int(g.output.shape[2]);
+  const int kW = int(g.output.shape[3]);
   const int O = int(g.output.shape[0]);
-  const int lanes = detail::reductionLanes(outW, natural);
+  const int lanes = chunked ? outW : detail::reductionLanes(outW, natural);
   const bool unrollKx = kW <= 8;
   // Output channels per block: a divisor of O, the accumulators within
   // three quarters of the vector registers (32 with AVX-512, 16 otherwise);
@@ -121,11 +132,16 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
       .fuse(ci, oo, slice)
       .parallel(slice);
 
-  // Per kernel row ky of a channel block: the partial sums of that row are
-  // a few vectors of fixed size, so they stay in registers over the whole
-  // (x, y, n) reduction instead of going through memory at every step.
+  // The partial sums are a few vectors of fixed size per kernel row of a
+  // channel block, kept in registers over the reduction instead of going
+  // through memory at every step. With whole-vector chunks, the sums of all
+  // kernel rows live on the stack, loaded into registers per (n, ky): each
+  // image is read once per slice, while in cache. Rows of masked lanes do
+  // better with one kernel row's sums in registers over the whole reduction
+  // (LLVM keeps masked vectors out of registers across loops).
+  const LoopLevel at(out, chunked ? VarOrRVar(slice) : VarOrRVar(ky));
   Func accum = g.accum;
-  accum.compute_at(out, ky);
+  accum.compute_at(at);
   Var lane(g.accum.name() + "_lane");
   Stage update = accum.update();
   Func partial;
@@ -138,10 +154,14 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
     partial = update.rfactor(rxi, lane);
     order.push_back(rxo);
   }
-  for (VarOrRVar v : {VarOrRVar(ry), VarOrRVar(rn), VarOrRVar(ky),
-                      VarOrRVar(ci), VarOrRVar(oo)})
-    order.push_back(v);
-  partial.compute_at(out, ky);
+  if (chunked)
+    order.push_back(RVar(g.rdom[1]));
+  if (chunked)
+    order.insert(order.end(), {ry, ky, rn});
+  else
+    order.insert(order.end(), {ry, rn, ky});
+  order.insert(order.end(), {ci, oo});
+  partial.compute_at(at);
   // rfactor appends `lane` to the args: store it innermost (dense vectors).
   std::vector<Var> storage{lane};
   for (const Var &v : partial.args())
@@ -158,6 +178,10 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   }
   if (unrollKx)
     pu.unroll(kx);
+  // Unrolled chunks start at constants: the last one's mask folds to a
+  // constant blend.
+  if (chunked)
+    pu.unroll(RVar(g.rdom[1]));
 }
 
 /// Conv input gradient, stored and parallel over (blocks of channels, n):
@@ -174,21 +198,27 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
   const int W = int(g.output.shape[3]), H = int(g.output.shape[2]);
   const int C = int(g.output.shape[1]);
   const int width = vectorWidth(natural, W);
-  // Rows per tile: a divisor of H in [4, 8] when there is one (no waste).
-  int rows = H < 4 ? H : 4;
-  for (int d = 8; d >= 4 && H >= 4; --d)
-    if (H % d == 0) {
-      rows = d;
-      break;
-    }
-  // Channels per block: a divisor of C, rows * channels accumulators within
-  // half the vector registers (32 with AVX-512, 16 otherwise).
-  const int budget = natural >= 16 ? 16 : 8;
-  int block = 1;
-  for (int d = std::min(C, 4); d >= 1; --d)
-    if (C % d == 0 && d * rows <= budget) {
-      block = d;
-      break;
+  // Tile rows x channels: each kx tap loads `rows` dy vectors and `block`
+  // weights for rows * block FMAs, so pick the fewest loads per FMA, rows
+  // rounding H up counted as waste, with the accumulators in three quarters
+  // of the vector registers (32 with AVX-512, 16 otherwise) and the block a
+  // divisor of a group's channels (a block within one group reads one
+  // group's weights).
+  const int groupIn = int(g.inputs.at(1).shape[1]);
+  const int budget = natural >= 16 ? 24 : 12;
+  int rows = 1, block = 1;
+  double best = 0;
+  for (int r = 1; r <= std::min(H, 8); ++r)
+    for (int b = 1; b <= std::min(groupIn, 8); ++b) {
+      if (groupIn % b != 0 || r * b > budget)
+        continue;
+      const double waste = double((H + r - 1) / r * r) / H;
+      const double cost = double(r + b) / (r * b) * waste;
+      if (best == 0 || cost < best) {
+        best = cost;
+        rows = r;
+        block = b;
+      }
     }
   Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
@@ -239,10 +269,7 @@ void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
   Var k = g.vars[0], o = g.vars[1];
   RVar rn(g.rdom.x);
   const int K = int(g.output.shape[1]), O = int(g.output.shape[0]);
-  // Lanes: the natural width, or the widest power of two that fits K.
-  int width = natural;
-  while (width > 1 && width > K)
-    width /= 2;
+  const int width = wholeVectorWidth(natural, K);
   const int budget = natural >= 16 ? 24 : 12;
   const int kv = std::max(1, std::min(K / width, 6));
   const int ob = std::max(1, std::min(O, budget / kv));
@@ -270,6 +297,31 @@ void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
       .vectorize(kl)
       .unroll(ki)
       .unroll(o);
+}
+
+/// Max-pool gradient of windows that tile the input: the winning taps of a
+/// (c, n) plane are computed next to the dx that reads them (while the
+/// pooled input is in cache), both along rows in whole vectors (the last
+/// one shifted inwards), so dx's reads at x / k are dense loads and
+/// shuffles: no gathers, no predicated tails.
+void scheduleTiledMaxPoolGrad(LoweredGrad &g, int natural) {
+  Func dx = g.output.func;
+  Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
+  const cnn::shape::Shape &shape = g.output.shape;
+  Var cn(c.name() + "_" + n.name());
+  dx.compute_root()
+      .bound(x, 0, int(shape[3]))
+      .bound(y, 0, int(shape[2]))
+      .bound(c, 0, int(shape[1]))
+      .fuse(c, n, cn)
+      .parallel(cn);
+  if (int width = wholeVectorWidth(natural, shape[3]); width > 1)
+    dx.vectorize(x, width, TailStrategy::ShiftInwards);
+  Func winner = g.stored.at(0);
+  winner.compute_at(dx, cn);
+  const int windows = int(g.inputs.at(1).shape[3]);
+  if (int width = wholeVectorWidth(natural, windows); width > 1)
+    winner.vectorize(winner.args()[0], width, TailStrategy::ShiftInwards);
 }
 
 /// Max-pool gradient: the forward's argmax is recomputed per (c, n) plane
@@ -324,6 +376,11 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
   for (LoweredGrad &g : grads) {
     if (isBatchNorm(g.kind)) {
       scheduleBatchNormGrad(g, natural);
+      continue;
+    }
+    if (g.kind == GradKind::MaxPool2dGrad && !g.accum.defined() &&
+        !g.stored.at(0).has_update_definition()) {
+      scheduleTiledMaxPoolGrad(g, natural);
       continue;
     }
     if (g.kind != GradKind::MaxPool2dGrad)

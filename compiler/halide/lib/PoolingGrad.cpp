@@ -67,11 +67,45 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
   result.kind = GradKind::MaxPool2dGrad;
   result.inputs = {input, dy};
 
-  // The forward's argmax per output pixel: (max, tap ky * KW + kx), tap -1
-  // until the first in-bounds tap. PyTorch's CPU kernel starts from the
-  // first in-bounds tap with -inf and takes a later tap when
-  // `val > max || isnan(val)`: the first maximum in (ky, kx) scan order,
-  // and padding never wins (it is skipped, not read as -inf).
+  result.vars = detail::makeVars(name, 4);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+  Func out(detail::funcName(name));
+  result.output = {out, input.shape};
+
+  // PyTorch's CPU kernel starts from the first in-bounds tap with -inf and
+  // takes a later tap when `val > max || isnan(val)`: the first maximum in
+  // (ky, kx) scan order (the last NaN if any), and padding never wins (it
+  // is skipped, not read as -inf).
+
+  // Windows that tile the input (stride = kernel, no padding or dilation,
+  // the lecture's 2x2 pools): every tap is in bounds and each input pixel
+  // lies in at most one window, so the winning tap is a chain of selects
+  // (stored[0], a pure Func) and dx a select, with no reductions.
+  if (w.sx == w.kW && w.sy == w.kH && w.px == 0 && w.py == 0 && w.dx == 1 &&
+      w.dy == 1) {
+    std::vector<Var> wv = detail::makeVars(name + "_winner", 4);
+    Var wx = wv[0], wy = wv[1], wc = wv[2], wn = wv[3];
+    Expr best = input.func(wx * w.kW, wy * w.kH, wc, wn), winning = 0;
+    for (int t = 1; t < w.kW * w.kH; ++t) {
+      Expr v = input.func(wx * w.kW + t % w.kW, wy * w.kH + t / w.kW, wc, wn);
+      Expr take = v > best || isNan(v);
+      best = select(take, v, best);
+      winning = select(take, t, winning);
+    }
+    Func winner(detail::funcName(name, "_winner"));
+    winner(wx, wy, wc, wn) = winning;
+    result.stored = {winner};
+    Expr ox = min(x / w.kW, w.outW - 1), oy = min(y / w.kH, w.outH - 1);
+    Expr covered = x < w.outW * w.kW && y < w.outH * w.kH;
+    Expr tap = (y % w.kH) * w.kW + x % w.kW;
+    out(x, y, c, n) = select(covered && winner(ox, oy, c, n) == tap,
+                             dy.func(ox, oy, c, n), 0.0f);
+    return result;
+  }
+
+  // Otherwise the argmax per output pixel is a reduction over the taps:
+  // (max, tap ky * KW + kx), tap -1 until the first in-bounds tap.
   std::vector<Var> av = detail::makeVars(name + "_argmax", 4);
   Var ax = av[0], ay = av[1], ac = av[2], an = av[3];
   RDom t({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_taps"));
@@ -86,25 +120,6 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
   argmax(ax, ay, ac, an) =
       Tuple(select(take, v, best), select(take, t.y * w.kW + t.x, bestTap));
   result.stored = {argmax};
-
-  result.vars = detail::makeVars(name, 4);
-  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
-      n = result.vars[3];
-  Func out(detail::funcName(name));
-  result.output = {out, input.shape};
-
-  // Windows that tile the input (stride = kernel, no padding or dilation,
-  // the lecture's 2x2 pools): each input pixel lies in at most one window,
-  // so dx is a select, with no reduction over the taps.
-  if (w.sx == w.kW && w.sy == w.kH && w.px == 0 && w.py == 0 && w.dx == 1 &&
-      w.dy == 1) {
-    Expr ox = min(x / w.kW, w.outW - 1), oy = min(y / w.kH, w.outH - 1);
-    Expr covered = x < w.outW * w.kW && y < w.outH * w.kH;
-    Expr tap = (y % w.kH) * w.kW + x % w.kW;
-    out(x, y, c, n) = select(covered && argmax(ox, oy, c, n)[1] == tap,
-                             dy.func(ox, oy, c, n), 0.0f);
-    return result;
-  }
 
   // dx: each input pixel sums dy of the windows whose argmax it is.
   result.rdom = RDom({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_r"));

@@ -115,11 +115,17 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
 /// from the forward input x [N, C, H, W] and dy [N, O, Ho, Wo]: the sum
 /// over (n, oy, ox) of x(tap) * dy. rdom (ox, oy, n) with n over
 /// [0, batch). `stored[0]` (only with padding): x behind its zero padding.
+/// With 0 < `rowChunk` < Wo, each dy row is summed in chunks of `rowChunk`
+/// pixels instead, rdom (pixel, chunk, oy, n): the last chunk ends at the
+/// row's end (shifted inwards) and masks the pixels the one before it
+/// counted, so a schedule can vectorise every chunk as whole vectors with
+/// no partial tail (rows of 28 or 56 floats are 2 or 4 AVX-512 vectors).
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
                              const Halide::Expr &batch,
-                             const std::string &name = "conv2d_dw");
+                             const std::string &name = "conv2d_dw",
+                             int rowChunk = 0);
 
 /// db [C] from dy [N, C, H, W] (sum over n, y, x; rdom (x, y, n)) or from
 /// dy [N, F] (sum over n; rdom (n)).
@@ -158,7 +164,10 @@ LoweredGrad flattenGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
 /// wins; a NaN wins, the last NaN of the window); overlapping windows add.
 /// `stored[0]` is the argmax Tuple Func (max value, tap index ky * KW + kx)
 /// per output pixel (rdom (kx, ky)); dx gathers, for each input pixel, the
-/// windows whose argmax is that pixel (accum over rdom (kx, ky)).
+/// windows whose argmax is that pixel (accum over rdom (kx, ky)). When the
+/// windows tile the input (stride = kernel, no padding, no dilation),
+/// `stored[0]` is instead a pure Func of the winning tap index (no update)
+/// and dx a select per pixel (no accum).
 LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
                           const cnn::shape::Pool2dArgs &args,
                           const std::string &name = "maxpool2d_grad");
