@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 namespace cnnc::hl {
 
@@ -92,13 +93,27 @@ void storeIntermediate(Func f) {
     f.update(i).parallel(args.back());
 }
 
+/// The SGD update in `grads` that reads `grad`'s result, if any.
+LoweredGrad *updateOf(const LoweredGrad &grad, std::vector<LoweredGrad> &grads) {
+  for (LoweredGrad &u : grads)
+    if (u.kind == GradKind::SgdUpdate &&
+        u.inputs.at(1).func.name() == grad.output.func.name())
+      return &u;
+  return nullptr;
+}
+
 /// Conv weight gradient: each weight reduces over (ox, oy, n), and the
 /// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
 /// partial sums (vectorised over ox; the kx taps and a block of output
 /// channels unrolled as independent accumulators, so each input vector
 /// feeds the whole block) per parallel (ci, block of o) slice, then a sum
 /// over the lanes. The summation order is fixed: deterministic.
-void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
+///
+/// With `update` (the SGD step that reads this gradient), the optimizer is
+/// fused into the gradient's only use: the update runs parallel over the
+/// same blocks of output channels, and each block's gradient is computed
+/// inside that loop, just before its weights are updated.
+void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
   for (Func padded : g.stored) // the zero-padded input, when padded
     padded.vectorize(padded.args()[0], natural);
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
@@ -125,12 +140,41 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   Var oo(o.name() + "_o"), oi(o.name() + "_i"),
       slice(ci.name() + "_" + o.name());
   Func out = g.output.func;
-  out.compute_root()
-      .vectorize(kx, vectorWidth(natural, kW), TailStrategy::GuardWithIf)
-      .split(o, oo, oi, block)
-      .reorder(kx, oi, ky, ci, oo)
-      .fuse(ci, oo, slice)
-      .parallel(slice);
+  out.vectorize(kx, vectorWidth(natural, kW), TailStrategy::GuardWithIf);
+  if (update) {
+    // The update's (kx, ky, ci) of a block vectorised as one plane, as
+    // storeResult does for weight-shaped results.
+    auto blocks = [&](Func f) {
+      const std::vector<Var> &v = update->vars;
+      Var plane(v[0].name() + "_plane"), no(v[3].name() + "_o"),
+          ni(v[3].name() + "_i");
+      f.compute_root();
+      for (size_t i = 0; i < 4; ++i)
+        f.bound(v[i], 0, int(g.output.shape[3 - i]));
+      f.split(v[3], no, ni, block)
+          .fuse(v[0], v[1], plane)
+          .fuse(plane, v[2], plane)
+          .reorder(plane, ni, no)
+          .vectorize(plane, natural, TailStrategy::GuardWithIf)
+          .parallel(no);
+      return no;
+    };
+    Func lead = update->extraOutputs.empty() ? update->output.func
+                                             : update->extraOutputs[0].func;
+    Var no = blocks(lead);
+    if (!update->extraOutputs.empty()) {
+      blocks(update->output.func);
+      update->output.func.compute_with(lead, no);
+    }
+    out.compute_at(lead, no).reorder(kx, o, ky, ci);
+    slice = ci; // a block's input channels: serial
+  } else {
+    out.compute_root()
+        .split(o, oo, oi, block)
+        .reorder(kx, oi, ky, ci, oo)
+        .fuse(ci, oo, slice)
+        .parallel(slice);
+  }
 
   // The partial sums are a few vectors of fixed size per kernel row of a
   // channel block, kept in registers over the reduction instead of going
@@ -143,15 +187,15 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural) {
   Func accum = g.accum;
   accum.compute_at(at);
   Var lane(g.accum.name() + "_lane");
-  Stage update = accum.update();
+  Stage sums = accum.update();
   Func partial;
   std::vector<VarOrRVar> order{lane, kx, oi};
   if (lanes == outW) {
-    partial = update.rfactor(rx, lane);
+    partial = sums.rfactor(rx, lane);
   } else {
     RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
-    update.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
-    partial = update.rfactor(rxi, lane);
+    sums.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
+    partial = sums.rfactor(rxi, lane);
     order.push_back(rxo);
   }
   if (chunked)
@@ -255,17 +299,23 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
     update.unroll(RVar(g.rdom[0]));
 }
 
-/// Linear weight gradient dW(k, o) = sum_n dy(o, n) x(k, n): stored in
-/// tiles of kv vectors of input features k by a block of ob output
-/// features, parallel over the o blocks (few, large tasks: a batch of 1
-/// makes a tile's work tiny). A tile's kv x ob vectors are
-/// independent accumulators in registers over the whole (serial, in order)
-/// reduction over the batch: per sample, kv input vectors and ob broadcast
-/// dy values feed kv x ob FMAs. Both tile dims are static extents with
-/// ShiftInwards tails (a tile <= the extent; overlapping tiles recompute
-/// the same values), so every tile has a constant size and nothing outside
-/// a tensor is read. Deterministic: each weight's sum runs over n in order.
-void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
+/// Linear weight gradient dW(k, o) = sum_n dy(o, n) x(k, n), in tiles of
+/// kv vectors of input features k by a block of ob output features,
+/// parallel over the o blocks (few, large tasks: a batch of 1 makes a
+/// tile's work tiny). A tile's kv x ob vectors are independent accumulators
+/// in registers over the whole (serial, in order) reduction over the batch:
+/// per sample, kv input vectors and ob broadcast dy values feed kv x ob
+/// FMAs. Both tile dims are static extents with ShiftInwards tails (a tile
+/// <= the extent; overlapping tiles recompute the same values), so every
+/// tile has a constant size and nothing outside a tensor is read.
+/// Deterministic: each weight's sum runs over n in order.
+///
+/// With `update` (the SGD step that reads this gradient), the optimizer is
+/// fused into the gradient's only use: the update's outputs are tiled the
+/// same way and each gradient tile is computed inside the update's tile
+/// loop, consumed while in registers and L1, never stored whole.
+void scheduleLinearWeightGrad(LoweredGrad &g, int natural,
+                              LoweredGrad *update) {
   Var k = g.vars[0], o = g.vars[1];
   RVar rn(g.rdom.x);
   const int K = int(g.output.shape[1]), O = int(g.output.shape[0]);
@@ -273,29 +323,51 @@ void scheduleLinearWeightGrad(LoweredGrad &g, int natural) {
   const int budget = natural >= 16 ? 24 : 12;
   const int kv = std::max(1, std::min(K / width, 6));
   const int ob = std::max(1, std::min(O, budget / kv));
-  Var ko(k.name() + "_o"), ki(k.name() + "_i"), kl(k.name() + "_l"),
-      oo(o.name() + "_o"), oi(o.name() + "_i");
+  // Tiles f(k, o) (the gradient's or the update's vars), parallel over the
+  // o blocks; returns the loop of one tile.
+  auto tile = [&](Func f, Var k, Var o) {
+    Var ko(k.name() + "_o"), ki(k.name() + "_i"), kl(k.name() + "_l"),
+        oo(o.name() + "_o"), oi(o.name() + "_i");
+    f.compute_root()
+        .bound(k, 0, K)
+        .bound(o, 0, O)
+        .split(k, ko, ki, kv * width, TailStrategy::ShiftInwards)
+        .split(o, oo, oi, ob, TailStrategy::ShiftInwards)
+        .split(ki, ki, kl, width)
+        .reorder(kl, ki, oi, ko, oo)
+        .vectorize(kl)
+        .parallel(oo);
+    return ko;
+  };
   Func out = g.output.func;
-  out.compute_root()
-      .bound(k, 0, K)
-      .bound(o, 0, O)
-      .split(k, ko, ki, kv * width, TailStrategy::ShiftInwards)
-      .split(o, oo, oi, ob, TailStrategy::ShiftInwards)
-      .split(ki, ki, kl, width)
-      .reorder(kl, ki, oi, ko, oo)
-      .vectorize(kl)
-      .parallel(oo);
+  Var kl(k.name() + "_l");
+  LoopLevel tileLoop;
+  if (update) {
+    // The velocity, when there is one, leads; the new parameter shares its
+    // tile loops.
+    Func lead = update->extraOutputs.empty() ? update->output.func
+                                             : update->extraOutputs[0].func;
+    Var ko = tile(lead, update->vars[0], update->vars[1]);
+    if (!update->extraOutputs.empty()) {
+      tile(update->output.func, update->vars[0], update->vars[1]);
+      update->output.func.compute_with(lead, ko);
+    }
+    out.compute_at(lead, ko).split(k, k, kl, width).vectorize(kl);
+    tileLoop = LoopLevel(out, Var::outermost());
+  } else {
+    tileLoop = LoopLevel(out, tile(out, k, o));
+  }
   Func accum = g.accum;
-  accum.compute_at(out, ko)
-      .split(k, ki, kl, width)
+  accum.compute_at(tileLoop)
+      .split(k, k, kl, width)
       .vectorize(kl)
-      .unroll(ki)
+      .unroll(k)
       .unroll(o);
   accum.update()
-      .split(k, ki, kl, width)
-      .reorder(kl, ki, o, rn)
+      .split(k, k, kl, width)
+      .reorder(kl, k, o, rn)
       .vectorize(kl)
-      .unroll(ki)
+      .unroll(k)
       .unroll(o);
 }
 
@@ -373,7 +445,11 @@ void scheduleBatchNormGrad(LoweredGrad &g, int natural) {
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target) {
   const int natural = target.natural_vector_size<float>();
+  // SGD updates scheduled with the gradient they read.
+  std::set<const LoweredGrad *> fused;
   for (LoweredGrad &g : grads) {
+    if (fused.count(&g))
+      continue;
     if (isBatchNorm(g.kind)) {
       scheduleBatchNormGrad(g, natural);
       continue;
@@ -391,11 +467,17 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
       continue;
     }
     if (g.kind == GradKind::Conv2dWeightGrad) {
-      scheduleConvWeightGrad(g, natural);
+      LoweredGrad *update = updateOf(g, grads);
+      scheduleConvWeightGrad(g, natural, update);
+      if (update)
+        fused.insert(update);
       continue;
     }
     if (g.kind == GradKind::LinearWeightGrad) {
-      scheduleLinearWeightGrad(g, natural);
+      LoweredGrad *update = updateOf(g, grads);
+      scheduleLinearWeightGrad(g, natural, update);
+      if (update)
+        fused.insert(update);
       continue;
     }
     std::optional<Slice> slice =
