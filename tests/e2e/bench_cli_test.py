@@ -108,7 +108,7 @@ def main():
         (["bench", p("missing.yaml")], "missing.yaml: no such file"),
         (["bench", p("missing.so")], "missing.so: no such file"),
         (["bench", p("tiny.so"), "--compare", "manual"], "--compare needs the network's YAML"),
-        (["bench", TINY, "--compare", "manual,auto:Adams2019"], "auto:Adams2019 is not offered"),
+        (["bench", TINY, "--compare", "manual,auto:Bogus"], "unknown schedule 'auto:Bogus'"),
         (["bench", TINY, "--compare", "fast"], "unknown schedule 'fast'"),
         (["bench", p("broken.yaml")], "unknown layer 'conv2'"),
     ]:
