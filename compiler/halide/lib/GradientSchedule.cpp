@@ -199,9 +199,7 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
     order.push_back(rxo);
   }
   if (chunked)
-    order.push_back(RVar(g.rdom[1]));
-  if (chunked)
-    order.insert(order.end(), {ry, ky, rn});
+    order.insert(order.end(), {RVar(g.rdom[1]), ry, ky, rn});
   else
     order.insert(order.end(), {ry, rn, ky});
   order.insert(order.end(), {ci, oo});
@@ -240,7 +238,6 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
   Func padded = g.stored.at(0);
   padded.vectorize(padded.args()[0], natural);
   const int W = int(g.output.shape[3]), H = int(g.output.shape[2]);
-  const int C = int(g.output.shape[1]);
   const int width = vectorWidth(natural, W);
   // Tile rows x channels: each kx tap loads `rows` dy vectors and `block`
   // weights for rows * block FMAs, so pick the fewest loads per FMA, rows
