@@ -418,6 +418,41 @@ void storePlanes(Func f, const std::vector<Var> &vars,
   }
 }
 
+/// Global average pooling (one window per plane: the end of ResNet-18 and
+/// of the conv64 benchmark): each plane's rows summed as vectors of partial
+/// sums over x (rfactor), then across the lanes; parallel over (c, n). As a
+/// windowed op it would be a scalar sum per channel.
+void scheduleGlobalAvgPool(const Group &g, int natural) {
+  LoweredOp &op = *g.op;
+  Func root = g.root->output.func;
+  Var c = g.root->vars[2], n = g.root->vars[3], cn(c.name() + "_n");
+  root.compute_root().fuse(c, n, cn).parallel(cn);
+  op.accum.compute_at(root, cn);
+  RVar rx(op.rdom[0]), ry(op.rdom[1]);
+  const int kW = int(*as_const_int(op.rdom[0].extent()));
+  const int lanes = detail::reductionLanes(kW, natural);
+  Var lane(op.accum.name() + "_lane");
+  Stage sums = op.accum.update();
+  Func partial;
+  std::vector<VarOrRVar> order{lane};
+  if (lanes == kW) {
+    partial = sums.rfactor(rx, lane);
+  } else {
+    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
+    sums.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
+    partial = sums.rfactor(rxi, lane);
+    order.push_back(rxo);
+  }
+  order.push_back(ry);
+  partial.compute_at(root, cn);
+  Stage pu = partial.update();
+  pu.reorder(order);
+  if (lanes > 1) {
+    partial.vectorize(lane, lanes);
+    pu.vectorize(lane, lanes);
+  }
+}
+
 void schedulePerChannelSum(Func f, int natural) {
   f.compute_root();
   Var c = f.args()[0];
@@ -552,9 +587,17 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
         break;
       }
       [[fallthrough]];
+    case OpKind::AdaptiveAvgPool2d:
+      // (A conv falls through to here too.)
+      if (g.op->kind == OpKind::AdaptiveAvgPool2d && g.root == g.op &&
+          g.op->output.shape[2] == 1 &&
+          g.op->output.shape[3] == 1 && !fusedProducer.count(g.op)) {
+        scheduleGlobalAvgPool(g, natural);
+        break;
+      }
+      [[fallthrough]];
     case OpKind::MaxPool2d:
-    case OpKind::AvgPool2d:
-    case OpKind::AdaptiveAvgPool2d: {
+    case OpKind::AvgPool2d: {
       auto it = fusedProducer.find(g.op);
       scheduleWindowed(g, natural,
                        it == fusedProducer.end() ? nullptr : it->second);

@@ -435,6 +435,11 @@ TEST(HalidePooling, AdaptiveAvgPool) {
   };
   const std::vector<Spec> specs = {
       {5, 7, 1, 1},   // global average pooling
+      // Global pooling of rows wider than a vector: partial sums of 28
+      // lanes (56 = 2 x 28), 20 lanes, and 16 lanes with a guarded tail.
+      {3, 56, 1, 1},
+      {2, 40, 1, 1},
+      {4, 37, 1, 1},
       {5, 7, 3, 2},   // windows of different lengths that overlap
       {6, 4, 3, 2},   // divides: fixed windows
       {4, 4, 6, 5},   // more outputs than inputs
