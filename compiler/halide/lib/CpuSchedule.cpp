@@ -418,6 +418,18 @@ void storePlanes(Func f, const std::vector<Var> &vars,
   }
 }
 
+Func rfactorOverLanes(Stage sums, RVar rx, int extent, int lanes, Var lane,
+                      std::vector<VarOrRVar> &order) {
+  if (lanes == extent)
+    return sums.rfactor(rx, lane);
+  RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
+  sums.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
+  order.push_back(rxo);
+  return sums.rfactor(rxi, lane);
+}
+
+namespace {
+
 /// Global average pooling (one window per plane: the end of ResNet-18 and
 /// of the conv64 benchmark): each plane's rows summed as vectors of partial
 /// sums over x (rfactor), then across the lanes; parallel over (c, n). As a
@@ -432,17 +444,9 @@ void scheduleGlobalAvgPool(const Group &g, int natural) {
   const int kW = int(*as_const_int(op.rdom[0].extent()));
   const int lanes = detail::reductionLanes(kW, natural);
   Var lane(op.accum.name() + "_lane");
-  Stage sums = op.accum.update();
-  Func partial;
   std::vector<VarOrRVar> order{lane};
-  if (lanes == kW) {
-    partial = sums.rfactor(rx, lane);
-  } else {
-    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
-    sums.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
-    partial = sums.rfactor(rxi, lane);
-    order.push_back(rxo);
-  }
+  Func partial =
+      rfactorOverLanes(op.accum.update(), rx, kW, lanes, lane, order);
   order.push_back(ry);
   partial.compute_at(root, cn);
   Stage pu = partial.update();
@@ -452,6 +456,8 @@ void scheduleGlobalAvgPool(const Group &g, int natural) {
     pu.vectorize(lane, lanes);
   }
 }
+
+} // namespace
 
 void schedulePerChannelSum(Func f, int natural) {
   f.compute_root();
@@ -467,17 +473,8 @@ void schedulePerChannelSum(Func f, int natural) {
   const int W = int(*as_const_int(r[0].extent));
   const int lanes = detail::reductionLanes(W, natural);
   Var lane(f.name() + "_lane");
-  Stage update = f.update();
-  Func partial;
   std::vector<VarOrRVar> order{lane};
-  if (lanes == W) {
-    partial = update.rfactor(rx, lane);
-  } else {
-    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
-    update.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
-    partial = update.rfactor(rxi, lane);
-    order.push_back(rxo);
-  }
+  Func partial = rfactorOverLanes(f.update(), rx, W, lanes, lane, order);
   order.push_back(ry);
   order.push_back(rn);
   order.push_back(c);

@@ -187,17 +187,9 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
   Func accum = g.accum;
   accum.compute_at(at);
   Var lane(g.accum.name() + "_lane");
-  Stage sums = accum.update();
-  Func partial;
   std::vector<VarOrRVar> order{lane, kx, oi};
-  if (lanes == outW) {
-    partial = sums.rfactor(rx, lane);
-  } else {
-    RVar rxo(rx.name() + "_o"), rxi(rx.name() + "_i");
-    sums.split(rx, rxo, rxi, lanes); // GuardWithIf: an RVar
-    partial = sums.rfactor(rxi, lane);
-    order.push_back(rxo);
-  }
+  Func partial =
+      rfactorOverLanes(accum.update(), rx, outW, lanes, lane, order);
   if (chunked)
     order.insert(order.end(), {RVar(g.rdom[1]), ry, ky, rn});
   else

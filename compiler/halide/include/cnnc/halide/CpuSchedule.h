@@ -83,6 +83,15 @@ void storePlanes(Halide::Func f, const std::vector<Halide::Var> &vars,
 /// fixed: deterministic whatever the thread count.
 void schedulePerChannelSum(Halide::Func f, int natural);
 
+/// Partial sums in vector lanes: rfactors the reduction `sums` over a row
+/// `rx` of `extent` pixels into a Func with an extra `lane` dim of `lanes`
+/// (a row longer than `lanes` is split into chunks, GuardWithIf, and the
+/// chunk loop appended to `order`, the caller's update loop order, which
+/// starts with `lane`). Returns the partial-sum Func; the caller schedules it.
+Halide::Func rfactorOverLanes(Halide::Stage sums, Halide::RVar rx, int extent,
+                              int lanes, Halide::Var lane,
+                              std::vector<Halide::VarOrRVar> &order);
+
 /// A small Func f(c) stored once: a per-channel sum as above, or a pure
 /// Func vectorised over c.
 void storePerChannel(Halide::Func f, int natural);
