@@ -117,6 +117,13 @@ int vectorWidth(int natural, int64_t extent) {
   return width;
 }
 
+int wholeVectorWidth(int natural, int64_t extent) {
+  int width = natural;
+  while (width > 1 && width > extent)
+    width /= 2;
+  return width;
+}
+
 Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out) {
   return (o * in) / out;
 }

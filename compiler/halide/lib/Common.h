@@ -36,6 +36,12 @@ Halide::Func paddedInput(const Tensor &input, float value,
 /// tensors (7 wide, say) are not padded out to 16 lanes. Used by schedules.
 int vectorWidth(int natural, int64_t extent);
 
+/// The widest power of two up to the natural width that fits in `extent`
+/// (1: too short to vectorise): whole vectors only, for loops whose tail is
+/// a last full vector shifted inwards (ShiftInwards needs width <= extent;
+/// Halide 14 runs a GuardWithIf vector tail as scalar code).
+int wholeVectorWidth(int natural, int64_t extent);
+
 /// Lanes of partial sums over a reduced row of `extent` (rfactor): the
 /// whole row when it fits two vectors, else a divisor of it near the
 /// natural width (no tail), else the natural width (a guarded last chunk).

@@ -19,17 +19,7 @@ using namespace Halide;
 namespace {
 
 using detail::vectorWidth;
-
-/// Vector width over the x of a stored window result: the widest power of
-/// two up to the natural width that fits in the extent. Halide 14 runs a
-/// GuardWithIf vector tail as scalar code, so the tail is instead a last
-/// full vector shifted inwards (ShiftInwards), which needs width <= extent.
-int innerWidth(int natural, int64_t extent) {
-  int width = natural;
-  while (width > 1 && width > extent)
-    width /= 2;
-  return width;
-}
+using detail::wholeVectorWidth;
 
 /// The stored tensor of a group: the op's result, or the last activation
 /// fused into it. `op` is the op whose algorithm is scheduled, `root` the op
@@ -49,7 +39,7 @@ struct WindowTile {
 
 WindowTile windowTile(const Group &g, int natural) {
   WindowTile t;
-  t.width = innerWidth(natural, g.root->output.shape[3]);
+  t.width = wholeVectorWidth(natural, g.root->output.shape[3]);
   // A tile of `rows` x one vector of outputs: independent accumulators, so
   // the FMAs of the reduction do not wait on each other's latency. 4 rows,
   // or 5 or 6 when that divides the height (no guarded, partial last tile).
@@ -132,7 +122,7 @@ void scheduleConvChannelVectors(const Group &g, int natural) {
   root.compute_root()
       .bound(x, 0, W)
       .split(c, co, cb, block)
-      .split(x, xo, xi, innerWidth(natural, W), TailStrategy::ShiftInwards)
+      .split(x, xo, xi, wholeVectorWidth(natural, W), TailStrategy::ShiftInwards)
       .reorder(xi, xo, cb, y, co, n)
       .vectorize(xi);
   if (op.padded.defined()) {

@@ -17,6 +17,7 @@ using namespace Halide;
 namespace {
 
 using detail::vectorWidth;
+using detail::wholeVectorWidth;
 
 /// The parallel loop of a stored result: where a per-slice producer may be
 /// computed, or another result computed with it (compute_with).
@@ -35,8 +36,13 @@ struct Slice {
 /// convolution's weight-shaped result (no batch dim; an SGD update, 3x3
 /// kernels) over the (kx, ky, ci) of each output channel: a 3-wide loop
 /// would otherwise run scalar.
+///
+/// `outerBlock` > 1 (weight-shaped results only): the parallel loop runs
+/// over blocks of that many output channels (to match a producer computed
+/// per block).
 std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
-                                 const cnn::shape::Shape &shape, int natural) {
+                                 const cnn::shape::Shape &shape, int natural,
+                                 int outerBlock = 1) {
   f.compute_root();
   const size_t rank = vars.size();
   if (rank == 0)
@@ -50,6 +56,12 @@ std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
       Var wide(inner.name() + "_" + vars[2].name());
       f.fuse(inner, vars[2], wide);
       inner = wide;
+      if (outerBlock > 1) {
+        Var blocks(outer.name() + "_o"), within(outer.name() + "_i");
+        f.bound(outer, 0, int(shape[0]))
+            .split(outer, blocks, within, outerBlock);
+        outer = blocks;
+      }
     } else {
       Var cn(vars[2].name() + "_" + vars[3].name());
       f.fuse(vars[2], vars[3], cn);
@@ -70,15 +82,6 @@ std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
   }
   f.parallel(outer);
   return Slice{f, outer};
-}
-
-/// The widest power-of-two vector of at most `natural` lanes that fits in
-/// `extent` (1: too short to vectorise).
-int wholeVectorWidth(int natural, int64_t extent) {
-  int width = natural;
-  while (width > 1 && width > extent)
-    width /= 2;
-  return width;
 }
 
 /// A stored intermediate: compute_root, parallel over its outermost pure
@@ -142,28 +145,13 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
   Func out = g.output.func;
   out.vectorize(kx, vectorWidth(natural, kW), TailStrategy::GuardWithIf);
   if (update) {
-    // The update's (kx, ky, ci) of a block vectorised as one plane, as
-    // storeResult does for weight-shaped results.
-    auto blocks = [&](Func f) {
-      const std::vector<Var> &v = update->vars;
-      Var plane(v[0].name() + "_plane"), no(v[3].name() + "_o"),
-          ni(v[3].name() + "_i");
-      f.compute_root();
-      for (size_t i = 0; i < 4; ++i)
-        f.bound(v[i], 0, int(g.output.shape[3 - i]));
-      f.split(v[3], no, ni, block)
-          .fuse(v[0], v[1], plane)
-          .fuse(plane, v[2], plane)
-          .reorder(plane, ni, no)
-          .vectorize(plane, natural, TailStrategy::GuardWithIf)
-          .parallel(no);
-      return no;
-    };
+    // The update's (kx, ky, ci) of a block vectorised as one plane.
     Func lead = update->extraOutputs.empty() ? update->output.func
                                              : update->extraOutputs[0].func;
-    Var no = blocks(lead);
+    const cnn::shape::Shape &shape = g.output.shape;
+    Var no = storeResult(lead, update->vars, shape, natural, block)->var;
     if (!update->extraOutputs.empty()) {
-      blocks(update->output.func);
+      storeResult(update->output.func, update->vars, shape, natural, block);
       update->output.func.compute_with(lead, no);
     }
     out.compute_at(lead, no).reorder(kx, o, ky, ci);
