@@ -71,11 +71,15 @@ bool link(const std::vector<std::string> &inputs, const std::string &output,
   std::string versionScript = scratch + "/exports.map";
   if (!writeFile(versionScript, "{ global: cnnc_*; local: *; };\n", error))
     return false;
-  std::vector<std::string> args = {*program, "-shared", "-fPIC", "-O2",
+  std::vector<std::string> args = {*program,
+                                   "-shared",
+                                   "-fPIC",
+                                   "-O2",
                                    "-I" CNNC_HALIDE_INCLUDE_DIR,
                                    "-Wl,--version-script=" + versionScript,
                                    "-Wl,-soname," + soname,
-                                   "-o", output};
+                                   "-o",
+                                   output};
   args.insert(args.end(), inputs.begin(), inputs.end());
   for (const char *lib : {"-lpthread", "-ldl", "-lm"})
     args.push_back(lib);
@@ -86,8 +90,8 @@ bool link(const std::vector<std::string> &inputs, const std::string &output,
     llvm::errs() << "\n";
   }
   std::string log = scratch + "/link.log";
-  llvm::Optional<llvm::StringRef> redirects[] = {llvm::None, llvm::StringRef(log),
-                                                 llvm::StringRef(log)};
+  llvm::Optional<llvm::StringRef> redirects[] = {
+      llvm::None, llvm::StringRef(log), llvm::StringRef(log)};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, argRefs, llvm::None, redirects,
                                      0, 0, &message);
@@ -200,8 +204,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   // batches run a second, manually scheduled forward pipeline.
   LoweredPipeline smallForward;
   if (autoForward &&
-      !lowerForward(module, target, manualPolicy(options), smallForward,
-                    error))
+      !lowerForward(module, target, manualPolicy(options), smallForward, error))
     return false;
   ModelDescription model = describeModel(module);
   LoweredPipeline train;
@@ -216,8 +219,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
     // of search even greedy, then an error), so it keeps the manual
     // schedules. lowerTrainStep itself supports auto policies (estimates on
     // every input, Param and output) for when they work.
-    if (!lowerTrainStep(module, target, manualPolicy(options), train,
-                        error))
+    if (!lowerTrainStep(module, target, manualPolicy(options), train, error))
       return false;
   }
 
@@ -239,9 +241,9 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
       options.profile ? target.with_feature(Halide::Target::Profile) : target;
   const Halide::Target pipelineTarget =
       runtimeTarget.with_feature(Halide::Target::NoRuntime);
-  if (autoForward && !compileAutoscheduledForward(module, target,
-                                                  pipelineTarget, options,
-                                                  forwardObject, error))
+  if (autoForward &&
+      !compileAutoscheduledForward(module, target, pipelineTarget, options,
+                                   forwardObject, error))
     return false;
   // Every segment of every pipeline, and the runtime, compile in parallel
   // child processes (one per core).
@@ -274,8 +276,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
     }
     if (options.verbose)
       llvm::errs() << "cnnc: " << name << ": " << count
-                   << " pipeline segment(s), "
-                   << pipeline->intermediates.size()
+                   << " pipeline segment(s), " << pipeline->intermediates.size()
                    << " intermediate tensor(s)\n";
   }
   jobs.push_back([runtimeObject, runtimeTarget](std::string &why) {
@@ -297,10 +298,9 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
       return false;
     objects.push_back(glueSource);
   }
-  std::string wrapper =
-      emitModelWrapper(model, kForwardFunction, kTrainFunction,
-                       autoForward ? kSmallForwardFunction : "",
-                       options.schedule.batchEstimate);
+  std::string wrapper = emitModelWrapper(
+      model, kForwardFunction, kTrainFunction,
+      autoForward ? kSmallForwardFunction : "", options.schedule.batchEstimate);
   if (options.profile)
     wrapper += emitProfileWrapper(summary);
   if (!writeFile(wrapperSource, wrapper, error))
@@ -332,9 +332,9 @@ bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
       !lowerForward(module, target, options.schedule, forward, error))
     return false;
   // The training step keeps the manual schedules (see buildModelLibrary).
-  if (trainStep && (!addTrainStep(module, error) ||
-                    !lowerTrainStep(module, target, manualPolicy(options),
-                                    forward, error)))
+  if (trainStep &&
+      (!addTrainStep(module, error) ||
+       !lowerTrainStep(module, target, manualPolicy(options), forward, error)))
     return false;
   const std::string name = trainStep ? kTrainFunction : kForwardFunction;
   llvm::SmallString<128> path;
@@ -346,9 +346,8 @@ bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
     const size_t count = forward.segments.size();
     for (size_t s = 0; s < count; ++s) {
       PipelineSegment segment = forward.segments[s];
-      segment.pipeline.compile_to_lowered_stmt(path.str().str(),
-                                               segment.arguments,
-                                               Halide::Text, target);
+      segment.pipeline.compile_to_lowered_stmt(
+          path.str().str(), segment.arguments, Halide::Text, target);
       if (count > 1)
         text += "// segment " + std::to_string(s) + " of " +
                 std::to_string(count) + ": " +

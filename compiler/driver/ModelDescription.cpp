@@ -65,8 +65,9 @@ ModelDescription describeModel(ModuleOp module) {
   });
   if (auto train = module->getAttrOfType<DictionaryAttr>("cnn.train"))
     model.trainingRecipe = toJson(train);
-  model.hasTrainStep = llvm::any_of(
-      model.parameters, [](const ParameterDescription &p) { return p.trainable; });
+  model.hasTrainStep =
+      llvm::any_of(model.parameters,
+                   [](const ParameterDescription &p) { return p.trainable; });
   auto indexOf = [&](Value v) {
     StringRef name = v.getDefiningOp<cnn::ParameterOp>().getName();
     for (size_t i = 0; i < model.parameters.size(); ++i)
@@ -125,9 +126,13 @@ std::string emitModelHeader(const ModelDescription &model) {
      << "/* One sample's input and output (the batch is chosen per call). */\n"
      << "#define " << m << "_INPUT_RANK " << model.inputShape.size() << "\n"
      << "#define " << m << "_INPUT_SIZE " << sampleSize(model.inputShape)
-     << " /* floats per sample, shape [N, " << dimsList({model.inputShape.begin() + 1, model.inputShape.end()}) << "] */\n"
+     << " /* floats per sample, shape [N, "
+     << dimsList({model.inputShape.begin() + 1, model.inputShape.end()})
+     << "] */\n"
      << "#define " << m << "_OUTPUT_SIZE " << sampleSize(model.outputShape)
-     << " /* floats per sample, shape [N, " << dimsList({model.outputShape.begin() + 1, model.outputShape.end()}) << "] */\n"
+     << " /* floats per sample, shape [N, "
+     << dimsList({model.outputShape.begin() + 1, model.outputShape.end()})
+     << "] */\n"
      << "#define " << m << "_NUM_PARAMETERS " << model.parameters.size() << "\n"
      << "/* Parameters, in the order cnnc_forward expects them:\n";
   for (size_t i = 0; i < model.parameters.size(); ++i)
@@ -429,7 +434,8 @@ std::string emitModelWrapper(const ModelDescription &model,
      << "' over its Halide pipelines. */\n"
         "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n"
         "#include <string.h>\n#include \"HalideRuntime.h\"\n"
-     << kModelAbiHeader << "\n" << kBufferCacheSource << "\n";
+     << kModelAbiHeader << "\n"
+     << kBufferCacheSource << "\n";
 
   os << "extern int " << halideForward << "(" << bufferParams(numParams + 2)
      << ");\n";
@@ -496,13 +502,15 @@ std::string emitModelWrapper(const ModelDescription &model,
   os << "0};\nstatic const int32_t kParamUpdated[NUM_PARAMS + 1] = {";
   for (const ParameterDescription &p : model.parameters)
     os << (p.updated ? 1 : 0) << ", ";
-  os << "0};\nstatic const int64_t kParamDims[NUM_PARAMS + 1][CNNC_MAX_RANK] = {";
+  os << "0};\nstatic const int64_t kParamDims[NUM_PARAMS + 1][CNNC_MAX_RANK] = "
+        "{";
   for (const ParameterDescription &p : model.parameters)
     os << "{" << dimsList(p.shape) << "}, ";
   os << "{0}};\nstatic const int kTrainableIndex[NUM_TRAINABLE + 1] = {";
   for (size_t i : trainable)
     os << i << ", ";
-  os << "0};\nstatic const int kUpdatedBufferIndex[NUM_UPDATED_BUFFERS + 1] = {";
+  os << "0};\nstatic const int kUpdatedBufferIndex[NUM_UPDATED_BUFFERS + 1] = "
+        "{";
   for (size_t i : model.updatedBuffers)
     os << i << ", ";
   os << "0};\n";

@@ -113,11 +113,13 @@ std::string emitProfileWrapper(const NetworkSummary &summary) {
   os << "\n/* Built with --profile: Halide's sampling profiler, read by `cnnc "
         "bench` (see ProfileWrapper.h). */\n#include <stdlib.h>\n"
      << "#define NUM_PROFILE_LAYERS " << summary.layers.size() << "\n"
-     << "static const char *const kProfileLayers[NUM_PROFILE_LAYERS + 1][3] = {";
+     << "static const char *const kProfileLayers[NUM_PROFILE_LAYERS + 1][3] = "
+        "{";
   for (const LayerSummary &layer : summary.layers)
-    os << "{" << cString(identifier(layer.name)) << ", " << cString(layer.name) << ", "
-       << cString(layer.kind) << "}, ";
-  os << "{0, 0, 0}};\nstatic const double kProfileFlops[NUM_PROFILE_LAYERS + 1] = {";
+    os << "{" << cString(identifier(layer.name)) << ", " << cString(layer.name)
+       << ", " << cString(layer.kind) << "}, ";
+  os << "{0, 0, 0}};\nstatic const double kProfileFlops[NUM_PROFILE_LAYERS + "
+        "1] = {";
   for (const LayerSummary &layer : summary.layers) {
     // Only the FLOPs of conv2d and linear are worth a GFLOP/s figure.
     bool counted = layer.kind == "conv2d" || layer.kind == "linear";

@@ -3,8 +3,8 @@
 #include "cnn/CnnDialect.h"
 #include "cnn/ShapeRules.h"
 
-#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -51,7 +51,9 @@ void window(LayerSummary &s, ArrayAttr kernel, ArrayAttr stride,
   }
 }
 
-void wholeInput(LayerSummary &s) { s.receptiveField[0] = s.receptiveField[1] = -1; }
+void wholeInput(LayerSummary &s) {
+  s.receptiveField[0] = s.receptiveField[1] = -1;
+}
 
 } // namespace
 
@@ -111,17 +113,20 @@ NetworkSummary summarize(ModuleOp module) {
           s.flops = 2 * out * w[1] + (linear.getBias() ? out : 0);
         })
         .Case([&](cnn::MaxPool2dOp pool) {
-          s.flops = out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);
+          s.flops =
+              out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);
           window(s, pool.getKernelSize(), pool.getStride(), pool.getDilation());
         })
         .Case([&](cnn::AvgPool2dOp pool) {
-          s.flops = out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);
+          s.flops =
+              out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);
           window(s, pool.getKernelSize(), pool.getStride(), nullptr);
         })
         .Case([&](cnn::AdaptiveAvgPool2dOp pool) {
           s.flops = elements(shapeOf(pool.getInput()));
           auto in = shapeOf(pool.getInput());
-          if (at(pool.getOutputSize(), 0) == 1 && at(pool.getOutputSize(), 1) == 1)
+          if (at(pool.getOutputSize(), 0) == 1 &&
+              at(pool.getOutputSize(), 1) == 1)
             wholeInput(s);
           else
             for (int i = 0; i < 2; ++i)
@@ -178,17 +183,18 @@ void printSummary(const NetworkSummary &summary, std::ostream &os) {
   for (const LayerSummary &s : summary.layers)
     nameWidth = std::max(nameWidth, s.name.size() + 2);
   const size_t rule = 84 + nameWidth;
-  os << std::left << std::setw(int(nameWidth)) << "layer" << std::setw(20) << "op"
-     << std::setw(20) << "output" << std::right << std::setw(12) << "params"
-     << std::setw(14) << "FLOPs" << std::setw(10) << "RF" << std::setw(8)
-     << "stride" << "\n";
+  os << std::left << std::setw(int(nameWidth)) << "layer" << std::setw(20)
+     << "op" << std::setw(20) << "output" << std::right << std::setw(12)
+     << "params" << std::setw(14) << "FLOPs" << std::setw(10) << "RF"
+     << std::setw(8) << "stride"
+     << "\n";
   os << std::string(rule, '-') << "\n";
   for (const LayerSummary &s : summary.layers) {
-    os << std::left << std::setw(int(nameWidth)) << s.name << std::setw(20) << s.kind
-       << std::setw(20) << cnn::shape::format(s.outputShape) << std::right
-       << std::setw(12) << withCommas(s.parameters) << std::setw(14)
-       << withCommas(s.flops) << std::setw(10) << fieldText(s) << std::setw(8)
-       << jumpText(s) << "\n";
+    os << std::left << std::setw(int(nameWidth)) << s.name << std::setw(20)
+       << s.kind << std::setw(20) << cnn::shape::format(s.outputShape)
+       << std::right << std::setw(12) << withCommas(s.parameters)
+       << std::setw(14) << withCommas(s.flops) << std::setw(10) << fieldText(s)
+       << std::setw(8) << jumpText(s) << "\n";
   }
   os << std::string(rule, '-') << "\n";
   os << "total parameters: " << withCommas(summary.totalParameters) << " ("

@@ -139,8 +139,8 @@ bool runWithTimeLimit(const std::function<bool(std::string &)> &work,
     reapChild(child, ignored);
     char limit[32];
     std::snprintf(limit, sizeof limit, "%g", seconds);
-    error = std::string("did not finish within the time limit of ") + limit +
-            " s";
+    error =
+        std::string("did not finish within the time limit of ") + limit + " s";
     return false;
   }
   return reapChild(child, error);

@@ -77,8 +77,7 @@ private:
 /// repeat become "<repeat>.<i>.<name>", inside an unnamed one
 /// "<name>.<i>"; unnamed nodes are named later.
 void GraphResolver::expand(const std::vector<Item> &items,
-                           const std::string &prefix,
-                           const std::string &suffix,
+                           const std::string &prefix, const std::string &suffix,
                            std::vector<Entry> &out) {
   for (const Item &item : items) {
     if (tooMany)
@@ -100,8 +99,8 @@ void GraphResolver::expand(const std::vector<Item> &items,
       if (item.repeatName.empty())
         expand(item.body, prefix, suffix + "." + index, out);
       else
-        expand(item.body, prefix + item.repeatName + "." + index + ".",
-               suffix, out);
+        expand(item.body, prefix + item.repeatName + "." + index + ".", suffix,
+               out);
     }
   }
 }

@@ -23,8 +23,11 @@ std::optional<SourcePos> firstBinaryByte(StringRef text) {
   SourcePos pos;
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                               : (c >> 3) == 0x1E ? 4 : 0;
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
     bool valid = length != 0 && c != 0 && i + length <= text.size();
     for (size_t k = 1; valid && k < length; ++k)
       valid = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
@@ -44,8 +47,10 @@ std::optional<SourcePos> firstBinaryByte(StringRef text) {
 
 } // namespace
 
-OwningOpRef<ModuleOp> importNetworkFile(StringRef path, llvm::SourceMgr &sourceMgr,
-                                        MLIRContext &context, NetworkSpec *out) {
+OwningOpRef<ModuleOp> importNetworkFile(StringRef path,
+                                        llvm::SourceMgr &sourceMgr,
+                                        MLIRContext &context,
+                                        NetworkSpec *out) {
   auto fileLoc = [&](SourcePos pos) -> Location {
     return FileLineColLoc::get(&context, path, pos.line, pos.column);
   };

@@ -36,9 +36,9 @@ private:
   MLIRContext &context;
   OpBuilder builder;
   bool hadError = false;
-  Value current;               // the input of the layer being added, then
-                               // its result; null after an error
-  shp::Shape currentShape;     // valid while `current` is
+  Value current;           // the input of the layer being added, then
+                           // its result; null after an error
+  shp::Shape currentShape; // valid while `current` is
 
   Location locOf(SourcePos pos) {
     return FileLineColLoc::get(&context, filename, pos.line, pos.column);
@@ -73,21 +73,22 @@ private:
     parameterNames.push_back(name);
     return builder.create<cnn::ParameterOp>(
         layerLoc(layer), tensorType(shape), builder.getStringAttr(name),
-        frozen(layer, name) ? builder.getUnitAttr() : UnitAttr(),
-        UnitAttr());
+        frozen(layer, name) ? builder.getUnitAttr() : UnitAttr(), UnitAttr());
   }
   /// A buffer (never trained, so `freeze:` patterns do not apply to it).
   Value buffer(const LayerSpec &layer, StringRef suffix,
                const shp::Shape &shape) {
     std::string name = layer.name + "." + suffix.str();
     parameterNames.push_back(name);
-    return builder.create<cnn::ParameterOp>(
-        layerLoc(layer), tensorType(shape), builder.getStringAttr(name),
-        UnitAttr(), builder.getUnitAttr());
+    return builder.create<cnn::ParameterOp>(layerLoc(layer), tensorType(shape),
+                                            builder.getStringAttr(name),
+                                            UnitAttr(), builder.getUnitAttr());
   }
   void checkFreezePatterns();
   void checkImageTransforms();
-  ArrayAttr pairAttr(shp::Pair p) { return builder.getI64ArrayAttr({p[0], p[1]}); }
+  ArrayAttr pairAttr(shp::Pair p) {
+    return builder.getI64ArrayAttr({p[0], p[1]});
+  }
 
   void addLayer(const LayerSpec &layer);
   void addConv2d(const LayerSpec &layer);
@@ -105,9 +106,9 @@ private:
   DictionaryAttr trainAttr();
 };
 
-void NetworkBuilder::accept(const LayerSpec &layer,
-                            const shp::ShapeResult &result,
-                            llvm::function_ref<Value(RankedTensorType)> create) {
+void NetworkBuilder::accept(
+    const LayerSpec &layer, const shp::ShapeResult &result,
+    llvm::function_ref<Value(RankedTensorType)> create) {
   if (!result.ok()) {
     error(layerLoc(layer), Twine(layerKindName(layer.kind)) + " '" +
                                layer.name + "': " + result.error);
@@ -120,9 +121,8 @@ void NetworkBuilder::accept(const LayerSpec &layer,
   if (elements > kMaxElements) {
     error(layerLoc(layer), Twine(layerKindName(layer.kind)) + " '" +
                                layer.name + "' produces " +
-                               shp::format(result.shape) +
-                               ", more than " + Twine(kMaxElements) +
-                               " values per sample");
+                               shp::format(result.shape) + ", more than " +
+                               Twine(kMaxElements) + " values per sample");
     current = nullptr;
     return;
   }
@@ -164,10 +164,9 @@ void NetworkBuilder::addConv2d(const LayerSpec &layer) {
 
 void NetworkBuilder::addLinear(const LayerSpec &layer) {
   if (currentShape.size() != 2) {
-    error(layerLoc(layer), "linear '" + layer.name +
-                               "' needs an [N, features] input but gets " +
-                               shp::format(currentShape) +
-                               "; add a 'flatten' layer before it");
+    error(layerLoc(layer),
+          "linear '" + layer.name + "' needs an [N, features] input but gets " +
+              shp::format(currentShape) + "; add a 'flatten' layer before it");
     current = nullptr;
     return;
   }
@@ -226,12 +225,11 @@ void NetworkBuilder::addAdd(const LayerSpec &layer, ArrayRef<Value> inputs,
                             ArrayRef<shp::Shape> shapes) {
   shp::ShapeResult result = shp::add(shapes[0], shapes[1]);
   if (!result.ok()) {
-    error(layerLoc(layer), "add '" + layer.name +
-                               "': the shapes of its inputs differ: " +
-                               shp::format(shapes[0]) + " from '" +
-                               inputName(layer.inputs[0]) + "' and " +
-                               shp::format(shapes[1]) + " from '" +
-                               inputName(layer.inputs[1]) + "'");
+    error(layerLoc(layer),
+          "add '" + layer.name + "': the shapes of its inputs differ: " +
+              shp::format(shapes[0]) + " from '" + inputName(layer.inputs[0]) +
+              "' and " + shp::format(shapes[1]) + " from '" +
+              inputName(layer.inputs[1]) + "'");
     current = nullptr;
     return;
   }
@@ -285,17 +283,20 @@ void NetworkBuilder::addLayer(const LayerSpec &layer) {
   case LayerKind::Linear:
     return addLinear(layer);
   case LayerKind::Relu:
-    return accept(layer, shp::elementwise(currentShape), [&](auto type) -> Value {
-      return builder.create<cnn::ReluOp>(loc, type, current);
-    });
+    return accept(layer, shp::elementwise(currentShape),
+                  [&](auto type) -> Value {
+                    return builder.create<cnn::ReluOp>(loc, type, current);
+                  });
   case LayerKind::Tanh:
-    return accept(layer, shp::elementwise(currentShape), [&](auto type) -> Value {
-      return builder.create<cnn::TanhOp>(loc, type, current);
-    });
+    return accept(layer, shp::elementwise(currentShape),
+                  [&](auto type) -> Value {
+                    return builder.create<cnn::TanhOp>(loc, type, current);
+                  });
   case LayerKind::Sigmoid:
-    return accept(layer, shp::elementwise(currentShape), [&](auto type) -> Value {
-      return builder.create<cnn::SigmoidOp>(loc, type, current);
-    });
+    return accept(layer, shp::elementwise(currentShape),
+                  [&](auto type) -> Value {
+                    return builder.create<cnn::SigmoidOp>(loc, type, current);
+                  });
   case LayerKind::MaxPool2d:
   case LayerKind::AvgPool2d:
   case LayerKind::AdaptiveAvgPool2d:
@@ -335,41 +336,43 @@ DictionaryAttr NetworkBuilder::trainAttr() {
   if (t.stepLr.stepSize > 0)
     entries.push_back(named(
         "lr_schedule",
-        dict({named("step",
-                    dict({named("step_size",
-                                builder.getI64IntegerAttr(t.stepLr.stepSize)),
-                          named("gamma",
-                                builder.getF64FloatAttr(t.stepLr.gamma))}))})));
+        dict({named("step", dict({named("step_size", builder.getI64IntegerAttr(
+                                                         t.stepLr.stepSize)),
+                                  named("gamma", builder.getF64FloatAttr(
+                                                     t.stepLr.gamma))}))})));
   else if (t.cosineLr.tMax > 0)
     entries.push_back(named(
         "lr_schedule",
-        dict({named("cosine",
-                    dict({named("t_max",
-                                builder.getI64IntegerAttr(t.cosineLr.tMax)),
-                          named("eta_min",
-                                builder.getF64FloatAttr(t.cosineLr.etaMin))}))})));
+        dict({named(
+            "cosine",
+            dict({named("t_max", builder.getI64IntegerAttr(t.cosineLr.tMax)),
+                  named("eta_min",
+                        builder.getF64FloatAttr(t.cosineLr.etaMin))}))})));
   if (!t.data.mean.empty())
     entries.push_back(
-        named("normalize", dict({named("mean", builder.getF64ArrayAttr(t.data.mean)),
-                                 named("std", builder.getF64ArrayAttr(t.data.std))})));
+        named("normalize",
+              dict({named("mean", builder.getF64ArrayAttr(t.data.mean)),
+                    named("std", builder.getF64ArrayAttr(t.data.std))})));
   SmallVector<NamedAttribute> augment;
   // RandomCrop keeps the input's size: pad, then crop a random window.
   if (t.data.cropPadding >= 0 && spec.input.size() == 3)
     augment.push_back(named(
-        "random_crop",
-        dict({named("size", builder.getI64ArrayAttr({spec.input[1], spec.input[2]})),
-              named("padding", builder.getI64IntegerAttr(t.data.cropPadding))})));
+        "random_crop", dict({named("size", builder.getI64ArrayAttr(
+                                               {spec.input[1], spec.input[2]})),
+                             named("padding", builder.getI64IntegerAttr(
+                                                  t.data.cropPadding))})));
   // RandomResizedCrop and the eval-time crop produce the input's size.
   auto inputSize = [&](const cnn::shape::Pair &size) {
-    return builder.getI64ArrayAttr(size[0] > 0 ? ArrayRef<int64_t>(size)
-                                               : ArrayRef<int64_t>(spec.input).drop_front());
+    return builder.getI64ArrayAttr(
+        size[0] > 0 ? ArrayRef<int64_t>(size)
+                    : ArrayRef<int64_t>(spec.input).drop_front());
   };
   if (t.data.resizedCrop && spec.input.size() == 3)
-    augment.push_back(named(
-        "random_resized_crop",
-        dict({named("size", inputSize(t.data.resizedCropSize)),
-              named("scale", builder.getF64ArrayAttr(t.data.scale)),
-              named("ratio", builder.getF64ArrayAttr(t.data.ratio))})));
+    augment.push_back(
+        named("random_resized_crop",
+              dict({named("size", inputSize(t.data.resizedCropSize)),
+                    named("scale", builder.getF64ArrayAttr(t.data.scale)),
+                    named("ratio", builder.getF64ArrayAttr(t.data.ratio))})));
   if (t.data.horizontalFlip)
     augment.push_back(named("horizontal_flip", builder.getBoolAttr(true)));
   if (!augment.empty())
@@ -377,7 +380,8 @@ DictionaryAttr NetworkBuilder::trainAttr() {
   if (t.data.evalTransform && spec.input.size() == 3) {
     SmallVector<NamedAttribute> eval;
     if (t.data.resize.size() == 1)
-      eval.push_back(named("resize", builder.getI64IntegerAttr(t.data.resize[0])));
+      eval.push_back(
+          named("resize", builder.getI64IntegerAttr(t.data.resize[0])));
     else if (t.data.resize.size() == 2)
       eval.push_back(named("resize", builder.getI64ArrayAttr(t.data.resize)));
     if (t.data.centerCrop[0] > 0)
@@ -406,24 +410,29 @@ void NetworkBuilder::checkImageTransforms() {
     SourcePos pos;
     const char *what;
   };
-  for (const Use &u : {Use{d.resizedCrop, d.resizedCropPos, "random_resized_crop"},
-                       Use{d.evalTransform, d.evalTransformPos, "eval_transform"}})
+  for (const Use &u :
+       {Use{d.resizedCrop, d.resizedCropPos, "random_resized_crop"},
+        Use{d.evalTransform, d.evalTransformPos, "eval_transform"}})
     if (u.used && spec.input.size() != 3 && !spec.input.empty())
-      error(locOf(u.pos), std::string(u.what) +
-                              " needs an image input [channels, height, width], but "
-                              "the input is " + shp::format(spec.input));
+      error(locOf(u.pos),
+            std::string(u.what) +
+                " needs an image input [channels, height, width], but "
+                "the input is " +
+                shp::format(spec.input));
   if (spec.input.size() != 3)
     return;
   // Every transform must produce the network's input: a size written out
   // must be the input's height and width.
   const cnn::shape::Pair input{spec.input[1], spec.input[2]};
-  auto check = [&](const cnn::shape::Pair &size, SourcePos pos, const std::string &what) {
+  auto check = [&](const cnn::shape::Pair &size, SourcePos pos,
+                   const std::string &what) {
     if (size[0] > 0 && size != input)
-      error(locOf(pos), what + " " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
-                            " is not the network's input size " + std::to_string(input[0]) +
-                            "x" + std::to_string(input[1]) +
-                            ": the transforms must produce the input (omit the size to "
-                            "use the input's)");
+      error(locOf(pos),
+            what + " " + std::to_string(size[0]) + "x" +
+                std::to_string(size[1]) + " is not the network's input size " +
+                std::to_string(input[0]) + "x" + std::to_string(input[1]) +
+                ": the transforms must produce the input (omit the size to "
+                "use the input's)");
   };
   if (d.resizedCrop)
     check(d.resizedCropSize, d.resizedCropSizePos, "random_resized_crop size");
@@ -449,7 +458,8 @@ void NetworkBuilder::checkFreezePatterns() {
 
 OwningOpRef<ModuleOp> NetworkBuilder::build() {
   Location fileLoc = locOf(spec.inputPos);
-  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc, StringRef(spec.name));
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(fileLoc, StringRef(spec.name));
   module->getOperation()->setAttr("cnn.loss", builder.getStringAttr(spec.loss));
   module->getOperation()->setAttr("cnn.train", trainAttr());
   // Read by cnn-autodiff; compiled into the training step, so not part of
@@ -460,9 +470,9 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
 
   shp::Shape inputShape{shp::kDynamic};
   inputShape.insert(inputShape.end(), spec.input.begin(), spec.input.end());
-  auto func = FuncOp::create(
-      fileLoc, "forward",
-      builder.getFunctionType({tensorType(inputShape)}, {}));
+  auto func =
+      FuncOp::create(fileLoc, "forward",
+                     builder.getFunctionType({tensorType(inputShape)}, {}));
   module->push_back(func);
   builder.setInsertionPointToStart(func.addEntryBlock());
 
@@ -478,7 +488,8 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
     SmallVector<shp::Shape, 2> inputShapes;
     for (int index : layer.inputs) {
       inputs.push_back(index == kNetworkInput ? input : values[index]);
-      inputShapes.push_back(index == kNetworkInput ? inputShape : shapes[index]);
+      inputShapes.push_back(index == kNetworkInput ? inputShape
+                                                   : shapes[index]);
     }
     current = nullptr;
     // Shapes are unknown after an error: the layers that read a failed one
@@ -500,14 +511,15 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
   if (spec.train.data.cropPadding >= 0 && spec.input.size() != 3)
     error(locOf(spec.train.data.cropPos),
           "random_crop needs an image input [channels, height, width], but "
-          "the input is " + shp::format(spec.input));
+          "the input is " +
+              shp::format(spec.input));
   checkImageTransforms();
   if (hadError || !current)
     return nullptr;
 
   builder.create<ReturnOp>(current.getLoc(), current);
-  func.setType(builder.getFunctionType({tensorType(inputShape)},
-                                       {current.getType()}));
+  func.setType(
+      builder.getFunctionType({tensorType(inputShape)}, {current.getType()}));
   if (failed(verify(*module)))
     return nullptr;
   return module;

@@ -20,17 +20,28 @@ namespace cnnc {
 
 const char *layerKindName(LayerKind kind) {
   switch (kind) {
-  case LayerKind::Conv2d: return "conv2d";
-  case LayerKind::Linear: return "linear";
-  case LayerKind::Relu: return "relu";
-  case LayerKind::Tanh: return "tanh";
-  case LayerKind::Sigmoid: return "sigmoid";
-  case LayerKind::MaxPool2d: return "maxpool2d";
-  case LayerKind::AvgPool2d: return "avgpool2d";
-  case LayerKind::AdaptiveAvgPool2d: return "adaptive_avgpool2d";
-  case LayerKind::Flatten: return "flatten";
-  case LayerKind::Add: return "add";
-  case LayerKind::BatchNorm2d: return "batchnorm2d";
+  case LayerKind::Conv2d:
+    return "conv2d";
+  case LayerKind::Linear:
+    return "linear";
+  case LayerKind::Relu:
+    return "relu";
+  case LayerKind::Tanh:
+    return "tanh";
+  case LayerKind::Sigmoid:
+    return "sigmoid";
+  case LayerKind::MaxPool2d:
+    return "maxpool2d";
+  case LayerKind::AvgPool2d:
+    return "avgpool2d";
+  case LayerKind::AdaptiveAvgPool2d:
+    return "adaptive_avgpool2d";
+  case LayerKind::Flatten:
+    return "flatten";
+  case LayerKind::Add:
+    return "add";
+  case LayerKind::BatchNorm2d:
+    return "batchnorm2d";
   }
   return "?";
 }
@@ -60,13 +71,20 @@ const char *const kSequential = "sequential";
 /// Prefix of generated names: the n-th unnamed conv2d is "conv<n>", ...
 const char *autoNamePrefix(LayerKind kind) {
   switch (kind) {
-  case LayerKind::Conv2d: return "conv";
-  case LayerKind::Linear: return "fc";
-  case LayerKind::MaxPool2d: return "pool";
-  case LayerKind::AvgPool2d: return "avgpool";
-  case LayerKind::AdaptiveAvgPool2d: return "adaptive_avgpool";
-  case LayerKind::BatchNorm2d: return "bn";
-  default: return layerKindName(kind);
+  case LayerKind::Conv2d:
+    return "conv";
+  case LayerKind::Linear:
+    return "fc";
+  case LayerKind::MaxPool2d:
+    return "pool";
+  case LayerKind::AvgPool2d:
+    return "avgpool";
+  case LayerKind::AdaptiveAvgPool2d:
+    return "adaptive_avgpool";
+  case LayerKind::BatchNorm2d:
+    return "bn";
+  default:
+    return layerKindName(kind);
   }
 }
 
@@ -87,8 +105,9 @@ std::vector<std::string> allowedKeys(LayerKind kind) {
 std::vector<std::string> allowedArguments(LayerKind kind) {
   switch (kind) {
   case LayerKind::Conv2d:
-    return {"name",    "in_channels", "out_channels", "kernel_size", "stride",
-            "padding", "dilation",    "groups",       "bias",        "trainable"};
+    return {"name",   "in_channels", "out_channels", "kernel_size",
+            "stride", "padding",     "dilation",     "groups",
+            "bias",   "trainable"};
   case LayerKind::Linear:
     return {"name", "in_features", "out_features", "bias", "trainable"};
   case LayerKind::Relu:
@@ -107,7 +126,7 @@ std::vector<std::string> allowedArguments(LayerKind kind) {
   case LayerKind::Add:
     return {"name", "inputs"};
   case LayerKind::BatchNorm2d:
-    return {"name",   "num_features",        "eps", "momentum",
+    return {"name",   "num_features",        "eps",      "momentum",
             "affine", "track_running_stats", "trainable"};
   }
   return {};
@@ -179,10 +198,14 @@ private:
 
   static std::string describe(const YAML::Node &node) {
     switch (node.Type()) {
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "nothing";
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
     }
   }
 
@@ -192,8 +215,8 @@ private:
   keysOf(const YAML::Node &map, const std::vector<std::string> &allowed,
          const std::string &context);
 
-  std::optional<int64_t> integer(const YAML::Node &node, const std::string &what,
-                                 int64_t min);
+  std::optional<int64_t> integer(const YAML::Node &node,
+                                 const std::string &what, int64_t min);
   std::optional<Pair> pair(const YAML::Node &node, const std::string &what,
                            int64_t min);
   std::optional<bool> boolean(const YAML::Node &node, const std::string &what);
@@ -209,12 +232,11 @@ private:
   std::vector<Item> parseLayerList(const YAML::Node &node, int depth);
   std::optional<Item> parseLayer(const YAML::Node &node, int depth);
   std::optional<Item> parseRepeat(const YAML::Node &node, int depth);
-  std::optional<Item> parseGroup(const std::string &kind,
-                                 const YAML::Node &key, const YAML::Node &args,
-                                 int depth);
-  bool parseNodeKeys(
-      Item &item,
-      std::map<std::string, std::pair<YAML::Node, YAML::Node>> &keys);
+  std::optional<Item> parseGroup(const std::string &kind, const YAML::Node &key,
+                                 const YAML::Node &args, int depth);
+  bool
+  parseNodeKeys(Item &item,
+                std::map<std::string, std::pair<YAML::Node, YAML::Node>> &keys);
   bool parseArguments(Item &item, const YAML::Node &args);
   void parseTrain(const YAML::Node &node);
   void parseSgd(const YAML::Node &node);
@@ -224,11 +246,11 @@ private:
   void parseNormalize(const YAML::Node &node);
   void parseAugment(const YAML::Node &node);
   void parseRandomResizedCrop(const YAML::Node &key, const YAML::Node &node);
-  bool parseRange(const YAML::Node &node, const std::string &what, double (&out)[2]);
+  bool parseRange(const YAML::Node &node, const std::string &what,
+                  double (&out)[2]);
   void parseEvalTransform(const YAML::Node &node);
   void parseFreeze(const YAML::Node &node);
   void parseInit(const YAML::Node &node);
-
 };
 
 std::map<std::string, std::pair<YAML::Node, YAML::Node>>
@@ -243,7 +265,8 @@ SpecParser::keysOf(const YAML::Node &map,
     const YAML::Node key = it->first;
     const YAML::Node value = it->second;
     if (!key.IsScalar()) {
-      error(key, "expected a key name in " + context + ", got " + describe(key));
+      error(key,
+            "expected a key name in " + context + ", got " + describe(key));
       continue;
     }
     const std::string &name = key.Scalar();
@@ -279,7 +302,8 @@ std::optional<int64_t> SpecParser::integer(const YAML::Node &node,
   }
   const std::string &text = node.Scalar();
   int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec == std::errc::result_out_of_range ||
       (ec == std::errc() && end == text.data() + text.size() &&
        value > kMaxDimension)) {
@@ -310,14 +334,15 @@ std::optional<Pair> SpecParser::pair(const YAML::Node &node,
     return Pair{*v, *v};
   }
   if (!node.IsSequence() || node.size() != 2) {
-    error(node, "'" + what + "' must be an integer or a list [h, w], got " +
-                    (node.IsSequence() ? "a list of " +
-                                             std::to_string(node.size()) +
-                                             " values"
-                                       : describe(node)));
+    error(node,
+          "'" + what + "' must be an integer or a list [h, w], got " +
+              (node.IsSequence()
+                   ? "a list of " + std::to_string(node.size()) + " values"
+                   : describe(node)));
     return std::nullopt;
   }
-  auto h = integer(arg(node[0]), what, min), w = integer(arg(node[1]), what, min);
+  auto h = integer(arg(node[0]), what, min),
+       w = integer(arg(node[1]), what, min);
   if (!h || !w)
     return std::nullopt;
   return Pair{*h, *w};
@@ -354,8 +379,9 @@ YAML::Node SpecParser::arg(const YAML::Node &node) {
     return node;
   SourcePos pos = posOf(node);
   if (instances.empty()) {
-    error(pos, "'" + node.Scalar() + "' names a block argument, but this is "
-               "not inside the layers of a block");
+    error(pos, "'" + node.Scalar() +
+                   "' names a block argument, but this is "
+                   "not inside the layers of a block");
     badArguments.insert({pos.line, pos.column});
     return node;
   }
@@ -382,7 +408,8 @@ YAML::Node SpecParser::arg(const YAML::Node &node) {
 void SpecParser::parseBlocks(const YAML::Node &node) {
   if (!node.IsMap()) {
     error(node, "'blocks' must be a mapping of block names to "
-                "{args: [...], layers: [...]}, got " + describe(node));
+                "{args: [...], layers: [...]}, got " +
+                    describe(node));
     return;
   }
   for (auto it = node.begin(); it != node.end(); ++it) {
@@ -398,8 +425,9 @@ void SpecParser::parseBlocks(const YAML::Node &node) {
     for (auto &[n, k] : kLayerKinds)
       builtIn |= n == name;
     if (builtIn) {
-      error(key, "block '" + name + "' has the name of a built-in layer; "
-                 "choose another name");
+      error(key, "block '" + name +
+                     "' has the name of a built-in layer; "
+                     "choose another name");
       continue;
     }
     if (blocks.count(name)) {
@@ -407,15 +435,17 @@ void SpecParser::parseBlocks(const YAML::Node &node) {
       continue;
     }
     if (!value.IsMap()) {
-      error(value, "block '" + name + "' must be a mapping such as "
-                   "{args: [planes, stride: 1], layers: [...]}, got " +
+      error(value, "block '" + name +
+                       "' must be a mapping such as "
+                       "{args: [planes, stride: 1], layers: [...]}, got " +
                        describe(value));
       continue;
     }
     auto keys = keysOf(value, {"args", "layers"}, "block '" + name + "'");
     if (!keys.count("layers")) {
       if (!suggested.count("layers"))
-        error(key, "block '" + name + "' needs 'layers', the list of its layers");
+        error(key,
+              "block '" + name + "' needs 'layers', the list of its layers");
       continue;
     }
     BlockDef def;
@@ -444,9 +474,9 @@ void SpecParser::parseBlocks(const YAML::Node &node) {
           error(argName, "duplicate argument '" + argName.Scalar() + "'");
           continue;
         }
-        def.args.push_back({argName.Scalar(), !withDefault,
-                            withDefault ? YAML::Node(a.begin()->second)
-                                        : YAML::Node()});
+        def.args.push_back(
+            {argName.Scalar(), !withDefault,
+             withDefault ? YAML::Node(a.begin()->second) : YAML::Node()});
       }
     }
     blocks.emplace(name, std::move(def));
@@ -457,7 +487,8 @@ void SpecParser::parseInput(const YAML::Node &node) {
   spec.inputPos = posOf(node);
   if (!node.IsSequence() || (node.size() != 3 && node.size() != 1)) {
     error(node, "'input' must be [channels, height, width] (or [features]) "
-                "without the batch dimension, got " + describe(node));
+                "without the batch dimension, got " +
+                    describe(node));
     return;
   }
   for (const YAML::Node &d : node) {
@@ -473,7 +504,8 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
   const std::string kind = layerKindName(l.kind);
   if (args.IsNull()) {
     if (l.kind == LayerKind::Conv2d) {
-      error(args, "conv2d needs arguments, e.g. {out_channels: 6, kernel_size: 5}");
+      error(args,
+            "conv2d needs arguments, e.g. {out_channels: 6, kernel_size: 5}");
       return false;
     }
     if (l.kind == LayerKind::Linear) {
@@ -485,14 +517,17 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
       return false;
     }
     if (l.kind == LayerKind::Add) {
-      error(args, "add needs the two nodes it adds, e.g. {inputs: [conv2, input]}");
+      error(args,
+            "add needs the two nodes it adds, e.g. {inputs: [conv2, input]}");
       return false;
     }
     return true;
   }
   if (!args.IsMap()) {
-    error(args, "arguments of " + kind + " must be a mapping such as "
-                "{name: ..., ...}, got " + describe(args));
+    error(args, "arguments of " + kind +
+                    " must be a mapping such as "
+                    "{name: ..., ...}, got " +
+                    describe(args));
     return false;
   }
   auto keys = keysOf(args, allowedKeys(l.kind), kind + " arguments");
@@ -535,7 +570,8 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
     const YAML::Node &n = keys["name"].second;
     if (!n.IsScalar() || !isValidLayerName(n.Scalar())) {
       error(n, "layer 'name' must be letters, digits and '_' (it prefixes "
-               "parameter names such as 'conv1.weight'), got " + describe(n));
+               "parameter names such as 'conv1.weight'), got " +
+                   describe(n));
       ok = false;
     } else {
       l.name = n.Scalar();
@@ -622,8 +658,8 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
         l.eps = *v;
       else {
         if (v)
-          error(keys["eps"].second, "'eps' must be positive, got " +
-                                        keys["eps"].second.Scalar());
+          error(keys["eps"].second,
+                "'eps' must be positive, got " + keys["eps"].second.Scalar());
         ok = false;
       }
     }
@@ -646,9 +682,8 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
       bool value = true;
       setBool(key, value);
       if (!value) {
-        error(keys[key].second,
-              std::string("batchnorm2d supports only ") + key +
-                  ": true (PyTorch's default)");
+        error(keys[key].second, std::string("batchnorm2d supports only ") +
+                                    key + ": true (PyTorch's default)");
         ok = false;
       }
     }
@@ -759,8 +794,10 @@ std::optional<Item> SpecParser::parseGroup(const std::string &kind,
     for (const BlockDef::Arg &a : blocks.at(kind).args)
       allowed.push_back(a.name);
   if (!args.IsNull() && !args.IsMap()) {
-    error(args, "arguments of " + kind + " must be a mapping such as "
-                "{name: ..., ...}, got " + describe(args));
+    error(args, "arguments of " + kind +
+                    " must be a mapping such as "
+                    "{name: ..., ...}, got " +
+                    describe(args));
     return std::nullopt;
   }
   const YAML::Node &where = args.IsNull() ? key : args;
@@ -773,7 +810,8 @@ std::optional<Item> SpecParser::parseGroup(const std::string &kind,
     const YAML::Node &n = keys["name"].second;
     if (!n.IsScalar() || !isValidLayerName(n.Scalar())) {
       error(n, "'name' must be letters, digits and '_' (it prefixes the "
-               "names inside, as in 'layer1.conv1.weight'), got " + describe(n));
+               "names inside, as in 'layer1.conv1.weight'), got " +
+                   describe(n));
       ok = false;
     } else {
       item.layer.name = n.Scalar();
@@ -794,8 +832,8 @@ std::optional<Item> SpecParser::parseGroup(const std::string &kind,
       chain += outer.block + " -> ";
     for (const Instance &outer : instances)
       if (outer.block == kind) {
-        error(key, "block '" + kind + "' contains itself (" + chain + kind +
-                       ")");
+        error(key,
+              "block '" + kind + "' contains itself (" + chain + kind + ")");
         return std::nullopt;
       }
     if (++instanceCount > kMaxLayers) {
@@ -811,8 +849,8 @@ std::optional<Item> SpecParser::parseGroup(const std::string &kind,
         instance.args.emplace(a.name, a.value);
       } else {
         if (!misspelt.count(a.name))
-          error(where, "block '" + kind + "' needs the argument '" + a.name +
-                           "'");
+          error(where,
+                "block '" + kind + "' needs the argument '" + a.name + "'");
         ok = false;
       }
     }
@@ -831,12 +869,14 @@ std::optional<Item> SpecParser::parseGroup(const std::string &kind,
 }
 
 bool SpecParser::parseNodeKeys(
-    Item &item, std::map<std::string, std::pair<YAML::Node, YAML::Node>> &keys) {
+    Item &item,
+    std::map<std::string, std::pair<YAML::Node, YAML::Node>> &keys) {
   bool ok = true;
   auto ref = [&](const YAML::Node &n) {
     if (!n.IsScalar() || n.Scalar().empty()) {
       error(n, "an input is the name of an earlier node of this list, or "
-               "'input' (the list's input), got " + describe(n));
+               "'input' (the list's input), got " +
+                   describe(n));
       ok = false;
       return;
     }
@@ -847,11 +887,11 @@ bool SpecParser::parseNodeKeys(
   if (keys.count("inputs")) {
     const YAML::Node &list = keys["inputs"].second;
     if (!list.IsSequence() || list.size() != 2) {
-      error(list, "'inputs' must be a list of the two nodes to add, e.g. "
-                  "[conv2, input], got " +
-                      (list.IsSequence()
-                           ? "a list of " + std::to_string(list.size())
-                           : describe(list)));
+      error(list,
+            "'inputs' must be a list of the two nodes to add, e.g. "
+            "[conv2, input], got " +
+                (list.IsSequence() ? "a list of " + std::to_string(list.size())
+                                   : describe(list)));
       ok = false;
     } else {
       for (const YAML::Node &n : list)
@@ -873,12 +913,13 @@ std::optional<Item> SpecParser::parseRepeat(const YAML::Node &node, int depth) {
   auto keys = keysOf(node, {kRepeat, "layers", "name"}, "repeat block");
   Item item;
   item.type = Item::Type::Repeat;
-  auto count = integer(keys[kRepeat].second, kRepeat, 1);
-  if (count && *count > kMaxRepeat) {
-    error(keys[kRepeat].second, "repeat count " + std::to_string(*count) +
+  // 0: not a valid count (integer() accepts only counts of at least 1).
+  int64_t count = integer(keys[kRepeat].second, kRepeat, 1).value_or(0);
+  if (count > kMaxRepeat) {
+    error(keys[kRepeat].second, "repeat count " + std::to_string(count) +
                                     " is too large (at most " +
                                     std::to_string(kMaxRepeat) + ")");
-    count.reset();
+    count = 0;
   }
   if (keys.count("name")) {
     const YAML::Node &n = keys["name"].second;
@@ -892,14 +933,15 @@ std::optional<Item> SpecParser::parseRepeat(const YAML::Node &node, int depth) {
     return std::nullopt;
   }
   item.body = parseLayerList(keys["layers"].second, depth + 1);
-  if (!count)
+  if (count == 0)
     return std::nullopt;
-  item.count = *count;
+  item.count = count;
   item.layer.pos = posOf(node);
   return item;
 }
 
-std::vector<Item> SpecParser::parseLayerList(const YAML::Node &node, int depth) {
+std::vector<Item> SpecParser::parseLayerList(const YAML::Node &node,
+                                             int depth) {
   std::vector<Item> items;
   if (depth > 16) {
     error(node, "layer lists are nested too deeply (at most 16 levels)");
@@ -968,7 +1010,8 @@ void SpecParser::parseLrSchedule(const YAML::Node &node) {
   if (keys.count("step")) {
     const YAML::Node &step = keys["step"].second;
     if (!step.IsMap()) {
-      error(step, "'step' must be a mapping such as {step_size: 2, gamma: 0.1}");
+      error(step,
+            "'step' must be a mapping such as {step_size: 2, gamma: 0.1}");
       return;
     }
     auto args = keysOf(step, {"step_size", "gamma"}, "step lr_schedule");
@@ -985,7 +1028,8 @@ void SpecParser::parseLrSchedule(const YAML::Node &node) {
   if (keys.count("cosine")) {
     const YAML::Node &cosine = keys["cosine"].second;
     if (!cosine.IsMap()) {
-      error(cosine, "'cosine' must be a mapping such as {t_max: 10, eta_min: 0}");
+      error(cosine,
+            "'cosine' must be a mapping such as {t_max: 10, eta_min: 0}");
       return;
     }
     auto args = keysOf(cosine, {"t_max", "eta_min"}, "cosine lr_schedule");
@@ -1010,8 +1054,10 @@ SpecParser::reals(const YAML::Node &node, const std::string &what, double min) {
     return std::nullopt;
   }
   if (!node.IsSequence() || node.size() == 0) {
-    error(node, "'" + what + "' must be a number or a list of numbers (one "
-                "per channel), got " + describe(node));
+    error(node, "'" + what +
+                    "' must be a number or a list of numbers (one "
+                    "per channel), got " +
+                    describe(node));
     return std::nullopt;
   }
   for (const YAML::Node &item : node) {
@@ -1025,7 +1071,8 @@ SpecParser::reals(const YAML::Node &node, const std::string &what, double min) {
 
 void SpecParser::parseNormalize(const YAML::Node &node) {
   if (!node.IsMap()) {
-    error(node, "'normalize' must be a mapping such as {mean: [0.5], std: [0.5]}");
+    error(node,
+          "'normalize' must be a mapping such as {mean: [0.5], std: [0.5]}");
     return;
   }
   auto keys = keysOf(node, {"mean", "std"}, "normalize");
@@ -1052,8 +1099,9 @@ void SpecParser::parseAugment(const YAML::Node &node) {
                 "{random_crop: {padding: 4}, horizontal_flip: true}");
     return;
   }
-  auto keys = keysOf(node, {"random_crop", "random_resized_crop", "horizontal_flip"},
-                     "augment");
+  auto keys =
+      keysOf(node, {"random_crop", "random_resized_crop", "horizontal_flip"},
+             "augment");
   if (keys.count("random_crop")) {
     const YAML::Node &crop = keys["random_crop"].second;
     if (!crop.IsMap()) {
@@ -1078,7 +1126,8 @@ void SpecParser::parseAugment(const YAML::Node &node) {
 bool SpecParser::parseRange(const YAML::Node &node, const std::string &what,
                             double (&out)[2]) {
   if (!node.IsSequence() || node.size() != 2) {
-    error(node, "'" + what + "' must be a list [min, max], got " + describe(node));
+    error(node,
+          "'" + what + "' must be a list [min, max], got " + describe(node));
     return false;
   }
   auto lo = real(node[0], what, 0), hi = real(node[1], what, 0);
@@ -1094,7 +1143,8 @@ bool SpecParser::parseRange(const YAML::Node &node, const std::string &what,
   return true;
 }
 
-void SpecParser::parseRandomResizedCrop(const YAML::Node &key, const YAML::Node &node) {
+void SpecParser::parseRandomResizedCrop(const YAML::Node &key,
+                                        const YAML::Node &node) {
   DataPrepSpec &d = spec.train.data;
   d.resizedCrop = true;
   d.resizedCropPos = posOf(key);
@@ -1111,10 +1161,11 @@ void SpecParser::parseRandomResizedCrop(const YAML::Node &key, const YAML::Node 
     if (auto v = pair(args["size"].second, "size", 1))
       d.resizedCropSize = *v;
   }
-  if (args.count("scale") && parseRange(args["scale"].second, "scale", d.scale) &&
-      d.scale[1] > 1)
-    error(args["scale"].second, "'scale' is a fraction of the image's area: at most 1, got " +
-                                    args["scale"].second[1].Scalar());
+  if (args.count("scale") &&
+      parseRange(args["scale"].second, "scale", d.scale) && d.scale[1] > 1)
+    error(args["scale"].second,
+          "'scale' is a fraction of the image's area: at most 1, got " +
+              args["scale"].second[1].Scalar());
   if (args.count("ratio"))
     parseRange(args["ratio"].second, "ratio", d.ratio);
 }
@@ -1150,7 +1201,8 @@ void SpecParser::parseFreeze(const YAML::Node &node) {
   auto add = [&](const YAML::Node &item) {
     if (!item.IsScalar() || item.Scalar().empty()) {
       error(item, "'freeze' patterns are parameter names or globs such as "
-                  "'conv*', got " + describe(item));
+                  "'conv*', got " +
+                      describe(item));
       return;
     }
     spec.train.freeze.push_back({item.Scalar(), posOf(item)});
@@ -1207,7 +1259,8 @@ void SpecParser::parseTrain(const YAML::Node &node) {
       if (*v >= 1)
         error(keys["val_split"].second,
               "'val_split' is the fraction of the training data held out for "
-              "validation: below 1, got " + keys["val_split"].second.Scalar());
+              "validation: below 1, got " +
+                  keys["val_split"].second.Scalar());
       else
         spec.train.valSplit = *v;
     }
@@ -1251,8 +1304,9 @@ void SpecParser::parseInit(const YAML::Node &node) {
   const YAML::Node &skip = keys["skip"].second;
   auto add = [&](const YAML::Node &item) {
     if (!item.IsScalar() || item.Scalar().empty()) {
-      error(item, "'skip' patterns are tensor names or globs such as 'fc.*', got " +
-                      describe(item));
+      error(item,
+            "'skip' patterns are tensor names or globs such as 'fc.*', got " +
+                describe(item));
       return;
     }
     spec.train.initSkip.push_back(item.Scalar());
@@ -1265,7 +1319,8 @@ void SpecParser::parseInit(const YAML::Node &node) {
   }
 }
 
-bool SpecParser::parse(const std::string &text, const std::string &defaultName) {
+bool SpecParser::parse(const std::string &text,
+                       const std::string &defaultName) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -1287,8 +1342,9 @@ bool SpecParser::parse(const std::string &text, const std::string &defaultName) 
                     describe(root));
     return false;
   }
-  auto keys = keysOf(root, {"name", "input", "blocks", "layers", "loss", "train"},
-                     "the network");
+  auto keys =
+      keysOf(root, {"name", "input", "blocks", "layers", "loss", "train"},
+             "the network");
   spec.name = defaultName;
   if (keys.count("name")) {
     const YAML::Node &n = keys["name"].second;
@@ -1304,7 +1360,8 @@ bool SpecParser::parse(const std::string &text, const std::string &defaultName) 
   if (keys.count("loss")) {
     const YAML::Node &loss = keys["loss"].second;
     if (!loss.IsScalar() || loss.Scalar() != "cross_entropy")
-      error(loss, "unknown loss " + describe(loss) + " (supported: cross_entropy)");
+      error(loss,
+            "unknown loss " + describe(loss) + " (supported: cross_entropy)");
   }
   if (keys.count("train"))
     parseTrain(keys["train"].second);

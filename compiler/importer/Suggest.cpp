@@ -20,9 +20,11 @@ size_t editDistance(const std::string &a, const std::string &b) {
     d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i)
     for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
-                          d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
-      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                    d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) &&
+          same(a[i - 2], b[j - 1]))
         d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   return d[a.size()][b.size()];
@@ -30,7 +32,8 @@ size_t editDistance(const std::string &a, const std::string &b) {
 } // namespace
 
 std::optional<std::string>
-nearestMatch(const std::string &word, const std::vector<std::string> &candidates) {
+nearestMatch(const std::string &word,
+             const std::vector<std::string> &candidates) {
   std::optional<std::string> best;
   size_t bestDistance = std::max<size_t>(1, word.size() / 3) + 1;
   for (const std::string &c : candidates) {

@@ -113,8 +113,7 @@ void FunctionArguments::declare(FuncOp func, int batchEstimate) {
   func.walk([&](cnn::ParameterOp param) { parameters.push_back(param); });
   for (cnn::ParameterOp param : parameters) {
     shp::Shape shape = shapeOf(param.getResult());
-    Halide::ImageParam image(Halide::Float(32),
-                             static_cast<int>(shape.size()),
+    Halide::ImageParam image(Halide::Float(32), static_cast<int>(shape.size()),
                              identifier(param.getName()));
     hl::constrainToShape(image, shape);
     list.push_back(image);
@@ -128,8 +127,7 @@ void FunctionArguments::declare(FuncOp func, int batchEstimate) {
 /// before lowerOps: the arguments are, the caller adds the intermediates.
 class FunctionLowering {
 public:
-  explicit FunctionLowering(const FunctionArguments &args)
-      : args(args) {
+  explicit FunctionLowering(const FunctionArguments &args) : args(args) {
     tensors[args.input] = {
         readAll(args.inputImage, "input_read", args.clampBatchReads),
         shapeOf(args.input)};
@@ -226,10 +224,9 @@ std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
                               name);
       })
       .Case([&](cnn::MaxPool2dOp pool) {
-        shp::Pool2dArgs args{pairOf(pool.getKernelSize()),
-                             pairOf(pool.getStride()),
-                             pairOf(pool.getPadding()),
-                             pairOf(pool.getDilation())};
+        shp::Pool2dArgs args{
+            pairOf(pool.getKernelSize()), pairOf(pool.getStride()),
+            pairOf(pool.getPadding()), pairOf(pool.getDilation())};
         return hl::maxPool2d(tensor(pool.getInput()), args, name);
       })
       .Case([&](cnn::AvgPool2dOp pool) {
@@ -254,9 +251,9 @@ std::optional<hl::LoweredOp> FunctionLowering::lowerForwardOp(Operation *op) {
         if (bn.getTraining())
           statsOfForwardOps.insert(bn.getInput());
         return hl::batchNorm2d(
-            tensor(bn.getInput()), tensor(bn.getWeight()),
-            tensor(bn.getBias()), tensor(bn.getRunningMean()),
-            tensor(bn.getRunningVar()), bn.getEps().convertToDouble(),
+            tensor(bn.getInput()), tensor(bn.getWeight()), tensor(bn.getBias()),
+            tensor(bn.getRunningMean()), tensor(bn.getRunningVar()),
+            bn.getEps().convertToDouble(),
             statsIf(bn.getTraining(), bn.getInput(), op), name);
       })
       .Default([](Operation *) { return std::nullopt; });
@@ -276,18 +273,18 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
                                            args.batch, 1.0f, name);
       })
       .Case([&](cnn::Conv2dInputGradOp g) {
-        return hl::conv2dInputGrad(
-            tensor(g.getGrad()), tensor(g.getWeight()), resultShape(),
-            convArgs(g.getStride(), g.getPadding(), g.getDilation(),
-                     g.getGroups()),
-            name);
+        return hl::conv2dInputGrad(tensor(g.getGrad()), tensor(g.getWeight()),
+                                   resultShape(),
+                                   convArgs(g.getStride(), g.getPadding(),
+                                            g.getDilation(), g.getGroups()),
+                                   name);
       })
       .Case([&](cnn::Conv2dWeightGradOp g) {
-        return hl::conv2dWeightGrad(
-            tensor(g.getInput()), tensor(g.getGrad()), resultShape(),
-            convArgs(g.getStride(), g.getPadding(), g.getDilation(),
-                     g.getGroups()),
-            args.batch, name, args.weightGradRowChunk);
+        return hl::conv2dWeightGrad(tensor(g.getInput()), tensor(g.getGrad()),
+                                    resultShape(),
+                                    convArgs(g.getStride(), g.getPadding(),
+                                             g.getDilation(), g.getGroups()),
+                                    args.batch, name, args.weightGradRowChunk);
       })
       .Case([&](cnn::BiasGradOp g) {
         return hl::biasGrad(tensor(g.getGrad()), args.batch, name);
@@ -323,8 +320,10 @@ FunctionLowering::lowerTrainingOp(Operation *op) {
                                  args, name);
       })
       .Case([&](cnn::AvgPool2dGradOp g) {
-        shp::Pool2dArgs args{pairOf(g.getKernelSize()), pairOf(g.getStride()),
-                             pairOf(g.getPadding()), {1, 1}};
+        shp::Pool2dArgs args{pairOf(g.getKernelSize()),
+                             pairOf(g.getStride()),
+                             pairOf(g.getPadding()),
+                             {1, 1}};
         return hl::avgPool2dGrad(tensor(g.getGrad()), resultShape(), args,
                                  g.getCountIncludePad(), name);
       })
@@ -384,8 +383,8 @@ bool FunctionLowering::lowerOps(const std::vector<Operation *> &body,
       gradOps.push_back(op);
       continue;
     }
-    error = "no Halide lowering for op '" +
-            op->getName().getStringRef().str() + "'";
+    error = "no Halide lowering for op '" + op->getName().getStringRef().str() +
+            "'";
     return false;
   }
   return true;
@@ -477,8 +476,8 @@ bool runLowering(ModuleOp module, StringRef name, std::string &error,
 
 /// The function outputs a segment computes, each with its index among the
 /// function's outputs.
-using SegmentOutputs = std::function<std::vector<std::pair<int, hl::Tensor>>(
-    FunctionLowering &)>;
+using SegmentOutputs =
+    std::function<std::vector<std::pair<int, hl::Tensor>>(FunctionLowering &)>;
 
 /// Lowers `func` as planned by planSegments (one segment for the
 /// autoschedulers): each segment gets the function's arguments plus an
@@ -613,8 +612,8 @@ bool lowerForward(ModuleOp module, const Halide::Target &target,
         outputs.push_back({0, lowering.tensor(returned)});
       return outputs;
     };
-    return lowerInSegments(func, target, policy, batchEstimate, args,
-                           outputsOf, result, error);
+    return lowerInSegments(func, target, policy, batchEstimate, args, outputsOf,
+                           result, error);
   });
 }
 
@@ -701,8 +700,8 @@ bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
       }
       return outputs;
     };
-    return lowerInSegments(func, target, policy, batchEstimate, args,
-                           outputsOf, result, error);
+    return lowerInSegments(func, target, policy, batchEstimate, args, outputsOf,
+                           result, error);
   });
 }
 

@@ -62,9 +62,9 @@ SegmentPlan planSegments(FuncOp func, int segmentOps) {
     const bool last = i + 1 == computing.size();
     // Past twice the size without a clean cut, cut anyway: a stored value
     // costs less than a pipeline that does not compile.
-    if (last || (size >= size_t(segmentOps) &&
-                 (!splitsFusion(computing, first, i) ||
-                  size >= 2 * size_t(segmentOps)))) {
+    if (last ||
+        (size >= size_t(segmentOps) && (!splitsFusion(computing, first, i) ||
+                                        size >= 2 * size_t(segmentOps)))) {
       plan.emplace_back(computing.begin() + first, computing.begin() + i + 1);
       for (size_t j = first; j <= i; ++j)
         segmentOf[computing[j]] = plan.size() - 1;

@@ -17,7 +17,8 @@
 
 static unsigned char *read_file(const char *path, size_t *size) {
   FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  if (!f)
+    return NULL;
   unsigned char *data = NULL;
   if (fseek(f, 0, SEEK_END) == 0) {
     long n = ftell(f);
@@ -38,12 +39,16 @@ static unsigned char *read_file(const char *path, size_t *size) {
  * against the number of values the model expects. */
 static const float *find_tensor(const unsigned char *file, size_t size,
                                 const char *name, size_t values) {
-  if (size < 8) return NULL;
+  if (size < 8)
+    return NULL;
   unsigned long long header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = header_len << 8 | file[i];
-  if (header_len > size - 8) return NULL;
+  for (int i = 7; i >= 0; --i)
+    header_len = header_len << 8 | file[i];
+  if (header_len > size - 8)
+    return NULL;
   char *header = malloc(header_len + 1);
-  if (!header) return NULL;
+  if (!header)
+    return NULL;
   memcpy(header, file + 8, header_len);
   header[header_len] = '\0';
   char key[256];
@@ -68,15 +73,18 @@ static const float *find_tensor(const unsigned char *file, size_t size,
 /* Reads a float32 C-order .npy file; returns its data and its first dim. */
 static const float *npy_data(const unsigned char *file, size_t size,
                              long long *rows) {
-  if (size < 10 || memcmp(file, "\x93NUMPY", 6) != 0 || file[6] != 1) return NULL;
+  if (size < 10 || memcmp(file, "\x93NUMPY", 6) != 0 || file[6] != 1)
+    return NULL;
   size_t header_len = file[8] | (size_t)file[9] << 8;
-  if (10 + header_len > size) return NULL;
+  if (10 + header_len > size)
+    return NULL;
   const char *header = (const char *)file + 10;
   if (!memmem(header, header_len, "'<f4'", 5) ||
       !memmem(header, header_len, "'fortran_order': False", 22))
     return NULL;
   const char *shape = memmem(header, header_len, "'shape': (", 10);
-  if (!shape || sscanf(shape + 10, "%lld", rows) != 1) return NULL;
+  if (!shape || sscanf(shape + 10, "%lld", rows) != 1)
+    return NULL;
   return (const float *)(file + 10 + header_len);
 }
 
@@ -108,7 +116,8 @@ int main(int argc, char **argv) {
     cnnc_parameter_name(i, &name);
     cnnc_parameter_shape(i, dims, CNNC_MAX_RANK, &rank);
     size_t values = 1;
-    for (int32_t d = 0; d < rank; ++d) values *= (size_t)dims[d];
+    for (int32_t d = 0; d < rank; ++d)
+      values *= (size_t)dims[d];
     params[i] = find_tensor(weights, weights_size, name, values);
     if (!params[i]) {
       fprintf(stderr, "%s: no float32 tensor '%s' of %zu values\n", argv[1],
@@ -124,7 +133,8 @@ int main(int argc, char **argv) {
   cnnc_input_shape(in_dims, CNNC_MAX_RANK, &in_rank);
   cnnc_output_shape(out_dims, CNNC_MAX_RANK, &out_rank);
   size_t sample = 1, classes = (size_t)out_dims[1];
-  for (int32_t d = 1; d < in_rank; ++d) sample *= (size_t)in_dims[d];
+  for (int32_t d = 1; d < in_rank; ++d)
+    sample *= (size_t)in_dims[d];
   if (!input || batch < 1 ||
       10 + (size_t)batch * sample * sizeof(float) > images_size) {
     fprintf(stderr, "%s: expected float32 images of %zu values each\n", argv[2],
@@ -144,9 +154,11 @@ int main(int argc, char **argv) {
     const float *row = logits + n * classes;
     size_t best = 0;
     for (size_t k = 1; k < classes; ++k)
-      if (row[k] > row[best]) best = k;
+      if (row[k] > row[best])
+        best = k;
     printf("%s: image %lld -> class %zu   logits", model, n, best);
-    for (size_t k = 0; k < classes; ++k) printf(" %.6g", row[k]);
+    for (size_t k = 0; k < classes; ++k)
+      printf(" %.6g", row[k]);
     printf("\n");
   }
   free(logits);

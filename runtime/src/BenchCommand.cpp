@@ -27,25 +27,33 @@ static const char kBenchUsage[] =
     "                  [--compare manual,auto:Li2018,...] [--runs R] [--json]\n"
     "                  [--remeasure-peak] [--profile-time SECONDS]\n"
     "\n"
-    "Times whole forward passes and training steps (SGD, lr 0.01, momentum 0.9)\n"
+    "Times whole forward passes and training steps (SGD, lr 0.01, momentum "
+    "0.9)\n"
     "on random images and labels with PyTorch's default initial weights, and\n"
     "reports images/s from the median call. Given NET.yaml, cnnc compiles it\n"
-    "once per schedule, plus a build with Halide's sampling profiler that gives\n"
+    "once per schedule, plus a build with Halide's sampling profiler that "
+    "gives\n"
     "the time, GFLOP/s and share of the FMA peak of each op; a NET.so built\n"
     "with `cnnc NET.yaml -o NET.so --profile` gives them too.\n"
     "\n"
-    "  --batch N          images per call (default: the YAML's train batch_size,\n"
+    "  --batch N          images per call (default: the YAML's train "
+    "batch_size,\n"
     "                     else 64)\n"
     "  --threads T        threads (default: one per core)\n"
-    "  --compare LIST     schedules to compare, comma-separated (NET.yaml only;\n"
-    "                     default manual): manual, auto:Mullapudi2016, auto:Li2018,\n"
+    "  --compare LIST     schedules to compare, comma-separated (NET.yaml "
+    "only;\n"
+    "                     default manual): manual, auto:Mullapudi2016, "
+    "auto:Li2018,\n"
     "                     auto:Adams2019\n"
-    "  --runs R           measured calls after 3 warm-up calls (default: enough\n"
+    "  --runs R           measured calls after 3 warm-up calls (default: "
+    "enough\n"
     "                     for about 1.5 s, at least 10)\n"
     "  --json             print one JSON object instead of tables\n"
-    "  --remeasure-peak   measure the FMA peak again instead of reading the cache\n"
+    "  --remeasure-peak   measure the FMA peak again instead of reading the "
+    "cache\n"
     "                     ($XDG_CACHE_HOME/cnnc/fma-peak.json)\n"
-    "  --profile-time S   seconds of profiled calls per pipeline (default 2; the\n"
+    "  --profile-time S   seconds of profiled calls per pipeline (default 2; "
+    "the\n"
     "                     profiler samples once per millisecond)\n";
 
 namespace {
@@ -71,8 +79,10 @@ bool endsWith(const std::string &s, const std::string &suffix) {
 
 // The recipe's batch_size, if it has one.
 std::optional<int64_t> recipeBatch(const std::string &json) {
-  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.contains("batch_size") && j["batch_size"].is_number_integer() &&
+  nlohmann::json j =
+      nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.contains("batch_size") &&
+      j["batch_size"].is_number_integer() &&
       j["batch_size"].get<int64_t>() >= 1)
     return j["batch_size"].get<int64_t>();
   return std::nullopt;
@@ -91,7 +101,8 @@ struct ScratchDir {
 
 Expected<std::string> makeScratchDir() {
   const char *tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/cnnc-bench-XXXXXX";
+  std::string pattern =
+      std::string(tmp && *tmp ? tmp : "/tmp") + "/cnnc-bench-XXXXXX";
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (!::mkdtemp(buffer.data()))
@@ -99,13 +110,15 @@ Expected<std::string> makeScratchDir() {
   return std::string(buffer.data());
 }
 
-Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed, const BenchCompiler &compiler) {
+Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed,
+                                         const BenchCompiler &compiler) {
   BenchOptions o;
   if (parsed.positional.size() != 1)
-    return Error(parsed.positional.empty()
-                     ? "expected a network (NET.yaml) or a model library (NET.so)"
-                     : "expected one network or library, not " +
-                           std::to_string(parsed.positional.size()));
+    return Error(
+        parsed.positional.empty()
+            ? "expected a network (NET.yaml) or a model library (NET.so)"
+            : "expected one network or library, not " +
+                  std::to_string(parsed.positional.size()));
   o.input = parsed.positional[0];
   o.yaml = endsWith(o.input, ".yaml") || endsWith(o.input, ".yml");
   const auto &opts = parsed.options;
@@ -115,7 +128,8 @@ Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed, const BenchCo
       return v.error();
     o.batch = *v;
   }
-  o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.threads =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (auto it = opts.find("--threads"); it != opts.end()) {
     Expected<int64_t> v = parseInteger("--threads", it->second, 1, 1024);
     if (!v)
@@ -141,14 +155,16 @@ Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed, const BenchCo
   o.remeasurePeak = parsed.flags.count("--remeasure-peak") > 0;
   if (auto it = opts.find("--compare"); it != opts.end()) {
     if (!o.yaml)
-      return Error("--compare needs the network's YAML: " + o.input +
-                   " is a compiled library, whose schedule is fixed (run `cnnc bench "
-                   "NET.yaml --compare " +
-                   it->second + "`)");
+      return Error(
+          "--compare needs the network's YAML: " + o.input +
+          " is a compiled library, whose schedule is fixed (run `cnnc bench "
+          "NET.yaml --compare " +
+          it->second + "`)");
     for (const std::string &s : splitList(it->second)) {
       if (s.empty())
         return Error("--compare: empty schedule name in '" + it->second + "'");
-      if (std::find(o.schedules.begin(), o.schedules.end(), s) != o.schedules.end())
+      if (std::find(o.schedules.begin(), o.schedules.end(), s) !=
+          o.schedules.end())
         return Error("--compare: schedule '" + s + "' is given twice");
       if (Status st = compiler.checkSchedule(s); !st)
         return Error("--compare: " + st.message());
@@ -166,8 +182,9 @@ Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed, const BenchCo
 }
 
 /// Whole-pipeline timings of one library.
-Status timeLibrary(const ModelLibrary &model, const BenchOptions &o, int64_t batch,
-                   bench::ScheduleResult &result, std::ostream &err) {
+Status timeLibrary(const ModelLibrary &model, const BenchOptions &o,
+                   int64_t batch, bench::ScheduleResult &result,
+                   std::ostream &err) {
   bench::TimingOptions timing;
   timing.runs = o.runs;
   Expected<bench::Workload> work = bench::Workload::create(model, batch, 0);
@@ -191,7 +208,8 @@ Status timeLibrary(const ModelLibrary &model, const BenchOptions &o, int64_t bat
 }
 
 /// Runs `call` for about `seconds` (at least `minCalls` calls).
-Status repeat(const std::function<Status()> &call, double seconds, int minCalls) {
+Status repeat(const std::function<Status()> &call, double seconds,
+              int minCalls) {
   Clock::time_point start = Clock::now();
   for (int n = 0;; ++n) {
     if (n >= minCalls &&
@@ -203,9 +221,10 @@ Status repeat(const std::function<Status()> &call, double seconds, int minCalls)
 }
 
 /// Per-op times from a library built with --profile.
-Status profileLibrary(const ModelLibrary &model, bench::ProfilerLibrary &profiler,
-                      const BenchOptions &o, int64_t batch, double peak,
-                      bench::ScheduleResult &result, std::ostream &err) {
+Status profileLibrary(const ModelLibrary &model,
+                      bench::ProfilerLibrary &profiler, const BenchOptions &o,
+                      int64_t batch, double peak, bench::ScheduleResult &result,
+                      std::ostream &err) {
   Expected<bench::Workload> work = bench::Workload::create(model, batch, 0);
   if (!work)
     return work.status();
@@ -214,9 +233,10 @@ Status profileLibrary(const ModelLibrary &model, bench::ProfilerLibrary &profile
     return layers.status();
   const int minCalls = std::max(o.runs, 3);
   std::vector<bench::FuncTime> funcs;
-  auto profile = [&](const char *what, const std::function<Status()> &call) -> Status {
-    err << "cnnc bench: profiling the " << what << " (" << result.schedule << ", about "
-        << o.profileSeconds << " s)\n";
+  auto profile = [&](const char *what,
+                     const std::function<Status()> &call) -> Status {
+    err << "cnnc bench: profiling the " << what << " (" << result.schedule
+        << ", about " << o.profileSeconds << " s)\n";
     // Warm up outside the statistics, as the timings do.
     for (int i = 0; i < 3; ++i)
       if (Status s = call(); !s)
@@ -234,7 +254,8 @@ Status profileLibrary(const ModelLibrary &model, bench::ProfilerLibrary &profile
   if (Status s = profile("forward pass", [&] { return work->forward(); }); !s)
     return s;
   if (work->hasTrainStep())
-    if (Status s = profile("training step", [&] { return work->trainStep(); }); !s)
+    if (Status s = profile("training step", [&] { return work->trainStep(); });
+        !s)
       return s;
   result.profile = bench::groupProfile(funcs, *layers, batch, peak);
   return Status::success();
@@ -254,13 +275,14 @@ Expected<ModelLibrary> loadWithThreads(const std::string &path, int threads) {
 int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
                     std::ostream &err, const BenchCompiler &compiler) {
   const std::string command = "cnnc bench";
-  Expected<ParsedArgs> parsed = parseArgs(args,
-                                          {{"--batch", "--batch"},
-                                           {"--threads", "--threads"},
-                                           {"--compare", "--compare"},
-                                           {"--runs", "--runs"},
-                                           {"--profile-time", "--profile-time"}},
-                                          {"--json", "--remeasure-peak"});
+  Expected<ParsedArgs> parsed =
+      parseArgs(args,
+                {{"--batch", "--batch"},
+                 {"--threads", "--threads"},
+                 {"--compare", "--compare"},
+                 {"--runs", "--runs"},
+                 {"--profile-time", "--profile-time"}},
+                {"--json", "--remeasure-peak"});
   if (!parsed) {
     reportError(err, command, parsed.error());
     err << kBenchUsage;
@@ -300,8 +322,9 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
     const std::string cache = bench::defaultFmaPeakCacheFile();
     err << "cnnc bench: FMA peak (" << report.isa << ")\n";
     report.peakOneThread = bench::fmaPeak(1, o.remeasurePeak, cache);
-    report.peakAllThreads = o.threads == 1 ? report.peakOneThread
-                                           : bench::fmaPeak(o.threads, o.remeasurePeak, cache);
+    report.peakAllThreads =
+        o.threads == 1 ? report.peakOneThread
+                       : bench::fmaPeak(o.threads, o.remeasurePeak, cache);
   }
 
   ScratchDir scratch;
@@ -316,15 +339,19 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
     result.schedule = schedule;
     std::string library = o.input, profiled;
     if (o.yaml) {
-      std::string stem = scratch.path + "/" + std::to_string(&schedule - &o.schedules[0]);
+      std::string stem =
+          scratch.path + "/" + std::to_string(&schedule - &o.schedules[0]);
       library = stem + ".so";
       profiled = stem + ".profile.so";
-      err << "cnnc bench: compiling " << o.input << " (schedule " << schedule << ")\n";
-      if (Status s = compiler.build(o.input, schedule, batch, false, library); !s)
+      err << "cnnc bench: compiling " << o.input << " (schedule " << schedule
+          << ")\n";
+      if (Status s = compiler.build(o.input, schedule, batch, false, library);
+          !s)
         return reportError(err, command, s.error());
-      err << "cnnc bench: compiling " << o.input << " with the profiler (schedule "
-          << schedule << ")\n";
-      if (Status s = compiler.build(o.input, schedule, batch, true, profiled); !s)
+      err << "cnnc bench: compiling " << o.input
+          << " with the profiler (schedule " << schedule << ")\n";
+      if (Status s = compiler.build(o.input, schedule, batch, true, profiled);
+          !s)
         return reportError(err, command, s.error());
     }
     {
@@ -340,16 +367,18 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
         if (!profiler)
           return reportError(err, command, profiler.error());
         if (*profiler) {
-          report.notes.push_back(library + " was built with --profile: its whole-pipeline "
-                                           "timings include the profiler's overhead.");
+          report.notes.push_back(
+              library + " was built with --profile: its whole-pipeline "
+                        "timings include the profiler's overhead.");
           if (Status s = profileLibrary(*model, **profiler, o, batch,
                                         report.peakAllThreads, result, err);
               !s)
             return reportError(err, command, s.error());
         } else {
-          report.notes.push_back("Per-op times need the network's YAML (cnnc bench "
-                               "NET.yaml) or a library built with `cnnc NET.yaml -o "
-                               "NET.so --profile`.");
+          report.notes.push_back(
+              "Per-op times need the network's YAML (cnnc bench "
+              "NET.yaml) or a library built with `cnnc NET.yaml -o "
+              "NET.so --profile`.");
         }
       }
     }
@@ -362,10 +391,11 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
       if (!profiler)
         return reportError(err, command, profiler.error());
       if (!*profiler)
-        return reportError(err, command,
-                           Error(profiled + ": the profiled build has no cnnc_profile_*"));
-      if (Status s = profileLibrary(*model, **profiler, o, batch, report.peakAllThreads,
-                                    result, err);
+        return reportError(
+            err, command,
+            Error(profiled + ": the profiled build has no cnnc_profile_*"));
+      if (Status s = profileLibrary(*model, **profiler, o, batch,
+                                    report.peakAllThreads, result, err);
           !s)
         return reportError(err, command, s.error());
     }

@@ -17,14 +17,18 @@ static const char kEvalUsage[] =
     "usage: cnnc eval NET.so --weights WEIGHTS.safetensors --data SPEC\n"
     "                 [--split train|test] [--batch-size B] [--threads T]\n"
     "\n"
-    "Evaluates a classifier: mean cross-entropy loss, accuracy and the confusion\n"
+    "Evaluates a classifier: mean cross-entropy loss, accuracy and the "
+    "confusion\n"
     "matrix (rows: true class, columns: predicted class), with the network's\n"
-    "eval transforms (resize, center crop) and normalization, no augmentation.\n"
+    "eval transforms (resize, center crop) and normalization, no "
+    "augmentation.\n"
     "\n"
     "  --weights FILE      the parameters (safetensors)\n"
     "  --data SPEC         fashion-mnist:DIR, mnist:DIR, cifar10:DIR,\n"
-    "                      npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR\n"
-    "  --split S           train or test (default test; npy and folder data have no\n"
+    "                      npy:IMAGES.npy,LABELS.npy[,classes=K] or "
+    "folder:DIR\n"
+    "  --split S           train or test (default test; npy and folder data "
+    "have no\n"
     "                      splits)\n"
     "  --batch-size B      samples per forward call (default: the recipe's)\n"
     "  --threads T         threads to use (0 = one per core)\n";
@@ -75,14 +79,15 @@ int runEvalCommand(const std::vector<std::string> &args, std::ostream &out,
     return reportError(err, command, recipe.error());
   int64_t batchSize = recipe->batchSize;
   if (auto b = options.find("--batch-size"); b != options.end()) {
-    Expected<int64_t> value = parseInteger("--batch-size", b->second, 1, 1000000000);
+    Expected<int64_t> value =
+        parseInteger("--batch-size", b->second, 1, 1000000000);
     if (!value)
       return reportError(err, command, value.error());
     batchSize = *value;
   }
   if (auto t = options.find("--threads"); t != options.end()) {
-    Expected<int64_t> value =
-        parseInteger("--threads", t->second, 0, std::numeric_limits<int32_t>::max());
+    Expected<int64_t> value = parseInteger("--threads", t->second, 0,
+                                           std::numeric_limits<int32_t>::max());
     if (!value)
       return reportError(err, command, value.error());
     if (Status s = model->setNumThreads(static_cast<int32_t>(*value)); !s)
@@ -100,7 +105,8 @@ int runEvalCommand(const std::vector<std::string> &args, std::ostream &out,
 
   Expected<data::TransformList> transforms = recipeTransforms(*recipe, false);
   if (!transforms)
-    return reportError(err, command, Error(model->path() + ": " + transforms.message()));
+    return reportError(err, command,
+                       Error(model->path() + ": " + transforms.message()));
   data::LoaderOptions loaderOptions;
   loaderOptions.batchSize = batchSize;
   Expected<data::DataLoader> loader =
@@ -119,7 +125,8 @@ int runEvalCommand(const std::vector<std::string> &args, std::ostream &out,
                 static_cast<long long>(result->samples));
   out << "evaluating '" << model->name() << "' with " << weightsPath << " on "
       << describeData(*loader, *spec, split) << "\n"
-      << line << "confusion matrix (rows: true class, columns: predicted class):\n"
+      << line
+      << "confusion matrix (rows: true class, columns: predicted class):\n"
       << formatConfusionMatrix(*result, loader->dataset().classNames);
   return 0;
 }

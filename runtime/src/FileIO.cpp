@@ -29,8 +29,8 @@ Expected<std::string> readFile(const std::string &path) {
     data.resize(static_cast<size_t>(st.st_size));
   } catch (const std::bad_alloc &) {
     ::close(fd);
-    return Error(path + ": out of memory reading " + std::to_string(st.st_size) +
-                 " bytes");
+    return Error(path + ": out of memory reading " +
+                 std::to_string(st.st_size) + " bytes");
   }
   size_t done = 0;
   while (done < data.size()) {
@@ -51,7 +51,8 @@ Expected<std::string> readFile(const std::string &path) {
   return data;
 }
 
-static Status writeAll(int fd, const void *data, size_t size, const std::string &path) {
+static Status writeAll(int fd, const void *data, size_t size,
+                       const std::string &path) {
   const char *p = static_cast<const char *>(data);
   while (size > 0) {
     ssize_t n = ::write(fd, p, size);
@@ -65,9 +66,11 @@ static Status writeAll(int fd, const void *data, size_t size, const std::string 
   return Status::success();
 }
 
-Status writeFileAtomic(const std::string &path, const std::vector<ByteRange> &pieces) {
+Status writeFileAtomic(const std::string &path,
+                       const std::vector<ByteRange> &pieces) {
   // O_EXCL with mode 0666 (not mkstemp's 0600) so the result honours the umask
-  // like any file the user creates; pid + counter keep concurrent writers apart.
+  // like any file the user creates; pid + counter keep concurrent writers
+  // apart.
   static std::atomic<unsigned> counter{0};
   std::string tmp;
   int fd = -1;

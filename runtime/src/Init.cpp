@@ -24,10 +24,12 @@ uint64_t fnv1a(const std::string &s) {
   return h;
 }
 
-void fillUniform(Tensor &t, double bound, uint64_t seed, const std::string &name) {
+void fillUniform(Tensor &t, double bound, uint64_t seed,
+                 const std::string &name) {
   uint64_t h = fnv1a(name);
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
-                    static_cast<uint32_t>(h), static_cast<uint32_t>(h >> 32)};
+  std::seed_seq seq{static_cast<uint32_t>(seed),
+                    static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(h),
+                    static_cast<uint32_t>(h >> 32)};
   std::mt19937_64 gen(seq);
   // std::uniform_real_distribution is implementation-defined; this is not.
   const float hi = static_cast<float>(bound);
@@ -69,7 +71,8 @@ Expected<TensorMap> initParameters(const std::vector<ParameterSpec> &parameters,
 
   TensorMap result;
   for (const ParameterSpec &p : parameters) {
-    Expected<Tensor> created = Tensor::create(DType::F32, p.shape, "parameter '" + p.name + "'");
+    Expected<Tensor> created =
+        Tensor::create(DType::F32, p.shape, "parameter '" + p.name + "'");
     if (!created)
       return created.error();
     Tensor t = std::move(*created);
@@ -97,9 +100,10 @@ Expected<TensorMap> initParameters(const std::vector<ParameterSpec> &parameters,
     } else if (endsWith(p.name, ".running_mean")) {
       // zeros, as created
     } else {
-      return Error("parameter '" + p.name +
-                   "' has no default initialisation (cnnc knows .weight, .bias, "
-                   ".running_mean and .running_var)");
+      return Error(
+          "parameter '" + p.name +
+          "' has no default initialisation (cnnc knows .weight, .bias, "
+          ".running_mean and .running_var)");
     }
     if (!result.emplace(p.name, std::move(t)).second)
       return Error("parameter '" + p.name + "' appears twice");

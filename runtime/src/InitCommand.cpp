@@ -18,13 +18,15 @@ static const char kInitUsage[] =
     "1/sqrt(fan_in)) biases), named as in a PyTorch state_dict.\n"
     "\n"
     "  -o, --output FILE   the safetensors file to write\n"
-    "  --seed N            random seed (default 0); the same seed gives the same weights\n";
+    "  --seed N            random seed (default 0); the same seed gives the "
+    "same weights\n";
 
 int runInitCommand(const std::vector<std::string> &args, std::ostream &out,
                    std::ostream &err) {
   const std::string command = "cnnc init";
-  Expected<ParsedArgs> parsed =
-      parseArgs(args, {{"-o", "--output"}, {"--output", "--output"}, {"--seed", "--seed"}});
+  Expected<ParsedArgs> parsed = parseArgs(
+      args,
+      {{"-o", "--output"}, {"--output", "--output"}, {"--seed", "--seed"}});
   if (!parsed) {
     reportError(err, command, parsed.error());
     err << kInitUsage;
@@ -58,23 +60,25 @@ int runInitCommand(const std::vector<std::string> &args, std::ostream &out,
     return reportError(err, command, model.error());
   Expected<TensorMap> weights = initParameters(model->parameters(), seed);
   if (!weights)
-    return reportError(err, command, Error(model->path() + ": " + weights.message()));
+    return reportError(err, command,
+                       Error(model->path() + ": " + weights.message()));
   // Batch norms' counters at 0, as a fresh PyTorch module has them.
   Expected<BatchCounters> counters = readBatchCounters(*model, {}, "");
   if (!counters)
     return reportError(err, command, counters.error());
   addBatchCounters(*weights, *counters, 0);
   // Metadata values must be strings; "format: pt" is what transformers expects.
-  std::map<std::string, std::string> metadata{
-      {"format", "pt"}, {"network", model->name()}, {"seed", std::to_string(seed)}};
+  std::map<std::string, std::string> metadata{{"format", "pt"},
+                                              {"network", model->name()},
+                                              {"seed", std::to_string(seed)}};
   if (Status s = writeSafetensors(output->second, *weights, metadata); !s)
     return reportError(err, command, s.error());
 
   int64_t count = 0;
   for (const auto &[name, tensor] : *weights)
     count += tensor.numElements();
-  out << "wrote " << output->second << ": " << weights->size() << " tensors, " << count
-      << " parameters (seed " << seed << ")\n";
+  out << "wrote " << output->second << ": " << weights->size() << " tensors, "
+      << count << " parameters (seed " << seed << ")\n";
   return 0;
 }
 

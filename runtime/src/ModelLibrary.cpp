@@ -19,16 +19,19 @@ struct ModelLibrary::Impl {
   cnnc_status (*outputShape)(int64_t *, int32_t, int32_t *) = nullptr;
   cnnc_status (*numParameters)(int32_t *) = nullptr;
   cnnc_status (*parameterName)(int32_t, const char **) = nullptr;
-  cnnc_status (*parameterShape)(int32_t, int64_t *, int32_t, int32_t *) = nullptr;
+  cnnc_status (*parameterShape)(int32_t, int64_t *, int32_t,
+                                int32_t *) = nullptr;
   cnnc_status (*setNumThreads)(int32_t) = nullptr;
-  cnnc_status (*forward)(int64_t, const float *, const float *const *, float *) = nullptr;
+  cnnc_status (*forward)(int64_t, const float *, const float *const *,
+                         float *) = nullptr;
   cnnc_status (*parameterTrainable)(int32_t, int32_t *) = nullptr;
   cnnc_status (*parameterKind)(int32_t, int32_t *) = nullptr;
   cnnc_status (*parameterUpdated)(int32_t, int32_t *) = nullptr;
   cnnc_status (*trainingRecipe)(const char **) = nullptr;
-  cnnc_status (*trainStep)(int64_t, const float *, const int64_t *, const float *const *,
-                           const float *const *, float *const *, float *const *, float,
-                           float, float, int32_t, int32_t, float *) = nullptr;
+  cnnc_status (*trainStep)(int64_t, const float *, const int64_t *,
+                           const float *const *, const float *const *,
+                           float *const *, float *const *, float, float, float,
+                           int32_t, int32_t, float *) = nullptr;
 
   uint32_t version = 0;
   std::string name;
@@ -53,7 +56,8 @@ struct ModelLibrary::Impl {
     dlerror();
     void *p = dlsym(handle, symbol);
     if (!p)
-      return Error(path + ": not a cnnc model library: it has no symbol " + symbol);
+      return Error(path + ": not a cnnc model library: it has no symbol " +
+                   symbol);
     fn = reinterpret_cast<F>(p);
     return Status::success();
   }
@@ -63,10 +67,12 @@ struct ModelLibrary::Impl {
   Expected<Shape> readShape(const char *what, Query query) const {
     int64_t dims[CNNC_MAX_RANK] = {};
     int32_t rank = -1;
-    if (cnnc_status status = query(dims, CNNC_MAX_RANK, &rank); status != CNNC_OK)
+    if (cnnc_status status = query(dims, CNNC_MAX_RANK, &rank);
+        status != CNNC_OK)
       return callError(what, status);
     if (rank < 0 || rank > CNNC_MAX_RANK)
-      return Error(path + ": " + what + " reported rank " + std::to_string(rank));
+      return Error(path + ": " + what + " reported rank " +
+                   std::to_string(rank));
     return Shape(dims, dims + rank);
   }
 
@@ -76,7 +82,8 @@ struct ModelLibrary::Impl {
     for (size_t i = 1; ok && i < shape.size(); ++i)
       ok = shape[i] > 0;
     if (!ok)
-      return Error(path + ": " + what + " reported the shape " + shapeToString(shape) +
+      return Error(path + ": " + what + " reported the shape " +
+                   shapeToString(shape) +
                    "; expected [-1, positive dimensions...]");
     return checkedNumElements(Shape(shape.begin() + 1, shape.end()), DType::F32,
                               path + ": " + what)
@@ -88,8 +95,9 @@ struct ModelLibrary::Impl {
       return s;
     version = abiVersion();
     if (version != CNNC_ABI_VERSION)
-      return Error(path + ": built for cnnc ABI version " + std::to_string(version) +
-                   " but this cnnc uses version " + std::to_string(CNNC_ABI_VERSION) +
+      return Error(path + ": built for cnnc ABI version " +
+                   std::to_string(version) + " but this cnnc uses version " +
+                   std::to_string(CNNC_ABI_VERSION) +
                    "; recompile the network");
     for (Status s : {resolve(statusString, "cnnc_status_string"),
                      resolve(modelName, "cnnc_model_name"),
@@ -130,25 +138,29 @@ struct ModelLibrary::Impl {
     if (cnnc_status s = numParameters(&count); s != CNNC_OK)
       return callError("cnnc_num_parameters", s);
     if (count < 0)
-      return Error(path + ": cnnc_num_parameters reported " + std::to_string(count));
+      return Error(path + ": cnnc_num_parameters reported " +
+                   std::to_string(count));
     std::set<std::string> seen;
     for (int32_t i = 0; i < count; ++i) {
       const char *pn = nullptr;
       if (cnnc_status s = parameterName(i, &pn); s != CNNC_OK)
         return callError("cnnc_parameter_name", s);
       if (!pn || !*pn)
-        return Error(path + ": parameter " + std::to_string(i) + " has no name");
+        return Error(path + ": parameter " + std::to_string(i) +
+                     " has no name");
       if (!seen.insert(pn).second)
-        return Error(path + ": two parameters are named '" + std::string(pn) + "'");
-      Expected<Shape> shape =
-          readShape("cnnc_parameter_shape", [&](int64_t *d, int32_t c, int32_t *r) {
-            return parameterShape(i, d, c, r);
-          });
+        return Error(path + ": two parameters are named '" + std::string(pn) +
+                     "'");
+      Expected<Shape> shape = readShape("cnnc_parameter_shape",
+                                        [&](int64_t *d, int32_t c, int32_t *r) {
+                                          return parameterShape(i, d, c, r);
+                                        });
       if (!shape)
         return shape.status();
-      if (Status s = checkedNumElements(*shape, DType::F32,
-                                        path + ": parameter '" + std::string(pn) + "'")
-                         .status();
+      if (Status s =
+              checkedNumElements(*shape, DType::F32,
+                                 path + ": parameter '" + std::string(pn) + "'")
+                  .status();
           !s)
         return s;
       parameters.push_back({pn, *shape});
@@ -156,25 +168,28 @@ struct ModelLibrary::Impl {
       if (cnnc_status s = parameterTrainable(i, &flag); s != CNNC_OK)
         return callError("cnnc_parameter_trainable", s);
       if (flag != 0 && flag != 1)
-        return Error(path + ": cnnc_parameter_trainable reported " + std::to_string(flag) +
-                     " for '" + std::string(pn) + "'; expected 0 or 1");
+        return Error(path + ": cnnc_parameter_trainable reported " +
+                     std::to_string(flag) + " for '" + std::string(pn) +
+                     "'; expected 0 or 1");
       trainable.push_back(flag == 1);
       int32_t kind = -1;
       if (cnnc_status s = parameterKind(i, &kind); s != CNNC_OK)
         return callError("cnnc_parameter_kind", s);
       if (kind != CNNC_KIND_PARAMETER && kind != CNNC_KIND_BUFFER)
-        return Error(path + ": cnnc_parameter_kind reported " + std::to_string(kind) +
-                     " for '" + std::string(pn) + "'");
+        return Error(path + ": cnnc_parameter_kind reported " +
+                     std::to_string(kind) + " for '" + std::string(pn) + "'");
       buffer.push_back(kind == CNNC_KIND_BUFFER);
       if (cnnc_status s = parameterUpdated(i, &flag); s != CNNC_OK)
         return callError("cnnc_parameter_updated", s);
       if (flag != 0 && flag != 1)
-        return Error(path + ": cnnc_parameter_updated reported " + std::to_string(flag) +
-                     " for '" + std::string(pn) + "'; expected 0 or 1");
+        return Error(path + ": cnnc_parameter_updated reported " +
+                     std::to_string(flag) + " for '" + std::string(pn) +
+                     "'; expected 0 or 1");
       updated.push_back(flag == 1);
       if (trainable.back() && (buffer.back() || !updated.back()))
-        return Error(path + ": parameter '" + std::string(pn) +
-                     "' is trainable but a buffer or not updated by the training step");
+        return Error(
+            path + ": parameter '" + std::string(pn) +
+            "' is trainable but a buffer or not updated by the training step");
     }
     const char *json = nullptr;
     if (cnnc_status s = trainingRecipe(&json); s != CNNC_OK)
@@ -184,7 +199,8 @@ struct ModelLibrary::Impl {
   }
 };
 
-ModelLibrary::ModelLibrary(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ModelLibrary::ModelLibrary(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 ModelLibrary::ModelLibrary(ModelLibrary &&) noexcept = default;
 ModelLibrary &ModelLibrary::operator=(ModelLibrary &&) noexcept = default;
 ModelLibrary::~ModelLibrary() = default;
@@ -198,7 +214,8 @@ Expected<ModelLibrary> ModelLibrary::load(const std::string &path) {
 
   // Without a '/', dlopen searches the library path instead of the current
   // directory, and could load some other net.so.
-  std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
+  std::string openPath =
+      path.find('/') == std::string::npos ? "./" + path : path;
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   dlerror();
@@ -222,23 +239,31 @@ const std::vector<ParameterSpec> &ModelLibrary::parameters() const {
   return impl_->parameters;
 }
 
-const std::vector<bool> &ModelLibrary::trainable() const { return impl_->trainable; }
+const std::vector<bool> &ModelLibrary::trainable() const {
+  return impl_->trainable;
+}
 const std::vector<bool> &ModelLibrary::buffers() const { return impl_->buffer; }
-const std::vector<bool> &ModelLibrary::updated() const { return impl_->updated; }
-const std::string &ModelLibrary::trainingRecipeJson() const { return impl_->recipe; }
+const std::vector<bool> &ModelLibrary::updated() const {
+  return impl_->updated;
+}
+const std::string &ModelLibrary::trainingRecipeJson() const {
+  return impl_->recipe;
+}
 
 Expected<int64_t> ModelLibrary::numClasses() const {
   const Shape &out = impl_->output;
   if (out.size() != 2)
     return Error(impl_->path + ": the network '" + impl_->name + "' outputs " +
                  shapeToString(out) +
-                 " per batch, not [N, classes]: training and evaluation need a classifier");
+                 " per batch, not [N, classes]: training and evaluation need a "
+                 "classifier");
   return out[1];
 }
 
 Status ModelLibrary::setNumThreads(int32_t threads) {
   if (threads < 0)
-    return Error(impl_->path + ": the number of threads must be 0 or more, not " +
+    return Error(impl_->path +
+                 ": the number of threads must be 0 or more, not " +
                  std::to_string(threads));
   if (cnnc_status s = impl_->setNumThreads(threads); s != CNNC_OK)
     return impl_->callError("cnnc_set_num_threads", s);
@@ -246,8 +271,10 @@ Status ModelLibrary::setNumThreads(int32_t threads) {
 }
 
 Status ModelLibrary::forwardRaw(int64_t batch, const float *input,
-                                const float *const *parameters, float *output) const {
-  if (cnnc_status s = impl_->forward(batch, input, parameters, output); s != CNNC_OK)
+                                const float *const *parameters,
+                                float *output) const {
+  if (cnnc_status s = impl_->forward(batch, input, parameters, output);
+      s != CNNC_OK)
     return impl_->callError("cnnc_forward", s);
   return Status::success();
 }
@@ -262,19 +289,21 @@ static std::string batchedShapeToString(const Shape &shape) {
 static Status checkInput(const std::string &path, const std::string &network,
                          const Shape &expected, const Tensor &input) {
   if (input.dtype() != DType::F32)
-    return Error(path + ": the input must be float32, not " + dtypeName(input.dtype()));
+    return Error(path + ": the input must be float32, not " +
+                 dtypeName(input.dtype()));
   bool fits = input.rank() == static_cast<int64_t>(expected.size());
   for (size_t i = 1; fits && i < expected.size(); ++i)
     fits = input.shape()[i] == expected[i];
   if (!fits)
-    return Error(path + ": the input has shape " + shapeToString(input.shape()) +
-                 " but the network '" + network + "' takes " +
-                 batchedShapeToString(expected));
+    return Error(path + ": the input has shape " +
+                 shapeToString(input.shape()) + " but the network '" + network +
+                 "' takes " + batchedShapeToString(expected));
   return Status::success();
 }
 
-Expected<Tensor> ModelLibrary::forward(const Tensor &input,
-                                       const std::vector<const Tensor *> &parameters) const {
+Expected<Tensor>
+ModelLibrary::forward(const Tensor &input,
+                      const std::vector<const Tensor *> &parameters) const {
   const Impl &m = *impl_;
   if (Status s = checkInput(m.path, m.name, m.input, input); !s)
     return s;
@@ -283,14 +312,16 @@ Expected<Tensor> ModelLibrary::forward(const Tensor &input,
     return Error(m.path + ": the input holds no samples (batch size 0)");
 
   if (parameters.size() != m.parameters.size())
-    return Error(m.path + ": the network takes " + std::to_string(m.parameters.size()) +
-                 " parameters, not " + std::to_string(parameters.size()));
+    return Error(m.path + ": the network takes " +
+                 std::to_string(m.parameters.size()) + " parameters, not " +
+                 std::to_string(parameters.size()));
   std::vector<const float *> pointers;
   for (size_t i = 0; i < parameters.size(); ++i) {
     const ParameterSpec &spec = m.parameters[i];
     const Tensor *p = parameters[i];
     if (!p)
-      return Error(m.path + ": parameter '" + spec.name + "' is missing (null)");
+      return Error(m.path + ": parameter '" + spec.name +
+                   "' is missing (null)");
     if (p->dtype() != DType::F32 || p->shape() != spec.shape)
       return Error(m.path + ": parameter '" + spec.name + "' is " +
                    dtypeName(p->dtype()) + " " + shapeToString(p->shape()) +
@@ -300,7 +331,8 @@ Expected<Tensor> ModelLibrary::forward(const Tensor &input,
 
   Shape outShape = m.output;
   outShape[0] = batch;
-  Expected<Tensor> output = Tensor::create(DType::F32, outShape, m.path + ": output");
+  Expected<Tensor> output =
+      Tensor::create(DType::F32, outShape, m.path + ": output");
   if (!output)
     return output.error();
   // A network without parameters still gets a non-null array.
@@ -311,27 +343,30 @@ Expected<Tensor> ModelLibrary::forward(const Tensor &input,
   return output;
 }
 
-Status ModelLibrary::trainStepRaw(int64_t batch, const float *input, const int64_t *labels,
+Status ModelLibrary::trainStepRaw(int64_t batch, const float *input,
+                                  const int64_t *labels,
                                   const float *const *parameters,
-                                  const float *const *momentum, float *const *newParameters,
-                                  float *const *newMomentum, const SgdStep &step,
-                                  float *loss) const {
-  if (cnnc_status s = impl_->trainStep(batch, input, labels, parameters, momentum,
-                                       newParameters, newMomentum, step.lr, step.momentum,
-                                       step.weightDecay, step.nesterov ? 1 : 0,
-                                       step.firstStep ? 1 : 0, loss);
+                                  const float *const *momentum,
+                                  float *const *newParameters,
+                                  float *const *newMomentum,
+                                  const SgdStep &step, float *loss) const {
+  if (cnnc_status s = impl_->trainStep(
+          batch, input, labels, parameters, momentum, newParameters,
+          newMomentum, step.lr, step.momentum, step.weightDecay,
+          step.nesterov ? 1 : 0, step.firstStep ? 1 : 0, loss);
       s != CNNC_OK)
     return impl_->callError("cnnc_train_step", s);
   return Status::success();
 }
 
-Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
-                                        const std::vector<const Tensor *> &parameters,
-                                        const std::vector<const Tensor *> &momentum,
-                                        const std::vector<Tensor *> &newParameters,
-                                        const std::vector<Tensor *> &newMomentum,
-                                        const SgdStep &step,
-                                        const std::string &labelSource) const {
+Expected<float>
+ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
+                        const std::vector<const Tensor *> &parameters,
+                        const std::vector<const Tensor *> &momentum,
+                        const std::vector<Tensor *> &newParameters,
+                        const std::vector<Tensor *> &newMomentum,
+                        const SgdStep &step,
+                        const std::string &labelSource) const {
   const Impl &m = *impl_;
   if (Status s = checkInput(m.path, m.name, m.input, input); !s)
     return s;
@@ -339,9 +374,10 @@ Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &label
   if (batch < 1)
     return Error(m.path + ": the input holds no samples (batch size 0)");
   if (labels.dtype() != DType::I64 || labels.shape() != Shape{batch})
-    return Error(labelSource + ": the labels of a batch of " + std::to_string(batch) +
-                 " must be I64 [" + std::to_string(batch) + "], not " +
-                 dtypeName(labels.dtype()) + " " + shapeToString(labels.shape()));
+    return Error(labelSource + ": the labels of a batch of " +
+                 std::to_string(batch) + " must be I64 [" +
+                 std::to_string(batch) + "], not " + dtypeName(labels.dtype()) +
+                 " " + shapeToString(labels.shape()));
   Expected<int64_t> classes = numClasses();
   if (!classes)
     return classes.error();
@@ -357,7 +393,8 @@ Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &label
   const size_t count = m.parameters.size();
   const bool useMomentum = step.momentum != 0.0f;
   if (parameters.size() != count || newParameters.size() != count ||
-      (useMomentum && (momentum.size() != count || newMomentum.size() != count)) ||
+      (useMomentum &&
+       (momentum.size() != count || newMomentum.size() != count)) ||
       (!momentum.empty() && momentum.size() != count) ||
       (!newMomentum.empty() && newMomentum.size() != count))
     return Error(m.path + ": the network takes " + std::to_string(count) +
@@ -365,7 +402,8 @@ Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &label
   auto check = [&](const Tensor *t, const ParameterSpec &spec,
                    const char *what) -> Status {
     if (!t)
-      return Error(m.path + ": " + what + " of '" + spec.name + "' is missing (null)");
+      return Error(m.path + ": " + what + " of '" + spec.name +
+                   "' is missing (null)");
     if (t->dtype() != DType::F32 || t->shape() != spec.shape)
       return Error(m.path + ": " + what + " of '" + spec.name + "' is " +
                    dtypeName(t->dtype()) + " " + shapeToString(t->shape()) +
@@ -406,9 +444,10 @@ Expected<float> ModelLibrary::trainStep(const Tensor &input, const Tensor &label
   const float *none = nullptr;
   float *noneOut = nullptr;
   float loss = 0.0f;
-  Status s = trainStepRaw(batch, input.f32(), labels.i64(), count ? p.data() : &none,
-                          count ? v.data() : &none, count ? pNew.data() : &noneOut,
-                          count ? vNew.data() : &noneOut, step, &loss);
+  Status s =
+      trainStepRaw(batch, input.f32(), labels.i64(), count ? p.data() : &none,
+                   count ? v.data() : &none, count ? pNew.data() : &noneOut,
+                   count ? vNew.data() : &noneOut, step, &loss);
   if (!s) {
     return s.error();
   }

@@ -82,7 +82,8 @@ public:
 
 private:
   void skipSpace() {
-    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_])))
+    while (pos_ < s_.size() &&
+           std::isspace(static_cast<unsigned char>(s_[pos_])))
       ++pos_;
   }
   bool eat(char c) {
@@ -120,7 +121,8 @@ private:
         return "";
       size_t start = pos_;
       int64_t value = 0;
-      while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
+      while (pos_ < s_.size() &&
+             std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
         if (__builtin_mul_overflow(value, 10, &value) ||
             __builtin_add_overflow(value, s_[pos_] - '0', &value))
           return "a dimension in 'shape' is too large";
@@ -148,20 +150,23 @@ private:
 uint32_t readLE(const std::string &bytes, size_t offset, size_t width) {
   uint32_t v = 0;
   for (size_t i = 0; i < width; ++i)
-    v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + i]))
+         << (8 * i);
   return v;
 }
 
 } // namespace
 
 Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
-  if (bytes.size() < kMagicSize + 2 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0)
+  if (bytes.size() < kMagicSize + 2 ||
+      std::memcmp(bytes.data(), kMagic, kMagicSize) != 0)
     return Error(path + ": not a NumPy .npy file (bad magic)");
   int major = static_cast<unsigned char>(bytes[6]);
   int minor = static_cast<unsigned char>(bytes[7]);
   if (major < 1 || major > 3 || minor != 0)
-    return Error(path + ": unsupported .npy format version " + std::to_string(major) +
-                 "." + std::to_string(minor) + " (cnnc reads 1.0, 2.0 and 3.0)");
+    return Error(path + ": unsupported .npy format version " +
+                 std::to_string(major) + "." + std::to_string(minor) +
+                 " (cnnc reads 1.0, 2.0 and 3.0)");
   size_t lenWidth = major == 1 ? 2 : 4;
   size_t headerStart = kMagicSize + 2 + lenWidth;
   if (bytes.size() < headerStart)
@@ -171,9 +176,9 @@ Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
     return Error(path + ": .npy header length " + std::to_string(headerLen) +
                  " is absurd (limit " + std::to_string(kMaxHeaderSize) + ")");
   if (bytes.size() < headerStart + headerLen)
-    return Error(path + ": truncated .npy header (needs " + std::to_string(headerLen) +
-                 " bytes, the file has " + std::to_string(bytes.size() - headerStart) +
-                 ")");
+    return Error(path + ": truncated .npy header (needs " +
+                 std::to_string(headerLen) + " bytes, the file has " +
+                 std::to_string(bytes.size() - headerStart) + ")");
 
   HeaderParser parser(bytes.substr(headerStart, headerLen));
   std::string problem = parser.parse();
@@ -196,8 +201,9 @@ Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
     return Error(path + ": unsupported dtype '" + parser.descr +
                  "' (cnnc reads float32 '<f4' and int64 '<i8')");
   if (parser.fortranOrder)
-    return Error(path + ": Fortran-order arrays are not supported; save a C-order "
-                        "array (numpy.ascontiguousarray(arr))");
+    return Error(path +
+                 ": Fortran-order arrays are not supported; save a C-order "
+                 "array (numpy.ascontiguousarray(arr))");
 
   Expected<Tensor> tensor = Tensor::create(dtype, parser.shape, path);
   if (!tensor)
@@ -206,8 +212,9 @@ Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
   size_t have = bytes.size() - dataStart;
   size_t need = tensor->byteSize();
   if (have < need)
-    return Error(path + ": truncated data: shape " + shapeToString(parser.shape) +
-                 " needs " + std::to_string(need) + " bytes, the file has " +
+    return Error(path + ": truncated data: shape " +
+                 shapeToString(parser.shape) + " needs " +
+                 std::to_string(need) + " bytes, the file has " +
                  std::to_string(have));
   if (have > need)
     return Error(path + ": " + std::to_string(have - need) +

@@ -24,7 +24,8 @@ match(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
     return any;
   };
   auto hint = [&](const std::string &name) {
-    return skip ? "; to start it anew instead, skip it (--skip '" + name + "')" : std::string();
+    return skip ? "; to start it anew instead, skip it (--skip '" + name + "')"
+                : std::string();
   };
 
   std::vector<std::string> problems;
@@ -38,30 +39,35 @@ match(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
     }
     auto it = tensors.find(spec.name);
     if (it == tensors.end()) {
-      problems.push_back("tensor '" + spec.name + "' is missing (the network expects " +
+      problems.push_back("tensor '" + spec.name +
+                         "' is missing (the network expects " +
                          shapeToString(spec.shape) + ")" + hint(spec.name));
       continue;
     }
     const Tensor &t = it->second;
     if (t.shape() != spec.shape)
       problems.push_back("tensor '" + spec.name + "' has shape " +
-                         shapeToString(t.shape()) + " but the network expects " +
+                         shapeToString(t.shape()) +
+                         " but the network expects " +
                          shapeToString(spec.shape) + hint(spec.name));
     else if (t.dtype() != DType::F32)
-      problems.push_back("tensor '" + spec.name + "' has dtype " + dtypeName(t.dtype()) +
-                         " but the network expects F32");
+      problems.push_back("tensor '" + spec.name + "' has dtype " +
+                         dtypeName(t.dtype()) + " but the network expects F32");
     ordered.push_back(&t);
   }
   // A batch norm's num_batches_tracked is carried, not passed to the
   // network (see BatchCounters.h).
   for (const auto &[name, tensor] : tensors)
-    if (!expected.count(name) && !skipped(name) && !isBatchCounter(name, parameters))
+    if (!expected.count(name) && !skipped(name) &&
+        !isBatchCounter(name, parameters))
       problems.push_back("unexpected tensor '" + name + "' (" +
-                         shapeToString(tensor.shape()) + "); the network has no such parameter");
+                         shapeToString(tensor.shape()) +
+                         "); the network has no such parameter");
   for (size_t i = 0; i < used.size(); ++i)
     if (!used[i])
-      problems.push_back("--skip pattern '" + (*skip)[i] +
-                         "' matches no parameter of the network and no tensor of the file");
+      problems.push_back(
+          "--skip pattern '" + (*skip)[i] +
+          "' matches no parameter of the network and no tensor of the file");
   if (problems.empty())
     return ordered;
   std::string message;
@@ -73,20 +79,21 @@ match(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
 } // namespace
 
 Expected<std::vector<const Tensor *>>
-matchParameters(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
-                const std::string &file) {
+matchParameters(const std::vector<ParameterSpec> &parameters,
+                const TensorMap &tensors, const std::string &file) {
   return match(parameters, tensors, file, nullptr);
 }
 
-Expected<std::vector<const Tensor *>>
-matchParameters(const ModelLibrary &model, const TensorMap &tensors,
-                const std::string &file) {
+Expected<std::vector<const Tensor *>> matchParameters(const ModelLibrary &model,
+                                                      const TensorMap &tensors,
+                                                      const std::string &file) {
   return matchParameters(model.parameters(), tensors, file);
 }
 
 Expected<std::vector<const Tensor *>>
-matchInitialWeights(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
-                    const std::string &file, const std::vector<std::string> &skip) {
+matchInitialWeights(const std::vector<ParameterSpec> &parameters,
+                    const TensorMap &tensors, const std::string &file,
+                    const std::vector<std::string> &skip) {
   return match(parameters, tensors, file, &skip);
 }
 

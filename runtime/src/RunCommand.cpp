@@ -12,25 +12,30 @@
 namespace cnnc::rt {
 
 static const char kRunUsage[] =
-    "usage: cnnc run NET.so --weights WEIGHTS.safetensors --input X.npy -o Y.npy\n"
+    "usage: cnnc run NET.so --weights WEIGHTS.safetensors --input X.npy -o "
+    "Y.npy\n"
     "                [--threads T]\n"
     "\n"
     "Runs inference. X.npy holds float32 samples, [N, C, H, W] (or one sample\n"
     "[C, H, W]); Y.npy receives the logits, [N, classes].\n"
     "\n"
-    "  --weights FILE      the parameters (safetensors, PyTorch state_dict names)\n"
+    "  --weights FILE      the parameters (safetensors, PyTorch state_dict "
+    "names)\n"
     "  --input FILE        the input samples (.npy, float32)\n"
     "  -o, --output FILE   the .npy file to write\n"
-    "  --threads T         threads to use (default: the library's; 0 = one per core)\n";
+    "  --threads T         threads to use (default: the library's; 0 = one per "
+    "core)\n";
 
-// [N, ...input] as it is, or one sample [...input] given a batch dimension of 1.
+// [N, ...input] as it is, or one sample [...input] given a batch dimension
+// of 1.
 static Expected<Tensor> batchedInput(Tensor input, const ModelLibrary &model,
                                      const std::string &file) {
   const Shape &expected = model.inputShape();
   Shape sample(expected.begin() + 1, expected.end());
   if (input.dtype() != DType::F32)
     return Error(file + ": the network takes float32 samples, not " +
-                 dtypeName(input.dtype()) + " (save them with arr.astype(numpy.float32))");
+                 dtypeName(input.dtype()) +
+                 " (save them with arr.astype(numpy.float32))");
   if (input.shape() == sample) {
     Shape withBatch = input.shape();
     withBatch.insert(withBatch.begin(), 1);
@@ -41,13 +46,14 @@ static Expected<Tensor> batchedInput(Tensor input, const ModelLibrary &model,
   if (input.rank() == static_cast<int64_t>(expected.size()) &&
       Shape(input.shape().begin() + 1, input.shape().end()) == sample) {
     if (input.shape()[0] == 0)
-      return Error(file + ": holds no samples (shape " + shapeToString(input.shape()) + ")");
+      return Error(file + ": holds no samples (shape " +
+                   shapeToString(input.shape()) + ")");
     return input;
   }
-  return Error(file + ": shape " + shapeToString(input.shape()) + " does not fit the network '" +
-               model.name() + "', which takes [N, " +
-               shapeToString(sample).substr(1) + " (or one sample " + shapeToString(sample) +
-               ")");
+  return Error(file + ": shape " + shapeToString(input.shape()) +
+               " does not fit the network '" + model.name() +
+               "', which takes [N, " + shapeToString(sample).substr(1) +
+               " (or one sample " + shapeToString(sample) + ")");
 }
 
 int runRunCommand(const std::vector<std::string> &args, std::ostream &out,
@@ -83,8 +89,8 @@ int runRunCommand(const std::vector<std::string> &args, std::ostream &out,
   const std::string outputPath = parsed->options["--output"];
   int32_t threads = -1; // -1: leave the library's default
   if (auto t = parsed->options.find("--threads"); t != parsed->options.end()) {
-    Expected<int64_t> value =
-        parseInteger("--threads", t->second, 0, std::numeric_limits<int32_t>::max());
+    Expected<int64_t> value = parseInteger("--threads", t->second, 0,
+                                           std::numeric_limits<int32_t>::max());
     if (!value)
       return reportError(err, command, value.error());
     threads = static_cast<int32_t>(*value);
@@ -115,7 +121,8 @@ int runRunCommand(const std::vector<std::string> &args, std::ostream &out,
     return reportError(err, command, logits.error());
   if (Status s = writeNpy(outputPath, *logits); !s)
     return reportError(err, command, s.error());
-  out << "wrote " << outputPath << ": " << shapeToString(logits->shape()) << "\n";
+  out << "wrote " << outputPath << ": " << shapeToString(logits->shape())
+      << "\n";
   return 0;
 }
 

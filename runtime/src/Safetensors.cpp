@@ -21,10 +21,12 @@ const char kMetadataKey[] = "__metadata__";
 
 // Parses JSON, reporting duplicate keys (nlohmann keeps the last silently).
 // Exceptions stay inside this function: the API reports Errors.
-Expected<json> parseHeaderJson(const std::string &text, const std::string &path) {
+Expected<json> parseHeaderJson(const std::string &text,
+                               const std::string &path) {
   std::vector<std::set<std::string>> keysPerObject;
   std::string duplicate;
-  json::parser_callback_t callback = [&](int, json::parse_event_t event, json &parsed) {
+  json::parser_callback_t callback = [&](int, json::parse_event_t event,
+                                         json &parsed) {
     switch (event) {
     case json::parse_event_t::object_start:
       keysPerObject.emplace_back();
@@ -52,7 +54,8 @@ Expected<json> parseHeaderJson(const std::string &text, const std::string &path)
                  std::string(e.what()) + ")");
   }
   if (!duplicate.empty())
-    return Error(path + ": the safetensors header names '" + duplicate + "' twice");
+    return Error(path + ": the safetensors header names '" + duplicate +
+                 "' twice");
   return header;
 }
 
@@ -73,8 +76,9 @@ Expected<Shape> parseShape(const json &value, const std::string &where) {
   Shape shape;
   for (const json &d : value) {
     if (!d.is_number_unsigned())
-      return Error(where + " has a shape entry that is not a non-negative integer: " +
-                   d.dump());
+      return Error(
+          where +
+          " has a shape entry that is not a non-negative integer: " + d.dump());
     uint64_t v = d.get<uint64_t>();
     if (v > static_cast<uint64_t>(INT64_MAX))
       return Error(where + " has a dimension that is too large");
@@ -99,13 +103,16 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
                  std::to_string(bytes.size()) + " bytes)");
   uint64_t headerLen = 0;
   for (int i = 0; i < 8; ++i)
-    headerLen |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+    headerLen |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i]))
+                 << (8 * i);
   if (headerLen > kMaxHeaderSize)
-    return Error(path + ": safetensors header length " + std::to_string(headerLen) +
+    return Error(path + ": safetensors header length " +
+                 std::to_string(headerLen) +
                  " is absurd; the file is corrupt or not a safetensors file");
   if (headerLen > bytes.size() - 8)
-    return Error(path + ": safetensors header length " + std::to_string(headerLen) +
-                 " exceeds the file size (" + std::to_string(bytes.size()) +
+    return Error(path + ": safetensors header length " +
+                 std::to_string(headerLen) + " exceeds the file size (" +
+                 std::to_string(bytes.size()) +
                  " bytes); the file is truncated or not a safetensors file");
 
   Expected<json> header = parseHeaderJson(bytes.substr(8, headerLen), path);
@@ -123,7 +130,8 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
         return Error(path + ": '__metadata__' is not a JSON object");
       for (const auto &[key, value] : info.items()) {
         if (!value.is_string())
-          return Error(path + ": '__metadata__' entry '" + key + "' is not a string");
+          return Error(path + ": '__metadata__' entry '" + key +
+                       "' is not a string");
         file.metadata[key] = value.get<std::string>();
       }
       continue;
@@ -142,15 +150,15 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
       return shape.error();
     e.shape = *shape;
     const json offsets = info.value("data_offsets", json());
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned())
+    if (!offsets.is_array() || offsets.size() != 2 ||
+        !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
       return Error(where + " has no 'data_offsets' [begin, end]");
     e.begin = offsets[0].get<uint64_t>();
     e.end = offsets[1].get<uint64_t>();
     if (e.begin > e.end || e.end > dataSize)
-      return Error(where + " has data_offsets [" + std::to_string(e.begin) + ", " +
-                   std::to_string(e.end) + "] outside the " + std::to_string(dataSize) +
-                   " data bytes of the file");
+      return Error(where + " has data_offsets [" + std::to_string(e.begin) +
+                   ", " + std::to_string(e.end) + "] outside the " +
+                   std::to_string(dataSize) + " data bytes of the file");
     Expected<int64_t> count = checkedNumElements(e.shape, e.dtype, where);
     if (!count)
       return count.error();
@@ -158,7 +166,8 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
     if (e.end - e.begin != need)
       return Error(where + " of dtype " + dtypeName(e.dtype) + " and shape " +
                    shapeToString(e.shape) + " needs " + std::to_string(need) +
-                   " bytes but its data_offsets span " + std::to_string(e.end - e.begin));
+                   " bytes but its data_offsets span " +
+                   std::to_string(e.end - e.begin));
     entries.push_back(std::move(e));
   }
 
@@ -167,18 +176,20 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
   std::vector<const Entry *> byOffset;
   for (const Entry &e : entries)
     byOffset.push_back(&e);
-  std::sort(byOffset.begin(), byOffset.end(), [](const Entry *a, const Entry *b) {
-    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
-  });
+  std::sort(
+      byOffset.begin(), byOffset.end(), [](const Entry *a, const Entry *b) {
+        return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+      });
   uint64_t expected = 0;
   const Entry *previous = nullptr;
   for (const Entry *e : byOffset) {
     if (e->begin < expected)
-      return Error(path + ": the data of tensors '" + previous->name + "' and '" +
-                   e->name + "' overlap");
+      return Error(path + ": the data of tensors '" + previous->name +
+                   "' and '" + e->name + "' overlap");
     if (e->begin > expected)
       return Error(path + ": " + std::to_string(e->begin - expected) +
-                   " data bytes before tensor '" + e->name + "' belong to no tensor");
+                   " data bytes before tensor '" + e->name +
+                   "' belong to no tensor");
     expected = e->end;
     previous = e;
   }
@@ -188,7 +199,8 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
 
   const char *data = bytes.data() + 8 + headerLen;
   for (const Entry &e : entries) {
-    Expected<Tensor> tensor = Tensor::create(e.dtype, e.shape, path + ": tensor '" + e.name + "'");
+    Expected<Tensor> tensor =
+        Tensor::create(e.dtype, e.shape, path + ": tensor '" + e.name + "'");
     if (!tensor)
       return tensor.error();
     if (tensor->byteSize())
@@ -216,9 +228,10 @@ safetensorsLayout(const TensorMap &tensors,
     order.emplace_back(&name, &tensor);
   }
   // std::map iterates by name, and stable_sort keeps that order within a dtype.
-  std::stable_sort(order.begin(), order.end(), [](const auto &a, const auto &b) {
-    return dtypeSize(a.second->dtype()) > dtypeSize(b.second->dtype());
-  });
+  std::stable_sort(
+      order.begin(), order.end(), [](const auto &a, const auto &b) {
+        return dtypeSize(a.second->dtype()) > dtypeSize(b.second->dtype());
+      });
 
   SafetensorsLayout layout;
   json header = json::object(); // keys sorted: nlohmann's object is a std::map
@@ -252,7 +265,8 @@ safetensorsLayout(const TensorMap &tensors,
 
 Status writeSafetensors(const std::string &path, const TensorMap &tensors,
                         const std::map<std::string, std::string> &metadata) {
-  Expected<SafetensorsLayout> layout = safetensorsLayout(tensors, metadata, path);
+  Expected<SafetensorsLayout> layout =
+      safetensorsLayout(tensors, metadata, path);
   if (!layout)
     return layout.error();
   std::vector<ByteRange> pieces{{layout->header.data(), layout->header.size()}};

@@ -51,13 +51,15 @@ Expected<int64_t> checkedNumElements(const Shape &shape, DType dtype,
       return Error(what + ": shape " + shapeToString(shape) + " is too large");
   }
   int64_t bytes = 0;
-  if (__builtin_mul_overflow(count, static_cast<int64_t>(dtypeSize(dtype)), &bytes) ||
+  if (__builtin_mul_overflow(count, static_cast<int64_t>(dtypeSize(dtype)),
+                             &bytes) ||
       static_cast<uint64_t>(bytes) > std::numeric_limits<size_t>::max() / 2)
     return Error(what + ": shape " + shapeToString(shape) + " is too large");
   return count;
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+Tensor::Tensor(DType dtype, Shape shape)
+    : dtype_(dtype), shape_(std::move(shape)) {
   numElements_ = 1;
   for (int64_t d : shape_) {
     assert(d >= 0 && "use Tensor::create for unchecked shapes");
@@ -66,7 +68,8 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   bytes_.assign(static_cast<size_t>(numElements_) * dtypeSize(dtype_), 0);
 }
 
-Expected<Tensor> Tensor::create(DType dtype, Shape shape, const std::string &what) {
+Expected<Tensor> Tensor::create(DType dtype, Shape shape,
+                                const std::string &what) {
   Expected<int64_t> count = checkedNumElements(shape, dtype, what);
   if (!count)
     return count.error();

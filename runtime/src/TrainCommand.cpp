@@ -6,10 +6,10 @@
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/ParameterCheck.h"
 #include "cnnc/Safetensors.h"
+#include "cnnc/data/ValidationSplit.h"
 #include "cnnc/train/Checkpoint.h"
 #include "cnnc/train/Progress.h"
 #include "cnnc/train/Trainer.h"
-#include "cnnc/data/ValidationSplit.h"
 #include "cnnc/train/TrainingData.h"
 
 #include <cstdio>
@@ -23,30 +23,47 @@ namespace cnnc::rt {
 static const char kTrainUsage[] =
     "usage: cnnc train NET.so --data SPEC -o OUT.safetensors [options]\n"
     "\n"
-    "Trains the network with SGD on the training split of SPEC, evaluating it on\n"
+    "Trains the network with SGD on the training split of SPEC, evaluating it "
+    "on\n"
     "validation data after every epoch. The network's train: recipe gives the\n"
-    "defaults; the options below override them. Writes to OUT the weights of the\n"
-    "epoch with the best validation accuracy (or, with --no-keep-best, of the last\n"
-    "epoch), the best weights also to OUT with .best before the extension, and a\n"
+    "defaults; the options below override them. Writes to OUT the weights of "
+    "the\n"
+    "epoch with the best validation accuracy (or, with --no-keep-best, of the "
+    "last\n"
+    "epoch), the best weights also to OUT with .best before the extension, and "
+    "a\n"
     "checkpoint (with the last epoch's weights) after every epoch.\n"
     "\n"
-    "  --data SPEC          training data: fashion-mnist:DIR, mnist:DIR, cifar10:DIR,\n"
-    "                       npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR\n"
-    "  --val-data SPEC      validation data (its test split; default: a --val-split\n"
-    "                       of --data, else its test split, for npy and folder: the\n"
+    "  --data SPEC          training data: fashion-mnist:DIR, mnist:DIR, "
+    "cifar10:DIR,\n"
+    "                       npy:IMAGES.npy,LABELS.npy[,classes=K] or "
+    "folder:DIR\n"
+    "  --val-data SPEC      validation data (its test split; default: a "
+    "--val-split\n"
+    "                       of --data, else its test split, for npy and "
+    "folder: the\n"
     "                       same files)\n"
-    "  --val-split F        hold out the fraction F of the training data (a seeded\n"
-    "                       random part) for validation, with the eval transforms;\n"
+    "  --val-split F        hold out the fraction F of the training data (a "
+    "seeded\n"
+    "                       random part) for validation, with the eval "
+    "transforms;\n"
     "                       0 turns the recipe's val_split off\n"
     "  --keep-best, --no-keep-best\n"
-    "                       OUT gets the best validation epoch's weights (default,\n"
-    "                       unless the recipe says keep_best: false) or the last's\n"
+    "                       OUT gets the best validation epoch's weights "
+    "(default,\n"
+    "                       unless the recipe says keep_best: false) or the "
+    "last's\n"
     "  -o, --output FILE    the weights (safetensors)\n"
-    "  --weights FILE       start from these weights (default: the recipe's init:\n"
-    "                       weights, else PyTorch's default initialisation from --seed)\n"
-    "  --skip GLOB[,GLOB]   with --weights: parameters to start anew instead (the\n"
-    "                       replaced head, e.g. 'fc.*'); file tensors they match are\n"
-    "                       ignored whatever their shapes (default: init: skip)\n"
+    "  --weights FILE       start from these weights (default: the recipe's "
+    "init:\n"
+    "                       weights, else PyTorch's default initialisation "
+    "from --seed)\n"
+    "  --skip GLOB[,GLOB]   with --weights: parameters to start anew instead "
+    "(the\n"
+    "                       replaced head, e.g. 'fc.*'); file tensors they "
+    "match are\n"
+    "                       ignored whatever their shapes (default: init: "
+    "skip)\n"
     "  --epochs N           total number of epochs (also when resuming)\n"
     "  --batch-size B       samples per step\n"
     "  --lr X               base learning rate\n"
@@ -54,16 +71,21 @@ static const char kTrainUsage[] =
     "  --weight-decay D     L2 penalty\n"
     "  --nesterov           Nesterov momentum\n"
     "  --no-shuffle         keep the training data in file order\n"
-    "  --seed S             seed of initialisation, shuffling and augmentation (default 0)\n"
+    "  --seed S             seed of initialisation, shuffling and augmentation "
+    "(default 0)\n"
     "  --threads T          threads to use (0 = one per core)\n"
-    "  --checkpoint FILE    where to checkpoint after each epoch (default: OUT with\n"
+    "  --checkpoint FILE    where to checkpoint after each epoch (default: OUT "
+    "with\n"
     "                       .ckpt before the extension)\n"
-    "  --resume FILE        continue a run from its checkpoint: same data order,\n"
-    "                       learning rates and momentum as an uninterrupted run\n";
+    "  --resume FILE        continue a run from its checkpoint: same data "
+    "order,\n"
+    "                       learning rates and momentum as an uninterrupted "
+    "run\n";
 
 namespace {
 
-// "out.safetensors" + "best" -> "out.best.safetensors"; "dir.v/out" -> "dir.v/out.best".
+// "out.safetensors" + "best" -> "out.best.safetensors"; "dir.v/out" ->
+// "dir.v/out.best".
 std::string withTag(const std::string &path, const std::string &tag) {
   size_t slash = path.rfind('/');
   size_t dot = path.rfind('.');
@@ -76,7 +98,8 @@ std::string withTag(const std::string &path, const std::string &tag) {
 // The directory of `path` exists, so writing there can work.
 Status checkWritableDir(const std::string &path) {
   size_t slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string dir =
+      slash == std::string::npos ? "." : path.substr(0, slash + 1);
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Error(path + ": the directory " + dir + " does not exist");
@@ -107,7 +130,9 @@ struct Command {
     err << kTrainUsage;
     return 1;
   }
-  void note(const std::string &text) { err << name << ": note: " << text << "\n"; }
+  void note(const std::string &text) {
+    err << name << ": note: " << text << "\n";
+  }
 
   const std::string *option(const std::string &key) const {
     auto it = args.options.find(key);
@@ -156,7 +181,8 @@ struct Command {
       c.sgd.nesterov = true;
     }
     if (args.flags.count("--no-shuffle")) {
-      changed("--no-shuffle", c.shuffle ? "shuffle" : "no shuffle", "no shuffle");
+      changed("--no-shuffle", c.shuffle ? "shuffle" : "no shuffle",
+              "no shuffle");
       c.shuffle = false;
     }
     if (const std::string *v = option("--val-split")) {
@@ -181,12 +207,21 @@ struct Command {
   int run(const std::vector<std::string> &argv) {
     Expected<ParsedArgs> parsed = parseArgs(
         argv,
-        {{"-o", "--output"}, {"--output", "--output"}, {"--data", "--data"},
-         {"--val-data", "--val-data"}, {"--weights", "--weights"}, {"--epochs", "--epochs"},
-         {"--batch-size", "--batch-size"}, {"--lr", "--lr"}, {"--momentum", "--momentum"},
-         {"--weight-decay", "--weight-decay"}, {"--seed", "--seed"},
-         {"--threads", "--threads"}, {"--resume", "--resume"},
-         {"--checkpoint", "--checkpoint"}, {"--val-split", "--val-split"},
+        {{"-o", "--output"},
+         {"--output", "--output"},
+         {"--data", "--data"},
+         {"--val-data", "--val-data"},
+         {"--weights", "--weights"},
+         {"--epochs", "--epochs"},
+         {"--batch-size", "--batch-size"},
+         {"--lr", "--lr"},
+         {"--momentum", "--momentum"},
+         {"--weight-decay", "--weight-decay"},
+         {"--seed", "--seed"},
+         {"--threads", "--threads"},
+         {"--resume", "--resume"},
+         {"--checkpoint", "--checkpoint"},
+         {"--val-split", "--val-split"},
          {"--skip", "--skip"}},
         {"--nesterov", "--no-shuffle", "--keep-best", "--no-keep-best"});
     if (!parsed)
@@ -203,21 +238,25 @@ struct Command {
     if (!option("--output"))
       return usageError("missing -o OUT.safetensors");
     if (option("--weights") && option("--resume"))
-      return usageError("--resume continues from the checkpoint's weights; drop --weights");
+      return usageError(
+          "--resume continues from the checkpoint's weights; drop --weights");
     if (option("--val-data") && option("--val-split"))
-      return usageError("--val-data and --val-split both choose the validation data; "
-                        "give one");
+      return usageError(
+          "--val-data and --val-split both choose the validation data; "
+          "give one");
     if (args.flags.count("--keep-best") && args.flags.count("--no-keep-best"))
       return usageError("--keep-best and --no-keep-best contradict each other");
 
     // Outputs: checked before any work, so a typo does not cost a run.
     const std::string outPath = *option("--output");
     const std::string bestPath = withTag(outPath, "best");
-    const std::string ckptPath =
-        option("--checkpoint") ? *option("--checkpoint") : withTag(outPath, "ckpt");
+    const std::string ckptPath = option("--checkpoint")
+                                     ? *option("--checkpoint")
+                                     : withTag(outPath, "ckpt");
     if (outPath == bestPath || outPath == ckptPath || bestPath == ckptPath)
-      return fail(Error("the output, best-weights and checkpoint files must differ (" +
-                        outPath + ", " + bestPath + ", " + ckptPath + ")"));
+      return fail(
+          Error("the output, best-weights and checkpoint files must differ (" +
+                outPath + ", " + bestPath + ", " + ckptPath + ")"));
     for (const std::string *p : {&outPath, &bestPath, &ckptPath})
       if (Status s = checkWritableDir(*p); !s)
         return fail(s.error());
@@ -229,9 +268,11 @@ struct Command {
     if (!recipe)
       return fail(recipe.error());
     if (option("--skip") && !option("--weights") && recipe->initWeights.empty())
-      return usageError("--skip names tensors of --weights; give the weights file too");
+      return usageError(
+          "--skip names tensors of --weights; give the weights file too");
     if (const std::string *t = option("--threads")) {
-      Expected<int64_t> n = parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
+      Expected<int64_t> n =
+          parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
       if (!n)
         return fail(n.error());
       if (Status s = model->setNumThreads(static_cast<int32_t>(*n)); !s)
@@ -242,7 +283,8 @@ struct Command {
     TrainingCheckpoint state;
     const bool resuming = option("--resume") != nullptr;
     if (resuming) {
-      Expected<TrainingCheckpoint> c = loadCheckpoint(*option("--resume"), *model);
+      Expected<TrainingCheckpoint> c =
+          loadCheckpoint(*option("--resume"), *model);
       if (!c)
         return fail(c.error());
       state = std::move(*c);
@@ -255,16 +297,17 @@ struct Command {
       state.valSplit = recipe->valSplit;
     }
     if (option("--val-data") && state.valSplit > 0) {
-      note("--val-data replaces the validation split of " + number(state.valSplit) +
-           " of the training data");
+      note("--val-data replaces the validation split of " +
+           number(state.valSplit) + " of the training data");
       state.valSplit = 0;
     }
     if (Status s = applyFlags(state, resuming); !s)
       return fail(s.error());
     if (state.epochsCompleted > state.epochs)
-      return fail(Error(*option("--resume") + ": the checkpoint already completed " +
-                        std::to_string(state.epochsCompleted) + " epochs, more than --epochs " +
-                        std::to_string(state.epochs)));
+      return fail(
+          Error(*option("--resume") + ": the checkpoint already completed " +
+                std::to_string(state.epochsCompleted) +
+                " epochs, more than --epochs " + std::to_string(state.epochs)));
 
     // Data.
     Expected<data::DataSpec> trainSpec = data::parseDataSpec(*option("--data"));
@@ -276,12 +319,16 @@ struct Command {
       if (!valSpec)
         return fail(valSpec.error());
     } else if (!data::hasSplits(trainSpec->kind) && state.valSplit == 0) {
-      note(std::string(trainSpec->kind == data::DataKind::Npy ? "npy" : "folder") +
-           " data has no test split: validating on the training files (use --val-split "
+      note(std::string(trainSpec->kind == data::DataKind::Npy ? "npy"
+                                                              : "folder") +
+           " data has no test split: validating on the training files (use "
+           "--val-split "
            "or --val-data for separate validation data)");
     }
-    Expected<data::TransformList> trainTransforms = recipeTransforms(*recipe, true);
-    Expected<data::TransformList> valTransforms = recipeTransforms(*recipe, false);
+    Expected<data::TransformList> trainTransforms =
+        recipeTransforms(*recipe, true);
+    Expected<data::TransformList> valTransforms =
+        recipeTransforms(*recipe, false);
     if (!trainTransforms)
       return fail(Error(model->path() + ": " + trainTransforms.message()));
     if (!valTransforms)
@@ -300,8 +347,8 @@ struct Command {
     if (state.valSplit > 0) {
       // Both parts from the one dataset: the held-out part with the eval
       // transforms, no augmentation.
-      Expected<data::SplitIndices> split =
-          data::splitForValidation((*trainSet)->size(), state.valSplit, state.seed);
+      Expected<data::SplitIndices> split = data::splitForValidation(
+          (*trainSet)->size(), state.valSplit, state.seed);
       if (!split)
         return fail(Error(trainSpec->text + ": " + split.message()));
       trainOptions.subset = std::move(split->train);
@@ -339,18 +386,20 @@ struct Command {
         Expected<SafetensorsFile> file = readSafetensors(weights);
         if (!file)
           return fail(file.error());
-        Expected<std::vector<const Tensor *>> matched =
-            matchInitialWeights(model->parameters(), file->tensors, weights, skip);
+        Expected<std::vector<const Tensor *>> matched = matchInitialWeights(
+            model->parameters(), file->tensors, weights, skip);
         if (!matched)
           return fail(matched.error());
         // Skipped parameters start as new ones (the same seeded initialiser).
-        Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
+        Expected<TensorMap> init =
+            initParameters(model->parameters(), state.seed);
         if (!init)
           return fail(Error(model->path() + ": " + init.message()));
         std::string anew;
         for (size_t i = 0; i < matched->size(); ++i) {
           const std::string &name = model->parameters()[i].name;
-          state.parameters.push_back((*matched)[i] ? *(*matched)[i] : init->at(name));
+          state.parameters.push_back((*matched)[i] ? *(*matched)[i]
+                                                   : init->at(name));
           if (!(*matched)[i])
             anew += (anew.empty() ? "" : ", ") + name;
         }
@@ -359,7 +408,8 @@ struct Command {
         weightsFile = std::move(file->tensors);
         weightsName = weights;
       } else {
-        Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
+        Expected<TensorMap> init =
+            initParameters(model->parameters(), state.seed);
         if (!init)
           return fail(Error(model->path() + ": " + init.message()));
         for (const ParameterSpec &p : model->parameters())
@@ -373,31 +423,35 @@ struct Command {
       total += n;
       trainable += model->trainable()[i] ? n : 0;
     }
-    out << "training '" << model->name() << "' (" << total << " parameters, " << trainable
-        << " trainable) on " << describeData(*trainLoader, *trainSpec, data::Split::Train);
+    out << "training '" << model->name() << "' (" << total << " parameters, "
+        << trainable << " trainable) on "
+        << describeData(*trainLoader, *trainSpec, data::Split::Train);
     if (state.valSplit > 0)
       out << "\nvalidating on " << valLoader->numSamples() << " of its "
-          << (*trainSet)->size() << " images (val split " << number(state.valSplit)
-          << ", seed " << state.seed << "; eval transforms)";
+          << (*trainSet)->size() << " images (val split "
+          << number(state.valSplit) << ", seed " << state.seed
+          << "; eval transforms)";
     else
-      out << "\nvalidating on " << describeData(*valLoader, *valSpec, data::Split::Test);
-    out
-        << "\nSGD(lr=" << number(state.sgd.lr) << ", momentum=" << number(state.sgd.momentum)
+      out << "\nvalidating on "
+          << describeData(*valLoader, *valSpec, data::Split::Test);
+    out << "\nSGD(lr=" << number(state.sgd.lr)
+        << ", momentum=" << number(state.sgd.momentum)
         << ", weight_decay=" << number(state.sgd.weightDecay)
         << ", nesterov=" << (state.sgd.nesterov ? "True" : "False") << "), "
-        << describeSchedule(state.schedule) << ", batch size " << state.batchSize
-        << ", epochs " << state.epochs << ", seed " << state.seed
-        << (state.shuffle ? "" : ", no shuffle") << "\n";
+        << describeSchedule(state.schedule) << ", batch size "
+        << state.batchSize << ", epochs " << state.epochs << ", seed "
+        << state.seed << (state.shuffle ? "" : ", no shuffle") << "\n";
     if (resuming)
       out << "resuming from " << *option("--resume") << " after epoch "
           << state.epochsCompleted << " (step " << state.steps << ")\n";
     out << std::flush;
 
     auto weightsMeta = [&](int64_t epoch, std::optional<double> accuracy) {
-      std::map<std::string, std::string> meta{{"format", "pt"},
-                                              {"network", model->name()},
-                                              {"seed", std::to_string(state.seed)},
-                                              {"epoch", std::to_string(epoch)}};
+      std::map<std::string, std::string> meta{
+          {"format", "pt"},
+          {"network", model->name()},
+          {"seed", std::to_string(state.seed)},
+          {"epoch", std::to_string(epoch)}};
       if (accuracy) {
         char acc[40];
         std::snprintf(acc, sizeof acc, "%.17g", *accuracy);
@@ -405,7 +459,8 @@ struct Command {
       }
       return meta;
     };
-    Expected<BatchCounters> counters = readBatchCounters(*model, weightsFile, weightsName);
+    Expected<BatchCounters> counters =
+        readBatchCounters(*model, weightsFile, weightsName);
     if (!counters)
       return fail(counters.error());
     const int64_t stepsPerEpoch = trainLoader->numBatches();
@@ -420,19 +475,23 @@ struct Command {
 
     Progress progress(out, detectProgressStyle(out));
     std::optional<double> lastAccuracy; // unknown when no epoch runs
-    EpochHook hook = [&](const EpochSummary &summary, const TrainingCheckpoint &c) -> Status {
+    EpochHook hook = [&](const EpochSummary &summary,
+                         const TrainingCheckpoint &c) -> Status {
       out << formatEpochSummary(summary) << "\n" << std::flush;
       lastAccuracy = summary.validation.accuracy();
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
       if (summary.best)
-        if (Status s = writeSafetensors(bestPath, asMap(c.bestParameters, c.bestEpoch),
-                                        weightsMeta(c.bestEpoch, c.bestAccuracy));
+        if (Status s =
+                writeSafetensors(bestPath, asMap(c.bestParameters, c.bestEpoch),
+                                 weightsMeta(c.bestEpoch, c.bestAccuracy));
             !s)
           return s;
       return saveCheckpoint(ckptPath, *model, c);
     };
-    if (Status s = train(*model, *trainLoader, *valLoader, state, progress, hook); !s)
+    if (Status s =
+            train(*model, *trainLoader, *valLoader, state, progress, hook);
+        !s)
       return fail(s.error());
 
     if (state.bestEpoch > 0)
@@ -446,20 +505,24 @@ struct Command {
     if (args.flags.count("--keep-best") || args.flags.count("--no-keep-best"))
       keepBest = args.flags.count("--keep-best") > 0;
     const bool kept = keepBest && state.bestEpoch > 0;
-    if (Status s = kept ? writeSafetensors(outPath, asMap(state.bestParameters, state.bestEpoch),
-                                           weightsMeta(state.bestEpoch, state.bestAccuracy))
-                        : writeSafetensors(outPath, asMap(state.parameters, state.epochsCompleted),
-                                           weightsMeta(state.epochsCompleted, lastAccuracy));
+    if (Status s =
+            kept ? writeSafetensors(
+                       outPath, asMap(state.bestParameters, state.bestEpoch),
+                       weightsMeta(state.bestEpoch, state.bestAccuracy))
+                 : writeSafetensors(
+                       outPath, asMap(state.parameters, state.epochsCompleted),
+                       weightsMeta(state.epochsCompleted, lastAccuracy));
         !s)
       return fail(s.error());
     if (kept)
       out << "kept epoch " << state.bestEpoch << " of " << state.epochsCompleted
-          << ", the best val accuracy (" << percent(state.bestAccuracy) << ")\n";
+          << ", the best val accuracy (" << percent(state.bestAccuracy)
+          << ")\n";
     out << "wrote " << outPath << " (epoch "
         << (kept ? state.bestEpoch : state.epochsCompleted) << ")";
     if (state.bestEpoch > 0)
-      out << ", " << bestPath << " (epoch " << state.bestEpoch << ", val accuracy "
-          << percent(state.bestAccuracy) << ")";
+      out << ", " << bestPath << " (epoch " << state.bestEpoch
+          << ", val accuracy " << percent(state.bestAccuracy) << ")";
     if (lastAccuracy)
       out << " and " << ckptPath << " (epoch " << state.epochsCompleted << ")";
     out << "\n";

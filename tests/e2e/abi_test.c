@@ -8,14 +8,14 @@
 
 static int passed, failed;
 
-#define EXPECT(cond)                                                          \
-  do {                                                                        \
-    if (cond) {                                                               \
-      ++passed;                                                               \
-    } else {                                                                  \
-      ++failed;                                                               \
-      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);     \
-    }                                                                         \
+#define EXPECT(cond)                                                           \
+  do {                                                                         \
+    if (cond) {                                                                \
+      ++passed;                                                                \
+    } else {                                                                   \
+      ++failed;                                                                \
+      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);      \
+    }                                                                          \
   } while (0)
 
 int main(void) {
@@ -30,7 +30,8 @@ int main(void) {
   int32_t rank = -1;
   EXPECT(cnnc_input_shape(NULL, 4, &rank) == CNNC_ERROR_NULL_ARGUMENT);
   EXPECT(cnnc_input_shape(dims, 4, NULL) == CNNC_ERROR_NULL_ARGUMENT);
-  EXPECT(cnnc_input_shape(dims, 2, &rank) == CNNC_ERROR_BAD_CAPACITY && rank == 4);
+  EXPECT(cnnc_input_shape(dims, 2, &rank) == CNNC_ERROR_BAD_CAPACITY &&
+         rank == 4);
   EXPECT(cnnc_input_shape(dims, 4, &rank) == CNNC_OK && rank == 4 &&
          dims[0] == -1 && dims[1] == 3 && dims[2] == 32 && dims[3] == 32);
   EXPECT(cnnc_output_shape(dims, 4, &rank) == CNNC_OK && rank == 2 &&
@@ -42,7 +43,8 @@ int main(void) {
   EXPECT(cnnc_parameter_name(-1, &name) == CNNC_ERROR_OUT_OF_RANGE);
   EXPECT(cnnc_parameter_name(count, &name) == CNNC_ERROR_OUT_OF_RANGE);
   EXPECT(cnnc_parameter_name(0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
-  EXPECT(cnnc_parameter_shape(count, dims, 4, &rank) == CNNC_ERROR_OUT_OF_RANGE);
+  EXPECT(cnnc_parameter_shape(count, dims, 4, &rank) ==
+         CNNC_ERROR_OUT_OF_RANGE);
   EXPECT(cnnc_parameter_shape(0, dims, 1, &rank) == CNNC_ERROR_BAD_CAPACITY);
   /* ABI 3: LeNet has no buffers; every parameter is learned and updated. */
   int32_t kind = -1, updated = -1;
@@ -51,18 +53,21 @@ int main(void) {
   EXPECT(cnnc_parameter_updated(-1, &updated) == CNNC_ERROR_OUT_OF_RANGE);
   EXPECT(cnnc_parameter_updated(0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
   for (int32_t i = 0; i < count; ++i) {
-    EXPECT(cnnc_parameter_kind(i, &kind) == CNNC_OK && kind == CNNC_KIND_PARAMETER);
+    EXPECT(cnnc_parameter_kind(i, &kind) == CNNC_OK &&
+           kind == CNNC_KIND_PARAMETER);
     EXPECT(cnnc_parameter_updated(i, &updated) == CNNC_OK && updated == 1);
   }
   EXPECT(cnnc_set_num_threads(-3) == CNNC_ERROR_BAD_SHAPE);
   EXPECT(cnnc_set_num_threads(1) == CNNC_OK);
 
-  /* Parameters of the right sizes, all zero: the logits equal fc3's zero bias. */
+  /* Parameters of the right sizes, all zero: the logits equal fc3's zero bias.
+   */
   float *params[16] = {0};
   for (int32_t i = 0; i < count; ++i) {
     cnnc_parameter_shape(i, dims, 4, &rank);
     size_t n = 1;
-    for (int32_t d = 0; d < rank; ++d) n *= (size_t)dims[d];
+    for (int32_t d = 0; d < rank; ++d)
+      n *= (size_t)dims[d];
     params[i] = calloc(n, sizeof(float));
   }
   const float *const *p = (const float *const *)params;
@@ -74,7 +79,8 @@ int main(void) {
   EXPECT(cnnc_forward(0, input, p, output) == CNNC_ERROR_BAD_SHAPE);
   EXPECT(cnnc_forward(-5, input, p, output) == CNNC_ERROR_BAD_SHAPE);
   /* A batch whose element count overflows int32 is refused, not run. */
-  EXPECT(cnnc_forward((int64_t)1 << 40, input, p, output) == CNNC_ERROR_BAD_SHAPE);
+  EXPECT(cnnc_forward((int64_t)1 << 40, input, p, output) ==
+         CNNC_ERROR_BAD_SHAPE);
   /* A batch whose input fits (Halide limits an input to 2^31 - 1 elements)
      but whose intermediates exceed Halide's 2 GiB limit on an allocation
      (pool1's output, 1176 floats a sample; conv1 is fused into that pool):
@@ -94,10 +100,12 @@ int main(void) {
   params[3] = missing;
   EXPECT(cnnc_forward(2, input, p, output) == CNNC_OK);
   int zeros = 1;
-  for (int i = 0; i < 20; ++i) zeros &= output[i] == 0.0f;
+  for (int i = 0; i < 20; ++i)
+    zeros &= output[i] == 0.0f;
   EXPECT(zeros);
 
-  for (int32_t i = 0; i < count; ++i) free(params[i]);
+  for (int32_t i = 0; i < count; ++i)
+    free(params[i]);
   free(input);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

@@ -3,12 +3,17 @@
 // and PIL.
 //
 //   transform_probe decode FILE OUT.npy             [3, H, W] in [0, 1]
-//   transform_probe eval FILE RESIZE CROP OUT.npy   Resize(RESIZE), CenterCrop(CROP)
-//   transform_probe resized-crop FILE TOP LEFT H W SIZE OUT.npy
-//                                                   the box resampled to SIZE x SIZE
-//   transform_probe boxes < LINES                   per line "H W smin smax rmin rmax
-//                                                   u1 .. u22": the RandomResizedCrop box
-//                                                   drawn with those uniforms, "top left h w"
+//   transform_probe eval FILE RESIZE CROP OUT.npy   Resize(RESIZE),
+//   CenterCrop(CROP) transform_probe resized-crop FILE TOP LEFT H W SIZE
+//   OUT.npy
+//                                                   the box resampled to SIZE x
+//                                                   SIZE
+//   transform_probe boxes < LINES                   per line "H W smin smax
+//   rmin rmax
+//                                                   u1 .. u22": the
+//                                                   RandomResizedCrop box drawn
+//                                                   with those uniforms, "top
+//                                                   left h w"
 //   transform_probe folder DIR                      per image "label path"
 #include "cnnc/Npy.h"
 #include "cnnc/data/ImageDecode.h"
@@ -35,14 +40,17 @@ public:
   float uniform(double lo, double hi) override {
     return static_cast<float>(lo + (hi - lo) * u_.at(k_++));
   }
-  int64_t below(int64_t n) override { return static_cast<int64_t>(u_.at(k_++) * n); }
+  int64_t below(int64_t n) override {
+    return static_cast<int64_t>(u_.at(k_++) * n);
+  }
 
 private:
   std::vector<double> u_;
   size_t k_ = 0;
 };
 
-int save(const std::string &path, const std::vector<float> &pixels, const Shape &shape) {
+int save(const std::string &path, const std::vector<float> &pixels,
+         const Shape &shape) {
   Tensor t(DType::F32, shape);
   std::copy(pixels.begin(), pixels.end(), t.f32());
   if (Status s = writeNpy(path, t); !s)
@@ -50,7 +58,8 @@ int save(const std::string &path, const std::vector<float> &pixels, const Shape 
   return 0;
 }
 
-int transform(const std::string &file, const TransformList &transforms, const std::string &out) {
+int transform(const std::string &file, const TransformList &transforms,
+              const std::string &out) {
   std::vector<float> pixels;
   Expected<ImageSize> size = decodeImage(file, pixels);
   if (!size)
@@ -61,7 +70,8 @@ int transform(const std::string &file, const TransformList &transforms, const st
     Expected<Shape> next = t->outputShape(shape);
     if (!next)
       return fail(next.message());
-    std::vector<float> result(static_cast<size_t>((*next)[0] * (*next)[1] * (*next)[2]));
+    std::vector<float> result(
+        static_cast<size_t>((*next)[0] * (*next)[1] * (*next)[2]));
     t->apply(pixels.data(), shape, result.data(), rng);
     pixels = std::move(result);
     shape = *next;
@@ -76,18 +86,21 @@ int main(int argc, char **argv) {
   if (a.size() == 3 && a[0] == "decode")
     return transform(a[1], {}, a[2]);
   if (a.size() == 5 && a[0] == "eval")
-    return transform(a[1], {*Resize::shorterSide(std::stoll(a[2])),
-                            *CenterCrop::create(std::stoll(a[3]), std::stoll(a[3]))},
+    return transform(a[1],
+                     {*Resize::shorterSide(std::stoll(a[2])),
+                      *CenterCrop::create(std::stoll(a[3]), std::stoll(a[3]))},
                      a[4]);
   if (a.size() == 8 && a[0] == "resized-crop") {
     std::vector<float> pixels;
     Expected<ImageSize> size = decodeImage(a[1], pixels);
     if (!size)
       return fail(size.message());
-    const PixelBox box{std::stoll(a[2]), std::stoll(a[3]), std::stoll(a[4]), std::stoll(a[5])};
+    const PixelBox box{std::stoll(a[2]), std::stoll(a[3]), std::stoll(a[4]),
+                       std::stoll(a[5])};
     const int64_t n = std::stoll(a[6]);
     std::vector<float> out(static_cast<size_t>(3 * n * n));
-    resampleBilinear(pixels.data(), 3, size->height, size->width, box, out.data(), n, n);
+    resampleBilinear(pixels.data(), 3, size->height, size->width, box,
+                     out.data(), n, n);
     return save(a[7], out, {3, n, n});
   }
   if (a.size() == 1 && a[0] == "boxes") {
@@ -102,7 +115,8 @@ int main(int argc, char **argv) {
         u.push_back(v);
       ListDraws draws(u);
       PixelBox b = sampleResizedCropBox(h, w, r, draws);
-      std::cout << b.top << " " << b.left << " " << b.height << " " << b.width << "\n";
+      std::cout << b.top << " " << b.left << " " << b.height << " " << b.width
+                << "\n";
     }
     return 0;
   }
@@ -111,8 +125,10 @@ int main(int argc, char **argv) {
     if (!d)
       return fail(d.message());
     for (int64_t i = 0; i < d->size(); ++i)
-      std::cout << d->label(i) << " " << d->files->paths[static_cast<size_t>(i)] << "\n";
+      std::cout << d->label(i) << " " << d->files->paths[static_cast<size_t>(i)]
+                << "\n";
     return 0;
   }
-  return fail("bad arguments; see the comment at the top of transform_probe.cpp");
+  return fail(
+      "bad arguments; see the comment at the top of transform_probe.cpp");
 }

@@ -10,8 +10,8 @@ using namespace Halide;
 LoweredOp activation(OpKind kind, const Tensor &input,
                      const std::string &name) {
   if (!isActivation(kind))
-    throw std::invalid_argument(std::string("activation: ") +
-                                opKindName(kind) + " is not an activation");
+    throw std::invalid_argument(std::string("activation: ") + opKindName(kind) +
+                                " is not an activation");
   const char *op = opKindName(kind);
   detail::checkTensor(op, "input", input);
   std::string base = name.empty() ? std::string(op) : name;
@@ -38,8 +38,8 @@ LoweredOp activation(OpKind kind, const Tensor &input,
   }
   Func out(detail::funcName(base));
   out(result.vars) = value;
-  result.output = {out, detail::checkShape(
-                            op, cnn::shape::elementwise(input.shape))};
+  result.output = {
+      out, detail::checkShape(op, cnn::shape::elementwise(input.shape))};
   return result;
 }
 

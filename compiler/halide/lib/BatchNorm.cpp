@@ -34,8 +34,7 @@ ChannelStats channelStats(const Tensor &input, const Expr &batch,
 LoweredOp batchNorm2d(const Tensor &input, const Tensor &weight,
                       const Tensor &bias, const Tensor &runningMean,
                       const Tensor &runningVar, double eps,
-                      const ChannelStats *batchStats,
-                      const std::string &name) {
+                      const ChannelStats *batchStats, const std::string &name) {
   const char *op = "batchnorm2d";
   detail::checkTensor(op, "input", input);
   detail::checkTensor(op, "weight", weight);

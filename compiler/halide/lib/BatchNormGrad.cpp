@@ -9,9 +9,9 @@ using namespace Halide;
 
 namespace {
 
-void checkOperands(const char *op, const Tensor &input, const Tensor &dy,
-                   const std::vector<std::pair<const char *, const Tensor *>>
-                       &perChannel) {
+void checkOperands(
+    const char *op, const Tensor &input, const Tensor &dy,
+    const std::vector<std::pair<const char *, const Tensor *>> &perChannel) {
   detail::checkTensor(op, "input", input);
   detail::checkTensor(op, "dy", dy);
   cnn::shape::ChannelOperands shapes;
@@ -19,8 +19,8 @@ void checkOperands(const char *op, const Tensor &input, const Tensor &dy,
     detail::checkTensor(op, what, *t);
     shapes.push_back({what, t->shape});
   }
-  detail::checkShape(op, cnn::shape::batchNorm2dInputGrad(input.shape,
-                                                          dy.shape, shapes));
+  detail::checkShape(
+      op, cnn::shape::batchNorm2dInputGrad(input.shape, dy.shape, shapes));
 }
 
 /// The statistics a gradient normalises with: the batch's or the running
@@ -29,9 +29,8 @@ struct Normalisation {
   Func mean, invstd;
 };
 
-Normalisation normalisation(const Tensor &runningMean,
-                            const Tensor &runningVar, double eps,
-                            const ChannelStats *batchStats,
+Normalisation normalisation(const Tensor &runningMean, const Tensor &runningVar,
+                            double eps, const ChannelStats *batchStats,
                             const std::string &name) {
   Normalisation n;
   n.mean = batchStats ? batchStats->mean : runningMean.func;
@@ -91,11 +90,9 @@ LoweredGrad batchNorm2dInputGrad(const Tensor &input, const Tensor &dy,
       slope(detail::funcName(name, "_slope"));
   meanDy(c) = sumDy(c) / batchStats->count;
   slope(c) = norm.invstd(c) * norm.invstd(c) * sumDyXmu(c) / batchStats->count;
-  result.stored.insert(result.stored.end(),
-                       {sumDy, sumDyXmu, meanDy, slope});
-  out(x, y, c, n) =
-      a(c) * (dy.func(x, y, c, n) - meanDy(c) -
-              (input.func(x, y, c, n) - norm.mean(c)) * slope(c));
+  result.stored.insert(result.stored.end(), {sumDy, sumDyXmu, meanDy, slope});
+  out(x, y, c, n) = a(c) * (dy.func(x, y, c, n) - meanDy(c) -
+                            (input.func(x, y, c, n) - norm.mean(c)) * slope(c));
   result.output = {out, input.shape};
   return result;
 }
@@ -139,8 +136,8 @@ LoweredGrad batchNorm2dStatsUpdate(const Tensor &runningMean,
   const char *op = "batchnorm2d_stats_update";
   detail::checkTensor(op, "running_mean", runningMean);
   detail::checkTensor(op, "running_var", runningVar);
-  detail::checkSameShape(op, "running_mean and running_var",
-                         runningMean.shape, runningVar.shape);
+  detail::checkSameShape(op, "running_mean and running_var", runningMean.shape,
+                         runningVar.shape);
   if (runningMean.shape.size() != 1)
     detail::fail(op, "running statistics must be [C], got " +
                          cnn::shape::format(runningMean.shape));

@@ -86,8 +86,9 @@ void checkTensor(const char *op, const char *what, const Tensor &t) {
   // the dynamic batch, and only there.
   for (size_t i = 1; i < t.shape.size(); ++i)
     if (t.shape[i] < 1)
-      throw std::invalid_argument(prefix + "must have static dimensions "
-                                           "after the batch, got shape " +
+      throw std::invalid_argument(prefix +
+                                  "must have static dimensions "
+                                  "after the batch, got shape " +
                                   cnn::shape::format(t.shape));
 }
 

@@ -122,7 +122,8 @@ void scheduleConvChannelVectors(const Group &g, int natural) {
   root.compute_root()
       .bound(x, 0, W)
       .split(c, co, cb, block)
-      .split(x, xo, xi, wholeVectorWidth(natural, W), TailStrategy::ShiftInwards)
+      .split(x, xo, xi, wholeVectorWidth(natural, W),
+             TailStrategy::ShiftInwards)
       .reorder(xi, xo, cb, y, co, n)
       .vectorize(xi);
   if (op.padded.defined()) {
@@ -193,8 +194,8 @@ void scheduleWindowed(const Group &g, int natural,
   const int64_t W = g.root->output.shape[3];
   WindowTile tile = windowTile(g, natural);
   const int width = tile.width, rows = tile.rows;
-  const int block = producer ? windowTile(*producer, natural).block
-                             : tile.block;
+  const int block =
+      producer ? windowTile(*producer, natural).block : tile.block;
 
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
       yi(y.name() + "_i"), co(c.name() + "_o"), cb(c.name() + "_b");
@@ -289,8 +290,8 @@ void scheduleLinear(const Group &g, int natural) {
   // (24 with AVX-512), the rest for the loaded operands.
   const int budget = natural >= 16 ? 24 : 12;
   const int bn = lanesPath ? 3 : 1;
-  const int bo = int(std::min<int64_t>(
-      lanesPath ? budget / bn : 8, outFeatures));
+  const int bo =
+      int(std::min<int64_t>(lanesPath ? budget / bn : 8, outFeatures));
   // Long rows: chunks of `chunk` vectors of input features, so that a
   // block's weight chunk (bo rows) stays in L1 while every block of
   // samples reads it.
@@ -315,10 +316,10 @@ void scheduleLinear(const Group &g, int natural) {
     Var u(o.name() + "_lane");
     // The guarded tail is a predicate of the intermediate's reduction, so
     // lanes past in_features are never read.
-    Func lanes = op.accum.update()
-                     .split(op.rdom.x, ko, ki, natural,
-                            TailStrategy::GuardWithIf)
-                     .rfactor(ki, u);
+    Func lanes =
+        op.accum.update()
+            .split(op.rdom.x, ko, ki, natural, TailStrategy::GuardWithIf)
+            .rfactor(ki, u);
     Var lo = op.vars[0], ln = op.vars[1];
     Var lno(ln.name() + "_o"), lni(ln.name() + "_i");
     lanes.compute_at(root, t)
@@ -342,8 +343,8 @@ void scheduleLinear(const Group &g, int natural) {
   }
 }
 
-/// Element-wise results (standalone activations and adds): stored once, vectorised
-/// over the innermost dim, parallel over the outer ones.
+/// Element-wise results (standalone activations and adds): stored once,
+/// vectorised over the innermost dim, parallel over the outer ones.
 void scheduleElementwise(const Group &g, int natural) {
   Func root = g.root->output.func;
   const std::vector<Var> &v = g.root->vars;
@@ -398,7 +399,11 @@ void storePlanes(Func f, const std::vector<Var> &vars,
   const int H = int(shape[2]), W = int(shape[3]);
   Var xy(x.name() + "_" + y.name()), cn(c.name() + "_" + n.name());
   // Whole planes (bound), so the last vector may shift back into the plane.
-  f.compute_root().bound(x, 0, W).bound(y, 0, H).fuse(x, y, xy).fuse(c, n, cn)
+  f.compute_root()
+      .bound(x, 0, W)
+      .bound(y, 0, H)
+      .fuse(x, y, xy)
+      .fuse(c, n, cn)
       .parallel(cn);
   if (H * W >= natural) {
     Var o(xy.name() + "_o"), i(xy.name() + "_i");
@@ -526,8 +531,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
     for (;;) {
       const std::string name = ops[last].output.func.name();
       auto it = readers.find(name);
-      if (outputs.count(name) || it == readers.end() ||
-          it->second.size() != 1)
+      if (outputs.count(name) || it == readers.end() || it->second.size() != 1)
         break;
       size_t next = it->second[0];
       if (!isElementwise(ops[next].kind) || fused[next] || next == last)
@@ -577,8 +581,8 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
     case OpKind::AdaptiveAvgPool2d:
       // (A conv falls through to here too.)
       if (g.op->kind == OpKind::AdaptiveAvgPool2d && g.root == g.op &&
-          g.op->output.shape[2] == 1 &&
-          g.op->output.shape[3] == 1 && !fusedProducer.count(g.op)) {
+          g.op->output.shape[2] == 1 && g.op->output.shape[3] == 1 &&
+          !fusedProducer.count(g.op)) {
         scheduleGlobalAvgPool(g, natural);
         break;
       }

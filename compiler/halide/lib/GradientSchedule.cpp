@@ -97,7 +97,8 @@ void storeIntermediate(Func f) {
 }
 
 /// The SGD update in `grads` that reads `grad`'s result, if any.
-LoweredGrad *updateOf(const LoweredGrad &grad, std::vector<LoweredGrad> &grads) {
+LoweredGrad *updateOf(const LoweredGrad &grad,
+                      std::vector<LoweredGrad> &grads) {
   for (LoweredGrad &u : grads)
     if (u.kind == GradKind::SgdUpdate &&
         u.inputs.at(1).func.name() == grad.output.func.name())
@@ -176,8 +177,7 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
   accum.compute_at(at);
   Var lane(g.accum.name() + "_lane");
   std::vector<VarOrRVar> order{lane, kx, oi};
-  Func partial =
-      rfactorOverLanes(accum.update(), rx, outW, lanes, lane, order);
+  Func partial = rfactorOverLanes(accum.update(), rx, outW, lanes, lane, order);
   if (chunked)
     order.insert(order.end(), {RVar(g.rdom[1]), ry, ky, rn});
   else
@@ -264,8 +264,8 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
   update.split(x, xo, xi, width, TailStrategy::RoundUp)
       .split(y, yo, yi, rows, TailStrategy::RoundUp)
       .split(c, co, ci, block)
-      .reorder({xi, yi, ci, RVar(g.rdom[0]), RVar(g.rdom[1]),
-                RVar(g.rdom[2]), xo, yo, co, n})
+      .reorder({xi, yi, ci, RVar(g.rdom[0]), RVar(g.rdom[1]), RVar(g.rdom[2]),
+                xo, yo, co, n})
       .vectorize(xi)
       .unroll(yi)
       .unroll(ci);
@@ -388,8 +388,7 @@ void scheduleMaxPoolGrad(LoweredGrad &g, const LoopLevel &slice, int natural) {
   for (const Var &v : args)
     order.push_back(v);
   Stage update = argmax.update();
-  update.reorder(order)
-      .vectorize(args[0], width, TailStrategy::GuardWithIf);
+  update.reorder(order).vectorize(args[0], width, TailStrategy::GuardWithIf);
   for (const RVar &r : argmax.rvars(0))
     update.unroll(r);
 }
@@ -465,8 +464,8 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
     // SGD with momentum: the new parameter and the new velocity read the same
     // (param, grad, velocity) rows; one shared parallel loop computes both
     // per row, while the row is in cache.
-    if (g.kind == GradKind::SgdUpdate && g.extraOutputs.size() == 1 &&
-        slice && extraSlice)
+    if (g.kind == GradKind::SgdUpdate && g.extraOutputs.size() == 1 && slice &&
+        extraSlice)
       g.output.func.compute_with(extraSlice->f, extraSlice->var);
     if (g.kind == GradKind::MaxPool2dGrad)
       scheduleMaxPoolGrad(g, slice->level(), natural);

@@ -15,9 +15,9 @@ struct Window {
 };
 
 Window windowOf(const Tensor &input, const cnn::shape::Pool2dArgs &args) {
-  return {int(input.shape[2]),   int(input.shape[3]),   int(args.kernel[0]),
-          int(args.kernel[1]),   int(args.stride[0]),   int(args.stride[1]),
-          int(args.padding[0]),  int(args.padding[1]),  int(args.dilation[0]),
+  return {int(input.shape[2]),  int(input.shape[3]),  int(args.kernel[0]),
+          int(args.kernel[1]),  int(args.stride[0]),  int(args.stride[1]),
+          int(args.padding[0]), int(args.padding[1]), int(args.dilation[0]),
           int(args.dilation[1])};
 }
 
@@ -58,9 +58,8 @@ LoweredOp maxPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = Expr(negInf);
   result.accum(x, y, c, n) =
-      max(result.accum(x, y, c, n),
-          source(x * w.sx - w.px + r.x * w.dx, y * w.sy - w.py + r.y * w.dy, c,
-                 n));
+      max(result.accum(x, y, c, n), source(x * w.sx - w.px + r.x * w.dx,
+                                           y * w.sy - w.py + r.y * w.dy, c, n));
 
   Func out(detail::funcName(name));
   out(x, y, c, n) = result.accum(x, y, c, n);
@@ -138,10 +137,9 @@ LoweredOp adaptiveAvgPool2d(const Tensor &input, cnn::shape::Pair outputSize,
     // read inside the input, and a select vectorises where RDom::where
     // would not.
     Expr inside = r.x < lenX && r.y < lenY;
-    value = select(inside,
-                   input.func(min(x0 + r.x, inW - 1), min(y0 + r.y, inH - 1),
-                              c, n),
-                   0.0f);
+    value = select(
+        inside,
+        input.func(min(x0 + r.x, inW - 1), min(y0 + r.y, inH - 1), c, n), 0.0f);
   }
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;

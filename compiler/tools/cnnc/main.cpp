@@ -8,11 +8,11 @@
 
 #include "cnn/CnnDialect.h"
 #include "cnn/CnnPasses.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -138,7 +138,8 @@ bool parseSchedule(const std::string &text, cnnc::SchedulePolicy &policy,
   for (const std::string &n : cnnc::availableAutoschedulers())
     valid += ", auto:" + n;
   const std::string prefix = "auto:";
-  std::string name = text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : "";
+  std::string name =
+      text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : "";
   const auto &names = cnnc::availableAutoschedulers();
   if (std::find(names.begin(), names.end(), name) == names.end()) {
     error = "unknown schedule '" + text + "' (available: " + valid + ")";
@@ -185,14 +186,16 @@ int compileCommand(const std::vector<std::string> &args) {
         long n = std::strtol(v->c_str(), &end, 10);
         if (v->empty() || *end || n < 0 || n > (1 << 20))
           return usageError("--segment-ops needs a number of ops (0: one "
-                            "pipeline), not '" + *v + "'");
+                            "pipeline), not '" +
+                            *v + "'");
         segmentOps = static_cast<int>(n);
       } else if (a == "--autoschedule-timeout") {
         char *end = nullptr;
         double seconds = std::strtod(v->c_str(), &end);
         if (v->empty() || *end || !(seconds > 0) || seconds > 86400)
           return usageError("--autoschedule-timeout needs a number of seconds "
-                            "in (0, 86400], not '" + *v + "'");
+                            "in (0, 86400], not '" +
+                            *v + "'");
         options.autoscheduleSeconds = seconds;
       } else {
         std::string error;
@@ -369,6 +372,7 @@ int main(int argc, char **argv) {
   if (command == "eval")
     return cnnc::rt::runEvalCommand(rest, std::cout, std::cerr);
   if (command == "bench")
-    return cnnc::rt::runBenchCommand(rest, std::cout, std::cerr, benchCompiler());
+    return cnnc::rt::runBenchCommand(rest, std::cout, std::cerr,
+                                     benchCompiler());
   return compileCommand(args);
 }

@@ -83,8 +83,8 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
   Value loss = b.create<cnn::CrossEntropyOp>(loc, lossType, logits, labels);
 
   llvm::DenseMap<Value, Value> grads;
-  grads[logits] = b.create<cnn::CrossEntropyGradOp>(loc, logits.getType(),
-                                                    logits, labels);
+  grads[logits] =
+      b.create<cnn::CrossEntropyGradOp>(loc, logits.getType(), logits, labels);
   for (Operation *op : llvm::reverse(forwardOps)) {
     if (isa<cnn::ParameterOp>(op) || op->getNumResults() != 1)
       continue;
@@ -93,8 +93,7 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
       continue;
     auto differentiable = dyn_cast<cnn::DifferentiableOp>(op);
     if (!differentiable)
-      return op->emitError("no gradient rule for '")
-             << op->getName() << "'";
+      return op->emitError("no gradient rule for '") << op->getName() << "'";
     SmallVector<bool> needed;
     for (Value operand : op->getOperands())
       needed.push_back(needsGrad.contains(operand));

@@ -102,8 +102,7 @@ LogicalResult cnn::verifyParameter(ParameterOp op) {
 
 LogicalResult cnn::Conv2dOp::inferReturnTypes(
     MLIRContext *context, Optional<Location> location, ValueRange operands,
-    DictionaryAttr attributes, RegionRange,
-    SmallVectorImpl<Type> &inferred) {
+    DictionaryAttr attributes, RegionRange, SmallVectorImpl<Type> &inferred) {
   auto input = shapeOf(operands[0].getType());
   auto weight = shapeOf(operands[1].getType());
   Optional<shp::Shape> bias;
@@ -130,9 +129,11 @@ LogicalResult cnn::Conv2dOp::inferReturnTypes(
                         inferred);
 }
 
-LogicalResult cnn::LinearOp::inferReturnTypes(
-    MLIRContext *context, Optional<Location> location, ValueRange operands,
-    DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {
+LogicalResult cnn::LinearOp::inferReturnTypes(MLIRContext *context,
+                                              Optional<Location> location,
+                                              ValueRange operands,
+                                              DictionaryAttr, RegionRange,
+                                              SmallVectorImpl<Type> &inferred) {
   auto input = shapeOf(operands[0].getType());
   auto weight = shapeOf(operands[1].getType());
   std::optional<shp::Shape> bias;
@@ -150,7 +151,7 @@ LogicalResult cnn::LinearOp::inferReturnTypes(
                         shp::linear(*input, *weight, bias), inferred);
 }
 
-#define CNN_ELEMENTWISE_INFERENCE(Op, name)                                   \
+#define CNN_ELEMENTWISE_INFERENCE(Op, name)                                    \
   LogicalResult cnn::Op::inferReturnTypes(                                     \
       MLIRContext *context, Optional<Location> location, ValueRange operands,  \
       DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {          \
@@ -201,9 +202,11 @@ LogicalResult cnn::AdaptiveAvgPool2dOp::inferReturnTypes(
                         });
 }
 
-LogicalResult cnn::AddOp::inferReturnTypes(
-    MLIRContext *context, Optional<Location> location, ValueRange operands,
-    DictionaryAttr, RegionRange, SmallVectorImpl<Type> &inferred) {
+LogicalResult cnn::AddOp::inferReturnTypes(MLIRContext *context,
+                                           Optional<Location> location,
+                                           ValueRange operands, DictionaryAttr,
+                                           RegionRange,
+                                           SmallVectorImpl<Type> &inferred) {
   auto lhs = shapeOf(operands[0].getType());
   auto rhs = shapeOf(operands[1].getType());
   if (!lhs || !rhs) {
@@ -285,8 +288,9 @@ shp::Shape shapeListAttr(DictionaryAttr attributes, StringRef name) {
       DictionaryAttr attributes, RegionRange,                                  \
       SmallVectorImpl<Type> &inferred) {                                       \
     (void)attributes;                                                          \
-    return inferFromAll(context, location, name, operands, inferred,          \
-                        [&](const std::vector<shp::Shape> &s) { return body; }); \
+    return inferFromAll(                                                       \
+        context, location, name, operands, inferred,                           \
+        [&](const std::vector<shp::Shape> &s) { return body; });               \
   }
 
 CNN_INFER(CrossEntropyOp, "cross_entropy", shp::crossEntropy(s[0], s[1]))
@@ -312,8 +316,8 @@ CNN_INFER(AvgPool2dGradOp, "avgpool2d_grad",
           shp::avgPool2dGrad(s[0], poolArgs(attributes),
                              pairAttr(attributes, "input_size", {1, 1})))
 CNN_INFER(AdaptiveAvgPool2dGradOp, "adaptive_avgpool2d_grad",
-          shp::adaptiveAvgPool2dGrad(s[0],
-                                     pairAttr(attributes, "input_size", {1, 1})))
+          shp::adaptiveAvgPool2dGrad(s[0], pairAttr(attributes, "input_size",
+                                                    {1, 1})))
 CNN_INFER(UnflattenOp, "unflatten",
           shp::unflatten(s[0], shapeListAttr(attributes, "shape")))
 CNN_INFER(BatchNorm2dInputGradOp, "batchnorm2d_input_grad",

@@ -34,15 +34,13 @@ void Conv2dOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
   Location loc = getLoc();
   if (needed[0])
     grads[0] = b.create<Conv2dInputGradOp>(
-        loc, getInput().getType(), grad, getWeight(), getStride(),
-        getPadding(), getDilation(), getGroupsAttr(),
-        spatialSize(b, getInput()));
+        loc, getInput().getType(), grad, getWeight(), getStride(), getPadding(),
+        getDilation(), getGroupsAttr(), spatialSize(b, getInput()));
   if (needed[1]) {
     auto w = getWeight().getType().cast<RankedTensorType>().getShape();
     grads[1] = b.create<Conv2dWeightGradOp>(
-        loc, getWeight().getType(), getInput(), grad, getStride(),
-        getPadding(), getDilation(), getGroupsAttr(),
-        b.getI64ArrayAttr({w[2], w[3]}));
+        loc, getWeight().getType(), getInput(), grad, getStride(), getPadding(),
+        getDilation(), getGroupsAttr(), b.getI64ArrayAttr({w[2], w[3]}));
   }
   if (getBias() && needed[2])
     grads[2] = biasGrad(b, loc, getBias(), grad);
@@ -68,14 +66,16 @@ void ReluOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                             SmallVectorImpl<Value> &grads) {
   resize(grads, 1);
   if (needed[0])
-    grads[0] = b.create<ReluGradOp>(getLoc(), grad.getType(), getResult(), grad);
+    grads[0] =
+        b.create<ReluGradOp>(getLoc(), grad.getType(), getResult(), grad);
 }
 
 void TanhOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                             SmallVectorImpl<Value> &grads) {
   resize(grads, 1);
   if (needed[0])
-    grads[0] = b.create<TanhGradOp>(getLoc(), grad.getType(), getResult(), grad);
+    grads[0] =
+        b.create<TanhGradOp>(getLoc(), grad.getType(), getResult(), grad);
 }
 
 void SigmoidOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,

@@ -17,9 +17,9 @@ struct InferShapesPass : public InferShapesBase<InferShapesPass> {
     FuncOp func = getOperation();
     WalkResult walk = func.walk([](InferTypeOpInterface op) {
       SmallVector<Type, 1> inferred;
-      if (failed(op.inferReturnTypes(
-              op->getContext(), op->getLoc(), op->getOperands(),
-              op->getAttrDictionary(), op->getRegions(), inferred)))
+      if (failed(op.inferReturnTypes(op->getContext(), op->getLoc(),
+                                     op->getOperands(), op->getAttrDictionary(),
+                                     op->getRegions(), inferred)))
         return WalkResult::interrupt();
       for (auto [result, type] : llvm::zip(op->getResults(), inferred))
         result.setType(type);
@@ -30,9 +30,8 @@ struct InferShapesPass : public InferShapesBase<InferShapesPass> {
 
     // Results of the function follow what it returns.
     func.walk([&](ReturnOp ret) {
-      auto type = FunctionType::get(func.getContext(),
-                                    func.getType().getInputs(),
-                                    ret.getOperandTypes());
+      auto type = FunctionType::get(
+          func.getContext(), func.getType().getInputs(), ret.getOperandTypes());
       func.setType(type);
     });
   }

@@ -46,8 +46,8 @@ ShapeResult windowOutput(const Shape &input, Pair kernel, Pair stride,
          << " (input " << in << " + 2 * padding " << padding[i] << ")";
       return ShapeResult::failure(os.str());
     }
-    out[2 + i] = convOutputSize(in, kernel[i], stride[i], padding[i],
-                                dilation[i]);
+    out[2 + i] =
+        convOutputSize(in, kernel[i], stride[i], padding[i], dilation[i]);
   }
   return ShapeResult::success(out);
 }
@@ -77,8 +77,8 @@ int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride,
 
 Shape conv2dWeightShape(int64_t inChannels, int64_t outChannels, Pair kernel,
                         int64_t groups) {
-  return {outChannels, groups > 0 ? inChannels / groups : inChannels,
-          kernel[0], kernel[1]};
+  return {outChannels, groups > 0 ? inChannels / groups : inChannels, kernel[0],
+          kernel[1]};
 }
 
 ShapeResult conv2d(const Shape &input, const Shape &weight,
@@ -91,8 +91,8 @@ ShapeResult conv2d(const Shape &input, const Shape &weight,
     return ShapeResult::failure("groups must be at least 1, got " +
                                 std::to_string(args.groups));
   Pair kernel{weight[2], weight[3]};
-  if (auto e = checkWindowArgs(kernel, args.stride, args.padding,
-                               args.dilation))
+  if (auto e =
+          checkWindowArgs(kernel, args.stride, args.padding, args.dilation))
     return ShapeResult::failure(*e);
   int64_t inChannels = input[1], outChannels = weight[0];
   if (outChannels < 1)
@@ -100,19 +100,21 @@ ShapeResult conv2d(const Shape &input, const Shape &weight,
                                 std::to_string(outChannels));
   if (inChannels != kDynamic) {
     if (inChannels % args.groups != 0)
-      return ShapeResult::failure(
-          "in_channels " + std::to_string(inChannels) +
-          " is not divisible by groups " + std::to_string(args.groups));
+      return ShapeResult::failure("in_channels " + std::to_string(inChannels) +
+                                  " is not divisible by groups " +
+                                  std::to_string(args.groups));
     if (weight[1] * args.groups != inChannels)
-      return ShapeResult::failure(
-          "weight shape " + format(weight) + " expects " +
-          std::to_string(weight[1] * args.groups) + " input channels but the "
-          "input has " + std::to_string(inChannels));
+      return ShapeResult::failure("weight shape " + format(weight) +
+                                  " expects " +
+                                  std::to_string(weight[1] * args.groups) +
+                                  " input channels but the "
+                                  "input has " +
+                                  std::to_string(inChannels));
   }
   if (outChannels % args.groups != 0)
-    return ShapeResult::failure(
-        "out_channels " + std::to_string(outChannels) +
-        " is not divisible by groups " + std::to_string(args.groups));
+    return ShapeResult::failure("out_channels " + std::to_string(outChannels) +
+                                " is not divisible by groups " +
+                                std::to_string(args.groups));
   if (bias && *bias != Shape{outChannels})
     return ShapeResult::failure("bias must have shape [" +
                                 std::to_string(outChannels) + "] but has " +
@@ -200,14 +202,15 @@ ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {
     return ShapeResult::failure(*e);
   if (auto e = checkPair("output_size", outputSize, 1))
     return ShapeResult::failure(*e);
-  return ShapeResult::success({input[0], input[1], outputSize[0],
-                               outputSize[1]});
+  return ShapeResult::success(
+      {input[0], input[1], outputSize[0], outputSize[1]});
 }
 
 ShapeResult flatten(const Shape &input) {
   if (input.size() < 2)
     return ShapeResult::failure("flatten input must have rank 2 or more but "
-                                "has shape " + format(input));
+                                "has shape " +
+                                format(input));
   int64_t features = 1;
   for (size_t i = 1; i < input.size(); ++i) {
     if (input[i] == kDynamic) {
@@ -219,11 +222,10 @@ ShapeResult flatten(const Shape &input) {
   return ShapeResult::success({input[0], features});
 }
 
-ShapeResult batchNorm2d(const Shape &input,
-                        const ChannelOperands &perChannel) {
+ShapeResult batchNorm2d(const Shape &input, const ChannelOperands &perChannel) {
   if (auto e = checkRank("batchnorm2d input", input, 4))
     return ShapeResult::failure(*e + " (batchnorm2d normalises the channels "
-                                "of an [N, C, H, W] activation)");
+                                     "of an [N, C, H, W] activation)");
   for (const auto &[name, shape] : perChannel) {
     if (shape.size() == 1 && compatible(shape, {input[1]}))
       continue;
@@ -304,7 +306,8 @@ ShapeResult conv2dWeightGrad(const Shape &input, const Shape &grad,
 ShapeResult biasGrad(const Shape &grad) {
   if (grad.size() < 2)
     return ShapeResult::failure("bias_grad needs a gradient of rank 2 or more, "
-                                "got " + format(grad));
+                                "got " +
+                                format(grad));
   return ShapeResult::success({grad[1]});
 }
 
@@ -321,7 +324,8 @@ ShapeResult linearWeightGrad(const Shape &input, const Shape &grad) {
   if (auto e = checkRank("linear_weight_grad grad", grad, 2))
     return ShapeResult::failure(*e);
   Shape weight{grad[1], input[1]};
-  return expectGrad(linear(input, weight, std::nullopt), grad, weight, "linear");
+  return expectGrad(linear(input, weight, std::nullopt), grad, weight,
+                    "linear");
 }
 
 ShapeResult elementwiseGrad(const Shape &value, const Shape &grad) {
@@ -372,8 +376,7 @@ ShapeResult unflatten(const Shape &input, const Shape &sampleShape) {
 
 ShapeResult batchNorm2dInputGrad(const Shape &input, const Shape &grad,
                                  const ChannelOperands &perChannel) {
-  return expectGrad(batchNorm2d(input, perChannel), grad, input,
-                    "batchnorm2d");
+  return expectGrad(batchNorm2d(input, perChannel), grad, input, "batchnorm2d");
 }
 
 ShapeResult batchNorm2dWeightGrad(const Shape &input, const Shape &grad,

@@ -22,7 +22,8 @@ class ModelLibrary;
 std::string batchCounterName(const std::string &parameterName);
 
 // Whether `name` is the counter of a batch norm among `parameters`.
-bool isBatchCounter(const std::string &name, const std::vector<ParameterSpec> &parameters);
+bool isBatchCounter(const std::string &name,
+                    const std::vector<ParameterSpec> &parameters);
 
 // The counters of a network's batch norms, in parameter order.
 struct BatchCounters {
@@ -35,12 +36,14 @@ struct BatchCounters {
 
 // The counters of `model`, read from `tensors` (a weights file) where present
 // (each must be an I64 scalar; `file` names it in errors), else 0.
-Expected<BatchCounters> readBatchCounters(const ModelLibrary &model, const TensorMap &tensors,
+Expected<BatchCounters> readBatchCounters(const ModelLibrary &model,
+                                          const TensorMap &tensors,
                                           const std::string &file);
 
 // Adds each counter to `tensors` as an I64 scalar, plus `steps` for those
 // the training step counts.
-void addBatchCounters(TensorMap &tensors, const BatchCounters &counters, int64_t steps);
+void addBatchCounters(TensorMap &tensors, const BatchCounters &counters,
+                      int64_t steps);
 
 } // namespace cnnc::rt
 

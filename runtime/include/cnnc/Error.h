@@ -25,7 +25,8 @@ private:
 class [[nodiscard]] Status {
 public:
   static Status success() { return Status(); }
-  Status(Error error) : error_(std::move(error)) {} // NOLINT: implicit on purpose
+  Status(Error error)
+      : error_(std::move(error)) {} // NOLINT: implicit on purpose
 
   bool ok() const { return !error_.has_value(); }
   explicit operator bool() const { return ok(); }
@@ -44,8 +45,9 @@ private:
 // A value of type T, or an Error.
 template <typename T> class [[nodiscard]] Expected {
 public:
-  Expected(T value) : value_(std::move(value)) {}    // NOLINT: implicit on purpose
-  Expected(Error error) : error_(std::move(error)) {} // NOLINT: implicit on purpose
+  Expected(T value) : value_(std::move(value)) {} // NOLINT: implicit on purpose
+  Expected(Error error)
+      : error_(std::move(error)) {} // NOLINT: implicit on purpose
   // Lets `return status;` propagate a failed Status from a function returning
   // Expected; `status` must have failed.
   Expected(Status status) : error_(status.error()) {} // NOLINT

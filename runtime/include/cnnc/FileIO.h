@@ -22,7 +22,8 @@ struct ByteRange {
 // Writes the concatenation of `pieces` to a new file in the same directory
 // as `path`, then renames it over `path`: a reader never sees half a file,
 // and a failed write leaves any old file as it was.
-Status writeFileAtomic(const std::string &path, const std::vector<ByteRange> &pieces);
+Status writeFileAtomic(const std::string &path,
+                       const std::vector<ByteRange> &pieces);
 
 } // namespace cnnc::rt
 

@@ -60,8 +60,8 @@ public:
 
   // cnnc_forward as it is, its status turned into an Error naming the file;
   // no checks on this side (for callers that manage their own buffers).
-  Status forwardRaw(int64_t batch, const float *input, const float *const *parameters,
-                    float *output) const;
+  Status forwardRaw(int64_t batch, const float *input,
+                    const float *const *parameters, float *output) const;
 
   // The hyperparameters of one cnnc_train_step.
   struct SgdStep {
@@ -78,21 +78,24 @@ public:
   // `labelSource` (the data's labels file) before the library is called.
   // Vectors are in parameters() order: `parameters` all present,
   // `newParameters` present for updated() ones, `momentum` and `newMomentum`
-  // (their parameter's shape) for trainable ones; null allowed elsewhere; `newParameters` / `newMomentum` must not alias
-  // `parameters` / `momentum`. `momentum` and `newMomentum` may be null
-  // everywhere when step.momentum is 0. Returns the batch's mean loss.
+  // (their parameter's shape) for trainable ones; null allowed elsewhere;
+  // `newParameters` / `newMomentum` must not alias `parameters` / `momentum`.
+  // `momentum` and `newMomentum` may be null everywhere when step.momentum is
+  // 0. Returns the batch's mean loss.
   Expected<float> trainStep(const Tensor &input, const Tensor &labels,
                             const std::vector<const Tensor *> &parameters,
                             const std::vector<const Tensor *> &momentum,
                             const std::vector<Tensor *> &newParameters,
-                            const std::vector<Tensor *> &newMomentum, const SgdStep &step,
+                            const std::vector<Tensor *> &newMomentum,
+                            const SgdStep &step,
                             const std::string &labelSource) const;
 
   // cnnc_train_step as it is, its status turned into an Error naming the file.
   Status trainStepRaw(int64_t batch, const float *input, const int64_t *labels,
-                      const float *const *parameters, const float *const *momentum,
-                      float *const *newParameters, float *const *newMomentum,
-                      const SgdStep &step, float *loss) const;
+                      const float *const *parameters,
+                      const float *const *momentum, float *const *newParameters,
+                      float *const *newMomentum, const SgdStep &step,
+                      float *loss) const;
 
 private:
   struct Impl;

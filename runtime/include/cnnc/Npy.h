@@ -1,4 +1,5 @@
-// NumPy .npy files (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
+// NumPy .npy files
+// (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 // Reads format versions 1.0, 2.0 and 3.0 and writes 1.0, for the dtypes
 // '<f4' (float32) and '<i8' (int64), C order only.
 #ifndef CNNC_NPY_H

@@ -17,16 +17,16 @@ class ModelLibrary;
 // in `tensors` with its shape and dtype F32 and there is no other tensor
 // but the num_batches_tracked of its batch norms (BatchCounters.h).
 // Otherwise the Error lists every problem, one line each, naming `file`:
-//   w.safetensors: tensor 'conv1.weight' has shape [6, 3, 5, 5] but the network expects [6, 1, 5, 5]
-//   w.safetensors: tensor 'fc3.bias' is missing
+//   w.safetensors: tensor 'conv1.weight' has shape [6, 3, 5, 5] but the network
+//   expects [6, 1, 5, 5] w.safetensors: tensor 'fc3.bias' is missing
 //   w.safetensors: unexpected tensor 'head.weight'
 // The pointers point into `tensors`.
 Expected<std::vector<const Tensor *>>
-matchParameters(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
-                const std::string &file);
-Expected<std::vector<const Tensor *>>
-matchParameters(const ModelLibrary &model, const TensorMap &tensors,
-                const std::string &file);
+matchParameters(const std::vector<ParameterSpec> &parameters,
+                const TensorMap &tensors, const std::string &file);
+Expected<std::vector<const Tensor *>> matchParameters(const ModelLibrary &model,
+                                                      const TensorMap &tensors,
+                                                      const std::string &file);
 
 // Starting weights for training from a file, skipping named tensors (the
 // replaced head of a transfer-learning run): parameters whose names match a
@@ -38,8 +38,9 @@ matchParameters(const ModelLibrary &model, const TensorMap &tensors,
 // skipping it), and a glob that matches neither a parameter nor a file
 // tensor is an error too (a typo would otherwise load everything).
 Expected<std::vector<const Tensor *>>
-matchInitialWeights(const std::vector<ParameterSpec> &parameters, const TensorMap &tensors,
-                    const std::string &file, const std::vector<std::string> &skip);
+matchInitialWeights(const std::vector<ParameterSpec> &parameters,
+                    const TensorMap &tensors, const std::string &file,
+                    const std::vector<std::string> &skip);
 
 } // namespace cnnc::rt
 

@@ -1,6 +1,7 @@
 // safetensors files (https://github.com/huggingface/safetensors): an 8-byte
 // little-endian header length, a JSON header
-//   {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...,
+//   {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]},
+//   ...,
 //    "__metadata__": {"key": "value"}}
 // then the raw little-endian data. Tensor names are PyTorch state_dict names,
 // so files move between cnnc and PyTorch (safetensors.torch.load_file /
@@ -42,8 +43,9 @@ safetensorsLayout(const TensorMap &tensors,
                   const std::string &path);
 
 // Writes atomically (temporary file in the same directory, then rename).
-Status writeSafetensors(const std::string &path, const TensorMap &tensors,
-                        const std::map<std::string, std::string> &metadata = {});
+Status
+writeSafetensors(const std::string &path, const TensorMap &tensors,
+                 const std::map<std::string, std::string> &metadata = {});
 
 } // namespace cnnc::rt
 

@@ -36,7 +36,8 @@ public:
   // Tensor::create where it comes from a file or a user.
   Tensor(DType dtype, Shape shape);
 
-  static Expected<Tensor> create(DType dtype, Shape shape, const std::string &what);
+  static Expected<Tensor> create(DType dtype, Shape shape,
+                                 const std::string &what);
 
   DType dtype() const { return dtype_; }
   const Shape &shape() const { return shape_; }

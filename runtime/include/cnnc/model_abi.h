@@ -32,11 +32,13 @@ typedef enum cnnc_status {
   CNNC_ERROR_BAD_SHAPE = 2,     /* a batch size or a shape does not fit */
   CNNC_ERROR_OUT_OF_RANGE = 3,  /* an index (parameter, ...) is out of range */
   CNNC_ERROR_BAD_CAPACITY = 4,  /* an output array is too small */
-  CNNC_ERROR_RUNTIME = 5,       /* the compiled pipeline failed (e.g. out of memory) */
-  CNNC_ERROR_BAD_LABEL = 6      /* a label is outside [0, number of classes) */
+  CNNC_ERROR_RUNTIME =
+      5, /* the compiled pipeline failed (e.g. out of memory) */
+  CNNC_ERROR_BAD_LABEL = 6 /* a label is outside [0, number of classes) */
 } cnnc_status;
 
-/* The ABI version the library was built for (CNNC_ABI_VERSION at build time). */
+/* The ABI version the library was built for (CNNC_ABI_VERSION at build time).
+ */
 uint32_t cnnc_abi_version(void);
 
 /* A human-readable description of a status code; never NULL. */
@@ -46,7 +48,8 @@ const char *cnnc_status_string(int32_t status);
 cnnc_status cnnc_model_name(const char **name);
 
 /* Shape of one input / output sample including the batch dimension, which is
- * reported as -1. `capacity` is the length of `dims`; `rank` receives the rank. */
+ * reported as -1. `capacity` is the length of `dims`; `rank` receives the rank.
+ */
 cnnc_status cnnc_input_shape(int64_t *dims, int32_t capacity, int32_t *rank);
 cnnc_status cnnc_output_shape(int64_t *dims, int32_t capacity, int32_t *rank);
 
@@ -115,14 +118,12 @@ cnnc_status cnnc_forward(int64_t batch, const float *input,
  * may be NULL. `loss` receives the batch's mean loss (before the update).
  * A batch norm in training mode needs more than one value per channel:
  * when its input is 1x1, a batch of 1 is CNNC_ERROR_BAD_SHAPE. */
-cnnc_status cnnc_train_step(int64_t batch, const float *input,
-                            const int64_t *labels,
-                            const float *const *parameters,
-                            const float *const *momentum,
-                            float *const *new_parameters,
-                            float *const *new_momentum, float lr,
-                            float momentum_factor, float weight_decay,
-                            int32_t nesterov, int32_t first_step, float *loss);
+cnnc_status
+cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
+                const float *const *parameters, const float *const *momentum,
+                float *const *new_parameters, float *const *new_momentum,
+                float lr, float momentum_factor, float weight_decay,
+                int32_t nesterov, int32_t first_step, float *loss);
 
 #ifdef __cplusplus
 }

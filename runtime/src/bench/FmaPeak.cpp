@@ -40,7 +40,8 @@ constexpr float kA = 0.9999999f, kB = 1e-7f;
 std::atomic<float> sink{0.0f}; // keeps the results alive
 
 #ifdef CNNC_X86
-__attribute__((target("avx512f"))) int64_t chunksAvx512(Clock::time_point until) {
+__attribute__((target("avx512f"))) int64_t
+chunksAvx512(Clock::time_point until) {
   __m512 acc[kChains];
   for (int i = 0; i < kChains; ++i)
     acc[i] = _mm512_set1_ps(static_cast<float>(i));
@@ -55,11 +56,17 @@ __attribute__((target("avx512f"))) int64_t chunksAvx512(Clock::time_point until)
   __m512 sum = acc[0];
   for (int i = 1; i < kChains; ++i)
     sum = _mm512_add_ps(sum, acc[i]);
-  sink = sink + _mm512_reduce_add_ps(sum);
+  // Summed through memory: GCC 12's _mm512_reduce_add_ps trips
+  // -Wmaybe-uninitialized inside its own header.
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  for (float lane : lanes)
+    sink = sink + lane;
   return chunks;
 }
 
-__attribute__((target("avx2,fma"))) int64_t chunksAvx2(Clock::time_point until) {
+__attribute__((target("avx2,fma"))) int64_t
+chunksAvx2(Clock::time_point until) {
   __m256 acc[kChains];
   for (int i = 0; i < kChains; ++i)
     acc[i] = _mm256_set1_ps(static_cast<float>(i));
@@ -142,9 +149,9 @@ double measureOnce(Isa isa, int threads, double seconds) {
     while (!go.load())
       std::this_thread::yield();
     Clock::time_point start = Clock::now();
-    chunks[t] = runChunks(
-        isa, start + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds)));
+    chunks[t] =
+        runChunks(isa, start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(seconds)));
     elapsed[t] = std::chrono::duration<double>(Clock::now() - start).count();
   };
   std::vector<std::thread> pool;
@@ -171,7 +178,8 @@ bool makeDirectories(const std::string &dir) {
   if (::stat(dir.c_str(), &st) == 0)
     return S_ISDIR(st.st_mode);
   size_t slash = dir.find_last_of('/');
-  if (slash != std::string::npos && slash > 0 && !makeDirectories(dir.substr(0, slash)))
+  if (slash != std::string::npos && slash > 0 &&
+      !makeDirectories(dir.substr(0, slash)))
     return false;
   return ::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST;
 }
@@ -180,7 +188,8 @@ nlohmann::json readCache(const std::string &path) {
   std::ifstream is(path);
   if (!is)
     return nlohmann::json::object();
-  nlohmann::json j = nlohmann::json::parse(is, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j =
+      nlohmann::json::parse(is, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("entries") || !j["entries"].is_array())
     return nlohmann::json::object();
   return j;
@@ -237,8 +246,8 @@ std::string defaultFmaPeakCacheFile() {
   return "";
 }
 
-std::optional<double> readCachedFmaPeak(const std::string &path, const std::string &cpu,
-                                        int threads) {
+std::optional<double> readCachedFmaPeak(const std::string &path,
+                                        const std::string &cpu, int threads) {
   nlohmann::json cache = readCache(path);
   if (!cache.contains("entries"))
     return std::nullopt;
@@ -250,15 +259,15 @@ std::optional<double> readCachedFmaPeak(const std::string &path, const std::stri
         !e["gflops"].is_number())
       continue;
     double gflops = e["gflops"].get<double>();
-    if (e["cpu"].get<std::string>() == cpu && e["threads"].get<int64_t>() == threads &&
-        gflops > 0)
+    if (e["cpu"].get<std::string>() == cpu &&
+        e["threads"].get<int64_t>() == threads && gflops > 0)
       return gflops;
   }
   return std::nullopt;
 }
 
-Status writeCachedFmaPeak(const std::string &path, const std::string &cpu, int threads,
-                          double gflops) {
+Status writeCachedFmaPeak(const std::string &path, const std::string &cpu,
+                          int threads, double gflops) {
   size_t slash = path.find_last_of('/');
   if (slash != std::string::npos && !makeDirectories(path.substr(0, slash)))
     return Error(path + ": cannot create its directory");
@@ -269,7 +278,9 @@ Status writeCachedFmaPeak(const std::string &path, const std::string &cpu, int t
       if (!(e.is_object() && e.value("cpu", "") == cpu &&
             e.value("threads", int64_t(-1)) == threads))
         entries.push_back(e);
-  entries.push_back({{"cpu", cpu}, {"threads", threads}, {"gflops", gflops},
+  entries.push_back({{"cpu", cpu},
+                     {"threads", threads},
+                     {"gflops", gflops},
                      {"isa", fmaIsa()}});
   nlohmann::json out = {{"entries", entries}};
   std::string temporary = path + ".tmp." + std::to_string(::getpid());
@@ -291,7 +302,8 @@ Status writeCachedFmaPeak(const std::string &path, const std::string &cpu, int t
 double fmaPeak(int threads, bool remeasure, const std::string &cachePath) {
   const std::string cpu = cpuModelName();
   if (!remeasure && !cachePath.empty())
-    if (std::optional<double> cached = readCachedFmaPeak(cachePath, cpu, threads))
+    if (std::optional<double> cached =
+            readCachedFmaPeak(cachePath, cpu, threads))
       return *cached;
   double gflops = measureFmaPeak(threads);
   if (!cachePath.empty())

@@ -12,8 +12,8 @@ struct ProfilerLibrary::Impl {
   void *handle = nullptr;
   cnnc_status (*reset)(void) = nullptr;
   cnnc_status (*count)(int32_t *) = nullptr;
-  cnnc_status (*entry)(int32_t, const char **, const char **, double *, int32_t *,
-                       int32_t *) = nullptr;
+  cnnc_status (*entry)(int32_t, const char **, const char **, double *,
+                       int32_t *, int32_t *) = nullptr;
   cnnc_status (*layerCount)(int32_t *) = nullptr;
   cnnc_status (*layer)(int32_t, const char **, const char **, const char **,
                        double *) = nullptr;
@@ -23,19 +23,24 @@ struct ProfilerLibrary::Impl {
       dlclose(handle);
   }
   Error callError(const char *function, cnnc_status status) const {
-    return Error(path + ": " + function + " failed with status " + std::to_string(status));
+    return Error(path + ": " + function + " failed with status " +
+                 std::to_string(status));
   }
 };
 
-ProfilerLibrary::ProfilerLibrary(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ProfilerLibrary::ProfilerLibrary(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 ProfilerLibrary::ProfilerLibrary(ProfilerLibrary &&) noexcept = default;
-ProfilerLibrary &ProfilerLibrary::operator=(ProfilerLibrary &&) noexcept = default;
+ProfilerLibrary &
+ProfilerLibrary::operator=(ProfilerLibrary &&) noexcept = default;
 ProfilerLibrary::~ProfilerLibrary() = default;
 
-Expected<std::optional<ProfilerLibrary>> ProfilerLibrary::open(const std::string &path) {
+Expected<std::optional<ProfilerLibrary>>
+ProfilerLibrary::open(const std::string &path) {
   // As ModelLibrary::load: without a '/', dlopen would search the library
   // path instead of the current directory.
-  std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
+  std::string openPath =
+      path.find('/') == std::string::npos ? "./" + path : path;
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->handle = dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -45,7 +50,8 @@ Expected<std::optional<ProfilerLibrary>> ProfilerLibrary::open(const std::string
                  (why ? why : "unknown error"));
   }
   auto resolve = [&](auto &fn, const char *symbol) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(impl->handle, symbol));
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+        dlsym(impl->handle, symbol));
     return fn != nullptr;
   };
   if (!resolve(impl->count, "cnnc_profile_count"))
@@ -54,8 +60,9 @@ Expected<std::optional<ProfilerLibrary>> ProfilerLibrary::open(const std::string
       !resolve(impl->entry, "cnnc_profile_entry") ||
       !resolve(impl->layerCount, "cnnc_profile_layer_count") ||
       !resolve(impl->layer, "cnnc_profile_layer"))
-    return Error(path + ": has cnnc_profile_count but not the other cnnc_profile_* "
-                        "functions; rebuild it with --profile");
+    return Error(path +
+                 ": has cnnc_profile_count but not the other cnnc_profile_* "
+                 "functions; rebuild it with --profile");
   return std::optional<ProfilerLibrary>(ProfilerLibrary(std::move(impl)));
 }
 
@@ -74,10 +81,12 @@ Expected<std::vector<FuncTime>> ProfilerLibrary::read() const {
     const char *pipeline = nullptr, *func = nullptr;
     double seconds = 0;
     int32_t runs = 0, samples = 0;
-    if (cnnc_status s = impl_->entry(i, &pipeline, &func, &seconds, &runs, &samples);
+    if (cnnc_status s =
+            impl_->entry(i, &pipeline, &func, &seconds, &runs, &samples);
         s != CNNC_OK)
       return impl_->callError("cnnc_profile_entry", s);
-    funcs.push_back({pipeline ? pipeline : "", func ? func : "", seconds, runs, samples});
+    funcs.push_back(
+        {pipeline ? pipeline : "", func ? func : "", seconds, runs, samples});
   }
   return funcs;
 }
@@ -90,9 +99,11 @@ Expected<std::vector<ProfiledLayer>> ProfilerLibrary::layers() const {
   for (int32_t i = 0; i < count; ++i) {
     const char *func = nullptr, *name = nullptr, *kind = nullptr;
     double flops = 0;
-    if (cnnc_status s = impl_->layer(i, &func, &name, &kind, &flops); s != CNNC_OK)
+    if (cnnc_status s = impl_->layer(i, &func, &name, &kind, &flops);
+        s != CNNC_OK)
       return impl_->callError("cnnc_profile_layer", s);
-    layers.push_back({func ? func : "", name ? name : "", kind ? kind : "", flops});
+    layers.push_back(
+        {func ? func : "", name ? name : "", kind ? kind : "", flops});
   }
   return layers;
 }
@@ -110,11 +121,20 @@ bool isWord(const std::string &rest, const std::string &word) {
 
 // The training ops the lowering names "<layer>_<op>" (cnn dialect names),
 // longer names before their prefixes.
-const char *const kTrainingOps[] = {
-    "cross_entropy_grad", "cross_entropy",    "conv2d_input_grad", "conv2d_weight_grad",
-    "bias_grad",          "linear_input_grad", "linear_weight_grad", "relu_grad",
-    "tanh_grad",          "sigmoid_grad",     "maxpool2d_grad",    "avgpool2d_grad",
-    "adaptive_avgpool2d_grad", "unflatten"};
+const char *const kTrainingOps[] = {"cross_entropy_grad",
+                                    "cross_entropy",
+                                    "conv2d_input_grad",
+                                    "conv2d_weight_grad",
+                                    "bias_grad",
+                                    "linear_input_grad",
+                                    "linear_weight_grad",
+                                    "relu_grad",
+                                    "tanh_grad",
+                                    "sigmoid_grad",
+                                    "maxpool2d_grad",
+                                    "avgpool2d_grad",
+                                    "adaptive_avgpool2d_grad",
+                                    "unflatten"};
 
 struct Row {
   std::string name;
@@ -127,7 +147,8 @@ std::string baseName(const std::string &func) {
   return dollar == std::string::npos ? func : func.substr(0, dollar);
 }
 
-Row rowOf(const std::string &uniqueFunc, const std::vector<ProfiledLayer> &layers) {
+Row rowOf(const std::string &uniqueFunc,
+          const std::vector<ProfiledLayer> &layers) {
   const std::string func = baseName(uniqueFunc);
   const ProfiledLayer *owner = nullptr;
   for (const ProfiledLayer &layer : layers)
@@ -136,8 +157,9 @@ Row rowOf(const std::string &uniqueFunc, const std::vector<ProfiledLayer> &layer
       owner = &layer;
   if (!owner)
     return {func, 0};
-  std::string rest =
-      func.size() > owner->func.size() ? func.substr(owner->func.size() + 1) : "";
+  std::string rest = func.size() > owner->func.size()
+                         ? func.substr(owner->func.size() + 1)
+                         : "";
   for (const char *op : kTrainingOps)
     if (isWord(rest, op)) {
       std::string o = op;
@@ -157,9 +179,10 @@ Row rowOf(const std::string &uniqueFunc, const std::vector<ProfiledLayer> &layer
 
 } // namespace
 
-std::vector<PipelineProfile> groupProfile(const std::vector<FuncTime> &funcs,
-                                          const std::vector<ProfiledLayer> &layers,
-                                          int64_t batch, double peakGflops) {
+std::vector<PipelineProfile>
+groupProfile(const std::vector<FuncTime> &funcs,
+             const std::vector<ProfiledLayer> &layers, int64_t batch,
+             double peakGflops) {
   std::vector<PipelineProfile> result;
   for (const char *pipeline : {"forward", "train_step"}) {
     PipelineProfile profile;

@@ -34,8 +34,9 @@ std::string pad(std::string s, size_t width, bool right = false) {
 }
 
 void printTiming(const char *what, const Timing &t, std::ostream &os) {
-  os << "  " << pad(what, 11) << " median " << pad(format("%.3f", t.medianSeconds * 1e3), 9, true)
-     << " ms  (min " << format("%.3f", t.minSeconds * 1e3) << ", max "
+  os << "  " << pad(what, 11) << " median "
+     << pad(format("%.3f", t.medianSeconds * 1e3), 9, true) << " ms  (min "
+     << format("%.3f", t.minSeconds * 1e3) << ", max "
      << format("%.3f", t.maxSeconds * 1e3) << ", " << t.runs << " runs)  "
      << thousands(t.imagesPerSecond) << " images/s\n";
 }
@@ -43,18 +44,22 @@ void printTiming(const char *what, const Timing &t, std::ostream &os) {
 // Rates resting on few samples are marked: one sample more or less moves
 // them by more than 10%.
 constexpr double kFewSamples = 10;
-std::string rough(const OpTime &op) { return op.samples < kFewSamples ? "*" : ""; }
+std::string rough(const OpTime &op) {
+  return op.samples < kFewSamples ? "*" : "";
+}
 
 void printProfile(const PipelineProfile &p, std::ostream &os) {
-  os << "\n  " << (p.pipeline == "forward" ? "forward" : "train step") << " per op ("
-     << thousands(p.samples) << " profiler samples over " << thousands(p.runs)
-     << " calls of the profiled build, " << format("%.3f", p.msPerCall) << " ms/call):\n";
+  os << "\n  " << (p.pipeline == "forward" ? "forward" : "train step")
+     << " per op (" << thousands(p.samples) << " profiler samples over "
+     << thousands(p.runs) << " calls of the profiled build, "
+     << format("%.3f", p.msPerCall) << " ms/call):\n";
   size_t width = 24;
   for (const OpTime &op : p.ops)
     if (op.ms > 0)
       width = std::max(width, op.name.size() + 2);
-  os << "    " << pad("op", width) << pad("ms/call", 10, true) << pad("%", 8, true)
-     << pad("GFLOP/s", 10, true) << pad("% peak", 9, true) << "\n";
+  os << "    " << pad("op", width) << pad("ms/call", 10, true)
+     << pad("%", 8, true) << pad("GFLOP/s", 10, true) << pad("% peak", 9, true)
+     << "\n";
   int unsampled = 0;
   for (const OpTime &op : p.ops) {
     if (op.ms <= 0) {
@@ -63,8 +68,11 @@ void printProfile(const PipelineProfile &p, std::ostream &os) {
     }
     os << "    " << pad(op.name, width) << pad(format("%.4f", op.ms), 10, true)
        << pad(format("%.1f", op.percent), 8, true)
-       << pad(op.gflops ? format("%.1f", *op.gflops) + rough(op) : "-", 10, true)
-       << pad(op.peakPercent ? format("%.1f", *op.peakPercent) + rough(op) : "-", 9, true)
+       << pad(op.gflops ? format("%.1f", *op.gflops) + rough(op) : "-", 10,
+              true)
+       << pad(op.peakPercent ? format("%.1f", *op.peakPercent) + rough(op)
+                             : "-",
+              9, true)
        << "\n";
   }
   if (unsampled)
@@ -73,8 +81,11 @@ void printProfile(const PipelineProfile &p, std::ostream &os) {
 }
 
 nlohmann::ordered_json timingJson(const Timing &t) {
-  return {{"median_s", t.medianSeconds}, {"min_s", t.minSeconds}, {"max_s", t.maxSeconds},
-          {"runs", t.runs},              {"images_per_s", t.imagesPerSecond}};
+  return {{"median_s", t.medianSeconds},
+          {"min_s", t.minSeconds},
+          {"max_s", t.maxSeconds},
+          {"runs", t.runs},
+          {"images_per_s", t.imagesPerSecond}};
 }
 
 nlohmann::ordered_json optional(const std::optional<double> &v) {
@@ -89,8 +100,8 @@ void printReport(const BenchReport &r, std::ostream &os) {
      << "FMA peak (" << r.isa << "): " << format("%.1f", r.peakOneThread)
      << " GFLOP/s on 1 thread";
   if (r.threads != 1)
-    os << ", " << format("%.1f", r.peakAllThreads) << " GFLOP/s on " << r.threads
-       << " threads";
+    os << ", " << format("%.1f", r.peakAllThreads) << " GFLOP/s on "
+       << r.threads << " threads";
   os << "\n";
   for (const ScheduleResult &s : r.results) {
     os << "\nschedule " << s.schedule << "\n";
@@ -106,8 +117,10 @@ void printReport(const BenchReport &r, std::ostream &os) {
   for (const ScheduleResult &s : r.results)
     profiled = profiled || !s.profile.empty();
   if (profiled)
-    os << "\nPer-op times come from Halide's sampling profiler, which records the "
-          "running Func about once per millisecond: an op's time is its share of the "
+    os << "\nPer-op times come from Halide's sampling profiler, which records "
+          "the "
+          "running Func about once per millisecond: an op's time is its share "
+          "of the "
           "samples. GFLOP/s count a multiply-add as 2; % peak is of the "
        << r.threads << "-thread FMA peak; * marks rates from fewer than "
        << kFewSamples << " samples (rough).\n";
@@ -115,11 +128,14 @@ void printReport(const BenchReport &r, std::ostream &os) {
   // reader should know.
   bool noisy = false;
   for (const ScheduleResult &s : r.results)
-    noisy = noisy || s.forward.maxSeconds > 2 * s.forward.minSeconds ||
-            (s.trainStep && s.trainStep->maxSeconds > 2 * s.trainStep->minSeconds);
+    noisy =
+        noisy || s.forward.maxSeconds > 2 * s.forward.minSeconds ||
+        (s.trainStep && s.trainStep->maxSeconds > 2 * s.trainStep->minSeconds);
   if (noisy)
-    os << "\nSome calls took more than twice the fastest one: another process may "
-          "have been using the CPUs (the FMA peak too is measured, and cached, as the "
+    os << "\nSome calls took more than twice the fastest one: another process "
+          "may "
+          "have been using the CPUs (the FMA peak too is measured, and cached, "
+          "as the "
           "machine was; --remeasure-peak measures it again).\n";
   for (const std::string &note : r.notes)
     os << "\n" << note << "\n";
@@ -130,13 +146,15 @@ void printReport(const BenchReport &r, std::ostream &os) {
     for (const ScheduleResult &s : r.results) {
       auto cell = [](const Timing &t, double baseRate) {
         return thousands(t.imagesPerSecond) +
-               (baseRate > 0 ? " (" + format("%.2f", t.imagesPerSecond / baseRate) + "x)"
-                             : "");
+               (baseRate > 0
+                    ? " (" + format("%.2f", t.imagesPerSecond / baseRate) + "x)"
+                    : "");
       };
       os << "  " << pad(s.schedule, 22)
          << pad(cell(s.forward, base.forward.imagesPerSecond), 22)
          << (s.trainStep
-                 ? cell(*s.trainStep, base.trainStep ? base.trainStep->imagesPerSecond : 0)
+                 ? cell(*s.trainStep,
+                        base.trainStep ? base.trainStep->imagesPerSecond : 0)
                  : "-")
          << "\n";
     }
@@ -158,17 +176,18 @@ std::string toJson(const BenchReport &r) {
                        {"percent", op.percent},
                        {"gflops", optional(op.gflops)},
                        {"peak_percent", optional(op.peakPercent)}});
-    results.push_back({{"schedule", s.schedule},
-                       {"forward", timingJson(s.forward)},
-                       {"train_step", s.trainStep ? timingJson(*s.trainStep)
-                                                  : nlohmann::ordered_json(nullptr)},
-                       {"ops", ops}});
+    results.push_back(
+        {{"schedule", s.schedule},
+         {"forward", timingJson(s.forward)},
+         {"train_step", s.trainStep ? timingJson(*s.trainStep)
+                                    : nlohmann::ordered_json(nullptr)},
+         {"ops", ops}});
   }
   nlohmann::ordered_json j = {{"network", r.network},
-                      {"batch", r.batch},
-                      {"threads", r.threads},
-                      {"fma_peak_gflops", peak},
-                      {"results", results}};
+                              {"batch", r.batch},
+                              {"threads", r.threads},
+                              {"fma_peak_gflops", peak},
+                              {"results", results}};
   return j.dump(2);
 }
 

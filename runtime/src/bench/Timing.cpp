@@ -10,10 +10,11 @@ namespace cnnc::rt::bench {
 int chooseRuns(const TimingOptions &options, double secondsPerCall) {
   if (options.runs > 0)
     return options.runs;
-  double wanted = secondsPerCall > 0 ? std::ceil(options.targetSeconds / secondsPerCall)
-                                     : options.maxRuns;
-  return static_cast<int>(
-      std::clamp<double>(wanted, options.minRuns, std::max(options.minRuns, options.maxRuns)));
+  double wanted = secondsPerCall > 0
+                      ? std::ceil(options.targetSeconds / secondsPerCall)
+                      : options.maxRuns;
+  return static_cast<int>(std::clamp<double>(
+      wanted, options.minRuns, std::max(options.minRuns, options.maxRuns)));
 }
 
 Expected<Timing> timeCalls(const std::function<Status()> &call, int64_t batch,
@@ -44,8 +45,9 @@ Expected<Timing> timeCalls(const std::function<Status()> &call, int64_t batch,
   t.runs = runs;
   t.minSeconds = samples.front();
   t.maxSeconds = samples.back();
-  t.medianSeconds = runs % 2 ? samples[runs / 2]
-                             : 0.5 * (samples[runs / 2 - 1] + samples[runs / 2]);
+  t.medianSeconds = runs % 2
+                        ? samples[runs / 2]
+                        : 0.5 * (samples[runs / 2 - 1] + samples[runs / 2]);
   t.imagesPerSecond = t.medianSeconds > 0 ? batch / t.medianSeconds : 0;
   return t;
 }

@@ -12,17 +12,20 @@ namespace cnnc::rt::bench {
 Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
                                     uint64_t seed) {
   if (batch < 1)
-    return Error("the batch size must be at least 1, not " + std::to_string(batch));
+    return Error("the batch size must be at least 1, not " +
+                 std::to_string(batch));
   Workload w;
   w.model_ = &model;
   w.batch_ = batch;
 
   Shape inShape = model.inputShape(), outShape = model.outputShape();
   inShape[0] = outShape[0] = batch;
-  Expected<Tensor> input = Tensor::create(DType::F32, inShape, model.path() + ": input");
+  Expected<Tensor> input =
+      Tensor::create(DType::F32, inShape, model.path() + ": input");
   if (!input)
     return input.error();
-  Expected<Tensor> output = Tensor::create(DType::F32, outShape, model.path() + ": output");
+  Expected<Tensor> output =
+      Tensor::create(DType::F32, outShape, model.path() + ": output");
   if (!output)
     return output.error();
   w.input_ = std::move(*input);
@@ -39,7 +42,8 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
   const std::vector<bool> &trainable = model.trainable();
   const bool classifier = model.outputShape().size() == 2;
   w.hasTrainStep_ =
-      classifier && std::any_of(trainable.begin(), trainable.end(), [](bool t) { return t; });
+      classifier &&
+      std::any_of(trainable.begin(), trainable.end(), [](bool t) { return t; });
 
   // Every buffer is allocated before any pointer is taken: the vector must
   // not reallocate afterwards.
@@ -63,7 +67,8 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
     w.parameters_.push_back(w.buffers_[i].f32());
     bool t = trainable[i];
     w.momentum_.push_back(t ? w.buffers_[n + i].f32() : nullptr);
-    w.nextParameters_.push_back(updated[i] ? w.buffers_[2 * n + i].f32() : nullptr);
+    w.nextParameters_.push_back(updated[i] ? w.buffers_[2 * n + i].f32()
+                                           : nullptr);
     w.nextMomentum_.push_back(t ? w.buffers_[3 * n + i].f32() : nullptr);
   }
 
@@ -71,7 +76,8 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
     w.labels_ = Tensor(DType::I64, {batch});
     const uint64_t classes = static_cast<uint64_t>(model.outputShape()[1]);
     for (int64_t i = 0; i < batch; ++i)
-      w.labels_.i64()[i] = static_cast<int64_t>(data::uniformBelow(rng, classes));
+      w.labels_.i64()[i] =
+          static_cast<int64_t>(data::uniformBelow(rng, classes));
   }
   return w;
 }

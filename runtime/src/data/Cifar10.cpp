@@ -13,7 +13,8 @@ const int64_t kRecord = 1 + kPixels;
 const int64_t kClasses = 10;
 
 const char kExpected[] =
-    " (cifar10:DIR expects the binary version of CIFAR-10, cifar-10-binary.tar.gz: "
+    " (cifar10:DIR expects the binary version of CIFAR-10, "
+    "cifar-10-binary.tar.gz: "
     "data_batch_1.bin .. data_batch_5.bin for training, test_batch.bin for "
     "testing, optionally batches.meta.txt)";
 
@@ -67,8 +68,10 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
     std::string msg = dir + ": missing " + missing + kExpected;
     if (pathExists(dir + "/cifar-10-batches-bin"))
       msg += "; did you mean cifar10:" + dir + "/cifar-10-batches-bin?";
-    else if (pathExists(dir + "/data_batch_1") || pathExists(dir + "/test_batch"))
-      msg += "; DIR holds the Python (pickle) version, which cnnc does not read";
+    else if (pathExists(dir + "/data_batch_1") ||
+             pathExists(dir + "/test_batch"))
+      msg +=
+          "; DIR holds the Python (pickle) version, which cnnc does not read";
     return Error(msg);
   }
 
@@ -82,12 +85,14 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
       return bytes.error();
     int64_t size = static_cast<int64_t>(bytes->size());
     if (size == 0 || size % kRecord != 0) {
-      std::string msg = path + ": size " + std::to_string(size) +
-                        " is not a positive multiple of " + std::to_string(kRecord) +
-                        " (1 label byte + 3072 pixel bytes per record): truncated, or "
-                        "not the binary version of CIFAR-10";
+      std::string msg =
+          path + ": size " + std::to_string(size) +
+          " is not a positive multiple of " + std::to_string(kRecord) +
+          " (1 label byte + 3072 pixel bytes per record): truncated, or "
+          "not the binary version of CIFAR-10";
       if (size > 0 && size % (kRecord + 1) == 0)
-        msg += " (records of 3074 bytes: CIFAR-100, which cifar10: does not read)";
+        msg +=
+            " (records of 3074 bytes: CIFAR-100, which cifar10: does not read)";
       return Error(msg);
     }
     n += size / kRecord;
@@ -95,8 +100,9 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
   }
 
   Dataset d;
-  d.imagesSource = d.labelsSource = dir + " (" + names.front() +
-                                    (names.size() > 1 ? " .. " + names.back() : "") + ")";
+  d.imagesSource = d.labelsSource =
+      dir + " (" + names.front() +
+      (names.size() > 1 ? " .. " + names.back() : "") + ")";
   d.numClasses = kClasses;
   Expected<Tensor> images = Tensor::create(DType::F32, {n, 3, 32, 32}, dir);
   if (!images)
@@ -106,7 +112,8 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
 
   int64_t index = 0;
   for (size_t f = 0; f < contents.size(); ++f) {
-    const unsigned char *p = reinterpret_cast<const unsigned char *>(contents[f].data());
+    const unsigned char *p =
+        reinterpret_cast<const unsigned char *>(contents[f].data());
     int64_t records = static_cast<int64_t>(contents[f].size()) / kRecord;
     for (int64_t r = 0; r < records; ++r, ++index, p += kRecord) {
       if (p[0] >= kClasses)

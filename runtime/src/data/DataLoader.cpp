@@ -25,7 +25,8 @@ int64_t numElements(const Shape &s) {
 }
 
 // The image shape before each transform, then after the last one.
-Expected<std::vector<Shape>> stageShapes(const TransformList &transforms, const Shape &in) {
+Expected<std::vector<Shape>> stageShapes(const TransformList &transforms,
+                                         const Shape &in) {
   std::vector<Shape> shapes = {in};
   for (const auto &t : transforms) {
     Expected<Shape> next = t->outputShape(shapes.back());
@@ -38,13 +39,15 @@ Expected<std::vector<Shape>> stageShapes(const TransformList &transforms, const 
 
 // Image files come in many sizes: each size must pass the transforms, and all
 // must end at one shape, which is returned.
-Expected<Shape> commonFileShape(const Dataset &dataset, const std::vector<int64_t> &samples,
+Expected<Shape> commonFileShape(const Dataset &dataset,
+                                const std::vector<int64_t> &samples,
                                 const TransformList &transforms) {
   // The first file of each size, to name in messages.
   std::map<Shape, int64_t> firstOfSize;
   for (int64_t i : samples)
     firstOfSize.emplace(dataset.imageShape(i), i);
-  std::optional<std::pair<Shape, int64_t>> result; // final shape, from which file
+  std::optional<std::pair<Shape, int64_t>>
+      result; // final shape, from which file
   for (const auto &[in, i] : firstOfSize) {
     const std::string &path = dataset.files->paths[static_cast<size_t>(i)];
     Expected<std::vector<Shape>> shapes = stageShapes(transforms, in);
@@ -54,11 +57,15 @@ Expected<Shape> commonFileShape(const Dataset &dataset, const std::vector<int64_
     if (!result) {
       result = {out, i};
     } else if (out != result->first) {
-      const std::string &other = dataset.files->paths[static_cast<size_t>(result->second)];
-      return Error(dataset.imagesSource + ": the images do not all reach the network at one "
-                   "size: " + other + " becomes " + shapeToString(result->first) + " but " +
-                   path + " becomes " + shapeToString(out) +
-                   "; resize or crop them to one size (e.g. resize and center_crop)");
+      const std::string &other =
+          dataset.files->paths[static_cast<size_t>(result->second)];
+      return Error(
+          dataset.imagesSource +
+          ": the images do not all reach the network at one "
+          "size: " +
+          other + " becomes " + shapeToString(result->first) + " but " + path +
+          " becomes " + shapeToString(out) +
+          "; resize or crop them to one size (e.g. resize and center_crop)");
     }
   }
   return result->first;
@@ -67,7 +74,8 @@ Expected<Shape> commonFileShape(const Dataset &dataset, const std::vector<int64_
 } // namespace
 
 Expected<DataLoader> DataLoader::create(std::shared_ptr<const Dataset> dataset,
-                                        LoaderOptions options, TransformList transforms) {
+                                        LoaderOptions options,
+                                        TransformList transforms) {
   if (!dataset)
     return Error("DataLoader: no dataset");
   Status valid = validateDataset(*dataset);
@@ -86,28 +94,31 @@ Expected<DataLoader> DataLoader::create(std::shared_ptr<const Dataset> dataset,
   }
   for (int64_t i : samples)
     if (i < 0 || i >= dataset->size())
-      return Error("DataLoader: sample " + std::to_string(i) + " of the subset is not in " +
-                   dataset->imagesSource + " (" + std::to_string(dataset->size()) +
-                   " images)");
+      return Error("DataLoader: sample " + std::to_string(i) +
+                   " of the subset is not in " + dataset->imagesSource + " (" +
+                   std::to_string(dataset->size()) + " images)");
 
   if (!dataset->inMemory()) {
     Expected<Shape> shape = commonFileShape(*dataset, samples, transforms);
     if (!shape)
       return shape.error();
-    DataLoader loader(std::move(dataset), std::move(options), std::move(transforms),
-                      std::move(samples), {});
+    DataLoader loader(std::move(dataset), std::move(options),
+                      std::move(transforms), std::move(samples), {});
     loader.sampleShape_ = std::move(*shape);
     return loader;
   }
-  Expected<std::vector<Shape>> shapes = stageShapes(transforms, dataset->imageShape());
+  Expected<std::vector<Shape>> shapes =
+      stageShapes(transforms, dataset->imageShape());
   if (!shapes)
     return Error(dataset->imagesSource + ": " + shapes.message());
-  return DataLoader(std::move(dataset), std::move(options), std::move(transforms),
-                    std::move(samples), std::move(*shapes));
+  return DataLoader(std::move(dataset), std::move(options),
+                    std::move(transforms), std::move(samples),
+                    std::move(*shapes));
 }
 
-DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options,
-                       TransformList transforms, std::vector<int64_t> samples,
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
+                       LoaderOptions options, TransformList transforms,
+                       std::vector<int64_t> samples,
                        std::vector<Shape> stageShapes)
     : dataset_(std::move(dataset)), options_(std::move(options)),
       transforms_(std::move(transforms)), samples_(std::move(samples)),
@@ -135,7 +146,8 @@ void DataLoader::setEpoch(int64_t epoch) {
 
 Status DataLoader::getBatch(int64_t b, Batch &out) const {
   if (b < 0 || b >= numBatches())
-    return Error("batch " + std::to_string(b) + " does not exist: the epoch has " +
+    return Error("batch " + std::to_string(b) +
+                 " does not exist: the epoch has " +
                  std::to_string(numBatches()));
   const int64_t first = b * options_.batchSize;
   const int64_t count = std::min(options_.batchSize, numSamples() - first);
@@ -160,15 +172,17 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
     if (dataset_->inMemory()) {
       src = dataset_->image(index);
     } else {
-      const std::string &path = dataset_->files->paths[static_cast<size_t>(index)];
+      const std::string &path =
+          dataset_->files->paths[static_cast<size_t>(index)];
       Expected<ImageSize> size = decodeImage(path, decoded);
       if (!size)
         return size.error();
       const Shape listed = dataset_->imageShape(index);
       if (listed != Shape{3, size->height, size->width})
         return Error(path + ": the image changed while in use: it is " +
-                     std::to_string(size->height) + "x" + std::to_string(size->width) +
-                     " but was " + std::to_string(listed[1]) + "x" +
+                     std::to_string(size->height) + "x" +
+                     std::to_string(size->width) + " but was " +
+                     std::to_string(listed[1]) + "x" +
                      std::to_string(listed[2]) + " when the folder was read");
       Expected<std::vector<Shape>> shapes = stageShapes(transforms_, listed);
       if (!shapes)
@@ -189,10 +203,12 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
       bufB.resize(static_cast<size_t>(scratch));
     }
     std::mt19937_64 rng(mixSeed(options_.seed ^ kAugmentStream,
-                                static_cast<uint64_t>(epoch_), static_cast<uint64_t>(index)));
+                                static_cast<uint64_t>(epoch_),
+                                static_cast<uint64_t>(index)));
     for (size_t t = 0; t < transforms_.size(); ++t) {
       const bool last = t + 1 == transforms_.size();
-      float *target = last ? dst : (src == bufA.data() ? bufB.data() : bufA.data());
+      float *target =
+          last ? dst : (src == bufA.data() ? bufB.data() : bufA.data());
       transforms_[t]->apply(src, (*stages)[t], target, rng);
       src = target;
     }

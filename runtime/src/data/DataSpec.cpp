@@ -33,7 +33,8 @@ size_t editDistance(const std::string &a, const std::string &b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      row[j] =
+          std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
       diag = up;
     }
   }
@@ -47,20 +48,25 @@ std::string lower(std::string s) {
 }
 
 Error badSpec(const std::string &text, const std::string &problem) {
-  return Error("data spec '" + text + "': " + problem + "; expected " + dataSpecForms());
+  return Error("data spec '" + text + "': " + problem + "; expected " +
+               dataSpecForms());
 }
 
-Expected<int64_t> parseClasses(const std::string &text, const std::string &item) {
+Expected<int64_t> parseClasses(const std::string &text,
+                               const std::string &item) {
   const std::string key = "classes=";
   std::string value = item.substr(key.size());
   int64_t n = 0;
   if (value.empty() || value.size() > 9 ||
-      !std::all_of(value.begin(), value.end(),
-                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
-    return badSpec(text, "'" + item + "' is not classes=K with K a positive integer");
+      !std::all_of(value.begin(), value.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      }))
+    return badSpec(text,
+                   "'" + item + "' is not classes=K with K a positive integer");
   n = std::stoll(value);
   if (n < 1)
-    return badSpec(text, "'" + item + "' is not classes=K with K a positive integer");
+    return badSpec(text,
+                   "'" + item + "' is not classes=K with K a positive integer");
   return n;
 }
 
@@ -101,7 +107,8 @@ Expected<DataSpec> parseDataSpec(const std::string &text) {
 
   if (spec.kind != DataKind::Npy) {
     if (rest.empty())
-      return badSpec(text, std::string("no directory after '") + it->name + ":'");
+      return badSpec(text,
+                     std::string("no directory after '") + it->name + ":'");
     spec.dir = rest;
     // "DIR/" and "DIR" name the same directory; keep messages tidy.
     while (spec.dir.size() > 1 && spec.dir.back() == '/')
@@ -140,7 +147,9 @@ Expected<Split> parseSplit(const std::string &text) {
   return Error("unknown split '" + text + "'; expected train or test");
 }
 
-bool hasSplits(DataKind kind) { return kind != DataKind::Npy && kind != DataKind::Folder; }
+bool hasSplits(DataKind kind) {
+  return kind != DataKind::Npy && kind != DataKind::Folder;
+}
 
 static Expected<Dataset> loadUnchecked(const DataSpec &spec, Split split) {
   switch (spec.kind) {

@@ -2,7 +2,9 @@
 
 namespace cnnc::rt::data {
 
-const char *splitName(Split split) { return split == Split::Train ? "train" : "test"; }
+const char *splitName(Split split) {
+  return split == Split::Train ? "train" : "test";
+}
 
 int64_t Dataset::size() const {
   if (files)
@@ -34,8 +36,9 @@ static Status validateFiles(const Dataset &d) {
   if (d.images.numElements() != 0)
     return Error(src + ": images both in memory and in files");
   if (f.paths.empty() || f.paths.size() != f.sizes.size())
-    return Error(src + ": " + std::to_string(f.paths.size()) + " image files with " +
-                 std::to_string(f.sizes.size()) + " sizes");
+    return Error(src + ": " + std::to_string(f.paths.size()) +
+                 " image files with " + std::to_string(f.sizes.size()) +
+                 " sizes");
   for (size_t i = 0; i < f.sizes.size(); ++i)
     if (f.sizes[i].height < 1 || f.sizes[i].width < 1)
       return Error(f.paths[i] + ": the image has no pixels");
@@ -47,7 +50,8 @@ static Status validateImagesInMemory(const Dataset &d) {
   const std::string &src = d.imagesSource;
   if (d.images.dtype() != DType::F32 || d.images.rank() != 4)
     return Error(src + ": images must be float32 [N, C, H, W], got " +
-                 dtypeName(d.images.dtype()) + " " + shapeToString(d.images.shape()));
+                 dtypeName(d.images.dtype()) + " " +
+                 shapeToString(d.images.shape()));
   for (int64_t dim : d.images.shape())
     if (dim < 1)
       return Error(src + ": images have an empty dimension: " +
@@ -60,16 +64,20 @@ Status validateDataset(const Dataset &d) {
     return s;
   const std::string &lsrc = d.labelsSource;
   if (d.labels.dtype() != DType::I64 || d.labels.rank() != 1)
-    return Error(lsrc + ": labels must be int64 [N], got " + dtypeName(d.labels.dtype()) +
-                 " " + shapeToString(d.labels.shape()));
+    return Error(lsrc + ": labels must be int64 [N], got " +
+                 dtypeName(d.labels.dtype()) + " " +
+                 shapeToString(d.labels.shape()));
   if (d.labels.shape()[0] != d.size())
-    return Error(lsrc + ": " + std::to_string(d.labels.shape()[0]) + " labels for " +
-                 std::to_string(d.size()) + " images in " + d.imagesSource);
+    return Error(lsrc + ": " + std::to_string(d.labels.shape()[0]) +
+                 " labels for " + std::to_string(d.size()) + " images in " +
+                 d.imagesSource);
   if (d.numClasses < 1)
     return Error(lsrc + ": the dataset has no classes");
-  if (!d.classNames.empty() && static_cast<int64_t>(d.classNames.size()) != d.numClasses)
-    return Error(lsrc + ": " + std::to_string(d.classNames.size()) + " class names for " +
-                 std::to_string(d.numClasses) + " classes");
+  if (!d.classNames.empty() &&
+      static_cast<int64_t>(d.classNames.size()) != d.numClasses)
+    return Error(lsrc + ": " + std::to_string(d.classNames.size()) +
+                 " class names for " + std::to_string(d.numClasses) +
+                 " classes");
   for (int64_t i = 0; i < d.size(); ++i) {
     int64_t label = d.label(i);
     if (label < 0 || label >= d.numClasses)
@@ -80,7 +88,8 @@ Status validateDataset(const Dataset &d) {
   return Status::success();
 }
 
-Status checkLabels(const Dataset &d, int64_t classes, const std::string &source) {
+Status checkLabels(const Dataset &d, int64_t classes,
+                   const std::string &source) {
   if (classes < 1)
     return Error(source + ": the network has " + std::to_string(classes) +
                  " outputs; a classifier needs at least 1");
@@ -111,8 +120,8 @@ Status checkImageShape(const Shape &imageShape, const Shape &networkInput,
              std::to_string(net[0]) + ")";
     else
       msg += " (height x width: " + std::to_string(imageShape[1]) + "x" +
-             std::to_string(imageShape[2]) + " instead of " + std::to_string(net[1]) + "x" +
-             std::to_string(net[2]) + ")";
+             std::to_string(imageShape[2]) + " instead of " +
+             std::to_string(net[1]) + "x" + std::to_string(net[2]) + ")";
   }
   return Error(msg);
 }

@@ -39,7 +39,8 @@ Expected<std::string> gunzip(const std::string &in, const std::string &path) {
     size_t hint = 0;
     if (in.size() >= 4)
       for (int i = 0; i < 4; ++i)
-        hint |= static_cast<size_t>(static_cast<unsigned char>(in[in.size() - 4 + i]))
+        hint |= static_cast<size_t>(
+                    static_cast<unsigned char>(in[in.size() - 4 + i]))
                 << (8 * i);
     hint = std::min({hint, in.size() * 1032, size_t{1} << 30});
     out.resize(std::max<size_t>(hint, 1 << 16));
@@ -57,10 +58,13 @@ Expected<std::string> gunzip(const std::string &in, const std::string &path) {
       }
     }
     // zlib counts in uInt: feed at most UINT_MAX bytes at a time.
-    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data() + inPos));
-    zs.avail_in = static_cast<uInt>(std::min<size_t>(in.size() - inPos, UINT_MAX));
+    zs.next_in =
+        reinterpret_cast<Bytef *>(const_cast<char *>(in.data() + inPos));
+    zs.avail_in =
+        static_cast<uInt>(std::min<size_t>(in.size() - inPos, UINT_MAX));
     zs.next_out = reinterpret_cast<Bytef *>(out.data() + outPos);
-    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - outPos, UINT_MAX));
+    zs.avail_out =
+        static_cast<uInt>(std::min<size_t>(out.size() - outPos, UINT_MAX));
     uInt availIn = zs.avail_in, availOut = zs.avail_out;
     int rc = inflate(&zs, Z_NO_FLUSH);
     inPos += availIn - zs.avail_in;
@@ -70,7 +74,8 @@ Expected<std::string> gunzip(const std::string &in, const std::string &path) {
         break;
       // gzip allows concatenated members (as `cat a.gz b.gz` makes).
       if (!isGzip(in.substr(inPos, 2)))
-        return Error(path + ": unexpected data after the end of the gzip stream");
+        return Error(path +
+                     ": unexpected data after the end of the gzip stream");
       inflateReset(&zs);
       continue;
     }

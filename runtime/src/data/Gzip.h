@@ -14,7 +14,8 @@ namespace cnnc::rt::data {
 Expected<std::string> readMaybeGzipped(const std::string &path);
 
 // Decompresses gzip data (one or more concatenated members).
-Expected<std::string> gunzip(const std::string &compressed, const std::string &path);
+Expected<std::string> gunzip(const std::string &compressed,
+                             const std::string &path);
 
 } // namespace cnnc::rt::data
 

@@ -17,17 +17,18 @@ namespace cnnc::rt::data {
 
 struct RawRgbImage {
   uint32_t width = 0, height = 0;
-  unsigned char *pixels = nullptr; // malloc'd RGB8, row-major; null for headers only
+  unsigned char *pixels =
+      nullptr; // malloc'd RGB8, row-major; null for headers only
 };
 
 // Reads a PNG (`headerOnly`: just its size) from `file`, positioned at its
 // start. On failure writes a message to `error` and returns false.
-bool readPngRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbImage *out,
-                 char *error, size_t errorSize);
+bool readPngRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels,
+                 RawRgbImage *out, char *error, size_t errorSize);
 
 // The same for a JPEG (baseline or progressive; grayscale, YCbCr or RGB).
-bool readJpegRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbImage *out,
-                  char *error, size_t errorSize);
+bool readJpegRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels,
+                  RawRgbImage *out, char *error, size_t errorSize);
 
 } // namespace cnnc::rt::data
 

@@ -28,7 +28,8 @@ Expected<Format> openImage(const std::string &path, File &file) {
   size_t got = std::fread(magic, 1, sizeof magic, file.get());
   if (std::fseek(file.get(), 0, SEEK_SET) != 0)
     return Error(path + ": cannot read: " + std::strerror(errno));
-  static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  static const unsigned char kPng[8] = {0x89, 'P',  'N',  'G',
+                                        '\r', '\n', 0x1a, '\n'};
   if (got == 8 && std::memcmp(magic, kPng, 8) == 0)
     return Format::Png;
   if (got >= 3 && magic[0] == 0xff && magic[1] == 0xd8 && magic[2] == 0xff)
@@ -46,15 +47,16 @@ Expected<RawRgbImage> read(const std::string &path, bool headerOnly) {
   RawRgbImage image;
   char message[256] = {};
   bool ok = *format == Format::Png
-                ? readPngRgb8(file.get(), headerOnly, kMaxImagePixels, &image, message,
-                              sizeof message)
-                : readJpegRgb8(file.get(), headerOnly, kMaxImagePixels, &image, message,
-                               sizeof message);
+                ? readPngRgb8(file.get(), headerOnly, kMaxImagePixels, &image,
+                              message, sizeof message)
+                : readJpegRgb8(file.get(), headerOnly, kMaxImagePixels, &image,
+                               message, sizeof message);
   if (!ok)
     return Error(path + ": " + message);
   if (image.width == 0 || image.height == 0) {
     std::free(image.pixels);
-    return Error(path + ": the image has no pixels (" + std::to_string(image.width) + "x" +
+    return Error(path + ": the image has no pixels (" +
+                 std::to_string(image.width) + "x" +
                  std::to_string(image.height) + ")");
   }
   return image;
@@ -69,11 +71,13 @@ Expected<ImageSize> readImageSize(const std::string &path) {
   return ImageSize{image->height, image->width};
 }
 
-Expected<ImageSize> decodeImage(const std::string &path, std::vector<float> &pixels) {
+Expected<ImageSize> decodeImage(const std::string &path,
+                                std::vector<float> &pixels) {
   Expected<RawRgbImage> image = read(path, /*headerOnly=*/false);
   if (!image)
     return image.error();
-  std::unique_ptr<unsigned char, decltype(&std::free)> owned(image->pixels, &std::free);
+  std::unique_ptr<unsigned char, decltype(&std::free)> owned(image->pixels,
+                                                             &std::free);
   const size_t plane = size_t{image->width} * image->height;
   pixels.resize(3 * plane);
   const unsigned char *src = owned.get();

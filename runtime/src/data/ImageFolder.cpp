@@ -22,7 +22,8 @@ std::string lower(std::string s) {
 }
 
 bool endsWith(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 enum class FileKind { Image, Unsupported, Other };
@@ -44,7 +45,8 @@ struct Listing {
 };
 
 // The entries of `dir`, directories told apart by stat (so symlinks are
-// followed, like Python's os.scandir(...).is_dir() and os.walk(followlinks=True)).
+// followed, like Python's os.scandir(...).is_dir() and
+// os.walk(followlinks=True)).
 Expected<Listing> list(const std::string &dir) {
   DIR *d = ::opendir(dir.c_str());
   if (!d)
@@ -54,7 +56,8 @@ Expected<Listing> list(const std::string &dir) {
     std::string name = e->d_name;
     if (name == "." || name == "..")
       continue;
-    (isDirectory(dir + "/" + name) ? out.dirs : out.files).push_back(std::move(name));
+    (isDirectory(dir + "/" + name) ? out.dirs : out.files)
+        .push_back(std::move(name));
   }
   ::closedir(d);
   // Byte order: Python sorts str by code point, which is UTF-8 byte order.
@@ -66,7 +69,9 @@ Expected<Listing> list(const std::string &dir) {
 struct DirKey {
   dev_t dev;
   ino_t ino;
-  bool operator<(const DirKey &o) const { return std::tie(dev, ino) < std::tie(o.dev, o.ino); }
+  bool operator<(const DirKey &o) const {
+    return std::tie(dev, ino) < std::tie(o.dev, o.ino);
+  }
 };
 
 // Every directory at or below `root` with its listing, in torchvision's
@@ -101,14 +106,16 @@ Expected<Dataset> loadImageFolder(const std::string &dir) {
   if (!top)
     return top.error();
   if (top->dirs.empty()) {
-    bool images = std::any_of(top->files.begin(), top->files.end(), [](const std::string &f) {
-      return classify(f) == FileKind::Image;
-    });
-    return Error(dir + ": no class folders: folder: expects one sub-folder per class, "
-                       "like DIR/cat/1.png and DIR/dog/2.jpg" +
-                 std::string(images ? " (the images directly in " + dir +
-                                          " belong in class sub-folders)"
-                                    : ""));
+    bool images = std::any_of(
+        top->files.begin(), top->files.end(),
+        [](const std::string &f) { return classify(f) == FileKind::Image; });
+    return Error(
+        dir +
+        ": no class folders: folder: expects one sub-folder per class, "
+        "like DIR/cat/1.png and DIR/dog/2.jpg" +
+        std::string(images ? " (the images directly in " + dir +
+                                 " belong in class sub-folders)"
+                           : ""));
   }
 
   Dataset d;
@@ -131,8 +138,11 @@ Expected<Dataset> loadImageFolder(const std::string &dir) {
         if (kind == FileKind::Other)
           continue;
         if (kind == FileKind::Unsupported)
-          return Error(path + ": only PNG and JPEG images are supported; convert it or "
-                              "move it out of " + dir);
+          return Error(
+              path +
+              ": only PNG and JPEG images are supported; convert it or "
+              "move it out of " +
+              dir);
         Expected<ImageSize> size = readImageSize(path);
         if (!size)
           return size.error();
@@ -147,9 +157,11 @@ Expected<Dataset> loadImageFolder(const std::string &dir) {
     std::string names;
     for (const std::string &e : emptyClasses)
       names += (names.empty() ? "" : ", ") + e;
-    return Error(dir + ": no PNG or JPEG images (.png, .jpg, .jpeg) in the class folder" +
-                 (emptyClasses.size() > 1 ? "s " : " ") + names +
-                 "; every sub-folder is a class and needs images");
+    return Error(
+        dir +
+        ": no PNG or JPEG images (.png, .jpg, .jpeg) in the class folder" +
+        (emptyClasses.size() > 1 ? "s " : " ") + names +
+        "; every sub-folder is a class and needs images");
   }
 
   d.numClasses = static_cast<int64_t>(top->dirs.size());

@@ -5,8 +5,8 @@
 #include <csetjmp>
 #include <cstdlib>
 
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 
 namespace cnnc::rt::data {
 
@@ -37,8 +37,8 @@ void onJpegMessage(j_common_ptr info, int level) {
 
 } // namespace
 
-bool readJpegRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbImage *out,
-                  char *error, size_t errorSize) {
+bool readJpegRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels,
+                  RawRgbImage *out, char *error, size_t errorSize) {
   jpeg_decompress_struct info;
   JpegErrorState state;
   info.err = jpeg_std_error(&state.manager);
@@ -56,9 +56,11 @@ bool readJpegRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbIma
   jpeg_create_decompress(&info);
   jpeg_stdio_src(&info, file);
   jpeg_read_header(&info, TRUE);
-  if (static_cast<int64_t>(info.image_width) * static_cast<int64_t>(info.image_height) >
+  if (static_cast<int64_t>(info.image_width) *
+          static_cast<int64_t>(info.image_height) >
       maxPixels) {
-    std::snprintf(error, errorSize, "the image is too large (more than PIL's limit of pixels)");
+    std::snprintf(error, errorSize,
+                  "the image is too large (more than PIL's limit of pixels)");
     jpeg_destroy_decompress(&info);
     return false;
   }
@@ -69,14 +71,16 @@ bool readJpegRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbIma
     return true;
   }
   switch (info.jpeg_color_space) {
-  case JCS_GRAYSCALE: // replicated into R, G and B by libjpeg, as PIL's convert('RGB')
+  case JCS_GRAYSCALE: // replicated into R, G and B by libjpeg, as PIL's
+                      // convert('RGB')
   case JCS_YCbCr:
   case JCS_RGB:
     info.out_color_space = JCS_RGB;
     break;
   default:
     std::snprintf(error, errorSize,
-                  "CMYK/YCCK JPEGs are not supported (only grayscale and RGB); convert it "
+                  "CMYK/YCCK JPEGs are not supported (only grayscale and RGB); "
+                  "convert it "
                   "to RGB");
     jpeg_destroy_decompress(&info);
     return false;
@@ -87,7 +91,8 @@ bool readJpegRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbIma
   if (info.output_components != 3)
     ERREXIT(&info, JERR_CONVERSION_NOTIMPL);
   const size_t rowBytes = size_t{info.output_width} * 3;
-  pixels = static_cast<unsigned char *>(std::malloc(rowBytes * info.output_height));
+  pixels =
+      static_cast<unsigned char *>(std::malloc(rowBytes * info.output_height));
   if (!pixels)
     ERREXIT1(&info, JERR_OUT_OF_MEMORY, 0);
   while (info.output_scanline < info.output_height) {

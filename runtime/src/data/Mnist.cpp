@@ -19,26 +19,30 @@ uint32_t readBE32(const std::string &b, size_t offset) {
 
 // The dimensions of an IDX file of unsigned bytes with magic `magic`, after
 // checking that the file holds exactly their product of bytes.
-Expected<std::vector<uint32_t>> parseIdxHeader(const std::string &bytes, uint32_t magic,
+Expected<std::vector<uint32_t>> parseIdxHeader(const std::string &bytes,
+                                               uint32_t magic,
                                                const std::string &path) {
   const char *what = magic == kImagesMagic ? "image" : "label";
   if (bytes.size() < 4)
-    return Error(path + ": too short for an IDX file (" + std::to_string(bytes.size()) +
-                 " bytes)");
+    return Error(path + ": too short for an IDX file (" +
+                 std::to_string(bytes.size()) + " bytes)");
   uint32_t found = readBE32(bytes, 0);
   if (found != magic) {
     std::string msg = path + ": not an IDX " + what + " file: magic number " +
-                      std::to_string(found) + ", expected " + std::to_string(magic);
+                      std::to_string(found) + ", expected " +
+                      std::to_string(magic);
     if (found == kImagesMagic || found == kLabelsMagic)
-      msg += std::string(" (it is an IDX ") + (found == kImagesMagic ? "image" : "label") +
+      msg += std::string(" (it is an IDX ") +
+             (found == kImagesMagic ? "image" : "label") +
              " file: are the images and labels swapped?)";
     return Error(msg);
   }
   size_t rank = magic & 0xff;
   size_t headerSize = 4 + 4 * rank;
   if (bytes.size() < headerSize)
-    return Error(path + ": truncated IDX header (" + std::to_string(bytes.size()) +
-                 " bytes, the header needs " + std::to_string(headerSize) + ")");
+    return Error(path + ": truncated IDX header (" +
+                 std::to_string(bytes.size()) + " bytes, the header needs " +
+                 std::to_string(headerSize) + ")");
   std::vector<uint32_t> dims;
   uint64_t count = 1;
   for (size_t i = 0; i < rank; ++i) {
@@ -54,9 +58,9 @@ Expected<std::vector<uint32_t>> parseIdxHeader(const std::string &bytes, uint32_
   for (size_t i = 0; i < rank; ++i)
     shape += (i ? "x" : "") + std::to_string(dims[i]);
   if (have < count)
-    return Error(path + ": truncated: the header announces " + what + "s of shape " +
-                 shape + " (" + std::to_string(count) + " bytes) but " +
-                 std::to_string(have) + " bytes follow it");
+    return Error(path + ": truncated: the header announces " + what +
+                 "s of shape " + shape + " (" + std::to_string(count) +
+                 " bytes) but " + std::to_string(have) + " bytes follow it");
   if (have > count)
     return Error(path + ": " + std::to_string(have - count) +
                  " unexpected bytes after the " + what + "s of shape " + shape);
@@ -72,7 +76,8 @@ std::vector<std::string> mnistClassNames(MnistVariant variant) {
   return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 }
 
-Expected<Dataset> loadIdxPair(const std::string &imagesPath, const std::string &labelsPath,
+Expected<Dataset> loadIdxPair(const std::string &imagesPath,
+                              const std::string &labelsPath,
                               int64_t numClasses) {
   Expected<std::string> imageBytes = readMaybeGzipped(imagesPath);
   if (!imageBytes)
@@ -91,41 +96,49 @@ Expected<Dataset> loadIdxPair(const std::string &imagesPath, const std::string &
 
   int64_t n = (*imageDims)[0], h = (*imageDims)[1], w = (*imageDims)[2];
   if ((*labelDims)[0] != (*imageDims)[0])
-    return Error(labelsPath + ": " + std::to_string((*labelDims)[0]) + " labels but " +
-                 imagesPath + " holds " + std::to_string(n) + " images");
+    return Error(labelsPath + ": " + std::to_string((*labelDims)[0]) +
+                 " labels but " + imagesPath + " holds " + std::to_string(n) +
+                 " images");
 
   Dataset d;
   d.imagesSource = imagesPath;
   d.labelsSource = labelsPath;
   d.numClasses = numClasses;
-  Expected<Tensor> images = Tensor::create(DType::F32, {n, 1, h, w}, imagesPath);
+  Expected<Tensor> images =
+      Tensor::create(DType::F32, {n, 1, h, w}, imagesPath);
   if (!images)
     return images.error();
   d.images = std::move(*images);
   d.labels = Tensor(DType::I64, {n});
 
-  const unsigned char *label = reinterpret_cast<const unsigned char *>(labelBytes->data()) + 8;
+  const unsigned char *label =
+      reinterpret_cast<const unsigned char *>(labelBytes->data()) + 8;
   for (int64_t i = 0; i < n; ++i) {
     if (label[i] >= numClasses)
-      return Error(labelsPath + ": label " + std::to_string(label[i]) + " at index " +
-                   std::to_string(i) + " is out of range (the dataset has " +
+      return Error(labelsPath + ": label " + std::to_string(label[i]) +
+                   " at index " + std::to_string(i) +
+                   " is out of range (the dataset has " +
                    std::to_string(numClasses) + " classes)");
     d.labels.i64()[i] = label[i];
   }
   // Division, not multiplication by 1/255: the same floats as ToTensor.
-  const unsigned char *pixel = reinterpret_cast<const unsigned char *>(imageBytes->data()) + 16;
+  const unsigned char *pixel =
+      reinterpret_cast<const unsigned char *>(imageBytes->data()) + 16;
   float *out = d.images.f32();
   for (int64_t i = 0, e = d.images.numElements(); i < e; ++i)
     out[i] = static_cast<float>(pixel[i]) / 255.0f;
   return d;
 }
 
-Expected<Dataset> loadMnist(const std::string &dir, Split split, MnistVariant variant) {
-  const char *kind = variant == MnistVariant::FashionMnist ? "fashion-mnist" : "mnist";
+Expected<Dataset> loadMnist(const std::string &dir, Split split,
+                            MnistVariant variant) {
+  const char *kind =
+      variant == MnistVariant::FashionMnist ? "fashion-mnist" : "mnist";
   std::string expected =
       std::string(" (") + kind +
       ":DIR expects train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-      "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte in DIR, each optionally "
+      "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte in DIR, each "
+      "optionally "
       "gzipped with a .gz suffix)";
   if (!isDirectory(dir))
     return Error(notADirectory(dir) + expected);
@@ -140,7 +153,8 @@ Expected<Dataset> loadMnist(const std::string &dir, Split split, MnistVariant va
     else if (pathExists(base + ".gz"))
       paths[i] = base + ".gz";
     else {
-      std::string msg = dir + ": missing " + prefix + names[i] + "[.gz]" + expected;
+      std::string msg =
+          dir + ": missing " + prefix + names[i] + "[.gz]" + expected;
       // torchvision downloads to ROOT/FashionMNIST/raw or ROOT/MNIST/raw.
       for (const char *sub : {"/FashionMNIST/raw", "/MNIST/raw", "/raw"})
         if (pathExists(dir + sub + "/" + prefix + names[i]) ||

@@ -9,34 +9,40 @@
 namespace cnnc::rt::data {
 
 Expected<Dataset> loadNpyDataset(const std::string &imagesPath,
-                                 const std::string &labelsPath, int64_t numClasses) {
+                                 const std::string &labelsPath,
+                                 int64_t numClasses) {
   Expected<Tensor> images = readNpy(imagesPath);
   if (!images)
     return images.error();
   if (images->dtype() != DType::F32)
     return Error(imagesPath + ": images must be float32, got " +
-                 dtypeName(images->dtype()) + " (save them with x.astype(numpy.float32))");
+                 dtypeName(images->dtype()) +
+                 " (save them with x.astype(numpy.float32))");
   const Shape &s = images->shape();
   if (s.size() != 3 && s.size() != 4)
-    return Error(imagesPath + ": images must be [N, C, H, W] or [N, H, W], got " +
+    return Error(imagesPath +
+                 ": images must be [N, C, H, W] or [N, H, W], got " +
                  shapeToString(s));
   if (s[0] == 0)
-    return Error(imagesPath + ": holds no images (shape " + shapeToString(s) + ")");
+    return Error(imagesPath + ": holds no images (shape " + shapeToString(s) +
+                 ")");
   for (int64_t dim : s)
     if (dim == 0)
-      return Error(imagesPath + ": images have an empty dimension: " + shapeToString(s));
+      return Error(imagesPath +
+                   ": images have an empty dimension: " + shapeToString(s));
   const float *pixels = images->f32();
   for (int64_t i = 0, e = images->numElements(); i < e; ++i)
     if (!std::isfinite(pixels[i])) {
       int64_t perImage = e / s[0];
-      return Error(imagesPath + ": image " + std::to_string(i / perImage) + " holds " +
-                   (std::isnan(pixels[i]) ? "NaN" : "an infinity") + " at element " +
-                   std::to_string(i % perImage));
+      return Error(imagesPath + ": image " + std::to_string(i / perImage) +
+                   " holds " + (std::isnan(pixels[i]) ? "NaN" : "an infinity") +
+                   " at element " + std::to_string(i % perImage));
     }
 
   Expected<Tensor> labels = readNpy(labelsPath);
   if (!labels) {
-    // parseNpy reads float32 and int64 only; say what to do with int32/uint8 labels.
+    // parseNpy reads float32 and int64 only; say what to do with int32/uint8
+    // labels.
     if (labels.message().find("unsupported dtype") != std::string::npos)
       return Error(labels.message() +
                    "; save the labels as int64: labels.astype(numpy.int64)");
@@ -50,17 +56,19 @@ Expected<Dataset> loadNpyDataset(const std::string &imagesPath,
     return Error(labelsPath + ": labels must be [N], got " +
                  shapeToString(labels->shape()));
   if (labels->shape()[0] != s[0])
-    return Error(labelsPath + ": " + std::to_string(labels->shape()[0]) + " labels but " +
-                 imagesPath + " holds " + std::to_string(s[0]) + " images");
+    return Error(labelsPath + ": " + std::to_string(labels->shape()[0]) +
+                 " labels but " + imagesPath + " holds " +
+                 std::to_string(s[0]) + " images");
 
   int64_t maxLabel = 0;
   for (int64_t i = 0; i < s[0]; ++i) {
     int64_t label = labels->i64()[i];
     if (label < 0 || (numClasses > 0 && label >= numClasses))
-      return Error(labelsPath + ": label " + std::to_string(label) + " at index " +
-                   std::to_string(i) + " is out of range" +
-                   (numClasses > 0 ? " for " + std::to_string(numClasses) + " classes"
-                                   : std::string(" (labels must be >= 0)")));
+      return Error(labelsPath + ": label " + std::to_string(label) +
+                   " at index " + std::to_string(i) + " is out of range" +
+                   (numClasses > 0
+                        ? " for " + std::to_string(numClasses) + " classes"
+                        : std::string(" (labels must be >= 0)")));
     maxLabel = std::max(maxLabel, label);
   }
 

@@ -17,9 +17,11 @@ inline bool isDirectory(const std::string &path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// ": no such directory" / ": not a directory", for a path that is not a directory.
+// ": no such directory" / ": not a directory", for a path that is not a
+// directory.
 inline std::string notADirectory(const std::string &path) {
-  return path + (pathExists(path) ? ": not a directory" : ": no such directory");
+  return path +
+         (pathExists(path) ? ": not a directory" : ": no such directory");
 }
 
 } // namespace cnnc::rt::data

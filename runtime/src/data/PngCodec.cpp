@@ -29,13 +29,13 @@ void onPngWarning(png_structp, png_const_charp) {}
 
 } // namespace
 
-bool readPngRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbImage *out,
-                 char *error, size_t errorSize) {
+bool readPngRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels,
+                 RawRgbImage *out, char *error, size_t errorSize) {
   PngErrorState state;
   state.message = error;
   state.size = errorSize;
-  png_structp png =
-      png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, onPngError, onPngWarning);
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &state,
+                                           onPngError, onPngWarning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
   if (!info) {
     png_destroy_read_struct(png ? &png : nullptr, nullptr, nullptr);
@@ -56,7 +56,8 @@ bool readPngRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbImag
   png_read_info(png, info);
   png_uint_32 width = 0, height = 0;
   int depth = 0, colorType = 0;
-  png_get_IHDR(png, info, &width, &height, &depth, &colorType, nullptr, nullptr, nullptr);
+  png_get_IHDR(png, info, &width, &height, &depth, &colorType, nullptr, nullptr,
+               nullptr);
   if (static_cast<int64_t>(width) * static_cast<int64_t>(height) > maxPixels)
     png_error(png, "the image is too large (more than PIL's limit of pixels)");
   out->width = width;
@@ -76,7 +77,8 @@ bool readPngRgb8(std::FILE *file, bool headerOnly, int64_t maxPixels, RawRgbImag
   if (depth == 16)
     png_set_strip_16(png);
   png_set_strip_alpha(png);
-  if (colorType == PNG_COLOR_TYPE_GRAY || colorType == PNG_COLOR_TYPE_GRAY_ALPHA)
+  if (colorType == PNG_COLOR_TYPE_GRAY ||
+      colorType == PNG_COLOR_TYPE_GRAY_ALPHA)
     png_set_gray_to_rgb(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);

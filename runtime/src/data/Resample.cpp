@@ -23,7 +23,8 @@ double triangle(double x) {
 // PIL's precompute_coeffs (Resample.c) for a source span of `inSize`
 // pixels and the bilinear filter (support 1).
 std::vector<Taps> precomputeTaps(int64_t inSize, int64_t outSize) {
-  const double scale = static_cast<double>(inSize) / static_cast<double>(outSize);
+  const double scale =
+      static_cast<double>(inSize) / static_cast<double>(outSize);
   const double filterScale = std::max(scale, 1.0);
   const double support = 1.0 * filterScale;
   std::vector<Taps> taps(static_cast<size_t>(outSize));
@@ -37,7 +38,8 @@ std::vector<Taps> precomputeTaps(int64_t inSize, int64_t outSize) {
     std::vector<double> w;
     double sum = 0.0;
     for (int64_t i = xmin; i < xmax; ++i) {
-      w.push_back(triangle((static_cast<double>(i) - center + 0.5) / filterScale));
+      w.push_back(
+          triangle((static_cast<double>(i) - center + 0.5) / filterScale));
       sum += w.back();
     }
     Taps &t = taps[static_cast<size_t>(x)];
@@ -50,14 +52,17 @@ std::vector<Taps> precomputeTaps(int64_t inSize, int64_t outSize) {
 
 } // namespace
 
-void resampleBilinear(const float *in, int64_t channels, int64_t inHeight, int64_t inWidth,
-                      const PixelBox &box, float *out, int64_t outHeight, int64_t outWidth) {
+void resampleBilinear(const float *in, int64_t channels, int64_t inHeight,
+                      int64_t inWidth, const PixelBox &box, float *out,
+                      int64_t outHeight, int64_t outWidth) {
   const bool horizontal = box.width != outWidth;
   const bool vertical = box.height != outHeight;
-  // Rows of the box after the horizontal pass: channels x box.height x outWidth.
-  std::vector<float> rows(static_cast<size_t>(channels * box.height * outWidth));
-  const std::vector<Taps> xTaps = horizontal ? precomputeTaps(box.width, outWidth)
-                                             : std::vector<Taps>();
+  // Rows of the box after the horizontal pass: channels x box.height x
+  // outWidth.
+  std::vector<float> rows(
+      static_cast<size_t>(channels * box.height * outWidth));
+  const std::vector<Taps> xTaps =
+      horizontal ? precomputeTaps(box.width, outWidth) : std::vector<Taps>();
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t y = 0; y < box.height; ++y) {
       const float *src = in + (c * inHeight + box.top + y) * inWidth + box.left;
@@ -87,7 +92,8 @@ void resampleBilinear(const float *in, int64_t channels, int64_t inHeight, int64
       for (size_t k = 0; k < t.weights.size(); ++k) {
         const float w = t.weights[k];
         const float *src =
-            rows.data() + (c * box.height + t.first + static_cast<int64_t>(k)) * outWidth;
+            rows.data() +
+            (c * box.height + t.first + static_cast<int64_t>(k)) * outWidth;
         for (int64_t x = 0; x < outWidth; ++x)
           dst[x] += w * src[x];
       }

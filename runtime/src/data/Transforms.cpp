@@ -22,7 +22,8 @@ std::string floatList(const std::vector<float> &values) {
 
 Status checkImage(const Shape &in, const std::string &who) {
   if (in.size() != 3 || in[0] < 1 || in[1] < 1 || in[2] < 1)
-    return Error(who + ": expects an image [C, H, W], got " + shapeToString(in));
+    return Error(who + ": expects an image [C, H, W], got " +
+                 shapeToString(in));
   return Status::success();
 }
 
@@ -30,11 +31,13 @@ Status checkImage(const Shape &in, const std::string &who) {
 
 // --- Normalize ---------------------------------------------------------------
 
-Expected<std::shared_ptr<const Normalize>> Normalize::create(std::vector<float> mean,
-                                                             std::vector<float> std) {
-  std::string who = "Normalize(mean=" + floatList(mean) + ", std=" + floatList(std) + ")";
+Expected<std::shared_ptr<const Normalize>>
+Normalize::create(std::vector<float> mean, std::vector<float> std) {
+  std::string who =
+      "Normalize(mean=" + floatList(mean) + ", std=" + floatList(std) + ")";
   if (mean.empty() || mean.size() != std.size())
-    return Error(who + ": mean and std need the same number of values, at least one");
+    return Error(who +
+                 ": mean and std need the same number of values, at least one");
   for (size_t i = 0; i < mean.size(); ++i) {
     if (!std::isfinite(mean[i]) || !std::isfinite(std[i]))
       return Error(who + ": mean and std must be finite");
@@ -42,11 +45,13 @@ Expected<std::shared_ptr<const Normalize>> Normalize::create(std::vector<float> 
     if (std[i] == 0.0f)
       return Error(who + ": std " + std::to_string(i) + " is zero");
   }
-  return std::shared_ptr<const Normalize>(new Normalize(std::move(mean), std::move(std)));
+  return std::shared_ptr<const Normalize>(
+      new Normalize(std::move(mean), std::move(std)));
 }
 
 std::string Normalize::describe() const {
-  return "Normalize(mean=" + floatList(mean_) + ", std=" + floatList(std_) + ")";
+  return "Normalize(mean=" + floatList(mean_) + ", std=" + floatList(std_) +
+         ")";
 }
 
 Expected<Shape> Normalize::outputShape(const Shape &in) const {
@@ -55,7 +60,8 @@ Expected<Shape> Normalize::outputShape(const Shape &in) const {
     return ok;
   if (mean_.size() != 1 && static_cast<int64_t>(mean_.size()) != in[0])
     return Error(describe() + ": " + std::to_string(mean_.size()) +
-                 " values for images of " + std::to_string(in[0]) + " channels");
+                 " values for images of " + std::to_string(in[0]) +
+                 " channels");
   return in;
 }
 
@@ -72,14 +78,15 @@ void Normalize::apply(const float *in, const Shape &s, float *out,
 
 // --- RandomCrop --------------------------------------------------------------
 
-Expected<std::shared_ptr<const RandomCrop>> RandomCrop::create(int64_t height,
-                                                               int64_t width,
-                                                               int64_t padding) {
+Expected<std::shared_ptr<const RandomCrop>>
+RandomCrop::create(int64_t height, int64_t width, int64_t padding) {
   if (height < 1 || width < 1 || padding < 0)
     return Error("RandomCrop(size=(" + std::to_string(height) + ", " +
-                 std::to_string(width) + "), padding=" + std::to_string(padding) +
+                 std::to_string(width) +
+                 "), padding=" + std::to_string(padding) +
                  "): the size must be positive and the padding non-negative");
-  return std::shared_ptr<const RandomCrop>(new RandomCrop(height, width, padding));
+  return std::shared_ptr<const RandomCrop>(
+      new RandomCrop(height, width, padding));
 }
 
 std::string RandomCrop::describe() const {
@@ -135,7 +142,8 @@ RandomHorizontalFlip::create(double p) {
   if (!(p >= 0.0 && p <= 1.0))
     return Error("RandomHorizontalFlip(p=" + std::to_string(p) +
                  "): p must be a probability in [0, 1]");
-  return std::shared_ptr<const RandomHorizontalFlip>(new RandomHorizontalFlip(p));
+  return std::shared_ptr<const RandomHorizontalFlip>(
+      new RandomHorizontalFlip(p));
 }
 
 std::string RandomHorizontalFlip::describe() const {
@@ -165,7 +173,8 @@ void RandomHorizontalFlip::apply(const float *in, const Shape &s, float *out,
       out[r * w + x] = in[r * w + (w - 1 - x)];
 }
 
-Expected<Shape> transformedShape(const TransformList &transforms, const Shape &in) {
+Expected<Shape> transformedShape(const TransformList &transforms,
+                                 const Shape &in) {
   Shape shape = in;
   for (const auto &t : transforms) {
     Expected<Shape> next = t->outputShape(shape);

@@ -28,7 +28,8 @@ Status checkNamesDistinct(const ModelLibrary &model) {
     const std::string &p = model.parameters()[i].name;
     for (const std::string &n : {p, momentumTensorName(p), bestTensorName(p)})
       if (!names.insert(n).second)
-        return Error(model.path() + ": the parameter names make checkpoint tensor '" + n +
+        return Error(model.path() +
+                     ": the parameter names make checkpoint tensor '" + n +
                      "' ambiguous");
   }
   return Status::success();
@@ -88,19 +89,19 @@ public:
 
 private:
   Error bad(const std::string &key, const std::string &value) const {
-    return Error(path_ + ": the checkpoint's metadata '" + key + "' is invalid: '" + value +
-                 "'");
+    return Error(path_ + ": the checkpoint's metadata '" + key +
+                 "' is invalid: '" + value + "'");
   }
   const std::map<std::string, std::string> &m_;
   std::string path_;
 };
 
-#define CNNC_READ(var, expr)                                                           \
-  do {                                                                                 \
-    auto r_ = (expr);                                                                  \
-    if (!r_)                                                                           \
-      return r_.error();                                                               \
-    var = *r_;                                                                         \
+#define CNNC_READ(var, expr)                                                   \
+  do {                                                                         \
+    auto r_ = (expr);                                                          \
+    if (!r_)                                                                   \
+      return r_.error();                                                       \
+    var = *r_;                                                                 \
   } while (0)
 
 } // namespace
@@ -116,9 +117,11 @@ Status saveCheckpoint(const std::string &path, const ModelLibrary &model,
     return s;
   const std::vector<ParameterSpec> &specs = model.parameters();
   const std::vector<bool> &trainable = model.trainable();
-  if (c.parameters.size() != specs.size() || c.momentum.size() != specs.size() ||
+  if (c.parameters.size() != specs.size() ||
+      c.momentum.size() != specs.size() ||
       (!c.bestParameters.empty() && c.bestParameters.size() != specs.size()))
-    return Error(path + ": the checkpoint does not hold one tensor per parameter");
+    return Error(path +
+                 ": the checkpoint does not hold one tensor per parameter");
   TensorMap tensors;
   for (size_t i = 0; i < specs.size(); ++i) {
     tensors.emplace(specs[i].name, c.parameters[i]);
@@ -157,9 +160,11 @@ Expected<TrainingCheckpoint> loadCheckpoint(const std::string &path,
     return file.error();
   const std::map<std::string, std::string> &meta = file->metadata;
   if (!meta.count(kMarker))
-    return Error(path + ": not a cnnc training checkpoint (it has no optimizer state); "
-                        "to start training from these weights, pass --weights " +
-                 path);
+    return Error(
+        path +
+        ": not a cnnc training checkpoint (it has no optimizer state); "
+        "to start training from these weights, pass --weights " +
+        path);
   MetadataReader r(meta, path);
   TrainingCheckpoint c;
   CNNC_READ(c.network, r.text("network"));
@@ -177,7 +182,8 @@ Expected<TrainingCheckpoint> loadCheckpoint(const std::string &path,
       problems += "\n" + path + ": tensor '" + name + "' is missing";
     else if (it->second.dtype() != DType::F32 || it->second.shape() != shape)
       problems += "\n" + path + ": tensor '" + name + "' is " +
-                  dtypeName(it->second.dtype()) + " " + shapeToString(it->second.shape()) +
+                  dtypeName(it->second.dtype()) + " " +
+                  shapeToString(it->second.shape()) +
                   " but the network expects F32 " + shapeToString(shape);
   };
   for (size_t i = 0; i < specs.size(); ++i) {
@@ -192,8 +198,8 @@ Expected<TrainingCheckpoint> loadCheckpoint(const std::string &path,
       problems += "\n" + path + ": unexpected tensor '" + name + "'";
   if (!problems.empty())
     return Error(path + ": this checkpoint of the network '" + c.network +
-                 "' does not fit the network '" + model.name() + "' in " + model.path() +
-                 problems);
+                 "' does not fit the network '" + model.name() + "' in " +
+                 model.path() + problems);
 
   CNNC_READ(c.epochsCompleted, r.integer("epochs_completed", 0));
   CNNC_READ(c.steps, r.integer("steps", 0));
@@ -214,17 +220,20 @@ Expected<TrainingCheckpoint> loadCheckpoint(const std::string &path,
   if (Status s = validateSgd(c.sgd); !s)
     return Error(path + ": " + s.message());
   if (c.bestEpoch > c.epochsCompleted)
-    return Error(path + ": the checkpoint's best epoch " + std::to_string(c.bestEpoch) +
+    return Error(path + ": the checkpoint's best epoch " +
+                 std::to_string(c.bestEpoch) +
                  " comes after the epochs it completed (" +
                  std::to_string(c.epochsCompleted) + ")");
 
   for (size_t i = 0; i < specs.size(); ++i) {
     TensorMap &t = file->tensors;
     c.parameters.push_back(std::move(t.at(specs[i].name)));
-    c.momentum.push_back(trainable[i] ? std::move(t.at(momentumTensorName(specs[i].name)))
-                                      : Tensor());
+    c.momentum.push_back(
+        trainable[i] ? std::move(t.at(momentumTensorName(specs[i].name)))
+                     : Tensor());
     if (c.bestEpoch > 0)
-      c.bestParameters.push_back(std::move(t.at(bestTensorName(specs[i].name))));
+      c.bestParameters.push_back(
+          std::move(t.at(bestTensorName(specs[i].name))));
   }
   return c;
 }

@@ -50,9 +50,10 @@ Expected<EvalResult> evaluate(const ModelLibrary &model,
     for (int64_t s = 0; s < batch.size(); ++s) {
       int64_t label = batch.labels.i64()[s];
       if (label < 0 || label >= *classes)
-        return Error(loader.dataset().labelsSource + ": label " + std::to_string(label) +
-                     " is out of range for a network with " + std::to_string(*classes) +
-                     " outputs");
+        return Error(loader.dataset().labelsSource + ": label " +
+                     std::to_string(label) +
+                     " is out of range for a network with " +
+                     std::to_string(*classes) + " outputs");
     }
     result.add(logits->f32(), batch.labels.i64(), batch.size());
   }
@@ -74,8 +75,9 @@ std::string formatConfusionMatrix(const EvalResult &r,
   int64_t largest = 0;
   for (int64_t c : r.confusion)
     largest = std::max(largest, c);
-  const size_t cell =
-      std::max(std::to_string(largest).size(), std::to_string(r.classes - 1).size()) + 1;
+  const size_t cell = std::max(std::to_string(largest).size(),
+                               std::to_string(r.classes - 1).size()) +
+                      1;
   auto pad = [](const std::string &s, size_t width, bool left) {
     std::string fill(width > s.size() ? width - s.size() : 0, ' ');
     return left ? s + fill : fill + s;
@@ -95,7 +97,8 @@ std::string formatConfusionMatrix(const EvalResult &r,
     char recall[32];
     if (total > 0)
       std::snprintf(recall, sizeof recall, "  %6.2f%%",
-                    100.0 * static_cast<double>(r.count(t, t)) / static_cast<double>(total));
+                    100.0 * static_cast<double>(r.count(t, t)) /
+                        static_cast<double>(total));
     else
       std::snprintf(recall, sizeof recall, "        -");
     out += recall;

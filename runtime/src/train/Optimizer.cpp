@@ -8,11 +8,13 @@ namespace cnnc::rt {
 
 Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
                                             std::vector<Tensor> parameters,
-                                            std::vector<Tensor> momentum, int64_t steps) {
+                                            std::vector<Tensor> momentum,
+                                            int64_t steps) {
   const std::vector<ParameterSpec> &specs = model.parameters();
   if (parameters.size() != specs.size())
-    return Error(model.path() + ": the network has " + std::to_string(specs.size()) +
-                 " parameters, not " + std::to_string(parameters.size()));
+    return Error(model.path() + ": the network has " +
+                 std::to_string(specs.size()) + " parameters, not " +
+                 std::to_string(parameters.size()));
   if (!momentum.empty() && momentum.size() != specs.size())
     return Error(model.path() + ": expected " + std::to_string(specs.size()) +
                  " momentum buffers, not " + std::to_string(momentum.size()));
@@ -27,11 +29,12 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
     momentum.resize(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
     const ParameterSpec &spec = specs[i];
-    if (parameters[i].dtype() != DType::F32 || parameters[i].shape() != spec.shape)
+    if (parameters[i].dtype() != DType::F32 ||
+        parameters[i].shape() != spec.shape)
       return Error(model.path() + ": parameter '" + spec.name + "' is " +
                    dtypeName(parameters[i].dtype()) + " " +
-                   shapeToString(parameters[i].shape()) + " but the network expects F32 " +
-                   shapeToString(spec.shape));
+                   shapeToString(parameters[i].shape()) +
+                   " but the network expects F32 " + shapeToString(spec.shape));
     if (!opt.trainable_[i]) {
       momentum[i] = Tensor();
       if (model.updated()[i])
@@ -43,11 +46,12 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
     }
     if (fresh)
       momentum[i] = Tensor(DType::F32, spec.shape);
-    else if (momentum[i].dtype() != DType::F32 || momentum[i].shape() != spec.shape)
-      return Error(model.path() + ": the momentum buffer of '" + spec.name + "' is " +
-                   dtypeName(momentum[i].dtype()) + " " +
-                   shapeToString(momentum[i].shape()) + " but the network expects F32 " +
-                   shapeToString(spec.shape));
+    else if (momentum[i].dtype() != DType::F32 ||
+             momentum[i].shape() != spec.shape)
+      return Error(model.path() + ": the momentum buffer of '" + spec.name +
+                   "' is " + dtypeName(momentum[i].dtype()) + " " +
+                   shapeToString(momentum[i].shape()) +
+                   " but the network expects F32 " + shapeToString(spec.shape));
     opt.nextParameters_.emplace_back(DType::F32, spec.shape);
     // Copied, not zeroed: a step without momentum leaves the buffer unwritten,
     // and swapping must then keep its values.
@@ -65,8 +69,8 @@ std::vector<const Tensor *> SgdOptimizer::parameterPointers() const {
   return p;
 }
 
-Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels, double lr,
-                                   const SgdOptions &options,
+Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
+                                   double lr, const SgdOptions &options,
                                    const std::string &labelSource) {
   const size_t n = parameters_.size();
   std::vector<const Tensor *> p(n), v(n);
@@ -87,7 +91,8 @@ Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels, d
   hyper.weightDecay = static_cast<float>(options.weightDecay);
   hyper.nesterov = options.nesterov;
   hyper.firstStep = steps_ == 0;
-  Expected<float> loss = model_->trainStep(images, labels, p, v, pNew, vNew, hyper, labelSource);
+  Expected<float> loss =
+      model_->trainStep(images, labels, p, v, pNew, vNew, hyper, labelSource);
   if (!loss)
     return loss;
   for (size_t i = 0; i < n; ++i) {

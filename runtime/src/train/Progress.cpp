@@ -9,9 +9,11 @@ namespace cnnc::rt {
 
 ProgressStyle detectProgressStyle(const std::ostream &out) {
   if (out.rdbuf() == std::cout.rdbuf())
-    return ::isatty(STDOUT_FILENO) ? ProgressStyle::Terminal : ProgressStyle::Lines;
+    return ::isatty(STDOUT_FILENO) ? ProgressStyle::Terminal
+                                   : ProgressStyle::Lines;
   if (out.rdbuf() == std::cerr.rdbuf() || out.rdbuf() == std::clog.rdbuf())
-    return ::isatty(STDERR_FILENO) ? ProgressStyle::Terminal : ProgressStyle::Lines;
+    return ::isatty(STDERR_FILENO) ? ProgressStyle::Terminal
+                                   : ProgressStyle::Lines;
   return ProgressStyle::Lines;
 }
 
@@ -21,8 +23,8 @@ std::string formatDuration(double seconds) {
   auto total = static_cast<long long>(std::llround(seconds));
   char buf[48];
   if (total >= 3600)
-    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60,
-                  total % 60);
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", total / 3600,
+                  total / 60 % 60, total % 60);
   else
     std::snprintf(buf, sizeof buf, "%lld:%02lld", total / 60, total % 60);
   return buf;
@@ -44,15 +46,17 @@ std::string Progress::line(int64_t done, double runningLoss, int64_t images,
                               : NAN;
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "epoch %lld/%lld: batch %lld/%lld (%3d%%), loss %.4f, %.0f images/s, ETA %s",
+                "epoch %lld/%lld: batch %lld/%lld (%3d%%), loss %.4f, %.0f "
+                "images/s, ETA %s",
                 static_cast<long long>(epoch_), static_cast<long long>(epochs_),
                 static_cast<long long>(done), static_cast<long long>(batches_),
-                batches_ > 0 ? static_cast<int>(100 * done / batches_) : 100, runningLoss,
-                rate, formatDuration(eta).c_str());
+                batches_ > 0 ? static_cast<int>(100 * done / batches_) : 100,
+                runningLoss, rate, formatDuration(eta).c_str());
   return buf;
 }
 
-void Progress::update(int64_t done, double runningLoss, int64_t images, double seconds) {
+void Progress::update(int64_t done, double runningLoss, int64_t images,
+                      double seconds) {
   switch (style_) {
   case ProgressStyle::None:
     return;

@@ -30,10 +30,12 @@ std::string number(double v) {
 class Reader {
 public:
   Reader(const json &object, std::string source, std::string prefix)
-      : object_(object), source_(std::move(source)), prefix_(std::move(prefix)) {}
+      : object_(object), source_(std::move(source)),
+        prefix_(std::move(prefix)) {}
 
   Error error(const std::string &key, const std::string &problem) const {
-    return Error(source_ + ": training recipe: " + prefix_ + key + " " + problem);
+    return Error(source_ + ": training recipe: " + prefix_ + key + " " +
+                 problem);
   }
 
   // The value of `key`, or null when it is absent or null.
@@ -60,8 +62,8 @@ public:
     if (!v)
       return Status::success();
     if (!v->is_number_integer() || v->get<int64_t>() < min)
-      return error(key, "must be an integer of at least " + std::to_string(min) +
-                            ", not " + show(*v));
+      return error(key, "must be an integer of at least " +
+                            std::to_string(min) + ", not " + show(*v));
     out = v->get<int64_t>();
     return Status::success();
   }
@@ -88,8 +90,8 @@ public:
   Status noOtherKeys() const {
     for (auto it = object_.begin(); it != object_.end(); ++it)
       if (!seen_.count(it.key()))
-        return Error(source_ + ": training recipe: unknown key '" + prefix_ + it.key() +
-                     "'");
+        return Error(source_ + ": training recipe: unknown key '" + prefix_ +
+                     it.key() + "'");
     return Status::success();
   }
 
@@ -112,10 +114,10 @@ private:
   std::set<std::string> seen_;
 };
 
-#define CNNC_TRY(expr)                                                                 \
-  do {                                                                                 \
-    if (Status s_ = (expr); !s_)                                                       \
-      return s_.error();                                                               \
+#define CNNC_TRY(expr)                                                         \
+  do {                                                                         \
+    if (Status s_ = (expr); !s_)                                               \
+      return s_.error();                                                       \
   } while (0)
 
 Status parseSgd(Reader &r, SgdOptions &sgd) {
@@ -130,7 +132,8 @@ Status parseSgd(Reader &r, SgdOptions &sgd) {
   return r.noOtherKeys();
 }
 
-Status parseSchedule(const json &value, Reader &parent, LrScheduleSpec &schedule) {
+Status parseSchedule(const json &value, Reader &parent,
+                     LrScheduleSpec &schedule) {
   Reader outer = parent.child(value, "lr_schedule");
   if (value.empty())
     return Status::success();
@@ -178,34 +181,39 @@ Status parseFloats(Reader &r, const std::string &key, std::vector<float> &out) {
 }
 
 // A positive integer or [h, w] of them.
-Status parseSize(Reader &r, const std::string &key, int64_t &height, int64_t &width) {
+Status parseSize(Reader &r, const std::string &key, int64_t &height,
+                 int64_t &width) {
   const json *size = r.get(key);
   if (!size)
     return r.error(key, "is required");
   if (size->is_number_integer() && size->get<int64_t>() >= 1) {
     height = width = size->get<int64_t>();
-  } else if (size->is_array() && size->size() == 2 && (*size)[0].is_number_integer() &&
-             (*size)[1].is_number_integer() && (*size)[0].get<int64_t>() >= 1 &&
-             (*size)[1].get<int64_t>() >= 1) {
+  } else if (size->is_array() && size->size() == 2 &&
+             (*size)[0].is_number_integer() && (*size)[1].is_number_integer() &&
+             (*size)[0].get<int64_t>() >= 1 && (*size)[1].get<int64_t>() >= 1) {
     height = (*size)[0].get<int64_t>();
     width = (*size)[1].get<int64_t>();
   } else {
-    return r.error(key, "must be a positive integer or [h, w], not " + show(*size));
+    return r.error(key,
+                   "must be a positive integer or [h, w], not " + show(*size));
   }
   return Status::success();
 }
 
 // [min, max] with 0 < min <= max (and max <= `limit`).
-Status parseRange(Reader &r, const std::string &key, double &lo, double &hi, double limit) {
+Status parseRange(Reader &r, const std::string &key, double &lo, double &hi,
+                  double limit) {
   const json *v = r.get(key);
   if (!v)
     return Status::success();
-  if (!v->is_array() || v->size() != 2 || !(*v)[0].is_number() || !(*v)[1].is_number() ||
-      !((*v)[0].get<double>() > 0) || (*v)[0].get<double>() > (*v)[1].get<double>() ||
+  if (!v->is_array() || v->size() != 2 || !(*v)[0].is_number() ||
+      !(*v)[1].is_number() || !((*v)[0].get<double>() > 0) ||
+      (*v)[0].get<double>() > (*v)[1].get<double>() ||
       !((*v)[1].get<double>() <= limit))
-    return r.error(key, "must be [min, max] with 0 < min <= max" +
-                            (std::isfinite(limit) ? " <= " + number(limit) : "") +
-                            ", not " + show(*v));
+    return r.error(key,
+                   "must be [min, max] with 0 < min <= max" +
+                       (std::isfinite(limit) ? " <= " + number(limit) : "") +
+                       ", not " + show(*v));
   lo = (*v)[0].get<double>();
   hi = (*v)[1].get<double>();
   return Status::success();
@@ -254,11 +262,13 @@ Status parseAugment(Reader &r, AugmentSpec &augment) {
   if (const json *flip = r.get("horizontal_flip")) {
     if (flip->is_boolean())
       augment.horizontalFlip = flip->get<bool>() ? 0.5 : 0.0;
-    else if (flip->is_number() && flip->get<double>() >= 0 && flip->get<double>() <= 1)
+    else if (flip->is_number() && flip->get<double>() >= 0 &&
+             flip->get<double>() <= 1)
       augment.horizontalFlip = flip->get<double>();
     else
       return r.error("horizontal_flip",
-                     "must be true, false or a probability, not " + show(*flip));
+                     "must be true, false or a probability, not " +
+                         show(*flip));
   }
   return r.noOtherKeys();
 }
@@ -267,11 +277,13 @@ Status parseAugment(Reader &r, AugmentSpec &augment) {
 
 Status validateSgd(const SgdOptions &sgd) {
   if (!std::isfinite(sgd.lr) || sgd.lr <= 0)
-    return Error("the learning rate must be a positive number, not " + number(sgd.lr));
+    return Error("the learning rate must be a positive number, not " +
+                 number(sgd.lr));
   if (!std::isfinite(sgd.momentum) || sgd.momentum < 0)
     return Error("the momentum must be 0 or more, not " + number(sgd.momentum));
   if (!std::isfinite(sgd.weightDecay) || sgd.weightDecay < 0)
-    return Error("the weight decay must be 0 or more, not " + number(sgd.weightDecay));
+    return Error("the weight decay must be 0 or more, not " +
+                 number(sgd.weightDecay));
   if (sgd.nesterov && sgd.momentum == 0)
     return Error("Nesterov momentum needs a momentum above 0");
   return Status::success();
@@ -285,7 +297,8 @@ Expected<TrainingRecipe> parseTrainingRecipe(const std::string &text,
   if (root.is_null())
     root = json::object();
   if (!root.is_object())
-    return Error(source + ": the training recipe must be a JSON object, not " + text);
+    return Error(source + ": the training recipe must be a JSON object, not " +
+                 text);
 
   TrainingRecipe recipe;
   Reader r(root, source, "");
@@ -356,7 +369,8 @@ Expected<TrainingRecipe> parseTrainingRecipe(const std::string &text,
   }
   CNNC_TRY(r.number("val_split", recipe.valSplit));
   if (!(recipe.valSplit >= 0 && recipe.valSplit < 1))
-    return r.error("val_split", "must be in [0, 1), not " + number(recipe.valSplit));
+    return r.error("val_split",
+                   "must be in [0, 1), not " + number(recipe.valSplit));
   CNNC_TRY(r.boolean("keep_best", recipe.keepBest));
 
   Expected<const json *> init = r.object("init");
@@ -365,7 +379,8 @@ Expected<TrainingRecipe> parseTrainingRecipe(const std::string &text,
   if (*init) {
     Reader i = r.child(**init, "init");
     const json *weights = i.get("weights");
-    if (!weights || !weights->is_string() || weights->get<std::string>().empty())
+    if (!weights || !weights->is_string() ||
+        weights->get<std::string>().empty())
       return i.error("weights", "must be the path of a weights file");
     recipe.initWeights = weights->get<std::string>();
     if (const json *skip = i.get("skip")) {
@@ -392,8 +407,8 @@ std::string describeSchedule(const LrScheduleSpec &s) {
   case LrScheduleKind::Constant:
     return "constant";
   case LrScheduleKind::Step:
-    return "StepLR(step_size=" + std::to_string(s.stepSize) + ", gamma=" + number(s.gamma) +
-           ")";
+    return "StepLR(step_size=" + std::to_string(s.stepSize) +
+           ", gamma=" + number(s.gamma) + ")";
   case LrScheduleKind::Cosine:
     return "CosineAnnealingLR(T_max=" + std::to_string(s.tMax) +
            ", eta_min=" + number(s.etaMin) + ")";
@@ -414,7 +429,8 @@ Expected<LrScheduleSpec> scheduleFromJson(const std::string &text,
                                           const std::string &source) {
   json value = json::parse(text, nullptr, false);
   if (value.is_discarded() || !value.is_object())
-    return Error(source + ": the learning-rate schedule is not a JSON object: " + text);
+    return Error(source +
+                 ": the learning-rate schedule is not a JSON object: " + text);
   LrScheduleSpec spec;
   json root = json::object();
   Reader r(root, source, "");

@@ -15,7 +15,8 @@ namespace cnnc::rt {
 namespace {
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 std::string fixed(const char *format, double v) {
@@ -31,22 +32,25 @@ std::string formatEpochSummary(const EpochSummary &s) {
          ": train loss " + fixed("%.4f", s.trainLoss) + ", val loss " +
          fixed("%.4f", s.validation.loss()) + ", val accuracy " +
          fixed("%.2f", 100.0 * s.validation.accuracy()) + "% (" +
-         std::to_string(s.validation.correct) + "/" + std::to_string(s.validation.samples) +
-         "), lr " + fixed("%.6g", s.lr) + ", " + fixed("%.2f", s.seconds) + " s, " +
-         fixed("%.0f", s.imagesPerSecond()) + " images/s" + (s.best ? " (best)" : "");
+         std::to_string(s.validation.correct) + "/" +
+         std::to_string(s.validation.samples) + "), lr " + fixed("%.6g", s.lr) +
+         ", " + fixed("%.2f", s.seconds) + " s, " +
+         fixed("%.0f", s.imagesPerSecond()) + " images/s" +
+         (s.best ? " (best)" : "");
 }
 
 Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
              const data::DataLoader &validation, TrainingCheckpoint &state,
              Progress &progress, const EpochHook &afterEpoch) {
   const data::LoaderOptions &o = trainLoader.options();
-  if (o.batchSize != state.batchSize || o.shuffle != state.shuffle || o.seed != state.seed ||
-      o.dropLast)
-    return Error("internal error: the training DataLoader does not match the settings");
+  if (o.batchSize != state.batchSize || o.shuffle != state.shuffle ||
+      o.seed != state.seed || o.dropLast)
+    return Error(
+        "internal error: the training DataLoader does not match the settings");
   if (Status s = validateSgd(state.sgd); !s)
     return s;
-  Expected<SgdOptimizer> created =
-      SgdOptimizer::create(model, state.parameters, state.momentum, state.steps);
+  Expected<SgdOptimizer> created = SgdOptimizer::create(
+      model, state.parameters, state.momentum, state.steps);
   if (!created)
     return created.error();
   SgdOptimizer &optimizer = *created;
@@ -66,16 +70,16 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
     for (int64_t b = 0; b < batches; ++b) {
       if (Status s = trainLoader.getBatch(b, batch); !s)
         return s;
-      Expected<float> loss =
-          optimizer.step(batch.images, batch.labels, summary.lr, state.sgd, labelSource);
+      Expected<float> loss = optimizer.step(batch.images, batch.labels,
+                                            summary.lr, state.sgd, labelSource);
       if (!loss)
         return loss.error();
       if (!std::isfinite(*loss)) {
         progress.endEpoch();
-        return Error("training diverged: the loss is " + fixed("%g", *loss) + " at epoch " +
-                     std::to_string(e + 1) + ", batch " + std::to_string(b + 1) +
-                     " (learning rate " + fixed("%g", summary.lr) +
-                     "); try a lower learning rate");
+        return Error("training diverged: the loss is " + fixed("%g", *loss) +
+                     " at epoch " + std::to_string(e + 1) + ", batch " +
+                     std::to_string(b + 1) + " (learning rate " +
+                     fixed("%g", summary.lr) + "); try a lower learning rate");
       }
       lossSum += static_cast<double>(*loss) * static_cast<double>(batch.size());
       summary.trainImages += batch.size();
@@ -84,10 +88,12 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
     }
     progress.endEpoch();
     summary.trainSeconds = secondsSince(start);
-    summary.trainLoss =
-        summary.trainImages ? lossSum / static_cast<double>(summary.trainImages) : 0.0;
+    summary.trainLoss = summary.trainImages
+                            ? lossSum / static_cast<double>(summary.trainImages)
+                            : 0.0;
 
-    Expected<EvalResult> val = evaluate(model, optimizer.parameterPointers(), validation);
+    Expected<EvalResult> val =
+        evaluate(model, optimizer.parameterPointers(), validation);
     if (!val)
       return val.error();
     summary.validation = std::move(*val);
@@ -98,7 +104,8 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
     state.momentum = optimizer.momentum();
     state.steps = optimizer.steps();
     state.epochsCompleted = e + 1;
-    summary.best = state.bestEpoch == 0 || summary.validation.accuracy() > state.bestAccuracy;
+    summary.best = state.bestEpoch == 0 ||
+                   summary.validation.accuracy() > state.bestAccuracy;
     if (summary.best) {
       state.bestParameters = state.parameters;
       state.bestAccuracy = summary.validation.accuracy();

@@ -13,7 +13,7 @@ TEST(ConvOutputSize, LectureFormula) {
   EXPECT_EQ(convOutputSize(32, 5, 1, 0, 1), 28);
   EXPECT_EQ(convOutputSize(28, 5, 1, 2, 1), 28);
   EXPECT_EQ(convOutputSize(224, 7, 2, 3, 1), 112);
-  EXPECT_EQ(convOutputSize(7, 3, 2, 0, 1), 3); // floor
+  EXPECT_EQ(convOutputSize(7, 3, 2, 0, 1), 3);  // floor
   EXPECT_EQ(convOutputSize(10, 3, 1, 0, 2), 6); // dilation spans 5
   EXPECT_EQ(convOutputSize(D, 3, 1, 0, 1), D);
 }
@@ -36,31 +36,39 @@ TEST(Conv2d, WeightShapeOfGroups) {
 }
 
 TEST(Conv2d, Errors) {
-  EXPECT_NE(conv2d({D, 3, 4, 4}, {6, 3, 5, 5}, std::nullopt, {}).error.find(
-                "kernel height 5 is larger than the padded input height 4"),
+  EXPECT_NE(conv2d({D, 3, 4, 4}, {6, 3, 5, 5}, std::nullopt, {})
+                .error.find(
+                    "kernel height 5 is larger than the padded input height 4"),
             std::string::npos);
-  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 1, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {1, 1}, 2})
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 1, 3, 3}, std::nullopt,
+                   {{1, 1}, {0, 0}, {1, 1}, 2})
                 .error.find("in_channels 3 is not divisible by groups 2"),
             std::string::npos);
-  EXPECT_NE(conv2d({D, 4, 8, 8}, {5, 2, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {1, 1}, 2})
+  EXPECT_NE(conv2d({D, 4, 8, 8}, {5, 2, 3, 3}, std::nullopt,
+                   {{1, 1}, {0, 0}, {1, 1}, 2})
                 .error.find("out_channels 5 is not divisible by groups 2"),
             std::string::npos);
-  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, Shape{5}, {}).error.find(
-                "bias must have shape [6]"),
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, Shape{5}, {})
+                .error.find("bias must have shape [6]"),
             std::string::npos);
-  EXPECT_NE(conv2d({D, 3, 8}, {6, 3, 3, 3}, std::nullopt, {}).error.find("rank 4"),
-            std::string::npos);
-  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt, {{0, 1}, {0, 0}, {1, 1}, 1})
+  EXPECT_NE(
+      conv2d({D, 3, 8}, {6, 3, 3, 3}, std::nullopt, {}).error.find("rank 4"),
+      std::string::npos);
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt,
+                   {{0, 1}, {0, 0}, {1, 1}, 1})
                 .error.find("stride must be at least 1"),
             std::string::npos);
-  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt, {{1, 1}, {-1, 0}, {1, 1}, 1})
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt,
+                   {{1, 1}, {-1, 0}, {1, 1}, 1})
                 .error.find("padding must be non-negative"),
             std::string::npos);
-  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {1, 1}, 0})
+  EXPECT_NE(conv2d({D, 3, 8, 8}, {6, 3, 3, 3}, std::nullopt,
+                   {{1, 1}, {0, 0}, {1, 1}, 0})
                 .error.find("groups must be at least 1"),
             std::string::npos);
   // Dilation makes a small kernel too large.
-  EXPECT_NE(conv2d({D, 3, 5, 5}, {6, 3, 3, 3}, std::nullopt, {{1, 1}, {0, 0}, {3, 1}, 1})
+  EXPECT_NE(conv2d({D, 3, 5, 5}, {6, 3, 3, 3}, std::nullopt,
+                   {{1, 1}, {0, 0}, {3, 1}, 1})
                 .error.find("(dilated to 7)"),
             std::string::npos);
 }
@@ -69,8 +77,8 @@ TEST(Linear, ShapesAndErrors) {
   ShapeResult r = linear({D, 400}, {120, 400}, Shape{120});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.shape, (Shape{D, 120}));
-  EXPECT_NE(linear({D, 100}, {10, 120}, std::nullopt).error.find(
-                "expects 120 input features but the input has 100"),
+  EXPECT_NE(linear({D, 100}, {10, 120}, std::nullopt)
+                .error.find("expects 120 input features but the input has 100"),
             std::string::npos);
   EXPECT_NE(linear({D, 3, 8, 8}, {10, 192}, std::nullopt).error.find("flatten"),
             std::string::npos);
@@ -87,14 +95,14 @@ TEST(Pooling, MaxAndAverage) {
   r = avgPool2d({D, 3, 7, 5}, {{2, 3}, {1, 1}, {1, 1}, {1, 1}});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.shape, (Shape{D, 3, 8, 5}));
-  EXPECT_NE(maxPool2d({D, 3, 8, 8}, {{2, 2}, {2, 2}, {2, 2}, {1, 1}}).error.find(
-                "at most half"),
+  EXPECT_NE(maxPool2d({D, 3, 8, 8}, {{2, 2}, {2, 2}, {2, 2}, {1, 1}})
+                .error.find("at most half"),
             std::string::npos);
-  EXPECT_NE(avgPool2d({D, 3, 8, 8}, {{2, 2}, {2, 2}, {0, 0}, {2, 2}}).error.find(
-                "no dilation"),
+  EXPECT_NE(avgPool2d({D, 3, 8, 8}, {{2, 2}, {2, 2}, {0, 0}, {2, 2}})
+                .error.find("no dilation"),
             std::string::npos);
-  EXPECT_NE(maxPool2d({D, 3, 1, 8}, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}).error.find(
-                "pooling window height 2 is larger"),
+  EXPECT_NE(maxPool2d({D, 3, 1, 8}, {{2, 2}, {2, 2}, {0, 0}, {1, 1}})
+                .error.find("pooling window height 2 is larger"),
             std::string::npos);
 }
 
@@ -127,8 +135,10 @@ TEST(Add, EqualShapesOnly) {
 }
 
 TEST(BatchNorm2d, KeepsShapeAndChecksChannels) {
-  ChannelOperands four = {{"weight", {4}}, {"bias", {4}},
-                          {"running_mean", {4}}, {"running_var", {4}}};
+  ChannelOperands four = {{"weight", {4}},
+                          {"bias", {4}},
+                          {"running_mean", {4}},
+                          {"running_var", {4}}};
   ShapeResult r = batchNorm2d({D, 4, 7, 5}, four);
   ASSERT_TRUE(r.ok()) << r.error;
   EXPECT_EQ(r.shape, (Shape{D, 4, 7, 5}));
@@ -138,8 +148,9 @@ TEST(BatchNorm2d, KeepsShapeAndChecksChannels) {
   EXPECT_EQ(batchNorm2d({D, 4, 7, 5}, {{"running_var", {4, 1}}}).error,
             "running_var must have shape [4] (one value per input channel) "
             "but has [4, 1]");
-  EXPECT_NE(batchNorm2d({D, 12}, four).error.find(
-                "batchnorm2d input must have rank 4 but has shape [?, 12]"),
+  EXPECT_NE(batchNorm2d({D, 12}, four)
+                .error.find(
+                    "batchnorm2d input must have rank 4 but has shape [?, 12]"),
             std::string::npos);
 }
 
@@ -154,9 +165,8 @@ TEST(BatchNorm2d, Gradients) {
   EXPECT_EQ(batchNorm2dWeightGrad({D, 4, 3, 3}, {D, 4, 3, 2}, stats).error,
             "batchnorm2d gradient has shape [?, 4, 3, 2] but the forward "
             "result is [?, 4, 3, 3]");
-  EXPECT_FALSE(batchNorm2dInputGrad({D, 4, 3, 3}, {D, 4, 3, 3},
-                                    {{"weight", {5}}})
-                   .ok());
+  EXPECT_FALSE(
+      batchNorm2dInputGrad({D, 4, 3, 3}, {D, 4, 3, 3}, {{"weight", {5}}}).ok());
 }
 
 TEST(Format, ShowsDynamicAsQuestionMark) {

@@ -69,17 +69,19 @@ TEST(SpecParser, BatchNormDefaultsAndNames) {
   EXPECT_EQ(p.spec.layers[1].inChannels, 3);
   EXPECT_EQ(p.spec.layers[2].name, "bn2");
   EXPECT_EQ(p.spec.train.frozenBatchNorm, "batch_stats");
-  EXPECT_EQ(parse("input: [3, 8, 8]\nlayers: [relu]\n").spec.train.frozenBatchNorm,
-            "eval");
+  EXPECT_EQ(
+      parse("input: [3, 8, 8]\nlayers: [relu]\n").spec.train.frozenBatchNorm,
+      "eval");
 }
 
 TEST(SpecParser, GeneratedNamesSkipExplicitOnes) {
-  Parsed p = parse("input: [3, 8, 8]\n"
-                   "layers:\n"
-                   "  - conv2d: {out_channels: 2, kernel_size: 1}\n"
-                   "  - conv2d: {name: conv2, out_channels: 2, kernel_size: 1}\n"
-                   "  - conv2d: {out_channels: 2, kernel_size: 1}\n"
-                   "  - relu\n  - relu\n");
+  Parsed p =
+      parse("input: [3, 8, 8]\n"
+            "layers:\n"
+            "  - conv2d: {out_channels: 2, kernel_size: 1}\n"
+            "  - conv2d: {name: conv2, out_channels: 2, kernel_size: 1}\n"
+            "  - conv2d: {out_channels: 2, kernel_size: 1}\n"
+            "  - relu\n  - relu\n");
   ASSERT_TRUE(p.ok);
   std::vector<std::string> names;
   for (auto &l : p.spec.layers)
@@ -89,14 +91,15 @@ TEST(SpecParser, GeneratedNamesSkipExplicitOnes) {
 }
 
 TEST(SpecParser, RepeatExpandsWithQualifiedNames) {
-  Parsed p = parse("input: [3, 8, 8]\n"
-                   "layers:\n"
-                   "  - repeat: 2\n"
-                   "    name: block\n"
-                   "    layers:\n"
-                   "      - conv2d: {name: c, out_channels: 3, kernel_size: 1}\n"
-                   "      - repeat: 3\n"
-                   "        layers: [relu]\n");
+  Parsed p =
+      parse("input: [3, 8, 8]\n"
+            "layers:\n"
+            "  - repeat: 2\n"
+            "    name: block\n"
+            "    layers:\n"
+            "      - conv2d: {name: c, out_channels: 3, kernel_size: 1}\n"
+            "      - repeat: 3\n"
+            "        layers: [relu]\n");
   ASSERT_TRUE(p.ok);
   ASSERT_EQ(p.spec.layers.size(), 8u);
   EXPECT_EQ(p.spec.layers[0].name, "block.0.c");
@@ -120,17 +123,20 @@ TEST(SpecParser, ReportsEveryProblemWithPosition) {
   EXPECT_NE(p.errors[1].second.find("'kernel_size' must be at least 1"),
             std::string::npos);
   EXPECT_EQ(p.errors[2].first.line, 5u);
-  EXPECT_NE(p.errors[2].second.find("did you mean 'sigmoid'?"), std::string::npos);
+  EXPECT_NE(p.errors[2].second.find("did you mean 'sigmoid'?"),
+            std::string::npos);
 }
 
 TEST(SpecParser, RejectsAbsurdRepeatAndHugeExpansion) {
-  Parsed p = parse("input: [3, 8, 8]\nlayers:\n  - repeat: 5000\n    layers: [relu]\n");
+  Parsed p = parse(
+      "input: [3, 8, 8]\nlayers:\n  - repeat: 5000\n    layers: [relu]\n");
   EXPECT_FALSE(p.ok);
   p = parse("input: [3, 8, 8]\nlayers:\n  - repeat: 200\n    layers:\n"
             "      - repeat: 200\n        layers: [relu]\n");
   EXPECT_FALSE(p.ok);
   ASSERT_FALSE(p.errors.empty());
-  EXPECT_NE(p.errors[0].second.find("more than 10000 layers"), std::string::npos);
+  EXPECT_NE(p.errors[0].second.find("more than 10000 layers"),
+            std::string::npos);
 }
 
 TEST(SpecParser, SyntaxErrorsAndWrongTypes) {
@@ -139,24 +145,28 @@ TEST(SpecParser, SyntaxErrorsAndWrongTypes) {
   ASSERT_EQ(p.errors.size(), 1u);
   EXPECT_NE(p.errors[0].second.find("invalid YAML"), std::string::npos);
 
-  p = parse("input: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 2.5, kernel_size: [1, 2, 3]}\n"
+  p = parse("input: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 2.5, "
+            "kernel_size: [1, 2, 3]}\n"
             "  - linear: {out_features: 4, bias: maybe}\n");
   EXPECT_FALSE(p.ok);
   ASSERT_EQ(p.errors.size(), 3u);
-  EXPECT_NE(p.errors[0].second.find("must be an integer, got '2.5'"), std::string::npos);
+  EXPECT_NE(p.errors[0].second.find("must be an integer, got '2.5'"),
+            std::string::npos);
   EXPECT_NE(p.errors[1].second.find("a list of 3 values"), std::string::npos);
   EXPECT_NE(p.errors[2].second.find("true or false"), std::string::npos);
 
-  p = parse("input: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 99999999999999999999, kernel_size: 1}\n");
+  p = parse("input: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: "
+            "99999999999999999999, kernel_size: 1}\n");
   EXPECT_FALSE(p.ok);
   EXPECT_NE(p.errors[0].second.find("too large"), std::string::npos);
 }
 
 TEST(SpecParser, TrainSection) {
-  Parsed p = parse("input: [1, 28, 28]\nlayers: [flatten]\n"
-                   "train:\n  batch_size: 64\n  epochs: 3\n"
-                   "  optimizer: {sgd: {lr: 0.01, momentum: 0.9, nesterov: true}}\n"
-                   "  lr_schedule: {step: {step_size: 2, gamma: 0.5}}\n");
+  Parsed p =
+      parse("input: [1, 28, 28]\nlayers: [flatten]\n"
+            "train:\n  batch_size: 64\n  epochs: 3\n"
+            "  optimizer: {sgd: {lr: 0.01, momentum: 0.9, nesterov: true}}\n"
+            "  lr_schedule: {step: {step_size: 2, gamma: 0.5}}\n");
   ASSERT_TRUE(p.ok);
   EXPECT_EQ(p.spec.train.batchSize, 64);
   EXPECT_EQ(p.spec.train.epochs, 3);
@@ -188,27 +198,29 @@ TEST(SpecParser, GraphFormOrdersLayersAfterTheirInputs) {
 }
 
 TEST(SpecParser, BlocksArgumentsPrefixesAndSkippedNodes) {
-  Parsed p = parse("input: [3, 8, 8]\n"
-                   "blocks:\n"
-                   "  b:\n"
-                   "    args: [width, kernel: [3, 1], extra: false]\n"
-                   "    layers:\n"
-                   "      - conv2d: {out_channels: $width, kernel_size: $kernel}\n"
-                   "      - relu: {name: act, if: $extra}\n"
-                   "      - conv2d: {input: act, out_channels: 2, kernel_size: [1, $width]}\n"
-                   "layers:\n"
-                   "  - sequential:\n"
-                   "      name: seq\n"
-                   "      layers: [b: {width: 4}, b: {width: 5, extra: true}]\n"
-                   "  - b: {width: 1}\n");
+  Parsed p =
+      parse("input: [3, 8, 8]\n"
+            "blocks:\n"
+            "  b:\n"
+            "    args: [width, kernel: [3, 1], extra: false]\n"
+            "    layers:\n"
+            "      - conv2d: {out_channels: $width, kernel_size: $kernel}\n"
+            "      - relu: {name: act, if: $extra}\n"
+            "      - conv2d: {input: act, out_channels: 2, kernel_size: [1, "
+            "$width]}\n"
+            "layers:\n"
+            "  - sequential:\n"
+            "      name: seq\n"
+            "      layers: [b: {width: 4}, b: {width: 5, extra: true}]\n"
+            "  - b: {width: 1}\n");
   ASSERT_TRUE(p.ok) << p.errors.front().second;
   std::vector<std::string> names;
   for (auto &l : p.spec.layers)
     names.push_back(l.name);
   // seq.0.act is left out: seq.0.conv2 reads seq.0.conv1 through it.
   EXPECT_EQ(names, (std::vector<std::string>{
-                       "seq.0.conv1", "seq.0.conv2", "seq.1.conv1",
-                       "seq.1.act", "seq.1.conv2", "b1.conv1", "b1.conv2"}));
+                       "seq.0.conv1", "seq.0.conv2", "seq.1.conv1", "seq.1.act",
+                       "seq.1.conv2", "b1.conv1", "b1.conv2"}));
   EXPECT_EQ(p.spec.layers[0].outChannels, 4);
   EXPECT_EQ(p.spec.layers[0].kernel, (cnn::shape::Pair{3, 1}));
   EXPECT_EQ(p.spec.layers[1].inputs, (std::vector<int>{0}));

@@ -99,8 +99,8 @@ void checkBatchNorm(const Spec &s, std::mt19937 &rng) {
   std::vector<LoweredOp> ops{batchNorm2d(x.tensor, w.tensor, b.tensor,
                                          rm.tensor, rv.tensor, kBnEps, used)};
   std::vector<LoweredGrad> grads{
-      batchNorm2dInputGrad(x.tensor, dy.tensor, w.tensor, rm.tensor,
-                           rv.tensor, kBnEps, used, batch),
+      batchNorm2dInputGrad(x.tensor, dy.tensor, w.tensor, rm.tensor, rv.tensor,
+                           kBnEps, used, batch),
       batchNorm2dWeightGrad(x.tensor, dy.tensor, rm.tensor, rv.tensor, kBnEps,
                             used, batch),
       biasGrad(dy.tensor, batch)};
@@ -126,7 +126,8 @@ void checkBatchNorm(const Spec &s, std::mt19937 &rng) {
   for (int n : {1, 3}) {
     DT xv = randomDT(withBatch(xShape, n), rng, -1, 1);
     DT r = randomDT(withBatch(xShape, n), rng, -1, 1);
-    DT wv = randomDT(cShape, rng, 0.5f, 1.5f), bv = randomDT(cShape, rng, -1, 1);
+    DT wv = randomDT(cShape, rng, 0.5f, 1.5f),
+       bv = randomDT(cShape, rng, -1, 1);
     DT mv = randomDT(cShape, rng, -0.5f, 0.5f),
        vv = randomDT(cShape, rng, 0.5f, 2.0f);
     x.param.set(toBuf(xv));
@@ -167,8 +168,8 @@ void checkBatchNorm(const Spec &s, std::mt19937 &rng) {
 
 // Rows of 37 (a guarded tail of the per-channel sums' x lanes), of 6 (one
 // short vector), a 1 x 2 plane (2 values per channel at batch 1).
-const std::vector<Spec> kShapes = {{3, 5, 37, false}, {4, 3, 6, false},
-                                   {2, 1, 2, false}};
+const std::vector<Spec> kShapes = {
+    {3, 5, 37, false}, {4, 3, 6, false}, {2, 1, 2, false}};
 
 TEST(HalideBatchNorm, EvalModeForwardAndGradients) {
   std::mt19937 rng(11);

@@ -27,9 +27,9 @@
 // multi-output pipeline per test, realised for batches 1 and 3.
 #include "Reference.h"
 
-#include "cnnc/halide/Gradients.h"
 #include "cnnc/halide/Bounds.h"
 #include "cnnc/halide/GradientSchedule.h"
+#include "cnnc/halide/Gradients.h"
 
 #include <gtest/gtest.h>
 
@@ -227,7 +227,7 @@ void addConvCases(const ConvSpec &s, std::vector<LoweredGrad> &grads,
 
   Input x2 = makeInput("x", xShape), dy2 = makeInput("dy", yShape);
   grads.push_back(conv2dWeightGrad(x2.tensor, dy2.tensor, wShape, args,
-                                  batchOf(x2), "conv2d_dw", rowChunk));
+                                   batchOf(x2), "conv2d_dw", rowChunk));
   EXPECT_EQ(grads.back().output.shape, wShape);
   GradCase dw{label + " dw", grads.back().output, nullptr};
   dw.prepare = [=](int batch, std::mt19937 &rng) mutable {
@@ -356,8 +356,12 @@ TEST(GradLinear, BlockedWeightAndInputGradTails) {
   std::mt19937 rng(22);
   std::vector<LoweredGrad> grads;
   std::vector<GradCase> cases;
-  for (auto [in, out] : {std::pair<int, int>{100, 13}, {3, 30}, {200, 7},
-                         {97, 50}, {16, 1}, {130, 6}}) {
+  for (auto [in, out] : {std::pair<int, int>{100, 13},
+                         {3, 30},
+                         {200, 7},
+                         {97, 50},
+                         {16, 1},
+                         {130, 6}}) {
     const std::string label =
         "linear " + std::to_string(in) + " -> " + std::to_string(out);
     Shape xShape{kDynamic, in}, wShape{out, in}, yShape{kDynamic, out};

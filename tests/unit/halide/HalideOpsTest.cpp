@@ -51,7 +51,7 @@ void expectNear(const Buf &got, const Buf &want, const std::string &what,
         << what << " dim " << d;
   int bad = 0;
   std::string first;
-  want.for_each_element([&](const int *pos) {
+  forEachPosition(want, [&](const int *pos) {
     double w = want(pos), g = got(pos);
     bool ok = (std::isinf(w) && g == w) || withinTol(g, w, tol);
     if (!ok && bad++ == 0) {
@@ -146,8 +146,8 @@ struct ConvSpec {
 
 std::string label(const ConvSpec &s) {
   std::ostringstream os;
-  os << "conv in " << s.C << "x" << s.H << "x" << s.W << " out " << s.O
-     << " k " << s.KH << "x" << s.KW << " s " << pairText(s.stride) << " p "
+  os << "conv in " << s.C << "x" << s.H << "x" << s.W << " out " << s.O << " k "
+     << s.KH << "x" << s.KW << " s " << pairText(s.stride) << " p "
      << pairText(s.padding) << " d " << pairText(s.dilation) << " g "
      << s.groups << (s.bias ? " bias" : " no bias");
   return os.str();
@@ -256,9 +256,8 @@ TEST(HalideConv2d, FusedActivations) {
 // --- Linear ----------------------------------------------------------------
 
 void addLinearCase(int in, int out, bool withBias,
-                   std::vector<OpKind> activations,
-                   std::vector<LoweredOp> &ops, std::vector<Case> &cases,
-                   std::mt19937 &rng) {
+                   std::vector<OpKind> activations, std::vector<LoweredOp> &ops,
+                   std::vector<Case> &cases, std::mt19937 &rng) {
   Case c;
   c.label = "linear " + std::to_string(in) + " -> " + std::to_string(out) +
             (withBias ? " bias" : " no bias");
@@ -341,8 +340,7 @@ TEST(HalideActivation, ReluTanhSigmoidRank4AndRank2) {
   for (OpKind kind : {OpKind::Relu, OpKind::Tanh, OpKind::Sigmoid})
     for (Shape shape : {Shape{kDynamic, 3, 5, 19}, Shape{kDynamic, 23}}) {
       Case c;
-      c.label = std::string(opKindName(kind)) + " " +
-                cnn::shape::format(shape);
+      c.label = std::string(opKindName(kind)) + " " + cnn::shape::format(shape);
       c.input = makeInput("x", shape);
       ops.push_back(activation(kind, c.input.tensor));
       c.output = ops.back().output;
@@ -366,8 +364,8 @@ TEST(HalidePooling, MaxPoolPaddingStrideDilation) {
     Pool2dArgs args;
   };
   const std::vector<Spec> specs = {
-      {8, 8, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}},   // LeNet's
-      {7, 9, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}},   // ResNet's stem pool
+      {8, 8, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}}, // LeNet's
+      {7, 9, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}}, // ResNet's stem pool
       {7, 9, {{3, 2}, {1, 2}, {1, 1}, {1, 1}}},
       {9, 7, {{3, 3}, {2, 1}, {1, 0}, {2, 2}}},
       {6, 21, {{2, 3}, {1, 1}, {0, 1}, {1, 2}}},
@@ -377,8 +375,8 @@ TEST(HalidePooling, MaxPoolPaddingStrideDilation) {
   };
   {
     std::mt19937 probeRng(0);
-    Buf probe = refMaxPool(randomBuffer({1, 1, 3, 2}, probeRng),
-                           specs.back().args);
+    Buf probe =
+        refMaxPool(randomBuffer({1, 1, 3, 2}, probeRng), specs.back().args);
     bool anyInf = false;
     probe.for_each_value([&](float v) { anyInf |= std::isinf(v); });
     ASSERT_TRUE(anyInf) << "the last case must cover an all-padding window";
@@ -434,7 +432,7 @@ TEST(HalidePooling, AdaptiveAvgPool) {
     int H, W, OH, OW;
   };
   const std::vector<Spec> specs = {
-      {5, 7, 1, 1},   // global average pooling
+      {5, 7, 1, 1}, // global average pooling
       // Global pooling of rows wider than a vector: partial sums of 28
       // lanes (56 = 2 x 28), 20 lanes, and 16 lanes with a guarded tail.
       {3, 56, 1, 1},
@@ -474,7 +472,8 @@ TEST(HalideReshape, FlattenIsCOrder) {
     c.input = makeInput("x", shape);
     ops.push_back(flatten(c.input.tensor));
     c.output = ops.back().output;
-    EXPECT_EQ(c.output.shape, (Shape{kDynamic, shape[1] * shape[2] * shape[3]}));
+    EXPECT_EQ(c.output.shape,
+              (Shape{kDynamic, shape[1] * shape[2] * shape[3]}));
     c.reference = [](const Buf &x) { return refFlatten(x); };
     cases.push_back(std::move(c));
   }
@@ -503,8 +502,8 @@ TEST(HalidePipeline, LeNetShapedChain) {
   ops.push_back(conv2d(x.tensor, w1.tensor, b1.tensor, conv1, "conv1"));
   ops.push_back(activation(OpKind::Relu, ops.back().output));
   ops.push_back(maxPool2d(ops.back().output, pool1, "pool1"));
-  ops.push_back(conv2d(ops.back().output, w2.tensor, std::nullopt, conv2,
-                       "conv2"));
+  ops.push_back(
+      conv2d(ops.back().output, w2.tensor, std::nullopt, conv2, "conv2"));
   ops.push_back(activation(OpKind::Tanh, ops.back().output));
   ops.push_back(avgPool2d(ops.back().output, pool2, true, "pool2"));
   ops.push_back(flatten(ops.back().output));
@@ -593,8 +592,8 @@ TEST(HalidePipeline, ConvFusedIntoPool) {
   cases[0].params = {{w1, w1b}, {b1, b1b}};
   cases[0].output = ops[2].output;
   cases[0].reference = [&](const Buf &in) {
-    return refMaxPool(
-        refActivation(OpKind::Relu, refConv(in, w1b, &b1b, conv)), tiling);
+    return refMaxPool(refActivation(OpKind::Relu, refConv(in, w1b, &b1b, conv)),
+                      tiling);
   };
   cases[1].label = "conv -> overlapping avgpool";
   cases[1].input = x;
@@ -617,7 +616,7 @@ TEST(HalidePipeline, ConvFusedIntoPool) {
 
 Buf refAdd(const Buf &a, const Buf &b) {
   Buf out = a.copy();
-  out.for_each_element([&](const int *pos) { out(pos) += b(pos); });
+  forEachPosition(out, [&](const int *pos) { out(pos) += b(pos); });
   return out;
 }
 
@@ -653,7 +652,7 @@ TEST(HalideAdd, ResidualFusedIntoConvAndRelu) {
 Buf refBatchNormEval(const Buf &x, const Buf &w, const Buf &b, const Buf &mean,
                      const Buf &var, double eps) {
   Buf out = x.copy();
-  out.for_each_element([&](const int *pos) {
+  forEachPosition(out, [&](const int *pos) {
     const int c = pos[2];
     const double scale = double(w(c)) / std::sqrt(double(var(c)) + eps);
     out(pos) = float((double(x(pos)) - mean(c)) * scale + b(c));
@@ -681,38 +680,38 @@ TEST(HalidePipeline, NarrowConvBatchNormAddRelu) {
     Input skip = makeInput("skip", {kDynamic, s.outC, outH, outH});
     Shape ws{s.outC, s.inC, 3, 3}, cs{s.outC};
     Input w = makeInput("w", ws), bias = makeInput("bias", cs);
-    Input g = makeInput("g", cs), b = makeInput("b", cs), m = makeInput("m", cs),
-          v = makeInput("v", cs);
+    Input g = makeInput("g", cs), b = makeInput("b", cs),
+          m = makeInput("m", cs), v = makeInput("v", cs);
     Buf wb = randomBuffer(ws, rng, -0.2f, 0.2f), biasb = randomBuffer(cs, rng),
         gb = randomBuffer(cs, rng, 0.5f, 1.5f), bb = randomBuffer(cs, rng),
         mb = randomBuffer(cs, rng), vb = randomBuffer(cs, rng, 0.5f, 2.0f),
         skipb = randomBuffer({3, s.outC, outH, outH}, rng);
     Conv2dArgs args{{s.stride, s.stride}, {1, 1}, {1, 1}, 1};
     std::vector<LoweredOp> ops;
-    ops.push_back(conv2d(x.tensor, w.tensor,
-                         s.bias ? std::optional<Tensor>(bias.tensor)
-                                : std::nullopt,
-                         args, "nconv"));
+    ops.push_back(
+        conv2d(x.tensor, w.tensor,
+               s.bias ? std::optional<Tensor>(bias.tensor) : std::nullopt, args,
+               "nconv"));
     ops.push_back(batchNorm2d(ops.back().output, g.tensor, b.tensor, m.tensor,
                               v.tensor, eps, nullptr, "nbn"));
     ops.push_back(add(ops.back().output, skip.tensor));
     ops.push_back(activation(OpKind::Relu, ops.back().output));
     std::vector<Case> cases(1);
-    cases[0].label = "relu(bn(conv(x)) + skip), " + std::to_string(s.H) +
-                     "x" + std::to_string(s.H) + " stride " +
+    cases[0].label = "relu(bn(conv(x)) + skip), " + std::to_string(s.H) + "x" +
+                     std::to_string(s.H) + " stride " +
                      std::to_string(s.stride) + " -> " +
                      std::to_string(s.outC) + " channels";
     cases[0].input = x;
-    cases[0].params = {{w, wb}, {g, gb}, {b, bb}, {m, mb}, {v, vb},
-                       {skip, skipb}};
+    cases[0].params = {{w, wb}, {g, gb}, {b, bb},
+                       {m, mb}, {v, vb}, {skip, skipb}};
     if (s.bias)
       cases[0].params.push_back({bias, biasb});
     cases[0].output = ops.back().output;
     cases[0].reference = [&](const Buf &in) {
       Buf t = refConv(in, wb, s.bias ? &biasb : nullptr, args);
-      return refActivation(OpKind::Relu,
-                           refAdd(refBatchNormEval(t, gb, bb, mb, vb, eps),
-                                  skipb));
+      return refActivation(
+          OpKind::Relu,
+          refAdd(refBatchNormEval(t, gb, bb, mb, vb, eps), skipb));
     };
     Halide::Pipeline pipeline = compileCases(ops, cases);
     checkCases(pipeline, cases, rng, -1.0f, 1.0f, {3});
@@ -759,11 +758,10 @@ TEST(HalideOps, BadShapesThrowInsteadOfAborting) {
         << e.what();
   }
   Input v = makeInput("v", {kDynamic, 12});
-  EXPECT_THROW(linear(x.tensor, v.tensor, std::nullopt),
-               std::invalid_argument);
-  EXPECT_THROW(avgPool2d(x.tensor, Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {2, 2}},
-                         true),
-               std::invalid_argument);
+  EXPECT_THROW(linear(x.tensor, v.tensor, std::nullopt), std::invalid_argument);
+  EXPECT_THROW(
+      avgPool2d(x.tensor, Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {2, 2}}, true),
+      std::invalid_argument);
   EXPECT_THROW(activation(OpKind::Flatten, x.tensor), std::invalid_argument);
   EXPECT_THROW(add(x.tensor, v.tensor), std::invalid_argument);
   Tensor rankMismatch{Halide::Func(x.param), {kDynamic, 48}};

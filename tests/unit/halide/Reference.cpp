@@ -38,13 +38,33 @@ DT toDT(const Buf &b) {
   for (int d = b.dimensions() - 1; d >= 0; --d)
     shape.push_back(b.dim(d).extent());
   DT t(shape);
-  b.for_each_element([&](const int *pos) {
+  forEachPosition(b, [&](const int *pos) {
     size_t o = 0;
     for (int d = b.dimensions() - 1; d >= 0; --d)
       o = o * size_t(b.dim(d).extent()) + size_t(pos[d] - b.dim(d).min());
     t.v[o] = b(pos);
   });
   return t;
+}
+
+void forEachPosition(const Buf &b, const std::function<void(const int *)> &fn) {
+  const int rank = b.dimensions();
+  std::vector<int> pos(size_t(rank) + 1);
+  for (int d = 0; d < rank; ++d)
+    if (b.dim(d).extent() <= 0)
+      return;
+  for (int d = 0; d < rank; ++d)
+    pos[size_t(d)] = b.dim(d).min();
+  for (;;) {
+    fn(pos.data());
+    int d = 0;
+    while (d < rank && ++pos[size_t(d)] == b.dim(d).max() + 1) {
+      pos[size_t(d)] = b.dim(d).min();
+      ++d;
+    }
+    if (d == rank)
+      return;
+  }
 }
 
 bool withinTol(double got, double want, double tol) {

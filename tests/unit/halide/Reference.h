@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -66,6 +67,11 @@ Buf toBuf(const DT &t);
 
 /// The values of `b` (any strides) as a DT of the PyTorch shape.
 DT toDT(const Buf &b);
+
+/// Calls `fn` with every position of `b` (Halide's dims, innermost first).
+/// Buffer::for_each_element does the same, but GCC 12 reports its
+/// run-time-rank recursion as reading an uninitialised position.
+void forEachPosition(const Buf &b, const std::function<void(const int *)> &fn);
 
 /// Whether |got - want| <= tol * (1 + |want|).
 bool withinTol(double got, double want, double tol);

@@ -43,8 +43,8 @@ protected:
   }
   // Runs with the usual files and returns the result for one argument changed.
   std::vector<std::string> runArgs() {
-    return {CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--input", path("x.npy"),
-            "-o", path("y.npy")};
+    return {CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--input",
+            path("x.npy"),   "-o",        path("y.npy")};
   }
 };
 
@@ -56,15 +56,19 @@ void expectLogits(const Tensor &x, const Tensor &y, const TensorMap &weights) {
     for (int o = 0; o < 3; ++o) {
       double expected = b.f32()[o];
       for (int i = 0; i < 8; ++i)
-        expected += static_cast<double>(x.f32()[s * 8 + i]) * w.f32()[o * 8 + i];
-      EXPECT_NEAR(y.f32()[s * 3 + o], expected, 1e-5) << "sample " << s << " class " << o;
+        expected +=
+            static_cast<double>(x.f32()[s * 8 + i]) * w.f32()[o * 8 + i];
+      EXPECT_NEAR(y.f32()[s * 3 + o], expected, 1e-5)
+          << "sample " << s << " class " << o;
     }
 }
 
 TEST_F(CommandsTest, InitThenRunEndToEnd) {
-  Result i = init({CNNC_FAKE_MODEL, "-o", path("w.safetensors"), "--seed", "7"});
+  Result i =
+      init({CNNC_FAKE_MODEL, "-o", path("w.safetensors"), "--seed", "7"});
   ASSERT_EQ(i.code, 0) << i.err;
-  EXPECT_EQ(i.out, "wrote " + path("w.safetensors") + ": 2 tensors, 27 parameters (seed 7)\n");
+  EXPECT_EQ(i.out, "wrote " + path("w.safetensors") +
+                       ": 2 tensors, 27 parameters (seed 7)\n");
   EXPECT_EQ(i.err, "");
 
   Expected<SafetensorsFile> weights = readSafetensors(path("w.safetensors"));
@@ -87,14 +91,16 @@ TEST_F(CommandsTest, InitThenRunEndToEnd) {
 }
 
 TEST_F(CommandsTest, RunAcceptsOneSampleWithoutBatchDimAndThreads) {
-  // Hold the fake loaded so its fake_num_threads outlives the command's dlclose.
+  // Hold the fake loaded so its fake_num_threads outlives the command's
+  // dlclose.
   void *handle = dlopen(CNNC_FAKE_MODEL, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(handle, nullptr) << dlerror();
   auto *threads = static_cast<int32_t *>(dlsym(handle, "fake_num_threads"));
   ASSERT_NE(threads, nullptr);
   *threads = -1;
 
-  ASSERT_EQ(init({CNNC_FAKE_MODEL, "--output=" + path("w.safetensors")}).code, 0);
+  ASSERT_EQ(init({CNNC_FAKE_MODEL, "--output=" + path("w.safetensors")}).code,
+            0);
   Tensor x = writeInput("x.npy", {2, 2, 2});
   std::vector<std::string> args = runArgs();
   args.insert(args.end(), {"--threads", "2"});
@@ -109,20 +115,28 @@ TEST_F(CommandsTest, RunAcceptsOneSampleWithoutBatchDimAndThreads) {
 }
 
 TEST_F(CommandsTest, InitIsDeterministicBySeed) {
-  ASSERT_EQ(init({CNNC_FAKE_MODEL, "-o", path("a.safetensors"), "--seed", "5"}).code, 0);
-  ASSERT_EQ(init({CNNC_FAKE_MODEL, "-o", path("b.safetensors"), "--seed", "5"}).code, 0);
-  ASSERT_EQ(init({CNNC_FAKE_MODEL, "-o", path("c.safetensors"), "--seed", "6"}).code, 0);
+  ASSERT_EQ(
+      init({CNNC_FAKE_MODEL, "-o", path("a.safetensors"), "--seed", "5"}).code,
+      0);
+  ASSERT_EQ(
+      init({CNNC_FAKE_MODEL, "-o", path("b.safetensors"), "--seed", "5"}).code,
+      0);
+  ASSERT_EQ(
+      init({CNNC_FAKE_MODEL, "-o", path("c.safetensors"), "--seed", "6"}).code,
+      0);
   EXPECT_EQ(readBytes(path("a.safetensors")), readBytes(path("b.safetensors")));
   Expected<SafetensorsFile> a = readSafetensors(path("a.safetensors"));
   Expected<SafetensorsFile> c = readSafetensors(path("c.safetensors"));
   ASSERT_TRUE(a.ok() && c.ok());
-  EXPECT_NE(a->tensors.at("fc.weight").f32()[0], c->tensors.at("fc.weight").f32()[0]);
+  EXPECT_NE(a->tensors.at("fc.weight").f32()[0],
+            c->tensors.at("fc.weight").f32()[0]);
 }
 
 TEST_F(CommandsTest, HelpPrintsUsage) {
   Result i = init({"--help"});
   EXPECT_EQ(i.code, 0);
-  EXPECT_TRUE(contains(i.out, "usage: cnnc init NET.so -o WEIGHTS.safetensors [--seed N]"));
+  EXPECT_TRUE(contains(
+      i.out, "usage: cnnc init NET.so -o WEIGHTS.safetensors [--seed N]"));
   Result r = run({"-h"});
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(contains(r.out, "usage: cnnc run NET.so --weights"));
@@ -135,17 +149,30 @@ TEST_F(CommandsTest, UsageErrors) {
     std::string message;
   } cases[] = {
       {true, {}, "cnnc init: error: expected one model library (NET.so)"},
-      {true, {CNNC_FAKE_MODEL}, "cnnc init: error: missing -o WEIGHTS.safetensors"},
-      {true, {CNNC_FAKE_MODEL, "-o"}, "cnnc init: error: option '-o' needs a value"},
-      {true, {CNNC_FAKE_MODEL, "-o", "w", "--sed", "1"}, "cnnc init: error: unknown option '--sed'"},
-      {true, {CNNC_FAKE_MODEL, "-o", "w", "--seed", "-1"},
-       "cnnc init: error: option '--seed' needs a non-negative integer, not '-1'"},
-      {true, {CNNC_FAKE_MODEL, "-o", "a", "--output", "b"},
+      {true,
+       {CNNC_FAKE_MODEL},
+       "cnnc init: error: missing -o WEIGHTS.safetensors"},
+      {true,
+       {CNNC_FAKE_MODEL, "-o"},
+       "cnnc init: error: option '-o' needs a value"},
+      {true,
+       {CNNC_FAKE_MODEL, "-o", "w", "--sed", "1"},
+       "cnnc init: error: unknown option '--sed'"},
+      {true,
+       {CNNC_FAKE_MODEL, "-o", "w", "--seed", "-1"},
+       "cnnc init: error: option '--seed' needs a non-negative integer, not "
+       "'-1'"},
+      {true,
+       {CNNC_FAKE_MODEL, "-o", "a", "--output", "b"},
        "cnnc init: error: option '--output' is given twice"},
-      {false, {CNNC_FAKE_MODEL, "--input", "x.npy", "-o", "y.npy"},
+      {false,
+       {CNNC_FAKE_MODEL, "--input", "x.npy", "-o", "y.npy"},
        "cnnc run: error: missing --weights"},
-      {false, {CNNC_FAKE_MODEL, "--weights", "w", "--input", "x", "-o", "y", "--threads", "two"},
-       "cnnc run: error: option '--threads' needs an integer from 0 to 2147483647, not 'two'"},
+      {false,
+       {CNNC_FAKE_MODEL, "--weights", "w", "--input", "x", "-o", "y",
+        "--threads", "two"},
+       "cnnc run: error: option '--threads' needs an integer from 0 to "
+       "2147483647, not 'two'"},
   };
   for (const Case &c : cases) {
     Result r = c.isInit ? init(c.args) : run(c.args);
@@ -159,11 +186,13 @@ TEST_F(CommandsTest, UsageErrors) {
 TEST_F(CommandsTest, InitReportsBadLibraries) {
   Result missing = init({path("absent.so"), "-o", path("w.safetensors")});
   EXPECT_EQ(missing.code, 1);
-  EXPECT_EQ(missing.err, "cnnc init: error: " + path("absent.so") + ": no such file\n");
+  EXPECT_EQ(missing.err,
+            "cnnc init: error: " + path("absent.so") + ": no such file\n");
   writeBytes(path("fake.so"), "not a library");
   Result notLib = init({path("fake.so"), "-o", path("w.safetensors")});
   EXPECT_EQ(notLib.code, 1);
-  EXPECT_TRUE(contains(notLib.err, path("fake.so") + ": cannot load it as a shared library"));
+  EXPECT_TRUE(contains(notLib.err, path("fake.so") +
+                                       ": cannot load it as a shared library"));
   EXPECT_FALSE(std::filesystem::exists(path("w.safetensors")));
 }
 
@@ -176,13 +205,17 @@ TEST_F(CommandsTest, RunRejectsWeightsOfAnotherNetwork) {
   Result r = run(runArgs());
   EXPECT_EQ(r.code, 1);
   std::string w = path("w.safetensors");
-  EXPECT_EQ(r.err, "cnnc run: error: " + w +
-                       ": tensor 'fc.weight' has shape [3, 4] but the network expects [3, 8]\n"
-                       "cnnc run: error: " + w +
-                       ": tensor 'fc.bias' is missing (the network expects [3])\n"
-                       "cnnc run: error: " + w +
-                       ": unexpected tensor 'fc2.bias' ([3]); the network has no such "
-                       "parameter\n");
+  EXPECT_EQ(r.err,
+            "cnnc run: error: " + w +
+                ": tensor 'fc.weight' has shape [3, 4] but the network expects "
+                "[3, 8]\n"
+                "cnnc run: error: " +
+                w +
+                ": tensor 'fc.bias' is missing (the network expects [3])\n"
+                "cnnc run: error: " +
+                w +
+                ": unexpected tensor 'fc2.bias' ([3]); the network has no such "
+                "parameter\n");
   EXPECT_FALSE(std::filesystem::exists(path("y.npy")));
 }
 
@@ -192,17 +225,19 @@ TEST_F(CommandsTest, RunRejectsBadInputs) {
   writeInput("x.npy", {1, 2, 4});
   Result shape = run(runArgs());
   EXPECT_EQ(shape.code, 1);
-  EXPECT_TRUE(contains(shape.err, "cnnc run: error: " + path("x.npy") +
-                                      ": shape [1, 2, 4] does not fit the network "
-                                      "'fake_linear', which takes [N, 2, 2, 2] (or one "
-                                      "sample [2, 2, 2])"))
+  EXPECT_TRUE(
+      contains(shape.err, "cnnc run: error: " + path("x.npy") +
+                              ": shape [1, 2, 4] does not fit the network "
+                              "'fake_linear', which takes [N, 2, 2, 2] (or one "
+                              "sample [2, 2, 2])"))
       << shape.err;
 
   Tensor labels(DType::I64, {1, 2, 2, 2});
   ASSERT_TRUE(writeNpy(path("x.npy"), labels).ok());
   Result dtype = run(runArgs());
   EXPECT_EQ(dtype.code, 1);
-  EXPECT_TRUE(contains(dtype.err, "the network takes float32 samples, not I64")) << dtype.err;
+  EXPECT_TRUE(contains(dtype.err, "the network takes float32 samples, not I64"))
+      << dtype.err;
 
   writeInput("x.npy", {0, 2, 2, 2});
   Result empty = run(runArgs());
@@ -212,7 +247,8 @@ TEST_F(CommandsTest, RunRejectsBadInputs) {
   std::filesystem::remove(path("x.npy"));
   Result missing = run(runArgs());
   EXPECT_EQ(missing.code, 1);
-  EXPECT_TRUE(contains(missing.err, path("x.npy") + ": no such file")) << missing.err;
+  EXPECT_TRUE(contains(missing.err, path("x.npy") + ": no such file"))
+      << missing.err;
   EXPECT_FALSE(std::filesystem::exists(path("y.npy")));
 }
 
@@ -220,11 +256,13 @@ TEST_F(CommandsTest, RunReportsMissingOrCorruptWeights) {
   writeInput("x.npy", {1, 2, 2, 2});
   Result missing = run(runArgs());
   EXPECT_EQ(missing.code, 1);
-  EXPECT_TRUE(contains(missing.err, path("w.safetensors") + ": no such file")) << missing.err;
+  EXPECT_TRUE(contains(missing.err, path("w.safetensors") + ": no such file"))
+      << missing.err;
   writeBytes(path("w.safetensors"), "garbage!garbage!");
   Result corrupt = run(runArgs());
   EXPECT_EQ(corrupt.code, 1);
-  EXPECT_TRUE(contains(corrupt.err, path("w.safetensors") + ": safetensors header length"))
+  EXPECT_TRUE(contains(corrupt.err,
+                       path("w.safetensors") + ": safetensors header length"))
       << corrupt.err;
 }
 

@@ -61,10 +61,12 @@ TEST(TensorTest, ZeroFilledWithSizes) {
 TEST(TensorTest, CreateRejectsNegativeAndOverflowingShapes) {
   EXPECT_ERROR_CONTAINS(Tensor::create(DType::F32, {2, -1}, "x.npy"),
                         "x.npy: shape [2, -1] has a negative dimension");
-  EXPECT_ERROR_CONTAINS(Tensor::create(DType::F32, {1ll << 40, 1ll << 40}, "x.npy"),
-                        "is too large");
+  EXPECT_ERROR_CONTAINS(
+      Tensor::create(DType::F32, {1ll << 40, 1ll << 40}, "x.npy"),
+      "is too large");
   // The element count fits int64 but its byte size does not.
-  EXPECT_ERROR_CONTAINS(Tensor::create(DType::I64, {1ll << 61}, "x.npy"), "too large");
+  EXPECT_ERROR_CONTAINS(Tensor::create(DType::I64, {1ll << 61}, "x.npy"),
+                        "too large");
 }
 
 } // namespace

@@ -42,7 +42,8 @@ TEST(InitTest, WeightsAreUniformWithinOneOverSqrtFanIn) {
   Expected<TensorMap> init = initParameters(kLeNetHead, 0);
   ASSERT_TRUE(init.ok()) << init.message();
   // fan_in: 3*5*5 = 75 for conv1, 400 for fc1.
-  for (auto [name, fanIn] : {std::pair{"conv1.weight", 75.0}, {"fc1.weight", 400.0}}) {
+  for (auto [name, fanIn] :
+       {std::pair{"conv1.weight", 75.0}, {"fc1.weight", 400.0}}) {
     const Tensor &w = init->at(name);
     double bound = 1.0 / std::sqrt(fanIn);
     Stats s = stats(w);
@@ -83,8 +84,8 @@ TEST(InitTest, DeterministicBySeedAndIndependentOfOtherParameters) {
   // Weight and bias of the same layer are different streams.
   EXPECT_NE(a->at("conv1.weight").f32()[0], a->at("conv1.bias").f32()[0]);
   // A new head leaves the other layers' values as they were.
-  std::vector<ParameterSpec> other = {kLeNetHead[0], kLeNetHead[1], {"fc.weight", {2, 400}},
-                                      {"fc.bias", {2}}};
+  std::vector<ParameterSpec> other = {
+      kLeNetHead[0], kLeNetHead[1], {"fc.weight", {2, 400}}, {"fc.bias", {2}}};
   Expected<TensorMap> d = initParameters(other, 42);
   ASSERT_TRUE(d.ok()) << d.message();
   EXPECT_TRUE(sameBytes(a->at("conv1.weight"), d->at("conv1.weight")));
@@ -106,14 +107,17 @@ TEST(InitTest, NormalisationParameters) {
 }
 
 TEST(InitTest, ReportsParametersItCannotInitialise) {
-  EXPECT_ERROR_CONTAINS(initParameters({{"fc.bias", {3}}}, 0),
-                        "parameter 'fc.bias' has no 'fc.weight' to take its fan_in from");
+  EXPECT_ERROR_CONTAINS(
+      initParameters({{"fc.bias", {3}}}, 0),
+      "parameter 'fc.bias' has no 'fc.weight' to take its fan_in from");
   EXPECT_ERROR_CONTAINS(initParameters({{"emb.table", {3, 4}}}, 0),
                         "parameter 'emb.table' has no default initialisation");
-  EXPECT_ERROR_CONTAINS(initParameters({{"fc.weight", {3, 0}}}, 0),
-                        "parameter 'fc.weight' has shape [3, 0], whose fan_in is 0");
-  EXPECT_ERROR_CONTAINS(initParameters({{"fc.weight", {3, 4}}, {"fc.weight", {3, 4}}}, 0),
-                        "parameter 'fc.weight' appears twice");
+  EXPECT_ERROR_CONTAINS(
+      initParameters({{"fc.weight", {3, 0}}}, 0),
+      "parameter 'fc.weight' has shape [3, 0], whose fan_in is 0");
+  EXPECT_ERROR_CONTAINS(
+      initParameters({{"fc.weight", {3, 4}}, {"fc.weight", {3, 4}}}, 0),
+      "parameter 'fc.weight' appears twice");
 }
 
 } // namespace

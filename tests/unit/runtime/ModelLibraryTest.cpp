@@ -21,7 +21,8 @@ struct FakeParams {
     for (int o = 0; o < 3; ++o) {
       bias.f32()[o] = 100.0f * o;
       for (int i = 0; i < 8; ++i)
-        weight.f32()[o * 8 + i] = static_cast<float>(o) + 0.1f * static_cast<float>(i);
+        weight.f32()[o * 8 + i] =
+            static_cast<float>(o) + 0.1f * static_cast<float>(i);
     }
   }
   std::vector<const Tensor *> list() const { return {&weight, &bias}; }
@@ -78,7 +79,8 @@ TEST_F(ModelLibraryTest, SetNumThreadsReachesTheLibrary) {
   ASSERT_TRUE(m.ok()) << m.message();
   ASSERT_TRUE(m->setNumThreads(3).ok());
   EXPECT_EQ(fakeNumThreads(), 3);
-  EXPECT_ERROR_CONTAINS(m->setNumThreads(-2), "the number of threads must be 0 or more");
+  EXPECT_ERROR_CONTAINS(m->setNumThreads(-2),
+                        "the number of threads must be 0 or more");
   EXPECT_EQ(fakeNumThreads(), 3);
 }
 
@@ -95,19 +97,23 @@ TEST_F(ModelLibraryTest, LoadsARelativePathFromTheCurrentDirectory) {
 }
 
 TEST_F(ModelLibraryTest, ReportsMissingFileAndNonLibraries) {
-  EXPECT_ERROR_CONTAINS(ModelLibrary::load(path("absent.so")), "absent.so: no such file");
+  EXPECT_ERROR_CONTAINS(ModelLibrary::load(path("absent.so")),
+                        "absent.so: no such file");
   writeBytes(path("text.so"), "this is not an ELF file\n");
   EXPECT_ERROR_CONTAINS(ModelLibrary::load(path("text.so")),
                         "text.so: cannot load it as a shared library");
-  EXPECT_ERROR_CONTAINS(ModelLibrary::load(dir_.string()), "not a regular file");
+  EXPECT_ERROR_CONTAINS(ModelLibrary::load(dir_.string()),
+                        "not a regular file");
 }
 
 TEST_F(ModelLibraryTest, ReportsAbiMismatchAndMissingSymbols) {
-  EXPECT_ERROR_CONTAINS(ModelLibrary::load(CNNC_FAKE_MODEL_ABI99),
-                        "built for cnnc ABI version 99 but this cnnc uses version " +
-                            std::to_string(CNNC_ABI_VERSION));
+  EXPECT_ERROR_CONTAINS(
+      ModelLibrary::load(CNNC_FAKE_MODEL_ABI99),
+      "built for cnnc ABI version 99 but this cnnc uses version " +
+          std::to_string(CNNC_ABI_VERSION));
   Expected<ModelLibrary> m = ModelLibrary::load(CNNC_FAKE_MODEL_NO_FORWARD);
-  EXPECT_ERROR_CONTAINS(m, "not a cnnc model library: it has no symbol cnnc_forward");
+  EXPECT_ERROR_CONTAINS(
+      m, "not a cnnc model library: it has no symbol cnnc_forward");
   EXPECT_ERROR_CONTAINS(m, CNNC_FAKE_MODEL_NO_FORWARD);
 }
 
@@ -115,9 +121,10 @@ TEST_F(ModelLibraryTest, ForwardChecksShapesBeforeCalling) {
   Expected<ModelLibrary> m = ModelLibrary::load(CNNC_FAKE_MODEL);
   ASSERT_TRUE(m.ok()) << m.message();
   FakeParams p;
-  EXPECT_ERROR_CONTAINS(m->forward(Tensor(DType::F32, {1, 2, 2, 3}), p.list()),
-                        "the input has shape [1, 2, 2, 3] but the network 'fake_linear' "
-                        "takes [N, 2, 2, 2]");
+  EXPECT_ERROR_CONTAINS(
+      m->forward(Tensor(DType::F32, {1, 2, 2, 3}), p.list()),
+      "the input has shape [1, 2, 2, 3] but the network 'fake_linear' "
+      "takes [N, 2, 2, 2]");
   EXPECT_ERROR_CONTAINS(m->forward(Tensor(DType::F32, {2, 2, 2}), p.list()),
                         "takes [N, 2, 2, 2]");
   EXPECT_ERROR_CONTAINS(m->forward(Tensor(DType::I64, {1, 2, 2, 2}), p.list()),
@@ -125,11 +132,13 @@ TEST_F(ModelLibraryTest, ForwardChecksShapesBeforeCalling) {
   EXPECT_ERROR_CONTAINS(m->forward(Tensor(DType::F32, {0, 2, 2, 2}), p.list()),
                         "the input holds no samples");
   Tensor x(DType::F32, {1, 2, 2, 2});
-  EXPECT_ERROR_CONTAINS(m->forward(x, {&p.weight}), "the network takes 2 parameters, not 1");
+  EXPECT_ERROR_CONTAINS(m->forward(x, {&p.weight}),
+                        "the network takes 2 parameters, not 1");
   EXPECT_ERROR_CONTAINS(m->forward(x, {&p.weight, nullptr}),
                         "parameter 'fc.bias' is missing (null)");
-  EXPECT_ERROR_CONTAINS(m->forward(x, {&p.bias, &p.weight}),
-                        "parameter 'fc.weight' is F32 [3] but the network expects F32 [3, 8]");
+  EXPECT_ERROR_CONTAINS(
+      m->forward(x, {&p.bias, &p.weight}),
+      "parameter 'fc.weight' is F32 [3] but the network expects F32 [3, 8]");
 }
 
 TEST_F(ModelLibraryTest, NullPointersThroughTheAbiAreReportedNotFatal) {
@@ -142,9 +151,12 @@ TEST_F(ModelLibraryTest, NullPointersThroughTheAbiAreReportedNotFatal) {
   std::string prefix = std::string(CNNC_FAKE_MODEL) + ": cnnc_forward failed: ";
   EXPECT_ERROR_CONTAINS(m->forwardRaw(1, nullptr, params, y),
                         prefix + "a required pointer was NULL");
-  EXPECT_ERROR_CONTAINS(m->forwardRaw(1, x, nullptr, y), prefix + "a required pointer was NULL");
-  EXPECT_ERROR_CONTAINS(m->forwardRaw(1, x, halfParams, y), "a required pointer was NULL");
-  EXPECT_ERROR_CONTAINS(m->forwardRaw(1, x, params, nullptr), "a required pointer was NULL");
+  EXPECT_ERROR_CONTAINS(m->forwardRaw(1, x, nullptr, y),
+                        prefix + "a required pointer was NULL");
+  EXPECT_ERROR_CONTAINS(m->forwardRaw(1, x, halfParams, y),
+                        "a required pointer was NULL");
+  EXPECT_ERROR_CONTAINS(m->forwardRaw(1, x, params, nullptr),
+                        "a required pointer was NULL");
   EXPECT_ERROR_CONTAINS(m->forwardRaw(0, x, params, y),
                         prefix + "a batch size or a shape does not fit");
   EXPECT_TRUE(m->forwardRaw(1, x, params, y).ok());
@@ -153,8 +165,9 @@ TEST_F(ModelLibraryTest, NullPointersThroughTheAbiAreReportedNotFatal) {
   // The query functions of the ABI reject NULL and small arrays as well.
   void *handle = dlopen(CNNC_FAKE_MODEL, RTLD_NOW | RTLD_NOLOAD);
   ASSERT_NE(handle, nullptr);
-  auto inputShape = reinterpret_cast<cnnc_status (*)(int64_t *, int32_t, int32_t *)>(
-      dlsym(handle, "cnnc_input_shape"));
+  auto inputShape =
+      reinterpret_cast<cnnc_status (*)(int64_t *, int32_t, int32_t *)>(
+          dlsym(handle, "cnnc_input_shape"));
   dlclose(handle); // `m` keeps the library loaded
   ASSERT_NE(inputShape, nullptr);
   int64_t dims[4];
@@ -169,7 +182,8 @@ TEST_F(ModelLibraryTest, MovedLibraryStaysUsable) {
   ASSERT_TRUE(m.ok()) << m.message();
   ModelLibrary moved = std::move(*m);
   FakeParams p;
-  Expected<Tensor> y = moved.forward(Tensor(DType::F32, {1, 2, 2, 2}), p.list());
+  Expected<Tensor> y =
+      moved.forward(Tensor(DType::F32, {1, 2, 2, 2}), p.list());
   ASSERT_TRUE(y.ok()) << y.message();
   EXPECT_EQ(y->f32()[1], 100.0f);
 }

@@ -26,7 +26,9 @@ protected:
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  std::string path(const std::string &name) const { return (dir_ / name).string(); }
+  std::string path(const std::string &name) const {
+    return (dir_ / name).string();
+  }
 
   std::filesystem::path dir_;
 };
@@ -42,7 +44,8 @@ inline std::string readBytes(const std::string &path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-// Same dtype, shape and bytes (memcmp would get null pointers for empty tensors).
+// Same dtype, shape and bytes (memcmp would get null pointers for empty
+// tensors).
 template <typename T> bool sameTensor(const T &a, const T &b) {
   return a.dtype() == b.dtype() && a.shape() == b.shape() &&
          std::equal(a.bytes(), a.bytes() + a.byteSize(), b.bytes());
@@ -52,12 +55,13 @@ inline bool contains(const std::string &haystack, const std::string &needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// ASSERT/EXPECT that an Expected or Status failed with a message containing `text`.
-#define EXPECT_ERROR_CONTAINS(result, text)                                            \
-  do {                                                                                 \
-    const auto &r_ = (result);                                                         \
-    ASSERT_FALSE(r_.ok()) << "expected an error containing: " << (text);               \
-    EXPECT_PRED2(::cnnc::rt::test::contains, r_.message(), std::string(text));         \
+// ASSERT/EXPECT that an Expected or Status failed with a message containing
+// `text`.
+#define EXPECT_ERROR_CONTAINS(result, text)                                    \
+  do {                                                                         \
+    const auto &r_ = (result);                                                 \
+    ASSERT_FALSE(r_.ok()) << "expected an error containing: " << (text);       \
+    EXPECT_PRED2(::cnnc::rt::test::contains, r_.message(), std::string(text)); \
   } while (0)
 
 } // namespace cnnc::rt::test

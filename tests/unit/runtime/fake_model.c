@@ -36,12 +36,12 @@ static const int64_t kOutput[] = {-1, OUT_FEATURES};
 #define FAKE_PREFIX "fc"
 #endif
 #ifdef FAKE_NORMALIZE
-#define FAKE_RECIPE                                                                    \
+#define FAKE_RECIPE                                                            \
   "{\"batch_size\": 2, \"normalize\": {\"mean\": [1.0], \"std\": [2.0]}}"
 #else
-#define FAKE_RECIPE                                                                    \
-  "{\"batch_size\": 4, \"epochs\": 2, \"optimizer\": {\"sgd\": {\"lr\": 0.1, "           \
-  "\"momentum\": 0.9, \"weight_decay\": 0.0001, \"nesterov\": false}}, "               \
+#define FAKE_RECIPE                                                            \
+  "{\"batch_size\": 4, \"epochs\": 2, \"optimizer\": {\"sgd\": {\"lr\": 0.1, " \
+  "\"momentum\": 0.9, \"weight_decay\": 0.0001, \"nesterov\": false}}, "       \
   "\"lr_schedule\": {\"step\": {\"step_size\": 1, \"gamma\": 0.5}}}"
 #endif
 #ifdef FAKE_FROZEN_BIAS
@@ -73,14 +73,22 @@ EXPORT uint32_t cnnc_abi_version(void) { return FAKE_ABI_VERSION; }
 
 EXPORT const char *cnnc_status_string(int32_t status) {
   switch (status) {
-  case CNNC_OK: return "ok";
-  case CNNC_ERROR_NULL_ARGUMENT: return "a required pointer was NULL";
-  case CNNC_ERROR_BAD_SHAPE: return "a batch size or a shape does not fit";
-  case CNNC_ERROR_OUT_OF_RANGE: return "an index is out of range";
-  case CNNC_ERROR_BAD_CAPACITY: return "an output array is too small";
-  case CNNC_ERROR_RUNTIME: return "the compiled pipeline failed";
-  case CNNC_ERROR_BAD_LABEL: return "a label is outside [0, number of classes)";
-  default: return "unknown status";
+  case CNNC_OK:
+    return "ok";
+  case CNNC_ERROR_NULL_ARGUMENT:
+    return "a required pointer was NULL";
+  case CNNC_ERROR_BAD_SHAPE:
+    return "a batch size or a shape does not fit";
+  case CNNC_ERROR_OUT_OF_RANGE:
+    return "an index is out of range";
+  case CNNC_ERROR_BAD_CAPACITY:
+    return "an output array is too small";
+  case CNNC_ERROR_RUNTIME:
+    return "the compiled pipeline failed";
+  case CNNC_ERROR_BAD_LABEL:
+    return "a label is outside [0, number of classes)";
+  default:
+    return "unknown status";
   }
 }
 
@@ -91,11 +99,13 @@ EXPORT cnnc_status cnnc_model_name(const char **name) {
   return CNNC_OK;
 }
 
-EXPORT cnnc_status cnnc_input_shape(int64_t *dims, int32_t capacity, int32_t *rank) {
+EXPORT cnnc_status cnnc_input_shape(int64_t *dims, int32_t capacity,
+                                    int32_t *rank) {
   return copyShape(kInput, 4, dims, capacity, rank);
 }
 
-EXPORT cnnc_status cnnc_output_shape(int64_t *dims, int32_t capacity, int32_t *rank) {
+EXPORT cnnc_status cnnc_output_shape(int64_t *dims, int32_t capacity,
+                                     int32_t *rank) {
   return copyShape(kOutput, 2, dims, capacity, rank);
 }
 
@@ -115,8 +125,8 @@ EXPORT cnnc_status cnnc_parameter_name(int32_t index, const char **name) {
   return CNNC_OK;
 }
 
-EXPORT cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims, int32_t capacity,
-                                        int32_t *rank) {
+EXPORT cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims,
+                                        int32_t capacity, int32_t *rank) {
   if (index < 0 || index >= NUM_PARAMS)
     return CNNC_ERROR_OUT_OF_RANGE;
   return index == 0 ? copyShape(kWeightShape, 2, dims, capacity, rank)
@@ -198,22 +208,21 @@ static void sgd(int64_t n, const float *p, const float *grad, const float *v,
   }
 }
 
-EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
-                                   const int64_t *labels,
-                                   const float *const *parameters,
-                                   const float *const *momentum,
-                                   float *const *new_parameters,
-                                   float *const *new_momentum, float lr,
-                                   float momentum_factor, float weight_decay,
-                                   int32_t nesterov, int32_t first_step, float *loss) {
+EXPORT cnnc_status
+cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
+                const float *const *parameters, const float *const *momentum,
+                float *const *new_parameters, float *const *new_momentum,
+                float lr, float momentum_factor, float weight_decay,
+                int32_t nesterov, int32_t first_step, float *loss) {
   if (!input || !labels || !parameters || !momentum || !new_parameters ||
       !new_momentum || !loss || !parameters[0] || !parameters[1])
     return CNNC_ERROR_NULL_ARGUMENT;
   if (batch < 1)
     return CNNC_ERROR_BAD_SHAPE;
   for (int i = 0; i < NUM_PARAMS; ++i)
-    if (kTrainable[i] && (!new_parameters[i] ||
-                          (momentum_factor != 0.0f && (!momentum[i] || !new_momentum[i]))))
+    if (kTrainable[i] &&
+        (!new_parameters[i] ||
+         (momentum_factor != 0.0f && (!momentum[i] || !new_momentum[i]))))
       return CNNC_ERROR_NULL_ARGUMENT;
   for (int64_t n = 0; n < batch; ++n)
     if (labels[n] < 0 || labels[n] >= OUT_FEATURES)
@@ -237,7 +246,8 @@ EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
       sum += exp(z[o] - m);
     total += m + log(sum) - z[labels[n]];
     for (int o = 0; o < OUT_FEATURES; ++o) {
-      double dz = (exp(z[o] - m) / sum - (o == labels[n] ? 1.0 : 0.0)) / (double)batch;
+      double dz =
+          (exp(z[o] - m) / sum - (o == labels[n] ? 1.0 : 0.0)) / (double)batch;
       gb[o] += dz;
       for (int i = 0; i < IN_FEATURES; ++i)
         gw[o * IN_FEATURES + i] += dz * x[i];
@@ -253,7 +263,8 @@ EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
   for (int i = 0; i < NUM_PARAMS; ++i)
     if (kTrainable[i])
       sgd(sizes[i], parameters[i], grads[i], momentum[i], new_parameters[i],
-          new_momentum[i], lr, momentum_factor, weight_decay, nesterov, first_step);
+          new_momentum[i], lr, momentum_factor, weight_decay, nesterov,
+          first_step);
   *loss = (float)(total / (double)batch);
   ++fake_train_steps;
   return CNNC_OK;

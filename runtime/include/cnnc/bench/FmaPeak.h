@@ -30,13 +30,13 @@ std::string defaultFmaPeakCacheFile();
 // The cached peak of (cpu, threads) in the JSON file at `path`; nothing when
 // the file is missing, unreadable, malformed or has no such entry (a broken
 // cache only costs a measurement).
-std::optional<double> readCachedFmaPeak(const std::string &path, const std::string &cpu,
-                                        int threads);
+std::optional<double> readCachedFmaPeak(const std::string &path,
+                                        const std::string &cpu, int threads);
 
 // Records the peak of (cpu, threads) in `path`, keeping the other entries;
 // creates the directory and writes atomically (temporary file + rename).
-Status writeCachedFmaPeak(const std::string &path, const std::string &cpu, int threads,
-                          double gflops);
+Status writeCachedFmaPeak(const std::string &path, const std::string &cpu,
+                          int threads, double gflops);
 
 // The cached peak for this CPU and `threads`, or a fresh measurement (always
 // when `remeasure`), which is then cached. `cachePath` empty: no cache. A

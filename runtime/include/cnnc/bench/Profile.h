@@ -1,7 +1,8 @@
 // Per-op times of a library built with `--profile`: Halide's sampling
 // profiler's per-Func statistics, read through the library's extra
-// cnnc_profile_* exports (compiler/driver/include/cnnc/driver/ProfileWrapper.h),
-// grouped back into the network's layers and their gradient ops.
+// cnnc_profile_* exports
+// (compiler/driver/include/cnnc/driver/ProfileWrapper.h), grouped back into the
+// network's layers and their gradient ops.
 #ifndef CNNC_BENCH_PROFILE_H
 #define CNNC_BENCH_PROFILE_H
 
@@ -26,10 +27,10 @@ struct FuncTime {
 
 // A layer of the forward pass as the profiled library describes it.
 struct ProfiledLayer {
-  std::string func;  // the identifier its Funcs are named after
-  std::string name;  // the layer's name
-  std::string kind;  // its op ("conv2d")
-  double flops = 0;  // forward FLOPs per sample; 0: not counted
+  std::string func; // the identifier its Funcs are named after
+  std::string name; // the layer's name
+  std::string kind; // its op ("conv2d")
+  double flops = 0; // forward FLOPs per sample; 0: not counted
 };
 
 // The profiler's accessors of a loaded library.
@@ -57,13 +58,13 @@ private:
 
 // One row of the per-op table.
 struct OpTime {
-  std::string pipeline;            // "forward" or "train_step"
-  std::string name;                // "conv1", "conv1 conv2d_weight_grad", ...
-  double ms = 0;                   // per call
-  double percent = 0;              // of the pipeline's time
-  std::optional<double> gflops;    // where the op's FLOPs are known
+  std::string pipeline;         // "forward" or "train_step"
+  std::string name;             // "conv1", "conv1 conv2d_weight_grad", ...
+  double ms = 0;                // per call
+  double percent = 0;           // of the pipeline's time
+  std::optional<double> gflops; // where the op's FLOPs are known
   std::optional<double> peakPercent;
-  double samples = 0;              // the profiler samples its time rests on
+  double samples = 0; // the profiler samples its time rests on
 };
 
 // A pipeline's profile: its rows and what the numbers rest on.
@@ -81,9 +82,10 @@ struct PipelineProfile {
 // ("conv1.weight sgd"). Others keep their Func name. FLOPs: conv2d and linear
 // forward, and their input and weight gradients, each counted as the forward
 // op's. `peakGflops` is the FMA peak the GFLOP/s are compared with.
-std::vector<PipelineProfile> groupProfile(const std::vector<FuncTime> &funcs,
-                                          const std::vector<ProfiledLayer> &layers,
-                                          int64_t batch, double peakGflops);
+std::vector<PipelineProfile>
+groupProfile(const std::vector<FuncTime> &funcs,
+             const std::vector<ProfiledLayer> &layers, int64_t batch,
+             double peakGflops);
 
 } // namespace cnnc::rt::bench
 

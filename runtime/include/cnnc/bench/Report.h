@@ -17,7 +17,7 @@ namespace cnnc::rt::bench {
 struct ScheduleResult {
   std::string schedule; // "manual", "auto:Li2018", or "library" for NET.so
   Timing forward;
-  std::optional<Timing> trainStep;      // none: the library has no training step
+  std::optional<Timing> trainStep; // none: the library has no training step
   std::vector<PipelineProfile> profile; // empty: no per-op times
 };
 
@@ -41,11 +41,12 @@ void printReport(const BenchReport &report, std::ostream &os);
 //   {"network": str, "batch": int, "threads": int,
 //    "fma_peak_gflops": {"1": float, "<threads>": float},
 //    "results": [{"schedule": str,
-//                 "forward": {"median_s", "min_s", "max_s", "runs", "images_per_s"},
-//                 "train_step": the same or null,
-//                 "ops": [{"pipeline": "forward"|"train_step", "name": str,
+//                 "forward": {"median_s", "min_s", "max_s", "runs",
+//                 "images_per_s"}, "train_step": the same or null, "ops":
+//                 [{"pipeline": "forward"|"train_step", "name": str,
 //                          "ms": float, "percent": float,
-//                          "gflops": float|null, "peak_percent": float|null}]}]}
+//                          "gflops": float|null, "peak_percent":
+//                          float|null}]}]}
 std::string toJson(const BenchReport &report);
 
 } // namespace cnnc::rt::bench

@@ -18,7 +18,8 @@ public:
   // Images uniform in [0, 1), labels uniform over the classes, weights from
   // initParameters; everything depends only on `seed`. `model` must outlive
   // the workload.
-  static Expected<Workload> create(const ModelLibrary &model, int64_t batch, uint64_t seed);
+  static Expected<Workload> create(const ModelLibrary &model, int64_t batch,
+                                   uint64_t seed);
 
   int64_t batch() const { return batch_; }
 

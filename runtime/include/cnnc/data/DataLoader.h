@@ -32,8 +32,8 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  Tensor images;                // F32 [B, C, H, W] (C, H, W after the transforms)
-  Tensor labels;                // I64 [B]
+  Tensor images; // F32 [B, C, H, W] (C, H, W after the transforms)
+  Tensor labels; // I64 [B]
   std::vector<int64_t> indices; // the samples' indices in the dataset
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };
@@ -44,7 +44,8 @@ public:
   // transforms fit its images and bring them all to one shape (the error
   // names two files that end at different sizes).
   static Expected<DataLoader> create(std::shared_ptr<const Dataset> dataset,
-                                     LoaderOptions options, TransformList transforms = {});
+                                     LoaderOptions options,
+                                     TransformList transforms = {});
 
   const Dataset &dataset() const { return *dataset_; }
   const LoaderOptions &options() const { return options_; }

@@ -17,11 +17,11 @@ enum class DataKind { FashionMnist, Mnist, Cifar10, Npy, Folder };
 
 struct DataSpec {
   DataKind kind = DataKind::Npy;
-  std::string dir;          // fashion-mnist, mnist, cifar10, folder
-  std::string imagesPath;   // npy
-  std::string labelsPath;   // npy
-  int64_t numClasses = 0;   // npy: classes=K, 0 when absent (max label + 1)
-  std::string text;         // the spec as given, for messages
+  std::string dir;        // fashion-mnist, mnist, cifar10, folder
+  std::string imagesPath; // npy
+  std::string labelsPath; // npy
+  int64_t numClasses = 0; // npy: classes=K, 0 when absent (max label + 1)
+  std::string text;       // the spec as given, for messages
 };
 
 // The accepted forms, for usage texts and error messages.

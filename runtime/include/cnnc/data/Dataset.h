@@ -27,9 +27,9 @@ struct ImageFiles {
 };
 
 struct Dataset {
-  Tensor images;      // F32 [N, C, H, W]; empty when `files` holds the images
+  Tensor images; // F32 [N, C, H, W]; empty when `files` holds the images
   std::shared_ptr<const ImageFiles> files; // null for images in memory
-  Tensor labels;      // I64 [N], each in [0, numClasses)
+  Tensor labels;                           // I64 [N], each in [0, numClasses)
   int64_t numClasses = 0;
   std::vector<std::string> classNames; // empty, or numClasses names
   // What to name in messages about the images / the labels: a file, or a
@@ -55,7 +55,8 @@ Status validateDataset(const Dataset &dataset);
 // Every label is below `classes`, the number of the network's outputs. The
 // error names `source` ("labels.npy: label 12 at index 7 is out of range for
 // a network with 10 outputs").
-Status checkLabels(const Dataset &dataset, int64_t classes, const std::string &source);
+Status checkLabels(const Dataset &dataset, int64_t classes,
+                   const std::string &source);
 
 // `imageShape` ([C, H, W], e.g. DataLoader::sampleShape()) equals the
 // network's input shape, given as [C, H, W] or as the library reports it,

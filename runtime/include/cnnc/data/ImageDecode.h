@@ -38,7 +38,8 @@ Expected<ImageSize> readImageSize(const std::string &path);
 // Decodes the whole image into `pixels` (resized to 3 * H * W, [3, H, W]
 // row-major, values in [0, 1]). Corrupt or truncated data is an error naming
 // the file.
-Expected<ImageSize> decodeImage(const std::string &path, std::vector<float> &pixels);
+Expected<ImageSize> decodeImage(const std::string &path,
+                                std::vector<float> &pixels);
 
 } // namespace cnnc::rt::data
 

@@ -13,7 +13,8 @@ namespace cnnc::rt::data {
 
 enum class MnistVariant { FashionMnist, Mnist };
 
-// The ten class names of a variant (Fashion-MNIST's "T-shirt/top", ...; MNIST's "0".."9").
+// The ten class names of a variant (Fashion-MNIST's "T-shirt/top", ...; MNIST's
+// "0".."9").
 std::vector<std::string> mnistClassNames(MnistVariant variant);
 
 // Reads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte, each with or
@@ -21,10 +22,12 @@ std::vector<std::string> mnistClassNames(MnistVariant variant);
 // Images become [N, 1, H, W] scaled to [0, 1] (x / 255, like torchvision's
 // ToTensor). Checks the magic numbers (2051 images, 2049 labels), dimensions,
 // exact file sizes, agreeing counts and labels < 10.
-Expected<Dataset> loadMnist(const std::string &dir, Split split, MnistVariant variant);
+Expected<Dataset> loadMnist(const std::string &dir, Split split,
+                            MnistVariant variant);
 
 // The same for two given files; `numClasses` bounds the labels.
-Expected<Dataset> loadIdxPair(const std::string &imagesPath, const std::string &labelsPath,
+Expected<Dataset> loadIdxPair(const std::string &imagesPath,
+                              const std::string &labelsPath,
                               int64_t numClasses);
 
 } // namespace cnnc::rt::data

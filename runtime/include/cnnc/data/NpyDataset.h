@@ -15,7 +15,8 @@ namespace cnnc::rt::data {
 // numClasses > 0, labels < numClasses; numClasses = 0 means max label + 1.
 // Pixels are used as they are (no scaling).
 Expected<Dataset> loadNpyDataset(const std::string &imagesPath,
-                                 const std::string &labelsPath, int64_t numClasses = 0);
+                                 const std::string &labelsPath,
+                                 int64_t numClasses = 0);
 
 } // namespace cnnc::rt::data
 

@@ -33,8 +33,9 @@ struct PixelBox {
 
 // Resamples `box` of `in` (channels planes of inHeight x inWidth) to
 // `out` (channels planes of outHeight x outWidth), which must not overlap.
-void resampleBilinear(const float *in, int64_t channels, int64_t inHeight, int64_t inWidth,
-                      const PixelBox &box, float *out, int64_t outHeight, int64_t outWidth);
+void resampleBilinear(const float *in, int64_t channels, int64_t inHeight,
+                      int64_t inWidth, const PixelBox &box, float *out,
+                      int64_t outHeight, int64_t outWidth);
 
 } // namespace cnnc::rt::data
 

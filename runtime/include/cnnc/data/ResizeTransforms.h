@@ -16,7 +16,8 @@ namespace cnnc::rt::data {
 class Resize : public Transform {
 public:
   static Expected<std::shared_ptr<const Resize>> shorterSide(int64_t size);
-  static Expected<std::shared_ptr<const Resize>> exactly(int64_t height, int64_t width);
+  static Expected<std::shared_ptr<const Resize>> exactly(int64_t height,
+                                                         int64_t width);
   std::string describe() const override;
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
@@ -33,7 +34,8 @@ private:
 // before and the rest after.
 class CenterCrop : public Transform {
 public:
-  static Expected<std::shared_ptr<const CenterCrop>> create(int64_t height, int64_t width);
+  static Expected<std::shared_ptr<const CenterCrop>> create(int64_t height,
+                                                            int64_t width);
   std::string describe() const override;
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
@@ -66,14 +68,15 @@ struct ResizedCropRange {
 // torch does), rounded half to even; the first box that fits is placed
 // uniformly (row, then column). Else the central fallback: the whole image
 // clamped to the ratio range.
-PixelBox sampleResizedCropBox(int64_t height, int64_t width, const ResizedCropRange &range,
-                              CropDraws &draws);
+PixelBox sampleResizedCropBox(int64_t height, int64_t width,
+                              const ResizedCropRange &range, CropDraws &draws);
 
 // torchvision RandomResizedCrop((height, width), scale, ratio): a box from
 // sampleResizedCropBox, resampled bilinearly to height x width.
 class RandomResizedCrop : public Transform {
 public:
-  // Checks sizes >= 1, 0 < scaleMin <= scaleMax <= 1 and 0 < ratioMin <= ratioMax.
+  // Checks sizes >= 1, 0 < scaleMin <= scaleMax <= 1 and 0 < ratioMin <=
+  // ratioMax.
   static Expected<std::shared_ptr<const RandomResizedCrop>>
   create(int64_t height, int64_t width, const ResizedCropRange &range);
   std::string describe() const override;
@@ -82,7 +85,8 @@ public:
              std::mt19937_64 &rng) const override;
 
 private:
-  RandomResizedCrop(int64_t height, int64_t width, const ResizedCropRange &range)
+  RandomResizedCrop(int64_t height, int64_t width,
+                    const ResizedCropRange &range)
       : height_(height), width_(width), range_(range) {}
   int64_t height_, width_;
   ResizedCropRange range_;

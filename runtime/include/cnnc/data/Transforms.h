@@ -4,7 +4,8 @@
 //
 // Order matters as in torchvision: RandomCrop pads with zeros of the values it
 // sees, so put Normalize last to pad with black like
-// Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(), ToTensor(), Normalize(...)]).
+// Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(), ToTensor(),
+// Normalize(...)]).
 #ifndef CNNC_DATA_TRANSFORMS_H
 #define CNNC_DATA_TRANSFORMS_H
 
@@ -40,8 +41,8 @@ using TransformList = std::vector<std::shared_ptr<const Transform>>;
 // mean and std hold one value per channel, or one value for every channel.
 class Normalize : public Transform {
 public:
-  static Expected<std::shared_ptr<const Normalize>> create(std::vector<float> mean,
-                                                           std::vector<float> std);
+  static Expected<std::shared_ptr<const Normalize>>
+  create(std::vector<float> mean, std::vector<float> std);
   std::string describe() const override;
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
@@ -58,8 +59,8 @@ private:
 // corner (i, j) is uniform over the valid positions (i drawn before j).
 class RandomCrop : public Transform {
 public:
-  static Expected<std::shared_ptr<const RandomCrop>> create(int64_t height, int64_t width,
-                                                            int64_t padding = 0);
+  static Expected<std::shared_ptr<const RandomCrop>>
+  create(int64_t height, int64_t width, int64_t padding = 0);
   std::string describe() const override;
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
@@ -74,7 +75,8 @@ private:
 // torchvision RandomHorizontalFlip(p): mirrors the columns with probability p.
 class RandomHorizontalFlip : public Transform {
 public:
-  static Expected<std::shared_ptr<const RandomHorizontalFlip>> create(double p = 0.5);
+  static Expected<std::shared_ptr<const RandomHorizontalFlip>>
+  create(double p = 0.5);
   std::string describe() const override;
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
@@ -87,7 +89,8 @@ private:
 
 // The shape after every transform in turn, or the first error, naming the
 // transform.
-Expected<Shape> transformedShape(const TransformList &transforms, const Shape &in);
+Expected<Shape> transformedShape(const TransformList &transforms,
+                                 const Shape &in);
 
 } // namespace cnnc::rt::data
 

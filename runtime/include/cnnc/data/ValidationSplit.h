@@ -18,7 +18,8 @@ struct SplitIndices {
 
 // round(n * fraction) samples validate, the rest train; both parts must be
 // non-empty. 0 < fraction < 1.
-Expected<SplitIndices> splitForValidation(int64_t n, double fraction, uint64_t seed);
+Expected<SplitIndices> splitForValidation(int64_t n, double fraction,
+                                          uint64_t seed);
 
 } // namespace cnnc::rt::data
 

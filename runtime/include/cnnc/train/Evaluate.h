@@ -28,9 +28,12 @@ struct EvalResult {
   explicit EvalResult(int64_t numClasses = 0)
       : classes(numClasses),
         confusion(static_cast<size_t>(numClasses * numClasses), 0) {}
-  double loss() const { return samples ? lossSum / static_cast<double>(samples) : 0.0; }
+  double loss() const {
+    return samples ? lossSum / static_cast<double>(samples) : 0.0;
+  }
   double accuracy() const {
-    return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0;
+    return samples ? static_cast<double>(correct) / static_cast<double>(samples)
+                   : 0.0;
   }
   int64_t count(int64_t trueClass, int64_t predicted) const {
     return confusion[static_cast<size_t>(trueClass * classes + predicted)];

@@ -16,7 +16,8 @@ namespace cnnc::rt {
 //             eta_min + (baseLr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
 // In double, as Python computes it; a pure function of its arguments, so a
 // resumed run gets the same rates as an uninterrupted one.
-double learningRate(const LrScheduleSpec &schedule, double baseLr, int64_t epoch);
+double learningRate(const LrScheduleSpec &schedule, double baseLr,
+                    int64_t epoch);
 
 } // namespace cnnc::rt
 

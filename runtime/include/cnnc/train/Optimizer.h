@@ -31,12 +31,14 @@ public:
   // `model` must outlive the optimizer.
   static Expected<SgdOptimizer> create(const ModelLibrary &model,
                                        std::vector<Tensor> parameters,
-                                       std::vector<Tensor> momentum = {}, int64_t steps = 0);
+                                       std::vector<Tensor> momentum = {},
+                                       int64_t steps = 0);
 
   // One step on a batch at learning rate `lr` (see ModelLibrary::trainStep;
   // `labelSource` names the labels in errors). Returns the batch's mean loss.
   Expected<float> step(const Tensor &images, const Tensor &labels, double lr,
-                       const SgdOptions &options, const std::string &labelSource);
+                       const SgdOptions &options,
+                       const std::string &labelSource);
 
   const std::vector<Tensor> &parameters() const { return parameters_; }
   // Empty Tensor() for frozen parameters.

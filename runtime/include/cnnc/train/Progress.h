@@ -33,7 +33,8 @@ public:
   void endEpoch();
 
 private:
-  std::string line(int64_t done, double runningLoss, int64_t images, double seconds) const;
+  std::string line(int64_t done, double runningLoss, int64_t images,
+                   double seconds) const;
 
   std::ostream &out_;
   ProgressStyle style_;

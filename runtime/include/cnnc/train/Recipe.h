@@ -84,7 +84,7 @@ struct AugmentSpec {
 // Resize(size) then CenterCrop(size); training data uses it too when
 // `augment` has no random_resized_crop.
 struct EvalTransformSpec {
-  int64_t resizeShorter = 0;                 // Resize(int): the shorter side; 0: none
+  int64_t resizeShorter = 0; // Resize(int): the shorter side; 0: none
   int64_t resizeHeight = 0, resizeWidth = 0; // Resize([h, w]); 0: none
   int64_t cropHeight = 0, cropWidth = 0;     // CenterCrop; 0: none
 };

@@ -32,7 +32,8 @@ struct EpochSummary {
   EvalResult validation;
   bool best = false; // the best validation accuracy so far (strictly better)
   double imagesPerSecond() const {
-    return trainSeconds > 0 ? static_cast<double>(trainImages) / trainSeconds : 0.0;
+    return trainSeconds > 0 ? static_cast<double>(trainImages) / trainSeconds
+                            : 0.0;
   }
 };
 
@@ -41,7 +42,8 @@ struct EpochSummary {
 std::string formatEpochSummary(const EpochSummary &summary);
 
 // Called after each epoch with the state to save; an error stops training.
-using EpochHook = std::function<Status(const EpochSummary &, const TrainingCheckpoint &)>;
+using EpochHook =
+    std::function<Status(const EpochSummary &, const TrainingCheckpoint &)>;
 
 // Trains epochs state.epochsCompleted + 1 .. state.epochs from `state`
 // (parameters in model order; momentum empty for a fresh start), updating it

@@ -26,7 +26,9 @@ BenchCompiler noCompiler() {
     return Error("not a compiler");
   };
   c.build = [](const std::string &, const std::string &, int64_t, bool,
-               const std::string &) -> Status { return Error("not a compiler"); };
+               const std::string &) -> Status {
+    return Error("not a compiler");
+  };
   return c;
 }
 
@@ -58,9 +60,11 @@ protected:
 };
 
 TEST_F(BenchCommandTest, PrintsOneJsonObjectForALibrary) {
-  ASSERT_EQ(run({CNNC_FAKE_MODEL, "--runs", "3", "--threads", "1", "--json"}), 0)
+  ASSERT_EQ(run({CNNC_FAKE_MODEL, "--runs", "3", "--threads", "1", "--json"}),
+            0)
       << err_.str();
-  nlohmann::json j = nlohmann::json::parse(out_.str()); // nothing else on stdout
+  nlohmann::json j =
+      nlohmann::json::parse(out_.str()); // nothing else on stdout
   EXPECT_EQ(j["network"], "fake_linear");
   EXPECT_EQ(j["batch"], 4); // the recipe's batch_size
   EXPECT_EQ(j["threads"], 1);
@@ -83,10 +87,14 @@ TEST_F(BenchCommandTest, PrintsOneJsonObjectForALibrary) {
 }
 
 TEST_F(BenchCommandTest, PrintsTablesAndSaysWherePerOpTimesComeFrom) {
-  ASSERT_EQ(run({CNNC_FAKE_MODEL, "--runs", "3", "--batch", "16", "--threads", "2"}), 0)
+  ASSERT_EQ(
+      run({CNNC_FAKE_MODEL, "--runs", "3", "--batch", "16", "--threads", "2"}),
+      0)
       << err_.str();
   const std::string text = out_.str();
-  EXPECT_NE(text.find("network fake_linear, batch 16, 2 threads"), std::string::npos) << text;
+  EXPECT_NE(text.find("network fake_linear, batch 16, 2 threads"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("schedule library"), std::string::npos) << text;
   EXPECT_NE(text.find("images/s"), std::string::npos) << text;
   EXPECT_NE(text.find("--profile"), std::string::npos) << text;
@@ -98,16 +106,21 @@ TEST_F(BenchCommandTest, RejectsBadArgumentsClearly) {
     std::string message;
   } cases[] = {
       {{}, "expected a network (NET.yaml) or a model library (NET.so)"},
-      {{CNNC_FAKE_MODEL, "--batch", "0"}, "option '--batch' needs an integer from 1"},
+      {{CNNC_FAKE_MODEL, "--batch", "0"},
+       "option '--batch' needs an integer from 1"},
       {{CNNC_FAKE_MODEL, "--batch", "x"}, "option '--batch' needs an integer"},
-      {{CNNC_FAKE_MODEL, "--threads", "0"}, "option '--threads' needs an integer from 1"},
+      {{CNNC_FAKE_MODEL, "--threads", "0"},
+       "option '--threads' needs an integer from 1"},
       {{CNNC_FAKE_MODEL, "--runs", "-2"}, "option '--runs' needs an integer"},
       {{CNNC_FAKE_MODEL, "--profile-time", "-1"}, "option '--profile-time'"},
       {{CNNC_FAKE_MODEL, "--frobnicate"}, "unknown option '--frobnicate'"},
       {{CNNC_FAKE_MODEL, "--batch"}, "option '--batch' needs a value"},
-      {{CNNC_FAKE_MODEL, "--compare", "manual"}, "--compare needs the network's YAML"},
-      {{"net.yaml", "--compare", "manual,auto:Nope"}, "unknown schedule 'auto:Nope'"},
-      {{"net.yaml", "--compare", "manual,manual"}, "schedule 'manual' is given twice"},
+      {{CNNC_FAKE_MODEL, "--compare", "manual"},
+       "--compare needs the network's YAML"},
+      {{"net.yaml", "--compare", "manual,auto:Nope"},
+       "unknown schedule 'auto:Nope'"},
+      {{"net.yaml", "--compare", "manual,manual"},
+       "schedule 'manual' is given twice"},
       {{path("missing.so")}, "missing.so: no such file"},
       {{CNNC_FAKE_MODEL, CNNC_FAKE_MODEL}, "expected one network or library"},
   };
@@ -124,13 +137,15 @@ TEST_F(BenchCommandTest, RejectsBadArgumentsClearly) {
 TEST_F(BenchCommandTest, ANonLibraryIsAnError) {
   test::writeBytes(path("junk.so"), "not an ELF file");
   EXPECT_EQ(run({path("junk.so"), "--runs", "1"}), 1);
-  EXPECT_NE(err_.str().find("cannot load it as a shared library"), std::string::npos)
+  EXPECT_NE(err_.str().find("cannot load it as a shared library"),
+            std::string::npos)
       << err_.str();
 }
 
 TEST_F(BenchCommandTest, HelpGoesToStdout) {
   EXPECT_EQ(run({"--help"}), 0);
-  EXPECT_NE(out_.str().find("usage: cnnc bench NET.yaml|NET.so"), std::string::npos);
+  EXPECT_NE(out_.str().find("usage: cnnc bench NET.yaml|NET.so"),
+            std::string::npos);
 }
 
 } // namespace

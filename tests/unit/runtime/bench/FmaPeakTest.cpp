@@ -16,7 +16,8 @@ TEST(FmaPeakTest, MeasuresAPositivePeakOnOneAndTwoThreads) {
   double two = measureFmaPeak(2, 0.03);
   EXPECT_GT(one, 0.1);
   EXPECT_GT(two, 0.1);
-  EXPECT_TRUE(std::string(fmaIsa()) == "avx512" || std::string(fmaIsa()) == "avx2+fma" ||
+  EXPECT_TRUE(std::string(fmaIsa()) == "avx512" ||
+              std::string(fmaIsa()) == "avx2+fma" ||
               std::string(fmaIsa()) == "scalar");
 }
 
@@ -47,7 +48,8 @@ TEST_F(FmaPeakCacheTest, ABrokenCacheIsIgnoredAndReplaced) {
   EXPECT_FALSE(readCachedFmaPeak(file, "cpu A", 1));
   ASSERT_TRUE(writeCachedFmaPeak(file, "cpu A", 1, 42.0));
   EXPECT_EQ(readCachedFmaPeak(file, "cpu A", 1), 42.0);
-  test::writeBytes(file, R"({"entries": [{"cpu": "cpu A", "threads": "1", "gflops": 1},
+  test::writeBytes(
+      file, R"({"entries": [{"cpu": "cpu A", "threads": "1", "gflops": 1},
                                          {"cpu": "cpu A", "threads": 1, "gflops": -5}]})");
   EXPECT_FALSE(readCachedFmaPeak(file, "cpu A", 1));
 }
@@ -68,7 +70,8 @@ TEST_F(FmaPeakCacheTest, UsesTheCacheUnlessAskedToRemeasure) {
 
 TEST_F(FmaPeakCacheTest, AnUnwritableCacheOnlyCostsAMeasurement) {
   EXPECT_GT(fmaPeak(1, false, "/proc/cnnc-no-such-dir/fma-peak.json"), 0.0);
-  EXPECT_FALSE(writeCachedFmaPeak("/proc/cnnc-no-such-dir/fma-peak.json", "cpu", 1, 1.0));
+  EXPECT_FALSE(writeCachedFmaPeak("/proc/cnnc-no-such-dir/fma-peak.json", "cpu",
+                                  1, 1.0));
   EXPECT_GT(fmaPeak(1, false, ""), 0.0); // no cache at all
 }
 
@@ -79,8 +82,10 @@ TEST_F(FmaPeakCacheTest, TheDefaultCacheFollowsXdgCacheHome) {
   EXPECT_EQ(defaultFmaPeakCacheFile(), path("cnnc/fma-peak.json"));
   unsetenv("XDG_CACHE_HOME");
   const char *home = std::getenv("HOME");
-  if (home && *home)
-    EXPECT_EQ(defaultFmaPeakCacheFile(), std::string(home) + "/.cache/cnnc/fma-peak.json");
+  if (home && *home) {
+    EXPECT_EQ(defaultFmaPeakCacheFile(),
+              std::string(home) + "/.cache/cnnc/fma-peak.json");
+  }
   if (old)
     setenv("XDG_CACHE_HOME", saved.c_str(), 1);
 }

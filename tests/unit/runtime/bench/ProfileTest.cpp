@@ -15,10 +15,11 @@ const OpTime *find(const PipelineProfile &p, const std::string &name) {
 }
 
 TEST(ProfileTest, GroupsFuncsIntoLayersAndGradientOps) {
-  std::vector<ProfiledLayer> layers = {{"conv1", "conv1", "conv2d", 1e6},
-                                       {"relu1", "relu1", "relu", 0},
-                                       {"stage_0_fc", "stage.0.fc", "linear", 2e5},
-                                       {"fc", "fc", "linear", 1e3}};
+  std::vector<ProfiledLayer> layers = {
+      {"conv1", "conv1", "conv2d", 1e6},
+      {"relu1", "relu1", "relu", 0},
+      {"stage_0_fc", "stage.0.fc", "linear", 2e5},
+      {"fc", "fc", "linear", 1e3}};
   // Two calls of each pipeline; seconds are totals over the calls.
   std::vector<FuncTime> funcs = {
       {"forward", "overhead", 0.0002, 2, 100},
@@ -33,7 +34,8 @@ TEST(ProfileTest, GroupsFuncsIntoLayersAndGradientOps) {
       {"train_step", "relu1_relu_grad", 0.002, 2, 300},
       {"train_step", "fc1_cross_entropy_grad", 0.002, 2, 300},
   };
-  std::vector<PipelineProfile> profile = groupProfile(funcs, layers, 10, 1000.0);
+  std::vector<PipelineProfile> profile =
+      groupProfile(funcs, layers, 10, 1000.0);
   ASSERT_EQ(profile.size(), 2u);
 
   const PipelineProfile &forward = profile[0];
@@ -50,7 +52,8 @@ TEST(ProfileTest, GroupsFuncsIntoLayersAndGradientOps) {
   EXPECT_NEAR(*conv->gflops, 1e6 * 10 / 4e-3 * 1e-9, 1e-9); // 2.5 GFLOP/s
   ASSERT_TRUE(conv->peakPercent);
   EXPECT_NEAR(*conv->peakPercent, 0.25, 1e-9);
-  const OpTime *fc0 = find(forward, "stage.0.fc"); // named back, not "stage_0_fc"
+  const OpTime *fc0 =
+      find(forward, "stage.0.fc"); // named back, not "stage_0_fc"
   ASSERT_TRUE(fc0);
   EXPECT_TRUE(fc0->gflops);
   const OpTime *fc = find(forward, "fc");

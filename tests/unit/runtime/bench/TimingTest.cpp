@@ -32,8 +32,9 @@ TEST(TimingTest, WarmsUpThenTimesTheRuns) {
   EXPECT_EQ(t->runs, 5);
   EXPECT_LE(t->minSeconds, t->medianSeconds);
   EXPECT_LE(t->medianSeconds, t->maxSeconds);
-  if (t->medianSeconds > 0)
+  if (t->medianSeconds > 0) {
     EXPECT_DOUBLE_EQ(t->imagesPerSecond, 8 / t->medianSeconds);
+  }
 }
 
 TEST(TimingTest, AFailingCallIsAnError) {

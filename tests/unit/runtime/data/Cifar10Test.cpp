@@ -24,7 +24,8 @@ std::string cifarBatch(int64_t n0, const std::vector<uint8_t> &labels) {
     for (int c = 0; c < 3; ++c) // R plane, G plane, B plane, each row-major
       for (int y = 0; y < 32; ++y)
         for (int x = 0; x < 32; ++x)
-          s += static_cast<char>(pixelByte(n0 + static_cast<int64_t>(r), c, y, x));
+          s += static_cast<char>(
+              pixelByte(n0 + static_cast<int64_t>(r), c, y, x));
   }
   return s;
 }
@@ -40,7 +41,8 @@ protected:
       std::vector<uint8_t> labels;
       for (int r = 0; r < sizes[b]; ++r)
         labels.push_back(static_cast<uint8_t>((n + r) % 10));
-      writeBytes(path("data_batch_" + std::to_string(b + 1) + ".bin"), cifarBatch(n, labels));
+      writeBytes(path("data_batch_" + std::to_string(b + 1) + ".bin"),
+                 cifarBatch(n, labels));
       n += sizes[b];
     }
     writeBytes(path("test_batch.bin"), cifarBatch(100, {7, 3}));
@@ -64,7 +66,8 @@ TEST_F(Cifar10Test, LoadsTrainBatchesInOrderWithExactPixelLayout) {
   }
   EXPECT_EQ(d->numClasses, 10);
   EXPECT_EQ(d->classNames, cifar10ClassNames());
-  EXPECT_TRUE(contains(d->labelsSource, "data_batch_1.bin .. data_batch_5.bin"));
+  EXPECT_TRUE(
+      contains(d->labelsSource, "data_batch_1.bin .. data_batch_5.bin"));
   EXPECT_TRUE(validateDataset(*d).ok());
 }
 
@@ -82,8 +85,9 @@ TEST_F(Cifar10Test, LoadsTestBatch) {
 
 TEST_F(Cifar10Test, ClassNamesFromMetaFile) {
   writeAll();
-  writeBytes(path("batches.meta.txt"),
-             "plane\ncar\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck  \n\n\n");
+  writeBytes(
+      path("batches.meta.txt"),
+      "plane\ncar\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck  \n\n\n");
   Expected<Dataset> d = loadCifar10(dir(), Split::Test);
   ASSERT_TRUE(d.ok()) << d.message();
   EXPECT_EQ(d->classNames[0], "plane");
@@ -92,8 +96,9 @@ TEST_F(Cifar10Test, ClassNamesFromMetaFile) {
 
   writeBytes(path("batches.meta.txt"), "a\nb\nc\n");
   EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test),
-                        path("batches.meta.txt") + ": expected 10 class names, one per "
-                                                   "line, found 3");
+                        path("batches.meta.txt") +
+                            ": expected 10 class names, one per "
+                            "line, found 3");
 }
 
 TEST_F(Cifar10Test, SizeNotAMultipleOfTheRecord) {
@@ -101,11 +106,13 @@ TEST_F(Cifar10Test, SizeNotAMultipleOfTheRecord) {
   std::string batch = cifarBatch(0, {1, 2});
   writeBytes(path("data_batch_3.bin"), batch.substr(0, batch.size() - 100));
   Expected<Dataset> d = loadCifar10(dir(), Split::Train);
-  EXPECT_ERROR_CONTAINS(d, path("data_batch_3.bin") + ": size 6046 is not a positive "
-                                                      "multiple of 3073");
+  EXPECT_ERROR_CONTAINS(d, path("data_batch_3.bin") +
+                               ": size 6046 is not a positive "
+                               "multiple of 3073");
   EXPECT_ERROR_CONTAINS(d, "truncated");
   writeBytes(path("test_batch.bin"), "");
-  EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test), "test_batch.bin: size 0 is not");
+  EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test),
+                        "test_batch.bin: size 0 is not");
   // CIFAR-100's records carry two label bytes.
   writeBytes(path("test_batch.bin"), std::string(3 * 3074, '\1'));
   EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test), "CIFAR-100");
@@ -114,10 +121,11 @@ TEST_F(Cifar10Test, SizeNotAMultipleOfTheRecord) {
 TEST_F(Cifar10Test, LabelOutOfRange) {
   writeAll();
   writeBytes(path("data_batch_2.bin"), cifarBatch(0, {1, 4, 12}));
-  EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Train),
-                        path("data_batch_2.bin") +
-                            ": label 12 in record 2 is out of range (CIFAR-10 has 10 "
-                            "classes)");
+  EXPECT_ERROR_CONTAINS(
+      loadCifar10(dir(), Split::Train),
+      path("data_batch_2.bin") +
+          ": label 12 in record 2 is out of range (CIFAR-10 has 10 "
+          "classes)");
 }
 
 TEST_F(Cifar10Test, MissingFilesListWhatIsExpected) {
@@ -125,13 +133,15 @@ TEST_F(Cifar10Test, MissingFilesListWhatIsExpected) {
   std::filesystem::remove(path("data_batch_2.bin"));
   std::filesystem::remove(path("data_batch_5.bin"));
   Expected<Dataset> d = loadCifar10(dir(), Split::Train);
-  EXPECT_ERROR_CONTAINS(d, dir() + ": missing data_batch_2.bin, data_batch_5.bin");
+  EXPECT_ERROR_CONTAINS(d,
+                        dir() + ": missing data_batch_2.bin, data_batch_5.bin");
   EXPECT_ERROR_CONTAINS(d, "data_batch_1.bin .. data_batch_5.bin for training, "
                            "test_batch.bin for testing");
   // The test split does not need the training batches.
   EXPECT_TRUE(loadCifar10(dir(), Split::Test).ok());
   std::filesystem::remove(path("test_batch.bin"));
-  EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test), ": missing test_batch.bin");
+  EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test),
+                        ": missing test_batch.bin");
   EXPECT_ERROR_CONTAINS(loadCifar10(path("absent"), Split::Test),
                         path("absent") + ": no such directory");
 }
@@ -139,10 +149,12 @@ TEST_F(Cifar10Test, MissingFilesListWhatIsExpected) {
 TEST_F(Cifar10Test, HintsForTheArchiveFolderAndThePythonVersion) {
   std::filesystem::create_directory(dir_ / "cifar-10-batches-bin");
   EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test),
-                        "did you mean cifar10:" + dir() + "/cifar-10-batches-bin?");
+                        "did you mean cifar10:" + dir() +
+                            "/cifar-10-batches-bin?");
   std::filesystem::remove(dir_ / "cifar-10-batches-bin");
   writeBytes(path("test_batch"), "pickle");
-  EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test), "Python (pickle) version");
+  EXPECT_ERROR_CONTAINS(loadCifar10(dir(), Split::Test),
+                        "Python (pickle) version");
 }
 
 } // namespace

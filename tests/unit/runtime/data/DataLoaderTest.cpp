@@ -10,9 +10,19 @@ namespace {
 
 using namespace test;
 
+LoaderOptions loaderOptions(int64_t batchSize, bool shuffle = false,
+                            uint64_t seed = 0) {
+  LoaderOptions options;
+  options.batchSize = batchSize;
+  options.shuffle = shuffle;
+  options.seed = seed;
+  return options;
+}
+
 DataLoader makeLoader(std::shared_ptr<const Dataset> d, LoaderOptions options,
                       TransformList transforms = {}) {
-  Expected<DataLoader> loader = DataLoader::create(std::move(d), options, std::move(transforms));
+  Expected<DataLoader> loader =
+      DataLoader::create(std::move(d), options, std::move(transforms));
   EXPECT_TRUE(loader.ok()) << loader.message();
   return std::move(loader).value();
 }
@@ -34,7 +44,8 @@ std::vector<int64_t> epochOrder(const DataLoader &loader) {
 
 TEST(DataLoaderTest, BatchesHoldTheSamplesTheyName) {
   auto d = syntheticDataset(10, {2, 1, 3}, 3);
-  DataLoader loader = makeLoader(d, {4, /*shuffle=*/true, /*seed=*/5});
+  DataLoader loader =
+      makeLoader(d, loaderOptions(4, /*shuffle=*/true, /*seed=*/5));
   EXPECT_EQ(loader.numSamples(), 10);
   EXPECT_EQ(loader.numBatches(), 3); // ceil(10 / 4)
   EXPECT_EQ(loader.sampleShape(), (Shape{2, 1, 3}));
@@ -50,14 +61,15 @@ TEST(DataLoaderTest, BatchesHoldTheSamplesTheyName) {
       int64_t index = b.indices[static_cast<size_t>(k)];
       EXPECT_EQ(b.labels.i64()[k], index % 3);
       for (int64_t e = 0; e < 6; ++e)
-        EXPECT_EQ(b.images.f32()[k * 6 + e], static_cast<float>(1000 * index + e));
+        EXPECT_EQ(b.images.f32()[k * 6 + e],
+                  static_cast<float>(1000 * index + e));
     }
   }
 }
 
 TEST(DataLoaderTest, EverySampleOncePerEpoch) {
   auto d = syntheticDataset(23, {1, 2, 2}, 4);
-  DataLoader loader = makeLoader(d, {5, true, 1});
+  DataLoader loader = makeLoader(d, loaderOptions(5, true, 1));
   for (int64_t epoch = 0; epoch < 3; ++epoch) {
     loader.setEpoch(epoch);
     std::vector<int64_t> order = epochOrder(loader);
@@ -71,7 +83,7 @@ TEST(DataLoaderTest, EverySampleOncePerEpoch) {
 
 TEST(DataLoaderTest, ShufflesDifferPerEpochAndAreReproducible) {
   auto d = syntheticDataset(50, {1, 1, 1}, 2);
-  DataLoader a = makeLoader(d, {8, true, 42});
+  DataLoader a = makeLoader(d, loaderOptions(8, true, 42));
   std::vector<int64_t> e0 = epochOrder(a);
   a.setEpoch(1);
   std::vector<int64_t> e1 = epochOrder(a);
@@ -82,59 +94,64 @@ TEST(DataLoaderTest, ShufflesDifferPerEpochAndAreReproducible) {
   EXPECT_NE(e0, identity);
 
   // Another loader with the same seed: the same orders, epoch 1 first.
-  DataLoader b = makeLoader(d, {8, true, 42});
+  DataLoader b = makeLoader(d, loaderOptions(8, true, 42));
   b.setEpoch(1);
   EXPECT_EQ(epochOrder(b), e1);
   b.setEpoch(0);
   EXPECT_EQ(epochOrder(b), e0);
   // The order does not depend on the batch size.
-  DataLoader c = makeLoader(d, {7, true, 42});
+  DataLoader c = makeLoader(d, loaderOptions(7, true, 42));
   EXPECT_EQ(epochOrder(c), e0);
   // Another seed, another order.
-  DataLoader other = makeLoader(d, {8, true, 43});
+  DataLoader other = makeLoader(d, loaderOptions(8, true, 43));
   EXPECT_NE(epochOrder(other), e0);
   // No shuffle: dataset order, every epoch.
-  DataLoader plain = makeLoader(d, {8, false, 42});
+  DataLoader plain = makeLoader(d, loaderOptions(8, false, 42));
   plain.setEpoch(3);
   EXPECT_EQ(epochOrder(plain), identity);
 }
 
 TEST(DataLoaderTest, DropLast) {
   auto d = syntheticDataset(10, {1, 1, 1}, 2);
-  LoaderOptions options{4};
+  LoaderOptions options = loaderOptions(4);
   options.dropLast = true;
   DataLoader loader = makeLoader(d, options);
   EXPECT_EQ(loader.numBatches(), 2);
   for (const Batch &b : epochBatches(loader))
     EXPECT_EQ(b.size(), 4);
   // Exact division: nothing dropped either way.
-  DataLoader exact = makeLoader(syntheticDataset(8, {1, 1, 1}, 2), {4});
+  DataLoader exact =
+      makeLoader(syntheticDataset(8, {1, 1, 1}, 2), loaderOptions(4));
   EXPECT_EQ(exact.numBatches(), 2);
   // Batch larger than the dataset: one partial batch.
-  DataLoader big = makeLoader(d, {64});
+  DataLoader big = makeLoader(d, loaderOptions(64));
   ASSERT_EQ(big.numBatches(), 1);
   EXPECT_EQ(epochBatches(big)[0].size(), 10);
 }
 
 TEST(DataLoaderTest, AppliesTransformsInOrder) {
   // Flip always, then normalise with mean 1000, std 2: image i of 1x1x3
-  // [1000i, 1000i+1, 1000i+2] becomes [(1000i+2-1000)/2, (1000i+1-1000)/2, ...].
+  // [1000i, 1000i+1, 1000i+2] becomes [(1000i+2-1000)/2, (1000i+1-1000)/2,
+  // ...].
   auto d = syntheticDataset(5, {1, 1, 3}, 2);
-  TransformList t = {*RandomHorizontalFlip::create(1.0), *Normalize::create({1000}, {2})};
-  DataLoader loader = makeLoader(d, {2, true, 3}, t);
+  TransformList t = {*RandomHorizontalFlip::create(1.0),
+                     *Normalize::create({1000}, {2})};
+  DataLoader loader = makeLoader(d, loaderOptions(2, true, 3), t);
   for (const Batch &b : epochBatches(loader))
     for (int64_t k = 0; k < b.size(); ++k) {
       float base = static_cast<float>(1000 * b.indices[static_cast<size_t>(k)]);
       for (int64_t x = 0; x < 3; ++x)
-        EXPECT_EQ(b.images.f32()[k * 3 + x], (base + static_cast<float>(2 - x) - 1000) / 2);
+        EXPECT_EQ(b.images.f32()[k * 3 + x],
+                  (base + static_cast<float>(2 - x) - 1000) / 2);
     }
 }
 
 TEST(DataLoaderTest, AugmentationDependsOnSeedEpochAndSampleOnly) {
   auto d = syntheticDataset(64, {1, 4, 4}, 2);
-  TransformList t = {*RandomCrop::create(4, 4, 2), *RandomHorizontalFlip::create()};
+  TransformList t = {*RandomCrop::create(4, 4, 2),
+                     *RandomHorizontalFlip::create()};
   auto sampleImages = [&](int64_t batchSize, int64_t epoch, uint64_t seed) {
-    DataLoader loader = makeLoader(d, {batchSize, true, seed}, t);
+    DataLoader loader = makeLoader(d, loaderOptions(batchSize, true, seed), t);
     loader.setEpoch(epoch);
     std::vector<std::vector<float>> bySample(64);
     for (const Batch &b : epochBatches(loader))
@@ -144,11 +161,12 @@ TEST(DataLoaderTest, AugmentationDependsOnSeedEpochAndSampleOnly) {
     return bySample;
   };
   auto base = sampleImages(8, 0, 1);
-  EXPECT_EQ(sampleImages(5, 0, 1), base); // another batch size: same pixels per sample
+  EXPECT_EQ(sampleImages(5, 0, 1),
+            base); // another batch size: same pixels per sample
   EXPECT_NE(sampleImages(8, 1, 1), base); // another epoch: other draws
   EXPECT_NE(sampleImages(8, 0, 2), base); // another seed: other draws
   // Repeated requests for one batch agree.
-  DataLoader loader = makeLoader(d, {8, true, 1}, t);
+  DataLoader loader = makeLoader(d, loaderOptions(8, true, 1), t);
   Batch first, second;
   ASSERT_TRUE(loader.getBatch(3, first).ok());
   ASSERT_TRUE(loader.getBatch(0, second).ok());
@@ -158,7 +176,8 @@ TEST(DataLoaderTest, AugmentationDependsOnSeedEpochAndSampleOnly) {
 
 TEST(DataLoaderTest, TransformsChangeTheSampleShape) {
   auto d = syntheticDataset(3, {3, 8, 8}, 2);
-  DataLoader loader = makeLoader(d, {2}, {*RandomCrop::create(5, 6, 0)});
+  DataLoader loader =
+      makeLoader(d, loaderOptions(2), {*RandomCrop::create(5, 6, 0)});
   EXPECT_EQ(loader.sampleShape(), (Shape{3, 5, 6}));
   Batch b;
   ASSERT_TRUE(loader.getBatch(1, b).ok());
@@ -167,17 +186,23 @@ TEST(DataLoaderTest, TransformsChangeTheSampleShape) {
 
 TEST(DataLoaderTest, RejectsBadConfigurations) {
   auto d = syntheticDataset(3, {1, 4, 4}, 2);
-  EXPECT_ERROR_CONTAINS(DataLoader::create(d, {0}), "the batch size must be at least 1, got 0");
-  EXPECT_ERROR_CONTAINS(DataLoader::create(d, {1}, {*Normalize::create({0, 0, 0}, {1, 1, 1})}),
-                        "synthetic images: Normalize(mean=[0, 0, 0], std=[1, 1, 1]): 3 values "
-                        "for images of 1 channels");
-  EXPECT_ERROR_CONTAINS(DataLoader::create(nullptr, {1}), "no dataset");
+  EXPECT_ERROR_CONTAINS(DataLoader::create(d, loaderOptions(0)),
+                        "the batch size must be at least 1, got 0");
+  EXPECT_ERROR_CONTAINS(
+      DataLoader::create(d, loaderOptions(1),
+                         {*Normalize::create({0, 0, 0}, {1, 1, 1})}),
+      "synthetic images: Normalize(mean=[0, 0, 0], std=[1, 1, 1]): 3 values "
+      "for images of 1 channels");
+  EXPECT_ERROR_CONTAINS(DataLoader::create(nullptr, loaderOptions(1)),
+                        "no dataset");
   auto bad = syntheticDataset(3, {1, 4, 4}, 2);
   bad->labels.i64()[1] = 7;
-  EXPECT_ERROR_CONTAINS(DataLoader::create(bad, {1}), "label 7 at index 1 is out of range");
-  DataLoader loader = makeLoader(d, {2});
+  EXPECT_ERROR_CONTAINS(DataLoader::create(bad, loaderOptions(1)),
+                        "label 7 at index 1 is out of range");
+  DataLoader loader = makeLoader(d, loaderOptions(2));
   Batch b;
-  EXPECT_ERROR_CONTAINS(loader.getBatch(2, b), "batch 2 does not exist: the epoch has 2");
+  EXPECT_ERROR_CONTAINS(loader.getBatch(2, b),
+                        "batch 2 does not exist: the epoch has 2");
   EXPECT_ERROR_CONTAINS(loader.getBatch(-1, b), "does not exist");
 }
 

@@ -55,35 +55,46 @@ TEST(DataSpecTest, ParsesNpy) {
 }
 
 TEST(DataSpecTest, MalformedNpy) {
-  EXPECT_ERROR_CONTAINS(parseDataSpec("npy:x.npy"),
-                        "data spec 'npy:x.npy': npy: takes two files, IMAGES.npy,LABELS.npy");
+  EXPECT_ERROR_CONTAINS(
+      parseDataSpec("npy:x.npy"),
+      "data spec 'npy:x.npy': npy: takes two files, IMAGES.npy,LABELS.npy");
   EXPECT_ERROR_CONTAINS(parseDataSpec("npy:x.npy,"), "takes two files");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("npy:x.npy,y.npy,z.npy"), "takes two files");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("npy:x.npy,y.npy,classes=0"),
-                        "'classes=0' is not classes=K with K a positive integer");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("npy:x.npy,y.npy,classes=ten"), "'classes=ten'");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("npy:x.npy,y.npy,z.npy"),
+                        "takes two files");
+  EXPECT_ERROR_CONTAINS(
+      parseDataSpec("npy:x.npy,y.npy,classes=0"),
+      "'classes=0' is not classes=K with K a positive integer");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("npy:x.npy,y.npy,classes=ten"),
+                        "'classes=ten'");
 }
 
 TEST(DataSpecTest, UnknownKindsListTheKnownOnes) {
   Expected<DataSpec> s = parseDataSpec("imagenet:/data");
-  EXPECT_ERROR_CONTAINS(s, "data spec 'imagenet:/data': unknown kind 'imagenet'; expected "
-                           "fashion-mnist:DIR, mnist:DIR, cifar10:DIR, "
-                           "npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR");
+  EXPECT_ERROR_CONTAINS(
+      s, "data spec 'imagenet:/data': unknown kind 'imagenet'; expected "
+         "fashion-mnist:DIR, mnist:DIR, cifar10:DIR, "
+         "npy:IMAGES.npy,LABELS.npy[,classes=K] or folder:DIR");
   EXPECT_FALSE(contains(s.message(), "did you mean")); // nothing close
   EXPECT_ERROR_CONTAINS(parseDataSpec("cifar:/d"), "(did you mean 'cifar10'?)");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("fashion_mnist:/d"), "(did you mean 'fashion-mnist'?)");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("CIFAR10:/d"), "(did you mean 'cifar10'?)");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("folders:/d"), "(did you mean 'folder'?)");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("folder:"), "no directory after 'folder:'");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("fashion_mnist:/d"),
+                        "(did you mean 'fashion-mnist'?)");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("CIFAR10:/d"),
+                        "(did you mean 'cifar10'?)");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("folders:/d"),
+                        "(did you mean 'folder'?)");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("folder:"),
+                        "no directory after 'folder:'");
   EXPECT_ERROR_CONTAINS(parseDataSpec("/data/fashion"), "no kind before ':'");
-  EXPECT_ERROR_CONTAINS(parseDataSpec("cifar10:"), "no directory after 'cifar10:'");
+  EXPECT_ERROR_CONTAINS(parseDataSpec("cifar10:"),
+                        "no directory after 'cifar10:'");
   EXPECT_ERROR_CONTAINS(parseDataSpec(""), "no kind");
 }
 
 TEST(DataSpecTest, ParsesSplits) {
   EXPECT_EQ(*parseSplit("train"), Split::Train);
   EXPECT_EQ(*parseSplit("test"), Split::Test);
-  EXPECT_ERROR_CONTAINS(parseSplit("val"), "unknown split 'val'; expected train or test");
+  EXPECT_ERROR_CONTAINS(parseSplit("val"),
+                        "unknown split 'val'; expected train or test");
   EXPECT_STREQ(splitName(Split::Test), "test");
 }
 
@@ -96,7 +107,8 @@ TEST_F(LoadDatasetTest, DispatchesOnTheKind) {
   y.i64()[0] = 1;
   ASSERT_TRUE(writeNpy(path("x.npy"), x).ok());
   ASSERT_TRUE(writeNpy(path("y.npy"), y).ok());
-  Expected<DataSpec> spec = parseDataSpec("npy:" + path("x.npy") + "," + path("y.npy"));
+  Expected<DataSpec> spec =
+      parseDataSpec("npy:" + path("x.npy") + "," + path("y.npy"));
   ASSERT_TRUE(spec.ok()) << spec.message();
   Expected<Dataset> d = loadDataset(*spec, Split::Train);
   ASSERT_TRUE(d.ok()) << d.message();
@@ -105,10 +117,12 @@ TEST_F(LoadDatasetTest, DispatchesOnTheKind) {
   EXPECT_EQ(d->numClasses, 2);
 
   // Each directory kind reaches its own loader, whose error names it.
-  EXPECT_ERROR_CONTAINS(loadDataset(*parseDataSpec("cifar10:" + path("d")), Split::Train),
-                        "cifar10:DIR expects");
-  EXPECT_ERROR_CONTAINS(loadDataset(*parseDataSpec("mnist:" + path("d")), Split::Test),
-                        "(mnist:DIR expects");
+  EXPECT_ERROR_CONTAINS(
+      loadDataset(*parseDataSpec("cifar10:" + path("d")), Split::Train),
+      "cifar10:DIR expects");
+  EXPECT_ERROR_CONTAINS(
+      loadDataset(*parseDataSpec("mnist:" + path("d")), Split::Test),
+      "(mnist:DIR expects");
   EXPECT_ERROR_CONTAINS(
       loadDataset(*parseDataSpec("fashion-mnist:" + path("d")), Split::Test),
       "(fashion-mnist:DIR expects");

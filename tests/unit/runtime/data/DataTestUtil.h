@@ -1,4 +1,5 @@
-// Helpers for the data-loading tests: writing the file formats the loaders read.
+// Helpers for the data-loading tests: writing the file formats the loaders
+// read.
 #ifndef CNNC_RUNTIME_DATA_TEST_UTIL_H
 #define CNNC_RUNTIME_DATA_TEST_UTIL_H
 
@@ -61,7 +62,8 @@ inline void writeGzip(const std::string &path, const std::string &bytes) {
 inline std::shared_ptr<Dataset> syntheticDataset(int64_t n, Shape imageShape,
                                                  int64_t classes) {
   auto d = std::make_shared<Dataset>();
-  d->images = Tensor(DType::F32, {n, imageShape[0], imageShape[1], imageShape[2]});
+  d->images =
+      Tensor(DType::F32, {n, imageShape[0], imageShape[1], imageShape[2]});
   d->labels = Tensor(DType::I64, {n});
   int64_t per = imageShape[0] * imageShape[1] * imageShape[2];
   for (int64_t i = 0; i < n; ++i) {

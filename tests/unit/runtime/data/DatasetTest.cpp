@@ -17,16 +17,20 @@ TEST(DatasetTest, AccessorsAndValidation) {
   EXPECT_TRUE(validateDataset(*d).ok());
 
   d->classNames = {"a", "b"};
-  EXPECT_ERROR_CONTAINS(validateDataset(*d), "synthetic labels: 2 class names for 3 classes");
+  EXPECT_ERROR_CONTAINS(validateDataset(*d),
+                        "synthetic labels: 2 class names for 3 classes");
   d->classNames.clear();
   d->labels.i64()[3] = 3;
-  EXPECT_ERROR_CONTAINS(validateDataset(*d),
-                        "synthetic labels: label 3 at index 3 is out of range for 3 classes");
+  EXPECT_ERROR_CONTAINS(
+      validateDataset(*d),
+      "synthetic labels: label 3 at index 3 is out of range for 3 classes");
   d->labels = Tensor(DType::I64, {3});
-  EXPECT_ERROR_CONTAINS(validateDataset(*d), "3 labels for 4 images in synthetic images");
-  d->images = Tensor(DType::F32, {4, 9});
   EXPECT_ERROR_CONTAINS(validateDataset(*d),
-                        "synthetic images: images must be float32 [N, C, H, W], got F32 [4, 9]");
+                        "3 labels for 4 images in synthetic images");
+  d->images = Tensor(DType::F32, {4, 9});
+  EXPECT_ERROR_CONTAINS(
+      validateDataset(*d),
+      "synthetic images: images must be float32 [N, C, H, W], got F32 [4, 9]");
   EXPECT_EQ(d->size(), 0);
 }
 
@@ -34,24 +38,30 @@ TEST(DatasetTest, CheckLabelsAgainstTheNetwork) {
   auto d = syntheticDataset(8, {1, 1, 1}, 13);
   d->labels.i64()[7] = 12;
   EXPECT_TRUE(checkLabels(*d, 13, "labels.npy").ok());
-  EXPECT_ERROR_CONTAINS(checkLabels(*d, 10, "labels.npy"),
-                        "labels.npy: label 12 at index 7 is out of range for a network "
-                        "with 10 outputs (labels must be 0..9)");
+  EXPECT_ERROR_CONTAINS(
+      checkLabels(*d, 10, "labels.npy"),
+      "labels.npy: label 12 at index 7 is out of range for a network "
+      "with 10 outputs (labels must be 0..9)");
   d->labels.i64()[0] = -2;
-  EXPECT_ERROR_CONTAINS(checkLabels(*d, 13, "labels.npy"), "label -2 at index 0");
-  EXPECT_ERROR_CONTAINS(checkLabels(*d, 0, "labels.npy"), "the network has 0 outputs");
+  EXPECT_ERROR_CONTAINS(checkLabels(*d, 13, "labels.npy"),
+                        "label -2 at index 0");
+  EXPECT_ERROR_CONTAINS(checkLabels(*d, 0, "labels.npy"),
+                        "the network has 0 outputs");
 }
 
 TEST(DatasetTest, CheckImageShapeAgainstTheNetwork) {
   EXPECT_TRUE(checkImageShape({1, 28, 28}, {1, 28, 28}, "x").ok());
-  EXPECT_TRUE(checkImageShape({1, 28, 28}, {-1, 1, 28, 28}, "x").ok()); // as ModelLibrary reports
-  EXPECT_ERROR_CONTAINS(checkImageShape({1, 28, 28}, {-1, 3, 32, 32}, "fm"),
-                        "fm: images are [1, 28, 28] (C, H, W) but the network takes "
-                        "[3, 32, 32] (channels: 1 instead of 3)");
+  EXPECT_TRUE(checkImageShape({1, 28, 28}, {-1, 1, 28, 28}, "x")
+                  .ok()); // as ModelLibrary reports
+  EXPECT_ERROR_CONTAINS(
+      checkImageShape({1, 28, 28}, {-1, 3, 32, 32}, "fm"),
+      "fm: images are [1, 28, 28] (C, H, W) but the network takes "
+      "[3, 32, 32] (channels: 1 instead of 3)");
   EXPECT_ERROR_CONTAINS(checkImageShape({3, 28, 28}, {3, 32, 32}, "c"),
                         "(height x width: 28x28 instead of 32x32)");
-  EXPECT_ERROR_CONTAINS(checkImageShape({3, 32, 32}, {3072}, "c"),
-                        "c: images are [3, 32, 32] (C, H, W) but the network takes [3072]");
+  EXPECT_ERROR_CONTAINS(
+      checkImageShape({3, 32, 32}, {3072}, "c"),
+      "c: images are [3, 32, 32] (C, H, W) but the network takes [3072]");
 }
 
 } // namespace

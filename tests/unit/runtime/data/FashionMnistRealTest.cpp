@@ -11,7 +11,8 @@ namespace {
 TEST(FashionMnistRealTest, LoadsBothSplits) {
   const std::string dir = CNNC_FASHION_MNIST_DIR;
   if (!std::filesystem::is_directory(dir))
-    GTEST_SKIP() << dir << " is not installed (apt install dataset-fashion-mnist)";
+    GTEST_SKIP() << dir
+                 << " is not installed (apt install dataset-fashion-mnist)";
   Expected<DataSpec> spec = parseDataSpec("fashion-mnist:" + dir);
   ASSERT_TRUE(spec.ok()) << spec.message();
 
@@ -29,7 +30,9 @@ TEST(FashionMnistRealTest, LoadsBothSplits) {
                             0,   0,   237, 226, 217, 223, 222, 219, 222, 221,
                             216, 223, 229, 215, 218, 255, 77,  0};
   for (int x = 0; x < 28; ++x) // image 0, row 14
-    EXPECT_EQ(train->image(0)[14 * 28 + x], static_cast<float>(rowBytes[x]) / 255.0f) << x;
+    EXPECT_EQ(train->image(0)[14 * 28 + x],
+              static_cast<float>(rowBytes[x]) / 255.0f)
+        << x;
   int64_t perClass[10] = {};
   for (int64_t i = 0; i < train->size(); ++i)
     ++perClass[train->label(i)];

@@ -16,7 +16,8 @@ using namespace test;
 class ImageDecodeTest : public TempDirTest {
 protected:
   // Decodes `file` and checks its size.
-  std::vector<float> decode(const std::string &file, int64_t height, int64_t width) {
+  std::vector<float> decode(const std::string &file, int64_t height,
+                            int64_t width) {
     std::vector<float> pixels;
     Expected<ImageSize> size = decodeImage(path(file), pixels);
     EXPECT_TRUE(size.ok()) << size.message();
@@ -52,7 +53,8 @@ TEST_F(ImageDecodeTest, Rgb8IsPlanarOver255) {
   std::vector<float> img = decode("rgb.png", 2, 3);
   for (size_t i = 0; i < 6; ++i)
     for (size_t c = 0; c < 3; ++c)
-      EXPECT_EQ(at(img, 6, c, i), byte(static_cast<int>((3 * i + c) * 15))) << i << " " << c;
+      EXPECT_EQ(at(img, 6, c, i), byte(static_cast<int>((3 * i + c) * 15)))
+          << i << " " << c;
 }
 
 TEST_F(ImageDecodeTest, GrayIsReplicated) {
@@ -68,7 +70,8 @@ TEST_F(ImageDecodeTest, GrayIsReplicated) {
 }
 
 TEST_F(ImageDecodeTest, LowBitDepthGrayIsScaledTo255) {
-  // As PIL's "L;2" / "L;4" / "1" modes: 2-bit 1 -> 85, 4-bit 1 -> 17, 1-bit 1 -> 255.
+  // As PIL's "L;2" / "L;4" / "1" modes: 2-bit 1 -> 85, 4-bit 1 -> 17, 1-bit 1
+  // -> 255.
   for (auto [depth, unit] : {std::pair{1, 255}, {2, 85}, {4, 17}}) {
     PngSpec s;
     s.width = 5;
@@ -80,7 +83,8 @@ TEST_F(ImageDecodeTest, LowBitDepthGrayIsScaledTo255) {
     writePng(path(file), s);
     std::vector<float> img = decode(file, 1, 5);
     for (size_t i = 0; i < 5; ++i)
-      EXPECT_EQ(at(img, 5, 1, i), byte(s.samples[i] * unit)) << depth << " " << i;
+      EXPECT_EQ(at(img, 5, 1, i), byte(s.samples[i] * unit))
+          << depth << " " << i;
   }
 }
 
@@ -91,8 +95,8 @@ TEST_F(ImageDecodeTest, AlphaIsDroppedNotComposited) {
   rgba.samples = {200, 100, 50, 0, 10, 20, 30, 128};
   writePng(path("rgba.png"), rgba);
   std::vector<float> img = decode("rgba.png", 1, 2);
-  EXPECT_EQ(img, (std::vector<float>{byte(200), byte(10), byte(100), byte(20), byte(50),
-                                     byte(30)}));
+  EXPECT_EQ(img, (std::vector<float>{byte(200), byte(10), byte(100), byte(20),
+                                     byte(50), byte(30)}));
 
   PngSpec ga;
   ga.width = 2;
@@ -118,8 +122,9 @@ TEST_F(ImageDecodeTest, PaletteIsExpandedAndItsTransparencyDropped) {
     const std::string file = "p" + std::to_string(depth) + ".png";
     writePng(path(file), s);
     std::vector<float> img = decode(file, 1, 3);
-    EXPECT_EQ(img, (std::vector<float>{byte(40), byte(255), byte(1), byte(50), byte(0),
-                                       byte(2), byte(60), byte(0), byte(3)}))
+    EXPECT_EQ(
+        img, (std::vector<float>{byte(40), byte(255), byte(1), byte(50),
+                                 byte(0), byte(2), byte(60), byte(0), byte(3)}))
         << depth;
   }
 }
@@ -131,10 +136,11 @@ TEST_F(ImageDecodeTest, SixteenBitKeepsTheHighByte) {
   rgb.samples = {0x0000, 0x01ff, 0x80ff, 0xff00, 0xffff, 0x1234};
   writePng(path("rgb16.png"), rgb);
   std::vector<float> img = decode("rgb16.png", 1, 2);
-  EXPECT_EQ(img, (std::vector<float>{byte(0x00), byte(0xff), byte(0x01), byte(0xff),
-                                     byte(0x80), byte(0x12)}));
+  EXPECT_EQ(img, (std::vector<float>{byte(0x00), byte(0xff), byte(0x01),
+                                     byte(0xff), byte(0x80), byte(0x12)}));
 
-  // PIL would clip 16-bit gray to 255 (see ImageDecode.h); cnnc keeps the high byte.
+  // PIL would clip 16-bit gray to 255 (see ImageDecode.h); cnnc keeps the high
+  // byte.
   PngSpec gray;
   gray.width = 3;
   gray.colorType = PNG_COLOR_TYPE_GRAY;
@@ -173,7 +179,8 @@ TEST_F(ImageDecodeTest, JpegRgbGrayAndProgressive) {
   float worst = 0;
   for (size_t i = 0; i < plane; ++i)
     for (size_t c = 0; c < 3; ++c)
-      worst = std::max(worst, std::fabs(at(img, plane, c, i) - byte(rgb[3 * i + c])));
+      worst = std::max(worst,
+                       std::fabs(at(img, plane, c, i) - byte(rgb[3 * i + c])));
   EXPECT_LT(worst, 4.0f / 255.0f);
 
   writeJpeg(path("rgb.JPEG"), w, h, 3, rgb, 100, /*progressive=*/true);
@@ -254,7 +261,8 @@ TEST_F(ImageDecodeTest, CorruptPixelDataIsAnErrorAfterAGoodHeader) {
   writeBytes(path("truncated.jpg"), jpeg.substr(0, jpeg.size() * 2 / 3));
   ASSERT_TRUE(readImageSize(path("truncated.jpg")).ok());
   EXPECT_ERROR_CONTAINS(decodeImage(path("truncated.jpg"), pixels),
-                        path("truncated.jpg") + ": corrupt JPEG: Premature end of JPEG file");
+                        path("truncated.jpg") +
+                            ": corrupt JPEG: Premature end of JPEG file");
 }
 
 } // namespace

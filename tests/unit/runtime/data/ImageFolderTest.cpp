@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 class ImageFolderTest : public TempDirTest {
 protected:
   // Writes an h x w PNG at dir_/relative, creating folders.
-  void png(const std::string &relative, uint32_t h = 2, uint32_t w = 3, uint16_t seed = 0) {
+  void png(const std::string &relative, uint32_t h = 2, uint32_t w = 3,
+           uint16_t seed = 0) {
     fs::create_directories((dir_ / relative).parent_path());
     writeTestPng(path(relative), h, w, seed);
   }
@@ -35,8 +36,9 @@ TEST_F(ImageFolderTest, ClassesAndFilesInTorchvisionOrder) {
   png("root/dog/b.png");
   png("root/dog/A.PNG"); // upper case sorts first, extension case ignored
   png("root/cat/z.jpeg.png");
-  png("root/cat/sub/x.png"); // folders below a class belong to it, sorted by path:
-  png("root/cat/sub-y/y.png");      // ".../sub" < ".../sub-y" < ".../sub/deeper"
+  png("root/cat/sub/x.png");   // folders below a class belong to it, sorted by
+                               // path:
+  png("root/cat/sub-y/y.png"); // ".../sub" < ".../sub-y" < ".../sub/deeper"
   png("root/cat/sub/deeper/w.png"); // ('-' < '/')
   png("root/cat/a.png");
   writeBytes(path("root/cat/notes.txt"), "ignored");
@@ -46,10 +48,10 @@ TEST_F(ImageFolderTest, ClassesAndFilesInTorchvisionOrder) {
   EXPECT_EQ(d->classNames, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(d->numClasses, 2);
   EXPECT_EQ(relativePaths(*d),
-            (std::vector<std::string>{"root/cat/a.png", "root/cat/z.jpeg.png",
-                                      "root/cat/sub/x.png", "root/cat/sub-y/y.png",
-                                      "root/cat/sub/deeper/w.png", "root/dog/A.PNG",
-                                      "root/dog/b.png"}));
+            (std::vector<std::string>{
+                "root/cat/a.png", "root/cat/z.jpeg.png", "root/cat/sub/x.png",
+                "root/cat/sub-y/y.png", "root/cat/sub/deeper/w.png",
+                "root/dog/A.PNG", "root/dog/b.png"}));
   ASSERT_EQ(d->size(), 7);
   EXPECT_EQ(std::vector<int64_t>(d->labels.i64(), d->labels.i64() + 7),
             (std::vector<int64_t>{0, 0, 0, 0, 0, 1, 1}));
@@ -70,15 +72,18 @@ TEST_F(ImageFolderTest, ThroughTheDataSpec) {
 }
 
 TEST_F(ImageFolderTest, FolderErrors) {
-  EXPECT_ERROR_CONTAINS(loadImageFolder(path("nowhere")), path("nowhere") + ": no such directory");
+  EXPECT_ERROR_CONTAINS(loadImageFolder(path("nowhere")),
+                        path("nowhere") + ": no such directory");
 
   fs::create_directories(path("flat"));
   png("flat/1.png");
-  EXPECT_ERROR_CONTAINS(loadImageFolder(path("flat")),
-                        path("flat") + ": no class folders: folder: expects one sub-folder per "
-                                       "class, like DIR/cat/1.png and DIR/dog/2.jpg (the images "
-                                       "directly in " +
-                            path("flat") + " belong in class sub-folders)");
+  EXPECT_ERROR_CONTAINS(
+      loadImageFolder(path("flat")),
+      path("flat") +
+          ": no class folders: folder: expects one sub-folder per "
+          "class, like DIR/cat/1.png and DIR/dog/2.jpg (the images "
+          "directly in " +
+          path("flat") + " belong in class sub-folders)");
   fs::create_directories(path("none"));
   EXPECT_ERROR_CONTAINS(loadImageFolder(path("none")), "no class folders");
 
@@ -86,14 +91,16 @@ TEST_F(ImageFolderTest, FolderErrors) {
   fs::create_directories(path("empty/a"));
   fs::create_directories(path("empty/b/deeper"));
   writeBytes(path("empty/b/readme.txt"), "no images");
-  EXPECT_ERROR_CONTAINS(loadImageFolder(path("empty")),
-                        "no PNG or JPEG images (.png, .jpg, .jpeg) in the class folders " +
-                            path("empty/a") + ", " + path("empty/b"));
+  EXPECT_ERROR_CONTAINS(
+      loadImageFolder(path("empty")),
+      "no PNG or JPEG images (.png, .jpg, .jpeg) in the class folders " +
+          path("empty/a") + ", " + path("empty/b"));
 
   png("bmp/a/1.png");
   writeBytes(path("bmp/a/2.BMP"), "BM");
   EXPECT_ERROR_CONTAINS(loadImageFolder(path("bmp")),
-                        path("bmp/a/2.BMP") + ": only PNG and JPEG images are supported");
+                        path("bmp/a/2.BMP") +
+                            ": only PNG and JPEG images are supported");
 
   png("corrupt/a/1.png");
   writeBytes(path("corrupt/a/2.jpg"), "not a jpeg");
@@ -116,7 +123,8 @@ TEST_F(ImageFolderTest, BatchesAreDecodedFromTheFiles) {
   ASSERT_TRUE(d.ok()) << d.message();
   LoaderOptions o;
   o.batchSize = 2;
-  Expected<DataLoader> loader = DataLoader::create(std::make_shared<Dataset>(*d), o);
+  Expected<DataLoader> loader =
+      DataLoader::create(std::make_shared<Dataset>(*d), o);
   ASSERT_TRUE(loader.ok()) << loader.message();
   EXPECT_EQ(loader->sampleShape(), (Shape{3, 2, 3}));
   Batch b;
@@ -131,7 +139,8 @@ TEST_F(ImageFolderTest, BatchesAreDecodedFromTheFiles) {
 
   // A file spoilt after listing is an error of the batch, naming it.
   writeBytes(path("d/b/1.png"), "gone");
-  EXPECT_ERROR_CONTAINS(loader->getBatch(0, b), path("d/b/1.png") + ": not a PNG or JPEG");
+  EXPECT_ERROR_CONTAINS(loader->getBatch(0, b),
+                        path("d/b/1.png") + ": not a PNG or JPEG");
   png("d/b/1.png", 4, 3);
   EXPECT_ERROR_CONTAINS(loader->getBatch(0, b),
                         path("d/b/1.png") + ": the image changed while in use");
@@ -141,10 +150,11 @@ TEST_F(ImageFolderTest, SizesMustMeetAfterTheTransforms) {
   png("d/a/small.png", 2, 3);
   png("d/b/large.png", 6, 5);
   auto d = std::make_shared<Dataset>(*loadImageFolder(path("d")));
-  EXPECT_ERROR_CONTAINS(DataLoader::create(d, LoaderOptions{}),
-                        path("d") + ": the images do not all reach the network at one size: " +
-                            path("d/a/small.png") + " becomes [3, 2, 3] but " +
-                            path("d/b/large.png") + " becomes [3, 6, 5]");
+  EXPECT_ERROR_CONTAINS(
+      DataLoader::create(d, LoaderOptions{}),
+      path("d") + ": the images do not all reach the network at one size: " +
+          path("d/a/small.png") + " becomes [3, 2, 3] but " +
+          path("d/b/large.png") + " becomes [3, 6, 5]");
   // Resize(4) + CenterCrop(4): both 4x4 (2x3 -> 4x6, 6x5 -> 4x3, padded).
   TransformList t = {*Resize::shorterSide(4), *CenterCrop::create(4, 4)};
   Expected<DataLoader> loader = DataLoader::create(d, LoaderOptions{}, t);

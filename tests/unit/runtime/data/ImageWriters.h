@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <png.h>
 #include <jpeglib.h>
+#include <png.h>
 
 namespace cnnc::rt::data::test {
 
@@ -43,23 +43,26 @@ inline int pngChannels(int colorType) {
 
 inline void writePng(const std::string &path, const PngSpec &s) {
   std::FILE *f = std::fopen(path.c_str(), "wb");
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_structp png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png_create_info_struct(png);
   png_init_io(png, f);
   png_set_IHDR(png, info, s.width, s.height, s.bitDepth, s.colorType,
                s.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   if (!s.palette.empty())
-    png_set_PLTE(png, info, s.palette.data(), static_cast<int>(s.palette.size()));
+    png_set_PLTE(png, info, s.palette.data(),
+                 static_cast<int>(s.palette.size()));
   if (!s.paletteAlpha.empty())
-    png_set_tRNS(png, info, s.paletteAlpha.data(), static_cast<int>(s.paletteAlpha.size()),
-                 nullptr);
+    png_set_tRNS(png, info, s.paletteAlpha.data(),
+                 static_cast<int>(s.paletteAlpha.size()), nullptr);
   png_write_info(png, info);
   // Pack the samples into rows of the file's bit depth (big-endian).
   const int channels = pngChannels(s.colorType);
   const size_t perRow = size_t{s.width} * channels;
   const size_t rowBytes = (perRow * s.bitDepth + 7) / 8;
-  std::vector<std::vector<png_byte>> rows(s.height, std::vector<png_byte>(rowBytes, 0));
+  std::vector<std::vector<png_byte>> rows(s.height,
+                                          std::vector<png_byte>(rowBytes, 0));
   for (uint32_t y = 0; y < s.height; ++y)
     for (size_t k = 0; k < perRow; ++k) {
       uint16_t v = s.samples[y * perRow + k];
@@ -84,9 +87,9 @@ inline void writePng(const std::string &path, const PngSpec &s) {
 }
 
 // A JPEG of `components` (1: grayscale, 3: RGB) interleaved 8-bit samples.
-inline void writeJpeg(const std::string &path, uint32_t width, uint32_t height, int components,
-                      const std::vector<uint8_t> &samples, int quality = 95,
-                      bool progressive = false) {
+inline void writeJpeg(const std::string &path, uint32_t width, uint32_t height,
+                      int components, const std::vector<uint8_t> &samples,
+                      int quality = 95, bool progressive = false) {
   std::FILE *f = std::fopen(path.c_str(), "wb");
   jpeg_compress_struct c;
   jpeg_error_mgr err;
@@ -103,8 +106,9 @@ inline void writeJpeg(const std::string &path, uint32_t width, uint32_t height, 
     jpeg_simple_progression(&c);
   jpeg_start_compress(&c, TRUE);
   while (c.next_scanline < height) {
-    JSAMPROW row = const_cast<uint8_t *>(samples.data()) +
-                   size_t{c.next_scanline} * width * static_cast<size_t>(components);
+    JSAMPROW row =
+        const_cast<uint8_t *>(samples.data()) +
+        size_t{c.next_scanline} * width * static_cast<size_t>(components);
     jpeg_write_scanlines(&c, &row, 1);
   }
   jpeg_finish_compress(&c);
@@ -114,8 +118,8 @@ inline void writeJpeg(const std::string &path, uint32_t width, uint32_t height, 
 
 // An RGB PNG of height x width whose pixel (y, x) is (r, g, b) = (y * 16 + x,
 // 255 - x, seed) modulo 256: distinct images for the folder tests.
-inline void writeTestPng(const std::string &path, uint32_t height, uint32_t width,
-                         uint16_t seed = 0) {
+inline void writeTestPng(const std::string &path, uint32_t height,
+                         uint32_t width, uint16_t seed = 0) {
   PngSpec s;
   s.width = width;
   s.height = height;

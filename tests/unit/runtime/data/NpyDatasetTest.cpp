@@ -68,45 +68,51 @@ TEST_F(NpyDatasetTest, GivenClassCount) {
   Expected<Dataset> d = load(10);
   ASSERT_TRUE(d.ok()) << d.message();
   EXPECT_EQ(d->numClasses, 10);
-  EXPECT_ERROR_CONTAINS(load(3), path("y.npy") +
-                                     ": label 3 at index 1 is out of range for 3 classes");
+  EXPECT_ERROR_CONTAINS(
+      load(3),
+      path("y.npy") + ": label 3 at index 1 is out of range for 3 classes");
 }
 
 TEST_F(NpyDatasetTest, CountMismatch) {
   write("x.npy", floats({3, 1, 2, 2}));
   write("y.npy", int64s({1, 2}));
-  EXPECT_ERROR_CONTAINS(load(), path("y.npy") + ": 2 labels but " + path("x.npy") +
-                                    " holds 3 images");
+  EXPECT_ERROR_CONTAINS(load(), path("y.npy") + ": 2 labels but " +
+                                    path("x.npy") + " holds 3 images");
 }
 
 TEST_F(NpyDatasetTest, NegativeLabel) {
   write("x.npy", floats({3, 1, 2, 2}));
   write("y.npy", int64s({1, -1, 2}));
-  EXPECT_ERROR_CONTAINS(load(), "label -1 at index 1 is out of range (labels must be >= 0)");
+  EXPECT_ERROR_CONTAINS(
+      load(), "label -1 at index 1 is out of range (labels must be >= 0)");
 }
 
 TEST_F(NpyDatasetTest, WrongDtypes) {
   write("x.npy", int64s({1, 2}));
   write("y.npy", int64s({1, 2}));
-  EXPECT_ERROR_CONTAINS(load(), path("x.npy") + ": images must be float32, got I64");
+  EXPECT_ERROR_CONTAINS(load(),
+                        path("x.npy") + ": images must be float32, got I64");
 
   write("x.npy", floats({2, 1, 2, 2}));
   write("y.npy", floats({2}));
-  EXPECT_ERROR_CONTAINS(load(), path("y.npy") + ": labels must be int64, got F32");
+  EXPECT_ERROR_CONTAINS(load(),
+                        path("y.npy") + ": labels must be int64, got F32");
 
   // int32 labels (numpy's '<i4'): the npy reader refuses them; say how to fix.
   Tensor y = int64s({1, 2});
   std::string header = npyHeader(y);
   header.replace(header.find("<i8"), 3, "<i4");
   int32_t data[2] = {1, 2};
-  writeBytes(path("y.npy"), header + std::string(reinterpret_cast<char *>(data), 8));
+  writeBytes(path("y.npy"),
+             header + std::string(reinterpret_cast<char *>(data), 8));
   EXPECT_ERROR_CONTAINS(load(), "labels.astype(numpy.int64)");
 }
 
 TEST_F(NpyDatasetTest, WrongRanksAndEmpty) {
   write("x.npy", floats({4, 4}));
   write("y.npy", int64s({1, 2, 3, 4}));
-  EXPECT_ERROR_CONTAINS(load(), "images must be [N, C, H, W] or [N, H, W], got [4, 4]");
+  EXPECT_ERROR_CONTAINS(load(),
+                        "images must be [N, C, H, W] or [N, H, W], got [4, 4]");
 
   write("x.npy", floats({2, 1, 2, 2}));
   Tensor y2(DType::I64, {2, 1});
@@ -123,7 +129,8 @@ TEST_F(NpyDatasetTest, NonFinitePixels) {
   x.f32()[6] = std::numeric_limits<float>::quiet_NaN();
   write("x.npy", x);
   write("y.npy", int64s({0, 1}));
-  EXPECT_ERROR_CONTAINS(load(), path("x.npy") + ": image 1 holds NaN at element 2");
+  EXPECT_ERROR_CONTAINS(load(),
+                        path("x.npy") + ": image 1 holds NaN at element 2");
   x.f32()[6] = 0;
   x.f32()[0] = std::numeric_limits<float>::infinity();
   write("x.npy", x);

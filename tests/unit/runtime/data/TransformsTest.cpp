@@ -13,11 +13,12 @@ namespace {
 using namespace test;
 
 // Runs `t` on `in` of shape `shape`; the output is sized by outputShape.
-std::vector<float> run(const Transform &t, const std::vector<float> &in, const Shape &shape,
-                       std::mt19937_64 &rng) {
+std::vector<float> run(const Transform &t, const std::vector<float> &in,
+                       const Shape &shape, std::mt19937_64 &rng) {
   Expected<Shape> out = t.outputShape(shape);
   EXPECT_TRUE(out.ok()) << out.message();
-  std::vector<float> result(static_cast<size_t>((*out)[0] * (*out)[1] * (*out)[2]), -99.0f);
+  std::vector<float> result(
+      static_cast<size_t>((*out)[0] * (*out)[1] * (*out)[2]), -99.0f);
   t.apply(in.data(), shape, result.data(), rng);
   return result;
 }
@@ -34,7 +35,8 @@ TEST(TransformsTest, NormalizePerChannel) {
   ASSERT_TRUE(norm.ok()) << norm.message();
   std::mt19937_64 rng(1);
   // Two channels of 1x2.
-  std::vector<float> out = run(**norm, {0.0f, 1.0f, 0.25f, 4.25f}, {2, 1, 2}, rng);
+  std::vector<float> out =
+      run(**norm, {0.0f, 1.0f, 0.25f, 4.25f}, {2, 1, 2}, rng);
   EXPECT_EQ(out, (std::vector<float>{-1.0f, 1.0f, 0.0f, 2.0f}));
   // Values that do not divide exactly: computed in float as torch does.
   out = run(**norm, {0.3f, 0.7f, 0.1f, 0.9f}, {2, 1, 2}, rng);
@@ -60,12 +62,13 @@ TEST(TransformsTest, NormalizeRejectsBadArguments) {
   ASSERT_TRUE(norm.ok());
   EXPECT_ERROR_CONTAINS((*norm)->outputShape({1, 28, 28}),
                         "3 values for images of 1 channels");
-  EXPECT_ERROR_CONTAINS((*norm)->outputShape({28, 28}), "expects an image [C, H, W]");
+  EXPECT_ERROR_CONTAINS((*norm)->outputShape({28, 28}),
+                        "expects an image [C, H, W]");
 }
 
 // Pixel (c, y, x) of the image padded by p on every side.
-float padded(const std::vector<float> &img, int64_t h, int64_t w, int64_t p, int64_t c,
-             int64_t y, int64_t x) {
+float padded(const std::vector<float> &img, int64_t h, int64_t w, int64_t p,
+             int64_t c, int64_t y, int64_t x) {
   y -= p;
   x -= p;
   if (y < 0 || y >= h || x < 0 || x >= w)
@@ -115,7 +118,8 @@ TEST(TransformsTest, RandomCropBordersAreZeros) {
   auto crop = RandomCrop::create(4, 4, 1);
   ASSERT_TRUE(crop.ok());
   std::mt19937_64 rng(7);
-  std::vector<float> out = run(**crop, std::vector<float>(4, 1.0f), {1, 2, 2}, rng);
+  std::vector<float> out =
+      run(**crop, std::vector<float>(4, 1.0f), {1, 2, 2}, rng);
   EXPECT_EQ(out, (std::vector<float>{0, 0, 0, 0, //
                                      0, 1, 1, 0, //
                                      0, 1, 1, 0, //
@@ -132,10 +136,12 @@ TEST(TransformsTest, RandomCropWithoutPaddingAndShapes) {
   auto small = RandomCrop::create(2, 2, 0);
   ASSERT_TRUE(small.ok());
   EXPECT_EQ(*(*small)->outputShape({3, 5, 6}), (Shape{3, 2, 2}));
-  EXPECT_ERROR_CONTAINS((*small)->outputShape({1, 1, 5}),
-                        "RandomCrop(2, padding=0): the crop is larger than the padded image "
-                        "(1x5)");
-  EXPECT_ERROR_CONTAINS(RandomCrop::create(0, 3, 1), "the size must be positive");
+  EXPECT_ERROR_CONTAINS(
+      (*small)->outputShape({1, 1, 5}),
+      "RandomCrop(2, padding=0): the crop is larger than the padded image "
+      "(1x5)");
+  EXPECT_ERROR_CONTAINS(RandomCrop::create(0, 3, 1),
+                        "the size must be positive");
   EXPECT_ERROR_CONTAINS(RandomCrop::create(3, 3, -1), "padding non-negative");
 }
 
@@ -149,7 +155,8 @@ TEST(TransformsTest, FlipMirrorsEveryRow) {
   auto never = RandomHorizontalFlip::create(0.0);
   ASSERT_TRUE(never.ok());
   EXPECT_EQ(run(**never, iota(12), {2, 2, 3}, rng), iota(12));
-  EXPECT_ERROR_CONTAINS(RandomHorizontalFlip::create(1.5), "p must be a probability");
+  EXPECT_ERROR_CONTAINS(RandomHorizontalFlip::create(1.5),
+                        "p must be a probability");
 }
 
 TEST(TransformsTest, FlipWithHalfProbabilityFlipsAboutHalf) {
@@ -165,11 +172,13 @@ TEST(TransformsTest, FlipWithHalfProbabilityFlipsAboutHalf) {
 }
 
 TEST(TransformsTest, ShapeThroughAPipeline) {
-  TransformList list = {*RandomCrop::create(2, 2, 1), *RandomHorizontalFlip::create(),
+  TransformList list = {*RandomCrop::create(2, 2, 1),
+                        *RandomHorizontalFlip::create(),
                         *Normalize::create({0.5f}, {0.5f})};
   EXPECT_EQ(*transformedShape(list, {3, 4, 4}), (Shape{3, 2, 2}));
   list.push_back(*Normalize::create({0.1f, 0.2f}, {1.0f, 1.0f}));
-  EXPECT_ERROR_CONTAINS(transformedShape(list, {3, 4, 4}), "2 values for images of 3");
+  EXPECT_ERROR_CONTAINS(transformedShape(list, {3, 4, 4}),
+                        "2 values for images of 3");
 }
 
 TEST(RandomTest, UniformBelowAndShuffleAreUnbiasedEnoughAndPortable) {

@@ -36,10 +36,12 @@ TEST(ValidationSplitTest, DeterministicFromTheSeed) {
 }
 
 TEST(ValidationSplitTest, BothPartsMustHoldImages) {
-  EXPECT_ERROR_CONTAINS(splitForValidation(3, 0.1, 0),
-                        "a validation split of 0.100000 of 3 images leaves no image to "
-                        "validate on");
-  EXPECT_ERROR_CONTAINS(splitForValidation(3, 0.9, 0), "leaves no image to train on");
+  EXPECT_ERROR_CONTAINS(
+      splitForValidation(3, 0.1, 0),
+      "a validation split of 0.100000 of 3 images leaves no image to "
+      "validate on");
+  EXPECT_ERROR_CONTAINS(splitForValidation(3, 0.9, 0),
+                        "leaves no image to train on");
   EXPECT_ERROR_CONTAINS(splitForValidation(3, 0.0, 0), "between 0 and 1");
 }
 

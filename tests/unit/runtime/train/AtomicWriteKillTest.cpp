@@ -46,7 +46,8 @@ bool writeInProgress(const std::filesystem::path &dir, uintmax_t fullSize) {
 
 TEST_F(AtomicWriteKillTest, KilledWhileRewritingLeavesAWholeFile) {
   const std::string file = path("ckpt.safetensors");
-  ASSERT_TRUE(writeSafetensors(file, bigTensors(1.0f), {{"version", "1"}}).ok());
+  ASSERT_TRUE(
+      writeSafetensors(file, bigTensors(1.0f), {{"version", "1"}}).ok());
   const uintmax_t fullSize = std::filesystem::file_size(file);
   int caughtMidWrite = 0;
   for (int round = 0; round < 4; ++round) {
@@ -70,15 +71,19 @@ TEST_F(AtomicWriteKillTest, KilledWhileRewritingLeavesAWholeFile) {
     ASSERT_EQ(kill(child, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself: " << status;
+    ASSERT_TRUE(WIFSIGNALED(status))
+        << "the writer stopped by itself: " << status;
 
-    // The file is whole: it parses and every value is the one its metadata names.
+    // The file is whole: it parses and every value is the one its metadata
+    // names.
     Expected<SafetensorsFile> f = readSafetensors(file);
     ASSERT_TRUE(f.ok()) << f.message();
     const float v = std::stof(f->metadata.at("version"));
     ASSERT_EQ(f->tensors.size(), 64u);
     for (const auto &[name, t] : f->tensors)
-      ASSERT_EQ(std::count(t.f32(), t.f32() + t.numElements(), v), t.numElements()) << name;
+      ASSERT_EQ(std::count(t.f32(), t.f32() + t.numElements(), v),
+                t.numElements())
+          << name;
   }
   // The test saw the writes it interrupted (else it tested nothing).
   EXPECT_GE(caughtMidWrite, 2);
@@ -87,20 +92,25 @@ TEST_F(AtomicWriteKillTest, KilledWhileRewritingLeavesAWholeFile) {
 TEST_F(AtomicWriteKillTest, KilledTrainingLeavesAResumableCheckpoint) {
   // Enough data for the fake model to spend a little time per epoch.
   const int64_t n = 3000;
-  std::string data = test::writeNpyData(path("x.npy"), path("y.npy"),
-                                        test::separableImages(n), test::cyclicLabels(n));
-  const std::string out = path("w.safetensors"), ckpt = path("w.ckpt.safetensors");
+  std::string data =
+      test::writeNpyData(path("x.npy"), path("y.npy"), test::separableImages(n),
+                         test::cyclicLabels(n));
+  const std::string out = path("w.safetensors"),
+                    ckpt = path("w.ckpt.safetensors");
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     std::ostringstream sink;
-    _exit(runTrainCommand({CNNC_FAKE_MODEL, "--data", data, "-o", out, "--epochs", "100000"},
-                          sink, sink));
+    _exit(runTrainCommand(
+        {CNNC_FAKE_MODEL, "--data", data, "-o", out, "--epochs", "100000"},
+        sink, sink));
   }
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!std::filesystem::exists(ckpt) && std::chrono::steady_clock::now() < deadline)
+  while (!std::filesystem::exists(ckpt) &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(30ms); // several more epochs, checkpoints being rewritten
+  std::this_thread::sleep_for(
+      30ms); // several more epochs, checkpoints being rewritten
   ASSERT_EQ(kill(child, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);

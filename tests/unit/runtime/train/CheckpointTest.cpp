@@ -43,9 +43,9 @@ TEST_F(CheckpointTest, RoundTripsEverythingExactly) {
 
   Expected<SafetensorsFile> raw = readSafetensors(path("c.safetensors"));
   ASSERT_TRUE(raw.ok());
-  for (const char *name : {"fc.weight", "fc.bias", "optimizer.fc.weight.momentum_buffer",
-                           "optimizer.fc.bias.momentum_buffer", "best.fc.weight",
-                           "best.fc.bias"})
+  for (const char *name :
+       {"fc.weight", "fc.bias", "optimizer.fc.weight.momentum_buffer",
+        "optimizer.fc.bias.momentum_buffer", "best.fc.weight", "best.fc.bias"})
     EXPECT_TRUE(raw->tensors.count(name)) << name;
   EXPECT_EQ(raw->metadata.at("network"), "fake_linear");
   EXPECT_EQ(raw->metadata.at("epochs_completed"), "3");
@@ -93,7 +93,8 @@ TEST_F(CheckpointTest, ACheckpointOfAnotherNetworkIsRejected) {
   ASSERT_TRUE(saveCheckpoint(path("c.safetensors"), *head, sample(false)).ok());
   Expected<TrainingCheckpoint> r = loadCheckpoint(path("c.safetensors"), *fc);
   EXPECT_ERROR_CONTAINS(r, "does not fit the network 'fake_linear'");
-  EXPECT_ERROR_CONTAINS(r, path("c.safetensors") + ": tensor 'fc.weight' is missing");
+  EXPECT_ERROR_CONTAINS(r, path("c.safetensors") +
+                               ": tensor 'fc.weight' is missing");
   EXPECT_ERROR_CONTAINS(r, "unexpected tensor 'head.weight'");
 }
 
@@ -106,7 +107,8 @@ TEST_F(CheckpointTest, AWeightsFileIsNotACheckpoint) {
   EXPECT_ERROR_CONTAINS(loadCheckpoint(path("w.safetensors"), *m),
                         "not a cnnc training checkpoint");
   EXPECT_ERROR_CONTAINS(loadCheckpoint(path("w.safetensors"), *m), "--weights");
-  EXPECT_ERROR_CONTAINS(loadCheckpoint(path("none.safetensors"), *m), "no such file");
+  EXPECT_ERROR_CONTAINS(loadCheckpoint(path("none.safetensors"), *m),
+                        "no such file");
 }
 
 TEST_F(CheckpointTest, ShapeMismatchAndBadMetadataAreReported) {
@@ -115,12 +117,17 @@ TEST_F(CheckpointTest, ShapeMismatchAndBadMetadataAreReported) {
   ASSERT_TRUE(saveCheckpoint(path("c.safetensors"), *m, c).ok());
   Expected<SafetensorsFile> raw = readSafetensors(path("c.safetensors"));
   raw->tensors["fc.bias"] = filled({4}, 0);
-  ASSERT_TRUE(writeSafetensors(path("d.safetensors"), raw->tensors, raw->metadata).ok());
-  EXPECT_ERROR_CONTAINS(loadCheckpoint(path("d.safetensors"), *m),
-                        "tensor 'fc.bias' is F32 [4] but the network expects F32 [3]");
+  ASSERT_TRUE(
+      writeSafetensors(path("d.safetensors"), raw->tensors, raw->metadata)
+          .ok());
+  EXPECT_ERROR_CONTAINS(
+      loadCheckpoint(path("d.safetensors"), *m),
+      "tensor 'fc.bias' is F32 [4] but the network expects F32 [3]");
   raw = readSafetensors(path("c.safetensors"));
   raw->metadata["steps"] = "-3";
-  ASSERT_TRUE(writeSafetensors(path("e.safetensors"), raw->tensors, raw->metadata).ok());
+  ASSERT_TRUE(
+      writeSafetensors(path("e.safetensors"), raw->tensors, raw->metadata)
+          .ok());
   EXPECT_ERROR_CONTAINS(loadCheckpoint(path("e.safetensors"), *m),
                         "the checkpoint's metadata 'steps' is invalid: '-3'");
 }

@@ -41,20 +41,25 @@ protected:
 TEST_F(EvalCommandTest, PrintsLossAccuracyAndTheConfusionMatrix) {
   writeWeights();
   std::string data = writeData({0, 0, 1, 2, 2, 1}, {0, 1, 1, 2, 0, 1});
-  CommandResult r = runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data",
-                             data, "--batch-size", "4"});
+  CommandResult r =
+      runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data",
+               data, "--batch-size", "4"});
   ASSERT_EQ(r.code, 0) << r.err;
-  // Correct: logits (10, 0, 0) -> loss log(e^10 + 2) - 10; wrong: log(e^10 + 2).
-  const double right = std::log(std::exp(10.0) + 2) - 10, wrong = std::log(std::exp(10.0) + 2);
+  // Correct: logits (10, 0, 0) -> loss log(e^10 + 2) - 10; wrong: log(e^10 +
+  // 2).
+  const double right = std::log(std::exp(10.0) + 2) - 10,
+               wrong = std::log(std::exp(10.0) + 2);
   char expected[64];
-  std::snprintf(expected, sizeof expected, "loss %.6f, accuracy 66.67%% (4/6)\n",
+  std::snprintf(expected, sizeof expected,
+                "loss %.6f, accuracy 66.67%% (4/6)\n",
                 (4 * right + 2 * wrong) / 6);
   EXPECT_TRUE(contains(r.out, expected)) << r.out;
-  EXPECT_TRUE(contains(r.out, "confusion matrix (rows: true class, columns: predicted class):\n"
-                              "true \\ predicted  0  1  2   recall\n"
-                              "0                 1  0  1   50.00%\n"
-                              "1                 1  2  0   66.67%\n"
-                              "2                 0  0  1  100.00%\n"))
+  EXPECT_TRUE(contains(
+      r.out, "confusion matrix (rows: true class, columns: predicted class):\n"
+             "true \\ predicted  0  1  2   recall\n"
+             "0                 1  0  1   50.00%\n"
+             "1                 1  2  0   66.67%\n"
+             "2                 0  0  1  100.00%\n"))
       << r.out;
 }
 
@@ -63,8 +68,8 @@ TEST_F(EvalCommandTest, UsesTheRecipesNormalization) {
   // of 3 becomes 1 and the others -0.5, so logits are (10, -5, -5) etc.
   writeWeights();
   std::string data = writeData({2}, {2}, 3.0f);
-  CommandResult r = runEval({CNNC_FAKE_MODEL_NORM, "--weights", path("w.safetensors"),
-                             "--data", data});
+  CommandResult r = runEval({CNNC_FAKE_MODEL_NORM, "--weights",
+                             path("w.safetensors"), "--data", data});
   ASSERT_EQ(r.code, 0) << r.err;
   char expected[64];
   std::snprintf(expected, sizeof expected, "loss %.6f, accuracy 100.00%% (1/1)",
@@ -75,15 +80,19 @@ TEST_F(EvalCommandTest, UsesTheRecipesNormalization) {
 TEST_F(EvalCommandTest, Errors) {
   writeWeights();
   std::string data = writeData({0}, {5});
-  CommandResult r = runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data", data});
+  CommandResult r = runEval(
+      {CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data", data});
   EXPECT_EQ(r.code, 1);
-  EXPECT_TRUE(contains(r.err, path("y.npy") + ": label 5 at index 0 is out of range")) << r.err;
-  r = runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data", data,
-               "--split", "validation"});
+  EXPECT_TRUE(
+      contains(r.err, path("y.npy") + ": label 5 at index 0 is out of range"))
+      << r.err;
+  r = runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data",
+               data, "--split", "validation"});
   EXPECT_TRUE(contains(r.err, "unknown split 'validation'")) << r.err;
   r = runEval({CNNC_FAKE_MODEL, "--data", data});
   EXPECT_TRUE(contains(r.err, "missing --weights")) << r.err;
-  r = runEval({CNNC_FAKE_MODEL_HEAD, "--weights", path("w.safetensors"), "--data", data});
+  r = runEval({CNNC_FAKE_MODEL_HEAD, "--weights", path("w.safetensors"),
+               "--data", data});
   EXPECT_TRUE(contains(r.err, "tensor 'head.weight' is missing")) << r.err;
 }
 

@@ -28,7 +28,8 @@ TEST(EvaluateTest, CountsAConfusionMatrixAndComputesTheLossInDouble) {
   EXPECT_EQ(r.count(1, 1), 0);
   const double big = std::log(std::exp(5.0) + 2.0);
   const double expected = ((big - 5) + (big - 0) + (big - 5) +
-                           (std::log(2 * std::exp(1.0) + 1.0) - 1)) / 4;
+                           (std::log(2 * std::exp(1.0) + 1.0) - 1)) /
+                          4;
   EXPECT_NEAR(r.loss(), expected, 1e-12);
 
   EXPECT_EQ(formatConfusionMatrix(r, {}),
@@ -36,8 +37,9 @@ TEST(EvaluateTest, CountsAConfusionMatrixAndComputesTheLossInDouble) {
             "0                 1  1  0   50.00%\n"
             "1                 1  0  0    0.00%\n"
             "2                 0  0  1  100.00%\n");
-  EXPECT_TRUE(test::contains(formatConfusionMatrix(r, {"cat", "dog", "T-shirt/top"}),
-                             "2 T-shirt/top     0  0  1  100.00%\n"));
+  EXPECT_TRUE(
+      test::contains(formatConfusionMatrix(r, {"cat", "dog", "T-shirt/top"}),
+                     "2 T-shirt/top     0  0  1  100.00%\n"));
 }
 
 TEST(EvaluateTest, AClassWithoutSamplesHasNoRecall) {
@@ -45,7 +47,8 @@ TEST(EvaluateTest, AClassWithoutSamplesHasNoRecall) {
   const float logits[] = {1, 0};
   const int64_t labels[] = {0};
   r.add(logits, labels, 1);
-  EXPECT_TRUE(test::contains(formatConfusionMatrix(r, {}), "1                 0  0        -\n"));
+  EXPECT_TRUE(test::contains(formatConfusionMatrix(r, {}),
+                             "1                 0  0        -\n"));
 }
 
 } // namespace

@@ -14,8 +14,9 @@ using test::cyclicLabels;
 using test::separableImages;
 
 // Reference: the gradient of mean softmax CE of a linear layer, in double.
-void referenceGradient(const std::vector<double> &w, const std::vector<double> &b,
-                       const Tensor &x, const Tensor &y, std::vector<double> &gw,
+void referenceGradient(const std::vector<double> &w,
+                       const std::vector<double> &b, const Tensor &x,
+                       const Tensor &y, std::vector<double> &gw,
                        std::vector<double> &gb, double &loss) {
   const int64_t n = x.shape()[0];
   gw.assign(24, 0.0);
@@ -33,7 +34,8 @@ void referenceGradient(const std::vector<double> &w, const std::vector<double> &
       sum += std::exp(v - m);
     loss += (m + std::log(sum) - z[y.i64()[s]]) / static_cast<double>(n);
     for (int o = 0; o < 3; ++o) {
-      double dz = (std::exp(z[o] - m) / sum - (o == y.i64()[s])) / static_cast<double>(n);
+      double dz = (std::exp(z[o] - m) / sum - (o == y.i64()[s])) /
+                  static_cast<double>(n);
       gb[o] += dz;
       for (int i = 0; i < 8; ++i)
         gw[o * 8 + i] += dz * x.f32()[s * 8 + i];
@@ -71,7 +73,8 @@ protected:
     Expected<ModelLibrary> lib = ModelLibrary::load(model);
     ASSERT_TRUE(lib.ok()) << lib.message();
     const bool frozenBias = !lib->trainable()[1];
-    Expected<SgdOptimizer> opt = SgdOptimizer::create(*lib, initialParameters());
+    Expected<SgdOptimizer> opt =
+        SgdOptimizer::create(*lib, initialParameters());
     ASSERT_TRUE(opt.ok()) << opt.message();
     std::vector<Tensor> init = initialParameters();
     std::vector<double> w = toDouble(init[0]), b = toDouble(init[1]);
@@ -80,8 +83,10 @@ protected:
     const double lrs[] = {0.1, 0.05, 0.025, 0.0125};
     for (int s = 0; s < steps; ++s) {
       Tensor x(DType::F32, {4, 2, 2, 2}), y(DType::I64, {4});
-      std::copy(all.f32() + (s % 3) * 32, all.f32() + (s % 3) * 32 + 32, x.f32());
-      std::copy(labels.i64() + (s % 3) * 4, labels.i64() + (s % 3) * 4 + 4, y.i64());
+      std::copy(all.f32() + (s % 3) * 32, all.f32() + (s % 3) * 32 + 32,
+                x.f32());
+      std::copy(labels.i64() + (s % 3) * 4, labels.i64() + (s % 3) * 4 + 4,
+                y.i64());
       std::vector<double> gw, gb;
       double loss = 0;
       referenceGradient(w, b, x, y, gw, gb, loss);
@@ -106,16 +111,20 @@ protected:
       EXPECT_NEAR(*got, loss, 1e-5) << "step " << s;
       EXPECT_EQ(opt->steps(), s + 1);
       for (int k = 0; k < 24; ++k)
-        ASSERT_NEAR(opt->parameters()[0].f32()[k], w[k], 1e-5) << "step " << s << " w" << k;
+        ASSERT_NEAR(opt->parameters()[0].f32()[k], w[k], 1e-5)
+            << "step " << s << " w" << k;
       for (int k = 0; k < 3; ++k)
-        ASSERT_NEAR(opt->parameters()[1].f32()[k], b[k], 1e-5) << "step " << s << " b" << k;
-      if (o.momentum != 0)
+        ASSERT_NEAR(opt->parameters()[1].f32()[k], b[k], 1e-5)
+            << "step " << s << " b" << k;
+      if (o.momentum != 0) {
         for (int k = 0; k < 24; ++k)
           ASSERT_NEAR(opt->momentum()[0].f32()[k], vw[k], 1e-5) << "step " << s;
+      }
     }
     if (frozenBias) {
       EXPECT_TRUE(test::sameTensor(opt->parameters()[1], init[1]));
-      EXPECT_EQ(opt->momentum()[1].numElements(), 0); // no buffer for a frozen parameter
+      EXPECT_EQ(opt->momentum()[1].numElements(),
+                0); // no buffer for a frozen parameter
     }
   }
 
@@ -155,24 +164,29 @@ TEST_F(OptimizerTest, ResumingWithTheStepCountContinuesTheMomentum) {
     EXPECT_TRUE(test::sameTensor(a->momentum()[i], b->momentum()[i]));
   }
   // Restarting the count instead makes the second step a first step: different.
-  Expected<SgdOptimizer> c = SgdOptimizer::create(*model_, b->parameters(), b->momentum(), 0);
-  Expected<SgdOptimizer> d = SgdOptimizer::create(*model_, b->parameters(), b->momentum(), 2);
+  Expected<SgdOptimizer> c =
+      SgdOptimizer::create(*model_, b->parameters(), b->momentum(), 0);
+  Expected<SgdOptimizer> d =
+      SgdOptimizer::create(*model_, b->parameters(), b->momentum(), 2);
   ASSERT_TRUE(c->step(x, y, 0.1, o, "y").ok());
   ASSERT_TRUE(d->step(x, y, 0.1, o, "y").ok());
   EXPECT_FALSE(test::sameTensor(c->parameters()[0], d->parameters()[0]));
 }
 
 TEST_F(OptimizerTest, BadLabelsNameTheirSourceAndLeaveTheStateAlone) {
-  Expected<SgdOptimizer> opt = SgdOptimizer::create(*model_, initialParameters());
+  Expected<SgdOptimizer> opt =
+      SgdOptimizer::create(*model_, initialParameters());
   ASSERT_TRUE(opt.ok());
   Tensor x = separableImages(4), y = cyclicLabels(4);
   y.i64()[2] = 3;
-  EXPECT_ERROR_CONTAINS(opt->step(x, y, 0.1, {0.1, 0.9, 0, false}, "data/labels.npy"),
-                        "data/labels.npy: label 3 is out of range for the network "
-                        "'fake_linear' with 3 outputs");
+  EXPECT_ERROR_CONTAINS(
+      opt->step(x, y, 0.1, {0.1, 0.9, 0, false}, "data/labels.npy"),
+      "data/labels.npy: label 3 is out of range for the network "
+      "'fake_linear' with 3 outputs");
   y.i64()[2] = -1;
-  EXPECT_ERROR_CONTAINS(opt->step(x, y, 0.1, {0.1, 0.9, 0, false}, "data/labels.npy"),
-                        "label -1");
+  EXPECT_ERROR_CONTAINS(
+      opt->step(x, y, 0.1, {0.1, 0.9, 0, false}, "data/labels.npy"),
+      "label -1");
   EXPECT_EQ(opt->steps(), 0);
   std::vector<Tensor> init = initialParameters();
   EXPECT_TRUE(test::sameTensor(opt->parameters()[0], init[0]));
@@ -192,8 +206,9 @@ TEST_F(OptimizerTest, TrainStepChecksShapesAndAliasing) {
   EXPECT_ERROR_CONTAINS(model_->trainStep(badX, y, cp, cv, np, nv, step, "y"),
                         "takes [N, 2, 2, 2]");
   Tensor badY(DType::I64, {3});
-  EXPECT_ERROR_CONTAINS(model_->trainStep(x, badY, cp, cv, np, nv, step, "y.npy"),
-                        "y.npy: the labels of a batch of 4 must be I64 [4]");
+  EXPECT_ERROR_CONTAINS(
+      model_->trainStep(x, badY, cp, cv, np, nv, step, "y.npy"),
+      "y.npy: the labels of a batch of 4 must be I64 [4]");
   std::vector<Tensor *> aliased = {const_cast<Tensor *>(cp[0]), &pn[1]};
   EXPECT_ERROR_CONTAINS(model_->trainStep(x, y, cp, cv, aliased, nv, step, "y"),
                         "must not alias");

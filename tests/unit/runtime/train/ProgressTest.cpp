@@ -15,7 +15,8 @@ std::string simulate(ProgressStyle style, int64_t batches) {
   for (int64_t epoch = 1; epoch <= 2; ++epoch) {
     p.startEpoch(epoch, 2, batches);
     for (int64_t b = 1; b <= batches; ++b)
-      p.update(b, 1.0 / static_cast<double>(b), b * 32, 0.5 * static_cast<double>(b));
+      p.update(b, 1.0 / static_cast<double>(b), b * 32,
+               0.5 * static_cast<double>(b));
     p.endEpoch();
     out << "summary\n";
   }
@@ -26,7 +27,9 @@ TEST(ProgressTest, WithoutATerminalPrintsAboutTenPlainLinesPerEpoch) {
   std::string text = simulate(ProgressStyle::Lines, 100);
   EXPECT_FALSE(test::hasControlCharacters(text)) << text;
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2 * 11);
-  EXPECT_TRUE(test::contains(text, "epoch 1/2: batch 10/100 ( 10%), loss 0.1000, 64 images/s, ETA 0:45\n"))
+  EXPECT_TRUE(test::contains(
+      text,
+      "epoch 1/2: batch 10/100 ( 10%), loss 0.1000, 64 images/s, ETA 0:45\n"))
       << text;
   EXPECT_TRUE(test::contains(text, "epoch 2/2: batch 100/100 (100%)"));
   // Few batches: a line for each.
@@ -45,7 +48,8 @@ TEST(ProgressTest, OnATerminalRedrawsOneLine) {
   EXPECT_TRUE(test::contains(text, "\repoch 1/2: batch 5/5"));
   // Only the summaries end lines; the progress line is blanked before them.
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
-  EXPECT_TRUE(test::contains(text, "\rsummary") || test::contains(text, " \rsummary"));
+  EXPECT_TRUE(test::contains(text, "\rsummary") ||
+              test::contains(text, " \rsummary"));
   EXPECT_EQ(simulate(ProgressStyle::None, 5), "summary\nsummary\n");
 }
 

@@ -68,21 +68,28 @@ TEST(RecipeTest, ParsesTheTransferLearningDataKeys) {
 
 TEST(RecipeTest, TransferLearningDataErrors) {
   EXPECT_ERROR_CONTAINS(
-      parseTrainingRecipe(R"({"augment": {"random_resized_crop": {"scale": [0.1, 1]}}})", "n"),
+      parseTrainingRecipe(
+          R"({"augment": {"random_resized_crop": {"scale": [0.1, 1]}}})", "n"),
       "n: training recipe: augment.random_resized_crop.size is required");
   EXPECT_ERROR_CONTAINS(
       parseTrainingRecipe(
-          R"({"augment": {"random_resized_crop": {"size": 4, "scale": [0.5, 1.5]}}})", "n"),
-      "augment.random_resized_crop.scale must be [min, max] with 0 < min <= max <= 1, not "
+          R"({"augment": {"random_resized_crop": {"size": 4, "scale": [0.5, 1.5]}}})",
+          "n"),
+      "augment.random_resized_crop.scale must be [min, max] with 0 < min <= "
+      "max <= 1, not "
       "[0.5,1.5]");
   EXPECT_ERROR_CONTAINS(
       parseTrainingRecipe(
-          R"({"augment": {"random_resized_crop": {"size": 4, "ratio": [2, 1]}}})", "n"),
-      "augment.random_resized_crop.ratio must be [min, max] with 0 < min <= max, not [2,1]");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"eval_transform": {"resize": 0}})", "n"),
-                        "eval_transform.resize must be a positive integer or [h, w]");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"eval_transform": {"crop": 3}})", "n"),
-                        "unknown key 'eval_transform.crop'");
+          R"({"augment": {"random_resized_crop": {"size": 4, "ratio": [2, 1]}}})",
+          "n"),
+      "augment.random_resized_crop.ratio must be [min, max] with 0 < min <= "
+      "max, not [2,1]");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"eval_transform": {"resize": 0}})", "n"),
+      "eval_transform.resize must be a positive integer or [h, w]");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"eval_transform": {"crop": 3}})", "n"),
+      "unknown key 'eval_transform.crop'");
   EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"val_split": 1})", "n"),
                         "val_split must be in [0, 1), not 1");
   EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"keep_best": 1})", "n"),
@@ -91,17 +98,20 @@ TEST(RecipeTest, TransferLearningDataErrors) {
 
 TEST(RecipeTest, ParsesTheInitialWeightsAndTheirErrors) {
   Expected<TrainingRecipe> r = parseTrainingRecipe(
-      R"({"init": {"weights": "backbone.safetensors", "skip": ["fc.*", "head"]}})", "n");
+      R"({"init": {"weights": "backbone.safetensors", "skip": ["fc.*", "head"]}})",
+      "n");
   ASSERT_TRUE(r.ok()) << r.message();
   EXPECT_EQ(r->initWeights, "backbone.safetensors");
   EXPECT_EQ(r->initSkip, (std::vector<std::string>{"fc.*", "head"}));
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"init": {"skip": ["fc.*"]}})", "n"),
-                        "n: training recipe: init.weights must be the path of a weights file");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"init": {"skip": ["fc.*"]}})", "n"),
+      "n: training recipe: init.weights must be the path of a weights file");
   EXPECT_ERROR_CONTAINS(
       parseTrainingRecipe(R"({"init": {"weights": "w", "skip": "fc.*"}})", "n"),
       "init.skip must be a list of tensor names or globs");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"init": {"weights": "w", "from": 1}})", "n"),
-                        "unknown key 'init.from'");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"init": {"weights": "w", "from": 1}})", "n"),
+      "unknown key 'init.from'");
 }
 
 TEST(RecipeTest, ParsesEveryKey) {
@@ -145,27 +155,39 @@ TEST(RecipeTest, ParsesEveryKey) {
 }
 
 TEST(RecipeTest, ErrorsNameTheLibraryAndTheKey) {
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe("{", "net.so"), "net.so: the training recipe is not valid JSON");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe("[1]", "net.so"), "must be a JSON object");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"batch_size": 0})", "net.so"),
-                        "net.so: training recipe: batch_size must be an integer of at least 1");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"optimizer": {"adam": {}}})", "net.so"),
-                        "'adam' is not supported; use sgd");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"optimizer": {"sgd": {"lr": "x"}}})", "n"),
-                        "optimizer.sgd.lr must be a finite number");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"optimizer": {"sgd": {"lrate": 1}}})", "n"),
-                        "unknown key 'optimizer.sgd.lrate'");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"optimizer": {"sgd": {"nesterov": true}}})", "n"),
-                        "Nesterov momentum needs a momentum above 0");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"lr_schedule": {"step": {}}})", "n"),
-                        "lr_schedule.step.step_size is required");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"lr_schedule": {"exp": {}}})", "n"),
-                        "'exp' is not supported");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"normalize": {"mean": [0.5]}})", "n"),
-                        "normalize.std is required");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"normalize": {"mean": [0], "std": [0]}})", "n"),
-                        "normalize.std must hold positive numbers");
-  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"epoch": 3})", "n"), "unknown key 'epoch'");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe("{", "net.so"),
+                        "net.so: the training recipe is not valid JSON");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe("[1]", "net.so"),
+                        "must be a JSON object");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"batch_size": 0})", "net.so"),
+      "net.so: training recipe: batch_size must be an integer of at least 1");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"optimizer": {"adam": {}}})", "net.so"),
+      "'adam' is not supported; use sgd");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"optimizer": {"sgd": {"lr": "x"}}})", "n"),
+      "optimizer.sgd.lr must be a finite number");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"optimizer": {"sgd": {"lrate": 1}}})", "n"),
+      "unknown key 'optimizer.sgd.lrate'");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"optimizer": {"sgd": {"nesterov": true}}})", "n"),
+      "Nesterov momentum needs a momentum above 0");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"lr_schedule": {"step": {}}})", "n"),
+      "lr_schedule.step.step_size is required");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"lr_schedule": {"exp": {}}})", "n"),
+      "'exp' is not supported");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"normalize": {"mean": [0.5]}})", "n"),
+      "normalize.std is required");
+  EXPECT_ERROR_CONTAINS(
+      parseTrainingRecipe(R"({"normalize": {"mean": [0], "std": [0]}})", "n"),
+      "normalize.std must hold positive numbers");
+  EXPECT_ERROR_CONTAINS(parseTrainingRecipe(R"({"epoch": 3})", "n"),
+                        "unknown key 'epoch'");
 }
 
 TEST(RecipeTest, ScheduleRoundTripsThroughJson) {

@@ -18,8 +18,9 @@ class TrainCommandTest : public test::TempDirTest {
 protected:
   void SetUp() override {
     TempDirTest::SetUp();
-    data_ = test::writeNpyData(path("x.npy"), path("y.npy"), test::separableImages(48),
-                               test::cyclicLabels(48));
+    data_ =
+        test::writeNpyData(path("x.npy"), path("y.npy"),
+                           test::separableImages(48), test::cyclicLabels(48));
   }
   std::vector<std::string> args(const char *model, const std::string &out,
                                 std::vector<std::string> extra = {}) {
@@ -32,7 +33,8 @@ protected:
     EXPECT_TRUE(f.ok()) << f.message();
     return f.ok() ? f->tensors : TensorMap{};
   }
-  static void expectSame(const TensorMap &a, const TensorMap &b, const std::string &what) {
+  static void expectSame(const TensorMap &a, const TensorMap &b,
+                         const std::string &what) {
     ASSERT_EQ(a.size(), b.size()) << what;
     for (const auto &[name, t] : a) {
       ASSERT_TRUE(b.count(name)) << what << ": " << name;
@@ -43,23 +45,28 @@ protected:
 };
 
 TEST_F(TrainCommandTest, LearnsASeparableSetAndWritesAllFiles) {
-  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "4"}));
+  CommandResult r =
+      runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "4"}));
   ASSERT_EQ(r.code, 0) << r.err << r.out;
-  EXPECT_TRUE(contains(r.out, "training 'fake_linear' (27 parameters, 27 trainable)"));
-  EXPECT_TRUE(contains(r.out, "SGD(lr=0.1, momentum=0.9, weight_decay=0.0001, "
-                              "nesterov=False), StepLR(step_size=1, gamma=0.5), "
-                              "batch size 4, epochs 4, seed 0"));
+  EXPECT_TRUE(
+      contains(r.out, "training 'fake_linear' (27 parameters, 27 trainable)"));
+  EXPECT_TRUE(contains(r.out,
+                       "SGD(lr=0.1, momentum=0.9, weight_decay=0.0001, "
+                       "nesterov=False), StepLR(step_size=1, gamma=0.5), "
+                       "batch size 4, epochs 4, seed 0"));
   EXPECT_TRUE(contains(r.out, "epoch 1/4: batch 12/12 (100%)"));
   EXPECT_TRUE(contains(r.out, "epoch 2/4: train loss "));
-  EXPECT_TRUE(contains(r.out, "lr 0.05, "));    // StepLR after one epoch
-  EXPECT_TRUE(contains(r.out, "lr 0.0125, "));  // and after three
+  EXPECT_TRUE(contains(r.out, "lr 0.05, "));   // StepLR after one epoch
+  EXPECT_TRUE(contains(r.out, "lr 0.0125, ")); // and after three
   EXPECT_TRUE(contains(r.out, "val accuracy 100.00% (48/48)")) << r.out;
   EXPECT_TRUE(contains(r.err, "note: npy data has no test split")) << r.err;
-  // Progress to a string stream: plain lines, no '\r' or other control characters.
+  // Progress to a string stream: plain lines, no '\r' or other control
+  // characters.
   EXPECT_FALSE(test::hasControlCharacters(r.out));
   EXPECT_FALSE(test::hasControlCharacters(r.err));
 
-  for (const char *f : {"w.safetensors", "w.best.safetensors", "w.ckpt.safetensors"})
+  for (const char *f :
+       {"w.safetensors", "w.best.safetensors", "w.ckpt.safetensors"})
     EXPECT_TRUE(std::filesystem::exists(path(f))) << f;
   Expected<SafetensorsFile> out = readSafetensors(path("w.safetensors"));
   ASSERT_TRUE(out.ok());
@@ -67,88 +74,109 @@ TEST_F(TrainCommandTest, LearnsASeparableSetAndWritesAllFiles) {
   // Epoch 1 already reached 100%, and only a strictly better epoch replaces
   // the best: the output is epoch 1's, as the lecture's best_model_wts.
   EXPECT_EQ(out->metadata.at("epoch"), "1");
-  EXPECT_TRUE(contains(r.out, "kept epoch 1 of 4, the best val accuracy (100.00%)")) << r.out;
+  EXPECT_TRUE(
+      contains(r.out, "kept epoch 1 of 4, the best val accuracy (100.00%)"))
+      << r.out;
 
   // The weights classify the set: cnnc eval agrees.
-  CommandResult e = test::runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"),
-                                   "--data", data_});
+  CommandResult e = test::runEval(
+      {CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data", data_});
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_TRUE(contains(e.out, "accuracy 100.00% (48/48)")) << e.out;
 }
 
 TEST_F(TrainCommandTest, KeepBestChoosesTheOutputWeights) {
-  CommandResult kept = runTrain(args(CNNC_FAKE_MODEL, "kept.safetensors", {"--epochs", "3"}));
+  CommandResult kept =
+      runTrain(args(CNNC_FAKE_MODEL, "kept.safetensors", {"--epochs", "3"}));
   ASSERT_EQ(kept.code, 0) << kept.err;
-  expectSame(tensors("kept.safetensors"), tensors("kept.best.safetensors"), "kept");
+  expectSame(tensors("kept.safetensors"), tensors("kept.best.safetensors"),
+             "kept");
 
-  CommandResult last =
-      runTrain(args(CNNC_FAKE_MODEL, "last.safetensors", {"--epochs", "3", "--no-keep-best"}));
+  CommandResult last = runTrain(args(CNNC_FAKE_MODEL, "last.safetensors",
+                                     {"--epochs", "3", "--no-keep-best"}));
   ASSERT_EQ(last.code, 0) << last.err;
   EXPECT_FALSE(contains(last.out, "kept epoch")) << last.out;
-  EXPECT_TRUE(contains(last.out, "wrote " + path("last.safetensors") + " (epoch 3)"));
+  EXPECT_TRUE(
+      contains(last.out, "wrote " + path("last.safetensors") + " (epoch 3)"));
   // The last epoch's weights are the checkpoint's.
-  TensorMap out = tensors("last.safetensors"), ckpt = tensors("last.ckpt.safetensors");
+  TensorMap out = tensors("last.safetensors"),
+            ckpt = tensors("last.ckpt.safetensors");
   for (const auto &[name, t] : out)
     EXPECT_TRUE(test::sameTensor(t, ckpt.at(name))) << name;
   EXPECT_FALSE(test::sameTensor(out.at("fc.weight"),
                                 tensors("kept.safetensors").at("fc.weight")));
 
-  CommandResult both = runTrain(
-      args(CNNC_FAKE_MODEL, "x.safetensors", {"--keep-best", "--no-keep-best"}));
+  CommandResult both = runTrain(args(CNNC_FAKE_MODEL, "x.safetensors",
+                                     {"--keep-best", "--no-keep-best"}));
   EXPECT_EQ(both.code, 1);
-  EXPECT_TRUE(contains(both.err, "--keep-best and --no-keep-best contradict each other"));
+  EXPECT_TRUE(contains(both.err,
+                       "--keep-best and --no-keep-best contradict each other"));
 }
 
 TEST_F(TrainCommandTest, ValSplitHoldsOutASeededPart) {
   const std::vector<std::string> flags = {"--val-split", "0.25", "--seed", "3"};
-  std::vector<std::string> full = args(CNNC_FAKE_MODEL, "full.safetensors", flags);
+  std::vector<std::string> full =
+      args(CNNC_FAKE_MODEL, "full.safetensors", flags);
   full.insert(full.end(), {"--epochs", "3"});
   CommandResult a = runTrain(full);
   ASSERT_EQ(a.code, 0) << a.err;
-  EXPECT_TRUE(contains(a.out, "(36 images)\nvalidating on 12 of its 48 images (val split "
-                              "0.25, seed 3; eval transforms)"))
+  EXPECT_TRUE(contains(
+      a.out, "(36 images)\nvalidating on 12 of its 48 images (val split "
+             "0.25, seed 3; eval transforms)"))
       << a.out;
-  EXPECT_TRUE(contains(a.out, "epoch 1/3: batch 9/9 (100%)")) << a.out; // 36 train images
+  EXPECT_TRUE(contains(a.out, "epoch 1/3: batch 9/9 (100%)"))
+      << a.out; // 36 train images
   EXPECT_TRUE(contains(a.out, "/12), lr")) << a.out;
   EXPECT_FALSE(contains(a.err, "no test split")) << a.err;
 
   // The split is part of the checkpoint: a resumed run splits alike.
-  std::vector<std::string> first = args(CNNC_FAKE_MODEL, "part.safetensors", flags);
+  std::vector<std::string> first =
+      args(CNNC_FAKE_MODEL, "part.safetensors", flags);
   first.insert(first.end(), {"--epochs", "1"});
   ASSERT_EQ(runTrain(first).code, 0);
-  CommandResult b = runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("res.safetensors"),
-                              "--resume", path("part.ckpt.safetensors"), "--epochs", "3"});
+  CommandResult b =
+      runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("res.safetensors"),
+                "--resume", path("part.ckpt.safetensors"), "--epochs", "3"});
   ASSERT_EQ(b.code, 0) << b.err;
   EXPECT_TRUE(contains(b.out, "validating on 12 of its 48 images")) << b.out;
-  expectSame(tensors("full.ckpt.safetensors"), tensors("res.ckpt.safetensors"), "checkpoint");
+  expectSame(tensors("full.ckpt.safetensors"), tensors("res.ckpt.safetensors"),
+             "checkpoint");
 
-  CommandResult both = runTrain(args(CNNC_FAKE_MODEL, "x.safetensors",
-                                     {"--val-split", "0.2", "--val-data", data_}));
+  CommandResult both =
+      runTrain(args(CNNC_FAKE_MODEL, "x.safetensors",
+                    {"--val-split", "0.2", "--val-data", data_}));
   EXPECT_EQ(both.code, 1);
-  EXPECT_TRUE(contains(both.err, "--val-data and --val-split both choose the validation data"));
-  CommandResult all = runTrain(args(CNNC_FAKE_MODEL, "x.safetensors", {"--val-split", "0.999"}));
+  EXPECT_TRUE(contains(
+      both.err, "--val-data and --val-split both choose the validation data"));
+  CommandResult all = runTrain(
+      args(CNNC_FAKE_MODEL, "x.safetensors", {"--val-split", "0.999"}));
   EXPECT_EQ(all.code, 1);
-  EXPECT_TRUE(contains(all.err, "a validation split of 0.999000 of 48 images leaves no image to "
-                                "train on"))
+  EXPECT_TRUE(contains(
+      all.err, "a validation split of 0.999000 of 48 images leaves no image to "
+               "train on"))
       << all.err;
 }
 
 TEST_F(TrainCommandTest, ResumeEqualsAnUninterruptedRunBitForBit) {
   const std::vector<std::string> flags = {"--seed", "5", "--batch-size", "5"};
-  std::vector<std::string> full = args(CNNC_FAKE_MODEL, "full.safetensors", flags);
+  std::vector<std::string> full =
+      args(CNNC_FAKE_MODEL, "full.safetensors", flags);
   full.insert(full.end(), {"--epochs", "3"});
   CommandResult a = runTrain(full);
   ASSERT_EQ(a.code, 0) << a.err;
 
-  std::vector<std::string> first = args(CNNC_FAKE_MODEL, "part.safetensors", flags);
+  std::vector<std::string> first =
+      args(CNNC_FAKE_MODEL, "part.safetensors", flags);
   first.insert(first.end(), {"--epochs", "1"});
   CommandResult b1 = runTrain(first);
   ASSERT_EQ(b1.code, 0) << b1.err;
   // Resume into other file names: everything must come from the checkpoint.
-  CommandResult b2 = runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("res.safetensors"),
-                               "--resume", path("part.ckpt.safetensors"), "--epochs", "3"});
+  CommandResult b2 =
+      runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("res.safetensors"),
+                "--resume", path("part.ckpt.safetensors"), "--epochs", "3"});
   ASSERT_EQ(b2.code, 0) << b2.err;
-  EXPECT_TRUE(contains(b2.out, "resuming from " + path("part.ckpt.safetensors") +
+  EXPECT_TRUE(contains(b2.out, "resuming from " +
+                                   path("part.ckpt.safetensors") +
                                    " after epoch 1 (step 10)"))
       << b2.out;
   EXPECT_TRUE(contains(b2.out, "batch size 5, epochs 3, seed 5"));
@@ -156,8 +184,10 @@ TEST_F(TrainCommandTest, ResumeEqualsAnUninterruptedRunBitForBit) {
   EXPECT_FALSE(contains(b2.err, "note: --")) << b2.err;
 
   expectSame(tensors("full.safetensors"), tensors("res.safetensors"), "final");
-  expectSame(tensors("full.best.safetensors"), tensors("res.best.safetensors"), "best");
-  expectSame(tensors("full.ckpt.safetensors"), tensors("res.ckpt.safetensors"), "checkpoint");
+  expectSame(tensors("full.best.safetensors"), tensors("res.best.safetensors"),
+             "best");
+  expectSame(tensors("full.ckpt.safetensors"), tensors("res.ckpt.safetensors"),
+             "checkpoint");
   // The epoch summaries of epochs 2 and 3 agree too (losses, accuracies, lr).
   auto summary = [](const std::string &out, const std::string &epoch) {
     size_t at = out.find("epoch " + epoch + "/3: train loss");
@@ -166,36 +196,43 @@ TEST_F(TrainCommandTest, ResumeEqualsAnUninterruptedRunBitForBit) {
   EXPECT_EQ(summary(a.out, "3"), summary(b2.out, "3"));
 }
 
-TEST_F(TrainCommandTest, ACheckpointOfAnotherNetworkIsRejectedAndNothingIsWritten) {
-  CommandResult other = runTrain(args(CNNC_FAKE_MODEL_HEAD, "head.safetensors", {"--epochs", "1"}));
+TEST_F(TrainCommandTest,
+       ACheckpointOfAnotherNetworkIsRejectedAndNothingIsWritten) {
+  CommandResult other = runTrain(
+      args(CNNC_FAKE_MODEL_HEAD, "head.safetensors", {"--epochs", "1"}));
   ASSERT_EQ(other.code, 0) << other.err;
   CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
                                   {"--resume", path("head.ckpt.safetensors")}));
   EXPECT_EQ(r.code, 1);
-  EXPECT_TRUE(contains(r.err, "cnnc train: error: " + path("head.ckpt.safetensors") +
-                                  ": this checkpoint of the network 'fake_linear' does not fit"))
+  EXPECT_TRUE(contains(
+      r.err, "cnnc train: error: " + path("head.ckpt.safetensors") +
+                 ": this checkpoint of the network 'fake_linear' does not fit"))
       << r.err;
   EXPECT_TRUE(contains(r.err, "tensor 'fc.weight' is missing"));
   EXPECT_FALSE(std::filesystem::exists(path("w.safetensors")));
   EXPECT_FALSE(std::filesystem::exists(path("w.ckpt.safetensors")));
 
   // A plain weights file is pointed to --weights.
-  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--resume", path("head.safetensors")}));
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--resume", path("head.safetensors")}));
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "not a cnnc training checkpoint")) << r.err;
 }
 
 TEST_F(TrainCommandTest, AFailedResumeLeavesTheCheckpointAsItWas) {
-  ASSERT_EQ(runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "1"})).code, 0);
+  ASSERT_EQ(
+      runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "1"})).code,
+      0);
   std::string before = test::readBytes(path("w.ckpt.safetensors"));
   // Bad labels in the new data: rejected before anything is written.
-  data_ = test::writeNpyData(path("x2.npy"), path("y2.npy"), test::separableImages(6),
-                             test::cyclicLabels(6));
+  data_ = test::writeNpyData(path("x2.npy"), path("y2.npy"),
+                             test::separableImages(6), test::cyclicLabels(6));
   Tensor bad = test::cyclicLabels(6);
   bad.i64()[4] = 7;
   ASSERT_TRUE(writeNpy(path("y2.npy"), bad).ok());
-  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
-                                  {"--resume", path("w.ckpt.safetensors"), "--epochs", "2"}));
+  CommandResult r =
+      runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--resume", path("w.ckpt.safetensors"), "--epochs", "2"}));
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(test::readBytes(path("w.ckpt.safetensors")), before);
 }
@@ -206,34 +243,40 @@ TEST_F(TrainCommandTest, LabelsOutOfRangeNameTheFile) {
   ASSERT_TRUE(writeNpy(path("y.npy"), y).ok());
   CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors"));
   EXPECT_EQ(r.code, 1);
-  EXPECT_TRUE(contains(r.err, "cnnc train: error: " + path("y.npy") +
-                                  ": label 3 at index 7 is out of range for a network "
-                                  "with 3 outputs"))
+  EXPECT_TRUE(
+      contains(r.err, "cnnc train: error: " + path("y.npy") +
+                          ": label 3 at index 7 is out of range for a network "
+                          "with 3 outputs"))
       << r.err;
   EXPECT_FALSE(std::filesystem::exists(path("w.ckpt.safetensors")));
 }
 
 TEST_F(TrainCommandTest, ImageShapeMismatchNamesTheFile) {
   Tensor x(DType::F32, {4, 2, 2, 3});
-  data_ = test::writeNpyData(path("x3.npy"), path("y3.npy"), x, test::cyclicLabels(4));
+  data_ = test::writeNpyData(path("x3.npy"), path("y3.npy"), x,
+                             test::cyclicLabels(4));
   CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors"));
   EXPECT_EQ(r.code, 1);
-  EXPECT_TRUE(contains(r.err, path("x3.npy") + ": images are [2, 2, 3]")) << r.err;
+  EXPECT_TRUE(contains(r.err, path("x3.npy") + ": images are [2, 2, 3]"))
+      << r.err;
 }
 
 TEST_F(TrainCommandTest, FlagsOverrideTheRecipeAndWeightsSeedTheRun) {
   std::ostringstream initOut, initErr;
-  ASSERT_EQ(runInitCommand({CNNC_FAKE_MODEL, "-o", path("init.safetensors"), "--seed", "3"},
+  ASSERT_EQ(runInitCommand({CNNC_FAKE_MODEL, "-o", path("init.safetensors"),
+                            "--seed", "3"},
                            initOut, initErr),
             0)
       << initErr.str();
-  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
-                                  {"--weights", path("init.safetensors"), "--epochs", "1",
-                                   "--lr", "0.02", "--momentum", "0.5", "--weight-decay", "0",
-                                   "--nesterov", "--no-shuffle", "--batch-size", "48",
-                                   "--checkpoint", path("my.ckpt"), "--threads", "2"}));
+  CommandResult r =
+      runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--weights", path("init.safetensors"), "--epochs", "1",
+                     "--lr", "0.02", "--momentum", "0.5", "--weight-decay", "0",
+                     "--nesterov", "--no-shuffle", "--batch-size", "48",
+                     "--checkpoint", path("my.ckpt"), "--threads", "2"}));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(contains(r.out, "SGD(lr=0.02, momentum=0.5, weight_decay=0, nesterov=True)"));
+  EXPECT_TRUE(contains(
+      r.out, "SGD(lr=0.02, momentum=0.5, weight_decay=0, nesterov=True)"));
   EXPECT_TRUE(contains(r.out, "batch size 48, epochs 1, seed 0, no shuffle"));
   EXPECT_TRUE(std::filesystem::exists(path("my.ckpt")));
   EXPECT_FALSE(std::filesystem::exists(path("w.ckpt.safetensors")));
@@ -245,15 +288,20 @@ TEST_F(TrainCommandTest, FlagsOverrideTheRecipeAndWeightsSeedTheRun) {
   EXPECT_EQ(c->steps, 1);
   EXPECT_FALSE(c->shuffle);
   TensorMap init = readSafetensors(path("init.safetensors"))->tensors;
-  // Nesterov on the first step: d = g + mu * g, so p - p_new = lr * 1.5 * g = lr * 1.5 * v.
+  // Nesterov on the first step: d = g + mu * g, so p - p_new = lr * 1.5 * g =
+  // lr * 1.5 * v.
   for (int k = 0; k < 24; ++k)
     EXPECT_NEAR(init.at("fc.weight").f32()[k] - c->parameters[0].f32()[k],
                 0.02 * 1.5 * c->momentum[0].f32()[k], 1e-7);
 }
 
-TEST_F(TrainCommandTest, ResumingAFinishedRunWritesItsWeightsAndOverridesAreNoted) {
-  ASSERT_EQ(runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "2"})).code, 0);
-  // Killed after the last checkpoint but before the final write: resuming finishes it.
+TEST_F(TrainCommandTest,
+       ResumingAFinishedRunWritesItsWeightsAndOverridesAreNoted) {
+  ASSERT_EQ(
+      runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--epochs", "2"})).code,
+      0);
+  // Killed after the last checkpoint but before the final write: resuming
+  // finishes it.
   std::filesystem::remove(path("w.safetensors"));
   std::filesystem::remove(path("w.best.safetensors"));
   CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
@@ -264,15 +312,19 @@ TEST_F(TrainCommandTest, ResumingAFinishedRunWritesItsWeightsAndOverridesAreNote
   EXPECT_TRUE(std::filesystem::exists(path("w.best.safetensors")));
 
   r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
-                    {"--resume", path("w.ckpt.safetensors"), "--epochs", "3", "--lr", "0.2"}));
+                    {"--resume", path("w.ckpt.safetensors"), "--epochs", "3",
+                     "--lr", "0.2"}));
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(contains(r.err, "note: --lr 0.2 replaces the checkpoint's 0.1")) << r.err;
+  EXPECT_TRUE(contains(r.err, "note: --lr 0.2 replaces the checkpoint's 0.1"))
+      << r.err;
   EXPECT_TRUE(contains(r.out, "epoch 3/3: train loss"));
 
   r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
                     {"--resume", path("w.ckpt.safetensors"), "--epochs", "2"}));
   EXPECT_EQ(r.code, 1);
-  EXPECT_TRUE(contains(r.err, "already completed 3 epochs, more than --epochs 2")) << r.err;
+  EXPECT_TRUE(
+      contains(r.err, "already completed 3 epochs, more than --epochs 2"))
+      << r.err;
 }
 
 TEST_F(TrainCommandTest, UsageErrors) {
@@ -283,12 +335,15 @@ TEST_F(TrainCommandTest, UsageErrors) {
   EXPECT_TRUE(contains(r.err, "option '--lr' needs a number above 0")) << r.err;
   r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--nesterov=1"}));
   EXPECT_TRUE(contains(r.err, "takes no value")) << r.err;
-  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--weights", "a", "--resume", "b"}));
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--weights", "a", "--resume", "b"}));
   EXPECT_TRUE(contains(r.err, "drop --weights")) << r.err;
   r = runTrain(args(CNNC_FAKE_MODEL, "nodir/w.safetensors"));
   EXPECT_TRUE(contains(r.err, "does not exist")) << r.err;
-  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors", {"--momentum", "0", "--nesterov"}));
-  EXPECT_TRUE(contains(r.err, "Nesterov momentum needs a momentum above 0")) << r.err;
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--momentum", "0", "--nesterov"}));
+  EXPECT_TRUE(contains(r.err, "Nesterov momentum needs a momentum above 0"))
+      << r.err;
   r = runTrain({"--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(contains(r.out, "usage: cnnc train"));

@@ -53,8 +53,9 @@ inline Tensor cyclicLabels(int64_t n) {
 }
 
 // Writes images and labels .npy files; returns the npy: data spec.
-inline std::string writeNpyData(const std::string &images, const std::string &labels,
-                                const Tensor &x, const Tensor &y) {
+inline std::string writeNpyData(const std::string &images,
+                                const std::string &labels, const Tensor &x,
+                                const Tensor &y) {
   EXPECT_TRUE(writeNpy(images, x).ok());
   EXPECT_TRUE(writeNpy(labels, y).ok());
   return "npy:" + images + "," + labels;

@@ -22,14 +22,16 @@ TEST(TrainingDataTest, TransferLearningTransforms) {
   ASSERT_TRUE(r.ok()) << r.message();
   Expected<data::TransformList> train = recipeTransforms(*r, true);
   ASSERT_TRUE(train.ok()) << train.message();
-  EXPECT_EQ(describe(*train),
-            (std::vector<std::string>{
-                "RandomResizedCrop(8, scale=(0.08, 1), ratio=(0.75, 1.33333))",
-                "RandomHorizontalFlip(p=0.5)", "Normalize(mean=[0.5], std=[0.25])"}));
+  EXPECT_EQ(
+      describe(*train),
+      (std::vector<std::string>{
+          "RandomResizedCrop(8, scale=(0.08, 1), ratio=(0.75, 1.33333))",
+          "RandomHorizontalFlip(p=0.5)", "Normalize(mean=[0.5], std=[0.25])"}));
   Expected<data::TransformList> eval = recipeTransforms(*r, false);
   ASSERT_TRUE(eval.ok()) << eval.message();
-  EXPECT_EQ(describe(*eval), (std::vector<std::string>{"Resize(10)", "CenterCrop(8)",
-                                                       "Normalize(mean=[0.5], std=[0.25])"}));
+  EXPECT_EQ(describe(*eval),
+            (std::vector<std::string>{"Resize(10)", "CenterCrop(8)",
+                                      "Normalize(mean=[0.5], std=[0.25])"}));
 }
 
 TEST(TrainingDataTest, WithoutRandomResizedCropTrainingUsesTheEvalSizing) {
@@ -40,10 +42,11 @@ TEST(TrainingDataTest, WithoutRandomResizedCropTrainingUsesTheEvalSizing) {
   ASSERT_TRUE(r.ok()) << r.message();
   Expected<data::TransformList> train = recipeTransforms(*r, true);
   ASSERT_TRUE(train.ok()) << train.message();
-  EXPECT_EQ(describe(*train),
-            (std::vector<std::string>{"Resize((8, 8))", "RandomCrop(8, padding=1)",
-                                      "RandomHorizontalFlip(p=0.25)"}));
-  EXPECT_EQ(describe(*recipeTransforms(*r, false)), (std::vector<std::string>{"Resize((8, 8))"}));
+  EXPECT_EQ(describe(*train), (std::vector<std::string>{
+                                  "Resize((8, 8))", "RandomCrop(8, padding=1)",
+                                  "RandomHorizontalFlip(p=0.25)"}));
+  EXPECT_EQ(describe(*recipeTransforms(*r, false)),
+            (std::vector<std::string>{"Resize((8, 8))"}));
 }
 
 } // namespace

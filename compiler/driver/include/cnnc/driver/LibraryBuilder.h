@@ -15,7 +15,7 @@ namespace cnnc {
 struct CompileOptions {
   std::string target = "host"; // a Halide target string
   SchedulePolicy schedule = SchedulePolicy::manual();
-  bool verbose = false;        // print each step and the link command
+  bool verbose = false; // print each step and the link command
   /// Compile with Halide's sampling profiler (Target::Profile) and export
   /// the cnnc_profile_* functions of ProfileWrapper.h, for `cnnc bench`.
   bool profile = false;

@@ -21,10 +21,10 @@ struct ParameterDescription {
 
 struct ModelDescription {
   std::string name;
-  std::vector<int64_t> inputShape;  // batch as -1
-  std::vector<int64_t> outputShape; // batch as -1
+  std::vector<int64_t> inputShape;              // batch as -1
+  std::vector<int64_t> outputShape;             // batch as -1
   std::vector<ParameterDescription> parameters; // in ABI order
-  std::string trainingRecipe = "{}";             // JSON of the train: section
+  std::string trainingRecipe = "{}";            // JSON of the train: section
   bool hasTrainStep = false;
   /// The buffers the training step updates, in the order of its outputs
   /// (after the new momentum buffers; see lowerTrainStep).

@@ -16,9 +16,10 @@ struct LayerSummary {
   std::string kind;
   std::vector<int64_t> outputShape; // batch as -1
   int64_t parameters = 0;
-  int64_t flops = 0;          // per sample; a multiply-add counts 2
-  int64_t receptiveField[2];  // input pixels (h, w) one output value sees; -1: all
-  int64_t jump[2];            // product of strides so far (h, w)
+  int64_t flops = 0; // per sample; a multiply-add counts 2
+  int64_t
+      receptiveField[2]; // input pixels (h, w) one output value sees; -1: all
+  int64_t jump[2];       // product of strides so far (h, w)
 };
 
 struct NetworkSummary {

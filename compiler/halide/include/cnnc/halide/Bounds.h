@@ -18,8 +18,7 @@ namespace cnnc::hl {
 /// Also sets estimates (a dynamic dim gets `dynamicEstimate`) for the
 /// autoschedulers.
 void constrainToShape(Halide::OutputImageParam buffer,
-                      const cnn::shape::Shape &shape,
-                      int dynamicEstimate = 1);
+                      const cnn::shape::Shape &shape, int dynamicEstimate = 1);
 
 } // namespace cnnc::hl
 

@@ -252,10 +252,10 @@ struct SgdHyper {
 ///                   g'' = nesterov ? g' + mu * v' : v'
 ///   momentum == 0:  g'' = g'  (v' = v, unchanged)
 ///   p' = p - lr * g''
-/// `momentum != 0` and nesterov are tested at run time (selects). `param`, `grad` and `velocity` have the same
-/// (static) shape.
-/// `output` is p', `extraOutputs[0]` is v' (only with a `velocity`;
-/// without one the momentum is ignored: plain SGD with weight decay).
+/// `momentum != 0` and nesterov are tested at run time (selects). `param`,
+/// `grad` and `velocity` have the same (static) shape. `output` is p',
+/// `extraOutputs[0]` is v' (only with a `velocity`; without one the momentum is
+/// ignored: plain SGD with weight decay).
 LoweredGrad sgdUpdate(const Tensor &param, const Tensor &grad,
                       const Tensor *velocity, const SgdHyper &hyper,
                       const std::string &name = "sgd");

@@ -22,10 +22,9 @@ mlir::OwningOpRef<mlir::ModuleOp> buildNetwork(const NetworkSpec &spec,
 /// `sourceMgr` so that a SourceMgrDiagnosticHandler can show the offending
 /// lines. Returns null after emitting diagnostics for every problem found.
 /// On success, `spec` (if given) receives the parsed description.
-mlir::OwningOpRef<mlir::ModuleOp> importNetworkFile(llvm::StringRef path,
-                                                    llvm::SourceMgr &sourceMgr,
-                                                    mlir::MLIRContext &context,
-                                                    NetworkSpec *spec = nullptr);
+mlir::OwningOpRef<mlir::ModuleOp>
+importNetworkFile(llvm::StringRef path, llvm::SourceMgr &sourceMgr,
+                  mlir::MLIRContext &context, NetworkSpec *spec = nullptr);
 
 } // namespace cnnc
 

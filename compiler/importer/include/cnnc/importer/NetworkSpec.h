@@ -90,13 +90,13 @@ struct CosineLrSpec {
 
 /// Data preparation of the training recipe (torchvision's transforms).
 struct DataPrepSpec {
-  std::vector<double> mean, std;  // Normalize; empty: none
-  int64_t cropPadding = -1;       // RandomCrop(input size, padding); -1: none
-  SourcePos cropPos;              // where random_crop is written
-  bool horizontalFlip = false;    // RandomHorizontalFlip(0.5)
+  std::vector<double> mean, std; // Normalize; empty: none
+  int64_t cropPadding = -1;      // RandomCrop(input size, padding); -1: none
+  SourcePos cropPos;             // where random_crop is written
+  bool horizontalFlip = false;   // RandomHorizontalFlip(0.5)
   // RandomResizedCrop(size, scale, ratio); size {0, 0}: the input's size.
   bool resizedCrop = false;
-  SourcePos resizedCropPos;        // where random_resized_crop is written
+  SourcePos resizedCropPos; // where random_resized_crop is written
   cnn::shape::Pair resizedCropSize{0, 0};
   SourcePos resizedCropSizePos;
   double scale[2] = {0.08, 1.0};
@@ -126,8 +126,8 @@ struct TrainSpec {
   CosineLrSpec cosineLr;
   DataPrepSpec data;
   std::vector<FreezePattern> freeze;
-  double valSplit = 0;   // fraction of the training data held out for validation
-  bool keepBest = true;  // output the weights of the best validation epoch
+  double valSplit = 0;  // fraction of the training data held out for validation
+  bool keepBest = true; // output the weights of the best validation epoch
   // init: the weights file to start from (as `cnnc train --weights`) and
   // the globs of tensors to start anew instead (as --skip).
   std::string initWeights;

@@ -11,7 +11,8 @@ namespace cnnc {
 /// The candidate closest to `word` by edit distance, if it is close enough to
 /// be a plausible typo (at most a third of the word's length, at least 1).
 std::optional<std::string>
-nearestMatch(const std::string &word, const std::vector<std::string> &candidates);
+nearestMatch(const std::string &word,
+             const std::vector<std::string> &candidates);
 
 /// "a, b, c"
 std::string joinNames(const std::vector<std::string> &names);
