@@ -2,8 +2,11 @@
 #ifndef CNN_CNNDIALECT_H
 #define CNN_CNNDIALECT_H
 
+#include "cnn/ShapeRules.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
@@ -18,14 +21,90 @@ class ParameterOp;
 class SgdUpdateOp;
 class BatchNorm2dStatsUpdateOp;
 
+namespace OpTrait {
+/// An op of the training step (built by cnn-autodiff), never differentiated:
+/// it declares so instead of implementing DifferentiableOp.
+template <typename ConcreteType>
+class NotDifferentiable
+    : public mlir::OpTrait::TraitBase<ConcreteType, NotDifferentiable> {};
+
+/// Each result element reads only the same element of the op's tensor
+/// operands (and per-channel values), so it may be computed inside its
+/// producer's loops (see FusionPlan.h).
+template <typename ConcreteType>
+class Pointwise : public mlir::OpTrait::TraitBase<ConcreteType, Pointwise> {};
+} // namespace OpTrait
+
 /// True when each `actual` type is `inferred` or a less refined version of it
 /// (unranked, or '?' where the inferred type has a size): such IR verifies
 /// and cnn-infer-shapes refines it.
 bool isRefinableTo(mlir::TypeRange actual, mlir::TypeRange inferred);
 
+/// The shape of a ranked tensor value.
+shape::Shape shapeOf(mlir::Value value);
+/// The [h, w] of a Cnn_PairAttr (two i64, checked by the op verifiers).
+shape::Pair pairOf(mlir::ArrayAttr attr);
+
 mlir::LogicalResult verifyParameter(ParameterOp op);
 mlir::LogicalResult verifySgdUpdate(SgdUpdateOp op);
 mlir::LogicalResult verifyBatchNorm2dStatsUpdate(BatchNorm2dStatsUpdateOp op);
+
+namespace detail {
+/// Whether every operand has a ranked type (else the result is unranked).
+bool allRanked(mlir::ValueRange operands);
+/// Checks `attributes` with the op's generated constraints; reports at
+/// `location`, or silently without one.
+template <typename OpTy>
+mlir::LogicalResult verifyAttributes(typename OpTy::Adaptor &adaptor,
+                                     mlir::MLIRContext *context,
+                                     llvm::Optional<mlir::Location> location) {
+  if (location)
+    return adaptor.verify(*location);
+  mlir::ScopedDiagnosticHandler silence(
+      context, [](mlir::Diagnostic &) { return mlir::success(); });
+  return adaptor.verify(mlir::UnknownLoc::get(context));
+}
+mlir::LogicalResult toInferredType(mlir::MLIRContext *context,
+                                   llvm::Optional<mlir::Location> location,
+                                   llvm::StringRef opName,
+                                   const shape::ShapeResult &result,
+                                   llvm::SmallVectorImpl<mlir::Type> &inferred);
+} // namespace detail
+
+/// inferReturnTypes of every Cnn_InferredOp: verifies the attributes (no
+/// accessor ever reads a missing or malformed one), then asks the op's
+/// `inferShape`, i.e. its shape rule, for the result type. An unranked
+/// operand gives an unranked result.
+template <typename OpTy>
+mlir::LogicalResult inferReturnTypesByShapeRule(
+    mlir::MLIRContext *context, llvm::Optional<mlir::Location> location,
+    mlir::ValueRange operands, mlir::DictionaryAttr attributes,
+    mlir::RegionRange regions, llvm::SmallVectorImpl<mlir::Type> &inferred) {
+  typename OpTy::Adaptor adaptor(operands, attributes, regions);
+  if (mlir::failed(
+          detail::verifyAttributes<OpTy>(adaptor, context, location)))
+    return mlir::failure();
+  if (!detail::allRanked(operands)) {
+    inferred.push_back(
+        mlir::UnrankedTensorType::get(mlir::FloatType::getF32(context)));
+    return mlir::success();
+  }
+  return detail::toInferredType(context, location, OpTy::getOperationName(),
+                                OpTy::inferShape(adaptor), inferred);
+}
+
+/// The result shape an op of type OpTy would have, or the shape rule's
+/// message (without the op's name), for building ops whose problems are
+/// reported in the user's terms (the YAML importer). Operands are ranked.
+template <typename OpTy>
+shape::ShapeResult resultShape(mlir::MLIRContext *context,
+                               mlir::ValueRange operands,
+                               mlir::DictionaryAttr attributes) {
+  typename OpTy::Adaptor adaptor(operands, attributes);
+  if (mlir::failed(detail::verifyAttributes<OpTy>(adaptor, context, {})))
+    return shape::ShapeResult::failure("has malformed attributes");
+  return OpTy::inferShape(adaptor);
+}
 } // namespace cnn
 
 #define GET_OP_CLASSES

@@ -9,13 +9,44 @@ include "cnn/CnnInterfaces.td"
 def Cnn_F32Tensor : TensorOf<[F32]>;
 def Cnn_LabelTensor : 1DTensorOf<[I64]>;
 
+// [h, w]: a kernel size, stride, padding, dilation or spatial size.
+def Cnn_PairAttr : Confined<I64ArrayAttr, [ArrayCount<2>]>;
+
+// The op is built by cnn-autodiff for the training step and is never
+// differentiated itself: it says so instead of having a gradient rule.
+def Cnn_NotDifferentiable : NativeOpTrait<"NotDifferentiable"> {
+  let cppNamespace = "::cnn::OpTrait";
+}
+
+// Each result element reads only the same element of the op's tensor
+// operands (and per-channel values): a schedule may compute the op inside
+// the loops of its producer (conv -> batch norm -> add -> relu stored once).
+def Cnn_Pointwise : NativeOpTrait<"Pointwise"> {
+  let cppNamespace = "::cnn::OpTrait";
+}
+
 // Ops whose result type follows from operands and attributes through a shape
-// rule. Results may be written less refined than inferred (tensor<*xf32>,
-// '?' dimensions) until the cnn-infer-shapes pass refines them.
+// rule. Each defines `inferShape`, which adapts its typed operands and
+// attributes to a free function of ShapeRules.h; inferReturnTypes checks the
+// attributes and calls it. Results may be written less refined than inferred
+// (tensor<*xf32>, '?' dimensions) until the cnn-infer-shapes pass refines
+// them.
 class Cnn_InferredOp<string mnemonic, list<Trait> traits = []>
-    : Cnn_Op<mnemonic, traits # [NoSideEffect,
-        DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    : Cnn_Op<mnemonic, traits # [NoSideEffect, InferTypeOpInterface]> {
   let extraClassDeclaration = [{
+    /// The result shape by the op's shape rule, or the rule's message. Every
+    /// operand is ranked and the attributes are verified.
+    static ::cnn::shape::ShapeResult inferShape(Adaptor op);
+
+    static ::mlir::LogicalResult inferReturnTypes(
+        ::mlir::MLIRContext *context,
+        ::llvm::Optional<::mlir::Location> location,
+        ::mlir::ValueRange operands, ::mlir::DictionaryAttr attributes,
+        ::mlir::RegionRange regions,
+        ::llvm::SmallVectorImpl<::mlir::Type> &inferred) {
+      return ::cnn::inferReturnTypesByShapeRule<ConcreteOpType>(
+          context, location, operands, attributes, regions, inferred);
+    }
     static bool isCompatibleReturnTypes(::mlir::TypeRange inferred,
                                         ::mlir::TypeRange actual) {
       return ::cnn::isRefinableTo(actual, inferred);
@@ -27,7 +58,7 @@ class Cnn_InferredOp<string mnemonic, list<Trait> traits = []>
 // Parameters
 //===----------------------------------------------------------------------===//
 
-def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect]> {
+def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect, Cnn_NotDifferentiable]> {
   let summary = "A named tensor of the network's state (weight, bias or buffer)";
   let description = [{
     Names are PyTorch state_dict names, e.g. "conv1.weight". The shape is
@@ -65,8 +96,8 @@ def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d", [DeclareOpInterfaceMethods<Cnn_Diffe
   }];
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$weight,
                        Optional<Cnn_F32Tensor>:$bias,
-                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
-                       I64ArrayAttr:$dilation, I64Attr:$groups);
+                       Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
+                       Cnn_PairAttr:$dilation, I64Attr:$groups);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
@@ -88,7 +119,8 @@ def Cnn_LinearOp : Cnn_InferredOp<"linear", [DeclareOpInterfaceMethods<Cnn_Diffe
 //===----------------------------------------------------------------------===//
 
 class Cnn_ActivationOp<string mnemonic, string torchName>
-    : Cnn_InferredOp<mnemonic, [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+    : Cnn_InferredOp<mnemonic, [Cnn_Pointwise,
+                                DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Element-wise activation, as torch.nn." # torchName;
   let arguments = (ins Cnn_F32Tensor:$input);
   let results = (outs Cnn_F32Tensor:$result);
@@ -103,7 +135,8 @@ def Cnn_SigmoidOp : Cnn_ActivationOp<"sigmoid", "Sigmoid">;
 // Element-wise sum (residual connections)
 //===----------------------------------------------------------------------===//
 
-def Cnn_AddOp : Cnn_InferredOp<"add", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+def Cnn_AddOp : Cnn_InferredOp<"add", [Cnn_Pointwise,
+                                       DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Element-wise sum of two tensors of one shape, as x + y in torch";
   let description = [{
     The residual connection of ResNet's blocks; the autodiff pass also uses
@@ -121,9 +154,9 @@ def Cnn_AddOp : Cnn_InferredOp<"add", [DeclareOpInterfaceMethods<Cnn_Differentia
 
 def Cnn_MaxPool2dOp : Cnn_InferredOp<"maxpool2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "2-D max pooling with -inf padding, as torch.nn.MaxPool2d";
-  let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$kernel_size,
-                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
-                       I64ArrayAttr:$dilation);
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_PairAttr:$kernel_size,
+                       Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
+                       Cnn_PairAttr:$dilation);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
@@ -134,8 +167,8 @@ def Cnn_AvgPool2dOp : Cnn_InferredOp<"avgpool2d", [DeclareOpInterfaceMethods<Cnn
     With count_include_pad (PyTorch's default) zero padding counts in the
     divisor; without it only the input elements under the window do.
   }];
-  let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$kernel_size,
-                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_PairAttr:$kernel_size,
+                       Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
                        BoolAttr:$count_include_pad);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
@@ -147,7 +180,7 @@ def Cnn_AdaptiveAvgPool2dOp : Cnn_InferredOp<"adaptive_avgpool2d", [DeclareOpInt
     Output cell (i, j) averages input rows floor(i*H/oh) .. ceil((i+1)*H/oh)
     and likewise for columns; output_size [1, 1] is global average pooling.
   }];
-  let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$output_size);
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_PairAttr:$output_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
@@ -156,7 +189,8 @@ def Cnn_AdaptiveAvgPool2dOp : Cnn_InferredOp<"adaptive_avgpool2d", [DeclareOpInt
 // Normalisation
 //===----------------------------------------------------------------------===//
 
-def Cnn_BatchNorm2dOp : Cnn_InferredOp<"batchnorm2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+def Cnn_BatchNorm2dOp : Cnn_InferredOp<"batchnorm2d", [Cnn_Pointwise,
+    DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Batch normalisation over (N, H, W), as torch.nn.BatchNorm2d";
   let description = [{
     input [N, C, H, W]; weight, bias, running_mean, running_var [C] (the

@@ -1,12 +1,16 @@
 // Ops of the training step: the loss, one gradient op per forward op family
 // (each lowered to its own Halide algorithm), and the optimizer update.
-// Included from CnnOps.td.
+// cnn-autodiff builds them and never differentiates them again
+// (Cnn_NotDifferentiable). Included from CnnOps.td.
+
+class Cnn_TrainingOp<string mnemonic, list<Trait> traits = []>
+    : Cnn_InferredOp<mnemonic, traits # [Cnn_NotDifferentiable]>;
 
 //===----------------------------------------------------------------------===//
 // Loss
 //===----------------------------------------------------------------------===//
 
-def Cnn_CrossEntropyOp : Cnn_InferredOp<"cross_entropy"> {
+def Cnn_CrossEntropyOp : Cnn_TrainingOp<"cross_entropy"> {
   let summary = "Mean softmax cross-entropy, as torch.nn.CrossEntropyLoss";
   let description = [{
     logits [N, K], labels [N] (class indices) -> the scalar batch mean of
@@ -17,7 +21,7 @@ def Cnn_CrossEntropyOp : Cnn_InferredOp<"cross_entropy"> {
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_CrossEntropyGradOp : Cnn_InferredOp<"cross_entropy_grad"> {
+def Cnn_CrossEntropyGradOp : Cnn_TrainingOp<"cross_entropy_grad"> {
   let summary = "Gradient of the mean cross-entropy w.r.t. the logits";
   let description = [{ (softmax(logits) - onehot(labels)) / N. }];
   let arguments = (ins Cnn_F32Tensor:$logits, Cnn_LabelTensor:$labels);
@@ -29,49 +33,49 @@ def Cnn_CrossEntropyGradOp : Cnn_InferredOp<"cross_entropy_grad"> {
 // Gradients of convolution and linear layers
 //===----------------------------------------------------------------------===//
 
-def Cnn_Conv2dInputGradOp : Cnn_InferredOp<"conv2d_input_grad"> {
+def Cnn_Conv2dInputGradOp : Cnn_TrainingOp<"conv2d_input_grad"> {
   let summary = "Gradient of conv2d w.r.t. its input";
   let description = [{
     grad [N, O, Ho, Wo], weight [O, C/groups, kH, kW] -> [N, C, H, W] with
     input_size = [H, W]: a transposed convolution of the output gradient.
   }];
   let arguments = (ins Cnn_F32Tensor:$grad, Cnn_F32Tensor:$weight,
-                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
-                       I64ArrayAttr:$dilation, I64Attr:$groups,
-                       I64ArrayAttr:$input_size);
+                       Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
+                       Cnn_PairAttr:$dilation, I64Attr:$groups,
+                       Cnn_PairAttr:$input_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_Conv2dWeightGradOp : Cnn_InferredOp<"conv2d_weight_grad"> {
+def Cnn_Conv2dWeightGradOp : Cnn_TrainingOp<"conv2d_weight_grad"> {
   let summary = "Gradient of conv2d w.r.t. its weight";
   let description = [{
     input [N, C, H, W], grad [N, O, Ho, Wo] -> [O, C/groups, kH, kW]: a
     reduction over the batch and the output positions.
   }];
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad,
-                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
-                       I64ArrayAttr:$dilation, I64Attr:$groups,
-                       I64ArrayAttr:$kernel_size);
+                       Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
+                       Cnn_PairAttr:$dilation, I64Attr:$groups,
+                       Cnn_PairAttr:$kernel_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_BiasGradOp : Cnn_InferredOp<"bias_grad"> {
+def Cnn_BiasGradOp : Cnn_TrainingOp<"bias_grad"> {
   let summary = "Gradient of a bias: the output gradient summed over all but dim 1";
   let arguments = (ins Cnn_F32Tensor:$grad);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_LinearInputGradOp : Cnn_InferredOp<"linear_input_grad"> {
+def Cnn_LinearInputGradOp : Cnn_TrainingOp<"linear_input_grad"> {
   let summary = "Gradient of linear w.r.t. its input: grad W";
   let arguments = (ins Cnn_F32Tensor:$grad, Cnn_F32Tensor:$weight);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_LinearWeightGradOp : Cnn_InferredOp<"linear_weight_grad"> {
+def Cnn_LinearWeightGradOp : Cnn_TrainingOp<"linear_weight_grad"> {
   let summary = "Gradient of linear w.r.t. its weight: grad^T input";
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad);
   let results = (outs Cnn_F32Tensor:$result);
@@ -83,7 +87,7 @@ def Cnn_LinearWeightGradOp : Cnn_InferredOp<"linear_weight_grad"> {
 //===----------------------------------------------------------------------===//
 
 class Cnn_ActivationGradOp<string mnemonic, string rule>
-    : Cnn_InferredOp<mnemonic> {
+    : Cnn_TrainingOp<mnemonic> {
   let summary = "Activation gradient from its result y: " # rule;
   let arguments = (ins Cnn_F32Tensor:$result_value, Cnn_F32Tensor:$grad);
   let results = (outs Cnn_F32Tensor:$result);
@@ -98,32 +102,32 @@ def Cnn_SigmoidGradOp : Cnn_ActivationGradOp<"sigmoid_grad", "grad * y * (1 - y)
 // Gradients of pooling and reshaping
 //===----------------------------------------------------------------------===//
 
-def Cnn_MaxPool2dGradOp : Cnn_InferredOp<"maxpool2d_grad"> {
+def Cnn_MaxPool2dGradOp : Cnn_TrainingOp<"maxpool2d_grad"> {
   let summary = "Gradient of maxpool2d: to the first maximum of each window";
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad,
-                       I64ArrayAttr:$kernel_size, I64ArrayAttr:$stride,
-                       I64ArrayAttr:$padding, I64ArrayAttr:$dilation);
+                       Cnn_PairAttr:$kernel_size, Cnn_PairAttr:$stride,
+                       Cnn_PairAttr:$padding, Cnn_PairAttr:$dilation);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_AvgPool2dGradOp : Cnn_InferredOp<"avgpool2d_grad"> {
+def Cnn_AvgPool2dGradOp : Cnn_TrainingOp<"avgpool2d_grad"> {
   let summary = "Gradient of avgpool2d";
-  let arguments = (ins Cnn_F32Tensor:$grad, I64ArrayAttr:$kernel_size,
-                       I64ArrayAttr:$stride, I64ArrayAttr:$padding,
-                       BoolAttr:$count_include_pad, I64ArrayAttr:$input_size);
+  let arguments = (ins Cnn_F32Tensor:$grad, Cnn_PairAttr:$kernel_size,
+                       Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
+                       BoolAttr:$count_include_pad, Cnn_PairAttr:$input_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_AdaptiveAvgPool2dGradOp : Cnn_InferredOp<"adaptive_avgpool2d_grad"> {
+def Cnn_AdaptiveAvgPool2dGradOp : Cnn_TrainingOp<"adaptive_avgpool2d_grad"> {
   let summary = "Gradient of adaptive_avgpool2d";
-  let arguments = (ins Cnn_F32Tensor:$grad, I64ArrayAttr:$input_size);
+  let arguments = (ins Cnn_F32Tensor:$grad, Cnn_PairAttr:$input_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_UnflattenOp : Cnn_InferredOp<"unflatten"> {
+def Cnn_UnflattenOp : Cnn_TrainingOp<"unflatten"> {
   let summary = "[N, C*H*W] -> [N, C, H, W] (the gradient of flatten)";
   let arguments = (ins Cnn_F32Tensor:$input, I64ArrayAttr:$shape);
   let results = (outs Cnn_F32Tensor:$result);
@@ -134,7 +138,7 @@ def Cnn_UnflattenOp : Cnn_InferredOp<"unflatten"> {
 // Gradients and running statistics of batch normalisation
 //===----------------------------------------------------------------------===//
 
-def Cnn_BatchNorm2dInputGradOp : Cnn_InferredOp<"batchnorm2d_input_grad"> {
+def Cnn_BatchNorm2dInputGradOp : Cnn_TrainingOp<"batchnorm2d_input_grad"> {
   let summary = "Gradient of batchnorm2d w.r.t. its input";
   let description = [{
     input x, grad dy [N, C, H, W]; weight, running_mean, running_var [C].
@@ -154,7 +158,7 @@ def Cnn_BatchNorm2dInputGradOp : Cnn_InferredOp<"batchnorm2d_input_grad"> {
   }];
 }
 
-def Cnn_BatchNorm2dWeightGradOp : Cnn_InferredOp<"batchnorm2d_weight_grad"> {
+def Cnn_BatchNorm2dWeightGradOp : Cnn_TrainingOp<"batchnorm2d_weight_grad"> {
   let summary = "Gradient of batchnorm2d w.r.t. its weight: sum(dy * xhat)";
   let description = [{
     input x, grad dy [N, C, H, W] -> [C], summed over (N, H, W); xhat is
@@ -171,7 +175,8 @@ def Cnn_BatchNorm2dWeightGradOp : Cnn_InferredOp<"batchnorm2d_weight_grad"> {
   }];
 }
 
-def Cnn_BatchNorm2dStatsUpdateOp : Cnn_Op<"batchnorm2d_stats_update"> {
+def Cnn_BatchNorm2dStatsUpdateOp : Cnn_Op<"batchnorm2d_stats_update",
+                                         [Cnn_NotDifferentiable]> {
   let summary = "PyTorch's running-statistics update of a training batchnorm2d";
   let description = [{
     Writes the new values of the buffers `running_mean` and `running_var`
@@ -196,7 +201,8 @@ def Cnn_BatchNorm2dStatsUpdateOp : Cnn_Op<"batchnorm2d_stats_update"> {
 // Optimizer
 //===----------------------------------------------------------------------===//
 
-def Cnn_SgdUpdateOp : Cnn_Op<"sgd_update", [AllTypesMatch<["param", "grad"]>]> {
+def Cnn_SgdUpdateOp : Cnn_Op<"sgd_update", [AllTypesMatch<["param", "grad"]>,
+                                            Cnn_NotDifferentiable]> {
   let summary = "PyTorch's SGD step for one parameter";
   let description = [{
     Updates the parameter defined by `param` (a cnn.parameter) and its
