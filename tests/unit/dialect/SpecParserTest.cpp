@@ -1,4 +1,5 @@
 // The YAML front end on its own: defaults, names, repeat, and diagnostics.
+#include "cnnc/importer/LayerTable.h"
 #include "cnnc/importer/NetworkSpec.h"
 #include "cnnc/importer/Suggest.h"
 
@@ -35,16 +36,17 @@ TEST(SpecParser, PyTorchDefaults) {
   EXPECT_EQ(p.spec.name, "file_stem");
   ASSERT_EQ(p.spec.layers.size(), 5u);
   const LayerSpec &conv = p.spec.layers[0];
-  EXPECT_EQ(conv.kind, LayerKind::Conv2d);
-  EXPECT_EQ(conv.stride, (cnn::shape::Pair{1, 1}));
-  EXPECT_EQ(conv.padding, (cnn::shape::Pair{0, 0}));
-  EXPECT_EQ(conv.dilation, (cnn::shape::Pair{1, 1}));
-  EXPECT_EQ(conv.groups, 1);
-  EXPECT_TRUE(conv.bias);
+  EXPECT_EQ(conv.def->name, "conv2d");
+  EXPECT_EQ(conv.args.pair("stride"), (cnn::shape::Pair{1, 1}));
+  EXPECT_EQ(conv.args.pair("padding"), (cnn::shape::Pair{0, 0}));
+  EXPECT_EQ(conv.args.pair("dilation"), (cnn::shape::Pair{1, 1}));
+  EXPECT_EQ(conv.args.integer("groups"), 1);
+  EXPECT_TRUE(conv.args.flag("bias"));
+  EXPECT_FALSE(conv.args.given("in_channels"));
   // Pooling stride defaults to the kernel size.
-  EXPECT_EQ(p.spec.layers[1].stride, (cnn::shape::Pair{2, 3}));
-  EXPECT_TRUE(p.spec.layers[2].countIncludePad);
-  EXPECT_TRUE(p.spec.layers[4].bias);
+  EXPECT_EQ(p.spec.layers[1].args.pair("stride"), (cnn::shape::Pair{2, 3}));
+  EXPECT_TRUE(p.spec.layers[2].args.flag("count_include_pad"));
+  EXPECT_TRUE(p.spec.layers[4].args.flag("bias"));
 }
 
 TEST(SpecParser, BatchNormDefaultsAndNames) {
@@ -58,15 +60,15 @@ TEST(SpecParser, BatchNormDefaultsAndNames) {
   ASSERT_TRUE(p.ok) << p.errors.front().second;
   ASSERT_EQ(p.spec.layers.size(), 3u);
   const LayerSpec &bn = p.spec.layers[0];
-  EXPECT_EQ(bn.kind, LayerKind::BatchNorm2d);
+  EXPECT_EQ(bn.def->name, "batchnorm2d");
   EXPECT_EQ(bn.name, "bn1");
-  EXPECT_DOUBLE_EQ(bn.eps, 1e-5);
-  EXPECT_DOUBLE_EQ(bn.momentum, 0.1);
-  EXPECT_FALSE(bn.inChannels);
+  EXPECT_DOUBLE_EQ(bn.args.real("eps"), 1e-5);
+  EXPECT_DOUBLE_EQ(bn.args.real("momentum"), 0.1);
+  EXPECT_FALSE(bn.args.given("num_features"));
   EXPECT_EQ(p.spec.layers[1].name, "bn_x");
-  EXPECT_DOUBLE_EQ(p.spec.layers[1].eps, 0.001);
-  EXPECT_DOUBLE_EQ(p.spec.layers[1].momentum, 0.3);
-  EXPECT_EQ(p.spec.layers[1].inChannels, 3);
+  EXPECT_DOUBLE_EQ(p.spec.layers[1].args.real("eps"), 0.001);
+  EXPECT_DOUBLE_EQ(p.spec.layers[1].args.real("momentum"), 0.3);
+  EXPECT_EQ(p.spec.layers[1].args.integer("num_features"), 3);
   EXPECT_EQ(p.spec.layers[2].name, "bn2");
   EXPECT_EQ(p.spec.train.frozenBatchNorm, "batch_stats");
   EXPECT_EQ(
@@ -221,13 +223,15 @@ TEST(SpecParser, BlocksArgumentsPrefixesAndSkippedNodes) {
   EXPECT_EQ(names, (std::vector<std::string>{
                        "seq.0.conv1", "seq.0.conv2", "seq.1.conv1", "seq.1.act",
                        "seq.1.conv2", "b1.conv1", "b1.conv2"}));
-  EXPECT_EQ(p.spec.layers[0].outChannels, 4);
-  EXPECT_EQ(p.spec.layers[0].kernel, (cnn::shape::Pair{3, 1}));
+  EXPECT_EQ(p.spec.layers[0].args.integer("out_channels"), 4);
+  EXPECT_EQ(p.spec.layers[0].args.pair("kernel_size"),
+            (cnn::shape::Pair{3, 1}));
   EXPECT_EQ(p.spec.layers[1].inputs, (std::vector<int>{0}));
-  EXPECT_EQ(p.spec.layers[1].kernel, (cnn::shape::Pair{1, 4}));
+  EXPECT_EQ(p.spec.layers[1].args.pair("kernel_size"),
+            (cnn::shape::Pair{1, 4}));
   EXPECT_EQ(p.spec.layers[2].inputs, (std::vector<int>{1}));
   EXPECT_EQ(p.spec.layers[4].inputs, (std::vector<int>{3}));
-  EXPECT_EQ(p.spec.layers[5].outChannels, 1);
+  EXPECT_EQ(p.spec.layers[5].args.integer("out_channels"), 1);
 }
 
 TEST(SpecParser, BlockMistakesAreReportedOncePerPlace) {

@@ -9,6 +9,7 @@
 #include "cnn/ShapeRules.h"
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,54 +22,58 @@ struct SourcePos {
   unsigned column = 1;
 };
 
-enum class LayerKind {
-  Conv2d,
-  Linear,
-  Relu,
-  Tanh,
-  Sigmoid,
-  MaxPool2d,
-  AvgPool2d,
-  AdaptiveAvgPool2d,
-  Flatten,
-  Add,
-  BatchNorm2d,
+struct LayerDef;
+
+/// A layer argument as written (or defaulted): one of the types of its
+/// ArgSpec in the layer table (LayerTable.h).
+struct ArgValue {
+  int64_t integer = 0;
+  cnn::shape::Pair pair{0, 0};
+  bool flag = false;
+  double real = 0;
+  /// Where the value is written (its key's value node); unset for defaults.
+  std::optional<SourcePos> pos;
 };
 
-/// The YAML spelling of a layer kind ("conv2d", ...).
-const char *layerKindName(LayerKind kind);
+/// The arguments of one layer by name, after defaults: every argument of
+/// its LayerDef that is required or has a default, and the optional ones
+/// the file gives. Reading an argument the layer does not have is a bug in
+/// the layer table and throws std::out_of_range.
+class LayerArgs {
+public:
+  int64_t integer(const std::string &name) const { return at(name).integer; }
+  cnn::shape::Pair pair(const std::string &name) const { return at(name).pair; }
+  bool flag(const std::string &name) const { return at(name).flag; }
+  double real(const std::string &name) const { return at(name).real; }
+  /// The argument if it has a value (written, or defaulted): optional
+  /// arguments such as in_channels have one only where the file gives it.
+  const ArgValue *given(const std::string &name) const {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : &it->second;
+  }
+  void set(const std::string &name, ArgValue value) {
+    values[name] = std::move(value);
+  }
+
+private:
+  const ArgValue &at(const std::string &name) const { return values.at(name); }
+  std::map<std::string, ArgValue> values;
+};
 
 /// `LayerSpec::inputs` entry for the network's input.
 constexpr int kNetworkInput = -1;
 
-/// One layer after `repeat` expansion and block instantiation. Only the
-/// fields of its kind are used.
+/// One layer after `repeat` expansion and block instantiation.
 struct LayerSpec {
-  LayerKind kind = LayerKind::Relu;
+  /// What the layer is (its YAML name, arguments and how it is built):
+  /// an entry of the layer table.
+  const LayerDef *def = nullptr;
   std::string name; // unique in the network: "conv1", "layer1.0.conv1"
   SourcePos pos;
   /// What the layer reads: indices of earlier layers in NetworkSpec::layers,
   /// or kNetworkInput. One input; two for add.
   std::vector<int> inputs;
-  // conv2d / linear
-  int64_t outChannels = 0; // out_channels or out_features
-  // in_channels / in_features / num_features (batchnorm2d), if given
-  std::optional<int64_t> inChannels;
-  SourcePos inChannelsPos;
-  bool bias = true;
-  bool trainable = true; // false: the layer's parameters are frozen
-  // conv2d and pooling windows
-  cnn::shape::Pair kernel{1, 1};
-  cnn::shape::Pair stride{1, 1};
-  cnn::shape::Pair padding{0, 0};
-  cnn::shape::Pair dilation{1, 1};
-  int64_t groups = 1;
-  bool countIncludePad = true;
-  // adaptive_avgpool2d
-  cnn::shape::Pair outputSize{1, 1};
-  // batchnorm2d (PyTorch's defaults)
-  double eps = 1e-5;
-  double momentum = 0.1;
+  LayerArgs args;
 };
 
 struct SgdSpec {

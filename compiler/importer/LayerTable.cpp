@@ -1,0 +1,348 @@
+#include "cnnc/importer/LayerTable.h"
+
+#include "cnn/CnnDialect.h"
+#include "cnn/ShapeRules.h"
+
+namespace cnnc {
+
+namespace shp = cnn::shape;
+using mlir::NamedAttribute;
+using mlir::Value;
+
+//===----------------------------------------------------------------------===//
+// ArgSpec
+//===----------------------------------------------------------------------===//
+
+namespace {
+ArgSpec makeArg(std::string name, ArgSpec::Type type, double min) {
+  ArgSpec spec;
+  spec.name = std::move(name);
+  spec.type = type;
+  spec.min = min;
+  return spec;
+}
+} // namespace
+
+ArgSpec ArgSpec::integer(std::string name, int64_t min) {
+  return makeArg(std::move(name), Type::Integer, double(min));
+}
+ArgSpec ArgSpec::pair(std::string name, int64_t min) {
+  return makeArg(std::move(name), Type::Pair, double(min));
+}
+ArgSpec ArgSpec::flag(std::string name) {
+  return makeArg(std::move(name), Type::Flag, 0);
+}
+ArgSpec ArgSpec::real(std::string name, double min) {
+  return makeArg(std::move(name), Type::Real, min);
+}
+
+ArgSpec ArgSpec::defaultsTo(int64_t value) && {
+  presence = Presence::Defaulted;
+  defaultValue.integer = value;
+  return std::move(*this);
+}
+ArgSpec ArgSpec::defaultsTo(shp::Pair value) && {
+  presence = Presence::Defaulted;
+  defaultValue.pair = value;
+  return std::move(*this);
+}
+ArgSpec ArgSpec::defaultsTo(bool value) && {
+  presence = Presence::Defaulted;
+  defaultValue.flag = value;
+  return std::move(*this);
+}
+ArgSpec ArgSpec::defaultsTo(double value) && {
+  presence = Presence::Defaulted;
+  defaultValue.real = value;
+  return std::move(*this);
+}
+ArgSpec ArgSpec::defaultsToArgument(std::string other) && {
+  presence = Presence::Defaulted;
+  defaultFrom = std::move(other);
+  return std::move(*this);
+}
+ArgSpec ArgSpec::optional() && {
+  presence = Presence::Optional;
+  return std::move(*this);
+}
+ArgSpec ArgSpec::mustBePositive() && {
+  positive = true;
+  return std::move(*this);
+}
+ArgSpec ArgSpec::atMost(double value) && {
+  max = value;
+  return std::move(*this);
+}
+ArgSpec ArgSpec::onlyAccepts(int64_t value, std::string message) && {
+  onlyValue = ArgValue();
+  onlyValue->integer = value;
+  onlyValueMessage = std::move(message);
+  return std::move(*this);
+}
+ArgSpec ArgSpec::onlyAccepts(bool value, std::string message) && {
+  onlyValue = ArgValue();
+  onlyValue->flag = value;
+  onlyValueMessage = std::move(message);
+  return std::move(*this);
+}
+ArgSpec ArgSpec::refusesNull(std::string message) && {
+  nullMessage = std::move(message);
+  return std::move(*this);
+}
+
+const ArgSpec *LayerDef::arg(const std::string &argName) const {
+  for (const ArgSpec &a : args)
+    if (a.name == argName)
+      return &a;
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// LayerBuilder helpers
+//===----------------------------------------------------------------------===//
+
+std::string LayerBuilder::title() const {
+  return layer().def->name + " '" + layer().name + "'";
+}
+
+bool LayerBuilder::requireInputRank(size_t rank, const char *what,
+                                    const char *hint) {
+  if (inputShape().size() == rank)
+    return true;
+  error(title() + " needs " + what + " but gets " + shp::format(inputShape()) +
+        hint);
+  return false;
+}
+
+void LayerBuilder::checkDeclared(const char *arg, int64_t actual,
+                                 const char *noun) {
+  const ArgValue *declared = args().given(arg);
+  if (!declared || declared->integer == actual)
+    return;
+  errorAt(declared->pos.value_or(layer().pos),
+          std::string(arg) + " is " + std::to_string(declared->integer) +
+              " but the layer's input has " + std::to_string(actual) + " " +
+              noun + " (shape " + shp::format(inputShape()) + ")");
+}
+
+mlir::ArrayAttr LayerBuilder::pairAttr(const char *arg) {
+  shp::Pair p = args().pair(arg);
+  return builder().getI64ArrayAttr({p[0], p[1]});
+}
+
+//===----------------------------------------------------------------------===//
+// Build functions
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+NamedAttribute named(LayerBuilder &b, const char *name, mlir::Attribute value) {
+  return b.builder().getNamedAttr(name, value);
+}
+
+Value buildConv2d(LayerBuilder &b) {
+  if (!b.requireInputRank(4, "an [N, C, H, W] input"))
+    return nullptr;
+  const LayerArgs &a = b.args();
+  const int64_t in = b.inputShape()[1], out = a.integer("out_channels");
+  b.checkDeclared("in_channels", in, "channels");
+  Value weight = b.parameter(
+      "weight", shp::conv2dWeightShape(in, out, a.pair("kernel_size"),
+                                       a.integer("groups")));
+  Value bias = a.flag("bias") ? b.parameter("bias", {out}) : Value();
+  return b.create<cnn::Conv2dOp>(
+      {b.input(), weight, bias},
+      {named(b, "stride", b.pairAttr("stride")),
+       named(b, "padding", b.pairAttr("padding")),
+       named(b, "dilation", b.pairAttr("dilation")),
+       named(b, "groups", b.builder().getI64IntegerAttr(a.integer("groups")))});
+}
+
+Value buildLinear(LayerBuilder &b) {
+  if (!b.requireInputRank(2, "an [N, features] input",
+                          "; add a 'flatten' layer before it"))
+    return nullptr;
+  const LayerArgs &a = b.args();
+  const int64_t in = b.inputShape()[1], out = a.integer("out_features");
+  b.checkDeclared("in_features", in, "features");
+  Value weight = b.parameter("weight", {out, in});
+  Value bias = a.flag("bias") ? b.parameter("bias", {out}) : Value();
+  return b.create<cnn::LinearOp>({b.input(), weight, bias});
+}
+
+template <typename OpTy> Value buildElementwise(LayerBuilder &b) {
+  return b.create<OpTy>({b.input()});
+}
+
+Value buildMaxPool2d(LayerBuilder &b) {
+  return b.create<cnn::MaxPool2dOp>(
+      {b.input()}, {named(b, "kernel_size", b.pairAttr("kernel_size")),
+                    named(b, "stride", b.pairAttr("stride")),
+                    named(b, "padding", b.pairAttr("padding")),
+                    named(b, "dilation", b.pairAttr("dilation"))});
+}
+
+Value buildAvgPool2d(LayerBuilder &b) {
+  return b.create<cnn::AvgPool2dOp>(
+      {b.input()},
+      {named(b, "kernel_size", b.pairAttr("kernel_size")),
+       named(b, "stride", b.pairAttr("stride")),
+       named(b, "padding", b.pairAttr("padding")),
+       named(b, "count_include_pad",
+             b.builder().getBoolAttr(b.args().flag("count_include_pad")))});
+}
+
+Value buildAdaptiveAvgPool2d(LayerBuilder &b) {
+  return b.create<cnn::AdaptiveAvgPool2dOp>(
+      {b.input()}, {named(b, "output_size", b.pairAttr("output_size"))});
+}
+
+/// A residual connection: a mismatch names both inputs and their shapes.
+Value buildAdd(LayerBuilder &b) {
+  const shp::Shape &lhs = b.inputShape(0), &rhs = b.inputShape(1);
+  if (!shp::add(lhs, rhs).ok()) {
+    b.error(b.title() + ": the shapes of its inputs differ: " +
+            shp::format(lhs) + " from '" + b.inputName(0) + "' and " +
+            shp::format(rhs) + " from '" + b.inputName(1) + "'");
+    return nullptr;
+  }
+  return b.create<cnn::AddOp>({b.input(0), b.input(1)});
+}
+
+Value buildBatchNorm2d(LayerBuilder &b) {
+  if (!b.requireInputRank(4, "an [N, C, H, W] input"))
+    return nullptr;
+  const LayerArgs &a = b.args();
+  const int64_t channels = b.inputShape()[1];
+  b.checkDeclared("num_features", channels, "channels");
+  // torchvision's state_dict order: weight, bias, then the buffers.
+  Value weight = b.parameter("weight", {channels});
+  Value bias = b.parameter("bias", {channels});
+  Value mean = b.buffer("running_mean", {channels});
+  Value var = b.buffer("running_var", {channels});
+  mlir::OpBuilder &ob = b.builder();
+  // Eval mode: func @forward is inference; cnn-autodiff switches the
+  // training step's copy to batch statistics.
+  return b.create<cnn::BatchNorm2dOp>(
+      {b.input(), weight, bias, mean, var},
+      {named(b, "eps", ob.getF64FloatAttr(a.real("eps"))),
+       named(b, "momentum", ob.getF64FloatAttr(a.real("momentum"))),
+       named(b, "training", ob.getBoolAttr(false))});
+}
+
+Value buildFlatten(LayerBuilder &b) {
+  return b.create<cnn::FlattenOp>({b.input()});
+}
+
+std::vector<LayerDef> makeTable() {
+  using A = ArgSpec;
+  const std::string examplePool = "arguments, e.g. {kernel_size: 2}";
+  return {
+      {"conv2d",
+       "conv",
+       {A::integer("in_channels", 1).optional(), A::integer("out_channels", 1),
+        A::pair("kernel_size", 1),
+        A::pair("stride", 1).defaultsTo(shp::Pair{1, 1}),
+        A::pair("padding", 0).defaultsTo(shp::Pair{0, 0}),
+        A::pair("dilation", 1).defaultsTo(shp::Pair{1, 1}),
+        A::integer("groups", 1).defaultsTo(int64_t(1)),
+        A::flag("bias").defaultsTo(true),
+        A::flag("trainable").defaultsTo(true)},
+       1,
+       "arguments, e.g. {out_channels: 6, kernel_size: 5}",
+       buildConv2d},
+      {"linear",
+       "fc",
+       {A::integer("in_features", 1).optional(), A::integer("out_features", 1),
+        A::flag("bias").defaultsTo(true),
+        A::flag("trainable").defaultsTo(true)},
+       1,
+       "arguments, e.g. {out_features: 10}",
+       buildLinear},
+      // inplace is accepted for familiarity with torch; it has no effect.
+      {"relu",
+       "relu",
+       {A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       buildElementwise<cnn::ReluOp>},
+      {"tanh", "tanh", {}, 1, "", buildElementwise<cnn::TanhOp>},
+      {"sigmoid", "sigmoid", {}, 1, "", buildElementwise<cnn::SigmoidOp>},
+      {"maxpool2d",
+       "pool",
+       {A::pair("kernel_size", 1),
+        A::pair("stride", 1).defaultsToArgument("kernel_size"),
+        A::pair("padding", 0).defaultsTo(shp::Pair{0, 0}),
+        A::pair("dilation", 1).defaultsTo(shp::Pair{1, 1})},
+       1,
+       examplePool,
+       buildMaxPool2d},
+      {"avgpool2d",
+       "avgpool",
+       {A::pair("kernel_size", 1),
+        A::pair("stride", 1).defaultsToArgument("kernel_size"),
+        A::pair("padding", 0).defaultsTo(shp::Pair{0, 0}),
+        A::flag("count_include_pad").defaultsTo(true)},
+       1,
+       examplePool,
+       buildAvgPool2d},
+      {"adaptive_avgpool2d",
+       "adaptive_avgpool",
+       {A::pair("output_size", 1).defaultsTo(shp::Pair{1, 1})},
+       1,
+       "",
+       buildAdaptiveAvgPool2d},
+      {"flatten",
+       "flatten",
+       {A::integer("start_dim", 0)
+            .defaultsTo(int64_t(1))
+            .onlyAccepts(int64_t(1), "flatten supports only start_dim 1 "
+                                     "(keep the batch dimension)")},
+       1,
+       "",
+       buildFlatten},
+      {"add",
+       "add",
+       {},
+       2,
+       "the two nodes it adds, e.g. {inputs: [conv2, input]}",
+       buildAdd},
+      {"batchnorm2d",
+       "bn",
+       {A::integer("num_features", 1).optional(),
+        A::real("eps", 0).mustBePositive().defaultsTo(1e-5),
+        A::real("momentum", 0)
+            .atMost(1)
+            .defaultsTo(0.1)
+            .refusesNull("momentum must be a number in [0, 1]; a cumulative "
+                         "average (momentum None) is not supported"),
+        A::flag("affine").defaultsTo(true).onlyAccepts(
+            true, "batchnorm2d supports only affine: true (PyTorch's "
+                  "default)"),
+        A::flag("track_running_stats")
+            .defaultsTo(true)
+            .onlyAccepts(true, "batchnorm2d supports only "
+                               "track_running_stats: true (PyTorch's "
+                               "default)"),
+        A::flag("trainable").defaultsTo(true)},
+       1,
+       "",
+       buildBatchNorm2d},
+  };
+}
+
+} // namespace
+
+const std::vector<LayerDef> &layerTable() {
+  static const std::vector<LayerDef> table = makeTable();
+  return table;
+}
+
+const LayerDef *findLayer(const std::string &name) {
+  for (const LayerDef &def : layerTable())
+    if (def.name == name)
+      return &def;
+  return nullptr;
+}
+
+} // namespace cnnc
