@@ -10,61 +10,37 @@
 using namespace mlir;
 
 namespace cnnc {
-namespace {
 
-/// Readers into which the default schedules fuse a producer that has no
-/// other reader (CpuSchedule.cpp: element-wise chains, conv into pool).
-bool fusesProducer(Operation *reader) {
-  return isa<cnn::ReluOp, cnn::TanhOp, cnn::SigmoidOp, cnn::AddOp,
-             cnn::BatchNorm2dOp, cnn::MaxPool2dOp, cnn::AvgPool2dOp>(reader);
-}
-
-/// Whether cutting after `ops[last]` would split a producer from the only
-/// reader it is fused into. Only the values of the segment being closed
-/// (ops[first..last]) can: earlier ones are already stored.
-bool splitsFusion(const std::vector<Operation *> &ops, size_t first,
-                  size_t last) {
-  for (size_t i = first; i <= last; ++i)
-    for (Value v : ops[i]->getResults()) {
-      if (!v.hasOneUse())
-        continue;
-      Operation *reader = *v.getUsers().begin();
-      auto it = std::find(ops.begin() + last + 1, ops.end(), reader);
-      if (it != ops.end() && fusesProducer(reader))
-        return true;
-    }
-  return false;
-}
-
-} // namespace
-
-SegmentPlan planSegments(FuncOp func, int segmentOps) {
+SegmentPlan planSegments(const FunctionFusion &fusion, int segmentOps) {
   std::vector<Operation *> computing, sinks;
-  for (Operation &op : func.getBody().front()) {
-    if (isa<cnn::ParameterOp, ReturnOp>(op))
-      continue;
-    (op.getNumResults() == 0 ? sinks : computing).push_back(&op);
-  }
-  const size_t total = computing.size() + sinks.size();
-  if (segmentOps <= 0 || total <= 2 * size_t(segmentOps)) {
-    SegmentPlan one(1);
-    for (Operation &op : func.getBody().front())
-      if (!isa<cnn::ParameterOp, ReturnOp>(op))
-        one[0].push_back(&op);
-    return one;
+  for (Operation *op : fusion.ops)
+    (op->getNumResults() == 0 ? sinks : computing).push_back(op);
+  if (segmentOps <= 0 || fusion.ops.size() <= 2 * size_t(segmentOps))
+    return SegmentPlan{fusion.ops};
+
+  // The last position in `computing` of an op computed with each op.
+  llvm::DenseMap<Operation *, size_t> position;
+  for (size_t i = 0; i < computing.size(); ++i)
+    position[computing[i]] = i;
+  std::vector<size_t> reach(computing.size());
+  for (size_t i = 0; i < computing.size(); ++i) {
+    reach[i] = i;
+    for (int node : fusion.plan.bundle(fusion.nodeOf.lookup(computing[i])))
+      if (auto it = position.find(fusion.ops[size_t(node)]);
+          it != position.end())
+        reach[i] = std::max(reach[i], it->second);
   }
 
   SegmentPlan plan;
   llvm::DenseMap<Operation *, size_t> segmentOf;
-  size_t first = 0;
+  size_t first = 0, furthest = 0;
   for (size_t i = 0; i < computing.size(); ++i) {
+    furthest = i == first ? reach[i] : std::max(furthest, reach[i]);
     const size_t size = i + 1 - first;
     const bool last = i + 1 == computing.size();
-    // Past twice the size without a clean cut, cut anyway: a stored value
-    // costs less than a pipeline that does not compile.
-    if (last ||
-        (size >= size_t(segmentOps) && (!splitsFusion(computing, first, i) ||
-                                        size >= 2 * size_t(segmentOps)))) {
+    const bool clean = furthest <= i;
+    if (last || (size >= size_t(segmentOps) &&
+                 (clean || size >= 2 * size_t(segmentOps)))) {
       plan.emplace_back(computing.begin() + first, computing.begin() + i + 1);
       for (size_t j = first; j <= i; ++j)
         segmentOf[computing[j]] = plan.size() - 1;

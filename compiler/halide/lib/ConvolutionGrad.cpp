@@ -79,8 +79,7 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
-                             const Expr &batch, const std::string &name,
-                             int rowChunk) {
+                             const Expr &batch, const std::string &name) {
   const char *op = "conv2d_weight_grad";
   detail::checkTensor(op, "input", input);
   detail::checkTensor(op, "dy", dy);
@@ -122,7 +121,8 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
   // start + the pixel within it, and a pixel an earlier chunk already
   // counted contributes 0.
   Expr ox, oy, n, counted;
-  if (rowChunk > 0 && rowChunk < outW) {
+  const int rowChunk = kWeightGradRowChunk;
+  if (rowChunk < outW) {
     const int chunks = (outW + rowChunk - 1) / rowChunk;
     result.rdom = RDom({{0, rowChunk}, {0, chunks}, {0, outH}, {0, batch}},
                        detail::funcName(name, "_r"));

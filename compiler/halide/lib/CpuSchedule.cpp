@@ -37,7 +37,8 @@ struct WindowTile {
   int block = 1;
 };
 
-WindowTile windowTile(const Group &g, int natural) {
+WindowTile windowTile(const Group &g, const MachineModel &machine) {
+  const int natural = machine.floatLanes;
   WindowTile t;
   t.width = wholeVectorWidth(natural, g.root->output.shape[3]);
   // A tile of `rows` x one vector of outputs: independent accumulators, so
@@ -53,10 +54,10 @@ WindowTile windowTile(const Group &g, int natural) {
       }
   // Convolutions also block output channels: each input vector loaded then
   // feeds `block` channels' accumulators (rows x block of them, within
-  // three quarters of the vector registers).
+  // the machine's accumulator budget).
   const int64_t C = g.root->output.shape[1];
   if (g.op->kind == OpKind::Conv2d) {
-    const int budget = natural >= 16 ? 24 : 12;
+    const int budget = machine.accumulatorBudget();
     for (int d = int(std::min<int64_t>(C, 8)); d >= 1; --d)
       if (C % d == 0 && d * t.rows <= budget) {
         t.block = d;
@@ -104,16 +105,16 @@ bool usesChannelVectors(const Group &g, int natural) {
 /// that vector is one dense load. The tile is stored channel-innermost
 /// too; the stored result (with its fused batch norm, add, activation)
 /// reads it back as vectors of x, one row at a time.
-void scheduleConvChannelVectors(const Group &g, int natural) {
+void scheduleConvChannelVectors(const Group &g, const MachineModel &machine) {
+  const int natural = machine.floatLanes;
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
   Var x = g.root->vars[0], y = g.root->vars[1], c = g.root->vars[2],
       n = g.root->vars[3];
   const int W = int(g.root->output.shape[3]);
   const int C = int(g.root->output.shape[1]);
-  // Accumulators within three quarters of the vector registers, as in
-  // windowTile.
-  const int budget = natural >= 16 ? 24 : 12;
+  // Accumulators within the register budget, as in windowTile.
+  const int budget = machine.accumulatorBudget();
   const int vectors = (2 * W <= budget && C % (2 * natural) == 0) ? 2 : 1;
   const int block = vectors * natural;
 
@@ -184,18 +185,19 @@ void scheduleConvChannelVectors(const Group &g, int natural) {
 /// blocks and the conv computes one block of one image, all of its rows,
 /// inside each parallel (block, n) iteration, right before the pool reads
 /// it: the conv's result never makes a round trip through memory.
-void scheduleWindowed(const Group &g, int natural,
+void scheduleWindowed(const Group &g, const MachineModel &machine,
                       const Group *producer = nullptr,
                       std::optional<LoopLevel> at = std::nullopt) {
+  const int natural = machine.floatLanes;
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
   Var x = g.root->vars[0], y = g.root->vars[1], c = g.root->vars[2],
       n = g.root->vars[3];
   const int64_t W = g.root->output.shape[3];
-  WindowTile tile = windowTile(g, natural);
+  WindowTile tile = windowTile(g, machine);
   const int width = tile.width, rows = tile.rows;
   const int block =
-      producer ? windowTile(*producer, natural).block : tile.block;
+      producer ? windowTile(*producer, machine).block : tile.block;
 
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
       yi(y.name() + "_i"), co(c.name() + "_o"), cb(c.name() + "_b");
@@ -229,7 +231,7 @@ void scheduleWindowed(const Group &g, int natural,
     Var cn(c.name() + "_n");
     root.fuse(co, n, cn).parallel(cn);
     if (producer)
-      scheduleWindowed(*producer, natural, nullptr, LoopLevel(root, cn));
+      scheduleWindowed(*producer, machine, nullptr, LoopLevel(root, cn));
   }
 
   Var ax = op.vars[0], ay = op.vars[1], ac = op.vars[2];
@@ -279,23 +281,25 @@ void scheduleWindowed(const Group &g, int natural,
 /// Long rows (>= 32 vectors of input features) go in chunks of 16 vectors,
 /// over tiles of bo outputs x 30 samples: the bo weight rows of a chunk stay
 /// in L1 while the tile's 10 register blocks of samples read them.
-void scheduleLinear(const Group &g, int natural) {
+void scheduleLinear(const Group &g, const MachineModel &machine) {
+  const int natural = machine.floatLanes;
   LoweredOp &op = *g.op;
   Func root = g.root->output.func;
   Var o = g.root->vars[0], n = g.root->vars[1];
   const int64_t outFeatures = g.root->output.shape[1];
   const int64_t features = op.inputs[0].shape[1];
   const bool lanesPath = features >= natural;
-  // Accumulators: bo x bn vectors, within three quarters of the registers
-  // (24 with AVX-512), the rest for the loaded operands.
-  const int budget = natural >= 16 ? 24 : 12;
+  // Accumulators: bo x bn vectors, within the register budget, the rest
+  // for the loaded operands.
+  const int budget = machine.accumulatorBudget();
   const int bn = lanesPath ? 3 : 1;
   const int bo =
       int(std::min<int64_t>(lanesPath ? budget / bn : 8, outFeatures));
-  // Long rows: chunks of `chunk` vectors of input features, so that a
-  // block's weight chunk (bo rows) stays in L1 while every block of
-  // samples reads it.
-  const int chunk = 16;
+  // Long rows: chunks of `chunk` vectors of input features, so that a full
+  // block's weight chunk (budget / bn rows) fills a quarter of L1 and stays
+  // there while every block of samples reads it (16 vectors with AVX-512).
+  const int chunk = int(std::max<int64_t>(
+      1, machine.l1DataBytes / 4 / ((budget / bn) * machine.vectorBytes())));
   const bool chunked = lanesPath && features >= 2 * chunk * natural;
 
   Var oo(o.name() + "_o"), oi(o.name() + "_i"), no(n.name() + "_o"),
@@ -491,6 +495,46 @@ void storePerChannel(Func f, int natural) {
   f.compute_root().vectorize(f.args()[0], natural, TailStrategy::GuardWithIf);
 }
 
+MachineModel cpuMachineModelOrThrow(const Target &target) {
+  std::string error;
+  std::optional<MachineModel> model = cpuMachineModel(target, error);
+  if (!model)
+    throw std::invalid_argument("schedule: " + error);
+  return *model;
+}
+
+std::vector<fusion::Group> planGroups(const std::vector<LoweredOp> &ops,
+                                      const std::vector<Func> &pipelineOutputs) {
+  // Ops by the name of the Func they produce (names are unique).
+  std::map<std::string, int> producer;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (!ops[i].output.func.defined())
+      throw std::invalid_argument(std::string("schedule: ") +
+                                  opKindName(ops[i].kind) +
+                                  " op has no output Func");
+    producer[ops[i].output.func.name()] = int(i);
+  }
+  std::set<std::string> outputs;
+  for (const Func &f : pipelineOutputs)
+    outputs.insert(f.name());
+  std::vector<fusion::Node> nodes(ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const LoweredOp &op = ops[i];
+    fusion::Node &node = nodes[i];
+    node.role = op.kind == OpKind::Conv2d ? fusion::Role::Convolution
+                : op.kind == OpKind::MaxPool2d || op.kind == OpKind::AvgPool2d
+                    ? fusion::Role::Pool
+                : isElementwise(op.kind) ? fusion::Role::Pointwise
+                                         : fusion::Role::Forward;
+    node.padded = op.padded.defined();
+    node.isOutput = outputs.count(op.output.func.name()) > 0;
+    for (const Tensor &t : op.inputs)
+      if (auto it = producer.find(t.func.name()); it != producer.end())
+        node.operands.push_back(it->second);
+  }
+  return fusion::plan(nodes).groups;
+}
+
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const Target &target) {
   std::vector<Func> outputs;
@@ -501,69 +545,42 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
 
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
                              const std::vector<Func> &pipelineOutputs) {
-  const int natural = target.natural_vector_size<float>();
+  applyDefaultCpuSchedule(ops, cpuMachineModelOrThrow(target),
+                          planGroups(ops, pipelineOutputs));
+}
 
-  // Who reads each op result (by Func name; names are unique).
-  std::map<std::string, std::vector<size_t>> readers;
-  for (size_t i = 0; i < ops.size(); ++i) {
-    if (!ops[i].output.func.defined())
+void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
+                             const MachineModel &machine,
+                             const std::vector<fusion::Group> &plan) {
+  const int natural = machine.floatLanes;
+  for (const LoweredOp &op : ops)
+    if (!op.output.func.defined())
       throw std::invalid_argument(std::string("schedule: ") +
-                                  opKindName(ops[i].kind) +
-                                  " op has no output Func");
-    for (const Tensor &t : ops[i].inputs)
-      readers[t.func.name()].push_back(i);
-  }
-  std::set<std::string> outputs;
-  for (const Func &f : pipelineOutputs)
-    outputs.insert(f.name());
+                                  opKindName(op.kind) + " op has no output Func");
 
-  std::vector<bool> fused(ops.size(), false);
+  // Every member of a group's chain is computed in its anchor's loops: only
+  // the last result is stored, the others are inlined. A fused batch norm's
+  // per-channel scale and shift (and statistics) are computed once, not per
+  // element.
   std::vector<Group> groups;
-  for (size_t i = 0; i < ops.size(); ++i) {
-    if (fused[i])
-      continue;
-    // Follow the chain of element-wise ops (batch norms, activations,
-    // residual adds) that are the only reader of the previous result; every
-    // result but the last is then inlined: conv -> batch norm -> add -> relu
-    // is stored once. An add's other operand is a stored tensor (or fused
-    // into its own producer's chain), read at the same point.
-    size_t last = i;
-    for (;;) {
-      const std::string name = ops[last].output.func.name();
-      auto it = readers.find(name);
-      if (outputs.count(name) || it == readers.end() || it->second.size() != 1)
-        break;
-      size_t next = it->second[0];
-      if (!isElementwise(ops[next].kind) || fused[next] || next == last)
-        break;
-      ops[last].output.func.compute_inline();
-      fused[next] = true;
-      last = next;
-      // A fused batch norm's per-channel scale and shift (and statistics)
-      // are computed once, not per element.
-      for (Func &f : ops[next].stored)
+  for (const fusion::Group &planned : plan) {
+    LoweredOp *previous = &ops.at(size_t(planned.anchor));
+    for (int member : planned.chain) {
+      previous->output.func.compute_inline();
+      previous = &ops.at(size_t(member));
+      for (Func &f : previous->stored)
         storePerChannel(f, natural);
     }
-    groups.push_back({&ops[i], &ops[last]});
+    groups.push_back({&ops[size_t(planned.anchor)],
+                      &ops[size_t(planned.stored())]});
   }
 
-  // A conv group whose only reader is a pool, keyed by the pool's op.
+  // A conv group computed inside a pool's loops, keyed by the pool's op.
   std::map<const LoweredOp *, const Group *> fusedProducer;
-  for (const Group &g : groups) {
-    if (g.op->kind != OpKind::Conv2d || g.op->padded.defined())
-      continue;
-    const std::string name = g.root->output.func.name();
-    auto it = readers.find(name);
-    if (outputs.count(name) || it == readers.end() || it->second.size() != 1)
-      continue;
-    const LoweredOp &reader = ops[it->second[0]];
-    // A padded pool reads the conv through its boundary Func, and adaptive
-    // pooling's windows do not tile the rows: both keep the stored result.
-    if ((reader.kind == OpKind::MaxPool2d ||
-         reader.kind == OpKind::AvgPool2d) &&
-        !reader.padded.defined())
-      fusedProducer[&reader] = &g;
-  }
+  for (size_t g = 0; g < plan.size(); ++g)
+    if (plan[g].computedInside)
+      fusedProducer[groups.at(size_t(*plan[g].computedInside)).op] =
+          &groups[g];
   std::set<const LoweredOp *> scheduledByReader;
   for (const auto &entry : fusedProducer)
     scheduledByReader.insert(entry.second->op);
@@ -574,7 +591,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
     switch (g.op->kind) {
     case OpKind::Conv2d:
       if (usesChannelVectors(g, natural)) {
-        scheduleConvChannelVectors(g, natural);
+        scheduleConvChannelVectors(g, machine);
         break;
       }
       [[fallthrough]];
@@ -590,12 +607,12 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
     case OpKind::MaxPool2d:
     case OpKind::AvgPool2d: {
       auto it = fusedProducer.find(g.op);
-      scheduleWindowed(g, natural,
+      scheduleWindowed(g, machine,
                        it == fusedProducer.end() ? nullptr : it->second);
       break;
     }
     case OpKind::Linear:
-      scheduleLinear(g, natural);
+      scheduleLinear(g, machine);
       break;
     case OpKind::Relu:
     case OpKind::Tanh:

@@ -96,15 +96,6 @@ void storeIntermediate(Func f) {
     f.update(i).parallel(args.back());
 }
 
-/// The SGD update in `grads` that reads `grad`'s result, if any.
-LoweredGrad *updateOf(const LoweredGrad &grad,
-                      std::vector<LoweredGrad> &grads) {
-  for (LoweredGrad &u : grads)
-    if (u.kind == GradKind::SgdUpdate &&
-        u.inputs.at(1).func.name() == grad.output.func.name())
-      return &u;
-  return nullptr;
-}
 
 /// Conv weight gradient: each weight reduces over (ox, oy, n), and the
 /// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
@@ -117,7 +108,9 @@ LoweredGrad *updateOf(const LoweredGrad &grad,
 /// fused into the gradient's only use: the update runs parallel over the
 /// same blocks of output channels, and each block's gradient is computed
 /// inside that loop, just before its weights are updated.
-void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
+void scheduleConvWeightGrad(LoweredGrad &g, const MachineModel &machine,
+                            LoweredGrad *update) {
+  const int natural = machine.floatLanes;
   for (Func padded : g.stored) // the zero-padded input, when padded
     padded.vectorize(padded.args()[0], natural);
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
@@ -129,10 +122,10 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
   const int O = int(g.output.shape[0]);
   const int lanes = chunked ? outW : detail::reductionLanes(outW, natural);
   const bool unrollKx = kW <= 8;
-  // Output channels per block: a divisor of O, the accumulators within
-  // three quarters of the vector registers (32 with AVX-512, 16 otherwise);
-  // the input vectors of each step are shared by the whole block.
-  const int budget = natural >= 16 ? 24 : 12;
+  // Output channels per block: a divisor of O, the accumulators within the
+  // register budget; the input vectors of each step are shared by the whole
+  // block.
+  const int budget = machine.accumulatorBudget();
   const int perChannel =
       (unrollKx ? kW : 1) * ((lanes + natural - 1) / natural);
   int block = 1;
@@ -214,19 +207,20 @@ void scheduleConvWeightGrad(LoweredGrad &g, int natural, LoweredGrad *update) {
 /// read only the stored zero-padded dy (stored[0], its region grows with
 /// them; it reads dy clamped) and weights indexed by the reduction and the
 /// (exact) channel block, so nothing outside a buffer is read.
-void scheduleConvInputGrad(LoweredGrad &g, int natural) {
+void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
+  const int natural = machine.floatLanes;
   Func padded = g.stored.at(0);
   padded.vectorize(padded.args()[0], natural);
   const int W = int(g.output.shape[3]), H = int(g.output.shape[2]);
   const int width = vectorWidth(natural, W);
   // Tile rows x channels: each kx tap loads `rows` dy vectors and `block`
   // weights for rows * block FMAs, so pick the fewest loads per FMA, rows
-  // rounding H up counted as waste, with the accumulators in three quarters
-  // of the vector registers (32 with AVX-512, 16 otherwise) and the block a
+  // rounding H up counted as waste, with the accumulators within the
+  // register budget and the block a
   // divisor of a group's channels (a block within one group reads one
   // group's weights).
   const int groupIn = int(g.inputs.at(1).shape[1]);
-  const int budget = natural >= 16 ? 24 : 12;
+  const int budget = machine.accumulatorBudget();
   int rows = 1, block = 1;
   double best = 0;
   for (int r = 1; r <= std::min(H, 8); ++r)
@@ -291,13 +285,14 @@ void scheduleConvInputGrad(LoweredGrad &g, int natural) {
 /// fused into the gradient's only use: the update's outputs are tiled the
 /// same way and each gradient tile is computed inside the update's tile
 /// loop, consumed while in registers and L1, never stored whole.
-void scheduleLinearWeightGrad(LoweredGrad &g, int natural,
+void scheduleLinearWeightGrad(LoweredGrad &g, const MachineModel &machine,
                               LoweredGrad *update) {
   Var k = g.vars[0], o = g.vars[1];
   RVar rn(g.rdom.x);
   const int K = int(g.output.shape[1]), O = int(g.output.shape[0]);
+  const int natural = machine.floatLanes;
   const int width = wholeVectorWidth(natural, K);
-  const int budget = natural >= 16 ? 24 : 12;
+  const int budget = machine.accumulatorBudget();
   const int kv = std::max(1, std::min(K / width, 6));
   const int ob = std::max(1, std::min(O, budget / kv));
   // Tiles f(k, o) (the gradient's or the update's vars), parallel over the
@@ -418,12 +413,38 @@ void scheduleBatchNormGrad(LoweredGrad &g, int natural) {
 
 } // namespace
 
+std::vector<std::optional<size_t>>
+updatesOfGradients(const std::vector<LoweredGrad> &grads) {
+  std::vector<std::optional<size_t>> updateOf(grads.size());
+  for (size_t g = 0; g < grads.size(); ++g) {
+    if (grads[g].kind != GradKind::Conv2dWeightGrad &&
+        grads[g].kind != GradKind::LinearWeightGrad)
+      continue;
+    for (size_t u = 0; u < grads.size(); ++u)
+      if (grads[u].kind == GradKind::SgdUpdate &&
+          grads[u].inputs.at(1).func.name() == grads[g].output.func.name())
+        updateOf[g] = u;
+  }
+  return updateOf;
+}
+
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target) {
-  const int natural = target.natural_vector_size<float>();
+  applyDefaultGradientSchedule(grads, cpuMachineModelOrThrow(target),
+                               updatesOfGradients(grads));
+}
+
+void applyDefaultGradientSchedule(
+    std::vector<LoweredGrad> &grads, const MachineModel &machine,
+    const std::vector<std::optional<size_t>> &updateOf) {
+  const int natural = machine.floatLanes;
+  auto updateFor = [&](size_t g) -> LoweredGrad * {
+    return updateOf.at(g) ? &grads.at(*updateOf[g]) : nullptr;
+  };
   // SGD updates scheduled with the gradient they read.
   std::set<const LoweredGrad *> fused;
-  for (LoweredGrad &g : grads) {
+  for (size_t index = 0; index < grads.size(); ++index) {
+    LoweredGrad &g = grads[index];
     if (fused.count(&g))
       continue;
     if (isBatchNorm(g.kind)) {
@@ -439,19 +460,19 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
       for (Func &f : g.stored)
         storeIntermediate(f);
     if (g.kind == GradKind::Conv2dInputGrad) {
-      scheduleConvInputGrad(g, natural);
+      scheduleConvInputGrad(g, machine);
       continue;
     }
     if (g.kind == GradKind::Conv2dWeightGrad) {
-      LoweredGrad *update = updateOf(g, grads);
-      scheduleConvWeightGrad(g, natural, update);
+      LoweredGrad *update = updateFor(index);
+      scheduleConvWeightGrad(g, machine, update);
       if (update)
         fused.insert(update);
       continue;
     }
     if (g.kind == GradKind::LinearWeightGrad) {
-      LoweredGrad *update = updateOf(g, grads);
-      scheduleLinearWeightGrad(g, natural, update);
+      LoweredGrad *update = updateFor(index);
+      scheduleLinearWeightGrad(g, machine, update);
       if (update)
         fused.insert(update);
       continue;

@@ -195,14 +195,13 @@ struct ConvSpec {
 };
 
 /// dx, dw and db of one conv, each against FD of the double conv.
-/// `rowChunk`: the weight gradient's row chunks (0: whole rows).
 void addConvCases(const ConvSpec &s, std::vector<LoweredGrad> &grads,
-                  std::vector<GradCase> &cases, int rowChunk = 0) {
+                  std::vector<GradCase> &cases) {
   std::ostringstream os;
   os << "conv in " << s.C << "x" << s.H << "x" << s.W << " out " << s.O << " k "
      << s.KH << "x" << s.KW << " s " << pairText(s.stride) << " p "
      << pairText(s.padding) << " d " << pairText(s.dilation) << " g "
-     << s.groups << " row chunk " << rowChunk;
+     << s.groups;
   const std::string label = os.str();
   Conv2dArgs args{s.stride, s.padding, s.dilation, s.groups};
   Shape xShape{kDynamic, s.C, s.H, s.W};
@@ -226,8 +225,8 @@ void addConvCases(const ConvSpec &s, std::vector<LoweredGrad> &grads,
   cases.push_back(dx);
 
   Input x2 = makeInput("x", xShape), dy2 = makeInput("dy", yShape);
-  grads.push_back(conv2dWeightGrad(x2.tensor, dy2.tensor, wShape, args,
-                                   batchOf(x2), "conv2d_dw", rowChunk));
+  grads.push_back(
+      conv2dWeightGrad(x2.tensor, dy2.tensor, wShape, args, batchOf(x2)));
   EXPECT_EQ(grads.back().output.shape, wShape);
   GradCase dw{label + " dw", grads.back().output, nullptr};
   dw.prepare = [=](int batch, std::mt19937 &rng) mutable {
@@ -277,23 +276,25 @@ TEST(GradConv2d, PaddingStrideDilationGroups) {
   runCases(grads, cases, rng);
 }
 
-// The weight gradient's rows summed in chunks: chunks that divide the row
-// (32 = 2 x 16), a last chunk shifted inwards over pixels already counted
-// (28 = 16 + 12, 35 = 4 x 8 + 3, with stride and padding), and a chunk at
-// least the row (whole rows).
+// The weight gradient's rows summed in chunks of kWeightGradRowChunk (16)
+// pixels: chunks that divide the row (32 = 2 x 16), a last chunk shifted
+// inwards over pixels already counted (28 = 16 + 12, 35 = 2 x 16 + 3 with
+// padding, 20 = 16 + 4 with stride and padding), and a row narrower than a
+// chunk (whole rows).
 TEST(GradConv2d, WeightGradRowChunks) {
   std::mt19937 rng(11);
   std::vector<LoweredGrad> grads;
   std::vector<GradCase> cases;
-  const std::vector<std::pair<ConvSpec, int>> specs = {
-      {{2, 4, 34, 3, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1}, 16},
-      {{3, 5, 32, 4, 5, 5, {1, 1}, {0, 0}, {1, 1}, 1}, 16},
-      {{2, 4, 35, 2, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1}, 8},
-      {{2, 5, 20, 2, 3, 3, {2, 1}, {1, 1}, {1, 1}, 1}, 4},
-      {{2, 4, 9, 2, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1}, 16},
+  const std::vector<ConvSpec> specs = {
+      {2, 4, 34, 3, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1},
+      {3, 5, 32, 4, 5, 5, {1, 1}, {0, 0}, {1, 1}, 1},
+      {2, 4, 35, 2, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1},
+      {2, 5, 20, 2, 3, 3, {2, 1}, {1, 1}, {1, 1}, 1},
+      {2, 4, 9, 2, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1},
   };
-  for (const auto &[s, chunk] : specs)
-    addConvCases(s, grads, cases, chunk);
+  static_assert(kWeightGradRowChunk == 16, "the widths above assume 16");
+  for (const ConvSpec &s : specs)
+    addConvCases(s, grads, cases);
   runCases(grads, cases, rng);
 }
 

@@ -4,6 +4,8 @@
 #ifndef CNNC_HALIDE_CPUSCHEDULE_H
 #define CNNC_HALIDE_CPUSCHEDULE_H
 
+#include "cnnc/halide/FusionPlan.h"
+#include "cnnc/halide/MachineModel.h"
 #include "cnnc/halide/Ops.h"
 
 #include <Halide.h>
@@ -12,31 +14,31 @@
 
 namespace cnnc::hl {
 
-/// Schedules every Func of `ops` (all ops of one pipeline, in order) for
-/// `target`: correct for any batch size, vectorised by the target's natural
-/// float width, parallel over batch x channels (or batch x blocks of output
-/// features).
+/// Schedules every Func of `ops` (all forward ops of one pipeline, in
+/// order) for `machine`: correct for any batch size, vectorised by the
+/// machine's float lanes, parallel over batch x channels (or batch x blocks
+/// of output features), each of `groups` (the fusion plan's, as indices into
+/// `ops`) computed in one loop nest.
 ///
 ///  - Each conv / pool computes its reduction per tile of 4 to 6 rows (a
 ///    divisor of the height where one exists) x one vector of outputs (x a
-///    block of output channels for convolutions), inside the loops of the
-///    tensor it produces (compute_at, accumulators in registers, small
-///    kernels' taps unrolled); a padded input is stored once per image.
-///    Linear is a tiled GEMM: tiles of output features x samples accumulate
-///    in vector lanes over the input features (rfactor), long rows in
-///    chunks that stay in L1 while a block of samples reads them.
-///  - A convolution without padding (with its fused activations) whose only
-///    reader is a max / average pool without padding is computed inside the
-///    pool's parallel loop, one block of output channels of one image at a
-///    time, so its result never goes through memory (the pool's channels
-///    are split into the same blocks). In a training step the result is
-///    also read by the backward pass, so it stays stored there.
-///  - Element-wise activations and adds that are the only reader of an op's
-///    result are fused into it (conv -> add -> relu is stored once): the
-///    last op of the chain is the stored tensor; the op's own output Func
-///    and the inner ones are inlined.
-///  - BatchNorm2d is element-wise (x * scale + shift): fused into the conv
-///    it alone reads (inference: conv -> bn -> add -> relu is stored once),
+///    block of output channels for convolutions, its accumulators within
+///    the machine's register budget), inside the loops of the tensor it
+///    produces (compute_at, accumulators in registers, small kernels' taps
+///    unrolled); a padded input is stored once per image. Linear is a tiled
+///    GEMM: tiles of output features x samples accumulate in vector lanes
+///    over the input features (rfactor), long rows in chunks that stay in L1
+///    while a block of samples reads them.
+///  - A convolution group computed inside a pool's group (see FusionPlan.h)
+///    runs inside the pool's parallel loop, one block of output channels of
+///    one image at a time, so its result never goes through memory (the
+///    pool's channels are split into the same blocks).
+///  - The pointwise ops of a group's chain are computed in its anchor's
+///    loops (conv -> add -> relu is stored once): the last op of the chain
+///    is the stored tensor; the anchor's own output Func and the inner ones
+///    are inlined.
+///  - BatchNorm2d is pointwise (x * scale + shift): fused into the conv it
+///    alone reads (inference: conv -> bn -> add -> relu is stored once),
 ///    else stored as whole planes (storePlanes) with the activations after
 ///    it fused; its per-channel scale, shift and, in training mode, the
 ///    batch statistics (the op's `stored`) are stored once.
@@ -57,17 +59,32 @@ namespace cnnc::hl {
 ///    computed or read outside the tensors' real extents, so batch 1 and odd
 ///    sizes are fine.
 ///
-/// Every Func that reads an op's result must be an op in `ops` or be listed
-/// in `pipelineOutputs` (a result read from elsewhere could have been fused
-/// away). `pipelineOutputs` names every Func the pipeline returns; they are
-/// never fused away. The two-argument form takes the last op's output as the
-/// only pipeline output. Call it once per set of ops (Halide schedules can
-/// not be re-split).
+/// Call it once per set of ops (Halide schedules can not be re-split).
+void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
+                             const MachineModel &machine,
+                             const std::vector<fusion::Group> &groups);
+
+/// The same for ops built without the cnn dialect (tests, tools): the
+/// fusion plan is made from the lowered ops' own graph, `pipelineOutputs`
+/// (default: the last op's output) are never fused away, and the machine is
+/// `target`'s (a CPU target; anything else throws std::invalid_argument).
+/// Every Func that reads an op's result must be an op in `ops` or be one of
+/// `pipelineOutputs`.
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const Halide::Target &target);
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const Halide::Target &target,
                              const std::vector<Halide::Func> &pipelineOutputs);
+
+/// The fusion plan's groups of `ops` (see FusionPlan.h), their graph read
+/// from the Funcs each op reads; `pipelineOutputs` are read outside.
+std::vector<fusion::Group>
+planGroups(const std::vector<LoweredOp> &ops,
+           const std::vector<Halide::Func> &pipelineOutputs);
+
+/// The model of `target`, which must be a CPU target cnnc schedules (else
+/// std::invalid_argument).
+MachineModel cpuMachineModelOrThrow(const Halide::Target &target);
 
 /// An element-wise [N, C, H, W] result f(x, y, c, n) with static H, W,
 /// stored once: each (H, W) plane is one contiguous loop vectorised by the

@@ -5,15 +5,19 @@
 #define CNNC_HALIDE_GRADIENTSCHEDULE_H
 
 #include "cnnc/halide/Gradients.h"
+#include "cnnc/halide/MachineModel.h"
 
 #include <Halide.h>
 
+#include <optional>
 #include <vector>
 
 namespace cnnc::hl {
 
 /// Schedules every Func of `grads` (the backward ops of one pipeline) for
-/// `target`, correct for any batch size:
+/// `machine`, correct for any batch size; `updateOf[g]` is the index in
+/// `grads` of the SGD update computed with weight gradient g (the fusion
+/// plan's updates, see FusionPlan.h):
 ///  - every result (`output`, `extraOutputs`) is stored (compute_root),
 ///    vectorised along its innermost dimension (GuardWithIf tails: nothing
 ///    outside a tensor is computed or read) and parallel over its
@@ -46,8 +50,21 @@ namespace cnnc::hl {
 ///    parallel over the output blocks;
 ///  - SGD with momentum: the new parameter and velocity in one loop per row.
 /// Call it once per set of grads.
+void applyDefaultGradientSchedule(
+    std::vector<LoweredGrad> &grads, const MachineModel &machine,
+    const std::vector<std::optional<size_t>> &updateOf);
+
+/// The same for ops built without the cnn dialect (tests, tools): each
+/// weight gradient's update is the SGD step reading its result, and the
+/// machine is `target`'s (a CPU target; anything else throws
+/// std::invalid_argument).
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Halide::Target &target);
+
+/// For each of `grads`, the SGD update in `grads` that reads it, if it is a
+/// weight gradient.
+std::vector<std::optional<size_t>>
+updatesOfGradients(const std::vector<LoweredGrad> &grads);
 
 } // namespace cnnc::hl
 

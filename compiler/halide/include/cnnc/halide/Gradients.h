@@ -111,21 +111,25 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
                             const cnn::shape::Conv2dArgs &args,
                             const std::string &name = "conv2d_dx");
 
+/// Pixels per chunk of a conv weight gradient's row sums (see
+/// conv2dWeightGrad): whole vectors on every CPU cnnc schedules (16 floats
+/// with AVX-512, 2 x 8 with AVX2, 4 x 4 with NEON).
+constexpr int kWeightGradRowChunk = 16;
+
 /// dw of conv2d, of `weightShape` [O, C/g, KH, KW] (the forward weight's),
 /// from the forward input x [N, C, H, W] and dy [N, O, Ho, Wo]: the sum
 /// over (n, oy, ox) of x(tap) * dy. rdom (ox, oy, n) with n over
 /// [0, batch). `stored[0]` (only with padding): x behind its zero padding.
-/// With 0 < `rowChunk` < Wo, each dy row is summed in chunks of `rowChunk`
+/// Rows wider than kWeightGradRowChunk are summed in chunks of that many
 /// pixels instead, rdom (pixel, chunk, oy, n): the last chunk ends at the
 /// row's end (shifted inwards) and masks the pixels the one before it
 /// counted, so a schedule can vectorise every chunk as whole vectors with
-/// no partial tail (rows of 28 or 56 floats are 2 or 4 AVX-512 vectors).
+/// no partial tail (a row of 28 is 16 + 16, 12 of them masked).
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
                              const Halide::Expr &batch,
-                             const std::string &name = "conv2d_dw",
-                             int rowChunk = 0);
+                             const std::string &name = "conv2d_dw");
 
 /// db [C] from dy [N, C, H, W] (sum over n, y, x; rdom (x, y, n)) or from
 /// dy [N, F] (sum over n; rdom (n)).

@@ -41,6 +41,10 @@ struct SchedulePolicy {
 /// The autoscheduler names `SchedulePolicy::autoscheduler` accepts.
 const std::vector<std::string> &availableAutoschedulers();
 
+/// The ops of the cnn dialect that have no Halide lowering (see
+/// compiler/lowering/OpLowerings.h): empty when every op has one.
+std::vector<std::string> opsWithoutHalideLowering();
+
 /// A value computed by one segment of a pipeline and read by a later one:
 /// a dense float32 tensor that the caller stores between the segments.
 struct IntermediateTensor {
@@ -71,8 +75,10 @@ struct LoweredPipeline {
   std::vector<IntermediateTensor> intermediates;
 };
 
-/// Lowers `func @forward` of `module`. On failure returns false and sets
-/// `error` (Halide's exceptions do not escape).
+/// Lowers `func @forward` of `module`, scheduled by the target's backend
+/// (cnnc/halide/Backend.h; a target without one, a GPU, is an error) or by
+/// the policy's autoscheduler. On failure returns false and sets `error`
+/// (Halide's exceptions do not escape).
 bool lowerForward(mlir::ModuleOp module, const Halide::Target &target,
                   const SchedulePolicy &policy, LoweredPipeline &result,
                   std::string &error);

@@ -9,6 +9,8 @@
 #ifndef CNNC_LOWERING_SEGMENTATION_H
 #define CNNC_LOWERING_SEGMENTATION_H
 
+#include "cnnc/lowering/FunctionFusion.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <vector>
@@ -21,17 +23,19 @@ using SegmentPlan = std::vector<std::vector<mlir::Operation *>>;
 /// The default `segmentOps` of planSegments.
 constexpr int kDefaultSegmentOps = 32;
 
-/// Plans the segments of `func`'s body (cnn.parameter and the return are
-/// not ops of any segment). A function of at most 2 x `segmentOps` ops is
-/// one segment, so that small networks keep every fusion. Longer ones are
-/// cut after about `segmentOps` ops, at a point where no value crosses the
-/// cut that the schedules would have fused into its only reader (an
-/// activation, an add or a pool): such a value would otherwise be stored
-/// and loaded again. Ops without results (the SGD and running-statistics
-/// updates, which come last in a training step) go to the segment where
-/// their last operand is computed, so the gradients and statistics they
-/// read do not cross. `segmentOps` <= 0 means one segment.
-SegmentPlan planSegments(mlir::FuncOp func, int segmentOps);
+/// Plans the segments of a function's body, whose ops and fusion plan are
+/// `fusion` (cnn.parameter and the return are not ops of any segment). A
+/// function of at most 2 x `segmentOps` ops is one segment, so that small
+/// networks keep every fusion. Longer ones are cut after about `segmentOps`
+/// ops, where the cut separates no ops that `fusion` computes together
+/// (FusionPlan's bundles: a group, a convolution and the pool it is computed
+/// in): the value crossing the cut is then stored anyway. Past 2 x `segmentOps`
+/// ops without such a place the cut is forced (a stored value costs less than a
+/// pipeline that does not compile). Ops without results (the SGD and
+/// running-statistics updates, which come last in a training step) go to the
+/// segment where their last operand is computed, so the gradients and
+/// statistics they read do not cross. `segmentOps` <= 0 means one segment.
+SegmentPlan planSegments(const FunctionFusion &fusion, int segmentOps);
 
 } // namespace cnnc
 

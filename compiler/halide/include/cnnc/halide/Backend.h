@@ -1,0 +1,55 @@
+// The seam between the algorithms (Ops.h, Gradients.h) and the schedules:
+// a backend schedules one pipeline's lowered ops, grouped by the fusion plan
+// (FusionPlan.h), for a machine it describes with an explicit model. The CPU
+// backend (CpuSchedule.h, GradientSchedule.h) serves x86-64 with AVX2 or
+// AVX-512 and AArch64; a GPU backend is a sibling behind the same interface.
+#ifndef CNNC_HALIDE_BACKEND_H
+#define CNNC_HALIDE_BACKEND_H
+
+#include "cnnc/halide/FusionPlan.h"
+#include "cnnc/halide/Gradients.h"
+#include "cnnc/halide/MachineModel.h"
+#include "cnnc/halide/Ops.h"
+
+#include <Halide.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cnnc::hl {
+
+/// One pipeline's ops as the lowering hands them to a backend: every Func
+/// of them is scheduled by it.
+struct ScheduleRequest {
+  std::vector<LoweredOp> &ops;
+  std::vector<LoweredGrad> &grads;
+  /// The fusion plan's groups of `ops`, as indices into `ops` (a group's
+  /// computedInside indexes `groups`).
+  const std::vector<fusion::Group> &groups;
+  /// For each of `grads`, the index in `grads` of the update computed with
+  /// it (a weight gradient and its SGD step), if any.
+  const std::vector<std::optional<size_t>> &updateOf;
+  /// Batch statistics no forward op of the pipeline computes (read only by
+  /// gradients and running-statistics updates): stored once.
+  const std::vector<const ChannelStats *> &orphanStats;
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+  virtual const MachineModel &machine() const = 0;
+  /// Schedules every Func of `request` (once: Halide schedules cannot be
+  /// re-split).
+  virtual void schedule(const ScheduleRequest &request) const = 0;
+};
+
+/// The backend for `target`, or null with `error` saying why there is none
+/// (GPU targets have no schedules yet).
+std::unique_ptr<Backend> selectBackend(const Halide::Target &target,
+                                       std::string &error);
+
+} // namespace cnnc::hl
+
+#endif // CNNC_HALIDE_BACKEND_H

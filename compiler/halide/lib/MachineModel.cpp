@@ -1,0 +1,49 @@
+#include "cnnc/halide/MachineModel.h"
+
+namespace cnnc::hl {
+
+namespace {
+
+bool hasAvx512(const Halide::Target &target) {
+  using T = Halide::Target;
+  for (T::Feature f : {T::AVX512, T::AVX512_KNL, T::AVX512_Skylake,
+                       T::AVX512_Cannonlake, T::AVX512_SapphireRapids})
+    if (target.has_feature(f))
+      return true;
+  return false;
+}
+
+} // namespace
+
+std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
+                                            std::string &error) {
+  if (target.has_gpu_feature()) {
+    error = "target '" + target.to_string() +
+            "' asks for a GPU, and cnnc has no GPU schedules yet: compile "
+            "for the CPU (--target host, or an x86-64 or arm-64 target)";
+    return std::nullopt;
+  }
+  MachineModel model;
+  model.floatLanes = target.natural_vector_size<float>();
+  if (target.arch == Halide::Target::X86 && target.bits == 64) {
+    const bool avx512 = hasAvx512(target);
+    model.vectorRegisters = avx512 ? 32 : 16;
+    model.name = std::string("x86-64 ") +
+                 (avx512 ? "AVX-512"
+                  : target.has_feature(Halide::Target::AVX2) ? "AVX2"
+                  : target.has_feature(Halide::Target::AVX)  ? "AVX"
+                                                             : "SSE");
+    return model;
+  }
+  if (target.arch == Halide::Target::ARM && target.bits == 64) {
+    model.vectorRegisters = 32;
+    model.name = "AArch64 NEON";
+    return model;
+  }
+  error = "target '" + target.to_string() +
+          "' is not a CPU cnnc schedules: its schedules are for x86-64 "
+          "(SSE, AVX2, AVX-512) and AArch64";
+  return std::nullopt;
+}
+
+} // namespace cnnc::hl

@@ -1,0 +1,67 @@
+// The lowering of each cnn op to its Halide algorithm (compiler/halide):
+// one function per op, defined in ops/<family>.cpp next to the others of its
+// family. lowerOperation dispatches over the ops ODS generates
+// (GET_OP_LIST); an op without a function here is listed by
+// opsWithoutHalideLowering, which tests/unit/lowering/OpTableTest checks.
+// Internal to the lowering.
+#ifndef CNNC_LOWERING_OPLOWERINGS_H
+#define CNNC_LOWERING_OPLOWERINGS_H
+
+#include "LoweringContext.h"
+
+namespace cnnc::lowering {
+
+// Parameters are arguments of the pipeline (ops/Parameter.cpp).
+void lowerOp(cnn::ParameterOp op, LoweringContext &cx);
+
+// ops/Convolution.cpp
+void lowerOp(cnn::Conv2dOp op, LoweringContext &cx);
+void lowerOp(cnn::Conv2dInputGradOp op, LoweringContext &cx);
+void lowerOp(cnn::Conv2dWeightGradOp op, LoweringContext &cx);
+
+// ops/Linear.cpp
+void lowerOp(cnn::LinearOp op, LoweringContext &cx);
+void lowerOp(cnn::LinearInputGradOp op, LoweringContext &cx);
+void lowerOp(cnn::LinearWeightGradOp op, LoweringContext &cx);
+void lowerOp(cnn::BiasGradOp op, LoweringContext &cx);
+
+// ops/Activation.cpp (and the element-wise add)
+void lowerOp(cnn::ReluOp op, LoweringContext &cx);
+void lowerOp(cnn::TanhOp op, LoweringContext &cx);
+void lowerOp(cnn::SigmoidOp op, LoweringContext &cx);
+void lowerOp(cnn::ReluGradOp op, LoweringContext &cx);
+void lowerOp(cnn::TanhGradOp op, LoweringContext &cx);
+void lowerOp(cnn::SigmoidGradOp op, LoweringContext &cx);
+void lowerOp(cnn::AddOp op, LoweringContext &cx);
+
+// ops/Pooling.cpp
+void lowerOp(cnn::MaxPool2dOp op, LoweringContext &cx);
+void lowerOp(cnn::AvgPool2dOp op, LoweringContext &cx);
+void lowerOp(cnn::AdaptiveAvgPool2dOp op, LoweringContext &cx);
+void lowerOp(cnn::MaxPool2dGradOp op, LoweringContext &cx);
+void lowerOp(cnn::AvgPool2dGradOp op, LoweringContext &cx);
+void lowerOp(cnn::AdaptiveAvgPool2dGradOp op, LoweringContext &cx);
+
+// ops/Reshape.cpp
+void lowerOp(cnn::FlattenOp op, LoweringContext &cx);
+void lowerOp(cnn::UnflattenOp op, LoweringContext &cx);
+
+// ops/BatchNorm.cpp
+void lowerOp(cnn::BatchNorm2dOp op, LoweringContext &cx);
+void lowerOp(cnn::BatchNorm2dInputGradOp op, LoweringContext &cx);
+void lowerOp(cnn::BatchNorm2dWeightGradOp op, LoweringContext &cx);
+void lowerOp(cnn::BatchNorm2dStatsUpdateOp op, LoweringContext &cx);
+
+// ops/Loss.cpp
+void lowerOp(cnn::CrossEntropyOp op, LoweringContext &cx);
+void lowerOp(cnn::CrossEntropyGradOp op, LoweringContext &cx);
+
+// ops/Optimizer.cpp
+void lowerOp(cnn::SgdUpdateOp op, LoweringContext &cx);
+
+/// Lowers `op` by its lowerOp; false when it has none.
+bool lowerOperation(mlir::Operation *op, LoweringContext &cx);
+
+} // namespace cnnc::lowering
+
+#endif // CNNC_LOWERING_OPLOWERINGS_H
