@@ -2,12 +2,13 @@
 #include "cnnc/driver/ModelDescription.h"
 #include "cnnc/driver/ProfileWrapper.h"
 #include "cnnc/driver/SegmentGlue.h"
-#include "cnnc/driver/Summary.h"
 #include "cnnc/driver/TimeLimit.h"
+#include "cnnc/halide/Backend.h"
 
 #include "cnn/CnnPasses.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -118,11 +119,26 @@ bool addTrainStep(mlir::ModuleOp module, std::string &error) {
 
 } // namespace
 
+namespace {
+/// Whether cnnc has schedules for `target` (written `text`); else `error`
+/// says so.
+bool hasBackend(const std::string &text, const Halide::Target &target,
+                std::string &error) {
+  std::string why;
+  if (hl::selectBackend(target, why))
+    return true;
+  error = "target '" + text + "'" +
+          (text == target.to_string() ? "" : " (" + target.to_string() + ")") +
+          " " + why;
+  return false;
+}
+} // namespace
+
 bool parseTarget(const std::string &text, Halide::Target &target,
                  std::string &error) {
   if (text == "host") {
     target = Halide::get_host_target();
-    return true;
+    return hasBackend(text, target, error);
   }
   std::string spec = text;
   if (text.rfind("host-", 0) == 0)
@@ -133,7 +149,7 @@ bool parseTarget(const std::string &text, Halide::Target &target,
     return false;
   }
   target = Halide::Target(spec);
-  return true;
+  return hasBackend(text, target, error);
 }
 
 namespace {
@@ -186,11 +202,6 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   Halide::Target target;
   if (!parseTarget(options.target, target, error))
     return false;
-  // Read before autodiff adds func @train_step: the profiled library's
-  // table of layers and their FLOPs.
-  NetworkSummary summary;
-  if (options.profile)
-    summary = summarize(module);
   // An autoscheduled forward pipeline is lowered and compiled below, in a
   // child process with a time limit.
   const bool autoForward = options.schedule.isAuto();
@@ -301,8 +312,17 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   std::string wrapper = emitModelWrapper(
       model, kForwardFunction, kTrainFunction,
       autoForward ? kSmallForwardFunction : "", options.schedule.batchEstimate);
-  if (options.profile)
-    wrapper += emitProfileWrapper(summary);
+  if (options.profile) {
+    // The autoscheduled forward pipeline has the manual one's ops.
+    std::vector<ProfiledOp> ops =
+        autoForward ? smallForward.profiledOps : forward.profiledOps;
+    for (const ProfiledOp &op : train.profiledOps)
+      if (llvm::none_of(ops, [&](const ProfiledOp &known) {
+            return known.funcPrefix == op.funcPrefix;
+          }))
+        ops.push_back(op);
+    wrapper += emitProfileWrapper(ops);
+  }
   if (!writeFile(wrapperSource, wrapper, error))
     return false;
 

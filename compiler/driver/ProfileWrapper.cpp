@@ -1,20 +1,11 @@
 #include "cnnc/driver/ProfileWrapper.h"
 #include "cnnc/driver/ModelDescription.h"
 
-#include <cctype>
 #include <cstdio>
 #include <sstream>
 
 namespace cnnc {
 namespace {
-
-/// The lowering's Func naming: "stage.0.conv" -> "stage_0_conv".
-std::string identifier(const std::string &name) {
-  std::string s;
-  for (char c : name)
-    s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return s;
-}
 
 /// Reads the profiler's state under its lock: the sampling thread may
 /// reorder the list of pipelines while it runs.
@@ -108,23 +99,20 @@ EXPORT cnnc_status cnnc_profile_layer(int32_t index, const char **func,
 
 } // namespace
 
-std::string emitProfileWrapper(const NetworkSummary &summary) {
+std::string emitProfileWrapper(const std::vector<ProfiledOp> &ops) {
   std::ostringstream os;
   os << "\n/* Built with --profile: Halide's sampling profiler, read by `cnnc "
         "bench` (see ProfileWrapper.h). */\n#include <stdlib.h>\n"
-     << "#define NUM_PROFILE_LAYERS " << summary.layers.size() << "\n"
-     << "static const char *const kProfileLayers[NUM_PROFILE_LAYERS + 1][3] = "
-        "{";
-  for (const LayerSummary &layer : summary.layers)
-    os << "{" << cString(identifier(layer.name)) << ", " << cString(layer.name)
-       << ", " << cString(layer.kind) << "}, ";
-  os << "{0, 0, 0}};\nstatic const double kProfileFlops[NUM_PROFILE_LAYERS + "
-        "1] = {";
-  for (const LayerSummary &layer : summary.layers) {
-    // Only the FLOPs of conv2d and linear are worth a GFLOP/s figure.
-    bool counted = layer.kind == "conv2d" || layer.kind == "linear";
-    os << (counted ? layer.flops : 0) << ", ";
-  }
+     << "#define NUM_PROFILE_LAYERS " << ops.size() << "\n"
+     << "static const char *const kProfileLayers[NUM_PROFILE_LAYERS + "
+        "1][3] = {";
+  for (const ProfiledOp &op : ops)
+    os << "{" << cString(op.funcPrefix) << ", " << cString(op.name) << ", "
+       << cString(op.op) << "}, ";
+  os << "{0, 0, 0}};\nstatic const double kProfileFlops[NUM_PROFILE_LAYERS "
+        "+ 1] = {";
+  for (const ProfiledOp &op : ops)
+    os << op.flopsPerSample << ", ";
   os << "0};\n" << kProfileFunctions;
   return os.str();
 }

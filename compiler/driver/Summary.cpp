@@ -104,14 +104,11 @@ NetworkSummary summarize(ModuleOp module) {
     llvm::TypeSwitch<Operation *>(&op)
         .Case([&](cnn::Conv2dOp conv) {
           auto w = shapeOf(conv.getWeight());
-          s.flops = 2 * out * w[1] * w[2] * w[3] + (conv.getBias() ? out : 0);
+          s.flops = conv.flopsPerSample();
           window(s, Builder(&op).getI64ArrayAttr({w[2], w[3]}),
                  conv.getStride(), conv.getDilation());
         })
-        .Case([&](cnn::LinearOp linear) {
-          auto w = shapeOf(linear.getWeight());
-          s.flops = 2 * out * w[1] + (linear.getBias() ? out : 0);
-        })
+        .Case([&](cnn::LinearOp linear) { s.flops = linear.flopsPerSample(); })
         .Case([&](cnn::MaxPool2dOp pool) {
           s.flops =
               out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);

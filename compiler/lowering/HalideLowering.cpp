@@ -104,6 +104,41 @@ void scheduleSegment(LoweringContext &cx, const FunctionFusion &fusion,
   backend.schedule({cx.ops, cx.grads, groups, updates, orphans});
 }
 
+/// Halide makes Func names unique with a "$<n>" suffix ("relu1$3").
+std::string withoutUniqueSuffix(const std::string &name) {
+  return name.substr(0, name.find('$'));
+}
+
+/// Adds the ops `cx` lowered to the profiler's table (once each: the first
+/// op of a prefix names it).
+void addProfiledOps(const LoweringContext &cx, LoweredPipeline &result) {
+  auto add = [&](ProfiledOp entry) {
+    for (const ProfiledOp &known : result.profiledOps)
+      if (known.funcPrefix == entry.funcPrefix)
+        return;
+    result.profiledOps.push_back(std::move(entry));
+  };
+  auto flops = [](Operation *op) -> int64_t {
+    if (auto counted = dyn_cast<cnn::FlopCountOp>(op))
+      return counted.flopsPerSample();
+    return 0;
+  };
+  for (cnn::ParameterOp param : cx.arguments().parameters)
+    add({identifier(param.getName()), param.getName().str(), "parameter", 0});
+  for (size_t i = 0; i < cx.ops.size(); ++i) {
+    Operation *op = cx.opsLowered[i];
+    add({withoutUniqueSuffix(cx.ops[i].output.func.name()),
+         LoweringContext::profileName(op),
+         op->getName().stripDialect().str(), flops(op)});
+  }
+  for (size_t i = 0; i < cx.grads.size(); ++i) {
+    Operation *op = cx.gradsLowered[i];
+    add({withoutUniqueSuffix(cx.grads[i].output.func.name()),
+         LoweringContext::profileName(op),
+         op->getName().stripDialect().str(), flops(op)});
+  }
+}
+
 /// Lowers `func` as planned by planSegments (one segment for the
 /// autoschedulers): each segment gets the function's arguments plus an
 /// ImageParam per intermediate it reads, and outputs the function outputs it
@@ -114,8 +149,10 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
                      const SegmentOutputs &outputsOf, LoweredPipeline &result,
                      std::string &error) {
   std::unique_ptr<hl::Backend> backend = hl::selectBackend(target, error);
-  if (!backend)
+  if (!backend) {
+    error = "target '" + target.to_string() + "' " + error;
     return false;
+  }
   result.arguments = args.list;
   const FunctionFusion fusion = planFunctionFusion(func);
   SegmentPlan plan =
@@ -195,6 +232,7 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
     }
     segment.pipeline = Halide::Pipeline(outputs);
     scheduleSegment(cx, fusion, *backend, policy, target, segment.pipeline);
+    addProfiledOps(cx, result);
     result.segments.push_back(std::move(segment));
   }
   return true;

@@ -51,6 +51,15 @@ std::optional<hl::Tensor> LoweringContext::optionalTensor(Value v) const {
   return tensor(v);
 }
 
+std::string LoweringContext::profileName(Operation *op) {
+  std::string layer = op->getName().stripDialect().str();
+  if (auto name = op->getLoc().dyn_cast<NameLoc>())
+    layer = name.getName().str();
+  if (op->hasTrait<cnn::OpTrait::NotDifferentiable>())
+    layer += " " + op->getName().stripDialect().str();
+  return layer;
+}
+
 std::string LoweringContext::layerName(Operation *op) const {
   if (auto name = op->getLoc().dyn_cast<NameLoc>())
     return identifier(name.getName().strref());

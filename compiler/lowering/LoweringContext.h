@@ -61,6 +61,9 @@ public:
   std::optional<hl::Tensor> optionalTensor(mlir::Value v) const;
   /// Maps a value of the function to its tensor.
   void setTensor(mlir::Value v, hl::Tensor t) { tensors[v] = std::move(t); }
+  /// The row of `op` in the profiler's table: its layer ("layer1.0.conv1"),
+  /// followed by its mnemonic for the training step's own ops.
+  static std::string profileName(mlir::Operation *op);
   /// The identifier of `op`'s layer ("layer1_0_conv1"), or of its op.
   std::string layerName(mlir::Operation *op) const;
   /// The name of `op`'s Funcs: its layer's identifier ("conv1"); the

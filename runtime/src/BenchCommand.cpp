@@ -228,9 +228,9 @@ Status profileLibrary(const ModelLibrary &model,
   Expected<bench::Workload> work = bench::Workload::create(model, batch, 0);
   if (!work)
     return work.status();
-  Expected<std::vector<bench::ProfiledLayer>> layers = profiler.layers();
-  if (!layers)
-    return layers.status();
+  Expected<std::vector<bench::ProfiledOp>> ops = profiler.ops();
+  if (!ops)
+    return ops.status();
   const int minCalls = std::max(o.runs, 3);
   std::vector<bench::FuncTime> funcs;
   auto profile = [&](const char *what,
@@ -257,7 +257,7 @@ Status profileLibrary(const ModelLibrary &model,
     if (Status s = profile("training step", [&] { return work->trainStep(); });
         !s)
       return s;
-  result.profile = bench::groupProfile(funcs, *layers, batch, peak);
+  result.profile = bench::groupProfile(funcs, *ops, batch, peak);
   return Status::success();
 }
 

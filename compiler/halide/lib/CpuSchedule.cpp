@@ -499,7 +499,8 @@ MachineModel cpuMachineModelOrThrow(const Target &target) {
   std::string error;
   std::optional<MachineModel> model = cpuMachineModel(target, error);
   if (!model)
-    throw std::invalid_argument("schedule: " + error);
+    throw std::invalid_argument("schedule: target " + target.to_string() +
+                                " " + error);
   return *model;
 }
 

@@ -18,8 +18,7 @@ bool hasAvx512(const Halide::Target &target) {
 std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
                                             std::string &error) {
   if (target.has_gpu_feature()) {
-    error = "target '" + target.to_string() +
-            "' asks for a GPU, and cnnc has no GPU schedules yet: compile "
+    error = "asks for a GPU, and cnnc has no GPU schedules yet: compile "
             "for the CPU (--target host, or an x86-64 or arm-64 target)";
     return std::nullopt;
   }
@@ -40,9 +39,8 @@ std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
     model.name = "AArch64 NEON";
     return model;
   }
-  error = "target '" + target.to_string() +
-          "' is not a CPU cnnc schedules: its schedules are for x86-64 "
-          "(SSE, AVX2, AVX-512) and AArch64";
+  error = "is not a CPU cnnc has schedules for: x86-64 (SSE, AVX2, "
+          "AVX-512) and AArch64";
   return std::nullopt;
 }
 

@@ -91,21 +91,21 @@ Expected<std::vector<FuncTime>> ProfilerLibrary::read() const {
   return funcs;
 }
 
-Expected<std::vector<ProfiledLayer>> ProfilerLibrary::layers() const {
+Expected<std::vector<ProfiledOp>> ProfilerLibrary::ops() const {
   int32_t count = 0;
   if (cnnc_status s = impl_->layerCount(&count); s != CNNC_OK)
     return impl_->callError("cnnc_profile_layer_count", s);
-  std::vector<ProfiledLayer> layers;
+  std::vector<ProfiledOp> ops;
   for (int32_t i = 0; i < count; ++i) {
     const char *func = nullptr, *name = nullptr, *kind = nullptr;
     double flops = 0;
     if (cnnc_status s = impl_->layer(i, &func, &name, &kind, &flops);
         s != CNNC_OK)
       return impl_->callError("cnnc_profile_layer", s);
-    layers.push_back(
+    ops.push_back(
         {func ? func : "", name ? name : "", kind ? kind : "", flops});
   }
-  return layers;
+  return ops;
 }
 
 namespace {
@@ -114,27 +114,10 @@ bool startsWith(const std::string &s, const std::string &prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-// `rest` is `word` or begins with `word` + "_".
-bool isWord(const std::string &rest, const std::string &word) {
-  return rest == word || startsWith(rest, word + "_");
+// `func` is `prefix` or begins with `prefix` + "_".
+bool isWord(const std::string &func, const std::string &prefix) {
+  return func == prefix || startsWith(func, prefix + "_");
 }
-
-// The training ops the lowering names "<layer>_<op>" (cnn dialect names),
-// longer names before their prefixes.
-const char *const kTrainingOps[] = {"cross_entropy_grad",
-                                    "cross_entropy",
-                                    "conv2d_input_grad",
-                                    "conv2d_weight_grad",
-                                    "bias_grad",
-                                    "linear_input_grad",
-                                    "linear_weight_grad",
-                                    "relu_grad",
-                                    "tanh_grad",
-                                    "sigmoid_grad",
-                                    "maxpool2d_grad",
-                                    "avgpool2d_grad",
-                                    "adaptive_avgpool2d_grad",
-                                    "unflatten"};
 
 struct Row {
   std::string name;
@@ -147,33 +130,15 @@ std::string baseName(const std::string &func) {
   return dollar == std::string::npos ? func : func.substr(0, dollar);
 }
 
-Row rowOf(const std::string &uniqueFunc,
-          const std::vector<ProfiledLayer> &layers) {
+Row rowOf(const std::string &uniqueFunc, const std::vector<ProfiledOp> &ops) {
   const std::string func = baseName(uniqueFunc);
-  const ProfiledLayer *owner = nullptr;
-  for (const ProfiledLayer &layer : layers)
-    if (!layer.func.empty() && isWord(func, layer.func) &&
-        (!owner || layer.func.size() > owner->func.size()))
-      owner = &layer;
+  const ProfiledOp *owner = nullptr;
+  for (const ProfiledOp &op : ops)
+    if (!op.func.empty() && isWord(func, op.func) &&
+        (!owner || op.func.size() > owner->func.size()))
+      owner = &op;
   if (!owner)
     return {func, 0};
-  std::string rest = func.size() > owner->func.size()
-                         ? func.substr(owner->func.size() + 1)
-                         : "";
-  for (const char *op : kTrainingOps)
-    if (isWord(rest, op)) {
-      std::string o = op;
-      bool counted = o == "conv2d_input_grad" || o == "conv2d_weight_grad" ||
-                     o == "linear_input_grad" || o == "linear_weight_grad";
-      return {owner->name + " " + o, counted ? owner->flops : 0};
-    }
-  for (const char *param : {"weight", "bias"})
-    if (isWord(rest, param)) {
-      std::string what = rest.size() > std::string(param).size()
-                             ? " " + rest.substr(std::string(param).size() + 1)
-                             : "";
-      return {owner->name + "." + param + what, 0};
-    }
   return {owner->name, owner->flops};
 }
 
@@ -181,7 +146,7 @@ Row rowOf(const std::string &uniqueFunc,
 
 std::vector<PipelineProfile>
 groupProfile(const std::vector<FuncTime> &funcs,
-             const std::vector<ProfiledLayer> &layers, int64_t batch,
+             const std::vector<ProfiledOp> &ops, int64_t batch,
              double peakGflops) {
   std::vector<PipelineProfile> result;
   for (const char *pipeline : {"forward", "train_step"}) {
@@ -197,7 +162,7 @@ groupProfile(const std::vector<FuncTime> &funcs,
       profile.samples = std::max(profile.samples, f.samples);
       double perCall = f.seconds / f.runs;
       total += perCall;
-      Row row = rowOf(f.func, layers);
+      Row row = rowOf(f.func, ops);
       auto [it, fresh] = index.emplace(row.name, rows.size());
       if (fresh)
         rows.push_back({row, 0.0});

@@ -25,4 +25,20 @@ def Cnn_DifferentiableOp : OpInterface<"DifferentiableOp"> {
   ];
 }
 
+def Cnn_FlopCountOp : OpInterface<"FlopCountOp"> {
+  let description = [{
+    An op whose arithmetic is worth a GFLOP/s figure: convolutions and
+    matrix products, forward and backward. `cnnc summary` and the profiled
+    library's per-op table (`cnnc bench`) report its FLOPs.
+  }];
+  let cppNamespace = "::cnn";
+  let methods = [
+    InterfaceMethod<
+      /*desc=*/[{FLOPs per sample of the batch (a multiply-add counts 2).}],
+      /*retTy=*/"int64_t",
+      /*methodName=*/"flopsPerSample"
+    >,
+  ];
+}
+
 #endif // CNN_INTERFACES_TD

@@ -88,7 +88,9 @@ def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect, Cnn_NotDifferentiable]>
 // Convolution and linear layers
 //===----------------------------------------------------------------------===//
 
-def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d", [
+    DeclareOpInterfaceMethods<Cnn_DifferentiableOp>,
+    DeclareOpInterfaceMethods<Cnn_FlopCountOp>]> {
   let summary = "2-D cross-correlation, as torch.nn.Conv2d";
   let description = [{
     input [N, C, H, W], weight [O, C/groups, kH, kW], optional bias [O].
@@ -104,7 +106,9 @@ def Cnn_Conv2dOp : Cnn_InferredOp<"conv2d", [DeclareOpInterfaceMethods<Cnn_Diffe
   }];
 }
 
-def Cnn_LinearOp : Cnn_InferredOp<"linear", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+def Cnn_LinearOp : Cnn_InferredOp<"linear", [
+    DeclareOpInterfaceMethods<Cnn_DifferentiableOp>,
+    DeclareOpInterfaceMethods<Cnn_FlopCountOp>]> {
   let summary = "Affine map x W^T + b, as torch.nn.Linear";
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$weight,
                        Optional<Cnn_F32Tensor>:$bias);

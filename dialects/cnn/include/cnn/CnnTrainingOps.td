@@ -33,7 +33,8 @@ def Cnn_CrossEntropyGradOp : Cnn_TrainingOp<"cross_entropy_grad"> {
 // Gradients of convolution and linear layers
 //===----------------------------------------------------------------------===//
 
-def Cnn_Conv2dInputGradOp : Cnn_TrainingOp<"conv2d_input_grad"> {
+def Cnn_Conv2dInputGradOp : Cnn_TrainingOp<"conv2d_input_grad",
+    [DeclareOpInterfaceMethods<Cnn_FlopCountOp>]> {
   let summary = "Gradient of conv2d w.r.t. its input";
   let description = [{
     grad [N, O, Ho, Wo], weight [O, C/groups, kH, kW] -> [N, C, H, W] with
@@ -47,7 +48,8 @@ def Cnn_Conv2dInputGradOp : Cnn_TrainingOp<"conv2d_input_grad"> {
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_Conv2dWeightGradOp : Cnn_TrainingOp<"conv2d_weight_grad"> {
+def Cnn_Conv2dWeightGradOp : Cnn_TrainingOp<"conv2d_weight_grad",
+    [DeclareOpInterfaceMethods<Cnn_FlopCountOp>]> {
   let summary = "Gradient of conv2d w.r.t. its weight";
   let description = [{
     input [N, C, H, W], grad [N, O, Ho, Wo] -> [O, C/groups, kH, kW]: a
@@ -68,14 +70,16 @@ def Cnn_BiasGradOp : Cnn_TrainingOp<"bias_grad"> {
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_LinearInputGradOp : Cnn_TrainingOp<"linear_input_grad"> {
+def Cnn_LinearInputGradOp : Cnn_TrainingOp<"linear_input_grad",
+    [DeclareOpInterfaceMethods<Cnn_FlopCountOp>]> {
   let summary = "Gradient of linear w.r.t. its input: grad W";
   let arguments = (ins Cnn_F32Tensor:$grad, Cnn_F32Tensor:$weight);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
-def Cnn_LinearWeightGradOp : Cnn_TrainingOp<"linear_weight_grad"> {
+def Cnn_LinearWeightGradOp : Cnn_TrainingOp<"linear_weight_grad",
+    [DeclareOpInterfaceMethods<Cnn_FlopCountOp>]> {
   let summary = "Gradient of linear w.r.t. its weight: grad^T input";
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad);
   let results = (outs Cnn_F32Tensor:$result);

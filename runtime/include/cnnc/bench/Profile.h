@@ -25,12 +25,13 @@ struct FuncTime {
   int samples = 0;      // the pipeline's profiler samples
 };
 
-// A layer of the forward pass as the profiled library describes it.
-struct ProfiledLayer {
-  std::string func; // the identifier its Funcs are named after
-  std::string name; // the layer's name
-  std::string kind; // its op ("conv2d")
-  double flops = 0; // forward FLOPs per sample; 0: not counted
+// An op of the forward pass or the training step as the profiled library
+// describes it (its compiler knows which Funcs each op made).
+struct ProfiledOp {
+  std::string func; // the prefix of its Funcs' names ("conv1_conv2d_input_grad")
+  std::string name; // its row: "conv1", "conv1 conv2d_input_grad", "conv1.weight"
+  std::string kind; // its op ("conv2d_input_grad")
+  double flops = 0; // FLOPs per sample; 0: not counted
 };
 
 // The profiler's accessors of a loaded library.
@@ -48,7 +49,7 @@ public:
   Status reset();
   // The statistics of the pipelines that ran since the last reset.
   Expected<std::vector<FuncTime>> read() const;
-  Expected<std::vector<ProfiledLayer>> layers() const;
+  Expected<std::vector<ProfiledOp>> ops() const;
 
 private:
   struct Impl;
@@ -75,16 +76,14 @@ struct PipelineProfile {
   std::vector<OpTime> ops;
 };
 
-// Groups `funcs` into ops. A Func belongs to the layer whose identifier is
-// its longest prefix (the lowering names Funcs "<layer>", "<layer>_accum",
-// "<layer>_<gradient op>", ...): the layer's forward op, one of its gradient
-// ops ("conv1 conv2d_input_grad"), or one of its parameters' Funcs
-// ("conv1.weight sgd"). Others keep their Func name. FLOPs: conv2d and linear
-// forward, and their input and weight gradients, each counted as the forward
-// op's. `peakGflops` is the FMA peak the GFLOP/s are compared with.
+// Groups `funcs` into the library's ops: a Func belongs to the op whose
+// Func prefix is its longest (the Func itself, or the prefix followed by
+// "_"; Halide's "$<n>" suffixes ignored); Funcs of no op keep their name.
+// GFLOP/s where the op's FLOPs are known; `peakGflops` is the FMA peak they
+// are compared with.
 std::vector<PipelineProfile>
 groupProfile(const std::vector<FuncTime> &funcs,
-             const std::vector<ProfiledLayer> &layers, int64_t batch,
+             const std::vector<ProfiledOp> &ops, int64_t batch,
              double peakGflops);
 
 } // namespace cnnc::rt::bench

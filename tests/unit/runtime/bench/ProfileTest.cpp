@@ -1,5 +1,5 @@
-// Grouping Halide's per-Func profiler statistics back into layers and
-// their gradient ops, with GFLOP/s where the FLOPs are known.
+// Grouping Halide's per-Func profiler statistics back into the ops the
+// profiled library lists, with GFLOP/s where the FLOPs are known.
 #include "cnnc/bench/Profile.h"
 
 #include <gtest/gtest.h>
@@ -14,12 +14,23 @@ const OpTime *find(const PipelineProfile &p, const std::string &name) {
   return nullptr;
 }
 
-TEST(ProfileTest, GroupsFuncsIntoLayersAndGradientOps) {
-  std::vector<ProfiledLayer> layers = {
+TEST(ProfileTest, GroupsFuncsIntoTheLibrarysOps) {
+  // The ops a profiled library lists: the Func prefix of each op of both
+  // pipelines, its row and its FLOPs per sample.
+  std::vector<ProfiledOp> ops = {
       {"conv1", "conv1", "conv2d", 1e6},
       {"relu1", "relu1", "relu", 0},
       {"stage_0_fc", "stage.0.fc", "linear", 2e5},
-      {"fc", "fc", "linear", 1e3}};
+      {"fc", "fc", "linear", 1e3},
+      {"conv1_conv2d_weight_grad", "conv1 conv2d_weight_grad",
+       "conv2d_weight_grad", 1e6},
+      {"conv1_conv2d_input_grad", "conv1 conv2d_input_grad",
+       "conv2d_input_grad", 1e6},
+      {"conv1_weight", "conv1.weight", "parameter", 0},
+      {"conv1_weight_sgd", "conv1 sgd_update", "sgd_update", 0},
+      {"relu1_relu_grad", "relu1 relu_grad", "relu_grad", 0},
+      {"bn1_batchnorm2d_input_grad", "bn1 batchnorm2d_input_grad",
+       "batchnorm2d_input_grad", 0}};
   // Two calls of each pipeline; seconds are totals over the calls.
   std::vector<FuncTime> funcs = {
       {"forward", "overhead", 0.0002, 2, 100},
@@ -31,11 +42,12 @@ TEST(ProfileTest, GroupsFuncsIntoLayersAndGradientOps) {
       {"train_step", "conv1_conv2d_weight_grad_accum", 0.01, 2, 300},
       {"train_step", "conv1_conv2d_input_grad", 0.004, 2, 300},
       {"train_step", "conv1_weight_sgd", 0.002, 2, 300},
+      {"train_step", "conv1_weight_momentum_read", 0.002, 2, 300},
       {"train_step", "relu1_relu_grad", 0.002, 2, 300},
+      {"train_step", "bn1_batchnorm2d_input_grad_sums", 0.002, 2, 300},
       {"train_step", "fc1_cross_entropy_grad", 0.002, 2, 300},
   };
-  std::vector<PipelineProfile> profile =
-      groupProfile(funcs, layers, 10, 1000.0);
+  std::vector<PipelineProfile> profile = groupProfile(funcs, ops, 10, 1000.0);
   ASSERT_EQ(profile.size(), 2u);
 
   const PipelineProfile &forward = profile[0];
@@ -71,13 +83,17 @@ TEST(ProfileTest, GroupsFuncsIntoLayersAndGradientOps) {
   const OpTime *igrad = find(train, "conv1 conv2d_input_grad");
   ASSERT_TRUE(igrad);
   EXPECT_TRUE(igrad->gflops);
-  const OpTime *sgd = find(train, "conv1.weight sgd");
+  // The longest prefix wins: the update, not the parameter or the layer.
+  const OpTime *sgd = find(train, "conv1 sgd_update");
   ASSERT_TRUE(sgd);
+  EXPECT_NEAR(sgd->ms, 1.0, 1e-9);
   EXPECT_FALSE(sgd->gflops);
+  EXPECT_TRUE(find(train, "conv1.weight")); // the momentum read
   const OpTime *relu = find(train, "relu1 relu_grad");
   ASSERT_TRUE(relu);
   EXPECT_FALSE(relu->gflops);
-  // "fc1" is no layer ("fc" + "1" is not "fc_..."): the Func keeps its name.
+  EXPECT_TRUE(find(train, "bn1 batchnorm2d_input_grad"));
+  // "fc1" is no op ("fc" + "1" is not "fc_..."): the Func keeps its name.
   EXPECT_TRUE(find(train, "fc1_cross_entropy_grad"));
 }
 

@@ -24,7 +24,8 @@ struct CompileOptions {
   double autoscheduleSeconds = 120;
 };
 
-/// Parses and validates a target string ("host", "x86-64-linux-avx2", ...).
+/// Parses and validates a target string ("host", "x86-64-linux-avx2", ...):
+/// a target cnnc has a backend for (no GPU yet).
 bool parseTarget(const std::string &text, Halide::Target &target,
                  std::string &error);
 

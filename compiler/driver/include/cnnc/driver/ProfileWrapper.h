@@ -19,22 +19,25 @@
 //   cnnc_status cnnc_profile_layer(int32_t index, const char **func,
 //                                  const char **name, const char **kind,
 //                                  double *flops);
-//     The layers of the forward pass: the identifier their Funcs are named
-//     after ("stage_0_conv"), the layer's name ("stage.0.conv"), its op
-//     ("conv2d") and its forward FLOPs per sample (0 where not counted:
-//     only conv2d and linear are).
+//     The ops of the forward pass and the training step, and the
+//     parameters, as the lowering made them (ProfiledOp): the prefix of
+//     their Funcs' names ("stage_0_conv", "stage_0_conv_conv2d_input_grad"),
+//     the row they are reported under ("stage.0.conv", "stage.0.conv
+//     conv2d_input_grad"), the cnn op ("conv2d_input_grad") and its FLOPs per
+//     sample (0 where not counted: only cnn::FlopCountOp ops are).
 #ifndef CNNC_DRIVER_PROFILEWRAPPER_H
 #define CNNC_DRIVER_PROFILEWRAPPER_H
 
-#include "cnnc/driver/Summary.h"
+#include "cnnc/lowering/HalideLowering.h"
 
 #include <string>
+#include <vector>
 
 namespace cnnc {
 
 /// C source of the functions above, appended to the model wrapper (which
 /// already includes HalideRuntime.h and defines EXPORT).
-std::string emitProfileWrapper(const NetworkSummary &summary);
+std::string emitProfileWrapper(const std::vector<ProfiledOp> &ops);
 
 } // namespace cnnc
 

@@ -33,8 +33,9 @@ struct MachineModel {
   int vectorBytes() const { return floatLanes * 4; }
 };
 
-/// The model of a CPU target, or nullopt (with `error` set) for targets the
-/// CPU backend does not schedule: GPUs, 32-bit and other architectures.
+/// The model of a CPU target, or nullopt for targets the CPU backend does
+/// not schedule (GPUs, 32-bit and other architectures), with `error` saying
+/// why as the end of a sentence about the target ("target T " + error).
 std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
                                             std::string &error);
 

@@ -64,6 +64,15 @@ struct PipelineSegment {
   std::vector<int> writes;
 };
 
+/// An op of a lowered function as the profiler reports it: the Funcs named
+/// `funcPrefix`, or `funcPrefix` followed by "_", are its.
+struct ProfiledOp {
+  std::string funcPrefix; // "conv1", "conv1_conv2d_weight_grad"
+  std::string name;       // "conv1", "conv1 conv2d_weight_grad", "conv1.weight"
+  std::string op;         // the cnn op ("conv2d_weight_grad"; "parameter")
+  int64_t flopsPerSample = 0; // cnn::FlopCountOp's; 0: not counted
+};
+
 /// A function lowered to Halide: its segments run in order compute what
 /// one pipeline with `arguments` and `numOutputs` output buffers would.
 struct LoweredPipeline {
@@ -73,6 +82,8 @@ struct LoweredPipeline {
   int numOutputs = 0;
   std::vector<PipelineSegment> segments;
   std::vector<IntermediateTensor> intermediates;
+  /// Every op and parameter of the function, once.
+  std::vector<ProfiledOp> profiledOps;
 };
 
 /// Lowers `func @forward` of `module`, scheduled by the target's backend
