@@ -101,7 +101,10 @@ void scheduleSegment(LoweringContext &cx, const FunctionFusion &fusion,
   const std::vector<std::optional<size_t>> updates =
       fusion.updatesIn(cx.gradsLowered);
   const std::vector<const hl::ChannelStats *> orphans = cx.orphanStats();
-  backend.schedule({cx.ops, cx.grads, groups, updates, orphans});
+  const hl::ScheduleRequest request{cx.ops, cx.grads, groups, updates,
+                                    orphans};
+  backend.schedule(request);
+  hl::verifyEveryResultScheduled(request, backend.machine());
 }
 
 /// Halide makes Func names unique with a "$<n>" suffix ("relu1$3").

@@ -3,6 +3,8 @@
 #include "cnnc/halide/CpuSchedule.h"
 #include "cnnc/halide/GradientSchedule.h"
 
+#include <stdexcept>
+
 namespace cnnc::hl {
 
 namespace {
@@ -20,8 +22,8 @@ public:
     applyDefaultGradientSchedule(request.grads, model, request.updateOf);
     // Left inline, every element of a gradient would sum over the batch.
     for (const ChannelStats *stats : request.orphanStats)
-      for (Halide::Func f : {stats->sum, stats->mean, stats->centred,
-                             stats->var})
+      for (Halide::Func f :
+           {stats->sum, stats->mean, stats->centred, stats->var})
         storePerChannel(f, model.floatLanes);
   }
 
@@ -30,6 +32,38 @@ private:
 };
 
 } // namespace
+
+void verifyEveryResultScheduled(const ScheduleRequest &request,
+                                const MachineModel &machine) {
+  std::vector<bool> inlinedByPlan(request.ops.size(), false);
+  for (const fusion::Group &group : request.groups)
+    for (size_t i = 0; i < group.chain.size(); ++i)
+      inlinedByPlan.at(size_t(i == 0 ? group.anchor : group.chain[i - 1])) =
+          true;
+  auto stored = [](const Halide::Func &f) {
+    // Scheduling is over: the level can be locked (Halide's lowering locks
+    // it too) to be read.
+    Halide::LoopLevel level = f.function().schedule().compute_level();
+    return !level.lock().is_inlined();
+  };
+  auto fail = [&](const std::string &what, const Halide::Func &f) {
+    throw std::logic_error("the " + machine.name + " schedules left " + what +
+                           " (" + f.name() +
+                           ") unscheduled: the backend has no schedule for it");
+  };
+  for (size_t i = 0; i < request.ops.size(); ++i)
+    if (!inlinedByPlan[i] && !stored(request.ops[i].output.func))
+      fail(std::string("a ") + opKindName(request.ops[i].kind) + " op",
+           request.ops[i].output.func);
+  for (const LoweredGrad &g : request.grads) {
+    if (!stored(g.output.func))
+      fail(std::string("a ") + gradKindName(g.kind) + " op", g.output.func);
+    for (const Tensor &extra : g.extraOutputs)
+      if (!stored(extra.func))
+        fail(std::string("an output of a ") + gradKindName(g.kind) + " op",
+             extra.func);
+  }
+}
 
 std::unique_ptr<Backend> selectBackend(const Halide::Target &target,
                                        std::string &error) {

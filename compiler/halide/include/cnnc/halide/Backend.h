@@ -45,6 +45,14 @@ public:
   virtual void schedule(const ScheduleRequest &request) const = 0;
 };
 
+/// Checks that a backend decided where every result of `request` is
+/// computed: stored (compute_root or compute_at), or inlined as a member of
+/// a fused group. Throws std::logic_error naming the first op left with
+/// Halide's default (inlined everywhere), e.g. an op kind the backend does
+/// not know.
+void verifyEveryResultScheduled(const ScheduleRequest &request,
+                                const MachineModel &machine);
+
 /// The backend for `target`, or null with `error` saying why there is none
 /// (GPU targets have no schedules yet).
 std::unique_ptr<Backend> selectBackend(const Halide::Target &target,
