@@ -162,7 +162,8 @@ std::optional<Item> SpecParser::parseLayer(const YAML::Node &entry, int depth) {
     return nullptr;
   };
   auto finish = [&](Item &item, const YAML::Node &args) -> std::optional<Item> {
-    item.namePrefix = item.layer.def->namePrefix;
+    const LayerDef &def = *item.layer.def;
+    item.namePrefix = def.namePrefix.empty() ? def.name : def.namePrefix;
     if (!parseArguments(item, args))
       return std::nullopt;
     return item;

@@ -234,11 +234,16 @@ Value buildFlatten(LayerBuilder &b) {
   return b.create<cnn::FlattenOp>({b.input()});
 }
 
+/// The YAML name of a layer that builds one OpTy: the op's mnemonic.
+template <typename OpTy> std::string nameOf() {
+  return OpTy::getOperationName().drop_front(sizeof("cnn.") - 1).str();
+}
+
 std::vector<LayerDef> makeTable() {
   using A = ArgSpec;
   const std::string examplePool = "arguments, e.g. {kernel_size: 2}";
   return {
-      {"conv2d",
+      {nameOf<cnn::Conv2dOp>(),
        "conv",
        {A::integer("in_channels", 1).optional(), A::integer("out_channels", 1),
         A::pair("kernel_size", 1),
@@ -251,7 +256,7 @@ std::vector<LayerDef> makeTable() {
        1,
        "arguments, e.g. {out_channels: 6, kernel_size: 5}",
        buildConv2d},
-      {"linear",
+      {nameOf<cnn::LinearOp>(),
        "fc",
        {A::integer("in_features", 1).optional(), A::integer("out_features", 1),
         A::flag("bias").defaultsTo(true),
@@ -260,15 +265,20 @@ std::vector<LayerDef> makeTable() {
        "arguments, e.g. {out_features: 10}",
        buildLinear},
       // inplace is accepted for familiarity with torch; it has no effect.
-      {"relu",
-       "relu",
+      {nameOf<cnn::ReluOp>(),
+       "",
        {A::flag("inplace").defaultsTo(false)},
        1,
        "",
        buildElementwise<cnn::ReluOp>},
-      {"tanh", "tanh", {}, 1, "", buildElementwise<cnn::TanhOp>},
-      {"sigmoid", "sigmoid", {}, 1, "", buildElementwise<cnn::SigmoidOp>},
-      {"maxpool2d",
+      {nameOf<cnn::TanhOp>(), "", {}, 1, "", buildElementwise<cnn::TanhOp>},
+      {nameOf<cnn::SigmoidOp>(),
+       "",
+       {},
+       1,
+       "",
+       buildElementwise<cnn::SigmoidOp>},
+      {nameOf<cnn::MaxPool2dOp>(),
        "pool",
        {A::pair("kernel_size", 1),
         A::pair("stride", 1).defaultsToArgument("kernel_size"),
@@ -277,7 +287,7 @@ std::vector<LayerDef> makeTable() {
        1,
        examplePool,
        buildMaxPool2d},
-      {"avgpool2d",
+      {nameOf<cnn::AvgPool2dOp>(),
        "avgpool",
        {A::pair("kernel_size", 1),
         A::pair("stride", 1).defaultsToArgument("kernel_size"),
@@ -286,14 +296,14 @@ std::vector<LayerDef> makeTable() {
        1,
        examplePool,
        buildAvgPool2d},
-      {"adaptive_avgpool2d",
+      {nameOf<cnn::AdaptiveAvgPool2dOp>(),
        "adaptive_avgpool",
        {A::pair("output_size", 1).defaultsTo(shp::Pair{1, 1})},
        1,
        "",
        buildAdaptiveAvgPool2d},
-      {"flatten",
-       "flatten",
+      {nameOf<cnn::FlattenOp>(),
+       "",
        {A::integer("start_dim", 0)
             .defaultsTo(int64_t(1))
             .onlyAccepts(int64_t(1), "flatten supports only start_dim 1 "
@@ -301,13 +311,13 @@ std::vector<LayerDef> makeTable() {
        1,
        "",
        buildFlatten},
-      {"add",
-       "add",
+      {nameOf<cnn::AddOp>(),
+       "",
        {},
        2,
        "the two nodes it adds, e.g. {inputs: [conv2, input]}",
        buildAdd},
-      {"batchnorm2d",
+      {nameOf<cnn::BatchNorm2dOp>(),
        "bn",
        {A::integer("num_features", 1).optional(),
         A::real("eps", 0).mustBePositive().defaultsTo(1e-5),

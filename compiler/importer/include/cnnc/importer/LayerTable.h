@@ -74,7 +74,8 @@ struct LayerDef {
   /// The YAML name, which is also the cnn op's mnemonic where it builds one
   /// op ("conv2d").
   std::string name;
-  /// Unnamed layers are named <prefix><n>: conv1, conv2, fc1, ...
+  /// Unnamed layers are named <prefix><n>: conv1, conv2, fc1, ...; empty:
+  /// the layer's own name (relu1, relu2, ...).
   std::string namePrefix;
   /// The arguments besides `name`, in the order messages list them.
   std::vector<ArgSpec> args;
