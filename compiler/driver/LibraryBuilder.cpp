@@ -3,6 +3,7 @@
 #include "cnnc/driver/ProfileWrapper.h"
 #include "cnnc/driver/SegmentGlue.h"
 #include "cnnc/driver/TimeLimit.h"
+#include "cnnc/driver/WrapperTables.h"
 #include "cnnc/halide/Backend.h"
 
 #include "cnn/CnnPasses.h"
@@ -17,6 +18,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -77,6 +79,7 @@ bool link(const std::vector<std::string> &inputs, const std::string &output,
                                    "-fPIC",
                                    "-O2",
                                    "-I" CNNC_HALIDE_INCLUDE_DIR,
+                                   "-I" + scratch,
                                    "-Wl,--version-script=" + versionScript,
                                    "-Wl,-soname," + soname,
                                    "-o",
@@ -157,7 +160,7 @@ namespace {
 /// Lowers the forward pipeline with the policy's autoscheduler and compiles
 /// it to `object`, in a child process limited to
 /// `options.autoscheduleSeconds`: a search that runs away is stopped.
-bool compileAutoscheduledForward(mlir::ModuleOp module,
+bool compileAutoscheduledForward(mlir::ModuleOp module, const ModelAbi &abi,
                                  const Halide::Target &target,
                                  const Halide::Target &pipelineTarget,
                                  const CompileOptions &options,
@@ -165,7 +168,7 @@ bool compileAutoscheduledForward(mlir::ModuleOp module,
                                  std::string &error) {
   auto work = [&](std::string &why) {
     LoweredPipeline forward;
-    if (!lowerForward(module, target, options.schedule, forward, why))
+    if (!lowerForward(module, abi, target, options.schedule, forward, why))
       return false;
     try {
       PipelineSegment only = forward.segments.at(0);
@@ -195,6 +198,103 @@ SchedulePolicy manualPolicy(const CompileOptions &options) {
   return policy;
 }
 
+/// A model lowered to Halide, before its pipelines are compiled.
+struct LoweredModel {
+  ModelDescription description;
+  /// The forward pipeline; with an autoscheduler, the manually scheduled
+  /// one for small batches (the autoscheduled one is lowered in a child
+  /// process, see compileAutoscheduledForward).
+  LoweredPipeline forward;
+  std::optional<LoweredPipeline> train;
+};
+
+/// Builds the training step (if the model has one) and lowers every
+/// pipeline the library needs.
+bool lowerModel(mlir::ModuleOp module, const CompileOptions &options,
+                const Halide::Target &target, LoweredModel &model,
+                std::string &error) {
+  if (describeAbi(module).trainable() && !addTrainStep(module, error))
+    return false;
+  model.description = describeModel(module);
+  const ModelAbi &abi = model.description.abi;
+  // The autoschedulers split the batch with ShiftInwards tails, which need
+  // at least a split factor of images (a smaller batch fails Halide's bounds
+  // check). Their factors do not exceed the batch estimate, so smaller
+  // batches run a second, manually scheduled forward pipeline.
+  const SchedulePolicy forwardPolicy =
+      options.schedule.isAuto() ? manualPolicy(options) : options.schedule;
+  if (!lowerForward(module, abi, target, forwardPolicy, model.forward, error))
+    return false;
+  if (!abi.train)
+    return true;
+  // The autoschedulers schedule the forward pipeline only. On the training
+  // step Halide 14's plugins fail (Mullapudi2016: an internal error;
+  // Li2018: atomic predicated stores it cannot compile; Adams2019: minutes
+  // of search even greedy, then an error), so it keeps the manual
+  // schedules. lowerTrainStep itself supports auto policies (estimates on
+  // every input, Param and output) for when they work.
+  model.train.emplace();
+  return lowerTrainStep(module, abi, target, manualPolicy(options),
+                        *model.train, error);
+}
+
+/// A job compiling each segment of `pipeline` (named `name`) to an object in
+/// `dir`, whose path is added to `objects`.
+void addSegmentJobs(const std::string &name, const LoweredPipeline &pipeline,
+                    const Halide::Target &pipelineTarget,
+                    const std::string &dir, std::vector<std::string> &objects,
+                    std::vector<std::function<bool(std::string &)>> &jobs) {
+  const size_t count = pipeline.segments.size();
+  for (size_t s = 0; s < count; ++s) {
+    const std::string function = segmentFunctionName(name, s, count);
+    const std::string object = dir + "/" + function + ".o";
+    objects.push_back(object);
+    PipelineSegment segment = pipeline.segments[s];
+    jobs.push_back(
+        [segment, object, function, pipelineTarget](std::string &why) mutable {
+          try {
+            segment.pipeline.compile_to_object(object, segment.arguments,
+                                               function, pipelineTarget);
+          } catch (const Halide::Error &e) {
+            why = std::string("Halide compilation failed: ") + e.what();
+            return false;
+          }
+          return true;
+        });
+  }
+}
+
+/// Writes the wrapper's sources and the model's tables into `dir`; returns
+/// the path of the source to compile.
+bool writeWrapper(
+    const std::string &dir, const LoweredModel &model,
+    const WrapperPipelines &functions,
+    const std::vector<std::pair<std::string, const LoweredPipeline *>>
+        &pipelines,
+    bool profile, std::string &source, std::string &error) {
+  if (auto ec = llvm::sys::fs::create_directories(dir + "/cnnc")) {
+    error = "cannot create a temporary directory: " + ec.message();
+    return false;
+  }
+  for (const auto &[file, text] : wrapperSources())
+    if (!writeFile(dir + "/" + file, text, error))
+      return false;
+  std::string extra = emitSegmentGlue(pipelines);
+  if (profile) {
+    std::vector<ProfiledOp> ops = model.forward.profiledOps;
+    if (model.train)
+      for (const ProfiledOp &op : model.train->profiledOps)
+        if (llvm::none_of(ops, [&](const ProfiledOp &known) {
+              return known.funcPrefix == op.funcPrefix;
+            }))
+          ops.push_back(op);
+    extra += emitProfileTables(ops);
+  }
+  source = dir + "/" + kWrapperMainSource;
+  return writeFile(dir + "/model_tables.h",
+                   emitModelTables(model.description, functions, extra), error);
+}
+
 } // namespace
 
 bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
@@ -202,91 +302,52 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   Halide::Target target;
   if (!parseTarget(options.target, target, error))
     return false;
-  // An autoscheduled forward pipeline is lowered and compiled below, in a
-  // child process with a time limit.
-  const bool autoForward = options.schedule.isAuto();
-  LoweredPipeline forward;
-  if (!autoForward &&
-      !lowerForward(module, target, options.schedule, forward, error))
+  LoweredModel model;
+  if (!lowerModel(module, options, target, model, error))
     return false;
-  // The autoschedulers split the batch with ShiftInwards tails, which need
-  // at least a split factor of images (a smaller batch fails Halide's bounds
-  // check). Their factors do not exceed the batch estimate, so smaller
-  // batches run a second, manually scheduled forward pipeline.
-  LoweredPipeline smallForward;
-  if (autoForward &&
-      !lowerForward(module, target, manualPolicy(options), smallForward, error))
-    return false;
-  ModelDescription model = describeModel(module);
-  LoweredPipeline train;
-  if (model.hasTrainStep) {
-    if (!addTrainStep(module, error))
-      return false;
-    // The training step decides which buffers it updates.
-    model = describeModel(module);
-    // The autoschedulers schedule the forward pipeline only. On the training
-    // step Halide 14's plugins fail (Mullapudi2016: an internal error;
-    // Li2018: atomic predicated stores it cannot compile; Adams2019: minutes
-    // of search even greedy, then an error), so it keeps the manual
-    // schedules. lowerTrainStep itself supports auto policies (estimates on
-    // every input, Param and output) for when they work.
-    if (!lowerTrainStep(module, target, manualPolicy(options), train, error))
-      return false;
-  }
 
   ScratchDir scratch;
   if (auto ec = llvm::sys::fs::createUniqueDirectory("cnnc", scratch.path)) {
     error = "cannot create a temporary directory: " + ec.message();
     return false;
   }
-  std::string dir = scratch.path.str().str();
-  std::string forwardObject = dir + "/forward.o";
-  std::string runtimeObject = dir + "/halide_runtime.o";
-  std::string wrapperSource = dir + "/model.c";
-  std::vector<std::string> objects = {wrapperSource, runtimeObject};
-  if (autoForward)
-    objects.push_back(forwardObject);
+  const std::string dir = scratch.path.str().str();
+  const std::string runtimeObject = dir + "/halide_runtime.o";
+  std::vector<std::string> objects = {runtimeObject};
   // The profiler needs the feature on the pipelines (they report each
   // Func) and on the runtime (its sampling thread and statistics).
   const Halide::Target runtimeTarget =
       options.profile ? target.with_feature(Halide::Target::Profile) : target;
   const Halide::Target pipelineTarget =
       runtimeTarget.with_feature(Halide::Target::NoRuntime);
-  if (autoForward &&
-      !compileAutoscheduledForward(module, target, pipelineTarget, options,
-                                   forwardObject, error))
-    return false;
+  // The pipelines the ABI calls, and those this process compiles.
+  WrapperPipelines functions;
+  functions.forward = kForwardFunction;
+  std::vector<std::pair<std::string, const LoweredPipeline *>> pipelines;
+  if (options.schedule.isAuto()) {
+    const std::string forwardObject = dir + "/forward.o";
+    if (!compileAutoscheduledForward(module, model.description.abi, target,
+                                     pipelineTarget, options, forwardObject,
+                                     error))
+      return false;
+    objects.push_back(forwardObject);
+    functions.smallForward = kSmallForwardFunction;
+    functions.smallBatchBelow = options.schedule.batchEstimate;
+    pipelines.push_back({kSmallForwardFunction, &model.forward});
+  } else {
+    pipelines.push_back({kForwardFunction, &model.forward});
+  }
+  if (model.train) {
+    functions.train = kTrainFunction;
+    pipelines.push_back({kTrainFunction, &*model.train});
+  }
   // Every segment of every pipeline, and the runtime, compile in parallel
   // child processes (one per core).
-  std::vector<std::pair<std::string, const LoweredPipeline *>> pipelines;
-  if (!autoForward)
-    pipelines.push_back({kForwardFunction, &forward});
-  else
-    pipelines.push_back({kSmallForwardFunction, &smallForward});
-  if (model.hasTrainStep)
-    pipelines.push_back({kTrainFunction, &train});
   std::vector<std::function<bool(std::string &)>> jobs;
   for (const auto &[name, pipeline] : pipelines) {
-    const size_t count = pipeline->segments.size();
-    for (size_t s = 0; s < count; ++s) {
-      const std::string function = segmentFunctionName(name, s, count);
-      const std::string object = dir + "/" + function + ".o";
-      objects.push_back(object);
-      PipelineSegment segment = pipeline->segments[s];
-      jobs.push_back([segment, object, function,
-                      pipelineTarget](std::string &why) mutable {
-        try {
-          segment.pipeline.compile_to_object(object, segment.arguments,
-                                             function, pipelineTarget);
-        } catch (const Halide::Error &e) {
-          why = std::string("Halide compilation failed: ") + e.what();
-          return false;
-        }
-        return true;
-      });
-    }
+    addSegmentJobs(name, *pipeline, pipelineTarget, dir, objects, jobs);
     if (options.verbose)
-      llvm::errs() << "cnnc: " << name << ": " << count
+      llvm::errs() << "cnnc: " << name << ": " << pipeline->segments.size()
                    << " pipeline segment(s), " << pipeline->intermediates.size()
                    << " intermediate tensor(s)\n";
   }
@@ -302,29 +363,11 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   const unsigned cores = std::thread::hardware_concurrency();
   if (!runInParallel(jobs, cores ? int(cores) : 1, error))
     return false;
-  const std::string glue = emitSegmentGlue(pipelines);
-  if (!glue.empty()) {
-    const std::string glueSource = dir + "/segments.c";
-    if (!writeFile(glueSource, glue, error))
-      return false;
-    objects.push_back(glueSource);
-  }
-  std::string wrapper = emitModelWrapper(
-      model, kForwardFunction, kTrainFunction,
-      autoForward ? kSmallForwardFunction : "", options.schedule.batchEstimate);
-  if (options.profile) {
-    // The autoscheduled forward pipeline has the manual one's ops.
-    std::vector<ProfiledOp> ops =
-        autoForward ? smallForward.profiledOps : forward.profiledOps;
-    for (const ProfiledOp &op : train.profiledOps)
-      if (llvm::none_of(ops, [&](const ProfiledOp &known) {
-            return known.funcPrefix == op.funcPrefix;
-          }))
-        ops.push_back(op);
-    wrapper += emitProfileWrapper(ops);
-  }
-  if (!writeFile(wrapperSource, wrapper, error))
+  std::string wrapperSource;
+  if (!writeWrapper(dir, model, functions, pipelines, options.profile,
+                    wrapperSource, error))
     return false;
+  objects.insert(objects.begin(), wrapperSource);
 
   // Link next to the destination, then rename: a failed build never leaves
   // a half-written library behind.
@@ -348,13 +391,13 @@ bool emitHalideStmt(mlir::ModuleOp module, const CompileOptions &options,
   if (!parseTarget(options.target, target, error))
     return false;
   LoweredPipeline forward;
-  if (!trainStep &&
-      !lowerForward(module, target, options.schedule, forward, error))
+  if (!trainStep && !lowerForward(module, describeAbi(module), target,
+                                  options.schedule, forward, error))
     return false;
   // The training step keeps the manual schedules (see buildModelLibrary).
-  if (trainStep &&
-      (!addTrainStep(module, error) ||
-       !lowerTrainStep(module, target, manualPolicy(options), forward, error)))
+  if (trainStep && (!addTrainStep(module, error) ||
+                    !lowerTrainStep(module, describeAbi(module), target,
+                                    manualPolicy(options), forward, error)))
     return false;
   const std::string name = trainStep ? kTrainFunction : kForwardFunction;
   llvm::SmallString<128> path;

@@ -10,7 +10,6 @@
 
 // The ABI header's text, embedded at build time (CnnModelAbi.inc defines
 // kModelAbiHeader) so a generated header needs nothing from cnnc's tree.
-#include "BufferCache.inc"
 #include "CnnModelAbi.inc"
 
 using namespace mlir;
@@ -51,41 +50,9 @@ std::string toJson(Attribute attr) {
 ModelDescription describeModel(ModuleOp module) {
   ModelDescription model;
   model.name = module.getName() ? module.getName()->str() : "network";
-  auto func = module.lookupSymbol<FuncOp>("forward");
-  auto shape = [](Type t) {
-    auto r = t.cast<RankedTensorType>();
-    return std::vector<int64_t>(r.getShape().begin(), r.getShape().end());
-  };
-  model.inputShape = shape(func.getType().getInput(0));
-  model.outputShape = shape(func.getType().getResult(0));
-  func.walk([&](cnn::ParameterOp p) {
-    bool trainable = !p.getFrozen() && !p.getBuffer();
-    model.parameters.push_back({p.getName().str(), shape(p.getType()),
-                                trainable, p.getBuffer(), trainable});
-  });
   if (auto train = module->getAttrOfType<DictionaryAttr>("cnn.train"))
     model.trainingRecipe = toJson(train);
-  model.hasTrainStep =
-      llvm::any_of(model.parameters,
-                   [](const ParameterDescription &p) { return p.trainable; });
-  auto indexOf = [&](Value v) {
-    StringRef name = v.getDefiningOp<cnn::ParameterOp>().getName();
-    for (size_t i = 0; i < model.parameters.size(); ++i)
-      if (model.parameters[i].name == name)
-        return i;
-    return model.parameters.size();
-  };
-  if (auto train = module.lookupSymbol<FuncOp>("train_step"))
-    train.walk([&](cnn::BatchNorm2dStatsUpdateOp update) {
-      for (Value buffer : {update.getRunningMean(), update.getRunningVar()}) {
-        size_t i = indexOf(buffer);
-        model.parameters.at(i).updated = true;
-        model.updatedBuffers.push_back(i);
-      }
-      auto input = shape(update.getInput().getType());
-      if (input[2] * input[3] == 1)
-        model.minTrainBatch = 2;
-    });
+  model.abi = describeAbi(module);
   return model;
 }
 
@@ -97,13 +64,6 @@ std::string macroName(const std::string &name) {
     s += std::isalnum(static_cast<unsigned char>(c))
              ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
              : '_';
-  return s;
-}
-
-std::string dimsList(const std::vector<int64_t> &dims) {
-  std::string s;
-  for (size_t i = 0; i < dims.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(dims[i]);
   return s;
 }
 
@@ -124,23 +84,32 @@ std::string emitModelHeader(const ModelDescription &model) {
      << kModelAbiHeader << "\n"
      << "#ifndef " << m << "_MODEL_H\n#define " << m << "_MODEL_H\n\n"
      << "/* One sample's input and output (the batch is chosen per call). */\n"
-     << "#define " << m << "_INPUT_RANK " << model.inputShape.size() << "\n"
-     << "#define " << m << "_INPUT_SIZE " << sampleSize(model.inputShape)
+     << "#define " << m << "_INPUT_RANK " << model.abi.inputShape.size() << "\n"
+     << "#define " << m << "_INPUT_SIZE " << sampleSize(model.abi.inputShape)
      << " /* floats per sample, shape [N, "
-     << dimsList({model.inputShape.begin() + 1, model.inputShape.end()})
+     << dimsList({model.abi.inputShape.begin() + 1, model.abi.inputShape.end()})
      << "] */\n"
-     << "#define " << m << "_OUTPUT_SIZE " << sampleSize(model.outputShape)
+     << "#define " << m << "_OUTPUT_SIZE " << sampleSize(model.abi.outputShape)
      << " /* floats per sample, shape [N, "
-     << dimsList({model.outputShape.begin() + 1, model.outputShape.end()})
+     << dimsList(
+            {model.abi.outputShape.begin() + 1, model.abi.outputShape.end()})
      << "] */\n"
-     << "#define " << m << "_NUM_PARAMETERS " << model.parameters.size() << "\n"
+     << "#define " << m << "_NUM_PARAMETERS " << model.abi.parameters.size()
+     << "\n"
      << "/* Parameters, in the order cnnc_forward expects them:\n";
-  for (size_t i = 0; i < model.parameters.size(); ++i)
-    os << " *   " << i << ": " << model.parameters[i].name << " ["
-       << dimsList(model.parameters[i].shape) << "]"
-       << (model.parameters[i].buffer ? " (buffer)" : "") << "\n";
+  for (size_t i = 0; i < model.abi.parameters.size(); ++i)
+    os << " *   " << i << ": " << model.abi.parameters[i].name << " ["
+       << dimsList(model.abi.parameters[i].shape) << "]"
+       << (model.abi.parameters[i].buffer ? " (buffer)" : "") << "\n";
   os << " */\n\n#endif\n";
   return os.str();
+}
+
+std::string dimsList(const std::vector<int64_t> &dims) {
+  std::string s;
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s;
 }
 
 std::string cString(const std::string &text) {
@@ -151,372 +120,6 @@ std::string cString(const std::string &text) {
     s += c;
   }
   return s + "\"";
-}
-
-namespace {
-
-std::string bufferParams(size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n; ++i)
-    s += std::string(i ? ", " : "") + "struct halide_buffer_t *";
-  return s;
-}
-
-/// The ABI functions that only read the tables (shapes, names, flags).
-const char *const kQueries = R"C(
-#define EXPORT __attribute__((visibility("default")))
-
-EXPORT uint32_t cnnc_abi_version(void) { return CNNC_ABI_VERSION; }
-
-EXPORT const char *cnnc_status_string(int32_t status) {
-  switch (status) {
-  case CNNC_OK: return "ok";
-  case CNNC_ERROR_NULL_ARGUMENT: return "a required pointer argument is NULL";
-  case CNNC_ERROR_BAD_SHAPE: return "a batch size or shape does not fit the model";
-  case CNNC_ERROR_OUT_OF_RANGE: return "an index is out of range";
-  case CNNC_ERROR_BAD_CAPACITY: return "an output array is too small";
-  case CNNC_ERROR_RUNTIME: return "the compiled pipeline failed";
-  case CNNC_ERROR_BAD_LABEL: return "a label is outside [0, number of classes)";
-  default: return "unknown status";
-  }
-}
-
-EXPORT cnnc_status cnnc_model_name(const char **name) {
-  if (!name) return CNNC_ERROR_NULL_ARGUMENT;
-  *name = kName;
-  return CNNC_OK;
-}
-
-static cnnc_status copy_dims(const int64_t *src, int32_t n, int64_t *dims,
-                             int32_t capacity, int32_t *rank) {
-  if (!dims || !rank) return CNNC_ERROR_NULL_ARGUMENT;
-  *rank = n;
-  if (capacity < n) return CNNC_ERROR_BAD_CAPACITY;
-  memcpy(dims, src, sizeof(int64_t) * (size_t)n);
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_input_shape(int64_t *dims, int32_t capacity, int32_t *rank) {
-  return copy_dims(kInputDims, kInputRank, dims, capacity, rank);
-}
-
-EXPORT cnnc_status cnnc_output_shape(int64_t *dims, int32_t capacity, int32_t *rank) {
-  return copy_dims(kOutputDims, kOutputRank, dims, capacity, rank);
-}
-
-EXPORT cnnc_status cnnc_num_parameters(int32_t *count) {
-  if (!count) return CNNC_ERROR_NULL_ARGUMENT;
-  *count = NUM_PARAMS;
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_parameter_name(int32_t index, const char **name) {
-  if (!name) return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
-  *name = kParamNames[index];
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims,
-                                        int32_t capacity, int32_t *rank) {
-  if (!dims || !rank) return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
-  return copy_dims(kParamDims[index], kParamRanks[index], dims, capacity, rank);
-}
-
-EXPORT cnnc_status cnnc_parameter_trainable(int32_t index, int32_t *trainable) {
-  if (!trainable) return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
-  *trainable = kParamTrainable[index];
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_parameter_kind(int32_t index, int32_t *kind) {
-  if (!kind) return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
-  *kind = kParamKind[index];
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_parameter_updated(int32_t index, int32_t *updated) {
-  if (!updated) return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS) return CNNC_ERROR_OUT_OF_RANGE;
-  *updated = kParamUpdated[index];
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_training_recipe(const char **json) {
-  if (!json) return CNNC_ERROR_NULL_ARGUMENT;
-  *json = kRecipe;
-  return CNNC_OK;
-}
-
-/* Halide's default error handler prints and aborts; a library must return
-   an error instead. The last message is kept for debugging. */
-static char last_halide_error[512];
-static void record_halide_error(void *user_context, const char *message) {
-  (void)user_context;
-  strncpy(last_halide_error, message ? message : "", sizeof last_halide_error - 1);
-}
-
-/* Installed when the library is loaded, before its private copy of the
-   Halide runtime allocates anything, so every block halide_free sees came
-   from the same allocator. */
-__attribute__((constructor)) static void install_halide_hooks(void) {
-  halide_set_error_handler(record_halide_error);
-  halide_set_custom_malloc(cnnc_cached_malloc);
-  halide_set_custom_free(cnnc_cached_free);
-}
-
-EXPORT cnnc_status cnnc_set_num_threads(int32_t threads) {
-  if (threads < 0) return CNNC_ERROR_BAD_SHAPE;
-  halide_set_num_threads(threads);
-  return CNNC_OK;
-}
-
-/* Describes a dense row-major tensor of `rank` dims (batch first, PyTorch
-   order; -1 is the batch) as a Halide buffer, whose dims are innermost
-   first. */
-static void describe(struct halide_buffer_t *buf, halide_dimension_t *dim,
-                     const void *data, const int64_t *dims, int32_t rank,
-                     int64_t batch, int code, int bits) {
-  int64_t stride = 1;
-  memset(buf, 0, sizeof(*buf));
-  for (int32_t i = 0; i < rank; ++i) {
-    int32_t d = rank - 1 - i;
-    int64_t extent = dims[d] < 0 ? batch : dims[d];
-    dim[i].min = 0;
-    dim[i].extent = (int32_t)extent;
-    dim[i].stride = (int32_t)stride;
-    dim[i].flags = 0;
-    stride *= extent;
-  }
-  buf->host = (uint8_t *)data;
-  buf->type.code = (halide_type_code_t)code;
-  buf->type.bits = (uint8_t)bits;
-  buf->type.lanes = 1;
-  buf->dimensions = rank;
-  buf->dim = dim;
-}
-
-static void describe_f32(struct halide_buffer_t *buf, halide_dimension_t *dim,
-                         const float *data, const int64_t *dims, int32_t rank,
-                         int64_t batch) {
-  describe(buf, dim, data, dims, rank, batch, halide_type_float, 32);
-}
-
-/* The batch's element counts fit Halide's 32-bit extents and strides. */
-static int fits_int32(int64_t batch, const int64_t *dims, int32_t rank) {
-  int64_t n = batch;
-  for (int32_t i = 1; i < rank; ++i) {
-    n *= dims[i];
-    if (n > INT32_MAX) return 0;
-  }
-  return 1;
-}
-
-static cnnc_status check_batch(int64_t batch) {
-  if (batch < 1 || !fits_int32(batch, kInputDims, kInputRank) ||
-      !fits_int32(batch, kOutputDims, kOutputRank))
-    return CNNC_ERROR_BAD_SHAPE;
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
-                                const float *const *parameters, float *output) {
-  if (!input || !output || !parameters) return CNNC_ERROR_NULL_ARGUMENT;
-  cnnc_status status = check_batch(batch);
-  if (status != CNNC_OK) return status;
-  for (int i = 0; i < NUM_PARAMS; ++i)
-    if (!parameters[i]) return CNNC_ERROR_NULL_ARGUMENT;
-  struct halide_buffer_t bufs[NUM_PARAMS + 2];
-  halide_dimension_t dims[NUM_PARAMS + 2][CNNC_MAX_RANK];
-  describe_f32(&bufs[0], dims[0], input, kInputDims, kInputRank, batch);
-  for (int i = 0; i < NUM_PARAMS; ++i)
-    describe_f32(&bufs[1 + i], dims[1 + i], parameters[i], kParamDims[i],
-                 kParamRanks[i], batch);
-  describe_f32(&bufs[NUM_PARAMS + 1], dims[NUM_PARAMS + 1], output,
-               kOutputDims, kOutputRank, batch);
-  return FORWARD_CALL == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
-}
-)C";
-
-const char *const kTrainStep = R"C(
-EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
-                                   const int64_t *labels,
-                                   const float *const *parameters,
-                                   const float *const *momentum,
-                                   float *const *new_parameters,
-                                   float *const *new_momentum, float lr,
-                                   float momentum_factor, float weight_decay,
-                                   int32_t nesterov, int32_t first_step,
-                                   float *loss) {
-  if (!input || !labels || !parameters || !momentum || !new_parameters ||
-      !new_momentum || !loss)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  cnnc_status status = check_batch(batch);
-  if (status != CNNC_OK) return status;
-  if (batch < MIN_TRAIN_BATCH) return CNNC_ERROR_BAD_SHAPE;
-  for (int i = 0; i < NUM_PARAMS; ++i) {
-    if (!parameters[i]) return CNNC_ERROR_NULL_ARGUMENT;
-    if (kParamTrainable[i] && (!momentum[i] || !new_momentum[i]))
-      return CNNC_ERROR_NULL_ARGUMENT;
-    if (kParamUpdated[i] && !new_parameters[i]) return CNNC_ERROR_NULL_ARGUMENT;
-  }
-  for (int64_t n = 0; n < batch; ++n)
-    if (labels[n] < 0 || labels[n] >= kOutputDims[1]) return CNNC_ERROR_BAD_LABEL;
-
-  /* input, labels, parameters, momentum (trainable), loss, new parameters
-     (trainable), new momentum (trainable), new buffers (updated) */
-  enum { P = NUM_PARAMS, T = NUM_TRAINABLE, B = NUM_UPDATED_BUFFERS,
-         COUNT = 2 + P + T + 1 + 2 * T + B };
-  struct halide_buffer_t bufs[COUNT];
-  halide_dimension_t dims[COUNT][CNNC_MAX_RANK];
-  static const int64_t kLabelDims[1] = {-1};
-  int b = 0;
-  describe_f32(&bufs[b], dims[b], input, kInputDims, kInputRank, batch); ++b;
-  describe(&bufs[b], dims[b], labels, kLabelDims, 1, batch, halide_type_int, 64); ++b;
-  for (int i = 0; i < P; ++i, ++b)
-    describe_f32(&bufs[b], dims[b], parameters[i], kParamDims[i], kParamRanks[i], batch);
-  for (int t = 0; t < T; ++t, ++b) {
-    int i = kTrainableIndex[t];
-    describe_f32(&bufs[b], dims[b], momentum[i], kParamDims[i], kParamRanks[i], batch);
-  }
-  describe_f32(&bufs[b], dims[b], loss, NULL, 0, batch); ++b;
-  for (int t = 0; t < T; ++t, ++b) {
-    int i = kTrainableIndex[t];
-    describe_f32(&bufs[b], dims[b], new_parameters[i], kParamDims[i], kParamRanks[i], batch);
-  }
-  for (int t = 0; t < T; ++t, ++b) {
-    int i = kTrainableIndex[t];
-    describe_f32(&bufs[b], dims[b], new_momentum[i], kParamDims[i], kParamRanks[i], batch);
-  }
-  for (int u = 0; u < B; ++u, ++b) {
-    int i = kUpdatedBufferIndex[u];
-    describe_f32(&bufs[b], dims[b], new_parameters[i], kParamDims[i], kParamRanks[i], batch);
-  }
-  return TRAIN_CALL == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
-}
-)C";
-
-/// A network without trainable parameters has no training step.
-const char *const kNoTrainStep = R"C(
-EXPORT cnnc_status cnnc_train_step(int64_t batch, const float *input,
-                                   const int64_t *labels,
-                                   const float *const *parameters,
-                                   const float *const *momentum,
-                                   float *const *new_parameters,
-                                   float *const *new_momentum, float lr,
-                                   float momentum_factor, float weight_decay,
-                                   int32_t nesterov, int32_t first_step,
-                                   float *loss) {
-  (void)batch; (void)input; (void)labels; (void)parameters; (void)momentum;
-  (void)new_parameters; (void)new_momentum; (void)lr; (void)momentum_factor;
-  (void)weight_decay; (void)nesterov; (void)first_step; (void)loss;
-  return CNNC_ERROR_RUNTIME;
-}
-)C";
-} // namespace
-
-std::string emitModelWrapper(const ModelDescription &model,
-                             const std::string &halideForward,
-                             const std::string &halideTrain,
-                             const std::string &smallBatchForward,
-                             int64_t smallBatchBelow) {
-  std::ostringstream os;
-  const size_t numParams = model.parameters.size();
-  std::vector<size_t> trainable;
-  for (size_t i = 0; i < numParams; ++i)
-    if (model.parameters[i].trainable)
-      trainable.push_back(i);
-
-  os << "/* Generated by cnnc: the C ABI of model '" << model.name
-     << "' over its Halide pipelines. */\n"
-        "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n"
-        "#include <string.h>\n#include \"HalideRuntime.h\"\n"
-     << kModelAbiHeader << "\n"
-     << kBufferCacheSource << "\n";
-
-  os << "extern int " << halideForward << "(" << bufferParams(numParams + 2)
-     << ");\n";
-  auto forwardCall = [&](const std::string &function) {
-    os << function << "(";
-    for (size_t i = 0; i < numParams + 2; ++i)
-      os << (i ? ", " : "") << "&bufs[" << i << "]";
-    os << ")";
-  };
-  if (smallBatchForward.empty()) {
-    os << "#define FORWARD_CALL ";
-    forwardCall(halideForward);
-  } else {
-    os << "extern int " << smallBatchForward << "("
-       << bufferParams(numParams + 2) << ");\n";
-    os << "#define FORWARD_CALL (batch < " << smallBatchBelow << " ? ";
-    forwardCall(smallBatchForward);
-    os << " : ";
-    forwardCall(halideForward);
-    os << ")";
-  }
-  os << "\n";
-  if (model.hasTrainStep) {
-    size_t before = 2 + numParams + trainable.size();
-    size_t after = 1 + 2 * trainable.size() + model.updatedBuffers.size();
-    os << "extern int " << halideTrain << "(" << bufferParams(before)
-       << ", float, float, float, bool, bool, " << bufferParams(after)
-       << ");\n";
-    os << "#define TRAIN_CALL " << halideTrain << "(";
-    for (size_t i = 0; i < before; ++i)
-      os << "&bufs[" << i << "], ";
-    os << "lr, momentum_factor, weight_decay, nesterov != 0, first_step != 0";
-    for (size_t i = before; i < before + after; ++i)
-      os << ", &bufs[" << i << "]";
-    os << ")\n";
-  }
-
-  // Tables. Arrays get at least one element so that C accepts them.
-  os << "\nstatic const char *const kName = " << cString(model.name) << ";\n"
-     << "static const char *const kRecipe = " << cString(model.trainingRecipe)
-     << ";\n"
-     << "static const int64_t kInputDims[] = {" << dimsList(model.inputShape)
-     << "};\n"
-     << "static const int64_t kOutputDims[] = {" << dimsList(model.outputShape)
-     << "};\n"
-     << "static const int32_t kInputRank = " << model.inputShape.size()
-     << ", kOutputRank = " << model.outputShape.size() << ";\n"
-     << "#define NUM_PARAMS " << numParams << "\n"
-     << "#define NUM_TRAINABLE " << trainable.size() << "\n"
-     << "#define NUM_UPDATED_BUFFERS " << model.updatedBuffers.size() << "\n"
-     << "#define MIN_TRAIN_BATCH " << model.minTrainBatch << "\n";
-  os << "static const char *const kParamNames[NUM_PARAMS + 1] = {";
-  for (const ParameterDescription &p : model.parameters)
-    os << cString(p.name) << ", ";
-  os << "0};\nstatic const int32_t kParamRanks[NUM_PARAMS + 1] = {";
-  for (const ParameterDescription &p : model.parameters)
-    os << p.shape.size() << ", ";
-  os << "0};\nstatic const int32_t kParamTrainable[NUM_PARAMS + 1] = {";
-  for (const ParameterDescription &p : model.parameters)
-    os << (p.trainable ? 1 : 0) << ", ";
-  os << "0};\nstatic const int32_t kParamKind[NUM_PARAMS + 1] = {";
-  for (const ParameterDescription &p : model.parameters)
-    os << (p.buffer ? "CNNC_KIND_BUFFER" : "CNNC_KIND_PARAMETER") << ", ";
-  os << "0};\nstatic const int32_t kParamUpdated[NUM_PARAMS + 1] = {";
-  for (const ParameterDescription &p : model.parameters)
-    os << (p.updated ? 1 : 0) << ", ";
-  os << "0};\nstatic const int64_t kParamDims[NUM_PARAMS + 1][CNNC_MAX_RANK] = "
-        "{";
-  for (const ParameterDescription &p : model.parameters)
-    os << "{" << dimsList(p.shape) << "}, ";
-  os << "{0}};\nstatic const int kTrainableIndex[NUM_TRAINABLE + 1] = {";
-  for (size_t i : trainable)
-    os << i << ", ";
-  os << "0};\nstatic const int kUpdatedBufferIndex[NUM_UPDATED_BUFFERS + 1] = "
-        "{";
-  for (size_t i : model.updatedBuffers)
-    os << i << ", ";
-  os << "0};\n";
-
-  os << kQueries << (model.hasTrainStep ? kTrainStep : kNoTrainStep);
-  return os.str();
 }
 
 } // namespace cnnc

@@ -14,13 +14,14 @@
 #include "cnnc/halide/Backend.h"
 #include "cnnc/halide/Bounds.h"
 #include "cnnc/lowering/FunctionFusion.h"
+#include "cnnc/lowering/ModelAbi.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "llvm/ADT/DenseMap.h"
 
 #include <algorithm>
 #include <functional>
-#include <map>
+#include <stdexcept>
 
 using namespace mlir;
 namespace shp = cnn::shape;
@@ -38,26 +39,84 @@ struct DeclaredArguments {
   std::vector<Halide::Argument> list;
 };
 
-/// Declares the input image and every parameter of `func`.
-void declareInputAndParameters(FuncOp func, int batchEstimate,
-                               DeclaredArguments &args) {
+/// Declares `func`'s arguments as `pipeline` lists them: the input and
+/// labels, every parameter and momentum buffer as images, the optimizer's
+/// hyper-parameters as scalars (with typical values, for the
+/// autoschedulers).
+void declareArguments(FuncOp func, const ModelAbi &abi,
+                      const PipelineAbi &pipeline, int batchEstimate,
+                      DeclaredArguments &args) {
   FunctionArguments &a = args.values;
+  std::vector<cnn::ParameterOp> parameters;
+  func.walk([&](cnn::ParameterOp param) { parameters.push_back(param); });
   a.input = func.getArgument(0);
-  shp::Shape inputShape = cnn::shapeOf(a.input);
-  int rank = static_cast<int>(inputShape.size());
-  a.inputImage = Halide::ImageParam(Halide::Float(32), rank, "input");
-  hl::constrainToShape(a.inputImage, inputShape, batchEstimate);
-  args.list.push_back(a.inputImage);
-  a.batch = a.inputImage.dim(rank - 1).extent();
+  Halide::Param<float> lr("lr"), momentum("momentum"),
+      weightDecay("weight_decay");
+  Halide::Param<bool> nesterov("nesterov"), firstStep("first_step");
+  lr.set_estimate(0.01f);
+  momentum.set_estimate(0.9f);
+  weightDecay.set_estimate(0.0f);
+  // Param<bool>::set_estimate would store an int32 Expr (Halide 14), which
+  // the autoschedulers then substitute into select conditions.
+  for (const Halide::Param<bool> *flag : {&firstStep, &nesterov})
+    Halide::Internal::Parameter(flag->parameter())
+        .set_estimate(Halide::Internal::make_bool(false));
+  a.hyper = {lr, momentum, weightDecay, firstStep, nesterov};
 
-  func.walk([&](cnn::ParameterOp param) { a.parameters.push_back(param); });
-  for (cnn::ParameterOp param : a.parameters) {
-    shp::Shape shape = cnn::shapeOf(param.getResult());
-    Halide::ImageParam image(Halide::Float(32), static_cast<int>(shape.size()),
-                             identifier(param.getName()));
-    hl::constrainToShape(image, shape);
-    args.list.push_back(image);
-    a.parameterImages.push_back(image);
+  using Kind = AbiArgument::Kind;
+  for (const AbiArgument &arg : pipeline.arguments) {
+    switch (arg.kind) {
+    case Kind::Input: {
+      shp::Shape shape = cnn::shapeOf(a.input);
+      const int rank = int(shape.size());
+      a.inputImage = Halide::ImageParam(Halide::Float(32), rank, "input");
+      hl::constrainToShape(a.inputImage, shape, batchEstimate);
+      a.batch = a.inputImage.dim(rank - 1).extent();
+      args.list.push_back(a.inputImage);
+      break;
+    }
+    case Kind::Labels:
+      a.labels = Halide::ImageParam(Halide::Int(64), 1, "labels");
+      hl::constrainToShape(a.labels, {shp::kDynamic}, batchEstimate);
+      args.list.push_back(a.labels);
+      break;
+    case Kind::Parameter:
+    case Kind::Momentum: {
+      cnn::ParameterOp param = parameters.at(size_t(arg.parameter));
+      if (param.getName() != abi.parameters[size_t(arg.parameter)].name)
+        throw std::logic_error("lowering: the function's parameters are not "
+                               "the ABI's");
+      const shp::Shape shape = cnn::shapeOf(param.getResult());
+      std::string name = identifier(param.getName());
+      if (arg.kind == Kind::Momentum)
+        name += "_momentum";
+      Halide::ImageParam image(Halide::Float(32), int(shape.size()), name);
+      hl::constrainToShape(image, shape);
+      if (arg.kind == Kind::Parameter) {
+        a.parameters.push_back(param);
+        a.parameterImages.push_back(image);
+      } else {
+        a.momentumIn[param] = image;
+      }
+      args.list.push_back(image);
+      break;
+    }
+    case Kind::LearningRate:
+      args.list.push_back(lr);
+      break;
+    case Kind::MomentumFactor:
+      args.list.push_back(momentum);
+      break;
+    case Kind::WeightDecay:
+      args.list.push_back(weightDecay);
+      break;
+    case Kind::Nesterov:
+      args.list.push_back(nesterov);
+      break;
+    case Kind::FirstStep:
+      args.list.push_back(firstStep);
+      break;
+    }
   }
 }
 
@@ -238,118 +297,97 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
     addProfiledOps(cx, result);
     result.segments.push_back(std::move(segment));
   }
+  std::vector<bool> written(size_t(result.numOutputs), false);
+  for (const PipelineSegment &segment : result.segments)
+    for (int slot : segment.writes)
+      if (slot >= 0)
+        written.at(size_t(slot)) = true;
+  if (llvm::is_contained(written, false)) {
+    error = "the function computes fewer outputs than its ABI lists";
+    return false;
+  }
   return true;
 }
 
 } // namespace
 
-bool lowerForward(ModuleOp module, const Halide::Target &target,
-                  const SchedulePolicy &policy, LoweredPipeline &result,
-                  std::string &error) {
+bool lowerForward(ModuleOp module, const ModelAbi &abi,
+                  const Halide::Target &target, const SchedulePolicy &policy,
+                  LoweredPipeline &result, std::string &error) {
   const int batchEstimate = policy.isAuto() ? policy.batchEstimate : 1;
   return runLowering(module, "forward", error, [&](FuncOp func) {
     DeclaredArguments args;
     args.values.clampBatchReads = policy.isAuto();
-    declareInputAndParameters(func, batchEstimate, args);
+    declareArguments(func, abi, abi.forward, batchEstimate, args);
     Value returned = returnedValue(func);
     if (!returned || !returned.getDefiningOp()) {
       error = "func @forward returns nothing computed";
       return false;
     }
-    result.numOutputs = 1;
+    result.numOutputs = int(abi.forward.outputs.size());
+    const int logits = abi.forward.outputIndex(AbiOutput::Kind::Logits);
     auto outputsOf = [&](const LoweringContext &cx) {
       std::vector<std::pair<int, hl::Tensor>> outputs;
       if (llvm::is_contained(cx.opsLowered, returned.getDefiningOp()) ||
           llvm::is_contained(cx.gradsLowered, returned.getDefiningOp()))
-        outputs.push_back({0, cx.tensor(returned)});
+        outputs.push_back({logits, cx.tensor(returned)});
       return outputs;
     };
-    return lowerInSegments(func, target, policy, batchEstimate, args, outputsOf,
-                           result, error);
+    return lowerInSegments(func, target, policy, batchEstimate, args,
+                           outputsOf, result, error);
   });
 }
 
-bool lowerTrainStep(ModuleOp module, const Halide::Target &target,
-                    const SchedulePolicy &policy, LoweredPipeline &result,
-                    std::string &error) {
+bool lowerTrainStep(ModuleOp module, const ModelAbi &abi,
+                    const Halide::Target &target, const SchedulePolicy &policy,
+                    LoweredPipeline &result, std::string &error) {
   const int batchEstimate = policy.isAuto() ? policy.batchEstimate : 1;
+  if (!abi.train) {
+    error = "the ABI describes no training step";
+    return false;
+  }
+  const PipelineAbi &step = *abi.train;
   return runLowering(module, "train_step", error, [&](FuncOp func) {
     DeclaredArguments declared;
-    FunctionArguments &args = declared.values;
-    declareInputAndParameters(func, batchEstimate, declared);
-    args.labels = Halide::ImageParam(Halide::Int(64), 1, "labels");
-    hl::constrainToShape(args.labels, {shp::kDynamic}, batchEstimate);
-    // The labels come right after the input in the ABI.
-    declared.list.insert(declared.list.begin() + 1, args.labels);
-
-    std::vector<cnn::ParameterOp> trainable;
-    for (cnn::ParameterOp param : args.parameters)
-      if (!param.getFrozen() && !param.getBuffer())
-        trainable.push_back(param);
-    for (cnn::ParameterOp param : trainable) {
-      shp::Shape shape = cnn::shapeOf(param.getResult());
-      Halide::ImageParam momentum(Halide::Float(32),
-                                  static_cast<int>(shape.size()),
-                                  identifier(param.getName()) + "_momentum");
-      hl::constrainToShape(momentum, shape);
-      args.momentumIn[param] = momentum;
-      declared.list.push_back(momentum);
-    }
-    Halide::Param<float> lr("lr"), momentum("momentum"),
-        weightDecay("weight_decay");
-    Halide::Param<bool> nesterov("nesterov"), firstStep("first_step");
-    // Typical values, for the autoschedulers.
-    lr.set_estimate(0.01f);
-    momentum.set_estimate(0.9f);
-    weightDecay.set_estimate(0.0f);
-    // Param<bool>::set_estimate would store an int32 Expr (Halide 14), which
-    // the autoschedulers then substitute into select conditions.
-    for (const Halide::Param<bool> *flag : {&firstStep, &nesterov})
-      Halide::Internal::Parameter(flag->parameter())
-          .set_estimate(Halide::Internal::make_bool(false));
-    args.hyper = {lr, momentum, weightDecay, firstStep, nesterov};
-    for (Halide::Argument a :
-         {Halide::Argument(lr), Halide::Argument(momentum),
-          Halide::Argument(weightDecay), Halide::Argument(nesterov),
-          Halide::Argument(firstStep)})
-      declared.list.push_back(a);
-
+    declareArguments(func, abi, step, batchEstimate, declared);
     Value loss = returnedValue(func);
     if (!loss) {
       error = "func @train_step must return the loss";
       return false;
     }
-    // Outputs: the loss, the new value of each trainable parameter (in
-    // cnn.sgd_update order), their new momentum, then each running-stat
-    // update's new mean and var.
-    std::map<Operation *, int> sgdIndex, statsIndex;
-    func.walk([&](cnn::SgdUpdateOp op) {
-      int k = int(sgdIndex.size());
-      sgdIndex[op] = k;
-    });
-    func.walk([&](cnn::BatchNorm2dStatsUpdateOp op) {
-      int k = int(statsIndex.size());
-      statsIndex[op] = k;
-    });
-    const int updates = int(sgdIndex.size());
-    result.numOutputs = 1 + 2 * updates + 2 * int(statsIndex.size());
+    result.numOutputs = int(step.outputs.size());
+    using Out = AbiOutput::Kind;
+    auto indexOf = [&](Value param) {
+      return abi.parameterIndex(
+          param.getDefiningOp<cnn::ParameterOp>().getName().str());
+    };
+    // Each output of the step as (its index in the ABI, the tensor).
     auto outputsOf = [&](const LoweringContext &cx) {
       std::vector<std::pair<int, hl::Tensor>> outputs;
       for (size_t i = 0; i < cx.grads.size(); ++i) {
         Operation *op = cx.gradsLowered[i];
         const hl::LoweredGrad &g = cx.grads[i];
         if (op->getNumResults() == 1 && op->getResult(0) == loss)
-          outputs.push_back({0, g.output});
-        if (auto it = sgdIndex.find(op); it != sgdIndex.end()) {
-          outputs.push_back({1 + it->second, g.output});
-          outputs.push_back({1 + updates + it->second, g.extraOutputs.at(0)});
-        }
-        if (auto it = statsIndex.find(op); it != statsIndex.end()) {
-          outputs.push_back({1 + 2 * updates + 2 * it->second, g.output});
+          outputs.push_back({step.outputIndex(Out::Loss), g.output});
+        if (auto sgd = dyn_cast<cnn::SgdUpdateOp>(op)) {
+          const int p = indexOf(sgd.getParam());
+          outputs.push_back({step.outputIndex(Out::NewParameter, p), g.output});
           outputs.push_back(
-              {2 + 2 * updates + 2 * it->second, g.extraOutputs.at(0)});
+              {step.outputIndex(Out::NewMomentum, p), g.extraOutputs.at(0)});
+        }
+        if (auto stats = dyn_cast<cnn::BatchNorm2dStatsUpdateOp>(op)) {
+          outputs.push_back(
+              {step.outputIndex(Out::NewBuffer, indexOf(stats.getRunningMean())),
+               g.output});
+          outputs.push_back(
+              {step.outputIndex(Out::NewBuffer, indexOf(stats.getRunningVar())),
+               g.extraOutputs.at(0)});
         }
       }
+      for (const auto &[index, tensor] : outputs)
+        if (index < 0)
+          throw std::logic_error("lowering: the training step computes an "
+                                 "output the ABI does not list");
       return outputs;
     };
     return lowerInSegments(func, target, policy, batchEstimate, declared,

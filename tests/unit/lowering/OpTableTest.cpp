@@ -106,10 +106,11 @@ TEST(OpTable, EveryOpIsScheduledOnEveryMachineAndProfiled) {
       const Halide::Target target(targetName);
       LoweredPipeline forward, train;
       std::string error;
-      ASSERT_TRUE(lowerForward(*module, target, SchedulePolicy::manual(),
+      const ModelAbi abi = describeAbi(*module);
+      ASSERT_TRUE(lowerForward(*module, abi, target, SchedulePolicy::manual(),
                                forward, error))
           << network << " on " << targetName << ": " << error;
-      ASSERT_TRUE(lowerTrainStep(*module, target, SchedulePolicy::manual(),
+      ASSERT_TRUE(lowerTrainStep(*module, abi, target, SchedulePolicy::manual(),
                                  train, error))
           << network << " on " << targetName << ": " << error;
       std::set<std::string> profiled;

@@ -35,9 +35,10 @@
 
 namespace cnnc {
 
-/// C source of the functions above, appended to the model wrapper (which
-/// already includes HalideRuntime.h and defines EXPORT).
-std::string emitProfileWrapper(const std::vector<ProfiledOp> &ops);
+/// The part of model_tables.h that makes the wrapper add the functions
+/// above (compiler/driver/wrapper/profile.c): CNNC_PROFILE and the table of
+/// `ops`.
+std::string emitProfileTables(const std::vector<ProfiledOp> &ops);
 
 } // namespace cnnc
 

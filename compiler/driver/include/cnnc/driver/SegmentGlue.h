@@ -1,6 +1,7 @@
-// C glue that runs a pipeline lowered in segments (Segmentation.h) under the
-// name and signature of the one pipeline it replaces, so the ABI wrapper
-// (ModelDescription.h) calls it like any Halide pipeline.
+// The tables that run a pipeline lowered in segments (Segmentation.h) as
+// the one pipeline it replaces: the wrapper's segments.c runs them under the
+// replaced pipeline's argv entry point, so the ABI wrapper calls it like any
+// Halide pipeline.
 #ifndef CNNC_DRIVER_SEGMENTGLUE_H
 #define CNNC_DRIVER_SEGMENTGLUE_H
 
@@ -17,12 +18,11 @@ namespace cnnc {
 std::string segmentFunctionName(const std::string &name, size_t index,
                                 size_t count);
 
-/// C source defining, for each (name, pipeline) with more than one segment,
-/// `int name(...)` taking the pipeline's arguments then its output buffers.
-/// It runs the segments in order, each intermediate in a buffer from
-/// halide_malloc (the wrapper's caching allocator) from before the segment
-/// that writes it to after the last that reads it, and returns the first
-/// non-zero status. Empty when no pipeline has several segments.
+/// C text, part of model_tables.h, defining for each (name, pipeline) with
+/// more than one segment its segments' table (argv entry points, the
+/// intermediates each reads and what each writes, the intermediates' shapes)
+/// and `int <name>_argv(void **args)`, which runs them (segments.c). Empty
+/// when no pipeline has several segments.
 std::string emitSegmentGlue(
     const std::vector<std::pair<std::string, const LoweredPipeline *>>
         &pipelines);

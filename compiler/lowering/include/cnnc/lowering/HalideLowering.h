@@ -5,6 +5,7 @@
 #ifndef CNNC_LOWERING_HALIDELOWERING_H
 #define CNNC_LOWERING_HALIDELOWERING_H
 
+#include "cnnc/lowering/ModelAbi.h"
 #include "cnnc/lowering/Segmentation.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -76,9 +77,9 @@ struct ProfiledOp {
 /// A function lowered to Halide: its segments run in order compute what
 /// one pipeline with `arguments` and `numOutputs` output buffers would.
 struct LoweredPipeline {
-  /// Input, then the parameters in cnn.parameter order (more for the
-  /// training step, see lowerTrainStep).
+  /// The function's arguments in the order of its PipelineAbi.
   std::vector<Halide::Argument> arguments;
+  /// Its PipelineAbi's outputs; segments write them by index.
   int numOutputs = 0;
   std::vector<PipelineSegment> segments;
   std::vector<IntermediateTensor> intermediates;
@@ -86,24 +87,20 @@ struct LoweredPipeline {
   std::vector<ProfiledOp> profiledOps;
 };
 
-/// Lowers `func @forward` of `module`, scheduled by the target's backend
+/// Lowers `func @forward` of `module`, its arguments and outputs as
+/// `abi.forward` lists them, scheduled by the target's backend
 /// (cnnc/halide/Backend.h; a target without one, a GPU, is an error) or by
 /// the policy's autoscheduler. On failure returns false and sets `error`
 /// (Halide's exceptions do not escape).
-bool lowerForward(mlir::ModuleOp module, const Halide::Target &target,
-                  const SchedulePolicy &policy, LoweredPipeline &result,
-                  std::string &error);
+bool lowerForward(mlir::ModuleOp module, const ModelAbi &abi,
+                  const Halide::Target &target, const SchedulePolicy &policy,
+                  LoweredPipeline &result, std::string &error);
 
-/// Lowers `func @train_step` (built by cnn-autodiff). Arguments: input,
-/// labels (int64), every parameter, the momentum buffer of each trainable
-/// parameter, then the scalars lr, momentum, weight_decay, nesterov (bool),
-/// first_step (bool). Outputs: the loss (0-d), the new value of each
-/// trainable parameter, then the new momentum buffer of each, then the new
-/// running_mean and running_var of each cnn.batchnorm2d_stats_update, in
-/// op order.
-bool lowerTrainStep(mlir::ModuleOp module, const Halide::Target &target,
-                    const SchedulePolicy &policy, LoweredPipeline &result,
-                    std::string &error);
+/// Lowers `func @train_step` (built by cnn-autodiff), its arguments and
+/// outputs as `abi.train` lists them (see ModelAbi.h).
+bool lowerTrainStep(mlir::ModuleOp module, const ModelAbi &abi,
+                    const Halide::Target &target, const SchedulePolicy &policy,
+                    LoweredPipeline &result, std::string &error);
 
 } // namespace cnnc
 

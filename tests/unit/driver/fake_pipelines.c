@@ -1,0 +1,83 @@
+/* The fake model's Halide pipelines and the Halide runtime functions the
+ * wrapper calls, for WrapperTest.cpp: they compute small known results and
+ * record what they were passed. */
+#include "fake_pipelines.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "HalideRuntime.h"
+
+struct fake_record fake_last;
+
+static float *host(void *buffer) {
+  return (float *)((struct halide_buffer_t *)buffer)->host;
+}
+
+static int32_t extent(void *buffer, int dim) {
+  return ((struct halide_buffer_t *)buffer)->dim[dim].extent;
+}
+
+/* t[n][o] = sum_k x[n][k] * w[o][k]; args: input, w, m, then t. */
+int fake_forward_s0_argv(void **args) {
+  const float *x = host(args[0]), *w = host(args[1]);
+  float *t = host(args[3]);
+  const int32_t batch = extent(args[0], 1);
+  fake_last.intermediate_extent = extent(args[3], 1);
+  fake_last.intermediate = t;
+  for (int32_t n = 0; n < batch; ++n)
+    for (int o = 0; o < 3; ++o)
+      t[n * 3 + o] = x[n * 2] * w[o * 2] + x[n * 2 + 1] * w[o * 2 + 1];
+  return 0;
+}
+
+/* logits[n][o] = t[n][o] + m[o]; args: input, w, m, t, then logits. */
+int fake_forward_s1_argv(void **args) {
+  const float *m = host(args[2]), *t = host(args[3]);
+  float *logits = host(args[4]);
+  const int32_t batch = extent(args[0], 1);
+  if (t != fake_last.intermediate)
+    return -1; /* not the buffer the first segment wrote */
+  for (int32_t n = 0; n < batch; ++n)
+    for (int o = 0; o < 3; ++o)
+      logits[n * 3 + o] = t[n * 3 + o] + m[o];
+  return 0;
+}
+
+int fake_train_argv(void **args) {
+  memcpy(fake_last.train_args, args, sizeof(void *) * 14);
+  fake_last.lr = *(float *)args[5];
+  fake_last.momentum = *(float *)args[6];
+  fake_last.weight_decay = *(float *)args[7];
+  fake_last.nesterov = *(bool *)args[8];
+  fake_last.first_step = *(bool *)args[9];
+  *host(args[10]) = 1.5f; /* the loss */
+  return fake_last.fail_train ? -1 : 0;
+}
+
+/* The Halide runtime functions the wrapper calls (a library carries its
+   own compiled runtime). */
+halide_error_handler_t halide_set_error_handler(halide_error_handler_t h) {
+  (void)h;
+  return NULL;
+}
+halide_malloc_t halide_set_custom_malloc(halide_malloc_t user_malloc) {
+  fake_last.custom_malloc = user_malloc;
+  return NULL;
+}
+halide_free_t halide_set_custom_free(halide_free_t user_free) {
+  fake_last.custom_free = user_free;
+  return NULL;
+}
+int halide_set_num_threads(int n) {
+  fake_last.threads = n;
+  return n;
+}
+void *halide_malloc(void *user_context, size_t size) {
+  ++fake_last.allocations;
+  return fake_last.custom_malloc(user_context, size);
+}
+void halide_free(void *user_context, void *ptr) {
+  ++fake_last.frees;
+  fake_last.custom_free(user_context, ptr);
+}
