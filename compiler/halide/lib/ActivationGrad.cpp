@@ -5,40 +5,20 @@ namespace cnnc::hl {
 
 using namespace Halide;
 
-LoweredGrad activationGrad(GradKind kind, const Tensor &saved, const Tensor &dy,
-                           const std::string &name) {
-  if (kind != GradKind::ReluGrad && kind != GradKind::TanhGrad &&
-      kind != GradKind::SigmoidGrad)
-    throw std::invalid_argument(std::string("activation_grad: ") +
-                                gradKindName(kind) +
-                                " is not an activation gradient");
-  const char *op = gradKindName(kind);
+LoweredGrad elementwiseGrad(const Tensor &saved, const Tensor &dy,
+                            const ElementGradFormula &formula,
+                            const std::string &name) {
+  const char *op = "elementwise_grad";
   detail::checkTensor(op, "saved", saved);
   detail::checkTensor(op, "dy", dy);
   detail::checkSameShape(op, "saved and dy", saved.shape, dy.shape);
-  std::string base = name.empty() ? std::string(op) : name;
-
   LoweredGrad result;
-  result.kind = kind;
+  result.kind = GradKind::ElementwiseGrad;
   result.inputs = {saved, dy};
-  result.vars = detail::makeVars(base, dy.shape.size());
+  result.vars = detail::makeVars(name, dy.shape.size());
   std::vector<Expr> at(result.vars.begin(), result.vars.end());
-  Expr s = saved.func(at), g = dy.func(at);
-  Expr value;
-  switch (kind) {
-  case GradKind::ReluGrad:
-    // PyTorch's threshold_backward: the gradient at x == 0 is 0.
-    value = select(s > 0.0f, g, 0.0f);
-    break;
-  case GradKind::TanhGrad:
-    value = g * (1.0f - s * s);
-    break;
-  default: // SigmoidGrad
-    value = g * ((1.0f - s) * s);
-    break;
-  }
-  Func out(detail::funcName(base));
-  out(result.vars) = value;
+  Func out(detail::funcName(name));
+  out(result.vars) = formula(saved.func(at), dy.func(at));
   result.output = {out, dy.shape};
   return result;
 }

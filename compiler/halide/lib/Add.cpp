@@ -12,7 +12,7 @@ LoweredOp add(const Tensor &lhs, const Tensor &rhs, const std::string &name) {
   cnn::shape::Shape shape =
       detail::checkShape("add", cnn::shape::add(lhs.shape, rhs.shape));
   LoweredOp result;
-  result.kind = OpKind::Add;
+  result.kind = OpKind::Elementwise;
   result.inputs = {lhs, rhs};
   result.vars = detail::makeVars(name, lhs.shape.size());
   std::vector<Expr> at(result.vars.begin(), result.vars.end());

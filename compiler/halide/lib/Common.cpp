@@ -10,12 +10,8 @@ const char *opKindName(OpKind kind) {
     return "conv2d";
   case OpKind::Linear:
     return "linear";
-  case OpKind::Relu:
-    return "relu";
-  case OpKind::Tanh:
-    return "tanh";
-  case OpKind::Sigmoid:
-    return "sigmoid";
+  case OpKind::Elementwise:
+    return "elementwise";
   case OpKind::MaxPool2d:
     return "maxpool2d";
   case OpKind::AvgPool2d:
@@ -24,22 +20,14 @@ const char *opKindName(OpKind kind) {
     return "adaptive_avgpool2d";
   case OpKind::Flatten:
     return "flatten";
-  case OpKind::Add:
-    return "add";
   case OpKind::BatchNorm2d:
     return "batchnorm2d";
   }
   return "unknown";
 }
 
-bool isActivation(OpKind kind) {
-  return kind == OpKind::Relu || kind == OpKind::Tanh ||
-         kind == OpKind::Sigmoid;
-}
-
 bool isElementwise(OpKind kind) {
-  return isActivation(kind) || kind == OpKind::Add ||
-         kind == OpKind::BatchNorm2d;
+  return kind == OpKind::Elementwise || kind == OpKind::BatchNorm2d;
 }
 
 namespace detail {

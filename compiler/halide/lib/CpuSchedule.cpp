@@ -499,13 +499,14 @@ MachineModel cpuMachineModelOrThrow(const Target &target) {
   std::string error;
   std::optional<MachineModel> model = cpuMachineModel(target, error);
   if (!model)
-    throw std::invalid_argument("schedule: target " + target.to_string() +
-                                " " + error);
+    throw std::invalid_argument("schedule: target " + target.to_string() + " " +
+                                error);
   return *model;
 }
 
-std::vector<fusion::Group> planGroups(const std::vector<LoweredOp> &ops,
-                                      const std::vector<Func> &pipelineOutputs) {
+std::vector<fusion::Group>
+planGroups(const std::vector<LoweredOp> &ops,
+           const std::vector<Func> &pipelineOutputs) {
   // Ops by the name of the Func they produce (names are unique).
   std::map<std::string, int> producer;
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -557,7 +558,8 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
   for (const LoweredOp &op : ops)
     if (!op.output.func.defined())
       throw std::invalid_argument(std::string("schedule: ") +
-                                  opKindName(op.kind) + " op has no output Func");
+                                  opKindName(op.kind) +
+                                  " op has no output Func");
 
   // Every member of a group's chain is computed in its anchor's loops: only
   // the last result is stored, the others are inlined. A fused batch norm's
@@ -572,16 +574,15 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
       for (Func &f : previous->stored)
         storePerChannel(f, natural);
     }
-    groups.push_back({&ops[size_t(planned.anchor)],
-                      &ops[size_t(planned.stored())]});
+    groups.push_back(
+        {&ops[size_t(planned.anchor)], &ops[size_t(planned.stored())]});
   }
 
   // A conv group computed inside a pool's loops, keyed by the pool's op.
   std::map<const LoweredOp *, const Group *> fusedProducer;
   for (size_t g = 0; g < plan.size(); ++g)
     if (plan[g].computedInside)
-      fusedProducer[groups.at(size_t(*plan[g].computedInside)).op] =
-          &groups[g];
+      fusedProducer[groups.at(size_t(*plan[g].computedInside)).op] = &groups[g];
   std::set<const LoweredOp *> scheduledByReader;
   for (const auto &entry : fusedProducer)
     scheduledByReader.insert(entry.second->op);
@@ -615,10 +616,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
     case OpKind::Linear:
       scheduleLinear(g, machine);
       break;
-    case OpKind::Relu:
-    case OpKind::Tanh:
-    case OpKind::Sigmoid:
-    case OpKind::Add:
+    case OpKind::Elementwise:
       scheduleElementwise(g, natural);
       break;
     case OpKind::Flatten:

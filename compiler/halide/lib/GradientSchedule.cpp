@@ -96,7 +96,6 @@ void storeIntermediate(Func f) {
     f.update(i).parallel(args.back());
 }
 
-
 /// Conv weight gradient: each weight reduces over (ox, oy, n), and the
 /// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
 /// partial sums (vectorised over ox; the kx taps and a block of output

@@ -21,12 +21,8 @@ const char *gradKindName(GradKind kind) {
     return "linear_input_grad";
   case GradKind::LinearWeightGrad:
     return "linear_weight_grad";
-  case GradKind::ReluGrad:
-    return "relu_grad";
-  case GradKind::TanhGrad:
-    return "tanh_grad";
-  case GradKind::SigmoidGrad:
-    return "sigmoid_grad";
+  case GradKind::ElementwiseGrad:
+    return "elementwise_grad";
   case GradKind::MaxPool2dGrad:
     return "maxpool2d_grad";
   case GradKind::AvgPool2dGrad:

@@ -28,7 +28,7 @@ std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
     const bool avx512 = hasAvx512(target);
     model.vectorRegisters = avx512 ? 32 : 16;
     model.name = std::string("x86-64 ") +
-                 (avx512 ? "AVX-512"
+                 (avx512                                     ? "AVX-512"
                   : target.has_feature(Halide::Target::AVX2) ? "AVX2"
                   : target.has_feature(Halide::Target::AVX)  ? "AVX"
                                                              : "SSE");

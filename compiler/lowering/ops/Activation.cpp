@@ -1,40 +1,45 @@
+// Activations and their gradients (formulas in cnnc/halide/Activations.h),
+// and the element-wise add.
 #include "../OpLowerings.h"
+
+#include "cnnc/halide/Activations.h"
 
 namespace cnnc::lowering {
 
+namespace hla = hl::activations;
+
 void lowerOp(cnn::ReluOp op, LoweringContext &cx) {
-  cx.define(op, hl::activation(hl::OpKind::Relu, cx.tensor(op.getInput()),
-                               cx.funcName(op)));
+  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::relu,
+                                cx.funcName(op)));
 }
 
 void lowerOp(cnn::TanhOp op, LoweringContext &cx) {
-  cx.define(op, hl::activation(hl::OpKind::Tanh, cx.tensor(op.getInput()),
-                               cx.funcName(op)));
+  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::tanh,
+                                cx.funcName(op)));
 }
 
 void lowerOp(cnn::SigmoidOp op, LoweringContext &cx) {
-  cx.define(op, hl::activation(hl::OpKind::Sigmoid, cx.tensor(op.getInput()),
-                               cx.funcName(op)));
+  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::sigmoid,
+                                cx.funcName(op)));
 }
 
-// Activation gradients read the activation's stored result y; y > 0 exactly
-// where x > 0, so ReLU's rule may read it too.
+// Activation gradients read the activation's stored result y.
 void lowerOp(cnn::ReluGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::activationGrad(hl::GradKind::ReluGrad,
-                                   cx.tensor(op.getResultValue()),
-                                   cx.tensor(op.getGrad()), cx.funcName(op)));
+  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
+                                    cx.tensor(op.getGrad()), hla::reluGrad,
+                                    cx.funcName(op)));
 }
 
 void lowerOp(cnn::TanhGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::activationGrad(hl::GradKind::TanhGrad,
-                                   cx.tensor(op.getResultValue()),
-                                   cx.tensor(op.getGrad()), cx.funcName(op)));
+  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
+                                    cx.tensor(op.getGrad()), hla::tanhGrad,
+                                    cx.funcName(op)));
 }
 
 void lowerOp(cnn::SigmoidGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::activationGrad(hl::GradKind::SigmoidGrad,
-                                   cx.tensor(op.getResultValue()),
-                                   cx.tensor(op.getGrad()), cx.funcName(op)));
+  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
+                                    cx.tensor(op.getGrad()), hla::sigmoidGrad,
+                                    cx.funcName(op)));
 }
 
 /// A residual add, or the sum of a value's gradients in the training step.

@@ -402,21 +402,20 @@ TEST(GradActivation, ReluTanhSigmoidAgainstFiniteDifferences) {
   std::mt19937 rng(3);
   std::vector<LoweredGrad> grads;
   std::vector<GradCase> cases;
-  for (GradKind kind :
-       {GradKind::ReluGrad, GradKind::TanhGrad, GradKind::SigmoidGrad})
+  for (Act kind : {Act::Relu, Act::Tanh, Act::Sigmoid})
     for (Shape shape : {Shape{kDynamic, 3, 4, 19}, Shape{kDynamic, 23}}) {
       Input saved = makeInput("saved", shape), dy = makeInput("dy", shape);
-      grads.push_back(activationGrad(kind, saved.tensor, dy.tensor));
-      GradCase c{std::string(gradKindName(kind)) + " " +
+      grads.push_back(activationGradOp(kind, saved.tensor, dy.tensor));
+      GradCase c{std::string(actName(kind)) + "_grad " +
                      cnn::shape::format(shape),
                  grads.back().output, nullptr};
       c.prepare = [=](int batch, std::mt19937 &rng) mutable {
         Shape s = withBatch(shape, batch);
-        DT x = kind == GradKind::ReluGrad ? awayFromZero(s, rng)
-                                          : randomDT(s, rng, -3.0f, 3.0f);
+        DT x = kind == Act::Relu ? awayFromZero(s, rng)
+                                 : randomDT(s, rng, -3.0f, 3.0f);
         DT r = randomDT(s, rng);
         // Relu saves its input, tanh and sigmoid their output.
-        set(saved, kind == GradKind::ReluGrad ? x : refActivation(kind, x));
+        set(saved, kind == Act::Relu ? x : refActivation(kind, x));
         set(dy, r);
         return finiteDiff([&] { return dot(refActivation(kind, x), r); }, x);
       };
@@ -427,7 +426,7 @@ TEST(GradActivation, ReluTanhSigmoidAgainstFiniteDifferences) {
   // -0.0, tiny and huge values.
   Shape shape{kDynamic, 8};
   Input x = makeInput("x", shape), dy = makeInput("dy", shape);
-  grads.push_back(activationGrad(GradKind::ReluGrad, x.tensor, dy.tensor));
+  grads.push_back(activationGradOp(Act::Relu, x.tensor, dy.tensor));
   GradCase mask{"relu mask", grads.back().output, nullptr, 0.0};
   mask.prepare = [=](int batch, std::mt19937 &rng) mutable {
     const double xs[8] = {0.0, -0.0, 1e-30, -1e-30, 5.0, -5.0, 1e30, -1e30};
@@ -902,7 +901,7 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
   Tensor db2 = add(biasGrad(dLogits, batch));
   Tensor dM = add(flattenGrad(dFlat, mS));
   Tensor dA = add(maxPool2dGrad(a1.tensor, dM, poolArgs));
-  Tensor dY = add(activationGrad(GradKind::ReluGrad, y1.tensor, dA));
+  Tensor dY = add(activationGradOp(Act::Relu, y1.tensor, dA));
   Tensor dW1 = add(conv2dWeightGrad(x.tensor, dY, w1S, convArgs, batch));
   Tensor db1 = add(biasGrad(dY, batch));
   Tensor dX = add(conv2dInputGrad(dY, w1.tensor, xS, convArgs));
@@ -914,7 +913,7 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
   auto state = std::make_shared<State>();
   auto lossOf = [](const State &s) {
     DT y = refConv(s.x, s.w1, &s.b1, Conv2dArgs{{1, 1}, {1, 1}, {1, 1}, 1});
-    DT m = refMaxPool(refActivation(GradKind::ReluGrad, y),
+    DT m = refMaxPool(refActivation(Act::Relu, y),
                       Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {1, 1}});
     return refCrossEntropy(refLinear(refFlatten(m), s.w2, &s.b2), s.labels);
   };
@@ -936,7 +935,7 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
       v = cls(rng);
     // The saved forward activations, as a training step keeps them.
     DT y = refConv(s.x, s.w1, &s.b1, convArgs);
-    DT a = refActivation(GradKind::ReluGrad, y);
+    DT a = refActivation(Act::Relu, y);
     DT m = refMaxPool(a, poolArgs);
     m.shape = withBatch(fS, n);
     set(x, s.x);
@@ -987,9 +986,9 @@ TEST(GradOps, BadShapesThrowInsteadOfAborting) {
   EXPECT_THROW(conv2dWeightGrad(x.tensor, dy.tensor, {4, 2, 3, 3}, Conv2dArgs{},
                                 batchOf(x)),
                std::invalid_argument);
-  EXPECT_THROW(activationGrad(GradKind::FlattenGrad, x.tensor, x.tensor),
+  EXPECT_THROW(elementwiseGrad(Tensor{}, x.tensor, activations::reluGrad),
                std::invalid_argument);
-  EXPECT_THROW(activationGrad(GradKind::ReluGrad, x.tensor, dy.tensor),
+  EXPECT_THROW(activationGradOp(Act::Relu, x.tensor, dy.tensor),
                std::invalid_argument);
   EXPECT_THROW(flattenGrad(dy.tensor, {kDynamic, 4, 6, 6}),
                std::invalid_argument);

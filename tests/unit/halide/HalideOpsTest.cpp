@@ -155,7 +155,7 @@ std::string label(const ConvSpec &s) {
 
 /// Adds one conv case (plus an optional fused activation chain) to a
 /// multi-output pipeline.
-void addConvCase(const ConvSpec &s, std::vector<OpKind> activations,
+void addConvCase(const ConvSpec &s, std::vector<Act> activations,
                  std::vector<LoweredOp> &ops, std::vector<Case> &cases,
                  std::mt19937 &rng) {
   Case c;
@@ -175,14 +175,14 @@ void addConvCase(const ConvSpec &s, std::vector<OpKind> activations,
   }
   Conv2dArgs args{s.stride, s.padding, s.dilation, s.groups};
   ops.push_back(conv2d(c.input.tensor, w.tensor, bias, args));
-  for (OpKind kind : activations) {
-    ops.push_back(activation(kind, ops.back().output));
-    c.label += std::string(" + ") + opKindName(kind);
+  for (Act kind : activations) {
+    ops.push_back(activationOp(kind, ops.back().output));
+    c.label += std::string(" + ") + actName(kind);
   }
   c.output = ops.back().output;
   c.reference = [=](const Buf &in) {
     Buf out = refConv(in, wBuf, s.bias ? &bBuf : nullptr, args);
-    for (OpKind kind : activations)
+    for (Act kind : activations)
       out = refActivation(kind, out);
     return out;
   };
@@ -236,14 +236,14 @@ TEST(HalideConv2d, FusedActivations) {
   std::mt19937 rng(3);
   std::vector<LoweredOp> ops;
   std::vector<Case> cases;
-  addConvCase({3, 7, 9, 4, 3, 2, {1, 1}, {1, 1}, {1, 1}, 1, true},
-              {OpKind::Relu}, ops, cases, rng);
-  addConvCase({3, 7, 9, 4, 3, 3, {2, 2}, {0, 0}, {1, 1}, 1, true},
-              {OpKind::Tanh}, ops, cases, rng);
+  addConvCase({3, 7, 9, 4, 3, 2, {1, 1}, {1, 1}, {1, 1}, 1, true}, {Act::Relu},
+              ops, cases, rng);
+  addConvCase({3, 7, 9, 4, 3, 3, {2, 2}, {0, 0}, {1, 1}, 1, true}, {Act::Tanh},
+              ops, cases, rng);
   addConvCase({4, 6, 8, 4, 2, 2, {1, 1}, {1, 0}, {2, 1}, 2, false},
-              {OpKind::Sigmoid}, ops, cases, rng);
+              {Act::Sigmoid}, ops, cases, rng);
   addConvCase({3, 7, 9, 4, 3, 2, {1, 1}, {2, 2}, {1, 1}, 1, true},
-              {OpKind::Relu, OpKind::Tanh}, ops, cases, rng);
+              {Act::Relu, Act::Tanh}, ops, cases, rng);
   runCases(ops, cases, rng);
   // The conv result itself was fused away (inlined) in every chain.
   for (const LoweredOp &op : ops) {
@@ -255,9 +255,9 @@ TEST(HalideConv2d, FusedActivations) {
 
 // --- Linear ----------------------------------------------------------------
 
-void addLinearCase(int in, int out, bool withBias,
-                   std::vector<OpKind> activations, std::vector<LoweredOp> &ops,
-                   std::vector<Case> &cases, std::mt19937 &rng) {
+void addLinearCase(int in, int out, bool withBias, std::vector<Act> activations,
+                   std::vector<LoweredOp> &ops, std::vector<Case> &cases,
+                   std::mt19937 &rng) {
   Case c;
   c.label = "linear " + std::to_string(in) + " -> " + std::to_string(out) +
             (withBias ? " bias" : " no bias");
@@ -274,14 +274,14 @@ void addLinearCase(int in, int out, bool withBias,
     bias = b.tensor;
   }
   ops.push_back(linear(c.input.tensor, w.tensor, bias));
-  for (OpKind kind : activations) {
-    ops.push_back(activation(kind, ops.back().output));
-    c.label += std::string(" + ") + opKindName(kind);
+  for (Act kind : activations) {
+    ops.push_back(activationOp(kind, ops.back().output));
+    c.label += std::string(" + ") + actName(kind);
   }
   c.output = ops.back().output;
   c.reference = [=](const Buf &x) {
     Buf y = refLinear(x, wBuf, withBias ? &bBuf : nullptr);
-    for (OpKind kind : activations)
+    for (Act kind : activations)
       y = refActivation(kind, y);
     return y;
   };
@@ -299,8 +299,8 @@ TEST(HalideLinear, WithAndWithoutBias) {
   addLinearCase(37, 10, false, {}, ops, cases, rng);
   addLinearCase(64, 17, false, {}, ops, cases, rng);
   addLinearCase(300, 9, true, {}, ops, cases, rng);
-  addLinearCase(40, 12, true, {OpKind::Relu}, ops, cases, rng);
-  addLinearCase(40, 12, false, {OpKind::Sigmoid}, ops, cases, rng);
+  addLinearCase(40, 12, true, {Act::Relu}, ops, cases, rng);
+  addLinearCase(40, 12, false, {Act::Sigmoid}, ops, cases, rng);
   runCases(ops, cases, rng);
 }
 
@@ -313,7 +313,7 @@ TEST(HalideLinear, BlockedTilesAndBatchTails) {
   std::mt19937 rng(41);
   std::vector<LoweredOp> ops;
   std::vector<Case> cases;
-  addLinearCase(3072, 128, true, {OpKind::Relu}, ops, cases, rng);
+  addLinearCase(3072, 128, true, {Act::Relu}, ops, cases, rng);
   cases.back().tol = 1e-4; // float sums of 3072 terms, in another order
   // Chunks of input features (long rows): a short last chunk, a partial
   // last vector.
@@ -322,7 +322,7 @@ TEST(HalideLinear, BlockedTilesAndBatchTails) {
   addLinearCase(100, 13, true, {}, ops, cases, rng);
   addLinearCase(84, 10, false, {}, ops, cases, rng);
   addLinearCase(16, 6, true, {}, ops, cases, rng);
-  addLinearCase(20, 25, false, {OpKind::Tanh}, ops, cases, rng);
+  addLinearCase(20, 25, false, {Act::Tanh}, ops, cases, rng);
   addLinearCase(400, 120, true, {}, ops, cases, rng);
   addLinearCase(7, 2, true, {}, ops, cases, rng);
   Halide::Pipeline pipeline = compileCases(ops, cases);
@@ -337,12 +337,12 @@ TEST(HalideActivation, ReluTanhSigmoidRank4AndRank2) {
   std::mt19937 rng(5);
   std::vector<LoweredOp> ops;
   std::vector<Case> cases;
-  for (OpKind kind : {OpKind::Relu, OpKind::Tanh, OpKind::Sigmoid})
+  for (Act kind : {Act::Relu, Act::Tanh, Act::Sigmoid})
     for (Shape shape : {Shape{kDynamic, 3, 5, 19}, Shape{kDynamic, 23}}) {
       Case c;
-      c.label = std::string(opKindName(kind)) + " " + cnn::shape::format(shape);
+      c.label = std::string(actName(kind)) + " " + cnn::shape::format(shape);
       c.input = makeInput("x", shape);
-      ops.push_back(activation(kind, c.input.tensor));
+      ops.push_back(activationOp(kind, c.input.tensor));
       c.output = ops.back().output;
       EXPECT_EQ(c.output.shape, shape);
       c.reference = [kind](const Buf &x) { return refActivation(kind, x); };
@@ -500,17 +500,17 @@ TEST(HalidePipeline, LeNetShapedChain) {
       pool2{{3, 2}, {2, 2}, {1, 0}, {1, 1}};
   std::vector<LoweredOp> ops;
   ops.push_back(conv2d(x.tensor, w1.tensor, b1.tensor, conv1, "conv1"));
-  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(activationOp(Act::Relu, ops.back().output));
   ops.push_back(maxPool2d(ops.back().output, pool1, "pool1"));
   ops.push_back(
       conv2d(ops.back().output, w2.tensor, std::nullopt, conv2, "conv2"));
-  ops.push_back(activation(OpKind::Tanh, ops.back().output));
+  ops.push_back(activationOp(Act::Tanh, ops.back().output));
   ops.push_back(avgPool2d(ops.back().output, pool2, true, "pool2"));
   ops.push_back(flatten(ops.back().output));
   ops.push_back(linear(ops.back().output, f1.tensor, c1.tensor, "fc1"));
-  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(activationOp(Act::Relu, ops.back().output));
   ops.push_back(linear(ops.back().output, f2.tensor, c2.tensor, "fc2"));
-  ops.push_back(activation(OpKind::Sigmoid, ops.back().output));
+  ops.push_back(activationOp(Act::Sigmoid, ops.back().output));
   ASSERT_EQ(ops.back().output.shape, (Shape{kDynamic, 7}));
 
   Case c;
@@ -520,12 +520,12 @@ TEST(HalidePipeline, LeNetShapedChain) {
               {c1, c1b}, {f2, f2b}, {c2, c2b}};
   c.output = ops.back().output;
   c.reference = [&](const Buf &in) {
-    Buf t = refActivation(OpKind::Relu, refConv(in, w1b, &b1b, conv1));
+    Buf t = refActivation(Act::Relu, refConv(in, w1b, &b1b, conv1));
     t = refMaxPool(t, pool1);
-    t = refActivation(OpKind::Tanh, refConv(t, w2b, nullptr, conv2));
+    t = refActivation(Act::Tanh, refConv(t, w2b, nullptr, conv2));
     t = refFlatten(refAvgPool(t, pool2, true));
-    t = refActivation(OpKind::Relu, refLinear(t, f1b, &c1b));
-    return refActivation(OpKind::Sigmoid, refLinear(t, f2b, &c2b));
+    t = refActivation(Act::Relu, refLinear(t, f1b, &c1b));
+    return refActivation(Act::Sigmoid, refLinear(t, f2b, &c2b));
   };
   std::vector<Case> cases{c};
   Halide::Pipeline pipeline = compileCases(ops, cases);
@@ -545,7 +545,7 @@ TEST(HalidePipeline, SharedResultIsNotFusedAway) {
   Conv2dArgs args{{1, 1}, {1, 1}, {1, 1}, 1};
   std::vector<LoweredOp> ops;
   ops.push_back(conv2d(x.tensor, w.tensor, std::nullopt, args));
-  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(activationOp(Act::Relu, ops.back().output));
 
   std::vector<Case> cases(2);
   cases[0].label = "conv (kept)";
@@ -559,7 +559,7 @@ TEST(HalidePipeline, SharedResultIsNotFusedAway) {
   cases[1].label = "relu of the kept conv";
   cases[1].output = ops[1].output;
   cases[1].reference = [&](const Buf &in) {
-    return refActivation(OpKind::Relu, refConv(in, wb, nullptr, args));
+    return refActivation(Act::Relu, refConv(in, wb, nullptr, args));
   };
   runCases(ops, cases, rng);
   EXPECT_FALSE(isInlined(ops[0].output.func));
@@ -581,7 +581,7 @@ TEST(HalidePipeline, ConvFusedIntoPool) {
       overlapping{{3, 3}, {2, 2}, {0, 0}, {1, 1}};
   std::vector<LoweredOp> ops;
   ops.push_back(conv2d(x.tensor, w1.tensor, b1.tensor, conv, "fconv1"));
-  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(activationOp(Act::Relu, ops.back().output));
   ops.push_back(maxPool2d(ops.back().output, tiling, "fpool1"));
   ops.push_back(conv2d(x.tensor, w2.tensor, std::nullopt, conv, "fconv2"));
   ops.push_back(avgPool2d(ops.back().output, overlapping, true, "fpool2"));
@@ -592,7 +592,7 @@ TEST(HalidePipeline, ConvFusedIntoPool) {
   cases[0].params = {{w1, w1b}, {b1, b1b}};
   cases[0].output = ops[2].output;
   cases[0].reference = [&](const Buf &in) {
-    return refMaxPool(refActivation(OpKind::Relu, refConv(in, w1b, &b1b, conv)),
+    return refMaxPool(refActivation(Act::Relu, refConv(in, w1b, &b1b, conv)),
                       tiling);
   };
   cases[1].label = "conv -> overlapping avgpool";
@@ -632,15 +632,14 @@ TEST(HalideAdd, ResidualFusedIntoConvAndRelu) {
   std::vector<LoweredOp> ops;
   ops.push_back(conv2d(x.tensor, w.tensor, std::nullopt, args));
   ops.push_back(add(ops.back().output, x.tensor));
-  ops.push_back(activation(OpKind::Relu, ops.back().output));
+  ops.push_back(activationOp(Act::Relu, ops.back().output));
   std::vector<Case> cases(1);
   cases[0].label = "relu(conv(x) + x)";
   cases[0].input = x;
   cases[0].params = {{w, wb}};
   cases[0].output = ops.back().output;
   cases[0].reference = [&](const Buf &in) {
-    return refActivation(OpKind::Relu,
-                         refAdd(refConv(in, wb, nullptr, args), in));
+    return refActivation(Act::Relu, refAdd(refConv(in, wb, nullptr, args), in));
   };
   runCases(ops, cases, rng);
   EXPECT_TRUE(isInlined(ops[0].output.func));
@@ -695,7 +694,7 @@ TEST(HalidePipeline, NarrowConvBatchNormAddRelu) {
     ops.push_back(batchNorm2d(ops.back().output, g.tensor, b.tensor, m.tensor,
                               v.tensor, eps, nullptr, "nbn"));
     ops.push_back(add(ops.back().output, skip.tensor));
-    ops.push_back(activation(OpKind::Relu, ops.back().output));
+    ops.push_back(activationOp(Act::Relu, ops.back().output));
     std::vector<Case> cases(1);
     cases[0].label = "relu(bn(conv(x)) + skip), " + std::to_string(s.H) + "x" +
                      std::to_string(s.H) + " stride " +
@@ -710,8 +709,7 @@ TEST(HalidePipeline, NarrowConvBatchNormAddRelu) {
     cases[0].reference = [&](const Buf &in) {
       Buf t = refConv(in, wb, s.bias ? &biasb : nullptr, args);
       return refActivation(
-          OpKind::Relu,
-          refAdd(refBatchNormEval(t, gb, bb, mb, vb, eps), skipb));
+          Act::Relu, refAdd(refBatchNormEval(t, gb, bb, mb, vb, eps), skipb));
     };
     Halide::Pipeline pipeline = compileCases(ops, cases);
     checkCases(pipeline, cases, rng, -1.0f, 1.0f, {3});
@@ -728,7 +726,7 @@ TEST(HalideAdd, StandaloneRank2AndSharedOperand) {
   std::mt19937 rng(17);
   Input x = makeInput("x", {kDynamic, 37});
   std::vector<LoweredOp> ops;
-  ops.push_back(activation(OpKind::Tanh, x.tensor));
+  ops.push_back(activationOp(Act::Tanh, x.tensor));
   ops.push_back(add(x.tensor, ops.back().output));
   ops.push_back(add(x.tensor, x.tensor));
   std::vector<Case> cases(2);
@@ -736,7 +734,7 @@ TEST(HalideAdd, StandaloneRank2AndSharedOperand) {
   cases[0].input = x;
   cases[0].output = ops[1].output;
   cases[0].reference = [](const Buf &in) {
-    return refAdd(in, refActivation(OpKind::Tanh, in));
+    return refAdd(in, refActivation(Act::Tanh, in));
   };
   cases[1].label = "x + x";
   cases[1].input = x;
@@ -762,7 +760,7 @@ TEST(HalideOps, BadShapesThrowInsteadOfAborting) {
   EXPECT_THROW(
       avgPool2d(x.tensor, Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {2, 2}}, true),
       std::invalid_argument);
-  EXPECT_THROW(activation(OpKind::Flatten, x.tensor), std::invalid_argument);
+  EXPECT_THROW(elementwise(Tensor{}, activations::relu), std::invalid_argument);
   EXPECT_THROW(add(x.tensor, v.tensor), std::invalid_argument);
   Tensor rankMismatch{Halide::Func(x.param), {kDynamic, 48}};
   EXPECT_THROW(flatten(rankMismatch), std::invalid_argument);

@@ -136,20 +136,49 @@ DT refLinear(const DT &x, const DT &w, const DT *b) {
   return y;
 }
 
-DT refActivation(OpKind kind, const DT &x) {
-  DT y = x;
-  for (double &v : y.v)
-    v = kind == OpKind::Relu   ? std::max(v, 0.0)
-        : kind == OpKind::Tanh ? std::tanh(v)
-                               : 1.0 / (1.0 + std::exp(-v));
-  return y;
+LoweredOp activationOp(Act act, const Tensor &input) {
+  switch (act) {
+  case Act::Relu:
+    return elementwise(input, activations::relu, actName(act));
+  case Act::Tanh:
+    return elementwise(input, activations::tanh, actName(act));
+  case Act::Sigmoid:
+    break;
+  }
+  return elementwise(input, activations::sigmoid, actName(act));
 }
 
-DT refActivation(GradKind kind, const DT &x) {
-  return refActivation(kind == GradKind::ReluGrad   ? OpKind::Relu
-                       : kind == GradKind::TanhGrad ? OpKind::Tanh
-                                                    : OpKind::Sigmoid,
-                       x);
+LoweredGrad activationGradOp(Act act, const Tensor &saved, const Tensor &dy) {
+  switch (act) {
+  case Act::Relu:
+    return elementwiseGrad(saved, dy, activations::reluGrad, "relu_grad");
+  case Act::Tanh:
+    return elementwiseGrad(saved, dy, activations::tanhGrad, "tanh_grad");
+  case Act::Sigmoid:
+    break;
+  }
+  return elementwiseGrad(saved, dy, activations::sigmoidGrad, "sigmoid_grad");
+}
+
+const char *actName(Act act) {
+  switch (act) {
+  case Act::Relu:
+    return "relu";
+  case Act::Tanh:
+    return "tanh";
+  case Act::Sigmoid:
+    break;
+  }
+  return "sigmoid";
+}
+
+DT refActivation(Act act, const DT &x) {
+  DT y = x;
+  for (double &v : y.v)
+    v = act == Act::Relu   ? std::max(v, 0.0)
+        : act == Act::Tanh ? std::tanh(v)
+                           : 1.0 / (1.0 + std::exp(-v));
+  return y;
 }
 
 DT refMaxPool(const DT &x, const Pool2dArgs &a) {
@@ -297,8 +326,8 @@ Buf refLinear(const Buf &in, const Buf &w, const Buf *bias) {
   return toBuf(refLinear(toDT(in), toDT(w), bias ? &b : nullptr));
 }
 
-Buf refActivation(OpKind kind, const Buf &in) {
-  return toBuf(refActivation(kind, toDT(in)));
+Buf refActivation(Act act, const Buf &in) {
+  return toBuf(refActivation(act, toDT(in)));
 }
 
 Buf refMaxPool(const Buf &in, const Pool2dArgs &a) {

@@ -5,6 +5,7 @@
 #ifndef CNNC_HALIDE_TEST_REFERENCE_H
 #define CNNC_HALIDE_TEST_REFERENCE_H
 
+#include "cnnc/halide/Activations.h"
 #include "cnnc/halide/Gradients.h"
 #include "cnnc/halide/Ops.h"
 
@@ -100,10 +101,14 @@ int outSize(int in, int k, int s, int p, int d);
 
 DT refConv(const DT &x, const DT &w, const DT *b, const Conv2dArgs &a);
 DT refLinear(const DT &x, const DT &w, const DT *b);
-/// Relu, Tanh, or (any other kind) Sigmoid.
-DT refActivation(OpKind kind, const DT &x);
-/// ReluGrad, TanhGrad, or (any other kind) SigmoidGrad: the forward.
-DT refActivation(GradKind kind, const DT &x);
+/// The activations the tests use, by name.
+enum class Act { Relu, Tanh, Sigmoid };
+/// The activation's lowered op and gradient (hl::elementwise with
+/// Activations.h's formulas).
+LoweredOp activationOp(Act act, const Tensor &input);
+LoweredGrad activationGradOp(Act act, const Tensor &saved, const Tensor &dy);
+DT refActivation(Act act, const DT &x);
+const char *actName(Act act);
 /// -inf where a window holds only padding.
 DT refMaxPool(const DT &x, const Pool2dArgs &a);
 /// ATen's avg_pool2d loop, transcribed.
@@ -127,7 +132,7 @@ double refCrossEntropy(const DT &logits, const std::vector<int> &labels);
 
 Buf refConv(const Buf &in, const Buf &w, const Buf *bias, const Conv2dArgs &a);
 Buf refLinear(const Buf &in, const Buf &w, const Buf *bias);
-Buf refActivation(OpKind kind, const Buf &in);
+Buf refActivation(Act act, const Buf &in);
 Buf refMaxPool(const Buf &in, const Pool2dArgs &a);
 Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad);
 Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW);

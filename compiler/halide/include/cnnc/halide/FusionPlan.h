@@ -13,11 +13,11 @@ namespace cnnc::fusion {
 
 /// What an op is to the fusion rules.
 enum class Role {
-  Convolution, // a forward convolution
-  Pool,        // a max or average pool with a window (not adaptive)
-  Pointwise,   // activations, adds, batch norms: see cnn::OpTrait::Pointwise
-  Forward,     // any other forward op (linear, flatten, adaptive pooling)
-  Backward,    // a gradient, the loss or a running-statistics update
+  Convolution,    // a forward convolution
+  Pool,           // a max or average pool with a window (not adaptive)
+  Pointwise,      // activations, adds, batch norms: see cnn::OpTrait::Pointwise
+  Forward,        // any other forward op (linear, flatten, adaptive pooling)
+  Backward,       // a gradient, the loss or a running-statistics update
   WeightGradient, // the weight gradient of a convolution or linear layer
   Update,         // an optimizer update of a parameter
 };

@@ -19,6 +19,7 @@
 
 #include <Halide.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,7 @@ enum class GradKind {
   BiasGrad, // conv ([N, C, H, W] dy) and linear ([N, F] dy)
   LinearInputGrad,
   LinearWeightGrad,
-  ReluGrad,
-  TanhGrad,
-  SigmoidGrad,
+  ElementwiseGrad, // activation gradients
   MaxPool2dGrad,
   AvgPool2dGrad,
   AdaptiveAvgPool2dGrad,
@@ -147,13 +146,14 @@ LoweredGrad linearWeightGrad(const Tensor &input, const Tensor &dy,
 
 // --- activations, flatten -------------------------------------------------
 
-/// Element-wise activation gradients (any rank), PyTorch's formulas:
-///  ReluGrad(x, dy)    = dy where x > 0, else 0 (0 at x == 0);
-///  TanhGrad(y, dy)    = dy * (1 - y^2),  y = tanh(x) the forward output;
-///  SigmoidGrad(y, dy) = dy * y * (1 - y), y = sigmoid(x) the forward output.
-/// `saved` is x for Relu and y for Tanh / Sigmoid.
-LoweredGrad activationGrad(GradKind kind, const Tensor &saved, const Tensor &dy,
-                           const std::string &name = "");
+/// An element-wise gradient: dx = formula(saved, dy) per element (any rank),
+/// `saved` the forward value the rule reads (an activation's result y, see
+/// Activations.h).
+using ElementGradFormula = std::function<Halide::Expr(const Halide::Expr &saved,
+                                                      const Halide::Expr &dy)>;
+LoweredGrad elementwiseGrad(const Tensor &saved, const Tensor &dy,
+                            const ElementGradFormula &formula,
+                            const std::string &name = "elementwise_grad");
 
 /// Unflatten: dy [N, F] -> dx of `inputShape` (the forward input's shape,
 /// [N, d1, ..., dk] with F = d1 * ... * dk, C order).

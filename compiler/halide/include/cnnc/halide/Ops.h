@@ -19,6 +19,7 @@
 
 #include <Halide.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,26 +32,27 @@ struct Tensor {
   cnn::shape::Shape shape; // shape[0] == cnn::shape::kDynamic (the batch)
 };
 
+/// What an op is to the schedules: ops of one kind are scheduled alike.
 enum class OpKind {
   Conv2d,
   Linear,
-  Relu,
-  Tanh,
-  Sigmoid,
+  Elementwise, // activations, adds
   MaxPool2d,
   AvgPool2d,
   AdaptiveAvgPool2d,
   Flatten,
-  Add,
   BatchNorm2d
 };
 
 const char *opKindName(OpKind kind);
-bool isActivation(OpKind kind);
-/// Activations, Add and BatchNorm2d (x * scale(c) + shift(c), given its
+/// Element-wise ops and BatchNorm2d (x * scale(c) + shift(c), given its
 /// per-channel Funcs): one output element from the same element of each
 /// operand, so a schedule may fuse them into the loops of a producer.
 bool isElementwise(OpKind kind);
+
+/// One element of a result from the same element of the operand (an
+/// activation, see Activations.h).
+using ElementFormula = std::function<Halide::Expr(const Halide::Expr &x)>;
 
 /// One lowered op: its result and the named pieces a schedule needs.
 ///
@@ -60,8 +62,8 @@ bool isElementwise(OpKind kind);
 ///    pure Func reading `accum` (identity, or the division of an average).
 ///  - Conv2d, MaxPool2d, AvgPool2d with padding: `padded` is the input with
 ///    its constant boundary (0, or -inf for max); undefined without padding.
-///  - Activations, Add and Flatten: only `output` (a pure element-wise / index
-///    remapping Func); `accum`, `padded` undefined.
+///  - Elementwise (activations, add) and Flatten: only `output` (a pure
+///    element-wise / index remapping Func); `accum`, `padded` undefined.
 ///  - BatchNorm2d: `output` is x * scale(c) + shift(c), element-wise;
 ///    `stored` holds the per-channel Funcs to compute once: in training
 ///    mode the ChannelStats' sum, mean, centred and var (their only
@@ -133,9 +135,10 @@ LoweredOp linear(const Tensor &input, const Tensor &weight,
                  const std::optional<Tensor> &bias,
                  const std::string &name = "linear");
 
-/// Relu, Tanh or Sigmoid of a tensor of any rank.
-LoweredOp activation(OpKind kind, const Tensor &input,
-                     const std::string &name = "");
+/// `formula` of each element of a tensor of any rank: an activation
+/// (Activations.h).
+LoweredOp elementwise(const Tensor &input, const ElementFormula &formula,
+                      const std::string &name = "elementwise");
 
 /// PyTorch MaxPool2d (floor mode): pads with -inf; padding, stride, dilation.
 LoweredOp maxPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
