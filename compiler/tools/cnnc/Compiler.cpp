@@ -1,0 +1,323 @@
+// libcnnc_compiler.so: the commands of cnnc that compile (the compile form,
+// `summary`, and the compiling half of `bench NET.yaml`), loaded by the cnnc
+// executable only when one of them runs (see CompilerInterface.h).
+#include "CompilerInterface.h"
+
+#include "cnnc/Commands.h"
+#include "cnnc/driver/LibraryBuilder.h"
+#include "cnnc/driver/ModelDescription.h"
+#include "cnnc/driver/Summary.h"
+#include "cnnc/importer/Importer.h"
+
+#include "cnn/CnnDialect.h"
+#include "cnn/CnnPasses.h"
+#include "mlir/Dialect/StandardOps/IR/Ops.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Signals.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+using cnnc::tools::usageError;
+
+/// An MLIR context with the dialects and diagnostics cnnc needs. Located
+/// diagnostics print as FILE:LINE:COL: error: ... with the source line.
+struct Frontend {
+  mlir::MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler handler{sourceMgr, &context};
+  cnnc::NetworkSpec spec;
+  Frontend() {
+    context.getOrLoadDialect<cnn::CnnDialect>();
+    context.getOrLoadDialect<mlir::StandardOpsDialect>();
+  }
+  mlir::OwningOpRef<mlir::ModuleOp> import(const std::string &path) {
+    return cnnc::importNetworkFile(path, sourceMgr, context, &spec);
+  }
+};
+
+bool writeOutput(const std::string &path, const std::string &text) {
+  if (path.empty() || path == "-") {
+    std::cout << text;
+    return true;
+  }
+  std::error_code ec;
+  llvm::ToolOutputFile file(path, ec, llvm::sys::fs::OF_Text);
+  if (ec) {
+    std::cerr << "cnnc: error: cannot write '" << path << "': " << ec.message()
+              << "\n";
+    return false;
+  }
+  file.os() << text;
+  file.keep();
+  return true;
+}
+
+std::string shapesText(const cnnc::NetworkSummary &summary) {
+  std::string s = "input " + cnn::shape::format(summary.inputShape) + "\n";
+  for (const cnnc::LayerSummary &layer : summary.layers)
+    s += layer.name + " " + layer.kind + " " +
+         cnn::shape::format(layer.outputShape) + "\n";
+  return s;
+}
+
+/// A --schedule value: manual or auto:NAME of an available autoscheduler.
+bool parseSchedule(const std::string &text, cnnc::SchedulePolicy &policy,
+                   std::string &error) {
+  if (text == "manual") {
+    policy = cnnc::SchedulePolicy::manual();
+    return true;
+  }
+  std::string valid = "manual";
+  for (const std::string &n : cnnc::availableAutoschedulers())
+    valid += ", auto:" + n;
+  const std::string prefix = "auto:";
+  std::string name =
+      text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : "";
+  const auto &names = cnnc::availableAutoschedulers();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    error = "unknown schedule '" + text + "' (available: " + valid + ")";
+    return false;
+  }
+  policy = cnnc::SchedulePolicy::automatic(name);
+  return true;
+}
+
+int compileCommand(const std::vector<std::string> &args) {
+  std::string input, output, emit;
+  cnnc::CompileOptions options;
+  int batchEstimate = 64;
+  int segmentOps = cnnc::kDefaultSegmentOps;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &a = args[i];
+    auto value = [&](const char *flag) -> const std::string * {
+      if (i + 1 >= args.size())
+        return nullptr;
+      (void)flag;
+      return &args[++i];
+    };
+    if (a == "-o" || a == "--emit" || a == "--target" || a == "--schedule" ||
+        a == "--batch-estimate" || a == "--autoschedule-timeout" ||
+        a == "--segment-ops") {
+      const std::string *v = value(a.c_str());
+      if (!v)
+        return usageError("'" + a + "' needs a value");
+      if (a == "-o")
+        output = *v;
+      else if (a == "--emit")
+        emit = *v;
+      else if (a == "--target")
+        options.target = *v;
+      else if (a == "--batch-estimate") {
+        char *end = nullptr;
+        long n = std::strtol(v->c_str(), &end, 10);
+        if (v->empty() || *end || n < 1 || n > (1 << 20))
+          return usageError("--batch-estimate needs a positive integer, not '" +
+                            *v + "'");
+        batchEstimate = static_cast<int>(n);
+      } else if (a == "--segment-ops") {
+        char *end = nullptr;
+        long n = std::strtol(v->c_str(), &end, 10);
+        if (v->empty() || *end || n < 0 || n > (1 << 20))
+          return usageError("--segment-ops needs a number of ops (0: one "
+                            "pipeline), not '" +
+                            *v + "'");
+        segmentOps = static_cast<int>(n);
+      } else if (a == "--autoschedule-timeout") {
+        char *end = nullptr;
+        double seconds = std::strtod(v->c_str(), &end);
+        if (v->empty() || *end || !(seconds > 0) || seconds > 86400)
+          return usageError("--autoschedule-timeout needs a number of seconds "
+                            "in (0, 86400], not '" +
+                            *v + "'");
+        options.autoscheduleSeconds = seconds;
+      } else {
+        std::string error;
+        if (!parseSchedule(*v, options.schedule, error))
+          return usageError(error);
+      }
+    } else if (a == "-v" || a == "--verbose") {
+      options.verbose = true;
+    } else if (a == "--profile") {
+      options.profile = true;
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      return usageError("unknown option '" + a + "'");
+    } else if (input.empty()) {
+      input = a;
+    } else {
+      return usageError("more than one input file ('" + input + "', '" + a +
+                        "')");
+    }
+  }
+  if (input.empty())
+    return usageError("no input file");
+  options.schedule.batchEstimate = batchEstimate;
+  options.schedule.segmentOps = segmentOps;
+  if (!emit.empty() && emit != "mlir" && emit != "train-mlir" &&
+      emit != "shapes" && emit != "halide-stmt" &&
+      emit != "halide-train-stmt" && emit != "header")
+    return usageError("unknown --emit kind '" + emit +
+                      "' (available: mlir, train-mlir, shapes, halide-stmt, "
+                      "halide-train-stmt, "
+                      "header)");
+  if (emit.empty() && output.empty())
+    return usageError("no output library: add -o NET.so (or --emit mlir)");
+
+  auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  Frontend frontend;
+  auto module = frontend.import(input);
+  if (!module)
+    return 1;
+  if (options.verbose)
+    std::cerr << "cnnc: imported " << input << " (" << seconds() << " s)\n";
+
+  if (emit == "mlir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    os << "\n";
+    return writeOutput(output, os.str()) ? 0 : 1;
+  }
+  if (emit == "train-mlir") {
+    mlir::PassManager pm(&frontend.context);
+    pm.addPass(cnn::createAutodiffPass());
+    if (mlir::failed(pm.run(*module)))
+      return 1;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    os << "\n";
+    return writeOutput(output, os.str()) ? 0 : 1;
+  }
+  if (emit == "shapes")
+    return writeOutput(output, shapesText(cnnc::summarize(*module))) ? 0 : 1;
+  if (emit == "header")
+    return writeOutput(output,
+                       cnnc::emitModelHeader(cnnc::describeModel(*module)))
+               ? 0
+               : 1;
+  std::string error;
+  if (emit == "halide-stmt" || emit == "halide-train-stmt") {
+    std::string text;
+    if (!cnnc::emitHalideStmt(*module, options, emit == "halide-train-stmt",
+                              text, error)) {
+      std::cerr << "cnnc: error: " << error << "\n";
+      return 1;
+    }
+    return writeOutput(output, text) ? 0 : 1;
+  }
+  if (!cnnc::buildModelLibrary(*module, options, output, error)) {
+    std::cerr << "cnnc: error: " << error << "\n";
+    return 1;
+  }
+  if (options.verbose)
+    std::cerr << "cnnc: wrote " << output << " (" << seconds() << " s)\n";
+  return 0;
+}
+
+int summaryCommand(const std::vector<std::string> &args) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << "usage: cnnc summary NET.yaml\n"
+                 "Prints each layer's output shape, parameters, FLOPs, "
+                 "receptive field and stride product.\n";
+    return 0;
+  }
+  if (args.size() != 1)
+    return usageError("usage: cnnc summary NET.yaml");
+  Frontend frontend;
+  auto module = frontend.import(args[0]);
+  if (!module)
+    return 1;
+  cnnc::printSummary(cnnc::summarize(*module), std::cout);
+  return 0;
+}
+
+/// The compiler side of `cnnc bench NET.yaml`: the runtime's command
+/// compiles through these.
+cnnc::rt::BenchCompiler benchCompiler() {
+  using cnnc::rt::Error;
+  using cnnc::rt::Status;
+  cnnc::rt::BenchCompiler compiler;
+  compiler.checkSchedule = [](const std::string &schedule) -> Status {
+    cnnc::SchedulePolicy policy;
+    std::string error;
+    if (!parseSchedule(schedule, policy, error))
+      return Error(error);
+    return Status::success();
+  };
+  compiler.recipeJson =
+      [](const std::string &yaml) -> cnnc::rt::Expected<std::string> {
+    Frontend frontend;
+    auto module = frontend.import(yaml);
+    if (!module)
+      return Error(yaml + ": the network has errors (see above)");
+    return cnnc::describeModel(*module).trainingRecipe;
+  };
+  compiler.build = [](const std::string &yaml, const std::string &schedule,
+                      int64_t batchEstimate, bool profile,
+                      const std::string &output) -> Status {
+    cnnc::CompileOptions options;
+    std::string error;
+    if (!parseSchedule(schedule, options.schedule, error))
+      return Error(error);
+    options.schedule.batchEstimate = static_cast<int>(batchEstimate);
+    options.profile = profile;
+    Frontend frontend;
+    auto module = frontend.import(yaml);
+    if (!module)
+      return Error(yaml + ": the network has errors (see above)");
+    if (!cnnc::buildModelLibrary(*module, options, output, error))
+      return Error(yaml + ": " + error);
+    return Status::success();
+  };
+  return compiler;
+}
+
+} // namespace
+
+extern "C" int cnnc_compiler_interface_version(void) {
+  return CNNC_COMPILER_INTERFACE_VERSION;
+}
+
+extern "C" int cnnc_compiler_main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "summary")
+    return summaryCommand({args.begin() + 1, args.end()});
+  return compileCommand(args);
+}
+
+extern "C" void cnnc_compiler_bench_hooks(cnnc::rt::BenchCompiler *hooks) {
+  // What InitLLVM gives the compile form: a stack trace if the compiler
+  // crashes.
+  llvm::sys::PrintStackTraceOnErrorSignal("cnnc");
+  *hooks = benchCompiler();
+}
+
+// The loader casts the symbols to these types.
+static_assert(std::is_same_v<decltype(&cnnc_compiler_interface_version),
+                             CnncCompilerInterfaceVersionFn>);
+static_assert(
+    std::is_same_v<decltype(&cnnc_compiler_main), CnncCompilerMainFn>);
+static_assert(std::is_same_v<decltype(&cnnc_compiler_bench_hooks),
+                             CnncCompilerBenchHooksFn>);
