@@ -112,7 +112,7 @@ bool addTrainStep(mlir::ModuleOp module, std::string &error) {
   if (module.lookupSymbol("train_step"))
     return true;
   mlir::PassManager pm(module.getContext());
-  pm.addPass(cnn::createAutodiffPass());
+  cnn::buildTrainingPipeline(pm);
   if (mlir::failed(pm.run(module))) {
     error = "building the training step failed (see the messages above)";
     return false;

@@ -200,7 +200,7 @@ int compileCommand(const std::vector<std::string> &args) {
   }
   if (emit == "train-mlir") {
     mlir::PassManager pm(&frontend.context);
-    pm.addPass(cnn::createAutodiffPass());
+    cnn::buildTrainingPipeline(pm);
     if (mlir::failed(pm.run(*module)))
       return 1;
     std::string text;
