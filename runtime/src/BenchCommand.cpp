@@ -23,18 +23,19 @@
 namespace cnnc::rt {
 
 static const char kBenchUsage[] =
-    "usage: cnnc bench NET.yaml|NET.so [--batch N] [--threads T]\n"
+    "usage: cnnc bench NET.yaml|NET.mlir|NET.so [--batch N] [--threads T]\n"
     "                  [--compare manual,auto:Li2018,...] [--runs R] [--json]\n"
     "                  [--remeasure-peak] [--profile-time SECONDS]\n"
     "\n"
     "Times whole forward passes and training steps (SGD, lr 0.01, momentum "
     "0.9)\n"
     "on random images and labels with PyTorch's default initial weights, and\n"
-    "reports images/s from the median call. Given NET.yaml, cnnc compiles it\n"
-    "once per schedule, plus a build with Halide's sampling profiler that "
-    "gives\n"
-    "the time, GFLOP/s and share of the FMA peak of each op; a NET.so built\n"
-    "with `cnnc NET.yaml -o NET.so --profile` gives them too.\n"
+    "reports images/s from the median call. Given NET.yaml (or NET.mlir), "
+    "cnnc\n"
+    "compiles it once per schedule, plus a build with Halide's sampling\n"
+    "profiler that gives the time, GFLOP/s and share of the FMA peak of each\n"
+    "op; a NET.so built with `cnnc NET.yaml -o NET.so --profile` gives them\n"
+    "too.\n"
     "\n"
     "  --batch N          images per call (default: the YAML's train "
     "batch_size,\n"
@@ -62,7 +63,7 @@ using Clock = std::chrono::steady_clock;
 
 struct BenchOptions {
   std::string input;
-  bool yaml = false;
+  bool network = false; // a network to compile (NET.yaml, NET.mlir)
   std::optional<int64_t> batch;
   int threads = 1;
   std::vector<std::string> schedules;
@@ -120,7 +121,8 @@ Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed,
             : "expected one network or library, not " +
                   std::to_string(parsed.positional.size()));
   o.input = parsed.positional[0];
-  o.yaml = endsWith(o.input, ".yaml") || endsWith(o.input, ".yml");
+  o.network = endsWith(o.input, ".yaml") || endsWith(o.input, ".yml") ||
+              endsWith(o.input, ".mlir");
   const auto &opts = parsed.options;
   if (auto it = opts.find("--batch"); it != opts.end()) {
     Expected<int64_t> v = parseInteger("--batch", it->second, 1, 1 << 20);
@@ -154,7 +156,7 @@ Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed,
   o.json = parsed.flags.count("--json") > 0;
   o.remeasurePeak = parsed.flags.count("--remeasure-peak") > 0;
   if (auto it = opts.find("--compare"); it != opts.end()) {
-    if (!o.yaml)
+    if (!o.network)
       return Error(
           "--compare needs the network's YAML: " + o.input +
           " is a compiled library, whose schedule is fixed (run `cnnc bench "
@@ -171,7 +173,7 @@ Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed,
       o.schedules.push_back(s);
     }
   } else {
-    o.schedules = {o.yaml ? "manual" : "library"};
+    o.schedules = {o.network ? "manual" : "library"};
   }
   struct stat st {};
   if (::stat(o.input.c_str(), &st) != 0)
@@ -301,7 +303,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
   int64_t batch = o.batch.value_or(0);
   if (!o.batch) {
     Expected<std::string> recipe = std::string();
-    if (o.yaml) {
+    if (o.network) {
       recipe = compiler.recipeJson(o.input);
     } else {
       Expected<ModelLibrary> model = ModelLibrary::load(o.input);
@@ -328,7 +330,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
   }
 
   ScratchDir scratch;
-  if (o.yaml) {
+  if (o.network) {
     Expected<std::string> dir = makeScratchDir();
     if (!dir)
       return reportError(err, command, dir.error());
@@ -338,7 +340,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
     bench::ScheduleResult result;
     result.schedule = schedule;
     std::string library = o.input, profiled;
-    if (o.yaml) {
+    if (o.network) {
       std::string stem =
           scratch.path + "/" + std::to_string(&schedule - &o.schedules[0]);
       library = stem + ".so";
@@ -361,7 +363,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
       report.network = model->name();
       if (Status s = timeLibrary(*model, o, batch, result, err); !s)
         return reportError(err, command, s.error());
-      if (!o.yaml) {
+      if (!o.network) {
         Expected<std::optional<bench::ProfilerLibrary>> profiler =
             bench::ProfilerLibrary::open(library);
         if (!profiler)
@@ -382,7 +384,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
         }
       }
     }
-    if (o.yaml) {
+    if (o.network) {
       Expected<ModelLibrary> model = loadWithThreads(profiled, o.threads);
       if (!model)
         return reportError(err, command, model.error());

@@ -4,22 +4,17 @@
 #include "CompilerInterface.h"
 
 #include "cnnc/Commands.h"
+#include "cnnc/driver/Frontend.h"
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
 #include "cnnc/driver/Summary.h"
-#include "cnnc/importer/Importer.h"
 
-#include "cnn/CnnDialect.h"
 #include "cnn/CnnPasses.h"
-#include "mlir/Dialect/StandardOps/IR/Ops.h"
-#include "mlir/IR/AsmState.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
+#include "cnn/ShapeRules.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Signals.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -34,22 +29,6 @@
 namespace {
 
 using cnnc::tools::usageError;
-
-/// An MLIR context with the dialects and diagnostics cnnc needs. Located
-/// diagnostics print as FILE:LINE:COL: error: ... with the source line.
-struct Frontend {
-  mlir::MLIRContext context;
-  llvm::SourceMgr sourceMgr;
-  mlir::SourceMgrDiagnosticHandler handler{sourceMgr, &context};
-  cnnc::NetworkSpec spec;
-  Frontend() {
-    context.getOrLoadDialect<cnn::CnnDialect>();
-    context.getOrLoadDialect<mlir::StandardOpsDialect>();
-  }
-  mlir::OwningOpRef<mlir::ModuleOp> import(const std::string &path) {
-    return cnnc::importNetworkFile(path, sourceMgr, context, &spec);
-  }
-};
 
 bool writeOutput(const std::string &path, const std::string &text) {
   if (path.empty() || path == "-") {
@@ -184,8 +163,8 @@ int compileCommand(const std::vector<std::string> &args) {
                                          start)
         .count();
   };
-  Frontend frontend;
-  auto module = frontend.import(input);
+  cnnc::Frontend frontend;
+  auto module = frontend.load(input);
   if (!module)
     return 1;
   if (options.verbose)
@@ -199,7 +178,7 @@ int compileCommand(const std::vector<std::string> &args) {
     return writeOutput(output, os.str()) ? 0 : 1;
   }
   if (emit == "train-mlir") {
-    mlir::PassManager pm(&frontend.context);
+    mlir::PassManager pm(&frontend.context());
     cnn::buildTrainingPipeline(pm);
     if (mlir::failed(pm.run(*module)))
       return 1;
@@ -237,22 +216,22 @@ int compileCommand(const std::vector<std::string> &args) {
 
 int summaryCommand(const std::vector<std::string> &args) {
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << "usage: cnnc summary NET.yaml\n"
+    std::cout << "usage: cnnc summary NET.yaml|NET.mlir\n"
                  "Prints each layer's output shape, parameters, FLOPs, "
                  "receptive field and stride product.\n";
     return 0;
   }
   if (args.size() != 1)
-    return usageError("usage: cnnc summary NET.yaml");
-  Frontend frontend;
-  auto module = frontend.import(args[0]);
+    return usageError("usage: cnnc summary NET.yaml|NET.mlir");
+  cnnc::Frontend frontend;
+  auto module = frontend.load(args[0]);
   if (!module)
     return 1;
   cnnc::printSummary(cnnc::summarize(*module), std::cout);
   return 0;
 }
 
-/// The compiler side of `cnnc bench NET.yaml`: the runtime's command
+/// The compiler side of `cnnc bench NET.yaml|NET.mlir`: the runtime's command
 /// compiles through these.
 cnnc::rt::BenchCompiler benchCompiler() {
   using cnnc::rt::Error;
@@ -266,14 +245,14 @@ cnnc::rt::BenchCompiler benchCompiler() {
     return Status::success();
   };
   compiler.recipeJson =
-      [](const std::string &yaml) -> cnnc::rt::Expected<std::string> {
-    Frontend frontend;
-    auto module = frontend.import(yaml);
+      [](const std::string &network) -> cnnc::rt::Expected<std::string> {
+    cnnc::Frontend frontend;
+    auto module = frontend.load(network);
     if (!module)
-      return Error(yaml + ": the network has errors (see above)");
+      return Error(network + ": the network has errors (see above)");
     return cnnc::describeModel(*module).trainingRecipe;
   };
-  compiler.build = [](const std::string &yaml, const std::string &schedule,
+  compiler.build = [](const std::string &network, const std::string &schedule,
                       int64_t batchEstimate, bool profile,
                       const std::string &output) -> Status {
     cnnc::CompileOptions options;
@@ -282,12 +261,12 @@ cnnc::rt::BenchCompiler benchCompiler() {
       return Error(error);
     options.schedule.batchEstimate = static_cast<int>(batchEstimate);
     options.profile = profile;
-    Frontend frontend;
-    auto module = frontend.import(yaml);
+    cnnc::Frontend frontend;
+    auto module = frontend.load(network);
     if (!module)
-      return Error(yaml + ": the network has errors (see above)");
+      return Error(network + ": the network has errors (see above)");
     if (!cnnc::buildModelLibrary(*module, options, output, error))
-      return Error(yaml + ": " + error);
+      return Error(network + ": " + error);
     return Status::success();
   };
   return compiler;

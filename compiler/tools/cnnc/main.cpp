@@ -25,7 +25,7 @@ const char *const kUsage = R"(usage:
                           [--emit mlir|train-mlir|shapes|halide-stmt|
                                   halide-train-stmt|header]
                           [--profile] [-v]
-  cnnc summary NET.yaml
+  cnnc summary NET.yaml|NET.mlir
   cnnc init NET.so -o W.safetensors [--seed N]
   cnnc run NET.so --weights W.safetensors --input X.npy -o Y.npy [--threads T]
   cnnc train NET.so --data SPEC [--val-data SPEC | --val-split F]
@@ -34,10 +34,12 @@ const char *const kUsage = R"(usage:
                     [--no-shuffle] [--seed S] [--resume CKPT]
                     [--keep-best | --no-keep-best] -o W.safetensors
   cnnc eval NET.so --weights W.safetensors --data SPEC
-  cnnc bench NET.yaml|NET.so [--batch N] [--threads T] [--runs R] [--json]
-                    [--compare manual,auto:Li2018,...] [--remeasure-peak]
+  cnnc bench NET.yaml|NET.mlir|NET.so [--batch N] [--threads T] [--runs R]
+                    [--json] [--compare manual,auto:Li2018,...]
+                    [--remeasure-peak]
 
-Compiles a network described in YAML into a shared library with a C ABI
+Compiles a network described in YAML (or written in the cnn dialect's MLIR,
+NET.mlir, wherever NET.yaml is accepted) into a shared library with a C ABI
 (see `--emit header`) that runs inference and whole SGD training steps, and
 initialises, runs, trains, evaluates and benchmarks such libraries. Data specs:
 fashion-mnist:DIR, cifar10:DIR, npy:IMAGES.npy,LABELS.npy, folder:DIR. Run a

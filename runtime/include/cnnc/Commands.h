@@ -44,24 +44,26 @@ int runTrainCommand(const std::vector<std::string> &args, std::ostream &out,
 int runEvalCommand(const std::vector<std::string> &args, std::ostream &out,
                    std::ostream &err);
 
-// What `cnnc bench NET.yaml` needs from the compiler, which the runtime does
-// not link: the caller (the cnnc binary) provides it.
+// What `cnnc bench NET.yaml|NET.mlir` needs from the compiler, which the
+// runtime does not link: the caller (the cnnc binary) provides it.
 struct BenchCompiler {
   // Accepts a --schedule value ("manual", "auto:Li2018") or says why not.
   std::function<Status(const std::string &schedule)> checkSchedule;
   // The JSON of the network's training recipe (as cnnc_training_recipe
-  // gives it); errors in the YAML are reported to the user first.
-  std::function<Expected<std::string>(const std::string &yamlPath)> recipeJson;
-  // Compiles `yamlPath` to `outputPath` with `schedule`, the autoschedulers
+  // gives it); errors in the network file are reported to the user first.
+  std::function<Expected<std::string>(const std::string &networkPath)>
+      recipeJson;
+  // Compiles `networkPath` to `outputPath` with `schedule`, the autoschedulers
   // optimising for `batchEstimate`; with Halide's profiler when `profile`.
-  std::function<Status(const std::string &yamlPath, const std::string &schedule,
-                       int64_t batchEstimate, bool profile,
-                       const std::string &outputPath)>
+  std::function<Status(const std::string &networkPath,
+                       const std::string &schedule, int64_t batchEstimate,
+                       bool profile, const std::string &outputPath)>
       build;
 };
 
-// cnnc bench NET.yaml|NET.so [--batch N] [--threads T] [--compare S1,S2,...]
-//   [--runs R] [--json] [--remeasure-peak] [--profile-time SECONDS]
+// cnnc bench NET.yaml|NET.mlir|NET.so [--batch N] [--threads T]
+//   [--compare S1,S2,...] [--runs R] [--json] [--remeasure-peak]
+//   [--profile-time SECONDS]
 // Whole-pipeline timings of the forward pass and the training step, per-op
 // times from Halide's profiler (NET.yaml, or a library built with
 // --profile), and the machine's FMA peak. Tables go to `out`, or with --json

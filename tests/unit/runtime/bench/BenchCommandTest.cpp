@@ -121,6 +121,9 @@ TEST_F(BenchCommandTest, RejectsBadArgumentsClearly) {
        "unknown schedule 'auto:Nope'"},
       {{"net.yaml", "--compare", "manual,manual"},
        "schedule 'manual' is given twice"},
+      // A network in MLIR is compiled like one in YAML.
+      {{"net.mlir", "--compare", "manual,auto:Nope"},
+       "unknown schedule 'auto:Nope'"},
       {{path("missing.so")}, "missing.so: no such file"},
       {{CNNC_FAKE_MODEL, CNNC_FAKE_MODEL}, "expected one network or library"},
   };
@@ -144,7 +147,7 @@ TEST_F(BenchCommandTest, ANonLibraryIsAnError) {
 
 TEST_F(BenchCommandTest, HelpGoesToStdout) {
   EXPECT_EQ(run({"--help"}), 0);
-  EXPECT_NE(out_.str().find("usage: cnnc bench NET.yaml|NET.so"),
+  EXPECT_NE(out_.str().find("usage: cnnc bench NET.yaml|NET.mlir|NET.so"),
             std::string::npos);
 }
 
