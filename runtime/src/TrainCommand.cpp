@@ -14,6 +14,8 @@
 
 #include <cstdio>
 #include <limits>
+#include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <sys/stat.h>
@@ -122,7 +124,23 @@ struct Command {
   Command(std::ostream &o, std::ostream &e) : out(o), err(e) {}
   std::ostream &out, &err;
   const std::string name = "cnnc train";
+
+  // What the steps of run() find, in their order.
   ParsedArgs args;
+  std::string outPath, bestPath, ckptPath;
+  std::optional<ModelLibrary> model;
+  TrainingRecipe recipe;
+  bool resuming = false;
+  TrainingCheckpoint state;
+  data::DataSpec trainSpec, valSpec;
+  std::shared_ptr<const data::Dataset> trainSet;
+  std::optional<data::DataLoader> trainLoader, valLoader;
+  // The starting weights file, for its batch norms' counters.
+  TensorMap weightsFile;
+  std::string weightsName;
+  BatchCounters counters;
+  int64_t stepsPerEpoch = 0;
+  std::optional<double> lastAccuracy; // unknown when no epoch runs
 
   int fail(const Error &e) { return reportError(err, name, e); }
   int usageError(const std::string &message) {
@@ -204,7 +222,9 @@ struct Command {
     return validateSgd(c.sgd);
   }
 
-  int run(const std::vector<std::string> &argv) {
+  // Parses the arguments and checks the rules between options. Returns the
+  // exit status when the command ends here (--help, a usage error).
+  std::optional<int> parseOptions(const std::vector<std::string> &argv) {
     Expected<ParsedArgs> parsed = parseArgs(
         argv,
         {{"-o", "--output"},
@@ -246,55 +266,71 @@ struct Command {
           "give one");
     if (args.flags.count("--keep-best") && args.flags.count("--no-keep-best"))
       return usageError("--keep-best and --no-keep-best contradict each other");
+    return std::nullopt;
+  }
 
-    // Outputs: checked before any work, so a typo does not cost a run.
-    const std::string outPath = *option("--output");
-    const std::string bestPath = withTag(outPath, "best");
-    const std::string ckptPath = option("--checkpoint")
-                                     ? *option("--checkpoint")
-                                     : withTag(outPath, "ckpt");
+  // The output, best-weights and checkpoint paths: checked before any work,
+  // so a typo does not cost a run.
+  Status chooseOutputs() {
+    outPath = *option("--output");
+    bestPath = withTag(outPath, "best");
+    ckptPath = option("--checkpoint") ? *option("--checkpoint")
+                                      : withTag(outPath, "ckpt");
     if (outPath == bestPath || outPath == ckptPath || bestPath == ckptPath)
-      return fail(
-          Error("the output, best-weights and checkpoint files must differ (" +
-                outPath + ", " + bestPath + ", " + ckptPath + ")"));
+      return Error(
+          "the output, best-weights and checkpoint files must differ (" +
+          outPath + ", " + bestPath + ", " + ckptPath + ")");
     for (const std::string *p : {&outPath, &bestPath, &ckptPath})
       if (Status s = checkWritableDir(*p); !s)
-        return fail(s.error());
+        return s;
+    return Status::success();
+  }
 
-    Expected<ModelLibrary> model = ModelLibrary::load(args.positional[0]);
-    if (!model)
-      return fail(model.error());
-    Expected<TrainingRecipe> recipe = trainingRecipe(*model);
-    if (!recipe)
-      return fail(recipe.error());
-    if (option("--skip") && !option("--weights") && recipe->initWeights.empty())
-      return usageError(
-          "--skip names tensors of --weights; give the weights file too");
-    if (const std::string *t = option("--threads")) {
-      Expected<int64_t> n =
-          parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
-      if (!n)
-        return fail(n.error());
-      if (Status s = model->setNumThreads(static_cast<int32_t>(*n)); !s)
-        return fail(s.error());
-    }
+  Status loadModelAndRecipe() {
+    Expected<ModelLibrary> loaded = ModelLibrary::load(args.positional[0]);
+    if (!loaded)
+      return loaded.status();
+    model = std::move(*loaded);
+    Expected<TrainingRecipe> read = trainingRecipe(*model);
+    if (!read)
+      return read.status();
+    recipe = std::move(*read);
+    return Status::success();
+  }
 
-    // The state to start from: a checkpoint, or the recipe with new weights.
-    TrainingCheckpoint state;
-    const bool resuming = option("--resume") != nullptr;
+  // --skip names tensors of starting weights, which there are none of.
+  bool skipWithoutWeights() const {
+    return option("--skip") && !option("--weights") &&
+           recipe.initWeights.empty();
+  }
+
+  Status setThreads() {
+    const std::string *t = option("--threads");
+    if (!t)
+      return Status::success();
+    Expected<int64_t> n =
+        parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
+    if (!n)
+      return n.status();
+    return model->setNumThreads(static_cast<int32_t>(*n));
+  }
+
+  // The state to start from: a checkpoint, or the recipe; the flags over it.
+  Status initialState() {
+    resuming = option("--resume") != nullptr;
     if (resuming) {
       Expected<TrainingCheckpoint> c =
           loadCheckpoint(*option("--resume"), *model);
       if (!c)
-        return fail(c.error());
+        return c.status();
       state = std::move(*c);
     } else {
       state.network = model->name();
-      state.epochs = recipe->epochs;
-      state.batchSize = recipe->batchSize;
-      state.sgd = recipe->sgd;
-      state.schedule = recipe->schedule;
-      state.valSplit = recipe->valSplit;
+      state.epochs = recipe.epochs;
+      state.batchSize = recipe.batchSize;
+      state.sgd = recipe.sgd;
+      state.schedule = recipe.schedule;
+      state.valSplit = recipe.valSplit;
     }
     if (option("--val-data") && state.valSplit > 0) {
       note("--val-data replaces the validation split of " +
@@ -302,121 +338,142 @@ struct Command {
       state.valSplit = 0;
     }
     if (Status s = applyFlags(state, resuming); !s)
-      return fail(s.error());
+      return s;
     if (state.epochsCompleted > state.epochs)
-      return fail(
-          Error(*option("--resume") + ": the checkpoint already completed " +
-                std::to_string(state.epochsCompleted) +
-                " epochs, more than --epochs " + std::to_string(state.epochs)));
+      return Error(*option("--resume") + ": the checkpoint already completed " +
+                   std::to_string(state.epochsCompleted) +
+                   " epochs, more than --epochs " +
+                   std::to_string(state.epochs));
+    return Status::success();
+  }
 
-    // Data.
-    Expected<data::DataSpec> trainSpec = data::parseDataSpec(*option("--data"));
-    if (!trainSpec)
-      return fail(trainSpec.error());
-    Expected<data::DataSpec> valSpec = trainSpec;
+  // The training and validation data specs (--val-data, else the training
+  // data's).
+  Status parseDataSpecs() {
+    Expected<data::DataSpec> parsedTrain =
+        data::parseDataSpec(*option("--data"));
+    if (!parsedTrain)
+      return parsedTrain.status();
+    trainSpec = valSpec = *parsedTrain;
     if (const std::string *v = option("--val-data")) {
-      valSpec = data::parseDataSpec(*v);
-      if (!valSpec)
-        return fail(valSpec.error());
-    } else if (!data::hasSplits(trainSpec->kind) && state.valSplit == 0) {
-      note(std::string(trainSpec->kind == data::DataKind::Npy ? "npy"
-                                                              : "folder") +
+      Expected<data::DataSpec> parsedVal = data::parseDataSpec(*v);
+      if (!parsedVal)
+        return parsedVal.status();
+      valSpec = *parsedVal;
+    } else if (!data::hasSplits(trainSpec.kind) && state.valSplit == 0) {
+      note(std::string(trainSpec.kind == data::DataKind::Npy ? "npy"
+                                                             : "folder") +
            " data has no test split: validating on the training files (use "
            "--val-split "
            "or --val-data for separate validation data)");
     }
+    return Status::success();
+  }
+
+  // The datasets and their loaders: a validation split of the training
+  // data, or the validation spec's test split.
+  Status loadData() {
     Expected<data::TransformList> trainTransforms =
-        recipeTransforms(*recipe, true);
+        recipeTransforms(recipe, true);
     Expected<data::TransformList> valTransforms =
-        recipeTransforms(*recipe, false);
+        recipeTransforms(recipe, false);
     if (!trainTransforms)
-      return fail(Error(model->path() + ": " + trainTransforms.message()));
+      return Error(model->path() + ": " + trainTransforms.message());
     if (!valTransforms)
-      return fail(Error(model->path() + ": " + valTransforms.message()));
+      return Error(model->path() + ": " + valTransforms.message());
     data::LoaderOptions trainOptions;
     trainOptions.batchSize = state.batchSize;
     trainOptions.shuffle = state.shuffle;
     trainOptions.seed = state.seed;
     data::LoaderOptions valOptions;
     valOptions.batchSize = state.batchSize;
-    Expected<std::shared_ptr<const data::Dataset>> trainSet =
-        datasetForNetwork(*model, *trainSpec, data::Split::Train);
-    if (!trainSet)
-      return fail(trainSet.error());
+    Expected<std::shared_ptr<const data::Dataset>> loadedTrain =
+        datasetForNetwork(*model, trainSpec, data::Split::Train);
+    if (!loadedTrain)
+      return loadedTrain.status();
+    trainSet = *loadedTrain;
     std::shared_ptr<const data::Dataset> valSet;
     if (state.valSplit > 0) {
       // Both parts from the one dataset: the held-out part with the eval
       // transforms, no augmentation.
       Expected<data::SplitIndices> split = data::splitForValidation(
-          (*trainSet)->size(), state.valSplit, state.seed);
+          trainSet->size(), state.valSplit, state.seed);
       if (!split)
-        return fail(Error(trainSpec->text + ": " + split.message()));
+        return Error(trainSpec.text + ": " + split.message());
       trainOptions.subset = std::move(split->train);
       valOptions.subset = std::move(split->validation);
-      valSet = *trainSet;
+      valSet = trainSet;
     } else {
-      Expected<std::shared_ptr<const data::Dataset>> loaded =
-          datasetForNetwork(*model, *valSpec, data::Split::Test);
-      if (!loaded)
-        return fail(loaded.error());
-      valSet = *loaded;
+      Expected<std::shared_ptr<const data::Dataset>> loadedVal =
+          datasetForNetwork(*model, valSpec, data::Split::Test);
+      if (!loadedVal)
+        return loadedVal.status();
+      valSet = *loadedVal;
     }
-    Expected<data::DataLoader> trainLoader =
-        loaderForNetwork(*model, *trainSet, trainOptions, *trainTransforms);
-    if (!trainLoader)
-      return fail(trainLoader.error());
-    Expected<data::DataLoader> valLoader =
+    Expected<data::DataLoader> newTrainLoader =
+        loaderForNetwork(*model, trainSet, trainOptions, *trainTransforms);
+    if (!newTrainLoader)
+      return newTrainLoader.status();
+    trainLoader = std::move(*newTrainLoader);
+    Expected<data::DataLoader> newValLoader =
         loaderForNetwork(*model, valSet, valOptions, *valTransforms);
-    if (!valLoader)
-      return fail(valLoader.error());
+    if (!newValLoader)
+      return newValLoader.status();
+    valLoader = std::move(*newValLoader);
+    return Status::success();
+  }
 
-    // Initial weights. Batch norms count their batches from the weights'
-    // num_batches_tracked (0 when absent, and when resuming: a checkpoint
-    // does not keep it).
-    TensorMap weightsFile;
-    std::string weightsName;
-    if (!resuming) {
-      // --weights and --skip, else the recipe's init: (each flag overrides
-      // its key).
-      const std::string weights =
-          option("--weights") ? *option("--weights") : recipe->initWeights;
-      const std::vector<std::string> skip =
-          option("--skip") ? splitList(*option("--skip")) : recipe->initSkip;
-      if (!weights.empty()) {
-        Expected<SafetensorsFile> file = readSafetensors(weights);
-        if (!file)
-          return fail(file.error());
-        Expected<std::vector<const Tensor *>> matched = matchInitialWeights(
-            model->parameters(), file->tensors, weights, skip);
-        if (!matched)
-          return fail(matched.error());
-        // Skipped parameters start as new ones (the same seeded initialiser).
-        Expected<TensorMap> init =
-            initParameters(model->parameters(), state.seed);
-        if (!init)
-          return fail(Error(model->path() + ": " + init.message()));
-        std::string anew;
-        for (size_t i = 0; i < matched->size(); ++i) {
-          const std::string &name = model->parameters()[i].name;
-          state.parameters.push_back((*matched)[i] ? *(*matched)[i]
-                                                   : init->at(name));
-          if (!(*matched)[i])
-            anew += (anew.empty() ? "" : ", ") + name;
-        }
-        out << "starting from " << weights
-            << (anew.empty() ? std::string() : "; new: " + anew) << "\n";
-        weightsFile = std::move(file->tensors);
-        weightsName = weights;
-      } else {
-        Expected<TensorMap> init =
-            initParameters(model->parameters(), state.seed);
-        if (!init)
-          return fail(Error(model->path() + ": " + init.message()));
-        for (const ParameterSpec &p : model->parameters())
-          state.parameters.push_back(std::move(init->at(p.name)));
-      }
+  // New weights, unless resuming: --weights and --skip, else the recipe's
+  // init: (each flag overrides its key), else PyTorch's initialisation.
+  Status initialWeights() {
+    if (resuming)
+      return Status::success();
+    const std::string weights =
+        option("--weights") ? *option("--weights") : recipe.initWeights;
+    const std::vector<std::string> skip =
+        option("--skip") ? splitList(*option("--skip")) : recipe.initSkip;
+    if (!weights.empty())
+      return startFromFile(weights, skip);
+    Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
+    if (!init)
+      return Error(model->path() + ": " + init.message());
+    for (const ParameterSpec &p : model->parameters())
+      state.parameters.push_back(std::move(init->at(p.name)));
+    return Status::success();
+  }
+
+  // The parameters of the file `weights`, except those `skip` matches: they
+  // start as new ones (the same seeded initialiser). Batch norms count their
+  // batches on from the file's num_batches_tracked.
+  Status startFromFile(const std::string &weights,
+                       const std::vector<std::string> &skip) {
+    Expected<SafetensorsFile> file = readSafetensors(weights);
+    if (!file)
+      return file.status();
+    Expected<std::vector<const Tensor *>> matched =
+        matchInitialWeights(model->parameters(), file->tensors, weights, skip);
+    if (!matched)
+      return matched.status();
+    Expected<TensorMap> init = initParameters(model->parameters(), state.seed);
+    if (!init)
+      return Error(model->path() + ": " + init.message());
+    std::string anew;
+    for (size_t i = 0; i < matched->size(); ++i) {
+      const std::string &name = model->parameters()[i].name;
+      state.parameters.push_back((*matched)[i] ? *(*matched)[i]
+                                               : init->at(name));
+      if (!(*matched)[i])
+        anew += (anew.empty() ? "" : ", ") + name;
     }
+    out << "starting from " << weights
+        << (anew.empty() ? std::string() : "; new: " + anew) << "\n";
+    weightsFile = std::move(file->tensors);
+    weightsName = weights;
+    return Status::success();
+  }
 
+  // The header: network, parameter counts, data, optimizer settings.
+  void report() {
     int64_t total = 0, trainable = 0;
     for (size_t i = 0; i < model->parameters().size(); ++i) {
       int64_t n = state.parameters[i].numElements();
@@ -425,15 +482,14 @@ struct Command {
     }
     out << "training '" << model->name() << "' (" << total << " parameters, "
         << trainable << " trainable) on "
-        << describeData(*trainLoader, *trainSpec, data::Split::Train);
+        << describeData(*trainLoader, trainSpec, data::Split::Train);
     if (state.valSplit > 0)
       out << "\nvalidating on " << valLoader->numSamples() << " of its "
-          << (*trainSet)->size() << " images (val split "
-          << number(state.valSplit) << ", seed " << state.seed
-          << "; eval transforms)";
+          << trainSet->size() << " images (val split " << number(state.valSplit)
+          << ", seed " << state.seed << "; eval transforms)";
     else
       out << "\nvalidating on "
-          << describeData(*valLoader, *valSpec, data::Split::Test);
+          << describeData(*valLoader, valSpec, data::Split::Test);
     out << "\nSGD(lr=" << number(state.sgd.lr)
         << ", momentum=" << number(state.sgd.momentum)
         << ", weight_decay=" << number(state.sgd.weightDecay)
@@ -445,36 +501,40 @@ struct Command {
       out << "resuming from " << *option("--resume") << " after epoch "
           << state.epochsCompleted << " (step " << state.steps << ")\n";
     out << std::flush;
+  }
 
-    auto weightsMeta = [&](int64_t epoch, std::optional<double> accuracy) {
-      std::map<std::string, std::string> meta{
-          {"format", "pt"},
-          {"network", model->name()},
-          {"seed", std::to_string(state.seed)},
-          {"epoch", std::to_string(epoch)}};
-      if (accuracy) {
-        char acc[40];
-        std::snprintf(acc, sizeof acc, "%.17g", *accuracy);
-        meta["val_accuracy"] = acc;
-      }
-      return meta;
-    };
-    Expected<BatchCounters> counters =
+  // Writes `tensors`, the weights after `epoch` epochs, with their batch
+  // norms' counters and the metadata PyTorch users see.
+  Status writeWeights(const std::string &path,
+                      const std::vector<Tensor> &tensors, int64_t epoch,
+                      std::optional<double> accuracy) const {
+    TensorMap map;
+    for (size_t i = 0; i < tensors.size(); ++i)
+      map.emplace(model->parameters()[i].name, tensors[i]);
+    addBatchCounters(map, counters, epoch * stepsPerEpoch);
+    std::map<std::string, std::string> meta{
+        {"format", "pt"},
+        {"network", model->name()},
+        {"seed", std::to_string(state.seed)},
+        {"epoch", std::to_string(epoch)}};
+    if (accuracy) {
+      char acc[40];
+      std::snprintf(acc, sizeof acc, "%.17g", *accuracy);
+      meta["val_accuracy"] = acc;
+    }
+    return writeSafetensors(path, map, meta);
+  }
+
+  // The epochs, each followed by its summary line, the best weights when it
+  // became the best, and the checkpoint.
+  Status runTraining() {
+    Expected<BatchCounters> read =
         readBatchCounters(*model, weightsFile, weightsName);
-    if (!counters)
-      return fail(counters.error());
-    const int64_t stepsPerEpoch = trainLoader->numBatches();
-    // The weights after `epoch` epochs, with their batch norms' counters.
-    auto asMap = [&](const std::vector<Tensor> &tensors, int64_t epoch) {
-      TensorMap map;
-      for (size_t i = 0; i < tensors.size(); ++i)
-        map.emplace(model->parameters()[i].name, tensors[i]);
-      addBatchCounters(map, *counters, epoch * stepsPerEpoch);
-      return map;
-    };
-
+    if (!read)
+      return read.status();
+    counters = std::move(*read);
+    stepsPerEpoch = trainLoader->numBatches();
     Progress progress(out, detectProgressStyle(out));
-    std::optional<double> lastAccuracy; // unknown when no epoch runs
     EpochHook hook = [&](const EpochSummary &summary,
                          const TrainingCheckpoint &c) -> Status {
       out << formatEpochSummary(summary) << "\n" << std::flush;
@@ -482,38 +542,33 @@ struct Command {
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
       if (summary.best)
-        if (Status s =
-                writeSafetensors(bestPath, asMap(c.bestParameters, c.bestEpoch),
-                                 weightsMeta(c.bestEpoch, c.bestAccuracy));
+        if (Status s = writeWeights(bestPath, c.bestParameters, c.bestEpoch,
+                                    c.bestAccuracy);
             !s)
           return s;
       return saveCheckpoint(ckptPath, *model, c);
     };
-    if (Status s =
-            train(*model, *trainLoader, *valLoader, state, progress, hook);
-        !s)
-      return fail(s.error());
+    return train(*model, *trainLoader, *valLoader, state, progress, hook);
+  }
 
+  // OUT (the best epoch's weights, the lecture's best_model_wts, or the
+  // last's), the best weights once more, and what was written.
+  Status writeFinalOutputs() {
     if (state.bestEpoch > 0)
-      if (Status s = writeSafetensors(
-              bestPath, asMap(state.bestParameters, state.bestEpoch),
-              weightsMeta(state.bestEpoch, state.bestAccuracy));
+      if (Status s = writeWeights(bestPath, state.bestParameters,
+                                  state.bestEpoch, state.bestAccuracy);
           !s)
-        return fail(s.error());
-    // The lecture's best_model_wts: the output is the best validation epoch's.
-    bool keepBest = recipe->keepBest;
+        return s;
+    bool keepBest = recipe.keepBest;
     if (args.flags.count("--keep-best") || args.flags.count("--no-keep-best"))
       keepBest = args.flags.count("--keep-best") > 0;
     const bool kept = keepBest && state.bestEpoch > 0;
-    if (Status s =
-            kept ? writeSafetensors(
-                       outPath, asMap(state.bestParameters, state.bestEpoch),
-                       weightsMeta(state.bestEpoch, state.bestAccuracy))
-                 : writeSafetensors(
-                       outPath, asMap(state.parameters, state.epochsCompleted),
-                       weightsMeta(state.epochsCompleted, lastAccuracy));
+    if (Status s = kept ? writeWeights(outPath, state.bestParameters,
+                                       state.bestEpoch, state.bestAccuracy)
+                        : writeWeights(outPath, state.parameters,
+                                       state.epochsCompleted, lastAccuracy);
         !s)
-      return fail(s.error());
+      return s;
     if (kept)
       out << "kept epoch " << state.bestEpoch << " of " << state.epochsCompleted
           << ", the best val accuracy (" << percent(state.bestAccuracy)
@@ -526,6 +581,34 @@ struct Command {
     if (lastAccuracy)
       out << " and " << ckptPath << " (epoch " << state.epochsCompleted << ")";
     out << "\n";
+    return Status::success();
+  }
+
+  int run(const std::vector<std::string> &argv) {
+    if (std::optional<int> exitStatus = parseOptions(argv))
+      return *exitStatus;
+    if (Status s = chooseOutputs(); !s)
+      return fail(s.error());
+    if (Status s = loadModelAndRecipe(); !s)
+      return fail(s.error());
+    if (skipWithoutWeights())
+      return usageError(
+          "--skip names tensors of --weights; give the weights file too");
+    if (Status s = setThreads(); !s)
+      return fail(s.error());
+    if (Status s = initialState(); !s)
+      return fail(s.error());
+    if (Status s = parseDataSpecs(); !s)
+      return fail(s.error());
+    if (Status s = loadData(); !s)
+      return fail(s.error());
+    if (Status s = initialWeights(); !s)
+      return fail(s.error());
+    report();
+    if (Status s = runTraining(); !s)
+      return fail(s.error());
+    if (Status s = writeFinalOutputs(); !s)
+      return fail(s.error());
     return 0;
   }
 };
