@@ -107,7 +107,9 @@ bool link(const std::vector<std::string> &inputs, const std::string &output,
   return true;
 }
 
-/// Runs cnn-autodiff to add func @train_step, reporting its diagnostics.
+/// Adds func @train_step with the training pipeline
+/// (cnn::buildTrainingPipeline: shape inference, then cnn-autodiff),
+/// reporting its diagnostics.
 bool addTrainStep(mlir::ModuleOp module, std::string &error) {
   if (module.lookupSymbol("train_step"))
     return true;
