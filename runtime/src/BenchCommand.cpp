@@ -7,14 +7,14 @@
 #include "cnnc/bench/Report.h"
 #include "cnnc/bench/Timing.h"
 #include "cnnc/bench/Workload.h"
-
-#include <nlohmann/json.hpp>
+#include "cnnc/train/Recipe.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <sys/stat.h>
 #include <thread>
@@ -78,15 +78,11 @@ bool endsWith(const std::string &s, const std::string &suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The recipe's batch_size, if it has one.
-std::optional<int64_t> recipeBatch(const std::string &json) {
-  nlohmann::json j =
-      nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.contains("batch_size") &&
-      j["batch_size"].is_number_integer() &&
-      j["batch_size"].get<int64_t>() >= 1)
-    return j["batch_size"].get<int64_t>();
-  return std::nullopt;
+// The recipe's batch_size, with the recipe schema's default; a recipe that
+// cannot be read (`cnnc train` reports why) leaves the default too.
+int64_t recipeBatch(const std::string &json) {
+  Expected<TrainingRecipe> recipe = parseTrainingRecipe(json, "");
+  return recipe ? recipe->batchSize : TrainingRecipe().batchSize;
 }
 
 /// A scratch directory for the compiled variants, removed with its files.
@@ -299,7 +295,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
     return reportError(err, command, options.error());
   const BenchOptions &o = *options;
 
-  // The batch: --batch, else the recipe's batch_size, else 64.
+  // The batch: --batch, else the recipe's batch_size (64 by default).
   int64_t batch = o.batch.value_or(0);
   if (!o.batch) {
     Expected<std::string> recipe = std::string();
@@ -313,7 +309,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
     }
     if (!recipe)
       return reportError(err, command, recipe.error());
-    batch = recipeBatch(*recipe).value_or(64);
+    batch = recipeBatch(*recipe);
   }
 
   bench::BenchReport report;

@@ -62,11 +62,15 @@ Expected<data::TransformList> recipeTransforms(const TrainingRecipe &recipe,
             append(list, data::RandomHorizontalFlip::create(a.horizontalFlip));
         !s)
       return s.error();
-  if (recipe.normalize)
-    if (Status s = append(list, data::Normalize::create(recipe.normalize->mean,
-                                                        recipe.normalize->std));
+  if (recipe.normalize) {
+    // Images are float32: so are the values that normalise them.
+    const NormalizeSpec &n = *recipe.normalize;
+    if (Status s =
+            append(list, data::Normalize::create({n.mean.begin(), n.mean.end()},
+                                                 {n.std.begin(), n.std.end()}));
         !s)
       return s.error();
+  }
   return list;
 }
 
