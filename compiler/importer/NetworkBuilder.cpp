@@ -130,7 +130,7 @@ Value NetworkBuilder::parameter(const LayerSpec &layer, StringRef suffix,
     const ArgValue *trainable = layer.args.given("trainable");
     frozen = trainable && !trainable->flag;
     for (size_t i = 0; i < spec.train.freeze.size(); ++i)
-      if (fnmatch(spec.train.freeze[i].glob.c_str(), name.c_str(), 0) == 0) {
+      if (fnmatch(spec.train.freeze[i].c_str(), name.c_str(), 0) == 0) {
         freezeUsed[i] = true;
         frozen = true;
       }
@@ -148,8 +148,8 @@ void NetworkBuilder::checkFreezePatterns() {
     std::string names;
     for (const std::string &n : parameterNames)
       names += (names.empty() ? "" : ", ") + n;
-    error(locOf(spec.train.freeze[i].pos),
-          "freeze pattern '" + spec.train.freeze[i].glob +
+    error(locOf(spec.trainPositions.at(recipe::elementPath("freeze", i))),
+          "freeze pattern '" + spec.train.freeze[i] +
               "' matches no parameter (parameters: " + names + ")");
   }
 }
@@ -163,8 +163,8 @@ OwningOpRef<ModuleOp> NetworkBuilder::build() {
   // Read by cnn-autodiff; compiled into the training step, so not part of
   // the run-time recipe.
   module->getOperation()->setAttr(
-      "cnn.frozen_batchnorm",
-      builder.getStringAttr(spec.train.frozenBatchNorm));
+      "cnn.frozen_batchnorm", builder.getStringAttr(recipe::frozenBatchNormName(
+                                  spec.train.frozenBatchNorm)));
 
   shp::Shape inputShape{shp::kDynamic};
   inputShape.insert(inputShape.end(), spec.input.begin(), spec.input.end());

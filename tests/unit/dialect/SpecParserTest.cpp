@@ -70,10 +70,10 @@ TEST(SpecParser, BatchNormDefaultsAndNames) {
   EXPECT_DOUBLE_EQ(p.spec.layers[1].args.real("momentum"), 0.3);
   EXPECT_EQ(p.spec.layers[1].args.integer("num_features"), 3);
   EXPECT_EQ(p.spec.layers[2].name, "bn2");
-  EXPECT_EQ(p.spec.train.frozenBatchNorm, "batch_stats");
+  EXPECT_EQ(p.spec.train.frozenBatchNorm, recipe::FrozenBatchNorm::BatchStats);
   EXPECT_EQ(
       parse("input: [3, 8, 8]\nlayers: [relu]\n").spec.train.frozenBatchNorm,
-      "eval");
+      recipe::FrozenBatchNorm::Eval);
 }
 
 TEST(SpecParser, GeneratedNamesSkipExplicitOnes) {
@@ -175,8 +175,9 @@ TEST(SpecParser, TrainSection) {
   EXPECT_DOUBLE_EQ(p.spec.train.sgd.lr, 0.01);
   EXPECT_DOUBLE_EQ(p.spec.train.sgd.momentum, 0.9);
   EXPECT_TRUE(p.spec.train.sgd.nesterov);
-  EXPECT_EQ(p.spec.train.stepLr.stepSize, 2);
-  EXPECT_DOUBLE_EQ(p.spec.train.stepLr.gamma, 0.5);
+  EXPECT_EQ(p.spec.train.schedule.kind, recipe::LrScheduleKind::Step);
+  EXPECT_EQ(p.spec.train.schedule.stepSize, 2);
+  EXPECT_DOUBLE_EQ(p.spec.train.schedule.gamma, 0.5);
 }
 
 TEST(SpecParser, GraphFormOrdersLayersAfterTheirInputs) {

@@ -7,6 +7,7 @@
 #define CNNC_IMPORTER_NETWORKSPEC_H
 
 #include "cnn/ShapeRules.h"
+#include "cnnc/recipe/TrainingRecipe.h"
 
 #include <functional>
 #include <map>
@@ -76,72 +77,22 @@ struct LayerSpec {
   LayerArgs args;
 };
 
-struct SgdSpec {
-  double lr = 0.01;
-  double momentum = 0;
-  double weightDecay = 0;
-  bool nesterov = false;
-};
+/// Where each value of the `train:` section is written, by its path in the
+/// recipe schema ("augment.random_crop.padding", "freeze[1]"): the schema
+/// reports problems by path, the importer at these positions.
+class RecipePositions {
+public:
+  void add(const std::string &path, SourcePos key, SourcePos value) {
+    entries[path] = {key, value};
+  }
+  /// The position of `path`'s key (`atKey`) or value. A path that is not
+  /// written (a key that is missing, or the single element of a list
+  /// written as a scalar) is reported at the value of the nearest enclosing
+  /// one.
+  SourcePos at(std::string path, bool atKey = false) const;
 
-struct StepLrSpec {
-  int64_t stepSize = 0; // 0: no schedule
-  double gamma = 0.1;
-};
-
-struct CosineLrSpec {
-  int64_t tMax = 0; // 0: no schedule
-  double etaMin = 0;
-};
-
-/// Data preparation of the training recipe (torchvision's transforms).
-struct DataPrepSpec {
-  std::vector<double> mean, std; // Normalize; empty: none
-  int64_t cropPadding = -1;      // RandomCrop(input size, padding); -1: none
-  SourcePos cropPos;             // where random_crop is written
-  bool horizontalFlip = false;   // RandomHorizontalFlip(0.5)
-  // RandomResizedCrop(size, scale, ratio); size {0, 0}: the input's size.
-  bool resizedCrop = false;
-  SourcePos resizedCropPos; // where random_resized_crop is written
-  cnn::shape::Pair resizedCropSize{0, 0};
-  SourcePos resizedCropSizePos;
-  double scale[2] = {0.08, 1.0};
-  double ratio[2] = {3.0 / 4.0, 4.0 / 3.0};
-  // eval_transform: Resize (one value: the shorter side; two: [h, w]; none:
-  // no resize) and CenterCrop (size {0, 0}: none).
-  bool evalTransform = false;
-  SourcePos evalTransformPos;
-  std::vector<int64_t> resize;
-  SourcePos resizePos;
-  cnn::shape::Pair centerCrop{0, 0};
-  SourcePos centerCropPos;
-};
-
-/// A `freeze:` pattern (shell glob over parameter names) and where it is.
-struct FreezePattern {
-  std::string glob;
-  SourcePos pos;
-};
-
-/// The `train:` section: defaults for `cnnc train`, overridable by flags.
-struct TrainSpec {
-  int64_t batchSize = 64;
-  int64_t epochs = 1;
-  SgdSpec sgd;
-  StepLrSpec stepLr;
-  CosineLrSpec cosineLr;
-  DataPrepSpec data;
-  std::vector<FreezePattern> freeze;
-  double valSplit = 0;  // fraction of the training data held out for validation
-  bool keepBest = true; // output the weights of the best validation epoch
-  // init: the weights file to start from (as `cnnc train --weights`) and
-  // the globs of tensors to start anew instead (as --skip).
-  std::string initWeights;
-  std::vector<std::string> initSkip;
-  /// How a batchnorm2d whose weight and bias are both frozen runs in the
-  /// training step: "eval" (running statistics, not updated) or
-  /// "batch_stats" (batch statistics, running ones updated, as PyTorch's
-  /// model.train()).
-  std::string frozenBatchNorm = "eval";
+private:
+  std::map<std::string, std::pair<SourcePos, SourcePos>> entries;
 };
 
 struct NetworkSpec {
@@ -153,7 +104,10 @@ struct NetworkSpec {
   /// one is the network's output.
   std::vector<LayerSpec> layers;
   std::string loss = "cross_entropy";
-  TrainSpec train;
+  /// The `train:` section: defaults for `cnnc train`, overridable by flags,
+  /// and the compile-time freeze settings.
+  recipe::TrainingRecipe train;
+  RecipePositions trainPositions;
 };
 
 /// Receives each problem found, with its position; parsing goes on after it.
