@@ -4,8 +4,9 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cctype>
-#include <cstdio>
 #include <sstream>
 
 // The ABI header's text, embedded at build time (CnnModelAbi.inc defines
@@ -17,33 +18,30 @@ using namespace mlir;
 namespace cnnc {
 
 namespace {
-/// The recipe attribute as JSON: dictionaries, arrays, numbers, booleans.
-std::string toJson(Attribute attr) {
+/// The recipe attribute (RecipeAttr.h) as JSON: dictionaries, arrays,
+/// integers, numbers, booleans and strings.
+nlohmann::json toJson(Attribute attr) {
   if (auto dict = attr.dyn_cast<DictionaryAttr>()) {
-    std::string s = "{";
+    nlohmann::json object = nlohmann::json::object();
     for (NamedAttribute entry : dict)
-      s += (s.size() > 1 ? "," : "") + ("\"" + entry.getName().str() + "\":") +
-           toJson(entry.getValue());
-    return s + "}";
+      object[entry.getName().str()] = toJson(entry.getValue());
+    return object;
   }
   if (auto array = attr.dyn_cast<ArrayAttr>()) {
-    std::string s = "[";
+    nlohmann::json elements = nlohmann::json::array();
     for (Attribute a : array)
-      s += (s.size() > 1 ? "," : "") + toJson(a);
-    return s + "]";
+      elements.push_back(toJson(a));
+    return elements;
   }
   if (auto b = attr.dyn_cast<BoolAttr>())
-    return b.getValue() ? "true" : "false";
+    return b.getValue();
   if (auto i = attr.dyn_cast<IntegerAttr>())
-    return std::to_string(i.getInt());
-  if (auto f = attr.dyn_cast<FloatAttr>()) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.17g", f.getValueAsDouble());
-    return text;
-  }
+    return i.getInt();
+  if (auto f = attr.dyn_cast<FloatAttr>())
+    return f.getValueAsDouble();
   if (auto str = attr.dyn_cast<StringAttr>())
-    return "\"" + str.getValue().str() + "\"";
-  return "null";
+    return str.getValue().str();
+  return nullptr;
 }
 } // namespace
 
@@ -51,7 +49,10 @@ ModelDescription describeModel(ModuleOp module) {
   ModelDescription model;
   model.name = module.getName() ? module.getName()->str() : "network";
   if (auto train = module->getAttrOfType<DictionaryAttr>("cnn.train"))
-    model.trainingRecipe = toJson(train);
+    // nlohmann escapes strings (an init path may hold quotes) and writes
+    // the shortest text of each number that reads back the same.
+    model.trainingRecipe = toJson(train).dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
   model.abi = describeAbi(module);
   return model;
 }
