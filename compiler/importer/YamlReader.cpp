@@ -158,28 +158,4 @@ std::optional<double> YamlReader::real(const YAML::Node &node,
   return value;
 }
 
-std::optional<std::vector<double>>
-YamlReader::reals(const YAML::Node &node, const std::string &what, double min) {
-  if (node.IsScalar()) {
-    if (auto v = real(node, what, min))
-      return std::vector<double>{*v};
-    return std::nullopt;
-  }
-  if (!node.IsSequence() || node.size() == 0) {
-    error(node, "'" + what +
-                    "' must be a number or a list of numbers (one "
-                    "per channel), got " +
-                    describe(node));
-    return std::nullopt;
-  }
-  std::vector<double> values;
-  for (const YAML::Node &item : node) {
-    auto v = real(item, what, min);
-    if (!v)
-      return std::nullopt;
-    values.push_back(*v);
-  }
-  return values;
-}
-
 } // namespace cnnc

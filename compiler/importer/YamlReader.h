@@ -61,9 +61,6 @@ public:
   std::optional<bool> boolean(const YAML::Node &node, const std::string &what);
   std::optional<double> real(const YAML::Node &node, const std::string &what,
                              double min);
-  /// A number or a non-empty list of them.
-  std::optional<std::vector<double>> reals(const YAML::Node &node,
-                                           const std::string &what, double min);
 
   /// What a value node stands for: the node itself, or what the caller
   /// substitutes for it (a block argument `$name` inside a block's layers).
