@@ -303,53 +303,52 @@ void readOptimizer(Reader &r, const json &v, SgdOptions &sgd) {
     readSgd(r, *s, keyPath(path, "sgd"), sgd);
 }
 
+/// The keys of a schedule: one required integer of at least 1 (its length
+/// in epochs) and one optional number of at least 0.
+struct ScheduleKeys {
+  const char *name, *count, *countNote, *number, *example;
+};
+const ScheduleKeys kStepKeys{"step", "step_size", "", "gamma",
+                             "{step_size: 2, gamma: 0.1}"};
+const ScheduleKeys kCosineKeys{"cosine", "t_max", " (epochs)", "eta_min",
+                               "{t_max: 10, eta_min: 0}"};
+
+void readScheduleBody(Reader &r, const json &body, const ScheduleKeys &keys,
+                      int64_t &count, double &number) {
+  const std::string at = keyPath("lr_schedule", keys.name);
+  if (!body.is_object()) {
+    r.named(at, std::string("must be a mapping such as ") + keys.example);
+    return;
+  }
+  const std::string context = std::string(keys.name) + " lr_schedule";
+  Entries args = r.entries(body, at, {keys.count, keys.number}, context);
+  if (const json *n = find(args, keys.count)) {
+    if (auto value = r.integer(*n, keyPath(at, keys.count), 1))
+      count = *value;
+  } else {
+    r.sentence(at, context + " needs '" + keys.count + "'" + keys.countNote);
+  }
+  if (const json *x = find(args, keys.number))
+    if (auto value = r.atLeast(*x, keyPath(at, keys.number), 0))
+      number = *value;
+}
+
 LrScheduleSpec readLrSchedule(Reader &r, const json &v) {
-  const std::string path = "lr_schedule";
   LrScheduleSpec schedule;
   if (!v.is_object() || v.size() > 1) {
-    r.named(path,
+    r.named("lr_schedule",
             "must be one schedule such as "
             "{step: {step_size: 2, gamma: 0.1}} or {cosine: {t_max: 10}}");
     return schedule;
   }
-  Entries keys = r.entries(v, path, {"step", "cosine"}, "lr_schedule");
+  Entries keys = r.entries(v, "lr_schedule", {"step", "cosine"}, "lr_schedule");
   if (const json *step = find(keys, "step")) {
-    const std::string at = keyPath(path, "step");
     schedule.kind = LrScheduleKind::Step;
-    if (!step->is_object()) {
-      r.named(at, "must be a mapping such as {step_size: 2, gamma: 0.1}");
-      return schedule;
-    }
-    Entries args =
-        r.entries(*step, at, {"step_size", "gamma"}, "step lr_schedule");
-    if (const json *n = find(args, "step_size")) {
-      if (auto value = r.integer(*n, keyPath(at, "step_size"), 1))
-        schedule.stepSize = *value;
-    } else {
-      r.sentence(at, "step lr_schedule needs 'step_size'");
-    }
-    if (const json *g = find(args, "gamma"))
-      if (auto value = r.atLeast(*g, keyPath(at, "gamma"), 0))
-        schedule.gamma = *value;
+    readScheduleBody(r, *step, kStepKeys, schedule.stepSize, schedule.gamma);
   }
   if (const json *cosine = find(keys, "cosine")) {
-    const std::string at = keyPath(path, "cosine");
     schedule.kind = LrScheduleKind::Cosine;
-    if (!cosine->is_object()) {
-      r.named(at, "must be a mapping such as {t_max: 10, eta_min: 0}");
-      return schedule;
-    }
-    Entries args =
-        r.entries(*cosine, at, {"t_max", "eta_min"}, "cosine lr_schedule");
-    if (const json *t = find(args, "t_max")) {
-      if (auto value = r.integer(*t, keyPath(at, "t_max"), 1))
-        schedule.tMax = *value;
-    } else {
-      r.sentence(at, "cosine lr_schedule needs 't_max' (epochs)");
-    }
-    if (const json *e = find(args, "eta_min"))
-      if (auto value = r.atLeast(*e, keyPath(at, "eta_min"), 0))
-        schedule.etaMin = *value;
+    readScheduleBody(r, *cosine, kCosineKeys, schedule.tMax, schedule.etaMin);
   }
   return schedule;
 }
