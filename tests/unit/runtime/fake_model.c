@@ -1,5 +1,7 @@
-/* A stand-in for a generated model library, implementing the whole C ABI of
- * cnnc/model_abi.h by hand, so the runtime is tested without the compiler:
+/* A stand-in for a generated model library, implementing the C ABI of
+ * cnnc/model_abi.h without the compiler, so the runtime is tested without
+ * it: its queries are the generated libraries' own (model_queries.c, on the
+ * tables below), its computations are written by hand. The model is
  * input [N, 2, 2, 2] -> flatten -> linear 8 -> 3, parameters fc.weight [3, 8]
  * and fc.bias [3].
  *
@@ -15,153 +17,61 @@
  *   FAKE_HEAD            parameters head.weight / head.bias (another network)
  *   FAKE_NORMALIZE       a recipe with normalize {mean [1], std [2]}
  */
-#include "cnnc/model_abi.h"
-
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#ifndef FAKE_ABI_VERSION
-#define FAKE_ABI_VERSION CNNC_ABI_VERSION
+#include "cnnc/model_abi.h"
+
+#ifdef FAKE_ABI_VERSION
+#define MODEL_ABI_VERSION FAKE_ABI_VERSION
 #endif
 
 #define EXPORT __attribute__((visibility("default")))
 
-enum { IN_FEATURES = 8, OUT_FEATURES = 3, NUM_PARAMS = 2 };
+enum { IN_FEATURES = 8, OUT_FEATURES = 3 };
 
-static const int64_t kInput[] = {-1, 2, 2, 2};
-static const int64_t kOutput[] = {-1, OUT_FEATURES};
+/* The tables a generated library's model_tables.h defines, which the
+   generated libraries' own queries (model_queries.c) answer from. */
+static const char *const kName = "fake_linear";
+static const int64_t kInputDims[] = {-1, 2, 2, 2};
+static const int64_t kOutputDims[] = {-1, OUT_FEATURES};
+static const int32_t kInputRank = 4, kOutputRank = 2;
+#define NUM_PARAMS 2
 #ifdef FAKE_HEAD
 #define FAKE_PREFIX "head"
 #else
 #define FAKE_PREFIX "fc"
 #endif
-#ifdef FAKE_NORMALIZE
-#define FAKE_RECIPE                                                            \
-  "{\"batch_size\": 2, \"normalize\": {\"mean\": [1.0], \"std\": [2.0]}}"
-#else
-#define FAKE_RECIPE                                                            \
-  "{\"batch_size\": 4, \"epochs\": 2, \"optimizer\": {\"sgd\": {\"lr\": 0.1, " \
-  "\"momentum\": 0.9, \"weight_decay\": 0.0001, \"nesterov\": false}}, "       \
-  "\"lr_schedule\": {\"step\": {\"step_size\": 1, \"gamma\": 0.5}}}"
-#endif
-#ifdef FAKE_FROZEN_BIAS
-static const int32_t kTrainable[NUM_PARAMS] = {1, 0};
-#else
-static const int32_t kTrainable[NUM_PARAMS] = {1, 1};
-#endif
 static const char *const kParamNames[NUM_PARAMS] = {FAKE_PREFIX ".weight",
                                                     FAKE_PREFIX ".bias"};
-static const int64_t kWeightShape[] = {OUT_FEATURES, IN_FEATURES};
-static const int64_t kBiasShape[] = {OUT_FEATURES};
+static const int32_t kParamRanks[NUM_PARAMS] = {2, 1};
+static const int64_t kParamDims[NUM_PARAMS][CNNC_MAX_RANK] = {
+    {OUT_FEATURES, IN_FEATURES}, {OUT_FEATURES}};
+/* No buffers: every parameter is a learned one, updated when trainable. */
+static const int32_t kParamKind[NUM_PARAMS] = {CNNC_KIND_PARAMETER,
+                                               CNNC_KIND_PARAMETER};
+#ifdef FAKE_FROZEN_BIAS
+static const int32_t kParamTrainable[NUM_PARAMS] = {1, 0};
+static const int32_t kParamUpdated[NUM_PARAMS] = {1, 0};
+#else
+static const int32_t kParamTrainable[NUM_PARAMS] = {1, 1};
+static const int32_t kParamUpdated[NUM_PARAMS] = {1, 1};
+#endif
+#ifdef FAKE_NORMALIZE
+static const char *const kRecipe =
+    "{\"batch_size\": 2, \"normalize\": {\"mean\": [1.0], \"std\": [2.0]}}";
+#else
+static const char *const kRecipe =
+    "{\"batch_size\": 4, \"epochs\": 2, \"optimizer\": {\"sgd\": {\"lr\": 0.1, "
+    "\"momentum\": 0.9, \"weight_decay\": 0.0001, \"nesterov\": false}}, "
+    "\"lr_schedule\": {\"step\": {\"step_size\": 1, \"gamma\": 0.5}}}";
+#endif
+
+#include "model_queries.c"
 
 /* The last value given to cnnc_set_num_threads, for the tests to read. */
 EXPORT int32_t fake_num_threads = -1;
-
-static cnnc_status copyShape(const int64_t *shape, int32_t n, int64_t *dims,
-                             int32_t capacity, int32_t *rank) {
-  if (!dims || !rank)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  if (capacity < n)
-    return CNNC_ERROR_BAD_CAPACITY;
-  for (int32_t i = 0; i < n; ++i)
-    dims[i] = shape[i];
-  *rank = n;
-  return CNNC_OK;
-}
-
-EXPORT uint32_t cnnc_abi_version(void) { return FAKE_ABI_VERSION; }
-
-EXPORT const char *cnnc_status_string(int32_t status) {
-  switch (status) {
-  case CNNC_OK:
-    return "ok";
-  case CNNC_ERROR_NULL_ARGUMENT:
-    return "a required pointer was NULL";
-  case CNNC_ERROR_BAD_SHAPE:
-    return "a batch size or a shape does not fit";
-  case CNNC_ERROR_OUT_OF_RANGE:
-    return "an index is out of range";
-  case CNNC_ERROR_BAD_CAPACITY:
-    return "an output array is too small";
-  case CNNC_ERROR_RUNTIME:
-    return "the compiled pipeline failed";
-  case CNNC_ERROR_BAD_LABEL:
-    return "a label is outside [0, number of classes)";
-  default:
-    return "unknown status";
-  }
-}
-
-EXPORT cnnc_status cnnc_model_name(const char **name) {
-  if (!name)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  *name = "fake_linear";
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_input_shape(int64_t *dims, int32_t capacity,
-                                    int32_t *rank) {
-  return copyShape(kInput, 4, dims, capacity, rank);
-}
-
-EXPORT cnnc_status cnnc_output_shape(int64_t *dims, int32_t capacity,
-                                     int32_t *rank) {
-  return copyShape(kOutput, 2, dims, capacity, rank);
-}
-
-EXPORT cnnc_status cnnc_num_parameters(int32_t *count) {
-  if (!count)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  *count = NUM_PARAMS;
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_parameter_name(int32_t index, const char **name) {
-  if (!name)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS)
-    return CNNC_ERROR_OUT_OF_RANGE;
-  *name = kParamNames[index];
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims,
-                                        int32_t capacity, int32_t *rank) {
-  if (index < 0 || index >= NUM_PARAMS)
-    return CNNC_ERROR_OUT_OF_RANGE;
-  return index == 0 ? copyShape(kWeightShape, 2, dims, capacity, rank)
-                    : copyShape(kBiasShape, 1, dims, capacity, rank);
-}
-
-EXPORT cnnc_status cnnc_parameter_trainable(int32_t index, int32_t *trainable) {
-  if (!trainable)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS)
-    return CNNC_ERROR_OUT_OF_RANGE;
-  *trainable = kTrainable[index];
-  return CNNC_OK;
-}
-
-/* No buffers: every parameter is a learned one, updated when trainable. */
-EXPORT cnnc_status cnnc_parameter_kind(int32_t index, int32_t *kind) {
-  if (!kind)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  if (index < 0 || index >= NUM_PARAMS)
-    return CNNC_ERROR_OUT_OF_RANGE;
-  *kind = CNNC_KIND_PARAMETER;
-  return CNNC_OK;
-}
-
-EXPORT cnnc_status cnnc_parameter_updated(int32_t index, int32_t *updated) {
-  return cnnc_parameter_trainable(index, updated);
-}
-
-EXPORT cnnc_status cnnc_training_recipe(const char **json) {
-  if (!json)
-    return CNNC_ERROR_NULL_ARGUMENT;
-  *json = FAKE_RECIPE;
-  return CNNC_OK;
-}
 
 EXPORT cnnc_status cnnc_set_num_threads(int32_t threads) {
   if (threads < 0)
@@ -220,7 +130,7 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
   if (batch < 1)
     return CNNC_ERROR_BAD_SHAPE;
   for (int i = 0; i < NUM_PARAMS; ++i)
-    if (kTrainable[i] &&
+    if (kParamTrainable[i] &&
         (!new_parameters[i] ||
          (momentum_factor != 0.0f && (!momentum[i] || !new_momentum[i]))))
       return CNNC_ERROR_NULL_ARGUMENT;
@@ -261,7 +171,7 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
   const float *grads[NUM_PARAMS] = {gradW, gradB};
   const int64_t sizes[NUM_PARAMS] = {OUT_FEATURES * IN_FEATURES, OUT_FEATURES};
   for (int i = 0; i < NUM_PARAMS; ++i)
-    if (kTrainable[i])
+    if (kParamTrainable[i])
       sgd(sizes[i], parameters[i], grads[i], momentum[i], new_parameters[i],
           new_momentum[i], lr, momentum_factor, weight_decay, nesterov,
           first_step);
