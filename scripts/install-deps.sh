@@ -9,6 +9,7 @@ packages=(
   libhalide14-0-dev
   libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev libjpeg-dev
   libgtest-dev
+  pocl-opencl-icd ocl-icd-libopencl1
   python3 python3-numpy python3-pil python3-torch python3-torchvision
   dataset-fashion-mnist
 )

@@ -325,6 +325,13 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   // The pipelines the ABI calls, and those this process compiles.
   WrapperPipelines functions;
   functions.forward = kForwardFunction;
+  std::string why;
+  if (std::unique_ptr<hl::Backend> backend = hl::selectBackend(target, why);
+      backend && backend->machine().gpu) {
+    const hl::GpuModel &gpu = *backend->machine().gpu;
+    functions.gpuApi = gpu.api == hl::GpuModel::Api::Cuda ? "CUDA" : "OPENCL";
+    functions.cudaMaxRegisters = gpu.registersPerThread;
+  }
   std::vector<std::pair<std::string, const LoweredPipeline *>> pipelines;
   if (options.schedule.isAuto()) {
     const std::string forwardObject = dir + "/forward.o";

@@ -160,8 +160,7 @@ void scheduleSegment(LoweringContext &cx, const FunctionFusion &fusion,
   const std::vector<std::optional<size_t>> updates =
       fusion.updatesIn(cx.gradsLowered);
   const std::vector<const hl::ChannelStats *> orphans = cx.orphanStats();
-  const hl::ScheduleRequest request{cx.ops, cx.grads, groups, updates,
-                                    orphans};
+  const hl::ScheduleRequest request{cx.ops, cx.grads, groups, updates, orphans};
   backend.schedule(request);
   hl::verifyEveryResultScheduled(request, backend.machine());
 }
@@ -190,14 +189,14 @@ void addProfiledOps(const LoweringContext &cx, LoweredPipeline &result) {
   for (size_t i = 0; i < cx.ops.size(); ++i) {
     Operation *op = cx.opsLowered[i];
     add({withoutUniqueSuffix(cx.ops[i].output.func.name()),
-         LoweringContext::profileName(op),
-         op->getName().stripDialect().str(), flops(op)});
+         LoweringContext::profileName(op), op->getName().stripDialect().str(),
+         flops(op)});
   }
   for (size_t i = 0; i < cx.grads.size(); ++i) {
     Operation *op = cx.gradsLowered[i];
     add({withoutUniqueSuffix(cx.grads[i].output.func.name()),
-         LoweringContext::profileName(op),
-         op->getName().stripDialect().str(), flops(op)});
+         LoweringContext::profileName(op), op->getName().stripDialect().str(),
+         flops(op)});
   }
 }
 
@@ -213,6 +212,12 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
   std::unique_ptr<hl::Backend> backend = hl::selectBackend(target, error);
   if (!backend) {
     error = "target '" + target.to_string() + "' " + error;
+    return false;
+  }
+  if (policy.isAuto() && backend->machine().gpu) {
+    error = "the autoschedulers (--schedule auto:" + policy.autoscheduler +
+            ") schedule CPU targets only; a GPU target ('" +
+            target.to_string() + "') takes --schedule manual";
     return false;
   }
   result.arguments = args.list;
@@ -333,8 +338,8 @@ bool lowerForward(ModuleOp module, const ModelAbi &abi,
         outputs.push_back({logits, cx.tensor(returned)});
       return outputs;
     };
-    return lowerInSegments(func, target, policy, batchEstimate, args,
-                           outputsOf, result, error);
+    return lowerInSegments(func, target, policy, batchEstimate, args, outputsOf,
+                           result, error);
   });
 }
 
@@ -376,9 +381,9 @@ bool lowerTrainStep(ModuleOp module, const ModelAbi &abi,
               {step.outputIndex(Out::NewMomentum, p), g.extraOutputs.at(0)});
         }
         if (auto stats = dyn_cast<cnn::BatchNorm2dStatsUpdateOp>(op)) {
-          outputs.push_back(
-              {step.outputIndex(Out::NewBuffer, indexOf(stats.getRunningMean())),
-               g.output});
+          outputs.push_back({step.outputIndex(Out::NewBuffer,
+                                              indexOf(stats.getRunningMean())),
+                             g.output});
           outputs.push_back(
               {step.outputIndex(Out::NewBuffer, indexOf(stats.getRunningVar())),
                g.extraOutputs.at(0)});

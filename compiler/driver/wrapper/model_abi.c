@@ -23,6 +23,10 @@
 
 #include "model_queries.c"
 
+#if defined(CNNC_GPU_CUDA) || defined(CNNC_GPU_OPENCL)
+#include "gpu_driver.c"
+#endif
+
 /* Halide's default error handler prints and aborts; a library must return
    an error instead. The last message is kept for debugging. */
 static char last_halide_error[512];
@@ -104,6 +108,37 @@ static cnnc_status check_batch(int64_t batch) {
   return CNNC_OK;
 }
 
+static bool slot_is_output(int kind) { return kind >= CNNC_SLOT_LOGITS; }
+
+static bool slot_is_buffer(int kind) {
+  return kind < CNNC_SLOT_LEARNING_RATE || slot_is_output(kind);
+}
+
+/* Runs `pipeline` on `argv`, whose buffers `bufs` hold the slots `slots`.
+   A GPU library's pipeline copies an argument to the device only when its
+   host memory is marked newer, and leaves its results on the device: they
+   are copied back here, and every buffer's device memory is given back
+   (Halide's runtime keeps it for the next call). On the CPU the marks and
+   copies do nothing. */
+static cnnc_status run_pipeline(int (*pipeline)(void **), void **argv,
+                                struct halide_buffer_t *bufs,
+                                const cnnc_slot *slots, int count) {
+  for (int s = 0; s < count; ++s)
+    if (slot_is_buffer(slots[s].kind) && !slot_is_output(slots[s].kind))
+      bufs[s].flags |= halide_buffer_flag_host_dirty;
+  int rc = pipeline(argv);
+  for (int s = 0; s < count; ++s) {
+    if (!slot_is_buffer(slots[s].kind))
+      continue;
+    if (rc == 0 && slot_is_output(slots[s].kind))
+      rc = halide_copy_to_host(NULL, &bufs[s]);
+    int freed = halide_device_free(NULL, &bufs[s]);
+    if (rc == 0)
+      rc = freed;
+  }
+  return rc == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
+}
+
 EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
                                 const float *const *parameters, float *output) {
   if (!input || !output || !parameters)
@@ -138,7 +173,7 @@ EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
   int (*pipeline)(void **) = kSmallForwardPipeline && batch < kSmallBatchBelow
                                  ? kSmallForwardPipeline
                                  : kForwardPipeline;
-  return pipeline(argv) == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
+  return run_pipeline(pipeline, argv, bufs, kForwardSlots, NUM_FORWARD_SLOTS);
 }
 
 EXPORT cnnc_status
@@ -224,7 +259,7 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
       return CNNC_ERROR_RUNTIME; /* not a slot of the training step */
     }
   }
-  return kTrainPipeline(argv) == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
+  return run_pipeline(kTrainPipeline, argv, bufs, kTrainSlots, NUM_TRAIN_SLOTS);
 }
 
 #ifdef CNNC_PROFILE

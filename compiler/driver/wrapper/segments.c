@@ -37,6 +37,8 @@ static int cnnc_segment_alloc(struct halide_buffer_t *buf,
 }
 
 static void cnnc_segment_free(struct halide_buffer_t *buf) {
+  /* A GPU library's intermediates live on the device. */
+  halide_device_free(NULL, buf);
   if (buf->host)
     halide_free(NULL, buf->host);
   buf->host = NULL;

@@ -1,6 +1,7 @@
 #include "cnnc/halide/Backend.h"
 
 #include "cnnc/halide/CpuSchedule.h"
+#include "cnnc/halide/GpuSchedule.h"
 #include "cnnc/halide/GradientSchedule.h"
 
 #include <stdexcept>
@@ -31,6 +32,73 @@ private:
   MachineModel model;
 };
 
+/// The GPU schedules (GpuSchedule.h), for CUDA and OpenCL.
+class GpuBackend : public Backend {
+public:
+  explicit GpuBackend(MachineModel model) : model(std::move(model)) {}
+
+  const MachineModel &machine() const override { return model; }
+
+  void schedule(const ScheduleRequest &request) const override {
+    applyGpuSchedule(request, model);
+  }
+
+private:
+  MachineModel model;
+};
+
+/// Every stage of `f` runs in GPU kernels (or `f` is inlined or computed
+/// inside another Func's loops, which are checked themselves).
+bool runsOnDevice(const Halide::Func &f) {
+  const Halide::Internal::Function function = f.function();
+  Halide::LoopLevel level = function.schedule().compute_level();
+  if (!level.lock().is_root())
+    return true;
+  auto hasGpuLoop = [](const Halide::Internal::StageSchedule &schedule) {
+    for (const Halide::Internal::Dim &dim : schedule.dims())
+      if (dim.for_type == Halide::Internal::ForType::GPUBlock)
+        return true;
+    return false;
+  };
+  if (!hasGpuLoop(function.definition().schedule()))
+    return false;
+  for (const Halide::Internal::Definition &update : function.updates())
+    if (!hasGpuLoop(update.schedule()))
+      return false;
+  return true;
+}
+
+/// On a GPU, a Func stored by the schedules but left on the host would copy
+/// its operands back to the host in the middle of a step.
+void verifyNothingStoredOnHost(const ScheduleRequest &request,
+                               const MachineModel &machine) {
+  auto check = [&](const std::string &what, const Halide::Func &f) {
+    if (f.defined() && !runsOnDevice(f))
+      throw std::logic_error("the " + machine.name + " schedules left " + what +
+                             " (" + f.name() + ") on the host");
+  };
+  for (const LoweredOp &op : request.ops) {
+    const std::string what = std::string("a ") + opKindName(op.kind) + " op";
+    for (const Halide::Func &f : {op.output.func, op.accum, op.padded})
+      check(what, f);
+    for (const Halide::Func &f : op.stored)
+      check(what, f);
+  }
+  for (const LoweredGrad &g : request.grads) {
+    const std::string what = std::string("a ") + gradKindName(g.kind) + " op";
+    for (const Halide::Func &f : {g.output.func, g.accum})
+      check(what, f);
+    for (const Tensor &extra : g.extraOutputs)
+      check(what, extra.func);
+    for (const Halide::Func &f : g.stored)
+      check(what, f);
+  }
+  for (const ChannelStats *stats : request.orphanStats)
+    for (const Halide::Func &f :
+         {stats->sum, stats->mean, stats->centred, stats->var})
+      check("batch statistics", f);
+}
+
 } // namespace
 
 void verifyEveryResultScheduled(const ScheduleRequest &request,
@@ -51,6 +119,8 @@ void verifyEveryResultScheduled(const ScheduleRequest &request,
                            " (" + f.name() +
                            ") unscheduled: the backend has no schedule for it");
   };
+  if (machine.gpu)
+    verifyNothingStoredOnHost(request, machine);
   for (size_t i = 0; i < request.ops.size(); ++i)
     if (!inlinedByPlan[i] && !stored(request.ops[i].output.func))
       fail(std::string("a ") + opKindName(request.ops[i].kind) + " op",
@@ -67,6 +137,12 @@ void verifyEveryResultScheduled(const ScheduleRequest &request,
 
 std::unique_ptr<Backend> selectBackend(const Halide::Target &target,
                                        std::string &error) {
+  if (target.has_gpu_feature()) {
+    std::optional<MachineModel> model = gpuMachineModel(target, error);
+    if (!model)
+      return nullptr;
+    return std::make_unique<GpuBackend>(std::move(*model));
+  }
   std::optional<MachineModel> model = cpuMachineModel(target, error);
   if (!model)
     return nullptr;

@@ -49,7 +49,9 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
     valid = valid && ty % sy == 0;
   Expr group = c / groupIn;
   Expr o = group * groupOut + r.z;
-  Expr ci = c - group * groupIn;
+  // A modulo, whose bounds Halide knows exactly over any range of c (a
+  // GPU thread's c is a division of a fused index).
+  Expr ci = c % groupIn;
   if (args.groups == 1) { // the same, but visibly independent of c
     o = r.z;
     ci = c;

@@ -18,8 +18,7 @@ bool hasAvx512(const Halide::Target &target) {
 std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
                                             std::string &error) {
   if (target.has_gpu_feature()) {
-    error = "asks for a GPU, and cnnc has no GPU schedules yet: compile "
-            "for the CPU (--target host, or an x86-64 or arm-64 target)";
+    error = "asks for a GPU: its schedules are the GPU backend's";
     return std::nullopt;
   }
   MachineModel model;
@@ -42,6 +41,32 @@ std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
   error = "is not a CPU cnnc has schedules for: x86-64 (SSE, AVX2, "
           "AVX-512) and AArch64";
   return std::nullopt;
+}
+
+std::optional<MachineModel> gpuMachineModel(const Halide::Target &target,
+                                            std::string &error) {
+  using T = Halide::Target;
+  const bool cuda = target.has_feature(T::CUDA);
+  const bool opencl = target.has_feature(T::OpenCL);
+  if (cuda == opencl) {
+    error = cuda ? "asks for two GPU APIs: choose CUDA or OpenCL"
+                 : "asks for a GPU API cnnc has no schedules for: CUDA "
+                   "(host-cuda) or OpenCL (host-opencl)";
+    return std::nullopt;
+  }
+  // The host side of the pipelines runs on the CPU.
+  std::string hostError;
+  if (!cpuMachineModel(target.without_feature(cuda ? T::CUDA : T::OpenCL),
+                       hostError)) {
+    error = "runs its host side on a target that " + hostError;
+    return std::nullopt;
+  }
+  MachineModel model;
+  model.name = cuda ? "CUDA" : "OpenCL";
+  model.floatLanes = 1;
+  model.gpu = GpuModel();
+  model.gpu->api = cuda ? GpuModel::Api::Cuda : GpuModel::Api::OpenCL;
+  return model;
 }
 
 } // namespace cnnc::hl

@@ -1,8 +1,9 @@
 // The generic C wrapper of generated libraries (compiler/driver/wrapper),
 // compiled with a fake model's tables and pipelines: arguments and outputs
 // are marshalled in the order the tables list them, scalars by address,
-// bad calls are refused before any pipeline runs, and a pipeline lowered in
-// segments runs them in order through intermediates it allocates and frees.
+// bad calls are refused before any pipeline runs, buffers move between host
+// and device as a GPU pipeline needs, and a pipeline lowered in segments
+// runs them in order through intermediates it allocates and frees.
 #include "cnnc/model_abi.h"
 #include "fake_pipelines.h"
 
@@ -119,6 +120,21 @@ TEST(Wrapper, TrainStepPassesEverySlotInTheTablesOrder) {
   EXPECT_EQ(w->dim[0].extent, 2); // innermost first: [3, 2] is (2, 3)
   EXPECT_EQ(w->dim[1].extent, 3);
   EXPECT_EQ(w->dim[1].stride, 2);
+}
+
+// What a GPU library needs (and a CPU library ignores): arguments marked as
+// written on the host, so the pipeline copies them to the device; results
+// copied back; device memory given back.
+TEST(Wrapper, TrainStepMovesBuffersBetweenHostAndDevice) {
+  TrainCall call;
+  ASSERT_EQ(call.run(), CNNC_OK);
+  for (int i = 0; i < 14; ++i) {
+    SCOPED_TRACE("argument " + std::to_string(i));
+    const bool scalar = i >= 5 && i <= 9, result = i >= 10;
+    EXPECT_EQ(fake_last.host_dirty[i], !scalar && !result);
+    EXPECT_EQ(fake_last.copies_to_host[i], result ? 1 : 0);
+    EXPECT_EQ(fake_last.device_frees[i], scalar ? 0 : 1);
+  }
 }
 
 TEST(Wrapper, TrainStepRefusesBadCalls) {

@@ -44,8 +44,23 @@ int fake_forward_s1_argv(void **args) {
   return 0;
 }
 
+/* The argument of the last training step that `buffer` is, or -1. */
+static int train_arg(const struct halide_buffer_t *buffer) {
+  for (int i = 0; i < 14; ++i)
+    if (fake_last.train_args[i] == buffer)
+      return i;
+  return -1;
+}
+
 int fake_train_argv(void **args) {
   memcpy(fake_last.train_args, args, sizeof(void *) * 14);
+  for (int i = 0; i < 14; ++i) {
+    const struct halide_buffer_t *b = (struct halide_buffer_t *)args[i];
+    /* Arguments 5 to 9 are scalars. */
+    fake_last.host_dirty[i] =
+        (i < 5 || i > 9) && (b->flags & halide_buffer_flag_host_dirty);
+    fake_last.copies_to_host[i] = fake_last.device_frees[i] = 0;
+  }
   fake_last.lr = *(float *)args[5];
   fake_last.momentum = *(float *)args[6];
   fake_last.weight_decay = *(float *)args[7];
@@ -76,6 +91,20 @@ int halide_set_num_threads(int n) {
 void *halide_malloc(void *user_context, size_t size) {
   ++fake_last.allocations;
   return fake_last.custom_malloc(user_context, size);
+}
+int halide_copy_to_host(void *user_context, struct halide_buffer_t *buf) {
+  (void)user_context;
+  int i = train_arg(buf);
+  if (i >= 0)
+    ++fake_last.copies_to_host[i];
+  return 0;
+}
+int halide_device_free(void *user_context, struct halide_buffer_t *buf) {
+  (void)user_context;
+  int i = train_arg(buf);
+  if (i >= 0)
+    ++fake_last.device_frees[i];
+  return 0;
 }
 void halide_free(void *user_context, void *ptr) {
   ++fake_last.frees;

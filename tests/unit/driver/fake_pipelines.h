@@ -19,6 +19,10 @@ struct fake_record {
   float *intermediate;
   int32_t intermediate_extent;
   int allocations, frees, threads;
+  /* Per argument of the last training step: its host_dirty flag when the
+     pipeline ran, and the calls the wrapper made on it afterwards. */
+  bool host_dirty[14];
+  int copies_to_host[14], device_frees[14];
   void *(*custom_malloc)(void *, size_t);
   void (*custom_free)(void *, void *);
 };

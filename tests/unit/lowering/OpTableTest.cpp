@@ -29,11 +29,15 @@ const char *const kNetworks[] = {CNNC_E2E_DIR "/general.yaml",
                                  CNNC_E2E_DIR "/residual.yaml",
                                  CNNC_E2E_DIR "/batchnorm.yaml"};
 
-/// A target of each machine model of the CPU backend.
+/// A target of each machine model of the CPU backend, and of the GPU
+/// backend's APIs.
 const char *const kTargets[] = {
-    "x86-64-linux-sse41", "x86-64-linux-avx-avx2-f16c-fma",
+    "x86-64-linux-sse41",
+    "x86-64-linux-avx-avx2-f16c-fma",
     "x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41",
-    "arm-64-linux"};
+    "arm-64-linux",
+    "x86-64-linux-avx-avx2-f16c-fma-cuda-cuda_capability_80",
+    "x86-64-linux-avx-avx2-f16c-fma-opencl"};
 
 std::vector<mlir::RegisteredOperationName> cnnOps(mlir::MLIRContext &context) {
   context.getOrLoadDialect<cnn::CnnDialect>();

@@ -23,6 +23,11 @@ struct WrapperPipelines {
   std::string smallForward;
   int64_t smallBatchBelow = 0;
   std::string train;
+  /// A GPU library's API, whose driver the wrapper loads (gpu_driver.c):
+  /// "" for a CPU library, "CUDA" or "OPENCL".
+  std::string gpuApi;
+  /// For CUDA: the register limit per thread given to the driver's JIT.
+  int cudaMaxRegisters = 0;
 };
 
 /// model_tables.h for `model`. `extra` is appended (the segment glue,

@@ -2,7 +2,8 @@
 // a backend schedules one pipeline's lowered ops, grouped by the fusion plan
 // (FusionPlan.h), for a machine it describes with an explicit model. The CPU
 // backend (CpuSchedule.h, GradientSchedule.h) serves x86-64 with AVX2 or
-// AVX-512 and AArch64; a GPU backend is a sibling behind the same interface.
+// AVX-512 and AArch64; the GPU backend (GpuSchedule.h) serves CUDA and
+// OpenCL behind the same interface.
 #ifndef CNNC_HALIDE_BACKEND_H
 #define CNNC_HALIDE_BACKEND_H
 
@@ -49,12 +50,13 @@ public:
 /// computed: stored (compute_root or compute_at), or inlined as a member of
 /// a fused group. Throws std::logic_error naming the first op left with
 /// Halide's default (inlined everywhere), e.g. an op kind the backend does
-/// not know.
+/// not know. On a GPU, also throws naming the first Func stored on the host
+/// (computed at root without GPU loops in every stage).
 void verifyEveryResultScheduled(const ScheduleRequest &request,
                                 const MachineModel &machine);
 
-/// The backend for `target`, or null with `error` saying why there is none
-/// (GPU targets have no schedules yet).
+/// The backend for `target` (the GPU backend when it asks for a GPU API),
+/// or null with `error` saying why there is none.
 std::unique_ptr<Backend> selectBackend(const Halide::Target &target,
                                        std::string &error);
 

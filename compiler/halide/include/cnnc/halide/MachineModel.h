@@ -1,5 +1,6 @@
-// What the schedules know about the machine they tile for: the vector
-// width, the registers and the caches, from the Halide target.
+// What the schedules know about the machine they tile for, from the Halide
+// target: for a CPU the vector width, the registers and the caches; for a
+// GPU its API, the threads of a block, its registers and shared memory.
 #ifndef CNNC_HALIDE_MACHINEMODEL_H
 #define CNNC_HALIDE_MACHINEMODEL_H
 
@@ -11,9 +12,25 @@
 
 namespace cnnc::hl {
 
+/// What a GPU schedule knows about the device.
+struct GpuModel {
+  enum class Api { Cuda, OpenCL };
+  Api api = Api::Cuda;
+  /// Threads of a block the schedules launch for element-wise work: a
+  /// multiple of the warp (32 on NVIDIA GPUs) that fills the multiprocessor
+  /// with several blocks.
+  int threadsPerBlock = 256;
+  /// Shared memory one block may use without the CUDA opt-in (which
+  /// Halide 14 does not make).
+  int64_t sharedBytesPerBlock = 48 * 1024;
+  /// The register limit the library gives the CUDA JIT
+  /// (HL_CUDA_JIT_MAX_REGISTERS), for register tiles to fit.
+  int registersPerThread = 64;
+};
+
 /// What the schedules know about the machine they tile for.
 struct MachineModel {
-  /// "x86-64 AVX-512", "x86-64 AVX2", "AArch64 NEON", ...
+  /// "x86-64 AVX-512", "x86-64 AVX2", "AArch64 NEON", "CUDA", "OpenCL".
   std::string name;
   /// float32 lanes of one vector register (the target's natural width).
   int floatLanes = 4;
@@ -27,6 +44,9 @@ struct MachineModel {
   /// The shared last-level cache.
   int64_t lastLevelCacheBytes = 16 * 1024 * 1024;
 
+  /// Set for GPU targets: the schedules run every stage on the device.
+  std::optional<GpuModel> gpu;
+
   /// Vector accumulators a register tile may hold: three quarters of the
   /// registers, the rest for the operands each step loads.
   int accumulatorBudget() const { return vectorRegisters * 3 / 4; }
@@ -37,6 +57,12 @@ struct MachineModel {
 /// not schedule (GPUs, 32-bit and other architectures), with `error` saying
 /// why as the end of a sentence about the target ("target T " + error).
 std::optional<MachineModel> cpuMachineModel(const Halide::Target &target,
+                                            std::string &error);
+
+/// The model of a GPU target (CUDA or OpenCL, on a host CPU the CPU
+/// backend knows), or nullopt with `error` saying why (as for
+/// cpuMachineModel) for other targets.
+std::optional<MachineModel> gpuMachineModel(const Halide::Target &target,
                                             std::string &error);
 
 } // namespace cnnc::hl
