@@ -14,6 +14,7 @@ struct ModelLibrary::Impl {
 
   uint32_t (*abiVersion)(void) = nullptr;
   const char *(*statusString)(int32_t) = nullptr;
+  const char *(*lastError)(void) = nullptr; // optional
   cnnc_status (*modelName)(const char **) = nullptr;
   cnnc_status (*inputShape)(int64_t *, int32_t, int32_t *) = nullptr;
   cnnc_status (*outputShape)(int64_t *, int32_t, int32_t *) = nullptr;
@@ -45,11 +46,21 @@ struct ModelLibrary::Impl {
       dlclose(handle);
   }
 
-  // "net.so: cnnc_forward failed: a batch size or a shape does not fit"
+  // "net.so: cnnc_forward failed: a batch size or a shape does not fit";
+  // a pipeline's failure says why, when the library tells.
   Error callError(const char *function, int32_t status) const {
     const char *text = statusString ? statusString(status) : nullptr;
-    return Error(path + ": " + function + " failed: " +
-                 (text ? text : "status " + std::to_string(status)));
+    std::string message = path + ": " + function + " failed: " +
+                          (text ? text : "status " + std::to_string(status));
+    const char *why =
+        status == CNNC_ERROR_RUNTIME && lastError ? lastError() : nullptr;
+    if (why && *why) {
+      std::string reason = why;
+      while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
+        reason.pop_back();
+      message += ": " + reason;
+    }
+    return Error(message);
   }
 
   template <typename F> Status resolve(F &fn, const char *symbol) {
@@ -115,6 +126,9 @@ struct ModelLibrary::Impl {
                      resolve(trainStep, "cnnc_train_step")})
       if (!s)
         return s;
+
+    lastError = reinterpret_cast<const char *(*)(void)>(
+        dlsym(handle, "cnnc_last_error"));
 
     const char *n = nullptr;
     if (cnnc_status s = modelName(&n); s != CNNC_OK)

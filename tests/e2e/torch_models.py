@@ -123,6 +123,48 @@ class BatchNormNet(nn.Module):
         return self.fc(x)
 
 
+class ResNetBlock(nn.Module):
+    """torchvision.models.resnet.BasicBlock, with the same names."""
+
+    def __init__(self, inplanes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride, bias=False),
+                nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        identity = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + identity)
+
+
+class ResNet18(nn.Module):
+    """examples/resnet18.yaml: torchvision.models.resnet18's structure and
+    state_dict names, for machines without torchvision."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        widths = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
+        for i, (inplanes, planes, stride) in enumerate(widths):
+            setattr(self, f"layer{i + 1}", nn.Sequential(
+                ResNetBlock(inplanes, planes, stride),
+                ResNetBlock(planes, planes)))
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 MODELS = {
     "feedforward": (FeedForwardNet, (3, 32, 32)),
     "lenet": (Net, (3, 32, 32)),
@@ -130,4 +172,5 @@ MODELS = {
     "general": (General, (3, 19, 13)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
+    "resnet18": (ResNet18, (3, 224, 224)),
 }

@@ -36,6 +36,8 @@ static void record_halide_error(void *user_context, const char *message) {
           sizeof last_halide_error - 1);
 }
 
+EXPORT const char *cnnc_last_error(void) { return last_halide_error; }
+
 /* Installed when the library is loaded, before its private copy of the
    Halide runtime allocates anything, so every block halide_free sees came
    from the same allocator. */

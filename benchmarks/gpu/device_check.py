@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""The GPU machine's check: parity and speed of cnnc's GPU libraries against
+PyTorch on the same device, in one run.
+
+Each NAME.so of LIBDIR (built by scripts/gpu-check.sh, named after a model of
+tests/e2e/torch_models.py) is loaded through ctypes, given the weights of the
+PyTorch model, and checked:
+  - the forward pass (eval mode) at a small batch;
+  - one training step with lr 1 (the update is -grad: every gradient), then
+    SGD steps with momentum, weight decay and Nesterov (train mode: batch
+    statistics, running statistics updated): loss, parameters, momentum
+    buffers and running statistics;
+relative error max|cnnc - torch| / max|torch| at most 1e-4. Then both are
+timed at --bench-batch: cnnc_forward and cnnc_train_step (whose calls
+return once the results are on the host) against PyTorch eager fp32
+(cudnn.benchmark on, TF32 off; TF32 on reported too), synchronised.
+
+The libraries take host pointers (ABI 3): each call copies the batch and
+the parameters to the device and the results back, which the times include.
+
+usage: device_check.py LIBDIR [--device cuda] [--bench-batch 64]
+                              [--repeats 20] [--json OUT.json]
+"""
+import argparse
+import ctypes
+import glob
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# torch_models.py: next to this file in the carried folder, else the tests'.
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "tests", "e2e")]
+from torch_models import MODELS  # noqa: E402
+
+TOLERANCE = 1e-4
+F32P = ctypes.POINTER(ctypes.c_float)
+I64P = ctypes.POINTER(ctypes.c_int64)
+
+
+def pointers(arrays):
+    return (F32P * len(arrays))(*[a.ctypes.data_as(F32P) for a in arrays])
+
+
+class Library:
+    """A generated library through its C ABI (runtime/include/cnnc/model_abi.h)."""
+
+    def __init__(self, path):
+        self.lib = ctypes.CDLL(path)
+        self.lib.cnnc_status_string.restype = ctypes.c_char_p
+        self.lib.cnnc_forward.argtypes = [ctypes.c_int64, F32P,
+                                          ctypes.POINTER(F32P), F32P]
+        self.lib.cnnc_train_step.argtypes = [
+            ctypes.c_int64, F32P, I64P, ctypes.POINTER(F32P),
+            ctypes.POINTER(F32P), ctypes.POINTER(F32P), ctypes.POINTER(F32P),
+            ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_int32,
+            ctypes.c_int32, F32P]
+        count = ctypes.c_int32()
+        self.call("cnnc_num_parameters", ctypes.byref(count))
+        self.names = []
+        for i in range(count.value):
+            name = ctypes.c_char_p()
+            self.call("cnnc_parameter_name", i, ctypes.byref(name))
+            self.names.append(name.value.decode())
+        dims, rank = (ctypes.c_int64 * 8)(), ctypes.c_int32()
+        self.call("cnnc_output_shape", dims, 8, ctypes.byref(rank))
+        self.classes = dims[1]
+
+    def call(self, function, *args):
+        status = getattr(self.lib, function)(*args)
+        if status != 0:
+            text = self.lib.cnnc_status_string(status).decode()
+            raise RuntimeError(f"{function} returned {status}: {text}")
+
+    def forward(self, x, params):
+        out = np.empty((x.shape[0], self.classes), np.float32)
+        self.call("cnnc_forward", x.shape[0], x.ctypes.data_as(F32P),
+                  pointers(params), out.ctypes.data_as(F32P))
+        return out
+
+    def step(self, x, labels, params, momentum, lr, mu, wd, nesterov, first):
+        new_params = [np.empty_like(p) for p in params]
+        new_momentum = [np.empty_like(p) for p in params]
+        loss = np.zeros((), np.float32)
+        self.call("cnnc_train_step", x.shape[0], x.ctypes.data_as(F32P),
+                  labels.ctypes.data_as(I64P), pointers(params),
+                  pointers(momentum), pointers(new_params),
+                  pointers(new_momentum), lr, mu, wd, int(nesterov),
+                  int(first), loss.ctypes.data_as(F32P))
+        return float(loss), new_params, new_momentum
+
+
+def relative(got, want):
+    want = np.asarray(want, np.float32)
+    return float(np.abs(np.asarray(got) - want).max() /
+                 max(np.abs(want).max(), 1e-30))
+
+
+class Worst:
+    def __init__(self):
+        self.error, self.failures = 0.0, []
+
+    def check(self, what, got, want):
+        error = relative(got, want)
+        self.error = max(self.error, error)
+        if not error <= TOLERANCE:
+            self.failures.append(f"{what}: relative error {error:.3e}")
+
+
+def host(t):
+    return t.detach().cpu().numpy()
+
+
+def check_parity(name, lib, model, sample, device, batch):
+    rng = np.random.RandomState(5)
+    worst = Worst()
+    state = {k: host(v).copy() for k, v in model.state_dict().items()}
+    params = [state[n].astype(np.float32) for n in lib.names]
+
+    x = rng.standard_normal((batch,) + sample).astype(np.float32)
+    model.eval()
+    with torch.no_grad():
+        want = host(model(torch.from_numpy(x).to(device)))
+    worst.check("forward", lib.forward(x, params), want)
+
+    model.train()
+    named = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
+    labels = rng.randint(0, lib.classes, size=batch).astype(np.int64)
+    zeros = [np.zeros_like(p) for p in params]
+    loss, new_params, _ = lib.step(x, labels, params, zeros, 1.0, 0.0, 0.0,
+                                   False, True)
+    model.zero_grad()
+    torch_loss = F.cross_entropy(model(torch.from_numpy(x).to(device)),
+                                 torch.from_numpy(labels).to(device))
+    torch_loss.backward()
+    worst.check("loss", loss, host(torch_loss))
+    for n, p, p_new in zip(lib.names, params, new_params):
+        if n in named:
+            worst.check(f"gradient of {n}", p - p_new, host(named[n].grad))
+
+    for setting in [dict(lr=0.05, momentum=0.9, weight_decay=0.0, nesterov=False),
+                    dict(lr=0.02, momentum=0.9, weight_decay=5e-3, nesterov=True)]:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        optimizer = torch.optim.SGD(model.parameters(), **setting)
+        ps = [p.copy() for p in params]
+        vs = [np.zeros_like(p) for p in params]
+        for step in range(3):
+            xs = rng.standard_normal((batch,) + sample).astype(np.float32)
+            ys = rng.randint(0, lib.classes, size=batch).astype(np.int64)
+            loss, ps, vs = lib.step(xs, ys, ps, vs, setting["lr"],
+                                    setting["momentum"], setting["weight_decay"],
+                                    setting["nesterov"], step == 0)
+            optimizer.zero_grad()
+            torch_loss = F.cross_entropy(model(torch.from_numpy(xs).to(device)),
+                                         torch.from_numpy(ys).to(device))
+            torch_loss.backward()
+            optimizer.step()
+            worst.check(f"loss of step {step}", loss, host(torch_loss))
+        for n, p, v in zip(lib.names, ps, vs):
+            if n in named:
+                worst.check(f"{n} after 3 steps", p, host(named[n]))
+                buffer = optimizer.state[named[n]]["momentum_buffer"]
+                worst.check(f"momentum of {n}", v, host(buffer))
+            elif n in buffers and buffers[n].dtype == torch.float32:
+                worst.check(f"running statistic {n}", p, host(buffers[n]))
+    status = "OK" if not worst.failures else "FAILED"
+    print(f"{name}: parity {status} at batch {batch} "
+          f"(worst {worst.error:.3e}, tolerance {TOLERANCE})", flush=True)
+    for failure in worst.failures[:10]:
+        print(f"  {failure}")
+    return worst
+
+
+def median_ms(function, repeats, synchronize):
+    function()  # warm-up: kernels compiled, memory cached
+    synchronize()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def bench(name, lib, model, sample, device, batch, repeats):
+    rng = np.random.RandomState(7)
+    params = [host(model.state_dict()[n]).astype(np.float32) for n in lib.names]
+    momentum = [np.zeros_like(p) for p in params]
+    x = rng.standard_normal((batch,) + sample).astype(np.float32)
+    labels = rng.randint(0, lib.classes, size=batch).astype(np.int64)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    result = {
+        "cnnc_forward_ms": median_ms(lambda: lib.forward(x, params), repeats,
+                                     lambda: None),
+        "cnnc_train_step_ms": median_ms(
+            lambda: lib.step(x, labels, params, momentum, 0.01, 0.9, 5e-4,
+                             False, False), repeats, lambda: None),
+    }
+    xt = torch.from_numpy(x).to(device)
+    yt = torch.from_numpy(labels).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
+                                weight_decay=5e-4)
+
+    def torch_forward():
+        with torch.no_grad():
+            model(xt)
+
+    def torch_step():
+        optimizer.zero_grad()
+        F.cross_entropy(model(xt), yt).backward()
+        optimizer.step()
+
+    for tf32 in (False, True):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        suffix = "_tf32" if tf32 else ""
+        model.eval()
+        result["torch_forward_ms" + suffix] = median_ms(torch_forward, repeats, sync)
+        model.train()
+        result["torch_train_step_ms" + suffix] = median_ms(torch_step, repeats, sync)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    print(f"{name} batch {batch}: forward cnnc {result['cnnc_forward_ms']:.3f} ms, "
+          f"torch {result['torch_forward_ms']:.3f} ms "
+          f"({result['torch_forward_ms'] / result['cnnc_forward_ms']:.2f}x; "
+          f"tf32 {result['torch_forward_ms_tf32']:.3f} ms); train step cnnc "
+          f"{result['cnnc_train_step_ms']:.3f} ms, torch "
+          f"{result['torch_train_step_ms']:.3f} ms "
+          f"({result['torch_train_step_ms'] / result['cnnc_train_step_ms']:.2f}x; "
+          f"tf32 {result['torch_train_step_ms_tf32']:.3f} ms)", flush=True)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("libdir")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--parity-batch", type=int, default=4)
+    parser.add_argument("--bench-batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--no-bench", action="store_true")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    report = {"device": torch.cuda.get_device_name() if device.type == "cuda"
+              else "cpu", "torch": torch.__version__, "models": {}}
+    print(f"device: {report['device']}, torch {torch.__version__}", flush=True)
+    failed = False
+    for path in sorted(glob.glob(os.path.join(args.libdir, "*.so"))):
+        name = os.path.basename(path)[:-3]
+        if name not in MODELS:
+            continue
+        factory, sample = MODELS[name]
+        torch.manual_seed(3)
+        model = factory().to(device)
+        lib = Library(path)
+        entry = {}
+        try:
+            worst = check_parity(name, lib, model, sample, device,
+                                 args.parity_batch)
+            entry["worst_relative_error"] = worst.error
+            entry["parity_failures"] = worst.failures
+            failed |= bool(worst.failures)
+            if not args.no_bench:
+                entry.update(bench(name, lib, model, sample, device,
+                                   args.bench_batch, args.repeats))
+        except RuntimeError as e:
+            print(f"{name}: {e}", flush=True)
+            entry["error"] = str(e)
+            failed = True
+        report["models"][name] = entry
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prepares the GPU machine's check (benchmarks/gpu/device_check.py): builds
+# the networks' libraries for a GPU target into OUT with the Python check
+# and the PyTorch models it compares against. The libraries carry Halide's
+# runtime, so OUT runs on a machine with only python3, numpy and PyTorch.
+#
+# usage: scripts/gpu-check.sh CNNC OUT [--target host-cuda] [NETWORK...]
+#   NETWORK: lenet general residual batchnorm resnet18 (default: all)
+#
+# On the GPU machine (docs/gpu.md says how to carry OUT there):
+#   python3 OUT/device_check.py OUT --json OUT/report.json
+# A dry run here, through OpenCL on pocl and PyTorch on the CPU:
+#   scripts/gpu-check.sh build/compiler/tools/cnnc/cnnc /tmp/gc \
+#     --target host-opencl lenet
+#   python3 /tmp/gc/device_check.py /tmp/gc --device cpu --bench-batch 4
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+[ $# -ge 2 ] || { sed -n '2,15p' "$0"; exit 2; }
+cnnc=$1
+out=$2
+shift 2
+target=host-cuda
+if [ "${1:-}" = --target ]; then
+  target=$2
+  shift 2
+fi
+networks=("$@")
+[ ${#networks[@]} -gt 0 ] || networks=(lenet general residual batchnorm resnet18)
+
+yaml_of() {
+  case $1 in
+  lenet | resnet18) echo "$root/examples/$1.yaml" ;;
+  general | residual | batchnorm) echo "$root/tests/e2e/$1.yaml" ;;
+  *) echo "gpu-check: unknown network '$1'" >&2; exit 2 ;;
+  esac
+}
+
+mkdir -p "$out"
+cp "$root/benchmarks/gpu/device_check.py" "$root/tests/e2e/torch_models.py" "$out/"
+for net in "${networks[@]}"; do
+  yaml=$(yaml_of "$net")
+  echo "gpu-check: $net for $target"
+  "$cnnc" "$yaml" -o "$out/$net.so" --target "$target"
+done
+du -sh "$out"
