@@ -7,16 +7,16 @@ tests/e2e/torch_models.py) is loaded through ctypes, given the weights of the
 PyTorch model, and checked:
   - the forward pass (eval mode) at a small batch;
   - one training step with lr 1 (the update is -grad: every gradient), then
-    SGD steps with momentum, weight decay and Nesterov (train mode: batch
+    SGD steps with momentum, weight decay and Nesterov in a training session
+    (cnnc_session_*: the state stays on the device; train mode: batch
     statistics, running statistics updated): loss, parameters, momentum
     buffers and running statistics;
 relative error max|cnnc - torch| / max|torch| at most 1e-4. Then both are
-timed at --bench-batch: cnnc_forward and cnnc_train_step (whose calls
-return once the results are on the host) against PyTorch eager fp32
+timed at --bench-batch: cnnc_forward and cnnc_train_step (host pointers:
+each call copies the parameters in and the results out) and
+cnnc_session_train_step (copies in the batch, out the loss), each call
+returning once its results are on the host, against PyTorch eager fp32
 (cudnn.benchmark on, TF32 off; TF32 on reported too), synchronised.
-
-The libraries take host pointers (ABI 3): each call copies the batch and
-the parameters to the device and the results back, which the times include.
 
 usage: device_check.py LIBDIR [--device cuda] [--bench-batch 64]
                               [--repeats 20] [--json OUT.json]
@@ -84,6 +84,13 @@ class Library:
                   pointers(params), out.ctypes.data_as(F32P))
         return out
 
+    def session(self, params):
+        handle = ctypes.c_void_p()
+        self.lib.cnnc_session_create.argtypes = [ctypes.POINTER(F32P),
+                                                 ctypes.POINTER(ctypes.c_void_p)]
+        self.call("cnnc_session_create", pointers(params), ctypes.byref(handle))
+        return Session(self, handle, params)
+
     def step(self, x, labels, params, momentum, lr, mu, wd, nesterov, first):
         new_params = [np.empty_like(p) for p in params]
         new_momentum = [np.empty_like(p) for p in params]
@@ -94,6 +101,38 @@ class Library:
                   pointers(new_momentum), lr, mu, wd, int(nesterov),
                   int(first), loss.ctypes.data_as(F32P))
         return float(loss), new_params, new_momentum
+
+
+class Session:
+    """A cnnc_session: parameters and momentum kept in the library."""
+
+    def __init__(self, library, handle, params):
+        self.library, self.handle = library, handle
+        self.shapes = [p.shape for p in params]
+        lib = library.lib
+        lib.cnnc_session_train_step.argtypes = [
+            ctypes.c_void_p, ctypes.c_int64, F32P, I64P, ctypes.c_float,
+            ctypes.c_float, ctypes.c_float, ctypes.c_int32, F32P]
+        lib.cnnc_session_read.argtypes = [ctypes.c_void_p, ctypes.POINTER(F32P),
+                                          ctypes.POINTER(F32P)]
+        lib.cnnc_session_destroy.argtypes = [ctypes.c_void_p]
+
+    def step(self, x, labels, lr, mu, wd, nesterov):
+        loss = np.zeros((), np.float32)
+        self.library.call("cnnc_session_train_step", self.handle, x.shape[0],
+                          x.ctypes.data_as(F32P), labels.ctypes.data_as(I64P),
+                          lr, mu, wd, int(nesterov), loss.ctypes.data_as(F32P))
+        return float(loss)
+
+    def read(self):
+        params = [np.empty(s, np.float32) for s in self.shapes]
+        momentum = [np.empty(s, np.float32) for s in self.shapes]
+        self.library.call("cnnc_session_read", self.handle, pointers(params),
+                          pointers(momentum))
+        return params, momentum
+
+    def close(self):
+        self.library.lib.cnnc_session_destroy(self.handle)
 
 
 def relative(got, want):
@@ -149,20 +188,20 @@ def check_parity(name, lib, model, sample, device, batch):
                     dict(lr=0.02, momentum=0.9, weight_decay=5e-3, nesterov=True)]:
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
         optimizer = torch.optim.SGD(model.parameters(), **setting)
-        ps = [p.copy() for p in params]
-        vs = [np.zeros_like(p) for p in params]
+        session = lib.session(params)
         for step in range(3):
             xs = rng.standard_normal((batch,) + sample).astype(np.float32)
             ys = rng.randint(0, lib.classes, size=batch).astype(np.int64)
-            loss, ps, vs = lib.step(xs, ys, ps, vs, setting["lr"],
-                                    setting["momentum"], setting["weight_decay"],
-                                    setting["nesterov"], step == 0)
+            loss = session.step(xs, ys, setting["lr"], setting["momentum"],
+                                setting["weight_decay"], setting["nesterov"])
             optimizer.zero_grad()
             torch_loss = F.cross_entropy(model(torch.from_numpy(xs).to(device)),
                                          torch.from_numpy(ys).to(device))
             torch_loss.backward()
             optimizer.step()
             worst.check(f"loss of step {step}", loss, host(torch_loss))
+        ps, vs = session.read()
+        session.close()
         for n, p, v in zip(lib.names, ps, vs):
             if n in named:
                 worst.check(f"{n} after 3 steps", p, host(named[n]))
@@ -204,6 +243,11 @@ def bench(name, lib, model, sample, device, batch, repeats):
             lambda: lib.step(x, labels, params, momentum, 0.01, 0.9, 5e-4,
                              False, False), repeats, lambda: None),
     }
+    session = lib.session(params)
+    result["cnnc_session_train_step_ms"] = median_ms(
+        lambda: session.step(x, labels, 0.01, 0.9, 5e-4, False), repeats,
+        lambda: None)
+    session.close()
     xt = torch.from_numpy(x).to(device)
     yt = torch.from_numpy(labels).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
@@ -232,9 +276,10 @@ def bench(name, lib, model, sample, device, batch, repeats):
           f"torch {result['torch_forward_ms']:.3f} ms "
           f"({result['torch_forward_ms'] / result['cnnc_forward_ms']:.2f}x; "
           f"tf32 {result['torch_forward_ms_tf32']:.3f} ms); train step cnnc "
-          f"{result['cnnc_train_step_ms']:.3f} ms, torch "
+          f"{result['cnnc_session_train_step_ms']:.3f} ms in a session "
+          f"({result['cnnc_train_step_ms']:.3f} ms with host pointers), torch "
           f"{result['torch_train_step_ms']:.3f} ms "
-          f"({result['torch_train_step_ms'] / result['cnnc_train_step_ms']:.2f}x; "
+          f"({result['torch_train_step_ms'] / result['cnnc_session_train_step_ms']:.2f}x; "
           f"tf32 {result['torch_train_step_ms_tf32']:.3f} ms)", flush=True)
     return result
 

@@ -33,6 +33,16 @@ struct ModelLibrary::Impl {
                            const float *const *, const float *const *,
                            float *const *, float *const *, float, float, float,
                            int32_t, int32_t, float *) = nullptr;
+  // Sessions (optional: all or none).
+  cnnc_status (*sessionCreate)(const float *const *, cnnc_session **) = nullptr;
+  void (*sessionDestroy)(cnnc_session *) = nullptr;
+  cnnc_status (*sessionTrainStep)(cnnc_session *, int64_t, const float *,
+                                  const int64_t *, float, float, float, int32_t,
+                                  float *) = nullptr;
+  cnnc_status (*sessionRead)(cnnc_session *, float *const *,
+                             float *const *) = nullptr;
+  cnnc_status (*sessionWrite)(cnnc_session *, const float *const *,
+                              const float *const *, int64_t) = nullptr;
 
   uint32_t version = 0;
   std::string name;
@@ -71,6 +81,20 @@ struct ModelLibrary::Impl {
                    symbol);
     fn = reinterpret_cast<F>(p);
     return Status::success();
+  }
+
+  template <typename F> bool resolveOptional(F &fn, const char *symbol) {
+    fn = reinterpret_cast<F>(dlsym(handle, symbol));
+    return fn != nullptr;
+  }
+
+  void resolveSessions() {
+    if (!(resolveOptional(sessionCreate, "cnnc_session_create") &&
+          resolveOptional(sessionDestroy, "cnnc_session_destroy") &&
+          resolveOptional(sessionTrainStep, "cnnc_session_train_step") &&
+          resolveOptional(sessionRead, "cnnc_session_read") &&
+          resolveOptional(sessionWrite, "cnnc_session_write")))
+      sessionCreate = nullptr;
   }
 
   // Calls a shape query: `query(dims, capacity, &rank)`.
@@ -129,6 +153,7 @@ struct ModelLibrary::Impl {
 
     lastError = reinterpret_cast<const char *(*)(void)>(
         dlsym(handle, "cnnc_last_error"));
+    resolveSessions();
 
     const char *n = nullptr;
     if (cnnc_status s = modelName(&n); s != CNNC_OK)
@@ -315,6 +340,28 @@ static Status checkInput(const std::string &path, const std::string &network,
   return Status::success();
 }
 
+/// The data of `parameters`, each present, float32 and of its spec's shape.
+static Expected<std::vector<const float *>>
+parameterData(const std::string &path, const std::vector<ParameterSpec> &specs,
+              const std::vector<const Tensor *> &parameters) {
+  if (parameters.size() != specs.size())
+    return Error(path + ": the network takes " + std::to_string(specs.size()) +
+                 " parameters, not " + std::to_string(parameters.size()));
+  std::vector<const float *> pointers;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const ParameterSpec &spec = specs[i];
+    const Tensor *p = parameters[i];
+    if (!p)
+      return Error(path + ": parameter '" + spec.name + "' is missing (null)");
+    if (p->dtype() != DType::F32 || p->shape() != spec.shape)
+      return Error(path + ": parameter '" + spec.name + "' is " +
+                   dtypeName(p->dtype()) + " " + shapeToString(p->shape()) +
+                   " but the network expects F32 " + shapeToString(spec.shape));
+    pointers.push_back(p->f32());
+  }
+  return pointers;
+}
+
 Expected<Tensor>
 ModelLibrary::forward(const Tensor &input,
                       const std::vector<const Tensor *> &parameters) const {
@@ -325,23 +372,10 @@ ModelLibrary::forward(const Tensor &input,
   if (batch < 1)
     return Error(m.path + ": the input holds no samples (batch size 0)");
 
-  if (parameters.size() != m.parameters.size())
-    return Error(m.path + ": the network takes " +
-                 std::to_string(m.parameters.size()) + " parameters, not " +
-                 std::to_string(parameters.size()));
-  std::vector<const float *> pointers;
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    const ParameterSpec &spec = m.parameters[i];
-    const Tensor *p = parameters[i];
-    if (!p)
-      return Error(m.path + ": parameter '" + spec.name +
-                   "' is missing (null)");
-    if (p->dtype() != DType::F32 || p->shape() != spec.shape)
-      return Error(m.path + ": parameter '" + spec.name + "' is " +
-                   dtypeName(p->dtype()) + " " + shapeToString(p->shape()) +
-                   " but the network expects F32 " + shapeToString(spec.shape));
-    pointers.push_back(p->f32());
-  }
+  Expected<std::vector<const float *>> pointers =
+      parameterData(m.path, m.parameters, parameters);
+  if (!pointers)
+    return pointers.error();
 
   Shape outShape = m.output;
   outShape[0] = batch;
@@ -351,7 +385,7 @@ ModelLibrary::forward(const Tensor &input,
     return output.error();
   // A network without parameters still gets a non-null array.
   const float *none = nullptr;
-  const float *const *params = pointers.empty() ? &none : pointers.data();
+  const float *const *params = pointers->empty() ? &none : pointers->data();
   if (Status s = forwardRaw(batch, input.f32(), params, output->f32()); !s)
     return s.error();
   return output;
@@ -373,6 +407,37 @@ Status ModelLibrary::trainStepRaw(int64_t batch, const float *input,
   return Status::success();
 }
 
+/// A training batch: `input` of the network's input shape, at least one
+/// sample, and as many I64 labels, each a class of the network.
+static Status checkTrainingBatch(const ModelLibrary &model, const Tensor &input,
+                                 const Tensor &labels,
+                                 const std::string &labelSource) {
+  const std::string &path = model.path();
+  if (Status s = checkInput(path, model.name(), model.inputShape(), input); !s)
+    return s;
+  const int64_t batch = input.shape()[0];
+  if (batch < 1)
+    return Error(path + ": the input holds no samples (batch size 0)");
+  if (labels.dtype() != DType::I64 || labels.shape() != Shape{batch})
+    return Error(labelSource + ": the labels of a batch of " +
+                 std::to_string(batch) + " must be I64 [" +
+                 std::to_string(batch) + "], not " + dtypeName(labels.dtype()) +
+                 " " + shapeToString(labels.shape()));
+  Expected<int64_t> classes = model.numClasses();
+  if (!classes)
+    return classes.error();
+  for (int64_t n = 0; n < batch; ++n) {
+    int64_t label = labels.i64()[n];
+    if (label < 0 || label >= *classes)
+      return Error(labelSource + ": label " + std::to_string(label) +
+                   " is out of range for the network '" + model.name() +
+                   "' with " + std::to_string(*classes) +
+                   " outputs (labels must be 0.." +
+                   std::to_string(*classes - 1) + ")");
+  }
+  return Status::success();
+}
+
 Expected<float>
 ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
                         const std::vector<const Tensor *> &parameters,
@@ -382,27 +447,9 @@ ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
                         const SgdStep &step,
                         const std::string &labelSource) const {
   const Impl &m = *impl_;
-  if (Status s = checkInput(m.path, m.name, m.input, input); !s)
+  if (Status s = checkTrainingBatch(*this, input, labels, labelSource); !s)
     return s;
   const int64_t batch = input.shape()[0];
-  if (batch < 1)
-    return Error(m.path + ": the input holds no samples (batch size 0)");
-  if (labels.dtype() != DType::I64 || labels.shape() != Shape{batch})
-    return Error(labelSource + ": the labels of a batch of " +
-                 std::to_string(batch) + " must be I64 [" +
-                 std::to_string(batch) + "], not " + dtypeName(labels.dtype()) +
-                 " " + shapeToString(labels.shape()));
-  Expected<int64_t> classes = numClasses();
-  if (!classes)
-    return classes.error();
-  for (int64_t n = 0; n < batch; ++n) {
-    int64_t label = labels.i64()[n];
-    if (label < 0 || label >= *classes)
-      return Error(labelSource + ": label " + std::to_string(label) +
-                   " is out of range for the network '" + m.name + "' with " +
-                   std::to_string(*classes) + " outputs (labels must be 0.." +
-                   std::to_string(*classes - 1) + ")");
-  }
 
   const size_t count = m.parameters.size();
   const bool useMomentum = step.momentum != 0.0f;
@@ -466,6 +513,118 @@ ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
     return s.error();
   }
   return loss;
+}
+
+bool ModelLibrary::hasSessions() const {
+  return impl_->sessionCreate != nullptr;
+}
+
+Expected<ModelLibrary::Session>
+ModelLibrary::createSession(const std::vector<const Tensor *> &parameters,
+                            const std::vector<const Tensor *> &momentum,
+                            int64_t steps) const {
+  const Impl &m = *impl_;
+  if (!hasSessions())
+    return Error(m.path + ": the library has no training sessions "
+                          "(cnnc_session_create); recompile the network");
+  Expected<std::vector<const float *>> p =
+      parameterData(m.path, m.parameters, parameters);
+  if (!p)
+    return p.error();
+  std::vector<const float *> v(m.parameters.size(), nullptr);
+  if (!momentum.empty()) {
+    if (momentum.size() != m.parameters.size())
+      return Error(m.path + ": expected " +
+                   std::to_string(m.parameters.size()) +
+                   " momentum buffers, not " + std::to_string(momentum.size()));
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!m.trainable[i])
+        continue;
+      const Tensor *t = momentum[i];
+      if (!t || t->dtype() != DType::F32 || t->shape() != m.parameters[i].shape)
+        return Error(m.path + ": the momentum buffer of '" +
+                     m.parameters[i].name + "' must be F32 " +
+                     shapeToString(m.parameters[i].shape));
+      v[i] = t->f32();
+    }
+  }
+  const float *none = nullptr;
+  cnnc_session *handle = nullptr;
+  if (cnnc_status s = m.sessionCreate(p->empty() ? &none : p->data(), &handle);
+      s != CNNC_OK)
+    return m.callError("cnnc_session_create", s);
+  Session session(*this, handle);
+  if (!momentum.empty() || steps != 0)
+    if (cnnc_status s =
+            m.sessionWrite(handle, p->empty() ? &none : p->data(),
+                           momentum.empty() ? nullptr : v.data(), steps);
+        s != CNNC_OK)
+      return m.callError("cnnc_session_write", s);
+  return session;
+}
+
+ModelLibrary::Session::Session(const ModelLibrary &model, void *handle)
+    : model_(&model), handle_(handle) {}
+
+ModelLibrary::Session::Session(Session &&other) noexcept
+    : model_(other.model_), handle_(other.handle_) {
+  other.handle_ = nullptr;
+}
+
+ModelLibrary::Session &
+ModelLibrary::Session::operator=(Session &&other) noexcept {
+  std::swap(model_, other.model_);
+  std::swap(handle_, other.handle_);
+  return *this;
+}
+
+ModelLibrary::Session::~Session() {
+  if (handle_)
+    model_->impl_->sessionDestroy(static_cast<cnnc_session *>(handle_));
+}
+
+Expected<float>
+ModelLibrary::Session::trainStep(const Tensor &input, const Tensor &labels,
+                                 const SgdStep &step,
+                                 const std::string &labelSource) {
+  if (Status s = checkTrainingBatch(*model_, input, labels, labelSource); !s)
+    return s;
+  float loss = 0.0f;
+  const Impl &m = *model_->impl_;
+  if (cnnc_status s = m.sessionTrainStep(
+          static_cast<cnnc_session *>(handle_), input.shape()[0], input.f32(),
+          labels.i64(), step.lr, step.momentum, step.weightDecay,
+          step.nesterov ? 1 : 0, &loss);
+      s != CNNC_OK)
+    return m.callError("cnnc_session_train_step", s);
+  return loss;
+}
+
+Status ModelLibrary::Session::read(std::vector<Tensor> &parameters,
+                                   std::vector<Tensor> &momentum) const {
+  const Impl &m = *model_->impl_;
+  const size_t count = m.parameters.size();
+  parameters.resize(count);
+  momentum.resize(count);
+  std::vector<float *> p(count), v(count, nullptr);
+  for (size_t i = 0; i < count; ++i) {
+    const Shape &shape = m.parameters[i].shape;
+    if (parameters[i].dtype() != DType::F32 || parameters[i].shape() != shape)
+      parameters[i] = Tensor(DType::F32, shape);
+    p[i] = parameters[i].f32();
+    if (!m.trainable[i])
+      continue;
+    if (momentum[i].dtype() != DType::F32 || momentum[i].shape() != shape)
+      momentum[i] = Tensor(DType::F32, shape);
+    v[i] = momentum[i].f32();
+  }
+  float *none = nullptr;
+  if (cnnc_status s =
+          m.sessionRead(static_cast<cnnc_session *>(handle_),
+                        count ? p.data() : &none, count ? v.data() : &none);
+      s != CNNC_OK)
+    return m.callError("cnnc_session_read", s);
+  return Status::success();
 }
 
 } // namespace cnnc::rt

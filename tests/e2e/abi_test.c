@@ -1,6 +1,7 @@
 /* The C ABI of a generated library (examples/lenet.yaml) under misuse: every
- * bad call returns an error status; nothing aborts. Prints "N passed, M
- * failed" and exits non-zero on any failure. */
+ * bad call returns an error status; nothing aborts. A training session
+ * computes exactly what the pointer-based steps compute. Prints "N passed,
+ * M failed" and exits non-zero on any failure. */
 #include "model.h"
 
 #include <stdio.h>
@@ -17,6 +18,82 @@ static int passed, failed;
       fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);      \
     }                                                                          \
   } while (0)
+
+static size_t parameter_size(int32_t i) {
+  int64_t dims[CNNC_MAX_RANK];
+  int32_t rank = 0;
+  cnnc_parameter_shape(i, dims, CNNC_MAX_RANK, &rank);
+  size_t n = 1;
+  for (int32_t d = 0; d < rank; ++d)
+    n *= (size_t)dims[d];
+  return n;
+}
+
+/* Three SGD steps with momentum through a session and through the
+   pointer-based call (double buffered here): the same losses and, bit for
+   bit, the same parameters and momentum; the session's forward pass uses
+   its parameters. `params` are filled with small values first. */
+static void sessions_match_pointer_steps(int32_t count, float **params) {
+  enum { BATCH = 4 };
+  float *x = calloc(BATCH * 3 * 32 * 32, sizeof(float));
+  for (int k = 0; k < BATCH * 3 * 32 * 32; ++k)
+    x[k] = (float)((k * 37) % 101) / 101.0f - 0.5f;
+  const int64_t labels[BATCH] = {0, 3, 9, 3};
+  float *v[16] = {0}, *p_new[16] = {0}, *v_new[16] = {0};
+  for (int32_t i = 0; i < count; ++i) {
+    const size_t n = parameter_size(i);
+    for (size_t k = 0; k < n; ++k)
+      params[i][k] = (float)((k * 13 + (size_t)i) % 17) / 170.0f - 0.05f;
+    v[i] = calloc(n, sizeof(float));
+    p_new[i] = calloc(n, sizeof(float));
+    v_new[i] = calloc(n, sizeof(float));
+  }
+  cnnc_session *session = NULL;
+  EXPECT(cnnc_session_create(NULL, &session) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_create((const float *const *)params, &session) ==
+         CNNC_OK);
+  float loss = 0, session_loss = 0;
+  EXPECT(cnnc_session_train_step(session, BATCH, NULL, labels, 0.1f, 0.9f,
+                                 1e-3f, 1, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  int same = 1;
+  for (int step = 0; step < 3; ++step) {
+    EXPECT(cnnc_train_step(BATCH, x, labels, (const float *const *)params,
+                           (const float *const *)v, p_new, v_new, 0.1f, 0.9f,
+                           1e-3f, 1, step == 0, &loss) == CNNC_OK);
+    EXPECT(cnnc_session_train_step(session, BATCH, x, labels, 0.1f, 0.9f, 1e-3f,
+                                   1, &session_loss) == CNNC_OK);
+    same &= loss == session_loss;
+    for (int32_t i = 0; i < count; ++i) {
+      float *t = params[i];
+      params[i] = p_new[i];
+      p_new[i] = t;
+      t = v[i];
+      v[i] = v_new[i];
+      v_new[i] = t;
+    }
+  }
+  EXPECT(same);
+  /* Read into the spare buffers and compare. */
+  EXPECT(cnnc_session_read(session, p_new, v_new) == CNNC_OK);
+  for (int32_t i = 0; i < count; ++i)
+    for (size_t k = 0; k < parameter_size(i); ++k)
+      same &= p_new[i][k] == params[i][k] && v_new[i][k] == v[i][k];
+  EXPECT(same);
+  float logits[BATCH * 10], session_logits[BATCH * 10];
+  EXPECT(cnnc_forward(BATCH, x, (const float *const *)params, logits) ==
+         CNNC_OK);
+  EXPECT(cnnc_session_forward(session, BATCH, x, session_logits) == CNNC_OK);
+  for (int k = 0; k < BATCH * 10; ++k)
+    same &= logits[k] == session_logits[k];
+  EXPECT(same);
+  cnnc_session_destroy(session);
+  for (int32_t i = 0; i < count; ++i) {
+    free(v[i]);
+    free(p_new[i]);
+    free(v_new[i]);
+  }
+  free(x);
+}
 
 int main(void) {
   EXPECT(cnnc_abi_version() == CNNC_ABI_VERSION);
@@ -90,7 +167,8 @@ int main(void) {
   float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
   float *big_output = calloc((size_t)huge * 10, sizeof(float));
   if (big_input && big_output)
-    EXPECT(cnnc_forward(huge, big_input, p, big_output) == CNNC_ERROR_RUNTIME);
+    EXPECT(cnnc_forward(huge, big_input, p, big_output) == CNNC_ERROR_RUNTIME &&
+           cnnc_last_error()[0] != '\0');
   free(big_input);
   free(big_output);
 
@@ -103,6 +181,8 @@ int main(void) {
   for (int i = 0; i < 20; ++i)
     zeros &= output[i] == 0.0f;
   EXPECT(zeros);
+
+  sessions_match_pointer_steps(count, params);
 
   for (int32_t i = 0; i < count; ++i)
     free(params[i]);

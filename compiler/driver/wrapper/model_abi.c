@@ -116,21 +116,24 @@ static bool slot_is_buffer(int kind) {
   return kind < CNNC_SLOT_LEARNING_RATE || slot_is_output(kind);
 }
 
-/* Runs `pipeline` on `argv`, whose buffers `bufs` hold the slots `slots`.
-   A GPU library's pipeline copies an argument to the device only when its
-   host memory is marked newer, and leaves its results on the device: they
-   are copied back here, and every buffer's device memory is given back
-   (Halide's runtime keeps it for the next call). On the CPU the marks and
-   copies do nothing. */
+/* Runs `pipeline` on `argv`, whose slots `slots` are buffers `bufs` the
+   call describes over the caller's memory, except those `kept` (a session's
+   buffers, left as they are; NULL: none). A GPU library's pipeline copies
+   an argument to the device only when its host memory is marked newer, and
+   leaves its results on the device: they are copied back here, and the
+   call's buffers give their device memory back (Halide's runtime keeps it
+   for the next call). On the CPU the marks and copies do nothing. */
 static cnnc_status run_pipeline(int (*pipeline)(void **), void **argv,
                                 struct halide_buffer_t *bufs,
-                                const cnnc_slot *slots, int count) {
+                                const cnnc_slot *slots, int count,
+                                const bool *kept) {
   for (int s = 0; s < count; ++s)
-    if (slot_is_buffer(slots[s].kind) && !slot_is_output(slots[s].kind))
+    if (slot_is_buffer(slots[s].kind) && !slot_is_output(slots[s].kind) &&
+        !(kept && kept[s]))
       bufs[s].flags |= halide_buffer_flag_host_dirty;
   int rc = pipeline(argv);
   for (int s = 0; s < count; ++s) {
-    if (!slot_is_buffer(slots[s].kind))
+    if (!slot_is_buffer(slots[s].kind) || (kept && kept[s]))
       continue;
     if (rc == 0 && slot_is_output(slots[s].kind))
       rc = halide_copy_to_host(NULL, &bufs[s]);
@@ -139,6 +142,69 @@ static cnnc_status run_pipeline(int (*pipeline)(void **), void **argv,
       rc = freed;
   }
   return rc == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
+}
+
+/* Where a call's per-parameter buffers come from: a session's (kept on the
+   device between calls), or else the caller's arrays. */
+typedef struct parameter_source {
+  cnnc_session *session;
+  const float *const *parameters, *const *momentum;
+  float *const *new_parameters, *const *new_momentum;
+} parameter_source;
+
+/* The buffer of per-parameter slot `slot` in `session` (session.c). */
+static struct halide_buffer_t *session_buffer(cnnc_session *session,
+                                              cnnc_slot slot);
+
+/* Points argv[s] at the buffer of per-parameter slot `slot`: the session's,
+   kept, or bufs[s] described over the caller's array. */
+static void parameter_slot(const parameter_source *source, cnnc_slot slot,
+                           struct halide_buffer_t *buf, halide_dimension_t *dim,
+                           void **arg, bool *kept) {
+  const int p = slot.parameter;
+  if (source->session) {
+    *arg = session_buffer(source->session, slot);
+    *kept = true;
+    return;
+  }
+  const float *data = slot.kind == CNNC_SLOT_PARAMETER  ? source->parameters[p]
+                      : slot.kind == CNNC_SLOT_MOMENTUM ? source->momentum[p]
+                      : slot.kind == CNNC_SLOT_NEW_MOMENTUM
+                          ? source->new_momentum[p]
+                          : source->new_parameters[p];
+  describe_parameter(buf, dim, data, p);
+  *arg = buf;
+  *kept = false;
+}
+
+static cnnc_status forward_call(int64_t batch, const float *input,
+                                const parameter_source *source, float *output) {
+  struct halide_buffer_t bufs[NUM_FORWARD_SLOTS + 1];
+  halide_dimension_t dims[NUM_FORWARD_SLOTS + 1][CNNC_MAX_RANK];
+  void *argv[NUM_FORWARD_SLOTS + 1];
+  bool kept[NUM_FORWARD_SLOTS + 1] = {false};
+  for (int s = 0; s < NUM_FORWARD_SLOTS; ++s) {
+    const cnnc_slot slot = kForwardSlots[s];
+    argv[s] = &bufs[s];
+    switch (slot.kind) {
+    case CNNC_SLOT_INPUT:
+      describe_f32(&bufs[s], dims[s], input, kInputDims, kInputRank, batch);
+      break;
+    case CNNC_SLOT_PARAMETER:
+      parameter_slot(source, slot, &bufs[s], dims[s], &argv[s], &kept[s]);
+      break;
+    case CNNC_SLOT_LOGITS:
+      describe_f32(&bufs[s], dims[s], output, kOutputDims, kOutputRank, batch);
+      break;
+    default:
+      return CNNC_ERROR_RUNTIME; /* not a slot of the forward pass */
+    }
+  }
+  int (*pipeline)(void **) = kSmallForwardPipeline && batch < kSmallBatchBelow
+                                 ? kSmallForwardPipeline
+                                 : kForwardPipeline;
+  return run_pipeline(pipeline, argv, bufs, kForwardSlots, NUM_FORWARD_SLOTS,
+                      kept);
 }
 
 EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
@@ -151,70 +217,43 @@ EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
   for (int i = 0; i < NUM_PARAMS; ++i)
     if (!parameters[i])
       return CNNC_ERROR_NULL_ARGUMENT;
-  struct halide_buffer_t bufs[NUM_FORWARD_SLOTS + 1];
-  halide_dimension_t dims[NUM_FORWARD_SLOTS + 1][CNNC_MAX_RANK];
-  void *argv[NUM_FORWARD_SLOTS + 1];
-  for (int s = 0; s < NUM_FORWARD_SLOTS; ++s) {
-    const cnnc_slot slot = kForwardSlots[s];
-    switch (slot.kind) {
-    case CNNC_SLOT_INPUT:
-      describe_f32(&bufs[s], dims[s], input, kInputDims, kInputRank, batch);
-      break;
-    case CNNC_SLOT_PARAMETER:
-      describe_parameter(&bufs[s], dims[s], parameters[slot.parameter],
-                         slot.parameter);
-      break;
-    case CNNC_SLOT_LOGITS:
-      describe_f32(&bufs[s], dims[s], output, kOutputDims, kOutputRank, batch);
-      break;
-    default:
-      return CNNC_ERROR_RUNTIME; /* not a slot of the forward pass */
-    }
-    argv[s] = &bufs[s];
-  }
-  int (*pipeline)(void **) = kSmallForwardPipeline && batch < kSmallBatchBelow
-                                 ? kSmallForwardPipeline
-                                 : kForwardPipeline;
-  return run_pipeline(pipeline, argv, bufs, kForwardSlots, NUM_FORWARD_SLOTS);
+  const parameter_source source = {NULL, parameters, NULL, NULL, NULL};
+  return forward_call(batch, input, &source, output);
 }
 
-EXPORT cnnc_status
-cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
-                const float *const *parameters, const float *const *momentum,
-                float *const *new_parameters, float *const *new_momentum,
-                float lr, float momentum_factor, float weight_decay,
-                int32_t nesterov, int32_t first_step, float *loss) {
+/* The checks of a training step's batch, labels and loss. */
+static cnnc_status check_train_call(int64_t batch, const float *input,
+                                    const int64_t *labels, const float *loss) {
   /* A network without trainable parameters has no training step. */
   if (!kTrainPipeline)
     return CNNC_ERROR_RUNTIME;
-  if (!input || !labels || !parameters || !momentum || !new_parameters ||
-      !new_momentum || !loss)
+  if (!input || !labels || !loss)
     return CNNC_ERROR_NULL_ARGUMENT;
   cnnc_status status = check_batch(batch);
   if (status != CNNC_OK)
     return status;
   if (batch < MIN_TRAIN_BATCH)
     return CNNC_ERROR_BAD_SHAPE;
-  for (int i = 0; i < NUM_PARAMS; ++i) {
-    if (!parameters[i])
-      return CNNC_ERROR_NULL_ARGUMENT;
-    if (kParamTrainable[i] && (!momentum[i] || !new_momentum[i]))
-      return CNNC_ERROR_NULL_ARGUMENT;
-    if (kParamUpdated[i] && !new_parameters[i])
-      return CNNC_ERROR_NULL_ARGUMENT;
-  }
   for (int64_t n = 0; n < batch; ++n)
     if (labels[n] < 0 || labels[n] >= kOutputDims[1])
       return CNNC_ERROR_BAD_LABEL;
+  return CNNC_OK;
+}
 
+static cnnc_status train_step_call(int64_t batch, const float *input,
+                                   const int64_t *labels,
+                                   const parameter_source *source, float lr,
+                                   float momentum_factor, float weight_decay,
+                                   int32_t nesterov, int32_t first_step,
+                                   float *loss) {
   static const int64_t kLabelDims[1] = {-1};
   const bool nesterov_flag = nesterov != 0, first_step_flag = first_step != 0;
   struct halide_buffer_t bufs[NUM_TRAIN_SLOTS + 1];
   halide_dimension_t dims[NUM_TRAIN_SLOTS + 1][CNNC_MAX_RANK];
   void *argv[NUM_TRAIN_SLOTS + 1];
+  bool kept[NUM_TRAIN_SLOTS + 1] = {false};
   for (int s = 0; s < NUM_TRAIN_SLOTS; ++s) {
     const cnnc_slot slot = kTrainSlots[s];
-    const int p = slot.parameter;
     /* Buffers are passed by address, scalars by the address of their
        value (Halide's argv convention). */
     argv[s] = &bufs[s];
@@ -227,10 +266,11 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
                64);
       break;
     case CNNC_SLOT_PARAMETER:
-      describe_parameter(&bufs[s], dims[s], parameters[p], p);
-      break;
     case CNNC_SLOT_MOMENTUM:
-      describe_parameter(&bufs[s], dims[s], momentum[p], p);
+    case CNNC_SLOT_NEW_PARAMETER:
+    case CNNC_SLOT_NEW_BUFFER:
+    case CNNC_SLOT_NEW_MOMENTUM:
+      parameter_slot(source, slot, &bufs[s], dims[s], &argv[s], &kept[s]);
       break;
     case CNNC_SLOT_LEARNING_RATE:
       argv[s] = &lr;
@@ -250,19 +290,40 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
     case CNNC_SLOT_LOSS:
       describe_f32(&bufs[s], dims[s], loss, NULL, 0, batch);
       break;
-    case CNNC_SLOT_NEW_PARAMETER:
-    case CNNC_SLOT_NEW_BUFFER:
-      describe_parameter(&bufs[s], dims[s], new_parameters[p], p);
-      break;
-    case CNNC_SLOT_NEW_MOMENTUM:
-      describe_parameter(&bufs[s], dims[s], new_momentum[p], p);
-      break;
     default:
       return CNNC_ERROR_RUNTIME; /* not a slot of the training step */
     }
   }
-  return run_pipeline(kTrainPipeline, argv, bufs, kTrainSlots, NUM_TRAIN_SLOTS);
+  return run_pipeline(kTrainPipeline, argv, bufs, kTrainSlots, NUM_TRAIN_SLOTS,
+                      kept);
 }
+
+EXPORT cnnc_status
+cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
+                const float *const *parameters, const float *const *momentum,
+                float *const *new_parameters, float *const *new_momentum,
+                float lr, float momentum_factor, float weight_decay,
+                int32_t nesterov, int32_t first_step, float *loss) {
+  cnnc_status status = check_train_call(batch, input, labels, loss);
+  if (status != CNNC_OK)
+    return status;
+  if (!parameters || !momentum || !new_parameters || !new_momentum)
+    return CNNC_ERROR_NULL_ARGUMENT;
+  for (int i = 0; i < NUM_PARAMS; ++i) {
+    if (!parameters[i])
+      return CNNC_ERROR_NULL_ARGUMENT;
+    if (kParamTrainable[i] && (!momentum[i] || !new_momentum[i]))
+      return CNNC_ERROR_NULL_ARGUMENT;
+    if (kParamUpdated[i] && !new_parameters[i])
+      return CNNC_ERROR_NULL_ARGUMENT;
+  }
+  const parameter_source source = {NULL, parameters, momentum, new_parameters,
+                                   new_momentum};
+  return train_step_call(batch, input, labels, &source, lr, momentum_factor,
+                         weight_decay, nesterov, first_step, loss);
+}
+
+#include "session.c"
 
 #ifdef CNNC_PROFILE
 #include "profile.c"

@@ -97,6 +97,45 @@ public:
                       float *const *newMomentum, const SgdStep &step,
                       float *loss) const;
 
+  // A cnnc_session: the library keeps the parameters and momentum buffers
+  // between steps (on the device, for a GPU library), so a step copies in
+  // only the batch and its labels and out only the loss. The ModelLibrary
+  // must outlive its sessions and stay where it is.
+  class Session {
+  public:
+    Session(Session &&) noexcept;
+    Session &operator=(Session &&) noexcept;
+    ~Session(); // cnnc_session_destroy
+
+    // One step (see trainStep; the session knows whether it is torch's
+    // first, so step.firstStep is not read). The state advances only when
+    // the step succeeds.
+    Expected<float> trainStep(const Tensor &input, const Tensor &labels,
+                              const SgdStep &step,
+                              const std::string &labelSource);
+    // Copies the state into `parameters` (all, allocated as the library's
+    // shapes) and `momentum` (the trainable ones' buffers; other entries
+    // are left as they are).
+    Status read(std::vector<Tensor> &parameters,
+                std::vector<Tensor> &momentum) const;
+
+  private:
+    friend class ModelLibrary;
+    Session(const ModelLibrary &model, void *handle);
+    const ModelLibrary *model_ = nullptr;
+    void *handle_ = nullptr;
+  };
+
+  // Whether the library has sessions (cnnc_session_*; libraries of the
+  // current ABI do, the runtime's test stand-ins need not).
+  bool hasSessions() const;
+  // A session starting from `parameters` (as forward takes them), its
+  // momentum `momentum` (empty: zeros; else as trainStep takes them) and
+  // `steps` steps already taken (0: the next is torch's first).
+  Expected<Session> createSession(const std::vector<const Tensor *> &parameters,
+                                  const std::vector<const Tensor *> &momentum,
+                                  int64_t steps) const;
+
 private:
   struct Impl;
   explicit ModelLibrary(std::unique_ptr<Impl> impl);

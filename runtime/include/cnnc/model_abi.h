@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature or a meaning below changes. */
-#define CNNC_ABI_VERSION 3
+#define CNNC_ABI_VERSION 4
 
 /* The largest tensor rank the ABI reports (NCHW). */
 #define CNNC_MAX_RANK 4
@@ -129,6 +129,49 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
                 float *const *new_parameters, float *const *new_momentum,
                 float lr, float momentum_factor, float weight_decay,
                 int32_t nesterov, int32_t first_step, float *loss);
+
+/* A training session: the library keeps the parameters (batch-norm running
+ * statistics included) and the momentum buffers between steps, on the
+ * device for a GPU library, so a step copies in only the batch and its
+ * labels and copies out only the loss. The same steps as cnnc_train_step;
+ * copies to the caller's memory are made only when asked. One thread at a
+ * time per session; sessions are independent. */
+typedef struct cnnc_session cnnc_session;
+
+/* A session starting from `parameters` (as cnnc_forward takes them, all
+ * copied in) with zero momentum; its first step is torch's first
+ * (v = g). CNNC_ERROR_RUNTIME if memory runs out. */
+cnnc_status cnnc_session_create(const float *const *parameters,
+                                cnnc_session **session);
+
+/* Frees the session and its device memory; NULL is ignored. */
+void cnnc_session_destroy(cnnc_session *session);
+
+/* One step of cnnc_train_step on the session's state, which it advances
+ * only when the step succeeds. */
+cnnc_status cnnc_session_train_step(cnnc_session *session, int64_t batch,
+                                    const float *input, const int64_t *labels,
+                                    float lr, float momentum_factor,
+                                    float weight_decay, int32_t nesterov,
+                                    float *loss);
+
+/* cnnc_forward with the session's parameters. */
+cnnc_status cnnc_session_forward(cnnc_session *session, int64_t batch,
+                                 const float *input, float *output);
+
+/* Copies the session's parameters (all, in parameter order) and, when
+ * `momentum` is not NULL, the momentum buffers of the trainable ones
+ * (other entries ignored, may be NULL) to the caller's memory. */
+cnnc_status cnnc_session_read(cnnc_session *session, float *const *parameters,
+                              float *const *momentum);
+
+/* Replaces the session's parameters, and its momentum when `momentum` is
+ * not NULL, by copies of the caller's; `steps_taken` 0 makes the next
+ * step torch's first (v = g), as after cnnc_session_create. */
+cnnc_status cnnc_session_write(cnnc_session *session,
+                               const float *const *parameters,
+                               const float *const *momentum,
+                               int64_t steps_taken);
 
 #ifdef __cplusplus
 }

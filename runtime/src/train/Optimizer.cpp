@@ -59,7 +59,23 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
   }
   opt.parameters_ = std::move(parameters);
   opt.momentum_ = std::move(momentum);
+  if (model.hasSessions()) {
+    std::vector<const Tensor *> p, v;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      p.push_back(&opt.parameters_[i]);
+      v.push_back(opt.trainable_[i] ? &opt.momentum_[i] : nullptr);
+    }
+    Expected<ModelLibrary::Session> session =
+        model.createSession(p, v, opt.steps_);
+    if (!session)
+      return session.error();
+    opt.session_ = std::move(*session);
+  }
   return opt;
+}
+
+Status SgdOptimizer::syncToHost() {
+  return session_ ? session_->read(parameters_, momentum_) : Status::success();
 }
 
 std::vector<const Tensor *> SgdOptimizer::parameterPointers() const {
@@ -72,6 +88,19 @@ std::vector<const Tensor *> SgdOptimizer::parameterPointers() const {
 Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
                                    double lr, const SgdOptions &options,
                                    const std::string &labelSource) {
+  ModelLibrary::SgdStep hyper;
+  hyper.lr = static_cast<float>(lr);
+  hyper.momentum = static_cast<float>(options.momentum);
+  hyper.weightDecay = static_cast<float>(options.weightDecay);
+  hyper.nesterov = options.nesterov;
+  hyper.firstStep = steps_ == 0;
+  if (session_) {
+    Expected<float> loss =
+        session_->trainStep(images, labels, hyper, labelSource);
+    if (loss)
+      ++steps_;
+    return loss;
+  }
   const size_t n = parameters_.size();
   std::vector<const Tensor *> p(n), v(n);
   std::vector<Tensor *> pNew(n, nullptr), vNew(n, nullptr);
@@ -85,12 +114,6 @@ Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
     v[i] = &momentum_[i];
     vNew[i] = &nextMomentum_[i];
   }
-  ModelLibrary::SgdStep hyper;
-  hyper.lr = static_cast<float>(lr);
-  hyper.momentum = static_cast<float>(options.momentum);
-  hyper.weightDecay = static_cast<float>(options.weightDecay);
-  hyper.nesterov = options.nesterov;
-  hyper.firstStep = steps_ == 0;
   Expected<float> loss =
       model_->trainStep(images, labels, p, v, pNew, vNew, hyper, labelSource);
   if (!loss)

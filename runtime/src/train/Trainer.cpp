@@ -92,6 +92,8 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
                             ? lossSum / static_cast<double>(summary.trainImages)
                             : 0.0;
 
+    if (Status s = optimizer.syncToHost(); !s)
+      return s;
     Expected<EvalResult> val =
         evaluate(model, optimizer.parameterPointers(), validation);
     if (!val)

@@ -90,36 +90,32 @@ struct TrainCall {
   }
 };
 
-void *bufferHost(void *arg) {
-  return static_cast<halide_buffer_t *>(arg)->host;
-}
-
 TEST(Wrapper, TrainStepPassesEverySlotInTheTablesOrder) {
   TrainCall call;
   ASSERT_EQ(call.run(), CNNC_OK);
   EXPECT_FLOAT_EQ(call.loss, 1.5f);
-  void **args = fake_last.train_args;
-  EXPECT_EQ(bufferHost(args[0]), call.x);
-  EXPECT_EQ(bufferHost(args[1]), call.labels);
-  EXPECT_EQ(static_cast<halide_buffer_t *>(args[1])->type.bits, 64);
-  EXPECT_EQ(bufferHost(args[2]), kW);
-  EXPECT_EQ(bufferHost(args[3]), kM);
-  EXPECT_EQ(bufferHost(args[4]), call.vw);
+  const halide_buffer_t *args = fake_last.train_buffers;
+  EXPECT_EQ(args[0].host, reinterpret_cast<uint8_t *>(call.x));
+  EXPECT_EQ(args[1].host, reinterpret_cast<uint8_t *>(call.labels));
+  EXPECT_EQ(args[1].type.bits, 64);
+  EXPECT_EQ(args[2].host, reinterpret_cast<const uint8_t *>(kW));
+  EXPECT_EQ(args[3].host, reinterpret_cast<const uint8_t *>(kM));
+  EXPECT_EQ(args[4].host, reinterpret_cast<uint8_t *>(call.vw));
   EXPECT_FLOAT_EQ(fake_last.lr, 0.1f);
   EXPECT_FLOAT_EQ(fake_last.momentum, 0.9f);
   EXPECT_FLOAT_EQ(fake_last.weight_decay, 0.01f);
   EXPECT_TRUE(fake_last.nesterov);
   EXPECT_FALSE(fake_last.first_step);
-  EXPECT_EQ(bufferHost(args[10]), &call.loss);
-  EXPECT_EQ(static_cast<halide_buffer_t *>(args[10])->dimensions, 0);
-  EXPECT_EQ(bufferHost(args[11]), call.newW);
-  EXPECT_EQ(bufferHost(args[12]), call.newVw);
-  EXPECT_EQ(bufferHost(args[13]), call.newM);
-  halide_buffer_t *w = static_cast<halide_buffer_t *>(args[2]);
-  ASSERT_EQ(w->dimensions, 2);
-  EXPECT_EQ(w->dim[0].extent, 2); // innermost first: [3, 2] is (2, 3)
-  EXPECT_EQ(w->dim[1].extent, 3);
-  EXPECT_EQ(w->dim[1].stride, 2);
+  EXPECT_EQ(args[10].host, reinterpret_cast<uint8_t *>(&call.loss));
+  EXPECT_EQ(args[10].dimensions, 0);
+  EXPECT_EQ(args[11].host, reinterpret_cast<uint8_t *>(call.newW));
+  EXPECT_EQ(args[12].host, reinterpret_cast<uint8_t *>(call.newVw));
+  EXPECT_EQ(args[13].host, reinterpret_cast<uint8_t *>(call.newM));
+  const halide_buffer_t &w = args[2];
+  ASSERT_EQ(w.dimensions, 2);
+  EXPECT_EQ(w.dim[0].extent, 2); // innermost first: [3, 2] is (2, 3)
+  EXPECT_EQ(w.dim[1].extent, 3);
+  EXPECT_EQ(w.dim[1].stride, 2);
 }
 
 // What a GPU library needs (and a CPU library ignores): arguments marked as
@@ -153,6 +149,107 @@ TEST(Wrapper, TrainStepRefusesBadCalls) {
   EXPECT_EQ(call.run(), CNNC_ERROR_RUNTIME);
   fake_last.fail_train = false;
   EXPECT_EQ(call.run(), CNNC_OK);
+}
+
+// A session keeps the state between steps: a step reads the buffers the
+// previous one wrote (on a GPU, left on the device: not marked, not copied
+// back), copies back only the loss, and is torch's first only once.
+TEST(Wrapper, SessionKeepsTheStateBetweenSteps) {
+  const float *params[2] = {kW, kM};
+  cnnc_session *session = nullptr;
+  ASSERT_EQ(cnnc_session_create(params, &session), CNNC_OK);
+  const float x[4] = {1, 2, 3, 4};
+  const int64_t labels[2] = {0, 2};
+  float loss = 0;
+  ASSERT_EQ(
+      cnnc_session_train_step(session, 2, x, labels, 0.5f, 0.9f, 0, 0, &loss),
+      CNNC_OK);
+  EXPECT_TRUE(fake_last.first_step);
+  void *written[3] = {fake_last.train_args[11], fake_last.train_args[12],
+                      fake_last.train_args[13]};
+  ASSERT_EQ(
+      cnnc_session_train_step(session, 2, x, labels, 0.5f, 0.9f, 0, 0, &loss),
+      CNNC_OK);
+  EXPECT_FALSE(fake_last.first_step);
+  EXPECT_FLOAT_EQ(loss, 1.5f);
+  EXPECT_EQ(fake_last.train_args[2], written[0]); // w
+  EXPECT_EQ(fake_last.train_args[4], written[1]); // its momentum
+  EXPECT_EQ(fake_last.train_args[3], written[2]); // m
+  for (int i = 0; i < 14; ++i) {
+    SCOPED_TRACE("argument " + std::to_string(i));
+    const bool perCall = i == 0 || i == 1 || i == 10; // input, labels, loss
+    EXPECT_EQ(fake_last.host_dirty[i], i == 0 || i == 1);
+    EXPECT_EQ(fake_last.copies_to_host[i], i == 10 ? 1 : 0);
+    EXPECT_EQ(fake_last.device_frees[i], perCall ? 1 : 0);
+  }
+
+  float w[6], m[3], v[6];
+  float *out[2] = {w, m}, *momentum[2] = {v, nullptr};
+  ASSERT_EQ(cnnc_session_read(session, out, momentum), CNNC_OK);
+  for (int k = 0; k < 6; ++k) {
+    EXPECT_FLOAT_EQ(v[k], 1.9f);                 // 0.9 * 1 + 1
+    EXPECT_FLOAT_EQ(w[k], kW[k] - 0.5f - 0.95f); // lr * v, twice
+  }
+  for (int k = 0; k < 3; ++k)
+    EXPECT_FLOAT_EQ(m[k], kM[k] + 2);
+
+  // The forward pass reads the session's parameters.
+  float logits[6], expected[6];
+  const float *current[2] = {w, m};
+  ASSERT_EQ(cnnc_session_forward(session, 2, x, logits), CNNC_OK);
+  ASSERT_EQ(cnnc_forward(2, x, current, expected), CNNC_OK);
+  for (int k = 0; k < 6; ++k)
+    EXPECT_FLOAT_EQ(logits[k], expected[k]);
+
+  // A failed step leaves the state as it was.
+  fake_last.fail_train = true;
+  EXPECT_EQ(
+      cnnc_session_train_step(session, 2, x, labels, 0.5f, 0.9f, 0, 0, &loss),
+      CNNC_ERROR_RUNTIME);
+  fake_last.fail_train = false;
+  float w2[6], m2[3];
+  float *again[2] = {w2, m2};
+  ASSERT_EQ(cnnc_session_read(session, again, nullptr), CNNC_OK);
+  for (int k = 0; k < 6; ++k)
+    EXPECT_EQ(w2[k], w[k]);
+
+  // Written state, and a step count of 0: the next step is a first one.
+  const float zeros[6] = {0};
+  const float *restart[2] = {zeros, nullptr};
+  ASSERT_EQ(cnnc_session_write(session, params, restart, 0), CNNC_OK);
+  ASSERT_EQ(
+      cnnc_session_train_step(session, 2, x, labels, 0.5f, 0.9f, 0, 0, &loss),
+      CNNC_OK);
+  EXPECT_TRUE(fake_last.first_step);
+  ASSERT_EQ(cnnc_session_read(session, out, nullptr), CNNC_OK);
+  EXPECT_FLOAT_EQ(w[0], kW[0] - 0.5f);
+  cnnc_session_destroy(session);
+}
+
+TEST(Wrapper, SessionRefusesBadCalls) {
+  const float *params[2] = {kW, kM};
+  const float *missing[2] = {kW, nullptr};
+  cnnc_session *session = nullptr;
+  EXPECT_EQ(cnnc_session_create(missing, &session), CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT_EQ(cnnc_session_create(params, nullptr), CNNC_ERROR_NULL_ARGUMENT);
+  ASSERT_EQ(cnnc_session_create(params, &session), CNNC_OK);
+  const float x[4] = {1, 2, 3, 4};
+  const int64_t labels[2] = {0, 3}, good[2] = {0, 1};
+  float loss;
+  EXPECT_EQ(cnnc_session_train_step(nullptr, 2, x, good, 0.1f, 0, 0, 0, &loss),
+            CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT_EQ(
+      cnnc_session_train_step(session, 2, x, labels, 0.1f, 0, 0, 0, &loss),
+      CNNC_ERROR_BAD_LABEL);
+  EXPECT_EQ(cnnc_session_train_step(session, 1, x, good, 0.1f, 0, 0, 0, &loss),
+            CNNC_ERROR_BAD_SHAPE); // below MIN_TRAIN_BATCH
+  EXPECT_EQ(cnnc_session_write(session, params, nullptr, -1),
+            CNNC_ERROR_OUT_OF_RANGE);
+  float w[6];
+  float *out[2] = {w, nullptr};
+  EXPECT_EQ(cnnc_session_read(session, out, nullptr), CNNC_ERROR_NULL_ARGUMENT);
+  cnnc_session_destroy(session);
+  cnnc_session_destroy(nullptr);
 }
 
 TEST(Wrapper, ThreadsGoToTheHalideRuntime) {

@@ -57,8 +57,18 @@ int fake_train_argv(void **args) {
   for (int i = 0; i < 14; ++i) {
     const struct halide_buffer_t *b = (struct halide_buffer_t *)args[i];
     /* Arguments 5 to 9 are scalars. */
+    const bool buffer = i < 5 || i > 9;
     fake_last.host_dirty[i] =
-        (i < 5 || i > 9) && (b->flags & halide_buffer_flag_host_dirty);
+        buffer && (b->flags & halide_buffer_flag_host_dirty);
+    if (buffer) {
+      fake_last.train_buffers[i] = *b;
+      memcpy(fake_last.train_dims[i], b->dim,
+             sizeof(halide_dimension_t) * (size_t)b->dimensions);
+      fake_last.train_buffers[i].dim = fake_last.train_dims[i];
+      /* As a GPU pipeline does once it has copied a buffer to the device. */
+      ((struct halide_buffer_t *)b)->flags &=
+          ~(uint64_t)halide_buffer_flag_host_dirty;
+    }
     fake_last.copies_to_host[i] = fake_last.device_frees[i] = 0;
   }
   fake_last.lr = *(float *)args[5];
@@ -66,8 +76,21 @@ int fake_train_argv(void **args) {
   fake_last.weight_decay = *(float *)args[7];
   fake_last.nesterov = *(bool *)args[8];
   fake_last.first_step = *(bool *)args[9];
+  if (fake_last.fail_train)
+    return -1;
   *host(args[10]) = 1.5f; /* the loss */
-  return fake_last.fail_train ? -1 : 0;
+  /* SGD on a gradient of ones: w (args 2, 6 values) with its momentum
+     (args 4), and m (args 3, 3 values) counts the steps. */
+  const float *w = host(args[2]), *m = host(args[3]), *v = host(args[4]);
+  float *w_new = host(args[11]), *v_new = host(args[12]),
+        *m_new = host(args[13]);
+  for (int k = 0; k < 6; ++k) {
+    v_new[k] = fake_last.first_step ? 1 : fake_last.momentum * v[k] + 1;
+    w_new[k] = w[k] - fake_last.lr * v_new[k];
+  }
+  for (int k = 0; k < 3; ++k)
+    m_new[k] = m[k] + 1;
+  return 0;
 }
 
 /* The Halide runtime functions the wrapper calls (a library carries its

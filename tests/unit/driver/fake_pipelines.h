@@ -3,6 +3,8 @@
 #ifndef CNNC_TEST_FAKE_PIPELINES_H
 #define CNNC_TEST_FAKE_PIPELINES_H
 
+#include "HalideRuntime.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +14,11 @@ extern "C" {
 #endif
 
 struct fake_record {
+  /* The last training step's argv, and copies of its buffers as they were
+     during the call (the wrapper's own end with it). */
   void *train_args[14];
+  struct halide_buffer_t train_buffers[14];
+  halide_dimension_t train_dims[14][4];
   float lr, momentum, weight_decay;
   bool nesterov, first_step;
   bool fail_train;

@@ -2,25 +2,27 @@
 // trainable parameter and the number of steps taken, advanced one batch at a
 // time by the library's cnnc_train_step.
 //
-// Double buffering: the library writes the new parameters and momentum into
-// a second set of buffers, which are then swapped in; a failed step leaves
-// the state as it was. Frozen parameters have one buffer and no momentum;
-// the running statistics the step updates (batch norm buffers) have two
-// buffers and no momentum.
+// With a library that has sessions (ModelLibrary::Session), the state lives
+// in the library (on the device, for a GPU library) and syncToHost() copies
+// it here when asked. Otherwise the library writes the new parameters and
+// momentum into a second set of buffers, which are then swapped in. Either
+// way a failed step leaves the state as it was. Frozen parameters have one
+// buffer and no momentum; the running statistics the step updates (batch
+// norm buffers) have two buffers and no momentum.
 #ifndef CNNC_TRAIN_OPTIMIZER_H
 #define CNNC_TRAIN_OPTIMIZER_H
 
 #include "cnnc/Error.h"
+#include "cnnc/ModelLibrary.h"
 #include "cnnc/Tensor.h"
 #include "cnnc/train/Recipe.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace cnnc::rt {
-
-class ModelLibrary;
 
 class SgdOptimizer {
 public:
@@ -40,6 +42,10 @@ public:
                        const SgdOptions &options,
                        const std::string &labelSource);
 
+  // Brings parameters() and momentum() up to date with the library's
+  // session after steps (nothing to do without one).
+  Status syncToHost();
+  // As of the last syncToHost() (or step, without a session).
   const std::vector<Tensor> &parameters() const { return parameters_; }
   // Empty Tensor() for frozen parameters.
   const std::vector<Tensor> &momentum() const { return momentum_; }
@@ -54,6 +60,7 @@ private:
   std::vector<Tensor> parameters_, momentum_;
   std::vector<Tensor> nextParameters_, nextMomentum_; // written by each step
   int64_t steps_ = 0;
+  std::optional<ModelLibrary::Session> session_;
 };
 
 } // namespace cnnc::rt
