@@ -79,6 +79,16 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
       w.labels_.i64()[i] =
           static_cast<int64_t>(data::uniformBelow(rng, classes));
   }
+  if (w.hasTrainStep_ && model.hasSessions()) {
+    std::vector<const Tensor *> parameters;
+    for (size_t i = 0; i < n; ++i)
+      parameters.push_back(&w.buffers_[i]);
+    Expected<ModelLibrary::Session> session =
+        model.createSession(parameters, {}, 0);
+    if (!session)
+      return session.error();
+    w.session_ = std::move(*session);
+  }
   return w;
 }
 
@@ -97,6 +107,9 @@ Status Workload::trainStep() {
   step.lr = 0.01f;
   step.momentum = 0.9f;
   step.firstStep = firstStep_;
+  if (session_)
+    return session_->trainStep(input_, labels_, step, "the benchmark's labels")
+        .status();
   float loss = 0;
   if (Status s = model_->trainStepRaw(batch_, input_.f32(), labels_.i64(),
                                       parameters_.data(), momentum_.data(),

@@ -9,6 +9,7 @@
 #include "cnnc/Tensor.h"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace cnnc::rt::bench {
@@ -30,8 +31,10 @@ public:
   // with at least one trainable parameter.
   bool hasTrainStep() const { return hasTrainStep_; }
 
-  // One cnnc_train_step (lr 0.01, momentum 0.9), then the new parameters
-  // and momentum buffers are swapped in, as the trainer does.
+  // One training step (lr 0.01, momentum 0.9) as the trainer takes it: in
+  // a session when the library has them (the state stays in the library,
+  // on the device for a GPU library), else one cnnc_train_step, then the
+  // new parameters and momentum buffers are swapped in.
   Status trainStep();
 
 private:
@@ -44,6 +47,7 @@ private:
   std::vector<Tensor> buffers_; // parameters, momentum, and their next buffers
   std::vector<const float *> parameters_, momentum_;
   std::vector<float *> nextParameters_, nextMomentum_;
+  std::optional<ModelLibrary::Session> session_;
 };
 
 } // namespace cnnc::rt::bench
