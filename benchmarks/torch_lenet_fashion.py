@@ -6,6 +6,7 @@ training images/s. Compare with `cnnc train` on the same machine.
 
 usage: torch_lenet_fashion.py [DIR] [--epochs N] [--threads T] [--seed S]
                               [--normalize MEAN STD] [--cosine T_MAX]
+                              [--device cuda]   (the data on the device first)
 """
 import argparse
 import gzip
@@ -17,7 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+# torch_models.py: next to this file where scripts/gpu-check.sh copied both,
+# else the tests'.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests", "e2e")]
 from torch_models import Net  # noqa: E402
 
 
@@ -46,7 +50,9 @@ def main():
                         help="transforms.Normalize((MEAN,), (STD,)) after scaling")
     parser.add_argument("--cosine", type=int, metavar="T_MAX",
                         help="CosineAnnealingLR(T_max=T_MAX), stepped once per epoch")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     x_train, y_train = load(args.dir, "train")
@@ -54,13 +60,15 @@ def main():
     if args.normalize:
         mean, std = args.normalize
         x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-    model = Net(in_channels=1, conv1_padding=2)
+    x_train, y_train = x_train.to(device), y_train.to(device)
+    x_test, y_test = x_test.to(device), y_test.to(device)
+    model = Net(in_channels=1, conv1_padding=2).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.cosine)
                  if args.cosine else None)
     for epoch in range(args.epochs):
         model.train()
-        order = torch.randperm(len(x_train))
+        order = torch.randperm(len(x_train), device=device)
         start = time.perf_counter()
         total = 0.0
         for b in range(0, len(order), 64):
@@ -70,6 +78,8 @@ def main():
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         if scheduler:
             scheduler.step()
@@ -79,7 +89,8 @@ def main():
                           for i in range(0, len(x_test), 1000))
         print(f"torch epoch {epoch + 1}/{args.epochs}: train loss {total / len(x_train):.4f}, "
               f"test accuracy {100.0 * correct / len(x_test):.2f}%, "
-              f"{len(x_train) / seconds:.0f} images/s ({args.threads} threads)", flush=True)
+              f"{len(x_train) / seconds:.0f} images/s ({args.threads} threads, {device})",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,17 @@
 # and the PyTorch models it compares against. The libraries carry Halide's
 # runtime, so OUT runs on a machine with only python3, numpy and PyTorch.
 #
-# usage: scripts/gpu-check.sh CNNC OUT [--target host-cuda] [NETWORK...]
+# usage: scripts/gpu-check.sh CNNC OUT [--target host-cuda] [--epoch]
+#                             [NETWORK...]
 #   NETWORK: lenet general residual batchnorm resnet18 (default: all)
+#   --epoch: also carry `cnnc` (with the shared libraries it needs beyond
+#            glibc and libstdc++), Fashion-MNIST ($FASHION_MNIST, default
+#            /usr/share/datasets/fashion-mnist) and lenet_fashion's library
+#            for OUT/epoch.sh: one epoch through `cnnc train`, then PyTorch's.
 #
 # On the GPU machine (docs/gpu.md says how to carry OUT there):
 #   python3 OUT/device_check.py OUT --json OUT/report.json
+#   OUT/epoch.sh
 # A dry run here, through OpenCL on pocl and PyTorch on the CPU:
 #   scripts/gpu-check.sh build/compiler/tools/cnnc/cnnc /tmp/gc \
 #     --target host-opencl lenet
@@ -16,15 +22,19 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 2 ] || { sed -n '2,15p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,21p' "$0"; exit 2; }
 cnnc=$1
 out=$2
 shift 2
 target=host-cuda
-if [ "${1:-}" = --target ]; then
-  target=$2
-  shift 2
-fi
+epoch=
+while [ $# -gt 0 ]; do
+  case $1 in
+  --target) target=$2; shift 2 ;;
+  --epoch) epoch=1; shift ;;
+  *) break ;;
+  esac
+done
 networks=("$@")
 [ ${#networks[@]} -gt 0 ] || networks=(lenet general residual batchnorm resnet18)
 
@@ -43,4 +53,19 @@ for net in "${networks[@]}"; do
   echo "gpu-check: $net for $target"
   "$cnnc" "$yaml" -o "$out/$net.so" --target "$target"
 done
+if [ -n "$epoch" ]; then
+  echo "gpu-check: lenet_fashion for $target, cnnc and Fashion-MNIST"
+  "$cnnc" "$root/examples/lenet_fashion.yaml" -o "$out/lenet_fashion.so" \
+    --target "$target"
+  cp "$cnnc" "$root/benchmarks/gpu/epoch.sh" \
+    "$root/benchmarks/torch_lenet_fashion.py" "$out/"
+  mkdir -p "$out/lib" "$out/fashion-mnist"
+  # The libraries a bare machine may lack (glibc, libstdc++ and libgcc are
+  # on every Linux that runs PyTorch).
+  ldd "$cnnc" | awk '$3 ~ /^\// { print $3 }' |
+    grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*)\.so' |
+    xargs -r cp -L -t "$out/lib"
+  cp "${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}"/*.gz \
+    "$out/fashion-mnist/"
+fi
 du -sh "$out"
