@@ -1,6 +1,7 @@
 #include "cnnc/driver/ModelDescription.h"
 
 #include "cnn/CnnDialect.h"
+#include "cnnc/recipe/TrainingRecipe.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -121,6 +122,13 @@ std::string cString(const std::string &text) {
     s += c;
   }
   return s + "\"";
+}
+
+int64_t recipeBatchSize(const ModelDescription &model) {
+  // describeModel writes the normalised recipe, or {} for a module without
+  // one (a .mlir file): the schema's default then.
+  const nlohmann::json json = nlohmann::json::parse(model.trainingRecipe);
+  return json.value("batch_size", recipe::TrainingRecipe().batchSize);
 }
 
 } // namespace cnnc

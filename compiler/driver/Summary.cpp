@@ -203,4 +203,59 @@ void printSummary(const NetworkSummary &summary, std::ostream &os) {
         "strides so far; output size = (H - k + 2p) / s + 1\n";
 }
 
+namespace {
+
+int64_t elements(const std::vector<int64_t> &shape, int64_t batch) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d < 0 ? batch : d;
+  return n;
+}
+
+/// "1.2 MiB", "964.0 KiB".
+std::string bytesText(int64_t bytes) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(1);
+  if (bytes >= int64_t(1) << 30)
+    os << double(bytes) / double(int64_t(1) << 30) << " GiB";
+  else if (bytes >= int64_t(1) << 20)
+    os << double(bytes) / double(int64_t(1) << 20) << " MiB";
+  else
+    os << double(bytes) / 1024.0 << " KiB";
+  return os.str();
+}
+
+} // namespace
+
+MemoryEstimate estimateMemory(const NetworkSummary &summary,
+                              const ModelAbi &abi, int64_t batch) {
+  MemoryEstimate m;
+  m.batch = batch;
+  const int64_t f32 = 4;
+  int64_t weightGradients = 0;
+  for (const AbiParameter &p : abi.parameters) {
+    const int64_t bytes = elements(p.shape, batch) * f32;
+    m.parameters += bytes;
+    m.session += bytes * (p.updated ? 2 : 1) + (p.trainable ? 2 * bytes : 0);
+    if (p.trainable)
+      weightGradients += bytes;
+  }
+  int64_t activations = elements(summary.inputShape, batch);
+  for (const LayerSummary &layer : summary.layers)
+    activations += elements(layer.outputShape, batch);
+  m.forward = activations * f32;
+  m.trainStep = 2 * activations * f32 + weightGradients;
+  return m;
+}
+
+void printMemory(const MemoryEstimate &m, std::ostream &os) {
+  os << "memory at batch " << m.batch
+     << " (float32; on the device for a GPU library):\n"
+     << "  parameters " << bytesText(m.parameters) << ", a training session "
+     << bytesText(m.session) << " (parameters and momentum, double-buffered)\n"
+     << "  forward pass at most " << bytesText(m.forward)
+     << " (the input and every layer's output), training step at most "
+     << bytesText(m.trainStep) << " (and their gradients)\n";
+}
+
 } // namespace cnnc

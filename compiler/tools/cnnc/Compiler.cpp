@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -215,19 +216,38 @@ int compileCommand(const std::vector<std::string> &args) {
 }
 
 int summaryCommand(const std::vector<std::string> &args) {
+  const char *usage = "usage: cnnc summary NET.yaml|NET.mlir [--batch N]";
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << "usage: cnnc summary NET.yaml|NET.mlir\n"
-                 "Prints each layer's output shape, parameters, FLOPs, "
-                 "receptive field and stride product.\n";
+    std::cout << usage
+              << "\nPrints each layer's output shape, parameters, FLOPs, "
+                 "receptive field and stride product, and the memory a "
+                 "library needs at batch N (default: the recipe's "
+                 "batch_size).\n";
     return 0;
   }
-  if (args.size() != 1)
-    return usageError("usage: cnnc summary NET.yaml|NET.mlir");
+  std::optional<int64_t> batch;
+  if (args.size() == 3 && args[1] == "--batch") {
+    char *end = nullptr;
+    const long long n = std::strtoll(args[2].c_str(), &end, 10);
+    if (!*args[2].c_str() || *end || n < 1 || n > (1 << 20))
+      return usageError(
+          "--batch takes a whole number from 1 to 1048576, not '" + args[2] +
+          "'");
+    batch = n;
+  } else if (args.size() != 1) {
+    return usageError(usage);
+  }
   cnnc::Frontend frontend;
   auto module = frontend.load(args[0]);
   if (!module)
     return 1;
-  cnnc::printSummary(cnnc::summarize(*module), std::cout);
+  const cnnc::NetworkSummary summary = cnnc::summarize(*module);
+  cnnc::printSummary(summary, std::cout);
+  const cnnc::ModelDescription model = cnnc::describeModel(*module);
+  cnnc::printMemory(
+      cnnc::estimateMemory(summary, model.abi,
+                           batch ? *batch : cnnc::recipeBatchSize(model)),
+      std::cout);
   return 0;
 }
 

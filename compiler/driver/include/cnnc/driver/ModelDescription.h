@@ -23,6 +23,9 @@ struct ModelDescription {
 /// describeAbi: the training step's part once cnn-autodiff has built it).
 ModelDescription describeModel(mlir::ModuleOp module);
 
+/// The recipe's batch_size.
+int64_t recipeBatchSize(const ModelDescription &model);
+
 /// The public header of a generated library: the C ABI plus the model's
 /// shapes and parameter names as constants.
 std::string emitModelHeader(const ModelDescription &model);

@@ -2,6 +2,8 @@
 #ifndef CNNC_DRIVER_SUMMARY_H
 #define CNNC_DRIVER_SUMMARY_H
 
+#include "cnnc/lowering/ModelAbi.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
@@ -35,6 +37,25 @@ NetworkSummary summarize(mlir::ModuleOp module);
 
 /// Prints the table `cnnc summary` shows.
 void printSummary(const NetworkSummary &summary, std::ostream &os);
+
+/// What a library needs at `batch` samples, in bytes of float32, on the
+/// host or (for a GPU library) on the device alike. Upper bounds on the
+/// activations: fused layers' outputs are never stored whole.
+struct MemoryEstimate {
+  int64_t batch = 1;
+  int64_t parameters = 0; // every parameter and buffer, once
+  /// A training session's state: each parameter, again for those the step
+  /// updates, and two momentum buffers for each trainable one.
+  int64_t session = 0;
+  int64_t forward = 0;   // the input and every layer's output
+  int64_t trainStep = 0; // those, their gradients, the weight gradients
+};
+
+MemoryEstimate estimateMemory(const NetworkSummary &summary,
+                              const ModelAbi &abi, int64_t batch);
+
+/// Prints the estimate under the table.
+void printMemory(const MemoryEstimate &memory, std::ostream &os);
 
 } // namespace cnnc
 
