@@ -40,6 +40,11 @@ sys.path[:0] = [HERE, os.path.join(HERE, "..", "..", "tests", "e2e")]
 from torch_models import MODELS  # noqa: E402
 
 TOLERANCE = 1e-4
+# Whose training step is not compared: at 224x224 no two float32
+# implementations of ResNet-18's step agree to 1e-4 (PyTorch's own float32
+# step is 2e-4 to 5e-4 from its float64 step on conv1.weight; see
+# tests/e2e/resnet18_parity.py, which checks the step on a 64x64 copy).
+FORWARD_ONLY = {"resnet18"}
 F32P = ctypes.POINTER(ctypes.c_float)
 I64P = ctypes.POINTER(ctypes.c_int64)
 
@@ -167,6 +172,11 @@ def check_parity(name, lib, model, sample, device, batch):
     with torch.no_grad():
         want = host(model(torch.from_numpy(x).to(device)))
     worst.check("forward", lib.forward(x, params), want)
+    if name in FORWARD_ONLY:
+        print(f"{name}: forward parity {'OK' if not worst.failures else 'FAILED'}"
+              f" at batch {batch} (worst {worst.error:.3e}; training step not "
+              f"compared)", flush=True)
+        return worst
 
     model.train()
     named = dict(model.named_parameters())
