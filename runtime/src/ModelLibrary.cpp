@@ -39,6 +39,8 @@ struct ModelLibrary::Impl {
   cnnc_status (*sessionTrainStep)(cnnc_session *, int64_t, const float *,
                                   const int64_t *, float, float, float, int32_t,
                                   float *) = nullptr;
+  cnnc_status (*sessionForward)(cnnc_session *, int64_t, const float *,
+                                float *) = nullptr;
   cnnc_status (*sessionRead)(cnnc_session *, float *const *,
                              float *const *) = nullptr;
   cnnc_status (*sessionWrite)(cnnc_session *, const float *const *,
@@ -92,6 +94,7 @@ struct ModelLibrary::Impl {
     if (!(resolveOptional(sessionCreate, "cnnc_session_create") &&
           resolveOptional(sessionDestroy, "cnnc_session_destroy") &&
           resolveOptional(sessionTrainStep, "cnnc_session_train_step") &&
+          resolveOptional(sessionForward, "cnnc_session_forward") &&
           resolveOptional(sessionRead, "cnnc_session_read") &&
           resolveOptional(sessionWrite, "cnnc_session_write")))
       sessionCreate = nullptr;
@@ -362,31 +365,37 @@ parameterData(const std::string &path, const std::vector<ParameterSpec> &specs,
   return pointers;
 }
 
+/// The logits tensor for a forward pass on `input`, once `input` is checked
+/// (the network's input shape, at least one sample).
+static Expected<Tensor> logitsFor(const ModelLibrary &model,
+                                  const Tensor &input) {
+  const std::string &path = model.path();
+  if (Status s = checkInput(path, model.name(), model.inputShape(), input); !s)
+    return s.error();
+  if (input.shape()[0] < 1)
+    return Error(path + ": the input holds no samples (batch size 0)");
+  Shape outShape = model.outputShape();
+  outShape[0] = input.shape()[0];
+  return Tensor::create(DType::F32, outShape, path + ": output");
+}
+
 Expected<Tensor>
 ModelLibrary::forward(const Tensor &input,
                       const std::vector<const Tensor *> &parameters) const {
   const Impl &m = *impl_;
-  if (Status s = checkInput(m.path, m.name, m.input, input); !s)
-    return s;
-  int64_t batch = input.shape()[0];
-  if (batch < 1)
-    return Error(m.path + ": the input holds no samples (batch size 0)");
-
+  Expected<Tensor> output = logitsFor(*this, input);
+  if (!output)
+    return output.error();
   Expected<std::vector<const float *>> pointers =
       parameterData(m.path, m.parameters, parameters);
   if (!pointers)
     return pointers.error();
-
-  Shape outShape = m.output;
-  outShape[0] = batch;
-  Expected<Tensor> output =
-      Tensor::create(DType::F32, outShape, m.path + ": output");
-  if (!output)
-    return output.error();
   // A network without parameters still gets a non-null array.
   const float *none = nullptr;
   const float *const *params = pointers->empty() ? &none : pointers->data();
-  if (Status s = forwardRaw(batch, input.f32(), params, output->f32()); !s)
+  if (Status s =
+          forwardRaw(input.shape()[0], input.f32(), params, output->f32());
+      !s)
     return s.error();
   return output;
 }
@@ -598,6 +607,19 @@ ModelLibrary::Session::trainStep(const Tensor &input, const Tensor &labels,
       s != CNNC_OK)
     return m.callError("cnnc_session_train_step", s);
   return loss;
+}
+
+Expected<Tensor> ModelLibrary::Session::forward(const Tensor &input) const {
+  const Impl &m = *model_->impl_;
+  Expected<Tensor> output = logitsFor(*model_, input);
+  if (!output)
+    return output.error();
+  if (cnnc_status s =
+          m.sessionForward(static_cast<cnnc_session *>(handle_),
+                           input.shape()[0], input.f32(), output->f32());
+      s != CNNC_OK)
+    return m.callError("cnnc_session_forward", s);
+  return output;
 }
 
 Status ModelLibrary::Session::read(std::vector<Tensor> &parameters,

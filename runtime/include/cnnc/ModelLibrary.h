@@ -113,6 +113,8 @@ public:
     Expected<float> trainStep(const Tensor &input, const Tensor &labels,
                               const SgdStep &step,
                               const std::string &labelSource);
+    // The logits of `input` with the session's parameters (see forward).
+    Expected<Tensor> forward(const Tensor &input) const;
     // Copies the state into `parameters` (all, allocated as the library's
     // shapes) and `momentum` (the trainable ones' buffers; other entries
     // are left as they are).

@@ -36,6 +36,15 @@ void EvalResult::add(const float *logits, const int64_t *labels, int64_t n) {
 Expected<EvalResult> evaluate(const ModelLibrary &model,
                               const std::vector<const Tensor *> &parameters,
                               const data::DataLoader &loader) {
+  return evaluate(
+      model,
+      [&](const Tensor &images) { return model.forward(images, parameters); },
+      loader);
+}
+
+Expected<EvalResult> evaluate(const ModelLibrary &model,
+                              const ForwardPass &forward,
+                              const data::DataLoader &loader) {
   Expected<int64_t> classes = model.numClasses();
   if (!classes)
     return classes.error();
@@ -44,7 +53,7 @@ Expected<EvalResult> evaluate(const ModelLibrary &model,
   for (int64_t b = 0; b < loader.numBatches(); ++b) {
     if (Status s = loader.getBatch(b, batch); !s)
       return s.error();
-    Expected<Tensor> logits = model.forward(batch.images, parameters);
+    Expected<Tensor> logits = forward(batch.images);
     if (!logits)
       return logits.error();
     for (int64_t s = 0; s < batch.size(); ++s) {

@@ -74,6 +74,12 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
   return opt;
 }
 
+Expected<Tensor> SgdOptimizer::forward(const Tensor &images) const {
+  if (session_)
+    return session_->forward(images);
+  return model_->forward(images, parameterPointers());
+}
+
 Status SgdOptimizer::syncToHost() {
   return session_ ? session_->read(parameters_, momentum_) : Status::success();
 }

@@ -92,12 +92,13 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
                             ? lossSum / static_cast<double>(summary.trainImages)
                             : 0.0;
 
-    if (Status s = optimizer.syncToHost(); !s)
-      return s;
-    Expected<EvalResult> val =
-        evaluate(model, optimizer.parameterPointers(), validation);
+    Expected<EvalResult> val = evaluate(
+        model, [&](const Tensor &images) { return optimizer.forward(images); },
+        validation);
     if (!val)
       return val.error();
+    if (Status s = optimizer.syncToHost(); !s)
+      return s;
     summary.validation = std::move(*val);
     summary.seconds = secondsSince(start);
 

@@ -7,6 +7,7 @@
 #include "cnnc/Tensor.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,15 @@ struct EvalResult {
 // first with data::checkLabels).
 Expected<EvalResult> evaluate(const ModelLibrary &model,
                               const std::vector<const Tensor *> &parameters,
+                              const data::DataLoader &loader);
+
+// The logits of a batch of images (ModelLibrary::forward with given
+// parameters, or a training session's forward pass).
+using ForwardPass = std::function<Expected<Tensor>(const Tensor &images)>;
+
+// The same with `forward` computing the logits.
+Expected<EvalResult> evaluate(const ModelLibrary &model,
+                              const ForwardPass &forward,
                               const data::DataLoader &loader);
 
 // The confusion matrix as text: a header of predicted class indices, then one

@@ -42,6 +42,9 @@ public:
                        const SgdOptions &options,
                        const std::string &labelSource);
 
+  // The logits of `images` with the current parameters: the session's
+  // forward pass (no copies of the parameters), else the library's.
+  Expected<Tensor> forward(const Tensor &images) const;
   // Brings parameters() and momentum() up to date with the library's
   // session after steps (nothing to do without one).
   Status syncToHost();
