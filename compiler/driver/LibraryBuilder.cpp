@@ -329,8 +329,10 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   if (std::unique_ptr<hl::Backend> backend = hl::selectBackend(target, why);
       backend && backend->machine().gpu) {
     const hl::GpuModel &gpu = *backend->machine().gpu;
-    functions.gpuApi = gpu.api == hl::GpuModel::Api::Cuda ? "CUDA" : "OPENCL";
-    functions.cudaMaxRegisters = gpu.registersPerThread;
+    const bool cuda = gpu.api == hl::GpuModel::Api::Cuda;
+    functions.gpuApi = cuda ? "CUDA" : "OPENCL";
+    if (cuda)
+      functions.cudaMaxRegisters = gpu.registersPerThread;
   }
   std::vector<std::pair<std::string, const LoweredPipeline *>> pipelines;
   if (options.schedule.isAuto()) {

@@ -141,8 +141,9 @@ std::string emitModelTables(const ModelDescription &model,
     emitSlots(os, "kTrainSlots", "NUM_TRAIN_SLOTS", PipelineAbi());
   if (!pipelines.gpuApi.empty())
     os << "\n/* A GPU library: its driver (gpu_driver.c). */\n"
-       << "#define CNNC_GPU_" << pipelines.gpuApi << " 1\n"
-       << "#define CNNC_CUDA_MAX_REGISTERS \"" << pipelines.cudaMaxRegisters
+       << "#define CNNC_GPU_" << pipelines.gpuApi << " 1\n";
+  if (pipelines.gpuApi == "CUDA")
+    os << "#define CNNC_CUDA_MAX_REGISTERS \"" << pipelines.cudaMaxRegisters
        << "\"\n";
   os << extra;
   return os.str();

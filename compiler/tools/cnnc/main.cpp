@@ -17,7 +17,7 @@ namespace {
 using namespace cnnc;
 
 const char *const kUsage = R"(usage:
-  cnnc NET.yaml -o NET.so [--target host|x86-64-linux-avx2|arm-64-linux|...]
+  cnnc NET.yaml -o NET.so [--target host|host-cuda|host-opencl|arm-64-linux|...]
                           [--schedule manual|auto:Mullapudi2016|auto:Li2018|
                                       auto:Adams2019]
                           [--batch-estimate N] [--autoschedule-timeout S]
@@ -50,8 +50,10 @@ subcommand with --help for its options.
                    loss, backward, SGD update), shapes (one line per layer), halide-stmt
                    (Halide's lowered forward pipeline, each segment),
                    halide-train-stmt (the training step's), header (the C header)
-  --target T       Halide target of a CPU cnnc schedules: x86-64 (SSE, AVX2,
-                   AVX-512) or AArch64 (default host); GPU targets are refused
+  --target T       Halide target cnnc schedules (default host): a CPU, x86-64
+                   (SSE, AVX2, AVX-512) or AArch64, or a GPU through CUDA
+                   (host-cuda) or OpenCL (host-opencl); the library's C ABI
+                   is the same for all
   --schedule S     schedule policy: manual (the default hand-written schedules)
                    or auto:NAME, one of Halide 14's autoschedulers Mullapudi2016,
                    Li2018 or Adams2019, for the forward pipeline of batches of at
