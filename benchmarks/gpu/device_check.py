@@ -162,7 +162,12 @@ def host(t):
 
 
 def check_parity(name, lib, model, sample, device, batch):
-    rng = np.random.RandomState(5)
+    # Three steps from seed 5 reach, for lenet at batch 4, a 2x2 max-pool
+    # window whose two largest inputs differ by 7.7e-8 (below float32
+    # rounding): any two correct float32 implementations may route that
+    # gradient differently, so the data comes from a seed without such a
+    # near tie (the tolerance is unchanged).
+    rng = np.random.RandomState(6)
     worst = Worst()
     state = {k: host(v).copy() for k, v in model.state_dict().items()}
     params = [state[n].astype(np.float32) for n in lib.names]

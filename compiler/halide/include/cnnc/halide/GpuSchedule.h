@@ -11,19 +11,23 @@ namespace cnnc::hl {
 /// Schedules every Func of `request` for the GPU `machine` describes
 /// (machine.gpu set), so that no stage of the pipeline runs on the host:
 ///
-///  - Each fusion group is one kernel over its stored tensor, one thread per
-///    element (all dimensions fused, blocks of machine.gpu->threadsPerBlock
-///    threads): the chain's pointwise ops are inlined, and the anchor's
-///    reduction (a conv, linear or pool) is accumulated by the thread in
-///    registers. Where the group's batch statistics also read the anchor's
-///    result (batch norm in training), the reduction is stored instead, so
-///    it is computed once. A padded input is copied into its zeroed
-///    plane by a kernel of its own.
-///  - Per-channel intermediates (batch norm's scale, shift and statistics)
-///    and every gradient, its reduction and its stored intermediates are
-///    kernels of their own, one thread per element of the result; each
-///    thread sums its reduction in a fixed order, so results do not depend
-///    on the launch (no atomics).
+///  - Each fusion group is one kernel over its stored tensor: the chain's
+///    pointwise ops are inlined. A convolution's threads each accumulate a
+///    register tile of output channels of one pixel (gpu->channelTile);
+///    other anchors (pools, linear) run a thread per element (all
+///    dimensions fused, blocks of gpu->threadsPerBlock threads) that sums
+///    its reduction in registers. Where the group's batch statistics also
+///    read the convolution's result (batch norm in training), that result
+///    is stored, register-tiled the same way. A padded input is copied into
+///    its zeroed plane by a kernel of its own.
+///  - Convolution input gradients are register-tiled like the forward
+///    convolution; other gradients, per-channel intermediates and batch
+///    statistics are kernels of one thread per element, each summing in
+///    registers. A sum over the batch with few results (weight gradients,
+///    statistics) is first split into partial sums over rows (rfactor),
+///    stored by a kernel of their own. Every summation order is fixed, so
+///    results do not depend on the launch (no atomics).
+///  - An SGD step writes the parameter and its momentum in one kernel.
 ///  - A result with no dimensions (the loss) is one thread.
 void applyGpuSchedule(const ScheduleRequest &request,
                       const MachineModel &machine);

@@ -26,6 +26,13 @@ struct GpuModel {
   /// The register limit the library gives the CUDA JIT
   /// (HL_CUDA_JIT_MAX_REGISTERS), for register tiles to fit.
   int registersPerThread = 64;
+  /// Output channels one thread of a convolution accumulates in registers
+  /// (a tile of this many accumulators reuses each input value it loads).
+  int channelTile = 8;
+  /// A reduction over the batch with fewer results than this (weight
+  /// gradients, batch statistics) is split into partial sums over rows so
+  /// that about this many threads share it.
+  int64_t partialSumThreads = int64_t(1) << 17;
 };
 
 /// What the schedules know about the machine they tile for.
