@@ -325,6 +325,7 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   // The pipelines the ABI calls, and those this process compiles.
   WrapperPipelines functions;
   functions.forward = kForwardFunction;
+  functions.target = target.to_string();
   std::string why;
   if (std::unique_ptr<hl::Backend> backend = hl::selectBackend(target, why);
       backend && backend->machine().gpu) {

@@ -44,6 +44,13 @@ nlohmann::json toJson(Attribute attr) {
     return str.getValue().str();
   return nullptr;
 }
+/// The FLOPs per sample of function `name`'s counted ops (0 without it).
+int64_t flopsPerSample(ModuleOp module, StringRef name) {
+  int64_t flops = 0;
+  if (auto func = module.lookupSymbol<FuncOp>(name))
+    func.walk([&](cnn::FlopCountOp op) { flops += op.flopsPerSample(); });
+  return flops;
+}
 } // namespace
 
 ModelDescription describeModel(ModuleOp module) {
@@ -55,6 +62,8 @@ ModelDescription describeModel(ModuleOp module) {
     model.trainingRecipe = toJson(train).dump(
         -1, ' ', false, nlohmann::json::error_handler_t::replace);
   model.abi = describeAbi(module);
+  model.forwardFlopsPerSample = flopsPerSample(module, "forward");
+  model.trainStepFlopsPerSample = flopsPerSample(module, "train_step");
   return model;
 }
 

@@ -248,9 +248,9 @@ MemoryEstimate estimateMemory(const NetworkSummary &summary,
   return m;
 }
 
-void printMemory(const MemoryEstimate &m, std::ostream &os) {
-  os << "memory at batch " << m.batch
-     << " (float32; on the device for a GPU library):\n"
+void printMemory(const MemoryEstimate &m, const std::string &where,
+                 std::ostream &os) {
+  os << where << " at batch " << m.batch << ", float32:\n"
      << "  parameters " << bytesText(m.parameters) << ", a training session "
      << bytesText(m.session) << " (parameters and momentum, double-buffered)\n"
      << "  forward pass at most " << bytesText(m.forward)

@@ -1,5 +1,7 @@
 #include "cnnc/driver/WrapperTables.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sstream>
 
 namespace cnnc {
@@ -74,6 +76,23 @@ void emitParameterInts(std::ostream &os, const char *table, const ModelAbi &abi,
   os << "0};\n";
 }
 
+/// What cnnc_library_info returns: the target, the device the pipelines
+/// run on, and the FLOPs per sample of the forward pass and training step.
+std::string libraryInfoJson(const ModelDescription &model,
+                            const WrapperPipelines &pipelines) {
+  std::string device = "cpu";
+  if (pipelines.gpuApi == "CUDA")
+    device = "cuda";
+  else if (pipelines.gpuApi == "OPENCL")
+    device = "opencl";
+  nlohmann::ordered_json info = {
+      {"target", pipelines.target},
+      {"device", device},
+      {"forward_flops_per_sample", model.forwardFlopsPerSample},
+      {"train_step_flops_per_sample", model.trainStepFlopsPerSample}};
+  return info.dump();
+}
+
 } // namespace
 
 std::string emitModelTables(const ModelDescription &model,
@@ -86,6 +105,8 @@ std::string emitModelTables(const ModelDescription &model,
      << "static const char *const kName = " << cString(model.name) << ";\n"
      << "static const char *const kRecipe = " << cString(model.trainingRecipe)
      << ";\n"
+     << "static const char *const kLibraryInfo = "
+     << cString(libraryInfoJson(model, pipelines)) << ";\n"
      << "static const int64_t kInputDims[] = {" << dimsList(abi.inputShape)
      << "};\n"
      << "static const int64_t kOutputDims[] = {" << dimsList(abi.outputShape)

@@ -3,6 +3,7 @@
 #include "CommandLine.h"
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/bench/FmaPeak.h"
+#include "cnnc/bench/GpuPeak.h"
 #include "cnnc/bench/Profile.h"
 #include "cnnc/bench/Report.h"
 #include "cnnc/bench/Timing.h"
@@ -316,7 +317,27 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
   report.batch = batch;
   report.threads = o.threads;
   report.isa = bench::fmaIsa();
-  {
+  // A GPU library (NET.yaml compiles for the CPU) is compared with the
+  // GPU's peak instead of the CPU's.
+  if (!o.network) {
+    Expected<ModelLibrary> model = ModelLibrary::load(o.input);
+    if (!model)
+      return reportError(err, command, model.error());
+    if (const auto &info = model->libraryInfo(); info && info->onGpu())
+      report.device = info->device;
+  }
+  if (report.device == "cuda") {
+    Expected<bench::GpuPeak> peak =
+        bench::cudaFp32Peak(bench::halideGpuDevice());
+    if (peak) {
+      report.devicePeakGflops = peak->gflops;
+      report.devicePeak = bench::describe(*peak);
+    } else {
+      report.devicePeak = peak.message();
+    }
+  } else if (report.device != "cpu") {
+    report.devicePeak = report.device + " does not report its fp32 lanes";
+  } else {
     const std::string cache = bench::defaultFmaPeakCacheFile();
     err << "cnnc bench: FMA peak (" << report.isa << ")\n";
     report.peakOneThread = bench::fmaPeak(1, o.remeasurePeak, cache);
@@ -324,6 +345,11 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
         o.threads == 1 ? report.peakOneThread
                        : bench::fmaPeak(o.threads, o.remeasurePeak, cache);
   }
+  if (report.device != "cpu")
+    report.notes.push_back(
+        "Each call waits for the GPU: a forward pass copies the logits back to "
+        "the host, a training step (in a training session, the parameters "
+        "staying on the device) the loss.");
 
   ScratchDir scratch;
   if (o.network) {
@@ -357,6 +383,10 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
       if (!model)
         return reportError(err, command, model.error());
       report.network = model->name();
+      if (const auto &info = model->libraryInfo()) {
+        report.forwardFlopsPerSample = info->forwardFlopsPerSample;
+        report.trainStepFlopsPerSample = info->trainStepFlopsPerSample;
+      }
       if (Status s = timeLibrary(*model, o, batch, result, err); !s)
         return reportError(err, command, s.error());
       if (!o.network) {
@@ -364,7 +394,11 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
             bench::ProfilerLibrary::open(library);
         if (!profiler)
           return reportError(err, command, profiler.error());
-        if (*profiler) {
+        if (report.device != "cpu") {
+          report.notes.push_back(
+              "Per-op times are not measured on a GPU: Halide's sampling "
+              "profiler samples the host, where kernels only get launched.");
+        } else if (*profiler) {
           report.notes.push_back(
               library + " was built with --profile: its whole-pipeline "
                         "timings include the profiler's overhead.");

@@ -1,5 +1,7 @@
 #include "cnnc/ModelLibrary.h"
 
+#include <nlohmann/json.hpp>
+
 #include "cnnc/model_abi.h"
 
 #include <dlfcn.h>
@@ -52,6 +54,7 @@ struct ModelLibrary::Impl {
   std::vector<ParameterSpec> parameters;
   std::vector<bool> trainable, buffer, updated;
   std::string recipe;
+  std::optional<ModelLibrary::LibraryInfo> info;
 
   ~Impl() {
     if (handle)
@@ -237,6 +240,43 @@ struct ModelLibrary::Impl {
     if (cnnc_status s = trainingRecipe(&json); s != CNNC_OK)
       return callError("cnnc_training_recipe", s);
     recipe = json ? json : "{}";
+    return readLibraryInfo();
+  }
+
+  /// cnnc_library_info, an optional symbol.
+  Status readLibraryInfo() {
+    using InfoFn = cnnc_status (*)(const char **);
+    auto libraryInfo =
+        reinterpret_cast<InfoFn>(dlsym(handle, "cnnc_library_info"));
+    if (!libraryInfo)
+      return Status::success();
+    const char *json = nullptr;
+    if (cnnc_status s = libraryInfo(&json); s != CNNC_OK)
+      return callError("cnnc_library_info", s);
+    const nlohmann::json parsed =
+        nlohmann::json::parse(json ? json : "", nullptr, false);
+    if (!parsed.is_object())
+      return Error(path + ": cnnc_library_info is not a JSON object");
+    ModelLibrary::LibraryInfo read;
+    auto text = [&](const char *key) {
+      auto it = parsed.find(key);
+      return it != parsed.end() && it->is_string() ? it->get<std::string>()
+                                                   : std::string();
+    };
+    auto count = [&](const char *key) {
+      auto it = parsed.find(key);
+      return it != parsed.end() && it->is_number_integer() &&
+                     it->get<int64_t>() > 0
+                 ? it->get<int64_t>()
+                 : int64_t(0);
+    };
+    read.target = text("target");
+    read.device = text("device");
+    if (read.device.empty())
+      read.device = "cpu";
+    read.forwardFlopsPerSample = count("forward_flops_per_sample");
+    read.trainStepFlopsPerSample = count("train_step_flops_per_sample");
+    info = std::move(read);
     return Status::success();
   }
 };
@@ -290,6 +330,11 @@ const std::vector<bool> &ModelLibrary::updated() const {
 }
 const std::string &ModelLibrary::trainingRecipeJson() const {
   return impl_->recipe;
+}
+
+const std::optional<ModelLibrary::LibraryInfo> &
+ModelLibrary::libraryInfo() const {
+  return impl_->info;
 }
 
 Expected<int64_t> ModelLibrary::numClasses() const {

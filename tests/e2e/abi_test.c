@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int passed, failed;
 
@@ -133,6 +134,25 @@ int main(void) {
     EXPECT(cnnc_parameter_kind(i, &kind) == CNNC_OK &&
            kind == CNNC_KIND_PARAMETER);
     EXPECT(cnnc_parameter_updated(i, &updated) == CNNC_OK && updated == 1);
+  }
+  /* What the library was built for: the host CPU, and the FLOPs of LeNet's
+     convolutions and linear layers as `cnnc summary` counts them (conv1
+     710,304 + conv2 481,600 + fc1 96,120 + fc2 20,244 + fc3 1,690 per
+     sample); the training step's backward pass adds the input and weight
+     gradients (conv1's input gradient is not computed). */
+  const char *info = NULL;
+  EXPECT(cnnc_library_info(NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_library_info(&info) == CNNC_OK && info != NULL);
+  if (info) {
+    EXPECT(strstr(info, "\"device\":\"cpu\"") != NULL);
+    EXPECT(strstr(info, "\"target\":\"") != NULL);
+    EXPECT(strstr(info, "\"forward_flops_per_sample\":1309958,") != NULL);
+    const char *train = strstr(info, "\"train_step_flops_per_sample\":");
+    EXPECT(train != NULL);
+    if (train) {
+      const long long flops = atoll(strchr(train, ':') + 1);
+      EXPECT(flops > 2 * 1309958LL && flops < 3 * 1309958LL);
+    }
   }
   EXPECT(cnnc_set_num_threads(-3) == CNNC_ERROR_BAD_SHAPE);
   EXPECT(cnnc_set_num_threads(1) == CNNC_OK);

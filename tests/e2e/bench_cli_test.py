@@ -32,6 +32,9 @@ def check_timing(t, what):
         check(isinstance(t[key], float) and t[key] > 0, f"{what}.{key} > 0: {t}")
     check(t["runs"] == 3, f"{what}.runs == 3: {t}")
     check(t["min_s"] <= t["median_s"] <= t["max_s"], f"{what}: min <= median <= max")
+    check(isinstance(t["gflops"], float) and t["gflops"] > 0, f"{what}.gflops > 0: {t}")
+    check(isinstance(t["peak_percent"], float) and t["peak_percent"] > 0,
+          f"{what}.peak_percent > 0: {t}")
 
 
 def check_ops(ops, pipelines):
@@ -65,8 +68,14 @@ def main():
     # NET.yaml, JSON.
     result = run([cnnc, "bench", TINY, "--threads", "2", "--json"] + fast, env=env)
     report = json.loads(result.stdout)  # fails unless stdout is one JSON value
-    check(list(report) == ["network", "batch", "threads", "fma_peak_gflops", "results"],
+    check(list(report) == ["network", "batch", "threads", "device", "fma_peak_gflops",
+                           "device_peak_gflops", "flops_per_sample", "results"],
           f"top-level keys: {list(report)}")
+    check(report["device"] == "cpu" and report["device_peak_gflops"] is None,
+          "a CPU library is measured against the CPU")
+    flops = report["flops_per_sample"]
+    check(flops["forward"] > 0 and flops["train_step"] > flops["forward"],
+          f"the library's FLOPs {flops}")
     check(report["network"] == "tiny", "network")
     check(report["batch"] == 16, "batch from the recipe's batch_size")
     check(report["threads"] == 2, "threads")

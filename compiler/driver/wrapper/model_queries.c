@@ -128,3 +128,10 @@ EXPORT cnnc_status cnnc_training_recipe(const char **json) {
   *json = kRecipe;
   return CNNC_OK;
 }
+
+EXPORT cnnc_status cnnc_library_info(const char **json) {
+  if (!json)
+    return CNNC_ERROR_NULL_ARGUMENT;
+  *json = kLibraryInfo;
+  return CNNC_OK;
+}

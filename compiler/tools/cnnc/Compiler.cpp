@@ -216,27 +216,41 @@ int compileCommand(const std::vector<std::string> &args) {
 }
 
 int summaryCommand(const std::vector<std::string> &args) {
-  const char *usage = "usage: cnnc summary NET.yaml|NET.mlir [--batch N]";
+  const char *usage =
+      "usage: cnnc summary NET.yaml|NET.mlir [--batch N] [--target T]";
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
     std::cout << usage
               << "\nPrints each layer's output shape, parameters, FLOPs, "
                  "receptive field and stride product, and the memory a "
-                 "library needs at batch N (default: the recipe's "
-                 "batch_size).\n";
+                 "library for target T (default host; host-cuda and "
+                 "host-opencl hold it in device memory) needs at batch N "
+                 "(default: the recipe's batch_size).\n";
     return 0;
   }
-  std::optional<int64_t> batch;
-  if (args.size() == 3 && args[1] == "--batch") {
-    char *end = nullptr;
-    const long long n = std::strtoll(args[2].c_str(), &end, 10);
-    if (!*args[2].c_str() || *end || n < 1 || n > (1 << 20))
-      return usageError(
-          "--batch takes a whole number from 1 to 1048576, not '" + args[2] +
-          "'");
-    batch = n;
-  } else if (args.size() != 1) {
+  if (args.empty() || args.size() % 2 != 1)
     return usageError(usage);
+  std::optional<int64_t> batch;
+  std::string targetText = "host";
+  for (size_t i = 1; i + 1 < args.size(); i += 2) {
+    const std::string &flag = args[i], &value = args[i + 1];
+    if (flag == "--batch") {
+      char *end = nullptr;
+      const long long n = std::strtoll(value.c_str(), &end, 10);
+      if (!*value.c_str() || *end || n < 1 || n > (1 << 20))
+        return usageError(
+            "--batch takes a whole number from 1 to 1048576, not '" + value +
+            "'");
+      batch = n;
+    } else if (flag == "--target") {
+      targetText = value;
+    } else {
+      return usageError(usage);
+    }
   }
+  Halide::Target target;
+  std::string error;
+  if (!cnnc::parseTarget(targetText, target, error))
+    return usageError(error);
   cnnc::Frontend frontend;
   auto module = frontend.load(args[0]);
   if (!module)
@@ -247,6 +261,8 @@ int summaryCommand(const std::vector<std::string> &args) {
   cnnc::printMemory(
       cnnc::estimateMemory(summary, model.abi,
                            batch ? *batch : cnnc::recipeBatchSize(model)),
+      target.has_gpu_feature() ? "device memory (" + targetText + ")"
+                               : "memory (" + targetText + ")",
       std::cout);
   return 0;
 }

@@ -25,7 +25,7 @@ const char *const kUsage = R"(usage:
                           [--emit mlir|train-mlir|shapes|halide-stmt|
                                   halide-train-stmt|header]
                           [--profile] [-v]
-  cnnc summary NET.yaml|NET.mlir [--batch N]
+  cnnc summary NET.yaml|NET.mlir [--batch N] [--target T]
   cnnc init NET.so -o W.safetensors [--seed N]
   cnnc run NET.so --weights W.safetensors --input X.npy -o Y.npy [--threads T]
   cnnc train NET.so --data SPEC [--val-data SPEC | --val-split F]

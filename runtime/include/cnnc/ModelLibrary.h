@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,18 @@ public:
   // The JSON text of cnnc_training_recipe as the library gives it ("{}" for
   // NULL); cnnc/train/Recipe.h parses it.
   const std::string &trainingRecipeJson() const;
+  // What cnnc_library_info says: the target, the device the pipelines run
+  // on ("cpu", "cuda", "opencl") and the FLOPs per sample of the forward
+  // pass and the training step (0: not counted). Libraries built before it
+  // say nothing (nullopt).
+  struct LibraryInfo {
+    std::string target;
+    std::string device;
+    int64_t forwardFlopsPerSample = 0;
+    int64_t trainStepFlopsPerSample = 0;
+    bool onGpu() const { return device != "cpu"; }
+  };
+  const std::optional<LibraryInfo> &libraryInfo() const;
   // The number of classes of a classifier: K of an output shape [-1, K]; an
   // error naming the file for any other output shape.
   Expected<int64_t> numClasses() const;

@@ -92,6 +92,14 @@ cnnc_status cnnc_parameter_updated(int32_t index, int32_t *updated);
  * `cnnc train` uses it as defaults that flags override. */
 cnnc_status cnnc_training_recipe(const char **json);
 
+/* What the library was built for, as a JSON object: "target" (Halide's
+ * target string), "device" ("cpu", "cuda" or "opencl": where the pipelines
+ * run), "forward_flops_per_sample" and "train_step_flops_per_sample" (of
+ * its convolutions and matrix products, forward and backward; a
+ * multiply-add counts 2; 0 without a training step). Optional: libraries
+ * built before it lack the symbol. */
+cnnc_status cnnc_library_info(const char **json);
+
 /* Number of threads the compiled code may use (0 = one per core). */
 cnnc_status cnnc_set_num_threads(int32_t threads);
 

@@ -33,12 +33,40 @@ std::string pad(std::string s, size_t width, bool right = false) {
   return right ? fill + s : s + fill;
 }
 
-void printTiming(const char *what, const Timing &t, std::ostream &os) {
+/// The peak a whole pipeline's rate is compared with: the GPU's, else the
+/// FMA peak of the threads used (0: unknown).
+double pipelinePeak(const BenchReport &r) {
+  return r.device == "cpu" ? r.peakAllThreads : r.devicePeakGflops;
+}
+
+/// GFLOP/s of a pipeline of `flopsPerSample` at `t`'s rate (nothing when
+/// the FLOPs are unknown).
+std::optional<double> gflops(const Timing &t, int64_t flopsPerSample) {
+  if (flopsPerSample <= 0)
+    return std::nullopt;
+  return double(flopsPerSample) * t.imagesPerSecond / 1e9;
+}
+
+std::optional<double> peakPercent(const std::optional<double> &rate,
+                                  double peak) {
+  if (!rate || peak <= 0)
+    return std::nullopt;
+  return 100.0 * *rate / peak;
+}
+
+void printTiming(const char *what, const Timing &t, int64_t flopsPerSample,
+                 double peak, std::ostream &os) {
   os << "  " << pad(what, 11) << " median "
      << pad(format("%.3f", t.medianSeconds * 1e3), 9, true) << " ms  (min "
      << format("%.3f", t.minSeconds * 1e3) << ", max "
      << format("%.3f", t.maxSeconds * 1e3) << ", " << t.runs << " runs)  "
-     << thousands(t.imagesPerSecond) << " images/s\n";
+     << thousands(t.imagesPerSecond) << " images/s";
+  if (std::optional<double> rate = gflops(t, flopsPerSample)) {
+    os << ", " << format("%.1f", *rate) << " GFLOP/s";
+    if (std::optional<double> share = peakPercent(rate, peak))
+      os << " (" << format("%.1f", *share) << "% of peak)";
+  }
+  os << "\n";
 }
 
 // Rates resting on few samples are marked: one sample more or less moves
@@ -80,34 +108,53 @@ void printProfile(const PipelineProfile &p, std::ostream &os) {
        << " without a sample left out; --json lists them)\n";
 }
 
-nlohmann::ordered_json timingJson(const Timing &t) {
+nlohmann::ordered_json optional(const std::optional<double> &v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json timingJson(const Timing &t, int64_t flopsPerSample,
+                                  double peak) {
+  const std::optional<double> rate = gflops(t, flopsPerSample);
   return {{"median_s", t.medianSeconds},
           {"min_s", t.minSeconds},
           {"max_s", t.maxSeconds},
           {"runs", t.runs},
-          {"images_per_s", t.imagesPerSecond}};
+          {"images_per_s", t.imagesPerSecond},
+          {"gflops", optional(rate)},
+          {"peak_percent", optional(peakPercent(rate, peak))}};
 }
 
-nlohmann::ordered_json optional(const std::optional<double> &v) {
-  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+nlohmann::ordered_json positive(int64_t v) {
+  return v > 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 }
 
 } // namespace
 
 void printReport(const BenchReport &r, std::ostream &os) {
-  os << "network " << r.network << ", batch " << r.batch << ", " << r.threads
-     << (r.threads == 1 ? " thread" : " threads") << "\n"
-     << "FMA peak (" << r.isa << "): " << format("%.1f", r.peakOneThread)
-     << " GFLOP/s on 1 thread";
-  if (r.threads != 1)
-    os << ", " << format("%.1f", r.peakAllThreads) << " GFLOP/s on "
-       << r.threads << " threads";
+  os << "network " << r.network << ", batch " << r.batch;
+  if (r.device == "cpu") {
+    os << ", " << r.threads << (r.threads == 1 ? " thread" : " threads") << "\n"
+       << "FMA peak (" << r.isa << "): " << format("%.1f", r.peakOneThread)
+       << " GFLOP/s on 1 thread";
+    if (r.threads != 1)
+      os << ", " << format("%.1f", r.peakAllThreads) << " GFLOP/s on "
+         << r.threads << " threads";
+  } else {
+    os << ", on the GPU (" << r.device << ")\nfp32 peak: ";
+    if (r.devicePeakGflops > 0)
+      os << format("%.1f", r.devicePeakGflops) << " GFLOP/s (" << r.devicePeak
+         << ")";
+    else
+      os << "unknown (" << r.devicePeak << ")";
+  }
   os << "\n";
+  const double peak = pipelinePeak(r);
   for (const ScheduleResult &s : r.results) {
     os << "\nschedule " << s.schedule << "\n";
-    printTiming("forward", s.forward, os);
+    printTiming("forward", s.forward, r.forwardFlopsPerSample, peak, os);
     if (s.trainStep)
-      printTiming("train step", *s.trainStep, os);
+      printTiming("train step", *s.trainStep, r.trainStepFlopsPerSample, peak,
+                  os);
     else
       os << "  train step  none (the library has no training step)\n";
     for (const PipelineProfile &p : s.profile)
@@ -131,6 +178,24 @@ void printReport(const BenchReport &r, std::ostream &os) {
     noisy =
         noisy || s.forward.maxSeconds > 2 * s.forward.minSeconds ||
         (s.trainStep && s.trainStep->maxSeconds > 2 * s.trainStep->minSeconds);
+  // A rate above the peak means the cached peak was measured on a busy
+  // machine.
+  bool abovePeak = false;
+  if (r.device == "cpu")
+    for (const ScheduleResult &s : r.results) {
+      auto above = [&](const Timing &t, int64_t flops) {
+        std::optional<double> share =
+            peakPercent(gflops(t, flops), r.peakAllThreads);
+        return share && *share > 100;
+      };
+      abovePeak =
+          abovePeak || above(s.forward, r.forwardFlopsPerSample) ||
+          (s.trainStep && above(*s.trainStep, r.trainStepFlopsPerSample));
+    }
+  if (abovePeak)
+    os << "\nA pipeline ran above the FMA peak: the cached peak was measured "
+          "while other work used the CPUs; --remeasure-peak measures it "
+          "again.\n";
   if (noisy)
     os << "\nSome calls took more than twice the fastest one: another process "
           "may "
@@ -162,9 +227,13 @@ void printReport(const BenchReport &r, std::ostream &os) {
 }
 
 std::string toJson(const BenchReport &r) {
-  nlohmann::ordered_json peak = nlohmann::ordered_json::object();
-  peak["1"] = r.peakOneThread;
-  peak[std::to_string(r.threads)] = r.peakAllThreads;
+  nlohmann::ordered_json fmaPeak = nullptr;
+  if (r.device == "cpu") {
+    fmaPeak = nlohmann::ordered_json::object();
+    fmaPeak["1"] = r.peakOneThread;
+    fmaPeak[std::to_string(r.threads)] = r.peakAllThreads;
+  }
+  const double peak = pipelinePeak(r);
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const ScheduleResult &s : r.results) {
     nlohmann::ordered_json ops = nlohmann::ordered_json::array();
@@ -178,16 +247,26 @@ std::string toJson(const BenchReport &r) {
                        {"peak_percent", optional(op.peakPercent)}});
     results.push_back(
         {{"schedule", s.schedule},
-         {"forward", timingJson(s.forward)},
-         {"train_step", s.trainStep ? timingJson(*s.trainStep)
-                                    : nlohmann::ordered_json(nullptr)},
+         {"forward", timingJson(s.forward, r.forwardFlopsPerSample, peak)},
+         {"train_step",
+          s.trainStep
+              ? timingJson(*s.trainStep, r.trainStepFlopsPerSample, peak)
+              : nlohmann::ordered_json(nullptr)},
          {"ops", ops}});
   }
-  nlohmann::ordered_json j = {{"network", r.network},
-                              {"batch", r.batch},
-                              {"threads", r.threads},
-                              {"fma_peak_gflops", peak},
-                              {"results", results}};
+  nlohmann::ordered_json j = {
+      {"network", r.network},
+      {"batch", r.batch},
+      {"threads", r.threads},
+      {"device", r.device},
+      {"fma_peak_gflops", fmaPeak},
+      {"device_peak_gflops", r.devicePeakGflops > 0
+                                 ? nlohmann::ordered_json(r.devicePeakGflops)
+                                 : nlohmann::ordered_json(nullptr)},
+      {"flops_per_sample",
+       {{"forward", positive(r.forwardFlopsPerSample)},
+        {"train_step", positive(r.trainStepFlopsPerSample)}}},
+      {"results", results}};
   return j.dump(2);
 }
 

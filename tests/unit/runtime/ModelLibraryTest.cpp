@@ -41,6 +41,17 @@ int32_t fakeNumThreads() {
 
 class ModelLibraryTest : public test::TempDirTest {};
 
+TEST_F(ModelLibraryTest, ReadsWhatTheLibraryWasBuiltFor) {
+  Expected<ModelLibrary> m = ModelLibrary::load(CNNC_FAKE_MODEL);
+  ASSERT_TRUE(m.ok()) << m.message();
+  ASSERT_TRUE(m->libraryInfo());
+  EXPECT_EQ(m->libraryInfo()->target, "fake");
+  EXPECT_EQ(m->libraryInfo()->device, "cpu");
+  EXPECT_FALSE(m->libraryInfo()->onGpu());
+  EXPECT_EQ(m->libraryInfo()->forwardFlopsPerSample, 12);
+  EXPECT_EQ(m->libraryInfo()->trainStepFlopsPerSample, 36);
+}
+
 TEST_F(ModelLibraryTest, QueriesNameShapesAndParameters) {
   Expected<ModelLibrary> m = ModelLibrary::load(CNNC_FAKE_MODEL);
   ASSERT_TRUE(m.ok()) << m.message();

@@ -58,6 +58,13 @@ static const int32_t kParamUpdated[NUM_PARAMS] = {1, 0};
 static const int32_t kParamTrainable[NUM_PARAMS] = {1, 1};
 static const int32_t kParamUpdated[NUM_PARAMS] = {1, 1};
 #endif
+/* FAKE_DEVICE: a GPU library's info (the pipelines still run here). */
+#ifndef FAKE_DEVICE
+#define FAKE_DEVICE "cpu"
+#endif
+static const char *const kLibraryInfo =
+    "{\"target\": \"fake\", \"device\": \"" FAKE_DEVICE "\", "
+    "\"forward_flops_per_sample\": 12, \"train_step_flops_per_sample\": 36}";
 #ifdef FAKE_NORMALIZE
 static const char *const kRecipe =
     "{\"batch_size\": 2, \"normalize\": {\"mean\": [1.0], \"std\": [2.0]}}";

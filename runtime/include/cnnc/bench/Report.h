@@ -28,6 +28,17 @@ struct BenchReport {
   std::string isa;           // of the FMA kernel
   double peakOneThread = 0;  // GFLOP/s
   double peakAllThreads = 0; // with `threads` threads
+  // Where the library's pipelines run (cnnc_library_info: "cpu", "cuda",
+  // "opencl"). On a GPU the FMA peak above is not measured (0): the
+  // whole-pipeline rates are compared with `devicePeakGflops`, the
+  // driver's fp32 peak (0: unknown, `devicePeak` says why).
+  std::string device = "cpu";
+  double devicePeakGflops = 0;
+  std::string devicePeak;
+  // FLOPs per sample of the convolutions and matrix products (0: unknown,
+  // a library built before cnnc_library_info).
+  int64_t forwardFlopsPerSample = 0;
+  int64_t trainStepFlopsPerSample = 0;
   std::vector<ScheduleResult> results;
   // Printed after the tables (e.g. why there are no per-op times).
   std::vector<std::string> notes;
@@ -38,11 +49,15 @@ struct BenchReport {
 void printReport(const BenchReport &report, std::ostream &os);
 
 // One JSON object:
-//   {"network": str, "batch": int, "threads": int,
-//    "fma_peak_gflops": {"1": float, "<threads>": float},
+//   {"network": str, "batch": int, "threads": int, "device": str,
+//    "fma_peak_gflops": {"1": float, "<threads>": float} (null on a GPU),
+//    "device_peak_gflops": float|null (a GPU's fp32 peak),
+//    "flops_per_sample": {"forward": int|null, "train_step": int|null},
 //    "results": [{"schedule": str,
 //                 "forward": {"median_s", "min_s", "max_s", "runs",
-//                 "images_per_s"}, "train_step": the same or null, "ops":
+//                 "images_per_s", "gflops": float|null, "peak_percent":
+//                 float|null (of the threads' FMA peak, or the GPU's)},
+//                 "train_step": the same or null, "ops":
 //                 [{"pipeline": "forward"|"train_step", "name": str,
 //                          "ms": float, "percent": float,
 //                          "gflops": float|null, "peak_percent":

@@ -5,6 +5,7 @@
  * the pipelines are the test's (fake_pipelines.c). */
 static const char *const kName = "fake";
 static const char *const kRecipe = "{\"batch_size\": 4}";
+static const char *const kLibraryInfo = "{\"device\": \"cpu\"}";
 static const int64_t kInputDims[] = {-1, 2};
 static const int64_t kOutputDims[] = {-1, 3};
 static const int32_t kInputRank = 2, kOutputRank = 2;

@@ -80,6 +80,20 @@ TEST_F(BenchCommandTest, PrintsOneJsonObjectForALibrary) {
     EXPECT_LE(t["median_s"].get<double>(), t["max_s"].get<double>());
     EXPECT_GT(t["images_per_s"].get<double>(), 0.0);
   }
+  // The library's FLOPs (12 and 36 per sample) at the measured rates,
+  // against the FMA peak of the thread used.
+  EXPECT_EQ(j["device"], "cpu");
+  EXPECT_EQ(j["flops_per_sample"]["forward"], 12);
+  EXPECT_EQ(j["flops_per_sample"]["train_step"], 36);
+  const double peak = j["fma_peak_gflops"]["1"].get<double>();
+  for (auto [pipeline, flops] :
+       {std::pair{"forward", 12}, {"train_step", 36}}) {
+    const nlohmann::json &t = r[pipeline];
+    const double gflops = flops * t["images_per_s"].get<double>() / 1e9;
+    EXPECT_DOUBLE_EQ(t["gflops"].get<double>(), gflops) << pipeline;
+    EXPECT_DOUBLE_EQ(t["peak_percent"].get<double>(), 100 * gflops / peak)
+        << pipeline;
+  }
   EXPECT_TRUE(r["ops"].is_array());
   EXPECT_TRUE(r["ops"].empty()); // a normal library has no profiler
   // The peaks were cached where XDG_CACHE_HOME points.
@@ -98,6 +112,37 @@ TEST_F(BenchCommandTest, PrintsTablesAndSaysWherePerOpTimesComeFrom) {
   EXPECT_NE(text.find("schedule library"), std::string::npos) << text;
   EXPECT_NE(text.find("images/s"), std::string::npos) << text;
   EXPECT_NE(text.find("--profile"), std::string::npos) << text;
+}
+
+// A GPU library is compared with the GPU's fp32 peak (none without a
+// CUDA driver, as here), not the CPU's, and says that calls wait for it.
+TEST_F(BenchCommandTest, AGpuLibraryIsMeasuredAgainstTheGpu) {
+  ASSERT_EQ(run({CNNC_FAKE_MODEL_CUDA, "--runs", "3", "--json"}), 0)
+      << err_.str();
+  nlohmann::json j = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(j["device"], "cuda");
+  EXPECT_TRUE(j["fma_peak_gflops"].is_null());
+  EXPECT_FALSE(std::filesystem::exists(path("cnnc/fma-peak.json")));
+  const nlohmann::json &forward = j["results"][0]["forward"];
+  EXPECT_GT(forward["gflops"].get<double>(), 0.0);
+  if (j["device_peak_gflops"].is_null())
+    EXPECT_TRUE(forward["peak_percent"].is_null());
+  else
+    EXPECT_GT(forward["peak_percent"].get<double>(), 0.0);
+
+  ASSERT_EQ(run({CNNC_FAKE_MODEL_CUDA, "--runs", "3"}), 0) << err_.str();
+  const std::string text = out_.str();
+  EXPECT_NE(text.find("network fake_linear, batch 4, on the GPU (cuda)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("fp32 peak: "), std::string::npos) << text;
+  EXPECT_NE(text.find("GFLOP/s"), std::string::npos) << text;
+  EXPECT_NE(text.find("Each call waits for the GPU"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Per-op times are not measured on a GPU"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("--profile"), std::string::npos) << text;
 }
 
 TEST_F(BenchCommandTest, RejectsBadArgumentsClearly) {

@@ -17,6 +17,11 @@ struct ModelDescription {
   std::string name;
   std::string trainingRecipe = "{}"; // JSON of the train: section
   ModelAbi abi;
+  /// FLOPs per sample of the convolutions and matrix products
+  /// (cnn::FlopCountOp, a multiply-add counts 2) of the forward pass and of
+  /// the training step (forward and backward); 0 without a training step.
+  int64_t forwardFlopsPerSample = 0;
+  int64_t trainStepFlopsPerSample = 0;
 };
 
 /// Reads the description of `module`: its name, recipe and ABI (see

@@ -54,8 +54,10 @@ struct MemoryEstimate {
 MemoryEstimate estimateMemory(const NetworkSummary &summary,
                               const ModelAbi &abi, int64_t batch);
 
-/// Prints the estimate under the table.
-void printMemory(const MemoryEstimate &memory, std::ostream &os);
+/// Prints the estimate under the table; `where` names the memory ("device
+/// memory (host-cuda)").
+void printMemory(const MemoryEstimate &memory, const std::string &where,
+                 std::ostream &os);
 
 } // namespace cnnc
 

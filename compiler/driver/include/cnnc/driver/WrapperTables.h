@@ -28,6 +28,8 @@ struct WrapperPipelines {
   std::string gpuApi;
   /// For CUDA: the register limit per thread given to the driver's JIT.
   int cudaMaxRegisters = 0;
+  /// The Halide target the pipelines were compiled for.
+  std::string target;
 };
 
 /// model_tables.h for `model`. `extra` is appended (the segment glue,
