@@ -1,6 +1,7 @@
 #include "cnnc/train/Evaluate.h"
 
 #include "cnnc/ModelLibrary.h"
+#include "cnnc/data/BatchPrefetcher.h"
 #include "cnnc/data/DataLoader.h"
 
 #include <algorithm>
@@ -49,10 +50,12 @@ Expected<EvalResult> evaluate(const ModelLibrary &model,
   if (!classes)
     return classes.error();
   EvalResult result(*classes);
-  data::Batch batch;
+  data::BatchPrefetcher prefetcher(loader);
   for (int64_t b = 0; b < loader.numBatches(); ++b) {
-    if (Status s = loader.getBatch(b, batch); !s)
-      return s.error();
+    Expected<const data::Batch *> next = prefetcher.next();
+    if (!next)
+      return next.error();
+    const data::Batch &batch = **next;
     Expected<Tensor> logits = forward(batch.images);
     if (!logits)
       return logits.error();

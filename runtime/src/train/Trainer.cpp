@@ -1,6 +1,7 @@
 #include "cnnc/train/Trainer.h"
 
 #include "cnnc/ModelLibrary.h"
+#include "cnnc/data/BatchPrefetcher.h"
 #include "cnnc/data/DataLoader.h"
 #include "cnnc/train/LrSchedule.h"
 #include "cnnc/train/Optimizer.h"
@@ -56,7 +57,6 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
   SgdOptimizer &optimizer = *created;
   const std::string &labelSource = trainLoader.dataset().labelsSource;
 
-  data::Batch batch;
   for (int64_t e = state.epochsCompleted; e < state.epochs; ++e) {
     const auto start = std::chrono::steady_clock::now();
     EpochSummary summary;
@@ -67,9 +67,13 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
     const int64_t batches = trainLoader.numBatches();
     progress.startEpoch(e + 1, state.epochs, batches);
     double lossSum = 0.0;
+    // The next batch is prepared while the step runs.
+    data::BatchPrefetcher prefetcher(trainLoader);
     for (int64_t b = 0; b < batches; ++b) {
-      if (Status s = trainLoader.getBatch(b, batch); !s)
-        return s;
+      Expected<const data::Batch *> next = prefetcher.next();
+      if (!next)
+        return next.error();
+      const data::Batch &batch = **next;
       Expected<float> loss = optimizer.step(batch.images, batch.labels,
                                             summary.lr, state.sgd, labelSource);
       if (!loss)
