@@ -43,9 +43,19 @@ throughput is compared); shapes, float32 and labels in range are the same.
 
 usage: /usr/bin/python3 benchmarks/compare_torch.py [--quick]
            [--nets feedforward,lenet,conv64,resnet18,resnet18_head]
-           [--batches 1,4,64,256]
+           [--batches 1,4,64,256] [--resnet-batches 1,16]
            [--rounds K] [--target-seconds S] [--json FILE] [--cnnc PATH]
-           [--torch-malloc no-mmap|glibc] [--omp-passive]
+           [--torch-malloc no-mmap|glibc] [--no-default-malloc] [--omp-passive]
+           [--update-docs]
+
+torch must run on an optimised BLAS, as its users have it (pip wheels ship
+MKL or OpenBLAS; on Debian, libopenblas0-pthread, which
+scripts/install-deps.sh installs): the script refuses to compare against
+the netlib reference BLAS. Ratios use the tuned malloc setting (below);
+torch is also timed with glibc's default malloc, in a second process after
+the alternating rounds, and that column and its ratio are reported too
+(--no-default-malloc skips it). --update-docs writes the tables into
+README.md and docs/benchmarks.md between their "speed-table" markers.
 """
 import os
 import sys
@@ -288,6 +298,57 @@ def machine_info(cnnc):
             "cnnc": cnnc, "cnnc_commit": rev, "loadavg_start": os.getloadavg()}
 
 
+def batches_of(net, args):
+    return sorted(args.resnet_batches if net.startswith("resnet18") else args.batches)
+
+
+def reference_blas(libs):
+    """The netlib reference BLAS among `libs` (Debian's libblas.so.3
+    alternative when no optimised BLAS is installed), or None."""
+    return next((b for b in libs if re.search(r"/blas/libblas\.so", b)), None)
+
+
+def time_torch_only(args, nets):
+    """--torch-only: torch alone, each (net, batch) over --rounds rounds at
+    each thread count; the best thread count's median images/s."""
+    out = {}
+    for net in nets:
+        for batch in batches_of(net, args):
+            case = TorchCase(net, batch)
+            entry = {}
+            for mode in MODES:
+                per_t = {t: [] for t in THREADS}
+                for _ in range(args.rounds):
+                    for t in THREADS:
+                        per_t[t].append(case.time(mode, t, args.target_seconds / 2)["images_per_s"])
+                best = max(THREADS, key=lambda t: median(per_t[t]))
+                entry[mode] = {"threads": best, "images_per_s": median(per_t[best])}
+            out[f"{net}/{batch}"] = entry
+            log(f"  torch alone ({args.torch_malloc} malloc): {net} batch {batch}")
+    return out
+
+
+def time_torch_default_malloc(args, nets):
+    """torch with glibc's default malloc, in a child process (the tunables
+    are read at start-up)."""
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    cmd = [sys.executable, os.path.abspath(__file__), "--torch-only", "--torch-malloc", "glibc",
+           "--nets", ",".join(nets), "--batches", ",".join(map(str, args.batches)),
+           "--resnet-batches", ",".join(map(str, args.resnet_batches)),
+           "--rounds", str(min(args.rounds, 3)), "--target-seconds", str(args.target_seconds),
+           "--json", path]
+    if args.omp_passive:
+        cmd.append("--omp-passive")
+    log("timing torch again with glibc's default malloc")
+    if subprocess.run(cmd, env=CNNC_ENV).returncode != 0:
+        sys.exit("compare_torch.py: the default-malloc torch run failed")
+    with open(path) as f:
+        data = json.load(f)
+    os.unlink(path)
+    return data
+
+
 def check_params(cnnc, net):
     """The torch model has as many parameters as `cnnc summary` counts."""
     yaml, factory, _, _ = NETS[net]
@@ -370,19 +431,89 @@ def fmt(x):
 
 
 def table(results):
-    lines = ["| net | batch | inference img/s torch | cnnc | cnnc/torch "
-             "| train step img/s torch | cnnc | cnnc/torch | threads torch/cnnc (inf; train) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    glibc = all("torch_glibc" in r["forward"] for r in results)
+    head = ("| net | batch | inference img/s torch | cnnc | cnnc/torch "
+            + ("| torch, default malloc | cnnc/that " if glibc else "")
+            + "| train step img/s torch | cnnc | cnnc/torch "
+            + ("| torch, default malloc | cnnc/that " if glibc else "")
+            + "| threads torch/cnnc (inf; train) |")
+    cols = head.count("|") - 1
+    lines = [head, "|---|" + "---:|" * (cols - 2) + ":---:|"]
     for r in results:
+        cells = [r["net"], str(r["batch"])]
+        for mode in MODES:
+            m = r[mode]
+            cells += [fmt(m["torch"]["images_per_s"]), fmt(m["cnnc"]["images_per_s"]),
+                      f"{m['ratio_median_of_rounds']:.2f}"]
+            if glibc:
+                cells += [fmt(m["torch_glibc"]["images_per_s"]),
+                          f"{m['ratio_vs_torch_glibc']:.2f}"]
         f, t = r["forward"], r["train_step"]
-        lines.append(
-            f"| {r['net']} | {r['batch']} | {fmt(f['torch']['images_per_s'])} "
-            f"| {fmt(f['cnnc']['images_per_s'])} | {f['ratio_median_of_rounds']:.2f} "
-            f"| {fmt(t['torch']['images_per_s'])} | {fmt(t['cnnc']['images_per_s'])} "
-            f"| {t['ratio_median_of_rounds']:.2f} "
-            f"| {f['torch']['threads']}/{f['cnnc']['threads']}; "
-            f"{t['torch']['threads']}/{t['cnnc']['threads']} |")
+        cells.append(f"{f['torch']['threads']}/{f['cnnc']['threads']}; "
+                     f"{t['torch']['threads']}/{t['cnnc']['threads']}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def report(info, results, peak):
+    """The markdown the run prints (and --update-docs writes)."""
+    out = [f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} by `benchmarks/compare_torch.py "
+           f"{' '.join(info['argv'])}`.\n",
+           f"Machine: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable), "
+           f"AVX-512 {'yes' if info['avx512'] else 'no'}; PyTorch {info['torch']} "
+           f"(OPENBLAS_NUM_THREADS=1, OMP_WAIT_POLICY {info['omp_wait_policy']}; BLAS/oneDNN "
+           f"loaded: {', '.join(info['torch_libs']) or 'none found'}), Python {info['python']}; "
+           f"cnnc {info['cnnc_commit']}. "
+           f"Load average {info['loadavg_start'][0]:.2f} at start, "
+           f"{info['loadavg_end'][0]:.2f} at end; {info['seconds']:.0f} s in all."]
+    if peak:
+        out.append(f"FMA peak (cnnc bench): {peak.get('1', 0):.1f} GFLOP/s at 1 thread, "
+                   f"{peak.get('2', 0):.1f} GFLOP/s at 2 threads.")
+    out += ["", table(results), ""]
+    out.append("images/s: median over rounds at the system's best thread count (of 1 and 2), "
+               "chosen separately for inference and training. cnnc/torch: median over the "
+               "alternating rounds of the per-round ratio, torch with malloc: "
+               f"{info['torch_malloc']}. Inference: forward pass (torch: "
+               "eval, no_grad); train step: forward + mean cross-entropy + backward + SGD "
+               "momentum 0.9. conv64: 3x3 conv 64->64 on 56x56, padding 1, then "
+               "adaptive_avgpool2d 1 + flatten (64 logits) in both systems, since a cnnc "
+               "network needs a classifier ending for its loss.")
+    if any("torch_glibc" in r["forward"] for r in results):
+        out.append("")
+        out.append("\"torch, default malloc\": torch with glibc's default malloc (its big "
+                   "activations are page-faulted in again on every call), timed in a second "
+                   "process after the alternating rounds (best thread count, median over 3 "
+                   "rounds); \"cnnc/that\" divides cnnc's median by it.")
+    conv = next((r for r in results if r["net"] == "conv64" and r["batch"] == 1), None)
+    if conv and peak and "2" in peak:
+        out.append("")
+        for system in ("torch", "cnnc"):
+            f = conv["forward"][system]
+            gflops = CONV64_FLOPS / f["median_s"] / 1e9
+            f["conv_gflops"] = gflops
+            f["fraction_of_2_thread_peak"] = gflops / peak["2"]
+            out.append(f"conv64 forward, batch 1, {system} ({f['threads']} thread"
+                       f"{'s' if f['threads'] > 1 else ''}): {gflops:.1f} GFLOP/s of the conv "
+                       f"(2*64*64*9*56*56 FLOPs per image / median time) = "
+                       f"{100 * gflops / peak['2']:.1f}% of the 2-thread FMA peak.")
+    return "\n".join(out)
+
+
+DOCS = (os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "benchmarks.md"))
+BEGIN, END = "<!-- speed-table:begin -->", "<!-- speed-table:end -->"
+
+
+def update_docs(text):
+    for path in DOCS:
+        with open(path) as f:
+            doc = f.read()
+        a, b = doc.find(BEGIN), doc.find(END)
+        if a < 0 or b < a:
+            sys.exit(f"compare_torch.py: {path} has no {BEGIN} ... {END} section")
+        doc = doc[:a + len(BEGIN)] + "\n" + text + "\n" + doc[b:]
+        with open(path, "w") as f:
+            f.write(doc)
+        log(f"updated {path}")
 
 
 def main():
@@ -392,6 +523,8 @@ def main():
                     help="comma-separated, from: " + ", ".join(NETS))
     ap.add_argument("--batches", default=None, help="comma-separated (default 1,4,64,256; "
                     "--quick: 1,64)")
+    ap.add_argument("--resnet-batches", default="1,16",
+                    help="batches of resnet18 and resnet18_head (default 1,16)")
     ap.add_argument("--rounds", type=int, default=None,
                     help="alternating rounds per configuration (default 5; --quick: 3)")
     ap.add_argument("--min-rounds", type=int, default=3,
@@ -414,10 +547,16 @@ def main():
                     "glibc: glibc's defaults, after one 30 MiB allocation that raises its "
                     "dynamic mmap threshold to the value a long-running process reaches "
                     "(the result no longer depends on what ran before)")
+    ap.add_argument("--no-default-malloc", action="store_true",
+                    help="do not time torch a second time with glibc's default malloc")
+    ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--update-docs", action="store_true",
+                    help="write the tables into README.md and docs/benchmarks.md")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args()
     q = args.quick
     args.batches = [int(b) for b in (args.batches or ("1,64" if q else "1,4,64,256")).split(",")]
+    args.resnet_batches = [int(b) for b in args.resnet_batches.split(",")]
     args.rounds = args.rounds or (3 if q else 5)
     args.config_budget = args.config_budget or (10.0 if q else 30.0)
     args.target_seconds = args.target_seconds or (0.3 if q else 0.6)
@@ -425,12 +564,23 @@ def main():
     for n in nets:
         if n not in NETS:
             sys.exit(f"compare_torch.py: unknown net {n!r}; choose from {', '.join(NETS)}")
+    if args.torch_malloc == "glibc":
+        torch.empty(30 << 20, dtype=torch.uint8)  # freed at once: raises glibc's mmap threshold
+    if args.torch_only:
+        data = time_torch_only(args, nets)
+        with open(args.json, "w") as f:
+            json.dump(data, f)
+        return
+    blas = reference_blas(machine_info(args.cnnc)["torch_libs"])
+    if blas:
+        sys.exit(f"compare_torch.py: torch calls the netlib reference BLAS ({blas}), which no "
+                 "PyTorch user has (pip wheels ship MKL or OpenBLAS): ratios against it would "
+                 "flatter cnnc. Install libopenblas0-pthread (scripts/install-deps.sh does) so "
+                 "that Debian's torch loads OpenBLAS, then run this again.")
     if not (os.path.isfile(args.cnnc) and os.access(args.cnnc, os.X_OK)):
         sys.exit(f"compare_torch.py: no cnnc binary at {args.cnnc}; build it "
                  "(cmake --build build --target cnnc) or pass --cnnc PATH / set $CNNC")
 
-    if args.torch_malloc == "glibc":
-        torch.empty(30 << 20, dtype=torch.uint8)  # freed at once: raises glibc's mmap threshold
     workdir = args.workdir or tempfile.mkdtemp(prefix="cnnc-compare-")
     os.makedirs(workdir, exist_ok=True)
     # Others may rebuild the binary while this runs: time one copy of it.
@@ -438,6 +588,11 @@ def main():
     for attempt in range(20):
         try:
             shutil.copy2(args.cnnc, snapshot)
+            # The compiler library cnnc loads from next to itself.
+            compiler = os.path.join(os.path.dirname(os.path.realpath(args.cnnc)),
+                                    "libcnnc_compiler.so")
+            if os.path.exists(compiler):
+                shutil.copy2(compiler, os.path.join(workdir, "libcnnc_compiler.so"))
             if subprocess.run([snapshot, "summary", NETS["conv64"][0]],
                               capture_output=True).returncode == 0:
                 break
@@ -460,59 +615,30 @@ def main():
         run_cnnc(args.cnnc, [NETS[net][0], "-o", so])
         estimate = {}
         prev_batch = None
-        for batch in sorted(args.batches):
+        for batch in batches_of(net, args):
             if prev_batch:  # scale the previous batch's cnnc times as the first guess
                 estimate = {t: s * batch / prev_batch for t, s in estimate.items()}
             res, bench_json = bench_config(args.cnnc, so, net, batch, args, estimate)
             peak = peak or bench_json["fma_peak_gflops"]
             results.append(res)
             prev_batch = batch
+    if args.torch_malloc == "no-mmap" and not args.no_default_malloc:
+        default = time_torch_default_malloc(args, nets)
+        for r in results:
+            for mode in MODES:
+                m = r[mode]
+                m["torch_glibc"] = default[f"{r['net']}/{r['batch']}"][mode]
+                m["ratio_vs_torch_glibc"] = (m["cnnc"]["images_per_s"] /
+                                             m["torch_glibc"]["images_per_s"])
     info["loadavg_end"] = os.getloadavg()
     info["seconds"] = time.perf_counter() - t_start
+    info["argv"] = sys.argv[1:]
+    text = report(info, results, peak)
 
-    print(f"## cnnc vs PyTorch ({time.strftime('%Y-%m-%d %H:%M %Z')})\n")
-    print(f"Machine: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable), "
-          f"AVX-512 {'yes' if info['avx512'] else 'no'}; PyTorch {info['torch']} "
-          f"(OPENBLAS_NUM_THREADS=1, OMP_WAIT_POLICY {info['omp_wait_policy']}, malloc: "
-          f"{info['torch_malloc']}; BLAS/oneDNN "
-          f"loaded: {', '.join(info['torch_libs']) or 'none found'}), Python {info['python']}; "
-          f"cnnc {info['cnnc_commit']}. "
-          f"Load average {info['loadavg_start'][0]:.2f} at start, "
-          f"{info['loadavg_end'][0]:.2f} at end; {info['seconds']:.0f} s in all.")
-    if peak:
-        print(f"FMA peak (cnnc bench): {peak.get('1', 0):.1f} GFLOP/s at 1 thread, "
-              f"{peak.get('2', 0):.1f} GFLOP/s at 2 threads.")
-    print()
-    print(table(results))
-    print()
-    print("images/s: median over rounds at the system's best thread count (of 1 and 2), "
-          "chosen separately for inference and training. cnnc/torch: median over the "
-          "alternating rounds of the per-round ratio. Inference: forward pass (torch: "
-          "eval, no_grad); train step: forward + mean cross-entropy + backward + SGD "
-          "momentum 0.9. conv64: 3x3 conv 64->64 on 56x56, padding 1, then "
-          "adaptive_avgpool2d 1 + flatten (64 logits) in both systems, since a cnnc "
-          "network needs a classifier ending for its loss.")
-    if info["torch_malloc"].startswith("GLIBC"):
-        print("torch ran with glibc malloc tunables that keep freed memory (no mmap, no "
-              "trim); with glibc's defaults (--torch-malloc glibc) its big activations are "
-              "page-faulted in again on every call and large batches run several times "
-              "slower.")
-    if any(re.search(r"/blas/libblas\.so", b) for b in info["torch_libs"]):
-        print("torch's linear layers call the system BLAS, here Debian's libblas.so.3 "
-              "alternative, the netlib reference BLAS (no OpenBLAS installed); its convolutions "
-              "use oneDNN.")
-    conv = next((r for r in results if r["net"] == "conv64" and r["batch"] == 1), None)
-    if conv and peak and "2" in peak:
-        print()
-        for system in ("torch", "cnnc"):
-            f = conv["forward"][system]
-            gflops = CONV64_FLOPS / f["median_s"] / 1e9
-            f["conv_gflops"] = gflops
-            f["fraction_of_2_thread_peak"] = gflops / peak["2"]
-            print(f"conv64 forward, batch 1, {system} ({f['threads']} thread"
-                  f"{'s' if f['threads'] > 1 else ''}): {gflops:.1f} GFLOP/s of the conv "
-                  f"(2*64*64*9*56*56 FLOPs per image / median time) = "
-                  f"{100 * gflops / peak['2']:.1f}% of the 2-thread FMA peak")
+    print(f"## cnnc vs PyTorch\n")
+    print(text)
+    if args.update_docs:
+        update_docs(text)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "fma_peak_gflops": peak,

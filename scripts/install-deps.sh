@@ -11,6 +11,10 @@ packages=(
   libgtest-dev
   pocl-opencl-icd ocl-icd-libopencl1
   python3 python3-numpy python3-pil python3-torch python3-torchvision
+  # An optimised BLAS for torch, as its users have it (pip wheels ship MKL
+  # or OpenBLAS); without it Debian's torch calls the reference BLAS, which
+  # benchmarks/compare_torch.py refuses to compare against.
+  libopenblas0-pthread
   dataset-fashion-mnist
 )
 
