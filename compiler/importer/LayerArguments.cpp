@@ -6,6 +6,7 @@
 #include "cnnc/importer/LayerTable.h"
 #include "cnnc/importer/Suggest.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -84,6 +85,21 @@ std::optional<ArgValue> readArgument(YamlReader &reader, const ArgSpec &spec,
       return std::nullopt;
     }
     value.real = *v;
+    break;
+  }
+  case ArgSpec::Type::Choice: {
+    const std::string word = node.IsScalar() ? node.Scalar() : "";
+    if (std::find(spec.choices.begin(), spec.choices.end(), word) ==
+        spec.choices.end()) {
+      std::string message = "'" + name + "' must be one of " +
+                            joinNames(spec.choices) + ", got " +
+                            YamlReader::describe(node);
+      if (auto near = nearestMatch(word, spec.choices))
+        message += "; did you mean '" + *near + "'?";
+      reader.error(node, message);
+      return std::nullopt;
+    }
+    value.choice = word;
     break;
   }
   }

@@ -1,5 +1,7 @@
 #include "cnnc/importer/LayerTable.h"
 
+#include <limits>
+
 #include "cnn/CnnDialect.h"
 #include "cnn/ShapeRules.h"
 
@@ -34,6 +36,18 @@ ArgSpec ArgSpec::flag(std::string name) {
 }
 ArgSpec ArgSpec::real(std::string name, double min) {
   return makeArg(std::move(name), Type::Real, min);
+}
+
+ArgSpec ArgSpec::choice(std::string name, std::vector<std::string> words) {
+  ArgSpec spec = makeArg(std::move(name), Type::Choice, 0);
+  spec.choices = std::move(words);
+  return spec;
+}
+
+ArgSpec ArgSpec::defaultsTo(const char *word) && {
+  presence = Presence::Defaulted;
+  defaultValue.choice = word;
+  return std::move(*this);
 }
 
 ArgSpec ArgSpec::defaultsTo(int64_t value) && {
@@ -174,6 +188,28 @@ template <typename OpTy> Value buildElementwise(LayerBuilder &b) {
   return b.create<OpTy>({b.input()});
 }
 
+Value buildLeakyRelu(LayerBuilder &b) {
+  return b.create<cnn::LeakyReluOp>(
+      {b.input()},
+      {named(b, "negative_slope",
+             b.builder().getF64FloatAttr(b.args().real("negative_slope")))});
+}
+
+Value buildElu(LayerBuilder &b) {
+  return b.create<cnn::EluOp>(
+      {b.input()},
+      {named(b, "alpha", b.builder().getF64FloatAttr(b.args().real("alpha")))});
+}
+
+/// hardtanh {min_val, max_val} (its shape rule checks min_val < max_val),
+/// and relu6 as hardtanh(0, 6): torch.nn.ReLU6 is a Hardtanh.
+Value buildHardtanh(LayerBuilder &b, double lo, double hi) {
+  mlir::OpBuilder &ob = b.builder();
+  return b.create<cnn::HardtanhOp>(
+      {b.input()}, {named(b, "min_val", ob.getF64FloatAttr(lo)),
+                    named(b, "max_val", ob.getF64FloatAttr(hi))});
+}
+
 Value buildMaxPool2d(LayerBuilder &b) {
   return b.create<cnn::MaxPool2dOp>(
       {b.input()}, {named(b, "kernel_size", b.pairAttr("kernel_size")),
@@ -239,6 +275,9 @@ template <typename OpTy> std::string nameOf() {
   return OpTy::getOperationName().drop_front(sizeof("cnn.") - 1).str();
 }
 
+/// A real argument with no lower bound.
+constexpr double kAnyReal = -std::numeric_limits<double>::infinity();
+
 std::vector<LayerDef> makeTable() {
   using A = ArgSpec;
   const std::string examplePool = "arguments, e.g. {kernel_size: 2}";
@@ -278,6 +317,68 @@ std::vector<LayerDef> makeTable() {
        1,
        "",
        buildElementwise<cnn::SigmoidOp>},
+      // negative_slope and alpha >= 0: the gradients are read from the
+      // results (as PyTorch's in-place variants require too).
+      {nameOf<cnn::LeakyReluOp>(),
+       "",
+       {A::real("negative_slope", 0).defaultsTo(0.01),
+        A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       buildLeakyRelu},
+      {nameOf<cnn::EluOp>(),
+       "",
+       {A::real("alpha", 0).defaultsTo(1.0),
+        A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       buildElu},
+      {nameOf<cnn::HardtanhOp>(),
+       "",
+       {A::real("min_val", kAnyReal).defaultsTo(-1.0),
+        A::real("max_val", kAnyReal).defaultsTo(1.0),
+        A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       [](LayerBuilder &b) {
+         return buildHardtanh(b, b.args().real("min_val"),
+                              b.args().real("max_val"));
+       }},
+      {"relu6",
+       "relu6_",
+       {A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       [](LayerBuilder &b) { return buildHardtanh(b, 0.0, 6.0); }},
+      {nameOf<cnn::HardsigmoidOp>(),
+       "",
+       {A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       buildElementwise<cnn::HardsigmoidOp>},
+      {nameOf<cnn::SiluOp>(),
+       "",
+       {A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       buildElementwise<cnn::SiluOp>},
+      {nameOf<cnn::GeluOp>(),
+       "",
+       {A::choice("approximate", {"none", "tanh"}).defaultsTo("none")},
+       1,
+       "",
+       [](LayerBuilder &b) {
+         return b.create<cnn::GeluOp>(
+             {b.input()}, {named(b, "approximate",
+                                 b.builder().getStringAttr(
+                                     b.args().choice("approximate")))});
+       }},
+      {nameOf<cnn::HardswishOp>(),
+       "",
+       {A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       buildElementwise<cnn::HardswishOp>},
       {nameOf<cnn::MaxPool2dOp>(),
        "pool",
        {A::pair("kernel_size", 1),

@@ -3,6 +3,7 @@
 #include "cnnc/importer/Suggest.h"
 
 #include <charconv>
+#include <cstdio>
 
 namespace cnnc {
 
@@ -151,8 +152,10 @@ std::optional<double> YamlReader::real(const YAML::Node &node,
     return std::nullopt;
   }
   if (value < min) {
-    error(node, "'" + what + "' must be at least " + std::to_string(min) +
-                    ", got " + node.Scalar());
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%g", min);
+    error(node, "'" + what + "' must be at least " + bound + ", got " +
+                    node.Scalar());
     return std::nullopt;
   }
   return value;

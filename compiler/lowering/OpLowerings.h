@@ -29,9 +29,23 @@ void lowerOp(cnn::BiasGradOp op, LoweringContext &cx);
 void lowerOp(cnn::ReluOp op, LoweringContext &cx);
 void lowerOp(cnn::TanhOp op, LoweringContext &cx);
 void lowerOp(cnn::SigmoidOp op, LoweringContext &cx);
+void lowerOp(cnn::LeakyReluOp op, LoweringContext &cx);
+void lowerOp(cnn::EluOp op, LoweringContext &cx);
+void lowerOp(cnn::HardtanhOp op, LoweringContext &cx);
+void lowerOp(cnn::HardsigmoidOp op, LoweringContext &cx);
+void lowerOp(cnn::SiluOp op, LoweringContext &cx);
+void lowerOp(cnn::GeluOp op, LoweringContext &cx);
+void lowerOp(cnn::HardswishOp op, LoweringContext &cx);
+void lowerOp(cnn::SiluGradOp op, LoweringContext &cx);
+void lowerOp(cnn::GeluGradOp op, LoweringContext &cx);
+void lowerOp(cnn::HardswishGradOp op, LoweringContext &cx);
 void lowerOp(cnn::ReluGradOp op, LoweringContext &cx);
 void lowerOp(cnn::TanhGradOp op, LoweringContext &cx);
 void lowerOp(cnn::SigmoidGradOp op, LoweringContext &cx);
+void lowerOp(cnn::LeakyReluGradOp op, LoweringContext &cx);
+void lowerOp(cnn::EluGradOp op, LoweringContext &cx);
+void lowerOp(cnn::HardtanhGradOp op, LoweringContext &cx);
+void lowerOp(cnn::HardsigmoidGradOp op, LoweringContext &cx);
 void lowerOp(cnn::AddOp op, LoweringContext &cx);
 
 // ops/Pooling.cpp

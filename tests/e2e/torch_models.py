@@ -66,6 +66,51 @@ class General(nn.Module):
         return self.fc2(x)
 
 
+class Activations(nn.Module):
+    """tests/e2e/activations.yaml: the monotonic activations."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 6, 3)
+        self.conv3 = nn.Conv2d(6, 8, 2, padding=1)
+        self.conv4 = nn.Conv2d(8, 8, 1)
+        self.fc1 = nn.Linear(8 * 5 * 4, 12)
+        self.fc2 = nn.Linear(12, 10)
+        self.fc3 = nn.Linear(10, 4)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.conv1(x), 0.2)
+        x = F.elu(self.conv2(x), alpha=0.7)
+        x = F.max_pool2d(x, 2)
+        x = F.hardtanh(self.conv3(x), -0.4, 0.3)
+        x = F.relu6(self.conv4(x))
+        x = torch.flatten(x, 1)
+        x = F.hardsigmoid(self.fc1(x))
+        x = F.leaky_relu(self.fc2(x))
+        return F.elu(self.fc3(x))
+
+
+class InputActivations(nn.Module):
+    """tests/e2e/input_activations.yaml: silu, hardswish, gelu."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 6, 3)
+        self.fc1 = nn.Linear(6 * 3 * 3, 12)
+        self.fc2 = nn.Linear(12, 10)
+        self.fc3 = nn.Linear(10, 5)
+
+    def forward(self, x):
+        x = F.silu(self.conv1(x))
+        x = F.max_pool2d(F.hardswish(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.gelu(self.fc1(x))
+        x = F.gelu(self.fc2(x), approximate="tanh")
+        return self.fc3(x)
+
+
 class BasicBlock(nn.Module):
     """torchvision's BasicBlock without batch norm (tests/e2e/residual.yaml)."""
 
@@ -170,6 +215,8 @@ MODELS = {
     "lenet": (Net, (3, 32, 32)),
     "lenet_fashion": (lambda: Net(in_channels=1, conv1_padding=2), (1, 28, 28)),
     "general": (General, (3, 19, 13)),
+    "activations": (Activations, (3, 10, 9)),
+    "input_activations": (InputActivations, (3, 9, 8)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "resnet18": (ResNet18, (3, 224, 224)),

@@ -24,9 +24,8 @@ shp::Pair cnn::pairOf(ArrayAttr attr) {
 }
 
 bool cnn::detail::allRanked(ValueRange operands) {
-  return llvm::all_of(operands, [](Value v) {
-    return v.getType().isa<RankedTensorType>();
-  });
+  return llvm::all_of(
+      operands, [](Value v) { return v.getType().isa<RankedTensorType>(); });
 }
 
 LogicalResult cnn::detail::toInferredType(MLIRContext *context,
@@ -90,8 +89,8 @@ template <typename Adaptor> shp::Conv2dArgs convArgs(Adaptor op) {
 }
 
 /// The channel operands of a batch norm or its gradients, by name.
-shp::ChannelOperands channels(
-    std::initializer_list<std::pair<const char *, Value>> operands) {
+shp::ChannelOperands
+channels(std::initializer_list<std::pair<const char *, Value>> operands) {
   shp::ChannelOperands result;
   for (const auto &[name, value] : operands)
     result.push_back({name, cnn::shapeOf(value)});
@@ -128,6 +127,36 @@ shp::ShapeResult SigmoidOp::inferShape(Adaptor op) {
   return shp::elementwise(shapeOf(op.getInput()));
 }
 
+shp::ShapeResult LeakyReluOp::inferShape(Adaptor op) {
+  return shp::leakyRelu(shapeOf(op.getInput()),
+                        op.getNegativeSlope().convertToDouble());
+}
+
+shp::ShapeResult EluOp::inferShape(Adaptor op) {
+  return shp::elu(shapeOf(op.getInput()), op.getAlpha().convertToDouble());
+}
+
+shp::ShapeResult HardtanhOp::inferShape(Adaptor op) {
+  return shp::hardtanh(shapeOf(op.getInput()), op.getMinVal().convertToDouble(),
+                       op.getMaxVal().convertToDouble());
+}
+
+shp::ShapeResult HardsigmoidOp::inferShape(Adaptor op) {
+  return shp::elementwise(shapeOf(op.getInput()));
+}
+
+shp::ShapeResult SiluOp::inferShape(Adaptor op) {
+  return shp::elementwise(shapeOf(op.getInput()));
+}
+
+shp::ShapeResult GeluOp::inferShape(Adaptor op) {
+  return shp::gelu(shapeOf(op.getInput()), op.getApproximate().str());
+}
+
+shp::ShapeResult HardswishOp::inferShape(Adaptor op) {
+  return shp::elementwise(shapeOf(op.getInput()));
+}
+
 shp::ShapeResult AddOp::inferShape(Adaptor op) {
   return shp::add(shapeOf(op.getLhs()), shapeOf(op.getRhs()));
 }
@@ -139,9 +168,10 @@ shp::ShapeResult MaxPool2dOp::inferShape(Adaptor op) {
 }
 
 shp::ShapeResult AvgPool2dOp::inferShape(Adaptor op) {
-  return shp::avgPool2d(shapeOf(op.getInput()),
-                        {pairOf(op.getKernelSize()), pairOf(op.getStride()),
-                         pairOf(op.getPadding()), {1, 1}});
+  return shp::avgPool2d(shapeOf(op.getInput()), {pairOf(op.getKernelSize()),
+                                                 pairOf(op.getStride()),
+                                                 pairOf(op.getPadding()),
+                                                 {1, 1}});
 }
 
 shp::ShapeResult AdaptiveAvgPool2dOp::inferShape(Adaptor op) {
@@ -211,17 +241,68 @@ shp::ShapeResult SigmoidGradOp::inferShape(Adaptor op) {
                               shapeOf(op.getGrad()));
 }
 
+shp::ShapeResult LeakyReluGradOp::inferShape(Adaptor op) {
+  shp::ShapeResult args =
+      shp::leakyRelu({}, op.getNegativeSlope().convertToDouble());
+  if (!args.ok())
+    return args;
+  return shp::elementwiseGrad(shapeOf(op.getResultValue()),
+                              shapeOf(op.getGrad()));
+}
+
+shp::ShapeResult EluGradOp::inferShape(Adaptor op) {
+  shp::ShapeResult args = shp::elu({}, op.getAlpha().convertToDouble());
+  if (!args.ok())
+    return args;
+  return shp::elementwiseGrad(shapeOf(op.getResultValue()),
+                              shapeOf(op.getGrad()));
+}
+
+shp::ShapeResult HardtanhGradOp::inferShape(Adaptor op) {
+  shp::ShapeResult args = shp::hardtanh({}, op.getMinVal().convertToDouble(),
+                                        op.getMaxVal().convertToDouble());
+  if (!args.ok())
+    return args;
+  return shp::elementwiseGrad(shapeOf(op.getResultValue()),
+                              shapeOf(op.getGrad()));
+}
+
+shp::ShapeResult HardsigmoidGradOp::inferShape(Adaptor op) {
+  return shp::elementwiseGrad(shapeOf(op.getResultValue()),
+                              shapeOf(op.getGrad()));
+}
+
+shp::ShapeResult SiluGradOp::inferShape(Adaptor op) {
+  return shp::elementwiseGrad(shapeOf(op.getInputValue()),
+                              shapeOf(op.getGrad()));
+}
+
+shp::ShapeResult GeluGradOp::inferShape(Adaptor op) {
+  shp::ShapeResult args = shp::gelu({}, op.getApproximate().str());
+  if (!args.ok())
+    return args;
+  return shp::elementwiseGrad(shapeOf(op.getInputValue()),
+                              shapeOf(op.getGrad()));
+}
+
+shp::ShapeResult HardswishGradOp::inferShape(Adaptor op) {
+  return shp::elementwiseGrad(shapeOf(op.getInputValue()),
+                              shapeOf(op.getGrad()));
+}
+
 shp::ShapeResult MaxPool2dGradOp::inferShape(Adaptor op) {
-  return shp::maxPool2dGrad(
-      shapeOf(op.getInput()), shapeOf(op.getGrad()),
-      {pairOf(op.getKernelSize()), pairOf(op.getStride()),
-       pairOf(op.getPadding()), pairOf(op.getDilation())});
+  return shp::maxPool2dGrad(shapeOf(op.getInput()), shapeOf(op.getGrad()),
+                            {pairOf(op.getKernelSize()), pairOf(op.getStride()),
+                             pairOf(op.getPadding()),
+                             pairOf(op.getDilation())});
 }
 
 shp::ShapeResult AvgPool2dGradOp::inferShape(Adaptor op) {
   return shp::avgPool2dGrad(shapeOf(op.getGrad()),
-                            {pairOf(op.getKernelSize()), pairOf(op.getStride()),
-                             pairOf(op.getPadding()), {1, 1}},
+                            {pairOf(op.getKernelSize()),
+                             pairOf(op.getStride()),
+                             pairOf(op.getPadding()),
+                             {1, 1}},
                             pairOf(op.getInputSize()));
 }
 
@@ -282,9 +363,10 @@ LogicalResult cnn::verifyBatchNorm2dStatsUpdate(BatchNorm2dStatsUpdateOp op) {
   if (!(momentum >= 0 && momentum <= 1))
     return op.emitOpError("momentum must be in [0, 1], got ") << momentum;
   if (detail::allRanked(op->getOperands())) {
-    shp::ShapeResult r = shp::batchNorm2d(
-        shapeOf(op.getInput()), channels({{"running_mean", op.getRunningMean()},
-                                          {"running_var", op.getRunningVar()}}));
+    shp::ShapeResult r =
+        shp::batchNorm2d(shapeOf(op.getInput()),
+                         channels({{"running_mean", op.getRunningMean()},
+                                   {"running_var", op.getRunningVar()}}));
     if (!r.ok())
       return op.emitOpError(r.error);
   }

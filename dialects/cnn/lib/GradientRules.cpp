@@ -86,6 +86,65 @@ void SigmoidOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
         b.create<SigmoidGradOp>(getLoc(), grad.getType(), getResult(), grad);
 }
 
+void LeakyReluOp::buildGradients(OpBuilder &b, Value grad,
+                                 ArrayRef<bool> needed,
+                                 SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<LeakyReluGradOp>(getLoc(), grad.getType(), getResult(),
+                                         grad, getNegativeSlopeAttr());
+}
+
+void EluOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                           SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<EluGradOp>(getLoc(), grad.getType(), getResult(), grad,
+                                   getAlphaAttr());
+}
+
+void HardtanhOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                                SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<HardtanhGradOp>(getLoc(), grad.getType(), getResult(),
+                                        grad, getMinValAttr(), getMaxValAttr());
+}
+
+void HardsigmoidOp::buildGradients(OpBuilder &b, Value grad,
+                                   ArrayRef<bool> needed,
+                                   SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<HardsigmoidGradOp>(getLoc(), grad.getType(),
+                                           getResult(), grad);
+}
+
+// Not monotonic: these gradients read the activation's input.
+void SiluOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                            SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<SiluGradOp>(getLoc(), grad.getType(), getInput(), grad);
+}
+
+void GeluOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                            SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<GeluGradOp>(getLoc(), grad.getType(), getInput(), grad,
+                                    getApproximateAttr());
+}
+
+void HardswishOp::buildGradients(OpBuilder &b, Value grad,
+                                 ArrayRef<bool> needed,
+                                 SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] =
+        b.create<HardswishGradOp>(getLoc(), grad.getType(), getInput(), grad);
+}
+
 // d(x + y) = dy for both operands: no op is needed.
 void AddOp::buildGradients(OpBuilder &, Value grad, ArrayRef<bool> needed,
                            SmallVectorImpl<Value> &grads) {

@@ -1,5 +1,6 @@
 #include "cnn/ShapeRules.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace cnn::shape {
@@ -149,6 +150,57 @@ ShapeResult linear(const Shape &input, const Shape &weight,
 }
 
 ShapeResult elementwise(const Shape &input) {
+  return ShapeResult::success(input);
+}
+
+namespace {
+/// 0.01, -1.5, 1e+30: the shortest text that reads back the same.
+std::string formatReal(double v) {
+  std::ostringstream os;
+  os.precision(17);
+  os << v;
+  std::string text = os.str();
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::ostringstream shorter;
+    shorter.precision(digits);
+    shorter << v;
+    if (std::stod(shorter.str()) == v)
+      return shorter.str();
+  }
+  return text;
+}
+} // namespace
+
+ShapeResult leakyRelu(const Shape &input, double negativeSlope) {
+  if (!(negativeSlope >= 0) || !std::isfinite(negativeSlope))
+    return ShapeResult::failure(
+        "negative_slope must be a finite number >= 0 (the gradient is read "
+        "from the result, as PyTorch's in-place LeakyReLU does), got " +
+        formatReal(negativeSlope));
+  return ShapeResult::success(input);
+}
+
+ShapeResult elu(const Shape &input, double alpha) {
+  if (!(alpha >= 0) || !std::isfinite(alpha))
+    return ShapeResult::failure(
+        "alpha must be a finite number >= 0 (the gradient is read from the "
+        "result, as PyTorch's in-place ELU does), got " +
+        formatReal(alpha));
+  return ShapeResult::success(input);
+}
+
+ShapeResult hardtanh(const Shape &input, double minVal, double maxVal) {
+  if (!std::isfinite(minVal) || !std::isfinite(maxVal) || !(minVal < maxVal))
+    return ShapeResult::failure("min_val must be below max_val, got " +
+                                formatReal(minVal) + " and " +
+                                formatReal(maxVal));
+  return ShapeResult::success(input);
+}
+
+ShapeResult gelu(const Shape &input, const std::string &approximate) {
+  if (approximate != "none" && approximate != "tanh")
+    return ShapeResult::failure("approximate must be 'none' or 'tanh', got '" +
+                                approximate + "'");
   return ShapeResult::success(input);
 }
 

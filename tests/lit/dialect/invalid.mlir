@@ -86,3 +86,27 @@ func @element_type(%x: tensor<?x3xf64>) {
   %0 = cnn.relu %x : (tensor<?x3xf64>) -> tensor<?x3xf64>
   return
 }
+
+// -----
+
+func @leaky_relu_negative_slope(%x: tensor<?x3x4x4xf32>) {
+  // expected-error @+1 {{'cnn.leaky_relu' negative_slope must be a finite number >= 0 (the gradient is read from the result, as PyTorch's in-place LeakyReLU does), got -0.5}}
+  %0 = cnn.leaky_relu %x {negative_slope = -0.5 : f64} : (tensor<?x3x4x4xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func @elu_grad_negative_alpha(%y: tensor<?x3xf32>, %g: tensor<?x3xf32>) {
+  // expected-error @+1 {{'cnn.elu_grad' alpha must be a finite number >= 0}}
+  %0 = cnn.elu_grad %y, %g {alpha = -1.0 : f64} : (tensor<?x3xf32>, tensor<?x3xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func @hardtanh_limits(%x: tensor<?x3xf32>) {
+  // expected-error @+1 {{'cnn.hardtanh' min_val must be below max_val, got 2 and 2}}
+  %0 = cnn.hardtanh %x {min_val = 2.0 : f64, max_val = 2.0 : f64} : (tensor<?x3xf32>) -> tensor<*xf32>
+  return
+}

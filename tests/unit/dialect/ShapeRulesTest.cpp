@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 using namespace cnn::shape;
 
 namespace {
@@ -167,6 +169,26 @@ TEST(BatchNorm2d, Gradients) {
             "result is [?, 4, 3, 3]");
   EXPECT_FALSE(
       batchNorm2dInputGrad({D, 4, 3, 3}, {D, 4, 3, 3}, {{"weight", {5}}}).ok());
+}
+
+TEST(Activations, ArgumentsThatKeepTheGradientReadableFromTheResult) {
+  const Shape x{D, 3, 4, 4};
+  for (ShapeResult r :
+       {leakyRelu(x, 0.0), leakyRelu(x, 0.01), elu(x, 0.0), elu(x, 1.0),
+        hardtanh(x, -1.0, 1.0), hardtanh(x, 0.0, 6.0)}) {
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.shape, x);
+  }
+  EXPECT_EQ(leakyRelu(x, -0.5).error,
+            "negative_slope must be a finite number >= 0 (the gradient is read "
+            "from the result, as PyTorch's in-place LeakyReLU does), got -0.5");
+  EXPECT_FALSE(leakyRelu(x, std::nan("")).ok());
+  EXPECT_FALSE(elu(x, -1.0).ok());
+  EXPECT_FALSE(elu(x, HUGE_VAL).ok());
+  EXPECT_EQ(hardtanh(x, 1.0, 0.5).error,
+            "min_val must be below max_val, got 1 and 0.5");
+  EXPECT_FALSE(hardtanh(x, 2.0, 2.0).ok());
+  EXPECT_FALSE(hardtanh(x, -HUGE_VAL, 1.0).ok());
 }
 
 TEST(Format, ShowsDynamicAsQuestionMark) {

@@ -398,11 +398,23 @@ TEST(GradLinear, BlockedWeightAndInputGradTails) {
 // --- activations, flatten
 // ----------------------------------------------------------
 
-TEST(GradActivation, ReluTanhSigmoidAgainstFiniteDifferences) {
+/// Uniform in [-8, 8], moved at least 0.05 away from `kinks` (where the
+/// derivative jumps, finite differences would straddle them).
+DT awayFromKinks(const Shape &shape, std::mt19937 &rng,
+                 const std::vector<double> &kinks) {
+  DT t = randomDT(shape, rng, -8.0f, 8.0f);
+  for (double &x : t.v)
+    for (double k : kinks)
+      if (std::abs(x - k) < 0.05)
+        x = k + (x < k ? -0.05 : 0.05) + (x - k);
+  return t;
+}
+
+TEST(GradActivation, EveryActivationAgainstFiniteDifferences) {
   std::mt19937 rng(3);
   std::vector<LoweredGrad> grads;
   std::vector<GradCase> cases;
-  for (Act kind : {Act::Relu, Act::Tanh, Act::Sigmoid})
+  for (Act kind : kEveryAct)
     for (Shape shape : {Shape{kDynamic, 3, 4, 19}, Shape{kDynamic, 23}}) {
       Input saved = makeInput("saved", shape), dy = makeInput("dy", shape);
       grads.push_back(activationGradOp(kind, saved.tensor, dy.tensor));
@@ -412,10 +424,11 @@ TEST(GradActivation, ReluTanhSigmoidAgainstFiniteDifferences) {
       c.prepare = [=](int batch, std::mt19937 &rng) mutable {
         Shape s = withBatch(shape, batch);
         DT x = kind == Act::Relu ? awayFromZero(s, rng)
-                                 : randomDT(s, rng, -3.0f, 3.0f);
+               : kind == Act::Tanh || kind == Act::Sigmoid
+                   ? randomDT(s, rng, -3.0f, 3.0f)
+                   : awayFromKinks(s, rng, actKinks(kind));
         DT r = randomDT(s, rng);
-        // Relu saves its input, tanh and sigmoid their output.
-        set(saved, kind == Act::Relu ? x : refActivation(kind, x));
+        set(saved, gradReadsInput(kind) ? x : refActivation(kind, x));
         set(dy, r);
         return finiteDiff([&] { return dot(refActivation(kind, x), r); }, x);
       };
@@ -441,6 +454,34 @@ TEST(GradActivation, ReluTanhSigmoidAgainstFiniteDifferences) {
     return want;
   };
   cases.push_back(mask);
+
+  // At the kinks themselves, PyTorch's one-sided choices: leaky_relu and
+  // elu take the negative side (slope, alpha), hardtanh, relu6 and
+  // hardsigmoid give 0 at their limits, hardswish x / 3 + 1/2 at both.
+  for (Act kind : {Act::LeakyRelu, Act::Elu, Act::Hardtanh, Act::Relu6,
+                   Act::Hardsigmoid, Act::Hardswish}) {
+    Input y = makeInput("y", shape), g = makeInput("g", shape);
+    grads.push_back(activationGradOp(kind, y.tensor, g.tensor));
+    GradCase atKinks{std::string(actName(kind)) + " at its kinks",
+                     grads.back().output, nullptr, 1e-6};
+    atKinks.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      const std::vector<double> kinks = actKinks(kind);
+      DT xt(withBatch(shape, batch)), r = randomDT(xt.shape, rng);
+      DT want(xt.shape);
+      for (size_t i = 0; i < xt.v.size(); ++i) {
+        xt.v[i] = kinks[i % kinks.size()];
+        const double slope = kind == Act::LeakyRelu   ? 0.2
+                             : kind == Act::Elu       ? 0.7
+                             : kind == Act::Hardswish ? xt.v[i] / 3 + 0.5
+                                                      : 0.0;
+        want.v[i] = slope * r.v[i];
+      }
+      set(y, gradReadsInput(kind) ? xt : refActivation(kind, xt));
+      set(g, r);
+      return want;
+    };
+    cases.push_back(atKinks);
+  }
   runCases(grads, cases, rng);
 }
 

@@ -331,13 +331,13 @@ TEST(HalideLinear, BlockedTilesAndBatchTails) {
 
 // --- Activations -------------------------------------------------------------
 
-TEST(HalideActivation, ReluTanhSigmoidRank4AndRank2) {
+TEST(HalideActivation, EveryActivationRank4AndRank2) {
   // Standalone activations (stored on their own) over a wide range of
-  // values, including ones where exp overflows in sigmoid.
+  // values, including ones where exp overflows in sigmoid and elu.
   std::mt19937 rng(5);
   std::vector<LoweredOp> ops;
   std::vector<Case> cases;
-  for (Act kind : {Act::Relu, Act::Tanh, Act::Sigmoid})
+  for (Act kind : kEveryAct)
     for (Shape shape : {Shape{kDynamic, 3, 5, 19}, Shape{kDynamic, 23}}) {
       Case c;
       c.label = std::string(actName(kind)) + " " + cnn::shape::format(shape);
@@ -351,6 +351,7 @@ TEST(HalideActivation, ReluTanhSigmoidRank4AndRank2) {
   Halide::Pipeline pipeline = compileCases(ops, cases);
   checkCases(pipeline, cases, rng, -100.0f, 100.0f);
   checkCases(pipeline, cases, rng, -3.0f, 3.0f);
+  checkCases(pipeline, cases, rng, -7.0f, 7.0f);
 }
 
 // --- Pooling -----------------------------------------------------------------

@@ -8,6 +8,8 @@
 
 namespace cnnc::hl::test {
 
+using Halide::Expr;
+
 Halide::Target hostTarget() {
   static Halide::Target target = Halide::get_jit_target_from_environment();
   return target;
@@ -136,28 +138,101 @@ DT refLinear(const DT &x, const DT &w, const DT *b) {
   return y;
 }
 
+namespace {
+constexpr float kSlope = 0.2f, kAlpha = 0.7f, kLo = -0.4f, kHi = 0.3f;
+} // namespace
+
 LoweredOp activationOp(Act act, const Tensor &input) {
+  const std::string name = actName(act);
   switch (act) {
   case Act::Relu:
-    return elementwise(input, activations::relu, actName(act));
+    return elementwise(input, activations::relu, name);
   case Act::Tanh:
-    return elementwise(input, activations::tanh, actName(act));
+    return elementwise(input, activations::tanh, name);
   case Act::Sigmoid:
+    return elementwise(input, activations::sigmoid, name);
+  case Act::LeakyRelu:
+    return elementwise(
+        input, [](const Expr &x) { return activations::leakyRelu(x, kSlope); },
+        name);
+  case Act::Elu:
+    return elementwise(
+        input, [](const Expr &x) { return activations::elu(x, kAlpha); }, name);
+  case Act::Hardtanh:
+    return elementwise(
+        input, [](const Expr &x) { return activations::hardtanh(x, kLo, kHi); },
+        name);
+  case Act::Relu6:
+    return elementwise(
+        input,
+        [](const Expr &x) { return activations::hardtanh(x, 0.0f, 6.0f); },
+        name);
+  case Act::Hardsigmoid:
+    return elementwise(input, activations::hardsigmoid, name);
+  case Act::Silu:
+    return elementwise(input, activations::silu, name);
+  case Act::Gelu:
+  case Act::GeluTanh: {
+    const bool tanh = act == Act::GeluTanh;
+    return elementwise(
+        input, [tanh](const Expr &x) { return activations::gelu(x, tanh); },
+        name);
+  }
+  case Act::Hardswish:
     break;
   }
-  return elementwise(input, activations::sigmoid, actName(act));
+  return elementwise(input, activations::hardswish, name);
 }
 
 LoweredGrad activationGradOp(Act act, const Tensor &saved, const Tensor &dy) {
+  const std::string name = std::string(actName(act)) + "_grad";
+  using E = const Expr &;
   switch (act) {
   case Act::Relu:
-    return elementwiseGrad(saved, dy, activations::reluGrad, "relu_grad");
+    return elementwiseGrad(saved, dy, activations::reluGrad, name);
   case Act::Tanh:
-    return elementwiseGrad(saved, dy, activations::tanhGrad, "tanh_grad");
+    return elementwiseGrad(saved, dy, activations::tanhGrad, name);
   case Act::Sigmoid:
+    return elementwiseGrad(saved, dy, activations::sigmoidGrad, name);
+  case Act::LeakyRelu:
+    return elementwiseGrad(
+        saved, dy,
+        [](E y, E g) { return activations::leakyReluGrad(y, g, kSlope); },
+        name);
+  case Act::Elu:
+    return elementwiseGrad(
+        saved, dy, [](E y, E g) { return activations::eluGrad(y, g, kAlpha); },
+        name);
+  case Act::Hardtanh:
+    return elementwiseGrad(
+        saved, dy,
+        [](E y, E g) { return activations::hardtanhGrad(y, g, kLo, kHi); },
+        name);
+  case Act::Relu6:
+    return elementwiseGrad(
+        saved, dy,
+        [](E y, E g) { return activations::hardtanhGrad(y, g, 0.0f, 6.0f); },
+        name);
+  case Act::Hardsigmoid:
+    return elementwiseGrad(saved, dy, activations::hardsigmoidGrad, name);
+  case Act::Silu:
+    return elementwiseGrad(saved, dy, activations::siluGrad, name);
+  case Act::Gelu:
+  case Act::GeluTanh: {
+    const bool tanh = act == Act::GeluTanh;
+    return elementwiseGrad(
+        saved, dy,
+        [tanh](E x, E g) { return activations::geluGrad(x, g, tanh); }, name);
+  }
+  case Act::Hardswish:
     break;
   }
-  return elementwiseGrad(saved, dy, activations::sigmoidGrad, "sigmoid_grad");
+  return elementwiseGrad(saved, dy, activations::hardswishGrad, name);
+}
+
+bool gradReadsInput(Act act) {
+  return act == Act::Relu || act == Act::Silu || act == Act::Gelu ||
+         act == Act::GeluTanh || act == Act::Hardswish;
 }
 
 const char *actName(Act act) {
@@ -167,17 +242,91 @@ const char *actName(Act act) {
   case Act::Tanh:
     return "tanh";
   case Act::Sigmoid:
+    return "sigmoid";
+  case Act::LeakyRelu:
+    return "leaky_relu";
+  case Act::Elu:
+    return "elu";
+  case Act::Hardtanh:
+    return "hardtanh";
+  case Act::Relu6:
+    return "relu6";
+  case Act::Hardsigmoid:
+    return "hardsigmoid";
+  case Act::Silu:
+    return "silu";
+  case Act::Gelu:
+    return "gelu";
+  case Act::GeluTanh:
+    return "gelu_tanh";
+  case Act::Hardswish:
     break;
   }
-  return "sigmoid";
+  return "hardswish";
 }
+
+std::vector<double> actKinks(Act act) {
+  switch (act) {
+  case Act::Relu:
+  case Act::LeakyRelu:
+  case Act::Elu:
+    return {0.0};
+  case Act::Hardtanh:
+    return {kLo, kHi};
+  case Act::Relu6:
+    return {0.0, 6.0};
+  case Act::Hardsigmoid:
+  case Act::Hardswish:
+    return {-3.0, 3.0};
+  case Act::Tanh:
+  case Act::Sigmoid:
+  case Act::Silu:
+  case Act::Gelu:
+  case Act::GeluTanh:
+    break;
+  }
+  return {};
+}
+
+namespace {
+/// PyTorch's formulas in double.
+double refActivationValue(Act act, double v) {
+  switch (act) {
+  case Act::Relu:
+    return std::max(v, 0.0);
+  case Act::Tanh:
+    return std::tanh(v);
+  case Act::Sigmoid:
+    return 1.0 / (1.0 + std::exp(-v));
+  case Act::LeakyRelu:
+    return v > 0 ? v : v * double(kSlope);
+  case Act::Elu:
+    return v > 0 ? v : double(kAlpha) * std::expm1(v);
+  case Act::Hardtanh:
+    return std::min(std::max(v, double(kLo)), double(kHi));
+  case Act::Relu6:
+    return std::min(std::max(v, 0.0), 6.0);
+  case Act::Hardsigmoid:
+    return std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
+  case Act::Silu:
+    return v / (1.0 + std::exp(-v));
+  case Act::Gelu:
+    return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+  case Act::GeluTanh:
+    return 0.5 * v *
+           (1.0 +
+            std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+  case Act::Hardswish:
+    break;
+  }
+  return v * std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
+}
+} // namespace
 
 DT refActivation(Act act, const DT &x) {
   DT y = x;
   for (double &v : y.v)
-    v = act == Act::Relu   ? std::max(v, 0.0)
-        : act == Act::Tanh ? std::tanh(v)
-                           : 1.0 / (1.0 + std::exp(-v));
+    v = refActivationValue(act, v);
   return y;
 }
 

@@ -101,8 +101,32 @@ int outSize(int in, int k, int s, int p, int d);
 
 DT refConv(const DT &x, const DT &w, const DT *b, const Conv2dArgs &a);
 DT refLinear(const DT &x, const DT &w, const DT *b);
-/// The activations the tests use, by name.
-enum class Act { Relu, Tanh, Sigmoid };
+/// The activations the tests use, by name; those with arguments have the
+/// tests' values: leaky_relu slope 0.2, elu alpha 0.7, hardtanh(-0.4, 0.3),
+/// relu6 = hardtanh(0, 6), GELU exact and with the tanh approximation.
+enum class Act {
+  Relu,
+  Tanh,
+  Sigmoid,
+  LeakyRelu,
+  Elu,
+  Hardtanh,
+  Relu6,
+  Hardsigmoid,
+  Silu,
+  Gelu,
+  GeluTanh,
+  Hardswish
+};
+inline constexpr Act kEveryAct[] = {
+    Act::Relu, Act::Tanh,     Act::Sigmoid,  Act::LeakyRelu,
+    Act::Elu,  Act::Hardtanh, Act::Relu6,    Act::Hardsigmoid,
+    Act::Silu, Act::Gelu,     Act::GeluTanh, Act::Hardswish};
+/// Whether the activation's gradient reads its input (else its result;
+/// relu reads either: y > 0 exactly where x > 0).
+bool gradReadsInput(Act act);
+/// Where the activation's derivative jumps (finite differences stay away).
+std::vector<double> actKinks(Act act);
 /// The activation's lowered op and gradient (hl::elementwise with
 /// Activations.h's formulas).
 LoweredOp activationOp(Act act, const Tensor &input);

@@ -135,6 +135,53 @@ def Cnn_ReluOp : Cnn_ActivationOp<"relu", "ReLU">;
 def Cnn_TanhOp : Cnn_ActivationOp<"tanh", "Tanh">;
 def Cnn_SigmoidOp : Cnn_ActivationOp<"sigmoid", "Sigmoid">;
 
+def Cnn_LeakyReluOp : Cnn_ActivationOp<"leaky_relu", "LeakyReLU"> {
+  let description = [{
+    y = x > 0 ? x : negative_slope * x. negative_slope >= 0, so that the
+    gradient can be read from y (PyTorch's in-place rule).
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, F64Attr:$negative_slope);
+}
+
+def Cnn_EluOp : Cnn_ActivationOp<"elu", "ELU"> {
+  let description = [{
+    y = x > 0 ? x : alpha * (exp(x) - 1), alpha >= 0 (the gradient is read
+    from y: alpha + y where y <= 0).
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, F64Attr:$alpha);
+}
+
+def Cnn_HardtanhOp : Cnn_ActivationOp<"hardtanh", "Hardtanh"> {
+  let description = [{
+    y = min(max(x, min_val), max_val), min_val < max_val; ReLU6 is
+    hardtanh(0, 6).
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, F64Attr:$min_val,
+                       F64Attr:$max_val);
+}
+
+def Cnn_HardsigmoidOp : Cnn_ActivationOp<"hardsigmoid", "Hardsigmoid"> {
+  let description = [{ y = min(max(x + 3, 0), 6) / 6. }];
+}
+
+// These three are not monotonic: their gradients read the input x (so a
+// convolution before them is stored in the training step).
+def Cnn_SiluOp : Cnn_ActivationOp<"silu", "SiLU"> {
+  let description = [{ y = x * sigmoid(x). }];
+}
+
+def Cnn_GeluOp : Cnn_ActivationOp<"gelu", "GELU"> {
+  let description = [{
+    approximate "none": y = x * Phi(x), Phi the standard normal CDF;
+    "tanh": y = x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3))).
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, StrAttr:$approximate);
+}
+
+def Cnn_HardswishOp : Cnn_ActivationOp<"hardswish", "Hardswish"> {
+  let description = [{ y = x * min(max(x + 3, 0), 6) / 6. }];
+}
+
 //===----------------------------------------------------------------------===//
 // Element-wise sum (residual connections)
 //===----------------------------------------------------------------------===//
@@ -329,6 +376,50 @@ class Cnn_ActivationGradOp<string mnemonic, string rule>
 def Cnn_ReluGradOp : Cnn_ActivationGradOp<"relu_grad", "grad * (y > 0)">;
 def Cnn_TanhGradOp : Cnn_ActivationGradOp<"tanh_grad", "grad * (1 - y^2)">;
 def Cnn_SigmoidGradOp : Cnn_ActivationGradOp<"sigmoid_grad", "grad * y * (1 - y)">;
+def Cnn_LeakyReluGradOp
+    : Cnn_ActivationGradOp<"leaky_relu_grad",
+                           "y > 0 ? grad : grad * negative_slope"> {
+  let arguments = (ins Cnn_F32Tensor:$result_value, Cnn_F32Tensor:$grad,
+                       F64Attr:$negative_slope);
+}
+def Cnn_EluGradOp
+    : Cnn_ActivationGradOp<"elu_grad", "y > 0 ? grad : grad * (y + alpha)"> {
+  let arguments = (ins Cnn_F32Tensor:$result_value, Cnn_F32Tensor:$grad,
+                       F64Attr:$alpha);
+}
+def Cnn_HardtanhGradOp
+    : Cnn_ActivationGradOp<"hardtanh_grad",
+                           "min_val < y < max_val ? grad : 0"> {
+  let arguments = (ins Cnn_F32Tensor:$result_value, Cnn_F32Tensor:$grad,
+                       F64Attr:$min_val, F64Attr:$max_val);
+}
+def Cnn_HardsigmoidGradOp
+    : Cnn_ActivationGradOp<"hardsigmoid_grad", "0 < y < 1 ? grad / 6 : 0">;
+
+//===----------------------------------------------------------------------===//
+// Gradients of activations from their input (not monotonic: the result does
+// not tell where x lay)
+//===----------------------------------------------------------------------===//
+
+class Cnn_ActivationInputGradOp<string mnemonic, string rule>
+    : Cnn_TrainingOp<mnemonic> {
+  let summary = "Activation gradient from its input x: " # rule;
+  let arguments = (ins Cnn_F32Tensor:$input_value, Cnn_F32Tensor:$grad);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input_value `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_SiluGradOp
+    : Cnn_ActivationInputGradOp<"silu_grad",
+                                "grad * s * (1 + x * (1 - s)), s = sigmoid(x)">;
+def Cnn_GeluGradOp
+    : Cnn_ActivationInputGradOp<"gelu_grad", "grad * d/dx gelu(x)"> {
+  let arguments = (ins Cnn_F32Tensor:$input_value, Cnn_F32Tensor:$grad,
+                       StrAttr:$approximate);
+}
+def Cnn_HardswishGradOp
+    : Cnn_ActivationInputGradOp<"hardswish_grad",
+                                "x < -3 ? 0 : x <= 3 ? grad * (x / 3 + 1/2) : grad">;
 
 //===----------------------------------------------------------------------===//
 // Gradients of pooling and reshaping

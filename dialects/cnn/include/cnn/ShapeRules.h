@@ -64,6 +64,15 @@ ShapeResult conv2d(const Shape &input, const Shape &weight,
 ShapeResult linear(const Shape &input, const Shape &weight,
                    const std::optional<Shape> &bias);
 ShapeResult elementwise(const Shape &input);
+/// Element-wise activations with arguments, whose gradients are read from
+/// their results: the arguments must keep y's sign (or range) telling where
+/// x lay. leaky_relu: negative_slope >= 0; elu: alpha >= 0; hardtanh:
+/// min_val < max_val. All finite.
+ShapeResult leakyRelu(const Shape &input, double negativeSlope);
+ShapeResult elu(const Shape &input, double alpha);
+ShapeResult hardtanh(const Shape &input, double minVal, double maxVal);
+/// GELU: approximate is "none" or "tanh".
+ShapeResult gelu(const Shape &input, const std::string &approximate);
 ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);

@@ -23,7 +23,7 @@ namespace cnnc {
 /// with the named constructors and the chained setters:
 ///   ArgSpec::pair("stride", 1).defaultsTo({1, 1})
 struct ArgSpec {
-  enum class Type { Integer, Pair, Flag, Real };
+  enum class Type { Integer, Pair, Flag, Real, Choice };
   enum class Presence { Required, Defaulted, Optional };
 
   std::string name;
@@ -40,6 +40,9 @@ struct ArgSpec {
   bool positive = false;
   /// Real: the largest value, if any.
   std::optional<double> max;
+  /// Choice: the words it may be (PyTorch's strings, e.g. GELU's
+  /// approximate: none | tanh).
+  std::vector<std::string> choices;
   /// The only value accepted (an option PyTorch has and cnnc does not
   /// support yet) and the message when another one is given.
   std::optional<ArgValue> onlyValue;
@@ -52,11 +55,13 @@ struct ArgSpec {
   static ArgSpec pair(std::string name, int64_t min);
   static ArgSpec flag(std::string name);
   static ArgSpec real(std::string name, double min);
+  static ArgSpec choice(std::string name, std::vector<std::string> words);
 
   ArgSpec defaultsTo(int64_t value) &&;
   ArgSpec defaultsTo(cnn::shape::Pair value) &&;
   ArgSpec defaultsTo(bool value) &&;
   ArgSpec defaultsTo(double value) &&;
+  ArgSpec defaultsTo(const char *word) &&;
   ArgSpec defaultsToArgument(std::string other) &&;
   /// The file may leave it out, and nothing stands in for it.
   ArgSpec optional() &&;

@@ -32,6 +32,7 @@ struct ArgValue {
   cnn::shape::Pair pair{0, 0};
   bool flag = false;
   double real = 0;
+  std::string choice;
   /// Where the value is written (its key's value node); unset for defaults.
   std::optional<SourcePos> pos;
 };
@@ -46,6 +47,9 @@ public:
   cnn::shape::Pair pair(const std::string &name) const { return at(name).pair; }
   bool flag(const std::string &name) const { return at(name).flag; }
   double real(const std::string &name) const { return at(name).real; }
+  const std::string &choice(const std::string &name) const {
+    return at(name).choice;
+  }
   /// The argument if it has a value (written, or defaulted): optional
   /// arguments such as in_channels have one only where the file gives it.
   const ArgValue *given(const std::string &name) const {
