@@ -241,30 +241,32 @@ shp::ShapeResult SigmoidGradOp::inferShape(Adaptor op) {
                               shapeOf(op.getGrad()));
 }
 
+namespace {
+/// An activation gradient of `value` (the activation's result or input)
+/// and `grad`, once the activation's arguments passed their rule.
+shp::ShapeResult activationGrad(shp::ShapeResult arguments, Value value,
+                                Value grad) {
+  if (!arguments.ok())
+    return arguments;
+  return shp::elementwiseGrad(shapeOf(value), shapeOf(grad));
+}
+} // namespace
+
 shp::ShapeResult LeakyReluGradOp::inferShape(Adaptor op) {
-  shp::ShapeResult args =
-      shp::leakyRelu({}, op.getNegativeSlope().convertToDouble());
-  if (!args.ok())
-    return args;
-  return shp::elementwiseGrad(shapeOf(op.getResultValue()),
-                              shapeOf(op.getGrad()));
+  return activationGrad(
+      shp::leakyRelu({}, op.getNegativeSlope().convertToDouble()),
+      op.getResultValue(), op.getGrad());
 }
 
 shp::ShapeResult EluGradOp::inferShape(Adaptor op) {
-  shp::ShapeResult args = shp::elu({}, op.getAlpha().convertToDouble());
-  if (!args.ok())
-    return args;
-  return shp::elementwiseGrad(shapeOf(op.getResultValue()),
-                              shapeOf(op.getGrad()));
+  return activationGrad(shp::elu({}, op.getAlpha().convertToDouble()),
+                        op.getResultValue(), op.getGrad());
 }
 
 shp::ShapeResult HardtanhGradOp::inferShape(Adaptor op) {
-  shp::ShapeResult args = shp::hardtanh({}, op.getMinVal().convertToDouble(),
-                                        op.getMaxVal().convertToDouble());
-  if (!args.ok())
-    return args;
-  return shp::elementwiseGrad(shapeOf(op.getResultValue()),
-                              shapeOf(op.getGrad()));
+  return activationGrad(shp::hardtanh({}, op.getMinVal().convertToDouble(),
+                                      op.getMaxVal().convertToDouble()),
+                        op.getResultValue(), op.getGrad());
 }
 
 shp::ShapeResult HardsigmoidGradOp::inferShape(Adaptor op) {
@@ -278,11 +280,8 @@ shp::ShapeResult SiluGradOp::inferShape(Adaptor op) {
 }
 
 shp::ShapeResult GeluGradOp::inferShape(Adaptor op) {
-  shp::ShapeResult args = shp::gelu({}, op.getApproximate().str());
-  if (!args.ok())
-    return args;
-  return shp::elementwiseGrad(shapeOf(op.getInputValue()),
-                              shapeOf(op.getGrad()));
+  return activationGrad(shp::gelu({}, op.getApproximate().str()),
+                        op.getInputValue(), op.getGrad());
 }
 
 shp::ShapeResult HardswishGradOp::inferShape(Adaptor op) {

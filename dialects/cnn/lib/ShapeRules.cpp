@@ -171,22 +171,27 @@ std::string formatReal(double v) {
 }
 } // namespace
 
-ShapeResult leakyRelu(const Shape &input, double negativeSlope) {
-  if (!(negativeSlope >= 0) || !std::isfinite(negativeSlope))
+namespace {
+/// An argument that must keep the activation monotonic (increasing), so
+/// that its gradient can be read from its result.
+ShapeResult nonNegative(const Shape &input, const char *name, double value,
+                        const char *torchName) {
+  if (!(value >= 0) || !std::isfinite(value))
     return ShapeResult::failure(
-        "negative_slope must be a finite number >= 0 (the gradient is read "
-        "from the result, as PyTorch's in-place LeakyReLU does), got " +
-        formatReal(negativeSlope));
+        std::string(name) +
+        " must be a finite number >= 0 (the gradient is read from the "
+        "result, as PyTorch's in-place " +
+        torchName + " does), got " + formatReal(value));
   return ShapeResult::success(input);
+}
+} // namespace
+
+ShapeResult leakyRelu(const Shape &input, double negativeSlope) {
+  return nonNegative(input, "negative_slope", negativeSlope, "LeakyReLU");
 }
 
 ShapeResult elu(const Shape &input, double alpha) {
-  if (!(alpha >= 0) || !std::isfinite(alpha))
-    return ShapeResult::failure(
-        "alpha must be a finite number >= 0 (the gradient is read from the "
-        "result, as PyTorch's in-place ELU does), got " +
-        formatReal(alpha));
-  return ShapeResult::success(input);
+  return nonNegative(input, "alpha", alpha, "ELU");
 }
 
 ShapeResult hardtanh(const Shape &input, double minVal, double maxVal) {
