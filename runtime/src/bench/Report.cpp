@@ -130,6 +130,18 @@ nlohmann::ordered_json positive(int64_t v) {
 
 } // namespace
 
+bool ranAbovePeak(const BenchReport &r, const ScheduleResult &s) {
+  if (r.device != "cpu")
+    return false;
+  auto above = [&](const Timing &t, int64_t flops) {
+    std::optional<double> share =
+        peakPercent(gflops(t, flops), r.peakAllThreads);
+    return share && *share > 100;
+  };
+  return above(s.forward, r.forwardFlopsPerSample) ||
+         (s.trainStep && above(*s.trainStep, r.trainStepFlopsPerSample));
+}
+
 void printReport(const BenchReport &r, std::ostream &os) {
   os << "network " << r.network << ", batch " << r.batch;
   if (r.device == "cpu") {
@@ -178,24 +190,16 @@ void printReport(const BenchReport &r, std::ostream &os) {
     noisy =
         noisy || s.forward.maxSeconds > 2 * s.forward.minSeconds ||
         (s.trainStep && s.trainStep->maxSeconds > 2 * s.trainStep->minSeconds);
-  // A rate above the peak means the cached peak was measured on a busy
-  // machine.
   bool abovePeak = false;
-  if (r.device == "cpu")
-    for (const ScheduleResult &s : r.results) {
-      auto above = [&](const Timing &t, int64_t flops) {
-        std::optional<double> share =
-            peakPercent(gflops(t, flops), r.peakAllThreads);
-        return share && *share > 100;
-      };
-      abovePeak =
-          abovePeak || above(s.forward, r.forwardFlopsPerSample) ||
-          (s.trainStep && above(*s.trainStep, r.trainStepFlopsPerSample));
-    }
-  if (abovePeak)
-    os << "\nA pipeline ran above the FMA peak: the cached peak was measured "
-          "while other work used the CPUs; --remeasure-peak measures it "
+  for (const ScheduleResult &s : r.results)
+    abovePeak = abovePeak || ranAbovePeak(r, s);
+  if (r.peakRemeasured)
+    os << "\nA pipeline ran above the cached FMA peak, which had been measured "
+          "while other work used the CPUs: the peak above was measured "
           "again.\n";
+  if (abovePeak)
+    os << "\nA pipeline ran above the FMA peak: it was measured while other "
+          "work used the CPUs; --remeasure-peak measures it again.\n";
   if (noisy)
     os << "\nSome calls took more than twice the fastest one: another process "
           "may "

@@ -39,10 +39,17 @@ struct BenchReport {
   // a library built before cnnc_library_info).
   int64_t forwardFlopsPerSample = 0;
   int64_t trainStepFlopsPerSample = 0;
+  // The cached FMA peak was below what a pipeline reached, so it was
+  // measured again (the cache had been filled on a busy machine).
+  bool peakRemeasured = false;
   std::vector<ScheduleResult> results;
   // Printed after the tables (e.g. why there are no per-op times).
   std::vector<std::string> notes;
 };
+
+// Whether a pipeline of `result` ran above the CPU's FMA peak of `report`'s
+// threads (a peak measured on a busy machine); false on a GPU.
+bool ranAbovePeak(const BenchReport &report, const ScheduleResult &result);
 
 // Human-readable tables: whole-pipeline timings, per-op tables, and with
 // several schedules the ratios of each to the first.

@@ -8,7 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cnnc/bench/FmaPeak.h"
+
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 namespace cnnc::rt {
@@ -143,6 +146,31 @@ TEST_F(BenchCommandTest, AGpuLibraryIsMeasuredAgainstTheGpu) {
             std::string::npos)
       << text;
   EXPECT_EQ(text.find("--profile"), std::string::npos) << text;
+}
+
+// A cached peak below what a pipeline reached (filled on a busy machine) is
+// measured again, once, and the report says so.
+TEST_F(BenchCommandTest, AStaleCachedPeakIsMeasuredAgain) {
+  nlohmann::json entries = nlohmann::json::array();
+  for (int threads : {1, 2})
+    entries.push_back({{"cpu", bench::cpuModelName()},
+                       {"gflops", 1e-9},
+                       {"isa", bench::fmaIsa()},
+                       {"threads", threads}});
+  std::filesystem::create_directories(path("cnnc"));
+  std::ofstream(path("cnnc/fma-peak.json"))
+      << nlohmann::json{{"entries", entries}}.dump();
+  ASSERT_EQ(run({CNNC_FAKE_MODEL, "--runs", "3", "--threads", "1"}), 0)
+      << err_.str();
+  const std::string text = out_.str();
+  EXPECT_NE(text.find("the peak above was measured again"), std::string::npos)
+      << text;
+  EXPECT_EQ(
+      text.find("FMA peak (" + std::string(bench::fmaIsa()) + "): 0.0 GFLOP/s"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(err_.str().find("measuring the FMA peak again"), std::string::npos)
+      << err_.str();
 }
 
 TEST_F(BenchCommandTest, RejectsBadArgumentsClearly) {
