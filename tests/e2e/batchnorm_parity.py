@@ -22,6 +22,7 @@ usage: batchnorm_parity.py CNNC WORKDIR
 import ctypes
 import os
 import shlex
+import re
 import subprocess
 import sys
 
@@ -286,6 +287,23 @@ def main():
             check(f"cnnc train: {name}", trained[name].numpy(), want.numpy())
     print(f"cnnc train: weights and running statistics match, num_batches_tracked 6, "
           f"strict load OK (worst {check.worst:.3e})")
+
+    # cnnc eval of the trained weights (through a training session's forward
+    # pass for a GPU library) against model.eval().
+    out_eval = run([cnnc, "eval", lib_path, "--weights", out, "--data", data]).stdout
+    match = re.search(r"loss (\S+), accuracy \S+% \((\d+)/24\)", out_eval)
+    if not match:
+        sys.exit(f"cnnc eval printed no loss:\n{out_eval}")
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(images))
+    want_loss = F.cross_entropy(logits, torch.from_numpy(labels)).item()
+    want_correct = int((logits.argmax(1) == torch.from_numpy(labels)).sum())
+    check("cnnc eval: loss", np.float32(float(match.group(1))), np.float32(want_loss))
+    if int(match.group(2)) != want_correct:
+        sys.exit(f"cnnc eval: {match.group(2)}/24 correct, PyTorch {want_correct}/24")
+    print(f"cnnc eval: loss {match.group(1)} ({want_loss:.6f} in PyTorch), "
+          f"{want_correct}/24 correct")
     check_single_values(cnnc, workdir, check)
     print(f"batch norm parity OK (worst {check.worst:.3e}, tolerance {TOLERANCE})")
 

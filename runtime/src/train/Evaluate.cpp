@@ -37,6 +37,18 @@ void EvalResult::add(const float *logits, const int64_t *labels, int64_t n) {
 Expected<EvalResult> evaluate(const ModelLibrary &model,
                               const std::vector<const Tensor *> &parameters,
                               const data::DataLoader &loader) {
+  // On a GPU, a session puts the parameters on the device once; the
+  // pointer-based forward pass would copy them there for every batch.
+  const auto &info = model.libraryInfo();
+  if (info && info->onGpu() && model.hasSessions()) {
+    Expected<ModelLibrary::Session> session =
+        model.createSession(parameters, {}, 0);
+    if (!session)
+      return session.error();
+    return evaluate(
+        model, [&](const Tensor &images) { return session->forward(images); },
+        loader);
+  }
   return evaluate(
       model,
       [&](const Tensor &images) { return model.forward(images, parameters); },
