@@ -571,7 +571,8 @@ def main():
         with open(args.json, "w") as f:
             json.dump(data, f)
         return
-    blas = reference_blas(machine_info(args.cnnc)["torch_libs"])
+    info = machine_info(args.cnnc)
+    blas = reference_blas(info["torch_libs"])
     if blas:
         sys.exit(f"compare_torch.py: torch calls the netlib reference BLAS ({blas}), which no "
                  "PyTorch user has (pip wheels ship MKL or OpenBLAS): ratios against it would "
@@ -602,7 +603,6 @@ def main():
     else:
         sys.exit(f"compare_torch.py: cannot copy and run {args.cnnc} (being rebuilt?)")
     log(f"timing a copy of {args.cnnc}: {snapshot}")
-    info = machine_info(args.cnnc)
     info["torch_malloc"] = (f"GLIBC_TUNABLES={TUNABLES}" if args.torch_malloc == "no-mmap"
                             else "glibc defaults (mmap threshold raised by a 30 MiB alloc/free)")
     args.cnnc = snapshot

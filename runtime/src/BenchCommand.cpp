@@ -36,7 +36,9 @@ static const char kBenchUsage[] =
     "compiles it once per schedule, plus a build with Halide's sampling\n"
     "profiler that gives the time, GFLOP/s and share of the FMA peak of each\n"
     "op; a NET.so built with `cnnc NET.yaml -o NET.so --profile` gives them\n"
-    "too.\n"
+    "too. A GPU library (--target host-cuda, host-opencl) is timed waiting "
+    "for\n"
+    "the device, its GFLOP/s against the GPU's fp32 peak.\n"
     "\n"
     "  --batch N          images per call (default: the YAML's train "
     "batch_size,\n"
@@ -260,6 +262,16 @@ Status profileLibrary(const ModelLibrary &model,
   return Status::success();
 }
 
+/// The FMA peaks on 1 and on the report's threads (cached unless
+/// `remeasure`).
+void measureFmaPeaks(bench::BenchReport &report, bool remeasure) {
+  const std::string cache = bench::defaultFmaPeakCacheFile();
+  report.peakOneThread = bench::fmaPeak(1, remeasure, cache);
+  report.peakAllThreads =
+      report.threads == 1 ? report.peakOneThread
+                          : bench::fmaPeak(report.threads, remeasure, cache);
+}
+
 Expected<ModelLibrary> loadWithThreads(const std::string &path, int threads) {
   Expected<ModelLibrary> model = ModelLibrary::load(path);
   if (!model)
@@ -296,18 +308,23 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
     return reportError(err, command, options.error());
   const BenchOptions &o = *options;
 
+  // A library given as NET.so: its recipe and where it runs (NET.yaml
+  // compiles for the CPU).
+  std::string libraryRecipe, device = "cpu";
+  if (!o.network) {
+    Expected<ModelLibrary> model = ModelLibrary::load(o.input);
+    if (!model)
+      return reportError(err, command, model.error());
+    libraryRecipe = model->trainingRecipeJson();
+    if (const auto &info = model->libraryInfo(); info && info->onGpu())
+      device = info->device;
+  }
+
   // The batch: --batch, else the recipe's batch_size (64 by default).
   int64_t batch = o.batch.value_or(0);
   if (!o.batch) {
-    Expected<std::string> recipe = std::string();
-    if (o.network) {
-      recipe = compiler.recipeJson(o.input);
-    } else {
-      Expected<ModelLibrary> model = ModelLibrary::load(o.input);
-      if (!model)
-        return reportError(err, command, model.error());
-      recipe = model->trainingRecipeJson();
-    }
+    Expected<std::string> recipe =
+        o.network ? compiler.recipeJson(o.input) : libraryRecipe;
     if (!recipe)
       return reportError(err, command, recipe.error());
     batch = recipeBatch(*recipe);
@@ -317,15 +334,8 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
   report.batch = batch;
   report.threads = o.threads;
   report.isa = bench::fmaIsa();
-  // A GPU library (NET.yaml compiles for the CPU) is compared with the
-  // GPU's peak instead of the CPU's.
-  if (!o.network) {
-    Expected<ModelLibrary> model = ModelLibrary::load(o.input);
-    if (!model)
-      return reportError(err, command, model.error());
-    if (const auto &info = model->libraryInfo(); info && info->onGpu())
-      report.device = info->device;
-  }
+  // A GPU library is compared with the GPU's peak instead of the CPU's.
+  report.device = device;
   if (report.device == "cuda") {
     Expected<bench::GpuPeak> peak =
         bench::cudaFp32Peak(bench::halideGpuDevice());
@@ -338,12 +348,8 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
   } else if (report.device != "cpu") {
     report.devicePeak = report.device + " does not report its fp32 lanes";
   } else {
-    const std::string cache = bench::defaultFmaPeakCacheFile();
     err << "cnnc bench: FMA peak (" << report.isa << ")\n";
-    report.peakOneThread = bench::fmaPeak(1, o.remeasurePeak, cache);
-    report.peakAllThreads =
-        o.threads == 1 ? report.peakOneThread
-                       : bench::fmaPeak(o.threads, o.remeasurePeak, cache);
+    measureFmaPeaks(report, o.remeasurePeak);
   }
   if (report.device != "cpu")
     report.notes.push_back(
@@ -393,13 +399,9 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
       // machine: measure it again (once), before the per-op rates use it.
       if (!o.remeasurePeak && !report.peakRemeasured &&
           bench::ranAbovePeak(report, result)) {
-        const std::string cache = bench::defaultFmaPeakCacheFile();
         err << "cnnc bench: measuring the FMA peak again (the cached one is "
                "below what the library reached)\n";
-        report.peakOneThread = bench::fmaPeak(1, true, cache);
-        report.peakAllThreads = o.threads == 1
-                                    ? report.peakOneThread
-                                    : bench::fmaPeak(o.threads, true, cache);
+        measureFmaPeaks(report, true);
         report.peakRemeasured = true;
       }
       if (!o.network) {

@@ -281,7 +281,7 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
         storeOnDevice(stored.output.func, gpu);
     if (anchor.accum.defined()) {
       if (statistics)
-        storeOnDevice(anchor.accum, gpu);
+        storeReductionOnDevice(anchor.accum, std::nullopt, gpu);
       else
         computeInThread(anchor.accum, stored.output.func, thread, gpu);
     }
@@ -333,12 +333,9 @@ void applyGpuSchedule(const ScheduleRequest &request,
     scheduleGroup(request.ops, group, gpu);
   for (LoweredGrad &g : request.grads)
     scheduleGrad(g, gpu);
-  for (const ChannelStats *stats : request.orphanStats) {
-    for (Func f : {stats->sum, stats->centred})
-      storeReductionOnDevice(f, std::nullopt, gpu);
-    for (Func f : {stats->mean, stats->var})
-      storeOnDevice(f, gpu);
-  }
+  for (const ChannelStats *stats : request.orphanStats)
+    for (Func f : {stats->sum, stats->centred, stats->mean, stats->var})
+      storeAnyOnDevice(f, std::nullopt, gpu);
 }
 
 } // namespace cnnc::hl

@@ -1,6 +1,7 @@
 #include "cnn/ShapeRules.h"
 
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 namespace cnn::shape {
@@ -154,19 +155,10 @@ ShapeResult elementwise(const Shape &input) {
 }
 
 namespace {
-/// 0.01, -1.5, 1e+30: the shortest text that reads back the same.
+/// A number in a message, as the importer and the runtime write them (%g).
 std::string formatReal(double v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  std::string text = os.str();
-  for (int digits = 1; digits <= 17; ++digits) {
-    std::ostringstream shorter;
-    shorter.precision(digits);
-    shorter << v;
-    if (std::stod(shorter.str()) == v)
-      return shorter.str();
-  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
   return text;
 }
 } // namespace
