@@ -210,22 +210,33 @@ Value buildHardtanh(LayerBuilder &b, double lo, double hi) {
                     named(b, "max_val", ob.getF64FloatAttr(hi))});
 }
 
+/// The window attributes both pools share; ceil_mode a unit attribute,
+/// present when true.
+std::vector<NamedAttribute> poolWindow(LayerBuilder &b) {
+  std::vector<NamedAttribute> attrs{
+      named(b, "kernel_size", b.pairAttr("kernel_size")),
+      named(b, "stride", b.pairAttr("stride")),
+      named(b, "padding", b.pairAttr("padding"))};
+  if (b.args().flag("ceil_mode"))
+    attrs.push_back(named(b, "ceil_mode", b.builder().getUnitAttr()));
+  return attrs;
+}
+
 Value buildMaxPool2d(LayerBuilder &b) {
-  return b.create<cnn::MaxPool2dOp>(
-      {b.input()}, {named(b, "kernel_size", b.pairAttr("kernel_size")),
-                    named(b, "stride", b.pairAttr("stride")),
-                    named(b, "padding", b.pairAttr("padding")),
-                    named(b, "dilation", b.pairAttr("dilation"))});
+  std::vector<NamedAttribute> attrs = poolWindow(b);
+  attrs.push_back(named(b, "dilation", b.pairAttr("dilation")));
+  return b.create<cnn::MaxPool2dOp>({b.input()}, attrs);
 }
 
 Value buildAvgPool2d(LayerBuilder &b) {
-  return b.create<cnn::AvgPool2dOp>(
-      {b.input()},
-      {named(b, "kernel_size", b.pairAttr("kernel_size")),
-       named(b, "stride", b.pairAttr("stride")),
-       named(b, "padding", b.pairAttr("padding")),
-       named(b, "count_include_pad",
-             b.builder().getBoolAttr(b.args().flag("count_include_pad")))});
+  mlir::OpBuilder &ob = b.builder();
+  std::vector<NamedAttribute> attrs = poolWindow(b);
+  attrs.push_back(named(b, "count_include_pad",
+                        ob.getBoolAttr(b.args().flag("count_include_pad"))));
+  if (const ArgValue *divisor = b.args().given("divisor_override"))
+    attrs.push_back(
+        named(b, "divisor_override", ob.getI64IntegerAttr(divisor->integer)));
+  return b.create<cnn::AvgPool2dOp>({b.input()}, attrs);
 }
 
 Value buildAdaptiveAvgPool2d(LayerBuilder &b) {
@@ -384,7 +395,8 @@ std::vector<LayerDef> makeTable() {
        {A::pair("kernel_size", 1),
         A::pair("stride", 1).defaultsToArgument("kernel_size"),
         A::pair("padding", 0).defaultsTo(shp::Pair{0, 0}),
-        A::pair("dilation", 1).defaultsTo(shp::Pair{1, 1})},
+        A::pair("dilation", 1).defaultsTo(shp::Pair{1, 1}),
+        A::flag("ceil_mode").defaultsTo(false)},
        1,
        examplePool,
        buildMaxPool2d},
@@ -393,7 +405,9 @@ std::vector<LayerDef> makeTable() {
        {A::pair("kernel_size", 1),
         A::pair("stride", 1).defaultsToArgument("kernel_size"),
         A::pair("padding", 0).defaultsTo(shp::Pair{0, 0}),
-        A::flag("count_include_pad").defaultsTo(true)},
+        A::flag("count_include_pad").defaultsTo(true),
+        A::flag("ceil_mode").defaultsTo(false),
+        A::integer("divisor_override", 1).optional()},
        1,
        examplePool,
        buildAvgPool2d},

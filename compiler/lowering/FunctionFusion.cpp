@@ -21,10 +21,12 @@ fusion::Node nodeOf(Operation *op) {
     node.padded = pads(conv.getPadding());
   } else if (auto pool = dyn_cast<cnn::MaxPool2dOp>(op)) {
     node.role = fusion::Role::Pool;
-    node.padded = pads(pool.getPadding());
+    node.padded = cnn::shape::poolReadsOutside(cnn::shapeOf(pool.getInput()),
+                                               cnn::maxPoolArgsOf(pool));
   } else if (auto pool = dyn_cast<cnn::AvgPool2dOp>(op)) {
     node.role = fusion::Role::Pool;
-    node.padded = pads(pool.getPadding());
+    node.padded = cnn::shape::poolReadsOutside(cnn::shapeOf(pool.getInput()),
+                                               cnn::avgPoolArgsOf(pool));
   } else if (op->hasTrait<cnn::OpTrait::Pointwise>()) {
     node.role = fusion::Role::Pointwise;
   } else if (isa<cnn::Conv2dWeightGradOp, cnn::LinearWeightGradOp>(op)) {

@@ -111,6 +111,23 @@ class InputActivations(nn.Module):
         return self.fc3(x)
 
 
+class Windows(nn.Module):
+    """tests/e2e/windows.yaml: pooling and padding options."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.conv2 = nn.Conv2d(6, 8, 3, padding=1)
+        self.fc1 = nn.Linear(8 * 3 * 2, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2, ceil_mode=True)
+        x = torch.tanh(self.conv2(x))
+        x = F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+        x = F.avg_pool2d(x, 2, 1, divisor_override=3)
+        return self.fc1(torch.flatten(x, 1))
+
+
 class BasicBlock(nn.Module):
     """torchvision's BasicBlock without batch norm (tests/e2e/residual.yaml)."""
 
@@ -217,6 +234,7 @@ MODELS = {
     "general": (General, (3, 19, 13)),
     "activations": (Activations, (3, 10, 9)),
     "input_activations": (InputActivations, (3, 9, 8)),
+    "windows": (Windows, (3, 11, 10)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "resnet18": (ResNet18, (3, 224, 224)),

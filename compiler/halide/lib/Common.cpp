@@ -127,6 +127,8 @@ Halide::Expr avgPoolDivisor(const Halide::Expr &oy, const Halide::Expr &ox,
                             bool countIncludePad) {
   using Halide::max;
   using Halide::min;
+  if (args.divisorOverride)
+    return Halide::Expr(int(*args.divisorOverride));
   const int kH = int(args.kernel[0]), kW = int(args.kernel[1]);
   const int sy = int(args.stride[0]), sx = int(args.stride[1]);
   const int py = int(args.padding[0]), px = int(args.padding[1]);

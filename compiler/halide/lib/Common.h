@@ -54,8 +54,9 @@ Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out);
 
 /// PyTorch AvgPool2d's divisor of output window (oy, ox) over an input of
 /// inH x inW: the window clipped to the padded input [-pad, in + pad)
-/// (countIncludePad), or further clipped to the real input [0, in).
-/// Shared by the forward and its gradient so the two cannot disagree.
+/// (countIncludePad), or further clipped to the real input [0, in);
+/// args.divisorOverride when it is given. Shared by the forward and its
+/// gradient so the two cannot disagree.
 Halide::Expr avgPoolDivisor(const Halide::Expr &oy, const Halide::Expr &ox,
                             int inH, int inW,
                             const cnn::shape::Pool2dArgs &args,

@@ -1,4 +1,5 @@
-// Max, average and adaptive average pooling, PyTorch semantics (floor mode).
+// Max, average and adaptive average pooling, PyTorch semantics (floor and
+// ceil mode).
 #include "Common.h"
 
 #include <algorithm>
@@ -12,13 +13,22 @@ namespace {
 
 struct Window {
   int inH, inW, kH, kW, sy, sx, py, px, dy, dx;
+  /// Whether a window reads outside the input (padding or ceil_mode).
+  bool readsOutside;
 };
 
 Window windowOf(const Tensor &input, const cnn::shape::Pool2dArgs &args) {
-  return {int(input.shape[2]),  int(input.shape[3]),  int(args.kernel[0]),
-          int(args.kernel[1]),  int(args.stride[0]),  int(args.stride[1]),
-          int(args.padding[0]), int(args.padding[1]), int(args.dilation[0]),
-          int(args.dilation[1])};
+  return {int(input.shape[2]),
+          int(input.shape[3]),
+          int(args.kernel[0]),
+          int(args.kernel[1]),
+          int(args.stride[0]),
+          int(args.stride[1]),
+          int(args.padding[0]),
+          int(args.padding[1]),
+          int(args.dilation[0]),
+          int(args.dilation[1]),
+          cnn::shape::poolReadsOutside(input.shape, args)};
 }
 
 /// The parts common to the windowed pools: vars, rdom over the window and
@@ -28,7 +38,7 @@ Func startWindowed(LoweredOp &result, const Tensor &input, const Window &w,
   result.inputs = {input};
   result.vars = detail::makeVars(name, 4);
   result.rdom = RDom({{0, w.kW}, {0, w.kH}}, detail::funcName(name, "_r"));
-  if (w.px == 0 && w.py == 0)
+  if (!w.readsOutside)
     return input.func;
   // The input is never read out of its bounds.
   result.padded = detail::paddedInput(input, padValue, name);

@@ -79,11 +79,12 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
   // is skipped, not read as -inf).
 
   // Windows that tile the input (stride = kernel, no padding or dilation,
-  // the lecture's 2x2 pools): every tap is in bounds and each input pixel
-  // lies in at most one window, so the winning tap is a chain of selects
-  // (stored[0], a pure Func) and dx a select, with no reductions.
+  // no ceil_mode window past the edge: the lecture's 2x2 pools): every tap is
+  // in bounds and each input pixel lies in at most one window, so the winning
+  // tap is a chain of selects (stored[0], a pure Func) and dx a select, with no
+  // reductions.
   if (w.sx == w.kW && w.sy == w.kH && w.px == 0 && w.py == 0 && w.dx == 1 &&
-      w.dy == 1) {
+      w.dy == 1 && w.outW * w.kW <= w.inW && w.outH * w.kH <= w.inH) {
     std::vector<Var> wv = detail::makeVars(name + "_winner", 4);
     Var wx = wv[0], wy = wv[1], wc = wv[2], wn = wv[3];
     Expr best = input.func(wx * w.kW, wy * w.kH, wc, wn), winning = 0;

@@ -2,46 +2,32 @@
 
 namespace cnnc::lowering {
 
-using cnn::pairOf;
-
 void lowerOp(cnn::MaxPool2dOp op, LoweringContext &cx) {
-  cx.define(op,
-            hl::maxPool2d(cx.tensor(op.getInput()),
-                          {pairOf(op.getKernelSize()), pairOf(op.getStride()),
-                           pairOf(op.getPadding()), pairOf(op.getDilation())},
-                          cx.funcName(op)));
+  cx.define(op, hl::maxPool2d(cx.tensor(op.getInput()), cnn::maxPoolArgsOf(op),
+                              cx.funcName(op)));
 }
 
 void lowerOp(cnn::AvgPool2dOp op, LoweringContext &cx) {
-  cx.define(op, hl::avgPool2d(cx.tensor(op.getInput()),
-                              {pairOf(op.getKernelSize()),
-                               pairOf(op.getStride()),
-                               pairOf(op.getPadding()),
-                               {1, 1}},
+  cx.define(op, hl::avgPool2d(cx.tensor(op.getInput()), cnn::avgPoolArgsOf(op),
                               op.getCountIncludePad(), cx.funcName(op)));
 }
 
 void lowerOp(cnn::AdaptiveAvgPool2dOp op, LoweringContext &cx) {
-  cx.define(op,
-            hl::adaptiveAvgPool2d(cx.tensor(op.getInput()),
-                                  pairOf(op.getOutputSize()), cx.funcName(op)));
+  cx.define(op, hl::adaptiveAvgPool2d(cx.tensor(op.getInput()),
+                                      cnn::pairOf(op.getOutputSize()),
+                                      cx.funcName(op)));
 }
 
 void lowerOp(cnn::MaxPool2dGradOp op, LoweringContext &cx) {
-  cx.define(
-      op, hl::maxPool2dGrad(cx.tensor(op.getInput()), cx.tensor(op.getGrad()),
-                            {pairOf(op.getKernelSize()), pairOf(op.getStride()),
-                             pairOf(op.getPadding()), pairOf(op.getDilation())},
-                            cx.funcName(op)));
+  cx.define(op,
+            hl::maxPool2dGrad(cx.tensor(op.getInput()), cx.tensor(op.getGrad()),
+                              cnn::maxPoolArgsOf(op), cx.funcName(op)));
 }
 
 void lowerOp(cnn::AvgPool2dGradOp op, LoweringContext &cx) {
   cx.define(op, hl::avgPool2dGrad(cx.tensor(op.getGrad()),
                                   cnn::shapeOf(op.getResult()),
-                                  {pairOf(op.getKernelSize()),
-                                   pairOf(op.getStride()),
-                                   pairOf(op.getPadding()),
-                                   {1, 1}},
+                                  cnn::avgPoolArgsOf(op),
                                   op.getCountIncludePad(), cx.funcName(op)));
 }
 

@@ -162,16 +162,11 @@ shp::ShapeResult AddOp::inferShape(Adaptor op) {
 }
 
 shp::ShapeResult MaxPool2dOp::inferShape(Adaptor op) {
-  return shp::maxPool2d(shapeOf(op.getInput()),
-                        {pairOf(op.getKernelSize()), pairOf(op.getStride()),
-                         pairOf(op.getPadding()), pairOf(op.getDilation())});
+  return shp::maxPool2d(shapeOf(op.getInput()), maxPoolArgsOf(op));
 }
 
 shp::ShapeResult AvgPool2dOp::inferShape(Adaptor op) {
-  return shp::avgPool2d(shapeOf(op.getInput()), {pairOf(op.getKernelSize()),
-                                                 pairOf(op.getStride()),
-                                                 pairOf(op.getPadding()),
-                                                 {1, 1}});
+  return shp::avgPool2d(shapeOf(op.getInput()), avgPoolArgsOf(op));
 }
 
 shp::ShapeResult AdaptiveAvgPool2dOp::inferShape(Adaptor op) {
@@ -291,17 +286,11 @@ shp::ShapeResult HardswishGradOp::inferShape(Adaptor op) {
 
 shp::ShapeResult MaxPool2dGradOp::inferShape(Adaptor op) {
   return shp::maxPool2dGrad(shapeOf(op.getInput()), shapeOf(op.getGrad()),
-                            {pairOf(op.getKernelSize()), pairOf(op.getStride()),
-                             pairOf(op.getPadding()),
-                             pairOf(op.getDilation())});
+                            maxPoolArgsOf(op));
 }
 
 shp::ShapeResult AvgPool2dGradOp::inferShape(Adaptor op) {
-  return shp::avgPool2dGrad(shapeOf(op.getGrad()),
-                            {pairOf(op.getKernelSize()),
-                             pairOf(op.getStride()),
-                             pairOf(op.getPadding()),
-                             {1, 1}},
+  return shp::avgPool2dGrad(shapeOf(op.getGrad()), avgPoolArgsOf(op),
                             pairOf(op.getInputSize()));
 }
 

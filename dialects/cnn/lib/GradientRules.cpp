@@ -161,7 +161,7 @@ void MaxPool2dOp::buildGradients(OpBuilder &b, Value grad,
   if (needed[0])
     grads[0] = b.create<MaxPool2dGradOp>(
         getLoc(), getInput().getType(), getInput(), grad, getKernelSize(),
-        getStride(), getPadding(), getDilation());
+        getStride(), getPadding(), getDilation(), getCeilModeAttr());
 }
 
 void AvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
@@ -171,7 +171,8 @@ void AvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
   if (needed[0])
     grads[0] = b.create<AvgPool2dGradOp>(
         getLoc(), getInput().getType(), grad, getKernelSize(), getStride(),
-        getPadding(), getCountIncludePadAttr(), spatialSize(b, getInput()));
+        getPadding(), getCountIncludePadAttr(), spatialSize(b, getInput()),
+        getCeilModeAttr(), getDivisorOverrideAttr());
 }
 
 void AdaptiveAvgPool2dOp::buildGradients(OpBuilder &b, Value grad,

@@ -30,7 +30,8 @@ std::optional<std::string> checkRank(const char *what, const Shape &s,
 
 /// Spatial output size of a sliding window, or an error naming the axis.
 ShapeResult windowOutput(const Shape &input, Pair kernel, Pair stride,
-                         Pair padding, Pair dilation, const char *kernelName) {
+                         Pair padding, Pair dilation, const char *kernelName,
+                         bool ceilMode = false) {
   Shape out = input;
   const char *axis[2] = {"height", "width"};
   for (int i = 0; i < 2; ++i) {
@@ -48,8 +49,8 @@ ShapeResult windowOutput(const Shape &input, Pair kernel, Pair stride,
          << " (input " << in << " + 2 * padding " << padding[i] << ")";
       return ShapeResult::failure(os.str());
     }
-    out[2 + i] =
-        convOutputSize(in, kernel[i], stride[i], padding[i], dilation[i]);
+    out[2 + i] = poolOutputSize(in, kernel[i], stride[i], padding[i],
+                                dilation[i], ceilMode);
   }
   return ShapeResult::success(out);
 }
@@ -75,6 +76,34 @@ int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride,
   if (numerator < 0)
     return 0;
   return numerator / stride + 1;
+}
+
+int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                       int64_t padding, int64_t dilation, bool ceilMode) {
+  if (!ceilMode || in == kDynamic)
+    return convOutputSize(in, kernel, stride, padding, dilation);
+  int64_t numerator = in + 2 * padding - dilation * (kernel - 1) - 1;
+  if (numerator < 0)
+    return 0;
+  int64_t out = (numerator + stride - 1) / stride + 1;
+  if ((out - 1) * stride >= in + padding)
+    --out;
+  return out;
+}
+
+bool poolReadsOutside(const Shape &input, const Pool2dArgs &args) {
+  for (int i = 0; i < 2; ++i) {
+    if (args.padding[i] > 0)
+      return true;
+    const int64_t in = input[2 + i];
+    const int64_t out = poolOutputSize(in, args.kernel[i], args.stride[i], 0,
+                                       args.dilation[i], args.ceilMode);
+    if (in != kDynamic &&
+        (out - 1) * args.stride[i] + (args.kernel[i] - 1) * args.dilation[i] >=
+            in)
+      return true;
+  }
+  return false;
 }
 
 Shape conv2dWeightShape(int64_t inChannels, int64_t outChannels, Pair kernel,
@@ -225,8 +254,10 @@ ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args) {
       return ShapeResult::failure("padding " + pairText(args.padding) +
                                   " must be at most half of the kernel size " +
                                   pairText(args.kernel));
+  if (args.divisorOverride)
+    return ShapeResult::failure("maxpool2d has no divisor_override");
   return windowOutput(input, args.kernel, args.stride, args.padding,
-                      args.dilation, "pooling window");
+                      args.dilation, "pooling window", args.ceilMode);
 }
 
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args) {
@@ -242,8 +273,11 @@ ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args) {
       return ShapeResult::failure("padding " + pairText(args.padding) +
                                   " must be at most half of the kernel size " +
                                   pairText(args.kernel));
+  if (args.divisorOverride && *args.divisorOverride < 1)
+    return ShapeResult::failure("divisor_override must be at least 1, got " +
+                                std::to_string(*args.divisorOverride));
   return windowOutput(input, args.kernel, args.stride, args.padding,
-                      args.dilation, "pooling window");
+                      args.dilation, "pooling window", args.ceilMode);
 }
 
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {

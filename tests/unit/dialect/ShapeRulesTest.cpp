@@ -108,6 +108,45 @@ TEST(Pooling, MaxAndAverage) {
             std::string::npos);
 }
 
+// PyTorch's sizes (torch 2.x, MaxPool2d and AvgPool2d alike): the last
+// window must start inside the input or its left padding.
+TEST(Pooling, CeilMode) {
+  struct Case {
+    int64_t in, k, s, p, floorOut, ceilOut;
+  };
+  for (const Case &c : std::vector<Case>{{5, 2, 2, 0, 2, 3},
+                                         {6, 3, 2, 1, 3, 4},
+                                         {5, 2, 2, 1, 3, 3},
+                                         {7, 3, 2, 0, 3, 3},
+                                         {4, 3, 3, 1, 2, 2}}) {
+    Pool2dArgs args({c.k, c.k}, {c.s, c.s}, {c.p, c.p}, {1, 1});
+    EXPECT_EQ(maxPool2d({D, 2, c.in, c.in}, args).shape,
+              (Shape{D, 2, c.floorOut, c.floorOut}));
+    args.ceilMode = true;
+    EXPECT_EQ(maxPool2d({D, 2, c.in, c.in}, args).shape,
+              (Shape{D, 2, c.ceilOut, c.ceilOut}))
+        << "in " << c.in << " k " << c.k << " s " << c.s << " p " << c.p;
+    EXPECT_EQ(avgPool2d({D, 2, c.in, c.in}, args).shape,
+              (Shape{D, 2, c.ceilOut, c.ceilOut}));
+    // A ceil_mode window past the edge reads a padded input.
+    EXPECT_EQ(poolReadsOutside({D, 2, c.in, c.in}, args),
+              c.p > 0 || c.ceilOut > c.floorOut);
+  }
+  EXPECT_FALSE(
+      poolReadsOutside({D, 2, 8, 8}, {{2, 2}, {2, 2}, {0, 0}, {1, 1}}));
+}
+
+TEST(Pooling, DivisorOverride) {
+  Pool2dArgs args({2, 2}, {2, 2}, {0, 0}, {1, 1});
+  args.divisorOverride = 3;
+  EXPECT_TRUE(avgPool2d({D, 2, 8, 8}, args).ok());
+  EXPECT_NE(maxPool2d({D, 2, 8, 8}, args).error.find("no divisor_override"),
+            std::string::npos);
+  args.divisorOverride = 0;
+  EXPECT_NE(avgPool2d({D, 2, 8, 8}, args).error.find("at least 1"),
+            std::string::npos);
+}
+
 TEST(Pooling, Adaptive) {
   ShapeResult r = adaptiveAvgPool2d({D, 512, 7, 7}, {1, 1});
   ASSERT_TRUE(r.ok());

@@ -527,6 +527,10 @@ TEST(GradPooling, MaxPoolAgainstFiniteDifferences) {
       {7, 9, {{3, 2}, {1, 2}, {1, 1}, {1, 1}}}, // stride 1: heavy overlap
       {9, 7, {{3, 3}, {2, 1}, {1, 0}, {2, 2}}}, // dilation
       {5, 8, {{2, 3}, {3, 3}, {1, 1}, {1, 1}}}, // stride > kernel: gaps
+      // ceil_mode windows past the edge: tiling, overlapping, dilated
+      {7, 9, ceilMode({{2, 2}, {2, 2}, {0, 0}, {1, 1}})},
+      {6, 7, ceilMode({{3, 3}, {2, 2}, {1, 1}, {1, 1}})},
+      {8, 7, ceilMode({{2, 3}, {3, 2}, {0, 1}, {2, 1}})},
   };
   for (const Spec &s : specs) {
     Shape xShape{kDynamic, 2, s.H, s.W};
@@ -534,9 +538,7 @@ TEST(GradPooling, MaxPoolAgainstFiniteDifferences) {
     Input x = makeInput("x", xShape), dy = makeInput("dy", yShape);
     grads.push_back(maxPool2dGrad(x.tensor, dy.tensor, s.args));
     GradCase c{"maxpool grad " + std::to_string(s.H) + "x" +
-                   std::to_string(s.W) + " k " + pairText(s.args.kernel) +
-                   " s " + pairText(s.args.stride) + " p " +
-                   pairText(s.args.padding) + " d " + pairText(s.args.dilation),
+                   std::to_string(s.W) + " " + poolText(s.args),
                grads.back().output, nullptr};
     Pool2dArgs args = s.args;
     c.prepare = [=](int batch, std::mt19937 &rng) mutable {
@@ -614,11 +616,16 @@ TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
   std::mt19937 rng(7);
   std::vector<LoweredGrad> grads;
   std::vector<GradCase> cases;
+  Pool2dArgs divided({3, 2}, {2, 2}, {1, 0}, {1, 1});
+  divided.divisorOverride = 5;
   const std::vector<Pool2dArgs> specs = {
       {{2, 2}, {2, 2}, {0, 0}, {1, 1}},
       {{3, 3}, {2, 2}, {1, 1}, {1, 1}},
       {{3, 2}, {1, 2}, {1, 1}, {1, 1}},
       {{4, 3}, {3, 1}, {2, 0}, {1, 1}},
+      ceilMode({{2, 2}, {2, 2}, {0, 0}, {1, 1}}),
+      ceilMode({{4, 4}, {3, 3}, {2, 1}, {1, 1}}),
+      ceilMode(divided),
   };
   for (const Pool2dArgs &args : specs)
     for (bool includePad : {true, false}) {
@@ -626,8 +633,7 @@ TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
       Shape yShape = cnn::shape::avgPool2d(xShape, args).shape;
       Input dy = makeInput("dy", yShape);
       grads.push_back(avgPool2dGrad(dy.tensor, xShape, args, includePad));
-      GradCase c{"avgpool grad k " + pairText(args.kernel) + " s " +
-                     pairText(args.stride) + " p " + pairText(args.padding) +
+      GradCase c{"avgpool grad " + poolText(args) +
                      (includePad ? " count_include_pad" : " exclude pad"),
                  grads.back().output, nullptr};
       c.prepare = [=](int batch, std::mt19937 &rng) mutable {

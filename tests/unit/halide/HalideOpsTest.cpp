@@ -370,6 +370,12 @@ TEST(HalidePooling, MaxPoolPaddingStrideDilation) {
       {7, 9, {{3, 2}, {1, 2}, {1, 1}, {1, 1}}},
       {9, 7, {{3, 3}, {2, 1}, {1, 0}, {2, 2}}},
       {6, 21, {{2, 3}, {1, 1}, {0, 1}, {1, 2}}},
+      // ceil_mode: a last window past the edge (tiling, padded, dilated),
+      // and one PyTorch drops (it would start in the right padding)
+      {7, 9, ceilMode({{2, 2}, {2, 2}, {0, 0}, {1, 1}})},
+      {6, 7, ceilMode({{3, 3}, {2, 2}, {1, 1}, {1, 1}})},
+      {8, 7, ceilMode({{2, 3}, {3, 2}, {0, 1}, {2, 1}})},
+      {5, 5, ceilMode({{2, 2}, {2, 2}, {1, 1}, {1, 1}})},
       // dilation 3, padding 2 on a 2-wide input: the middle window holds
       // only padding, so PyTorch gives -inf there
       {3, 2, {{2, 2}, {1, 1}, {1, 2}, {1, 3}}},
@@ -385,9 +391,7 @@ TEST(HalidePooling, MaxPoolPaddingStrideDilation) {
   for (const Spec &s : specs) {
     Case c;
     c.label = "maxpool " + std::to_string(s.H) + "x" + std::to_string(s.W) +
-              " k " + pairText(s.args.kernel) + " s " +
-              pairText(s.args.stride) + " p " + pairText(s.args.padding) +
-              " d " + pairText(s.args.dilation);
+              " " + poolText(s.args);
     c.input = makeInput("x", {kDynamic, 3, s.H, s.W});
     ops.push_back(maxPool2d(c.input.tensor, s.args));
     c.output = ops.back().output;
@@ -402,17 +406,25 @@ TEST(HalidePooling, AvgPoolCountIncludePad) {
   std::mt19937 rng(7);
   std::vector<LoweredOp> ops;
   std::vector<Case> cases;
+  Pool2dArgs divided({3, 2}, {2, 2}, {1, 0}, {1, 1});
+  divided.divisorOverride = 5;
   const std::vector<Pool2dArgs> specs = {
       {{2, 2}, {2, 2}, {0, 0}, {1, 1}},
       {{3, 3}, {2, 2}, {1, 1}, {1, 1}},
       {{3, 2}, {1, 2}, {1, 1}, {1, 1}},
       {{4, 3}, {3, 1}, {2, 0}, {1, 1}},
+      // ceil_mode on a 7x9 input: windows past the edge (divided by their
+      // part inside the padded input), with and without padding
+      ceilMode({{2, 2}, {2, 2}, {0, 0}, {1, 1}}),
+      ceilMode({{3, 2}, {2, 2}, {1, 1}, {1, 1}}),
+      ceilMode({{4, 4}, {3, 3}, {2, 1}, {1, 1}}),
+      divided,
+      ceilMode(divided),
   };
   for (const Pool2dArgs &args : specs)
     for (bool includePad : {true, false}) {
       Case c;
-      c.label = "avgpool k " + pairText(args.kernel) + " s " +
-                pairText(args.stride) + " p " + pairText(args.padding) +
+      c.label = "avgpool " + poolText(args) +
                 (includePad ? " count_include_pad" : " exclude pad");
       c.input = makeInput("x", {kDynamic, 2, 7, 9});
       ops.push_back(avgPool2d(c.input.tensor, args, includePad));

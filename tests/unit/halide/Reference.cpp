@@ -88,6 +88,21 @@ std::string pairText(Pair p) {
   return std::to_string(p[0]) + "x" + std::to_string(p[1]);
 }
 
+std::string poolText(const Pool2dArgs &a) {
+  std::string text = "k " + pairText(a.kernel) + " s " + pairText(a.stride) +
+                     " p " + pairText(a.padding) + " d " + pairText(a.dilation);
+  if (a.ceilMode)
+    text += " ceil";
+  if (a.divisorOverride)
+    text += " divisor " + std::to_string(*a.divisorOverride);
+  return text;
+}
+
+Pool2dArgs ceilMode(Pool2dArgs a) {
+  a.ceilMode = true;
+  return a;
+}
+
 // --- double references -------------------------------------------------------
 
 int outSize(int in, int k, int s, int p, int d) {
@@ -330,12 +345,18 @@ DT refActivation(Act act, const DT &x) {
   return y;
 }
 
+namespace {
+/// A pool's output extent along axis i (0: height): the shape rule's, which
+/// ShapeRulesTest checks against PyTorch's sizes.
+int64_t poolOut(int64_t in, const Pool2dArgs &a, int i) {
+  return cnn::shape::poolOutputSize(in, a.kernel[i], a.stride[i], a.padding[i],
+                                    a.dilation[i], a.ceilMode);
+}
+} // namespace
+
 DT refMaxPool(const DT &x, const Pool2dArgs &a) {
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t OH = outSize(int(H), int(a.kernel[0]), int(a.stride[0]),
-                             int(a.padding[0]), int(a.dilation[0]));
-  const int64_t OW = outSize(int(W), int(a.kernel[1]), int(a.stride[1]),
-                             int(a.padding[1]), int(a.dilation[1]));
+  const int64_t OH = poolOut(H, a, 0), OW = poolOut(W, a, 1);
   DT y({N, C, OH, OW});
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c)
@@ -358,8 +379,7 @@ DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   const int64_t KH = a.kernel[0], KW = a.kernel[1], SH = a.stride[0],
                 SW = a.stride[1], PH = a.padding[0], PW = a.padding[1];
-  const int64_t OH = outSize(int(H), int(KH), int(SH), int(PH), 1);
-  const int64_t OW = outSize(int(W), int(KW), int(SW), int(PW), 1);
+  const int64_t OH = poolOut(H, a, 0), OW = poolOut(W, a, 1);
   DT y({N, C, OH, OW});
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c)
@@ -377,8 +397,10 @@ DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
           for (int64_t iy = hs; iy < he; ++iy)
             for (int64_t ix = ws; ix < we; ++ix)
               sum += x.at({n, c, iy, ix});
-          y.at({n, c, oy, ox}) =
-              sum / double(countIncludePad ? poolSize : (he - hs) * (we - ws));
+          const int64_t divisor = a.divisorOverride ? *a.divisorOverride
+                                  : countIncludePad ? poolSize
+                                                    : (he - hs) * (we - ws);
+          y.at({n, c, oy, ox}) = sum / double(divisor);
         }
   return y;
 }

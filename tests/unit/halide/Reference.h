@@ -93,6 +93,10 @@ Input makeInput(const std::string &name, const Shape &shape);
 
 /// "2x3" for {2, 3}, for case labels.
 std::string pairText(Pair p);
+/// "k 2x2 s 2x2 p 0x0 d 1x1", then " ceil" and " divisor 3" when set.
+std::string poolText(const Pool2dArgs &a);
+/// `a` with ceil_mode on.
+Pool2dArgs ceilMode(Pool2dArgs a);
 
 // --- double references -------------------------------------------------------
 

@@ -45,6 +45,28 @@ shape::Shape shapeOf(mlir::Value value);
 /// The [h, w] of a Cnn_PairAttr (two i64, checked by the op verifiers).
 shape::Pair pairOf(mlir::ArrayAttr attr);
 
+/// The window of a maxpool2d or maxpool2d_grad (op or adaptor).
+template <typename OpOrAdaptor>
+shape::Pool2dArgs maxPoolArgsOf(OpOrAdaptor op) {
+  shape::Pool2dArgs args{pairOf(op.getKernelSize()), pairOf(op.getStride()),
+                         pairOf(op.getPadding()), pairOf(op.getDilation())};
+  args.ceilMode = op.getCeilMode();
+  return args;
+}
+
+/// The window and divisor of an avgpool2d or avgpool2d_grad (op or adaptor).
+template <typename OpOrAdaptor>
+shape::Pool2dArgs avgPoolArgsOf(OpOrAdaptor op) {
+  shape::Pool2dArgs args{pairOf(op.getKernelSize()),
+                         pairOf(op.getStride()),
+                         pairOf(op.getPadding()),
+                         {1, 1}};
+  args.ceilMode = op.getCeilMode();
+  if (mlir::IntegerAttr divisor = op.getDivisorOverrideAttr())
+    args.divisorOverride = divisor.getInt();
+  return args;
+}
+
 mlir::LogicalResult verifyParameter(ParameterOp op);
 mlir::LogicalResult verifySgdUpdate(SgdUpdateOp op);
 mlir::LogicalResult verifyBatchNorm2dStatsUpdate(BatchNorm2dStatsUpdateOp op);
@@ -81,8 +103,7 @@ mlir::LogicalResult inferReturnTypesByShapeRule(
     mlir::ValueRange operands, mlir::DictionaryAttr attributes,
     mlir::RegionRange regions, llvm::SmallVectorImpl<mlir::Type> &inferred) {
   typename OpTy::Adaptor adaptor(operands, attributes, regions);
-  if (mlir::failed(
-          detail::verifyAttributes<OpTy>(adaptor, context, location)))
+  if (mlir::failed(detail::verifyAttributes<OpTy>(adaptor, context, location)))
     return mlir::failure();
   if (!detail::allRanked(operands)) {
     inferred.push_back(

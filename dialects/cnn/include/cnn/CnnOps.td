@@ -205,9 +205,13 @@ def Cnn_AddOp : Cnn_InferredOp<"add", [Cnn_Pointwise,
 
 def Cnn_MaxPool2dOp : Cnn_InferredOp<"maxpool2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "2-D max pooling with -inf padding, as torch.nn.MaxPool2d";
+  let description = [{
+    ceil_mode (present: PyTorch's ceil_mode=True) rounds the output size up;
+    the extra windows are clipped to the input.
+  }];
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_PairAttr:$kernel_size,
                        Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
-                       Cnn_PairAttr:$dilation);
+                       Cnn_PairAttr:$dilation, UnitAttr:$ceil_mode);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
@@ -217,10 +221,14 @@ def Cnn_AvgPool2dOp : Cnn_InferredOp<"avgpool2d", [DeclareOpInterfaceMethods<Cnn
   let description = [{
     With count_include_pad (PyTorch's default) zero padding counts in the
     divisor; without it only the input elements under the window do.
+    ceil_mode as maxpool2d's (a window past the padded input divides by
+    its part inside it); divisor_override, when present, is every window's
+    divisor.
   }];
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_PairAttr:$kernel_size,
                        Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
-                       BoolAttr:$count_include_pad);
+                       BoolAttr:$count_include_pad, UnitAttr:$ceil_mode,
+                       OptionalAttr<I64Attr>:$divisor_override);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
@@ -429,7 +437,8 @@ def Cnn_MaxPool2dGradOp : Cnn_TrainingOp<"maxpool2d_grad"> {
   let summary = "Gradient of maxpool2d: to the first maximum of each window";
   let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad,
                        Cnn_PairAttr:$kernel_size, Cnn_PairAttr:$stride,
-                       Cnn_PairAttr:$padding, Cnn_PairAttr:$dilation);
+                       Cnn_PairAttr:$padding, Cnn_PairAttr:$dilation,
+                       UnitAttr:$ceil_mode);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
@@ -438,7 +447,9 @@ def Cnn_AvgPool2dGradOp : Cnn_TrainingOp<"avgpool2d_grad"> {
   let summary = "Gradient of avgpool2d";
   let arguments = (ins Cnn_F32Tensor:$grad, Cnn_PairAttr:$kernel_size,
                        Cnn_PairAttr:$stride, Cnn_PairAttr:$padding,
-                       BoolAttr:$count_include_pad, Cnn_PairAttr:$input_size);
+                       BoolAttr:$count_include_pad, Cnn_PairAttr:$input_size,
+                       UnitAttr:$ceil_mode,
+                       OptionalAttr<I64Attr>:$divisor_override);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }

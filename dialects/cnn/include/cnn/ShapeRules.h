@@ -43,10 +43,20 @@ struct Conv2dArgs {
 };
 
 struct Pool2dArgs {
+  Pool2dArgs() = default;
+  /// The window; floor mode and the usual divisor.
+  Pool2dArgs(Pair kernel, Pair stride, Pair padding, Pair dilation)
+      : kernel(kernel), stride(stride), padding(padding), dilation(dilation) {}
+
   Pair kernel{1, 1};
   Pair stride{1, 1};
   Pair padding{0, 0};
   Pair dilation{1, 1};
+  /// PyTorch's ceil_mode: the output size rounds up, keeping only windows
+  /// that start inside the input or its left padding.
+  bool ceilMode = false;
+  /// avgpool2d's divisor_override: every window divides by it (nonzero).
+  std::optional<int64_t> divisorOverride;
 };
 
 /// The lecture's output size, generalised by dilation:
@@ -54,6 +64,16 @@ struct Pool2dArgs {
 /// input and a value < 1 when the (dilated) kernel does not fit.
 int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride,
                        int64_t padding, int64_t dilation);
+/// A pool's output size: convOutputSize, or with ceil_mode PyTorch's
+/// ceil((in + 2p - d(k - 1) - 1) / s) + 1, less one when the last window
+/// would start at or past the input plus its left padding.
+int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride,
+                       int64_t padding, int64_t dilation, bool ceilMode);
+
+/// Whether a pool's windows read outside its input: padding, or a ceil_mode
+/// window reaching past the bottom or right edge. Such a pool reads a
+/// padded copy of its input.
+bool poolReadsOutside(const Shape &input, const Pool2dArgs &args);
 
 /// Weight shape of a convolution: [out, in / groups, kH, kW].
 Shape conv2dWeightShape(int64_t inChannels, int64_t outChannels, Pair kernel,

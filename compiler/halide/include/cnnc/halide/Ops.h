@@ -60,8 +60,9 @@ using ElementFormula = std::function<Halide::Expr(const Halide::Expr &x)>;
 ///  - Conv2d, Linear, the pools: `accum` holds the reduction (a pure
 ///    initial value, then exactly one update over `rdom`); `output` is a
 ///    pure Func reading `accum` (identity, or the division of an average).
-///  - Conv2d, MaxPool2d, AvgPool2d with padding: `padded` is the input with
-///    its constant boundary (0, or -inf for max); undefined without padding.
+///  - Conv2d, MaxPool2d, AvgPool2d with padding (or a ceil_mode window past
+///    the input): `padded` is the input with its constant boundary (0, or
+///    -inf for max); undefined otherwise.
 ///  - Elementwise (activations, add) and Flatten: only `output` (a pure
 ///    element-wise / index remapping Func); `accum`, `padded` undefined.
 ///  - BatchNorm2d: `output` is x * scale(c) + shift(c), element-wise;
@@ -140,13 +141,13 @@ LoweredOp linear(const Tensor &input, const Tensor &weight,
 LoweredOp elementwise(const Tensor &input, const ElementFormula &formula,
                       const std::string &name = "elementwise");
 
-/// PyTorch MaxPool2d (floor mode): pads with -inf; padding, stride, dilation.
+/// PyTorch MaxPool2d: pads with -inf; padding, stride, dilation, ceil_mode.
 LoweredOp maxPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
                     const std::string &name = "maxpool2d");
 
-/// PyTorch AvgPool2d (floor mode, no dilation). With countIncludePad the
+/// PyTorch AvgPool2d (no dilation; ceil_mode). With countIncludePad the
 /// divisor is the window clipped to the padded input, else the number of
-/// real input elements in the window.
+/// real input elements in the window; args.divisorOverride replaces both.
 LoweredOp avgPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
                     bool countIncludePad,
                     const std::string &name = "avgpool2d");
