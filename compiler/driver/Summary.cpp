@@ -135,7 +135,8 @@ NetworkSummary summarize(ModuleOp module) {
                 s.jump[i] *= std::max<int64_t>(1, in[2 + i] / o);
               }
         })
-        .Case([&](cnn::FlattenOp) { s.flops = 0; })
+        // Copies: no arithmetic.
+        .Case<cnn::FlattenOp, cnn::Pad2dOp>([&](Operation *) { s.flops = 0; })
         .Default([&](Operation *) { s.flops = out; });
     if (s.outputShape.size() == 2)
       wholeInput(s);

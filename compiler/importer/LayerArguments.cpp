@@ -7,6 +7,7 @@
 #include "cnnc/importer/Suggest.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <set>
 
@@ -36,6 +37,30 @@ bool hasRequiredArguments(const LayerDef &def) {
   return false;
 }
 
+/// Reads one of `spec.choices` into value.choice; reports another word
+/// (suggesting the nearest) after "'<name>' must be <expected>".
+bool readChoice(YamlReader &reader, const ArgSpec &spec, const YAML::Node &node,
+                const std::string &expected, ArgValue &value) {
+  const std::string word = node.IsScalar() ? node.Scalar() : "";
+  if (std::find(spec.choices.begin(), spec.choices.end(), word) !=
+      spec.choices.end()) {
+    value.choice = word;
+    return true;
+  }
+  std::string message = "'" + spec.name + "' must be " + expected + ", got " +
+                        YamlReader::describe(node);
+  if (auto near = nearestMatch(word, spec.choices))
+    message += "; did you mean '" + *near + "'?";
+  reader.error(node, message);
+  return false;
+}
+
+/// Whether `node` is a word rather than a number or a list.
+bool isWord(const YAML::Node &node) {
+  return node.IsScalar() && !node.Scalar().empty() &&
+         std::isalpha(static_cast<unsigned char>(node.Scalar()[0]));
+}
+
 /// Reads the value of argument `spec` from `node`; reports what is wrong.
 std::optional<ArgValue> readArgument(YamlReader &reader, const ArgSpec &spec,
                                      const YAML::Node &node) {
@@ -55,6 +80,13 @@ std::optional<ArgValue> readArgument(YamlReader &reader, const ArgSpec &spec,
     break;
   }
   case ArgSpec::Type::Pair: {
+    if (!spec.choices.empty() && isWord(node)) {
+      if (!readChoice(reader, spec, node,
+                      "an integer, [h, w] or one of " + joinNames(spec.choices),
+                      value))
+        return std::nullopt;
+      break;
+    }
     auto v = reader.pair(node, name, int64_t(spec.min));
     if (!v)
       return std::nullopt;
@@ -87,21 +119,11 @@ std::optional<ArgValue> readArgument(YamlReader &reader, const ArgSpec &spec,
     value.real = *v;
     break;
   }
-  case ArgSpec::Type::Choice: {
-    const std::string word = node.IsScalar() ? node.Scalar() : "";
-    if (std::find(spec.choices.begin(), spec.choices.end(), word) ==
-        spec.choices.end()) {
-      std::string message = "'" + name + "' must be one of " +
-                            joinNames(spec.choices) + ", got " +
-                            YamlReader::describe(node);
-      if (auto near = nearestMatch(word, spec.choices))
-        message += "; did you mean '" + *near + "'?";
-      reader.error(node, message);
+  case ArgSpec::Type::Choice:
+    if (!readChoice(reader, spec, node, "one of " + joinNames(spec.choices),
+                    value))
       return std::nullopt;
-    }
-    value.choice = word;
     break;
-  }
   }
   if (spec.onlyValue && (spec.type == ArgSpec::Type::Flag
                              ? value.flag != spec.onlyValue->flag

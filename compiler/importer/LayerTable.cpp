@@ -75,6 +75,10 @@ ArgSpec ArgSpec::defaultsToArgument(std::string other) && {
   defaultFrom = std::move(other);
   return std::move(*this);
 }
+ArgSpec ArgSpec::orOneOf(std::vector<std::string> words) && {
+  choices = std::move(words);
+  return std::move(*this);
+}
 ArgSpec ArgSpec::optional() && {
   presence = Presence::Optional;
   return std::move(*this);
@@ -154,20 +158,66 @@ NamedAttribute named(LayerBuilder &b, const char *name, mlir::Attribute value) {
   return b.builder().getNamedAttr(name, value);
 }
 
+mlir::ArrayAttr pairAttr(LayerBuilder &b, shp::Pair p) {
+  return b.builder().getI64ArrayAttr({p[0], p[1]});
+}
+
+/// What a conv2d pads, [begin, end] per axis and the mode: PyTorch's
+/// padding 'same' (stride 1 only, as PyTorch), 'valid' (none), or the same
+/// number on both sides.
+std::optional<shp::Pad2dArgs> convPadding(LayerBuilder &b) {
+  const LayerArgs &a = b.args();
+  const ArgValue &padding = *a.given("padding");
+  shp::Pad2dArgs pad;
+  if (padding.choice == "same") {
+    if (a.pair("stride") != shp::Pair{1, 1}) {
+      b.errorAt(padding.pos.value_or(b.layer().pos),
+                "padding 'same' needs stride 1, as in PyTorch (the output "
+                "would not keep the input size); give the padding as numbers");
+      return std::nullopt;
+    }
+    pad = shp::samePadding(a.pair("kernel_size"), a.pair("dilation"));
+  } else if (padding.choice.empty()) {
+    pad.begin = pad.end = padding.pair;
+  }
+  pad.mode = *shp::padModeNamed(a.choice("padding_mode"));
+  return pad;
+}
+
+/// A conv2d pads by itself with zeros on both sides alike; otherwise (an
+/// even kernel with padding 'same', or padding_mode) a pad2d comes first,
+/// as PyTorch's Conv2d calls F.pad.
 Value buildConv2d(LayerBuilder &b) {
   if (!b.requireInputRank(4, "an [N, C, H, W] input"))
     return nullptr;
   const LayerArgs &a = b.args();
   const int64_t in = b.inputShape()[1], out = a.integer("out_channels");
   b.checkDeclared("in_channels", in, "channels");
+  std::optional<shp::Pad2dArgs> pad = convPadding(b);
+  if (!pad)
+    return nullptr;
   Value weight = b.parameter(
       "weight", shp::conv2dWeightShape(in, out, a.pair("kernel_size"),
                                        a.integer("groups")));
   Value bias = a.flag("bias") ? b.parameter("bias", {out}) : Value();
+  Value input = b.input();
+  shp::Pair padding = pad->begin;
+  const bool none = pad->begin == shp::Pair{0, 0} && pad->end == pad->begin;
+  if (pad->begin != pad->end || (pad->mode != shp::PadMode::Zeros && !none)) {
+    input = b.create<cnn::Pad2dOp>(
+        {input},
+        {named(b, "begin", pairAttr(b, pad->begin)),
+         named(b, "end", pairAttr(b, pad->end)),
+         named(b, "mode",
+               b.builder().getStringAttr(shp::padModeName(pad->mode)))});
+    if (!input)
+      return nullptr;
+    padding = {0, 0};
+  }
   return b.create<cnn::Conv2dOp>(
-      {b.input(), weight, bias},
+      {input, weight, bias},
       {named(b, "stride", b.pairAttr("stride")),
-       named(b, "padding", b.pairAttr("padding")),
+       named(b, "padding", pairAttr(b, padding)),
        named(b, "dilation", b.pairAttr("dilation")),
        named(b, "groups", b.builder().getI64IntegerAttr(a.integer("groups")))});
 }
@@ -298,9 +348,12 @@ std::vector<LayerDef> makeTable() {
        {A::integer("in_channels", 1).optional(), A::integer("out_channels", 1),
         A::pair("kernel_size", 1),
         A::pair("stride", 1).defaultsTo(shp::Pair{1, 1}),
-        A::pair("padding", 0).defaultsTo(shp::Pair{0, 0}),
+        A::pair("padding", 0)
+            .orOneOf({"same", "valid"})
+            .defaultsTo(shp::Pair{0, 0}),
         A::pair("dilation", 1).defaultsTo(shp::Pair{1, 1}),
         A::integer("groups", 1).defaultsTo(int64_t(1)),
+        A::choice("padding_mode", shp::padModeNames()).defaultsTo("zeros"),
         A::flag("bias").defaultsTo(true),
         A::flag("trainable").defaultsTo(true)},
        1,

@@ -56,6 +56,10 @@ void lowerOp(cnn::MaxPool2dGradOp op, LoweringContext &cx);
 void lowerOp(cnn::AvgPool2dGradOp op, LoweringContext &cx);
 void lowerOp(cnn::AdaptiveAvgPool2dGradOp op, LoweringContext &cx);
 
+// ops/Padding.cpp
+void lowerOp(cnn::Pad2dOp op, LoweringContext &cx);
+void lowerOp(cnn::Pad2dGradOp op, LoweringContext &cx);
+
 // ops/Reshape.cpp
 void lowerOp(cnn::FlattenOp op, LoweringContext &cx);
 void lowerOp(cnn::UnflattenOp op, LoweringContext &cx);

@@ -112,19 +112,26 @@ class InputActivations(nn.Module):
 
 
 class Windows(nn.Module):
-    """tests/e2e/windows.yaml: pooling and padding options."""
+    """tests/e2e/windows.yaml: padding and pooling options."""
 
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
-        self.conv2 = nn.Conv2d(6, 8, 3, padding=1)
-        self.fc1 = nn.Linear(8 * 3 * 2, 10)
+        self.same_even = nn.Conv2d(3, 6, 4, padding="same")
+        self.reflect = nn.Conv2d(6, 6, 3, padding=2, padding_mode="reflect")
+        self.circular = nn.Conv2d(6, 8, (2, 3), padding=(1, 2),
+                                  padding_mode="circular")
+        self.replicate = nn.Conv2d(8, 8, 3, padding=1, padding_mode="replicate")
+        self.same_dilated = nn.Conv2d(8, 8, 3, padding="same", dilation=2)
+        self.valid = nn.Conv2d(8, 6, 2, padding="valid", padding_mode="reflect")
+        self.fc1 = nn.Linear(6 * 3 * 3, 10)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2, ceil_mode=True)
-        x = torch.tanh(self.conv2(x))
+        x = self.reflect(F.relu(self.same_even(x)))
+        x = F.max_pool2d(x, 2, ceil_mode=True)
+        x = self.replicate(torch.tanh(self.circular(x)))
+        x = self.same_dilated(x)
         x = F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
-        x = F.avg_pool2d(x, 2, 1, divisor_override=3)
+        x = F.avg_pool2d(self.valid(x), 2, 1, divisor_override=3)
         return self.fc1(torch.flatten(x, 1))
 
 

@@ -18,6 +18,8 @@ const char *opKindName(OpKind kind) {
     return "avgpool2d";
   case OpKind::AdaptiveAvgPool2d:
     return "adaptive_avgpool2d";
+  case OpKind::Pad2d:
+    return "pad2d";
   case OpKind::Flatten:
     return "flatten";
   case OpKind::BatchNorm2d:
@@ -119,6 +121,27 @@ Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out) {
 
 Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out) {
   return ((o + 1) * in + out - 1) / out;
+}
+
+Halide::Expr padSource(const Halide::Expr &p, int extent, int before,
+                       cnn::shape::PadMode mode) {
+  using Halide::clamp;
+  using Halide::select;
+  Halide::Expr i = p - before;
+  Halide::Expr source;
+  switch (mode) {
+  case cnn::shape::PadMode::Zeros:
+  case cnn::shape::PadMode::Replicate:
+    source = i;
+    break;
+  case cnn::shape::PadMode::Reflect: // -1 -> 1, extent -> extent - 2
+    source = select(i < 0, -i, i >= extent, 2 * extent - 2 - i, i);
+    break;
+  case cnn::shape::PadMode::Circular:
+    source = select(i < 0, i + extent, i >= extent, i - extent, i);
+    break;
+  }
+  return clamp(source, 0, extent - 1);
 }
 
 Halide::Expr avgPoolDivisor(const Halide::Expr &oy, const Halide::Expr &ox,

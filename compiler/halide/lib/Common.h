@@ -52,6 +52,13 @@ int reductionLanes(int extent, int natural);
 Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out);
 Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out);
 
+/// The input index that padded position `p` copies along an axis of
+/// `extent` with `before` padded positions ahead of it (pad2d's modes;
+/// zeros clamps to the edge, the caller masks the border). Always inside
+/// [0, extent): pads are within the shape rule's limits.
+Halide::Expr padSource(const Halide::Expr &p, int extent, int before,
+                       cnn::shape::PadMode mode);
+
 /// PyTorch AvgPool2d's divisor of output window (oy, ox) over an input of
 /// inH x inW: the window clipped to the padded input [-pad, in + pad)
 /// (countIncludePad), or further clipped to the real input [0, in);

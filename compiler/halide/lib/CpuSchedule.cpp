@@ -617,6 +617,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
       scheduleLinear(g, machine);
       break;
     case OpKind::Elementwise:
+    case OpKind::Pad2d: // a copy with a border, stored like an activation
       scheduleElementwise(g, natural);
       break;
     case OpKind::Flatten:

@@ -182,6 +182,23 @@ shp::ShapeResult BatchNorm2dOp::inferShape(Adaptor op) {
                                     {"running_var", op.getRunningVar()}}));
 }
 
+namespace {
+shp::ShapeResult unknownPadMode(llvm::StringRef mode) {
+  std::string names;
+  for (const std::string &name : shp::padModeNames())
+    names += (names.empty() ? "" : ", ") + name;
+  return shp::ShapeResult::failure("mode must be one of " + names + ", got '" +
+                                   mode.str() + "'");
+}
+} // namespace
+
+shp::ShapeResult Pad2dOp::inferShape(Adaptor op) {
+  std::optional<shp::Pad2dArgs> args = padArgsOf(op);
+  if (!args)
+    return unknownPadMode(op.getMode());
+  return shp::pad2d(shapeOf(op.getInput()), *args);
+}
+
 shp::ShapeResult FlattenOp::inferShape(Adaptor op) {
   return shp::flatten(shapeOf(op.getInput()));
 }
@@ -297,6 +314,14 @@ shp::ShapeResult AvgPool2dGradOp::inferShape(Adaptor op) {
 shp::ShapeResult AdaptiveAvgPool2dGradOp::inferShape(Adaptor op) {
   return shp::adaptiveAvgPool2dGrad(shapeOf(op.getGrad()),
                                     pairOf(op.getInputSize()));
+}
+
+shp::ShapeResult Pad2dGradOp::inferShape(Adaptor op) {
+  std::optional<shp::Pad2dArgs> args = padArgsOf(op);
+  if (!args)
+    return unknownPadMode(op.getMode());
+  return shp::pad2dGrad(shapeOf(op.getGrad()), *args,
+                        pairOf(op.getInputSize()));
 }
 
 shp::ShapeResult UnflattenOp::inferShape(Adaptor op) {

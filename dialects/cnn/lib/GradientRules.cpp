@@ -175,6 +175,15 @@ void AvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
         getCeilModeAttr(), getDivisorOverrideAttr());
 }
 
+void Pad2dOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                             SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<Pad2dGradOp>(getLoc(), getInput().getType(), grad,
+                                     getBegin(), getEnd(), getModeAttr(),
+                                     spatialSize(b, getInput()));
+}
+
 void AdaptiveAvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
                                          ArrayRef<bool> needed,
                                          SmallVectorImpl<Value> &grads) {

@@ -1,5 +1,6 @@
 #include "cnn/ShapeRules.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -76,6 +77,42 @@ int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride,
   if (numerator < 0)
     return 0;
   return numerator / stride + 1;
+}
+
+std::optional<PadMode> padModeNamed(const std::string &name) {
+  for (PadMode mode : {PadMode::Zeros, PadMode::Reflect, PadMode::Replicate,
+                       PadMode::Circular})
+    if (name == padModeName(mode))
+      return mode;
+  return std::nullopt;
+}
+
+const char *padModeName(PadMode mode) {
+  switch (mode) {
+  case PadMode::Zeros:
+    return "zeros";
+  case PadMode::Reflect:
+    return "reflect";
+  case PadMode::Replicate:
+    return "replicate";
+  case PadMode::Circular:
+    return "circular";
+  }
+  return "?";
+}
+
+std::vector<std::string> padModeNames() {
+  return {"zeros", "reflect", "replicate", "circular"};
+}
+
+Pad2dArgs samePadding(Pair kernel, Pair dilation) {
+  Pad2dArgs args;
+  for (int i = 0; i < 2; ++i) {
+    const int64_t total = dilation[i] * (kernel[i] - 1);
+    args.begin[i] = total / 2;
+    args.end[i] = total - total / 2;
+  }
+  return args;
 }
 
 int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride,
@@ -289,6 +326,35 @@ ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {
       {input[0], input[1], outputSize[0], outputSize[1]});
 }
 
+ShapeResult pad2d(const Shape &input, const Pad2dArgs &args) {
+  if (auto e = checkRank("pad2d input", input, 4))
+    return ShapeResult::failure(*e);
+  if (auto e = checkPair("padding", args.begin, 0))
+    return ShapeResult::failure(*e);
+  if (auto e = checkPair("padding", args.end, 0))
+    return ShapeResult::failure(*e);
+  Shape out = input;
+  const char *axis[2] = {"height", "width"};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t in = input[2 + i];
+    if (in == kDynamic)
+      continue;
+    const int64_t most = std::max(args.begin[i], args.end[i]);
+    std::string limit;
+    if (args.mode == PadMode::Reflect && most >= in)
+      limit = "less than";
+    else if (args.mode == PadMode::Circular && most > in)
+      limit = "at most";
+    if (!limit.empty())
+      return ShapeResult::failure(std::string(padModeName(args.mode)) +
+                                  " padding " + std::to_string(most) +
+                                  " must be " + limit + " the input " +
+                                  axis[i] + " " + std::to_string(in));
+    out[2 + i] = in + args.begin[i] + args.end[i];
+  }
+  return ShapeResult::success(out);
+}
+
 ShapeResult flatten(const Shape &input) {
   if (input.size() < 2)
     return ShapeResult::failure("flatten input must have rank 2 or more but "
@@ -429,6 +495,14 @@ ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
     return ShapeResult::failure(*e);
   Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
   return expectGrad(avgPool2d(input, args), grad, input, "avgpool2d");
+}
+
+ShapeResult pad2dGrad(const Shape &grad, const Pad2dArgs &args,
+                      Pair inputSize) {
+  if (auto e = checkRank("pad2d_grad grad", grad, 4))
+    return ShapeResult::failure(*e);
+  Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
+  return expectGrad(pad2d(input, args), grad, input, "pad2d");
 }
 
 ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize) {

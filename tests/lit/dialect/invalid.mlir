@@ -110,3 +110,27 @@ func @hardtanh_limits(%x: tensor<?x3xf32>) {
   %0 = cnn.hardtanh %x {min_val = 2.0 : f64, max_val = 2.0 : f64} : (tensor<?x3xf32>) -> tensor<*xf32>
   return
 }
+
+// -----
+
+func @pad_mode(%x: tensor<?x3x8x8xf32>) {
+  // expected-error @+1 {{'cnn.pad2d' mode must be one of zeros, reflect, replicate, circular, got 'constant'}}
+  %0 = cnn.pad2d %x {begin = [1, 1], end = [1, 1], mode = "constant"} : (tensor<?x3x8x8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func @circular_wider_than_input(%x: tensor<?x3x8x8xf32>) {
+  // expected-error @+1 {{'cnn.pad2d' circular padding 9 must be at most the input width 8}}
+  %0 = cnn.pad2d %x {begin = [0, 9], end = [0, 0], mode = "circular"} : (tensor<?x3x8x8xf32>) -> tensor<*xf32>
+  return
+}
+
+// -----
+
+func @pad_grad_shape(%g: tensor<?x3x10x10xf32>) {
+  // expected-error @+1 {{'cnn.pad2d_grad' pad2d gradient has shape [?, 3, 10, 10] but the forward result is [?, 3, 9, 9]}}
+  %0 = cnn.pad2d_grad %g {begin = [1, 1], end = [0, 0], mode = "reflect", input_size = [8, 8]} : (tensor<?x3x10x10xf32>) -> tensor<*xf32>
+  return
+}

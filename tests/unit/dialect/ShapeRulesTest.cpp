@@ -147,6 +147,35 @@ TEST(Pooling, DivisorOverride) {
             std::string::npos);
 }
 
+TEST(Pad2d, ShapesAndLimits) {
+  EXPECT_EQ(pad2d({D, 3, 5, 4}, {{1, 0}, {2, 3}, PadMode::Reflect}).shape,
+            (Shape{D, 3, 8, 7}));
+  // PyTorch: reflect pads less than the size, circular at most the size.
+  EXPECT_TRUE(pad2d({D, 3, 5, 4}, {{4, 3}, {4, 3}, PadMode::Reflect}).ok());
+  EXPECT_NE(pad2d({D, 3, 5, 4}, {{1, 4}, {0, 0}, PadMode::Reflect})
+                .error.find("reflect padding 4 must be less than the input "
+                            "width 4"),
+            std::string::npos);
+  EXPECT_TRUE(pad2d({D, 3, 5, 4}, {{5, 4}, {5, 4}, PadMode::Circular}).ok());
+  EXPECT_NE(pad2d({D, 3, 5, 4}, {{0, 0}, {6, 0}, PadMode::Circular})
+                .error.find("at most the input height 5"),
+            std::string::npos);
+  EXPECT_TRUE(pad2d({D, 3, 1, 1}, {{9, 9}, {9, 9}, PadMode::Replicate}).ok());
+  EXPECT_FALSE(pad2d({D, 3, 5, 4}, {{-1, 0}, {0, 0}, PadMode::Zeros}).ok());
+  EXPECT_EQ(padModeNamed("circular"), PadMode::Circular);
+  EXPECT_FALSE(padModeNamed("constant"));
+}
+
+// PyTorch's padding='same': d(k - 1) in all, the odd one at the end.
+TEST(Pad2d, SamePadding) {
+  Pad2dArgs odd = samePadding({3, 5}, {1, 2});
+  EXPECT_EQ(odd.begin, (Pair{1, 4}));
+  EXPECT_EQ(odd.end, (Pair{1, 4}));
+  Pad2dArgs even = samePadding({4, 2}, {1, 3});
+  EXPECT_EQ(even.begin, (Pair{1, 1}));
+  EXPECT_EQ(even.end, (Pair{2, 2}));
+}
+
 TEST(Pooling, Adaptive) {
   ShapeResult r = adaptiveAvgPool2d({D, 512, 7, 7}, {1, 1});
   ASSERT_TRUE(r.ok());

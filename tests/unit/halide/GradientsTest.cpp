@@ -672,6 +672,43 @@ TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
   runCases(grads, cases, rng);
 }
 
+// --- padding
+// ---------------------------------------------------------------------------
+
+TEST(GradPadding, EveryModeAgainstFiniteDifferences) {
+  using cnn::shape::PadMode;
+  std::mt19937 rng(10);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  std::vector<cnn::shape::Pad2dArgs> specs;
+  for (PadMode mode : {PadMode::Zeros, PadMode::Reflect, PadMode::Replicate,
+                       PadMode::Circular}) {
+    specs.push_back({{1, 0}, {2, 1}, mode});
+    specs.push_back({{0, 2}, {3, 0}, mode});
+  }
+  specs.push_back({{4, 3}, {4, 3}, PadMode::Reflect});
+  specs.push_back({{5, 4}, {5, 4}, PadMode::Circular});
+  specs.push_back({{7, 6}, {2, 9}, PadMode::Replicate});
+  for (const cnn::shape::Pad2dArgs &args : specs) {
+    Shape xShape{kDynamic, 2, 5, 4};
+    Shape yShape = cnn::shape::pad2d(xShape, args).shape;
+    Input dy = makeInput("dy", yShape);
+    grads.push_back(pad2dGrad(dy.tensor, xShape, args));
+    GradCase c{std::string("pad2d grad ") + cnn::shape::padModeName(args.mode) +
+                   " begin " + pairText(args.begin) + " end " +
+                   pairText(args.end),
+               grads.back().output, nullptr};
+    c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT x = randomDT(withBatch(xShape, batch), rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(dy, r);
+      return finiteDiff([&] { return dot(refPad(x, args), r); }, x);
+    };
+    cases.push_back(c);
+  }
+  runCases(grads, cases, rng);
+}
+
 // --- loss
 // ------------------------------------------------------------------------------
 

@@ -437,6 +437,46 @@ TEST(HalidePooling, AvgPoolCountIncludePad) {
   runCases(ops, cases, rng);
 }
 
+/// The pads of each mode the tests cover, on a 5x4 input: symmetric,
+/// lopsided (padding 'same' of an even kernel), one side only, and the
+/// largest each mode allows (reflect < size, circular <= size).
+std::vector<cnn::shape::Pad2dArgs> padCases() {
+  using cnn::shape::PadMode;
+  std::vector<cnn::shape::Pad2dArgs> cases;
+  for (PadMode mode : {PadMode::Zeros, PadMode::Reflect, PadMode::Replicate,
+                       PadMode::Circular}) {
+    cases.push_back({{1, 1}, {1, 1}, mode});
+    cases.push_back({{1, 0}, {2, 1}, mode});
+    cases.push_back({{0, 2}, {3, 0}, mode});
+  }
+  cases.push_back({{4, 3}, {4, 3}, PadMode::Reflect});
+  cases.push_back({{5, 4}, {5, 4}, PadMode::Circular});
+  cases.push_back({{7, 6}, {2, 9}, PadMode::Replicate});
+  cases.push_back({{7, 6}, {2, 9}, PadMode::Zeros});
+  return cases;
+}
+
+std::string padText(const cnn::shape::Pad2dArgs &a) {
+  return std::string(cnn::shape::padModeName(a.mode)) + " begin " +
+         pairText(a.begin) + " end " + pairText(a.end);
+}
+
+TEST(HalidePadding, EveryModeMatchesTheReference) {
+  std::mt19937 rng(9);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  for (const cnn::shape::Pad2dArgs &args : padCases()) {
+    Case c;
+    c.label = "pad2d " + padText(args);
+    c.input = makeInput("x", {kDynamic, 2, 5, 4});
+    ops.push_back(pad2d(c.input.tensor, args));
+    c.output = ops.back().output;
+    c.reference = [args](const Buf &x) { return refPad(x, args); };
+    cases.push_back(std::move(c));
+  }
+  runCases(ops, cases, rng);
+}
+
 TEST(HalidePooling, AdaptiveAvgPool) {
   std::mt19937 rng(8);
   std::vector<LoweredOp> ops;

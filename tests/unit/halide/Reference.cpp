@@ -405,6 +405,37 @@ DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
   return y;
 }
 
+DT refPad(const DT &x, const cnn::shape::Pad2dArgs &a) {
+  using cnn::shape::PadMode;
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t OH = H + a.begin[0] + a.end[0], OW = W + a.begin[1] + a.end[1];
+  // PyTorch's definitions: reflect mirrors about the edge element,
+  // replicate repeats it, circular wraps modulo the size.
+  auto source = [&](int64_t i, int64_t extent) -> int64_t {
+    switch (a.mode) {
+    case PadMode::Zeros:
+      return i >= 0 && i < extent ? i : -1;
+    case PadMode::Reflect:
+      return i < 0 ? -i : i >= extent ? 2 * (extent - 1) - i : i;
+    case PadMode::Replicate:
+      return std::clamp<int64_t>(i, 0, extent - 1);
+    case PadMode::Circular:
+      return ((i % extent) + extent) % extent;
+    }
+    return -1;
+  };
+  DT y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t iy = source(oy - a.begin[0], H),
+                        ix = source(ox - a.begin[1], W);
+          y.at({n, c, oy, ox}) = iy < 0 || ix < 0 ? 0.0 : x.at({n, c, iy, ix});
+        }
+  return y;
+}
+
 DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW) {
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   DT y({N, C, OH, OW});
@@ -511,6 +542,10 @@ Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad) {
 
 Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW) {
   return toBuf(refAdaptiveAvgPool(toDT(in), OH, OW));
+}
+
+Buf refPad(const Buf &in, const cnn::shape::Pad2dArgs &a) {
+  return toBuf(refPad(toDT(in), a));
 }
 
 Buf refFlatten(const Buf &in) { return toBuf(refFlatten(toDT(in))); }

@@ -54,6 +54,16 @@ shape::Pool2dArgs maxPoolArgsOf(OpOrAdaptor op) {
   return args;
 }
 
+/// The padding of a pad2d or pad2d_grad (op or adaptor), or none when its
+/// mode is not one of shape::padModeNames().
+template <typename OpOrAdaptor>
+std::optional<shape::Pad2dArgs> padArgsOf(OpOrAdaptor op) {
+  std::optional<shape::PadMode> mode = shape::padModeNamed(op.getMode().str());
+  if (!mode)
+    return std::nullopt;
+  return shape::Pad2dArgs{pairOf(op.getBegin()), pairOf(op.getEnd()), *mode};
+}
+
 /// The window and divisor of an avgpool2d or avgpool2d_grad (op or adaptor).
 template <typename OpOrAdaptor>
 shape::Pool2dArgs avgPoolArgsOf(OpOrAdaptor op) {

@@ -273,6 +273,22 @@ def Cnn_BatchNorm2dOp : Cnn_InferredOp<"batchnorm2d", [Cnn_Pointwise,
   }];
 }
 
+def Cnn_Pad2dOp : Cnn_InferredOp<"pad2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+  let summary = "Pads height and width, as torch.nn.functional.pad";
+  let description = [{
+    begin [top, left] and end [bottom, right] rows and columns filled as
+    mode says: conv2d's padding_mode names, "zeros", "reflect" (mirrored
+    without the edge), "replicate" (the edge repeated) or "circular"
+    (wrapped around). conv2d pads through it where its own symmetric zero
+    padding cannot say what the layer asks (padding_mode, or an even
+    kernel with padding 'same').
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_PairAttr:$begin,
+                       Cnn_PairAttr:$end, StrAttr:$mode);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 def Cnn_FlattenOp : Cnn_InferredOp<"flatten", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Flattens all but the batch dimension, as torch.nn.Flatten";
   let arguments = (ins Cnn_F32Tensor:$input);
@@ -457,6 +473,16 @@ def Cnn_AvgPool2dGradOp : Cnn_TrainingOp<"avgpool2d_grad"> {
 def Cnn_AdaptiveAvgPool2dGradOp : Cnn_TrainingOp<"adaptive_avgpool2d_grad"> {
   let summary = "Gradient of adaptive_avgpool2d";
   let arguments = (ins Cnn_F32Tensor:$grad, Cnn_PairAttr:$input_size);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_Pad2dGradOp : Cnn_TrainingOp<"pad2d_grad"> {
+  let summary = "Gradient of pad2d: each input element sums the gradient "
+                "of every padded position that copies it";
+  let arguments = (ins Cnn_F32Tensor:$grad, Cnn_PairAttr:$begin,
+                       Cnn_PairAttr:$end, StrAttr:$mode,
+                       Cnn_PairAttr:$input_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }

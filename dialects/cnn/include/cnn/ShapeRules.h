@@ -59,6 +59,26 @@ struct Pool2dArgs {
   std::optional<int64_t> divisorOverride;
 };
 
+/// How pad2d fills the border: conv2d's padding_mode names (PyTorch's
+/// F.pad modes 'constant' 0, 'reflect', 'replicate', 'circular').
+enum class PadMode { Zeros, Reflect, Replicate, Circular };
+
+/// The mode named `name` ("zeros", "reflect", ...), or none.
+std::optional<PadMode> padModeNamed(const std::string &name);
+const char *padModeName(PadMode mode);
+/// Every mode's name, in PadMode order.
+std::vector<std::string> padModeNames();
+
+struct Pad2dArgs {
+  Pair begin{0, 0}; // [top, left]
+  Pair end{0, 0};   // [bottom, right]
+  PadMode mode = PadMode::Zeros;
+};
+
+/// PyTorch's padding='same' of a stride-1 convolution: d(k - 1) in all
+/// along each axis, the odd one at the end ([begin, end] per axis).
+Pad2dArgs samePadding(Pair kernel, Pair dilation);
+
 /// The lecture's output size, generalised by dilation:
 /// floor((in + 2p - d(k - 1) - 1) / s) + 1. Returns kDynamic for a dynamic
 /// input and a value < 1 when the (dilated) kernel does not fit.
@@ -97,6 +117,9 @@ ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
+/// pad2d: [N, C, H, W] -> [N, C, H + top + bottom, W + left + right]. As
+/// PyTorch: reflect pads less than the input size, circular at most it.
+ShapeResult pad2d(const Shape &input, const Pad2dArgs &args);
 /// x + y: both operands of one shape (no broadcasting), which the result has.
 ShapeResult add(const Shape &lhs, const Shape &rhs);
 /// Operands with one value per channel, by name ("weight", "running_var").
@@ -122,6 +145,7 @@ ShapeResult maxPool2dGrad(const Shape &input, const Shape &grad,
 ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
                           Pair inputSize);
 ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize);
+ShapeResult pad2dGrad(const Shape &grad, const Pad2dArgs &args, Pair inputSize);
 ShapeResult unflatten(const Shape &input, const Shape &sampleShape);
 /// dx of batchnorm2d: input and grad [N, C, H, W], `perChannel` [C] each.
 ShapeResult batchNorm2dInputGrad(const Shape &input, const Shape &grad,

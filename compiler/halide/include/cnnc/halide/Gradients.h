@@ -37,6 +37,7 @@ enum class GradKind {
   MaxPool2dGrad,
   AvgPool2dGrad,
   AdaptiveAvgPool2dGrad,
+  Pad2dGrad,
   FlattenGrad,
   SgdUpdate,
   BatchNorm2dInputGrad,
@@ -183,6 +184,14 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
                           const cnn::shape::Pool2dArgs &args,
                           bool countIncludePad,
                           const std::string &name = "avgpool2d_grad");
+
+/// pad2d backward: dx of `inputShape` from dy (the padded shape); each
+/// input pixel sums dy of every padded position that copies it. Zeros: a
+/// pure crop. Other modes: folded along x into `stored[0]` (rows of the
+/// padded height), then along y; replicate sums the border strips.
+LoweredGrad pad2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
+                      const cnn::shape::Pad2dArgs &args,
+                      const std::string &name = "pad2d_grad");
 
 /// AdaptiveAvgPool2d backward: dx of `inputShape` from dy [N, C, oh, ow];
 /// each input pixel gathers dy / window size of the (possibly several,

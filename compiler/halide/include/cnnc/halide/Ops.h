@@ -40,6 +40,7 @@ enum class OpKind {
   MaxPool2d,
   AvgPool2d,
   AdaptiveAvgPool2d,
+  Pad2d,
   Flatten,
   BatchNorm2d
 };
@@ -63,8 +64,9 @@ using ElementFormula = std::function<Halide::Expr(const Halide::Expr &x)>;
 ///  - Conv2d, MaxPool2d, AvgPool2d with padding (or a ceil_mode window past
 ///    the input): `padded` is the input with its constant boundary (0, or
 ///    -inf for max); undefined otherwise.
-///  - Elementwise (activations, add) and Flatten: only `output` (a pure
-///    element-wise / index remapping Func); `accum`, `padded` undefined.
+///  - Elementwise (activations, add), Pad2d and Flatten: only `output` (a
+///    pure element-wise / index remapping Func); `accum`, `padded`
+///    undefined.
 ///  - BatchNorm2d: `output` is x * scale(c) + shift(c), element-wise;
 ///    `stored` holds the per-channel Funcs to compute once: in training
 ///    mode the ChannelStats' sum, mean, centred and var (their only
@@ -155,6 +157,12 @@ LoweredOp avgPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
 /// PyTorch AdaptiveAvgPool2d: window i spans [floor(i*H/oh), ceil((i+1)*H/oh)).
 LoweredOp adaptiveAvgPool2d(const Tensor &input, cnn::shape::Pair outputSize,
                             const std::string &name = "adaptive_avgpool2d");
+
+/// PyTorch F.pad of H and W (conv2d's padding_mode names): begin [top,
+/// left], end [bottom, right]; zeros, reflect (no edge repeat), replicate
+/// or circular. input [N, C, H, W].
+LoweredOp pad2d(const Tensor &input, const cnn::shape::Pad2dArgs &args,
+                const std::string &name = "pad2d");
 
 /// lhs + rhs, element-wise, of two tensors of one shape (any rank).
 LoweredOp add(const Tensor &lhs, const Tensor &rhs,

@@ -41,7 +41,8 @@ struct ArgSpec {
   /// Real: the largest value, if any.
   std::optional<double> max;
   /// Choice: the words it may be (PyTorch's strings, e.g. GELU's
-  /// approximate: none | tanh).
+  /// approximate: none | tanh). Pair: words it may be instead of numbers
+  /// (conv2d's padding: same | valid).
   std::vector<std::string> choices;
   /// The only value accepted (an option PyTorch has and cnnc does not
   /// support yet) and the message when another one is given.
@@ -63,6 +64,8 @@ struct ArgSpec {
   ArgSpec defaultsTo(double value) &&;
   ArgSpec defaultsTo(const char *word) &&;
   ArgSpec defaultsToArgument(std::string other) &&;
+  /// A Pair that may also be one of `words` (read into ArgValue::choice).
+  ArgSpec orOneOf(std::vector<std::string> words) &&;
   /// The file may leave it out, and nothing stands in for it.
   ArgSpec optional() &&;
   ArgSpec mustBePositive() &&;
