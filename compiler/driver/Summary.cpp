@@ -119,22 +119,24 @@ NetworkSummary summarize(ModuleOp module) {
               out * at(pool.getKernelSize(), 0) * at(pool.getKernelSize(), 1);
           window(s, pool.getKernelSize(), pool.getStride(), nullptr);
         })
-        .Case([&](cnn::AdaptiveAvgPool2dOp pool) {
-          s.flops = elements(shapeOf(pool.getInput()));
-          auto in = shapeOf(pool.getInput());
-          if (at(pool.getOutputSize(), 0) == 1 &&
-              at(pool.getOutputSize(), 1) == 1)
-            wholeInput(s);
-          else
-            for (int i = 0; i < 2; ++i)
-              if (s.receptiveField[i] > 0) {
-                // Windows of about ceil(in / out) cells, about in / out apart.
-                int64_t o = at(pool.getOutputSize(), i);
-                int64_t k = (in[2 + i] + o - 1) / o;
-                s.receptiveField[i] += (k - 1) * s.jump[i];
-                s.jump[i] *= std::max<int64_t>(1, in[2 + i] / o);
-              }
-        })
+        .Case<cnn::AdaptiveAvgPool2dOp, cnn::AdaptiveMaxPool2dOp>(
+            [&](auto pool) {
+              s.flops = elements(shapeOf(pool.getInput()));
+              auto in = shapeOf(pool.getInput());
+              if (at(pool.getOutputSize(), 0) == 1 &&
+                  at(pool.getOutputSize(), 1) == 1)
+                wholeInput(s);
+              else
+                for (int i = 0; i < 2; ++i)
+                  if (s.receptiveField[i] > 0) {
+                    // Windows of about ceil(in / out) cells, about in / out
+                    // apart.
+                    int64_t o = at(pool.getOutputSize(), i);
+                    int64_t k = (in[2 + i] + o - 1) / o;
+                    s.receptiveField[i] += (k - 1) * s.jump[i];
+                    s.jump[i] *= std::max<int64_t>(1, in[2 + i] / o);
+                  }
+            })
         // Copies: no arithmetic.
         .Case<cnn::FlattenOp, cnn::Pad2dOp>([&](Operation *) { s.flops = 0; })
         .Default([&](Operation *) { s.flops = out; });

@@ -289,9 +289,9 @@ Value buildAvgPool2d(LayerBuilder &b) {
   return b.create<cnn::AvgPool2dOp>({b.input()}, attrs);
 }
 
-Value buildAdaptiveAvgPool2d(LayerBuilder &b) {
-  return b.create<cnn::AdaptiveAvgPool2dOp>(
-      {b.input()}, {named(b, "output_size", b.pairAttr("output_size"))});
+template <typename OpTy> Value buildAdaptivePool2d(LayerBuilder &b) {
+  return b.create<OpTy>({b.input()},
+                        {named(b, "output_size", b.pairAttr("output_size"))});
 }
 
 /// A residual connection: a mismatch names both inputs and their shapes.
@@ -469,7 +469,18 @@ std::vector<LayerDef> makeTable() {
        {A::pair("output_size", 1).defaultsTo(shp::Pair{1, 1})},
        1,
        "",
-       buildAdaptiveAvgPool2d},
+       buildAdaptivePool2d<cnn::AdaptiveAvgPool2dOp>},
+      {nameOf<cnn::AdaptiveMaxPool2dOp>(),
+       "adaptive_maxpool",
+       {A::pair("output_size", 1).defaultsTo(shp::Pair{1, 1}),
+        A::flag("return_indices")
+            .defaultsTo(false)
+            .onlyAccepts(false, "adaptive_maxpool2d supports only "
+                                "return_indices: false (a layer has one "
+                                "output)")},
+       1,
+       "",
+       buildAdaptivePool2d<cnn::AdaptiveMaxPool2dOp>},
       {nameOf<cnn::FlattenOp>(),
        "",
        {A::integer("start_dim", 0)

@@ -52,9 +52,11 @@ void lowerOp(cnn::AddOp op, LoweringContext &cx);
 void lowerOp(cnn::MaxPool2dOp op, LoweringContext &cx);
 void lowerOp(cnn::AvgPool2dOp op, LoweringContext &cx);
 void lowerOp(cnn::AdaptiveAvgPool2dOp op, LoweringContext &cx);
+void lowerOp(cnn::AdaptiveMaxPool2dOp op, LoweringContext &cx);
 void lowerOp(cnn::MaxPool2dGradOp op, LoweringContext &cx);
 void lowerOp(cnn::AvgPool2dGradOp op, LoweringContext &cx);
 void lowerOp(cnn::AdaptiveAvgPool2dGradOp op, LoweringContext &cx);
+void lowerOp(cnn::AdaptiveMaxPool2dGradOp op, LoweringContext &cx);
 
 // ops/Padding.cpp
 void lowerOp(cnn::Pad2dOp op, LoweringContext &cx);

@@ -123,7 +123,7 @@ class Windows(nn.Module):
         self.replicate = nn.Conv2d(8, 8, 3, padding=1, padding_mode="replicate")
         self.same_dilated = nn.Conv2d(8, 8, 3, padding="same", dilation=2)
         self.valid = nn.Conv2d(8, 6, 2, padding="valid", padding_mode="reflect")
-        self.fc1 = nn.Linear(6 * 3 * 3, 10)
+        self.fc1 = nn.Linear(6 * 2 * 3, 10)
 
     def forward(self, x):
         x = self.reflect(F.relu(self.same_even(x)))
@@ -132,6 +132,7 @@ class Windows(nn.Module):
         x = self.same_dilated(x)
         x = F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
         x = F.avg_pool2d(self.valid(x), 2, 1, divisor_override=3)
+        x = F.adaptive_max_pool2d(x, (2, 3))
         return self.fc1(torch.flatten(x, 1))
 
 

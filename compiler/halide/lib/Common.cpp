@@ -1,5 +1,6 @@
 #include "Common.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace cnnc::hl {
@@ -18,6 +19,8 @@ const char *opKindName(OpKind kind) {
     return "avgpool2d";
   case OpKind::AdaptiveAvgPool2d:
     return "adaptive_avgpool2d";
+  case OpKind::AdaptiveMaxPool2d:
+    return "adaptive_maxpool2d";
   case OpKind::Pad2d:
     return "pad2d";
   case OpKind::Flatten:
@@ -121,6 +124,13 @@ Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out) {
 
 Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out) {
   return ((o + 1) * in + out - 1) / out;
+}
+
+int longestAdaptiveWindow(int in, int out) {
+  int64_t best = 0;
+  for (int64_t i = 0; i < out; ++i)
+    best = std::max(best, ((i + 1) * in + out - 1) / out - (i * in) / out);
+  return int(best);
 }
 
 Halide::Expr padSource(const Halide::Expr &p, int extent, int before,

@@ -51,6 +51,8 @@ int reductionLanes(int extent, int natural);
 /// [floor(o * in / out), ceil((o + 1) * in / out)).
 Halide::Expr adaptiveWindowStart(const Halide::Expr &o, int in, int out);
 Halide::Expr adaptiveWindowEnd(const Halide::Expr &o, int in, int out);
+/// The longest of those windows.
+int longestAdaptiveWindow(int in, int out);
 
 /// The input index that padded position `p` copies along an axis of
 /// `extent` with `before` padded positions ahead of it (pad2d's modes;

@@ -598,6 +598,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
       }
       [[fallthrough]];
     case OpKind::AdaptiveAvgPool2d:
+    case OpKind::AdaptiveMaxPool2d:
       // (A conv falls through to here too.)
       if (g.op->kind == OpKind::AdaptiveAvgPool2d && g.root == g.op &&
           g.op->output.shape[2] == 1 && g.op->output.shape[3] == 1 &&

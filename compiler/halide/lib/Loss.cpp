@@ -29,6 +29,8 @@ const char *gradKindName(GradKind kind) {
     return "avgpool2d_grad";
   case GradKind::AdaptiveAvgPool2dGrad:
     return "adaptive_avgpool2d_grad";
+  case GradKind::AdaptiveMaxPool2dGrad:
+    return "adaptive_maxpool2d_grad";
   case GradKind::Pad2dGrad:
     return "pad2d_grad";
   case GradKind::FlattenGrad:

@@ -1,5 +1,5 @@
-// Backward of max, average and adaptive average pooling, as gathers over the
-// windows covering each input pixel (no scatter, no atomics).
+// Backward of max, average and adaptive average and max pooling, as gathers
+// over the windows covering each input pixel (no scatter, no atomics).
 #include "GradientsCommon.h"
 
 #include <algorithm>
@@ -173,6 +173,47 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
   return result;
 }
 
+namespace {
+
+/// The most adaptive windows (of `out` over `in`) covering one input
+/// index: the extent of the gather over the windows along that axis.
+int adaptiveCover(int in, int out) {
+  int best = 0;
+  for (int64_t t = 0; t < in; ++t) {
+    int count = 0;
+    for (int64_t o = 0; o < out; ++o)
+      count += (o * in) / out <= t && t < ((o + 1) * in + out - 1) / out;
+    best = std::max(best, count);
+  }
+  return best;
+}
+
+/// The adaptive windows covering input pixel (x, y): window o spans
+/// [floor(o * in / out), ceil((o + 1) * in / out)), so input t is covered
+/// by the windows o >= floor(t * out / in) (the first whose end passes t)
+/// while start(o) <= t. Sets result.rdom over the most of them; (ox, oy)
+/// is the rdom's window, clamped into the output, and `valid` whether it
+/// covers (x, y).
+struct CoveringWindow {
+  Expr ox, oy, valid;
+};
+
+CoveringWindow coveringWindow(LoweredGrad &result, const Var &x, const Var &y,
+                              int inH, int inW, int outH, int outW,
+                              const std::string &name) {
+  auto start = detail::adaptiveWindowStart;
+  result.rdom =
+      RDom({{0, adaptiveCover(inW, outW)}, {0, adaptiveCover(inH, outH)}},
+           detail::funcName(name, "_r"));
+  const RDom &r = result.rdom;
+  Expr ox = (x * outW) / inW + r.x, oy = (y * outH) / inH + r.y;
+  Expr valid = ox < outW && start(ox, inW, outW) <= x && oy < outH &&
+               start(oy, inH, outH) <= y;
+  return {min(ox, outW - 1), min(oy, outH - 1), valid};
+}
+
+} // namespace
+
 LoweredGrad adaptiveAvgPool2dGrad(const Tensor &dy,
                                   const cnn::shape::Shape &inputShape,
                                   const std::string &name) {
@@ -189,44 +230,80 @@ LoweredGrad adaptiveAvgPool2dGrad(const Tensor &dy,
   const int inH = int(inputShape[2]), inW = int(inputShape[3]);
   const int outH = int(outShape[2]), outW = int(outShape[3]);
 
-  // Window o spans [floor(o * in / out), ceil((o + 1) * in / out)). Input
-  // t is covered by the windows o >= floor(t * out / in) (the first whose
-  // end passes t) while start(o) <= t: at most `cover` of them.
-  auto start = detail::adaptiveWindowStart;
-  auto end = detail::adaptiveWindowEnd;
-  auto cover = [](int in, int out) {
-    int best = 0;
-    for (int64_t t = 0; t < in; ++t) {
-      int count = 0;
-      for (int64_t o = 0; o < out; ++o)
-        count += (o * in) / out <= t && t < ((o + 1) * in + out - 1) / out;
-      best = std::max(best, count);
-    }
-    return best;
-  };
-
   LoweredGrad result;
   result.kind = GradKind::AdaptiveAvgPool2dGrad;
   result.inputs = {dy};
   result.vars = detail::makeVars(name, 4);
   Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
       n = result.vars[3];
-  result.rdom = RDom({{0, cover(inW, outW)}, {0, cover(inH, outH)}},
-                     detail::funcName(name, "_r"));
-  const RDom &r = result.rdom;
-  Expr ox = (x * outW) / inW + r.x, oy = (y * outH) / inH + r.y;
-  Expr valid = ox < outW && start(ox, inW, outW) <= x && oy < outH &&
-               start(oy, inH, outH) <= y;
-  Expr oxc = min(ox, outW - 1), oyc = min(oy, outH - 1);
-  Expr size = (end(oyc, inH, outH) - start(oyc, inH, outH)) *
-              (end(oxc, inW, outW) - start(oxc, inW, outW));
+  CoveringWindow w = coveringWindow(result, x, y, inH, inW, outH, outW, name);
+  auto start = detail::adaptiveWindowStart;
+  auto end = detail::adaptiveWindowEnd;
+  Expr size = (end(w.oy, inH, outH) - start(w.oy, inH, outH)) *
+              (end(w.ox, inW, outW) - start(w.ox, inW, outW));
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;
   result.accum(x, y, c, n) +=
-      select(valid, dy.func(oxc, oyc, c, n) / cast<float>(size), 0.0f);
+      select(w.valid, dy.func(w.ox, w.oy, c, n) / cast<float>(size), 0.0f);
   Func out(detail::funcName(name));
   out(x, y, c, n) = result.accum(x, y, c, n);
   result.output = {out, inputShape};
+  return result;
+}
+
+LoweredGrad adaptiveMaxPool2dGrad(const Tensor &input, const Tensor &dy,
+                                  const std::string &name) {
+  const char *op = "adaptive_maxpool2d_grad";
+  detail::checkTensor(op, "input", input);
+  detail::checkTensor(op, "dy", dy);
+  if (dy.shape.size() != 4)
+    detail::fail(op, "dy must be [N, C, oh, ow], got " +
+                         cnn::shape::format(dy.shape));
+  cnn::shape::Shape outShape = detail::checkShape(
+      op,
+      cnn::shape::adaptiveMaxPool2d(input.shape, {dy.shape[2], dy.shape[3]}));
+  detail::checkSameShape(op, "dy and forward output", dy.shape, outShape);
+  const int inH = int(input.shape[2]), inW = int(input.shape[3]);
+  const int outH = int(outShape[2]), outW = int(outShape[3]);
+
+  LoweredGrad result;
+  result.kind = GradKind::AdaptiveMaxPool2dGrad;
+  result.inputs = {input, dy};
+  result.vars = detail::makeVars(name, 4);
+  Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
+      n = result.vars[3];
+
+  // Each window's winner as (max, input index y * W + x), the index -1
+  // until the first tap: PyTorch's CPU kernel scans (y, x) in order and
+  // takes `val > max || isnan(val)`.
+  std::vector<Var> av = detail::makeVars(name + "_argmax", 4);
+  Var ax = av[0], ay = av[1], ac = av[2], an = av[3];
+  auto start = detail::adaptiveWindowStart;
+  auto end = detail::adaptiveWindowEnd;
+  RDom t({{0, detail::longestAdaptiveWindow(inW, outW)},
+          {0, detail::longestAdaptiveWindow(inH, outH)}},
+         detail::funcName(name, "_taps"));
+  Expr y0 = start(ay, inH, outH), x0 = start(ax, inW, outW);
+  Expr inside = t.x < end(ax, inW, outW) - x0 && t.y < end(ay, inH, outH) - y0;
+  Expr iy = min(y0 + t.y, inH - 1), ix = min(x0 + t.x, inW - 1);
+  Expr v = input.func(ix, iy, ac, an);
+  Func argmax(detail::funcName(name, "_argmax"));
+  argmax(ax, ay, ac, an) =
+      Tuple(Expr(-std::numeric_limits<float>::infinity()), Expr(-1));
+  Expr best = argmax(ax, ay, ac, an)[0], bestIndex = argmax(ax, ay, ac, an)[1];
+  Expr take = inside && (bestIndex < 0 || v > best || isNan(v));
+  argmax(ax, ay, ac, an) =
+      Tuple(select(take, v, best), select(take, iy * inW + ix, bestIndex));
+  result.stored = {argmax};
+
+  CoveringWindow w = coveringWindow(result, x, y, inH, inW, outH, outW, name);
+  Expr hit = w.valid && argmax(w.ox, w.oy, c, n)[1] == y * inW + x;
+  result.accum = Func(detail::funcName(name, "_accum"));
+  result.accum(x, y, c, n) = 0.0f;
+  result.accum(x, y, c, n) += select(hit, dy.func(w.ox, w.oy, c, n), 0.0f);
+  Func out(detail::funcName(name));
+  out(x, y, c, n) = result.accum(x, y, c, n);
+  result.output = {out, input.shape};
   return result;
 }
 

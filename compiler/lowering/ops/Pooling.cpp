@@ -18,6 +18,12 @@ void lowerOp(cnn::AdaptiveAvgPool2dOp op, LoweringContext &cx) {
                                       cx.funcName(op)));
 }
 
+void lowerOp(cnn::AdaptiveMaxPool2dOp op, LoweringContext &cx) {
+  cx.define(op, hl::adaptiveMaxPool2d(cx.tensor(op.getInput()),
+                                      cnn::pairOf(op.getOutputSize()),
+                                      cx.funcName(op)));
+}
+
 void lowerOp(cnn::MaxPool2dGradOp op, LoweringContext &cx) {
   cx.define(op,
             hl::maxPool2dGrad(cx.tensor(op.getInput()), cx.tensor(op.getGrad()),
@@ -34,6 +40,12 @@ void lowerOp(cnn::AvgPool2dGradOp op, LoweringContext &cx) {
 void lowerOp(cnn::AdaptiveAvgPool2dGradOp op, LoweringContext &cx) {
   cx.define(op, hl::adaptiveAvgPool2dGrad(cx.tensor(op.getGrad()),
                                           cnn::shapeOf(op.getResult()),
+                                          cx.funcName(op)));
+}
+
+void lowerOp(cnn::AdaptiveMaxPool2dGradOp op, LoweringContext &cx) {
+  cx.define(op, hl::adaptiveMaxPool2dGrad(cx.tensor(op.getInput()),
+                                          cx.tensor(op.getGrad()),
                                           cx.funcName(op)));
 }
 

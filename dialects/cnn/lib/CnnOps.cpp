@@ -169,6 +169,11 @@ shp::ShapeResult AvgPool2dOp::inferShape(Adaptor op) {
   return shp::avgPool2d(shapeOf(op.getInput()), avgPoolArgsOf(op));
 }
 
+shp::ShapeResult AdaptiveMaxPool2dOp::inferShape(Adaptor op) {
+  return shp::adaptiveMaxPool2d(shapeOf(op.getInput()),
+                                pairOf(op.getOutputSize()));
+}
+
 shp::ShapeResult AdaptiveAvgPool2dOp::inferShape(Adaptor op) {
   return shp::adaptiveAvgPool2d(shapeOf(op.getInput()),
                                 pairOf(op.getOutputSize()));
@@ -309,6 +314,11 @@ shp::ShapeResult MaxPool2dGradOp::inferShape(Adaptor op) {
 shp::ShapeResult AvgPool2dGradOp::inferShape(Adaptor op) {
   return shp::avgPool2dGrad(shapeOf(op.getGrad()), avgPoolArgsOf(op),
                             pairOf(op.getInputSize()));
+}
+
+shp::ShapeResult AdaptiveMaxPool2dGradOp::inferShape(Adaptor op) {
+  return shp::adaptiveMaxPool2dGrad(shapeOf(op.getInput()),
+                                    shapeOf(op.getGrad()));
 }
 
 shp::ShapeResult AdaptiveAvgPool2dGradOp::inferShape(Adaptor op) {

@@ -184,6 +184,15 @@ void Pad2dOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                                      spatialSize(b, getInput()));
 }
 
+void AdaptiveMaxPool2dOp::buildGradients(OpBuilder &b, Value grad,
+                                         ArrayRef<bool> needed,
+                                         SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<AdaptiveMaxPool2dGradOp>(getLoc(), getInput().getType(),
+                                                 getInput(), grad);
+}
+
 void AdaptiveAvgPool2dOp::buildGradients(OpBuilder &b, Value grad,
                                          ArrayRef<bool> needed,
                                          SmallVectorImpl<Value> &grads) {

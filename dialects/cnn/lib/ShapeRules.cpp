@@ -317,13 +317,24 @@ ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args) {
                       args.dilation, "pooling window", args.ceilMode);
 }
 
-ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {
-  if (auto e = checkRank("adaptive_avgpool2d input", input, 4))
+namespace {
+ShapeResult adaptivePool2d(const char *what, const Shape &input,
+                           Pair outputSize) {
+  if (auto e = checkRank(what, input, 4))
     return ShapeResult::failure(*e);
   if (auto e = checkPair("output_size", outputSize, 1))
     return ShapeResult::failure(*e);
   return ShapeResult::success(
       {input[0], input[1], outputSize[0], outputSize[1]});
+}
+} // namespace
+
+ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {
+  return adaptivePool2d("adaptive_avgpool2d input", input, outputSize);
+}
+
+ShapeResult adaptiveMaxPool2d(const Shape &input, Pair outputSize) {
+  return adaptivePool2d("adaptive_maxpool2d input", input, outputSize);
 }
 
 ShapeResult pad2d(const Shape &input, const Pad2dArgs &args) {
@@ -503,6 +514,13 @@ ShapeResult pad2dGrad(const Shape &grad, const Pad2dArgs &args,
     return ShapeResult::failure(*e);
   Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
   return expectGrad(pad2d(input, args), grad, input, "pad2d");
+}
+
+ShapeResult adaptiveMaxPool2dGrad(const Shape &input, const Shape &grad) {
+  if (auto e = checkRank("adaptive_maxpool2d_grad grad", grad, 4))
+    return ShapeResult::failure(*e);
+  return expectGrad(adaptiveMaxPool2d(input, {grad[2], grad[3]}), grad, input,
+                    "adaptive_maxpool2d");
 }
 
 ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize) {

@@ -181,6 +181,12 @@ TEST(Pooling, Adaptive) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.shape, (Shape{D, 512, 1, 1}));
   EXPECT_FALSE(adaptiveAvgPool2d({D, 512, 7, 7}, {0, 1}).ok());
+  EXPECT_EQ(adaptiveMaxPool2d({D, 8, 7, 5}, {3, 2}).shape, (Shape{D, 8, 3, 2}));
+  EXPECT_EQ(adaptiveMaxPool2dGrad({D, 8, 7, 5}, {D, 8, 3, 2}).shape,
+            (Shape{D, 8, 7, 5}));
+  EXPECT_NE(adaptiveMaxPool2dGrad({D, 8, 7, 5}, {D, 4, 3, 2})
+                .error.find("adaptive_maxpool2d gradient has shape"),
+            std::string::npos);
 }
 
 TEST(Flatten, KeepsBatch) {

@@ -669,6 +669,28 @@ TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
     };
     cases.push_back(c);
   }
+  for (Adaptive s : std::vector<Adaptive>{{5, 7, 1, 1},
+                                          {5, 7, 3, 2},
+                                          {6, 4, 3, 2},
+                                          {4, 4, 6, 5},
+                                          {7, 19, 2, 17}}) {
+    Shape xShape{kDynamic, 2, s.H, s.W}, yShape{kDynamic, 2, s.OH, s.OW};
+    Input x = makeInput("x", xShape), dy = makeInput("dy", yShape);
+    grads.push_back(adaptiveMaxPool2dGrad(x.tensor, dy.tensor));
+    GradCase c{"adaptive maxpool grad " + std::to_string(s.H) + "x" +
+                   std::to_string(s.W) + " -> " + std::to_string(s.OH) + "x" +
+                   std::to_string(s.OW),
+               grads.back().output, nullptr};
+    c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT xt = distinctValues(withBatch(xShape, batch), rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(x, xt);
+      set(dy, r);
+      return finiteDiff(
+          [&] { return dot(refAdaptiveMaxPool(xt, s.OH, s.OW), r); }, xt);
+    };
+    cases.push_back(c);
+  }
   runCases(grads, cases, rng);
 }
 

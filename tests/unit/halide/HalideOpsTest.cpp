@@ -477,6 +477,36 @@ TEST(HalidePadding, EveryModeMatchesTheReference) {
   runCases(ops, cases, rng);
 }
 
+TEST(HalidePooling, AdaptiveMaxPool) {
+  std::mt19937 rng(11);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  struct Spec {
+    int H, W, OH, OW;
+  };
+  // Global, overlapping windows of different lengths, fixed windows, more
+  // outputs than inputs, a wide output row.
+  for (const Spec &s : std::vector<Spec>{{5, 7, 1, 1},
+                                         {5, 7, 3, 2},
+                                         {6, 4, 3, 2},
+                                         {4, 4, 6, 5},
+                                         {7, 19, 2, 17}}) {
+    Case c;
+    c.label = "adaptive maxpool " + std::to_string(s.H) + "x" +
+              std::to_string(s.W) + " -> " + std::to_string(s.OH) + "x" +
+              std::to_string(s.OW);
+    c.input = makeInput("x", {kDynamic, 3, s.H, s.W});
+    ops.push_back(adaptiveMaxPool2d(c.input.tensor, {s.OH, s.OW}));
+    c.output = ops.back().output;
+    EXPECT_EQ(c.output.shape, (Shape{kDynamic, 3, s.OH, s.OW}));
+    c.reference = [s](const Buf &x) {
+      return refAdaptiveMaxPool(x, s.OH, s.OW);
+    };
+    cases.push_back(std::move(c));
+  }
+  runCases(ops, cases, rng);
+}
+
 TEST(HalidePooling, AdaptiveAvgPool) {
   std::mt19937 rng(8);
   std::vector<LoweredOp> ops;

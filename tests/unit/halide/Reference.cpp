@@ -436,7 +436,10 @@ DT refPad(const DT &x, const cnn::shape::Pad2dArgs &a) {
   return y;
 }
 
-DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW) {
+namespace {
+/// Each adaptive window of x reduced by `reduce(values)`.
+template <typename Reduce>
+DT refAdaptivePool(const DT &x, int64_t OH, int64_t OW, Reduce reduce) {
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
   DT y({N, C, OH, OW});
   for (int64_t n = 0; n < N; ++n)
@@ -447,13 +450,29 @@ DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW) {
           int64_t h1 = int64_t(std::ceil(double(oy + 1) * H / OH));
           int64_t w0 = int64_t(std::floor(double(ox) * W / OW));
           int64_t w1 = int64_t(std::ceil(double(ox + 1) * W / OW));
-          double sum = 0;
+          std::vector<double> window;
           for (int64_t iy = h0; iy < h1; ++iy)
             for (int64_t ix = w0; ix < w1; ++ix)
-              sum += x.at({n, c, iy, ix});
-          y.at({n, c, oy, ox}) = sum / double((h1 - h0) * (w1 - w0));
+              window.push_back(x.at({n, c, iy, ix}));
+          y.at({n, c, oy, ox}) = reduce(window);
         }
   return y;
+}
+} // namespace
+
+DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW) {
+  return refAdaptivePool(x, OH, OW, [](const std::vector<double> &v) {
+    double sum = 0;
+    for (double e : v)
+      sum += e;
+    return sum / double(v.size());
+  });
+}
+
+DT refAdaptiveMaxPool(const DT &x, int64_t OH, int64_t OW) {
+  return refAdaptivePool(x, OH, OW, [](const std::vector<double> &v) {
+    return *std::max_element(v.begin(), v.end());
+  });
 }
 
 DT refFlatten(const DT &x) {
@@ -542,6 +561,10 @@ Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad) {
 
 Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW) {
   return toBuf(refAdaptiveAvgPool(toDT(in), OH, OW));
+}
+
+Buf refAdaptiveMaxPool(const Buf &in, int OH, int OW) {
+  return toBuf(refAdaptiveMaxPool(toDT(in), OH, OW));
 }
 
 Buf refPad(const Buf &in, const cnn::shape::Pad2dArgs &a) {

@@ -142,6 +142,7 @@ DT refMaxPool(const DT &x, const Pool2dArgs &a);
 /// ATen's avg_pool2d loop, transcribed.
 DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad);
 DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW);
+DT refAdaptiveMaxPool(const DT &x, int64_t OH, int64_t OW);
 /// F.pad of H and W in conv2d's padding modes.
 DT refPad(const DT &x, const cnn::shape::Pad2dArgs &a);
 /// [N, C, H, W] to [N, C * H * W] in C order.
@@ -166,6 +167,7 @@ Buf refActivation(Act act, const Buf &in);
 Buf refMaxPool(const Buf &in, const Pool2dArgs &a);
 Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad);
 Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW);
+Buf refAdaptiveMaxPool(const Buf &in, int OH, int OW);
 Buf refPad(const Buf &in, const cnn::shape::Pad2dArgs &a);
 Buf refFlatten(const Buf &in);
 

@@ -273,6 +273,16 @@ def Cnn_BatchNorm2dOp : Cnn_InferredOp<"batchnorm2d", [Cnn_Pointwise,
   }];
 }
 
+def Cnn_AdaptiveMaxPool2dOp : Cnn_InferredOp<"adaptive_maxpool2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+  let summary = "Adaptive max pooling, as torch.nn.AdaptiveMaxPool2d";
+  let description = [{
+    The windows of adaptive_avgpool2d; each output is the window's maximum.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_PairAttr:$output_size);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 def Cnn_Pad2dOp : Cnn_InferredOp<"pad2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Pads height and width, as torch.nn.functional.pad";
   let description = [{
@@ -475,6 +485,14 @@ def Cnn_AdaptiveAvgPool2dGradOp : Cnn_TrainingOp<"adaptive_avgpool2d_grad"> {
   let arguments = (ins Cnn_F32Tensor:$grad, Cnn_PairAttr:$input_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_AdaptiveMaxPool2dGradOp : Cnn_TrainingOp<"adaptive_maxpool2d_grad"> {
+  let summary = "Gradient of adaptive_maxpool2d: to the first maximum of "
+                "each window";
+  let arguments = (ins Cnn_F32Tensor:$input, Cnn_F32Tensor:$grad);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
 def Cnn_Pad2dGradOp : Cnn_TrainingOp<"pad2d_grad"> {

@@ -116,6 +116,7 @@ ShapeResult gelu(const Shape &input, const std::string &approximate);
 ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
+ShapeResult adaptiveMaxPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
 /// pad2d: [N, C, H, W] -> [N, C, H + top + bottom, W + left + right]. As
 /// PyTorch: reflect pads less than the input size, circular at most it.
@@ -145,6 +146,7 @@ ShapeResult maxPool2dGrad(const Shape &input, const Shape &grad,
 ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
                           Pair inputSize);
 ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize);
+ShapeResult adaptiveMaxPool2dGrad(const Shape &input, const Shape &grad);
 ShapeResult pad2dGrad(const Shape &grad, const Pad2dArgs &args, Pair inputSize);
 ShapeResult unflatten(const Shape &input, const Shape &sampleShape);
 /// dx of batchnorm2d: input and grad [N, C, H, W], `perChannel` [C] each.

@@ -37,6 +37,7 @@ enum class GradKind {
   MaxPool2dGrad,
   AvgPool2dGrad,
   AdaptiveAvgPool2dGrad,
+  AdaptiveMaxPool2dGrad,
   Pad2dGrad,
   FlattenGrad,
   SgdUpdate,
@@ -184,6 +185,14 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
                           const cnn::shape::Pool2dArgs &args,
                           bool countIncludePad,
                           const std::string &name = "avgpool2d_grad");
+
+/// AdaptiveMaxPool2d backward: each window's first maximum (PyTorch's
+/// scan: `val > max || isnan(val)`) found per output in `stored[0]` as its
+/// input index, then each input pixel gathers dy of the windows it wins;
+/// rdom as adaptiveAvgPool2dGrad's.
+LoweredGrad
+adaptiveMaxPool2dGrad(const Tensor &input, const Tensor &dy,
+                      const std::string &name = "adaptive_maxpool2d_grad");
 
 /// pad2d backward: dx of `inputShape` from dy (the padded shape); each
 /// input pixel sums dy of every padded position that copies it. Zeros: a

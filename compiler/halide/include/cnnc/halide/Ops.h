@@ -40,6 +40,7 @@ enum class OpKind {
   MaxPool2d,
   AvgPool2d,
   AdaptiveAvgPool2d,
+  AdaptiveMaxPool2d,
   Pad2d,
   Flatten,
   BatchNorm2d
@@ -87,8 +88,8 @@ struct LoweredOp {
   ///  Conv2d: (kx, ky, ci) with ci the input channel within the group;
   ///  Linear: (k) over in_features;
   ///  MaxPool2d / AvgPool2d: (kx, ky);
-  ///  AdaptiveAvgPool2d: (kx, ky) over the largest window (shorter windows
-  ///  contribute zeros for the missing taps).
+  ///  AdaptiveAvgPool2d, AdaptiveMaxPool2d: (kx, ky) over the largest
+  ///  window (shorter windows add 0, or -inf for max, for the missing taps).
   Halide::RDom rdom;
   /// Small intermediates to compute once (batch norm's scale and shift).
   std::vector<Halide::Func> stored;
@@ -163,6 +164,10 @@ LoweredOp adaptiveAvgPool2d(const Tensor &input, cnn::shape::Pair outputSize,
 /// or circular. input [N, C, H, W].
 LoweredOp pad2d(const Tensor &input, const cnn::shape::Pad2dArgs &args,
                 const std::string &name = "pad2d");
+
+/// PyTorch AdaptiveMaxPool2d: the maximum of adaptiveAvgPool2d's windows.
+LoweredOp adaptiveMaxPool2d(const Tensor &input, cnn::shape::Pair outputSize,
+                            const std::string &name = "adaptive_maxpool2d");
 
 /// lhs + rhs, element-wise, of two tensors of one shape (any rank).
 LoweredOp add(const Tensor &lhs, const Tensor &rhs,
