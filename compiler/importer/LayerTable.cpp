@@ -331,10 +331,33 @@ Value buildFlatten(LayerBuilder &b) {
   return b.create<cnn::FlattenOp>({b.input()});
 }
 
+/// softmax and log_softmax: PyTorch's dim, negative counting from the end,
+/// stored as 1 .. rank - 1 (the shape rule refuses the batch).
+template <typename OpTy> Value buildSoftmax(LayerBuilder &b) {
+  const int64_t rank = int64_t(b.inputShape().size());
+  const ArgValue &given = *b.args().given("dim");
+  int64_t dim = given.integer;
+  if (dim < -rank || dim >= rank) {
+    b.errorAt(given.pos.value_or(b.layer().pos),
+              "dim " + std::to_string(dim) + " is out of range for the input " +
+                  shp::format(b.inputShape()) + " (rank " +
+                  std::to_string(rank) + ")");
+    return nullptr;
+  }
+  if (dim < 0)
+    dim += rank;
+  return b.create<OpTy>({b.input()},
+                        {named(b, "dim", b.builder().getI64IntegerAttr(dim))});
+}
+
 /// The YAML name of a layer that builds one OpTy: the op's mnemonic.
 template <typename OpTy> std::string nameOf() {
   return OpTy::getOperationName().drop_front(sizeof("cnn.") - 1).str();
 }
+
+/// The lowest dim the reader accepts; the build function checks the
+/// input's rank.
+constexpr int64_t kMostNegativeDim = -(int64_t(1) << 20);
 
 /// A real argument with no lower bound.
 constexpr double kAnyReal = -std::numeric_limits<double>::infinity();
@@ -443,6 +466,20 @@ std::vector<LayerDef> makeTable() {
        1,
        "",
        buildElementwise<cnn::HardswishOp>},
+      // dim defaults to 1, PyTorch's implicit choice for [N, C] and
+      // [N, C, H, W] inputs.
+      {nameOf<cnn::SoftmaxOp>(),
+       "",
+       {A::integer("dim", kMostNegativeDim).defaultsTo(int64_t(1))},
+       1,
+       "",
+       buildSoftmax<cnn::SoftmaxOp>},
+      {nameOf<cnn::LogSoftmaxOp>(),
+       "",
+       {A::integer("dim", kMostNegativeDim).defaultsTo(int64_t(1))},
+       1,
+       "",
+       buildSoftmax<cnn::LogSoftmaxOp>},
       {nameOf<cnn::MaxPool2dOp>(),
        "pool",
        {A::pair("kernel_size", 1),

@@ -62,6 +62,12 @@ void lowerOp(cnn::AdaptiveMaxPool2dGradOp op, LoweringContext &cx);
 void lowerOp(cnn::Pad2dOp op, LoweringContext &cx);
 void lowerOp(cnn::Pad2dGradOp op, LoweringContext &cx);
 
+// ops/Softmax.cpp
+void lowerOp(cnn::SoftmaxOp op, LoweringContext &cx);
+void lowerOp(cnn::LogSoftmaxOp op, LoweringContext &cx);
+void lowerOp(cnn::SoftmaxGradOp op, LoweringContext &cx);
+void lowerOp(cnn::LogSoftmaxGradOp op, LoweringContext &cx);
+
 // ops/Reshape.cpp
 void lowerOp(cnn::FlattenOp op, LoweringContext &cx);
 void lowerOp(cnn::UnflattenOp op, LoweringContext &cx);

@@ -136,6 +136,23 @@ class Windows(nn.Module):
         return self.fc1(torch.flatten(x, 1))
 
 
+class Softmax(nn.Module):
+    """tests/e2e/softmax.yaml: softmax and log_softmax layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 4, 3)
+        self.fc1 = nn.Linear(4 * 4 * 3, 8)
+        self.fc2 = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = F.softmax(self.conv1(x), dim=1)
+        x = F.log_softmax(torch.tanh(self.conv2(x)), dim=-1)
+        x = F.log_softmax(self.fc1(torch.flatten(x, 1)), dim=1)
+        return F.softmax(self.fc2(x), dim=-1)
+
+
 class BasicBlock(nn.Module):
     """torchvision's BasicBlock without batch norm (tests/e2e/residual.yaml)."""
 
@@ -243,6 +260,7 @@ MODELS = {
     "activations": (Activations, (3, 10, 9)),
     "input_activations": (InputActivations, (3, 9, 8)),
     "windows": (Windows, (3, 11, 10)),
+    "softmax": (Softmax, (3, 6, 5)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "resnet18": (ResNet18, (3, 224, 224)),

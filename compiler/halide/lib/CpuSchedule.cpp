@@ -417,6 +417,16 @@ void storePlanes(Func f, const std::vector<Var> &vars,
   }
 }
 
+void storeIntermediate(Func f) {
+  f.compute_root();
+  std::vector<Var> args = f.args();
+  if (args.empty())
+    return;
+  f.parallel(args.back());
+  for (int i = 0; i < f.num_update_definitions(); ++i)
+    f.update(i).parallel(args.back());
+}
+
 Func rfactorOverLanes(Stage sums, RVar rx, int extent, int lanes, Var lane,
                       std::vector<VarOrRVar> &order) {
   if (lanes == extent)
@@ -619,6 +629,11 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
       break;
     case OpKind::Elementwise:
     case OpKind::Pad2d: // a copy with a border, stored like an activation
+      scheduleElementwise(g, natural);
+      break;
+    case OpKind::Softmax: // its maximum and sum once, then element-wise
+      for (Func &f : g.op->stored)
+        storeIntermediate(f);
       scheduleElementwise(g, natural);
       break;
     case OpKind::Flatten:

@@ -84,18 +84,6 @@ std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
   return Slice{f, outer};
 }
 
-/// A stored intermediate: compute_root, parallel over its outermost pure
-/// var (init and updates; an update's reduction loops stay inside it).
-void storeIntermediate(Func f) {
-  f.compute_root();
-  std::vector<Var> args = f.args();
-  if (args.empty())
-    return;
-  f.parallel(args.back());
-  for (int i = 0; i < f.num_update_definitions(); ++i)
-    f.update(i).parallel(args.back());
-}
-
 /// Conv weight gradient: each weight reduces over (ox, oy, n), and the
 /// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
 /// partial sums (vectorised over ox; the kx taps and a block of output

@@ -169,6 +169,24 @@ shp::ShapeResult AvgPool2dOp::inferShape(Adaptor op) {
   return shp::avgPool2d(shapeOf(op.getInput()), avgPoolArgsOf(op));
 }
 
+shp::ShapeResult SoftmaxOp::inferShape(Adaptor op) {
+  return shp::softmax(shapeOf(op.getInput()), int64_t(op.getDim()));
+}
+
+shp::ShapeResult LogSoftmaxOp::inferShape(Adaptor op) {
+  return shp::softmax(shapeOf(op.getInput()), int64_t(op.getDim()));
+}
+
+shp::ShapeResult SoftmaxGradOp::inferShape(Adaptor op) {
+  return shp::softmaxGrad(shapeOf(op.getResultValue()), shapeOf(op.getGrad()),
+                          int64_t(op.getDim()));
+}
+
+shp::ShapeResult LogSoftmaxGradOp::inferShape(Adaptor op) {
+  return shp::softmaxGrad(shapeOf(op.getResultValue()), shapeOf(op.getGrad()),
+                          int64_t(op.getDim()));
+}
+
 shp::ShapeResult AdaptiveMaxPool2dOp::inferShape(Adaptor op) {
   return shp::adaptiveMaxPool2d(shapeOf(op.getInput()),
                                 pairOf(op.getOutputSize()));

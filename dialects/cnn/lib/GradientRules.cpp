@@ -184,6 +184,24 @@ void Pad2dOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                                      spatialSize(b, getInput()));
 }
 
+// Both read their result, as the monotonic activations do.
+void SoftmaxOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                               SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<SoftmaxGradOp>(getLoc(), grad.getType(), getResult(),
+                                       grad, getDimAttr());
+}
+
+void LogSoftmaxOp::buildGradients(OpBuilder &b, Value grad,
+                                  ArrayRef<bool> needed,
+                                  SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] = b.create<LogSoftmaxGradOp>(getLoc(), grad.getType(), getResult(),
+                                          grad, getDimAttr());
+}
+
 void AdaptiveMaxPool2dOp::buildGradients(OpBuilder &b, Value grad,
                                          ArrayRef<bool> needed,
                                          SmallVectorImpl<Value> &grads) {

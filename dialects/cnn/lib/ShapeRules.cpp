@@ -333,6 +333,21 @@ ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {
   return adaptivePool2d("adaptive_avgpool2d input", input, outputSize);
 }
 
+ShapeResult softmax(const Shape &input, int64_t dim) {
+  if (input.size() < 2)
+    return ShapeResult::failure("softmax input must have rank 2 or more but "
+                                "has shape " +
+                                format(input));
+  if (dim < 1 || dim >= int64_t(input.size()))
+    return ShapeResult::failure("dim must be between 1 and " +
+                                std::to_string(input.size() - 1) +
+                                " for an input of shape " + format(input) +
+                                " (dim 0 is the batch), "
+                                "got " +
+                                std::to_string(dim));
+  return ShapeResult::success(input);
+}
+
 ShapeResult adaptiveMaxPool2d(const Shape &input, Pair outputSize) {
   return adaptivePool2d("adaptive_maxpool2d input", input, outputSize);
 }
@@ -493,6 +508,13 @@ ShapeResult elementwiseGrad(const Shape &value, const Shape &grad) {
     return ShapeResult::failure("gradient " + format(grad) +
                                 " does not match the value " + format(value));
   return ShapeResult::success(grad);
+}
+
+ShapeResult softmaxGrad(const Shape &value, const Shape &grad, int64_t dim) {
+  ShapeResult forward = softmax(value, dim);
+  if (!forward.ok())
+    return forward;
+  return elementwiseGrad(value, grad);
 }
 
 ShapeResult maxPool2dGrad(const Shape &input, const Shape &grad,

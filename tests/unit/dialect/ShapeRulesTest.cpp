@@ -147,6 +147,17 @@ TEST(Pooling, DivisorOverride) {
             std::string::npos);
 }
 
+TEST(Softmax, AlongAnyDimButTheBatch) {
+  EXPECT_EQ(softmax({D, 10}, 1).shape, (Shape{D, 10}));
+  EXPECT_EQ(softmax({D, 4, 3, 2}, 3).shape, (Shape{D, 4, 3, 2}));
+  EXPECT_NE(softmax({D, 10}, 0).error.find("dim 0 is the batch"),
+            std::string::npos);
+  EXPECT_FALSE(softmax({D, 10}, 2).ok());
+  EXPECT_FALSE(softmax({D}, 1).ok());
+  EXPECT_TRUE(softmaxGrad({D, 4, 3, 2}, {D, 4, 3, 2}, 2).ok());
+  EXPECT_FALSE(softmaxGrad({D, 4, 3, 2}, {D, 4, 3, 3}, 2).ok());
+}
+
 TEST(Pad2d, ShapesAndLimits) {
   EXPECT_EQ(pad2d({D, 3, 5, 4}, {{1, 0}, {2, 3}, PadMode::Reflect}).shape,
             (Shape{D, 3, 8, 7}));

@@ -694,6 +694,39 @@ TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
   runCases(grads, cases, rng);
 }
 
+// --- softmax
+// ---------------------------------------------------------------------------
+
+TEST(GradSoftmax, BothKindsAgainstFiniteDifferences) {
+  std::mt19937 rng(13);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  struct Spec {
+    Shape shape;
+    int dim;
+  };
+  for (const Spec &s : std::vector<Spec>{{{kDynamic, 10}, 1},
+                                         {{kDynamic, 5, 3, 4}, 1},
+                                         {{kDynamic, 5, 3, 4}, 3}})
+    for (bool log : {false, true}) {
+      Input y = makeInput("y", s.shape), dy = makeInput("dy", s.shape);
+      grads.push_back(softmaxGrad(y.tensor, dy.tensor, s.dim, log));
+      GradCase c{std::string(log ? "log_softmax" : "softmax") + " grad " +
+                     cnn::shape::format(s.shape) + " dim " +
+                     std::to_string(s.dim),
+                 grads.back().output, nullptr};
+      c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+        DT x = randomDT(withBatch(s.shape, batch), rng);
+        DT r = randomDT(withBatch(s.shape, batch), rng);
+        set(y, refSoftmax(x, s.dim, log)); // the gradient reads the result
+        set(dy, r);
+        return finiteDiff([&] { return dot(refSoftmax(x, s.dim, log), r); }, x);
+      };
+      cases.push_back(c);
+    }
+  runCases(grads, cases, rng);
+}
+
 // --- padding
 // ---------------------------------------------------------------------------
 

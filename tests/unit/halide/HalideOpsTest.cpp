@@ -477,6 +477,34 @@ TEST(HalidePadding, EveryModeMatchesTheReference) {
   runCases(ops, cases, rng);
 }
 
+TEST(HalideSoftmax, EveryDimBothKinds) {
+  std::mt19937 rng(12);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  struct Spec {
+    Shape shape;
+    int dim;
+  };
+  // Logits of an [N, 10] output; channels, rows and columns of a 4-D tensor.
+  for (const Spec &s : std::vector<Spec>{{{kDynamic, 10}, 1},
+                                         {{kDynamic, 5, 3, 4}, 1},
+                                         {{kDynamic, 5, 3, 4}, 2},
+                                         {{kDynamic, 5, 3, 4}, 3}})
+    for (bool log : {false, true}) {
+      Case c;
+      c.label = std::string(log ? "log_softmax" : "softmax") + " " +
+                cnn::shape::format(s.shape) + " dim " + std::to_string(s.dim);
+      c.input = makeInput("x", s.shape);
+      ops.push_back(softmax(c.input.tensor, s.dim, log));
+      c.output = ops.back().output;
+      c.reference = [s, log](const Buf &x) {
+        return refSoftmax(x, s.dim, log);
+      };
+      cases.push_back(std::move(c));
+    }
+  runCases(ops, cases, rng);
+}
+
 TEST(HalidePooling, AdaptiveMaxPool) {
   std::mt19937 rng(11);
   std::vector<LoweredOp> ops;

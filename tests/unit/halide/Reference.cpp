@@ -405,6 +405,29 @@ DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
   return y;
 }
 
+DT refSoftmax(const DT &x, int dim, bool log) {
+  // Elements along dim are `stride` apart; `outer` blocks of extent * stride.
+  const int64_t extent = x.dim(size_t(dim));
+  int64_t stride = 1;
+  for (size_t d = size_t(dim) + 1; d < x.shape.size(); ++d)
+    stride *= x.dim(d);
+  const int64_t outer = int64_t(x.v.size()) / (extent * stride);
+  DT y = x;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t s = 0; s < stride; ++s) {
+      auto index = [&](int64_t i) {
+        return size_t((o * extent + i) * stride + s);
+      };
+      double sum = 0;
+      for (int64_t i = 0; i < extent; ++i)
+        sum += std::exp(x.v[index(i)]);
+      for (int64_t i = 0; i < extent; ++i)
+        y.v[index(i)] =
+            log ? x.v[index(i)] - std::log(sum) : std::exp(x.v[index(i)]) / sum;
+    }
+  return y;
+}
+
 DT refPad(const DT &x, const cnn::shape::Pad2dArgs &a) {
   using cnn::shape::PadMode;
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
@@ -565,6 +588,10 @@ Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW) {
 
 Buf refAdaptiveMaxPool(const Buf &in, int OH, int OW) {
   return toBuf(refAdaptiveMaxPool(toDT(in), OH, OW));
+}
+
+Buf refSoftmax(const Buf &in, int dim, bool log) {
+  return toBuf(refSoftmax(toDT(in), dim, log));
 }
 
 Buf refPad(const Buf &in, const cnn::shape::Pad2dArgs &a) {

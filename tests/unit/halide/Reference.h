@@ -143,6 +143,9 @@ DT refMaxPool(const DT &x, const Pool2dArgs &a);
 DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad);
 DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW);
 DT refAdaptiveMaxPool(const DT &x, int64_t OH, int64_t OW);
+/// F.softmax(x, dim) (`log`: F.log_softmax), in double without the max
+/// shift.
+DT refSoftmax(const DT &x, int dim, bool log);
 /// F.pad of H and W in conv2d's padding modes.
 DT refPad(const DT &x, const cnn::shape::Pad2dArgs &a);
 /// [N, C, H, W] to [N, C * H * W] in C order.
@@ -169,6 +172,7 @@ Buf refAvgPool(const Buf &in, const Pool2dArgs &a, bool countIncludePad);
 Buf refAdaptiveAvgPool(const Buf &in, int OH, int OW);
 Buf refAdaptiveMaxPool(const Buf &in, int OH, int OW);
 Buf refPad(const Buf &in, const cnn::shape::Pad2dArgs &a);
+Buf refSoftmax(const Buf &in, int dim, bool log);
 Buf refFlatten(const Buf &in);
 
 } // namespace cnnc::hl::test

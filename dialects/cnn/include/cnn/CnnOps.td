@@ -273,6 +273,21 @@ def Cnn_BatchNorm2dOp : Cnn_InferredOp<"batchnorm2d", [Cnn_Pointwise,
   }];
 }
 
+class Cnn_SoftmaxOpBase<string mnemonic, string torchName>
+    : Cnn_InferredOp<mnemonic, [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+  let summary = "Normalised exponentials along one dimension, as torch.nn." # torchName;
+  let description = [{
+    Along dim (1 .. rank - 1; the batch is 0), computed from x - max for
+    range, as PyTorch does. The gradient reads the result.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, I64Attr:$dim);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_SoftmaxOp : Cnn_SoftmaxOpBase<"softmax", "Softmax">;
+def Cnn_LogSoftmaxOp : Cnn_SoftmaxOpBase<"log_softmax", "LogSoftmax">;
+
 def Cnn_AdaptiveMaxPool2dOp : Cnn_InferredOp<"adaptive_maxpool2d", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
   let summary = "Adaptive max pooling, as torch.nn.AdaptiveMaxPool2d";
   let description = [{
@@ -486,6 +501,20 @@ def Cnn_AdaptiveAvgPool2dGradOp : Cnn_TrainingOp<"adaptive_avgpool2d_grad"> {
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
+
+class Cnn_SoftmaxGradOpBase<string mnemonic, string rule>
+    : Cnn_TrainingOp<mnemonic> {
+  let summary = "Gradient from the result y along dim: " # rule;
+  let arguments = (ins Cnn_F32Tensor:$result_value, Cnn_F32Tensor:$grad,
+                       I64Attr:$dim);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$result_value `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_SoftmaxGradOp
+    : Cnn_SoftmaxGradOpBase<"softmax_grad", "y * (grad - sum(grad * y))">;
+def Cnn_LogSoftmaxGradOp
+    : Cnn_SoftmaxGradOpBase<"log_softmax_grad", "grad - exp(y) * sum(grad)">;
 
 def Cnn_AdaptiveMaxPool2dGradOp : Cnn_TrainingOp<"adaptive_maxpool2d_grad"> {
   let summary = "Gradient of adaptive_maxpool2d: to the first maximum of "

@@ -116,6 +116,8 @@ ShapeResult gelu(const Shape &input, const std::string &approximate);
 ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
+/// softmax and log_softmax along `dim`: 1 .. rank - 1 (not the batch).
+ShapeResult softmax(const Shape &input, int64_t dim);
 ShapeResult adaptiveMaxPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
 /// pad2d: [N, C, H, W] -> [N, C, H + top + bottom, W + left + right]. As
@@ -141,6 +143,7 @@ ShapeResult biasGrad(const Shape &grad);
 ShapeResult linearInputGrad(const Shape &grad, const Shape &weight);
 ShapeResult linearWeightGrad(const Shape &input, const Shape &grad);
 ShapeResult elementwiseGrad(const Shape &value, const Shape &grad);
+ShapeResult softmaxGrad(const Shape &value, const Shape &grad, int64_t dim);
 ShapeResult maxPool2dGrad(const Shape &input, const Shape &grad,
                           const Pool2dArgs &args);
 ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,

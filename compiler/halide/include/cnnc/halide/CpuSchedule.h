@@ -113,6 +113,10 @@ Halide::Func rfactorOverLanes(Halide::Stage sums, Halide::RVar rx, int extent,
 /// Func vectorised over c.
 void storePerChannel(Halide::Func f, int natural);
 
+/// A stored intermediate: compute_root, parallel over its outermost pure
+/// var (init and updates; an update's reduction loops stay inside it).
+void storeIntermediate(Halide::Func f);
+
 } // namespace cnnc::hl
 
 #endif // CNNC_HALIDE_CPUSCHEDULE_H

@@ -39,6 +39,7 @@ enum class GradKind {
   AdaptiveAvgPool2dGrad,
   AdaptiveMaxPool2dGrad,
   Pad2dGrad,
+  SoftmaxGrad, // and log-softmax's
   FlattenGrad,
   SgdUpdate,
   BatchNorm2dInputGrad,
@@ -193,6 +194,12 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
 LoweredGrad
 adaptiveMaxPool2dGrad(const Tensor &input, const Tensor &dy,
                       const std::string &name = "adaptive_maxpool2d_grad");
+
+/// Softmax(dim) backward from its result y: y * (dy - sum(dy * y)); with
+/// `log`, LogSoftmax's dy - exp(y) * sum(dy). The sum along dim is
+/// `stored[0]`.
+LoweredGrad softmaxGrad(const Tensor &y, const Tensor &dy, int dim, bool log,
+                        const std::string &name = "softmax_grad");
 
 /// pad2d backward: dx of `inputShape` from dy (the padded shape); each
 /// input pixel sums dy of every padded position that copies it. Zeros: a

@@ -42,6 +42,7 @@ enum class OpKind {
   AdaptiveAvgPool2d,
   AdaptiveMaxPool2d,
   Pad2d,
+  Softmax, // and log-softmax
   Flatten,
   BatchNorm2d
 };
@@ -68,6 +69,9 @@ using ElementFormula = std::function<Halide::Expr(const Halide::Expr &x)>;
 ///  - Elementwise (activations, add), Pad2d and Flatten: only `output` (a
 ///    pure element-wise / index remapping Func); `accum`, `padded`
 ///    undefined.
+///  - Softmax: `output` is pure; `stored` holds the maximum and the sum of
+///    exponentials along the dimension (reductions: an initial value, then
+///    one update over their own RDom); `accum`, `padded` undefined.
 ///  - BatchNorm2d: `output` is x * scale(c) + shift(c), element-wise;
 ///    `stored` holds the per-channel Funcs to compute once: in training
 ///    mode the ChannelStats' sum, mean, centred and var (their only
@@ -168,6 +172,11 @@ LoweredOp pad2d(const Tensor &input, const cnn::shape::Pad2dArgs &args,
 /// PyTorch AdaptiveMaxPool2d: the maximum of adaptiveAvgPool2d's windows.
 LoweredOp adaptiveMaxPool2d(const Tensor &input, cnn::shape::Pair outputSize,
                             const std::string &name = "adaptive_maxpool2d");
+
+/// PyTorch Softmax(dim) (`log`: LogSoftmax(dim)) of a tensor of rank >= 2;
+/// dim counts PyTorch dimensions (1 .. rank - 1). From x - max.
+LoweredOp softmax(const Tensor &input, int dim, bool log,
+                  const std::string &name = "softmax");
 
 /// lhs + rhs, element-wise, of two tensors of one shape (any rank).
 LoweredOp add(const Tensor &lhs, const Tensor &rhs,
