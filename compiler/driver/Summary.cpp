@@ -69,20 +69,23 @@ NetworkSummary summarize(ModuleOp module) {
   inputState.receptiveField[0] = inputState.receptiveField[1] = 1;
   inputState.jump[0] = inputState.jump[1] = 1;
   // The receptive field and stride product of each value: an op starts from
-  // its data input's; an add sees the larger field of its two inputs.
+  // its data input's; an add or a cat sees the largest field of its inputs.
   llvm::DenseMap<Value, LayerSummary> states;
   states[func.getArgument(0)] = inputState;
   for (Operation &op : func.getBody().front()) {
     if (isa<cnn::ParameterOp, ReturnOp>(op) || op.getNumResults() != 1)
       continue;
     LayerSummary s = states.lookup(op.getOperand(0));
-    if (auto add = dyn_cast<cnn::AddOp>(op)) {
-      LayerSummary other = states.lookup(add.getRhs());
-      for (int i = 0; i < 2; ++i) {
-        bool whole = s.receptiveField[i] < 0 || other.receptiveField[i] < 0;
-        s.receptiveField[i] =
-            whole ? -1 : std::max(s.receptiveField[i], other.receptiveField[i]);
-        s.jump[i] = std::max(s.jump[i], other.jump[i]);
+    if (isa<cnn::AddOp, cnn::CatOp>(op)) {
+      for (Value operand : op.getOperands().drop_front()) {
+        LayerSummary other = states.lookup(operand);
+        for (int i = 0; i < 2; ++i) {
+          bool whole = s.receptiveField[i] < 0 || other.receptiveField[i] < 0;
+          s.receptiveField[i] =
+              whole ? -1
+                    : std::max(s.receptiveField[i], other.receptiveField[i]);
+          s.jump[i] = std::max(s.jump[i], other.jump[i]);
+        }
       }
     }
     s.name = layerName(&op);
@@ -138,7 +141,8 @@ NetworkSummary summarize(ModuleOp module) {
                   }
             })
         // Copies: no arithmetic.
-        .Case<cnn::FlattenOp, cnn::Pad2dOp>([&](Operation *) { s.flops = 0; })
+        .Case<cnn::FlattenOp, cnn::Pad2dOp, cnn::CatOp>(
+            [&](Operation *) { s.flops = 0; })
         .Default([&](Operation *) { s.flops = out; });
     if (s.outputShape.size() == 2)
       wholeInput(s);

@@ -318,13 +318,17 @@ bool SpecParser::parseNodeKeys(Item &item, KeyMap &keys) {
     ref(keys["input"].second);
   if (keys.count("inputs")) {
     const YAML::Node &list = keys["inputs"].second;
-    if (!list.IsSequence() || list.size() != 2) {
-      reader.error(list,
-                   "'inputs' must be a list of the two nodes to add, e.g. "
-                   "[conv2, input], got " +
-                       (list.IsSequence()
-                            ? "a list of " + std::to_string(list.size())
-                            : YamlReader::describe(list)));
+    const LayerDef &def = *item.layer.def;
+    const bool counted =
+        list.IsSequence() &&
+        (def.arity == LayerDef::kTwoOrMore ? list.size() >= 2
+                                           : int(list.size()) == def.arity);
+    if (!counted) {
+      reader.error(list, "'inputs' of " + def.name + " must be " + def.needs +
+                             ", got " +
+                             (list.IsSequence()
+                                  ? "a list of " + std::to_string(list.size())
+                                  : YamlReader::describe(list)));
       ok = false;
     } else {
       for (const YAML::Node &n : list)

@@ -19,17 +19,17 @@ namespace {
 /// keys of a graph node: `input` and `if`, or `inputs` for two inputs.
 std::vector<std::string> allowedKeys(const LayerDef &def) {
   std::vector<std::string> keys{"name"};
-  if (def.arity == 2)
+  if (def.readsList())
     keys.push_back("inputs");
   for (const ArgSpec &a : def.args)
     keys.push_back(a.name);
-  if (def.arity == 1)
+  if (!def.readsList())
     keys.insert(keys.end(), {"input", "if"});
   return keys;
 }
 
 bool hasRequiredArguments(const LayerDef &def) {
-  if (def.arity == 2)
+  if (def.readsList())
     return true;
   for (const ArgSpec &a : def.args)
     if (a.presence == ArgSpec::Presence::Required)
@@ -169,7 +169,7 @@ bool SpecParser::parseArguments(Item &item, const YAML::Node &args) {
       item.explicitName = true;
     }
   }
-  if (def.arity == 2 && !keys.count("inputs") && !misspelt.count("inputs")) {
+  if (def.readsList() && !keys.count("inputs") && !misspelt.count("inputs")) {
     reader.error(args, def.name + " needs 'inputs', " + def.needs);
     ok = false;
   }

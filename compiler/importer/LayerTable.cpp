@@ -294,6 +294,31 @@ template <typename OpTy> Value buildAdaptivePool2d(LayerBuilder &b) {
                         {named(b, "output_size", b.pairAttr("output_size"))});
 }
 
+/// torch.cat of the listed nodes: a mismatch names each input's shape.
+Value buildCat(LayerBuilder &b) {
+  std::vector<shp::Shape> shapes;
+  std::vector<Value> inputs;
+  for (size_t i = 0; i < b.inputCount(); ++i) {
+    shapes.push_back(b.inputShape(i));
+    inputs.push_back(b.input(i));
+  }
+  const int64_t rank = int64_t(shapes[0].size());
+  int64_t dim = b.args().integer("dim");
+  if (dim < 0)
+    dim += rank;
+  if (!shp::cat(shapes, dim).ok()) {
+    std::string list;
+    for (size_t i = 0; i < shapes.size(); ++i)
+      list += (i ? ", " : "") + shp::format(shapes[i]) + " from '" +
+              b.inputName(i) + "'";
+    b.error(b.title() + ": " + shp::cat(shapes, dim).error +
+            " (inputs: " + list + ")");
+    return nullptr;
+  }
+  return b.create<cnn::CatOp>(
+      inputs, {named(b, "dim", b.builder().getI64IntegerAttr(dim))});
+}
+
 /// A residual connection: a mismatch names both inputs and their shapes.
 Value buildAdd(LayerBuilder &b) {
   const shp::Shape &lhs = b.inputShape(0), &rhs = b.inputShape(1);
@@ -533,6 +558,13 @@ std::vector<LayerDef> makeTable() {
        2,
        "the two nodes it adds, e.g. {inputs: [conv2, input]}",
        buildAdd},
+      {nameOf<cnn::CatOp>(),
+       "",
+       // dim 1 (the channels) by default: torch.cat's 0 is the batch.
+       {A::integer("dim", kMostNegativeDim).defaultsTo(int64_t(1))},
+       LayerDef::kTwoOrMore,
+       "the nodes it joins, e.g. {inputs: [expand1x1, expand3x3], dim: 1}",
+       buildCat},
       {nameOf<cnn::BatchNorm2dOp>(),
        "bn",
        {A::integer("num_features", 1).optional(),

@@ -81,6 +81,7 @@ public:
   Location location() override { return network.layerLoc(spec); }
   Value input(size_t index) override { return inputs[index]; }
   const shp::Shape &inputShape(size_t index) override { return shapes[index]; }
+  size_t inputCount() override { return inputs.size(); }
   std::string inputName(size_t index) override {
     return network.nodeName(spec.inputs[index]);
   }

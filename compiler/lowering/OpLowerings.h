@@ -62,6 +62,10 @@ void lowerOp(cnn::AdaptiveMaxPool2dGradOp op, LoweringContext &cx);
 void lowerOp(cnn::Pad2dOp op, LoweringContext &cx);
 void lowerOp(cnn::Pad2dGradOp op, LoweringContext &cx);
 
+// ops/Concat.cpp
+void lowerOp(cnn::CatOp op, LoweringContext &cx);
+void lowerOp(cnn::SliceOp op, LoweringContext &cx);
+
 // ops/Softmax.cpp
 void lowerOp(cnn::SoftmaxOp op, LoweringContext &cx);
 void lowerOp(cnn::LogSoftmaxOp op, LoweringContext &cx);

@@ -153,6 +153,41 @@ class Softmax(nn.Module):
         return F.softmax(self.fc2(x), dim=-1)
 
 
+class Fire(nn.Module):
+    """torchvision's SqueezeNet Fire module."""
+
+    def __init__(self, inplanes, squeeze_planes, expand_planes):
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze_planes, 1)
+        self.expand1x1 = nn.Conv2d(squeeze_planes, expand_planes, 1)
+        self.expand3x3 = nn.Conv2d(squeeze_planes, expand_planes, 3, padding=1)
+
+    def forward(self, x):
+        x = F.relu(self.squeeze(x))
+        return torch.cat([F.relu(self.expand1x1(x)),
+                          F.relu(self.expand3x3(x))], 1)
+
+
+class Concat(nn.Module):
+    """tests/e2e/concat.yaml: cat of two, three, and one value twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2)
+        self.fire1 = Fire(8, 4, 6)
+        self.fire2 = Fire(12, 4, 6)
+        self.final_conv = nn.Conv2d(32, 5, 1)
+
+    def forward(self, x):
+        pool = F.max_pool2d(F.relu(self.conv1(x)), 3, 2, ceil_mode=True)
+        fire1 = self.fire1(pool)
+        fire2 = self.fire2(fire1)
+        x = torch.cat([fire1, fire2, pool], 1)
+        final = torch.tanh(self.final_conv(x))
+        x = torch.cat([final, final], -1)
+        return torch.flatten(F.adaptive_avg_pool2d(x, (1, 2)), 1)
+
+
 class BasicBlock(nn.Module):
     """torchvision's BasicBlock without batch norm (tests/e2e/residual.yaml)."""
 
@@ -261,6 +296,7 @@ MODELS = {
     "input_activations": (InputActivations, (3, 9, 8)),
     "windows": (Windows, (3, 11, 10)),
     "softmax": (Softmax, (3, 6, 5)),
+    "concat": (Concat, (3, 13, 12)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "resnet18": (ResNet18, (3, 224, 224)),

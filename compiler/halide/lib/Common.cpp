@@ -21,6 +21,8 @@ const char *opKindName(OpKind kind) {
     return "adaptive_avgpool2d";
   case OpKind::AdaptiveMaxPool2d:
     return "adaptive_maxpool2d";
+  case OpKind::Concat:
+    return "cat";
   case OpKind::Softmax:
     return "softmax";
   case OpKind::Pad2d:

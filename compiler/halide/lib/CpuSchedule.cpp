@@ -628,7 +628,8 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
       scheduleLinear(g, machine);
       break;
     case OpKind::Elementwise:
-    case OpKind::Pad2d: // a copy with a border, stored like an activation
+    case OpKind::Pad2d:  // a copy with a border, stored like an activation
+    case OpKind::Concat: // copies side by side, likewise
       scheduleElementwise(g, natural);
       break;
     case OpKind::Softmax: // its maximum and sum once, then element-wise

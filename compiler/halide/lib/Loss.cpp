@@ -31,6 +31,8 @@ const char *gradKindName(GradKind kind) {
     return "adaptive_avgpool2d_grad";
   case GradKind::AdaptiveMaxPool2dGrad:
     return "adaptive_maxpool2d_grad";
+  case GradKind::Slice:
+    return "slice";
   case GradKind::SoftmaxGrad:
     return "softmax_grad";
   case GradKind::Pad2dGrad:

@@ -169,6 +169,18 @@ shp::ShapeResult AvgPool2dOp::inferShape(Adaptor op) {
   return shp::avgPool2d(shapeOf(op.getInput()), avgPoolArgsOf(op));
 }
 
+shp::ShapeResult CatOp::inferShape(Adaptor op) {
+  std::vector<shp::Shape> shapes;
+  for (Value input : op.getInputs())
+    shapes.push_back(shapeOf(input));
+  return shp::cat(shapes, int64_t(op.getDim()));
+}
+
+shp::ShapeResult SliceOp::inferShape(Adaptor op) {
+  return shp::slice(shapeOf(op.getInput()), int64_t(op.getDim()),
+                    int64_t(op.getStart()), int64_t(op.getLength()));
+}
+
 shp::ShapeResult SoftmaxOp::inferShape(Adaptor op) {
   return shp::softmax(shapeOf(op.getInput()), int64_t(op.getDim()));
 }

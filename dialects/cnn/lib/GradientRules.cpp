@@ -184,6 +184,23 @@ void Pad2dOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                                      spatialSize(b, getInput()));
 }
 
+// Each input's gradient is its slice of the result's.
+void CatOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                           SmallVectorImpl<Value> &grads) {
+  resize(grads, getNumOperands());
+  const int64_t dim = int64_t(getDim());
+  int64_t start = 0;
+  for (unsigned i = 0; i < getNumOperands(); ++i) {
+    Value input = getOperand(i);
+    const int64_t length = shapeOf(input)[size_t(dim)];
+    if (needed[i])
+      grads[i] = b.create<SliceOp>(getLoc(), input.getType(), grad,
+                                   getDimAttr(), b.getI64IntegerAttr(start),
+                                   b.getI64IntegerAttr(length));
+    start += length;
+  }
+}
+
 // Both read their result, as the monotonic activations do.
 void SoftmaxOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                                SmallVectorImpl<Value> &grads) {

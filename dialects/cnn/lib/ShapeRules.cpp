@@ -333,6 +333,48 @@ ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize) {
   return adaptivePool2d("adaptive_avgpool2d input", input, outputSize);
 }
 
+ShapeResult cat(const std::vector<Shape> &inputs, int64_t dim) {
+  if (inputs.size() < 2)
+    return ShapeResult::failure("cat needs two or more inputs, got " +
+                                std::to_string(inputs.size()));
+  const Shape &first = inputs[0];
+  if (dim < 1 || dim >= int64_t(first.size()))
+    return ShapeResult::failure(
+        "dim must be between 1 and " + std::to_string(first.size() - 1) +
+        " for inputs of shape " + format(first) + " (dim 0 is the batch), " +
+        "got " + std::to_string(dim));
+  Shape out = first;
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const Shape &s = inputs[i];
+    bool agree = s.size() == first.size();
+    for (size_t d = 0; agree && d < s.size(); ++d)
+      agree = int64_t(d) == dim || d == 0 || s[d] == first[d];
+    if (!agree)
+      return ShapeResult::failure(
+          "input " + std::to_string(i + 1) + " has shape " + format(s) +
+          " but input 1 has " + format(first) +
+          ": they may differ only in dim " + std::to_string(dim));
+    out[size_t(dim)] += s[size_t(dim)];
+  }
+  return ShapeResult::success(out);
+}
+
+ShapeResult slice(const Shape &input, int64_t dim, int64_t start,
+                  int64_t length) {
+  if (dim < 1 || dim >= int64_t(input.size()))
+    return ShapeResult::failure("slice dim " + std::to_string(dim) +
+                                " is not a dimension of " + format(input) +
+                                " after the batch");
+  if (start < 0 || length < 1 || start + length > input[size_t(dim)])
+    return ShapeResult::failure("slice [" + std::to_string(start) + ", " +
+                                std::to_string(start + length) +
+                                ") is outside dim " + std::to_string(dim) +
+                                " of " + format(input));
+  Shape out = input;
+  out[size_t(dim)] = length;
+  return ShapeResult::success(out);
+}
+
 ShapeResult softmax(const Shape &input, int64_t dim) {
   if (input.size() < 2)
     return ShapeResult::failure("softmax input must have rank 2 or more but "

@@ -147,6 +147,21 @@ TEST(Pooling, DivisorOverride) {
             std::string::npos);
 }
 
+TEST(Cat, JoinsAlongOneDim) {
+  EXPECT_EQ(cat({{D, 3, 4, 5}, {D, 2, 4, 5}, {D, 1, 4, 5}}, 1).shape,
+            (Shape{D, 6, 4, 5}));
+  EXPECT_EQ(cat({{D, 3}, {D, 4}}, 1).shape, (Shape{D, 7}));
+  EXPECT_NE(cat({{D, 3, 4, 5}, {D, 2, 4, 6}}, 1)
+                .error.find("input 2 has shape [?, 2, 4, 6] but input 1 has "
+                            "[?, 3, 4, 5]: they may differ only in dim 1"),
+            std::string::npos);
+  EXPECT_NE(cat({{D, 3}, {D, 4}}, 0).error.find("dim 0 is the batch"),
+            std::string::npos);
+  EXPECT_FALSE(cat({{D, 3}}, 1).ok());
+  EXPECT_EQ(slice({D, 6, 4, 5}, 1, 2, 3).shape, (Shape{D, 3, 4, 5}));
+  EXPECT_FALSE(slice({D, 6, 4, 5}, 1, 4, 3).ok());
+}
+
 TEST(Softmax, AlongAnyDimButTheBatch) {
   EXPECT_EQ(softmax({D, 10}, 1).shape, (Shape{D, 10}));
   EXPECT_EQ(softmax({D, 4, 3, 2}, 3).shape, (Shape{D, 4, 3, 2}));

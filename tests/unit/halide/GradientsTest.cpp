@@ -694,6 +694,44 @@ TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
   runCases(grads, cases, rng);
 }
 
+// --- cat
+// ---------------------------------------------------------------------------
+
+// The gradient of cat([a, b, a]) w.r.t. a is the sum of two slices of dy.
+TEST(GradConcat, SlicesAgainstFiniteDifferences) {
+  std::mt19937 rng(15);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  struct Spec {
+    Shape a, b;
+    int dim;
+  };
+  for (const Spec &s :
+       std::vector<Spec>{{{kDynamic, 3, 4, 5}, {kDynamic, 2, 4, 5}, 1},
+                         {{kDynamic, 3, 4, 5}, {kDynamic, 3, 4, 2}, 3}}) {
+    const int la = int(s.a[size_t(s.dim)]), lb = int(s.b[size_t(s.dim)]);
+    Shape yShape = cnn::shape::cat({s.a, s.b, s.a}, s.dim).shape;
+    Input dy = makeInput("dy", yShape);
+    LoweredGrad first = slice(dy.tensor, s.dim, 0, la);
+    LoweredGrad second = slice(dy.tensor, s.dim, la + lb, la);
+    Halide::Func sum("cat_grad_sum");
+    sum(first.vars) =
+        first.output.func(first.vars) + second.output.func(first.vars);
+    grads.push_back(first);
+    grads.push_back(second);
+    GradCase c{"cat grad dim " + std::to_string(s.dim), {sum, s.a}, nullptr};
+    c.prepare = [=](int batch, std::mt19937 &rng) mutable {
+      DT a = randomDT(withBatch(s.a, batch), rng);
+      DT b = randomDT(withBatch(s.b, batch), rng);
+      DT r = randomDT(withBatch(yShape, batch), rng);
+      set(dy, r);
+      return finiteDiff([&] { return dot(refCat({a, b, a}, s.dim), r); }, a);
+    };
+    cases.push_back(c);
+  }
+  runCases(grads, cases, rng);
+}
+
 // --- softmax
 // ---------------------------------------------------------------------------
 

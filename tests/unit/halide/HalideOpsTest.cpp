@@ -477,6 +477,40 @@ TEST(HalidePadding, EveryModeMatchesTheReference) {
   runCases(ops, cases, rng);
 }
 
+TEST(HalideConcat, AlongEachDim) {
+  std::mt19937 rng(14);
+  std::vector<LoweredOp> ops;
+  std::vector<Case> cases;
+  struct Spec {
+    Shape x, other;
+    int dim;
+  };
+  // [x, other, x]: the same tensor twice, parts of different extents.
+  for (const Spec &s :
+       std::vector<Spec>{{{kDynamic, 3, 4, 5}, {kDynamic, 2, 4, 5}, 1},
+                         {{kDynamic, 3, 4, 5}, {kDynamic, 3, 1, 5}, 2},
+                         {{kDynamic, 3, 4, 5}, {kDynamic, 3, 4, 7}, 3},
+                         {{kDynamic, 6}, {kDynamic, 9}, 1}}) {
+    Case c;
+    c.label = "cat dim " + std::to_string(s.dim) + " of " +
+              cnn::shape::format(s.x) + " and " + cnn::shape::format(s.other);
+    c.input = makeInput("x", s.x);
+    Input other = makeInput("other", s.other);
+    Buf otherBuf = randomBuffer(withBatch(s.other, 2), rng);
+    c.params.push_back({other, otherBuf});
+    ops.push_back(
+        concat({c.input.tensor, other.tensor, c.input.tensor}, s.dim));
+    c.output = ops.back().output;
+    c.reference = [s, otherBuf](const Buf &x) {
+      DT xd = toDT(x);
+      return toBuf(refCat({xd, toDT(otherBuf), xd}, s.dim));
+    };
+    cases.push_back(std::move(c));
+  }
+  Halide::Pipeline pipeline = compileCases(ops, cases);
+  checkCases(pipeline, cases, rng, -1.0f, 1.0f, {2});
+}
+
 TEST(HalideSoftmax, EveryDimBothKinds) {
   std::mt19937 rng(12);
   std::vector<LoweredOp> ops;

@@ -405,6 +405,28 @@ DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad) {
   return y;
 }
 
+DT refCat(const std::vector<DT> &parts, int dim) {
+  // Blocks of `inner` elements (the dims after dim), `outer` times.
+  int64_t inner = 1;
+  for (size_t d = size_t(dim) + 1; d < parts[0].shape.size(); ++d)
+    inner *= parts[0].dim(d);
+  Shape shape = parts[0].shape;
+  shape[size_t(dim)] = 0;
+  for (const DT &p : parts)
+    shape[size_t(dim)] += p.dim(size_t(dim));
+  DT y(shape);
+  const int64_t outer =
+      int64_t(parts[0].v.size()) / (parts[0].dim(size_t(dim)) * inner);
+  size_t o = 0;
+  for (int64_t b = 0; b < outer; ++b)
+    for (const DT &p : parts) {
+      const int64_t block = p.dim(size_t(dim)) * inner;
+      for (int64_t i = 0; i < block; ++i)
+        y.v[o++] = p.v[size_t(b * block + i)];
+    }
+  return y;
+}
+
 DT refSoftmax(const DT &x, int dim, bool log) {
   // Elements along dim are `stride` apart; `outer` blocks of extent * stride.
   const int64_t extent = x.dim(size_t(dim));

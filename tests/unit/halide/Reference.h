@@ -143,6 +143,8 @@ DT refMaxPool(const DT &x, const Pool2dArgs &a);
 DT refAvgPool(const DT &x, const Pool2dArgs &a, bool countIncludePad);
 DT refAdaptiveAvgPool(const DT &x, int64_t OH, int64_t OW);
 DT refAdaptiveMaxPool(const DT &x, int64_t OH, int64_t OW);
+/// torch.cat(parts, dim).
+DT refCat(const std::vector<DT> &parts, int dim);
 /// F.softmax(x, dim) (`log`: F.log_softmax), in double without the max
 /// shift.
 DT refSoftmax(const DT &x, int dim, bool log);

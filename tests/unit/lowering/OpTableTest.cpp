@@ -25,13 +25,11 @@ namespace cnnc {
 namespace {
 
 /// The networks that together use every op, forward and backward.
-const char *const kNetworks[] = {CNNC_E2E_DIR "/general.yaml",
-                                 CNNC_E2E_DIR "/residual.yaml",
-                                 CNNC_E2E_DIR "/batchnorm.yaml",
-                                 CNNC_E2E_DIR "/activations.yaml",
-                                 CNNC_E2E_DIR "/input_activations.yaml",
-                                 CNNC_E2E_DIR "/windows.yaml",
-                                 CNNC_E2E_DIR "/softmax.yaml"};
+const char *const kNetworks[] = {
+    CNNC_E2E_DIR "/general.yaml",           CNNC_E2E_DIR "/residual.yaml",
+    CNNC_E2E_DIR "/batchnorm.yaml",         CNNC_E2E_DIR "/activations.yaml",
+    CNNC_E2E_DIR "/input_activations.yaml", CNNC_E2E_DIR "/windows.yaml",
+    CNNC_E2E_DIR "/softmax.yaml",           CNNC_E2E_DIR "/concat.yaml"};
 
 /// A target of each machine model of the CPU backend, and of the GPU
 /// backend's APIs.

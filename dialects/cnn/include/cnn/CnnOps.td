@@ -199,6 +199,18 @@ def Cnn_AddOp : Cnn_InferredOp<"add", [Cnn_Pointwise,
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
 
+def Cnn_CatOp : Cnn_InferredOp<"cat", [DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+  let summary = "Concatenation along one dimension, as torch.cat";
+  let description = [{
+    Two or more tensors of one rank whose sizes agree but along dim (1 ..
+    rank - 1; the batch is 0), in order: SqueezeNet's fire modules,
+    Inception blocks and DenseNet join channels with dim 1.
+  }];
+  let arguments = (ins Variadic<Cnn_F32Tensor>:$inputs, I64Attr:$dim);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Pooling and reshaping
 //===----------------------------------------------------------------------===//
@@ -532,6 +544,14 @@ def Cnn_Pad2dGradOp : Cnn_TrainingOp<"pad2d_grad"> {
                        Cnn_PairAttr:$input_size);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_SliceOp : Cnn_TrainingOp<"slice"> {
+  let summary = "length elements from start along dim (the gradient of cat)";
+  let arguments = (ins Cnn_F32Tensor:$input, I64Attr:$dim, I64Attr:$start,
+                       I64Attr:$length);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
 def Cnn_UnflattenOp : Cnn_TrainingOp<"unflatten"> {

@@ -116,6 +116,9 @@ ShapeResult gelu(const Shape &input, const std::string &approximate);
 ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult avgPool2d(const Shape &input, const Pool2dArgs &args);
 ShapeResult adaptiveAvgPool2d(const Shape &input, Pair outputSize);
+/// cat: two or more inputs of one rank, equal but along `dim` (1 .. rank -
+/// 1), which the result sums.
+ShapeResult cat(const std::vector<Shape> &inputs, int64_t dim);
 /// softmax and log_softmax along `dim`: 1 .. rank - 1 (not the batch).
 ShapeResult softmax(const Shape &input, int64_t dim);
 ShapeResult adaptiveMaxPool2d(const Shape &input, Pair outputSize);
@@ -143,6 +146,9 @@ ShapeResult biasGrad(const Shape &grad);
 ShapeResult linearInputGrad(const Shape &grad, const Shape &weight);
 ShapeResult linearWeightGrad(const Shape &input, const Shape &grad);
 ShapeResult elementwiseGrad(const Shape &value, const Shape &grad);
+/// slice: `length` elements of `input` from `start` along `dim`.
+ShapeResult slice(const Shape &input, int64_t dim, int64_t start,
+                  int64_t length);
 ShapeResult softmaxGrad(const Shape &value, const Shape &grad, int64_t dim);
 ShapeResult maxPool2dGrad(const Shape &input, const Shape &grad,
                           const Pool2dArgs &args);

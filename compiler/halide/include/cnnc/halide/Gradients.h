@@ -40,6 +40,7 @@ enum class GradKind {
   AdaptiveMaxPool2dGrad,
   Pad2dGrad,
   SoftmaxGrad, // and log-softmax's
+  Slice,       // cat's gradient
   FlattenGrad,
   SgdUpdate,
   BatchNorm2dInputGrad,
@@ -194,6 +195,11 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
 LoweredGrad
 adaptiveMaxPool2dGrad(const Tensor &input, const Tensor &dy,
                       const std::string &name = "adaptive_maxpool2d_grad");
+
+/// cat backward: `length` elements of dy from `start` along PyTorch
+/// dimension `dim`, a pure copy.
+LoweredGrad slice(const Tensor &dy, int dim, int start, int length,
+                  const std::string &name = "slice");
 
 /// Softmax(dim) backward from its result y: y * (dy - sum(dy * y)); with
 /// `log`, LogSoftmax's dy - exp(y) * sum(dy). The sum along dim is

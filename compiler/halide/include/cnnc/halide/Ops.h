@@ -43,6 +43,7 @@ enum class OpKind {
   AdaptiveMaxPool2d,
   Pad2d,
   Softmax, // and log-softmax
+  Concat,
   Flatten,
   BatchNorm2d
 };
@@ -66,9 +67,9 @@ using ElementFormula = std::function<Halide::Expr(const Halide::Expr &x)>;
 ///  - Conv2d, MaxPool2d, AvgPool2d with padding (or a ceil_mode window past
 ///    the input): `padded` is the input with its constant boundary (0, or
 ///    -inf for max); undefined otherwise.
-///  - Elementwise (activations, add), Pad2d and Flatten: only `output` (a
-///    pure element-wise / index remapping Func); `accum`, `padded`
-///    undefined.
+///  - Elementwise (activations, add), Pad2d, Concat and Flatten: only
+///    `output` (a pure element-wise / index remapping Func); `accum`,
+///    `padded` undefined.
 ///  - Softmax: `output` is pure; `stored` holds the maximum and the sum of
 ///    exponentials along the dimension (reductions: an initial value, then
 ///    one update over their own RDom); `accum`, `padded` undefined.
@@ -172,6 +173,11 @@ LoweredOp pad2d(const Tensor &input, const cnn::shape::Pad2dArgs &args,
 /// PyTorch AdaptiveMaxPool2d: the maximum of adaptiveAvgPool2d's windows.
 LoweredOp adaptiveMaxPool2d(const Tensor &input, cnn::shape::Pair outputSize,
                             const std::string &name = "adaptive_maxpool2d");
+
+/// torch.cat(inputs, dim) of two or more tensors of one rank (dim counts
+/// PyTorch dimensions, 1 .. rank - 1).
+LoweredOp concat(const std::vector<Tensor> &inputs, int dim,
+                 const std::string &name = "cat");
 
 /// PyTorch Softmax(dim) (`log`: LogSoftmax(dim)) of a tensor of rank >= 2;
 /// dim counts PyTorch dimensions (1 .. rank - 1). From x - max.

@@ -87,9 +87,12 @@ struct LayerDef {
   std::string namePrefix;
   /// The arguments besides `name`, in the order messages list them.
   std::vector<ArgSpec> args;
-  /// How many nodes it reads: 1 (`input:`, default the previous node), or 2
-  /// (`inputs: [a, b]`, required).
+  /// How many nodes it reads: 1 (`input:`, default the previous node), 2
+  /// (`inputs: [a, b]`, required), or kTwoOrMore (`inputs: [a, b, ...]`).
   int arity = 1;
+  static constexpr int kTwoOrMore = -1;
+  /// Whether it reads a list of nodes (`inputs:`).
+  bool readsList() const { return arity != 1; }
   /// What to say when a layer with required arguments has none:
   /// "<name> needs <needs>".
   std::string needs;
@@ -119,6 +122,7 @@ public:
   virtual mlir::Location location() = 0;
   virtual mlir::Value input(size_t index = 0) = 0;
   virtual const cnn::shape::Shape &inputShape(size_t index = 0) = 0;
+  virtual size_t inputCount() = 0;
   /// The name of the node input `index` is ("input" for the network's).
   virtual std::string inputName(size_t index) = 0;
   /// The trainable parameter <layer>.<suffix> (frozen by `trainable: false`
