@@ -73,7 +73,8 @@ NetworkSummary summarize(ModuleOp module) {
   llvm::DenseMap<Value, LayerSummary> states;
   states[func.getArgument(0)] = inputState;
   for (Operation &op : func.getBody().front()) {
-    if (isa<cnn::ParameterOp, ReturnOp>(op) || op.getNumResults() != 1)
+    if (isa<cnn::ParameterOp, cnn::FillOp, ReturnOp>(op) ||
+        op.getNumResults() != 1)
       continue;
     LayerSummary s = states.lookup(op.getOperand(0));
     if (isa<cnn::AddOp, cnn::CatOp>(op)) {

@@ -337,19 +337,31 @@ Value buildBatchNorm2d(LayerBuilder &b) {
   const LayerArgs &a = b.args();
   const int64_t channels = b.inputShape()[1];
   b.checkDeclared("num_features", channels, "channels");
-  // torchvision's state_dict order: weight, bias, then the buffers.
-  Value weight = b.parameter("weight", {channels});
-  Value bias = b.parameter("bias", {channels});
-  Value mean = b.buffer("running_mean", {channels});
-  Value var = b.buffer("running_var", {channels});
   mlir::OpBuilder &ob = b.builder();
+  // What PyTorch has no tensor for is a constant: weight 1 and bias 0
+  // without affine, mean 0 and variance 1 without running statistics.
+  auto constant = [&](double value) {
+    return ob
+        .create<cnn::FillOp>(
+            b.location(),
+            mlir::RankedTensorType::get({channels}, ob.getF32Type()),
+            ob.getF64FloatAttr(value), ob.getI64ArrayAttr({channels}))
+        .getResult();
+  };
+  const bool affine = a.flag("affine"), tracked = a.flag("track_running_stats");
+  // torchvision's state_dict order: weight, bias, then the buffers.
+  Value weight = affine ? b.parameter("weight", {channels}) : constant(1.0);
+  Value bias = affine ? b.parameter("bias", {channels}) : constant(0.0);
+  Value mean = tracked ? b.buffer("running_mean", {channels}) : constant(0.0);
+  Value var = tracked ? b.buffer("running_var", {channels}) : constant(1.0);
   // Eval mode: func @forward is inference; cnn-autodiff switches the
-  // training step's copy to batch statistics.
+  // training step's copy to batch statistics. Without running statistics
+  // PyTorch normalises with the batch's in eval mode too.
   return b.create<cnn::BatchNorm2dOp>(
       {b.input(), weight, bias, mean, var},
       {named(b, "eps", ob.getF64FloatAttr(a.real("eps"))),
        named(b, "momentum", ob.getF64FloatAttr(a.real("momentum"))),
-       named(b, "training", ob.getBoolAttr(false))});
+       named(b, "training", ob.getBoolAttr(!tracked))});
 }
 
 Value buildFlatten(LayerBuilder &b) {
@@ -574,14 +586,8 @@ std::vector<LayerDef> makeTable() {
             .defaultsTo(0.1)
             .refusesNull("momentum must be a number in [0, 1]; a cumulative "
                          "average (momentum None) is not supported"),
-        A::flag("affine").defaultsTo(true).onlyAccepts(
-            true, "batchnorm2d supports only affine: true (PyTorch's "
-                  "default)"),
-        A::flag("track_running_stats")
-            .defaultsTo(true)
-            .onlyAccepts(true, "batchnorm2d supports only "
-                               "track_running_stats: true (PyTorch's "
-                               "default)"),
+        A::flag("affine").defaultsTo(true),
+        A::flag("track_running_stats").defaultsTo(true),
         A::flag("trainable").defaultsTo(true)},
        1,
        "",

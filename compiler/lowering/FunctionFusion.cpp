@@ -27,6 +27,10 @@ fusion::Node nodeOf(Operation *op) {
     node.role = fusion::Role::Pool;
     node.padded = cnn::shape::poolReadsOutside(cnn::shapeOf(pool.getInput()),
                                                cnn::avgPoolArgsOf(pool));
+  } else if (auto bn = dyn_cast<cnn::BatchNorm2dOp>(op);
+             bn && bn.getTraining()) {
+    // Its batch statistics read all of its input first.
+    node.role = fusion::Role::Forward;
   } else if (op->hasTrait<cnn::OpTrait::Pointwise>()) {
     node.role = fusion::Role::Pointwise;
   } else if (isa<cnn::Conv2dWeightGradOp, cnn::LinearWeightGradOp>(op)) {
@@ -45,7 +49,8 @@ FunctionFusion planFunctionFusion(FuncOp func) {
   FunctionFusion result;
   std::vector<fusion::Node> nodes;
   for (Operation &op : func.getBody().front()) {
-    if (isa<cnn::ParameterOp, ReturnOp>(op))
+    // Parameters and constants are lowered in every segment that reads them.
+    if (isa<cnn::ParameterOp, cnn::FillOp, ReturnOp>(op))
       continue;
     result.nodeOf[&op] = int(result.ops.size());
     result.ops.push_back(&op);

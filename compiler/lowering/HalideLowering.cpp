@@ -273,6 +273,7 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
       segment.arguments.push_back(image);
       segment.reads.push_back(id);
     }
+    func.walk([&](cnn::FillOp fill) { lowering::lowerOperation(fill, cx); });
     for (Operation *op : plan[s])
       if (!lowering::lowerOperation(op, cx)) {
         error = "no Halide lowering for op '" +

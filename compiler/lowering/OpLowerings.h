@@ -13,6 +13,7 @@ namespace cnnc::lowering {
 
 // Parameters are arguments of the pipeline (ops/Parameter.cpp).
 void lowerOp(cnn::ParameterOp op, LoweringContext &cx);
+void lowerOp(cnn::FillOp op, LoweringContext &cx);
 
 // ops/Convolution.cpp
 void lowerOp(cnn::Conv2dOp op, LoweringContext &cx);

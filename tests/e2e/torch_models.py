@@ -245,6 +245,27 @@ class BatchNormNet(nn.Module):
         return self.fc(x)
 
 
+class BatchNormOptions(nn.Module):
+    """tests/e2e/batchnorm_options.yaml: affine and track_running_stats."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(6, affine=False)
+        self.conv2 = nn.Conv2d(6, 6, 3, stride=2, bias=False)
+        self.bn2 = nn.BatchNorm2d(6, track_running_stats=False)
+        self.conv3 = nn.Conv2d(6, 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4, eps=0.01, affine=False,
+                                  track_running_stats=False)
+        self.fc = nn.Linear(4 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = torch.tanh(self.bn2(self.conv2(x)))
+        x = self.bn3(self.conv3(x))
+        return self.fc(torch.flatten(x, 1))
+
+
 class ResNetBlock(nn.Module):
     """torchvision.models.resnet.BasicBlock, with the same names."""
 
@@ -297,6 +318,7 @@ MODELS = {
     "windows": (Windows, (3, 11, 10)),
     "softmax": (Softmax, (3, 6, 5)),
     "concat": (Concat, (3, 13, 12)),
+    "batchnorm_options": (BatchNormOptions, (3, 10, 10)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "resnet18": (ResNet18, (3, 224, 224)),

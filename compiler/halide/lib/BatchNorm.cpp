@@ -65,6 +65,7 @@ LoweredOp batchNorm2d(const Tensor &input, const Tensor &weight,
   result.stored = {scale, shift};
   // The statistics are shared with the gradients and the running-stat
   // update, which read them: this op is where they are scheduled.
+  result.readsWholeInput = batchStats != nullptr;
   if (batchStats)
     result.stored.insert(result.stored.begin(),
                          {batchStats->sum, batchStats->mean,

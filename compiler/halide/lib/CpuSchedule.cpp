@@ -536,8 +536,9 @@ planGroups(const std::vector<LoweredOp> &ops,
     node.role = op.kind == OpKind::Conv2d ? fusion::Role::Convolution
                 : op.kind == OpKind::MaxPool2d || op.kind == OpKind::AvgPool2d
                     ? fusion::Role::Pool
-                : isElementwise(op.kind) ? fusion::Role::Pointwise
-                                         : fusion::Role::Forward;
+                : isElementwise(op.kind) && !op.readsWholeInput
+                    ? fusion::Role::Pointwise
+                    : fusion::Role::Forward;
     node.padded = op.padded.defined();
     node.isOutput = outputs.count(op.output.func.name()) > 0;
     for (const Tensor &t : op.inputs)

@@ -1,4 +1,4 @@
-// Flatten: a pure re-indexing, no data movement of its own.
+// Flatten: a pure re-indexing, no data movement of its own; constants.
 #include "Common.h"
 
 namespace cnnc::hl {
@@ -34,6 +34,13 @@ LoweredOp flatten(const Tensor &input, const std::string &name) {
   out(f, n) = input.func(at);
   result.output = {out, outShape};
   return result;
+}
+
+Tensor filled(const cnn::shape::Shape &shape, float value,
+              const std::string &name) {
+  Func f(detail::funcName(name));
+  f(detail::makeVars(name, shape.size())) = value;
+  return {f, shape};
 }
 
 } // namespace cnnc::hl

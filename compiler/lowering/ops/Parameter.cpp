@@ -1,5 +1,6 @@
 // A parameter (weight, bias or buffer) is an argument of the pipeline: its
-// tensor reads the argument's buffer.
+// tensor reads the argument's buffer. A constant (cnn.fill) is a pure Func,
+// lowered in every pipeline segment that reads it.
 #include "../OpLowerings.h"
 
 namespace cnnc::lowering {
@@ -12,6 +13,13 @@ void lowerOp(cnn::ParameterOp op, LoweringContext &cx) {
                    {readAll(args.parameterImages[i],
                             args.parameterImages[i].name() + "_read"),
                     cnn::shapeOf(op.getResult())});
+}
+
+void lowerOp(cnn::FillOp op, LoweringContext &cx) {
+  cx.setTensor(op.getResult(),
+               hl::filled(cnn::shapeOf(op.getResult()),
+                          float(op.getValue().convertToDouble()),
+                          cx.funcName(op)));
 }
 
 } // namespace cnnc::lowering

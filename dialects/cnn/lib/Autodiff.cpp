@@ -112,10 +112,13 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
     }
   }
 
+  // Without running statistics (track_running_stats: false, constants)
+  // there is nothing to update.
   for (cnn::BatchNorm2dOp bn : batchStats)
-    b.create<cnn::BatchNorm2dStatsUpdateOp>(
-        bn.getLoc(), bn.getInput(), bn.getRunningMean(), bn.getRunningVar(),
-        bn.getMomentumAttr());
+    if (bn.getRunningMean().getDefiningOp<cnn::ParameterOp>())
+      b.create<cnn::BatchNorm2dStatsUpdateOp>(
+          bn.getLoc(), bn.getInput(), bn.getRunningMean(), bn.getRunningVar(),
+          bn.getMomentumAttr());
   for (Operation *op : forwardOps)
     if (auto param = dyn_cast<cnn::ParameterOp>(op))
       if (Value grad = grads.lookup(param.getResult()))

@@ -234,6 +234,13 @@ shp::ShapeResult Pad2dOp::inferShape(Adaptor op) {
   return shp::pad2d(shapeOf(op.getInput()), *args);
 }
 
+shp::ShapeResult FillOp::inferShape(Adaptor op) {
+  shp::Shape shape;
+  for (Attribute a : op.getShape())
+    shape.push_back(a.cast<IntegerAttr>().getInt());
+  return shp::fill(shape);
+}
+
 shp::ShapeResult FlattenOp::inferShape(Adaptor op) {
   return shp::flatten(shapeOf(op.getInput()));
 }

@@ -423,6 +423,14 @@ ShapeResult pad2d(const Shape &input, const Pad2dArgs &args) {
   return ShapeResult::success(out);
 }
 
+ShapeResult fill(const Shape &shape) {
+  for (int64_t d : shape)
+    if (d < 1)
+      return ShapeResult::failure("fill needs a static shape, got " +
+                                  format(shape));
+  return ShapeResult::success(shape);
+}
+
 ShapeResult flatten(const Shape &input) {
   if (input.size() < 2)
     return ShapeResult::failure("flatten input must have rank 2 or more but "

@@ -134,3 +134,11 @@ func @pad_grad_shape(%g: tensor<?x3x10x10xf32>) {
   %0 = cnn.pad2d_grad %g {begin = [1, 1], end = [0, 0], mode = "reflect", input_size = [8, 8]} : (tensor<?x3x10x10xf32>) -> tensor<*xf32>
   return
 }
+
+// -----
+
+func @fill_shape() {
+  // expected-error @+1 {{'cnn.fill' fill needs a static shape, got [3, 0]}}
+  %0 = cnn.fill {shape = [3, 0], value = 1.0 : f64} : tensor<*xf32>
+  return
+}

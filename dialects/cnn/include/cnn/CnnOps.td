@@ -84,6 +84,19 @@ def Cnn_ParameterOp : Cnn_Op<"parameter", [NoSideEffect, Cnn_NotDifferentiable]>
   let verifier = [{ return ::cnn::verifyParameter(*this); }];
 }
 
+def Cnn_FillOp : Cnn_InferredOp<"fill", [Cnn_NotDifferentiable]> {
+  let summary = "A constant tensor of `shape`, every element `value`";
+  let description = [{
+    What a layer reads where PyTorch has no tensor: batchnorm2d's weight 1
+    and bias 0 with affine: false, its mean 0 and variance 1 with
+    track_running_stats: false (which then normalises with the batch's
+    statistics in eval mode too). Not a parameter: not saved, not trained.
+  }];
+  let arguments = (ins F64Attr:$value, I64ArrayAttr:$shape);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
+
 //===----------------------------------------------------------------------===//
 // Convolution and linear layers
 //===----------------------------------------------------------------------===//

@@ -123,6 +123,8 @@ ShapeResult cat(const std::vector<Shape> &inputs, int64_t dim);
 ShapeResult softmax(const Shape &input, int64_t dim);
 ShapeResult adaptiveMaxPool2d(const Shape &input, Pair outputSize);
 ShapeResult flatten(const Shape &input);
+/// fill: a static shape (every dimension at least 1).
+ShapeResult fill(const Shape &shape);
 /// pad2d: [N, C, H, W] -> [N, C, H + top + bottom, W + left + right]. As
 /// PyTorch: reflect pads less than the input size, circular at most it.
 ShapeResult pad2d(const Shape &input, const Pad2dArgs &args);

@@ -98,6 +98,9 @@ struct LoweredOp {
   Halide::RDom rdom;
   /// Small intermediates to compute once (batch norm's scale and shift).
   std::vector<Halide::Func> stored;
+  /// An element-wise op that first reads all of its input (batch norm with
+  /// batch statistics): it cannot be computed in its producer's loops.
+  bool readsWholeInput = false;
 };
 
 /// Per-channel statistics of an [N, C, H, W] tensor over (N, H, W), as
@@ -183,6 +186,11 @@ LoweredOp concat(const std::vector<Tensor> &inputs, int dim,
 /// dim counts PyTorch dimensions (1 .. rank - 1). From x - max.
 LoweredOp softmax(const Tensor &input, int dim, bool log,
                   const std::string &name = "softmax");
+
+/// A constant tensor: every element `value` (cnn.fill). Not an op: it is
+/// inlined wherever it is read.
+Tensor filled(const cnn::shape::Shape &shape, float value,
+              const std::string &name = "fill");
 
 /// lhs + rhs, element-wise, of two tensors of one shape (any rank).
 LoweredOp add(const Tensor &lhs, const Tensor &rhs,
