@@ -43,7 +43,7 @@ TOLERANCE = 1e-4
 # Whose training step is not compared: at 224x224 no two float32
 # implementations of ResNet-18's step agree to 1e-4 (PyTorch's own float32
 # step is 2e-4 to 5e-4 from its float64 step on conv1.weight; see
-# tests/e2e/resnet18_parity.py, which checks the step on a 64x64 copy).
+# tests/e2e/torchvision_parity.py, which checks the step on a 64x64 copy).
 FORWARD_ONLY = {"resnet18"}
 F32P = ctypes.POINTER(ctypes.c_float)
 I64P = ctypes.POINTER(ctypes.c_int64)
