@@ -137,6 +137,24 @@ int longestAdaptiveWindow(int in, int out) {
   return int(best);
 }
 
+PoolWindow poolWindow(const cnn::shape::Shape &input,
+                      const cnn::shape::Shape &output,
+                      const cnn::shape::Pool2dArgs &args) {
+  return {int(input[2]),
+          int(input[3]),
+          int(output[2]),
+          int(output[3]),
+          int(args.kernel[0]),
+          int(args.kernel[1]),
+          int(args.stride[0]),
+          int(args.stride[1]),
+          int(args.padding[0]),
+          int(args.padding[1]),
+          int(args.dilation[0]),
+          int(args.dilation[1]),
+          cnn::shape::poolReadsOutside(input, args)};
+}
+
 Halide::Expr padSource(const Halide::Expr &p, int extent, int before,
                        cnn::shape::PadMode mode) {
   using Halide::clamp;

@@ -61,6 +61,17 @@ int longestAdaptiveWindow(int in, int out);
 Halide::Expr padSource(const Halide::Expr &p, int extent, int before,
                        cnn::shape::PadMode mode);
 
+/// A pool's geometry as ints: input and output heights and widths, kernel,
+/// stride, padding, dilation ([h, w] as y, x), and whether a window reads
+/// outside the input (padding or ceil_mode).
+struct PoolWindow {
+  int inH, inW, outH, outW, kH, kW, sy, sx, py, px, dy, dx;
+  bool readsOutside;
+};
+PoolWindow poolWindow(const cnn::shape::Shape &input,
+                      const cnn::shape::Shape &output,
+                      const cnn::shape::Pool2dArgs &args);
+
 /// PyTorch AvgPool2d's divisor of output window (oy, ox) over an input of
 /// inH x inW: the window clipped to the padded input [-pad, in + pad)
 /// (countIncludePad), or further clipped to the real input [0, in);

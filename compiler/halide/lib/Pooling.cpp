@@ -11,25 +11,7 @@ using namespace Halide;
 
 namespace {
 
-struct Window {
-  int inH, inW, kH, kW, sy, sx, py, px, dy, dx;
-  /// Whether a window reads outside the input (padding or ceil_mode).
-  bool readsOutside;
-};
-
-Window windowOf(const Tensor &input, const cnn::shape::Pool2dArgs &args) {
-  return {int(input.shape[2]),
-          int(input.shape[3]),
-          int(args.kernel[0]),
-          int(args.kernel[1]),
-          int(args.stride[0]),
-          int(args.stride[1]),
-          int(args.padding[0]),
-          int(args.padding[1]),
-          int(args.dilation[0]),
-          int(args.dilation[1]),
-          cnn::shape::poolReadsOutside(input.shape, args)};
-}
+using Window = detail::PoolWindow;
 
 /// The parts common to the windowed pools: vars, rdom over the window and
 /// the (optionally padded with `padValue`) source.
@@ -53,7 +35,7 @@ LoweredOp maxPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
   detail::checkTensor(op, "input", input);
   cnn::shape::Shape outShape =
       detail::checkShape(op, cnn::shape::maxPool2d(input.shape, args));
-  Window w = windowOf(input, args);
+  Window w = detail::poolWindow(input.shape, outShape, args);
 
   // PyTorch pads with -inf, so a window that only covers padding (possible
   // with dilation) yields -inf.
@@ -84,7 +66,7 @@ LoweredOp avgPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
   // The shape rule rejects dilation (PyTorch's AvgPool2d has none).
   cnn::shape::Shape outShape =
       detail::checkShape(op, cnn::shape::avgPool2d(input.shape, args));
-  Window w = windowOf(input, args);
+  Window w = detail::poolWindow(input.shape, outShape, args);
 
   LoweredOp result;
   result.kind = OpKind::AvgPool2d;

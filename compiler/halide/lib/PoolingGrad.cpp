@@ -11,25 +11,7 @@ using namespace Halide;
 
 namespace {
 
-struct Window {
-  int inH, inW, outH, outW, kH, kW, sy, sx, py, px, dy, dx;
-};
-
-Window windowOf(const cnn::shape::Shape &in, const cnn::shape::Shape &out,
-                const cnn::shape::Pool2dArgs &args) {
-  return {int(in[2]),
-          int(in[3]),
-          int(out[2]),
-          int(out[3]),
-          int(args.kernel[0]),
-          int(args.kernel[1]),
-          int(args.stride[0]),
-          int(args.stride[1]),
-          int(args.padding[0]),
-          int(args.padding[1]),
-          int(args.dilation[0]),
-          int(args.dilation[1])};
-}
+using Window = detail::PoolWindow;
 
 /// The output index that reads input `i` through tap `k` along one axis,
 /// and whether there is one: o * s - p + k * d == i with o in [0, out).
@@ -61,7 +43,7 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
   cnn::shape::Shape outShape =
       detail::checkShape(op, cnn::shape::maxPool2d(input.shape, args));
   detail::checkSameShape(op, "dy and forward output", dy.shape, outShape);
-  Window w = windowOf(input.shape, outShape, args);
+  Window w = detail::poolWindow(input.shape, outShape, args);
 
   LoweredGrad result;
   result.kind = GradKind::MaxPool2dGrad;
@@ -145,7 +127,7 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
   cnn::shape::Shape outShape =
       detail::checkShape(op, cnn::shape::avgPool2d(inputShape, args));
   detail::checkSameShape(op, "dy and forward output", dy.shape, outShape);
-  Window w = windowOf(inputShape, outShape, args);
+  Window w = detail::poolWindow(inputShape, outShape, args);
 
   LoweredGrad result;
   result.kind = GradKind::AvgPool2dGrad;

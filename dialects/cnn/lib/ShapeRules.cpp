@@ -472,6 +472,12 @@ bool compatible(const Shape &a, const Shape &b) {
 }
 
 namespace {
+/// The shape of a gradient's result: the batch and channels of `grad`, the
+/// forward input's height and width.
+Shape withSpatialSize(const Shape &grad, Pair inputSize) {
+  return {grad[0], grad[1], inputSize[0], inputSize[1]};
+}
+
 /// The gradient must have the shape the forward op produces.
 ShapeResult expectGrad(const ShapeResult &forward, const Shape &grad,
                        const Shape &result, const char *op) {
@@ -576,7 +582,7 @@ ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
                           Pair inputSize) {
   if (auto e = checkRank("avgpool2d_grad grad", grad, 4))
     return ShapeResult::failure(*e);
-  Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
+  const Shape input = withSpatialSize(grad, inputSize);
   return expectGrad(avgPool2d(input, args), grad, input, "avgpool2d");
 }
 
@@ -584,7 +590,7 @@ ShapeResult pad2dGrad(const Shape &grad, const Pad2dArgs &args,
                       Pair inputSize) {
   if (auto e = checkRank("pad2d_grad grad", grad, 4))
     return ShapeResult::failure(*e);
-  Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
+  const Shape input = withSpatialSize(grad, inputSize);
   return expectGrad(pad2d(input, args), grad, input, "pad2d");
 }
 
@@ -598,7 +604,7 @@ ShapeResult adaptiveMaxPool2dGrad(const Shape &input, const Shape &grad) {
 ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize) {
   if (auto e = checkRank("adaptive_avgpool2d_grad grad", grad, 4))
     return ShapeResult::failure(*e);
-  Shape input{grad[0], grad[1], inputSize[0], inputSize[1]};
+  const Shape input = withSpatialSize(grad, inputSize);
   return expectGrad(adaptiveAvgPool2d(input, {grad[2], grad[3]}), grad, input,
                     "adaptive_avgpool2d");
 }

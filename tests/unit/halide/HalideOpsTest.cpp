@@ -539,37 +539,7 @@ TEST(HalideSoftmax, EveryDimBothKinds) {
   runCases(ops, cases, rng);
 }
 
-TEST(HalidePooling, AdaptiveMaxPool) {
-  std::mt19937 rng(11);
-  std::vector<LoweredOp> ops;
-  std::vector<Case> cases;
-  struct Spec {
-    int H, W, OH, OW;
-  };
-  // Global, overlapping windows of different lengths, fixed windows, more
-  // outputs than inputs, a wide output row.
-  for (const Spec &s : std::vector<Spec>{{5, 7, 1, 1},
-                                         {5, 7, 3, 2},
-                                         {6, 4, 3, 2},
-                                         {4, 4, 6, 5},
-                                         {7, 19, 2, 17}}) {
-    Case c;
-    c.label = "adaptive maxpool " + std::to_string(s.H) + "x" +
-              std::to_string(s.W) + " -> " + std::to_string(s.OH) + "x" +
-              std::to_string(s.OW);
-    c.input = makeInput("x", {kDynamic, 3, s.H, s.W});
-    ops.push_back(adaptiveMaxPool2d(c.input.tensor, {s.OH, s.OW}));
-    c.output = ops.back().output;
-    EXPECT_EQ(c.output.shape, (Shape{kDynamic, 3, s.OH, s.OW}));
-    c.reference = [s](const Buf &x) {
-      return refAdaptiveMaxPool(x, s.OH, s.OW);
-    };
-    cases.push_back(std::move(c));
-  }
-  runCases(ops, cases, rng);
-}
-
-TEST(HalidePooling, AdaptiveAvgPool) {
+TEST(HalidePooling, AdaptivePools) {
   std::mt19937 rng(8);
   std::vector<LoweredOp> ops;
   std::vector<Case> cases;
@@ -577,7 +547,7 @@ TEST(HalidePooling, AdaptiveAvgPool) {
     int H, W, OH, OW;
   };
   const std::vector<Spec> specs = {
-      {5, 7, 1, 1}, // global average pooling
+      {5, 7, 1, 1}, // global pooling
       // Global pooling of rows wider than a vector: partial sums of 28
       // lanes (56 = 2 x 28), 20 lanes, and 16 lanes with a guarded tail.
       {3, 56, 1, 1},
@@ -588,20 +558,23 @@ TEST(HalidePooling, AdaptiveAvgPool) {
       {4, 4, 6, 5},   // more outputs than inputs
       {7, 19, 2, 17}, // wide output row: more than one vector
   };
-  for (const Spec &s : specs) {
-    Case c;
-    c.label = "adaptive avgpool " + std::to_string(s.H) + "x" +
-              std::to_string(s.W) + " -> " + std::to_string(s.OH) + "x" +
-              std::to_string(s.OW);
-    c.input = makeInput("x", {kDynamic, 3, s.H, s.W});
-    ops.push_back(adaptiveAvgPool2d(c.input.tensor, {s.OH, s.OW}));
-    c.output = ops.back().output;
-    EXPECT_EQ(c.output.shape, (Shape{kDynamic, 3, s.OH, s.OW}));
-    c.reference = [s](const Buf &x) {
-      return refAdaptiveAvgPool(x, s.OH, s.OW);
-    };
-    cases.push_back(std::move(c));
-  }
+  for (bool max : {false, true})
+    for (const Spec &s : specs) {
+      Case c;
+      c.label = std::string(max ? "adaptive maxpool " : "adaptive avgpool ") +
+                std::to_string(s.H) + "x" + std::to_string(s.W) + " -> " +
+                std::to_string(s.OH) + "x" + std::to_string(s.OW);
+      c.input = makeInput("x", {kDynamic, 3, s.H, s.W});
+      ops.push_back(max ? adaptiveMaxPool2d(c.input.tensor, {s.OH, s.OW})
+                        : adaptiveAvgPool2d(c.input.tensor, {s.OH, s.OW}));
+      c.output = ops.back().output;
+      EXPECT_EQ(c.output.shape, (Shape{kDynamic, 3, s.OH, s.OW}));
+      c.reference = [s, max](const Buf &x) {
+        return max ? refAdaptiveMaxPool(x, s.OH, s.OW)
+                   : refAdaptiveAvgPool(x, s.OH, s.OW);
+      };
+      cases.push_back(std::move(c));
+    }
   runCases(ops, cases, rng);
 }
 
