@@ -5,36 +5,6 @@
 
 namespace cnnc::hl {
 
-const char *opKindName(OpKind kind) {
-  switch (kind) {
-  case OpKind::Conv2d:
-    return "conv2d";
-  case OpKind::Linear:
-    return "linear";
-  case OpKind::Elementwise:
-    return "elementwise";
-  case OpKind::MaxPool2d:
-    return "maxpool2d";
-  case OpKind::AvgPool2d:
-    return "avgpool2d";
-  case OpKind::AdaptiveAvgPool2d:
-    return "adaptive_avgpool2d";
-  case OpKind::AdaptiveMaxPool2d:
-    return "adaptive_maxpool2d";
-  case OpKind::Concat:
-    return "cat";
-  case OpKind::Softmax:
-    return "softmax";
-  case OpKind::Pad2d:
-    return "pad2d";
-  case OpKind::Flatten:
-    return "flatten";
-  case OpKind::BatchNorm2d:
-    return "batchnorm2d";
-  }
-  return "unknown";
-}
-
 bool isElementwise(OpKind kind) {
   return kind == OpKind::Elementwise || kind == OpKind::BatchNorm2d;
 }

@@ -5,52 +5,6 @@ namespace cnnc::hl {
 
 using namespace Halide;
 
-const char *gradKindName(GradKind kind) {
-  switch (kind) {
-  case GradKind::SoftmaxCrossEntropy:
-    return "softmax_cross_entropy";
-  case GradKind::SoftmaxCrossEntropyGrad:
-    return "softmax_cross_entropy_grad";
-  case GradKind::Conv2dInputGrad:
-    return "conv2d_input_grad";
-  case GradKind::Conv2dWeightGrad:
-    return "conv2d_weight_grad";
-  case GradKind::BiasGrad:
-    return "bias_grad";
-  case GradKind::LinearInputGrad:
-    return "linear_input_grad";
-  case GradKind::LinearWeightGrad:
-    return "linear_weight_grad";
-  case GradKind::ElementwiseGrad:
-    return "elementwise_grad";
-  case GradKind::MaxPool2dGrad:
-    return "maxpool2d_grad";
-  case GradKind::AvgPool2dGrad:
-    return "avgpool2d_grad";
-  case GradKind::AdaptiveAvgPool2dGrad:
-    return "adaptive_avgpool2d_grad";
-  case GradKind::AdaptiveMaxPool2dGrad:
-    return "adaptive_maxpool2d_grad";
-  case GradKind::Slice:
-    return "slice";
-  case GradKind::SoftmaxGrad:
-    return "softmax_grad";
-  case GradKind::Pad2dGrad:
-    return "pad2d_grad";
-  case GradKind::FlattenGrad:
-    return "flatten_grad";
-  case GradKind::SgdUpdate:
-    return "sgd_update";
-  case GradKind::BatchNorm2dInputGrad:
-    return "batchnorm2d_input_grad";
-  case GradKind::BatchNorm2dWeightGrad:
-    return "batchnorm2d_weight_grad";
-  case GradKind::BatchNorm2dStatsUpdate:
-    return "batchnorm2d_stats_update";
-  }
-  return "unknown";
-}
-
 namespace {
 
 /// The parts shared by the loss and its gradient: the row max m(n) and
