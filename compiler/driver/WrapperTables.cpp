@@ -114,7 +114,8 @@ std::string emitModelTables(const ModelDescription &model,
      << "static const int32_t kInputRank = " << abi.inputShape.size()
      << ", kOutputRank = " << abi.outputShape.size() << ";\n"
      << "#define NUM_PARAMS " << abi.parameters.size() << "\n"
-     << "#define MIN_TRAIN_BATCH " << abi.minTrainBatch << "\n";
+     << "#define MIN_TRAIN_BATCH " << abi.minTrainBatch << "\n"
+     << "#define MIN_FORWARD_BATCH " << abi.minForwardBatch << "\n";
   // Arrays get at least one element so that C accepts them.
   os << "static const char *const kParamNames[NUM_PARAMS + 1] = {";
   for (const AbiParameter &p : abi.parameters)

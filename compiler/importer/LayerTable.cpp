@@ -294,6 +294,30 @@ template <typename OpTy> Value buildAdaptivePool2d(LayerBuilder &b) {
                         {named(b, "output_size", b.pairAttr("output_size"))});
 }
 
+/// A layer's `dim` as PyTorch reads it (negative counts from the end) for
+/// an input of `shape`, as 1 .. rank - 1; reported where it is written
+/// when it is out of range or the batch.
+std::optional<int64_t> sampleDim(LayerBuilder &b, const shp::Shape &shape) {
+  const int64_t rank = int64_t(shape.size());
+  const ArgValue &given = *b.args().given("dim");
+  const SourcePos at = given.pos.value_or(b.layer().pos);
+  const std::string written = "dim " + std::to_string(given.integer);
+  if (given.integer < -rank || given.integer >= rank) {
+    b.errorAt(at, written + " is out of range for the input " +
+                      shp::format(shape) + " (rank " + std::to_string(rank) +
+                      ")");
+    return std::nullopt;
+  }
+  const int64_t dim = given.integer < 0 ? given.integer + rank : given.integer;
+  if (dim == 0) {
+    b.errorAt(at, written + " is the batch of the input " + shp::format(shape) +
+                      "; the layer works on each sample (dim 1 .. " +
+                      std::to_string(rank - 1) + ")");
+    return std::nullopt;
+  }
+  return dim;
+}
+
 /// torch.cat of the listed nodes: a mismatch names each input's shape.
 Value buildCat(LayerBuilder &b) {
   std::vector<shp::Shape> shapes;
@@ -302,10 +326,10 @@ Value buildCat(LayerBuilder &b) {
     shapes.push_back(b.inputShape(i));
     inputs.push_back(b.input(i));
   }
-  const int64_t rank = int64_t(shapes[0].size());
-  int64_t dim = b.args().integer("dim");
-  if (dim < 0)
-    dim += rank;
+  std::optional<int64_t> given = sampleDim(b, shapes[0]);
+  if (!given)
+    return nullptr;
+  const int64_t dim = *given;
   if (!shp::cat(shapes, dim).ok()) {
     std::string list;
     for (size_t i = 0; i < shapes.size(); ++i)
@@ -368,23 +392,13 @@ Value buildFlatten(LayerBuilder &b) {
   return b.create<cnn::FlattenOp>({b.input()});
 }
 
-/// softmax and log_softmax: PyTorch's dim, negative counting from the end,
-/// stored as 1 .. rank - 1 (the shape rule refuses the batch).
+/// softmax and log_softmax along PyTorch's dim.
 template <typename OpTy> Value buildSoftmax(LayerBuilder &b) {
-  const int64_t rank = int64_t(b.inputShape().size());
-  const ArgValue &given = *b.args().given("dim");
-  int64_t dim = given.integer;
-  if (dim < -rank || dim >= rank) {
-    b.errorAt(given.pos.value_or(b.layer().pos),
-              "dim " + std::to_string(dim) + " is out of range for the input " +
-                  shp::format(b.inputShape()) + " (rank " +
-                  std::to_string(rank) + ")");
+  std::optional<int64_t> dim = sampleDim(b, b.inputShape());
+  if (!dim)
     return nullptr;
-  }
-  if (dim < 0)
-    dim += rank;
   return b.create<OpTy>({b.input()},
-                        {named(b, "dim", b.builder().getI64IntegerAttr(dim))});
+                        {named(b, "dim", b.builder().getI64IntegerAttr(*dim))});
 }
 
 /// The YAML name of a layer that builds one OpTy: the op's mnemonic.

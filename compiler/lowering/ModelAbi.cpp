@@ -49,6 +49,15 @@ ModelAbi describeAbi(ModuleOp module) {
   for (int i = 0; i < count; ++i)
     abi.forward.arguments.push_back({Arg::Parameter, i});
   abi.forward.outputs.push_back({Out::Logits});
+  // PyTorch refuses batch statistics of one value per channel.
+  auto oneValuePerChannel = [](cnn::BatchNorm2dOp bn) {
+    cnn::shape::Shape input = cnn::shapeOf(bn.getInput());
+    return bn.getTraining() && input[2] * input[3] == 1;
+  };
+  forward.walk([&](cnn::BatchNorm2dOp bn) {
+    if (oneValuePerChannel(bn))
+      abi.minForwardBatch = 2;
+  });
 
   auto train = module.lookupSymbol<FuncOp>("train_step");
   if (!train)
@@ -62,8 +71,9 @@ ModelAbi describeAbi(ModuleOp module) {
       abi.parameters.at(size_t(i)).updated = true;
       updatedBuffers.push_back(i);
     }
-    cnn::shape::Shape input = cnn::shapeOf(update.getInput());
-    if (input[2] * input[3] == 1)
+  });
+  train.walk([&](cnn::BatchNorm2dOp bn) {
+    if (oneValuePerChannel(bn))
       abi.minTrainBatch = 2;
   });
   PipelineAbi step;

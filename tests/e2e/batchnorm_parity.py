@@ -228,6 +228,26 @@ def check_single_values(cnnc, workdir, check):
     print(f"batch norm on 1x1 planes: batch 2 matches, batch 1 refused "
           f"(worst {check.worst:.3e})")
 
+    # Without running statistics the forward pass uses the batch's too:
+    # one value per channel is refused there as well.
+    untracked = os.path.join(workdir, "first_untracked.yaml")
+    with open(os.path.join(HERE, "batchnorm_first.yaml")) as f:
+        text = f.read().replace("{name: bn}", "{name: bn, track_running_stats: false}")
+    with open(untracked, "w") as f:
+        f.write(text)
+    lib = compile_net(cnnc, untracked, os.path.join(workdir, "first_untracked.so"))
+    params = [state[n].numpy().copy() for n in lib.names]
+    pointers = (F32P * len(params))(*[p.ctypes.data_as(F32P) for p in params])
+    logits = np.zeros((2, 3), np.float32)
+    for batch, want in ((1, 2), (2, 0)):
+        status = lib.lib.cnnc_forward(ctypes.c_int64(batch), x.ctypes.data_as(F32P),
+                                      pointers, logits.ctypes.data_as(F32P))
+        if status != want:
+            sys.exit(f"forward of batch {batch} without running statistics "
+                     f"returned {status}, not {want}")
+    print("batch norm without running statistics on 1x1 planes: a forward "
+          "batch of 1 refused")
+
 
 def main():
     cnnc, workdir = sys.argv[1:3]

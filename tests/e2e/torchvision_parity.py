@@ -15,8 +15,8 @@ max|cnnc - torch| / max|torch| at most 1e-4:
      ill-conditioned: one SGD step of ResNet-50 at 64x64 in PyTorch float32
      is 1.2e-2 from the same step in float64 on conv1.weight (whose
      gradient sums the products of a whole batch of images), and any two
-     float32 implementations differ by about as much. So each tensor after
-     the step (parameters and running statistics) and the loss are compared
+     float32 implementations differ by about as much. So the update of each
+     tensor (parameters and running statistics) and the loss are compared
      with PyTorch in float64: cnnc's relative error must be within 1e-4, or
      within twice PyTorch float32's own error on that tensor.
 The library is compiled from the YAML as it is, in pipeline segments (the
@@ -82,10 +82,15 @@ def check_step_against_float64(lib, name, sample):
     loss, params, _ = lib.step(x, labels, params, momentum, 0.01, 0.9, True)
     loss32, after32 = torch_step(reference_model(name), x, labels, torch.float32)
     loss64, after64 = torch_step(reference_model(name), x, labels, torch.float64)
+    # The updates, not the values after them: a step of lr 0.01 moves a
+    # parameter by much less than its size, which would hide a wrong
+    # gradient.
+    before = {n: state[n].double().numpy() for n in lib.names}
     worst = (0.0, 0.0, "")
     for what, got, torch32, want in (
             [("loss", np.float64(loss), np.float64(loss32), np.float64(loss64))] +
-            [(n, p, after32[n], after64[n]) for n, p in zip(lib.names, params)]):
+            [(f"update of {n}", p - before[n], after32[n] - before[n],
+              after64[n] - before[n]) for n, p in zip(lib.names, params)]):
         ours, theirs = relative(got, want), relative(torch32, want)
         if not ours <= max(TOLERANCE, 2 * theirs):
             sys.exit(f"{what}: relative error {ours:.3e} from float64, PyTorch "

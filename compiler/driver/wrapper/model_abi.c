@@ -214,6 +214,8 @@ EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
   cnnc_status status = check_batch(batch);
   if (status != CNNC_OK)
     return status;
+  if (batch < MIN_FORWARD_BATCH)
+    return CNNC_ERROR_BAD_SHAPE;
   for (int i = 0; i < NUM_PARAMS; ++i)
     if (!parameters[i])
       return CNNC_ERROR_NULL_ARGUMENT;

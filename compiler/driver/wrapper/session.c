@@ -157,6 +157,8 @@ EXPORT cnnc_status cnnc_session_forward(cnnc_session *session, int64_t batch,
   cnnc_status status = check_batch(batch);
   if (status != CNNC_OK)
     return status;
+  if (batch < MIN_FORWARD_BATCH)
+    return CNNC_ERROR_BAD_SHAPE;
   const parameter_source source = {session, NULL, NULL, NULL, NULL};
   return forward_call(batch, input, &source, output);
 }

@@ -32,6 +32,10 @@ Expr isNan(Expr v) {
   return (bits & cast<uint32_t>(0x7fffffff)) > cast<uint32_t>(0x7f800000);
 }
 
+/// PyTorch's `val > max || isnan(val)`, with the comparison spelled out for
+/// a NaN max: under fast-math flags `v > NaN` may compile to true.
+Expr beats(Expr v, Expr best) { return isNan(v) || (!isNan(best) && v > best); }
+
 } // namespace
 
 LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
@@ -72,7 +76,7 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
     Expr best = input.func(wx * w.kW, wy * w.kH, wc, wn), winning = 0;
     for (int t = 1; t < w.kW * w.kH; ++t) {
       Expr v = input.func(wx * w.kW + t % w.kW, wy * w.kH + t / w.kW, wc, wn);
-      Expr take = v > best || isNan(v);
+      Expr take = beats(v, best);
       best = select(take, v, best);
       winning = select(take, t, winning);
     }
@@ -99,7 +103,7 @@ LoweredGrad maxPool2dGrad(const Tensor &input, const Tensor &dy,
   argmax(ax, ay, ac, an) =
       Tuple(Expr(-std::numeric_limits<float>::infinity()), Expr(-1));
   Expr best = argmax(ax, ay, ac, an)[0], bestTap = argmax(ax, ay, ac, an)[1];
-  Expr take = inside && (bestTap < 0 || v > best || isNan(v));
+  Expr take = inside && (bestTap < 0 || beats(v, best));
   argmax(ax, ay, ac, an) =
       Tuple(select(take, v, best), select(take, t.y * w.kW + t.x, bestTap));
   result.stored = {argmax};
@@ -273,7 +277,7 @@ LoweredGrad adaptiveMaxPool2dGrad(const Tensor &input, const Tensor &dy,
   argmax(ax, ay, ac, an) =
       Tuple(Expr(-std::numeric_limits<float>::infinity()), Expr(-1));
   Expr best = argmax(ax, ay, ac, an)[0], bestIndex = argmax(ax, ay, ac, an)[1];
-  Expr take = inside && (bestIndex < 0 || v > best || isNan(v));
+  Expr take = inside && (bestIndex < 0 || beats(v, best));
   argmax(ax, ay, ac, an) =
       Tuple(select(take, v, best), select(take, iy * inW + ix, bestIndex));
   result.stored = {argmax};

@@ -348,13 +348,16 @@ ShapeResult cat(const std::vector<Shape> &inputs, int64_t dim) {
     const Shape &s = inputs[i];
     bool agree = s.size() == first.size();
     for (size_t d = 0; agree && d < s.size(); ++d)
-      agree = int64_t(d) == dim || d == 0 || s[d] == first[d];
+      agree = int64_t(d) == dim ||
+              (d == 0 ? compatible({s[d]}, {first[d]}) : s[d] == first[d]);
     if (!agree)
       return ShapeResult::failure(
           "input " + std::to_string(i + 1) + " has shape " + format(s) +
           " but input 1 has " + format(first) +
           ": they may differ only in dim " + std::to_string(dim));
-    out[size_t(dim)] += s[size_t(dim)];
+    const size_t at = size_t(dim);
+    out[at] =
+        out[at] == kDynamic || s[at] == kDynamic ? kDynamic : out[at] + s[at];
   }
   return ShapeResult::success(out);
 }
@@ -478,6 +481,13 @@ Shape withSpatialSize(const Shape &grad, Pair inputSize) {
   return {grad[0], grad[1], inputSize[0], inputSize[1]};
 }
 
+/// A gradient op's input_size: a real height and width.
+std::optional<ShapeResult> badInputSize(Pair inputSize) {
+  if (auto e = checkPair("input_size", inputSize, 1))
+    return ShapeResult::failure(*e);
+  return std::nullopt;
+}
+
 /// The gradient must have the shape the forward op produces.
 ShapeResult expectGrad(const ShapeResult &forward, const Shape &grad,
                        const Shape &result, const char *op) {
@@ -582,6 +592,8 @@ ShapeResult avgPool2dGrad(const Shape &grad, const Pool2dArgs &args,
                           Pair inputSize) {
   if (auto e = checkRank("avgpool2d_grad grad", grad, 4))
     return ShapeResult::failure(*e);
+  if (auto e = badInputSize(inputSize))
+    return *e;
   const Shape input = withSpatialSize(grad, inputSize);
   return expectGrad(avgPool2d(input, args), grad, input, "avgpool2d");
 }
@@ -590,6 +602,8 @@ ShapeResult pad2dGrad(const Shape &grad, const Pad2dArgs &args,
                       Pair inputSize) {
   if (auto e = checkRank("pad2d_grad grad", grad, 4))
     return ShapeResult::failure(*e);
+  if (auto e = badInputSize(inputSize))
+    return *e;
   const Shape input = withSpatialSize(grad, inputSize);
   return expectGrad(pad2d(input, args), grad, input, "pad2d");
 }
@@ -604,6 +618,8 @@ ShapeResult adaptiveMaxPool2dGrad(const Shape &input, const Shape &grad) {
 ShapeResult adaptiveAvgPool2dGrad(const Shape &grad, Pair inputSize) {
   if (auto e = checkRank("adaptive_avgpool2d_grad grad", grad, 4))
     return ShapeResult::failure(*e);
+  if (auto e = badInputSize(inputSize))
+    return *e;
   const Shape input = withSpatialSize(grad, inputSize);
   return expectGrad(adaptiveAvgPool2d(input, {grad[2], grad[3]}), grad, input,
                     "adaptive_avgpool2d");

@@ -106,7 +106,10 @@ cnnc_status cnnc_set_num_threads(int32_t threads);
 /* Inference. `input` holds batch * prod(input shape[1:]) floats, `parameters`
  * holds cnnc_num_parameters() pointers in parameter order, each to a tensor
  * of its reported shape, and `output` receives batch * prod(output shape[1:])
- * floats (the logits). batch must be at least 1. */
+ * floats (the logits). batch must be at least 1, and at least 2 when a
+ * batch norm without running statistics (track_running_stats: false)
+ * normalises 1x1 planes (CNNC_ERROR_BAD_SHAPE otherwise, as PyTorch refuses
+ * one value per channel). */
 cnnc_status cnnc_forward(int64_t batch, const float *input,
                          const float *const *parameters, float *output);
 

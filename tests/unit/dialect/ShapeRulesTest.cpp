@@ -158,6 +158,10 @@ TEST(Cat, JoinsAlongOneDim) {
   EXPECT_NE(cat({{D, 3}, {D, 4}}, 0).error.find("dim 0 is the batch"),
             std::string::npos);
   EXPECT_FALSE(cat({{D, 3}}, 1).ok());
+  // Batches must agree (or be dynamic); a dynamic joined size stays so.
+  EXPECT_FALSE(cat({{2, 3}, {4, 3}}, 1).ok());
+  EXPECT_EQ(cat({{2, 3}, {D, 3}}, 1).shape, (Shape{2, 6}));
+  EXPECT_EQ(cat({{2, 3, D}, {2, 3, 4}}, 2).shape, (Shape{2, 3, D}));
   EXPECT_EQ(slice({D, 6, 4, 5}, 1, 2, 3).shape, (Shape{D, 3, 4, 5}));
   EXPECT_FALSE(slice({D, 6, 4, 5}, 1, 4, 3).ok());
 }
@@ -189,6 +193,9 @@ TEST(Pad2d, ShapesAndLimits) {
   EXPECT_TRUE(pad2d({D, 3, 1, 1}, {{9, 9}, {9, 9}, PadMode::Replicate}).ok());
   EXPECT_FALSE(pad2d({D, 3, 5, 4}, {{-1, 0}, {0, 0}, PadMode::Zeros}).ok());
   EXPECT_EQ(padModeNamed("circular"), PadMode::Circular);
+  EXPECT_NE(pad2dGrad({D, 3, 2, 2}, {{1, 1}, {1, 1}, PadMode::Zeros}, {0, 0})
+                .error.find("input_size must be at least 1"),
+            std::string::npos);
   EXPECT_FALSE(padModeNamed("constant"));
 }
 

@@ -612,6 +612,41 @@ TEST(GradPooling, MaxPoolRoutesToFirstMaximum) {
   checkCases(pipeline, cases, rng, {1});
 }
 
+// PyTorch's adaptive max-pool ties, by hand (3x3 -> 2x2: overlapping
+// windows [0, 2) and [1, 3) along each axis; dy = [[1, 2], [4, 8]]): each
+// window's first maximum in (y, x) order wins; the last NaN of a window
+// wins (torch 2.x's CPU kernel gives exactly these dx).
+TEST(GradPooling, AdaptiveMaxPoolRoutesToFirstMaximum) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::pair<std::vector<double>, std::vector<double>>>
+      examples = {
+          {{1, 3, 3, 3, 2, 3, 0, 3, 1}, {0, 3, 0, 4, 0, 8, 0, 0, 0}},
+          {{1, nan, 0, 3, 2, nan, 0, 0, 0}, {0, 1, 0, 4, 0, 10, 0, 0, 0}}};
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  for (size_t e = 0; e < examples.size(); ++e) {
+    Shape xShape{kDynamic, 1, 3, 3}, yShape{kDynamic, 1, 2, 2};
+    Input x = makeInput("x", xShape), dy = makeInput("dy", yShape);
+    grads.push_back(adaptiveMaxPool2dGrad(x.tensor, dy.tensor));
+    GradCase c{"adaptive maxpool tie example " + std::to_string(e),
+               grads.back().output, nullptr, 0.0};
+    auto example = examples[e];
+    c.prepare = [=](int, std::mt19937 &) mutable {
+      DT xt({1, 1, 3, 3}), r({1, 1, 2, 2}), want({1, 1, 3, 3});
+      xt.v = example.first;
+      r.v = {1, 2, 4, 8};
+      want.v = example.second;
+      set(x, xt);
+      set(dy, r);
+      return want;
+    };
+    cases.push_back(c);
+  }
+  std::mt19937 rng(16);
+  Halide::Pipeline pipeline = compileCases(grads, cases);
+  checkCases(pipeline, cases, rng, {1});
+}
+
 TEST(GradPooling, AvgPoolAgainstFiniteDifferences) {
   std::mt19937 rng(7);
   std::vector<LoweredGrad> grads;

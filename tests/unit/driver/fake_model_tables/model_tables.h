@@ -11,6 +11,7 @@ static const int64_t kOutputDims[] = {-1, 3};
 static const int32_t kInputRank = 2, kOutputRank = 2;
 #define NUM_PARAMS 2
 #define MIN_TRAIN_BATCH 2
+#define MIN_FORWARD_BATCH 1
 static const char *const kParamNames[NUM_PARAMS + 1] = {"w", "m", 0};
 static const int32_t kParamRanks[NUM_PARAMS + 1] = {2, 1, 0};
 static const int32_t kParamTrainable[NUM_PARAMS + 1] = {1, 0, 0};

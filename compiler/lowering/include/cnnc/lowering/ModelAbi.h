@@ -78,6 +78,9 @@ struct ModelAbi {
   /// The smallest batch the training step accepts: 2 when a training batch
   /// norm normalises 1x1 planes (PyTorch refuses one value per channel).
   int64_t minTrainBatch = 1;
+  /// Likewise for the forward pass, whose batch norms use batch statistics
+  /// only without running statistics (track_running_stats: false).
+  int64_t minForwardBatch = 1;
 
   /// Whether the network has a parameter to train (it has a training step
   /// once cnn-autodiff has run).
