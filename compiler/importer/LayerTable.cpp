@@ -330,13 +330,12 @@ Value buildCat(LayerBuilder &b) {
   if (!given)
     return nullptr;
   const int64_t dim = *given;
-  if (!shp::cat(shapes, dim).ok()) {
+  if (shp::ShapeResult joined = shp::cat(shapes, dim); !joined.ok()) {
     std::string list;
     for (size_t i = 0; i < shapes.size(); ++i)
       list += (i ? ", " : "") + shp::format(shapes[i]) + " from '" +
               b.inputName(i) + "'";
-    b.error(b.title() + ": " + shp::cat(shapes, dim).error +
-            " (inputs: " + list + ")");
+    b.error(b.title() + ": " + joined.error + " (inputs: " + list + ")");
     return nullptr;
   }
   return b.create<cnn::CatOp>(

@@ -8,152 +8,142 @@ namespace cnnc::lowering {
 
 namespace hla = hl::activations;
 
+namespace {
+
+/// An activation: `formula` of each element of the op's input.
+template <typename OpTy>
+void lowerActivation(OpTy op, LoweringContext &cx,
+                     const hl::ElementFormula &formula) {
+  cx.define(
+      op, hl::elementwise(cx.tensor(op.getInput()), formula, cx.funcName(op)));
+}
+
+/// A gradient from the activation's stored result y (the monotonic ones).
+template <typename OpTy>
+void lowerGradOfResult(OpTy op, LoweringContext &cx,
+                       const hl::ElementGradFormula &formula) {
+  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
+                                    cx.tensor(op.getGrad()), formula,
+                                    cx.funcName(op)));
+}
+
+/// A gradient from the activation's input x (SiLU, GELU, Hardswish).
+template <typename OpTy>
+void lowerGradOfInput(OpTy op, LoweringContext &cx,
+                      const hl::ElementGradFormula &formula) {
+  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getInputValue()),
+                                    cx.tensor(op.getGrad()), formula,
+                                    cx.funcName(op)));
+}
+
+float real(llvm::APFloat value) { return float(value.convertToDouble()); }
+
+} // namespace
+
 void lowerOp(cnn::ReluOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::relu,
-                                cx.funcName(op)));
+  lowerActivation(op, cx, hla::relu);
 }
 
 void lowerOp(cnn::TanhOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::tanh,
-                                cx.funcName(op)));
+  lowerActivation(op, cx, hla::tanh);
 }
 
 void lowerOp(cnn::SigmoidOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::sigmoid,
-                                cx.funcName(op)));
+  lowerActivation(op, cx, hla::sigmoid);
 }
 
 void lowerOp(cnn::LeakyReluOp op, LoweringContext &cx) {
-  const float slope = float(op.getNegativeSlope().convertToDouble());
-  cx.define(op, hl::elementwise(
-                    cx.tensor(op.getInput()),
-                    [slope](const Halide::Expr &x) {
-                      return hla::leakyRelu(x, slope);
-                    },
-                    cx.funcName(op)));
+  const float slope = real(op.getNegativeSlope());
+  lowerActivation(op, cx, [slope](const Halide::Expr &x) {
+    return hla::leakyRelu(x, slope);
+  });
 }
 
 void lowerOp(cnn::EluOp op, LoweringContext &cx) {
-  const float alpha = float(op.getAlpha().convertToDouble());
-  cx.define(op,
-            hl::elementwise(
-                cx.tensor(op.getInput()),
-                [alpha](const Halide::Expr &x) { return hla::elu(x, alpha); },
-                cx.funcName(op)));
+  const float alpha = real(op.getAlpha());
+  lowerActivation(
+      op, cx, [alpha](const Halide::Expr &x) { return hla::elu(x, alpha); });
 }
 
 void lowerOp(cnn::HardtanhOp op, LoweringContext &cx) {
-  const float lo = float(op.getMinVal().convertToDouble());
-  const float hi = float(op.getMaxVal().convertToDouble());
-  cx.define(op, hl::elementwise(
-                    cx.tensor(op.getInput()),
-                    [lo, hi](const Halide::Expr &x) {
-                      return hla::hardtanh(x, lo, hi);
-                    },
-                    cx.funcName(op)));
+  const float lo = real(op.getMinVal()), hi = real(op.getMaxVal());
+  lowerActivation(op, cx, [lo, hi](const Halide::Expr &x) {
+    return hla::hardtanh(x, lo, hi);
+  });
 }
 
 void lowerOp(cnn::HardsigmoidOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::hardsigmoid,
-                                cx.funcName(op)));
+  lowerActivation(op, cx, hla::hardsigmoid);
 }
 
 void lowerOp(cnn::SiluOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::silu,
-                                cx.funcName(op)));
+  lowerActivation(op, cx, hla::silu);
 }
 
 void lowerOp(cnn::GeluOp op, LoweringContext &cx) {
   const bool tanh = op.getApproximate() == "tanh";
-  cx.define(op,
-            hl::elementwise(
-                cx.tensor(op.getInput()),
-                [tanh](const Halide::Expr &x) { return hla::gelu(x, tanh); },
-                cx.funcName(op)));
+  lowerActivation(op, cx,
+                  [tanh](const Halide::Expr &x) { return hla::gelu(x, tanh); });
 }
 
 void lowerOp(cnn::HardswishOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwise(cx.tensor(op.getInput()), hla::hardswish,
-                                cx.funcName(op)));
+  lowerActivation(op, cx, hla::hardswish);
 }
 
-// Gradients of SiLU, GELU and Hardswish read the activation's input x.
 void lowerOp(cnn::SiluGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getInputValue()),
-                                    cx.tensor(op.getGrad()), hla::siluGrad,
-                                    cx.funcName(op)));
+  lowerGradOfInput(op, cx, hla::siluGrad);
 }
 
 void lowerOp(cnn::GeluGradOp op, LoweringContext &cx) {
   const bool tanh = op.getApproximate() == "tanh";
-  cx.define(op, hl::elementwiseGrad(
-                    cx.tensor(op.getInputValue()), cx.tensor(op.getGrad()),
-                    [tanh](const Halide::Expr &x, const Halide::Expr &dy) {
-                      return hla::geluGrad(x, dy, tanh);
-                    },
-                    cx.funcName(op)));
+  lowerGradOfInput(op, cx,
+                   [tanh](const Halide::Expr &x, const Halide::Expr &dy) {
+                     return hla::geluGrad(x, dy, tanh);
+                   });
 }
 
 void lowerOp(cnn::HardswishGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getInputValue()),
-                                    cx.tensor(op.getGrad()), hla::hardswishGrad,
-                                    cx.funcName(op)));
+  lowerGradOfInput(op, cx, hla::hardswishGrad);
 }
 
-// Activation gradients read the activation's stored result y.
 void lowerOp(cnn::ReluGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
-                                    cx.tensor(op.getGrad()), hla::reluGrad,
-                                    cx.funcName(op)));
+  lowerGradOfResult(op, cx, hla::reluGrad);
 }
 
 void lowerOp(cnn::TanhGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
-                                    cx.tensor(op.getGrad()), hla::tanhGrad,
-                                    cx.funcName(op)));
+  lowerGradOfResult(op, cx, hla::tanhGrad);
 }
 
 void lowerOp(cnn::SigmoidGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
-                                    cx.tensor(op.getGrad()), hla::sigmoidGrad,
-                                    cx.funcName(op)));
+  lowerGradOfResult(op, cx, hla::sigmoidGrad);
 }
 
 void lowerOp(cnn::LeakyReluGradOp op, LoweringContext &cx) {
-  const float slope = float(op.getNegativeSlope().convertToDouble());
-  cx.define(op, hl::elementwiseGrad(
-                    cx.tensor(op.getResultValue()), cx.tensor(op.getGrad()),
+  const float slope = real(op.getNegativeSlope());
+  lowerGradOfResult(op, cx,
                     [slope](const Halide::Expr &y, const Halide::Expr &dy) {
                       return hla::leakyReluGrad(y, dy, slope);
-                    },
-                    cx.funcName(op)));
+                    });
 }
 
 void lowerOp(cnn::EluGradOp op, LoweringContext &cx) {
-  const float alpha = float(op.getAlpha().convertToDouble());
-  cx.define(op, hl::elementwiseGrad(
-                    cx.tensor(op.getResultValue()), cx.tensor(op.getGrad()),
+  const float alpha = real(op.getAlpha());
+  lowerGradOfResult(op, cx,
                     [alpha](const Halide::Expr &y, const Halide::Expr &dy) {
                       return hla::eluGrad(y, dy, alpha);
-                    },
-                    cx.funcName(op)));
+                    });
 }
 
 void lowerOp(cnn::HardtanhGradOp op, LoweringContext &cx) {
-  const float lo = float(op.getMinVal().convertToDouble());
-  const float hi = float(op.getMaxVal().convertToDouble());
-  cx.define(op, hl::elementwiseGrad(
-                    cx.tensor(op.getResultValue()), cx.tensor(op.getGrad()),
+  const float lo = real(op.getMinVal()), hi = real(op.getMaxVal());
+  lowerGradOfResult(op, cx,
                     [lo, hi](const Halide::Expr &y, const Halide::Expr &dy) {
                       return hla::hardtanhGrad(y, dy, lo, hi);
-                    },
-                    cx.funcName(op)));
+                    });
 }
 
 void lowerOp(cnn::HardsigmoidGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::elementwiseGrad(cx.tensor(op.getResultValue()),
-                                    cx.tensor(op.getGrad()),
-                                    hla::hardsigmoidGrad, cx.funcName(op)));
+  lowerGradOfResult(op, cx, hla::hardsigmoidGrad);
 }
 
 /// A residual add, or the sum of a value's gradients in the training step.
