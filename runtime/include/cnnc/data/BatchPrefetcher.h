@@ -23,7 +23,7 @@ public:
   BatchPrefetcher(const BatchPrefetcher &) = delete;
   BatchPrefetcher &operator=(const BatchPrefetcher &) = delete;
 
-  /// The next batch of the epoch, valid until the call after next; an error
+  /// The next batch of the epoch, valid until the next call; an error
   /// past the last batch or where getBatch failed.
   Expected<const Batch *> next();
 

@@ -4,6 +4,9 @@
 
 #include "cnnc/data/BatchPrefetcher.h"
 
+#include <chrono>
+#include <thread>
+
 namespace cnnc::rt::data {
 namespace {
 
@@ -50,8 +53,9 @@ TEST(BatchPrefetcherTest, GivesGetBatchsBatchesInOrder) {
 }
 
 // The batch handed out stays intact while the caller uses it, although
-// the producer is already filling the other buffer.
-TEST(BatchPrefetcherTest, ABatchStaysValidUntilTheCallAfterNext) {
+// the producer is already filling the other buffer; the next call hands out
+// that other buffer (and lets the producer refill the first).
+TEST(BatchPrefetcherTest, ABatchStaysValidUntilTheNextCall) {
   auto d = syntheticDataset(12, {1, 1, 3}, 2);
   DataLoader loader = shuffledLoader(d, 2);
   BatchPrefetcher prefetcher(loader);
@@ -60,13 +64,16 @@ TEST(BatchPrefetcherTest, ABatchStaysValidUntilTheCallAfterNext) {
   const std::vector<int64_t> indices = (*first)->indices;
   const std::vector<float> pixels((*first)->images.f32(),
                                   (*first)->images.f32() + 6);
-  Expected<const Batch *> second = prefetcher.next();
-  ASSERT_TRUE(second.ok());
-  EXPECT_NE(*first, *second);
+  // Time for the producer to prepare the next batch (and to overwrite this
+  // one, were it wrong); nothing here depends on how long it takes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ((*first)->indices, indices);
   EXPECT_EQ(
       std::vector<float>((*first)->images.f32(), (*first)->images.f32() + 6),
       pixels);
+  Expected<const Batch *> second = prefetcher.next();
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(*first, *second);
 }
 
 // Leaving an epoch early (a diverged step) stops the producer cleanly.
