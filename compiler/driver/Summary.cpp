@@ -141,8 +141,8 @@ NetworkSummary summarize(ModuleOp module) {
                     s.jump[i] *= std::max<int64_t>(1, in[2 + i] / o);
                   }
             })
-        // Copies: no arithmetic.
-        .Case<cnn::FlattenOp, cnn::Pad2dOp, cnn::CatOp>(
+        // Copies, and dropout (the identity in inference): no arithmetic.
+        .Case<cnn::FlattenOp, cnn::Pad2dOp, cnn::CatOp, cnn::DropoutOp>(
             [&](Operation *) { s.flops = 0; })
         .Default([&](Operation *) { s.flops = out; });
     if (s.outputShape.size() == 2)

@@ -32,6 +32,10 @@ const char *slotName(AbiArgument::Kind kind) {
     return "CNNC_SLOT_NESTEROV";
   case K::FirstStep:
     return "CNNC_SLOT_FIRST_STEP";
+  case K::RandomSeed:
+    return "CNNC_SLOT_RANDOM_SEED";
+  case K::StepIndex:
+    return "CNNC_SLOT_STEP_INDEX";
   }
   return "";
 }

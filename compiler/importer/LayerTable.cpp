@@ -245,6 +245,21 @@ Value buildLeakyRelu(LayerBuilder &b) {
              b.builder().getF64FloatAttr(b.args().real("negative_slope")))});
 }
 
+/// dropout and dropout2d: the op's stream is the number of dropout layers
+/// built before it, so that each layer draws its own masks and adding a
+/// layer after it leaves them as they were.
+Value buildDropout(LayerBuilder &b, bool channelwise) {
+  mlir::OpBuilder &ob = b.builder();
+  int64_t stream = 0;
+  for (mlir::Operation &op : *ob.getInsertionBlock())
+    stream += mlir::isa<cnn::DropoutOp>(op) ? 1 : 0;
+  return b.create<cnn::DropoutOp>(
+      {b.input()}, {named(b, "p", ob.getF64FloatAttr(b.args().real("p"))),
+                    named(b, "channelwise", ob.getBoolAttr(channelwise)),
+                    named(b, "stream", ob.getI64IntegerAttr(stream)),
+                    named(b, "training", ob.getBoolAttr(false))});
+}
+
 Value buildElu(LayerBuilder &b) {
   return b.create<cnn::EluOp>(
       {b.input()},
@@ -463,6 +478,18 @@ std::vector<LayerDef> makeTable() {
        1,
        "",
        buildLeakyRelu},
+      {nameOf<cnn::DropoutOp>(),
+       "",
+       {A::real("p", 0).defaultsTo(0.5), A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       [](LayerBuilder &b) { return buildDropout(b, false); }},
+      {"dropout2d",
+       "dropout2d_",
+       {A::real("p", 0).defaultsTo(0.5), A::flag("inplace").defaultsTo(false)},
+       1,
+       "",
+       [](LayerBuilder &b) { return buildDropout(b, true); }},
       {nameOf<cnn::EluOp>(),
        "",
        {A::real("alpha", 0).defaultsTo(1.0),

@@ -116,6 +116,20 @@ void declareArguments(FuncOp func, const ModelAbi &abi,
     case Kind::FirstStep:
       args.list.push_back(firstStep);
       break;
+    case Kind::RandomSeed: {
+      Halide::Param<uint64_t> seed("random_seed");
+      seed.set_estimate(0);
+      a.randomSeed = seed;
+      args.list.push_back(seed);
+      break;
+    }
+    case Kind::StepIndex: {
+      Halide::Param<int64_t> step("step_index");
+      step.set_estimate(0);
+      a.stepIndex = step;
+      args.list.push_back(step);
+      break;
+    }
     }
   }
 }

@@ -40,6 +40,9 @@ struct FunctionArguments {
   Halide::ImageParam labels;
   hl::SgdHyper hyper;
   llvm::DenseMap<mlir::Operation *, Halide::ImageParam> momentumIn;
+  /// The dropout masks' seed (UInt(64)) and step index (Int(64)): defined
+  /// when the function draws masks (cnn::drawsMask).
+  Halide::Expr randomSeed, stepIndex;
   /// Whether the input is read through a clamp on the batch: Adams2019
   /// splits loops over the batch into whole vectors (RoundUp), computing
   /// (and dropping) images outside the batch, which would read outside the

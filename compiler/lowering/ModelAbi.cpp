@@ -86,6 +86,11 @@ ModelAbi describeAbi(ModuleOp module) {
   for (Arg scalar : {Arg::LearningRate, Arg::MomentumFactor, Arg::WeightDecay,
                      Arg::Nesterov, Arg::FirstStep})
     step.arguments.push_back({scalar});
+  bool drawsMasks = false;
+  train.walk([&](cnn::DropoutOp op) { drawsMasks |= cnn::drawsMask(op); });
+  if (drawsMasks)
+    for (Arg scalar : {Arg::RandomSeed, Arg::StepIndex})
+      step.arguments.push_back({scalar});
   step.outputs.push_back({Out::Loss});
   for (Out kind : {Out::NewParameter, Out::NewMomentum})
     for (int i = 0; i < count; ++i)

@@ -73,6 +73,10 @@ void lowerOp(cnn::LogSoftmaxOp op, LoweringContext &cx);
 void lowerOp(cnn::SoftmaxGradOp op, LoweringContext &cx);
 void lowerOp(cnn::LogSoftmaxGradOp op, LoweringContext &cx);
 
+// ops/Dropout.cpp
+void lowerOp(cnn::DropoutOp op, LoweringContext &cx);
+void lowerOp(cnn::DropoutGradOp op, LoweringContext &cx);
+
 // ops/Reshape.cpp
 void lowerOp(cnn::FlattenOp op, LoweringContext &cx);
 void lowerOp(cnn::UnflattenOp op, LoweringContext &cx);

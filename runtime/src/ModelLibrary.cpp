@@ -34,7 +34,8 @@ struct ModelLibrary::Impl {
   cnnc_status (*trainStep)(int64_t, const float *, const int64_t *,
                            const float *const *, const float *const *,
                            float *const *, float *const *, float, float, float,
-                           int32_t, int32_t, float *) = nullptr;
+                           int32_t, int32_t, uint64_t, int64_t,
+                           float *) = nullptr;
   // Sessions (optional: all or none).
   cnnc_status (*sessionCreate)(const float *const *, cnnc_session **) = nullptr;
   void (*sessionDestroy)(cnnc_session *) = nullptr;
@@ -47,6 +48,7 @@ struct ModelLibrary::Impl {
                              float *const *) = nullptr;
   cnnc_status (*sessionWrite)(cnnc_session *, const float *const *,
                               const float *const *, int64_t) = nullptr;
+  cnnc_status (*sessionSetSeed)(cnnc_session *, uint64_t) = nullptr;
 
   uint32_t version = 0;
   std::string name;
@@ -99,7 +101,8 @@ struct ModelLibrary::Impl {
           resolveOptional(sessionTrainStep, "cnnc_session_train_step") &&
           resolveOptional(sessionForward, "cnnc_session_forward") &&
           resolveOptional(sessionRead, "cnnc_session_read") &&
-          resolveOptional(sessionWrite, "cnnc_session_write")))
+          resolveOptional(sessionWrite, "cnnc_session_write") &&
+          resolveOptional(sessionSetSeed, "cnnc_session_set_seed")))
       sessionCreate = nullptr;
   }
 
@@ -153,7 +156,7 @@ struct ModelLibrary::Impl {
                      resolve(parameterKind, "cnnc_parameter_kind"),
                      resolve(parameterUpdated, "cnnc_parameter_updated"),
                      resolve(trainingRecipe, "cnnc_training_recipe"),
-                     resolve(trainStep, "cnnc_train_step")})
+                     resolve(trainStep, "cnnc_train_step_seeded")})
       if (!s)
         return s;
 
@@ -452,12 +455,13 @@ Status ModelLibrary::trainStepRaw(int64_t batch, const float *input,
                                   float *const *newParameters,
                                   float *const *newMomentum,
                                   const SgdStep &step, float *loss) const {
-  if (cnnc_status s = impl_->trainStep(
-          batch, input, labels, parameters, momentum, newParameters,
-          newMomentum, step.lr, step.momentum, step.weightDecay,
-          step.nesterov ? 1 : 0, step.firstStep ? 1 : 0, loss);
+  if (cnnc_status s =
+          impl_->trainStep(batch, input, labels, parameters, momentum,
+                           newParameters, newMomentum, step.lr, step.momentum,
+                           step.weightDecay, step.nesterov ? 1 : 0,
+                           step.firstStep ? 1 : 0, step.seed, step.index, loss);
       s != CNNC_OK)
-    return impl_->callError("cnnc_train_step", s);
+    return impl_->callError("cnnc_train_step_seeded", s);
   return Status::success();
 }
 
@@ -576,7 +580,7 @@ bool ModelLibrary::hasSessions() const {
 Expected<ModelLibrary::Session>
 ModelLibrary::createSession(const std::vector<const Tensor *> &parameters,
                             const std::vector<const Tensor *> &momentum,
-                            int64_t steps) const {
+                            int64_t steps, uint64_t seed) const {
   const Impl &m = *impl_;
   if (!hasSessions())
     return Error(m.path + ": the library has no training sessions "
@@ -614,6 +618,8 @@ ModelLibrary::createSession(const std::vector<const Tensor *> &parameters,
                            momentum.empty() ? nullptr : v.data(), steps);
         s != CNNC_OK)
       return m.callError("cnnc_session_write", s);
+  if (cnnc_status s = m.sessionSetSeed(handle, seed); s != CNNC_OK)
+    return m.callError("cnnc_session_set_seed", s);
   return session;
 }
 

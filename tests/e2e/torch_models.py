@@ -1,9 +1,61 @@
 """The reference networks, written by hand in torch.nn as the lecture writes
 them, independently of cnnc's YAML front end. Attribute names match the YAML
 layer names, so state_dict keys equal cnnc's parameter names."""
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# The (seed, step index) whose dropout masks SeededDropout draws, as the
+# tests pass them to cnnc_train_step_seeded.
+DROPOUT_STEP = {"seed": 0, "step": 0}
+
+
+def _hash32(x):
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(0x7FEB352D)
+    x = x ^ (x >> np.uint32(15))
+    x = x * np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
+
+
+def _mix(acc, word):
+    return _hash32((np.uint32(acc) ^ np.uint32(word)) + np.uint32(0x9E3779B9))
+
+
+def dropout_noise(batch, count, p, stream, seed, step):
+    """cnnc's dropout noise (docs/design.md, "Dropout masks"), written from
+    its specification: [batch, count] of 1 / (1 - p) where kept, else 0."""
+    with np.errstate(over="ignore"):
+        step = step % (1 << 64)
+        key = np.uint32(0)
+        for word in (seed, seed >> 32, step, step >> 32, stream):
+            key = _mix(key, np.uint32(word & 0xFFFFFFFF))
+        n = np.arange(batch, dtype=np.uint32)[:, None]
+        e = np.arange(count, dtype=np.uint32)[None, :]
+        bits = _mix(_mix(key, n), e) >> np.uint32(8)
+    kept = bits >= np.uint32(round(p * (1 << 24)))
+    scale = np.float32(1.0) / np.float32(1.0 - p) if p < 1 else np.float32(0)
+    return np.where(kept, scale, np.float32(0)).astype(np.float32)
+
+
+class SeededDropout(nn.Module):
+    """nn.Dropout (channelwise: nn.Dropout2d) with cnnc's masks for
+    DROPOUT_STEP, `stream` the layer's index among the network's dropouts."""
+
+    def __init__(self, p, stream, channelwise=False):
+        super().__init__()
+        self.p, self.stream, self.channelwise = p, stream, channelwise
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        count = x.shape[1] if self.channelwise else x[0].numel()
+        noise = torch.from_numpy(dropout_noise(
+            x.shape[0], count, self.p, self.stream, DROPOUT_STEP["seed"],
+            DROPOUT_STEP["step"]))
+        shape = (x.shape[0], count, 1, 1) if self.channelwise else x.shape
+        return x * noise.reshape(shape)
 
 
 class FeedForwardNet(nn.Module):
@@ -151,6 +203,28 @@ class Softmax(nn.Module):
         x = F.log_softmax(torch.tanh(self.conv2(x)), dim=-1)
         x = F.log_softmax(self.fc1(torch.flatten(x, 1)), dim=1)
         return F.softmax(self.fc2(x), dim=-1)
+
+
+class Dropout(nn.Module):
+    """tests/e2e/dropout.yaml: dropout2d, element-wise dropout on feature
+    maps and features, and p = 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.drop_a = SeededDropout(0.25, 0, channelwise=True)
+        self.conv2 = nn.Conv2d(6, 8, 3)
+        self.drop_b = SeededDropout(0.3, 1)
+        self.fc1 = nn.Linear(8 * 3 * 3, 16)
+        self.drop_c = SeededDropout(0.5, 2)
+        self.drop_d = SeededDropout(0.0, 3)
+        self.fc2 = nn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.drop_a(F.relu(self.conv1(x)))
+        x = F.max_pool2d(self.drop_b(self.conv2(x)), 2)
+        x = self.drop_c(F.relu(self.fc1(torch.flatten(x, 1))))
+        return self.fc2(self.drop_d(x))
 
 
 class Fire(nn.Module):
@@ -318,6 +392,7 @@ MODELS = {
     "windows": (Windows, (3, 11, 10)),
     "softmax": (Softmax, (3, 6, 5)),
     "concat": (Concat, (3, 13, 12)),
+    "dropout": (Dropout, (3, 8, 8)),
     "batchnorm_options": (BatchNormOptions, (3, 10, 10)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),

@@ -2,7 +2,8 @@
 """`cnnc train` and `cnnc eval` through the real command line and a real
 generated library (tests/e2e/tiny_train.yaml):
   - it learns a separable task (accuracy >= 95%);
-  - one epoch + --resume equals two uninterrupted epochs, byte for byte;
+  - one epoch + --resume equals two uninterrupted epochs, byte for byte
+    (dropout masks included);
   - bad input (labels out of range, images of the wrong shape, a data folder
     without its files, weights of another network) fails with a message
     naming the file, and a file saved before is left untouched;

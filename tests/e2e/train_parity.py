@@ -2,7 +2,9 @@
 """Training-step parity against PyTorch autograd + torch.optim.SGD.
 
 Compiles a YAML network with cnnc and calls the generated library's
-cnnc_train_step directly through ctypes (no cnnc runtime involved). Starting
+cnnc_train_step_seeded directly through ctypes (no cnnc runtime involved);
+the torch models' SeededDropout draws the masks of the same (seed, step
+index). Starting
 from the same weights as the hand-written torch.nn model, it checks:
   - the whole-network gradients (one step with lr 1, no momentum: the update
     is exactly -grad);
@@ -23,9 +25,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402
 from torch_models import MODELS  # noqa: E402
 
 TOLERANCE = 1e-4
+# A seed with both 32-bit words set.
+SEED = 0x5EED20261205F00D
 F32P = ctypes.POINTER(ctypes.c_float)
 
 
@@ -38,11 +43,12 @@ def pointers(arrays):
 class Library:
     def __init__(self, path):
         self.lib = ctypes.CDLL(path)
-        self.lib.cnnc_train_step.argtypes = [
+        self.lib.cnnc_train_step_seeded.argtypes = [
             ctypes.c_int64, F32P, ctypes.POINTER(ctypes.c_int64),
             ctypes.POINTER(F32P), ctypes.POINTER(F32P), ctypes.POINTER(F32P),
             ctypes.POINTER(F32P), ctypes.c_float, ctypes.c_float, ctypes.c_float,
-            ctypes.c_int32, ctypes.c_int32, F32P]
+            ctypes.c_int32, ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64,
+            F32P]
         count = ctypes.c_int32()
         assert self.lib.cnnc_num_parameters(ctypes.byref(count)) == 0
         self.names, self.trainable = [], []
@@ -54,18 +60,22 @@ class Library:
             self.names.append(name.value.decode())
             self.trainable.append(bool(flag.value))
 
-    def step(self, x, labels, params, momentum, lr, mu, wd, nesterov, first):
+    def step(self, x, labels, params, momentum, lr, mu, wd, nesterov, first,
+             index):
+        """One step, drawing the dropout masks of step `index` under SEED;
+        the torch model draws the same ones in its next forward."""
+        torch_models.DROPOUT_STEP.update(seed=SEED, step=index)
         new_params = [np.empty_like(p) for p in params]
         new_momentum = [np.empty_like(p) for p in params]
         loss = np.zeros((), np.float32)
-        status = self.lib.cnnc_train_step(
+        status = self.lib.cnnc_train_step_seeded(
             x.shape[0], x.ctypes.data_as(F32P),
             labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
             pointers(params), pointers(momentum), pointers(new_params),
             pointers(new_momentum), lr, mu, wd, int(nesterov), int(first),
-            loss.ctypes.data_as(F32P))
+            SEED, index, loss.ctypes.data_as(F32P))
         if status != 0:
-            sys.exit(f"cnnc_train_step returned status {status}")
+            sys.exit(f"cnnc_train_step_seeded returned status {status}")
         return float(loss), new_params, new_momentum
 
 
@@ -106,7 +116,6 @@ def main():
     rng = np.random.RandomState(5)
     batch = 6
     x = rng.standard_normal((batch,) + sample_shape).astype(np.float32)
-    classes = lib.lib and None
     out = model(torch.from_numpy(x))
     classes = out.shape[1]
     labels = rng.randint(0, classes, size=batch).astype(np.int64)
@@ -115,7 +124,8 @@ def main():
     # 1. Gradients: lr 1, no momentum, no decay -> new = p - grad.
     params = [state[n].numpy().copy() for n in lib.names]
     zeros = [np.zeros_like(p) for p in params]
-    loss, new_params, _ = lib.step(x, labels, params, zeros, 1.0, 0.0, 0.0, False, True)
+    loss, new_params, _ = lib.step(x, labels, params, zeros, 1.0, 0.0, 0.0,
+                                   False, True, 0)
     model.zero_grad()
     torch_loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(labels))
     torch_loss.backward()
@@ -134,7 +144,7 @@ def main():
     settings = [dict(lr=0.05, momentum=0.9, weight_decay=0.0, nesterov=False),
                 dict(lr=0.02, momentum=0.9, weight_decay=5e-3, nesterov=True),
                 dict(lr=0.1, momentum=0.0, weight_decay=1e-2, nesterov=False)]
-    for setting in settings:
+    for k, setting in enumerate(settings):
         model.load_state_dict(state)
         optimizer = torch.optim.SGD(model.parameters(), **setting)
         params = [state[n].numpy().copy() for n in lib.names]
@@ -144,7 +154,8 @@ def main():
             ys = rng.randint(0, classes, size=batch).astype(np.int64)
             loss, params, momentum = lib.step(
                 xs, ys, params, momentum, setting["lr"], setting["momentum"],
-                setting["weight_decay"], setting["nesterov"], step == 0)
+                setting["weight_decay"], setting["nesterov"], step == 0,
+                step + (k << 32))
             optimizer.zero_grad()
             torch_loss = F.cross_entropy(model(torch.from_numpy(xs)), torch.from_numpy(ys))
             torch_loss.backward()

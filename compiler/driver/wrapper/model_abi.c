@@ -247,7 +247,7 @@ static cnnc_status train_step_call(int64_t batch, const float *input,
                                    const parameter_source *source, float lr,
                                    float momentum_factor, float weight_decay,
                                    int32_t nesterov, int32_t first_step,
-                                   float *loss) {
+                                   uint64_t seed, int64_t step, float *loss) {
   static const int64_t kLabelDims[1] = {-1};
   const bool nesterov_flag = nesterov != 0, first_step_flag = first_step != 0;
   struct halide_buffer_t bufs[NUM_TRAIN_SLOTS + 1];
@@ -289,6 +289,12 @@ static cnnc_status train_step_call(int64_t batch, const float *input,
     case CNNC_SLOT_FIRST_STEP:
       argv[s] = (void *)&first_step_flag;
       break;
+    case CNNC_SLOT_RANDOM_SEED:
+      argv[s] = &seed;
+      break;
+    case CNNC_SLOT_STEP_INDEX:
+      argv[s] = &step;
+      break;
     case CNNC_SLOT_LOSS:
       describe_f32(&bufs[s], dims[s], loss, NULL, 0, batch);
       break;
@@ -300,12 +306,12 @@ static cnnc_status train_step_call(int64_t batch, const float *input,
                       kept);
 }
 
-EXPORT cnnc_status
-cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
-                const float *const *parameters, const float *const *momentum,
-                float *const *new_parameters, float *const *new_momentum,
-                float lr, float momentum_factor, float weight_decay,
-                int32_t nesterov, int32_t first_step, float *loss) {
+EXPORT cnnc_status cnnc_train_step_seeded(
+    int64_t batch, const float *input, const int64_t *labels,
+    const float *const *parameters, const float *const *momentum,
+    float *const *new_parameters, float *const *new_momentum, float lr,
+    float momentum_factor, float weight_decay, int32_t nesterov,
+    int32_t first_step, uint64_t seed, int64_t step, float *loss) {
   cnnc_status status = check_train_call(batch, input, labels, loss);
   if (status != CNNC_OK)
     return status;
@@ -322,7 +328,18 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
   const parameter_source source = {NULL, parameters, momentum, new_parameters,
                                    new_momentum};
   return train_step_call(batch, input, labels, &source, lr, momentum_factor,
-                         weight_decay, nesterov, first_step, loss);
+                         weight_decay, nesterov, first_step, seed, step, loss);
+}
+
+EXPORT cnnc_status
+cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
+                const float *const *parameters, const float *const *momentum,
+                float *const *new_parameters, float *const *new_momentum,
+                float lr, float momentum_factor, float weight_decay,
+                int32_t nesterov, int32_t first_step, float *loss) {
+  return cnnc_train_step_seeded(
+      batch, input, labels, parameters, momentum, new_parameters, new_momentum,
+      lr, momentum_factor, weight_decay, nesterov, first_step, 0, 0, loss);
 }
 
 #include "session.c"

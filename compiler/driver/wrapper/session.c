@@ -17,6 +17,7 @@ struct cnnc_session {
   halide_dimension_t momentum_dims[2][NUM_PARAMS + 1][CNNC_MAX_RANK];
   int current_param[NUM_PARAMS + 1], current_momentum[NUM_PARAMS + 1];
   int64_t steps;
+  uint64_t seed; /* of the dropout masks; step i draws those of step i */
 };
 
 static int64_t parameter_elements(int p) {
@@ -135,7 +136,8 @@ EXPORT cnnc_status cnnc_session_train_step(cnnc_session *session, int64_t batch,
     return status;
   const parameter_source source = {session, NULL, NULL, NULL, NULL};
   status = train_step_call(batch, input, labels, &source, lr, momentum_factor,
-                           weight_decay, nesterov, session->steps == 0, loss);
+                           weight_decay, nesterov, session->steps == 0,
+                           session->seed, session->steps, loss);
   if (status != CNNC_OK)
     return status;
   /* The new values become the current ones; without momentum the step
@@ -147,6 +149,13 @@ EXPORT cnnc_status cnnc_session_train_step(cnnc_session *session, int64_t batch,
       session->current_momentum[p] = 1 - session->current_momentum[p];
   }
   ++session->steps;
+  return CNNC_OK;
+}
+
+EXPORT cnnc_status cnnc_session_set_seed(cnnc_session *session, uint64_t seed) {
+  if (!session)
+    return CNNC_ERROR_NULL_ARGUMENT;
+  session->seed = seed;
   return CNNC_OK;
 }
 

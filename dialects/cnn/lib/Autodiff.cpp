@@ -59,6 +59,10 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
     forwardOps.push_back(&op);
 
   SmallVector<cnn::BatchNorm2dOp> batchStats = useBatchStatistics(train);
+  // Dropout draws its masks in the training step only (model.train()).
+  train.walk([&](cnn::DropoutOp dropout) {
+    dropout.setTrainingAttr(BoolAttr::get(dropout.getContext(), true));
+  });
 
   // A value needs a gradient when it depends on a trainable parameter.
   llvm::DenseSet<Value> needsGrad;

@@ -132,6 +132,11 @@ shp::ShapeResult LeakyReluOp::inferShape(Adaptor op) {
                         op.getNegativeSlope().convertToDouble());
 }
 
+shp::ShapeResult DropoutOp::inferShape(Adaptor op) {
+  return shp::dropout(shapeOf(op.getInput()), op.getP().convertToDouble(),
+                      op.getChannelwise());
+}
+
 shp::ShapeResult EluOp::inferShape(Adaptor op) {
   return shp::elu(shapeOf(op.getInput()), op.getAlpha().convertToDouble());
 }
@@ -310,6 +315,11 @@ shp::ShapeResult LeakyReluGradOp::inferShape(Adaptor op) {
   return activationGrad(
       shp::leakyRelu({}, op.getNegativeSlope().convertToDouble()),
       op.getResultValue(), op.getGrad());
+}
+
+shp::ShapeResult DropoutGradOp::inferShape(Adaptor op) {
+  return shp::dropout(shapeOf(op.getGrad()), op.getP().convertToDouble(),
+                      op.getChannelwise());
 }
 
 shp::ShapeResult EluGradOp::inferShape(Adaptor op) {

@@ -95,6 +95,17 @@ void LeakyReluOp::buildGradients(OpBuilder &b, Value grad,
                                          grad, getNegativeSlopeAttr());
 }
 
+// The same mask as the forward op's: the gradient op recomputes it from
+// the same (seed, step, stream), so nothing is stored.
+void DropoutOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
+                               SmallVectorImpl<Value> &grads) {
+  resize(grads, 1);
+  if (needed[0])
+    grads[0] =
+        b.create<DropoutGradOp>(getLoc(), grad.getType(), grad, getPAttr(),
+                                getChannelwiseAttr(), getStreamAttr());
+}
+
 void EluOp::buildGradients(OpBuilder &b, Value grad, ArrayRef<bool> needed,
                            SmallVectorImpl<Value> &grads) {
   resize(grads, 1);

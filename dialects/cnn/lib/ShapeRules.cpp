@@ -260,6 +260,19 @@ ShapeResult hardtanh(const Shape &input, double minVal, double maxVal) {
   return ShapeResult::success(input);
 }
 
+ShapeResult dropout(const Shape &input, double p, bool channelwise) {
+  if (!(p >= 0.0 && p <= 1.0))
+    return ShapeResult::failure(
+        "dropout probability has to be between 0 and 1, but got " +
+        formatReal(p));
+  if (channelwise && input.size() != 4)
+    return ShapeResult::failure("dropout2d takes [N, C, H, W] but the input "
+                                "has shape " +
+                                format(input) +
+                                "; use dropout for element-wise masks");
+  return ShapeResult::success(input);
+}
+
 ShapeResult gelu(const Shape &input, const std::string &approximate) {
   if (approximate != "none" && approximate != "tanh")
     return ShapeResult::failure("approximate must be 'none' or 'tanh', got '" +

@@ -83,6 +83,10 @@ public:
     float weightDecay = 0.0f;
     bool nesterov = false;
     bool firstStep = true; // v = g instead of momentum * v + g
+    // The dropout masks: those of step `index` of a run seeded with `seed`
+    // (see cnnc_train_step_seeded).
+    uint64_t seed = 0;
+    int64_t index = 0;
   };
 
   // One SGD step on a batch (see cnnc_train_step). `input` is F32
@@ -121,7 +125,8 @@ public:
     ~Session(); // cnnc_session_destroy
 
     // One step (see trainStep; the session knows whether it is torch's
-    // first, so step.firstStep is not read). The state advances only when
+    // first and its masks' seed and step index, so step.firstStep, seed and
+    // index are not read). The state advances only when
     // the step succeeds.
     Expected<float> trainStep(const Tensor &input, const Tensor &labels,
                               const SgdStep &step,
@@ -146,10 +151,12 @@ public:
   bool hasSessions() const;
   // A session starting from `parameters` (as forward takes them), its
   // momentum `momentum` (empty: zeros; else as trainStep takes them) and
-  // `steps` steps already taken (0: the next is torch's first).
+  // `steps` steps already taken (0: the next is torch's first; also the
+  // index of the next step's dropout masks), its dropout masks seeded with
+  // `seed`.
   Expected<Session> createSession(const std::vector<const Tensor *> &parameters,
                                   const std::vector<const Tensor *> &momentum,
-                                  int64_t steps) const;
+                                  int64_t steps, uint64_t seed = 0) const;
 
 private:
   struct Impl;

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a signature or a meaning below changes. */
-#define CNNC_ABI_VERSION 4
+#define CNNC_ABI_VERSION 5
 
 /* The largest tensor rank the ABI reports (NCHW). */
 #define CNNC_MAX_RANK 4
@@ -141,6 +141,21 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
                 float lr, float momentum_factor, float weight_decay,
                 int32_t nesterov, int32_t first_step, float *loss);
 
+/* cnnc_train_step drawing the dropout masks of step `step` (0 for the
+ * first) of a run seeded with `seed` (ABI 5). A dropout layer's mask is a
+ * function of (seed, step, the layer, the sample's index in the batch, the
+ * element), so the same arguments give the same step on any machine and
+ * thread count, and a run resumed at step k draws what it would have drawn.
+ * cnnc_train_step is this with seed 0 and step 0: a network with dropout
+ * then draws the same masks at every call. Without dropout the two are
+ * the same. */
+cnnc_status cnnc_train_step_seeded(
+    int64_t batch, const float *input, const int64_t *labels,
+    const float *const *parameters, const float *const *momentum,
+    float *const *new_parameters, float *const *new_momentum, float lr,
+    float momentum_factor, float weight_decay, int32_t nesterov,
+    int32_t first_step, uint64_t seed, int64_t step, float *loss);
+
 /* A training session: the library keeps the parameters (batch-norm running
  * statistics included) and the momentum buffers between steps, on the
  * device for a GPU library, so a step copies in only the batch and its
@@ -158,13 +173,18 @@ cnnc_status cnnc_session_create(const float *const *parameters,
 /* Frees the session and its device memory; NULL is ignored. */
 void cnnc_session_destroy(cnnc_session *session);
 
-/* One step of cnnc_train_step on the session's state, which it advances
- * only when the step succeeds. */
+/* One step of cnnc_train_step_seeded on the session's state, which it
+ * advances only when the step succeeds; the step index is the number of
+ * steps taken (cnnc_session_write sets it), the seed the session's. */
 cnnc_status cnnc_session_train_step(cnnc_session *session, int64_t batch,
                                     const float *input, const int64_t *labels,
                                     float lr, float momentum_factor,
                                     float weight_decay, int32_t nesterov,
                                     float *loss);
+
+/* The seed of the session's dropout masks (ABI 5; 0 from
+ * cnnc_session_create). */
+cnnc_status cnnc_session_set_seed(cnnc_session *session, uint64_t seed);
 
 /* cnnc_forward with the session's parameters. */
 cnnc_status cnnc_session_forward(cnnc_session *session, int64_t batch,

@@ -9,7 +9,7 @@ namespace cnnc::rt {
 Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
                                             std::vector<Tensor> parameters,
                                             std::vector<Tensor> momentum,
-                                            int64_t steps) {
+                                            int64_t steps, uint64_t seed) {
   const std::vector<ParameterSpec> &specs = model.parameters();
   if (parameters.size() != specs.size())
     return Error(model.path() + ": the network has " +
@@ -24,6 +24,7 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
   opt.model_ = &model;
   opt.trainable_ = model.trainable();
   opt.steps_ = steps;
+  opt.seed_ = seed;
   const bool fresh = momentum.empty();
   if (fresh)
     momentum.resize(specs.size());
@@ -66,7 +67,7 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
       v.push_back(opt.trainable_[i] ? &opt.momentum_[i] : nullptr);
     }
     Expected<ModelLibrary::Session> session =
-        model.createSession(p, v, opt.steps_);
+        model.createSession(p, v, opt.steps_, seed);
     if (!session)
       return session.error();
     opt.session_ = std::move(*session);
@@ -100,6 +101,8 @@ Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
   hyper.weightDecay = static_cast<float>(options.weightDecay);
   hyper.nesterov = options.nesterov;
   hyper.firstStep = steps_ == 0;
+  hyper.seed = seed_;
+  hyper.index = steps_;
   if (session_) {
     Expected<float> loss =
         session_->trainStep(images, labels, hyper, labelSource);

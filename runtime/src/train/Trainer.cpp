@@ -51,7 +51,7 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
   if (Status s = validateSgd(state.sgd); !s)
     return s;
   Expected<SgdOptimizer> created = SgdOptimizer::create(
-      model, state.parameters, state.momentum, state.steps);
+      model, state.parameters, state.momentum, state.steps, state.seed);
   if (!created)
     return created.error();
   SgdOptimizer &optimizer = *created;

@@ -278,6 +278,23 @@ TEST(BatchNorm2d, Gradients) {
       batchNorm2dInputGrad({D, 4, 3, 3}, {D, 4, 3, 3}, {{"weight", {5}}}).ok());
 }
 
+TEST(Dropout, ProbabilityInZeroOneAndWholeChannelsOfFeatureMaps) {
+  const Shape x{D, 3, 4, 4}, features{D, 10};
+  for (double p : {0.0, 0.5, 1.0}) {
+    ShapeResult r = dropout(x, p, true);
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.shape, x);
+    EXPECT_EQ(dropout(features, p, false).shape, features);
+  }
+  EXPECT_EQ(dropout(x, 1.5, false).error,
+            "dropout probability has to be between 0 and 1, but got 1.5");
+  EXPECT_FALSE(dropout(x, -0.1, false).ok());
+  EXPECT_FALSE(dropout(x, std::nan(""), false).ok());
+  EXPECT_EQ(dropout(features, 0.5, true).error,
+            "dropout2d takes [N, C, H, W] but the input has shape [?, 10]; "
+            "use dropout for element-wise masks");
+}
+
 TEST(Activations, ArgumentsThatKeepTheGradientReadableFromTheResult) {
   const Shape x{D, 3, 4, 4};
   for (ShapeResult r :

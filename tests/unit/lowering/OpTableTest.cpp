@@ -30,7 +30,7 @@ const char *const kNetworks[] = {
     CNNC_E2E_DIR "/batchnorm.yaml",         CNNC_E2E_DIR "/activations.yaml",
     CNNC_E2E_DIR "/input_activations.yaml", CNNC_E2E_DIR "/windows.yaml",
     CNNC_E2E_DIR "/softmax.yaml",           CNNC_E2E_DIR "/concat.yaml",
-    CNNC_E2E_DIR "/batchnorm_options.yaml"};
+    CNNC_E2E_DIR "/batchnorm_options.yaml", CNNC_E2E_DIR "/dropout.yaml"};
 
 /// A target of each machine model of the CPU backend, and of the GPU
 /// backend's APIs.

@@ -125,12 +125,17 @@ static void sgd(int64_t n, const float *p, const float *grad, const float *v,
   }
 }
 
-EXPORT cnnc_status
-cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
-                const float *const *parameters, const float *const *momentum,
-                float *const *new_parameters, float *const *new_momentum,
-                float lr, float momentum_factor, float weight_decay,
-                int32_t nesterov, int32_t first_step, float *loss) {
+/* The dropout seed and step index of the last step (the network has no
+   dropout: they are only recorded, for the tests to read). */
+EXPORT uint64_t fake_last_seed = 0;
+EXPORT int64_t fake_last_step_index = -1;
+
+EXPORT cnnc_status cnnc_train_step_seeded(
+    int64_t batch, const float *input, const int64_t *labels,
+    const float *const *parameters, const float *const *momentum,
+    float *const *new_parameters, float *const *new_momentum, float lr,
+    float momentum_factor, float weight_decay, int32_t nesterov,
+    int32_t first_step, uint64_t seed, int64_t step, float *loss) {
   if (!input || !labels || !parameters || !momentum || !new_parameters ||
       !new_momentum || !loss || !parameters[0] || !parameters[1])
     return CNNC_ERROR_NULL_ARGUMENT;
@@ -184,5 +189,7 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
           first_step);
   *loss = (float)(total / (double)batch);
   ++fake_train_steps;
+  fake_last_seed = seed;
+  fake_last_step_index = step;
   return CNNC_OK;
 }

@@ -141,4 +141,12 @@ shape::ShapeResult resultShape(mlir::MLIRContext *context,
 #define GET_OP_CLASSES
 #include "cnn/CnnOps.h.inc"
 
+namespace cnn {
+/// Whether a dropout draws a mask: in training mode with p > 0 (otherwise
+/// it is the identity, and its function needs no seed).
+inline bool drawsMask(DropoutOp op) {
+  return op.getTraining() && op.getP().convertToDouble() > 0.0;
+}
+} // namespace cnn
+
 #endif // CNN_CNNDIALECT_H

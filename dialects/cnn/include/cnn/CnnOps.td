@@ -195,6 +195,26 @@ def Cnn_HardswishOp : Cnn_ActivationOp<"hardswish", "Hardswish"> {
   let description = [{ y = x * min(max(x + 3, 0), 6) / 6. }];
 }
 
+def Cnn_DropoutOp : Cnn_InferredOp<"dropout", [Cnn_Pointwise,
+    DeclareOpInterfaceMethods<Cnn_DifferentiableOp>]> {
+  let summary = "Dropout, as torch.nn.Dropout (channelwise: Dropout2d)";
+  let description = [{
+    training = false (func @forward): the identity. training = true (func
+    @train_step, switched by cnn-autodiff as PyTorch's model.train()): each
+    element (channelwise: each channel of each sample, input [N, C, H, W])
+    is zeroed with probability p, the others scaled by 1 / (1 - p). The
+    mask is a counter-based hash of (the run's seed, the step index,
+    stream, the sample, the element's index in the sample), so a step is
+    reproducible and the gradient recomputes the same mask
+    (docs/design.md, "Dropout masks"). stream numbers the network's dropout
+    layers, so that each draws its own mask.
+  }];
+  let arguments = (ins Cnn_F32Tensor:$input, F64Attr:$p, BoolAttr:$channelwise,
+                       I64Attr:$stream, BoolAttr:$training);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Element-wise sum (residual connections)
 //===----------------------------------------------------------------------===//
@@ -445,6 +465,14 @@ class Cnn_ActivationGradOp<string mnemonic, string rule>
   let arguments = (ins Cnn_F32Tensor:$result_value, Cnn_F32Tensor:$grad);
   let results = (outs Cnn_F32Tensor:$result);
   let assemblyFormat = "$result_value `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Cnn_DropoutGradOp : Cnn_TrainingOp<"dropout_grad"> {
+  let summary = "Dropout gradient: grad times the forward mask, recomputed";
+  let arguments = (ins Cnn_F32Tensor:$grad, F64Attr:$p, BoolAttr:$channelwise,
+                       I64Attr:$stream);
+  let results = (outs Cnn_F32Tensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
 
 def Cnn_ReluGradOp : Cnn_ActivationGradOp<"relu_grad", "grad * (y > 0)">;

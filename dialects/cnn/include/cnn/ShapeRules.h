@@ -111,6 +111,8 @@ ShapeResult elementwise(const Shape &input);
 ShapeResult leakyRelu(const Shape &input, double negativeSlope);
 ShapeResult elu(const Shape &input, double alpha);
 ShapeResult hardtanh(const Shape &input, double minVal, double maxVal);
+/// dropout: 0 <= p <= 1; channelwise (dropout2d) takes [N, C, H, W].
+ShapeResult dropout(const Shape &input, double p, bool channelwise);
 /// GELU: approximate is "none" or "tanh".
 ShapeResult gelu(const Shape &input, const std::string &approximate);
 ShapeResult maxPool2d(const Shape &input, const Pool2dArgs &args);

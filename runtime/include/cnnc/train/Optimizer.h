@@ -30,11 +30,12 @@ public:
   // `momentum`: empty for a fresh start (zeros), or one tensor per
   // parameter (an empty Tensor() for a frozen one). `steps`: steps already
   // taken; the next step is torch's first (v = g) only when it is 0.
+  // `seed`: of the dropout masks (step i draws those of step index i).
   // `model` must outlive the optimizer.
   static Expected<SgdOptimizer> create(const ModelLibrary &model,
                                        std::vector<Tensor> parameters,
                                        std::vector<Tensor> momentum = {},
-                                       int64_t steps = 0);
+                                       int64_t steps = 0, uint64_t seed = 0);
 
   // One step on a batch at learning rate `lr` (see ModelLibrary::trainStep;
   // `labelSource` names the labels in errors). Returns the batch's mean loss.
@@ -63,6 +64,7 @@ private:
   std::vector<Tensor> parameters_, momentum_;
   std::vector<Tensor> nextParameters_, nextMomentum_; // written by each step
   int64_t steps_ = 0;
+  uint64_t seed_ = 0;
   std::optional<ModelLibrary::Session> session_;
 };
 

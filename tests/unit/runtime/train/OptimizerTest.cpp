@@ -6,6 +6,7 @@
 #include "cnnc/train/Optimizer.h"
 
 #include <cmath>
+#include <dlfcn.h>
 
 namespace cnnc::rt {
 namespace {
@@ -171,6 +172,38 @@ TEST_F(OptimizerTest, ResumingWithTheStepCountContinuesTheMomentum) {
   ASSERT_TRUE(c->step(x, y, 0.1, o, "y").ok());
   ASSERT_TRUE(d->step(x, y, 0.1, o, "y").ok());
   EXPECT_FALSE(test::sameTensor(c->parameters()[0], d->parameters()[0]));
+}
+
+// The fake's record of its last step's dropout seed and step index.
+template <typename T> T fakeRecord(const char *symbol) {
+  void *handle = dlopen(CNNC_FAKE_MODEL, RTLD_NOW | RTLD_NOLOAD);
+  if (!handle)
+    return T(-100);
+  auto *value = static_cast<T *>(dlsym(handle, symbol));
+  T result = value ? *value : T(-200);
+  dlclose(handle);
+  return result;
+}
+
+TEST_F(OptimizerTest, EachStepDrawsTheMasksOfItsIndexUnderTheRunsSeed) {
+  Tensor x = separableImages(4), y = cyclicLabels(4);
+  SgdOptions o{0.1, 0.9, 0.0, false};
+  const uint64_t seed = 0x123456789abcdefULL;
+  Expected<SgdOptimizer> a =
+      SgdOptimizer::create(*model_, initialParameters(), {}, 0, seed);
+  ASSERT_TRUE(a.ok()) << a.message();
+  for (int64_t step = 0; step < 3; ++step) {
+    ASSERT_TRUE(a->step(x, y, 0.1, o, "y").ok());
+    EXPECT_EQ(fakeRecord<uint64_t>("fake_last_seed"), seed);
+    EXPECT_EQ(fakeRecord<int64_t>("fake_last_step_index"), step);
+  }
+  // A resumed run continues the count.
+  Expected<SgdOptimizer> b =
+      SgdOptimizer::create(*model_, a->parameters(), a->momentum(), 7, 5);
+  ASSERT_TRUE(b.ok()) << b.message();
+  ASSERT_TRUE(b->step(x, y, 0.1, o, "y").ok());
+  EXPECT_EQ(fakeRecord<uint64_t>("fake_last_seed"), 5u);
+  EXPECT_EQ(fakeRecord<int64_t>("fake_last_step_index"), 7);
 }
 
 TEST_F(OptimizerTest, BadLabelsNameTheirSourceAndLeaveTheStateAlone) {

@@ -159,6 +159,11 @@ LoweredGrad elementwiseGrad(const Tensor &saved, const Tensor &dy,
                             const ElementGradFormula &formula,
                             const std::string &name = "elementwise_grad");
 
+/// Dropout backward: dx = dy * noise, the forward's noise recomputed from
+/// the same mask (Ops.h).
+LoweredGrad dropoutGrad(const Tensor &dy, const DropoutMask &mask,
+                        const std::string &name = "dropout_grad");
+
 /// Unflatten: dy [N, F] -> dx of `inputShape` (the forward input's shape,
 /// [N, d1, ..., dk] with F = d1 * ... * dk, C order).
 LoweredGrad flattenGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,

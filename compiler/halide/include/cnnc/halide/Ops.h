@@ -152,6 +152,25 @@ LoweredOp linear(const Tensor &input, const Tensor &weight,
 LoweredOp elementwise(const Tensor &input, const ElementFormula &formula,
                       const std::string &name = "elementwise");
 
+/// Where a training-mode dropout's mask comes from (docs/design.md,
+/// "Dropout masks"): its probability p, whether whole channels of
+/// [N, C, H, W] drop (Dropout2d), the layer's stream, and the run's seed
+/// (a UInt(64) scalar) and step index (Int(64)). Element e of sample n is
+/// dropped when the top 24 bits of hash(seed, step, stream, n, e) fall
+/// below p * 2^24, e its index in the sample in C order (channelwise: the
+/// channel).
+struct DropoutMask {
+  double p = 0.5;
+  bool channelwise = false;
+  uint32_t stream = 0;
+  Halide::Expr seed, step;
+};
+
+/// Training-mode dropout: y = x * noise, noise = kept ? 1 / (1 - p) : 0
+/// (PyTorch's formula, so a dropped NaN stays NaN).
+LoweredOp dropout(const Tensor &input, const DropoutMask &mask,
+                  const std::string &name = "dropout");
+
 /// PyTorch MaxPool2d: pads with -inf; padding, stride, dilation, ceil_mode.
 LoweredOp maxPool2d(const Tensor &input, const cnn::shape::Pool2dArgs &args,
                     const std::string &name = "maxpool2d");

@@ -37,6 +37,8 @@ struct AbiArgument {
     WeightDecay,    // float
     Nesterov,       // bool
     FirstStep,      // bool
+    RandomSeed,     // uint64: the dropout masks' seed
+    StepIndex,      // int64: the step's index in the run (its masks)
   };
   Kind kind;
   int parameter = -1;
@@ -71,9 +73,11 @@ struct ModelAbi {
   PipelineAbi forward;
   /// Present once cnn-autodiff has built func @train_step: input, labels,
   /// every parameter, the momentum of each trainable one, lr, momentum,
-  /// weight decay, nesterov, first step -> loss, then for each trainable
-  /// parameter its new value, then its new momentum, then each updated
-  /// buffer's new value (a batch norm's running mean, then its variance).
+  /// weight decay, nesterov, first step, and the random seed and step
+  /// index when a dropout draws masks (cnn::drawsMask) -> loss, then for
+  /// each trainable parameter its new value, then its new momentum, then
+  /// each updated buffer's new value (a batch norm's running mean, then its
+  /// variance).
   std::optional<PipelineAbi> train;
   /// The smallest batch the training step accepts: 2 when a training batch
   /// norm normalises 1x1 planes (PyTorch refuses one value per channel).
