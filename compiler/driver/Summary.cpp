@@ -141,6 +141,13 @@ NetworkSummary summarize(ModuleOp module) {
                     s.jump[i] *= std::max<int64_t>(1, in[2 + i] / o);
                   }
             })
+        // Along a spatial dim, each output reads the whole row or column.
+        .Case<cnn::SoftmaxOp, cnn::LogSoftmaxOp>([&](auto softmax) {
+          s.flops = out;
+          const int64_t dim = softmax.getDim();
+          if (s.outputShape.size() == 4 && dim >= 2)
+            s.receptiveField[dim - 2] = -1;
+        })
         // Copies, and dropout (the identity in inference): no arithmetic.
         .Case<cnn::FlattenOp, cnn::Pad2dOp, cnn::CatOp, cnn::DropoutOp>(
             [&](Operation *) { s.flops = 0; })
@@ -167,14 +174,16 @@ std::string withCommas(int64_t n) {
 }
 
 std::string fieldText(const LayerSummary &s) {
-  if (s.receptiveField[0] < 0)
+  if (s.receptiveField[0] < 0 && s.receptiveField[1] < 0)
     return "all";
-  return std::to_string(s.receptiveField[0]) + "x" +
-         std::to_string(s.receptiveField[1]);
+  auto axis = [](int64_t field) {
+    return field < 0 ? std::string("all") : std::to_string(field);
+  };
+  return axis(s.receptiveField[0]) + "x" + axis(s.receptiveField[1]);
 }
 
 std::string jumpText(const LayerSummary &s) {
-  if (s.receptiveField[0] < 0)
+  if (s.receptiveField[0] < 0 && s.receptiveField[1] < 0)
     return "-";
   return std::to_string(s.jump[0]) + "x" + std::to_string(s.jump[1]);
 }
