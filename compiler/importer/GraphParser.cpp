@@ -89,8 +89,8 @@ void SpecParser::parseBlocks(const YAML::Node &node) {
                        YamlReader::describe(value));
       continue;
     }
-    auto keys =
-        reader.keysOf(value, {"args", "layers"}, "block '" + name + "'");
+    auto keys = reader.keysOf(value, {"args", "layers", "sequential"},
+                              "block '" + name + "'");
     if (!keys.count("layers")) {
       if (!reader.wasSuggested("layers"))
         reader.error(key, "block '" + name +
@@ -100,6 +100,16 @@ void SpecParser::parseBlocks(const YAML::Node &node) {
     BlockDef def;
     def.pos = YamlReader::posOf(key);
     def.layers = keys["layers"].second;
+    if (keys.count("sequential")) {
+      const YAML::Node &flag = keys["sequential"].second;
+      // A bad flag is reported and the block kept, so that its uses are
+      // not reported as unknown layers.
+      if (!flag.IsScalar() || !YAML::convert<bool>::decode(flag, def.numbered))
+        reader.error(flag, "'sequential' of a block is true or false (true: "
+                           "its unnamed layers are named by their index, as "
+                           "in an nn.Sequential), got " +
+                               YamlReader::describe(flag));
+    }
     if (keys.count("args")) {
       const YAML::Node &args = keys["args"].second;
       if (!args.IsSequence()) {
@@ -217,7 +227,7 @@ std::optional<Item> SpecParser::parseGroup(const std::string &kind,
   item.layer.pos = YamlReader::posOf(key);
   item.namePrefix = kind;
   const bool sequential = kind == kSequential;
-  item.numbered = sequential;
+  item.numbered = sequential || blocks.at(kind).numbered;
   std::vector<std::string> allowed{"name", "input", "if"};
   if (sequential)
     allowed.push_back("layers");

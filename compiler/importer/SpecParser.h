@@ -32,6 +32,9 @@ struct BlockDef {
     YAML::Node value; // the default
   };
   std::vector<Arg> args;
+  /// `sequential: true`: the block is an nn.Sequential (torchvision's
+  /// Conv2dNormActivation), its unnamed nodes named by their index.
+  bool numbered = false;
 };
 
 class SpecParser {
