@@ -9,8 +9,8 @@ max|cnnc - torch| / max|torch| at most 1e-4:
   1. eval mode at the YAML's input size: `cnnc run` against model.eval() at
      batches 1, 2;
   2. unless --no-step, one training step at batch 4 through
-     cnnc_train_step (train-mode batch norm, cross entropy, SGD with
-     momentum) on a copy of the network with --step-size inputs (64x64 by
+     cnnc_train_step (train-mode batch norm, dropout with cnnc's masks of
+     seed 0 and step 0 on both sides, cross entropy, SGD with momentum) on a copy of the network with --step-size inputs (64x64 by
      default). Float32 gradients of a deep random network are
      ill-conditioned: one SGD step of ResNet-50 at 64x64 in PyTorch float32
      is 1.2e-2 from the same step in float64 on conv1.weight (whose
@@ -18,7 +18,10 @@ max|cnnc - torch| / max|torch| at most 1e-4:
      float32 implementations differ by about as much. So the update of each
      tensor (parameters and running statistics) and the loss are compared
      with PyTorch in float64: cnnc's relative error must be within 1e-4, or
-     within twice PyTorch float32's own error on that tensor.
+     within twice PyTorch float32's own error on that tensor, or (near a
+     ReLU or max-pool tie, where the step is discontinuous) within twice
+     the distance of float64's own steps at inputs within 1e-6 of this one
+     (see check_step_against_float64).
 The library is compiled from the YAML as it is, in pipeline segments (the
 default for a network this long). The largest networks run only their
 forward pass in the test suite (--no-step), to keep its time in check.
@@ -42,11 +45,25 @@ import torch.nn.functional as F  # noqa: E402
 from batchnorm_parity import (TOLERANCE, Checker, check_eval,  # noqa: E402
                               compile_net, relative)
 from safetensors_io import write_safetensors  # noqa: E402
+from torch_models import SeededDropout  # noqa: E402
+
+
+def with_seeded_dropout(module, streams=None):
+    """`module` with each nn.Dropout replaced, in module order, by a
+    SeededDropout drawing cnnc's masks (the YAML numbers its dropout layers
+    in the same order); cnnc_train_step draws those of seed 0, step 0."""
+    streams = streams if streams is not None else iter(range(1 << 20))
+    for child_name, child in module.named_children():
+        if isinstance(child, torch.nn.Dropout):
+            setattr(module, child_name, SeededDropout(child.p, next(streams)))
+        else:
+            with_seeded_dropout(child, streams)
+    return module
 
 
 def reference_model(name):
     torch.manual_seed(18)
-    model = getattr(torchvision.models, name)(weights=None)
+    model = with_seeded_dropout(getattr(torchvision.models, name)(weights=None))
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -71,8 +88,32 @@ def torch_step(model, x, labels, dtype):
                          for k, v in model.state_dict().items()}
 
 
+# How far the inputs move when the float64 step is probed for ties: ten
+# float32 roundings, a little more than cnnc's forward pass perturbs its
+# activations.
+PROBE = 1e-6
+
+
+def updates(name, x, labels, dtype, before):
+    """PyTorch's loss and the update of each tensor in one SGD step."""
+    loss, after = torch_step(reference_model(name), x, labels, dtype)
+    return loss, {n: after[n] - before[n] for n in before}
+
+
 def check_step_against_float64(lib, name, sample):
-    """cnnc's training step and PyTorch float32's, each against float64."""
+    """cnnc's training step and PyTorch float32's, each against float64.
+
+    A ReLU input or a max-pool window within a rounding error of a tie
+    makes the step discontinuous there: float64 at the same input is then
+    no reference, as a float32 computation may land on either side (one
+    flipped window moves a whole channel through the batch norms). So where
+    cnnc misses the bound on a tensor, the float64 step is also taken at
+    three inputs within PROBE (relative) of x, and cnnc's update passes if
+    it is within twice the distance of those from float64's: it is then the
+    exact step of an input as close as float32 can resolve (a backward
+    error test). Tensors whose update is zero in exact arithmetic (a
+    convolution's bias before a batch norm) are compared in absolute terms,
+    with the largest update of the network as the scale."""
     rng = np.random.RandomState(3)
     x = rng.standard_normal((4,) + sample).astype(np.float32)
     labels = rng.randint(0, 1000, size=4).astype(np.int64)
@@ -80,22 +121,50 @@ def check_step_against_float64(lib, name, sample):
     params = [state[n].numpy().copy() for n in lib.names]
     momentum = [np.zeros_like(p) if t else None for p, t in zip(params, lib.trainable)]
     loss, params, _ = lib.step(x, labels, params, momentum, 0.01, 0.9, True)
-    loss32, after32 = torch_step(reference_model(name), x, labels, torch.float32)
-    loss64, after64 = torch_step(reference_model(name), x, labels, torch.float64)
     # The updates, not the values after them: a step of lr 0.01 moves a
     # parameter by much less than its size, which would hide a wrong
     # gradient.
     before = {n: state[n].double().numpy() for n in lib.names}
+    ours = {n: p - before[n] for n, p in zip(lib.names, params)}
+    ours["loss"] = np.float64(loss)
+    loss32, torch32 = updates(name, x, labels, torch.float32, before)
+    loss64, want = updates(name, x, labels, torch.float64, before)
+    torch32["loss"], want["loss"] = np.float64(loss32), np.float64(loss64)
+    scale = max(float(np.abs(u).max()) for n, u in want.items() if n != "loss")
+
+    def error(got, n):
+        if n != "loss" and np.abs(want[n]).max() <= 1e-9 * scale:
+            return float(np.abs(got - want[n]).max()) / scale
+        return relative(got, want[n])
+
+    names = ["loss"] + list(lib.names)
+    bound = {n: max(TOLERANCE, 2 * error(torch32[n], n)) for n in names}
+    missed = [n for n in names if not error(ours[n], n) <= bound[n]]
+    if missed:
+        spread = dict.fromkeys(names, 0.0)
+        for k in range(3):
+            noise = np.random.RandomState(100 + k).standard_normal(x.shape)
+            nearby_x = x.astype(np.float64) * (1 + PROBE * noise)
+            nearby_loss, nearby = updates(name, nearby_x, labels, torch.float64,
+                                          before)
+            nearby["loss"] = np.float64(nearby_loss)
+            for n in names:
+                spread[n] = max(spread[n], error(nearby[n], n))
+        for n in missed:
+            bound[n] = max(bound[n], 2 * spread[n])
+        print(f"{len(missed)} tensors beyond max({TOLERANCE}, 2x PyTorch "
+              f"float32's error); float64 itself moves by up to "
+              f"{max(spread[n] for n in missed):.2e} on them for inputs "
+              f"within {PROBE} (a tie at a ReLU or max pool)")
     worst = (0.0, 0.0, "")
-    for what, got, torch32, want in (
-            [("loss", np.float64(loss), np.float64(loss32), np.float64(loss64))] +
-            [(f"update of {n}", p - before[n], after32[n] - before[n],
-              after64[n] - before[n]) for n, p in zip(lib.names, params)]):
-        ours, theirs = relative(got, want), relative(torch32, want)
-        if not ours <= max(TOLERANCE, 2 * theirs):
-            sys.exit(f"{what}: relative error {ours:.3e} from float64, PyTorch "
-                     f"float32's {theirs:.3e} (bound max({TOLERANCE}, 2x))")
-        worst = max(worst, (ours, theirs, what))
+    for n in names:
+        what = n if n == "loss" else f"update of {n}"
+        e = error(ours[n], n)
+        if not e <= bound[n]:
+            sys.exit(f"{what}: relative error {e:.3e} from float64, PyTorch "
+                     f"float32's {error(torch32[n], n):.3e}, bound "
+                     f"{bound[n]:.3e}")
+        worst = max(worst, (e, error(torch32[n], n), what))
     print(f"training step at {sample[1]}x{sample[2]}: worst error from float64 "
           f"{worst[0]:.3e} on {worst[2]} (PyTorch float32's there: {worst[1]:.3e})")
 
