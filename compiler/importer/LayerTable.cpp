@@ -245,19 +245,24 @@ Value buildLeakyRelu(LayerBuilder &b) {
              b.builder().getF64FloatAttr(b.args().real("negative_slope")))});
 }
 
-/// dropout and dropout2d: the op's stream is the number of dropout layers
-/// built before it, so that each layer draws its own masks and adding a
-/// layer after it leaves them as they were.
+/// The stream of a dropout layer: the 32-bit FNV-1a hash of its full name
+/// ("classifier.0"), so that each layer draws its own masks and a layer's
+/// masks do not change when others are added, removed or reordered.
+int64_t dropoutStream(const std::string &name) {
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : name)
+    hash = (hash ^ c) * 16777619u;
+  return hash;
+}
+
 Value buildDropout(LayerBuilder &b, bool channelwise) {
   mlir::OpBuilder &ob = b.builder();
-  int64_t stream = 0;
-  for (mlir::Operation &op : *ob.getInsertionBlock())
-    stream += mlir::isa<cnn::DropoutOp>(op) ? 1 : 0;
   return b.create<cnn::DropoutOp>(
-      {b.input()}, {named(b, "p", ob.getF64FloatAttr(b.args().real("p"))),
-                    named(b, "channelwise", ob.getBoolAttr(channelwise)),
-                    named(b, "stream", ob.getI64IntegerAttr(stream)),
-                    named(b, "training", ob.getBoolAttr(false))});
+      {b.input()},
+      {named(b, "p", ob.getF64FloatAttr(b.args().real("p"))),
+       named(b, "channelwise", ob.getBoolAttr(channelwise)),
+       named(b, "stream", ob.getI64IntegerAttr(dropoutStream(b.layer().name))),
+       named(b, "training", ob.getBoolAttr(false))});
 }
 
 Value buildElu(LayerBuilder &b) {

@@ -1,6 +1,8 @@
 """The reference networks, written by hand in torch.nn as the lecture writes
 them, independently of cnnc's YAML front end. Attribute names match the YAML
 layer names, so state_dict keys equal cnnc's parameter names."""
+import math
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -23,6 +25,14 @@ def _mix(acc, word):
     return _hash32((np.uint32(acc) ^ np.uint32(word)) + np.uint32(0x9E3779B9))
 
 
+def dropout_stream(name):
+    """The stream of the dropout layer called `name`: its FNV-1a hash."""
+    h = 2166136261
+    for c in name.encode():
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return h
+
+
 def dropout_noise(batch, count, p, stream, seed, step):
     """cnnc's dropout noise (docs/design.md, "Dropout masks"), written from
     its specification: [batch, count] of 1 / (1 - p) where kept, else 0."""
@@ -34,18 +44,21 @@ def dropout_noise(batch, count, p, stream, seed, step):
         n = np.arange(batch, dtype=np.uint32)[:, None]
         e = np.arange(count, dtype=np.uint32)[None, :]
         bits = _mix(_mix(key, n), e) >> np.uint32(8)
-    kept = bits >= np.uint32(round(p * (1 << 24)))
+    # Rounded half away from zero, as std::llround.
+    kept = bits >= np.uint32(math.floor(p * (1 << 24) + 0.5))
     scale = np.float32(1.0) / np.float32(1.0 - p) if p < 1 else np.float32(0)
     return np.where(kept, scale, np.float32(0)).astype(np.float32)
 
 
 class SeededDropout(nn.Module):
     """nn.Dropout (channelwise: nn.Dropout2d) with cnnc's masks for
-    DROPOUT_STEP, `stream` the layer's index among the network's dropouts."""
+    DROPOUT_STEP, `name` the layer's name in the YAML (its state_dict-style
+    path, "classifier.0")."""
 
-    def __init__(self, p, stream, channelwise=False):
+    def __init__(self, p, name, channelwise=False):
         super().__init__()
-        self.p, self.stream, self.channelwise = p, stream, channelwise
+        self.p, self.channelwise = p, channelwise
+        self.stream = dropout_stream(name)
 
     def forward(self, x):
         if not self.training or self.p == 0:
@@ -212,12 +225,12 @@ class Dropout(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
-        self.drop_a = SeededDropout(0.25, 0, channelwise=True)
+        self.drop_a = SeededDropout(0.25, "drop_a", channelwise=True)
         self.conv2 = nn.Conv2d(6, 8, 3)
-        self.drop_b = SeededDropout(0.3, 1)
+        self.drop_b = SeededDropout(0.3, "drop_b")
         self.fc1 = nn.Linear(8 * 3 * 3, 16)
-        self.drop_c = SeededDropout(0.5, 2)
-        self.drop_d = SeededDropout(0.0, 3)
+        self.drop_c = SeededDropout(0.5, "drop_c")
+        self.drop_d = SeededDropout(0.0, "drop_d")
         self.fc2 = nn.Linear(16, 5)
 
     def forward(self, x):

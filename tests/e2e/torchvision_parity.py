@@ -48,16 +48,16 @@ from safetensors_io import write_safetensors  # noqa: E402
 from torch_models import SeededDropout  # noqa: E402
 
 
-def with_seeded_dropout(module, streams=None):
-    """`module` with each nn.Dropout replaced, in module order, by a
-    SeededDropout drawing cnnc's masks (the YAML numbers its dropout layers
-    in the same order); cnnc_train_step draws those of seed 0, step 0."""
-    streams = streams if streams is not None else iter(range(1 << 20))
+def with_seeded_dropout(module, prefix=""):
+    """`module` with each nn.Dropout replaced by a SeededDropout drawing
+    cnnc's masks for the layer of the same name (its module path, which the
+    YAML's names follow); cnnc_train_step draws those of seed 0, step 0."""
     for child_name, child in module.named_children():
+        path = prefix + child_name
         if isinstance(child, torch.nn.Dropout):
-            setattr(module, child_name, SeededDropout(child.p, next(streams)))
+            setattr(module, child_name, SeededDropout(child.p, path))
         else:
-            with_seeded_dropout(child, streams)
+            with_seeded_dropout(child, path + ".")
     return module
 
 
@@ -111,7 +111,8 @@ def check_step_against_float64(lib, name, sample):
     three inputs within PROBE (relative) of x, and cnnc's update passes if
     it is within twice the distance of those from float64's: it is then the
     exact step of an input as close as float32 can resolve (a backward
-    error test). Tensors whose update is zero in exact arithmetic (a
+    error test). At most a tenth of the tensors may be excused so: a wrong
+    gradient moves most of them, a tie a few. Tensors whose update is zero in exact arithmetic (a
     convolution's bias before a batch norm) are compared in absolute terms,
     with the largest update of the network as the scale."""
     rng = np.random.RandomState(3)
@@ -150,6 +151,12 @@ def check_step_against_float64(lib, name, sample):
             nearby["loss"] = np.float64(nearby_loss)
             for n in names:
                 spread[n] = max(spread[n], error(nearby[n], n))
+        # A wrong gradient spreads to most tensors; ties touch a few.
+        if len(missed) > len(names) // 10:
+            sys.exit(f"{len(missed)} of {len(names)} tensors beyond max("
+                     f"{TOLERANCE}, 2x PyTorch float32's error): more than "
+                     f"ties at ReLUs or max pools explain ({', '.join(missed[:5])}"
+                     f"{', ...' if len(missed) > 5 else ''})")
         for n in missed:
             bound[n] = max(bound[n], 2 * spread[n])
         print(f"{len(missed)} tensors beyond max({TOLERANCE}, 2x PyTorch "

@@ -4,6 +4,7 @@
 #include "GradientsCommon.h"
 
 #include <cmath>
+#include <limits>
 
 namespace cnnc::hl {
 
@@ -65,6 +66,12 @@ void checkMask(const char *op, const DropoutMask &mask, const Tensor &t) {
     detail::fail(op, "channelwise dropout takes [N, C, H, W]");
   if (!mask.seed.defined() || !mask.step.defined())
     detail::fail(op, "the seed and the step index are not defined");
+  // The element index is an Int(32) expression.
+  int64_t perSample = 1;
+  for (size_t d = 1; d < t.shape.size(); ++d)
+    perSample *= t.shape[d];
+  if (perSample > std::numeric_limits<int32_t>::max())
+    detail::fail(op, "more than 2^31 - 1 elements per sample");
 }
 
 } // namespace

@@ -235,6 +235,22 @@ TEST(DropoutTest, GradientUsesTheForwardNoise) {
     std::vector<float> got = values(d.grad(dy, 77, 12)), g = values(dy);
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_EQ(got[i], g[i] * noise[i]) << i;
+    // Central finite differences of the forward at a random x, in every
+    // element at once (each output reads only its own element).
+    Buf x = makeBuffer(shape), up = makeBuffer(shape), down = makeBuffer(shape);
+    x.for_each_value([&](float &v) { v = dist(rng); });
+    const float h = 1.0f / 64;
+    forEachPosition(x, [&](const int *pos) {
+      up(pos) = x(pos) + h;
+      down(pos) = x(pos) - h;
+    });
+    std::vector<float> yUp = values(d.drop(up, 77, 12)),
+                       yDown = values(d.drop(down, 77, 12)),
+                       ones = values(d.grad(filled(shape, 1.0f), 77, 12));
+    for (size_t i = 0; i < ones.size(); ++i)
+      ASSERT_NEAR((double(yUp[i]) - yDown[i]) / (2 * h), ones[i],
+                  1e-5 * (1 + std::abs(ones[i])))
+          << i;
   }
 }
 

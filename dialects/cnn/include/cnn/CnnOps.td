@@ -206,8 +206,8 @@ def Cnn_DropoutOp : Cnn_InferredOp<"dropout", [Cnn_Pointwise,
     mask is a counter-based hash of (the run's seed, the step index,
     stream, the sample, the element's index in the sample), so a step is
     reproducible and the gradient recomputes the same mask
-    (docs/design.md, "Dropout masks"). stream numbers the network's dropout
-    layers, so that each draws its own mask.
+    (docs/design.md, "Dropout masks"). stream (a uint32) tells the
+    network's dropout layers apart: the importer hashes the layer's name.
   }];
   let arguments = (ins Cnn_F32Tensor:$input, F64Attr:$p, BoolAttr:$channelwise,
                        I64Attr:$stream, BoolAttr:$training);
