@@ -9,6 +9,9 @@ packages=(
   libhalide14-0-dev
   libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev libjpeg-dev
   libgtest-dev
+  # scripts/fuzz.sh: libFuzzer, ASan and UBSan (the test suite runs each
+  # harness briefly when they are installed).
+  clang-14 libclang-rt-14-dev
   pocl-opencl-icd ocl-icd-libopencl1
   python3 python3-numpy python3-pil python3-torch python3-torchvision
   # An optimised BLAS for torch, as its users have it (pip wheels ship MKL

@@ -205,12 +205,14 @@ Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
                  ": Fortran-order arrays are not supported; save a C-order "
                  "array (numpy.ascontiguousarray(arr))");
 
-  Expected<Tensor> tensor = Tensor::create(dtype, parser.shape, path);
-  if (!tensor)
-    return tensor.error();
+  // The size is checked against the file before anything is allocated: a
+  // header may claim any shape.
+  Expected<int64_t> count = checkedNumElements(parser.shape, dtype, path);
+  if (!count)
+    return count.error();
   size_t dataStart = headerStart + headerLen;
   size_t have = bytes.size() - dataStart;
-  size_t need = tensor->byteSize();
+  size_t need = size_t(*count) * dtypeSize(dtype);
   if (have < need)
     return Error(path + ": truncated data: shape " +
                  shapeToString(parser.shape) + " needs " +
@@ -220,6 +222,9 @@ Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
     return Error(path + ": " + std::to_string(have - need) +
                  " unexpected bytes after the data of shape " +
                  shapeToString(parser.shape));
+  Expected<Tensor> tensor = Tensor::create(dtype, parser.shape, path);
+  if (!tensor)
+    return tensor.error();
   if (need)
     std::memcpy(tensor->bytes(), bytes.data() + dataStart, need);
   return tensor;

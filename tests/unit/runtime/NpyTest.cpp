@@ -134,6 +134,20 @@ TEST_F(NpyTest, RejectsTruncatedAndTrailingData) {
                         "long.npy: 4 unexpected bytes");
 }
 
+// Found by fuzz/NpyFuzzer.cpp: a header claiming terabytes over a few
+// bytes of data is refused as truncated before anything is allocated.
+TEST_F(NpyTest, AHugeShapeOverAShortFileIsTruncatedNotAllocated) {
+  writeBytes(path("huge.npy"),
+             makeNpy(1,
+                     "{'descr': '<f4', 'fortran_order': False, 'shape': "
+                     "(2, 1, 2222222222222), }",
+                     floats({1, 2})));
+  EXPECT_ERROR_CONTAINS(readNpy(path("huge.npy")),
+                        "huge.npy: truncated data: shape [2, 1, "
+                        "2222222222222] needs 17777777777776 bytes, the file "
+                        "has 8");
+}
+
 TEST_F(NpyTest, RejectsTruncatedAndAbsurdHeaders) {
   writeBytes(path("cut.npy"),
              makeNpy(1, kF32Dict.substr(0, 20), "", kF32Dict.size()));
