@@ -74,37 +74,37 @@ void checkMask(const char *op, const DropoutMask &mask, const Tensor &t) {
     detail::fail(op, "more than 2^31 - 1 elements per sample");
 }
 
+/// `t` times its noise, checked: the forward op and its gradient alike.
+template <typename Lowered>
+Lowered multiplyByNoise(const char *op, const char *what, const Tensor &t,
+                        const DropoutMask &mask, const std::string &name) {
+  detail::checkTensor(op, what, t);
+  checkMask(op, mask, t);
+  Lowered result;
+  result.inputs = {t};
+  result.vars = detail::makeVars(name, t.shape.size());
+  std::vector<Expr> at(result.vars.begin(), result.vars.end());
+  Func out(detail::funcName(name));
+  out(result.vars) = t.func(at) * noise(mask, result.vars, t.shape);
+  result.output = {out, t.shape};
+  return result;
+}
+
 } // namespace
 
 LoweredOp dropout(const Tensor &input, const DropoutMask &mask,
                   const std::string &name) {
-  const char *op = "dropout";
-  detail::checkTensor(op, "input", input);
-  checkMask(op, mask, input);
-  LoweredOp result;
+  LoweredOp result =
+      multiplyByNoise<LoweredOp>("dropout", "input", input, mask, name);
   result.kind = OpKind::Elementwise;
-  result.inputs = {input};
-  result.vars = detail::makeVars(name, input.shape.size());
-  std::vector<Expr> at(result.vars.begin(), result.vars.end());
-  Func out(detail::funcName(name));
-  out(result.vars) = input.func(at) * noise(mask, result.vars, input.shape);
-  result.output = {out, input.shape};
   return result;
 }
 
 LoweredGrad dropoutGrad(const Tensor &dy, const DropoutMask &mask,
                         const std::string &name) {
-  const char *op = "dropout_grad";
-  detail::checkTensor(op, "dy", dy);
-  checkMask(op, mask, dy);
-  LoweredGrad result;
+  LoweredGrad result =
+      multiplyByNoise<LoweredGrad>("dropout_grad", "dy", dy, mask, name);
   result.kind = GradKind::ElementwiseGrad;
-  result.inputs = {dy};
-  result.vars = detail::makeVars(name, dy.shape.size());
-  std::vector<Expr> at(result.vars.begin(), result.vars.end());
-  Func out(detail::funcName(name));
-  out(result.vars) = dy.func(at) * noise(mask, result.vars, dy.shape);
-  result.output = {out, dy.shape};
   return result;
 }
 
