@@ -2,6 +2,7 @@
 
 #include "CommandLine.h"
 #include "cnnc/ModelLibrary.h"
+#include "cnnc/NonFinite.h"
 #include "cnnc/ParameterCheck.h"
 #include "cnnc/Safetensors.h"
 #include "cnnc/train/Evaluate.h"
@@ -102,6 +103,9 @@ int runEvalCommand(const std::vector<std::string> &args, std::ostream &out,
       matchParameters(*model, weights->tensors, weightsPath);
   if (!parameters)
     return reportError(err, command, parameters.error());
+  for (const std::string &line :
+       nonFiniteParameters(model->parameters(), *parameters))
+    err << command << ": warning: " << weightsPath << ": " << line << "\n";
 
   Expected<data::TransformList> transforms = recipeTransforms(*recipe, false);
   if (!transforms)

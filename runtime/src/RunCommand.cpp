@@ -2,6 +2,7 @@
 
 #include "CommandLine.h"
 #include "cnnc/ModelLibrary.h"
+#include "cnnc/NonFinite.h"
 #include "cnnc/Npy.h"
 #include "cnnc/ParameterCheck.h"
 #include "cnnc/Safetensors.h"
@@ -115,6 +116,13 @@ int runRunCommand(const std::vector<std::string> &args, std::ostream &out,
   if (threads >= 0)
     if (Status s = model->setNumThreads(threads); !s)
       return reportError(err, command, s.error());
+  // Non-finite values propagate into the logits; say where they came from.
+  for (const std::string &line :
+       nonFiniteParameters(model->parameters(), *parameters))
+    err << command << ": warning: " << weightsPath << ": " << line << "\n";
+  if (NonFiniteValues values = findNonFinite(*input); values.any())
+    err << command << ": warning: " << inputPath << ": the input "
+        << describeNonFinite(values) << "\n";
 
   Expected<Tensor> logits = model->forward(*input, *parameters);
   if (!logits)

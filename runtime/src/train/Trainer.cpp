@@ -1,6 +1,7 @@
 #include "cnnc/train/Trainer.h"
 
 #include "cnnc/ModelLibrary.h"
+#include "cnnc/NonFinite.h"
 #include "cnnc/data/BatchPrefetcher.h"
 #include "cnnc/data/DataLoader.h"
 #include "cnnc/train/LrSchedule.h"
@@ -24,6 +25,32 @@ std::string fixed(const char *format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
   return buf;
+}
+
+// One line per parameter or momentum tensor that holds NaN or infinite
+// values, in the model's parameter order.
+std::vector<std::string> nonFiniteState(const ModelLibrary &model,
+                                        const std::vector<Tensor> &parameters,
+                                        const std::vector<Tensor> &momentum) {
+  auto pointers = [](const std::vector<Tensor> &tensors) {
+    std::vector<const Tensor *> result;
+    for (const Tensor &t : tensors)
+      result.push_back(&t);
+    return result;
+  };
+  std::vector<std::string> lines =
+      nonFiniteParameters(model.parameters(), pointers(parameters));
+  for (std::string &line :
+       nonFiniteParameters(model.parameters(), pointers(momentum)))
+    lines.push_back("the momentum of " + line);
+  return lines;
+}
+
+std::string joinLines(const std::vector<std::string> &lines) {
+  std::string text;
+  for (const std::string &line : lines)
+    text += (text.empty() ? "" : "\n") + line;
+  return text;
 }
 
 } // namespace
@@ -50,6 +77,12 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
         "internal error: the training DataLoader does not match the settings");
   if (Status s = validateSgd(state.sgd); !s)
     return s;
+  // NaN in, NaN out: refuse at once rather than after a wasted epoch.
+  if (std::vector<std::string> bad =
+          nonFiniteState(model, state.parameters, state.momentum);
+      !bad.empty())
+    return Error("training cannot start from non-finite values:\n" +
+                 joinLines(bad));
   Expected<SgdOptimizer> created = SgdOptimizer::create(
       model, state.parameters, state.momentum, state.steps, state.seed);
   if (!created)
@@ -105,6 +138,17 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
       return s;
     summary.validation = std::move(*val);
     summary.seconds = secondsSince(start);
+
+    // A step can overflow the weights while its loss is still finite; such
+    // an epoch must not reach a checkpoint or the final weights.
+    if (std::vector<std::string> bad =
+            nonFiniteState(model, optimizer.parameters(), optimizer.momentum());
+        !bad.empty())
+      return Error("training diverged in epoch " + std::to_string(e + 1) +
+                   " (learning rate " + fixed("%g", summary.lr) +
+                   "): nothing of it was written; try a lower learning "
+                   "rate\n" +
+                   joinLines(bad));
 
     // Update the state only now: it always describes whole epochs.
     state.parameters = optimizer.parameters();

@@ -5,8 +5,10 @@
 #include "cnnc/Npy.h"
 #include "cnnc/Safetensors.h"
 
+#include <cmath>
 #include <dlfcn.h>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 namespace cnnc::rt {
@@ -250,6 +252,41 @@ TEST_F(CommandsTest, RunRejectsBadInputs) {
   EXPECT_TRUE(contains(missing.err, path("x.npy") + ": no such file"))
       << missing.err;
   EXPECT_FALSE(std::filesystem::exists(path("y.npy")));
+}
+
+// NaN in, NaN out: the run succeeds, and says which input and which
+// weights were not finite.
+TEST_F(CommandsTest, RunWarnsAboutNonFiniteInputsAndWeights) {
+  ASSERT_EQ(init({CNNC_FAKE_MODEL, "-o", path("w.safetensors")}).code, 0);
+  TensorMap weights = readSafetensors(path("w.safetensors"))->tensors;
+  weights.at("fc.weight").f32()[1 * 8 + 5] =
+      std::numeric_limits<float>::infinity();
+  ASSERT_TRUE(writeSafetensors(path("w.safetensors"), weights).ok());
+  Tensor x(DType::F32, {3, 2, 2, 2});
+  x.f32()[2 * 8 + 6] = std::numeric_limits<float>::quiet_NaN();
+  x.f32()[2 * 8 + 7] = std::numeric_limits<float>::quiet_NaN();
+  ASSERT_TRUE(writeNpy(path("x.npy"), x).ok());
+
+  Result r = run(runArgs());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "cnnc run: warning: " + path("w.safetensors") +
+                                  ": tensor 'fc.weight' holds 1 infinite "
+                                  "value, the first at [1, 5]"))
+      << r.err;
+  EXPECT_TRUE(contains(r.err, "cnnc run: warning: " + path("x.npy") +
+                                  ": the input holds 2 NaN values, the first "
+                                  "at [2, 1, 1, 0]"))
+      << r.err;
+  Expected<Tensor> y = readNpy(path("y.npy"));
+  ASSERT_TRUE(y.ok()) << y.message();
+  EXPECT_TRUE(std::isnan(y->f32()[2 * 3]));
+
+  // Finite files: no warning.
+  ASSERT_EQ(init({CNNC_FAKE_MODEL, "-o", path("w.safetensors")}).code, 0);
+  writeInput("x.npy", {3, 2, 2, 2});
+  r = run(runArgs());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
 }
 
 TEST_F(CommandsTest, RunReportsMissingOrCorruptWeights) {

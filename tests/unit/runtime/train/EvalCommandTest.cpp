@@ -4,6 +4,7 @@
 #include "cnnc/Safetensors.h"
 
 #include <cmath>
+#include <limits>
 
 namespace cnnc::rt {
 namespace {
@@ -61,6 +62,21 @@ TEST_F(EvalCommandTest, PrintsLossAccuracyAndTheConfusionMatrix) {
              "1                 1  2  0   66.67%\n"
              "2                 0  0  1  100.00%\n"))
       << r.out;
+}
+
+TEST_F(EvalCommandTest, WarnsAboutNonFiniteWeights) {
+  writeWeights();
+  TensorMap w = readSafetensors(path("w.safetensors"))->tensors;
+  w.at("fc.bias").f32()[2] = std::numeric_limits<float>::quiet_NaN();
+  ASSERT_TRUE(writeSafetensors(path("w.safetensors"), w).ok());
+  CommandResult r =
+      runEval({CNNC_FAKE_MODEL, "--weights", path("w.safetensors"), "--data",
+               writeData({0, 1}, {0, 1})});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "cnnc eval: warning: " + path("w.safetensors") +
+                                  ": tensor 'fc.bias' holds 1 NaN value, the "
+                                  "first at [2]"))
+      << r.err;
 }
 
 TEST_F(EvalCommandTest, UsesTheRecipesNormalization) {

@@ -6,6 +6,8 @@
 #include "cnnc/train/Checkpoint.h"
 
 #include <filesystem>
+#include <limits>
+#include <sstream>
 
 namespace cnnc::rt {
 namespace {
@@ -325,6 +327,44 @@ TEST_F(TrainCommandTest,
   EXPECT_TRUE(
       contains(r.err, "already completed 3 epochs, more than --epochs 2"))
       << r.err;
+}
+
+// A step whose update overflows the weights while its loss is still finite
+// (one batch per epoch, a huge weight decay): the epoch ends with infinite
+// weights, which must reach no file.
+TEST_F(TrainCommandTest, AnEpochEndingWithNonFiniteWeightsWritesNothing) {
+  CommandResult r =
+      runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--batch-size", "48", "--epochs", "2", "--lr", "1e37",
+                     "--weight-decay", "1000", "--momentum", "0"}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "cnnc train: error: training diverged in epoch "
+                              "1 (learning rate 1e+37): nothing of it was "
+                              "written; try a lower learning rate\n"
+                              "cnnc train: error: tensor 'fc.weight' holds "))
+      << r.err;
+  EXPECT_FALSE(contains(r.out, "epoch 1/2: train loss")) << r.out;
+  for (const char *f :
+       {"w.safetensors", "w.best.safetensors", "w.ckpt.safetensors"})
+    EXPECT_FALSE(std::filesystem::exists(path(f))) << f;
+}
+
+TEST_F(TrainCommandTest, TrainingDoesNotStartFromNonFiniteWeights) {
+  std::ostringstream initOut, initErr;
+  ASSERT_EQ(runInitCommand({CNNC_FAKE_MODEL, "-o", path("init.safetensors")},
+                           initOut, initErr),
+            0);
+  TensorMap init = tensors("init.safetensors");
+  init.at("fc.bias").f32()[1] = std::numeric_limits<float>::quiet_NaN();
+  ASSERT_TRUE(writeSafetensors(path("init.safetensors"), init).ok());
+  CommandResult r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                                  {"--weights", path("init.safetensors")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "cnnc train: error: training cannot start from "
+                              "non-finite values:\ncnnc train: error: tensor "
+                              "'fc.bias' holds 1 NaN value, the first at [1]"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("w.ckpt.safetensors")));
 }
 
 TEST_F(TrainCommandTest, UsageErrors) {
