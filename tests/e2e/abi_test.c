@@ -4,6 +4,7 @@
  * M failed" and exits non-zero on any failure. */
 #include "model.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,249 @@ static void sessions_match_pointer_steps(int32_t count, float **params) {
     free(v_new[i]);
   }
   free(x);
+}
+
+/* Parameter-shaped arrays: small values in `fill`, zeros otherwise. */
+static void alloc_like_parameters(int32_t count, float **arrays, int fill) {
+  for (int32_t i = 0; i < count; ++i) {
+    const size_t n = parameter_size(i);
+    arrays[i] = calloc(n, sizeof(float));
+    for (size_t k = 0; fill && k < n; ++k)
+      arrays[i][k] = (float)((k * 7 + (size_t)i) % 19) / 190.0f - 0.05f;
+  }
+}
+
+static void free_arrays(int32_t count, float **arrays) {
+  for (int32_t i = 0; i < count; ++i)
+    free(arrays[i]);
+}
+
+/* Whether the first `count` arrays of `a` and `b` hold the same bits. */
+static int same_arrays(int32_t count, float *const *a, float *const *b) {
+  int same = 1;
+  for (int32_t i = 0; i < count; ++i)
+    same &= memcmp(a[i], b[i], parameter_size(i) * sizeof(float)) == 0;
+  return same;
+}
+
+enum { MISUSE_BATCH = 3 };
+
+static float *misuse_input(int64_t batch) {
+  float *x = calloc((size_t)batch * 3 * 32 * 32, sizeof(float));
+  for (int64_t k = 0; x && k < batch * 3 * 32 * 32; ++k)
+    x[k] = (float)((k * 29) % 97) / 97.0f - 0.5f;
+  return x;
+}
+
+/* Every misuse of cnnc_train_step returns its status, writes nothing the
+   caller sees as a result, and leaves the library usable: a good step
+   afterwards gives the bits of a good step before. */
+static void train_step_misuse(int32_t count) {
+  float *params[16] = {0}, *v[16] = {0}, *p_new[16] = {0}, *v_new[16] = {0},
+        *p_ref[16] = {0}, *v_ref[16] = {0};
+  alloc_like_parameters(count, params, 1);
+  alloc_like_parameters(count, v, 1);
+  alloc_like_parameters(count, p_new, 0);
+  alloc_like_parameters(count, v_new, 0);
+  alloc_like_parameters(count, p_ref, 0);
+  alloc_like_parameters(count, v_ref, 0);
+  const float *const *p = (const float *const *)params;
+  const float *const *m = (const float *const *)v;
+  float *x = misuse_input(MISUSE_BATCH);
+  int64_t labels[MISUSE_BATCH] = {1, 7, 4};
+  float loss_ref = 0, loss = -1;
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, p_ref, v_ref, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &loss_ref) == CNNC_OK);
+
+  EXPECT(cnnc_train_step(MISUSE_BATCH, NULL, labels, p, m, p_new, v_new, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, NULL, p, m, p_new, v_new, 0.05f, 0.9f,
+                         1e-4f, 0, 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, NULL, m, p_new, v_new, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, NULL, p_new, v_new, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, NULL, v_new, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, p_new, NULL, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, p_new, v_new, 0.05f,
+                         0.9f, 1e-4f, 0, 0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  /* A NULL entry of each pointer array. */
+  float **arrays[] = {params, v, p_new, v_new};
+  for (int a = 0; a < 4; ++a) {
+    float *kept = arrays[a][count - 1];
+    arrays[a][count - 1] = NULL;
+    EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, p_new, v_new, 0.05f,
+                           0.9f, 1e-4f, 0, 0,
+                           &loss) == CNNC_ERROR_NULL_ARGUMENT);
+    arrays[a][count - 1] = kept;
+  }
+  const int64_t bad_batches[] = {0, -1, INT64_MIN, (int64_t)1 << 40};
+  for (int b = 0; b < 4; ++b)
+    EXPECT(cnnc_train_step(bad_batches[b], x, labels, p, m, p_new, v_new, 0.05f,
+                           0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_BAD_SHAPE);
+  const int64_t bad_labels[] = {-1, 10, INT64_MAX};
+  for (int b = 0; b < 3; ++b) {
+    labels[2] = bad_labels[b];
+    EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, p_new, v_new, 0.05f,
+                           0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_BAD_LABEL);
+  }
+  labels[2] = 4;
+  EXPECT(loss == -1);
+  /* A batch whose intermediates exceed Halide's 2 GiB allocation limit: an
+     allocation failure, reported as a status (labels all 0, a valid
+     class). */
+  const int64_t huge = 600000;
+  float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
+  int64_t *big_labels = calloc((size_t)huge, sizeof(int64_t));
+  if (big_input && big_labels)
+    EXPECT(cnnc_train_step(huge, big_input, big_labels, p, m, p_new, v_new,
+                           0.05f, 0.9f, 1e-4f, 0, 0,
+                           &loss) == CNNC_ERROR_RUNTIME &&
+           cnnc_last_error()[0] != '\0');
+  free(big_input);
+  free(big_labels);
+
+  /* Still usable, and exactly as before. */
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, p_new, v_new, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &loss) == CNNC_OK);
+  EXPECT(loss == loss_ref);
+  EXPECT(same_arrays(count, p_new, p_ref) && same_arrays(count, v_new, v_ref));
+  /* The seeded step of a network without dropout is the same step. */
+  EXPECT(cnnc_train_step_seeded(MISUSE_BATCH, x, labels, p, m, p_new, v_new,
+                                0.05f, 0.9f, 1e-4f, 0, 0, 12345, 67,
+                                &loss) == CNNC_OK &&
+         loss == loss_ref);
+  EXPECT(cnnc_train_step_seeded(MISUSE_BATCH, x, NULL, p, m, p_new, v_new,
+                                0.05f, 0.9f, 1e-4f, 0, 0, 1, 0,
+                                &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_train_step_seeded(-4, x, labels, p, m, p_new, v_new, 0.05f, 0.9f,
+                                1e-4f, 0, 0, 1, 0,
+                                &loss) == CNNC_ERROR_BAD_SHAPE);
+  free(x);
+  float **all[] = {params, v, p_new, v_new, p_ref, v_ref};
+  for (int a = 0; a < 6; ++a)
+    free_arrays(count, all[a]);
+}
+
+/* Every session call with a NULL session or a bad argument returns its
+   status and leaves the session's state as it was: after the errors, its
+   parameters and momentum read back unchanged and its next step is the one
+   it would have taken. */
+static void session_misuse(int32_t count) {
+  float *params[16] = {0}, *read_p[16] = {0}, *read_v[16] = {0},
+        *before_p[16] = {0}, *before_v[16] = {0};
+  alloc_like_parameters(count, params, 1);
+  alloc_like_parameters(count, read_p, 0);
+  alloc_like_parameters(count, read_v, 0);
+  alloc_like_parameters(count, before_p, 0);
+  alloc_like_parameters(count, before_v, 0);
+  float *x = misuse_input(MISUSE_BATCH);
+  int64_t labels[MISUSE_BATCH] = {2, 0, 9};
+  float loss = 0, out[MISUSE_BATCH * 10];
+
+  cnnc_session_destroy(NULL); /* ignored */
+  EXPECT(cnnc_session_train_step(NULL, MISUSE_BATCH, x, labels, 0.05f, 0.9f, 0,
+                                 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_forward(NULL, MISUSE_BATCH, x, out) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_read(NULL, read_p, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_write(NULL, (const float *const *)params, NULL, 0) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_set_seed(NULL, 1) == CNNC_ERROR_NULL_ARGUMENT);
+
+  cnnc_session *session = NULL;
+  float *kept = params[0];
+  params[0] = NULL;
+  EXPECT(cnnc_session_create((const float *const *)params, &session) ==
+             CNNC_ERROR_NULL_ARGUMENT &&
+         session == NULL);
+  params[0] = kept;
+  EXPECT(cnnc_session_create((const float *const *)params, NULL) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_create((const float *const *)params, &session) ==
+         CNNC_OK);
+  if (!session)
+    return;
+  /* One good step, then the state to compare with. */
+  EXPECT(cnnc_session_train_step(session, MISUSE_BATCH, x, labels, 0.05f, 0.9f,
+                                 1e-4f, 0, &loss) == CNNC_OK);
+  EXPECT(cnnc_session_read(session, before_p, before_v) == CNNC_OK);
+
+  EXPECT(cnnc_session_train_step(session, MISUSE_BATCH, NULL, labels, 0.05f,
+                                 0.9f, 0, 0,
+                                 &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_train_step(session, MISUSE_BATCH, x, NULL, 0.05f, 0.9f, 0,
+                                 0, &loss) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_train_step(session, MISUSE_BATCH, x, labels, 0.05f, 0.9f,
+                                 0, 0, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_train_step(session, 0, x, labels, 0.05f, 0.9f, 0, 0,
+                                 &loss) == CNNC_ERROR_BAD_SHAPE);
+  EXPECT(cnnc_session_train_step(session, (int64_t)1 << 40, x, labels, 0.05f,
+                                 0.9f, 0, 0, &loss) == CNNC_ERROR_BAD_SHAPE);
+  labels[1] = 10;
+  EXPECT(cnnc_session_train_step(session, MISUSE_BATCH, x, labels, 0.05f, 0.9f,
+                                 0, 0, &loss) == CNNC_ERROR_BAD_LABEL);
+  labels[1] = 0;
+  const int64_t huge = 600000;
+  float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
+  int64_t *big_labels = calloc((size_t)huge, sizeof(int64_t));
+  float *big_output = calloc((size_t)huge * 10, sizeof(float));
+  if (big_input && big_labels && big_output) {
+    EXPECT(cnnc_session_train_step(session, huge, big_input, big_labels, 0.05f,
+                                   0.9f, 0, 0, &loss) == CNNC_ERROR_RUNTIME);
+    EXPECT(cnnc_session_forward(session, huge, big_input, big_output) ==
+           CNNC_ERROR_RUNTIME);
+  }
+  free(big_input);
+  free(big_labels);
+  free(big_output);
+  EXPECT(cnnc_session_forward(session, MISUSE_BATCH, NULL, out) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_forward(session, MISUSE_BATCH, x, NULL) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_forward(session, -2, x, out) == CNNC_ERROR_BAD_SHAPE);
+  EXPECT(cnnc_session_read(session, NULL, NULL) == CNNC_ERROR_NULL_ARGUMENT);
+  kept = read_v[0];
+  read_v[0] = NULL;
+  EXPECT(cnnc_session_read(session, read_p, read_v) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  read_v[0] = kept;
+  EXPECT(cnnc_session_write(session, NULL, NULL, 0) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT(cnnc_session_write(session, (const float *const *)params, NULL, -1) ==
+         CNNC_ERROR_OUT_OF_RANGE);
+  kept = params[count - 1];
+  params[count - 1] = NULL;
+  EXPECT(cnnc_session_write(session, (const float *const *)params, NULL, 0) ==
+         CNNC_ERROR_NULL_ARGUMENT);
+  params[count - 1] = kept;
+
+  EXPECT(cnnc_session_read(session, read_p, read_v) == CNNC_OK);
+  EXPECT(same_arrays(count, read_p, before_p) &&
+         same_arrays(count, read_v, before_v));
+  /* The next step is the second: the pointer-based second step from the
+     state read gives the same loss and parameters. */
+  float *p_new[16] = {0}, *v_new[16] = {0};
+  alloc_like_parameters(count, p_new, 0);
+  alloc_like_parameters(count, v_new, 0);
+  float pointer_loss = 0;
+  EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels,
+                         (const float *const *)before_p,
+                         (const float *const *)before_v, p_new, v_new, 0.05f,
+                         0.9f, 1e-4f, 0, 0, &pointer_loss) == CNNC_OK);
+  EXPECT(cnnc_session_train_step(session, MISUSE_BATCH, x, labels, 0.05f, 0.9f,
+                                 1e-4f, 0, &loss) == CNNC_OK &&
+         loss == pointer_loss);
+  EXPECT(cnnc_session_read(session, read_p, read_v) == CNNC_OK);
+  EXPECT(same_arrays(count, read_p, p_new) &&
+         same_arrays(count, read_v, v_new));
+  cnnc_session_destroy(session);
+  free(x);
+  float **all[] = {params, read_p, read_v, before_p, before_v, p_new, v_new};
+  for (int a = 0; a < 7; ++a)
+    free_arrays(count, all[a]);
 }
 
 int main(void) {
@@ -203,6 +447,12 @@ int main(void) {
   EXPECT(zeros);
 
   sessions_match_pointer_steps(count, params);
+  train_step_misuse(count);
+  session_misuse(count);
+  /* Every status has a description, unknown ones too. */
+  for (int32_t status = -1; status <= CNNC_ERROR_BAD_LABEL + 1; ++status)
+    EXPECT(cnnc_status_string(status) != NULL &&
+           cnnc_status_string(status)[0] != '\0');
 
   for (int32_t i = 0; i < count; ++i)
     free(params[i]);
