@@ -84,6 +84,14 @@ bool link(const std::vector<std::string> &inputs, const std::string &output,
                                    "-Wl,-soname," + soname,
                                    "-o",
                                    output};
+  // CNNC_CFLAGS: extra flags for the wrapper's compilation and the link
+  // (a sanitizer, -g), split at spaces like make's CFLAGS.
+  if (const char *flags = std::getenv("CNNC_CFLAGS")) {
+    llvm::SmallVector<llvm::StringRef, 8> words;
+    llvm::StringRef(flags).split(words, ' ', -1, /*KeepEmpty=*/false);
+    for (llvm::StringRef word : words)
+      args.push_back(word.str());
+  }
   args.insert(args.end(), inputs.begin(), inputs.end());
   for (const char *lib : {"-lpthread", "-ldl", "-lm"})
     args.push_back(lib);

@@ -5,6 +5,7 @@
  * points. Compiled once per library, with its tables, the queries on them
  * (model_queries.c), the library's allocator (buffer_cache.c) and the runner
  * of pipelines lowered in segments (segments.c). */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,15 +29,36 @@
 #endif
 
 /* Halide's default error handler prints and aborts; a library must return
-   an error instead. The last message is kept for debugging. */
-static char last_halide_error[512];
+   an error instead. The handler may run on any thread (a worker of the
+   pipeline's thread pool), so its message goes to a slot under a lock; a
+   call that fails copies it to its own thread's message, which
+   cnnc_last_error returns. */
+enum { CNNC_ERROR_MESSAGE_BYTES = 512 };
+static pthread_mutex_t cnnc_halide_error_lock = PTHREAD_MUTEX_INITIALIZER;
+static char cnnc_halide_error[CNNC_ERROR_MESSAGE_BYTES];
+static _Thread_local char thread_error[CNNC_ERROR_MESSAGE_BYTES];
+
 static void record_halide_error(void *user_context, const char *message) {
   (void)user_context;
-  strncpy(last_halide_error, message ? message : "",
-          sizeof last_halide_error - 1);
+  pthread_mutex_lock(&cnnc_halide_error_lock);
+  strncpy(cnnc_halide_error, message ? message : "", sizeof cnnc_halide_error - 1);
+  pthread_mutex_unlock(&cnnc_halide_error_lock);
 }
 
-EXPORT const char *cnnc_last_error(void) { return last_halide_error; }
+/* Fails the calling thread's call with `why`, or with the message Halide
+   reported when `why` is NULL. */
+static cnnc_status runtime_error(const char *why) {
+  if (why) {
+    strncpy(thread_error, why, sizeof thread_error - 1);
+  } else {
+    pthread_mutex_lock(&cnnc_halide_error_lock);
+    memcpy(thread_error, cnnc_halide_error, sizeof thread_error);
+    pthread_mutex_unlock(&cnnc_halide_error_lock);
+  }
+  return CNNC_ERROR_RUNTIME;
+}
+
+EXPORT const char *cnnc_last_error(void) { return thread_error; }
 
 /* Installed when the library is loaded, before its private copy of the
    Halide runtime allocates anything, so every block halide_free sees came
@@ -141,7 +163,7 @@ static cnnc_status run_pipeline(int (*pipeline)(void **), void **argv,
     if (rc == 0)
       rc = freed;
   }
-  return rc == 0 ? CNNC_OK : CNNC_ERROR_RUNTIME;
+  return rc == 0 ? CNNC_OK : runtime_error(NULL);
 }
 
 /* Where a call's per-parameter buffers come from: a session's (kept on the
@@ -197,7 +219,8 @@ static cnnc_status forward_call(int64_t batch, const float *input,
       describe_f32(&bufs[s], dims[s], output, kOutputDims, kOutputRank, batch);
       break;
     default:
-      return CNNC_ERROR_RUNTIME; /* not a slot of the forward pass */
+      return runtime_error(
+          "internal error: a slot the forward pass does not have");
     }
   }
   int (*pipeline)(void **) = kSmallForwardPipeline && batch < kSmallBatchBelow
@@ -228,7 +251,7 @@ static cnnc_status check_train_call(int64_t batch, const float *input,
                                     const int64_t *labels, const float *loss) {
   /* A network without trainable parameters has no training step. */
   if (!kTrainPipeline)
-    return CNNC_ERROR_RUNTIME;
+    return runtime_error("the network has no trainable parameters");
   if (!input || !labels || !loss)
     return CNNC_ERROR_NULL_ARGUMENT;
   cnnc_status status = check_batch(batch);
@@ -299,7 +322,8 @@ static cnnc_status train_step_call(int64_t batch, const float *input,
       describe_f32(&bufs[s], dims[s], loss, NULL, 0, batch);
       break;
     default:
-      return CNNC_ERROR_RUNTIME; /* not a slot of the training step */
+      return runtime_error(
+          "internal error: a slot the training step does not have");
     }
   }
   return run_pipeline(kTrainPipeline, argv, bufs, kTrainSlots, NUM_TRAIN_SLOTS,

@@ -89,7 +89,7 @@ static void session_store(struct halide_buffer_t *buf, const float *data,
 static cnnc_status session_load(struct halide_buffer_t *buf, float *data,
                                 int p) {
   if (halide_copy_to_host(NULL, buf) != 0)
-    return CNNC_ERROR_RUNTIME;
+    return runtime_error(NULL);
   memcpy(data, buf->host, (size_t)parameter_elements(p) * sizeof(float));
   return CNNC_OK;
 }
@@ -103,7 +103,7 @@ EXPORT cnnc_status cnnc_session_create(const float *const *parameters,
       return CNNC_ERROR_NULL_ARGUMENT;
   cnnc_session *s = calloc(1, sizeof *s);
   if (!s)
-    return CNNC_ERROR_RUNTIME;
+    return runtime_error("out of memory");
   bool ok = true;
   for (int p = 0; p < NUM_PARAMS && ok; ++p) {
     ok = session_alloc(&s->params[0][p], s->param_dims[0][p], p);
@@ -117,7 +117,7 @@ EXPORT cnnc_status cnnc_session_create(const float *const *parameters,
   }
   if (!ok) {
     cnnc_session_destroy(s);
-    return CNNC_ERROR_RUNTIME;
+    return runtime_error("out of memory");
   }
   *session = s;
   return CNNC_OK;

@@ -44,9 +44,10 @@ uint32_t cnnc_abi_version(void);
 /* A human-readable description of a status code; never NULL. */
 const char *cnnc_status_string(int32_t status);
 
-/* Why the last call that returned CNNC_ERROR_RUNTIME failed, as the
- * compiled pipeline reported it ("" if it did not say); never NULL. Shared
- * by all threads. Optional: libraries built before it lack the symbol. */
+/* Why the calling thread's last call that returned CNNC_ERROR_RUNTIME
+ * failed, as the compiled pipeline reported it ("" if none failed); never
+ * NULL; valid until that thread's next failing call. Optional: libraries
+ * built before it lack the symbol. */
 const char *cnnc_last_error(void);
 
 /* The network's name from its YAML file. */
