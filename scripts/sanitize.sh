@@ -14,7 +14,7 @@ kind=${1:-}
 case $kind in
 address)
   folder=build-asan
-  flags=-fsanitize=address,undefined
+  flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
   targets=(all)
   selection=()
   ;;

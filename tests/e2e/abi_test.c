@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static int passed, failed;
 
@@ -20,6 +21,20 @@ static int passed, failed;
       fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);      \
     }                                                                          \
   } while (0)
+
+/* Zero-filled memory for a huge batch, mapped lazily (MAP_NORESERVE):
+   the calls fail before touching most of it, and a sanitizer's calloc
+   would write every page. NULL if the mapping fails. */
+static void *huge_zeros(size_t bytes) {
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void free_huge(void *p, size_t bytes) {
+  if (p)
+    munmap(p, bytes);
+}
 
 static size_t parameter_size(int32_t i) {
   int64_t dims[CNNC_MAX_RANK];
@@ -173,8 +188,8 @@ static void train_step_misuse(int32_t count) {
                            &loss) == CNNC_ERROR_NULL_ARGUMENT);
     arrays[a][count - 1] = kept;
   }
-  const int64_t bad_batches[] = {0, -1, INT64_MIN, (int64_t)1 << 40};
-  for (int b = 0; b < 4; ++b)
+  const int64_t bad_batches[] = {0, -1, INT64_MIN, (int64_t)1 << 40, INT64_MAX};
+  for (size_t b = 0; b < sizeof bad_batches / sizeof *bad_batches; ++b)
     EXPECT(cnnc_train_step(bad_batches[b], x, labels, p, m, p_new, v_new, 0.05f,
                            0.9f, 1e-4f, 0, 0, &loss) == CNNC_ERROR_BAD_SHAPE);
   const int64_t bad_labels[] = {-1, 10, INT64_MAX};
@@ -189,15 +204,18 @@ static void train_step_misuse(int32_t count) {
      allocation failure, reported as a status (labels all 0, a valid
      class). */
   const int64_t huge = 600000;
-  float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
-  int64_t *big_labels = calloc((size_t)huge, sizeof(int64_t));
+  const size_t input_bytes = (size_t)huge * 3 * 32 * 32 * sizeof(float),
+               label_bytes = (size_t)huge * sizeof(int64_t);
+  float *big_input = huge_zeros(input_bytes);
+  int64_t *big_labels = huge_zeros(label_bytes);
+  EXPECT(big_input && big_labels);
   if (big_input && big_labels)
     EXPECT(cnnc_train_step(huge, big_input, big_labels, p, m, p_new, v_new,
                            0.05f, 0.9f, 1e-4f, 0, 0,
                            &loss) == CNNC_ERROR_RUNTIME &&
            cnnc_last_error()[0] != '\0');
-  free(big_input);
-  free(big_labels);
+  free_huge(big_input, input_bytes);
+  free_huge(big_labels, label_bytes);
 
   /* Still usable, and exactly as before. */
   EXPECT(cnnc_train_step(MISUSE_BATCH, x, labels, p, m, p_new, v_new, 0.05f,
@@ -281,18 +299,22 @@ static void session_misuse(int32_t count) {
                                  0, 0, &loss) == CNNC_ERROR_BAD_LABEL);
   labels[1] = 0;
   const int64_t huge = 600000;
-  float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
-  int64_t *big_labels = calloc((size_t)huge, sizeof(int64_t));
-  float *big_output = calloc((size_t)huge * 10, sizeof(float));
+  const size_t input_bytes = (size_t)huge * 3 * 32 * 32 * sizeof(float),
+               label_bytes = (size_t)huge * sizeof(int64_t),
+               output_bytes = (size_t)huge * 10 * sizeof(float);
+  float *big_input = huge_zeros(input_bytes);
+  int64_t *big_labels = huge_zeros(label_bytes);
+  float *big_output = huge_zeros(output_bytes);
+  EXPECT(big_input && big_labels && big_output);
   if (big_input && big_labels && big_output) {
     EXPECT(cnnc_session_train_step(session, huge, big_input, big_labels, 0.05f,
                                    0.9f, 0, 0, &loss) == CNNC_ERROR_RUNTIME);
     EXPECT(cnnc_session_forward(session, huge, big_input, big_output) ==
            CNNC_ERROR_RUNTIME);
   }
-  free(big_input);
-  free(big_labels);
-  free(big_output);
+  free_huge(big_input, input_bytes);
+  free_huge(big_labels, label_bytes);
+  free_huge(big_output, output_bytes);
   EXPECT(cnnc_session_forward(session, MISUSE_BATCH, NULL, out) ==
          CNNC_ERROR_NULL_ARGUMENT);
   EXPECT(cnnc_session_forward(session, MISUSE_BATCH, x, NULL) ==
@@ -426,15 +448,18 @@ int main(void) {
      but whose intermediates exceed Halide's 2 GiB limit on an allocation
      (pool1's output, 1176 floats a sample; conv1 is fused into that pool):
      Halide reports an error, which must come back as a status (Halide's
-     default handler would abort). calloc maps zero pages lazily. */
+     default handler would abort). */
   const int64_t huge = 600000;
-  float *big_input = calloc((size_t)huge * 3 * 32 * 32, sizeof(float));
-  float *big_output = calloc((size_t)huge * 10, sizeof(float));
+  const size_t input_bytes = (size_t)huge * 3 * 32 * 32 * sizeof(float),
+               output_bytes = (size_t)huge * 10 * sizeof(float);
+  float *big_input = huge_zeros(input_bytes);
+  float *big_output = huge_zeros(output_bytes);
+  EXPECT(big_input && big_output);
   if (big_input && big_output)
     EXPECT(cnnc_forward(huge, big_input, p, big_output) == CNNC_ERROR_RUNTIME &&
            cnnc_last_error()[0] != '\0');
-  free(big_input);
-  free(big_output);
+  free_huge(big_input, input_bytes);
+  free_huge(big_output, output_bytes);
 
   float *missing = params[3];
   params[3] = NULL;

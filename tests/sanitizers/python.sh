@@ -13,4 +13,4 @@ shift
 here=$(dirname "$0")
 CNNC_CHILD_ASAN_OPTIONS=${ASAN_OPTIONS-} \
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-  LD_PRELOAD=$runtime PYTHONPATH=$here/python exec "$@"
+  LD_PRELOAD=$runtime PYTHONPATH=$here/python${PYTHONPATH:+:$PYTHONPATH} exec "$@"

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "HalideRuntime.h"
@@ -30,31 +31,47 @@
 
 /* Halide's default error handler prints and aborts; a library must return
    an error instead. The handler may run on any thread (a worker of the
-   pipeline's thread pool), so its message goes to a slot under a lock; a
-   call that fails copies it to its own thread's message, which
-   cnnc_last_error returns. */
+   pipeline's thread pool), so its message goes to a slot under a lock,
+   counted; a call that fails copies it to its own thread's message, which
+   cnnc_last_error returns, if a message came during the call. */
 enum { CNNC_ERROR_MESSAGE_BYTES = 512 };
 static pthread_mutex_t cnnc_halide_error_lock = PTHREAD_MUTEX_INITIALIZER;
 static char cnnc_halide_error[CNNC_ERROR_MESSAGE_BYTES];
+static unsigned long cnnc_halide_errors; /* messages so far */
 static _Thread_local char thread_error[CNNC_ERROR_MESSAGE_BYTES];
 
 static void record_halide_error(void *user_context, const char *message) {
   (void)user_context;
   pthread_mutex_lock(&cnnc_halide_error_lock);
-  strncpy(cnnc_halide_error, message ? message : "", sizeof cnnc_halide_error - 1);
+  strncpy(cnnc_halide_error, message ? message : "",
+          sizeof cnnc_halide_error - 1);
+  ++cnnc_halide_errors;
   pthread_mutex_unlock(&cnnc_halide_error_lock);
 }
 
-/* Fails the calling thread's call with `why`, or with the message Halide
-   reported when `why` is NULL. */
+static unsigned long halide_errors_so_far(void) {
+  pthread_mutex_lock(&cnnc_halide_error_lock);
+  unsigned long count = cnnc_halide_errors;
+  pthread_mutex_unlock(&cnnc_halide_error_lock);
+  return count;
+}
+
+/* Fails the calling thread's call with `why`. */
 static cnnc_status runtime_error(const char *why) {
-  if (why) {
-    strncpy(thread_error, why, sizeof thread_error - 1);
-  } else {
-    pthread_mutex_lock(&cnnc_halide_error_lock);
+  strncpy(thread_error, why, sizeof thread_error - 1);
+  return CNNC_ERROR_RUNTIME;
+}
+
+/* Fails the calling thread's call with the message Halide reported since
+   `errors_before` messages, or else with Halide's error code `code`. */
+static cnnc_status halide_failure(unsigned long errors_before, int code) {
+  pthread_mutex_lock(&cnnc_halide_error_lock);
+  const bool reported = cnnc_halide_errors != errors_before;
+  if (reported)
     memcpy(thread_error, cnnc_halide_error, sizeof thread_error);
-    pthread_mutex_unlock(&cnnc_halide_error_lock);
-  }
+  pthread_mutex_unlock(&cnnc_halide_error_lock);
+  if (!reported)
+    snprintf(thread_error, sizeof thread_error, "Halide error code %d", code);
   return CNNC_ERROR_RUNTIME;
 }
 
@@ -116,6 +133,8 @@ static void describe_parameter(struct halide_buffer_t *buf,
 
 /* The batch's element counts fit Halide's 32-bit extents and strides. */
 static int fits_int32(int64_t batch, const int64_t *dims, int32_t rank) {
+  if (batch > INT32_MAX)
+    return 0; /* and the products below cannot overflow */
   int64_t n = batch;
   for (int32_t i = 1; i < rank; ++i) {
     n *= dims[i];
@@ -153,6 +172,7 @@ static cnnc_status run_pipeline(int (*pipeline)(void **), void **argv,
     if (slot_is_buffer(slots[s].kind) && !slot_is_output(slots[s].kind) &&
         !(kept && kept[s]))
       bufs[s].flags |= halide_buffer_flag_host_dirty;
+  const unsigned long errors_before = halide_errors_so_far();
   int rc = pipeline(argv);
   for (int s = 0; s < count; ++s) {
     if (!slot_is_buffer(slots[s].kind) || (kept && kept[s]))
@@ -163,7 +183,7 @@ static cnnc_status run_pipeline(int (*pipeline)(void **), void **argv,
     if (rc == 0)
       rc = freed;
   }
-  return rc == 0 ? CNNC_OK : runtime_error(NULL);
+  return rc == 0 ? CNNC_OK : halide_failure(errors_before, rc);
 }
 
 /* Where a call's per-parameter buffers come from: a session's (kept on the

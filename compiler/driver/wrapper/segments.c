@@ -18,8 +18,11 @@ static int cnnc_segment_alloc(struct halide_buffer_t *buf,
   for (int i = 0; i < rank; ++i) {
     int64_t extent = dims[rank - 1 - i] < 0 ? batch : dims[rank - 1 - i];
     if (extent < 0 || stride > INT32_MAX ||
-        extent > INT32_MAX / (stride ? stride : 1))
+        extent > INT32_MAX / (stride ? stride : 1)) {
+      halide_error(NULL, "an intermediate of a segmented pipeline has more "
+                         "than 2^31 - 1 elements");
       return halide_error_code_buffer_extents_too_large;
+    }
     dim[i].min = 0;
     dim[i].extent = (int32_t)extent;
     dim[i].stride = (int32_t)stride;
@@ -33,7 +36,11 @@ static int cnnc_segment_alloc(struct halide_buffer_t *buf,
   buf->dim = dim;
   buf->host = (uint8_t *)halide_malloc(NULL, (size_t)(stride ? stride : 1) *
                                                  sizeof(float));
-  return buf->host ? 0 : halide_error_code_out_of_memory;
+  if (buf->host)
+    return 0;
+  halide_error(NULL, "out of memory for an intermediate of a segmented "
+                     "pipeline");
+  return halide_error_code_out_of_memory;
 }
 
 static void cnnc_segment_free(struct halide_buffer_t *buf) {

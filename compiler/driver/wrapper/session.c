@@ -88,8 +88,10 @@ static void session_store(struct halide_buffer_t *buf, const float *data,
 /* Copies `buf` (made current on the host) to `data`. */
 static cnnc_status session_load(struct halide_buffer_t *buf, float *data,
                                 int p) {
-  if (halide_copy_to_host(NULL, buf) != 0)
-    return runtime_error(NULL);
+  const unsigned long errors_before = halide_errors_so_far();
+  const int rc = halide_copy_to_host(NULL, buf);
+  if (rc != 0)
+    return halide_failure(errors_before, rc);
   memcpy(data, buf->host, (size_t)parameter_elements(p) * sizeof(float));
   return CNNC_OK;
 }

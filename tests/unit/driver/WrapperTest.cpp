@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -149,6 +151,26 @@ TEST(Wrapper, TrainStepRefusesBadCalls) {
   EXPECT_EQ(call.run(), CNNC_ERROR_RUNTIME);
   fake_last.fail_train = false;
   EXPECT_EQ(call.run(), CNNC_OK);
+}
+
+// cnnc_last_error: the message Halide reported during the failed call, or
+// its error code when it reported none (never an older call's message),
+// and per thread.
+TEST(Wrapper, LastErrorDescribesTheCallingThreadsLastFailure) {
+  TrainCall call;
+  fake_last.fail_train = true;
+  fake_last.fail_message = "out of memory in the fake step";
+  EXPECT_EQ(call.run(), CNNC_ERROR_RUNTIME);
+  EXPECT_STREQ(cnnc_last_error(), "out of memory in the fake step");
+  std::string other;
+  std::thread([&] { other = cnnc_last_error(); }).join();
+  EXPECT_EQ(other, "");
+  fake_last.fail_message = nullptr;
+  EXPECT_EQ(call.run(), CNNC_ERROR_RUNTIME);
+  EXPECT_STREQ(cnnc_last_error(), "Halide error code -1");
+  fake_last.fail_train = false;
+  EXPECT_EQ(call.run(), CNNC_OK);
+  EXPECT_STREQ(cnnc_last_error(), "Halide error code -1"); // until the next
 }
 
 // A session keeps the state between steps: a step reads the buffers the

@@ -76,8 +76,11 @@ int fake_train_argv(void **args) {
   fake_last.weight_decay = *(float *)args[7];
   fake_last.nesterov = *(bool *)args[8];
   fake_last.first_step = *(bool *)args[9];
-  if (fake_last.fail_train)
+  if (fake_last.fail_train) {
+    if (fake_last.fail_message)
+      halide_error(NULL, fake_last.fail_message);
     return -1;
+  }
   *host(args[10]) = 1.5f; /* the loss */
   /* SGD on a gradient of ones: w (args 2, 6 values) with its momentum
      (args 4), and m (args 3, 3 values) counts the steps. */
@@ -95,9 +98,14 @@ int fake_train_argv(void **args) {
 
 /* The Halide runtime functions the wrapper calls (a library carries its
    own compiled runtime). */
+static halide_error_handler_t fake_error_handler;
 halide_error_handler_t halide_set_error_handler(halide_error_handler_t h) {
-  (void)h;
+  fake_error_handler = h;
   return NULL;
+}
+void halide_error(void *user_context, const char *message) {
+  if (fake_error_handler)
+    fake_error_handler(user_context, message);
 }
 halide_malloc_t halide_set_custom_malloc(halide_malloc_t user_malloc) {
   fake_last.custom_malloc = user_malloc;

@@ -22,6 +22,7 @@ struct fake_record {
   float lr, momentum, weight_decay;
   bool nesterov, first_step;
   bool fail_train;
+  const char *fail_message; /* reported through halide_error when failing */
   float *intermediate;
   int32_t intermediate_extent;
   int allocations, frees, threads;
