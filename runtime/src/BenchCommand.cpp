@@ -1,6 +1,7 @@
 #include "cnnc/Commands.h"
 
 #include "CommandLine.h"
+#include "cnnc/FileIO.h"
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/bench/FmaPeak.h"
 #include "cnnc/bench/GpuPeak.h"
@@ -13,13 +14,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <ostream>
 #include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 
 namespace cnnc::rt {
 
@@ -88,30 +87,8 @@ int64_t recipeBatch(const std::string &json) {
   return recipe ? recipe->batchSize : TrainingRecipe().batchSize;
 }
 
-/// A scratch directory for the compiled variants, removed with its files.
-struct ScratchDir {
-  std::string path;
-  ~ScratchDir() {
-    if (!path.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  }
-};
-
-Expected<std::string> makeScratchDir() {
-  const char *tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmp && *tmp ? tmp : "/tmp") + "/cnnc-bench-XXXXXX";
-  std::vector<char> buffer(pattern.begin(), pattern.end());
-  buffer.push_back('\0');
-  if (!::mkdtemp(buffer.data()))
-    return Error("cannot create a temporary directory like " + pattern);
-  return std::string(buffer.data());
-}
-
 Expected<BenchOptions> parseBenchOptions(const ParsedArgs &parsed,
-                                         const BenchCompiler &compiler) {
+                                         const CompilerHooks &compiler) {
   BenchOptions o;
   if (parsed.positional.size() != 1)
     return Error(
@@ -284,7 +261,7 @@ Expected<ModelLibrary> loadWithThreads(const std::string &path, int threads) {
 } // namespace
 
 int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
-                    std::ostream &err, const BenchCompiler &compiler) {
+                    std::ostream &err, const CompilerHooks &compiler) {
   const std::string command = "cnnc bench";
   Expected<ParsedArgs> parsed =
       parseArgs(args,
@@ -357,12 +334,13 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
         "the host, a training step (in a training session, the parameters "
         "staying on the device) the loss.");
 
-  ScratchDir scratch;
+  // The compiled variants, removed with their folder.
+  std::optional<ScratchDirectory> scratch;
   if (o.network) {
-    Expected<std::string> dir = makeScratchDir();
+    Expected<ScratchDirectory> dir = ScratchDirectory::create("cnnc-bench");
     if (!dir)
       return reportError(err, command, dir.error());
-    scratch.path = *dir;
+    scratch = std::move(*dir);
   }
   for (const std::string &schedule : o.schedules) {
     bench::ScheduleResult result;
@@ -370,7 +348,7 @@ int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
     std::string library = o.input, profiled;
     if (o.network) {
       std::string stem =
-          scratch.path + "/" + std::to_string(&schedule - &o.schedules[0]);
+          scratch->path() + "/" + std::to_string(&schedule - &o.schedules[0]);
       library = stem + ".so";
       profiled = stem + ".profile.so";
       err << "cnnc bench: compiling " << o.input << " (schedule " << schedule

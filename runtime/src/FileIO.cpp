@@ -2,10 +2,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace cnnc::rt {
 
@@ -99,6 +102,43 @@ Status writeFileAtomic(const std::string &path,
   if (!status)
     ::unlink(tmp.c_str());
   return status;
+}
+
+Expected<ScratchDirectory> ScratchDirectory::create(const std::string &prefix) {
+  const char *tmp = std::getenv("TMPDIR");
+  std::string pattern =
+      std::string(tmp && *tmp ? tmp : "/tmp") + "/" + prefix + "-XXXXXX";
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  if (!::mkdtemp(buffer.data()))
+    return Error("cannot create a temporary directory like " + pattern + ": " +
+                 errnoText(errno));
+  return ScratchDirectory(std::string(buffer.data()));
+}
+
+ScratchDirectory::ScratchDirectory(ScratchDirectory &&other) noexcept
+    : path_(std::move(other.path_)) {
+  other.path_.clear();
+}
+
+ScratchDirectory &
+ScratchDirectory::operator=(ScratchDirectory &&other) noexcept {
+  if (this != &other) {
+    remove();
+    path_ = std::move(other.path_);
+    other.path_.clear();
+  }
+  return *this;
+}
+
+ScratchDirectory::~ScratchDirectory() { remove(); }
+
+void ScratchDirectory::remove() {
+  if (path_.empty())
+    return;
+  std::error_code ignored; // best effort: a leftover folder in /tmp is harmless
+  std::filesystem::remove_all(path_, ignored);
+  path_.clear();
 }
 
 } // namespace cnnc::rt

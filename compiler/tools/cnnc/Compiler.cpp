@@ -267,12 +267,12 @@ int summaryCommand(const std::vector<std::string> &args) {
   return 0;
 }
 
-/// The compiler side of `cnnc bench NET.yaml|NET.mlir`: the runtime's command
-/// compiles through these.
-cnnc::rt::BenchCompiler benchCompiler() {
+/// The compiler side of `cnnc bench` and `cnnc check-grad` given NET.yaml or
+/// NET.mlir: the runtime's commands compile through these.
+cnnc::rt::CompilerHooks compilerHooks() {
   using cnnc::rt::Error;
   using cnnc::rt::Status;
-  cnnc::rt::BenchCompiler compiler;
+  cnnc::rt::CompilerHooks compiler;
   compiler.checkSchedule = [](const std::string &schedule) -> Status {
     cnnc::SchedulePolicy policy;
     std::string error;
@@ -322,11 +322,11 @@ extern "C" int cnnc_compiler_main(int argc, char **argv) {
   return compileCommand(args);
 }
 
-extern "C" void cnnc_compiler_bench_hooks(cnnc::rt::BenchCompiler *hooks) {
+extern "C" void cnnc_compiler_hooks(cnnc::rt::CompilerHooks *hooks) {
   // What InitLLVM gives the compile form: a stack trace if the compiler
   // crashes.
   llvm::sys::PrintStackTraceOnErrorSignal("cnnc");
-  *hooks = benchCompiler();
+  *hooks = compilerHooks();
 }
 
 // The loader casts the symbols to these types.
@@ -334,5 +334,5 @@ static_assert(std::is_same_v<decltype(&cnnc_compiler_interface_version),
                              CnncCompilerInterfaceVersionFn>);
 static_assert(
     std::is_same_v<decltype(&cnnc_compiler_main), CnncCompilerMainFn>);
-static_assert(std::is_same_v<decltype(&cnnc_compiler_bench_hooks),
-                             CnncCompilerBenchHooksFn>);
+static_assert(
+    std::is_same_v<decltype(&cnnc_compiler_hooks), CnncCompilerHooksFn>);

@@ -10,14 +10,14 @@
 #include <iostream>
 #include <string>
 
-// Changes whenever the entry points or cnnc::rt::BenchCompiler change: the
+// Changes whenever the entry points or cnnc::rt::CompilerHooks change: the
 // executable refuses a library of another build instead of misusing it.
-#define CNNC_COMPILER_INTERFACE_VERSION 1
+#define CNNC_COMPILER_INTERFACE_VERSION 2
 
 // The library's exported symbols and their types.
 #define CNNC_COMPILER_INTERFACE_VERSION_SYMBOL "cnnc_compiler_interface_version"
 #define CNNC_COMPILER_MAIN_SYMBOL "cnnc_compiler_main"
-#define CNNC_COMPILER_BENCH_HOOKS_SYMBOL "cnnc_compiler_bench_hooks"
+#define CNNC_COMPILER_HOOKS_SYMBOL "cnnc_compiler_hooks"
 
 extern "C" {
 // CNNC_COMPILER_INTERFACE_VERSION as the library was built.
@@ -25,8 +25,9 @@ typedef int (*CnncCompilerInterfaceVersionFn)(void);
 // The compile form (`cnnc NET -o NET.so`, `--emit`) and `cnnc summary`:
 // `argv` as main() gets it. Returns the exit status.
 typedef int (*CnncCompilerMainFn)(int argc, char **argv);
-// Fills `hooks` with the compiler side of `cnnc bench NET.yaml`.
-typedef void (*CnncCompilerBenchHooksFn)(cnnc::rt::BenchCompiler *hooks);
+// Fills `hooks` with the compiler side of `cnnc bench NET.yaml` and
+// `cnnc check-grad NET.yaml`.
+typedef void (*CnncCompilerHooksFn)(cnnc::rt::CompilerHooks *hooks);
 }
 
 namespace cnnc::tools {

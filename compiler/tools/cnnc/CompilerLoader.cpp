@@ -47,9 +47,9 @@ rt::Expected<CompilerLibrary> open(const std::string &path) {
   CompilerLibrary library;
   library.main = reinterpret_cast<CnncCompilerMainFn>(
       ::dlsym(handle, CNNC_COMPILER_MAIN_SYMBOL));
-  library.benchHooks = reinterpret_cast<CnncCompilerBenchHooksFn>(
-      ::dlsym(handle, CNNC_COMPILER_BENCH_HOOKS_SYMBOL));
-  if (!version || !library.main || !library.benchHooks)
+  library.hooks = reinterpret_cast<CnncCompilerHooksFn>(
+      ::dlsym(handle, CNNC_COMPILER_HOOKS_SYMBOL));
+  if (!version || !library.main || !library.hooks)
     return rt::Error("not a cnnc compiler library (it lacks the "
                      "cnnc_compiler_* entry points)");
   if (int v = version(); v != CNNC_COMPILER_INTERFACE_VERSION)

@@ -15,7 +15,7 @@ inline constexpr char kCompilerLibraryVariable[] = "CNNC_COMPILER_LIBRARY";
 // The entry points of a loaded compiler library.
 struct CompilerLibrary {
   CnncCompilerMainFn main = nullptr;
-  CnncCompilerBenchHooksFn benchHooks = nullptr;
+  CnncCompilerHooksFn hooks = nullptr;
 };
 
 // Loads the compiler library from $CNNC_COMPILER_LIBRARY when it is set,

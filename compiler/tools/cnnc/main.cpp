@@ -37,11 +37,14 @@ const char *const kUsage = R"(usage:
   cnnc bench NET.yaml|NET.mlir|NET.so [--batch N] [--threads T] [--runs R]
                     [--json] [--compare manual,auto:Li2018,...]
                     [--remeasure-peak]
+  cnnc check-grad NET.yaml|NET.mlir|NET.so [--weights W | --seed S] [--batch N]
+                    [--directions K] [--tolerance T] [--threads T]
 
 Compiles a network described in YAML (or written in the cnn dialect's MLIR,
 NET.mlir, wherever NET.yaml is accepted) into a shared library with a C ABI
 (see `--emit header`) that runs inference and whole SGD training steps, and
-initialises, runs, trains, evaluates and benchmarks such libraries. Data specs:
+initialises, runs, trains, evaluates, benchmarks and gradient-checks such
+libraries. Data specs:
 fashion-mnist:DIR, cifar10:DIR, npy:IMAGES.npy,LABELS.npy, folder:DIR. Run a
 subcommand with --help for its options.
   -o FILE          output file (the library; or the emitted text, default stdout)
@@ -73,15 +76,16 @@ subcommand with --help for its options.
   -v               print the compile steps and their times
 )";
 
-/// The compiler's hooks for `cnnc bench NET.yaml`, loaded on first use.
-rt::Expected<const rt::BenchCompiler *> loadedBenchHooks() {
-  static const rt::Expected<rt::BenchCompiler> hooks =
-      []() -> rt::Expected<rt::BenchCompiler> {
+/// The compiler's hooks for `cnnc bench NET.yaml` and `cnnc check-grad
+/// NET.yaml`, loaded on first use.
+rt::Expected<const rt::CompilerHooks *> loadedCompilerHooks() {
+  static const rt::Expected<rt::CompilerHooks> hooks =
+      []() -> rt::Expected<rt::CompilerHooks> {
     rt::Expected<tools::CompilerLibrary> library = tools::loadCompilerLibrary();
     if (!library)
       return library.status();
-    rt::BenchCompiler loaded;
-    library->benchHooks(&loaded);
+    rt::CompilerHooks loaded;
+    library->hooks(&loaded);
     return loaded;
   }();
   if (!hooks)
@@ -89,24 +93,25 @@ rt::Expected<const rt::BenchCompiler *> loadedBenchHooks() {
   return &*hooks;
 }
 
-/// A hook of BenchCompiler that loads the compiler when it is first called.
+/// A hook of CompilerHooks that loads the compiler when it is first called.
 template <typename R, typename... Args>
 std::function<R(Args...)>
-loadingOnCall(std::function<R(Args...)> rt::BenchCompiler::*hook) {
+loadingOnCall(std::function<R(Args...)> rt::CompilerHooks::*hook) {
   return [hook](Args... args) -> R {
-    rt::Expected<const rt::BenchCompiler *> hooks = loadedBenchHooks();
+    rt::Expected<const rt::CompilerHooks *> hooks = loadedCompilerHooks();
     if (!hooks)
       return hooks.status();
     return ((**hooks).*hook)(args...);
   };
 }
 
-/// `cnnc bench NET.so` never calls these, so it never loads the compiler.
-rt::BenchCompiler lazyBenchCompiler() {
-  rt::BenchCompiler compiler;
-  compiler.checkSchedule = loadingOnCall(&rt::BenchCompiler::checkSchedule);
-  compiler.recipeJson = loadingOnCall(&rt::BenchCompiler::recipeJson);
-  compiler.build = loadingOnCall(&rt::BenchCompiler::build);
+/// Given NET.so, `cnnc bench` and `cnnc check-grad` never call these, so
+/// they never load the compiler.
+rt::CompilerHooks lazyCompilerHooks() {
+  rt::CompilerHooks compiler;
+  compiler.checkSchedule = loadingOnCall(&rt::CompilerHooks::checkSchedule);
+  compiler.recipeJson = loadingOnCall(&rt::CompilerHooks::recipeJson);
+  compiler.build = loadingOnCall(&rt::CompilerHooks::build);
   return compiler;
 }
 
@@ -135,7 +140,10 @@ int main(int argc, char **argv) {
   if (command == "eval")
     return rt::runEvalCommand(rest, std::cout, std::cerr);
   if (command == "bench")
-    return rt::runBenchCommand(rest, std::cout, std::cerr, lazyBenchCompiler());
+    return rt::runBenchCommand(rest, std::cout, std::cerr, lazyCompilerHooks());
+  if (command == "check-grad")
+    return rt::runCheckGradCommand(rest, std::cout, std::cerr,
+                                   lazyCompilerHooks());
   // The compile form and `summary`.
   rt::Expected<tools::CompilerLibrary> compiler = tools::loadCompilerLibrary();
   if (!compiler) {

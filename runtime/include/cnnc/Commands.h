@@ -44,9 +44,10 @@ int runTrainCommand(const std::vector<std::string> &args, std::ostream &out,
 int runEvalCommand(const std::vector<std::string> &args, std::ostream &out,
                    std::ostream &err);
 
-// What `cnnc bench NET.yaml|NET.mlir` needs from the compiler, which the
-// runtime does not link: the caller (the cnnc binary) provides it.
-struct BenchCompiler {
+// What `cnnc bench` and `cnnc check-grad` given NET.yaml or NET.mlir need
+// from the compiler, which the runtime does not link: the caller (the cnnc
+// binary) provides it.
+struct CompilerHooks {
   // Accepts a --schedule value ("manual", "auto:Li2018") or says why not.
   std::function<Status(const std::string &schedule)> checkSchedule;
   // The JSON of the network's training recipe (as cnnc_training_recipe
@@ -69,7 +70,16 @@ struct BenchCompiler {
 // --profile), and the machine's FMA peak. Tables go to `out`, or with --json
 // one JSON object (see cnnc/bench/Report.h); progress goes to `err`.
 int runBenchCommand(const std::vector<std::string> &args, std::ostream &out,
-                    std::ostream &err, const BenchCompiler &compiler);
+                    std::ostream &err, const CompilerHooks &compiler);
+
+// cnnc check-grad NET.yaml|NET.mlir|NET.so [--weights W | --seed S]
+//   [--batch N] [--directions K] [--tolerance T] [--threads T]
+// The gradient check: every trainable parameter's gradient of the training
+// step against central finite differences of its loss on a random batch
+// (cnnc/train/GradientCheck.h); prints the worst relative error per
+// parameter; 1 when one is above the tolerance.
+int runCheckGradCommand(const std::vector<std::string> &args, std::ostream &out,
+                        std::ostream &err, const CompilerHooks &compiler);
 
 } // namespace cnnc::rt
 

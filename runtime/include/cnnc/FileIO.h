@@ -1,4 +1,4 @@
-// Whole-file reads and atomic whole-file writes.
+// Whole-file reads, atomic whole-file writes, scratch directories.
 #ifndef CNNC_FILEIO_H
 #define CNNC_FILEIO_H
 
@@ -24,6 +24,26 @@ struct ByteRange {
 // and a failed write leaves any old file as it was.
 Status writeFileAtomic(const std::string &path,
                        const std::vector<ByteRange> &pieces);
+
+// A new directory under $TMPDIR (default /tmp), removed with everything in
+// it when the object is destroyed.
+class ScratchDirectory {
+public:
+  // "/tmp/PREFIX-XXXXXX", or an Error saying it could not be made.
+  static Expected<ScratchDirectory> create(const std::string &prefix);
+  ScratchDirectory(ScratchDirectory &&other) noexcept;
+  ScratchDirectory &operator=(ScratchDirectory &&other) noexcept;
+  ScratchDirectory(const ScratchDirectory &) = delete;
+  ScratchDirectory &operator=(const ScratchDirectory &) = delete;
+  ~ScratchDirectory();
+
+  const std::string &path() const { return path_; }
+
+private:
+  explicit ScratchDirectory(std::string path) : path_(std::move(path)) {}
+  void remove();
+  std::string path_;
+};
 
 } // namespace cnnc::rt
 

@@ -16,6 +16,8 @@
  *   FAKE_FROZEN_BIAS     fc.bias is frozen (cnnc_parameter_trainable = 0)
  *   FAKE_HEAD            parameters head.weight / head.bias (another network)
  *   FAKE_NORMALIZE       a recipe with normalize {mean [1], std [2]}
+ *   FAKE_WRONG_GRADIENT  the step's fc.bias gradient is 1.5 times the true
+ *                        one (for the gradient check to catch)
  */
 #include <math.h>
 #include <stddef.h>
@@ -179,7 +181,11 @@ EXPORT cnnc_status cnnc_train_step_seeded(
   for (int k = 0; k < OUT_FEATURES * IN_FEATURES; ++k)
     gradW[k] = (float)gw[k];
   for (int k = 0; k < OUT_FEATURES; ++k)
+#ifdef FAKE_WRONG_GRADIENT
+    gradB[k] = (float)(1.5 * gb[k]);
+#else
     gradB[k] = (float)gb[k];
+#endif
   const float *grads[NUM_PARAMS] = {gradW, gradB};
   const int64_t sizes[NUM_PARAMS] = {OUT_FEATURES * IN_FEATURES, OUT_FEATURES};
   for (int i = 0; i < NUM_PARAMS; ++i)

@@ -18,8 +18,8 @@ namespace cnnc::rt {
 namespace {
 
 // A compiler that must not be reached on NET.so input.
-BenchCompiler noCompiler() {
-  BenchCompiler c;
+CompilerHooks noCompiler() {
+  CompilerHooks c;
   c.checkSchedule = [](const std::string &s) -> Status {
     if (s == "manual" || s == "auto:Li2018")
       return Status::success();
