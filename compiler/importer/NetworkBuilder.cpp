@@ -34,7 +34,8 @@ public:
   OwningOpRef<ModuleOp> build();
 
   Location locOf(SourcePos pos) {
-    return FileLineColLoc::get(&context, filename, pos.line, pos.column);
+    auto [file, at] = locateSource(spec.sources, pos, filename.str());
+    return FileLineColLoc::get(&context, file, at.line, at.column);
   }
   Location layerLoc(const LayerSpec &layer) {
     return NameLoc::get(StringAttr::get(&context, layer.name),

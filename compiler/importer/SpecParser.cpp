@@ -2,6 +2,7 @@
 // and training recipe. yaml-cpp reports through exceptions; they are caught
 // here and never cross the importer's boundary.
 #include "SpecParser.h"
+#include "NetworkDocument.h"
 #include "RecipeParser.h"
 
 #include "cnnc/importer/Suggest.h"
@@ -25,19 +26,14 @@ void SpecParser::parseInput(const YAML::Node &node) {
   }
 }
 
-bool SpecParser::parse(const std::string &text,
-                       const std::string &defaultName) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception &e) {
-    SourcePos pos;
-    if (!e.mark.is_null())
-      pos = {static_cast<unsigned>(e.mark.line + 1),
-             static_cast<unsigned>(e.mark.column + 1)};
-    reader.error(pos, "invalid YAML: " + e.msg);
+bool SpecParser::parse(const std::string &text, const std::string &defaultName,
+                       const std::string &path,
+                       const NetworkFileReader &readFile) {
+  std::optional<YAML::Node> document =
+      loadNetworkDocument(text, path, readFile, spec.sources, reader);
+  if (!document)
     return false;
-  }
+  YAML::Node root = *document;
   if (root.IsNull()) {
     reader.error(SourcePos{}, "the file is empty; expected a network such as "
                               "'input: [3, 32, 32]' and 'layers: [...]'");
@@ -89,9 +85,11 @@ bool SpecParser::parse(const std::string &text,
 }
 
 bool parseNetworkSpec(const std::string &text, const std::string &defaultName,
-                      NetworkSpec &spec, const SpecDiagnosticFn &diagnose) {
+                      NetworkSpec &spec, const SpecDiagnosticFn &diagnose,
+                      const std::string &path,
+                      const NetworkFileReader &readFile) {
   try {
-    return SpecParser(spec, diagnose).parse(text, defaultName);
+    return SpecParser(spec, diagnose).parse(text, defaultName, path, readFile);
   } catch (const YAML::Exception &e) {
     // Malformed nodes can still throw while being read.
     diagnose(SourcePos{static_cast<unsigned>(e.mark.line + 1),

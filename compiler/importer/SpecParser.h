@@ -42,7 +42,8 @@ public:
   SpecParser(NetworkSpec &spec, const SpecDiagnosticFn &diagnose)
       : spec(spec), diagnose(diagnose), reader(diagnose) {}
 
-  bool parse(const std::string &text, const std::string &defaultName);
+  bool parse(const std::string &text, const std::string &defaultName,
+             const std::string &path, const NetworkFileReader &readFile);
 
 private:
   NetworkSpec &spec;

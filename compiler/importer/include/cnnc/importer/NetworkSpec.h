@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cnnc {
@@ -99,7 +100,25 @@ private:
   std::map<std::string, std::pair<SourcePos, SourcePos>> entries;
 };
 
+/// A file a network was read from: the file given, then each one it
+/// extends (`extends:`). Their positions share one line space: a file's
+/// lines are numbered from `firstLine` on (1 for the file given), so a
+/// SourcePos names its file too (locateSource).
+struct SourceFile {
+  std::string path;
+  unsigned firstLine = 1;
+  unsigned lineCount = 0;
+};
+
+/// The file holding `pos` and the position within it; the first file (or
+/// `fallback` when there is none) for a position that no file holds.
+std::pair<std::string, SourcePos>
+locateSource(const std::vector<SourceFile> &sources, SourcePos pos,
+             const std::string &fallback);
+
 struct NetworkSpec {
+  /// The files read, the one given first.
+  std::vector<SourceFile> sources;
   std::string name;
   std::vector<int64_t> input; // [C, H, W] or [F], without the batch
   SourcePos inputPos;
@@ -118,11 +137,21 @@ struct NetworkSpec {
 using SpecDiagnosticFn =
     std::function<void(SourcePos pos, const std::string &message)>;
 
+/// Reads a network file that another extends: its text, or nullopt with
+/// `error` saying why not.
+using NetworkFileReader = std::function<std::optional<std::string>(
+    const std::string &path, std::string &error)>;
+
 /// Parses a network description. Reports every problem it finds through
 /// `diagnose` and returns false if there was any. `defaultName` names a
-/// network without a `name:` key (the file's stem).
+/// network without a `name:` key (the file's stem). `path` is the file the
+/// text came from, and `readFile` reads the files it extends (paths
+/// relative to the extending file's folder); without it, `extends:` is an
+/// error.
 bool parseNetworkSpec(const std::string &text, const std::string &defaultName,
-                      NetworkSpec &spec, const SpecDiagnosticFn &diagnose);
+                      NetworkSpec &spec, const SpecDiagnosticFn &diagnose,
+                      const std::string &path = "",
+                      const NetworkFileReader &readFile = nullptr);
 
 /// Limits that keep a malformed file from exhausting memory.
 constexpr int64_t kMaxRepeat = 1000;
