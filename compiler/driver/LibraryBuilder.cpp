@@ -16,6 +16,7 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -58,61 +59,161 @@ struct ScratchDir {
   }
 };
 
-/// Links the objects and the wrapper into a shared library exporting only
-/// the cnnc_* symbols, so two models can live in one process.
-bool link(const std::vector<std::string> &inputs, const std::string &output,
-          const std::string &soname, const std::string &scratch, bool verbose,
-          std::string &error) {
-  const char *ccEnv = std::getenv("CNNC_CC");
-  std::string cc = ccEnv && *ccEnv ? ccEnv : "cc";
-  auto program = llvm::sys::findProgramByName(cc);
+/// Where runTool keeps the output of the step called `name`.
+std::string logName(std::string name) {
+  std::replace(name.begin(), name.end(), ' ', '-');
+  return name + ".log";
+}
+
+/// Runs `tool` (a program name, found on PATH) for the step called `name`
+/// with `args`, its output in `scratch`/logName(name), which the error
+/// quotes.
+bool runTool(const std::string &tool, const std::vector<std::string> &args,
+             const std::string &scratch, const std::string &name, bool verbose,
+             std::string &error) {
+  auto program = llvm::sys::findProgramByName(tool);
   if (!program) {
-    error = "cannot find the C compiler '" + cc +
-            "' that links the library (set CNNC_CC or install build-essential)";
+    error = "cannot find '" + tool +
+            "', which builds the library (install build-essential" +
+            (tool == "cc" ? ", or set CNNC_CC)" : ")");
     return false;
   }
-  std::string versionScript = scratch + "/exports.map";
-  if (!writeFile(versionScript, "{ global: cnnc_*; local: *; };\n", error))
-    return false;
-  std::vector<std::string> args = {*program,
-                                   "-shared",
-                                   "-fPIC",
-                                   "-O2",
-                                   "-I" CNNC_HALIDE_INCLUDE_DIR,
-                                   "-I" + scratch,
-                                   "-Wl,--version-script=" + versionScript,
-                                   "-Wl,-soname," + soname,
-                                   "-o",
-                                   output};
-  // CNNC_CFLAGS: extra flags for the wrapper's compilation and the link
-  // (a sanitizer, -g), split at spaces like make's CFLAGS.
-  if (const char *flags = std::getenv("CNNC_CFLAGS")) {
-    llvm::SmallVector<llvm::StringRef, 8> words;
-    llvm::StringRef(flags).split(words, ' ', -1, /*KeepEmpty=*/false);
-    for (llvm::StringRef word : words)
-      args.push_back(word.str());
-  }
-  args.insert(args.end(), inputs.begin(), inputs.end());
-  for (const char *lib : {"-lpthread", "-ldl", "-lm"})
-    args.push_back(lib);
-  std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::vector<std::string> all = {*program};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<llvm::StringRef> argRefs(all.begin(), all.end());
   if (verbose) {
-    for (const std::string &a : args)
+    for (const std::string &a : all)
       llvm::errs() << a << " ";
     llvm::errs() << "\n";
   }
-  std::string log = scratch + "/link.log";
+  std::string log = scratch + "/" + logName(name);
   llvm::Optional<llvm::StringRef> redirects[] = {
       llvm::None, llvm::StringRef(log), llvm::StringRef(log)};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, argRefs, llvm::None, redirects,
                                      0, 0, &message);
   if (rc != 0) {
-    error = "linking with '" + cc + "' failed" +
+    error = name + " with '" + tool + "' failed" +
             (message.empty() ? "" : ": " + message) + "\n" + readFile(log);
     return false;
   }
   return true;
+}
+
+/// The C compiler (CNNC_CC, default cc) and its flags for the wrapper:
+/// CNNC_CFLAGS adds some (a sanitizer, -g), split at spaces like make's
+/// CFLAGS.
+std::pair<std::string, std::vector<std::string>>
+compilerAndFlags(const std::string &scratch) {
+  const char *ccEnv = std::getenv("CNNC_CC");
+  std::vector<std::string> flags = {
+      "-fPIC", "-O2", "-I" CNNC_HALIDE_INCLUDE_DIR, "-I" + scratch};
+  if (const char *extra = std::getenv("CNNC_CFLAGS")) {
+    llvm::SmallVector<llvm::StringRef, 8> words;
+    llvm::StringRef(extra).split(words, ' ', -1, /*KeepEmpty=*/false);
+    for (llvm::StringRef word : words)
+      flags.push_back(word.str());
+  }
+  return {ccEnv && *ccEnv ? ccEnv : "cc", flags};
+}
+
+/// The exported functions are `prefix`_* (cnnc_* without a prefix).
+std::string exportedPrefix(const std::string &symbolPrefix) {
+  return symbolPrefix.empty() ? "cnnc_" : symbolPrefix + "_";
+}
+
+/// Links the objects and the wrapper into a shared library exporting only
+/// the ABI's functions, so two models can live in one process.
+bool linkShared(const std::vector<std::string> &inputs,
+                const std::string &output, const std::string &soname,
+                const std::string &symbolPrefix, const std::string &scratch,
+                bool verbose, std::string &error) {
+  std::string versionScript = scratch + "/exports.map";
+  if (!writeFile(versionScript,
+                 "{ global: " + exportedPrefix(symbolPrefix) +
+                     "*; local: *; };\n",
+                 error))
+    return false;
+  auto [cc, args] = compilerAndFlags(scratch);
+  for (const std::string &flag :
+       {std::string("-shared"), "-Wl,--version-script=" + versionScript,
+        "-Wl,-soname," + soname, std::string("-o"), output})
+    args.push_back(flag);
+  args.insert(args.end(), inputs.begin(), inputs.end());
+  for (const char *lib : {"-lpthread", "-ldl", "-lm"})
+    args.push_back(lib);
+  return runTool(cc, args, scratch, "linking", verbose, error);
+}
+
+/// The objects and the wrapper as one relocatable object whose cnnc_*
+/// functions are renamed `symbolPrefix`_* (kept as they are without one):
+/// what a prefixed or static library is made of.
+bool linkRelocatable(const std::vector<std::string> &inputs,
+                     const std::string &output, const std::string &symbolPrefix,
+                     const std::string &scratch, bool verbose,
+                     std::vector<std::string> &exported, std::string &error) {
+  auto [cc, args] = compilerAndFlags(scratch);
+  // COMDAT groups (the Halide runtime's inline vtables) become plain
+  // sections: another model's object has groups of the same names, and the
+  // final link would keep one and leave the other's local references
+  // dangling.
+  for (const char *flag :
+       {"-r", "-nostdlib", "-Wl,--force-group-allocation", "-o"})
+    args.push_back(flag);
+  args.push_back(output);
+  args.insert(args.end(), inputs.begin(), inputs.end());
+  if (!runTool(cc, args, scratch, "linking", verbose, error))
+    return false;
+  // The ABI's functions: the object's defined global cnnc_* symbols.
+  if (!runTool("nm", {"-g", "--defined-only", "--format=posix", output},
+               scratch, "listing symbols", verbose, error))
+    return false;
+  std::string listing = readFile(scratch + "/" + logName("listing symbols"));
+  std::string renames;
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);) {
+    std::string name = line.substr(0, line.find(' '));
+    if (name.rfind("cnnc_", 0) != 0)
+      continue;
+    std::string renamed =
+        symbolPrefix.empty() ? name : symbolPrefix + name.substr(4);
+    renames += name + " " + renamed + "\n";
+    exported.push_back(renamed);
+  }
+  if (exported.empty()) {
+    error = "the linked object defines no cnnc_* function";
+    return false;
+  }
+  if (symbolPrefix.empty())
+    return true;
+  std::string map = scratch + "/renames.txt";
+  return writeFile(map, renames, error) &&
+         runTool("objcopy", {"--redefine-syms=" + map, output}, scratch,
+                 "renaming", verbose, error);
+}
+
+/// A static archive of one object that defines the ABI's functions and
+/// nothing else global (the Halide runtime and the pipelines are made local
+/// to it), so archives of several models link into one program.
+bool archiveStatic(const std::vector<std::string> &inputs,
+                   const std::string &output, const std::string &symbolPrefix,
+                   const std::string &scratch, bool verbose,
+                   std::string &error) {
+  const std::string object = scratch + "/model.o";
+  std::vector<std::string> exported;
+  if (!linkRelocatable(inputs, object, symbolPrefix, scratch, verbose, exported,
+                       error))
+    return false;
+  std::string keep;
+  for (const std::string &name : exported)
+    keep += name + "\n";
+  const std::string keepFile = scratch + "/exported.txt";
+  llvm::sys::fs::remove(output); // ar would add to an old archive
+  return writeFile(keepFile, keep, error) &&
+         runTool("objcopy", {"--keep-global-symbols=" + keepFile, object},
+                 scratch, "hiding symbols", verbose, error) &&
+         runTool("ar", {"rcs", output, object}, scratch, "archiving", verbose,
+                 error);
 }
 
 /// Adds func @train_step with the training pipeline
@@ -393,7 +494,22 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
   // a half-written library behind.
   std::string partial = outputPath + ".partial";
   std::string soname = llvm::sys::path::filename(outputPath).str();
-  if (!link(objects, partial, soname, dir, options.verbose, error)) {
+  bool linked = false;
+  if (llvm::StringRef(outputPath).endswith(".a")) {
+    linked = archiveStatic(objects, partial, options.symbolPrefix, dir,
+                           options.verbose, error);
+  } else if (options.symbolPrefix.empty()) {
+    linked =
+        linkShared(objects, partial, soname, "", dir, options.verbose, error);
+  } else {
+    const std::string object = dir + "/model.o";
+    std::vector<std::string> exported;
+    linked = linkRelocatable(objects, object, options.symbolPrefix, dir,
+                             options.verbose, exported, error) &&
+             linkShared({object}, partial, soname, options.symbolPrefix, dir,
+                        options.verbose, error);
+  }
+  if (!linked) {
     llvm::sys::fs::remove(partial);
     return false;
   }

@@ -1,92 +1,18 @@
 /* An application embedding a cnnc-generated model through its C ABI.
  *
  *   cnnc lenet.yaml -o liblenet.so && cnnc lenet.yaml --emit header -o model.h
- *   cc classify.c -I. -L. -llenet -o classify
+ *   cc classify.c model_files.c -I. -L. -llenet -o classify
  *   ./classify weights.safetensors images.npy
  *
  * It asks the library for its parameter names and shapes, finds them in a
  * safetensors file, runs the batch in images.npy (float32, N x C x H x W)
  * and prints each image's class and logits. Plain C, no cnnc runtime.
  */
-#define _GNU_SOURCE /* memmem */
 #include "model.h"
+#include "model_files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-static unsigned char *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  unsigned char *data = NULL;
-  if (fseek(f, 0, SEEK_END) == 0) {
-    long n = ftell(f);
-    if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n))) {
-      if (fread(data, 1, (size_t)n, f) != (size_t)n) {
-        free(data);
-        data = NULL;
-      } else {
-        *size = (size_t)n;
-      }
-    }
-  }
-  fclose(f);
-  return data;
-}
-
-/* Finds tensor `name` in a safetensors file: its float32 data, checked
- * against the number of values the model expects. */
-static const float *find_tensor(const unsigned char *file, size_t size,
-                                const char *name, size_t values) {
-  if (size < 8)
-    return NULL;
-  unsigned long long header_len = 0;
-  for (int i = 7; i >= 0; --i)
-    header_len = header_len << 8 | file[i];
-  if (header_len > size - 8)
-    return NULL;
-  char *header = malloc(header_len + 1);
-  if (!header)
-    return NULL;
-  memcpy(header, file + 8, header_len);
-  header[header_len] = '\0';
-  char key[256];
-  snprintf(key, sizeof key, "\"%s\"", name);
-  const float *data = NULL;
-  char *entry = strstr(header, key);
-  char *entry_end = entry ? strchr(entry, '}') : NULL;
-  if (entry_end) {
-    *entry_end = '\0'; /* search this tensor's entry only */
-    char *offsets = strstr(entry, "\"data_offsets\"");
-    char *bracket = offsets ? strchr(offsets, '[') : NULL;
-    unsigned long long begin, end;
-    if (bracket && strstr(entry, "\"F32\"") &&
-        sscanf(bracket, "[ %llu , %llu", &begin, &end) == 2 && end >= begin &&
-        end - begin == values * sizeof(float) && 8 + header_len + end <= size)
-      data = (const float *)(file + 8 + header_len + begin);
-  }
-  free(header);
-  return data;
-}
-
-/* Reads a float32 C-order .npy file; returns its data and its first dim. */
-static const float *npy_data(const unsigned char *file, size_t size,
-                             long long *rows) {
-  if (size < 10 || memcmp(file, "\x93NUMPY", 6) != 0 || file[6] != 1)
-    return NULL;
-  size_t header_len = file[8] | (size_t)file[9] << 8;
-  if (10 + header_len > size)
-    return NULL;
-  const char *header = (const char *)file + 10;
-  if (!memmem(header, header_len, "'<f4'", 5) ||
-      !memmem(header, header_len, "'fortran_order': False", 22))
-    return NULL;
-  const char *shape = memmem(header, header_len, "'shape': (", 10);
-  if (!shape || sscanf(shape + 10, "%lld", rows) != 1)
-    return NULL;
-  return (const float *)(file + 10 + header_len);
-}
 
 int main(int argc, char **argv) {
   if (argc != 3) {
@@ -136,7 +62,9 @@ int main(int argc, char **argv) {
   for (int32_t d = 1; d < in_rank; ++d)
     sample *= (size_t)in_dims[d];
   if (!input || batch < 1 ||
-      10 + (size_t)batch * sample * sizeof(float) > images_size) {
+      (size_t)((const unsigned char *)input - images) +
+              (size_t)batch * sample * sizeof(float) >
+          images_size) {
     fprintf(stderr, "%s: expected float32 images of %zu values each\n", argv[2],
             sample);
     return 1;

@@ -47,13 +47,14 @@ _OPTIONAL = {
 
 
 class Library:
-    """A loaded model library: its functions with their prototypes, and
-    `call`, which raises Error for a status other than CNNC_OK.
+    """A loaded model library: its functions with their prototypes (under
+    their cnnc_* names, whatever `prefix` the library was compiled with),
+    and `call`, which raises Error for a status other than CNNC_OK.
 
     ctypes loads with RTLD_LOCAL, so libraries of different models live side
     by side in one process (each exports the same cnnc_* names)."""
 
-    def __init__(self, path):
+    def __init__(self, path, prefix="cnnc"):
         self.path = path
         try:
             self._dll = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
@@ -61,13 +62,17 @@ class Library:
             raise OSError(f"{path}: cannot load the model library: {e}") from None
         self.functions = {}
         for name, (restype, argtypes) in {**_PROTOTYPES, **_OPTIONAL}.items():
+            # A library compiled with --prefix NAME names them NAME_*.
+            symbol = prefix + name[len("cnnc"):]
             try:
-                function = getattr(self._dll, name)
+                function = getattr(self._dll, symbol)
             except AttributeError:
                 if name in _OPTIONAL:
                     continue
+                hint = "" if prefix != "cnnc" else \
+                    " (pass prefix=NAME for a library compiled with --prefix NAME)"
                 raise OSError(f"{path}: not a cnnc model library (no symbol "
-                              f"{name})") from None
+                              f"{symbol}){hint}") from None
             function.restype, function.argtypes = restype, argtypes
             self.functions[name] = function
         version = self.functions["cnnc_abi_version"]()

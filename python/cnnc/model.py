@@ -32,10 +32,11 @@ class Model:
     the Model too; `seed` picks the dropout masks of the steps.
 
     Model(path) starts from `cnnc init`'s weights for `seed` (0 by default),
-    Model(path, weights=FILE) from a safetensors file."""
+    Model(path, weights=FILE) from a safetensors file. A library compiled
+    with `--prefix NAME` is loaded with prefix="NAME"."""
 
-    def __init__(self, path, weights=None, seed=0):
-        self._lib = Library(str(path))
+    def __init__(self, path, weights=None, seed=0, prefix="cnnc"):
+        self._lib = Library(str(path), prefix)
         lib = self._lib
         self.path = str(path)
         self.name = lib.query_string("cnnc_model_name")

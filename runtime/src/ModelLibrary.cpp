@@ -85,7 +85,12 @@ struct ModelLibrary::Impl {
     void *p = dlsym(handle, symbol);
     if (!p)
       return Error(path + ": not a cnnc model library: it has no symbol " +
-                   symbol);
+                   symbol +
+                   (std::string(symbol) == "cnnc_abi_version"
+                        ? " (a library compiled with --prefix NAME has "
+                          "NAME_abi_version, for applications; cnnc's "
+                          "commands need one compiled without)"
+                        : ""));
     fn = reinterpret_cast<F>(p);
     return Status::success();
   }

@@ -257,6 +257,13 @@ class Running(unittest.TestCase):
         for _ in range(2):  # interleaved
             self.assertLessEqual(relative(lenet.forward(x1), want1), TOLERANCE)
             self.assertLessEqual(relative(bn.forward(x2), want2), TOLERANCE)
+        # A library compiled with --prefix (examples/embed/prefixed) beside
+        # the unprefixed one: the same network, the same logits.
+        prefixed = os.path.join(os.path.dirname(LENET), "prefixed", "liblenet.so")
+        other_name = cnnc.Model(prefixed, seed=1, prefix="lenet")
+        np.testing.assert_array_equal(other_name.forward(x1), lenet.forward(x1))
+        with self.assertRaisesRegex(OSError, "prefix=NAME"):
+            cnnc.Model(prefixed)
         # Two Models of one library keep their own state.
         other = cnnc.Model(library("lenet"), seed=9)
         other.train_step(x1, [0, 1], 0.1)

@@ -93,7 +93,7 @@ int compileCommand(const std::vector<std::string> &args) {
     };
     if (a == "-o" || a == "--emit" || a == "--target" || a == "--schedule" ||
         a == "--batch-estimate" || a == "--autoschedule-timeout" ||
-        a == "--segment-ops") {
+        a == "--segment-ops" || a == "--prefix") {
       const std::string *v = value(a.c_str());
       if (!v)
         return usageError("'" + a + "' needs a value");
@@ -103,7 +103,13 @@ int compileCommand(const std::vector<std::string> &args) {
         emit = *v;
       else if (a == "--target")
         options.target = *v;
-      else if (a == "--batch-estimate") {
+      else if (a == "--prefix") {
+        if (!cnnc::isValidSymbolPrefix(*v))
+          return usageError("--prefix needs a C identifier other than 'cnnc' "
+                            "(letters, digits and '_'), not '" +
+                            *v + "'");
+        options.symbolPrefix = *v;
+      } else if (a == "--batch-estimate") {
         char *end = nullptr;
         long n = std::strtol(v->c_str(), &end, 10);
         if (v->empty() || *end || n < 1 || n > (1 << 20))
@@ -193,7 +199,8 @@ int compileCommand(const std::vector<std::string> &args) {
     return writeOutput(output, shapesText(cnnc::summarize(*module))) ? 0 : 1;
   if (emit == "header")
     return writeOutput(output,
-                       cnnc::emitModelHeader(cnnc::describeModel(*module)))
+                       cnnc::emitModelHeader(cnnc::describeModel(*module),
+                                             options.symbolPrefix))
                ? 0
                : 1;
   std::string error;

@@ -21,7 +21,7 @@ const char *const kUsage = R"(usage:
                           [--schedule manual|auto:Mullapudi2016|auto:Li2018|
                                       auto:Adams2019]
                           [--batch-estimate N] [--autoschedule-timeout S]
-                          [--segment-ops N]
+                          [--segment-ops N] [--prefix NAME]
                           [--emit mlir|train-mlir|shapes|halide-stmt|
                                   halide-train-stmt|header]
                           [--profile] [-v]
@@ -71,6 +71,10 @@ subcommand with --help for its options.
                    of about N ops, compiled in parallel (default 32; 0: one
                    pipeline each): Halide's compile time grows with the
                    square of a pipeline's length
+  --prefix NAME    name the library's functions NAME_forward, ... instead
+                   of cnnc_forward, ... (also for --emit header), so several
+                   models link into one program; with -o NET.a, a static
+                   archive that exports only those functions
   --profile        build with Halide's sampling profiler and the extra
                    cnnc_profile_* functions, for per-op times in `cnnc bench`
   -v               print the compile steps and their times

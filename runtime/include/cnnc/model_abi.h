@@ -11,14 +11,13 @@
  *
  * The batch dimension is chosen at run time: shape queries report it as -1.
  */
-#ifndef CNNC_MODEL_ABI_H
-#define CNNC_MODEL_ABI_H
+/* The types, shared by every model's header (guarded on their own, so the
+ * headers of several models compiled with --prefix can be included
+ * together; see docs/abi.md, "Several models in one program"). */
+#ifndef CNNC_MODEL_ABI_TYPES_H
+#define CNNC_MODEL_ABI_TYPES_H
 
 #include <stdint.h>
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* Bumped whenever a signature or a meaning below changes. */
 #define CNNC_ABI_VERSION 5
@@ -36,6 +35,28 @@ typedef enum cnnc_status {
       5, /* the compiled pipeline failed (e.g. out of memory) */
   CNNC_ERROR_BAD_LABEL = 6 /* a label is outside [0, number of classes) */
 } cnnc_status;
+
+/* What parameter `index` is (ABI 3). */
+typedef enum cnnc_tensor_kind {
+  CNNC_KIND_PARAMETER = 0, /* a learned weight or bias (trainable or frozen) */
+  CNNC_KIND_BUFFER = 1     /* state that is not learned: a batch norm's
+                              running_mean / running_var */
+} cnnc_tensor_kind;
+
+/* A training session (see cnnc_session_create). */
+typedef struct cnnc_session cnnc_session;
+
+#endif /* CNNC_MODEL_ABI_TYPES_H */
+
+/* The functions. A library compiled with `--prefix NAME` names them
+ * NAME_abi_version, NAME_forward, ...; its header (--emit header --prefix
+ * NAME) declares them so. */
+#ifndef CNNC_MODEL_ABI_H
+#define CNNC_MODEL_ABI_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The ABI version the library was built for (CNNC_ABI_VERSION at build time).
  */
@@ -73,12 +94,7 @@ cnnc_status cnnc_parameter_shape(int32_t index, int64_t *dims, int32_t capacity,
  * frozen parameters get no gradient and are never written. 0 for buffers. */
 cnnc_status cnnc_parameter_trainable(int32_t index, int32_t *trainable);
 
-/* What parameter `index` is (ABI 3). */
-typedef enum cnnc_tensor_kind {
-  CNNC_KIND_PARAMETER = 0, /* a learned weight or bias (trainable or frozen) */
-  CNNC_KIND_BUFFER = 1     /* state that is not learned: a batch norm's
-                              running_mean / running_var */
-} cnnc_tensor_kind;
+/* What parameter `index` is (ABI 3): a cnnc_tensor_kind. */
 cnnc_status cnnc_parameter_kind(int32_t index, int32_t *kind);
 
 /* Whether cnnc_train_step writes a new value of parameter `index` to
@@ -163,7 +179,6 @@ cnnc_status cnnc_train_step_seeded(
  * labels and copies out only the loss. The same steps as cnnc_train_step;
  * copies to the caller's memory are made only when asked. One thread at a
  * time per session; sessions are independent. */
-typedef struct cnnc_session cnnc_session;
 
 /* A session starting from `parameters` (as cnnc_forward takes them, all
  * copied in) with zero momentum; its first step is torch's first

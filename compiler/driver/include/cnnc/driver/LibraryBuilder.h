@@ -22,6 +22,10 @@ struct CompileOptions {
   /// Wall-clock limit on autoscheduling (and compiling) the forward
   /// pipeline: Halide's searches have no bound of their own.
   double autoscheduleSeconds = 120;
+  /// The ABI's functions are named `symbolPrefix`_forward, ... instead of
+  /// cnnc_forward, ... (see isValidSymbolPrefix): libraries of several
+  /// models then link into one program, statically too.
+  std::string symbolPrefix;
 };
 
 /// Parses and validates a target string ("host", "x86-64-linux-avx2", ...):
@@ -29,7 +33,9 @@ struct CompileOptions {
 bool parseTarget(const std::string &text, Halide::Target &target,
                  std::string &error);
 
-/// Builds `outputPath` (written atomically). Returns false with `error` set.
+/// Builds `outputPath` (written atomically): a shared library, or a static
+/// archive when the path ends in ".a" (one object exporting only the ABI's
+/// functions). Returns false with `error` set.
 bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                        const std::string &outputPath, std::string &error);
 

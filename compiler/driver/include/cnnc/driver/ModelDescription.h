@@ -32,8 +32,16 @@ ModelDescription describeModel(mlir::ModuleOp module);
 int64_t recipeBatchSize(const ModelDescription &model);
 
 /// The public header of a generated library: the C ABI plus the model's
-/// shapes and parameter names as constants.
-std::string emitModelHeader(const ModelDescription &model);
+/// shapes and parameter names as constants. With a `symbolPrefix`
+/// ("lenet"), the functions are declared as the library compiled with that
+/// prefix exports them (lenet_forward, ...), under a guard of their own, so
+/// several models' headers can be included together.
+std::string emitModelHeader(const ModelDescription &model,
+                            const std::string &symbolPrefix = "");
+
+/// Whether `prefix` can prefix the ABI's functions: a C identifier of
+/// letters, digits and '_' (not starting with a digit), other than "cnnc".
+bool isValidSymbolPrefix(const std::string &prefix);
 
 /// `text` as a C string literal (quotes and backslashes escaped), for the
 /// generated C sources.
