@@ -13,6 +13,8 @@ packages=(
   # harness briefly when they are installed).
   clang-14 libclang-rt-14-dev
   pocl-opencl-icd ocl-icd-libopencl1
+  # cnnc graph draws with Graphviz; python/cnnc/plot.py with matplotlib.
+  graphviz python3-matplotlib
   python3 python3-numpy python3-pil python3-torch python3-torchvision
   # An optimised BLAS for torch, as its users have it (pip wheels ship MKL
   # or OpenBLAS); without it Debian's torch calls the reference BLAS, which

@@ -72,6 +72,9 @@ NetworkSummary summarize(ModuleOp module) {
   // its data input's; an add or a cat sees the largest field of its inputs.
   llvm::DenseMap<Value, LayerSummary> states;
   states[func.getArgument(0)] = inputState;
+  // The layer that produced each value (-1: the network's input).
+  llvm::DenseMap<Value, int> producers;
+  producers[func.getArgument(0)] = -1;
   for (Operation &op : func.getBody().front()) {
     if (isa<cnn::ParameterOp, cnn::FillOp, ReturnOp>(op) ||
         op.getNumResults() != 1)
@@ -91,6 +94,10 @@ NetworkSummary summarize(ModuleOp module) {
     }
     s.name = layerName(&op);
     s.kind = op.getName().stripDialect().str();
+    s.inputs.clear();
+    for (Value operand : op.getOperands())
+      if (auto it = producers.find(operand); it != producers.end())
+        s.inputs.push_back(it->second);
     s.outputShape = shapeOf(op.getResult(0));
     s.parameters = 0;
     // Buffers (running statistics) are state, not parameters, as in
@@ -155,6 +162,7 @@ NetworkSummary summarize(ModuleOp module) {
     if (s.outputShape.size() == 2)
       wholeInput(s);
     states[op.getResult(0)] = s;
+    producers[op.getResult(0)] = static_cast<int>(summary.layers.size());
     summary.totalParameters += s.parameters;
     summary.totalFlops += s.flops;
     summary.layers.push_back(std::move(s));
@@ -163,15 +171,6 @@ NetworkSummary summarize(ModuleOp module) {
 }
 
 namespace {
-std::string withCommas(int64_t n) {
-  std::string digits = std::to_string(n), s;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0)
-      s += ',';
-    s += digits[i];
-  }
-  return s;
-}
 
 std::string fieldText(const LayerSummary &s) {
   if (s.receptiveField[0] < 0 && s.receptiveField[1] < 0)
@@ -273,6 +272,16 @@ void printMemory(const MemoryEstimate &m, const std::string &where,
      << "  forward pass at most " << bytesText(m.forward)
      << " (the input and every layer's output), training step at most "
      << bytesText(m.trainStep) << " (and their gradients)\n";
+}
+
+std::string withCommas(int64_t n) {
+  std::string digits = std::to_string(n), s;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0)
+      s += ',';
+    s += digits[i];
+  }
+  return s;
 }
 
 } // namespace cnnc

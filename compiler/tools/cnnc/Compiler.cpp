@@ -5,6 +5,7 @@
 
 #include "cnnc/Commands.h"
 #include "cnnc/driver/Frontend.h"
+#include "cnnc/driver/GraphDrawing.h"
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
 #include "cnnc/driver/Summary.h"
@@ -14,6 +15,9 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Signals.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -222,6 +226,96 @@ int compileCommand(const std::vector<std::string> &args) {
   return 0;
 }
 
+/// Runs Graphviz's `dot` on `dotText` to draw `output` in `format` (svg,
+/// png, pdf).
+bool drawWithGraphviz(const std::string &dotText, const std::string &format,
+                      const std::string &output, std::string &error) {
+  auto dot = llvm::sys::findProgramByName("dot");
+  if (!dot) {
+    error = "cannot find Graphviz's 'dot' (install graphviz), or write the "
+            "graph's text with -o NET.dot";
+    return false;
+  }
+  llvm::SmallString<128> input, log;
+  if (llvm::sys::fs::createTemporaryFile("cnnc-graph", "dot", input) ||
+      llvm::sys::fs::createTemporaryFile("cnnc-graph", "log", log)) {
+    error = "cannot create a temporary file";
+    return false;
+  }
+  bool ok = writeOutput(input.str().str(), dotText);
+  if (ok) {
+    const std::string formatFlag = "-T" + format, outputFlag = "-o" + output;
+    llvm::StringRef args[] = {*dot, formatFlag, outputFlag, input.str()};
+    llvm::Optional<llvm::StringRef> redirects[] = {llvm::None, log.str(),
+                                                   log.str()};
+    std::string message;
+    int rc = llvm::sys::ExecuteAndWait(*dot, args, llvm::None, redirects, 0, 0,
+                                       &message);
+    if (rc != 0) {
+      auto text = llvm::MemoryBuffer::getFile(log);
+      error = "Graphviz's dot failed" +
+              (message.empty() ? "" : ": " + message) +
+              (text ? "\n" + (*text)->getBuffer().str() : "");
+      ok = false;
+    }
+  } else {
+    error = "cannot write the graph";
+  }
+  llvm::sys::fs::remove(input);
+  llvm::sys::fs::remove(log);
+  return ok;
+}
+
+int graphCommand(const std::vector<std::string> &args) {
+  const char *usage =
+      "usage: cnnc graph NET.yaml|NET.mlir -o NET.svg|NET.png|NET.pdf|NET.dot "
+      "[--left-to-right]";
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << usage
+              << "\nDraws the network with Graphviz: one box per layer with "
+                 "its output shape and parameter count, blocks and sequential "
+                 "groups as nested clusters, residual and skip connections "
+                 "(the second inputs of add and cat) as dashed red edges. "
+                 "NET.dot is the graph's text, which needs no Graphviz.\n";
+    return 0;
+  }
+  std::string input, output;
+  bool leftToRight = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-o" && i + 1 < args.size())
+      output = args[++i];
+    else if (args[i] == "--left-to-right")
+      leftToRight = true;
+    else if (!args[i].empty() && args[i][0] == '-')
+      return usageError("unknown option '" + args[i] + "'\n" + usage);
+    else if (input.empty())
+      input = args[i];
+    else
+      return usageError(usage);
+  }
+  if (input.empty() || output.empty())
+    return usageError(usage);
+  const std::string format = llvm::sys::path::extension(output).str();
+  if (format != ".svg" && format != ".png" && format != ".pdf" &&
+      format != ".dot")
+    return usageError("cannot draw '" + output +
+                      "': the file name must end in .svg, .png, .pdf or .dot");
+  cnnc::Frontend frontend;
+  auto module = frontend.load(input);
+  if (!module)
+    return 1;
+  const std::string dotText =
+      cnnc::networkDot(cnnc::summarize(*module), leftToRight);
+  if (format == ".dot")
+    return writeOutput(output, dotText) ? 0 : 1;
+  std::string error;
+  if (!drawWithGraphviz(dotText, format.substr(1), output, error)) {
+    std::cerr << "cnnc: error: " << error << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 int summaryCommand(const std::vector<std::string> &args) {
   const char *usage =
       "usage: cnnc summary NET.yaml|NET.mlir [--batch N] [--target T]";
@@ -326,6 +420,8 @@ extern "C" int cnnc_compiler_main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "summary")
     return summaryCommand({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "graph")
+    return graphCommand({args.begin() + 1, args.end()});
   return compileCommand(args);
 }
 

@@ -22,6 +22,9 @@ struct LayerSummary {
   int64_t
       receptiveField[2]; // input pixels (h, w) one output value sees; -1: all
   int64_t jump[2];       // product of strides so far (h, w)
+  /// The layers it reads, as indices into NetworkSummary::layers (earlier
+  /// ones); -1 for the network's input. Two or more for add and cat.
+  std::vector<int> inputs;
 };
 
 struct NetworkSummary {
@@ -34,6 +37,9 @@ struct NetworkSummary {
 
 /// Summarises `func @forward` of a module built by the importer.
 NetworkSummary summarize(mlir::ModuleOp module);
+
+/// 61706 -> "61,706".
+std::string withCommas(int64_t n);
 
 /// Prints the table `cnnc summary` shows.
 void printSummary(const NetworkSummary &summary, std::ostream &os);
