@@ -8,6 +8,7 @@
 #include "cnnc/Safetensors.h"
 #include "cnnc/data/ValidationSplit.h"
 #include "cnnc/train/Checkpoint.h"
+#include "cnnc/train/MetricsLog.h"
 #include "cnnc/train/Progress.h"
 #include "cnnc/train/Trainer.h"
 #include "cnnc/train/TrainingData.h"
@@ -82,7 +83,15 @@ static const char kTrainUsage[] =
     "  --resume FILE        continue a run from its checkpoint: same data "
     "order,\n"
     "                       learning rates and momentum as an uninterrupted "
-    "run\n";
+    "run\n"
+    "  --metrics FILE.csv   write the curves: a row every --metrics-every "
+    "steps and\n"
+    "                       one per epoch (loss, validation loss and "
+    "accuracy, lr,\n"
+    "                       images/s); python3 -m cnnc.plot FILE.csv draws "
+    "them\n"
+    "  --metrics-every K    steps between step rows (default 50; 0: epoch "
+    "rows only)\n";
 
 namespace {
 
@@ -141,6 +150,7 @@ struct Command {
   BatchCounters counters;
   int64_t stepsPerEpoch = 0;
   std::optional<double> lastAccuracy; // unknown when no epoch runs
+  int64_t metricsEvery = 50;          // --metrics-every
 
   int fail(const Error &e) { return reportError(err, name, e); }
   int usageError(const std::string &message) {
@@ -242,7 +252,9 @@ struct Command {
          {"--resume", "--resume"},
          {"--checkpoint", "--checkpoint"},
          {"--val-split", "--val-split"},
-         {"--skip", "--skip"}},
+         {"--skip", "--skip"},
+         {"--metrics", "--metrics"},
+         {"--metrics-every", "--metrics-every"}},
         {"--nesterov", "--no-shuffle", "--keep-best", "--no-keep-best"});
     if (!parsed)
       return usageError(parsed.message());
@@ -266,6 +278,15 @@ struct Command {
           "give one");
     if (args.flags.count("--keep-best") && args.flags.count("--no-keep-best"))
       return usageError("--keep-best and --no-keep-best contradict each other");
+    if (option("--metrics-every") && !option("--metrics"))
+      return usageError("--metrics-every needs --metrics FILE.csv");
+    if (const std::string *every = option("--metrics-every")) {
+      Expected<int64_t> k =
+          parseInteger("--metrics-every", *every, 0, int64_t(1) << 40);
+      if (!k)
+        return usageError(k.message());
+      metricsEvery = *k;
+    }
     return std::nullopt;
   }
 
@@ -282,6 +303,9 @@ struct Command {
           outPath + ", " + bestPath + ", " + ckptPath + ")");
     for (const std::string *p : {&outPath, &bestPath, &ckptPath})
       if (Status s = checkWritableDir(*p); !s)
+        return s;
+    if (const std::string *metrics = option("--metrics"))
+      if (Status s = checkWritableDir(*metrics); !s)
         return s;
     return Status::success();
   }
@@ -535,9 +559,23 @@ struct Command {
     counters = std::move(*read);
     stepsPerEpoch = trainLoader->numBatches();
     Progress progress(out, detectProgressStyle(out));
+    std::optional<MetricsLog> metrics;
+    if (const std::string *path = option("--metrics")) {
+      Expected<MetricsLog> opened =
+          MetricsLog::open(*path, metricsEvery, resuming);
+      if (!opened)
+        return opened.status();
+      metrics = std::move(*opened);
+    }
+    StepHook stepHook = [&](const StepRecord &record) -> Status {
+      return metrics ? metrics->step(record) : Status::success();
+    };
     EpochHook hook = [&](const EpochSummary &summary,
                          const TrainingCheckpoint &c) -> Status {
       out << formatEpochSummary(summary) << "\n" << std::flush;
+      if (metrics)
+        if (Status s = metrics->epoch(summary, c.steps); !s)
+          return s;
       lastAccuracy = summary.validation.accuracy();
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
@@ -548,7 +586,8 @@ struct Command {
           return s;
       return saveCheckpoint(ckptPath, *model, c);
     };
-    return train(*model, *trainLoader, *valLoader, state, progress, hook);
+    return train(*model, *trainLoader, *valLoader, state, progress, hook,
+                 stepHook);
   }
 
   // OUT (the best epoch's weights, the lecture's best_model_wts, or the

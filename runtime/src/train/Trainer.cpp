@@ -69,7 +69,8 @@ std::string formatEpochSummary(const EpochSummary &s) {
 
 Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
              const data::DataLoader &validation, TrainingCheckpoint &state,
-             Progress &progress, const EpochHook &afterEpoch) {
+             Progress &progress, const EpochHook &afterEpoch,
+             const StepHook &afterStep) {
   const data::LoaderOptions &o = trainLoader.options();
   if (o.batchSize != state.batchSize || o.shuffle != state.shuffle ||
       o.seed != state.seed || o.dropLast)
@@ -122,6 +123,21 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
       summary.trainImages += batch.size();
       progress.update(b + 1, lossSum / static_cast<double>(summary.trainImages),
                       summary.trainImages, secondsSince(start));
+      if (afterStep) {
+        StepRecord record;
+        record.epoch = e + 1;
+        record.batch = b + 1;
+        record.batches = batches;
+        record.step = optimizer.steps();
+        record.lr = summary.lr;
+        record.loss = *loss;
+        record.images = batch.size();
+        record.epochSeconds = secondsSince(start);
+        if (Status s = afterStep(record); !s) {
+          progress.endEpoch();
+          return s;
+        }
+      }
     }
     progress.endEpoch();
     summary.trainSeconds = secondsSince(start);

@@ -45,6 +45,21 @@ std::string formatEpochSummary(const EpochSummary &summary);
 using EpochHook =
     std::function<Status(const EpochSummary &, const TrainingCheckpoint &)>;
 
+// One training step, as it ended.
+struct StepRecord {
+  int64_t epoch = 0;   // 1-based
+  int64_t batch = 0;   // 1-based, in the epoch
+  int64_t batches = 0; // in the epoch
+  int64_t step = 0;    // steps taken in the whole run, this one included
+  double lr = 0.0;
+  double loss = 0.0;         // this batch's mean loss
+  int64_t images = 0;        // this batch's
+  double epochSeconds = 0.0; // since the epoch started
+};
+
+// Called after each step; an error stops training.
+using StepHook = std::function<Status(const StepRecord &)>;
+
 // Trains epochs state.epochsCompleted + 1 .. state.epochs from `state`
 // (parameters in model order; momentum empty for a fresh start), updating it
 // as it goes: on success it holds the final state; on an error, the state
@@ -54,7 +69,8 @@ using EpochHook =
 // training with an error (lower the learning rate).
 Status train(const ModelLibrary &model, data::DataLoader &train,
              const data::DataLoader &validation, TrainingCheckpoint &state,
-             Progress &progress, const EpochHook &afterEpoch);
+             Progress &progress, const EpochHook &afterEpoch,
+             const StepHook &afterStep = nullptr);
 
 } // namespace cnnc::rt
 

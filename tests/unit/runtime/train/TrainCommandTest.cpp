@@ -5,7 +5,9 @@
 #include "cnnc/Safetensors.h"
 #include "cnnc/train/Checkpoint.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <sstream>
 
@@ -387,6 +389,87 @@ TEST_F(TrainCommandTest, UsageErrors) {
   r = runTrain({"--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(contains(r.out, "usage: cnnc train"));
+}
+
+} // namespace
+} // namespace cnnc::rt
+
+namespace cnnc::rt {
+namespace {
+
+// The rows of a metrics CSV, each split at commas.
+std::vector<std::vector<std::string>> csvRows(const std::string &file) {
+  std::ifstream in(file);
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    for (std::string field; std::getline(ss, field, ',');)
+      fields.push_back(field);
+    if (!line.empty() && line.back() == ',')
+      fields.push_back("");
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+TEST_F(TrainCommandTest, MetricsHoldStepAndEpochRowsAndResumeAppends) {
+  // 48 samples in batches of 4: 12 steps per epoch, a step row every 5.
+  CommandResult r = runTrain(args(
+      CNNC_FAKE_MODEL, "w.safetensors",
+      {"--epochs", "2", "--metrics", path("m.csv"), "--metrics-every", "5"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto rows = csvRows(path("m.csv"));
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"kind", "epoch", "step", "progress", "lr",
+                                      "train_loss", "val_loss", "val_accuracy",
+                                      "images_per_second", "seconds"}));
+  std::vector<std::string> kinds, steps;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].size(), 10u) << i;
+    kinds.push_back(rows[i][0]);
+    steps.push_back(rows[i][2]);
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"step", "step", "epoch", "step",
+                                             "step", "epoch"}));
+  EXPECT_EQ(steps,
+            (std::vector<std::string>{"5", "10", "12", "15", "20", "24"}));
+  // Step 5 of 12 in epoch 1; the lr halves after it (StepLR, gamma 0.5).
+  EXPECT_EQ(rows[1][3], "0.416666667");
+  EXPECT_EQ(rows[1][4], "0.1");
+  EXPECT_EQ(rows[4][4], "0.05");
+  EXPECT_EQ(rows[1][6], ""); // no validation in a step row
+  // The epoch rows say what the summary lines say.
+  EXPECT_EQ(rows[3][7], "1"); // val accuracy 100.00% (48/48)
+  EXPECT_TRUE(contains(r.out, "val accuracy 100.00% (48/48)"));
+  char loss[32];
+  std::snprintf(loss, sizeof loss, "train loss %.4f", std::stod(rows[3][5]));
+  EXPECT_TRUE(contains(r.out, loss)) << loss << "\n" << r.out;
+
+  // A resumed run adds its rows after the first run's.
+  CommandResult resumed =
+      runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("w.safetensors"),
+                "--resume", path("w.ckpt.safetensors"), "--epochs", "3",
+                "--metrics", path("m.csv"), "--metrics-every", "5"});
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  auto more = csvRows(path("m.csv"));
+  ASSERT_EQ(more.size(), rows.size() + 4); // steps 25, 30, 35; epoch 3
+  EXPECT_EQ(more[rows.size()][2], "25");
+  EXPECT_EQ(more.back()[0], "epoch");
+  EXPECT_EQ(more.back()[2], "36");
+}
+
+TEST_F(TrainCommandTest, MetricsEveryNeedsAMetricsFile) {
+  CommandResult r = runTrain(
+      args(CNNC_FAKE_MODEL, "w.safetensors", {"--metrics-every", "3"}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "--metrics-every needs --metrics FILE.csv"))
+      << r.err;
+  r = runTrain(args(CNNC_FAKE_MODEL, "w.safetensors",
+                    {"--metrics", path("no/such/dir/m.csv")}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "no/such/dir")) << r.err;
 }
 
 } // namespace
