@@ -1,4 +1,5 @@
 #include "cnnc/driver/GraphDrawing.h"
+#include "cnnc/driver/ModelDescription.h"
 
 #include "cnn/ShapeRules.h"
 
@@ -7,17 +8,6 @@
 
 namespace cnnc {
 namespace {
-
-/// A DOT string literal.
-std::string quoted(const std::string &text) {
-  std::string s = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\')
-      s += '\\';
-    s += c;
-  }
-  return s + "\"";
-}
 
 /// Fill colours by what a layer does, so the eye finds the convolutions.
 const char *fillOf(const std::string &kind) {
@@ -59,8 +49,8 @@ void writeCluster(std::ostream &os, const std::string &path,
   }
   for (const auto &[name, child] : cluster.children) {
     std::string childPath = path.empty() ? name : path + "." + name;
-    os << indent << "subgraph " << quoted("cluster_" + childPath) << " {\n"
-       << indent << "  label=" << quoted(childPath)
+    os << indent << "subgraph " << cString("cluster_" + childPath) << " {\n"
+       << indent << "  label=" << cString(childPath)
        << "; style=\"rounded,filled\"; fillcolor=\""
        << (depth % 2 ? "#f7f7f7" : "#ececec") << "\"; color=\"#999999\";\n";
     writeCluster(os, childPath, child, summary, depth + 1);
@@ -82,12 +72,12 @@ std::string networkDot(const NetworkSummary &summary, bool leftToRight) {
   }
 
   std::ostringstream os;
-  os << "digraph " << quoted(summary.name) << " {\n"
+  os << "digraph " << cString(summary.name) << " {\n"
      << "  graph [rankdir=" << (leftToRight ? "LR" : "TB")
      << ", fontname=\"Helvetica\", fontsize=12, labelloc=t, label="
-     << quoted(summary.name + ": " + withCommas(summary.totalParameters) +
-               " parameters, " + withCommas(summary.totalFlops) +
-               " FLOPs per sample")
+     << cString(summary.name + ": " + withCommas(summary.totalParameters) +
+                " parameters, " + withCommas(summary.totalFlops) +
+                " FLOPs per sample")
      << "];\n"
      << "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", "
         "fontsize=10];\n"

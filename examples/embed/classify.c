@@ -78,17 +78,7 @@ int main(int argc, char **argv) {
   }
   const char *model = NULL;
   cnnc_model_name(&model);
-  for (long long n = 0; n < batch; ++n) {
-    const float *row = logits + n * classes;
-    size_t best = 0;
-    for (size_t k = 1; k < classes; ++k)
-      if (row[k] > row[best])
-        best = k;
-    printf("%s: image %lld -> class %zu   logits", model, n, best);
-    for (size_t k = 0; k < classes; ++k)
-      printf(" %.6g", row[k]);
-    printf("\n");
-  }
+  print_predictions(model, logits, batch, classes);
   free(logits);
   free(params);
   free(weights);

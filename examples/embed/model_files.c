@@ -1,5 +1,5 @@
-/* The files the embedding examples read: safetensors weights and .npy
- * images, with plain C (see model_files.h). */
+/* What the embedding examples share: reading safetensors weights and .npy
+ * images, printing classes; plain C (see model_files.h). */
 #define _GNU_SOURCE /* memmem */
 #include "model_files.h"
 
@@ -74,4 +74,19 @@ const float *npy_data(const unsigned char *file, size_t size, long long *rows) {
   if (!shape || sscanf(shape + 10, "%lld", rows) != 1)
     return NULL;
   return (const float *)(file + 10 + header_len);
+}
+
+void print_predictions(const char *model, const float *logits, long long batch,
+                       size_t classes) {
+  for (long long n = 0; n < batch; ++n) {
+    const float *row = logits + n * classes;
+    size_t best = 0;
+    for (size_t k = 1; k < classes; ++k)
+      if (row[k] > row[best])
+        best = k;
+    printf("%s: image %lld -> class %zu   logits", model, n, best);
+    for (size_t k = 0; k < classes; ++k)
+      printf(" %.6g", row[k]);
+    printf("\n");
+  }
 }

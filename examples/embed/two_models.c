@@ -95,17 +95,8 @@ static int classify(const model_api *model, const char *weights_path,
       failed = 1;
     }
   }
-  for (long long n = 0; n < batch && !failed; ++n) {
-    const float *row = logits + n * classes;
-    size_t best = 0;
-    for (size_t k = 1; k < classes; ++k)
-      if (row[k] > row[best])
-        best = k;
-    printf("%s: image %lld -> class %zu   logits", name, n, best);
-    for (size_t k = 0; k < classes; ++k)
-      printf(" %.6g", row[k]);
-    printf("\n");
-  }
+  if (!failed)
+    print_predictions(name, logits, batch, classes);
   if (!weights)
     fprintf(stderr, "cannot read %s\n", weights_path);
   free(logits);

@@ -44,7 +44,7 @@ std::string emitModelHeader(const ModelDescription &model,
 bool isValidSymbolPrefix(const std::string &prefix);
 
 /// `text` as a C string literal (quotes and backslashes escaped), for the
-/// generated C sources.
+/// generated C sources (and DOT, which quotes alike).
 std::string cString(const std::string &text);
 
 /// "1, 2, 3": integers for a C initialiser list.
