@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -117,21 +118,22 @@ compilerAndFlags(const std::string &scratch) {
   return {ccEnv && *ccEnv ? ccEnv : "cc", flags};
 }
 
-/// The exported functions are `prefix`_* (cnnc_* without a prefix).
-std::string exportedPrefix(const std::string &symbolPrefix) {
-  return symbolPrefix.empty() ? "cnnc_" : symbolPrefix + "_";
-}
-
 /// Links the objects and the wrapper into a shared library exporting only
-/// the ABI's functions, so two models can live in one process.
+/// the ABI's functions, so two models can live in one process: `exported`
+/// names them (from linkRelocatable), or, when empty, they are the cnnc_*
+/// symbols.
 bool linkShared(const std::vector<std::string> &inputs,
                 const std::string &output, const std::string &soname,
-                const std::string &symbolPrefix, const std::string &scratch,
-                bool verbose, std::string &error) {
+                const std::vector<std::string> &exported,
+                const std::string &scratch, bool verbose, std::string &error) {
+  std::string globals = "cnnc_*;";
+  if (!exported.empty()) {
+    globals.clear();
+    for (const std::string &name : exported)
+      globals += " " + name + ";";
+  }
   std::string versionScript = scratch + "/exports.map";
-  if (!writeFile(versionScript,
-                 "{ global: " + exportedPrefix(symbolPrefix) +
-                     "*; local: *; };\n",
+  if (!writeFile(versionScript, "{ global:" + globals + " local: *; };\n",
                  error))
     return false;
   auto [cc, args] = compilerAndFlags(scratch);
@@ -164,17 +166,23 @@ bool linkRelocatable(const std::vector<std::string> &inputs,
   args.insert(args.end(), inputs.begin(), inputs.end());
   if (!runTool(cc, args, scratch, "linking", verbose, error))
     return false;
-  // The ABI's functions: the object's defined global cnnc_* symbols.
-  if (!runTool("nm", {"-g", "--defined-only", "--format=posix", output},
-               scratch, "listing symbols", verbose, error))
+  // The ABI's functions: the object's defined global cnnc_* symbols. Every
+  // other symbol it defines or uses must keep its name apart from theirs.
+  if (!runTool("nm", {"-g", "--format=posix", output}, scratch,
+               "listing symbols", verbose, error))
     return false;
   std::string listing = readFile(scratch + "/" + logName("listing symbols"));
   std::string renames;
+  std::set<std::string> others;
   std::istringstream lines(listing);
   for (std::string line; std::getline(lines, line);) {
-    std::string name = line.substr(0, line.find(' '));
-    if (name.rfind("cnnc_", 0) != 0)
+    std::istringstream fields(line);
+    std::string name, type;
+    fields >> name >> type;
+    if (name.rfind("cnnc_", 0) != 0 || type == "U") {
+      others.insert(name);
       continue;
+    }
     std::string renamed =
         symbolPrefix.empty() ? name : symbolPrefix + name.substr(4);
     renames += name + " " + renamed + "\n";
@@ -184,6 +192,12 @@ bool linkRelocatable(const std::vector<std::string> &inputs,
     error = "the linked object defines no cnnc_* function";
     return false;
   }
+  for (const std::string &name : exported)
+    if (others.count(name)) {
+      error = "--prefix " + symbolPrefix + " would name a function " + name +
+              ", which the library already uses; choose another prefix";
+      return false;
+    }
   if (symbolPrefix.empty())
     return true;
   std::string map = scratch + "/renames.txt";
@@ -500,13 +514,13 @@ bool buildModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                            options.verbose, error);
   } else if (options.symbolPrefix.empty()) {
     linked =
-        linkShared(objects, partial, soname, "", dir, options.verbose, error);
+        linkShared(objects, partial, soname, {}, dir, options.verbose, error);
   } else {
     const std::string object = dir + "/model.o";
     std::vector<std::string> exported;
     linked = linkRelocatable(objects, object, options.symbolPrefix, dir,
                              options.verbose, exported, error) &&
-             linkShared({object}, partial, soname, options.symbolPrefix, dir,
+             linkShared({object}, partial, soname, exported, dir,
                         options.verbose, error);
   }
   if (!linked) {

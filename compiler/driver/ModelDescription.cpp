@@ -89,11 +89,15 @@ int64_t sampleSize(const std::vector<int64_t> &shape) {
 } // namespace
 
 bool isValidSymbolPrefix(const std::string &prefix) {
-  if (prefix.empty() || prefix == "cnnc" ||
-      std::isdigit(static_cast<unsigned char>(prefix[0])))
+  // Lower case, so that two prefixes never share a header guard; not the
+  // names of what the library keeps inside (its Halide runtime, halide_*;
+  // its pipelines, model_*_pipeline), which a renamed function would meet.
+  if (prefix.empty() || prefix == "cnnc" || prefix == "halide" ||
+      prefix == "model" || std::isdigit(static_cast<unsigned char>(prefix[0])))
     return false;
   for (char c : prefix)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
       return false;
   return true;
 }

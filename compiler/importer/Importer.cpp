@@ -71,8 +71,8 @@ std::optional<std::pair<SourcePos, std::string>> textProblem(StringRef text) {
 
 OwningOpRef<ModuleOp> importNetworkFile(StringRef path,
                                         llvm::SourceMgr &sourceMgr,
-                                        MLIRContext &context,
-                                        NetworkSpec *out) {
+                                        MLIRContext &context, NetworkSpec *out,
+                                        const NetworkFileReader *readExtended) {
   auto fileLoc = [&](SourcePos pos) -> Location {
     return FileLineColLoc::get(&context, path, pos.line, pos.column);
   };
@@ -134,7 +134,7 @@ OwningOpRef<ModuleOp> importNetworkFile(StringRef path,
       [&](SourcePos pos, const std::string &message) {
         problems.push_back({pos, message});
       },
-      path.str(), readFile);
+      path.str(), readExtended ? *readExtended : readFile);
   std::stable_sort(problems.begin(), problems.end(),
                    [](const auto &a, const auto &b) {
                      return std::tie(a.first.line, a.first.column) <

@@ -9,7 +9,10 @@
 #include "cnnc/importer/Suggest.h"
 
 #include <algorithm>
+#include <sstream>
 #include <utility>
+
+#include "llvm/ADT/StringRef.h"
 
 namespace cnnc {
 
@@ -24,6 +27,26 @@ locateSource(const std::vector<SourceFile> &sources, SourcePos pos,
 }
 
 namespace {
+
+/// `path` with "." and "dir/.." components removed ("a/./b/../c.yaml" ->
+/// "a/c.yaml"), so that a file reached twice is recognised.
+std::string normalized(const std::string &path) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(path);
+  while (std::getline(in, part, '/')) {
+    if (part.empty() || part == ".")
+      continue;
+    if (part == ".." && !parts.empty() && parts.back() != "..")
+      parts.pop_back();
+    else
+      parts.push_back(part);
+  }
+  std::string result = path.size() && path[0] == '/' ? "/" : "";
+  for (size_t i = 0; i < parts.size(); ++i)
+    result += (i ? "/" : "") + parts[i];
+  return result;
+}
 
 /// A mapping's entries in order, keys with their positions.
 using Entries = std::vector<std::pair<YAML::Node, YAML::Node>>;
@@ -170,9 +193,9 @@ std::optional<YAML::Node> DocumentLoader::load(const std::string &text,
   if (!base)
     return std::nullopt;
   if (!base->IsMap()) {
-    reader.error(extends->second,
-                 "the extended file holds " + YamlReader::describe(*base) +
-                     ", not a network (a mapping with 'input' and 'layers')");
+    // Its content is not quoted: it need not be the user's to show.
+    reader.error(extends->second, "the extended file is not a network (a "
+                                  "mapping with 'input' and 'layers')");
     return std::nullopt;
   }
   Entries derived;
@@ -191,12 +214,23 @@ DocumentLoader::loadBase(const YAML::Node &value, const std::string &path,
                             YamlReader::describe(value));
     return std::nullopt;
   }
-  std::string target = value.Scalar();
-  if (target.front() != '/') {
-    size_t slash = path.rfind('/');
-    if (slash != std::string::npos)
-      target = path.substr(0, slash + 1) + target;
+  const std::string &written = value.Scalar();
+  // A network file, relative to this one: never a device, a secret or a
+  // file of another kind that an error would quote.
+  if (written.front() == '/') {
+    reader.error(value, "'extends' takes a path relative to this file's "
+                        "folder, not an absolute one");
+    return std::nullopt;
   }
+  if (!llvm::StringRef(written).endswith(".yaml") &&
+      !llvm::StringRef(written).endswith(".yml")) {
+    reader.error(value,
+                 "'extends' names a network file (.yaml or .yml), got '" +
+                     written + "'");
+    return std::nullopt;
+  }
+  std::string target =
+      normalized(path.substr(0, path.rfind('/') + 1) + written);
   if (!readFile) {
     reader.error(value, "'extends' is only read from a network file on disk");
     return std::nullopt;
@@ -218,6 +252,16 @@ DocumentLoader::loadBase(const YAML::Node &value, const std::string &path,
   std::optional<std::string> text = readFile(target, why);
   if (!text) {
     reader.error(value, "cannot extend '" + target + "': " + why);
+    return std::nullopt;
+  }
+  // Every file's lines are numbered after the others': bound the total.
+  size_t total = text->size();
+  for (const SourceFile &file : sources)
+    total += file.lineCount;
+  if (total > kMaxDocumentBytes) {
+    reader.error(value, "the files extending one another are too large "
+                        "together (at most " +
+                            std::to_string(kMaxDocumentBytes >> 20) + " MiB)");
     return std::nullopt;
   }
   return load(*text, target, chain);

@@ -20,6 +20,9 @@ namespace cnnc {
 
 /// Files may extend files this deep (a chain, not a cycle).
 constexpr int kMaxExtendsDepth = 16;
+/// The files of one chain together: a file's lines are numbered after the
+/// lines of those read before it, so this bounds every file's numbering.
+constexpr size_t kMaxDocumentBytes = 16 << 20;
 
 /// The document of `text` (the file `path`) with the network it extends
 /// merged under it; nullopt after reporting a problem that leaves nothing to

@@ -4,6 +4,7 @@
 #include "cnnc/FileIO.h"
 #include "cnnc/Init.h"
 #include "cnnc/ModelLibrary.h"
+#include "cnnc/NonFinite.h"
 #include "cnnc/ParameterCheck.h"
 #include "cnnc/Safetensors.h"
 #include "cnnc/train/GradientCheck.h"
@@ -257,9 +258,20 @@ int runCheckGradCommand(const std::vector<std::string> &args, std::ostream &out,
                             newMomentum, sgd, "the random labels");
   };
 
+  // NaN in, NaN out: nothing to check.
+  if (std::vector<std::string> bad = nonFiniteParameters(specs, parameters);
+      !bad.empty()) {
+    std::string lines;
+    for (const std::string &line : bad)
+      lines += (lines.empty() ? "" : "\n") + line;
+    return reportError(err, command,
+                       Error("the parameters are not finite, nothing to "
+                             "check:\n" +
+                             lines));
+  }
   // The gradient, read off one step: p_new = p - lr * g. A power of two
   // large enough that lr * g dominates p keeps g's float32 precision.
-  const float lr = 1024.0f;
+  const float lr = 1048576.0f;
   Expected<float> loss = step(parameters, lr);
   if (!loss)
     return reportError(err, command, loss.error());

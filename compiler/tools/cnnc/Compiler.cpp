@@ -109,8 +109,9 @@ int compileCommand(const std::vector<std::string> &args) {
         options.target = *v;
       else if (a == "--prefix") {
         if (!cnnc::isValidSymbolPrefix(*v))
-          return usageError("--prefix needs a C identifier other than 'cnnc' "
-                            "(letters, digits and '_'), not '" +
+          return usageError("--prefix needs a lower-case C identifier "
+                            "(letters, digits and '_') other than cnnc, "
+                            "halide and model, not '" +
                             *v + "'");
         options.symbolPrefix = *v;
       } else if (a == "--batch-estimate") {

@@ -56,8 +56,12 @@ std::vector<double> direction(const float *g, size_t n, int k,
   if (k > 0 || gNorm == 0) {
     std::vector<double> r = gaussian(n, gen);
     scale(r, 1.0 / norm(r));
+    std::vector<double> mixed = d;
     for (size_t j = 0; j < n; ++j)
-      d[j] = (gNorm > 0 ? d[j] : 0.0) + r[j];
+      mixed[j] = (gNorm > 0 ? d[j] : 0.0) + r[j];
+    // A random vector opposite to the gradient cancels it (a tensor of one
+    // element, half the time): then the random one alone.
+    d = norm(mixed) > 1e-6 ? mixed : r;
   }
   scale(d, 1.0 / norm(d));
   return d;
@@ -74,6 +78,14 @@ checkGradients(const std::vector<ParameterSpec> &specs,
   Expected<double> base = loss(parameters);
   if (!base)
     return base.error();
+  if (!std::isfinite(*base))
+    return Error("the loss is " + std::to_string(*base) +
+                 " at the starting parameters: nothing to check");
+  // float32 rounding of the loss: loss changes below a few of its rounding
+  // units are noise, however they compare (a zero gradient, as a bias's
+  // before a batch norm has, meets noise on both sides).
+  const double noise = 64 * std::numeric_limits<float>::epsilon() *
+                       std::max(std::fabs(*base), 1.0);
 
   std::vector<ParameterGradientCheck> results;
   std::vector<const Tensor *> evaluated = parameters;
@@ -87,6 +99,9 @@ checkGradients(const std::vector<ParameterSpec> &specs,
     result.name = specs[i].name;
     result.shape = specs[i].shape;
     result.gradientNorm = norm(std::vector<double>(g, g + n));
+    if (!std::isfinite(result.gradientNorm))
+      return Error("the gradient of '" + result.name +
+                   "' holds NaN or infinite values");
     std::seed_seq seq{static_cast<uint32_t>(options.seed),
                       static_cast<uint32_t>(options.seed >> 32),
                       static_cast<uint32_t>(i)};
@@ -124,9 +139,11 @@ checkGradients(const std::vector<ParameterSpec> &specs,
           analytic += static_cast<double>(g[j]) *
                       (static_cast<double>(plus.f32()[j]) - minus.f32()[j]);
         double numeric = *up - *down;
-        double magnitude = std::max(std::fabs(numeric), std::fabs(analytic));
-        double error =
-            magnitude > 0 ? std::fabs(numeric - analytic) / magnitude : 0;
+        double magnitude =
+            std::max({std::fabs(numeric), std::fabs(analytic), noise});
+        double error = std::fabs(numeric - analytic) / magnitude;
+        if (!std::isfinite(error)) // a NaN or infinite loss on the way
+          error = std::numeric_limits<double>::infinity();
         best = std::min(best, error);
         if (best <= options.goodEnough)
           break;

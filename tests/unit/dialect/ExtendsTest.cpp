@@ -169,9 +169,19 @@ TEST(Extends, BadExtendsAreReported) {
            {{{"a.yaml", "extends: [x]\n"}},
             "a.yaml:1:10: 'extends' must be the path of a network file, got a "
             "list"},
-           {{{"a.yaml", "extends: b.yaml\n"}, {"b.yaml", "- 1\n"}},
-            "a.yaml:1:10: the extended file holds a list, not a network (a "
-            "mapping with 'input' and 'layers')"},
+           {{{"a.yaml", "extends: b.yaml\n"}, {"b.yaml", "secret\n"}},
+            "a.yaml:1:10: the extended file is not a network (a mapping with "
+            "'input' and 'layers')"},
+           {{{"a.yaml", "extends: /etc/b.yaml\n"}},
+            "a.yaml:1:10: 'extends' takes a path relative to this file's "
+            "folder, not an absolute one"},
+           {{{"a.yaml", "extends: passwd\n"}},
+            "a.yaml:1:10: 'extends' names a network file (.yaml or .yml), got "
+            "'passwd'"},
+           // The same file by another path is still a circle.
+           {{{"d/a.yaml", "extends: ../d/./a.yaml\n"}},
+            "d/a.yaml:1:10: the files extend each other in a circle: d/a.yaml "
+            "-> d/a.yaml"},
            {{{"a.yaml", "extends: b.yaml\n"}, {"b.yaml", "input: [1\n"}},
             "b.yaml:2:1: invalid YAML: "},
            {{{"a.yaml", "input: [1]\nlayers: [relu]\nreplace: {x: relu}\n"}},
@@ -181,7 +191,8 @@ TEST(Extends, BadExtendsAreReported) {
              {"b.yaml", "input: [1]\nlayers: [linear: {name: fc, "
                         "out_features: 2}]\n"}},
             "a.yaml:2:10: 'replace' must map layer names to layers"}}) {
-    Parsed p = parseFiles(c.files, "a.yaml");
+    const std::string top = c.files.count("a.yaml") ? "a.yaml" : "d/a.yaml";
+    Parsed p = parseFiles(c.files, top);
     EXPECT_FALSE(p.ok) << c.error;
     ASSERT_FALSE(p.errors.empty()) << c.error;
     EXPECT_EQ(p.errors.front().substr(0, c.error.size()), c.error);

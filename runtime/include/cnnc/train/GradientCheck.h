@@ -43,8 +43,9 @@ struct ParameterGradientCheck {
   std::string name;
   Shape shape;
   double gradientNorm = 0;
-  // |fd - analytic| / max(|fd|, |analytic|) per direction (the smallest
-  // over the steps tried), and their maximum.
+  // |fd - analytic| / max(|fd|, |analytic|, noise) per direction (the
+  // smallest over the steps tried; infinite for a non-finite loss), and
+  // their maximum. `noise` is 64 float32 rounding units of max(|loss|, 1).
   std::vector<double> errors;
   double worstError = 0;
 };
@@ -56,7 +57,8 @@ using LossFunction =
 // Checks `gradients[i]` (float32, the shape of parameters[i]) of each
 // parameter with `checked[i]` against finite differences of `loss` around
 // `parameters`; the results are in parameter order, checked ones only.
-// An error from `loss` is returned as it is.
+// An error from `loss` is returned as it is; a non-finite loss at
+// `parameters` or a non-finite gradient is an error.
 Expected<std::vector<ParameterGradientCheck>>
 checkGradients(const std::vector<ParameterSpec> &specs,
                const std::vector<const Tensor *> &parameters,

@@ -8,6 +8,7 @@
 #include "cnnc/train/GradientCheck.h"
 
 #include <cmath>
+#include <limits>
 
 namespace cnnc::rt {
 namespace {
@@ -108,6 +109,33 @@ TEST(GradientCheckTest, ChecksOnlyTheCheckedParametersAndPassesLossErrorsOn) {
                      failing, GradientCheckOptions{});
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.message(), "the library failed");
+}
+
+TEST(GradientCheckTest, NonFiniteLossesAndGradientsAreNeverAMatch) {
+  SmoothFunction f;
+  std::vector<Tensor> g = f.gradient(1.0);
+  LossFunction nanAtStart = [](const std::vector<const Tensor *> &) {
+    return Expected<double>(std::nan(""));
+  };
+  Expected<std::vector<ParameterGradientCheck>> r =
+      checkGradients(f.specs, {&f.a, &f.b}, {true, true}, {&g[0], &g[1]},
+                     nanAtStart, GradientCheckOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("the loss is nan"), std::string::npos)
+      << r.message();
+  // A NaN away from the start: that direction's error is infinite.
+  int calls = 0;
+  LossFunction nanLater = [&](const std::vector<const Tensor *> &) {
+    return Expected<double>(++calls == 1 ? 1.0 : std::nan(""));
+  };
+  r = checkGradients(f.specs, {&f.a, &f.b}, {true, true}, {&g[0], &g[1]},
+                     nanLater, GradientCheckOptions{});
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_TRUE(std::isinf((*r)[0].worstError));
+  g[1].f32()[0] = std::numeric_limits<float>::infinity();
+  r = f.check(g);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("the gradient of 'b.bias'"), std::string::npos);
 }
 
 TEST(GradientCheckTest, AZeroGradientOfAConstantLossHasNoError) {

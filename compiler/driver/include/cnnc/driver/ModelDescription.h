@@ -39,8 +39,10 @@ int64_t recipeBatchSize(const ModelDescription &model);
 std::string emitModelHeader(const ModelDescription &model,
                             const std::string &symbolPrefix = "");
 
-/// Whether `prefix` can prefix the ABI's functions: a C identifier of
-/// letters, digits and '_' (not starting with a digit), other than "cnnc".
+/// Whether `prefix` can prefix the ABI's functions: lower-case letters,
+/// digits and '_', not starting with a digit, other than "cnnc", "halide"
+/// and "model". (The builder also refuses a prefix whose names meet a
+/// symbol the library uses.)
 bool isValidSymbolPrefix(const std::string &prefix);
 
 /// `text` as a C string literal (quotes and backslashes escaped), for the

@@ -21,10 +21,13 @@ mlir::OwningOpRef<mlir::ModuleOp> buildNetwork(const NetworkSpec &spec,
 /// Reads, checks and imports a YAML file. The file's buffer is added to
 /// `sourceMgr` so that a SourceMgrDiagnosticHandler can show the offending
 /// lines. Returns null after emitting diagnostics for every problem found.
-/// On success, `spec` (if given) receives the parsed description.
+/// On success, `spec` (if given) receives the parsed description. The
+/// files it extends are read from disk, or by `readExtended` when given
+/// (the fuzzer serves them from memory).
 mlir::OwningOpRef<mlir::ModuleOp>
 importNetworkFile(llvm::StringRef path, llvm::SourceMgr &sourceMgr,
-                  mlir::MLIRContext &context, NetworkSpec *spec = nullptr);
+                  mlir::MLIRContext &context, NetworkSpec *spec = nullptr,
+                  const NetworkFileReader *readExtended = nullptr);
 
 } // namespace cnnc
 
