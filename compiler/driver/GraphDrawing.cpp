@@ -9,6 +9,12 @@
 namespace cnnc {
 namespace {
 
+/// `text` for inside a DOT string: quotes and backslashes escaped.
+std::string escaped(const std::string &text) {
+  std::string quoted = cString(text);
+  return quoted.substr(1, quoted.size() - 2);
+}
+
 /// Fill colours by what a layer does, so the eye finds the convolutions.
 const char *fillOf(const std::string &kind) {
   static const std::map<std::string, const char *> colours = {
@@ -39,11 +45,11 @@ void writeCluster(std::ostream &os, const std::string &path,
   std::string indent(2 * depth, ' ');
   for (int index : cluster.layers) {
     const LayerSummary &layer = summary.layers[index];
-    std::string label = layer.name + "\\n" + layer.kind + "  " +
-                        cnn::shape::format(layer.outputShape);
+    // Names come from the module (a .mlir file may hold any): escaped.
+    std::string label = escaped(layer.name) + "\\n" + escaped(layer.kind) +
+                        "  " + cnn::shape::format(layer.outputShape);
     if (layer.parameters > 0)
       label += "\\n" + withCommas(layer.parameters) + " parameters";
-    // The label's "\n" are DOT's line breaks: not escaped again.
     os << indent << "n" << index << " [label=\"" << label << "\", fillcolor=\""
        << fillOf(layer.kind) << "\"];\n";
   }

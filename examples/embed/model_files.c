@@ -51,9 +51,13 @@ const float *find_tensor(const unsigned char *file, size_t size,
     char *offsets = strstr(entry, "\"data_offsets\"");
     char *bracket = offsets ? strchr(offsets, '[') : NULL;
     unsigned long long begin, end;
-    if (bracket && strstr(entry, "\"F32\"") &&
+    /* %llu would take "-8" as a huge number: no sign allowed; the offsets
+     * are compared with what follows the header, never added first. */
+    const unsigned long long body = size - 8 - header_len;
+    if (bracket && strstr(entry, "\"F32\"") && !strchr(bracket, '-') &&
         sscanf(bracket, "[ %llu , %llu", &begin, &end) == 2 && end >= begin &&
-        end - begin == values * sizeof(float) && 8 + header_len + end <= size)
+        end <= body && end - begin == values * sizeof(float) &&
+        (8 + header_len + begin) % sizeof(float) == 0)
       data = (const float *)(file + 8 + header_len + begin);
   }
   free(header);
@@ -71,7 +75,14 @@ const float *npy_data(const unsigned char *file, size_t size, long long *rows) {
       !memmem(header, header_len, "'fortran_order': False", 22))
     return NULL;
   const char *shape = memmem(header, header_len, "'shape': (", 10);
-  if (!shape || sscanf(shape + 10, "%lld", rows) != 1)
+  if (!shape)
+    return NULL;
+  /* sscanf needs a terminated string: the header's rest, copied. */
+  size_t rest = header_len - (size_t)(shape + 10 - header);
+  char digits[32] = {0};
+  memcpy(digits, shape + 10,
+         rest < sizeof digits - 1 ? rest : sizeof digits - 1);
+  if (sscanf(digits, "%lld", rows) != 1 || *rows < 0)
     return NULL;
   return (const float *)(file + 10 + header_len);
 }

@@ -136,7 +136,12 @@ class Model:
                     problems.append(f"unexpected tensor '{name}'; the network "
                                     "has no such parameter")
                 continue
-            array = np.asarray(value)
+            # Converted now, so that nothing is copied unless all of it can be.
+            try:
+                array = np.asarray(value, dtype=own[name].dtype)
+            except (TypeError, ValueError) as e:
+                problems.append(f"'{name}' is not numeric ({e})")
+                continue
             if array.shape != own[name].shape:
                 problems.append(f"'{name}' has shape {list(array.shape)}, the "
                                 f"network's is {list(own[name].shape)}")
@@ -148,7 +153,7 @@ class Model:
         if problems:
             raise ValueError("; ".join(problems))
         for name, array in values.items():
-            np.copyto(own[name], array, casting="unsafe")
+            np.copyto(own[name], array)
         self.reset_optimizer()
 
     def init(self, seed=0):

@@ -44,12 +44,17 @@ def load_file(path):
     for name, info in header.items():
         try:
             dtype = _DTYPES[info["dtype"]]
+            if not isinstance(info["shape"], list) or \
+                    not isinstance(info["data_offsets"], list):
+                raise TypeError("shape and data_offsets must be lists")
             shape = [int(d) for d in info["shape"]]
             begin, end = (int(o) for o in info["data_offsets"])
         except (KeyError, TypeError, ValueError):
             raise bad(f"tensor '{name}': unsupported dtype or malformed entry "
                       f"{info!r} (cnnc reads F32 and I64)") from None
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = 1
+        for d in shape:  # Python integers: no overflow to hide a bad shape
+            count *= d
         if min(shape, default=0) < 0 or not 0 <= begin <= end <= size or \
                 end - begin != count * dtype.itemsize:
             raise bad(f"tensor '{name}': shape {shape} and data offsets "
@@ -81,7 +86,15 @@ def save_file(path, tensors, metadata=None):
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".cnnc-")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the file from others
+        # mkstemp's 0600 would hide the file: the old file's mode, else what
+        # the umask gives a new file.
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(struct.pack("<Q", len(text)))
             f.write(text)

@@ -561,21 +561,29 @@ struct Command {
     Progress progress(out, detectProgressStyle(out));
     std::optional<MetricsLog> metrics;
     if (const std::string *path = option("--metrics")) {
-      Expected<MetricsLog> opened =
-          MetricsLog::open(*path, metricsEvery, resuming);
+      Expected<MetricsLog> opened = MetricsLog::open(
+          *path, metricsEvery,
+          resuming ? std::optional<int64_t>(state.steps) : std::nullopt);
       if (!opened)
         return opened.status();
       metrics = std::move(*opened);
     }
-    StepHook stepHook = [&](const StepRecord &record) -> Status {
-      return metrics ? metrics->step(record) : Status::success();
+    // The curves are a by-product: a failed write costs them, not the run.
+    auto record = [&](Status written) {
+      if (written)
+        return;
+      err << "cnnc train: warning: " << written.message()
+          << "; no more metrics are written\n";
+      metrics.reset();
+    };
+    StepHook stepHook = [&](const StepRecord &step) -> Status {
+      if (metrics)
+        record(metrics->step(step));
+      return Status::success();
     };
     EpochHook hook = [&](const EpochSummary &summary,
                          const TrainingCheckpoint &c) -> Status {
       out << formatEpochSummary(summary) << "\n" << std::flush;
-      if (metrics)
-        if (Status s = metrics->epoch(summary, c.steps); !s)
-          return s;
       lastAccuracy = summary.validation.accuracy();
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
@@ -584,7 +592,13 @@ struct Command {
                                     c.bestAccuracy);
             !s)
           return s;
-      return saveCheckpoint(ckptPath, *model, c);
+      if (Status s = saveCheckpoint(ckptPath, *model, c); !s)
+        return s;
+      // After the checkpoint: the file never holds an epoch a resumed run
+      // would train again.
+      if (metrics)
+        record(metrics->epoch(summary, c.steps));
+      return Status::success();
     };
     return train(*model, *trainLoader, *valLoader, state, progress, hook,
                  stepHook);

@@ -146,6 +146,17 @@ class Weights(unittest.TestCase):
         for part in (path, "'fc.weight' has shape [3, 3]", "unexpected tensor 'extra'",
                      "missing tensor 'conv1.weight'"):
             self.assertIn(part, message)
+        # Nothing is copied unless everything can be: conv1.weight keeps
+        # its value when fc.bias is not numeric.
+        before = model.state_dict()["conv1.weight"].copy()
+        model.steps = 1
+        mixed = {k: v.numpy() for k, v in net.state_dict().items()}
+        mixed["conv1.weight"] = np.full_like(mixed["conv1.weight"], 7.0)
+        mixed["fc.bias"] = np.array(["a"] * 5)
+        with self.assertRaisesRegex(ValueError, "'fc.bias' is not numeric"):
+            model.load_state_dict(mixed)
+        np.testing.assert_array_equal(model.state_dict()["conv1.weight"], before)
+        self.assertEqual(model.steps, 1)
         with open(path, "wb") as f:
             f.write(b"\x0a\x00\x00\x00\x00\x00\x00\x00{not json}")
         with self.assertRaisesRegex(ValueError, "not JSON"):

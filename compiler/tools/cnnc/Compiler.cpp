@@ -243,9 +243,12 @@ bool drawWithGraphviz(const std::string &dotText, const std::string &format,
     error = "cannot create a temporary file";
     return false;
   }
+  // dot writes next to the destination, then the picture is renamed: a
+  // failed run leaves no half-written file.
+  const std::string partial = output + ".partial";
   bool ok = writeOutput(input.str().str(), dotText);
   if (ok) {
-    const std::string formatFlag = "-T" + format, outputFlag = "-o" + output;
+    const std::string formatFlag = "-T" + format, outputFlag = "-o" + partial;
     llvm::StringRef args[] = {*dot, formatFlag, outputFlag, input.str()};
     llvm::Optional<llvm::StringRef> redirects[] = {llvm::None, log.str(),
                                                    log.str()};
@@ -258,12 +261,16 @@ bool drawWithGraphviz(const std::string &dotText, const std::string &format,
               (message.empty() ? "" : ": " + message) +
               (text ? "\n" + (*text)->getBuffer().str() : "");
       ok = false;
+    } else if (std::error_code ec = llvm::sys::fs::rename(partial, output)) {
+      error = "cannot write '" + output + "': " + ec.message();
+      ok = false;
     }
   } else {
     error = "cannot write the graph";
   }
   llvm::sys::fs::remove(input);
   llvm::sys::fs::remove(log);
+  llvm::sys::fs::remove(partial);
   return ok;
 }
 

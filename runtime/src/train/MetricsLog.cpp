@@ -1,7 +1,9 @@
 #include "cnnc/train/MetricsLog.h"
 
+#include <algorithm>
 #include <cstdio>
-#include <sys/stat.h>
+#include <cstdlib>
+#include <sstream>
 
 namespace cnnc::rt {
 
@@ -19,18 +21,41 @@ std::string number(double value) {
 } // namespace
 
 Expected<MetricsLog> MetricsLog::open(const std::string &path,
-                                      int64_t everySteps, bool append) {
-  struct stat st;
-  const bool exists = ::stat(path.c_str(), &st) == 0;
-  std::ofstream file(path, append && exists ? std::ios::app : std::ios::trunc);
+                                      int64_t everySteps,
+                                      std::optional<int64_t> resumedAfter) {
+  std::string kept = std::string(kMetricsHeader) + "\n";
+  if (resumedAfter) {
+    std::ifstream old(path);
+    std::string line;
+    if (old && std::getline(old, line)) {
+      if (line != kMetricsHeader)
+        return Error(path + ": not a metrics file of `cnnc train --metrics` "
+                            "(its first line is not the header); give "
+                            "another --metrics file");
+      while (std::getline(old, line)) {
+        // kind,epoch,step,...: rows of steps after the checkpoint, and a
+        // last line an interrupted write left unfinished, go.
+        std::istringstream fields(line);
+        std::string kind, epoch, step;
+        if (!std::getline(fields, kind, ',') ||
+            !std::getline(fields, epoch, ',') ||
+            !std::getline(fields, step, ',') ||
+            std::count(line.begin(), line.end(), ',') != 9)
+          continue;
+        char *end = nullptr;
+        long long at = std::strtoll(step.c_str(), &end, 10);
+        if (end && *end == '\0' && at <= *resumedAfter)
+          kept += line + "\n";
+      }
+    }
+  }
+  std::ofstream file(path, std::ios::trunc);
   if (!file)
     return Error("cannot write the metrics file '" + path + "'");
   MetricsLog log(std::move(file), path, everySteps);
-  if (!(append && exists)) {
-    log.file_ << kMetricsHeader << "\n";
-    if (Status s = log.written(); !s)
-      return s.error();
-  }
+  log.file_ << kept;
+  if (Status s = log.written(); !s)
+    return s.error();
   return log;
 }
 

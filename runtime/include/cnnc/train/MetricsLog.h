@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <optional>
 #include <string>
 
 namespace cnnc::rt {
@@ -23,10 +24,13 @@ extern const char kMetricsHeader[];
 
 class MetricsLog {
 public:
-  // Opens `path` anew, or, when `append` (a resumed run) and the file
-  // exists, after its rows. `everySteps` 0 writes epoch rows only.
+  // Opens `path` anew; or, for a run resumed after step `resumedAfter`,
+  // keeps the rows of an existing file up to that step (those an
+  // interrupted run wrote after its last checkpoint are dropped: the
+  // resumed run writes them again) and adds after them. A file that is not
+  // such a metrics file is an error. `everySteps` 0 writes epoch rows only.
   static Expected<MetricsLog> open(const std::string &path, int64_t everySteps,
-                                   bool append);
+                                   std::optional<int64_t> resumedAfter);
 
   Status step(const StepRecord &record);
   Status epoch(const EpochSummary &summary, int64_t steps);

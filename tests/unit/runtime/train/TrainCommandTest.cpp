@@ -447,7 +447,13 @@ TEST_F(TrainCommandTest, MetricsHoldStepAndEpochRowsAndResumeAppends) {
   std::snprintf(loss, sizeof loss, "train loss %.4f", std::stod(rows[3][5]));
   EXPECT_TRUE(contains(r.out, loss)) << loss << "\n" << r.out;
 
-  // A resumed run adds its rows after the first run's.
+  // A resumed run adds its rows after the first run's; rows an interrupted
+  // run wrote after its checkpoint (step 30 here), and an unfinished line,
+  // are dropped.
+  {
+    std::ofstream more(path("m.csv"), std::ios::app);
+    more << "step,3,30,2.5,0.025,0.1,,,100,1\nstep,3,3";
+  }
   CommandResult resumed =
       runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("w.safetensors"),
                 "--resume", path("w.ckpt.safetensors"), "--epochs", "3",
@@ -458,6 +464,18 @@ TEST_F(TrainCommandTest, MetricsHoldStepAndEpochRowsAndResumeAppends) {
   EXPECT_EQ(more[rows.size()][2], "25");
   EXPECT_EQ(more.back()[0], "epoch");
   EXPECT_EQ(more.back()[2], "36");
+
+  // Resuming into a file that is not a metrics file is refused.
+  {
+    std::ofstream other(path("other.csv"));
+    other << "a,b\n1,2\n";
+  }
+  CommandResult refused =
+      runTrain({CNNC_FAKE_MODEL, "--data", data_, "-o", path("w2.safetensors"),
+                "--resume", path("w.ckpt.safetensors"), "--epochs", "4",
+                "--metrics", path("other.csv")});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_TRUE(contains(refused.err, "not a metrics file")) << refused.err;
 }
 
 TEST_F(TrainCommandTest, MetricsEveryNeedsAMetricsFile) {
