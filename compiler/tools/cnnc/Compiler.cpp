@@ -9,6 +9,8 @@
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
 #include "cnnc/driver/Summary.h"
+#include "cnnc/Safetensors.h"
+#include "cnnc/onnx/OnnxImport.h"
 
 #include "cnn/CnnPasses.h"
 #include "cnn/ShapeRules.h"
@@ -23,6 +25,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -324,6 +327,81 @@ int graphCommand(const std::vector<std::string> &args) {
   return 0;
 }
 
+int importCommand(const std::vector<std::string> &args) {
+  const char *usage = "usage: cnnc import MODEL.onnx -o NET.yaml "
+                      "[--weights W.safetensors] [--name NAME]";
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    std::cout << usage
+              << "\nWrites the ONNX model as a network YAML file (and, with "
+                 "--weights, its initializers as a safetensors file under "
+                 "their names, in PyTorch's layouts). See docs/onnx.md.\n";
+    return 0;
+  }
+  std::string input, output, weightsPath, name;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const bool hasValue = i + 1 < args.size();
+    if (args[i] == "-o" && hasValue)
+      output = args[++i];
+    else if (args[i] == "--weights" && hasValue)
+      weightsPath = args[++i];
+    else if (args[i] == "--name" && hasValue)
+      name = args[++i];
+    else if (!args[i].empty() && args[i][0] == '-')
+      return usageError("unknown option or missing value '" + args[i] +
+                        "'\n" + usage);
+    else if (input.empty())
+      input = args[i];
+    else
+      return usageError(usage);
+  }
+  if (input.empty() || output.empty())
+    return usageError(usage);
+  if (name.empty()) {
+    name = llvm::sys::path::stem(input).str();
+    std::replace_if(
+        name.begin(), name.end(),
+        [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); },
+        '_');
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])))
+      name = "net_" + name;
+  }
+  auto bytes = llvm::MemoryBuffer::getFile(input, /*IsText=*/false);
+  if (!bytes) {
+    std::cerr << "cnnc: error: cannot read '" << input
+              << "': " << bytes.getError().message() << "\n";
+    return 1;
+  }
+  cnnc::OnnxImport imported;
+  std::vector<std::string> errors;
+  if (!cnnc::importOnnx((*bytes)->getBuffer().str(), input, name, imported,
+                        errors)) {
+    for (const std::string &e : errors)
+      std::cerr << "cnnc: error: " << e << "\n";
+    return 1;
+  }
+  if (!writeOutput(output, imported.yaml))
+    return 1;
+  if (!weightsPath.empty())
+    if (cnnc::rt::Status s = cnnc::rt::writeSafetensors(
+            weightsPath, imported.weights,
+            {{"format", "pt"}, {"network", name}, {"source", input}});
+        !s) {
+      std::cerr << "cnnc: error: " << s.message() << "\n";
+      return 1;
+    }
+  // What was written must be a network cnnc reads.
+  cnnc::Frontend frontend;
+  if (!frontend.load(output)) {
+    std::cerr << "cnnc: error: the network written to '" << output
+              << "' does not import (a cnnc bug: please report it)\n";
+    return 1;
+  }
+  std::cout << "wrote " << output << " (" << imported.weights.size()
+            << " tensors" << (weightsPath.empty() ? "" : " in " + weightsPath)
+            << ")\n";
+  return 0;
+}
+
 int summaryCommand(const std::vector<std::string> &args) {
   const char *usage =
       "usage: cnnc summary NET.yaml|NET.mlir [--batch N] [--target T]";
@@ -430,6 +508,8 @@ extern "C" int cnnc_compiler_main(int argc, char **argv) {
     return summaryCommand({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "graph")
     return graphCommand({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "import")
+    return importCommand({args.begin() + 1, args.end()});
   return compileCommand(args);
 }
 

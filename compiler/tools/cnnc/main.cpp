@@ -28,6 +28,7 @@ const char *const kUsage = R"(usage:
   cnnc summary NET.yaml|NET.mlir [--batch N] [--target T]
   cnnc graph NET.yaml|NET.mlir -o NET.svg|NET.png|NET.pdf|NET.dot
                     [--left-to-right]
+  cnnc import MODEL.onnx -o NET.yaml [--weights W.safetensors] [--name NAME]
   cnnc init NET.so -o W.safetensors [--seed N]
   cnnc run NET.so --weights W.safetensors --input X.npy -o Y.npy [--threads T]
   cnnc train NET.so --data SPEC [--val-data SPEC | --val-split F]
@@ -150,7 +151,7 @@ int main(int argc, char **argv) {
   if (command == "check-grad")
     return rt::runCheckGradCommand(rest, std::cout, std::cerr,
                                    lazyCompilerHooks());
-  // The compile form, `summary` and `graph`.
+  // The compile form, `summary`, `graph` and `import`.
   rt::Expected<tools::CompilerLibrary> compiler = tools::loadCompilerLibrary();
   if (!compiler) {
     std::cerr << "cnnc: error: " << compiler.message() << "\n";

@@ -1,0 +1,740 @@
+#include "cnnc/onnx/OnnxImport.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+namespace cnnc {
+namespace {
+
+using rt::DType;
+using rt::Tensor;
+
+/// One layer of the network to write: its YAML kind and arguments, the
+/// prefix of its parameters' names, and the ONNX values it reads and writes.
+struct Layer {
+  std::string kind;
+  std::vector<std::pair<std::string, std::string>> args;
+  std::string name;                // "layer1.0.conv1"; "" without parameters
+  std::vector<std::string> inputs; // value names; an add has two
+  std::string output;
+  bool linearWithoutBias = false;  // a MatMul waiting for its Add
+};
+
+std::string listText(const std::vector<int64_t> &values) {
+  std::string s = "[";
+  for (size_t i = 0; i < values.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(values[i]);
+  return s + "]";
+}
+
+/// An int or [h, w], as PyTorch writes either.
+std::string pairText(const std::vector<int64_t> &values) {
+  if (values.size() == 2 && values[0] == values[1])
+    return std::to_string(values[0]);
+  return listText(values);
+}
+
+std::string realText(double value) {
+  std::ostringstream os;
+  os.precision(9);
+  os << value;
+  return os.str();
+}
+
+bool isIdentifier(const std::string &s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+/// The components of a dotted name, each a layer name or an index.
+std::vector<std::string> components(const std::string &name) {
+  std::vector<std::string> parts;
+  std::stringstream ss(name);
+  for (std::string part; std::getline(ss, part, '.');)
+    parts.push_back(part);
+  return parts;
+}
+
+bool isIndex(const std::string &s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+/// Whether every component is an identifier or an index, the first an
+/// identifier: a name the YAML rebuilds with nested sequential groups.
+bool isStateDictPrefix(const std::string &name) {
+  std::vector<std::string> parts = components(name);
+  return !parts.empty() && isIdentifier(parts.front()) &&
+         std::all_of(parts.begin(), parts.end(), [](const std::string &p) {
+           return isIdentifier(p) || isIndex(p);
+         });
+}
+
+class Importer {
+public:
+  Importer(const onnx::GraphProto &graph, std::vector<std::string> &errors)
+      : graph(graph), errors(errors) {}
+
+  bool run(const std::string &name, OnnxImport &result);
+
+private:
+  const onnx::GraphProto &graph;
+  std::vector<std::string> &errors;
+  std::map<std::string, const onnx::TensorProto *> constants;
+  std::vector<std::unique_ptr<onnx::TensorProto>> ownedConstants;
+  std::map<std::string, std::string> aliases; // Identity outputs
+  std::string inputValue;
+  std::vector<int64_t> inputShape;
+  std::vector<Layer> layers;
+  std::map<std::string, int> producer; // value -> index into layers
+  rt::TensorMap weights;
+  int generated = 0;
+
+  std::string resolve(const std::string &value) const {
+    auto it = aliases.find(value);
+    return it == aliases.end() ? value : it->second;
+  }
+  // Values written by nodes that failed: their readers say nothing more.
+  std::set<std::string> failed;
+  void fail(const onnx::NodeProto &node, const std::string &why) {
+    errors.push_back("node '" + node.name() + "' (" + node.op_type() +
+                     "): " + why);
+    for (const std::string &out : node.output())
+      failed.insert(out);
+  }
+  const onnx::AttributeProto *attribute(const onnx::NodeProto &node,
+                                        const std::string &name) const {
+    for (const onnx::AttributeProto &a : node.attribute())
+      if (a.name() == name)
+        return &a;
+    return nullptr;
+  }
+  std::vector<int64_t> ints(const onnx::NodeProto &node,
+                            const std::string &name,
+                            std::vector<int64_t> otherwise) const {
+    const onnx::AttributeProto *a = attribute(node, name);
+    return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end())
+             : otherwise;
+  }
+  int64_t integer(const onnx::NodeProto &node, const std::string &name,
+                  int64_t otherwise) const {
+    const onnx::AttributeProto *a = attribute(node, name);
+    return a ? a->i() : otherwise;
+  }
+  double real(const onnx::NodeProto &node, const std::string &name,
+              double otherwise) const {
+    const onnx::AttributeProto *a = attribute(node, name);
+    return a ? a->f() : otherwise;
+  }
+
+  bool tensorOf(const onnx::TensorProto &t, Tensor &out, std::string &why);
+  const onnx::TensorProto *constant(const std::string &value) const {
+    auto it = constants.find(value);
+    return it == constants.end() ? nullptr : it->second;
+  }
+  /// The layer's name from its weight's initializer ("conv1.weight" ->
+  /// "conv1"), or a new one; the parameters are stored under it.
+  std::string layerName(const std::string &weight, const std::string &kind);
+  bool addParameter(const onnx::NodeProto &node, const std::string &value,
+                    const std::string &name, Tensor *copy = nullptr);
+  bool padding(const onnx::NodeProto &node, size_t rank,
+               std::vector<int64_t> &pads);
+
+  void convert(const onnx::NodeProto &node);
+  void add(Layer layer) {
+    producer[layer.output] = static_cast<int>(layers.size());
+    layers.push_back(std::move(layer));
+  }
+  std::string emit(const std::string &name);
+};
+
+bool Importer::tensorOf(const onnx::TensorProto &t, Tensor &out,
+                        std::string &why) {
+  std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
+  if (t.data_type() != onnx::TensorProto::FLOAT) {
+    why = "tensor '" + t.name() + "' is not float32";
+    return false;
+  }
+  rt::Expected<Tensor> created = Tensor::create(DType::F32, dims, "tensor '" + t.name() + "'");
+  if (!created) {
+    why = created.message();
+    return false;
+  }
+  out = std::move(*created);
+  const size_t count = static_cast<size_t>(out.numElements());
+  if (t.has_raw_data()) {
+    if (t.raw_data().size() != count * sizeof(float)) {
+      why = "tensor '" + t.name() + "' has " +
+            std::to_string(t.raw_data().size()) + " bytes for shape " +
+            rt::shapeToString(dims);
+      return false;
+    }
+    std::memcpy(out.f32(), t.raw_data().data(), count * sizeof(float));
+  } else if (static_cast<size_t>(t.float_data_size()) == count) {
+    std::copy(t.float_data().begin(), t.float_data().end(), out.f32());
+  } else {
+    why = "tensor '" + t.name() + "' has no data (external data is not read)";
+    return false;
+  }
+  return true;
+}
+
+std::string Importer::layerName(const std::string &weight,
+                                const std::string &kind) {
+  for (const char *suffix : {".weight", ".running_mean"}) {
+    const std::string s = suffix;
+    if (weight.size() > s.size() &&
+        weight.compare(weight.size() - s.size(), s.size(), s) == 0) {
+      std::string prefix = weight.substr(0, weight.size() - s.size());
+      if (isStateDictPrefix(prefix))
+        return prefix;
+    }
+  }
+  return kind + "_" + std::to_string(++generated);
+}
+
+bool Importer::addParameter(const onnx::NodeProto &node,
+                            const std::string &value, const std::string &name,
+                            Tensor *copy) {
+  const onnx::TensorProto *t = constant(value);
+  if (!t) {
+    fail(node, "'" + value + "' is not a constant (an initializer): cnnc "
+                             "learns its parameters itself");
+    return false;
+  }
+  Tensor tensor;
+  std::string why;
+  if (!tensorOf(*t, tensor, why)) {
+    fail(node, why);
+    return false;
+  }
+  if (copy)
+    *copy = tensor;
+  weights.insert_or_assign(name, std::move(tensor));
+  return true;
+}
+
+bool Importer::padding(const onnx::NodeProto &node, size_t rank,
+                       std::vector<int64_t> &pads) {
+  if (const onnx::AttributeProto *a = attribute(node, "auto_pad");
+      a && a->s() != "NOTSET") {
+    fail(node, "auto_pad " + a->s() + " (cnnc reads explicit pads)");
+    return false;
+  }
+  std::vector<int64_t> all = ints(node, "pads", std::vector<int64_t>(2 * rank, 0));
+  if (all.size() != 2 * rank) {
+    fail(node, "pads " + listText(all));
+    return false;
+  }
+  pads.assign(all.begin(), all.begin() + rank);
+  if (!std::equal(pads.begin(), pads.end(), all.begin() + rank)) {
+    fail(node, "asymmetric pads " + listText(all) +
+                   " (PyTorch's padding is the same on both sides)");
+    return false;
+  }
+  return true;
+}
+
+void Importer::convert(const onnx::NodeProto &node) {
+  const std::string &op = node.op_type();
+  if (node.output_size() < 1) {
+    fail(node, "no output");
+    return;
+  }
+  Layer layer;
+  layer.output = node.output(0);
+  auto data = [&](int i) { return resolve(node.input(i)); };
+  if (op == "Identity" || op == "Dropout") {
+    // Dropout in an exported inference graph is the identity.
+    if (op == "Dropout" && integer(node, "training_mode", 0) != 0) {
+      fail(node, "a training-mode dropout");
+      return;
+    }
+    // torch.onnx.export shares equal initializers through Identity nodes:
+    // the output keeps its own (state_dict) name.
+    if (const onnx::TensorProto *t = constant(node.input(0)))
+      constants[node.output(0)] = t;
+    else
+      aliases[node.output(0)] = data(0);
+    return;
+  }
+  if (op == "Constant") {
+    const onnx::AttributeProto *value = attribute(node, "value");
+    if (!value || !value->has_t()) {
+      fail(node, "a constant without a tensor value");
+      return;
+    }
+    auto owned = std::make_unique<onnx::TensorProto>(value->t());
+    owned->set_name(node.output(0));
+    constants[node.output(0)] = owned.get();
+    ownedConstants.push_back(std::move(owned));
+    return;
+  }
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
+    layer.kind = op == "Relu" ? "relu" : op == "Sigmoid" ? "sigmoid" : "tanh";
+    layer.inputs = {data(0)};
+  } else if (op == "Conv") {
+    if (node.input_size() < 2) {
+      fail(node, "no weight");
+      return;
+    }
+    layer.kind = "conv2d";
+    layer.name = layerName(node.input(1), "conv");
+    Tensor w;
+    if (!addParameter(node, node.input(1), layer.name + ".weight", &w))
+      return;
+    if (w.rank() != 4) {
+      fail(node, "a weight of shape " + rt::shapeToString(w.shape()) +
+                     " (cnnc's convolutions are 2-D)");
+      return;
+    }
+    std::vector<int64_t> pads;
+    if (!padding(node, 2, pads))
+      return;
+    layer.args = {
+        {"out_channels", std::to_string(w.shape()[0])},
+        {"kernel_size", pairText({w.shape()[2], w.shape()[3]})}};
+    std::vector<int64_t> stride = ints(node, "strides", {1, 1}),
+                         dilation = ints(node, "dilations", {1, 1});
+    if (stride != std::vector<int64_t>{1, 1})
+      layer.args.push_back({"stride", pairText(stride)});
+    if (pads != std::vector<int64_t>{0, 0})
+      layer.args.push_back({"padding", pairText(pads)});
+    if (dilation != std::vector<int64_t>{1, 1})
+      layer.args.push_back({"dilation", pairText(dilation)});
+    if (int64_t groups = integer(node, "group", 1); groups != 1)
+      layer.args.push_back({"groups", std::to_string(groups)});
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      if (!addParameter(node, node.input(2), layer.name + ".bias"))
+        return;
+    } else {
+      layer.args.push_back({"bias", "false"});
+    }
+    layer.inputs = {data(0)};
+  } else if (op == "MaxPool" || op == "AveragePool") {
+    layer.kind = op == "MaxPool" ? "maxpool2d" : "avgpool2d";
+    std::vector<int64_t> kernel = ints(node, "kernel_shape", {});
+    std::vector<int64_t> pads;
+    if (kernel.size() != 2 || !padding(node, 2, pads)) {
+      if (kernel.size() != 2)
+        fail(node, "kernel_shape " + listText(kernel) + " (2-D pooling only)");
+      return;
+    }
+    // ONNX's strides default to 1, PyTorch's to the kernel: always written.
+    layer.args = {{"kernel_size", pairText(kernel)},
+                  {"stride", pairText(ints(node, "strides", {1, 1}))}};
+    if (pads != std::vector<int64_t>{0, 0})
+      layer.args.push_back({"padding", pairText(pads)});
+    if (std::vector<int64_t> d = ints(node, "dilations", {1, 1});
+        d != std::vector<int64_t>{1, 1}) {
+      if (op != "MaxPool") {
+        fail(node, "a dilated average pooling");
+        return;
+      }
+      layer.args.push_back({"dilation", pairText(d)});
+    }
+    if (integer(node, "ceil_mode", 0))
+      layer.args.push_back({"ceil_mode", "true"});
+    if (op == "AveragePool")
+      layer.args.push_back(
+          {"count_include_pad",
+           integer(node, "count_include_pad", 0) ? "true" : "false"});
+    layer.inputs = {data(0)};
+  } else if (op == "GlobalAveragePool") {
+    layer.kind = "adaptive_avgpool2d";
+    layer.args = {{"output_size", "1"}};
+    layer.inputs = {data(0)};
+  } else if (op == "Flatten" || op == "Reshape") {
+    if (op == "Flatten" && integer(node, "axis", 1) != 1) {
+      fail(node, "flatten from axis " +
+                     std::to_string(integer(node, "axis", 1)) +
+                     " (cnnc flattens from 1)");
+      return;
+    }
+    if (op == "Reshape") {
+      const onnx::TensorProto *shape =
+          node.input_size() > 1 ? constant(node.input(1)) : nullptr;
+      std::vector<int64_t> dims;
+      if (shape && shape->data_type() == onnx::TensorProto::INT64) {
+        if (shape->has_raw_data()) {
+          dims.resize(shape->raw_data().size() / sizeof(int64_t));
+          std::memcpy(dims.data(), shape->raw_data().data(),
+                      dims.size() * sizeof(int64_t));
+        } else {
+          dims.assign(shape->int64_data().begin(), shape->int64_data().end());
+        }
+      }
+      if (dims.size() != 2 || dims[1] != -1) {
+        fail(node, "a reshape to " + listText(dims) +
+                       " (cnnc reads a reshape to [N, -1] as flatten)");
+        return;
+      }
+    }
+    layer.kind = "flatten";
+    layer.inputs = {data(0)};
+  } else if (op == "Gemm" || op == "MatMul") {
+    const bool gemm = op == "Gemm";
+    if (gemm && (integer(node, "transA", 0) != 0 ||
+                 real(node, "alpha", 1.0) != 1.0 ||
+                 real(node, "beta", 1.0) != 1.0)) {
+      fail(node, "transA, alpha or beta other than PyTorch's Linear writes");
+      return;
+    }
+    layer.kind = "linear";
+    layer.name = layerName(node.input(1), "fc");
+    Tensor w;
+    if (!addParameter(node, node.input(1), layer.name + ".weight", &w))
+      return;
+    if (w.rank() != 2) {
+      fail(node, "a weight of shape " + rt::shapeToString(w.shape()));
+      return;
+    }
+    // PyTorch's Linear keeps [out, in]; MatMul and Gemm without transB
+    // multiply by [in, out].
+    if (!gemm || integer(node, "transB", 0) == 0) {
+      Tensor t(DType::F32, {w.shape()[1], w.shape()[0]});
+      for (int64_t i = 0; i < w.shape()[0]; ++i)
+        for (int64_t o = 0; o < w.shape()[1]; ++o)
+          t.f32()[o * w.shape()[0] + i] = w.f32()[i * w.shape()[1] + o];
+      weights.insert_or_assign(layer.name + ".weight", t);
+      w = std::move(t);
+    }
+    layer.args = {{"out_features", std::to_string(w.shape()[0])}};
+    if (gemm && node.input_size() > 2 && !node.input(2).empty()) {
+      if (!addParameter(node, node.input(2), layer.name + ".bias"))
+        return;
+    } else if (gemm) {
+      layer.args.push_back({"bias", "false"});
+    } else {
+      layer.linearWithoutBias = true; // an Add may follow with the bias
+    }
+    layer.inputs = {data(0)};
+  } else if (op == "BatchNormalization") {
+    if (node.input_size() != 5) {
+      fail(node, "expected 5 inputs");
+      return;
+    }
+    layer.kind = "batchnorm2d";
+    layer.name = layerName(node.input(3), "bn");
+    const char *names[] = {".weight", ".bias", ".running_mean",
+                           ".running_var"};
+    for (int i = 0; i < 4; ++i)
+      if (!addParameter(node, node.input(i + 1), layer.name + names[i]))
+        return;
+    const double eps = real(node, "epsilon", 1e-5);
+    const double momentum = 1.0 - real(node, "momentum", 0.9);
+    if (std::fabs(eps - 1e-5) > 1e-12)
+      layer.args.push_back({"eps", realText(eps)});
+    if (std::fabs(momentum - 0.1) > 1e-6)
+      layer.args.push_back({"momentum", realText(momentum)});
+    layer.inputs = {data(0)};
+  } else if (op == "Add") {
+    std::string a = data(0), b = data(1);
+    if (constant(a))
+      std::swap(a, b);
+    if (constant(b)) {
+      // MatMul + Add: a Linear layer's bias.
+      auto it = producer.find(a);
+      if (it == producer.end() || !layers[it->second].linearWithoutBias) {
+        fail(node, "an Add of a constant that is not a MatMul's bias");
+        return;
+      }
+      Layer &linear = layers[it->second];
+      if (!addParameter(node, b, linear.name + ".bias"))
+        return;
+      linear.linearWithoutBias = false;
+      aliases[node.output(0)] = a;
+      return;
+    }
+    layer.kind = "add";
+    layer.inputs = {a, b};
+  } else {
+    fail(node, "no cnnc layer for this operator (cnnc imports Conv, Relu, "
+               "Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, "
+               "Flatten, Reshape to 2-D, Gemm, MatMul + Add, "
+               "BatchNormalization and Add)");
+    return;
+  }
+  for (const std::string &in : layer.inputs)
+    if (in != inputValue && !producer.count(in)) {
+      if (failed.count(in))
+        failed.insert(layer.output);
+      else
+        fail(node, "reads '" + in + "', which no imported node writes");
+      return;
+    }
+  add(std::move(layer));
+}
+
+/// The nested groups of the YAML: a list of members, each a layer or a
+/// group, in the order of their first layer.
+struct Group {
+  std::string component; // its name in its parent ("layer1", "0")
+  Group *parent = nullptr;
+  std::vector<std::pair<int, Group *>> members; // layer index, or a group
+  std::map<std::string, std::unique_ptr<Group>> children;
+  std::string input;  // the value it reads from outside
+  std::string output; // its last member's output
+};
+
+class Emitter {
+public:
+  Emitter(const std::vector<Layer> &layers, const std::string &inputValue,
+          std::vector<std::string> &errors)
+      : layers(layers), inputValue(inputValue), errors(errors) {}
+
+  std::string write(Group &root) {
+    std::ostringstream os;
+    writeList(os, root, 0);
+    return os.str();
+  }
+
+  const std::vector<Layer> &layers;
+  const std::string &inputValue;
+  std::vector<std::string> &errors;
+
+private:
+  /// value -> the name of the node of a list that writes it.
+  using Names = std::map<std::string, std::string>;
+
+  /// How a member of `group` refers to value `v`: "" for the default
+  /// (the previous member's output, or the group's input for the first).
+  std::string reference(const Group &group, const Names &nodeNames,
+                        const std::string &v, const std::string &previous) {
+    if (v == previous)
+      return "";
+    if (v == group.input)
+      return "input";
+    auto it = nodeNames.find(v);
+    if (it == nodeNames.end()) {
+      errors.push_back("value '" + v + "' crosses the nested groups in a way "
+                       "the YAML cannot name");
+      return "input";
+    }
+    return it->second;
+  }
+
+  void writeList(std::ostream &os, Group &group, int depth) {
+    std::string indent(2 * depth, ' ');
+    std::string previous = group.input;
+    size_t position = 0;
+    Names nodeNames; // this list's own: a group's output is also its last
+                     // member's
+    // Every member's name first: inputs refer to them.
+    for (auto &[index, child] : group.members) {
+      const std::string out = index >= 0 ? layers[index].output : child->output;
+      nodeNames[out] = memberName(index, child, position++);
+    }
+    for (auto &[index, child] : group.members) {
+      const std::string name = nodeNames[index >= 0 ? layers[index].output
+                                                    : child->output];
+      const bool indexed = isIndex(name);
+      if (index < 0) {
+        os << indent << "- sequential:\n";
+        if (!indexed)
+          os << indent << "    name: " << name << "\n";
+        if (std::string ref =
+                reference(group, nodeNames, child->input, previous);
+            !ref.empty())
+          os << indent << "    input: " << ref << "\n";
+        os << indent << "    layers:\n";
+        writeList(os, *child, depth + 3);
+        previous = child->output;
+      } else {
+        const Layer &layer = layers[index];
+        os << indent << "- " << layer.kind << ": {";
+        bool first = true;
+        auto arg = [&](const std::string &k, const std::string &v) {
+          os << (first ? "" : ", ") << k << ": " << v;
+          first = false;
+        };
+        if (!indexed)
+          arg("name", name);
+        if (layer.kind == "add") {
+          // Both named: no default input.
+          arg("inputs", "[" +
+                            reference(group, nodeNames, layer.inputs[0], "") +
+                            ", " +
+                            reference(group, nodeNames, layer.inputs[1], "") +
+                            "]");
+        } else if (std::string ref = reference(group, nodeNames,
+                                               layer.inputs[0], previous);
+                   !ref.empty()) {
+          arg("input", ref);
+        }
+        for (const auto &[k, v] : layer.args)
+          arg(k, v);
+        os << "}\n";
+        previous = layer.output;
+      }
+    }
+  }
+
+  /// A member's node name: its parameters' last component, its index in a
+  /// group named by index, or a generated one.
+  std::string memberName(int index, Group *child, size_t position) {
+    if (child)
+      return child->component;
+    const Layer &layer = layers[index];
+    if (!layer.name.empty()) {
+      std::string last = components(layer.name).back();
+      if (isIndex(last) && last != std::to_string(position))
+        errors.push_back("layer '" + layer.name + "' is at position " +
+                         std::to_string(position) +
+                         " of its group, so the YAML cannot give it its name");
+      return last;
+    }
+    return layer.kind + "_" + std::to_string(index);
+  }
+};
+
+bool Importer::run(const std::string &name, OnnxImport &result) {
+  for (const onnx::TensorProto &t : graph.initializer())
+    constants[t.name()] = &t;
+  // The network's input: the graph input that is not an initializer.
+  for (const onnx::ValueInfoProto &in : graph.input()) {
+    if (constants.count(in.name()))
+      continue;
+    if (!inputValue.empty()) {
+      errors.push_back("the graph has more than one input ('" + inputValue +
+                       "', '" + in.name() + "'); cnnc networks have one");
+      return false;
+    }
+    inputValue = in.name();
+    const auto &dims = in.type().tensor_type().shape().dim();
+    for (int i = 1; i < dims.size(); ++i) {
+      if (!dims[i].has_dim_value() || dims[i].dim_value() < 1) {
+        errors.push_back("input '" + in.name() + "' has no fixed size in "
+                         "dimension " + std::to_string(i));
+        return false;
+      }
+      inputShape.push_back(dims[i].dim_value());
+    }
+  }
+  if (inputValue.empty()) {
+    errors.push_back("the graph has no input");
+    return false;
+  }
+  for (const onnx::NodeProto &node : graph.node())
+    convert(node);
+  if (!errors.empty())
+    return false;
+  if (graph.output_size() != 1) {
+    errors.push_back("the graph has " + std::to_string(graph.output_size()) +
+                     " outputs; cnnc networks have one (the logits)");
+    return false;
+  }
+  const std::string output = resolve(graph.output(0).name());
+  if (!producer.count(output) || producer[output] + 1 != int(layers.size())) {
+    errors.push_back("the graph's output '" + output +
+                     "' is not written by its last imported node");
+    return false;
+  }
+  for (Layer &layer : layers)
+    if (layer.linearWithoutBias) // a MatMul without an Add
+      layer.args.push_back({"bias", "false"});
+
+  // Groups: a layer with parameters goes where its name says; one without
+  // joins its first input's producer's group.
+  Group root;
+  root.input = inputValue;
+  std::vector<Group *> groupOf(layers.size(), &root);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Layer &layer = layers[i];
+    Group *group = &root;
+    if (!layer.name.empty()) {
+      std::vector<std::string> parts = components(layer.name);
+      for (size_t k = 0; k + 1 < parts.size(); ++k) {
+        auto &child = group->children[parts[k]];
+        if (!child) {
+          child = std::make_unique<Group>();
+          child->component = parts[k];
+          child->parent = group;
+          group->members.push_back({-1, child.get()});
+        }
+        group = child.get();
+      }
+    } else if (auto it = producer.find(layer.inputs[0]); it != producer.end()) {
+      group = groupOf[it->second];
+    }
+    groupOf[i] = group;
+    group->members.push_back({static_cast<int>(i), nullptr});
+  }
+  // A group's input is what its layers read from outside it, its output
+  // its last layer's.
+  auto inside = [&](const Group *g, int layer) {
+    for (const Group *p = groupOf[layer]; p; p = p->parent)
+      if (p == g)
+        return true;
+    return false;
+  };
+  std::function<void(Group &)> wire = [&](Group &g) {
+    for (auto &[c, child] : g.children)
+      wire(*child);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (&g == &root || !inside(&g, static_cast<int>(i)))
+        continue;
+      for (const std::string &in : layers[i].inputs) {
+        auto it = producer.find(in);
+        if (it != producer.end() && inside(&g, it->second))
+          continue;
+        if (g.input.empty())
+          g.input = in;
+        else if (g.input != in)
+          errors.push_back("group '" + g.component + "' reads two values "
+                           "from outside ('" + g.input + "', '" + in +
+                           "'); the YAML gives a group one input");
+      }
+      g.output = layers[i].output;
+    }
+  };
+  wire(root);
+  if (!errors.empty())
+    return false;
+
+  Emitter emitter(layers, inputValue, errors);
+  std::string body = emitter.write(root);
+  if (!errors.empty())
+    return false;
+  std::ostringstream yaml;
+  yaml << "# Imported by cnnc import. The parameters carry the ONNX "
+          "initializers' names.\n"
+       << "name: " << name << "\n"
+       << "input: " << listText(inputShape) << "\n"
+       << "layers:\n"
+       << body;
+  result.yaml = yaml.str();
+  result.weights = std::move(weights);
+  return true;
+}
+
+} // namespace
+
+bool importOnnx(const std::string &bytes, const std::string &path,
+                const std::string &name, OnnxImport &result,
+                std::vector<std::string> &errors) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes)) {
+    errors.push_back(path + ": not an ONNX model (protobuf could not parse it)");
+    return false;
+  }
+  std::vector<std::string> found;
+  bool ok = Importer(model.graph(), found).run(name, result);
+  for (const std::string &e : found)
+    errors.push_back(path + ": " + e);
+  return ok && errors.empty();
+}
+
+} // namespace cnnc
