@@ -9,6 +9,8 @@ packages=(
   libhalide14-0-dev
   libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev libjpeg-dev
   libgtest-dev
+  # cnnc import: Debian's ONNX library and the protobuf it is built on.
+  libonnx-dev libprotobuf-dev
   # scripts/fuzz.sh: libFuzzer, ASan and UBSan (the test suite runs each
   # harness briefly when they are installed).
   clang-14 libclang-rt-14-dev

@@ -25,7 +25,7 @@ struct Layer {
   std::string name;                // "layer1.0.conv1"; "" without parameters
   std::vector<std::string> inputs; // value names; an add has two
   std::string output;
-  bool linearWithoutBias = false;  // a MatMul waiting for its Add
+  bool linearWithoutBias = false; // a MatMul waiting for its Add
 };
 
 std::string listText(const std::vector<int64_t> &values) {
@@ -82,6 +82,25 @@ bool isStateDictPrefix(const std::string &name) {
          });
 }
 
+/// The largest size the YAML front end takes (its kMaxDimension).
+constexpr int64_t kMaxValue = int64_t(1) << 20;
+
+/// The values of an INT64 constant (a Pad's pads, a Reshape's shape);
+/// empty for anything else.
+std::vector<int64_t> int64sOf(const onnx::TensorProto *t) {
+  std::vector<int64_t> values;
+  if (!t || t->data_type() != onnx::TensorProto::INT64)
+    return values;
+  if (t->has_raw_data()) {
+    values.resize(t->raw_data().size() / sizeof(int64_t));
+    std::memcpy(values.data(), t->raw_data().data(),
+                values.size() * sizeof(int64_t));
+  } else {
+    values.assign(t->int64_data().begin(), t->int64_data().end());
+  }
+  return values;
+}
+
 class Importer {
 public:
   Importer(const onnx::GraphProto &graph, std::vector<std::string> &errors)
@@ -95,12 +114,15 @@ private:
   std::map<std::string, const onnx::TensorProto *> constants;
   std::vector<std::unique_ptr<onnx::TensorProto>> ownedConstants;
   std::map<std::string, std::string> aliases; // Identity outputs
+  // Pad outputs: the padded value and the (height, width) padding.
+  std::map<std::string, std::pair<std::string, std::vector<int64_t>>> padded;
   std::string inputValue;
   std::vector<int64_t> inputShape;
   std::vector<Layer> layers;
   std::map<std::string, int> producer; // value -> index into layers
   rt::TensorMap weights;
   int generated = 0;
+  std::set<std::string> usedNames; // layers' parameter prefixes
 
   std::string resolve(const std::string &value) const {
     auto it = aliases.find(value);
@@ -140,6 +162,19 @@ private:
   }
 
   bool tensorOf(const onnx::TensorProto &t, Tensor &out, std::string &why);
+  /// A constant of the importer's own, under `name` (the parameter name
+  /// its readers take).
+  void addConstant(const onnx::TensorProto &t, const std::string &name) {
+    auto owned = std::make_unique<onnx::TensorProto>(t);
+    owned->set_name(name);
+    constants[name] = owned.get();
+    ownedConstants.push_back(std::move(owned));
+  }
+  /// The name a constant value's parameter takes.
+  std::string nameOf(const std::string &value) const {
+    const onnx::TensorProto *t = constant(value);
+    return t ? t->name() : value;
+  }
   const onnx::TensorProto *constant(const std::string &value) const {
     auto it = constants.find(value);
     return it == constants.end() ? nullptr : it->second;
@@ -151,6 +186,19 @@ private:
                     const std::string &name, Tensor *copy = nullptr);
   bool padding(const onnx::NodeProto &node, size_t rank,
                std::vector<int64_t> &pads);
+  /// Whether `values` (attribute or weight dims `what`) are `count` numbers
+  /// in [min, kMaxValue], as the YAML takes them; fails the node if not.
+  bool inRange(const onnx::NodeProto &node, const std::string &what,
+               const std::vector<int64_t> &values, size_t count, int64_t min) {
+    bool ok = values.size() == count;
+    for (int64_t v : values)
+      ok = ok && v >= min && v <= kMaxValue;
+    if (!ok)
+      fail(node, what + " " + listText(values) + ": expected " +
+                     std::to_string(count) + " numbers from " +
+                     std::to_string(min) + " to " + std::to_string(kMaxValue));
+    return ok;
+  }
 
   void convert(const onnx::NodeProto &node);
   void add(Layer layer) {
@@ -167,7 +215,8 @@ bool Importer::tensorOf(const onnx::TensorProto &t, Tensor &out,
     why = "tensor '" + t.name() + "' is not float32";
     return false;
   }
-  rt::Expected<Tensor> created = Tensor::create(DType::F32, dims, "tensor '" + t.name() + "'");
+  rt::Expected<Tensor> created =
+      Tensor::create(DType::F32, dims, "tensor '" + t.name() + "'");
   if (!created) {
     why = created.message();
     return false;
@@ -198,11 +247,17 @@ std::string Importer::layerName(const std::string &weight,
     if (weight.size() > s.size() &&
         weight.compare(weight.size() - s.size(), s.size(), s) == 0) {
       std::string prefix = weight.substr(0, weight.size() - s.size());
-      if (isStateDictPrefix(prefix))
+      // Two nodes sharing a weight are two layers: the second gets a name
+      // of its own (and its own copy of the weight).
+      if (isStateDictPrefix(prefix) && usedNames.insert(prefix).second)
         return prefix;
     }
   }
-  return kind + "_" + std::to_string(++generated);
+  std::string name;
+  do
+    name = kind + "_" + std::to_string(++generated);
+  while (!usedNames.insert(name).second);
+  return name;
 }
 
 bool Importer::addParameter(const onnx::NodeProto &node,
@@ -210,8 +265,9 @@ bool Importer::addParameter(const onnx::NodeProto &node,
                             Tensor *copy) {
   const onnx::TensorProto *t = constant(value);
   if (!t) {
-    fail(node, "'" + value + "' is not a constant (an initializer): cnnc "
-                             "learns its parameters itself");
+    fail(node, "'" + value +
+                   "' is not a constant (an initializer): cnnc "
+                   "learns its parameters itself");
     return false;
   }
   Tensor tensor;
@@ -233,11 +289,14 @@ bool Importer::padding(const onnx::NodeProto &node, size_t rank,
     fail(node, "auto_pad " + a->s() + " (cnnc reads explicit pads)");
     return false;
   }
-  std::vector<int64_t> all = ints(node, "pads", std::vector<int64_t>(2 * rank, 0));
+  std::vector<int64_t> all =
+      ints(node, "pads", std::vector<int64_t>(2 * rank, 0));
   if (all.size() != 2 * rank) {
     fail(node, "pads " + listText(all));
     return false;
   }
+  if (!inRange(node, "pads", all, 2 * rank, 0))
+    return false;
   pads.assign(all.begin(), all.begin() + rank);
   if (!std::equal(pads.begin(), pads.end(), all.begin() + rank)) {
     fail(node, "asymmetric pads " + listText(all) +
@@ -253,6 +312,31 @@ void Importer::convert(const onnx::NodeProto &node) {
     fail(node, "no output");
     return;
   }
+  // The inputs each operator reads (more are ignored or refused below).
+  static const std::map<std::string, int> kInputs = {{"Identity", 1},
+                                                     {"Dropout", 1},
+                                                     {"Constant", 0},
+                                                     {"Transpose", 1},
+                                                     {"Pad", 2},
+                                                     {"Relu", 1},
+                                                     {"Sigmoid", 1},
+                                                     {"Tanh", 1},
+                                                     {"Conv", 2},
+                                                     {"MaxPool", 1},
+                                                     {"AveragePool", 1},
+                                                     {"GlobalAveragePool", 1},
+                                                     {"Flatten", 1},
+                                                     {"Reshape", 2},
+                                                     {"Gemm", 2},
+                                                     {"MatMul", 2},
+                                                     {"BatchNormalization", 5},
+                                                     {"Add", 2}};
+  if (auto it = kInputs.find(op);
+      it != kInputs.end() && node.input_size() < it->second) {
+    fail(node, "expected at least " + std::to_string(it->second) +
+                   " inputs, got " + std::to_string(node.input_size()));
+    return;
+  }
   Layer layer;
   layer.output = node.output(0);
   auto data = [&](int i) { return resolve(node.input(i)); };
@@ -265,7 +349,7 @@ void Importer::convert(const onnx::NodeProto &node) {
     // torch.onnx.export shares equal initializers through Identity nodes:
     // the output keeps its own (state_dict) name.
     if (const onnx::TensorProto *t = constant(node.input(0)))
-      constants[node.output(0)] = t;
+      addConstant(*t, node.output(0));
     else
       aliases[node.output(0)] = data(0);
     return;
@@ -276,10 +360,60 @@ void Importer::convert(const onnx::NodeProto &node) {
       fail(node, "a constant without a tensor value");
       return;
     }
-    auto owned = std::make_unique<onnx::TensorProto>(value->t());
-    owned->set_name(node.output(0));
-    constants[node.output(0)] = owned.get();
-    ownedConstants.push_back(std::move(owned));
+    addConstant(value->t(), node.output(0));
+    return;
+  }
+  if (op == "Transpose" && constant(node.input(0))) {
+    // Linear without bias: torch writes MatMul(x, Transpose(weight)). The
+    // transposed weight keeps the weight's name.
+    const onnx::TensorProto &t = *constant(node.input(0));
+    if (t.dims_size() != 2 ||
+        ints(node, "perm", {1, 0}) != std::vector<int64_t>{1, 0}) {
+      fail(node, "a transpose other than of a matrix");
+      return;
+    }
+    Tensor w;
+    std::string why;
+    if (!tensorOf(t, w, why)) {
+      fail(node, why);
+      return;
+    }
+    onnx::TensorProto transposed = t;
+    transposed.clear_raw_data();
+    transposed.clear_float_data();
+    transposed.set_dims(0, t.dims(1));
+    transposed.set_dims(1, t.dims(0));
+    const int64_t rows = t.dims(0), cols = t.dims(1);
+    std::string raw(static_cast<size_t>(rows * cols) * sizeof(float), '\0');
+    float *out = reinterpret_cast<float *>(raw.data());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        out[c * rows + r] = w.f32()[r * cols + c];
+    transposed.set_raw_data(raw);
+    addConstant(transposed, t.name());
+    constants[node.output(0)] = constants[t.name()];
+    return;
+  }
+  if (op == "Pad") {
+    // torch writes avg_pool2d(padding=p) (count_include_pad) as a zero Pad
+    // before an unpadded AveragePool.
+    std::vector<int64_t> pads = int64sOf(constant(node.input(1)));
+    const onnx::AttributeProto *mode = attribute(node, "mode");
+    bool zero = true;
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      Tensor value;
+      std::string why;
+      const onnx::TensorProto *v = constant(node.input(2));
+      zero = v && tensorOf(*v, value, why) && value.numElements() == 1 &&
+             value.f32()[0] == 0.0f;
+    }
+    if (pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5] ||
+        pads[2] != pads[6] || pads[3] != pads[7] ||
+        (mode && mode->s() != "constant") || !zero) {
+      fail(node, "a padding other than zeros on both sides of H and W");
+      return;
+    }
+    padded[node.output(0)] = {data(0), {pads[2], pads[3]}};
     return;
   }
   if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
@@ -291,7 +425,7 @@ void Importer::convert(const onnx::NodeProto &node) {
       return;
     }
     layer.kind = "conv2d";
-    layer.name = layerName(node.input(1), "conv");
+    layer.name = layerName(nameOf(node.input(1)), "conv");
     Tensor w;
     if (!addParameter(node, node.input(1), layer.name + ".weight", &w))
       return;
@@ -301,20 +435,23 @@ void Importer::convert(const onnx::NodeProto &node) {
       return;
     }
     std::vector<int64_t> pads;
-    if (!padding(node, 2, pads))
-      return;
-    layer.args = {
-        {"out_channels", std::to_string(w.shape()[0])},
-        {"kernel_size", pairText({w.shape()[2], w.shape()[3]})}};
     std::vector<int64_t> stride = ints(node, "strides", {1, 1}),
                          dilation = ints(node, "dilations", {1, 1});
+    const int64_t groups = integer(node, "group", 1);
+    if (!inRange(node, "the weight's shape", w.shape(), 4, 1) ||
+        !padding(node, 2, pads) || !inRange(node, "strides", stride, 2, 1) ||
+        !inRange(node, "dilations", dilation, 2, 1) ||
+        !inRange(node, "group", {groups}, 1, 1))
+      return;
+    layer.args = {{"out_channels", std::to_string(w.shape()[0])},
+                  {"kernel_size", pairText({w.shape()[2], w.shape()[3]})}};
     if (stride != std::vector<int64_t>{1, 1})
       layer.args.push_back({"stride", pairText(stride)});
     if (pads != std::vector<int64_t>{0, 0})
       layer.args.push_back({"padding", pairText(pads)});
     if (dilation != std::vector<int64_t>{1, 1})
       layer.args.push_back({"dilation", pairText(dilation)});
-    if (int64_t groups = integer(node, "group", 1); groups != 1)
+    if (groups != 1)
       layer.args.push_back({"groups", std::to_string(groups)});
     if (node.input_size() > 2 && !node.input(2).empty()) {
       if (!addParameter(node, node.input(2), layer.name + ".bias"))
@@ -327,31 +464,42 @@ void Importer::convert(const onnx::NodeProto &node) {
     layer.kind = op == "MaxPool" ? "maxpool2d" : "avgpool2d";
     std::vector<int64_t> kernel = ints(node, "kernel_shape", {});
     std::vector<int64_t> pads;
-    if (kernel.size() != 2 || !padding(node, 2, pads)) {
-      if (kernel.size() != 2)
-        fail(node, "kernel_shape " + listText(kernel) + " (2-D pooling only)");
+    const std::vector<int64_t> stride = ints(node, "strides", {1, 1}),
+                               dilation = ints(node, "dilations", {1, 1});
+    if (!inRange(node, "kernel_shape", kernel, 2, 1) ||
+        !padding(node, 2, pads) || !inRange(node, "strides", stride, 2, 1) ||
+        !inRange(node, "dilations", dilation, 2, 1))
       return;
+    std::string source = data(0);
+    bool includePad = integer(node, "count_include_pad", 0) != 0;
+    if (auto it = padded.find(source); it != padded.end()) {
+      if (op != "AveragePool" || pads != std::vector<int64_t>{0, 0}) {
+        fail(node, "reads a Pad: cnnc reads a Pad only before an unpadded "
+                   "AveragePool");
+        return;
+      }
+      pads = it->second.second;
+      source = it->second.first;
+      includePad = true; // the zeros are averaged
     }
     // ONNX's strides default to 1, PyTorch's to the kernel: always written.
     layer.args = {{"kernel_size", pairText(kernel)},
-                  {"stride", pairText(ints(node, "strides", {1, 1}))}};
+                  {"stride", pairText(stride)}};
     if (pads != std::vector<int64_t>{0, 0})
       layer.args.push_back({"padding", pairText(pads)});
-    if (std::vector<int64_t> d = ints(node, "dilations", {1, 1});
-        d != std::vector<int64_t>{1, 1}) {
+    if (dilation != std::vector<int64_t>{1, 1}) {
       if (op != "MaxPool") {
         fail(node, "a dilated average pooling");
         return;
       }
-      layer.args.push_back({"dilation", pairText(d)});
+      layer.args.push_back({"dilation", pairText(dilation)});
     }
     if (integer(node, "ceil_mode", 0))
       layer.args.push_back({"ceil_mode", "true"});
     if (op == "AveragePool")
       layer.args.push_back(
-          {"count_include_pad",
-           integer(node, "count_include_pad", 0) ? "true" : "false"});
-    layer.inputs = {data(0)};
+          {"count_include_pad", includePad ? "true" : "false"});
+    layer.inputs = {source};
   } else if (op == "GlobalAveragePool") {
     layer.kind = "adaptive_avgpool2d";
     layer.args = {{"output_size", "1"}};
@@ -364,18 +512,7 @@ void Importer::convert(const onnx::NodeProto &node) {
       return;
     }
     if (op == "Reshape") {
-      const onnx::TensorProto *shape =
-          node.input_size() > 1 ? constant(node.input(1)) : nullptr;
-      std::vector<int64_t> dims;
-      if (shape && shape->data_type() == onnx::TensorProto::INT64) {
-        if (shape->has_raw_data()) {
-          dims.resize(shape->raw_data().size() / sizeof(int64_t));
-          std::memcpy(dims.data(), shape->raw_data().data(),
-                      dims.size() * sizeof(int64_t));
-        } else {
-          dims.assign(shape->int64_data().begin(), shape->int64_data().end());
-        }
-      }
+      std::vector<int64_t> dims = int64sOf(constant(node.input(1)));
       if (dims.size() != 2 || dims[1] != -1) {
         fail(node, "a reshape to " + listText(dims) +
                        " (cnnc reads a reshape to [N, -1] as flatten)");
@@ -386,21 +523,19 @@ void Importer::convert(const onnx::NodeProto &node) {
     layer.inputs = {data(0)};
   } else if (op == "Gemm" || op == "MatMul") {
     const bool gemm = op == "Gemm";
-    if (gemm && (integer(node, "transA", 0) != 0 ||
-                 real(node, "alpha", 1.0) != 1.0 ||
-                 real(node, "beta", 1.0) != 1.0)) {
+    if (gemm &&
+        (integer(node, "transA", 0) != 0 || real(node, "alpha", 1.0) != 1.0 ||
+         real(node, "beta", 1.0) != 1.0)) {
       fail(node, "transA, alpha or beta other than PyTorch's Linear writes");
       return;
     }
     layer.kind = "linear";
-    layer.name = layerName(node.input(1), "fc");
+    layer.name = layerName(nameOf(node.input(1)), "fc");
     Tensor w;
     if (!addParameter(node, node.input(1), layer.name + ".weight", &w))
       return;
-    if (w.rank() != 2) {
-      fail(node, "a weight of shape " + rt::shapeToString(w.shape()));
+    if (!inRange(node, "the weight's shape", w.shape(), 2, 1))
       return;
-    }
     // PyTorch's Linear keeps [out, in]; MatMul and Gemm without transB
     // multiply by [in, out].
     if (!gemm || integer(node, "transB", 0) == 0) {
@@ -427,14 +562,20 @@ void Importer::convert(const onnx::NodeProto &node) {
       return;
     }
     layer.kind = "batchnorm2d";
-    layer.name = layerName(node.input(3), "bn");
-    const char *names[] = {".weight", ".bias", ".running_mean",
-                           ".running_var"};
+    layer.name = layerName(nameOf(node.input(3)), "bn");
+    const char *names[] = {".weight", ".bias", ".running_mean", ".running_var"};
     for (int i = 0; i < 4; ++i)
       if (!addParameter(node, node.input(i + 1), layer.name + names[i]))
         return;
     const double eps = real(node, "epsilon", 1e-5);
     const double momentum = 1.0 - real(node, "momentum", 0.9);
+    if (!(eps > 0 && std::isfinite(eps)) || !(momentum >= 0 && momentum <= 1)) {
+      fail(node, "epsilon " + realText(eps) + " and momentum " +
+                     realText(1.0 - momentum) +
+                     ": PyTorch's batch norm takes eps > 0 and a momentum in "
+                     "[0, 1]");
+      return;
+    }
     if (std::fabs(eps - 1e-5) > 1e-12)
       layer.args.push_back({"eps", realText(eps)});
     if (std::fabs(momentum - 0.1) > 1e-6)
@@ -468,7 +609,11 @@ void Importer::convert(const onnx::NodeProto &node) {
     return;
   }
   for (const std::string &in : layer.inputs)
-    if (in != inputValue && !producer.count(in)) {
+    if (padded.count(in)) {
+      fail(node, "reads a Pad: cnnc reads a Pad only before an unpadded "
+                 "AveragePool");
+      return;
+    } else if (in != inputValue && !producer.count(in)) {
       if (failed.count(in))
         failed.insert(layer.output);
       else
@@ -519,7 +664,8 @@ private:
       return "input";
     auto it = nodeNames.find(v);
     if (it == nodeNames.end()) {
-      errors.push_back("value '" + v + "' crosses the nested groups in a way "
+      errors.push_back("value '" + v +
+                       "' crosses the nested groups in a way "
                        "the YAML cannot name");
       return "input";
     }
@@ -533,13 +679,18 @@ private:
     Names nodeNames; // this list's own: a group's output is also its last
                      // member's
     // Every member's name first: inputs refer to them.
+    std::set<std::string> taken;
     for (auto &[index, child] : group.members) {
       const std::string out = index >= 0 ? layers[index].output : child->output;
-      nodeNames[out] = memberName(index, child, position++);
+      std::string name = memberName(index, child, position++);
+      if (name == "input" || !taken.insert(name).second)
+        errors.push_back("two nodes of one group would be named '" + name +
+                         "' (or one 'input', the group's input)");
+      nodeNames[out] = name;
     }
     for (auto &[index, child] : group.members) {
-      const std::string name = nodeNames[index >= 0 ? layers[index].output
-                                                    : child->output];
+      const std::string name =
+          nodeNames[index >= 0 ? layers[index].output : child->output];
       const bool indexed = isIndex(name);
       if (index < 0) {
         os << indent << "- sequential:\n";
@@ -564,13 +715,11 @@ private:
           arg("name", name);
         if (layer.kind == "add") {
           // Both named: no default input.
-          arg("inputs", "[" +
-                            reference(group, nodeNames, layer.inputs[0], "") +
-                            ", " +
-                            reference(group, nodeNames, layer.inputs[1], "") +
-                            "]");
-        } else if (std::string ref = reference(group, nodeNames,
-                                               layer.inputs[0], previous);
+          arg("inputs",
+              "[" + reference(group, nodeNames, layer.inputs[0], "") + ", " +
+                  reference(group, nodeNames, layer.inputs[1], "") + "]");
+        } else if (std::string ref =
+                       reference(group, nodeNames, layer.inputs[0], previous);
                    !ref.empty()) {
           arg("input", ref);
         }
@@ -616,8 +765,10 @@ bool Importer::run(const std::string &name, OnnxImport &result) {
     const auto &dims = in.type().tensor_type().shape().dim();
     for (int i = 1; i < dims.size(); ++i) {
       if (!dims[i].has_dim_value() || dims[i].dim_value() < 1) {
-        errors.push_back("input '" + in.name() + "' has no fixed size in "
-                         "dimension " + std::to_string(i));
+        errors.push_back("input '" + in.name() +
+                         "' has no fixed size in "
+                         "dimension " +
+                         std::to_string(i));
         return false;
       }
       inputShape.push_back(dims[i].dim_value());
@@ -693,8 +844,10 @@ bool Importer::run(const std::string &name, OnnxImport &result) {
         if (g.input.empty())
           g.input = in;
         else if (g.input != in)
-          errors.push_back("group '" + g.component + "' reads two values "
-                           "from outside ('" + g.input + "', '" + in +
+          errors.push_back("group '" + g.component +
+                           "' reads two values "
+                           "from outside ('" +
+                           g.input + "', '" + in +
                            "'); the YAML gives a group one input");
       }
       g.output = layers[i].output;
@@ -727,7 +880,8 @@ bool importOnnx(const std::string &bytes, const std::string &path,
                 std::vector<std::string> &errors) {
   onnx::ModelProto model;
   if (!model.ParseFromString(bytes)) {
-    errors.push_back(path + ": not an ONNX model (protobuf could not parse it)");
+    errors.push_back(path +
+                     ": not an ONNX model (protobuf could not parse it)");
     return false;
   }
   std::vector<std::string> found;

@@ -4,12 +4,12 @@
 #include "CompilerInterface.h"
 
 #include "cnnc/Commands.h"
+#include "cnnc/Safetensors.h"
 #include "cnnc/driver/Frontend.h"
 #include "cnnc/driver/GraphDrawing.h"
 #include "cnnc/driver/LibraryBuilder.h"
 #include "cnnc/driver/ModelDescription.h"
 #include "cnnc/driver/Summary.h"
-#include "cnnc/Safetensors.h"
 #include "cnnc/onnx/OnnxImport.h"
 
 #include "cnn/CnnPasses.h"
@@ -347,8 +347,8 @@ int importCommand(const std::vector<std::string> &args) {
     else if (args[i] == "--name" && hasValue)
       name = args[++i];
     else if (!args[i].empty() && args[i][0] == '-')
-      return usageError("unknown option or missing value '" + args[i] +
-                        "'\n" + usage);
+      return usageError("unknown option or missing value '" + args[i] + "'\n" +
+                        usage);
     else if (input.empty())
       input = args[i];
     else

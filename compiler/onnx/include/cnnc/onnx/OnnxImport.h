@@ -18,8 +18,8 @@
 namespace cnnc {
 
 struct OnnxImport {
-  std::string yaml;        // the network file's text
-  rt::TensorMap weights;   // by state_dict name, in PyTorch's layouts
+  std::string yaml;      // the network file's text
+  rt::TensorMap weights; // by state_dict name, in PyTorch's layouts
 };
 
 /// Imports the ONNX model in `bytes` (from `path`, named in messages) as the
