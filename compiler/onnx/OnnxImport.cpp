@@ -201,6 +201,33 @@ private:
   }
 
   void convert(const onnx::NodeProto &node);
+  /// Removes the layers `output` does not depend on, and their weights:
+  /// the YAML has no node whose result nothing reads.
+  void dropUnused(const std::string &output) {
+    std::vector<bool> live(layers.size(), false);
+    live[producer[output]] = true;
+    for (size_t i = layers.size(); i-- > 0;)
+      if (live[i])
+        for (const std::string &in : layers[i].inputs)
+          if (auto it = producer.find(in); it != producer.end())
+            live[it->second] = true;
+    std::vector<Layer> kept;
+    producer.clear();
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (!live[i]) {
+        const std::string prefix = layers[i].name + ".";
+        for (auto it = weights.begin(); it != weights.end();)
+          it = !layers[i].name.empty() && it->first.rfind(prefix, 0) == 0 &&
+                       it->first.find('.', prefix.size()) == std::string::npos
+                   ? weights.erase(it)
+                   : std::next(it);
+        continue;
+      }
+      producer[layers[i].output] = static_cast<int>(kept.size());
+      kept.push_back(std::move(layers[i]));
+    }
+    layers = std::move(kept);
+  }
   void add(Layer layer) {
     producer[layer.output] = static_cast<int>(layers.size());
     layers.push_back(std::move(layer));
@@ -215,28 +242,32 @@ bool Importer::tensorOf(const onnx::TensorProto &t, Tensor &out,
     why = "tensor '" + t.name() + "' is not float32";
     return false;
   }
-  rt::Expected<Tensor> created =
-      Tensor::create(DType::F32, dims, "tensor '" + t.name() + "'");
-  if (!created) {
-    why = created.message();
+  // The data must fit the shape before anything is allocated for it: a
+  // few bytes of protobuf can claim gigabytes.
+  rt::Expected<int64_t> elements =
+      rt::checkedNumElements(dims, DType::F32, "tensor '" + t.name() + "'");
+  if (!elements) {
+    why = elements.message();
     return false;
   }
-  out = std::move(*created);
-  const size_t count = static_cast<size_t>(out.numElements());
-  if (t.has_raw_data()) {
-    if (t.raw_data().size() != count * sizeof(float)) {
-      why = "tensor '" + t.name() + "' has " +
-            std::to_string(t.raw_data().size()) + " bytes for shape " +
-            rt::shapeToString(dims);
-      return false;
-    }
+  const size_t count = static_cast<size_t>(*elements);
+  const size_t given = t.has_raw_data()
+                           ? t.raw_data().size() / sizeof(float)
+                           : static_cast<size_t>(t.float_data_size());
+  if (given != count ||
+      (t.has_raw_data() && t.raw_data().size() % sizeof(float) != 0)) {
+    why = "tensor '" + t.name() + "' has " +
+          (t.has_raw_data() || t.float_data_size()
+               ? std::to_string(given) + " values"
+               : std::string("no data (external data is not read)")) +
+          " for shape " + rt::shapeToString(dims);
+    return false;
+  }
+  out = Tensor(DType::F32, dims);
+  if (t.has_raw_data())
     std::memcpy(out.f32(), t.raw_data().data(), count * sizeof(float));
-  } else if (static_cast<size_t>(t.float_data_size()) == count) {
+  else
     std::copy(t.float_data().begin(), t.float_data().end(), out.f32());
-  } else {
-    why = "tensor '" + t.name() + "' has no data (external data is not read)";
-    return false;
-  }
   return true;
 }
 
@@ -773,6 +804,15 @@ bool Importer::run(const std::string &name, OnnxImport &result) {
       }
       inputShape.push_back(dims[i].dim_value());
     }
+    if ((inputShape.size() != 3 && inputShape.size() != 1) ||
+        *std::max_element(inputShape.begin(), inputShape.end()) > kMaxValue) {
+      errors.push_back("input '" + in.name() + "' has shape [N, " +
+                       listText(inputShape).substr(1) +
+                       "; cnnc networks take [N, C, H, W] or [N, F] of at "
+                       "most " +
+                       std::to_string(kMaxValue) + " each");
+      return false;
+    }
   }
   if (inputValue.empty()) {
     errors.push_back("the graph has no input");
@@ -788,11 +828,12 @@ bool Importer::run(const std::string &name, OnnxImport &result) {
     return false;
   }
   const std::string output = resolve(graph.output(0).name());
-  if (!producer.count(output) || producer[output] + 1 != int(layers.size())) {
+  if (!producer.count(output)) {
     errors.push_back("the graph's output '" + output +
-                     "' is not written by its last imported node");
+                     "' is not written by an imported node");
     return false;
   }
+  dropUnused(output);
   for (Layer &layer : layers)
     if (layer.linearWithoutBias) // a MatMul without an Add
       layer.args.push_back({"bias", "false"});

@@ -393,7 +393,8 @@ int importCommand(const std::vector<std::string> &args) {
   cnnc::Frontend frontend;
   if (!frontend.load(output)) {
     std::cerr << "cnnc: error: the network written to '" << output
-              << "' does not import (a cnnc bug: please report it)\n";
+              << "' has the problems above: the ONNX graph's shapes do not "
+                 "fit together as cnnc's layers read them\n";
     return 1;
   }
   std::cout << "wrote " << output << " (" << imported.weights.size()

@@ -146,6 +146,28 @@ TEST(OnnxImport, GraphsTheYamlCannotHoldAreRefused) {
   ASSERT_FALSE(errors.empty());
   EXPECT_TRUE(contains(errors[0], "'r' is not a constant")) << errors[0];
 
+  // Found by fuzz_onnx: an input of rank 3 reached the YAML.
+  GraphBuilder rank3({4, 4});
+  rank3.node("Relu", {"x"}, "out");
+  errors.clear();
+  EXPECT_FALSE(rank3.import(r, errors));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_TRUE(contains(errors[0], "input 'x' has shape [N, 4, 4]; cnnc "
+                                  "networks take [N, C, H, W] or [N, F]"))
+      << errors[0];
+
+  // Found by fuzz_onnx: a weight claiming 2^31 values in a few bytes was
+  // allocated before its data was measured.
+  GraphBuilder huge({2});
+  huge.floats("fc.weight", {1 << 16, 1 << 15}, {1.0f, 2.0f});
+  huge.node("Gemm", {"x", "fc.weight"}, "out");
+  errors.clear();
+  EXPECT_FALSE(huge.import(r, errors));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_TRUE(contains(errors[0], "tensor 'fc.weight' has 2 values for shape "
+                                  "[65536, 32768]"))
+      << errors[0];
+
   errors.clear();
   EXPECT_FALSE(importOnnx("not protobuf at all", "t.onnx", "t", r, errors));
   ASSERT_EQ(errors.size(), 1u);
@@ -175,6 +197,23 @@ TEST(OnnxImport, MalformedNodesAreRefusedNotRead) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_TRUE(contains(errors[0], "dilations [1]: expected 2 numbers from 1"))
       << errors[0];
+}
+
+// Found by fuzz_onnx: a node whose result nothing reads reached the YAML,
+// which refuses an unused result. It is left out, with its weights.
+TEST(OnnxImport, NodesTheOutputDoesNotNeedAreLeftOut) {
+  GraphBuilder g({3});
+  g.floats("dead.weight", {2, 3}, std::vector<float>(6, 1.0f));
+  g.node("Gemm", {"x", "dead.weight"}, "unused");
+  g.node("Tanh", {"unused"}, "unused2");
+  g.node("Relu", {"x"}, "out");
+  OnnxImport r;
+  std::vector<std::string> errors;
+  ASSERT_TRUE(g.import(r, errors)) << errors.front();
+  EXPECT_FALSE(contains(r.yaml, "linear")) << r.yaml;
+  EXPECT_FALSE(contains(r.yaml, "tanh")) << r.yaml;
+  EXPECT_TRUE(contains(r.yaml, "- relu")) << r.yaml;
+  EXPECT_TRUE(r.weights.empty());
 }
 
 TEST(OnnxImport, DottedNamesBecomeNestedGroups) {
