@@ -123,6 +123,7 @@ private:
   rt::TensorMap weights;
   int generated = 0;
   std::set<std::string> usedNames; // layers' parameter prefixes
+  std::set<std::string> written;   // every node output so far
 
   std::string resolve(const std::string &value) const {
     auto it = aliases.find(value);
@@ -368,6 +369,14 @@ void Importer::convert(const onnx::NodeProto &node) {
                    " inputs, got " + std::to_string(node.input_size()));
     return;
   }
+  // ONNX values are written once: a name written again would make a
+  // reader of the first value read the second (a cycle, in the YAML).
+  for (const std::string &out : node.output())
+    if (!written.insert(out).second || out == inputValue ||
+        constants.count(out)) {
+      fail(node, "writes '" + out + "', which the graph already has");
+      return;
+    }
   Layer layer;
   layer.output = node.output(0);
   auto data = [&](int i) { return resolve(node.input(i)); };

@@ -156,6 +156,20 @@ TEST(OnnxImport, GraphsTheYamlCannotHoldAreRefused) {
                                   "networks take [N, C, H, W] or [N, F]"))
       << errors[0];
 
+  // Found by fuzz_onnx: a value written twice made a reader of the first
+  // read the second, a cycle in the YAML.
+  GraphBuilder twice({3});
+  twice.node("Relu", {"x"}, "a");
+  twice.node("Tanh", {"a"}, "b");
+  twice.node("Sigmoid", {"b"}, "a");
+  twice.node("Relu", {"a"}, "out");
+  errors.clear();
+  EXPECT_FALSE(twice.import(r, errors));
+  ASSERT_FALSE(errors.empty());
+  EXPECT_TRUE(contains(errors[0], "(Sigmoid): writes 'a', which the graph "
+                                  "already has"))
+      << errors[0];
+
   // Found by fuzz_onnx: a weight claiming 2^31 values in a few bytes was
   // allocated before its data was measured.
   GraphBuilder huge({2});
