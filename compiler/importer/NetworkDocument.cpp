@@ -312,7 +312,7 @@ void DocumentLoader::replaceLayers(Entries &merged, const YAML::Node &replace) {
   // A default YAML::Node is a defined null: optional marks "not replaced".
   std::vector<std::optional<YAML::Node>> replacements(layers->second.size());
   for (auto it = replace.begin(); it != replace.end(); ++it) {
-    const YAML::Node &key = it->first;
+    const YAML::Node key = it->first; // a copy: `it->first` is a temporary's
     const std::string name = key.IsScalar() ? key.Scalar() : "";
     auto at = std::find(names.begin(), names.end(), name);
     if (at == names.end()) {
