@@ -460,10 +460,6 @@ void Importer::convert(const onnx::NodeProto &node) {
     layer.kind = op == "Relu" ? "relu" : op == "Sigmoid" ? "sigmoid" : "tanh";
     layer.inputs = {data(0)};
   } else if (op == "Conv") {
-    if (node.input_size() < 2) {
-      fail(node, "no weight");
-      return;
-    }
     layer.kind = "conv2d";
     layer.name = layerName(nameOf(node.input(1)), "conv");
     Tensor w;
