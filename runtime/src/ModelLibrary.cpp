@@ -49,6 +49,9 @@ struct ModelLibrary::Impl {
   cnnc_status (*sessionWrite)(cnnc_session *, const float *const *,
                               const float *const *, int64_t) = nullptr;
   cnnc_status (*sessionSetSeed)(cnnc_session *, uint64_t) = nullptr;
+  // Optional: the two halves of a step (data-parallel training).
+  decltype(&cnnc_gradient_step) gradientStep = nullptr;
+  decltype(&cnnc_sgd_update) sgdUpdate = nullptr;
 
   uint32_t version = 0;
   std::string name;
@@ -168,6 +171,9 @@ struct ModelLibrary::Impl {
     lastError = reinterpret_cast<const char *(*)(void)>(
         dlsym(handle, "cnnc_last_error"));
     resolveSessions();
+    if (!(resolveOptional(gradientStep, "cnnc_gradient_step") &&
+          resolveOptional(sgdUpdate, "cnnc_sgd_update")))
+      gradientStep = nullptr;
 
     const char *n = nullptr;
     if (cnnc_status s = modelName(&n); s != CNNC_OK)
@@ -472,9 +478,9 @@ Status ModelLibrary::trainStepRaw(int64_t batch, const float *input,
 
 /// A training batch: `input` of the network's input shape, at least one
 /// sample, and as many I64 labels, each a class of the network.
-static Status checkTrainingBatch(const ModelLibrary &model, const Tensor &input,
-                                 const Tensor &labels,
-                                 const std::string &labelSource) {
+static Status checkBatchFor(const ModelLibrary &model, const Tensor &input,
+                            const Tensor &labels,
+                            const std::string &labelSource) {
   const std::string &path = model.path();
   if (Status s = checkInput(path, model.name(), model.inputShape(), input); !s)
     return s;
@@ -501,6 +507,12 @@ static Status checkTrainingBatch(const ModelLibrary &model, const Tensor &input,
   return Status::success();
 }
 
+Status ModelLibrary::checkTrainingBatch(const Tensor &input,
+                                        const Tensor &labels,
+                                        const std::string &labelSource) const {
+  return checkBatchFor(*this, input, labels, labelSource);
+}
+
 Expected<float>
 ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
                         const std::vector<const Tensor *> &parameters,
@@ -510,7 +522,7 @@ ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
                         const SgdStep &step,
                         const std::string &labelSource) const {
   const Impl &m = *impl_;
-  if (Status s = checkTrainingBatch(*this, input, labels, labelSource); !s)
+  if (Status s = checkBatchFor(*this, input, labels, labelSource); !s)
     return s;
   const int64_t batch = input.shape()[0];
 
@@ -576,6 +588,45 @@ ModelLibrary::trainStep(const Tensor &input, const Tensor &labels,
     return s.error();
   }
   return loss;
+}
+
+bool ModelLibrary::hasGradientStep() const {
+  return impl_->gradientStep != nullptr;
+}
+
+Status ModelLibrary::gradientStepRaw(int64_t batch, const float *input,
+                                     const int64_t *labels,
+                                     const float *const *parameters,
+                                     float *const *gradients,
+                                     float *const *newBuffers, uint64_t seed,
+                                     int64_t stepIndex, float *loss) const {
+  if (!impl_->gradientStep)
+    return Error(impl_->path + ": the library has no cnnc_gradient_step "
+                               "(built by an older cnnc); recompile it");
+  if (cnnc_status s =
+          impl_->gradientStep(batch, input, labels, parameters, gradients,
+                              newBuffers, seed, stepIndex, loss);
+      s != CNNC_OK)
+    return impl_->callError("cnnc_gradient_step", s);
+  return Status::success();
+}
+
+Status ModelLibrary::sgdUpdateRaw(const float *const *parameters,
+                                  const float *const *momentum,
+                                  const float *const *gradients,
+                                  float *const *newParameters,
+                                  float *const *newMomentum,
+                                  const SgdStep &step) const {
+  if (!impl_->sgdUpdate)
+    return Error(impl_->path + ": the library has no cnnc_sgd_update "
+                               "(built by an older cnnc); recompile it");
+  if (cnnc_status s = impl_->sgdUpdate(
+          parameters, momentum, gradients, newParameters, newMomentum, step.lr,
+          step.momentum, step.weightDecay, step.nesterov ? 1 : 0,
+          step.firstStep ? 1 : 0);
+      s != CNNC_OK)
+    return impl_->callError("cnnc_sgd_update", s);
+  return Status::success();
 }
 
 bool ModelLibrary::hasSessions() const {
@@ -652,7 +703,7 @@ Expected<float>
 ModelLibrary::Session::trainStep(const Tensor &input, const Tensor &labels,
                                  const SgdStep &step,
                                  const std::string &labelSource) {
-  if (Status s = checkTrainingBatch(*model_, input, labels, labelSource); !s)
+  if (Status s = checkBatchFor(*model_, input, labels, labelSource); !s)
     return s;
   float loss = 0.0f;
   const Impl &m = *model_->impl_;

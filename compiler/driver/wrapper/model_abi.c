@@ -3,8 +3,10 @@
  * shapes, parameter names, and the order of each pipeline's arguments and
  * outputs) and calls the model's Halide pipelines through their argv entry
  * points. Compiled once per library, with its tables, the queries on them
- * (model_queries.c), the library's allocator (buffer_cache.c) and the runner
- * of pipelines lowered in segments (segments.c). */
+ * (model_queries.c), the library's allocator (buffer_cache.c), the runner
+ * of pipelines lowered in segments (segments.c), training sessions
+ * (session.c) and the two halves of a step for data parallelism
+ * (data_parallel.c). */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -387,6 +389,8 @@ cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
 }
 
 #include "session.c"
+/* After session.c, whose parameter_elements it uses. */
+#include "data_parallel.c"
 
 #ifdef CNNC_PROFILE
 #include "profile.c"

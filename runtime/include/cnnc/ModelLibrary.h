@@ -107,12 +107,34 @@ public:
                             const SgdStep &step,
                             const std::string &labelSource) const;
 
+  // The checks trainStep makes of a batch before it calls the library:
+  // shapes, and every label a class (`labelSource` names the labels).
+  Status checkTrainingBatch(const Tensor &input, const Tensor &labels,
+                            const std::string &labelSource) const;
+
   // cnnc_train_step as it is, its status turned into an Error naming the file.
   Status trainStepRaw(int64_t batch, const float *input, const int64_t *labels,
                       const float *const *parameters,
                       const float *const *momentum, float *const *newParameters,
                       float *const *newMomentum, const SgdStep &step,
                       float *loss) const;
+
+  // The two halves of a step (cnnc_gradient_step, cnnc_sgd_update), for
+  // data-parallel training; libraries built before them lack them.
+  bool hasGradientStep() const;
+  // cnnc_gradient_step as it is, its status turned into an Error naming the
+  // file (also when the library lacks it).
+  Status gradientStepRaw(int64_t batch, const float *input,
+                         const int64_t *labels, const float *const *parameters,
+                         float *const *gradients, float *const *newBuffers,
+                         uint64_t seed, int64_t stepIndex, float *loss) const;
+  // cnnc_sgd_update with `step`'s hyper-parameters (seed and index unused);
+  // in place is allowed.
+  Status sgdUpdateRaw(const float *const *parameters,
+                      const float *const *momentum,
+                      const float *const *gradients,
+                      float *const *newParameters, float *const *newMomentum,
+                      const SgdStep &step) const;
 
   // A cnnc_session: the library keeps the parameters and momentum buffers
   // between steps (on the device, for a GPU library), so a step copies in

@@ -173,6 +173,40 @@ cnnc_status cnnc_train_step_seeded(
     float momentum_factor, float weight_decay, int32_t nesterov,
     int32_t first_step, uint64_t seed, int64_t step, float *loss);
 
+/* The training step in two halves, so that gradients can be combined
+ * between them (data-parallel training: `mpirun -np N cnnc train`, see
+ * docs/data-parallel.md). Optional: libraries built before them lack the
+ * symbols.
+ *
+ * cnnc_gradient_step: the forward and backward pass of
+ * cnnc_train_step_seeded, without the update. `gradients[i]` receives the
+ * gradient of the mean loss with respect to trainable parameter i (the
+ * value the fused step's update reads, bit for bit; no weight decay
+ * added); `new_buffers[i]` of an updated buffer (a training batch norm's
+ * running statistics) receives its new value as cnnc_train_step writes it.
+ * Other entries are ignored and may be NULL; outputs must not alias
+ * `parameters`. The dropout masks are those of step `step` of a run seeded
+ * with `seed`. */
+cnnc_status cnnc_gradient_step(int64_t batch, const float *input,
+                               const int64_t *labels,
+                               const float *const *parameters,
+                               float *const *gradients,
+                               float *const *new_buffers, uint64_t seed,
+                               int64_t step, float *loss);
+
+/* cnnc_sgd_update: the update of cnnc_train_step (the same PyTorch SGD rule)
+ * for every trainable parameter, from `gradients` as cnnc_gradient_step
+ * writes them. `momentum` and `new_momentum` are read and written only
+ * when momentum_factor != 0 (they may be NULL otherwise). Unlike the fused
+ * step it works element by element, so `new_parameters` may be
+ * `parameters` and `new_momentum` may be `momentum` (in place). Entries of
+ * parameters that are not trainable are ignored and may be NULL. */
+cnnc_status
+cnnc_sgd_update(const float *const *parameters, const float *const *momentum,
+                const float *const *gradients, float *const *new_parameters,
+                float *const *new_momentum, float lr, float momentum_factor,
+                float weight_decay, int32_t nesterov, int32_t first_step);
+
 /* A training session: the library keeps the parameters (batch-norm running
  * statistics included) and the momentum buffers between steps, on the
  * device for a GPU library, so a step copies in only the batch and its

@@ -156,6 +156,106 @@ TEST(Wrapper, TrainStepRefusesBadCalls) {
 // cnnc_last_error: the message Halide reported during the failed call, or
 // its error code when it reported none (never an older call's message),
 // and per thread.
+// The gradient step is the fused pipeline with hyper-parameters under which
+// its new momentum is the gradient (v = g on torch's first step, no weight
+// decay) and its new parameters are discarded (lr 0).
+TEST(Wrapper, GradientStepReadsTheGradientFromTheFusedStep) {
+  const float x[4] = {1, 2, 3, 4};
+  const int64_t labels[2] = {0, 2};
+  const float *params[2] = {kW, kM};
+  float grad[6] = {0}, newM[3] = {0}, loss = 0;
+  float *gradients[2] = {grad, nullptr};
+  float *newBuffers[2] = {nullptr, newM};
+  const int allocations = fake_last.allocations, frees = fake_last.frees;
+  ASSERT_EQ(cnnc_gradient_step(2, x, labels, params, gradients, newBuffers, 7,
+                               3, &loss),
+            CNNC_OK);
+  EXPECT_FLOAT_EQ(loss, 1.5f);
+  EXPECT_FLOAT_EQ(fake_last.lr, 0.0f);
+  EXPECT_FLOAT_EQ(fake_last.momentum, 1.0f);
+  EXPECT_FLOAT_EQ(fake_last.weight_decay, 0.0f);
+  EXPECT_FALSE(fake_last.nesterov);
+  EXPECT_TRUE(fake_last.first_step);
+  const halide_buffer_t *args = fake_last.train_buffers;
+  EXPECT_EQ(args[4].host, reinterpret_cast<const uint8_t *>(kW));
+  EXPECT_EQ(args[12].host, reinterpret_cast<uint8_t *>(grad));
+  EXPECT_EQ(args[13].host, reinterpret_cast<uint8_t *>(newM));
+  // The discarded new parameters: scratch from the library's allocator,
+  // given back.
+  EXPECT_NE(args[11].host, nullptr);
+  EXPECT_NE(args[11].host, reinterpret_cast<const uint8_t *>(kW));
+  EXPECT_EQ(fake_last.allocations, allocations + 1);
+  EXPECT_EQ(fake_last.frees, frees + 1);
+  for (float g : grad)
+    EXPECT_EQ(g, 1.0f); // the fake's gradient
+  for (int k = 0; k < 3; ++k)
+    EXPECT_EQ(newM[k], kM[k] + 1);
+}
+
+TEST(Wrapper, GradientStepRefusesBadCalls) {
+  const float x[4] = {1, 2, 3, 4};
+  const int64_t labels[2] = {0, 2}, bad[2] = {0, 3};
+  const float *params[2] = {kW, kM};
+  float grad[6], newM[3], loss;
+  float *gradients[2] = {grad, nullptr}, *noGradient[2] = {nullptr, nullptr};
+  float *newBuffers[2] = {nullptr, newM}, *noBuffer[2] = {nullptr, nullptr};
+  EXPECT_EQ(cnnc_gradient_step(2, x, labels, params, noGradient, newBuffers, 0,
+                               0, &loss),
+            CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT_EQ(cnnc_gradient_step(2, x, labels, params, gradients, noBuffer, 0, 0,
+                               &loss),
+            CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT_EQ(cnnc_gradient_step(2, x, labels, nullptr, gradients, newBuffers, 0,
+                               0, &loss),
+            CNNC_ERROR_NULL_ARGUMENT);
+  EXPECT_EQ(
+      cnnc_gradient_step(2, x, bad, params, gradients, newBuffers, 0, 0, &loss),
+      CNNC_ERROR_BAD_LABEL);
+  EXPECT_EQ(cnnc_gradient_step(0, x, labels, params, gradients, newBuffers, 0,
+                               0, &loss),
+            CNNC_ERROR_BAD_SHAPE);
+}
+
+// PyTorch's SGD, element by element, in place or not.
+TEST(Wrapper, SgdUpdateIsTorchsRule) {
+  const float grad[6] = {0.5f, -1, 2, 0, 1, -0.25f};
+  const float v0[6] = {1, 1, -1, 2, 0, 3};
+  const float lr = 0.1f, mu = 0.9f, wd = 0.01f;
+  for (int nesterov = 0; nesterov <= 1; ++nesterov)
+    for (int first = 0; first <= 1; ++first) {
+      SCOPED_TRACE("nesterov " + std::to_string(nesterov) + ", first " +
+                   std::to_string(first));
+      float w[6], v[6];
+      std::memcpy(w, kW, sizeof w);
+      std::memcpy(v, v0, sizeof v);
+      float *wp[2] = {w, nullptr}, *vp[2] = {v, nullptr};
+      const float *g[2] = {grad, nullptr};
+      ASSERT_EQ(cnnc_sgd_update(wp, vp, g, wp, vp, lr, mu, wd, nesterov, first),
+                CNNC_OK);
+      for (int k = 0; k < 6; ++k) {
+        const float gk = grad[k] + wd * kW[k];
+        const float vk = first ? gk : mu * v0[k] + gk;
+        const float d = nesterov ? gk + mu * vk : vk;
+        EXPECT_EQ(v[k], vk) << k;
+        EXPECT_EQ(w[k], kW[k] - lr * d) << k;
+      }
+    }
+  // Without momentum the buffers are neither needed nor written.
+  float w[6];
+  float *wp[2] = {w, nullptr};
+  const float *p[2] = {kW, kM}, *g[2] = {grad, nullptr};
+  ASSERT_EQ(cnnc_sgd_update(p, nullptr, g, wp, nullptr, lr, 0, 0, 0, 0),
+            CNNC_OK);
+  for (int k = 0; k < 6; ++k)
+    EXPECT_EQ(w[k], kW[k] - lr * grad[k]) << k;
+  EXPECT_EQ(cnnc_sgd_update(p, nullptr, g, wp, nullptr, lr, mu, 0, 0, 0),
+            CNNC_ERROR_NULL_ARGUMENT);
+  const float *noGradient[2] = {nullptr, nullptr};
+  EXPECT_EQ(
+      cnnc_sgd_update(p, nullptr, noGradient, wp, nullptr, lr, 0, 0, 0, 0),
+      CNNC_ERROR_NULL_ARGUMENT);
+}
+
 TEST(Wrapper, LastErrorDescribesTheCallingThreadsLastFailure) {
   TrainCall call;
   fake_last.fail_train = true;
