@@ -17,6 +17,8 @@ packages=(
   pocl-opencl-icd ocl-icd-libopencl1
   # cnnc graph draws with Graphviz; python/cnnc/plot.py with matplotlib.
   graphviz python3-matplotlib
+  # Data-parallel training across processes: Open MPI (mpirun, libmpi).
+  openmpi-bin libopenmpi-dev
   python3 python3-numpy python3-pil python3-torch python3-torchvision
   # An optimised BLAS for torch, as its users have it (pip wheels ship MKL
   # or OpenBLAS); without it Debian's torch calls the reference BLAS, which

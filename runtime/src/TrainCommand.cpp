@@ -2,11 +2,13 @@
 
 #include "CommandLine.h"
 #include "cnnc/BatchCounters.h"
+#include "cnnc/FileIO.h"
 #include "cnnc/Init.h"
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/ParameterCheck.h"
 #include "cnnc/Safetensors.h"
 #include "cnnc/data/ValidationSplit.h"
+#include "cnnc/dist/Communicator.h"
 #include "cnnc/train/Checkpoint.h"
 #include "cnnc/train/MetricsLog.h"
 #include "cnnc/train/Progress.h"
@@ -14,6 +16,7 @@
 #include "cnnc/train/TrainingData.h"
 
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -130,9 +133,16 @@ std::string percent(double fraction) {
 }
 
 struct Command {
-  Command(std::ostream &o, std::ostream &e) : out(o), err(e) {}
+  // `out` is rank 0's standard output, a sink on the other processes.
+  Command(std::ostream &o, std::ostream &e, dist::Communicator &c)
+      : out(o), err(e), comm(c),
+        name(c.size() > 1 ? "cnnc train (rank " + std::to_string(c.rank()) +
+                                " of " + std::to_string(c.size()) + ")"
+                          : "cnnc train") {}
   std::ostream &out, &err;
-  const std::string name = "cnnc train";
+  dist::Communicator &comm;
+  const std::string name;
+  bool leads() const { return comm.rank() == 0; }
 
   // What the steps of run() find, in their order.
   ParsedArgs args;
@@ -159,7 +169,8 @@ struct Command {
     return 1;
   }
   void note(const std::string &text) {
-    err << name << ": note: " << text << "\n";
+    if (leads())
+      err << name << ": note: " << text << "\n";
   }
 
   const std::string *option(const std::string &key) const {
@@ -315,11 +326,37 @@ struct Command {
     if (!loaded)
       return loaded.status();
     model = std::move(*loaded);
+    if (Status s = checkSameLibrary(); !s)
+      return s;
     Expected<TrainingRecipe> read = trainingRecipe(*model);
     if (!read)
       return read.status();
     recipe = std::move(*read);
     return Status::success();
+  }
+
+  // Processes that loaded different libraries would not train one network.
+  Status checkSameLibrary() {
+    if (comm.size() == 1)
+      return Status::success();
+    Expected<std::string> bytes = readFile(model->path());
+    if (!bytes)
+      return bytes.status();
+    const uint64_t hash = std::hash<std::string>{}(*bytes);
+    return dist::checkSameEverywhere(
+        comm, hash, "the model libraries (" + model->path() + ")");
+  }
+
+  // Each process takes an equal slice of the global batch.
+  Status checkGlobalBatch() const {
+    if (state.batchSize % comm.size() == 0)
+      return Status::success();
+    return Error(
+        "the batch size " + std::to_string(state.batchSize) +
+        " is the global batch of the " + std::to_string(comm.size()) +
+        " processes and must divide by their number (each takes "
+        "batch size / processes samples); try --batch-size " +
+        std::to_string((state.batchSize / comm.size() + 1) * comm.size()));
   }
 
   // --skip names tensors of starting weights, which there are none of.
@@ -362,6 +399,8 @@ struct Command {
       state.valSplit = 0;
     }
     if (Status s = applyFlags(state, resuming); !s)
+      return s;
+    if (Status s = checkGlobalBatch(); !s)
       return s;
     if (state.epochsCompleted > state.epochs)
       return Error(*option("--resume") + ": the checkpoint already completed " +
@@ -411,6 +450,10 @@ struct Command {
     trainOptions.seed = state.seed;
     data::LoaderOptions valOptions;
     valOptions.batchSize = state.batchSize;
+    for (data::LoaderOptions *o : {&trainOptions, &valOptions}) {
+      o->shards = comm.size();
+      o->shard = comm.rank();
+    }
     Expected<std::shared_ptr<const data::Dataset>> loadedTrain =
         datasetForNetwork(*model, trainSpec, data::Split::Train);
     if (!loadedTrain)
@@ -521,6 +564,10 @@ struct Command {
         << describeSchedule(state.schedule) << ", batch size "
         << state.batchSize << ", epochs " << state.epochs << ", seed "
         << state.seed << (state.shuffle ? "" : ", no shuffle") << "\n";
+    if (comm.size() > 1)
+      out << "data parallel: " << comm.describe() << ", "
+          << state.batchSize / comm.size()
+          << " samples of each batch per process\n";
     if (resuming)
       out << "resuming from " << *option("--resume") << " after epoch "
           << state.epochsCompleted << " (step " << state.steps << ")\n";
@@ -560,7 +607,8 @@ struct Command {
     stepsPerEpoch = trainLoader->numBatches();
     Progress progress(out, detectProgressStyle(out));
     std::optional<MetricsLog> metrics;
-    if (const std::string *path = option("--metrics")) {
+    const std::string *metricsPath = leads() ? option("--metrics") : nullptr;
+    if (const std::string *path = metricsPath) {
       Expected<MetricsLog> opened = MetricsLog::open(
           *path, metricsEvery,
           resuming ? std::optional<int64_t>(state.steps) : std::nullopt);
@@ -585,6 +633,18 @@ struct Command {
                          const TrainingCheckpoint &c) -> Status {
       out << formatEpochSummary(summary) << "\n" << std::flush;
       lastAccuracy = summary.validation.accuracy();
+      // Files are rank 0's: every process holds the same state, which the
+      // trainer has just compared.
+      if (!leads())
+        return Status::success();
+      if (comm.size() > 1) {
+        char sum[32];
+        std::snprintf(sum, sizeof sum, "%016llx",
+                      static_cast<unsigned long long>(dist::checksum(
+                          c.momentum, dist::checksum(c.parameters))));
+        out << "data parallel: parameters identical on " << comm.size()
+            << " processes (checksum " << sum << ")\n";
+      }
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
       if (summary.best)
@@ -601,12 +661,14 @@ struct Command {
       return Status::success();
     };
     return train(*model, *trainLoader, *valLoader, state, progress, hook,
-                 stepHook);
+                 stepHook, &comm);
   }
 
   // OUT (the best epoch's weights, the lecture's best_model_wts, or the
   // last's), the best weights once more, and what was written.
   Status writeFinalOutputs() {
+    if (!leads())
+      return Status::success();
     if (state.bestEpoch > 0)
       if (Status s = writeWeights(bestPath, state.bestParameters,
                                   state.bestEpoch, state.bestAccuracy);
@@ -670,8 +732,20 @@ struct Command {
 
 int runTrainCommand(const std::vector<std::string> &args, std::ostream &out,
                     std::ostream &err) {
-  Command command(out, err);
-  return command.run(args);
+  std::unique_ptr<dist::Communicator> comm = dist::singleProcess();
+  if (dist::startedByMpirun()) {
+    Expected<std::unique_ptr<dist::Communicator>> joined = dist::connectMpi();
+    if (!joined)
+      return reportError(err, "cnnc train", joined.error());
+    comm = std::move(*joined);
+  }
+  std::ostream quiet(nullptr); // discards: only rank 0 reports progress
+  Command command(comm->rank() == 0 ? out : quiet, err, *comm);
+  const int status = command.run(args);
+  // A process that fails ends the others, which may wait in a collective.
+  if (status != 0 && comm->size() > 1)
+    comm->abort(status);
+  return status;
 }
 
 } // namespace cnnc::rt

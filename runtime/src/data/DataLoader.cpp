@@ -84,6 +84,10 @@ Expected<DataLoader> DataLoader::create(std::shared_ptr<const Dataset> dataset,
   if (options.batchSize < 1)
     return Error("the batch size must be at least 1, got " +
                  std::to_string(options.batchSize));
+  if (options.shards < 1 || options.shard < 0 ||
+      options.shard >= options.shards)
+    return Error("DataLoader: shard " + std::to_string(options.shard) + " of " +
+                 std::to_string(options.shards) + " does not exist");
   for (const auto &t : transforms)
     if (!t)
       return Error("DataLoader: a transform is null");
@@ -149,8 +153,12 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
     return Error("batch " + std::to_string(b) +
                  " does not exist: the epoch has " +
                  std::to_string(numBatches()));
-  const int64_t first = b * options_.batchSize;
-  const int64_t count = std::min(options_.batchSize, numSamples() - first);
+  const int64_t global = b * options_.batchSize;
+  const int64_t globalCount =
+      std::min(options_.batchSize, numSamples() - global);
+  const int64_t first = global + options_.shard * globalCount / options_.shards;
+  const int64_t count =
+      global + (options_.shard + 1) * globalCount / options_.shards - first;
   const Shape &sample = sampleShape();
   const Shape batchShape = {count, sample[0], sample[1], sample[2]};
   if (out.images.dtype() != DType::F32 || out.images.shape() != batchShape)

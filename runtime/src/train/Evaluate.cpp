@@ -68,6 +68,9 @@ Expected<EvalResult> evaluate(const ModelLibrary &model,
     if (!next)
       return next.error();
     const data::Batch &batch = **next;
+    // A shard's slice of a last partial batch may be empty.
+    if (batch.size() == 0)
+      continue;
     Expected<Tensor> logits = forward(batch.images);
     if (!logits)
       return logits.error();

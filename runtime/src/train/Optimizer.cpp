@@ -9,7 +9,8 @@ namespace cnnc::rt {
 Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
                                             std::vector<Tensor> parameters,
                                             std::vector<Tensor> momentum,
-                                            int64_t steps, uint64_t seed) {
+                                            int64_t steps, uint64_t seed,
+                                            dist::Communicator *comm) {
   const std::vector<ParameterSpec> &specs = model.parameters();
   if (parameters.size() != specs.size())
     return Error(model.path() + ": the network has " +
@@ -25,6 +26,7 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
   opt.trainable_ = model.trainable();
   opt.steps_ = steps;
   opt.seed_ = seed;
+  opt.comm_ = comm;
   const bool fresh = momentum.empty();
   if (fresh)
     momentum.resize(specs.size());
@@ -60,6 +62,11 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
   }
   opt.parameters_ = std::move(parameters);
   opt.momentum_ = std::move(momentum);
+  if (opt.acrossProcesses()) {
+    if (Status s = opt.prepareAcrossProcesses(); !s)
+      return s;
+    return opt;
+  }
   if (model.hasSessions()) {
     std::vector<const Tensor *> p, v;
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -92,9 +99,8 @@ std::vector<const Tensor *> SgdOptimizer::parameterPointers() const {
   return p;
 }
 
-Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
-                                   double lr, const SgdOptions &options,
-                                   const std::string &labelSource) {
+ModelLibrary::SgdStep SgdOptimizer::nextStep(double lr,
+                                             const SgdOptions &options) const {
   ModelLibrary::SgdStep hyper;
   hyper.lr = static_cast<float>(lr);
   hyper.momentum = static_cast<float>(options.momentum);
@@ -103,6 +109,16 @@ Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
   hyper.firstStep = steps_ == 0;
   hyper.seed = seed_;
   hyper.index = steps_;
+  return hyper;
+}
+
+Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
+                                   double lr, const SgdOptions &options,
+                                   const std::string &labelSource) {
+  if (acrossProcesses())
+    return stepAcrossProcesses(images, labels, lr, options, labelSource);
+  const ModelLibrary::SgdStep hyper = nextStep(lr, options);
+  lastBatchSize_ = images.rank() > 0 ? images.shape()[0] : 0;
   if (session_) {
     Expected<float> loss =
         session_->trainStep(images, labels, hyper, labelSource);

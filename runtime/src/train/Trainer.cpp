@@ -46,6 +46,18 @@ std::vector<std::string> nonFiniteState(const ModelLibrary &model,
   return lines;
 }
 
+// The validation counts of every process's shard, summed.
+Status sumAcrossProcesses(EvalResult &result, dist::Communicator &comm) {
+  int64_t counts[2] = {result.samples, result.correct};
+  if (Status s = comm.sum(counts, 2); !s)
+    return s;
+  result.samples = counts[0];
+  result.correct = counts[1];
+  if (Status s = comm.sum(&result.lossSum, 1); !s)
+    return s;
+  return comm.sum(result.confusion.data(), result.confusion.size());
+}
+
 std::string joinLines(const std::vector<std::string> &lines) {
   std::string text;
   for (const std::string &line : lines)
@@ -70,7 +82,7 @@ std::string formatEpochSummary(const EpochSummary &s) {
 Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
              const data::DataLoader &validation, TrainingCheckpoint &state,
              Progress &progress, const EpochHook &afterEpoch,
-             const StepHook &afterStep) {
+             const StepHook &afterStep, dist::Communicator *comm) {
   const data::LoaderOptions &o = trainLoader.options();
   if (o.batchSize != state.batchSize || o.shuffle != state.shuffle ||
       o.seed != state.seed || o.dropLast)
@@ -85,7 +97,7 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
     return Error("training cannot start from non-finite values:\n" +
                  joinLines(bad));
   Expected<SgdOptimizer> created = SgdOptimizer::create(
-      model, state.parameters, state.momentum, state.steps, state.seed);
+      model, state.parameters, state.momentum, state.steps, state.seed, comm);
   if (!created)
     return created.error();
   SgdOptimizer &optimizer = *created;
@@ -119,8 +131,9 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
                      std::to_string(b + 1) + " (learning rate " +
                      fixed("%g", summary.lr) + "); try a lower learning rate");
       }
-      lossSum += static_cast<double>(*loss) * static_cast<double>(batch.size());
-      summary.trainImages += batch.size();
+      const int64_t images = optimizer.lastBatchSize();
+      lossSum += static_cast<double>(*loss) * static_cast<double>(images);
+      summary.trainImages += images;
       progress.update(b + 1, lossSum / static_cast<double>(summary.trainImages),
                       summary.trainImages, secondsSince(start));
       if (afterStep) {
@@ -131,7 +144,7 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
         record.step = optimizer.steps();
         record.lr = summary.lr;
         record.loss = *loss;
-        record.images = batch.size();
+        record.images = images;
         record.epochSeconds = secondsSince(start);
         if (Status s = afterStep(record); !s) {
           progress.endEpoch();
@@ -150,7 +163,12 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
         validation);
     if (!val)
       return val.error();
+    if (comm)
+      if (Status s = sumAcrossProcesses(*val, *comm); !s)
+        return s;
     if (Status s = optimizer.syncToHost(); !s)
+      return s;
+    if (Status s = optimizer.checkInSync(); !s)
       return s;
     summary.validation = std::move(*val);
     summary.seconds = secondsSince(start);

@@ -29,6 +29,13 @@ struct LoaderOptions {
   // The dataset indices to serve, in this order before any shuffle (one
   // side of a validation split); empty: every sample.
   std::vector<int64_t> subset;
+  // Data parallelism, as torch's DistributedSampler shards: batch b is
+  // slice `shard` of `shards` of the global batch b (batchSize samples of
+  // the one global order), the slices of a full batch all batchSize /
+  // shards long; those of a last partial batch differ by at most one, and
+  // may be empty.
+  int64_t shards = 1;
+  int64_t shard = 0;
 };
 
 struct Batch {
@@ -61,7 +68,8 @@ public:
   // The dataset indices in this epoch's order.
   const std::vector<int64_t> &order() const { return order_; }
 
-  // Fills `out` with batch `b` of the current epoch, 0 <= b < numBatches(),
+  // Fills `out` with batch `b` of the current epoch (this shard's slice of
+  // it), 0 <= b < numBatches(),
   // reusing its storage when the size allows. Batches are independent:
   // any order, any number of times, same result. An image file that cannot
   // be decoded is an error naming it.

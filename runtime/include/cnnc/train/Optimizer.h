@@ -9,12 +9,19 @@
 // way a failed step leaves the state as it was. Frozen parameters have one
 // buffer and no momentum; the running statistics the step updates (batch
 // norm buffers) have two buffers and no momentum.
+//
+// Across processes (a Communicator of more than one: `mpirun -np N cnnc
+// train`) each step is the library's gradient step on this process's slice
+// of the global batch, a sum of the gradients over the processes, and the
+// library's update, which every process applies to the same bits
+// (docs/data-parallel.md).
 #ifndef CNNC_TRAIN_OPTIMIZER_H
 #define CNNC_TRAIN_OPTIMIZER_H
 
 #include "cnnc/Error.h"
 #include "cnnc/ModelLibrary.h"
 #include "cnnc/Tensor.h"
+#include "cnnc/dist/Communicator.h"
 #include "cnnc/train/Recipe.h"
 
 #include <cstdint>
@@ -31,14 +38,20 @@ public:
   // parameter (an empty Tensor() for a frozen one). `steps`: steps already
   // taken; the next step is torch's first (v = g) only when it is 0.
   // `seed`: of the dropout masks (step i draws those of step index i).
-  // `model` must outlive the optimizer.
+  // `comm`: the processes training together (null: this one alone); rank
+  // 0's parameters, momentum and step count are then everyone's. `model`
+  // and `comm` must outlive the optimizer.
   static Expected<SgdOptimizer> create(const ModelLibrary &model,
                                        std::vector<Tensor> parameters,
                                        std::vector<Tensor> momentum = {},
-                                       int64_t steps = 0, uint64_t seed = 0);
+                                       int64_t steps = 0, uint64_t seed = 0,
+                                       dist::Communicator *comm = nullptr);
 
   // One step on a batch at learning rate `lr` (see ModelLibrary::trainStep;
   // `labelSource` names the labels in errors). Returns the batch's mean loss.
+  // Across processes, `images` is this process's slice of the global batch
+  // (possibly empty, in a last partial batch) and the loss is the global
+  // batch's mean.
   Expected<float> step(const Tensor &images, const Tensor &labels, double lr,
                        const SgdOptions &options,
                        const std::string &labelSource);
@@ -56,9 +69,22 @@ public:
   const std::vector<bool> &trainable() const { return trainable_; }
   std::vector<const Tensor *> parameterPointers() const;
   int64_t steps() const { return steps_; }
+  // The samples of the last step, over every process.
+  int64_t lastBatchSize() const { return lastBatchSize_; }
+  // Across processes: an error unless every process holds the same
+  // parameters and momentum, bit for bit (a checksum compared by all).
+  Status checkInSync();
 
 private:
   SgdOptimizer() = default;
+  bool acrossProcesses() const { return comm_ && comm_->size() > 1; }
+  // The hyper-parameters of the next step.
+  ModelLibrary::SgdStep nextStep(double lr, const SgdOptions &options) const;
+  Status prepareAcrossProcesses();
+  Expected<float> stepAcrossProcesses(const Tensor &images,
+                                      const Tensor &labels, double lr,
+                                      const SgdOptions &options,
+                                      const std::string &labelSource);
   const ModelLibrary *model_ = nullptr;
   std::vector<bool> trainable_;
   std::vector<Tensor> parameters_, momentum_;
@@ -66,6 +92,13 @@ private:
   int64_t steps_ = 0;
   uint64_t seed_ = 0;
   std::optional<ModelLibrary::Session> session_;
+  int64_t lastBatchSize_ = 0;
+  dist::Communicator *comm_ = nullptr;
+  // Across processes: one flat buffer summed by one collective call, the
+  // gradients of the trainable parameters, then the new values of the
+  // updated buffers, then [loss sum, samples, processes with samples].
+  std::vector<float> reduced_;
+  std::vector<float *> gradientSlices_, bufferSlices_;
 };
 
 } // namespace cnnc::rt

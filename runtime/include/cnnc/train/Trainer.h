@@ -7,6 +7,7 @@
 #define CNNC_TRAIN_TRAINER_H
 
 #include "cnnc/Error.h"
+#include "cnnc/dist/Communicator.h"
 #include "cnnc/train/Checkpoint.h"
 #include "cnnc/train/Evaluate.h"
 
@@ -67,10 +68,17 @@ using StepHook = std::function<Status(const StepRecord &)>;
 // state.batchSize, state.shuffle and state.seed (checked); `validation` is
 // evaluated in its current epoch's order. A loss that is not finite stops
 // training with an error (lower the learning rate).
+//
+// With `comm` of more than one process (docs/data-parallel.md), `train`
+// and `validation` serve this process's shard of each global batch; the
+// steps combine the gradients of all, the validation counts are summed
+// over all, the parameters are compared across processes after every
+// epoch, and every process gets the same summaries and state.
 Status train(const ModelLibrary &model, data::DataLoader &train,
              const data::DataLoader &validation, TrainingCheckpoint &state,
              Progress &progress, const EpochHook &afterEpoch,
-             const StepHook &afterStep = nullptr);
+             const StepHook &afterStep = nullptr,
+             dist::Communicator *comm = nullptr);
 
 } // namespace cnnc::rt
 

@@ -129,6 +129,55 @@ TEST(DataLoaderTest, DropLast) {
   EXPECT_EQ(epochBatches(big)[0].size(), 10);
 }
 
+// Data parallelism: shard r of S holds slice r of each global batch, as
+// DistributedSampler does; the shards together are the unsharded epoch,
+// batch by batch, augmentation included.
+TEST(DataLoaderTest, ShardsSliceEachGlobalBatch) {
+  auto d = syntheticDataset(23, {1, 4, 4}, 3);
+  TransformList t = {*RandomCrop::create(4, 4, 1),
+                     *RandomHorizontalFlip::create()};
+  DataLoader whole = makeLoader(d, loaderOptions(8, true, 9), t);
+  whole.setEpoch(2);
+  const std::vector<Batch> wholeBatches = epochBatches(whole);
+  for (int64_t shards : {1, 2, 4, 8}) {
+    SCOPED_TRACE("shards " + std::to_string(shards));
+    std::vector<std::vector<Batch>> parts;
+    for (int64_t r = 0; r < shards; ++r) {
+      LoaderOptions options = loaderOptions(8, true, 9);
+      options.shards = shards;
+      options.shard = r;
+      DataLoader loader = makeLoader(d, options, t);
+      loader.setEpoch(2);
+      EXPECT_EQ(loader.numBatches(), 3); // the global batches' count
+      parts.push_back(epochBatches(loader));
+    }
+    for (size_t b = 0; b < wholeBatches.size(); ++b) {
+      std::vector<int64_t> indices;
+      std::vector<float> pixels;
+      for (int64_t r = 0; r < shards; ++r) {
+        const Batch &part = parts[size_t(r)][b];
+        // Full batches split evenly; the last (7 samples) by at most one.
+        EXPECT_LE(part.size(), (wholeBatches[b].size() + shards - 1) / shards);
+        EXPECT_GE(part.size(), wholeBatches[b].size() / shards);
+        indices.insert(indices.end(), part.indices.begin(), part.indices.end());
+        pixels.insert(pixels.end(), part.images.f32(),
+                      part.images.f32() + part.images.numElements());
+      }
+      EXPECT_EQ(indices, wholeBatches[b].indices) << "batch " << b;
+      EXPECT_EQ(pixels,
+                std::vector<float>(wholeBatches[b].images.f32(),
+                                   wholeBatches[b].images.f32() +
+                                       wholeBatches[b].images.numElements()))
+          << "batch " << b;
+    }
+  }
+  LoaderOptions bad = loaderOptions(8);
+  bad.shards = 2;
+  bad.shard = 2;
+  EXPECT_ERROR_CONTAINS(DataLoader::create(d, bad),
+                        "DataLoader: shard 2 of 2 does not exist");
+}
+
 TEST(DataLoaderTest, AppliesTransformsInOrder) {
   // Flip always, then normalise with mean 1000, std 2: image i of 1x1x3
   // [1000i, 1000i+1, 1000i+2] becomes [(1000i+2-1000)/2, (1000i+1-1000)/2,

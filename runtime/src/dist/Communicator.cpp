@@ -1,0 +1,72 @@
+#include "cnnc/dist/Communicator.h"
+
+#include <cstdlib>
+
+namespace cnnc::rt::dist {
+namespace {
+
+class SingleProcess final : public Communicator {
+public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::string describe() const override { return "one process"; }
+  Status sum(float *, size_t) override { return Status::success(); }
+  Status sum(double *, size_t) override { return Status::success(); }
+  Status sum(int64_t *, size_t) override { return Status::success(); }
+  Status broadcast(void *, size_t) override { return Status::success(); }
+  Expected<std::vector<uint64_t>> gather(uint64_t value) override {
+    return std::vector<uint64_t>{value};
+  }
+  [[noreturn]] void abort(int status) override { std::_Exit(status); }
+};
+
+} // namespace
+
+std::unique_ptr<Communicator> singleProcess() {
+  return std::make_unique<SingleProcess>();
+}
+
+bool startedByMpirun() {
+  for (const char *name :
+       {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(name))
+      return true;
+  return false;
+}
+
+uint64_t checksum(const std::vector<Tensor> &tensors, uint64_t seed) {
+  uint64_t hash = 14695981039346656037ull ^ seed;
+  for (const Tensor &t : tensors)
+    for (size_t i = 0; i < t.byteSize(); ++i) {
+      hash ^= t.bytes()[i];
+      hash *= 1099511628211ull;
+    }
+  return hash;
+}
+
+Status broadcastTensors(Communicator &comm, std::vector<Tensor> &tensors) {
+  for (Tensor &t : tensors)
+    if (t.byteSize() > 0)
+      if (Status s = comm.broadcast(t.bytes(), t.byteSize()); !s)
+        return s;
+  return Status::success();
+}
+
+Status checkSameEverywhere(Communicator &comm, uint64_t value,
+                           const std::string &what) {
+  Expected<std::vector<uint64_t>> values = comm.gather(value);
+  if (!values)
+    return values.status();
+  std::string differ;
+  for (size_t r = 1; r < values->size(); ++r)
+    if ((*values)[r] != (*values)[0])
+      differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  if (differ.empty())
+    return Status::success();
+  const bool one = differ.find(',') == std::string::npos;
+  return Error(what + " differ between the processes: rank" +
+               (one ? " " : "s ") + differ + (one ? " differs" : " differ") +
+               " from rank 0");
+}
+
+} // namespace cnnc::rt::dist
