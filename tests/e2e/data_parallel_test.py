@@ -2,8 +2,10 @@
 
 - 2 and 4 processes with the global batch B train what one process with
   batch B trains (5 SGD steps with momentum and weight decay, LeNet and
-  tests/e2e/general.yaml), within 1e-5 relative; every process holds the
-  same parameters (the run compares their checksums and says so);
+  tests/e2e/general.yaml, and LeNet built for the GPU backend, OpenCL on
+  pocl, whose gradients go through host memory), within 1e-5 relative;
+  every process holds the same parameters (the run compares their
+  checksums and says so);
 - a resumed run with another process count continues the same training;
 - a global batch that does not divide among the processes, processes that
   loaded different libraries, a bad data file on one process and a killed
@@ -125,6 +127,10 @@ def main():
 
     equal_to_one_process(cnnc, p("lenet.so"), lenet_data, work, "lenet")
     equal_to_one_process(cnnc, p("general.so"), general_data, work, "general")
+    # A GPU-backend library (OpenCL, run by pocl on the CPU): its gradients
+    # are staged through host memory for the allreduce.
+    run([cnnc, lenet_yaml, "--target", "host-opencl", "-o", p("lenet_cl.so")])
+    equal_to_one_process(cnnc, p("lenet_cl.so"), lenet_data, work, "lenet_opencl")
     resumes_with_another_count(cnnc, p("lenet.so"), lenet_data, work)
 
     out = p("bad.safetensors")
