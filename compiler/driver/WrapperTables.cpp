@@ -36,6 +36,8 @@ const char *slotName(AbiArgument::Kind kind) {
     return "CNNC_SLOT_RANDOM_SEED";
   case K::StepIndex:
     return "CNNC_SLOT_STEP_INDEX";
+  case K::FirstSample:
+    return "CNNC_SLOT_FIRST_SAMPLE";
   }
   return "";
 }

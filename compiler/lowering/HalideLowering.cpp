@@ -130,6 +130,13 @@ void declareArguments(FuncOp func, const ModelAbi &abi,
       args.list.push_back(step);
       break;
     }
+    case Kind::FirstSample: {
+      Halide::Param<int64_t> first("first_sample");
+      first.set_estimate(0);
+      a.firstSample = first;
+      args.list.push_back(first);
+      break;
+    }
     }
   }
 }

@@ -40,9 +40,9 @@ struct FunctionArguments {
   Halide::ImageParam labels;
   hl::SgdHyper hyper;
   llvm::DenseMap<mlir::Operation *, Halide::ImageParam> momentumIn;
-  /// The dropout masks' seed (UInt(64)) and step index (Int(64)): defined
-  /// when the function draws masks (cnn::drawsMask).
-  Halide::Expr randomSeed, stepIndex;
+  /// The dropout masks' seed (UInt(64)), step index and first sample
+  /// (Int(64)): defined when the function draws masks (cnn::drawsMask).
+  Halide::Expr randomSeed, stepIndex, firstSample;
   /// Whether the input is read through a clamp on the batch: Adams2019
   /// splits loops over the batch into whole vectors (RoundUp), computing
   /// (and dropping) images outside the batch, which would read outside the

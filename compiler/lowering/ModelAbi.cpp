@@ -89,7 +89,7 @@ ModelAbi describeAbi(ModuleOp module) {
   bool drawsMasks = false;
   train.walk([&](cnn::DropoutOp op) { drawsMasks |= cnn::drawsMask(op); });
   if (drawsMasks)
-    for (Arg scalar : {Arg::RandomSeed, Arg::StepIndex})
+    for (Arg scalar : {Arg::RandomSeed, Arg::StepIndex, Arg::FirstSample})
       step.arguments.push_back({scalar});
   step.outputs.push_back({Out::Loss});
   for (Out kind : {Out::NewParameter, Out::NewMomentum})

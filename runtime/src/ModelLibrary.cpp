@@ -599,13 +599,14 @@ Status ModelLibrary::gradientStepRaw(int64_t batch, const float *input,
                                      const float *const *parameters,
                                      float *const *gradients,
                                      float *const *newBuffers, uint64_t seed,
-                                     int64_t stepIndex, float *loss) const {
+                                     int64_t stepIndex, int64_t firstSample,
+                                     float *loss) const {
   if (!impl_->gradientStep)
     return Error(impl_->path + ": the library has no cnnc_gradient_step "
                                "(built by an older cnnc); recompile it");
   if (cnnc_status s =
           impl_->gradientStep(batch, input, labels, parameters, gradients,
-                              newBuffers, seed, stepIndex, loss);
+                              newBuffers, seed, stepIndex, firstSample, loss);
       s != CNNC_OK)
     return impl_->callError("cnnc_gradient_step", s);
   return Status::success();

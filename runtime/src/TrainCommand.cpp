@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <sstream>
 #include <sys/stat.h>
 
 namespace cnnc::rt {
@@ -347,6 +348,25 @@ struct Command {
         comm, hash, "the model libraries (" + model->path() + ")");
   }
 
+  // Processes that disagree on the run (other flags, a stale checkpoint,
+  // data of another length) would take different numbers of steps and
+  // wait on each other for ever: compared before the first step.
+  Status checkSameRun() {
+    if (comm.size() == 1)
+      return Status::success();
+    std::ostringstream run;
+    run << state.epochs << ' ' << state.epochsCompleted << ' ' << state.steps
+        << ' ' << state.batchSize << ' ' << state.seed << ' ' << state.shuffle
+        << ' ' << state.valSplit << ' ' << trainLoader->numSamples() << ' '
+        << valLoader->numSamples() << ' ' << state.sgd.lr << ' '
+        << state.sgd.momentum << ' ' << state.sgd.weightDecay << ' '
+        << state.sgd.nesterov << ' ' << describeSchedule(state.schedule);
+    return dist::checkSameEverywhere(
+        comm, std::hash<std::string>{}(run.str()),
+        "the runs (epochs, steps taken, batch size, seed, data sizes, "
+        "optimizer settings)");
+  }
+
   // Each process takes an equal slice of the global batch.
   Status checkGlobalBatch() const {
     if (state.batchSize % comm.size() == 0)
@@ -637,11 +657,10 @@ struct Command {
       // trainer has just compared.
       if (!leads())
         return Status::success();
-      if (comm.size() > 1) {
+      if (summary.checksum) {
         char sum[32];
         std::snprintf(sum, sizeof sum, "%016llx",
-                      static_cast<unsigned long long>(dist::checksum(
-                          c.momentum, dist::checksum(c.parameters))));
+                      static_cast<unsigned long long>(*summary.checksum));
         out << "data parallel: parameters identical on " << comm.size()
             << " processes (checksum " << sum << ")\n";
       }
@@ -718,6 +737,8 @@ struct Command {
     if (Status s = loadData(); !s)
       return fail(s.error());
     if (Status s = initialWeights(); !s)
+      return fail(s.error());
+    if (Status s = checkSameRun(); !s)
       return fail(s.error());
     report();
     if (Status s = runTraining(); !s)

@@ -1,17 +1,20 @@
 """Data-parallel training: `mpirun -np N cnnc train` (docs/data-parallel.md).
 
 - 2 and 4 processes with the global batch B train what one process with
-  batch B trains (5 SGD steps with momentum and weight decay, LeNet and
-  tests/e2e/general.yaml, and LeNet built for the GPU backend, OpenCL on
+  batch B trains (5 SGD steps with momentum and weight decay, the last on a
+  partial batch that leaves some processes fewer samples or none; LeNet,
+  tests/e2e/general.yaml, a net with dropout and dropout2d, and LeNet built
+  for the GPU backend, OpenCL on
   pocl, whose gradients go through host memory), within 1e-5 relative;
   every process holds the same parameters (the run compares their
   checksums and says so);
 - a resumed run with another process count continues the same training;
 - a global batch that does not divide among the processes, processes that
-  loaded different libraries, a bad data file on one process and a killed
-  process each end the whole job with an error, within seconds.
+  loaded different libraries or were given different runs, a bad data file
+  on one process and a killed process each end the whole job with an
+  error, within seconds.
 
-usage: data_parallel_test.py CNNC LENET_YAML GENERAL_YAML WORKDIR
+usage: data_parallel_test.py CNNC LENET_YAML GENERAL_YAML DROPOUT_YAML WORKDIR
 """
 import os
 import shutil
@@ -26,6 +29,7 @@ from safetensors_io import read_safetensors
 
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 BATCH, STEPS = 8, 5
+DROPOUT_INPUT = (3, 8, 8)  # tests/e2e/dropout.yaml's
 # A hung job must fail the test, not the suite's time limit.
 JOB_SECONDS = 240
 
@@ -116,17 +120,23 @@ def fails_fast(args, needle, what):
 
 
 def main():
-    cnnc, lenet_yaml, general_yaml, work = sys.argv[1:5]
+    cnnc, lenet_yaml, general_yaml, dropout_yaml, work = sys.argv[1:6]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     p = lambda name: os.path.join(work, name)
     run([cnnc, lenet_yaml, "-o", p("lenet.so")])
     run([cnnc, general_yaml, "-o", p("general.so")])
-    lenet_data = make_data(work, "lenet", (3, 32, 32), 10, BATCH * STEPS, 0)
-    general_data = make_data(work, "general", (3, 19, 13), 5, BATCH * STEPS, 1)
+    run([cnnc, dropout_yaml, "-o", p("dropout.so")])
+    # Four full batches and a partial one: 1 sample (slices of 0 and 1 on
+    # 2 processes, 0, 0, 0 and 1 on 4), or 5 (2 and 3; 1, 1, 1 and 2).
+    full = BATCH * (STEPS - 1)
+    lenet_data = make_data(work, "lenet", (3, 32, 32), 10, full + 1, 0)
+    general_data = make_data(work, "general", (3, 19, 13), 5, full + 5, 1)
+    dropout_data = make_data(work, "dropout", DROPOUT_INPUT, 5, full + 5, 2)
 
     equal_to_one_process(cnnc, p("lenet.so"), lenet_data, work, "lenet")
     equal_to_one_process(cnnc, p("general.so"), general_data, work, "general")
+    equal_to_one_process(cnnc, p("dropout.so"), dropout_data, work, "dropout")
     # A GPU-backend library (OpenCL, run by pocl on the CPU): its gradients
     # are staged through host memory for the allreduce.
     run([cnnc, lenet_yaml, "--target", "host-opencl", "-o", p("lenet_cl.so")])
@@ -141,6 +151,10 @@ def main():
                + [":", "-np", "1"]
                + train_args(cnnc, p("general.so"), lenet_data, out),
                "the model libraries", "different libraries")
+    fails_fast(["-np", "1"] + train_args(cnnc, p("lenet.so"), lenet_data, out)
+               + [":", "-np", "1"]
+               + train_args(cnnc, p("lenet.so"), lenet_data, out, epochs=2),
+               "the runs (epochs", "different epochs")
     with open(p("broken_y.npy"), "wb") as f:
         f.write(b"not a npy file")
     broken = f"npy:{p('lenet_x.npy')},{p('broken_y.npy')}"

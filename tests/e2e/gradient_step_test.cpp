@@ -159,7 +159,7 @@ TEST(GradientStep, IsTheGradientTheFusedUpdateReads) {
         kBatch, s.input.f32(), s.labels.i64(),
         ModelState::constPointers(s.parameters).data(),
         ModelState::pointers(gradients).data(),
-        ModelState::pointers(buffers).data(), step.seed, step.index, &loss));
+        ModelState::pointers(buffers).data(), step.seed, step.index, 0, &loss));
     EXPECT_EQ(loss, fusedLoss);
     for (size_t i = 0; i < s.count(); ++i) {
       SCOPED_TRACE(s.model->parameters()[i].name);
@@ -211,7 +211,7 @@ TEST(GradientStep, FollowedByTheUpdateIsTheFusedStep) {
                                      ModelState::constPointers(q).data(),
                                      ModelState::pointers(gradients).data(),
                                      ModelState::pointers(buffers).data(),
-                                     step.seed, step.index, &loss));
+                                     step.seed, step.index, 0, &loss));
         ASSERT_OK(
             s.model->sgdUpdateRaw(ModelState::constPointers(q).data(),
                                   ModelState::constPointers(w).data(),
@@ -232,6 +232,48 @@ TEST(GradientStep, FollowedByTheUpdateIsTheFusedStep) {
         }
       }
     }
+}
+
+// A batch cut in slices, each with its first sample's position (as the
+// processes of data-parallel training take them), gives the whole batch's
+// gradient: the dropout masks follow a sample's position in the whole
+// batch, not in its slice.
+TEST(GradientStep, SlicesDrawTheWholeBatchsMasks) {
+  ModelState s(CNNC_DROPOUT_LIBRARY);
+  ASSERT_TRUE(s.model);
+  s.initialise();
+  auto gradientOf = [&](int64_t first, int64_t count) {
+    const int64_t sample = s.input.numElements() / kBatch;
+    Shape shape = s.input.shape();
+    shape[0] = count;
+    Tensor input(DType::F32, shape), labels(DType::I64, {count});
+    std::copy(s.input.f32() + first * sample,
+              s.input.f32() + (first + count) * sample, input.f32());
+    std::copy(s.labels.i64() + first, s.labels.i64() + first + count,
+              labels.i64());
+    std::vector<Tensor> gradients = s.like(&ModelState::trainable);
+    std::vector<Tensor> buffers = s.like(&ModelState::updatedBuffer);
+    float loss = 0;
+    cnnc::rt::Status status = s.model->gradientStepRaw(
+        count, input.f32(), labels.i64(),
+        ModelState::constPointers(s.parameters).data(),
+        ModelState::pointers(gradients).data(),
+        ModelState::pointers(buffers).data(), 5, 1, first, &loss);
+    EXPECT_TRUE(status) << status.message();
+    return gradients;
+  };
+  const std::vector<Tensor> whole = gradientOf(0, kBatch);
+  const std::vector<Tensor> head = gradientOf(0, kBatch / 2);
+  const std::vector<Tensor> tail = gradientOf(kBatch / 2, kBatch / 2);
+  for (size_t i = 0; i < s.count(); ++i) {
+    if (!s.trainable(i))
+      continue;
+    SCOPED_TRACE(s.model->parameters()[i].name);
+    Tensor mean(DType::F32, whole[i].shape());
+    for (int64_t k = 0; k < mean.numElements(); ++k)
+      mean.f32()[k] = (head[i].f32()[k] + tail[i].f32()[k]) / 2;
+    EXPECT_LE(relativeDifference(mean, whole[i]), kRounding);
+  }
 }
 
 } // namespace

@@ -38,7 +38,8 @@ EXPORT cnnc_status cnnc_gradient_step(int64_t batch, const float *input,
                                       const float *const *parameters,
                                       float *const *gradients,
                                       float *const *new_buffers, uint64_t seed,
-                                      int64_t step, float *loss) {
+                                      int64_t step, int64_t first_sample,
+                                      float *loss) {
   cnnc_status status = check_train_call(batch, input, labels, loss);
   if (status != CNNC_OK)
     return status;
@@ -62,7 +63,7 @@ EXPORT cnnc_status cnnc_gradient_step(int64_t batch, const float *input,
   const parameter_source source = {NULL, parameters, parameters, new_parameters,
                                    gradients};
   status = train_step_call(batch, input, labels, &source, 0.0f, 1.0f, 0.0f, 0,
-                           1, seed, step, loss);
+                           1, seed, step, first_sample, loss);
   halide_free(NULL, block);
   return status;
 }

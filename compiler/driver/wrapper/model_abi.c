@@ -292,7 +292,8 @@ static cnnc_status train_step_call(int64_t batch, const float *input,
                                    const parameter_source *source, float lr,
                                    float momentum_factor, float weight_decay,
                                    int32_t nesterov, int32_t first_step,
-                                   uint64_t seed, int64_t step, float *loss) {
+                                   uint64_t seed, int64_t step,
+                                   int64_t first_sample, float *loss) {
   static const int64_t kLabelDims[1] = {-1};
   const bool nesterov_flag = nesterov != 0, first_step_flag = first_step != 0;
   struct halide_buffer_t bufs[NUM_TRAIN_SLOTS + 1];
@@ -340,6 +341,9 @@ static cnnc_status train_step_call(int64_t batch, const float *input,
     case CNNC_SLOT_STEP_INDEX:
       argv[s] = &step;
       break;
+    case CNNC_SLOT_FIRST_SAMPLE:
+      argv[s] = &first_sample;
+      break;
     case CNNC_SLOT_LOSS:
       describe_f32(&bufs[s], dims[s], loss, NULL, 0, batch);
       break;
@@ -374,7 +378,8 @@ EXPORT cnnc_status cnnc_train_step_seeded(
   const parameter_source source = {NULL, parameters, momentum, new_parameters,
                                    new_momentum};
   return train_step_call(batch, input, labels, &source, lr, momentum_factor,
-                         weight_decay, nesterov, first_step, seed, step, loss);
+                         weight_decay, nesterov, first_step, seed, step, 0,
+                         loss);
 }
 
 EXPORT cnnc_status

@@ -15,8 +15,9 @@ typedef enum cnnc_slot_kind {
   CNNC_SLOT_WEIGHT_DECAY,
   CNNC_SLOT_NESTEROV,
   CNNC_SLOT_FIRST_STEP,
-  CNNC_SLOT_RANDOM_SEED, /* uint64 */
-  CNNC_SLOT_STEP_INDEX,  /* int64 */
+  CNNC_SLOT_RANDOM_SEED,  /* uint64 */
+  CNNC_SLOT_STEP_INDEX,   /* int64 */
+  CNNC_SLOT_FIRST_SAMPLE, /* int64 */
   /* outputs */
   CNNC_SLOT_LOGITS,
   CNNC_SLOT_LOSS,

@@ -139,7 +139,7 @@ EXPORT cnnc_status cnnc_session_train_step(cnnc_session *session, int64_t batch,
   const parameter_source source = {session, NULL, NULL, NULL, NULL};
   status = train_step_call(batch, input, labels, &source, lr, momentum_factor,
                            weight_decay, nesterov, session->steps == 0,
-                           session->seed, session->steps, loss);
+                           session->seed, session->steps, 0, loss);
   if (status != CNNC_OK)
     return status;
   /* The new values become the current ones; without momentum the step

@@ -46,7 +46,7 @@ Expr noise(const DropoutMask &mask, const std::vector<Var> &at,
     for (size_t pd = 1; pd < rank; ++pd)
       element = element * int(shape[pd]) + at[rank - 1 - pd];
   }
-  const Expr &sample = at[rank - 1];
+  const Expr sample = cast(Int(64), at[rank - 1]) + mask.firstSample;
   Expr key = mix(mix(mix(mix(mix(u32(0), low32(mask.seed)), high32(mask.seed)),
                          low32(mask.step)),
                      high32(mask.step)),
@@ -64,8 +64,10 @@ void checkMask(const char *op, const DropoutMask &mask, const Tensor &t) {
     detail::fail(op, "p must lie in [0, 1]");
   if (mask.channelwise && t.shape.size() != 4)
     detail::fail(op, "channelwise dropout takes [N, C, H, W]");
-  if (!mask.seed.defined() || !mask.step.defined())
-    detail::fail(op, "the seed and the step index are not defined");
+  if (!mask.seed.defined() || !mask.step.defined() ||
+      !mask.firstSample.defined())
+    detail::fail(op, "the seed, the step index or the first sample is not "
+                     "defined");
   // The element index is an Int(32) expression.
   int64_t perSample = 1;
   for (size_t d = 1; d < t.shape.size(); ++d)

@@ -15,6 +15,7 @@ hl::DropoutMask maskOf(double p, bool channelwise, int64_t stream, bool draws,
     mask.p = p;
     mask.seed = cx.arguments().randomSeed;
     mask.step = cx.arguments().stepIndex;
+    mask.firstSample = cx.arguments().firstSample;
   } else {
     mask.p = 0.0;
     mask.seed = Halide::Internal::make_const(Halide::UInt(64), 0);

@@ -127,7 +127,8 @@ public:
   Status gradientStepRaw(int64_t batch, const float *input,
                          const int64_t *labels, const float *const *parameters,
                          float *const *gradients, float *const *newBuffers,
-                         uint64_t seed, int64_t stepIndex, float *loss) const;
+                         uint64_t seed, int64_t stepIndex, int64_t firstSample,
+                         float *loss) const;
   // cnnc_sgd_update with `step`'s hyper-parameters (seed and index unused);
   // in place is allowed.
   Status sgdUpdateRaw(const float *const *parameters,

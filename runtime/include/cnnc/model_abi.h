@@ -186,13 +186,16 @@ cnnc_status cnnc_train_step_seeded(
  * running statistics) receives its new value as cnnc_train_step writes it.
  * Other entries are ignored and may be NULL; outputs must not alias
  * `parameters`. The dropout masks are those of step `step` of a run seeded
- * with `seed`. */
+ * with `seed`, the batch being the samples `first_sample`,
+ * `first_sample + 1`, ... of that step's global batch (0 for a whole
+ * batch): a sample draws the same masks whichever process's slice holds
+ * it. */
 cnnc_status cnnc_gradient_step(int64_t batch, const float *input,
                                const int64_t *labels,
                                const float *const *parameters,
                                float *const *gradients,
                                float *const *new_buffers, uint64_t seed,
-                               int64_t step, float *loss);
+                               int64_t step, int64_t first_sample, float *loss);
 
 /* cnnc_sgd_update: the update of cnnc_train_step (the same PyTorch SGD rule)
  * for every trainable parameter, from `gradients` as cnnc_gradient_step

@@ -166,6 +166,7 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
   if (out.labels.dtype() != DType::I64 || out.labels.shape() != Shape{count})
     out.labels = Tensor(DType::I64, {count});
   out.indices.assign(order_.begin() + first, order_.begin() + first + count);
+  out.firstInGlobalBatch = first - global;
 
   const int64_t outSize = numElements(sample);
   // Ping-pong buffers between transforms, grown to the largest stage.

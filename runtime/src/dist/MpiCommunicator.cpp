@@ -20,11 +20,15 @@ constexpr size_t kChunk = size_t(1) << 30;
 
 class MpiWorld final : public Communicator {
 public:
-  MpiWorld() {
+  explicit MpiWorld(bool finalize) : finalize_(finalize) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
-  ~MpiWorld() override { MPI_Finalize(); }
+  // MPI is finalised by whoever initialised it.
+  ~MpiWorld() override {
+    if (finalize_)
+      MPI_Finalize();
+  }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -78,6 +82,7 @@ private:
   }
 
   int rank_ = 0, size_ = 1;
+  bool finalize_;
 };
 
 } // namespace
@@ -92,8 +97,14 @@ Expected<std::unique_ptr<Communicator>> connectMpi() {
     if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) !=
         MPI_SUCCESS)
       return Error("MPI_Init_thread failed");
+    if (provided < MPI_THREAD_FUNNELED) {
+      MPI_Finalize();
+      return Error("this MPI cannot run in a process with other threads "
+                   "(MPI_THREAD_FUNNELED)");
+    }
   }
-  return std::unique_ptr<Communicator>(std::make_unique<MpiWorld>());
+  return std::unique_ptr<Communicator>(
+      std::make_unique<MpiWorld>(!initialised));
 }
 
 } // namespace cnnc::rt::dist

@@ -47,21 +47,26 @@ Status SgdOptimizer::prepareAcrossProcesses() {
       (gradients ? gradientSlices_ : bufferSlices_)[i] = next;
       next += parameters_[i].numElements();
     }
-  return checkInSync();
+  return checkInSync().status();
 }
 
-Status SgdOptimizer::checkInSync() {
+Expected<std::optional<uint64_t>> SgdOptimizer::checkInSync() {
   if (!acrossProcesses())
-    return Status::success();
+    return std::optional<uint64_t>();
   const uint64_t sum = dist::checksum(momentum_, dist::checksum(parameters_));
-  return dist::checkSameEverywhere(
-      *comm_, sum, "the parameters after " + std::to_string(steps_) + " steps");
+  if (Status s = dist::checkSameEverywhere(
+          *comm_, sum,
+          "the parameters after " + std::to_string(steps_) + " steps");
+      !s)
+    return s.error();
+  return std::optional<uint64_t>(sum);
 }
 
 Expected<float>
 SgdOptimizer::stepAcrossProcesses(const Tensor &images, const Tensor &labels,
                                   double lr, const SgdOptions &options,
-                                  const std::string &labelSource) {
+                                  const std::string &labelSource,
+                                  int64_t firstInGlobalBatch) {
   const ModelLibrary &model = *model_;
   const size_t count = parameters_.size();
   const int64_t batch = images.rank() > 0 ? images.shape()[0] : 0;
@@ -77,7 +82,8 @@ SgdOptimizer::stepAcrossProcesses(const Tensor &images, const Tensor &labels,
     float loss = 0.0f;
     if (Status s = model.gradientStepRaw(
             batch, images.f32(), labels.i64(), p.data(), gradientSlices_.data(),
-            bufferSlices_.data(), hyper.seed, hyper.index, &loss);
+            bufferSlices_.data(), hyper.seed, hyper.index, firstInGlobalBatch,
+            &loss);
         !s)
       return s;
     // Weighted by the slice's size: the sum is then the global batch's
@@ -120,7 +126,7 @@ SgdOptimizer::stepAcrossProcesses(const Tensor &images, const Tensor &labels,
   ++steps_;
   lastBatchSize_ = static_cast<int64_t>(samples);
   if (steps_ % kCheckEvery == 0)
-    if (Status s = checkInSync(); !s)
+    if (Status s = checkInSync().status(); !s)
       return s;
   return totals[0] / samples;
 }

@@ -63,6 +63,9 @@ Expected<SgdOptimizer> SgdOptimizer::create(const ModelLibrary &model,
   opt.parameters_ = std::move(parameters);
   opt.momentum_ = std::move(momentum);
   if (opt.acrossProcesses()) {
+    // The update runs in place: no second set of buffers.
+    opt.nextParameters_.clear();
+    opt.nextMomentum_.clear();
     if (Status s = opt.prepareAcrossProcesses(); !s)
       return s;
     return opt;
@@ -114,9 +117,11 @@ ModelLibrary::SgdStep SgdOptimizer::nextStep(double lr,
 
 Expected<float> SgdOptimizer::step(const Tensor &images, const Tensor &labels,
                                    double lr, const SgdOptions &options,
-                                   const std::string &labelSource) {
+                                   const std::string &labelSource,
+                                   int64_t firstInGlobalBatch) {
   if (acrossProcesses())
-    return stepAcrossProcesses(images, labels, lr, options, labelSource);
+    return stepAcrossProcesses(images, labels, lr, options, labelSource,
+                               firstInGlobalBatch);
   const ModelLibrary::SgdStep hyper = nextStep(lr, options);
   lastBatchSize_ = images.rank() > 0 ? images.shape()[0] : 0;
   if (session_) {

@@ -120,8 +120,9 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
       if (!next)
         return next.error();
       const data::Batch &batch = **next;
-      Expected<float> loss = optimizer.step(batch.images, batch.labels,
-                                            summary.lr, state.sgd, labelSource);
+      Expected<float> loss =
+          optimizer.step(batch.images, batch.labels, summary.lr, state.sgd,
+                         labelSource, batch.firstInGlobalBatch);
       if (!loss)
         return loss.error();
       if (!std::isfinite(*loss)) {
@@ -168,8 +169,10 @@ Status train(const ModelLibrary &model, data::DataLoader &trainLoader,
         return s;
     if (Status s = optimizer.syncToHost(); !s)
       return s;
-    if (Status s = optimizer.checkInSync(); !s)
-      return s;
+    Expected<std::optional<uint64_t>> agreed = optimizer.checkInSync();
+    if (!agreed)
+      return agreed.error();
+    summary.checksum = *agreed;
     summary.validation = std::move(*val);
     summary.seconds = secondsSince(start);
 

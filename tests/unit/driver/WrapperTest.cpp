@@ -153,9 +153,6 @@ TEST(Wrapper, TrainStepRefusesBadCalls) {
   EXPECT_EQ(call.run(), CNNC_OK);
 }
 
-// cnnc_last_error: the message Halide reported during the failed call, or
-// its error code when it reported none (never an older call's message),
-// and per thread.
 // The gradient step is the fused pipeline with hyper-parameters under which
 // its new momentum is the gradient (v = g on torch's first step, no weight
 // decay) and its new parameters are discarded (lr 0).
@@ -168,7 +165,7 @@ TEST(Wrapper, GradientStepReadsTheGradientFromTheFusedStep) {
   float *newBuffers[2] = {nullptr, newM};
   const int allocations = fake_last.allocations, frees = fake_last.frees;
   ASSERT_EQ(cnnc_gradient_step(2, x, labels, params, gradients, newBuffers, 7,
-                               3, &loss),
+                               3, 0, &loss),
             CNNC_OK);
   EXPECT_FLOAT_EQ(loss, 1.5f);
   EXPECT_FLOAT_EQ(fake_last.lr, 0.0f);
@@ -200,19 +197,19 @@ TEST(Wrapper, GradientStepRefusesBadCalls) {
   float *gradients[2] = {grad, nullptr}, *noGradient[2] = {nullptr, nullptr};
   float *newBuffers[2] = {nullptr, newM}, *noBuffer[2] = {nullptr, nullptr};
   EXPECT_EQ(cnnc_gradient_step(2, x, labels, params, noGradient, newBuffers, 0,
-                               0, &loss),
+                               0, 0, &loss),
             CNNC_ERROR_NULL_ARGUMENT);
   EXPECT_EQ(cnnc_gradient_step(2, x, labels, params, gradients, noBuffer, 0, 0,
-                               &loss),
+                               0, &loss),
             CNNC_ERROR_NULL_ARGUMENT);
   EXPECT_EQ(cnnc_gradient_step(2, x, labels, nullptr, gradients, newBuffers, 0,
-                               0, &loss),
+                               0, 0, &loss),
             CNNC_ERROR_NULL_ARGUMENT);
-  EXPECT_EQ(
-      cnnc_gradient_step(2, x, bad, params, gradients, newBuffers, 0, 0, &loss),
-      CNNC_ERROR_BAD_LABEL);
-  EXPECT_EQ(cnnc_gradient_step(0, x, labels, params, gradients, newBuffers, 0,
+  EXPECT_EQ(cnnc_gradient_step(2, x, bad, params, gradients, newBuffers, 0, 0,
                                0, &loss),
+            CNNC_ERROR_BAD_LABEL);
+  EXPECT_EQ(cnnc_gradient_step(0, x, labels, params, gradients, newBuffers, 0,
+                               0, 0, &loss),
             CNNC_ERROR_BAD_SHAPE);
 }
 
@@ -256,6 +253,9 @@ TEST(Wrapper, SgdUpdateIsTorchsRule) {
       CNNC_ERROR_NULL_ARGUMENT);
 }
 
+// cnnc_last_error: the message Halide reported during the failed call, or
+// its error code when it reported none (never an older call's message),
+// and per thread.
 TEST(Wrapper, LastErrorDescribesTheCallingThreadsLastFailure) {
   TrainCall call;
   fake_last.fail_train = true;

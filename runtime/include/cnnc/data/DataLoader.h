@@ -42,6 +42,9 @@ struct Batch {
   Tensor images; // F32 [B, C, H, W] (C, H, W after the transforms)
   Tensor labels; // I64 [B]
   std::vector<int64_t> indices; // the samples' indices in the dataset
+  // A shard's slice: the position of its first sample in the global batch
+  // (0 without shards).
+  int64_t firstInGlobalBatch = 0;
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };
 

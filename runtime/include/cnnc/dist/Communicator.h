@@ -42,8 +42,9 @@ public:
 // A process on its own.
 std::unique_ptr<Communicator> singleProcess();
 
-// Whether mpirun (Open MPI, or another launcher speaking PMI / PMIx)
-// started this process.
+// Whether Open MPI's mpirun started this process (its environment says
+// so; other launchers' variables are not taken as a sign, so that a lone
+// process under a batch system stays alone).
 bool startedByMpirun();
 
 // MPI's world (MPI_Init; MPI_Finalize when it is destroyed). An error when

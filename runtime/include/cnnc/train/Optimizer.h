@@ -50,11 +50,13 @@ public:
   // One step on a batch at learning rate `lr` (see ModelLibrary::trainStep;
   // `labelSource` names the labels in errors). Returns the batch's mean loss.
   // Across processes, `images` is this process's slice of the global batch
-  // (possibly empty, in a last partial batch) and the loss is the global
-  // batch's mean.
+  // (possibly empty, in a last partial batch), whose first sample is
+  // sample `firstInGlobalBatch` of the global batch (for its dropout
+  // masks), and the loss is the global batch's mean.
   Expected<float> step(const Tensor &images, const Tensor &labels, double lr,
                        const SgdOptions &options,
-                       const std::string &labelSource);
+                       const std::string &labelSource,
+                       int64_t firstInGlobalBatch = 0);
 
   // The logits of `images` with the current parameters: the session's
   // forward pass (no copies of the parameters), else the library's.
@@ -72,8 +74,9 @@ public:
   // The samples of the last step, over every process.
   int64_t lastBatchSize() const { return lastBatchSize_; }
   // Across processes: an error unless every process holds the same
-  // parameters and momentum, bit for bit (a checksum compared by all).
-  Status checkInSync();
+  // parameters and momentum, bit for bit; else the checksum they all
+  // compared (nullopt in one process).
+  Expected<std::optional<uint64_t>> checkInSync();
 
 private:
   SgdOptimizer() = default;
@@ -84,7 +87,8 @@ private:
   Expected<float> stepAcrossProcesses(const Tensor &images,
                                       const Tensor &labels, double lr,
                                       const SgdOptions &options,
-                                      const std::string &labelSource);
+                                      const std::string &labelSource,
+                                      int64_t firstInGlobalBatch);
   const ModelLibrary *model_ = nullptr;
   std::vector<bool> trainable_;
   std::vector<Tensor> parameters_, momentum_;

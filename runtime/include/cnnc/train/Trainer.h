@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 namespace cnnc::rt {
 
@@ -32,6 +33,9 @@ struct EpochSummary {
   double seconds = 0.0; // training and validation
   EvalResult validation;
   bool best = false; // the best validation accuracy so far (strictly better)
+  // Across processes: the checksum of the parameters and momentum that
+  // every process compared and agreed on after the epoch.
+  std::optional<uint64_t> checksum;
   double imagesPerSecond() const {
     return trainSeconds > 0 ? static_cast<double>(trainImages) / trainSeconds
                             : 0.0;

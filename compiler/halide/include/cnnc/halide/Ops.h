@@ -164,6 +164,10 @@ struct DropoutMask {
   bool channelwise = false;
   uint32_t stream = 0;
   Halide::Expr seed, step;
+  /// Added to a sample's index in the batch: the batch's first sample in
+  /// the global batch it is a slice of (data parallelism; Int(64), 0
+  /// otherwise), so that a sample draws the same mask in any slice.
+  Halide::Expr firstSample = Halide::Internal::make_const(Halide::Int(64), 0);
 };
 
 /// Training-mode dropout: y = x * noise, noise = kept ? 1 / (1 - p) : 0

@@ -39,6 +39,7 @@ struct AbiArgument {
     FirstStep,      // bool
     RandomSeed,     // uint64: the dropout masks' seed
     StepIndex,      // int64: the step's index in the run (its masks)
+    FirstSample,    // int64: the batch's first sample in its global batch
   };
   Kind kind;
   int parameter = -1;
@@ -73,8 +74,9 @@ struct ModelAbi {
   PipelineAbi forward;
   /// Present once cnn-autodiff has built func @train_step: input, labels,
   /// every parameter, the momentum of each trainable one, lr, momentum,
-  /// weight decay, nesterov, first step, and the random seed and step
-  /// index when a dropout draws masks (cnn::drawsMask) -> loss, then for
+  /// weight decay, nesterov, first step, and the random seed, step index
+  /// and first sample when a dropout draws masks (cnn::drawsMask) -> loss,
+  /// then for
   /// each trainable parameter its new value, then its new momentum, then
   /// each updated buffer's new value (a batch norm's running mean, then its
   /// variance).
