@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 "$cnnc" "$root/examples/lenet_fashion.yaml" -o "$work/lf.so"
 # images/s of the epoch's training steps (the epoch line's figure).
 rate() {
-  grep -o 'epoch 1/1: .* images/s' | grep -o '[0-9]* images/s' |
+  grep -o 'epoch 1/1: train loss.* images/s' | grep -o '[0-9]* images/s' |
     grep -o '^[0-9]*'
 }
 train=(train "$work/lf.so" --data "fashion-mnist:$data" --epochs 1
