@@ -5,7 +5,7 @@ import ctypes
 
 from .errors import Error
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 MAX_RANK = 4
 
 c_float_p = ctypes.POINTER(ctypes.c_float)

@@ -355,6 +355,7 @@ struct Command {
     if (comm.size() == 1)
       return Status::success();
     std::ostringstream run;
+    run << std::hexfloat; // every bit of the optimizer's settings
     run << state.epochs << ' ' << state.epochsCompleted << ' ' << state.steps
         << ' ' << state.batchSize << ' ' << state.seed << ' ' << state.shuffle
         << ' ' << state.valSplit << ' ' << trainLoader->numSamples() << ' '

@@ -75,7 +75,7 @@ class Library:
             ctypes.POINTER(F32P), ctypes.POINTER(F32P), ctypes.POINTER(F32P),
             ctypes.POINTER(F32P), ctypes.c_float, ctypes.c_float, ctypes.c_float,
             ctypes.c_int32, ctypes.c_int32, F32P]
-        assert self.lib.cnnc_abi_version() == 5
+        assert self.lib.cnnc_abi_version() == 6
         count = ctypes.c_int32()
         assert self.lib.cnnc_num_parameters(ctypes.byref(count)) == 0
         self.names, self.trainable, self.buffer, self.updated = [], [], [], []

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 /* Bumped whenever a signature or a meaning below changes. */
-#define CNNC_ABI_VERSION 5
+#define CNNC_ABI_VERSION 6
 
 /* The largest tensor rank the ABI reports (NCHW). */
 #define CNNC_MAX_RANK 4
@@ -175,8 +175,7 @@ cnnc_status cnnc_train_step_seeded(
 
 /* The training step in two halves, so that gradients can be combined
  * between them (data-parallel training: `mpirun -np N cnnc train`, see
- * docs/data-parallel.md). Optional: libraries built before them lack the
- * symbols.
+ * docs/data-parallel.md) (ABI 6).
  *
  * cnnc_gradient_step: the forward and backward pass of
  * cnnc_train_step_seeded, without the update. `gradients[i]` receives the

@@ -155,10 +155,10 @@ LoweredOp elementwise(const Tensor &input, const ElementFormula &formula,
 /// Where a training-mode dropout's mask comes from (docs/design.md,
 /// "Dropout masks"): its probability p, whether whole channels of
 /// [N, C, H, W] drop (Dropout2d), the layer's stream, and the run's seed
-/// (a UInt(64) scalar) and step index (Int(64)). Element e of sample n is
-/// dropped when the top 24 bits of hash(seed, step, stream, n, e) fall
-/// below p * 2^24, e its index in the sample in C order (channelwise: the
-/// channel).
+/// (a UInt(64) scalar), step index and first sample (Int(64)). Element e
+/// of sample n is dropped when the top 24 bits of hash(seed, step, stream,
+/// first sample + n, e) fall below p * 2^24, e its index in the sample in C
+/// order (channelwise: the channel).
 struct DropoutMask {
   double p = 0.5;
   bool channelwise = false;
