@@ -8,13 +8,14 @@
 #include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace cnnc::rt {
 
 static std::string errnoText(int err) { return std::strerror(err); }
 
-Expected<std::string> readFile(const std::string &path) {
+Expected<FileReader> FileReader::open(const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -27,31 +28,72 @@ Expected<std::string> readFile(const std::string &path) {
     ::close(fd);
     return Error(path + ": not a regular file");
   }
-  std::string data;
-  try {
-    data.resize(static_cast<size_t>(st.st_size));
-  } catch (const std::bad_alloc &) {
-    ::close(fd);
-    return Error(path + ": out of memory reading " +
-                 std::to_string(st.st_size) + " bytes");
+  return FileReader(path, fd, static_cast<uint64_t>(st.st_size));
+}
+
+FileReader::FileReader(FileReader &&other) noexcept
+    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)),
+      size_(other.size_) {}
+
+FileReader &FileReader::operator=(FileReader &&other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0)
+      ::close(fd_);
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+    size_ = other.size_;
   }
+  return *this;
+}
+
+FileReader::~FileReader() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+Expected<size_t> FileReader::readAt(void *out, size_t size,
+                                    uint64_t offset) const {
   size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+  while (done < size) {
+    ssize_t n = ::pread(fd_, static_cast<char *>(out) + done, size - done,
+                        static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return Error(path + ": read error: " + errnoText(err));
-    }
+    if (n < 0)
+      return Error(path_ + ": read error: " + errnoText(errno));
     if (n == 0)
-      break; // The file shrank while we read it; keep what we got.
+      break;
     done += static_cast<size_t>(n);
   }
-  data.resize(done);
-  ::close(fd);
+  return done;
+}
+
+// The whole file into a std::string or Bytes.
+template <class Buffer>
+static Expected<Buffer> readWhole(const std::string &path) {
+  Expected<FileReader> file = FileReader::open(path);
+  if (!file)
+    return file.error();
+  Buffer data;
+  try {
+    data.resize(static_cast<size_t>(file->size()));
+  } catch (const std::bad_alloc &) {
+    return Error(path + ": out of memory reading " +
+                 std::to_string(file->size()) + " bytes");
+  }
+  Expected<size_t> done = file->readAt(data.data(), data.size(), 0);
+  if (!done)
+    return done.error();
+  data.resize(*done); // The file shrank while we read it; keep what we got.
   return data;
+}
+
+Expected<std::string> readFile(const std::string &path) {
+  return readWhole<std::string>(path);
+}
+
+Expected<Bytes> readFileBytes(const std::string &path) {
+  return readWhole<Bytes>(path);
 }
 
 static Status writeAll(int fd, const void *data, size_t size,

@@ -2,6 +2,7 @@
 
 #include "cnnc/FileIO.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <utility>
@@ -147,7 +148,7 @@ private:
   size_t pos_ = 0;
 };
 
-uint32_t readLE(const std::string &bytes, size_t offset, size_t width) {
+uint32_t readLE(std::string_view bytes, size_t offset, size_t width) {
   uint32_t v = 0;
   for (size_t i = 0; i < width; ++i)
     v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + i]))
@@ -157,7 +158,20 @@ uint32_t readLE(const std::string &bytes, size_t offset, size_t width) {
 
 } // namespace
 
-Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
+namespace {
+
+// What the header says, and where the data starts.
+struct NpyHeader {
+  DType dtype;
+  Shape shape;
+  size_t dataStart;
+  size_t dataSize; // bytes of the shape's elements
+};
+
+// The header of a .npy file from its first bytes (the whole file, or at
+// least as many bytes as the largest header allowed).
+Expected<NpyHeader> parseNpyHeader(std::string_view bytes,
+                                   const std::string &path) {
   if (bytes.size() < kMagicSize + 2 ||
       std::memcmp(bytes.data(), kMagic, kMagicSize) != 0)
     return Error(path + ": not a NumPy .npy file (bad magic)");
@@ -180,7 +194,7 @@ Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
                  std::to_string(headerLen) + " bytes, the file has " +
                  std::to_string(bytes.size() - headerStart) + ")");
 
-  HeaderParser parser(bytes.substr(headerStart, headerLen));
+  HeaderParser parser(std::string(bytes.substr(headerStart, headerLen)));
   std::string problem = parser.parse();
   if (!problem.empty())
     return Error(path + ": malformed .npy header: " + problem);
@@ -204,42 +218,87 @@ Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path) {
     return Error(path +
                  ": Fortran-order arrays are not supported; save a C-order "
                  "array (numpy.ascontiguousarray(arr))");
-
-  // The size is checked against the file before anything is allocated: a
-  // header may claim any shape.
   Expected<int64_t> count = checkedNumElements(parser.shape, dtype, path);
   if (!count)
     return count.error();
-  size_t dataStart = headerStart + headerLen;
-  size_t have = bytes.size() - dataStart;
-  size_t need = size_t(*count) * dtypeSize(dtype);
+  return NpyHeader{dtype, std::move(parser.shape), headerStart + headerLen,
+                   size_t(*count) * dtypeSize(dtype)};
+}
+
+// The data must be exactly the shape's bytes. Checked against the file
+// before anything is allocated: a header may claim any shape.
+Status checkDataSize(const NpyHeader &header, uint64_t have,
+                     const std::string &path) {
+  const size_t need = header.dataSize;
   if (have < need)
     return Error(path + ": truncated data: shape " +
-                 shapeToString(parser.shape) + " needs " +
+                 shapeToString(header.shape) + " needs " +
                  std::to_string(need) + " bytes, the file has " +
                  std::to_string(have));
   if (have > need)
     return Error(path + ": " + std::to_string(have - need) +
                  " unexpected bytes after the data of shape " +
-                 shapeToString(parser.shape));
-  Expected<Tensor> tensor = Tensor::create(dtype, parser.shape, path);
+                 shapeToString(header.shape));
+  return Status::success();
+}
+
+} // namespace
+
+Expected<Tensor> parseNpy(std::string_view bytes, const std::string &path) {
+  Expected<NpyHeader> header = parseNpyHeader(bytes, path);
+  if (!header)
+    return header.error();
+  if (Status s = checkDataSize(*header, bytes.size() - header->dataStart, path);
+      !s)
+    return s;
+  Expected<Tensor> tensor = Tensor::create(header->dtype, header->shape, path);
   if (!tensor)
     return tensor.error();
-  if (need)
-    std::memcpy(tensor->bytes(), bytes.data() + dataStart, need);
+  if (header->dataSize)
+    std::memcpy(tensor->bytes(), bytes.data() + header->dataStart,
+                header->dataSize);
   return tensor;
 }
 
+// The header from the file's first bytes, then the data read straight into
+// the tensor's storage: a large array is read once, with no copy.
 Expected<Tensor> readNpy(const std::string &path) {
-  Expected<std::string> bytes = readFile(path);
-  if (!bytes)
-    return bytes.error();
-  return parseNpy(*bytes, path);
+  Expected<FileReader> file = FileReader::open(path);
+  if (!file)
+    return file.error();
+  std::string prefix(
+      std::min<uint64_t>(file->size(), kMagicSize + 2 + 4 + kMaxHeaderSize),
+      '\0');
+  Expected<size_t> got = file->readAt(prefix.data(), prefix.size(), 0);
+  if (!got)
+    return got.error();
+  prefix.resize(*got);
+  Expected<NpyHeader> header = parseNpyHeader(prefix, path);
+  if (!header)
+    return header.error();
+  if (Status s = checkDataSize(*header, file->size() - header->dataStart, path);
+      !s)
+    return s;
+  Bytes data;
+  try {
+    data.resize(header->dataSize);
+  } catch (const std::bad_alloc &) {
+    return Error(path + ": out of memory for a tensor of shape " +
+                 shapeToString(header->shape));
+  }
+  got = file->readAt(data.data(), data.size(), header->dataStart);
+  if (!got)
+    return got.error();
+  if (*got != data.size())
+    return Error(path + ": the file shrank while it was read");
+  return Tensor::adopt(header->dtype, header->shape, std::move(data), path);
 }
 
 std::string npyHeader(const Tensor &tensor) {
   std::string dict = "{'descr': '";
-  dict += tensor.dtype() == DType::F32 ? "<f4" : "<i8";
+  dict += tensor.dtype() == DType::F32   ? "<f4"
+          : tensor.dtype() == DType::I64 ? "<i8"
+                                         : "|u1";
   dict += "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < tensor.shape().size(); ++i) {
     if (i)

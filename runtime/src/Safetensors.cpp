@@ -96,7 +96,7 @@ struct Entry {
 
 } // namespace
 
-Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
+Expected<SafetensorsFile> parseSafetensors(std::string_view bytes,
                                            const std::string &path) {
   if (bytes.size() < 8)
     return Error(path + ": too short to be a safetensors file (" +
@@ -115,7 +115,8 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
                  std::to_string(bytes.size()) +
                  " bytes); the file is truncated or not a safetensors file");
 
-  Expected<json> header = parseHeaderJson(bytes.substr(8, headerLen), path);
+  Expected<json> header =
+      parseHeaderJson(std::string(bytes.substr(8, headerLen)), path);
   if (!header)
     return header.error();
   if (!header->is_object())
@@ -211,10 +212,11 @@ Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
 }
 
 Expected<SafetensorsFile> readSafetensors(const std::string &path) {
-  Expected<std::string> bytes = readFile(path);
+  Expected<Bytes> bytes = readFileBytes(path);
   if (!bytes)
     return bytes.error();
-  return parseSafetensors(*bytes, path);
+  return parseSafetensors(
+      {reinterpret_cast<const char *>(bytes->data()), bytes->size()}, path);
 }
 
 Expected<SafetensorsLayout>

@@ -16,6 +16,8 @@ size_t dtypeSize(DType dtype) {
     return 4;
   case DType::I64:
     return 8;
+  case DType::U8:
+    return 1;
   }
   return 0;
 }
@@ -26,6 +28,8 @@ const char *dtypeName(DType dtype) {
     return "F32";
   case DType::I64:
     return "I64";
+  case DType::U8:
+    return "U8";
   }
   return "?";
 }
@@ -82,6 +86,22 @@ Expected<Tensor> Tensor::create(DType dtype, Shape shape,
   }
 }
 
+Expected<Tensor> Tensor::adopt(DType dtype, Shape shape, Bytes bytes,
+                               const std::string &what) {
+  Expected<int64_t> count = checkedNumElements(shape, dtype, what);
+  if (!count)
+    return count.error();
+  if (bytes.size() != static_cast<size_t>(*count) * dtypeSize(dtype))
+    return Error(what + ": " + std::to_string(bytes.size()) +
+                 " bytes for a tensor of shape " + shapeToString(shape));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numElements_ = *count;
+  t.bytes_ = std::move(bytes);
+  return t;
+}
+
 float *Tensor::f32() {
   assert(dtype_ == DType::F32);
   return reinterpret_cast<float *>(bytes_.data());
@@ -97,6 +117,14 @@ int64_t *Tensor::i64() {
 const int64_t *Tensor::i64() const {
   assert(dtype_ == DType::I64);
   return reinterpret_cast<const int64_t *>(bytes_.data());
+}
+uint8_t *Tensor::u8() {
+  assert(dtype_ == DType::U8);
+  return bytes_.data();
+}
+const uint8_t *Tensor::u8() const {
+  assert(dtype_ == DType::U8);
+  return bytes_.data();
 }
 
 } // namespace cnnc::rt

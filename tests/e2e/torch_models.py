@@ -72,9 +72,9 @@ class SeededDropout(nn.Module):
 
 
 class FeedForwardNet(nn.Module):
-    def __init__(self):
+    def __init__(self, in_features=3 * 32 * 32):
         super().__init__()
-        self.fc1 = nn.Linear(3 * 32 * 32, 128)
+        self.fc1 = nn.Linear(in_features, 128)
         self.fc2 = nn.Linear(128, 32)
         self.fc3 = nn.Linear(32, 10)
 

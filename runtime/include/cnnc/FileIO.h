@@ -2,9 +2,11 @@
 #ifndef CNNC_FILEIO_H
 #define CNNC_FILEIO_H
 
+#include "cnnc/Bytes.h"
 #include "cnnc/Error.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,33 @@ namespace cnnc::rt {
 
 // The bytes of a file; errors name the path ("x.npy: no such file").
 Expected<std::string> readFile(const std::string &path);
+// The same in Bytes, for large files (datasets, weights, arrays).
+Expected<Bytes> readFileBytes(const std::string &path);
+
+// A regular file open for reading at any offset; closed when destroyed.
+class FileReader {
+public:
+  // Errors name the path: no such file, cannot open, not a regular file.
+  static Expected<FileReader> open(const std::string &path);
+  FileReader(FileReader &&other) noexcept;
+  FileReader &operator=(FileReader &&other) noexcept;
+  FileReader(const FileReader &) = delete;
+  FileReader &operator=(const FileReader &) = delete;
+  ~FileReader();
+
+  const std::string &path() const { return path_; }
+  uint64_t size() const { return size_; } // when opened
+  // Reads up to `size` bytes at `offset` into `out`: fewer only where the
+  // file ends.
+  Expected<size_t> readAt(void *out, size_t size, uint64_t offset) const;
+
+private:
+  FileReader(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
 
 // A piece of the data to write.
 struct ByteRange {

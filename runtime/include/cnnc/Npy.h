@@ -9,11 +9,12 @@
 #include "cnnc/Tensor.h"
 
 #include <string>
+#include <string_view>
 
 namespace cnnc::rt {
 
 // Parses the bytes of a .npy file; `path` only names the file in errors.
-Expected<Tensor> parseNpy(const std::string &bytes, const std::string &path);
+Expected<Tensor> parseNpy(std::string_view bytes, const std::string &path);
 Expected<Tensor> readNpy(const std::string &path);
 
 // The header (magic, version 1.0, length, dict, padding) of a .npy file

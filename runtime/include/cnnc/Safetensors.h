@@ -14,6 +14,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace cnnc::rt {
 
@@ -25,7 +26,7 @@ struct SafetensorsFile {
 // Parses and validates the bytes of a safetensors file (header length, JSON,
 // dtypes, shapes, offsets in range, contiguous and not overlapping, duplicate
 // names). `path` only names the file in errors.
-Expected<SafetensorsFile> parseSafetensors(const std::string &bytes,
+Expected<SafetensorsFile> parseSafetensors(std::string_view bytes,
                                            const std::string &path);
 Expected<SafetensorsFile> readSafetensors(const std::string &path);
 

@@ -2,6 +2,7 @@
 #ifndef CNNC_TENSOR_H
 #define CNNC_TENSOR_H
 
+#include "cnnc/Bytes.h"
 #include "cnnc/Error.h"
 
 #include <cstddef>
@@ -12,13 +13,14 @@
 
 namespace cnnc::rt {
 
-enum class DType { F32, I64 };
+// U8 holds image bytes only (datasets); the ABI and files use F32 and I64.
+enum class DType { F32, I64, U8 };
 
 using Shape = std::vector<int64_t>;
 
 // Bytes per element.
 size_t dtypeSize(DType dtype);
-// "F32" / "I64": the safetensors spelling.
+// "F32" / "I64" / "U8": the safetensors spelling.
 const char *dtypeName(DType dtype);
 
 // "[6, 3, 5, 5]"; "[]" for a scalar.
@@ -38,6 +40,10 @@ public:
 
   static Expected<Tensor> create(DType dtype, Shape shape,
                                  const std::string &what);
+  // A tensor whose storage is `bytes` (which must hold exactly the shape's
+  // elements), without copying them.
+  static Expected<Tensor> adopt(DType dtype, Shape shape, Bytes bytes,
+                                const std::string &what);
 
   DType dtype() const { return dtype_; }
   const Shape &shape() const { return shape_; }
@@ -54,13 +60,14 @@ public:
   const float *f32() const;
   int64_t *i64();
   const int64_t *i64() const;
+  uint8_t *u8();
+  const uint8_t *u8() const;
 
 private:
   DType dtype_ = DType::F32;
   Shape shape_;
   int64_t numElements_ = 0;
-  // operator new aligns to at least 16 bytes, enough for every dtype.
-  std::vector<unsigned char> bytes_;
+  Bytes bytes_; // aligned to 64 bytes, enough for every dtype
 };
 
 // Named tensors, sorted by name (as a state_dict is saved).

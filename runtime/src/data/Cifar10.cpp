@@ -4,6 +4,8 @@
 
 #include "cnnc/FileIO.h"
 
+#include <cstring>
+
 namespace cnnc::rt::data {
 
 namespace {
@@ -76,11 +78,11 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
   }
 
   // Read every file first: the image tensor is allocated once, at its size.
-  std::vector<std::string> contents;
+  std::vector<Bytes> contents;
   int64_t n = 0;
   for (const std::string &name : names) {
     std::string path = dir + "/" + name;
-    Expected<std::string> bytes = readFile(path);
+    Expected<Bytes> bytes = readFileBytes(path);
     if (!bytes)
       return bytes.error();
     int64_t size = static_cast<int64_t>(bytes->size());
@@ -104,7 +106,7 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
       dir + " (" + names.front() +
       (names.size() > 1 ? " .. " + names.back() : "") + ")";
   d.numClasses = kClasses;
-  Expected<Tensor> images = Tensor::create(DType::F32, {n, 3, 32, 32}, dir);
+  Expected<Tensor> images = Tensor::create(DType::U8, {n, 3, 32, 32}, dir);
   if (!images)
     return images.error();
   d.images = std::move(*images);
@@ -112,8 +114,7 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
 
   int64_t index = 0;
   for (size_t f = 0; f < contents.size(); ++f) {
-    const unsigned char *p =
-        reinterpret_cast<const unsigned char *>(contents[f].data());
+    const unsigned char *p = contents[f].data();
     int64_t records = static_cast<int64_t>(contents[f].size()) / kRecord;
     for (int64_t r = 0; r < records; ++r, ++index, p += kRecord) {
       if (p[0] >= kClasses)
@@ -122,11 +123,9 @@ Expected<Dataset> loadCifar10(const std::string &dir, Split split) {
                      " is out of range (CIFAR-10 has 10 classes)");
       d.labels.i64()[index] = p[0];
       // The record's planes are already C, H, W order.
-      float *out = d.images.f32() + index * kPixels;
-      for (int64_t i = 0; i < kPixels; ++i)
-        out[i] = static_cast<float>(p[1 + i]) / 255.0f;
+      std::memcpy(d.images.u8() + index * kPixels, p + 1, kPixels);
     }
-    contents[f] = std::string(); // free as we go
+    contents[f] = Bytes(); // free as we go
   }
 
   std::string metaPath = dir + "/batches.meta.txt";

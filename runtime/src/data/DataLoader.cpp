@@ -179,7 +179,13 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
     const float *src = nullptr;
     const std::vector<Shape> *stages = &stageShapes_;
     if (dataset_->inMemory()) {
-      src = dataset_->image(index);
+      if (transforms_.empty()) {
+        dataset_->copyImage(index, dst);
+        continue;
+      }
+      decoded.resize(static_cast<size_t>(numElements(stageShapes_.front())));
+      dataset_->copyImage(index, decoded.data());
+      src = decoded.data();
     } else {
       const std::string &path =
           dataset_->files->paths[static_cast<size_t>(index)];

@@ -1,5 +1,7 @@
 #include "cnnc/data/Dataset.h"
 
+#include <cstring>
+
 namespace cnnc::rt::data {
 
 const char *splitName(Split split) {
@@ -24,9 +26,18 @@ Shape Dataset::imageShape(int64_t i) const {
   return {images.shape()[1], images.shape()[2], images.shape()[3]};
 }
 
-const float *Dataset::image(int64_t i) const {
+void Dataset::copyImage(int64_t i, float *out) const {
   const Shape &s = images.shape();
-  return images.f32() + i * s[1] * s[2] * s[3];
+  const int64_t count = s[1] * s[2] * s[3];
+  if (images.dtype() == DType::F32) {
+    std::memcpy(out, images.f32() + i * count,
+                static_cast<size_t>(count) * sizeof(float));
+    return;
+  }
+  // Division, not multiplication by 1/255: the same floats as ToTensor.
+  const uint8_t *in = images.u8() + i * count;
+  for (int64_t k = 0; k < count; ++k)
+    out[k] = static_cast<float>(in[k]) / 255.0f;
 }
 
 // One file and one positive size per image, nothing in `images`.
@@ -45,11 +56,12 @@ static Status validateFiles(const Dataset &d) {
   return Status::success();
 }
 
-// Float32 [N, C, H, W] with no empty dimension.
+// Float32 or uint8 [N, C, H, W] with no empty dimension.
 static Status validateImagesInMemory(const Dataset &d) {
   const std::string &src = d.imagesSource;
-  if (d.images.dtype() != DType::F32 || d.images.rank() != 4)
-    return Error(src + ": images must be float32 [N, C, H, W], got " +
+  if ((d.images.dtype() != DType::F32 && d.images.dtype() != DType::U8) ||
+      d.images.rank() != 4)
+    return Error(src + ": images must be float32 or uint8 [N, C, H, W], got " +
                  dtypeName(d.images.dtype()) + " " +
                  shapeToString(d.images.shape()));
   for (int64_t dim : d.images.shape())

@@ -10,23 +10,40 @@ namespace {
 const uint32_t kImagesMagic = 2051; // 0x00000803: unsigned bytes, 3 dimensions
 const uint32_t kLabelsMagic = 2049; // 0x00000801: unsigned bytes, 1 dimension
 
-uint32_t readBE32(const std::string &b, size_t offset) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i)
-    v = (v << 8) | static_cast<unsigned char>(b[offset + i]);
-  return v;
+uint32_t readBE32(const unsigned char *b) {
+  return uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 |
+         uint32_t{b[3]};
 }
 
-// The dimensions of an IDX file of unsigned bytes with magic `magic`, after
-// checking that the file holds exactly their product of bytes.
-Expected<std::vector<uint32_t>> parseIdxHeader(const std::string &bytes,
-                                               uint32_t magic,
-                                               const std::string &path) {
+// An IDX file of unsigned bytes: its dimensions and the bytes after them.
+struct IdxFile {
+  std::vector<uint32_t> dims;
+  Bytes data;
+};
+
+// Reads an IDX file with magic `magic`, checking that it holds exactly the
+// product of its dimensions in bytes.
+Expected<IdxFile> readIdx(const std::string &path, uint32_t magic) {
   const char *what = magic == kImagesMagic ? "image" : "label";
-  if (bytes.size() < 4)
-    return Error(path + ": too short for an IDX file (" +
-                 std::to_string(bytes.size()) + " bytes)");
-  uint32_t found = readBE32(bytes, 0);
+  Expected<MaybeGzipReader> reader = MaybeGzipReader::open(path);
+  if (!reader)
+    return reader.error();
+  // The header, then the rest: all of it is read (a gzip file's checksum
+  // verified) before the header is judged, so corrupt data is reported as
+  // such rather than as a bad header.
+  const size_t rank = magic & 0xff;
+  const size_t headerSize = 4 + 4 * rank;
+  unsigned char header[16];
+  Expected<size_t> got = reader->read(header, headerSize);
+  if (!got)
+    return got.error();
+  Expected<Bytes> data = reader->readRest();
+  if (!data)
+    return data.error();
+  if (*got < 4)
+    return Error(path + ": too short for an IDX file (" + std::to_string(*got) +
+                 " bytes)");
+  uint32_t found = readBE32(header);
   if (found != magic) {
     std::string msg = path + ": not an IDX " + what + " file: magic number " +
                       std::to_string(found) + ", expected " +
@@ -37,26 +54,25 @@ Expected<std::vector<uint32_t>> parseIdxHeader(const std::string &bytes,
              " file: are the images and labels swapped?)";
     return Error(msg);
   }
-  size_t rank = magic & 0xff;
-  size_t headerSize = 4 + 4 * rank;
-  if (bytes.size() < headerSize)
-    return Error(path + ": truncated IDX header (" +
-                 std::to_string(bytes.size()) + " bytes, the header needs " +
-                 std::to_string(headerSize) + ")");
-  std::vector<uint32_t> dims;
+  if (*got < headerSize)
+    return Error(path + ": truncated IDX header (" + std::to_string(*got) +
+                 " bytes, the header needs " + std::to_string(headerSize) +
+                 ")");
+  IdxFile file;
   uint64_t count = 1;
   for (size_t i = 0; i < rank; ++i) {
-    dims.push_back(readBE32(bytes, 4 + 4 * i));
-    if (dims.back() == 0)
+    file.dims.push_back(readBE32(header + 4 + 4 * i));
+    if (file.dims.back() == 0)
       return Error(path + ": IDX dimension " + std::to_string(i) + " is 0");
     // Each factor < 2^32 and three of them: check to stay within 64 bits.
-    if (__builtin_mul_overflow(count, uint64_t{dims.back()}, &count))
+    if (__builtin_mul_overflow(count, uint64_t{file.dims.back()}, &count))
       return Error(path + ": IDX dimensions are absurdly large");
   }
-  uint64_t have = bytes.size() - headerSize;
+  file.data = std::move(*data);
+  const uint64_t have = file.data.size();
   std::string shape;
   for (size_t i = 0; i < rank; ++i)
-    shape += (i ? "x" : "") + std::to_string(dims[i]);
+    shape += (i ? "x" : "") + std::to_string(file.dims[i]);
   if (have < count)
     return Error(path + ": truncated: the header announces " + what +
                  "s of shape " + shape + " (" + std::to_string(count) +
@@ -64,7 +80,7 @@ Expected<std::vector<uint32_t>> parseIdxHeader(const std::string &bytes,
   if (have > count)
     return Error(path + ": " + std::to_string(have - count) +
                  " unexpected bytes after the " + what + "s of shape " + shape);
-  return dims;
+  return file;
 }
 
 } // namespace
@@ -79,24 +95,17 @@ std::vector<std::string> mnistClassNames(MnistVariant variant) {
 Expected<Dataset> loadIdxPair(const std::string &imagesPath,
                               const std::string &labelsPath,
                               int64_t numClasses) {
-  Expected<std::string> imageBytes = readMaybeGzipped(imagesPath);
-  if (!imageBytes)
-    return imageBytes.error();
-  Expected<std::vector<uint32_t>> imageDims =
-      parseIdxHeader(*imageBytes, kImagesMagic, imagesPath);
-  if (!imageDims)
-    return imageDims.error();
-  Expected<std::string> labelBytes = readMaybeGzipped(labelsPath);
-  if (!labelBytes)
-    return labelBytes.error();
-  Expected<std::vector<uint32_t>> labelDims =
-      parseIdxHeader(*labelBytes, kLabelsMagic, labelsPath);
-  if (!labelDims)
-    return labelDims.error();
+  Expected<IdxFile> images = readIdx(imagesPath, kImagesMagic);
+  if (!images)
+    return images.error();
+  Expected<IdxFile> labels = readIdx(labelsPath, kLabelsMagic);
+  if (!labels)
+    return labels.error();
 
-  int64_t n = (*imageDims)[0], h = (*imageDims)[1], w = (*imageDims)[2];
-  if ((*labelDims)[0] != (*imageDims)[0])
-    return Error(labelsPath + ": " + std::to_string((*labelDims)[0]) +
+  const std::vector<uint32_t> &imageDims = images->dims;
+  int64_t n = imageDims[0], h = imageDims[1], w = imageDims[2];
+  if (labels->dims[0] != imageDims[0])
+    return Error(labelsPath + ": " + std::to_string(labels->dims[0]) +
                  " labels but " + imagesPath + " holds " + std::to_string(n) +
                  " images");
 
@@ -104,15 +113,8 @@ Expected<Dataset> loadIdxPair(const std::string &imagesPath,
   d.imagesSource = imagesPath;
   d.labelsSource = labelsPath;
   d.numClasses = numClasses;
-  Expected<Tensor> images =
-      Tensor::create(DType::F32, {n, 1, h, w}, imagesPath);
-  if (!images)
-    return images.error();
-  d.images = std::move(*images);
   d.labels = Tensor(DType::I64, {n});
-
-  const unsigned char *label =
-      reinterpret_cast<const unsigned char *>(labelBytes->data()) + 8;
+  const unsigned char *label = labels->data.data();
   for (int64_t i = 0; i < n; ++i) {
     if (label[i] >= numClasses)
       return Error(labelsPath + ": label " + std::to_string(label[i]) +
@@ -121,12 +123,11 @@ Expected<Dataset> loadIdxPair(const std::string &imagesPath,
                    std::to_string(numClasses) + " classes)");
     d.labels.i64()[i] = label[i];
   }
-  // Division, not multiplication by 1/255: the same floats as ToTensor.
-  const unsigned char *pixel =
-      reinterpret_cast<const unsigned char *>(imageBytes->data()) + 16;
-  float *out = d.images.f32();
-  for (int64_t i = 0, e = d.images.numElements(); i < e; ++i)
-    out[i] = static_cast<float>(pixel[i]) / 255.0f;
+  Expected<Tensor> pixels = Tensor::adopt(DType::U8, {n, 1, h, w},
+                                          std::move(images->data), imagesPath);
+  if (!pixels)
+    return pixels.error();
+  d.images = std::move(*pixels);
   return d;
 }
 

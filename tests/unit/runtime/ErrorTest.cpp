@@ -4,6 +4,9 @@
 #include "cnnc/Error.h"
 #include "cnnc/Tensor.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace cnnc::rt {
 namespace {
 
@@ -56,6 +59,34 @@ TEST(TensorTest, ZeroFilledWithSizes) {
   Tensor scalar(DType::F32, {});
   EXPECT_EQ(scalar.numElements(), 1);
   EXPECT_EQ(scalar.rank(), 0);
+}
+
+// Large blocks are aligned for huge pages; every block for any vector load.
+TEST(TensorTest, ZeroFilledAndAlignedAtEverySize) {
+  for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{3} << 20}) {
+    Tensor t(DType::U8, {n});
+    ASSERT_EQ(t.byteSize(), static_cast<size_t>(n));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.bytes()) % 64, 0u) << n;
+    if (n >= (int64_t{2} << 20))
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(t.bytes()) % (2 << 20), 0u);
+    EXPECT_EQ(std::count(t.u8(), t.u8() + n, 0), n) << n;
+  }
+}
+
+TEST(TensorTest, AdoptsBytesOfTheRightSizeWithoutCopying) {
+  Bytes bytes(12);
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<unsigned char>(i);
+  const unsigned char *storage = bytes.data();
+  Expected<Tensor> t = Tensor::adopt(DType::U8, {3, 4}, std::move(bytes), "x");
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->bytes(), storage);
+  EXPECT_EQ(t->u8()[11], 11);
+  EXPECT_EQ(t->numElements(), 12);
+  EXPECT_ERROR_CONTAINS(Tensor::adopt(DType::F32, {3, 4}, Bytes(12), "x.idx"),
+                        "x.idx: 12 bytes for a tensor of shape [3, 4]");
+  EXPECT_ERROR_CONTAINS(Tensor::adopt(DType::F32, {-3}, Bytes(12), "x.idx"),
+                        "negative dimension");
 }
 
 TEST(TensorTest, CreateRejectsNegativeAndOverflowingShapes) {

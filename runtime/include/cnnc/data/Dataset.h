@@ -27,7 +27,11 @@ struct ImageFiles {
 };
 
 struct Dataset {
-  Tensor images; // F32 [N, C, H, W]; empty when `files` holds the images
+  // [N, C, H, W]: F32 values, or U8 bytes that read as byte / 255 (what
+  // torchvision's ToTensor gives), kept as bytes to load a byte-per-pixel
+  // file with a quarter of the memory and no float pass over it. Empty when
+  // `files` holds the images.
+  Tensor images;
   std::shared_ptr<const ImageFiles> files; // null for images in memory
   Tensor labels;                           // I64 [N], each in [0, numClasses)
   int64_t numClasses = 0;
@@ -41,8 +45,8 @@ struct Dataset {
   int64_t size() const;
   // [C, H, W] of image i; in memory every image has the same shape.
   Shape imageShape(int64_t i = 0) const;
-  // Image i of images in memory.
-  const float *image(int64_t i) const;
+  // Writes image i of images in memory to `out` (imageShape() floats).
+  void copyImage(int64_t i, float *out) const;
   int64_t label(int64_t i) const { return labels.i64()[i]; }
 };
 

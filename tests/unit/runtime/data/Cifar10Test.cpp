@@ -54,13 +54,16 @@ TEST_F(Cifar10Test, LoadsTrainBatchesInOrderWithExactPixelLayout) {
   writeAll();
   Expected<Dataset> d = loadCifar10(dir(), Split::Train);
   ASSERT_TRUE(d.ok()) << d.message();
+  ASSERT_EQ(d->images.dtype(), DType::U8);
   ASSERT_EQ(d->images.shape(), (Shape{9, 3, 32, 32}));
+  std::vector<float> image(3 * 32 * 32);
   for (int64_t n = 0; n < 9; ++n) {
     EXPECT_EQ(d->label(n), n % 10);
+    d->copyImage(n, image.data());
     for (int64_t c = 0; c < 3; ++c)
       for (int64_t y = 0; y < 32; ++y)
         for (int64_t x = 0; x < 32; ++x)
-          ASSERT_EQ(d->images.f32()[((n * 3 + c) * 32 + y) * 32 + x],
+          ASSERT_EQ(image[(c * 32 + y) * 32 + x],
                     static_cast<float>(pixelByte(n, c, y, x)) / 255.0f)
               << n << " " << c << " " << y << " " << x;
   }
@@ -79,8 +82,8 @@ TEST_F(Cifar10Test, LoadsTestBatch) {
   EXPECT_EQ(d->label(0), 7);
   EXPECT_EQ(d->label(1), 3);
   // Record 1, green plane, row 5, column 9.
-  EXPECT_EQ(d->images.f32()[((1 * 3 + 1) * 32 + 5) * 32 + 9],
-            static_cast<float>(pixelByte(101, 1, 5, 9)) / 255.0f);
+  EXPECT_EQ(d->images.u8()[((1 * 3 + 1) * 32 + 5) * 32 + 9],
+            pixelByte(101, 1, 5, 9));
 }
 
 TEST_F(Cifar10Test, ClassNamesFromMetaFile) {

@@ -195,6 +195,29 @@ TEST(DataLoaderTest, AppliesTransformsInOrder) {
     }
 }
 
+// Byte images (IDX, CIFAR-10) give the batches their float copies give, with
+// and without transforms.
+TEST(DataLoaderTest, ByteImagesBatchAsTheirFloats) {
+  auto bytes = syntheticDataset(6, {1, 2, 3}, 2);
+  auto floats = syntheticDataset(6, {1, 2, 3}, 2);
+  bytes->images = Tensor(DType::U8, {6, 1, 2, 3});
+  for (int64_t k = 0; k < 36; ++k) {
+    bytes->images.u8()[k] = static_cast<uint8_t>((41 * k + 7) % 256);
+    floats->images.f32()[k] = static_cast<float>((41 * k + 7) % 256) / 255.0f;
+  }
+  for (const TransformList &t :
+       {TransformList{}, TransformList{*RandomHorizontalFlip::create(),
+                                       *Normalize::create({0.3f}, {0.2f})}}) {
+    DataLoader fromBytes = makeLoader(bytes, loaderOptions(4, true, 9), t);
+    DataLoader fromFloats = makeLoader(floats, loaderOptions(4, true, 9), t);
+    std::vector<Batch> a = epochBatches(fromBytes),
+                       b = epochBatches(fromFloats);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      EXPECT_TRUE(cnnc::rt::test::sameTensor(a[i].images, b[i].images)) << i;
+  }
+}
+
 TEST(DataLoaderTest, AugmentationDependsOnSeedEpochAndSampleOnly) {
   auto d = syntheticDataset(64, {1, 4, 4}, 2);
   TransformList t = {*RandomCrop::create(4, 4, 2),

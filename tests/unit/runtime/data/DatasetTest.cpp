@@ -12,7 +12,9 @@ TEST(DatasetTest, AccessorsAndValidation) {
   auto d = syntheticDataset(4, {2, 3, 3}, 3);
   EXPECT_EQ(d->size(), 4);
   EXPECT_EQ(d->imageShape(), (Shape{2, 3, 3}));
-  EXPECT_EQ(d->image(2)[5], 2005.0f);
+  std::vector<float> image(18);
+  d->copyImage(2, image.data());
+  EXPECT_EQ(image[5], 2005.0f);
   EXPECT_EQ(d->label(2), 2);
   EXPECT_TRUE(validateDataset(*d).ok());
 
@@ -30,8 +32,28 @@ TEST(DatasetTest, AccessorsAndValidation) {
   d->images = Tensor(DType::F32, {4, 9});
   EXPECT_ERROR_CONTAINS(
       validateDataset(*d),
-      "synthetic images: images must be float32 [N, C, H, W], got F32 [4, 9]");
+      "synthetic images: images must be float32 or uint8 [N, C, H, W], got "
+      "F32 [4, 9]");
   EXPECT_EQ(d->size(), 0);
+  d->labels = Tensor(DType::I64, {4});
+  d->images = Tensor(DType::I64, {4, 1, 1, 1});
+  EXPECT_ERROR_CONTAINS(validateDataset(*d),
+                        "images must be float32 or uint8 [N, C, H, W], got "
+                        "I64 [4, 1, 1, 1]");
+}
+
+// Bytes read as byte / 255, in float as torchvision's ToTensor divides.
+TEST(DatasetTest, ByteImagesReadAsToTensorDoes) {
+  auto d = syntheticDataset(2, {1, 2, 2}, 3);
+  d->images = Tensor(DType::U8, {2, 1, 2, 2});
+  for (int64_t k = 0; k < 8; ++k)
+    d->images.u8()[k] = static_cast<uint8_t>(k == 7 ? 255 : 37 * k);
+  EXPECT_TRUE(validateDataset(*d).ok());
+  std::vector<float> image(4);
+  d->copyImage(1, image.data());
+  EXPECT_EQ(image[0], 148.0f / 255.0f);
+  EXPECT_EQ(image[2], 222.0f / 255.0f);
+  EXPECT_EQ(image[3], 1.0f);
 }
 
 TEST(DatasetTest, CheckLabelsAgainstTheNetwork) {
