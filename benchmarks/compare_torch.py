@@ -60,44 +60,15 @@ README.md and docs/benchmarks.md between their "speed-table" markers.
 import os
 import sys
 
-# OpenBLAS reads this when it is loaded, i.e. when torch is imported.
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-# libgomp reads this when torch starts it, so it is set before the import.
-if "--omp-passive" in sys.argv[1:]:
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_env  # noqa: E402
 
-
-def _torch_malloc_mode(argv):
-    for i, a in enumerate(argv):
-        if a.startswith("--torch-malloc="):
-            return a.split("=", 1)[1]
-        if a == "--torch-malloc" and i + 1 < len(argv):
-            return argv[i + 1]
-    return "no-mmap"
-
-
-# glibc serves large allocations with fresh mmap()s and trims the heap after
-# large frees, so every torch call that allocates big activations page-faults
-# them in again (cnnc reuses its buffers). With --torch-malloc no-mmap (the
-# default) this process re-executes itself with glibc tunables that keep
-# freed memory in the heap; the cnnc subprocesses get the original setting.
-TUNABLES = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295"
-if _torch_malloc_mode(sys.argv[1:]) == "no-mmap" and "_CNNC_COMPARE_REEXEC" not in os.environ:
-    env = dict(os.environ, _CNNC_COMPARE_REEXEC=os.environ.get("GLIBC_TUNABLES", "<unset>"))
-    env["GLIBC_TUNABLES"] = (env["GLIBC_TUNABLES"] + ":" if env.get("GLIBC_TUNABLES") else "") + TUNABLES
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
-CNNC_ENV = dict(os.environ)
-if "_CNNC_COMPARE_REEXEC" in CNNC_ENV:
-    original = CNNC_ENV.pop("_CNNC_COMPARE_REEXEC")
-    if original == "<unset>":
-        CNNC_ENV.pop("GLIBC_TUNABLES", None)
-    else:
-        CNNC_ENV["GLIBC_TUNABLES"] = original
+CNNC_ENV = torch_env.prepare(sys.argv[1:])
+TUNABLES = torch_env.TUNABLES
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
@@ -265,47 +236,8 @@ def cnnc_bench(cnnc, so, batch, threads, runs):
 
 # ---------------------------------------------------------------- the runs
 
-def machine_info(cnnc):
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True).stdout.strip()
-    except OSError:
-        rev = ""
-    blas = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.split()[-1]
-                if re.search(r"(blas|mkl_rt|blis|dnnl)[^/]*\.so", path) and path not in blas:
-                    blas.append(path)
-    except OSError:
-        pass
-    blas = [os.path.realpath(b) for b in blas]
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_libs": blas,
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(libgomp default)"),
-            "cores_usable": len(os.sched_getaffinity(0)),
-            "avx512": "avx512f" in open("/proc/cpuinfo").read(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "cnnc": cnnc, "cnnc_commit": rev, "loadavg_start": os.getloadavg()}
-
-
 def batches_of(net, args):
     return sorted(args.resnet_batches if net.startswith("resnet18") else args.batches)
-
-
-def reference_blas(libs):
-    """The netlib reference BLAS among `libs` (Debian's libblas.so.3
-    alternative when no optimised BLAS is installed), or None."""
-    return next((b for b in libs if re.search(r"/blas/libblas\.so", b)), None)
 
 
 def time_torch_only(args, nets):
@@ -571,13 +503,8 @@ def main():
         with open(args.json, "w") as f:
             json.dump(data, f)
         return
-    info = machine_info(args.cnnc)
-    blas = reference_blas(info["torch_libs"])
-    if blas:
-        sys.exit(f"compare_torch.py: torch calls the netlib reference BLAS ({blas}), which no "
-                 "PyTorch user has (pip wheels ship MKL or OpenBLAS): ratios against it would "
-                 "flatter cnnc. Install libopenblas0-pthread (scripts/install-deps.sh does) so "
-                 "that Debian's torch loads OpenBLAS, then run this again.")
+    info = torch_env.machine_info(args.cnnc, ROOT)
+    torch_env.refuse_reference_blas(info, "compare_torch.py")
     if not (os.path.isfile(args.cnnc) and os.access(args.cnnc, os.X_OK)):
         sys.exit(f"compare_torch.py: no cnnc binary at {args.cnnc}; build it "
                  "(cmake --build build --target cnnc) or pass --cnnc PATH / set $CNNC")
