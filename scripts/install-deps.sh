@@ -8,6 +8,8 @@ packages=(
   llvm-14-dev llvm-14-tools libmlir-14-dev mlir-14-tools
   libhalide14-0-dev
   libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libpng-dev libjpeg-dev
+  # ISA-L: the runtime's gzip inflate (datasets); zlib stays for the tests.
+  libisal-dev
   libgtest-dev
   # cnnc import: Debian's ONNX library and the protobuf it is built on.
   libonnx-dev libprotobuf-dev
