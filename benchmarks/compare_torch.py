@@ -431,23 +431,6 @@ def report(info, results, peak):
     return "\n".join(out)
 
 
-DOCS = (os.path.join(ROOT, "README.md"), os.path.join(ROOT, "docs", "benchmarks.md"))
-BEGIN, END = "<!-- speed-table:begin -->", "<!-- speed-table:end -->"
-
-
-def update_docs(text):
-    for path in DOCS:
-        with open(path) as f:
-            doc = f.read()
-        a, b = doc.find(BEGIN), doc.find(END)
-        if a < 0 or b < a:
-            sys.exit(f"compare_torch.py: {path} has no {BEGIN} ... {END} section")
-        doc = doc[:a + len(BEGIN)] + "\n" + text + "\n" + doc[b:]
-        with open(path, "w") as f:
-            f.write(doc)
-        log(f"updated {path}")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -565,7 +548,7 @@ def main():
     print(f"## cnnc vs PyTorch\n")
     print(text)
     if args.update_docs:
-        update_docs(text)
+        torch_env.update_docs(text, "speed-table", "compare_torch.py")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "fma_peak_gflops": peak,

@@ -23,6 +23,7 @@ defaults, reported next to the ratio unless --no-default-malloc).
 usage: /usr/bin/python3 benchmarks/epoch_vs_torch.py [--rounds K]
            [--nets lenet,feedforward] [--data DIR] [--cnnc PATH]
            [--torch-malloc no-mmap|glibc] [--no-default-malloc] [--json FILE]
+           [--update-docs]
 """
 import os
 import sys
@@ -152,6 +153,8 @@ def main():
     ap.add_argument("--no-default-malloc", action="store_true")
     ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json")
+    ap.add_argument("--update-docs", action="store_true",
+                    help="write the table into README.md and docs/benchmarks.md")
     args = ap.parse_args()
     nets = args.nets.split(",")
     for net in nets:
@@ -211,33 +214,43 @@ def main():
     info["loadavg_end"] = os.getloadavg()
     malloc = ("GLIBC_TUNABLES=" + torch_env.TUNABLES if args.torch_malloc == "no-mmap"
               else "glibc defaults")
-    print(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} by "
-          f"`benchmarks/epoch_vs_torch.py --rounds {args.rounds} --nets {args.nets}`: "
-          f"cnnc {info['cnnc_commit']}, PyTorch {info['torch']} "
-          f"({', '.join(os.path.basename(b) for b in info['torch_libs'])}), "
-          f"{info['cpu']}, {info['cores_usable']} cores usable; load average "
-          f"{info['loadavg_start'][0]:.2f} at start, {info['loadavg_end'][0]:.2f} at end; "
-          f"{time.time() - started:.0f} s in all.\n")
-    print("| net | torch s (threads) | cnnc s (threads) | torch/cnnc | "
-          "cnnc epoch images/s | torch, glibc default malloc, s | torch that/cnnc | "
-          "test accuracy torch / cnnc |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} by "
+        f"`benchmarks/epoch_vs_torch.py --rounds {args.rounds} --nets {args.nets}`: "
+        f"cnnc {info['cnnc_commit']}, PyTorch {info['torch']} "
+        f"({', '.join(os.path.basename(b) for b in info['torch_libs'])}), "
+        f"{info['cpu']}, {info['cores_usable']} cores usable; load average "
+        f"{info['loadavg_start'][0]:.2f} at start, {info['loadavg_end'][0]:.2f} at end; "
+        f"{time.time() - started:.0f} s in all.", "",
+        "| net | torch s (threads) | cnnc s (threads) | torch/cnnc | "
+        "cnnc epoch images/s | torch, glibc default malloc, s | torch that/cnnc | "
+        "test accuracy torch / cnnc |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        glibc = ""
         if default_malloc:
             gt = min(default_malloc[f"{row['net']}/{t}"] for t in THREADS)
             glibc = f"{gt:.2f} | {gt / row['cnnc_s']:.2f}"
             row["torch_glibc_s"] = gt
         else:
             glibc = "- | -"
-        print(f"| {row['net']} | {row['torch_s']:.2f} ({row['torch_threads']}) | "
-              f"{row['cnnc_s']:.2f} ({row['cnnc_threads']}) | {row['ratio']:.2f} | "
-              f"{row['cnnc_epoch_images_per_s']:,.0f} | {glibc} | "
-              f"{100 * row['accuracy']['torch']:.2f}% / {100 * row['accuracy']['cnnc']:.2f}% |")
-    print(f"\nSeconds: median over {args.rounds} rounds at the system's best thread count "
-          "(of 1 and 2); torch/cnnc: median of the per-round ratios at those counts, torch "
-          f"with {malloc}. cnnc: the whole `cnnc train --epochs 1` process; torch: the epoch "
-          "and the test evaluation in-process on tensors decoded beforehand.")
+        lines.append(
+            f"| {row['net']} | {row['torch_s']:.2f} ({row['torch_threads']}) | "
+            f"{row['cnnc_s']:.2f} ({row['cnnc_threads']}) | {row['ratio']:.2f} | "
+            f"{row['cnnc_epoch_images_per_s']:,.0f} | {glibc} | "
+            f"{100 * row['accuracy']['torch']:.2f}% / {100 * row['accuracy']['cnnc']:.2f}% |")
+    lines += ["", f"Seconds: median over {args.rounds} rounds at the system's best thread "
+              "count (of 1 and 2; cnnc's `--threads` given); torch/cnnc: median of the "
+              f"per-round ratios at those counts, torch with {malloc}. cnnc: the whole "
+              "`cnnc train --epochs 1` process (start-up, reading and decoding the gzipped "
+              "IDX files, the epoch, the test evaluation, writing the weights and the "
+              "checkpoint); torch: the epoch and the test evaluation in-process on tensors "
+              "decoded beforehand. \"torch, glibc default malloc\": torch with glibc's "
+              "default malloc, in a second process after the alternating rounds (best "
+              "thread count, median over the same number of rounds)."]
+    text = "\n".join(lines)
+    print(text)
+    if args.update_docs:
+        torch_env.update_docs(text, "epoch-table", "epoch_vs_torch.py")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"info": info, "rows": rows, "torch_default_malloc": default_malloc},

@@ -102,3 +102,20 @@ def refuse_reference_blas(info, script):
                  "PyTorch user has (pip wheels ship MKL or OpenBLAS): ratios against it would "
                  "flatter cnnc. Install libopenblas0-pthread (scripts/install-deps.sh does) so "
                  "that Debian's torch loads OpenBLAS, then run this again.")
+
+
+def update_docs(text, marker, script):
+    """Writes `text` between the <!-- MARKER:begin --> and <!-- MARKER:end -->
+    lines of README.md and docs/benchmarks.md."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    for path in (os.path.join(root, "README.md"), os.path.join(root, "docs", "benchmarks.md")):
+        with open(path) as f:
+            doc = f.read()
+        a, b = doc.find(begin), doc.find(end)
+        if a < 0 or b < a:
+            sys.exit(f"{script}: {path} has no {begin} ... {end} section")
+        doc = doc[:a + len(begin)] + "\n" + text + "\n" + doc[b:]
+        with open(path, "w") as f:
+            f.write(doc)
+        print(f"updated {path}", file=sys.stderr, flush=True)

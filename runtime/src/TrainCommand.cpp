@@ -12,10 +12,12 @@
 #include "cnnc/train/Checkpoint.h"
 #include "cnnc/train/MetricsLog.h"
 #include "cnnc/train/Progress.h"
+#include "cnnc/train/ThreadTuner.h"
 #include "cnnc/train/Trainer.h"
 #include "cnnc/train/TrainingData.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -24,6 +26,7 @@
 #include <ostream>
 #include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace cnnc::rt {
 
@@ -84,7 +87,9 @@ static const char kTrainUsage[] =
     "  --no-shuffle         keep the training data in file order\n"
     "  --seed S             seed of initialisation, shuffling, augmentation "
     "and dropout (default 0)\n"
-    "  --threads T          threads to use (0 = one per core)\n"
+    "  --threads T          threads to use (0 = one per core; default: the\n"
+    "                       faster of 1 and one per core, timed on the first\n"
+    "                       steps; results do not depend on it)\n"
     "  --checkpoint FILE    where to checkpoint after each epoch (default: OUT "
     "with\n"
     "                       .ckpt before the extension)\n"
@@ -165,7 +170,11 @@ struct Command {
   BatchCounters counters;
   int64_t stepsPerEpoch = 0;
   std::optional<double> lastAccuracy; // unknown when no epoch runs
-  int64_t metricsEvery = 50;          // --metrics-every
+  // Without --threads (and HL_NUM_THREADS), one process: the thread count
+  // is timed on the first steps.
+  std::optional<ThreadTuner> threadTuner;
+  bool threadsReported = false;
+  int64_t metricsEvery = 50; // --metrics-every
 
   int fail(const Error &e) { return reportError(err, name, e); }
   int usageError(const std::string &message) {
@@ -392,8 +401,14 @@ struct Command {
 
   Status setThreads() {
     const std::string *t = option("--threads");
-    if (!t)
-      return Status::success();
+    if (!t) {
+      const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+      if (comm.size() > 1 || cores < 2 || std::getenv("HL_NUM_THREADS"))
+        return Status::success();
+      const int32_t all = static_cast<int32_t>(cores);
+      threadTuner.emplace(std::vector<int32_t>{1, all});
+      return model->setNumThreads(all);
+    }
     Expected<int64_t> n =
         parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
     if (!n)
@@ -649,14 +664,28 @@ struct Command {
           << "; no more metrics are written\n";
       metrics.reset();
     };
+    double lastStepEnd = 0;
     StepHook stepHook = [&](const StepRecord &step) -> Status {
       if (metrics)
         record(metrics->step(step));
+      if (threadTuner) {
+        // A step's time: from the end of the one before it in its epoch.
+        std::optional<double> seconds;
+        if (step.batch > 1)
+          seconds = step.epochSeconds - lastStepEnd;
+        lastStepEnd = step.epochSeconds;
+        if (std::optional<int32_t> next = threadTuner->afterStep(seconds))
+          return model->setNumThreads(*next);
+      }
       return Status::success();
     };
     EpochHook hook = [&](const EpochSummary &summary,
                          const TrainingCheckpoint &c) -> Status {
       out << formatEpochSummary(summary) << "\n" << std::flush;
+      if (threadTuner && threadTuner->chosen() && !threadsReported) {
+        out << "threads: " << threadTuner->report() << "\n" << std::flush;
+        threadsReported = true;
+      }
       lastAccuracy = summary.validation.accuracy();
       // Files are rank 0's: every process holds the same state, which the
       // trainer has just compared.

@@ -67,8 +67,9 @@ TEST(TensorTest, ZeroFilledAndAlignedAtEverySize) {
     Tensor t(DType::U8, {n});
     ASSERT_EQ(t.byteSize(), static_cast<size_t>(n));
     EXPECT_EQ(reinterpret_cast<uintptr_t>(t.bytes()) % 64, 0u) << n;
-    if (n >= (int64_t{2} << 20))
+    if (n >= (int64_t{2} << 20)) {
       EXPECT_EQ(reinterpret_cast<uintptr_t>(t.bytes()) % (2 << 20), 0u);
+    }
     EXPECT_EQ(std::count(t.u8(), t.u8() + n, 0), n) << n;
   }
 }

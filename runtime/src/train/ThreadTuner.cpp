@@ -1,0 +1,82 @@
+#include "cnnc/train/ThreadTuner.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace cnnc::rt {
+
+ThreadTuner::ThreadTuner(std::vector<int32_t> candidates, int warmupSteps,
+                         int stepsPerTrial, int rounds)
+    : candidates_(std::move(candidates)), warmup_(warmupSteps),
+      perTrial_(std::max(1, stepsPerTrial)), rounds_(std::max(1, rounds)) {
+  if (candidates_.size() == 1)
+    chosen_ = candidates_.front();
+}
+
+int32_t ThreadTuner::countFor(int64_t step) const {
+  const int64_t trials =
+      int64_t{rounds_} * static_cast<int64_t>(candidates_.size()) * perTrial_;
+  if (chosen_ || candidates_.empty())
+    return chosen_.value_or(0);
+  if (step < warmup_ || step >= warmup_ + trials)
+    return candidates_.back();
+  const int64_t trial = (step - warmup_) / perTrial_;
+  return candidates_[static_cast<size_t>(
+      trial % static_cast<int64_t>(candidates_.size()))];
+}
+
+double ThreadTuner::median(int32_t threads) const {
+  auto it = seconds_.find(threads);
+  if (it == seconds_.end() || it->second.empty())
+    return 0;
+  std::vector<double> v = it->second;
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2),
+                   v.end());
+  return v[v.size() / 2];
+}
+
+std::optional<int32_t> ThreadTuner::afterStep(std::optional<double> seconds) {
+  if (chosen_ || candidates_.empty())
+    return std::nullopt;
+  const int32_t current = countFor(steps_);
+  if (seconds && steps_ >= warmup_)
+    seconds_[current].push_back(*seconds);
+  ++steps_;
+  const int64_t trials =
+      int64_t{rounds_} * static_cast<int64_t>(candidates_.size()) * perTrial_;
+  if (steps_ < warmup_ + trials) {
+    const int32_t next = countFor(steps_);
+    return next != current ? std::optional<int32_t>(next) : std::nullopt;
+  }
+  // Every candidate timed (unless unknown times left one without any: it
+  // keeps the default).
+  int32_t best = candidates_.back();
+  for (int32_t c : candidates_)
+    if (median(c) > 0 && (median(best) == 0 || median(c) < median(best)))
+      best = c;
+  chosen_ = best;
+  return best != current ? std::optional<int32_t>(best) : std::nullopt;
+}
+
+std::string ThreadTuner::report() const {
+  if (!chosen_)
+    return "";
+  auto threads = [](int32_t n) {
+    return std::to_string(n) + (n == 1 ? " thread" : " threads");
+  };
+  auto ms = [](double s) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g ms", s * 1e3);
+    return std::string(text);
+  };
+  std::string text = threads(*chosen_);
+  if (median(*chosen_) == 0)
+    return text;
+  text += " (median step " + ms(median(*chosen_));
+  for (int32_t c : candidates_)
+    if (c != *chosen_ && median(c) > 0)
+      text += "; " + threads(c) + ": " + ms(median(c));
+  return text + ")";
+}
+
+} // namespace cnnc::rt
