@@ -34,7 +34,6 @@ import torch_env  # noqa: E402
 CNNC_ENV = torch_env.prepare(sys.argv[1:])
 
 import argparse  # noqa: E402
-import gzip  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
@@ -42,7 +41,6 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -50,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from torch_models import FeedForwardNet, Net  # noqa: E402
+from torch_lenet_fashion import load as load_split  # noqa: E402
 
 DEFAULT_CNNC = os.path.join(ROOT, "build", "compiler", "tools", "cnnc", "cnnc")
 THREADS = (1, 2)
@@ -66,21 +65,11 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 def load(directory, split, normalize):
-    images = idx(os.path.join(directory, f"{split}-images-idx3-ubyte.gz"))
-    labels = idx(os.path.join(directory, f"{split}-labels-idx1-ubyte.gz"))
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+    x, y = load_split(directory, split)
     if normalize:
         x = (x - normalize[0]) / normalize[1]
-    return x, torch.from_numpy(labels.astype(np.int64))
+    return x, y
 
 
 def torch_epoch(make_model, data, threads, seed):
