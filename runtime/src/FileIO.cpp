@@ -59,8 +59,10 @@ Expected<size_t> FileReader::readAt(void *out, size_t size,
                         static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0)
-      return Error(path_ + ": read error: " + errnoText(errno));
+    if (n < 0) {
+      const int err = errno;
+      return Error(path_ + ": read error: " + errnoText(err));
+    }
     if (n == 0)
       break;
     done += static_cast<size_t>(n);

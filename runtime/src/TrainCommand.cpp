@@ -170,8 +170,10 @@ struct Command {
   BatchCounters counters;
   int64_t stepsPerEpoch = 0;
   std::optional<double> lastAccuracy; // unknown when no epoch runs
-  // Without --threads (and HL_NUM_THREADS), one process: the thread count
-  // is timed on the first steps.
+  // Without --threads (and Halide's HL_NUM_THREADS), one process: the
+  // thread count is timed on the first steps of an epoch long enough to
+  // finish the trials well before its evaluation.
+  int32_t tunedCores = 0;
   std::optional<ThreadTuner> threadTuner;
   bool threadsReported = false;
   int64_t metricsEvery = 50; // --metrics-every
@@ -403,11 +405,11 @@ struct Command {
     const std::string *t = option("--threads");
     if (!t) {
       const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-      if (comm.size() > 1 || cores < 2 || std::getenv("HL_NUM_THREADS"))
+      if (comm.size() > 1 || cores < 2 || std::getenv("HL_NUM_THREADS") ||
+          std::getenv("HL_NUMTHREADS")) // Halide's older spelling
         return Status::success();
-      const int32_t all = static_cast<int32_t>(cores);
-      threadTuner.emplace(std::vector<int32_t>{1, all});
-      return model->setNumThreads(all);
+      tunedCores = static_cast<int32_t>(cores);
+      return model->setNumThreads(tunedCores);
     }
     Expected<int64_t> n =
         parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
@@ -664,19 +666,18 @@ struct Command {
           << "; no more metrics are written\n";
       metrics.reset();
     };
-    double lastStepEnd = 0;
+    if (tunedCores > 1) {
+      threadTuner.emplace(std::vector<int32_t>{1, tunedCores});
+      if (stepsPerEpoch < 2 * threadTuner->tuningSteps())
+        threadTuner.reset();
+    }
     StepHook stepHook = [&](const StepRecord &step) -> Status {
       if (metrics)
         record(metrics->step(step));
-      if (threadTuner) {
-        // A step's time: from the end of the one before it in its epoch.
-        std::optional<double> seconds;
-        if (step.batch > 1)
-          seconds = step.epochSeconds - lastStepEnd;
-        lastStepEnd = step.epochSeconds;
-        if (std::optional<int32_t> next = threadTuner->afterStep(seconds))
+      if (threadTuner)
+        if (std::optional<int32_t> next =
+                threadTuner->afterStep(step.batch, step.epochSeconds))
           return model->setNumThreads(*next);
-      }
       return Status::success();
     };
     EpochHook hook = [&](const EpochSummary &summary,

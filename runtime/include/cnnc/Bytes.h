@@ -7,7 +7,8 @@
 // same memset in 2 MiB pages). Blocks of 2 MiB and more are therefore
 // aligned to 2 MiB and offered to transparent huge pages with
 // madvise(MADV_HUGEPAGE), which the kernel honours in its "always" and
-// "madvise" modes and ignores in "never".
+// "madvise" modes and ignores in "never". The price: such a block's last
+// huge page may be mostly unused (a 2.1 MiB block can hold 4 MiB).
 #ifndef CNNC_BYTES_H
 #define CNNC_BYTES_H
 

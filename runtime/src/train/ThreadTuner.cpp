@@ -7,18 +7,21 @@ namespace cnnc::rt {
 
 ThreadTuner::ThreadTuner(std::vector<int32_t> candidates, int warmupSteps,
                          int stepsPerTrial, int rounds)
-    : candidates_(std::move(candidates)), warmup_(warmupSteps),
+    : candidates_(std::move(candidates)), warmup_(std::max(1, warmupSteps)),
       perTrial_(std::max(1, stepsPerTrial)), rounds_(std::max(1, rounds)) {
   if (candidates_.size() == 1)
     chosen_ = candidates_.front();
 }
 
+int64_t ThreadTuner::tuningSteps() const {
+  return warmup_ + int64_t{rounds_} * static_cast<int64_t>(candidates_.size()) *
+                       perTrial_;
+}
+
 int32_t ThreadTuner::countFor(int64_t step) const {
-  const int64_t trials =
-      int64_t{rounds_} * static_cast<int64_t>(candidates_.size()) * perTrial_;
   if (chosen_ || candidates_.empty())
     return chosen_.value_or(0);
-  if (step < warmup_ || step >= warmup_ + trials)
+  if (step < warmup_ || step >= tuningSteps())
     return candidates_.back();
   const int64_t trial = (step - warmup_) / perTrial_;
   return candidates_[static_cast<size_t>(
@@ -35,16 +38,16 @@ double ThreadTuner::median(int32_t threads) const {
   return v[v.size() / 2];
 }
 
-std::optional<int32_t> ThreadTuner::afterStep(std::optional<double> seconds) {
+std::optional<int32_t> ThreadTuner::afterStep(int64_t batchInEpoch,
+                                              double epochSeconds) {
   if (chosen_ || candidates_.empty())
     return std::nullopt;
   const int32_t current = countFor(steps_);
-  if (seconds && steps_ >= warmup_)
-    seconds_[current].push_back(*seconds);
+  if (batchInEpoch > 1 && steps_ >= warmup_)
+    seconds_[current].push_back(epochSeconds - lastStepEnd_);
+  lastStepEnd_ = epochSeconds;
   ++steps_;
-  const int64_t trials =
-      int64_t{rounds_} * static_cast<int64_t>(candidates_.size()) * perTrial_;
-  if (steps_ < warmup_ + trials) {
+  if (steps_ < tuningSteps()) {
     const int32_t next = countFor(steps_);
     return next != current ? std::optional<int32_t>(next) : std::nullopt;
   }

@@ -8,9 +8,12 @@
 // faster). The results do not depend on it: training steps are
 // bit-identical across thread counts (docs/abi.md, Determinism).
 //
-// After `warmupSteps` steps at the last candidate (every core, the default),
-// each candidate runs `stepsPerTrial` steps in turn, `rounds` times; the one
-// with the lowest median step time is kept for the rest of the run.
+// After `warmupSteps` (at least 1) steps at the last candidate (every core,
+// the default, which the run starts with), each candidate runs
+// `stepsPerTrial` steps in turn, `rounds` times; the one with the lowest
+// median step time is kept for the rest of the run. A step's time runs from
+// the end of the step before it in its epoch (waiting for its batch
+// included); the first step of an epoch has none.
 #ifndef CNNC_TRAIN_THREADTUNER_H
 #define CNNC_TRAIN_THREADTUNER_H
 
@@ -28,10 +31,13 @@ public:
   ThreadTuner(std::vector<int32_t> candidates, int warmupSteps = 5,
               int stepsPerTrial = 8, int rounds = 3);
 
-  // After each step, with its seconds (none for a step whose time is
-  // unknown, e.g. the first of an epoch). Returns the thread count the next
-  // step must run with when it differs from this step's.
-  std::optional<int32_t> afterStep(std::optional<double> seconds);
+  // After each step: its batch in the epoch (1-based) and the seconds since
+  // the epoch started. Returns the thread count the next step must run with
+  // when it differs from this step's.
+  std::optional<int32_t> afterStep(int64_t batchInEpoch, double epochSeconds);
+
+  // Steps until the choice: warm-up and trials.
+  int64_t tuningSteps() const;
 
   // The count kept, once the trials are over.
   std::optional<int32_t> chosen() const { return chosen_; }
@@ -44,7 +50,8 @@ private:
 
   std::vector<int32_t> candidates_;
   int warmup_, perTrial_, rounds_;
-  int64_t steps_ = 0; // steps completed
+  int64_t steps_ = 0;      // steps completed
+  double lastStepEnd_ = 0; // epoch seconds at the end of the step before
   std::map<int32_t, std::vector<double>> seconds_;
   std::optional<int32_t> chosen_;
 };

@@ -164,7 +164,8 @@ TEST_F(MnistTest, TruncatedAndCorruptGzip) {
   EXPECT_ERROR_CONTAINS(
       loadMnist(dir(), Split::Train, MnistVariant::FashionMnist),
       "train-images-idx3-ubyte.gz: truncated gzip data");
-  // Flip bits of the deflate stream and of the CRC: zlib must reject it.
+  // Flip bits of the deflate stream and of the CRC: the inflater must
+  // reject it.
   std::string corrupt = gz;
   for (size_t i = 12; i < corrupt.size() - 4; i += 5)
     corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
@@ -177,6 +178,18 @@ TEST_F(MnistTest, TruncatedAndCorruptGzip) {
   EXPECT_ERROR_CONTAINS(
       loadMnist(dir(), Split::Train, MnistVariant::FashionMnist),
       "unexpected data after the end of the gzip stream");
+  // Intact data with a wrong checksum: only the CRC32 check catches it.
+  std::string badCrc = gz;
+  badCrc[badCrc.size() - 8] = static_cast<char>(badCrc[badCrc.size() - 8] ^ 1);
+  writeBytes(path("train-images-idx3-ubyte.gz"), badCrc);
+  EXPECT_ERROR_CONTAINS(
+      loadMnist(dir(), Split::Train, MnistVariant::FashionMnist),
+      "train-images-idx3-ubyte.gz: corrupt gzip data (a wrong checksum)");
+  // The file cut inside its 8-byte trailer (CRC32, size).
+  writeBytes(path("train-images-idx3-ubyte.gz"), gz.substr(0, gz.size() - 3));
+  EXPECT_ERROR_CONTAINS(
+      loadMnist(dir(), Split::Train, MnistVariant::FashionMnist),
+      "train-images-idx3-ubyte.gz: truncated gzip data");
 }
 
 TEST_F(MnistTest, CountMismatch) {
