@@ -42,13 +42,12 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from torch_models import FeedForwardNet, Net  # noqa: E402
-from torch_lenet_fashion import load as load_split  # noqa: E402
+from torch_lenet_fashion import load as load_split, test_accuracy, train_epoch  # noqa: E402
 
 DEFAULT_CNNC = os.path.join(ROOT, "build", "compiler", "tools", "cnnc", "cnnc")
 THREADS = (1, 2)
@@ -80,20 +79,9 @@ def torch_epoch(make_model, data, threads, seed):
     model = make_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     start = time.perf_counter()
-    model.train()
-    order = torch.randperm(len(x_train))
-    for b in range(0, len(order), 64):
-        batch = order[b:b + 64]
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
-        loss.backward()
-        optimizer.step()
-        loss.item()  # as a training loop that reports its loss
-    model.eval()
-    with torch.no_grad():
-        correct = sum(int((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum())
-                      for i in range(0, len(x_test), 1000))
-    return time.perf_counter() - start, correct / len(x_test)
+    train_epoch(model, optimizer, x_train, y_train, torch.randperm(len(x_train)))
+    accuracy = test_accuracy(model, x_test, y_test)
+    return time.perf_counter() - start, accuracy
 
 
 def cnnc_epoch(cnnc, so, data_dir, threads, workdir, seed):

@@ -40,6 +40,28 @@ def load(directory, split):
     return x, torch.from_numpy(labels.astype(np.int64))
 
 
+def train_epoch(model, optimizer, x_train, y_train, order):
+    """One epoch of batches of 64 in `order`; the mean training loss."""
+    model.train()
+    total = 0.0
+    for b in range(0, len(order), 64):
+        batch = order[b:b + 64]
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+    return total / len(order)
+
+
+def test_accuracy(model, x_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum())
+                      for i in range(0, len(x_test), 1000))
+    return correct / len(x_test)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("dir", nargs="?", default="/usr/share/datasets/fashion-mnist")
@@ -67,28 +89,17 @@ def main():
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.cosine)
                  if args.cosine else None)
     for epoch in range(args.epochs):
-        model.train()
         order = torch.randperm(len(x_train), device=device)
         start = time.perf_counter()
-        total = 0.0
-        for b in range(0, len(order), 64):
-            batch = order[b:b + 64]
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
+        loss = train_epoch(model, optimizer, x_train, y_train, order)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         if scheduler:
             scheduler.step()
-        model.eval()
-        with torch.no_grad():
-            correct = sum(int((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum())
-                          for i in range(0, len(x_test), 1000))
-        print(f"torch epoch {epoch + 1}/{args.epochs}: train loss {total / len(x_train):.4f}, "
-              f"test accuracy {100.0 * correct / len(x_test):.2f}%, "
+        accuracy = test_accuracy(model, x_test, y_test)
+        print(f"torch epoch {epoch + 1}/{args.epochs}: train loss {loss:.4f}, "
+              f"test accuracy {100.0 * accuracy:.2f}%, "
               f"{len(x_train) / seconds:.0f} images/s ({args.threads} threads, {device})",
               flush=True)
 
