@@ -4,7 +4,8 @@
  * outputs) and calls the model's Halide pipelines through their argv entry
  * points. Compiled once per library, with its tables, the queries on them
  * (model_queries.c), the library's allocator (buffer_cache.c), the runner
- * of pipelines lowered in segments (segments.c), training sessions
+ * of pipelines lowered in segments (segments.c), the thread pool of its
+ * parallel loops (thread_pool.c), training sessions
  * (session.c) and the two halves of a step for data parallelism
  * (data_parallel.c). */
 #include <pthread.h>
@@ -20,6 +21,7 @@
 
 #include "buffer_cache.c"
 #include "segments.c"
+#include "thread_pool.c"
 
 #include "model_tables.h"
 
@@ -82,16 +84,31 @@ EXPORT const char *cnnc_last_error(void) { return thread_error; }
 /* Installed when the library is loaded, before its private copy of the
    Halide runtime allocates anything, so every block halide_free sees came
    from the same allocator. */
+static cnnc_pool cnnc_loop_pool;
+
+static int cnnc_do_par_for(void *user_context, halide_task_t task, int min,
+                           int extent, uint8_t *closure) {
+  return cnnc_pool_run(&cnnc_loop_pool, task, user_context, min, extent,
+                       closure);
+}
+
 __attribute__((constructor)) static void install_halide_hooks(void) {
   halide_set_error_handler(record_halide_error);
   halide_set_custom_malloc(cnnc_cached_malloc);
   halide_set_custom_free(cnnc_cached_free);
+  cnnc_pool_init(&cnnc_loop_pool);
+  halide_set_custom_do_par_for(cnnc_do_par_for);
+}
+
+__attribute__((destructor)) static void stop_loop_pool(void) {
+  cnnc_pool_stop(&cnnc_loop_pool);
 }
 
 EXPORT cnnc_status cnnc_set_num_threads(int32_t threads) {
   if (threads < 0)
     return CNNC_ERROR_BAD_SHAPE;
-  halide_set_num_threads(threads);
+  halide_set_num_threads(threads); /* for any loop Halide runs itself */
+  cnnc_pool_set_threads(&cnnc_loop_pool, threads);
   return CNNC_OK;
 }
 

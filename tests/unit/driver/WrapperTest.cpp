@@ -11,7 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -378,6 +382,45 @@ TEST(Wrapper, ThreadsGoToTheHalideRuntime) {
   EXPECT_EQ(cnnc_set_num_threads(3), CNNC_OK);
   EXPECT_EQ(fake_last.threads, 3);
   EXPECT_EQ(cnnc_set_num_threads(-1), CNNC_ERROR_BAD_SHAPE);
+}
+
+/// Counts the runs of each iteration and the threads they ran on.
+struct LoopRecord {
+  std::atomic<int> runs[256];
+  std::mutex lock;
+  std::set<std::thread::id> threads;
+  size_t awaited = 1; // threads each iteration waits for (10 s at most)
+};
+
+int recordIteration(void *, int index, uint8_t *closure) {
+  auto *record = reinterpret_cast<LoopRecord *>(closure);
+  record->runs[index].fetch_add(1);
+  std::unique_lock<std::mutex> hold(record->lock);
+  record->threads.insert(std::this_thread::get_id());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (record->threads.size() < record->awaited &&
+         std::chrono::steady_clock::now() < deadline) {
+    hold.unlock();
+    std::this_thread::yield();
+    hold.lock();
+  }
+  return 0;
+}
+
+TEST(Wrapper, ParallelLoopsRunOnTheLibrarysPoolWithItsThreadCount) {
+  ASSERT_NE(fake_last.custom_do_par_for, nullptr);
+  for (int threads : {1, 2}) {
+    ASSERT_EQ(cnnc_set_num_threads(threads), CNNC_OK);
+    LoopRecord record{};
+    record.awaited = size_t(threads);
+    ASSERT_EQ(fake_last.custom_do_par_for(nullptr, recordIteration, 0, 256,
+                                          reinterpret_cast<uint8_t *>(&record)),
+              0);
+    for (int i = 0; i < 256; ++i)
+      EXPECT_EQ(record.runs[i].load(), 1) << "iteration " << i;
+    EXPECT_EQ(record.threads.size(), size_t(threads));
+  }
 }
 
 } // namespace

@@ -115,6 +115,10 @@ halide_free_t halide_set_custom_free(halide_free_t user_free) {
   fake_last.custom_free = user_free;
   return NULL;
 }
+halide_do_par_for_t halide_set_custom_do_par_for(halide_do_par_for_t f) {
+  fake_last.custom_do_par_for = f;
+  return NULL;
+}
 int halide_set_num_threads(int n) {
   fake_last.threads = n;
   return n;

@@ -32,6 +32,8 @@ struct fake_record {
   int copies_to_host[14], device_frees[14];
   void *(*custom_malloc)(void *, size_t);
   void (*custom_free)(void *, void *);
+  int (*custom_do_par_for)(void *, int (*)(void *, int, uint8_t *), int, int,
+                           uint8_t *);
 };
 extern struct fake_record fake_last;
 

@@ -1,0 +1,315 @@
+/* The thread pool that runs a generated library's parallel loops, installed
+ * in place of Halide's own (halide_set_custom_do_par_for).
+ *
+ * Why: a training step runs dozens of short parallel loops (LeNet's step at
+ * batch 64: 39, most of them under 50 microseconds). Halide's pool puts an
+ * idle worker to sleep on a condition variable after a few yields, and
+ * waking it again (a futex, and on a virtual machine an interrupt to a
+ * halted vCPU) can cost more than the loop: LeNet's step measured 3.2 ms on
+ * 2 threads against 1.8 ms on 1. Here an idle worker spins, pausing, for
+ * CNNC_POOL_SPIN_NS after its last loop before it sleeps, as OpenMP
+ * runtimes do (GOMP_SPINCOUNT, KMP_BLOCKTIME), so the loops of one step find
+ * their workers awake.
+ *
+ * The pool runs one loop at a time. A loop started while it runs another
+ * (from inside a task, or from a second application thread) runs on its
+ * caller's thread alone. Halide's parallel loops have independent
+ * iterations, so every schedule of them gives the same bits.
+ *
+ * Plain C with GCC's __atomic builtins, so that the unit test can compile it
+ * as C++.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+  CNNC_POOL_MAX_THREADS = 256, /* Halide's own limit */
+  /* How long an idle worker stays awake for the next loop: spinning on the
+     CPU's pause at first, then yielding the core (so that spinning costs
+     little when more threads than cores want to run), then asleep. */
+  CNNC_POOL_PAUSE_NS = 50000,
+  CNNC_POOL_SPIN_NS = 2000000,
+  CNNC_POOL_CHUNKS_PER_THREAD = 4,
+};
+
+/* One iteration of a loop: halide_task_t's signature. */
+typedef int (*cnnc_pool_task)(void *user_context, int index, uint8_t *closure);
+
+typedef struct cnnc_pool cnnc_pool;
+
+typedef struct {
+  cnnc_pool *pool;
+  int id; /* 0 .. CNNC_POOL_MAX_THREADS - 2 */
+} cnnc_pool_worker;
+
+#define CNNC_POOL_LINE __attribute__((aligned(64)))
+
+/* The fields each thread writes sit on cache lines of their own: passing a
+   line between two cores costs about 250 ns on the machines measured, more
+   than many a loop iteration. */
+struct cnnc_pool {
+  pthread_mutex_t owner; /* held by the caller whose loop the pool runs */
+  pthread_mutex_t sleep_lock;
+  pthread_cond_t wake;
+  int sleepers; /* under sleep_lock */
+  /* The open loop, written by its owner only while no loop is open and no
+     worker is inside one; then `generation` (atomic) is made odd. */
+  CNNC_POOL_LINE uint64_t generation;
+  cnnc_pool_task task;
+  void *user_context;
+  uint8_t *closure;
+  int min, extent, grain;
+  int threads;  /* atomic: threads a loop uses, its caller included; 0 unset */
+  int stopping; /* atomic */
+  CNNC_POOL_LINE int next; /* atomic: the next iteration to claim, from 0 */
+  CNNC_POOL_LINE int
+      unfinished;            /* atomic: iterations not yet run (or skipped) */
+  int inside;                /* atomic: workers inside the open loop */
+  CNNC_POOL_LINE int status; /* atomic: the first nonzero result */
+  /* The owner's. */
+  int started;
+  pthread_t thread[CNNC_POOL_MAX_THREADS];
+  cnnc_pool_worker worker[CNNC_POOL_MAX_THREADS];
+};
+
+/* A zeroed pool, ready for loops. */
+static void cnnc_pool_init(cnnc_pool *p) {
+  memset(p, 0, sizeof *p);
+  pthread_mutex_init(&p->owner, NULL);
+  pthread_mutex_init(&p->sleep_lock, NULL);
+  pthread_cond_init(&p->wake, NULL);
+}
+
+/* Set on the pool's workers, and on a loop's caller while it runs
+   iterations: a loop started there runs serially. */
+static __thread int cnnc_pool_in_task;
+
+static int cnnc_pool_load(const int *p) {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void cnnc_pool_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static int64_t cnnc_pool_now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Halide's default: HL_NUM_THREADS (or HL_NUMTHREADS), else one per core. */
+static int cnnc_pool_default_threads(void) {
+  const char *env = getenv("HL_NUM_THREADS");
+  if (!env)
+    env = getenv("HL_NUMTHREADS");
+  long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1)
+    n = 1;
+  return n > CNNC_POOL_MAX_THREADS ? CNNC_POOL_MAX_THREADS : (int)n;
+}
+
+static int cnnc_pool_threads(cnnc_pool *p) {
+  int n = cnnc_pool_load(&p->threads);
+  if (n == 0) {
+    int expected = 0;
+    n = cnnc_pool_default_threads();
+    if (!__atomic_compare_exchange_n(&p->threads, &expected, n, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      n = expected;
+  }
+  return n;
+}
+
+/* `threads` (0: the default) for the loops that follow; workers beyond it
+   sleep. */
+static void cnnc_pool_set_threads(cnnc_pool *p, int threads) {
+  if (threads <= 0)
+    threads = cnnc_pool_default_threads();
+  if (threads > CNNC_POOL_MAX_THREADS)
+    threads = CNNC_POOL_MAX_THREADS;
+  __atomic_store_n(&p->threads, threads, __ATOMIC_RELEASE);
+}
+
+/* Claims and runs chunks of `grain` iterations of the open loop until none
+   is left. After a failure the rest are claimed but skipped, so
+   `unfinished` still reaches zero. */
+static void cnnc_pool_run_iterations(cnnc_pool *p) {
+  int done = 0;
+  for (;;) {
+    int begin = __atomic_fetch_add(&p->next, p->grain, __ATOMIC_ACQ_REL);
+    if (begin >= p->extent)
+      break;
+    int end = begin + p->grain < p->extent ? begin + p->grain : p->extent;
+    for (int i = begin; i < end && cnnc_pool_load(&p->status) == 0; ++i) {
+      int result = p->task(p->user_context, p->min + i, p->closure);
+      if (result != 0) {
+        int expected = 0;
+        __atomic_compare_exchange_n(&p->status, &expected, result, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+      }
+    }
+    done += end - begin;
+  }
+  if (done)
+    __atomic_fetch_sub(&p->unfinished, done, __ATOMIC_ACQ_REL);
+}
+
+/* Whether worker `id` may join the loop of `generation`: it is open, the
+   worker has not joined it yet and takes part at the current thread count. */
+static int cnnc_pool_may_join(cnnc_pool *p, int id, uint64_t generation,
+                              uint64_t joined) {
+  return (generation & 1) && generation != joined &&
+         id + 1 < cnnc_pool_load(&p->threads);
+}
+
+static uint64_t cnnc_pool_generation(cnnc_pool *p) {
+  return __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+}
+
+static void *cnnc_pool_work(void *arg) {
+  cnnc_pool_worker *self = (cnnc_pool_worker *)arg;
+  cnnc_pool *p = self->pool;
+  cnnc_pool_in_task = 1;
+  uint64_t joined = 0;
+  int64_t idle_since = cnnc_pool_now_ns();
+  unsigned spins = 0;
+  int yielding = 0;
+  while (!cnnc_pool_load(&p->stopping)) {
+    uint64_t generation = cnnc_pool_generation(p);
+    if (cnnc_pool_may_join(p, self->id, generation, joined)) {
+      joined = generation;
+      __atomic_fetch_add(&p->inside, 1, __ATOMIC_ACQ_REL);
+      /* The loop may have closed (and another opened, with other fields)
+         since it was seen: its fields are read only if it is still open. */
+      if (cnnc_pool_generation(p) == generation)
+        cnnc_pool_run_iterations(p);
+      __atomic_fetch_sub(&p->inside, 1, __ATOMIC_ACQ_REL);
+      idle_since = cnnc_pool_now_ns();
+      spins = 0;
+      yielding = 0;
+      continue;
+    }
+    if (yielding)
+      sched_yield(); /* the core, to any other thread that wants it */
+    else
+      cnnc_pool_pause();
+    if (++spins % 64 != 0)
+      continue;
+    int64_t idle = cnnc_pool_now_ns() - idle_since;
+    yielding = idle >= CNNC_POOL_PAUSE_NS;
+    if (idle < CNNC_POOL_SPIN_NS)
+      continue;
+    /* A worker beyond the thread count sleeps through the loops. */
+    pthread_mutex_lock(&p->sleep_lock);
+    ++p->sleepers;
+    while (!cnnc_pool_load(&p->stopping) &&
+           !cnnc_pool_may_join(p, self->id, cnnc_pool_generation(p), joined))
+      pthread_cond_wait(&p->wake, &p->sleep_lock);
+    --p->sleepers;
+    pthread_mutex_unlock(&p->sleep_lock);
+    idle_since = cnnc_pool_now_ns();
+    yielding = 0;
+  }
+  return NULL;
+}
+
+static void cnnc_pool_wake_sleepers(cnnc_pool *p) {
+  pthread_mutex_lock(&p->sleep_lock);
+  if (p->sleepers)
+    pthread_cond_broadcast(&p->wake);
+  pthread_mutex_unlock(&p->sleep_lock);
+}
+
+/* Waits for an atomic to reach zero: pausing at first, then yielding the
+   core (a worker it waits for may need it). */
+static void cnnc_pool_wait_zero(const int *counter) {
+  for (unsigned spins = 0; cnnc_pool_load(counter) != 0; ++spins) {
+    if (spins < 4096)
+      cnnc_pool_pause();
+    else
+      sched_yield();
+  }
+}
+
+static int cnnc_pool_run_serially(cnnc_pool_task task, void *user_context,
+                                  int min, int extent, uint8_t *closure) {
+  for (int i = min; i < min + extent; ++i) {
+    int result = task(user_context, i, closure);
+    if (result != 0)
+      return result;
+  }
+  return 0;
+}
+
+/* Starts workers until `count` run; fewer if the system refuses threads. */
+static void cnnc_pool_start_workers(cnnc_pool *p, int count) {
+  while (p->started < count) {
+    cnnc_pool_worker *w = &p->worker[p->started];
+    w->pool = p;
+    w->id = p->started;
+    if (pthread_create(&p->thread[p->started], NULL, cnnc_pool_work, w) != 0)
+      return;
+    ++p->started;
+  }
+}
+
+/* Runs task(user_context, i, closure) for i in [min, min + extent) on the
+   pool's threads and the caller's; returns the first nonzero result. */
+static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
+                         int min, int extent, uint8_t *closure) {
+  if (extent <= 0)
+    return 0;
+  int threads = cnnc_pool_threads(p);
+  if (threads <= 1 || extent == 1 || cnnc_pool_in_task ||
+      pthread_mutex_trylock(&p->owner) != 0)
+    return cnnc_pool_run_serially(task, user_context, min, extent, closure);
+  cnnc_pool_start_workers(p, threads - 1);
+  p->task = task;
+  p->user_context = user_context;
+  p->closure = closure;
+  p->min = min;
+  p->extent = extent;
+  /* A few chunks per thread: few claims, yet a late thread's share is
+     taken by the others. */
+  p->grain = (extent + CNNC_POOL_CHUNKS_PER_THREAD * threads - 1) /
+             (CNNC_POOL_CHUNKS_PER_THREAD * threads);
+  __atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->status, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&p->unfinished, extent, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&p->generation, 1, __ATOMIC_ACQ_REL); /* opened */
+  cnnc_pool_wake_sleepers(p);
+  cnnc_pool_in_task = 1;
+  cnnc_pool_run_iterations(p);
+  cnnc_pool_in_task = 0;
+  cnnc_pool_wait_zero(&p->unfinished);
+  __atomic_add_fetch(&p->generation, 1, __ATOMIC_ACQ_REL); /* closed */
+  cnnc_pool_wait_zero(&p->inside);
+  int status = cnnc_pool_load(&p->status);
+  pthread_mutex_unlock(&p->owner);
+  return status;
+}
+
+/* Stops and joins the workers (before the library's code is unmapped). */
+static void cnnc_pool_stop(cnnc_pool *p) {
+  pthread_mutex_lock(&p->owner);
+  __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&p->sleep_lock);
+  pthread_cond_broadcast(&p->wake);
+  pthread_mutex_unlock(&p->sleep_lock);
+  for (int i = 0; i < p->started; ++i)
+    pthread_join(p->thread[i], NULL);
+  p->started = 0;
+  __atomic_store_n(&p->stopping, 0, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&p->owner);
+}

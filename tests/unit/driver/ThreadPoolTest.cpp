@@ -1,0 +1,201 @@
+// The thread pool generated libraries run Halide's parallel loops on
+// (compiler/driver/wrapper/thread_pool.c): every iteration runs once at
+// every thread count, failures come back, nested loops and concurrent
+// callers finish, idle workers end up asleep, and the pool stops cleanly.
+#include "thread_pool.c"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Loop {
+  std::vector<std::atomic<int>> runs;
+  std::mutex lock;
+  std::set<std::thread::id> threads;
+  int failAt = -1;
+  explicit Loop(int extent) : runs(extent) {}
+};
+
+constexpr int kMin = -5;
+
+int countRun(void *, int index, uint8_t *closure) {
+  auto *loop = reinterpret_cast<Loop *>(closure);
+  loop->runs[index - kMin].fetch_add(1);
+  {
+    std::lock_guard<std::mutex> hold(loop->lock);
+    loop->threads.insert(std::this_thread::get_id());
+  }
+  return index - kMin == loop->failAt ? 7 : 0;
+}
+
+int runLoop(cnnc_pool *pool, Loop &loop) {
+  return cnnc_pool_run(pool, countRun, nullptr, kMin, int(loop.runs.size()),
+                       reinterpret_cast<uint8_t *>(&loop));
+}
+
+/// A pool that is stopped (its workers joined) when the test ends.
+struct StoppedAtEnd {
+  cnnc_pool pool;
+  StoppedAtEnd() { cnnc_pool_init(&pool); }
+  ~StoppedAtEnd() { cnnc_pool_stop(&pool); }
+};
+
+TEST(ThreadPool, EveryIterationRunsOnceAtEveryThreadCount) {
+  StoppedAtEnd owner;
+  for (int threads : {1, 2, 3, 5}) {
+    cnnc_pool_set_threads(&owner.pool, threads);
+    for (int extent : {1, 2, 7, 1000}) {
+      for (int repeat = 0; repeat < 50; ++repeat) {
+        Loop loop(extent);
+        ASSERT_EQ(runLoop(&owner.pool, loop), 0);
+        for (int i = 0; i < extent; ++i)
+          ASSERT_EQ(loop.runs[i].load(), 1)
+              << "iteration " << i << " of " << extent << " at " << threads
+              << " threads";
+        EXPECT_LE(loop.threads.size(), size_t(threads));
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, OneThreadRunsTheLoopOnItsCaller) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 1);
+  Loop loop(100);
+  ASSERT_EQ(runLoop(&owner.pool, loop), 0);
+  EXPECT_EQ(loop.threads,
+            std::set<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_EQ(owner.pool.started, 0);
+}
+
+TEST(ThreadPool, AFailureIsReturnedAndThePoolRunsTheNextLoop) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  Loop failing(500);
+  failing.failAt = 3;
+  EXPECT_EQ(runLoop(&owner.pool, failing), 7);
+  for (auto &runs : failing.runs)
+    EXPECT_LE(runs.load(), 1);
+  Loop next(500);
+  ASSERT_EQ(runLoop(&owner.pool, next), 0);
+  for (auto &runs : next.runs)
+    EXPECT_EQ(runs.load(), 1);
+}
+
+/// Runs an inner loop of 10 iterations from each outer iteration.
+struct Nested {
+  cnnc_pool *pool;
+  std::atomic<int> inner{0};
+  std::atomic<int> innerOnOtherThreads{0};
+};
+
+int countInner(void *, int, uint8_t *closure) {
+  auto *nested = reinterpret_cast<Nested *>(closure);
+  nested->inner.fetch_add(1);
+  return 0;
+}
+
+thread_local std::thread::id outerThread;
+
+int countInnerOnOtherThreads(void *, int, uint8_t *closure) {
+  auto *nested = reinterpret_cast<Nested *>(closure);
+  if (std::this_thread::get_id() != outerThread)
+    nested->innerOnOtherThreads.fetch_add(1);
+  return countInner(nullptr, 0, closure);
+}
+
+int runInnerLoop(void *, int, uint8_t *closure) {
+  auto *nested = reinterpret_cast<Nested *>(closure);
+  outerThread = std::this_thread::get_id();
+  return cnnc_pool_run(nested->pool, countInnerOnOtherThreads, nullptr, 0, 10,
+                       closure);
+}
+
+TEST(ThreadPool, ANestedLoopRunsOnItsCallersThread) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  Nested nested{&owner.pool};
+  ASSERT_EQ(cnnc_pool_run(&owner.pool, runInnerLoop, nullptr, 0, 40,
+                          reinterpret_cast<uint8_t *>(&nested)),
+            0);
+  EXPECT_EQ(nested.inner.load(), 400);
+  EXPECT_EQ(nested.innerOnOtherThreads.load(), 0);
+}
+
+TEST(ThreadPool, ConcurrentCallersEachRunTheirWholeLoop) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 2);
+  std::atomic<int> wrong{0};
+  auto caller = [&] {
+    for (int repeat = 0; repeat < 200; ++repeat) {
+      Loop loop(64);
+      if (runLoop(&owner.pool, loop) != 0)
+        wrong.fetch_add(1);
+      for (auto &runs : loop.runs)
+        if (runs.load() != 1)
+          wrong.fetch_add(1);
+    }
+  };
+  std::thread first(caller), second(caller);
+  first.join();
+  second.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+int sleepersOf(cnnc_pool *pool) {
+  pthread_mutex_lock(&pool->sleep_lock);
+  int sleepers = pool->sleepers;
+  pthread_mutex_unlock(&pool->sleep_lock);
+  return sleepers;
+}
+
+TEST(ThreadPool, IdleWorkersSleepAfterTheirSpinAndWakeForTheNextLoop) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  Loop first(100);
+  ASSERT_EQ(runLoop(&owner.pool, first), 0);
+  ASSERT_EQ(owner.pool.started, 2);
+  // Far longer than the spin (2 ms), not counted on to the millisecond.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (sleepersOf(&owner.pool) < 2 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(sleepersOf(&owner.pool), 2);
+  Loop second(1000);
+  ASSERT_EQ(runLoop(&owner.pool, second), 0);
+  for (auto &runs : second.runs)
+    EXPECT_EQ(runs.load(), 1);
+}
+
+TEST(ThreadPool, StopJoinsTheWorkersAndALaterLoopStartsThemAgain) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 4);
+  Loop before(300);
+  ASSERT_EQ(runLoop(&owner.pool, before), 0);
+  EXPECT_EQ(owner.pool.started, 3);
+  cnnc_pool_stop(&owner.pool);
+  EXPECT_EQ(owner.pool.started, 0);
+  Loop after(300);
+  ASSERT_EQ(runLoop(&owner.pool, after), 0);
+  for (auto &runs : after.runs)
+    EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(owner.pool.started, 3);
+}
+
+TEST(ThreadPool, ZeroThreadsMeansHalidesDefault) {
+  StoppedAtEnd owner;
+  setenv("HL_NUM_THREADS", "3", 1);
+  cnnc_pool_set_threads(&owner.pool, 0);
+  unsetenv("HL_NUM_THREADS");
+  EXPECT_EQ(cnnc_pool_threads(&owner.pool), 3);
+}
+
+} // namespace
