@@ -16,6 +16,7 @@
 #include "cnnc/train/Trainer.h"
 #include "cnnc/train/TrainingData.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -174,6 +175,10 @@ struct Command {
   // thread count is timed on the first steps of an epoch long enough to
   // finish the trials well before its evaluation.
   int32_t tunedCores = 0;
+  // Under MPI: the processes on this machine and its cores, and the thread
+  // count each was given for them (0: given by --threads or the environment).
+  std::pair<int, long> sharedMachine;
+  int32_t perProcessThreads = 0;
   std::optional<ThreadTuner> threadTuner;
   bool threadsReported = false;
   int64_t metricsEvery = 50; // --metrics-every
@@ -405,8 +410,23 @@ struct Command {
     const std::string *t = option("--threads");
     if (!t) {
       const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-      if (comm.size() > 1 || cores < 2 || std::getenv("HL_NUM_THREADS") ||
+      if (comm.size() > 1) { // a collective: every process counts
+        Expected<int> here = dist::processesOnThisMachine(comm);
+        if (!here)
+          return here.status();
+        sharedMachine = {*here, cores};
+      }
+      if (std::getenv("HL_NUM_THREADS") ||
           std::getenv("HL_NUMTHREADS")) // Halide's older spelling
+        return Status::success();
+      if (comm.size() > 1) {
+        // The processes of a machine share its cores: oversubscribed, each
+        // pool's waiting workers would take cores the others need.
+        perProcessThreads = static_cast<int32_t>(
+            std::max<long>(1, cores / sharedMachine.first));
+        return model->setNumThreads(perProcessThreads);
+      }
+      if (cores < 2)
         return Status::success();
       tunedCores = static_cast<int32_t>(cores);
       return model->setNumThreads(tunedCores);
@@ -610,6 +630,11 @@ struct Command {
       out << "data parallel: " << comm.describe() << ", "
           << state.batchSize / comm.size()
           << " samples of each batch per process\n";
+    if (perProcessThreads)
+      out << "threads per process: " << perProcessThreads << " ("
+          << sharedMachine.first
+          << (sharedMachine.first == 1 ? " process" : " processes")
+          << " on this machine of " << sharedMachine.second << " cores)\n";
     if (resuming)
       out << "resuming from " << *option("--resume") << " after epoch "
           << state.epochsCompleted << " (step " << state.steps << ")\n";

@@ -64,11 +64,12 @@ def make_data(work, name, shape, classes, samples, seed):
     return f"npy:{x},{y}"
 
 
-def train_args(cnnc, lib, data, out, epochs=1, extra=(), batch=BATCH):
+def train_args(cnnc, lib, data, out, epochs=1, extra=(), batch=BATCH,
+               threads=("--threads", "1")):
     return [cnnc, "train", lib, "--data", data, "--val-data", data,
             "--epochs", str(epochs), "--batch-size", str(batch), "--lr", "0.05",
             "--momentum", "0.9", "--weight-decay", "1e-3", "--seed", "3",
-            "--threads", "1", "-o", out, *extra]
+            *threads, "-o", out, *extra]
 
 
 def equal_to_one_process(cnnc, lib, data, work, name):
@@ -109,6 +110,20 @@ def resumes_with_another_count(cnnc, lib, data, work):
     check(error <= 1e-5, f"the resumed run differs by {error}")
 
 
+def shares_the_cores(cnnc, lib, data, work):
+    # Without --threads, the processes on one machine divide its cores.
+    out = os.path.join(work, "shared_cores.safetensors")
+    result, _ = mpirun(["-np", "2"] + train_args(cnnc, lib, data, out,
+                                                 threads=()))
+    check(result.returncode == 0,
+          f"2 processes without --threads failed:\n{result.stdout}{result.stderr}")
+    cores = os.cpu_count()
+    expected = (f"threads per process: {max(1, cores // 2)} (2 processes "
+                f"on this machine of {cores} cores)")
+    check(expected in result.stdout,
+          f"expected '{expected}' in:\n{result.stdout}")
+
+
 def fails_fast(args, needle, what):
     result, seconds = mpirun(args)
     check(result.returncode != 0, f"{what}: the job succeeded:\n{result.stdout}")
@@ -142,6 +157,7 @@ def main():
     run([cnnc, lenet_yaml, "--target", "host-opencl", "-o", p("lenet_cl.so")])
     equal_to_one_process(cnnc, p("lenet_cl.so"), lenet_data, work, "lenet_opencl")
     resumes_with_another_count(cnnc, p("lenet.so"), lenet_data, work)
+    shares_the_cores(cnnc, p("lenet.so"), lenet_data, work)
 
     out = p("bad.safetensors")
     fails_fast(["-np", "4"] + train_args(cnnc, p("lenet.so"), lenet_data, out,

@@ -1,6 +1,10 @@
 #include "cnnc/dist/Communicator.h"
 
+#include "cnnc/FileIO.h"
+
+#include <algorithm>
 #include <cstdlib>
+#include <unistd.h>
 
 namespace cnnc::rt::dist {
 namespace {
@@ -28,14 +32,42 @@ std::unique_ptr<Communicator> singleProcess() {
 
 bool startedByMpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE"); }
 
-uint64_t checksum(const std::vector<Tensor> &tensors, uint64_t seed) {
-  uint64_t hash = 14695981039346656037ull ^ seed;
-  for (const Tensor &t : tensors)
-    for (size_t i = 0; i < t.byteSize(); ++i) {
-      hash ^= t.bytes()[i];
-      hash *= 1099511628211ull;
-    }
+static uint64_t fnv1a(const uint8_t *bytes, size_t size, uint64_t hash) {
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= bytes[i];
+    hash *= 1099511628211ull;
+  }
   return hash;
+}
+
+static constexpr uint64_t kFnvBasis = 14695981039346656037ull;
+
+uint64_t checksum(const std::vector<Tensor> &tensors, uint64_t seed) {
+  uint64_t hash = kFnvBasis ^ seed;
+  for (const Tensor &t : tensors)
+    hash = fnv1a(t.bytes(), t.byteSize(), hash);
+  return hash;
+}
+
+uint64_t machineId() {
+  std::string name;
+  if (Expected<std::string> bootId =
+          readFile("/proc/sys/kernel/random/boot_id"))
+    name = *bootId;
+  else {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    name = host;
+  }
+  return fnv1a(reinterpret_cast<const uint8_t *>(name.data()), name.size(),
+               kFnvBasis);
+}
+
+Expected<int> processesOnThisMachine(Communicator &comm, uint64_t id) {
+  Expected<std::vector<uint64_t>> ids = comm.gather(id);
+  if (!ids)
+    return ids.status();
+  return int(std::count(ids->begin(), ids->end(), id));
 }
 
 Status broadcastTensors(Communicator &comm, std::vector<Tensor> &tensors) {

@@ -63,6 +63,16 @@ Status broadcastTensors(Communicator &comm, std::vector<Tensor> &tensors);
 Status checkSameEverywhere(Communicator &comm, uint64_t value,
                            const std::string &what);
 
+// This machine, the same number in every process on it: a hash of the
+// kernel's boot id (shared by containers on one host, which share its
+// cores), else of the host name.
+uint64_t machineId();
+
+// How many of the job's processes share this process's machine (`id`),
+// counted over every process's machineId().
+Expected<int> processesOnThisMachine(Communicator &comm,
+                                     uint64_t id = machineId());
+
 } // namespace cnnc::rt::dist
 
 #endif // CNNC_DIST_COMMUNICATOR_H

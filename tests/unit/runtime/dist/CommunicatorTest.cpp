@@ -22,9 +22,7 @@ public:
   Status sum(double *, size_t) override { return Status::success(); }
   Status sum(int64_t *, size_t) override { return Status::success(); }
   Status broadcast(void *, size_t) override { return Status::success(); }
-  Expected<std::vector<uint64_t>> gather(uint64_t) override {
-    return values_;
-  }
+  Expected<std::vector<uint64_t>> gather(uint64_t) override { return values_; }
   [[noreturn]] void abort(int) override { std::abort(); }
 
 private:
@@ -54,6 +52,15 @@ TEST(CommunicatorTest, ComparesAcrossProcesses) {
   EXPECT_EQ(checkSameEverywhere(two, 7, "the libraries").message(),
             "the libraries differ between the processes: ranks 1, 2 differ "
             "from rank 0");
+}
+
+TEST(CommunicatorTest, CountsTheProcessesOfThisMachine) {
+  GatheredValues four({5, 9, 5, 5});
+  EXPECT_EQ(*processesOnThisMachine(four, 5), 3);
+  EXPECT_EQ(*processesOnThisMachine(four, 9), 1);
+  std::unique_ptr<Communicator> alone = singleProcess();
+  EXPECT_EQ(*processesOnThisMachine(*alone), 1);
+  EXPECT_EQ(machineId(), machineId());
 }
 
 TEST(CommunicatorTest, OneProcessIsRankZeroOfOne) {
