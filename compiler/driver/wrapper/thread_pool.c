@@ -43,12 +43,18 @@ typedef int (*cnnc_pool_task)(void *user_context, int index, uint8_t *closure);
 
 typedef struct cnnc_pool cnnc_pool;
 
+#define CNNC_POOL_LINE __attribute__((aligned(64)))
+
+/* The iterations [next, end) of a loop, first those of one thread. */
+typedef struct {
+  CNNC_POOL_LINE int next; /* atomic: the next iteration to claim */
+  int end;
+} cnnc_pool_share;
+
 typedef struct {
   cnnc_pool *pool;
   int id; /* 0 .. CNNC_POOL_MAX_THREADS - 2 */
 } cnnc_pool_worker;
-
-#define CNNC_POOL_LINE __attribute__((aligned(64)))
 
 /* The fields each thread writes sit on cache lines of their own: passing a
    line between two cores costs about 250 ns on the machines measured, more
@@ -64,14 +70,14 @@ struct cnnc_pool {
   cnnc_pool_task task;
   void *user_context;
   uint8_t *closure;
-  int min, extent, grain;
+  int min, extent, grain, participants;
   int threads;  /* atomic: threads a loop uses, its caller included; 0 unset */
   int stopping; /* atomic */
-  CNNC_POOL_LINE int next; /* atomic: the next iteration to claim, from 0 */
   CNNC_POOL_LINE int
       unfinished;            /* atomic: iterations not yet run (or skipped) */
   int inside;                /* atomic: workers inside the open loop */
   CNNC_POOL_LINE int status; /* atomic: the first nonzero result */
+  cnnc_pool_share share[CNNC_POOL_MAX_THREADS];
   /* The owner's. */
   int started;
   pthread_t thread[CNNC_POOL_MAX_THREADS];
@@ -141,16 +147,16 @@ static void cnnc_pool_set_threads(cnnc_pool *p, int threads) {
   __atomic_store_n(&p->threads, threads, __ATOMIC_RELEASE);
 }
 
-/* Claims and runs chunks of `grain` iterations of the open loop until none
-   is left. After a failure the rest are claimed but skipped, so
-   `unfinished` still reaches zero. */
-static void cnnc_pool_run_iterations(cnnc_pool *p) {
-  int done = 0;
+/* Runs the chunks of one share, claimed `grain` iterations at a time;
+   returns the number claimed. After a failure the rest are claimed but
+   skipped, so `unfinished` still reaches zero. */
+static int cnnc_pool_run_share(cnnc_pool *p, cnnc_pool_share *share) {
+  int claimed = 0;
   for (;;) {
-    int begin = __atomic_fetch_add(&p->next, p->grain, __ATOMIC_ACQ_REL);
-    if (begin >= p->extent)
-      break;
-    int end = begin + p->grain < p->extent ? begin + p->grain : p->extent;
+    int begin = __atomic_fetch_add(&share->next, p->grain, __ATOMIC_ACQ_REL);
+    if (begin >= share->end)
+      return claimed;
+    int end = begin + p->grain < share->end ? begin + p->grain : share->end;
     for (int i = begin; i < end && cnnc_pool_load(&p->status) == 0; ++i) {
       int result = p->task(p->user_context, p->min + i, p->closure);
       if (result != 0) {
@@ -159,8 +165,15 @@ static void cnnc_pool_run_iterations(cnnc_pool *p) {
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
       }
     }
-    done += end - begin;
+    claimed += end - begin;
   }
+}
+
+/* Participant `self`'s share first, then what is left of the others'. */
+static void cnnc_pool_run_iterations(cnnc_pool *p, int self) {
+  int done = 0;
+  for (int k = 0; k < p->participants; ++k)
+    done += cnnc_pool_run_share(p, &p->share[(self + k) % p->participants]);
   if (done)
     __atomic_fetch_sub(&p->unfinished, done, __ATOMIC_ACQ_REL);
 }
@@ -193,7 +206,7 @@ static void *cnnc_pool_work(void *arg) {
       /* The loop may have closed (and another opened, with other fields)
          since it was seen: its fields are read only if it is still open. */
       if (cnnc_pool_generation(p) == generation)
-        cnnc_pool_run_iterations(p);
+        cnnc_pool_run_iterations(p, self->id + 1);
       __atomic_fetch_sub(&p->inside, 1, __ATOMIC_ACQ_REL);
       idle_since = cnnc_pool_now_ns();
       spins = 0;
@@ -280,17 +293,24 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
   p->closure = closure;
   p->min = min;
   p->extent = extent;
-  /* A few chunks per thread: few claims, yet a late thread's share is
-     taken by the others. */
+  /* A contiguous share per thread, the same for the same thread in loops
+     of the same extent (a step's loops mostly split the batch): what one
+     loop wrote is read by the next on the same core. A thread done with
+     its share takes chunks of the others' (a late worker's). */
+  p->participants = threads;
   p->grain = (extent + CNNC_POOL_CHUNKS_PER_THREAD * threads - 1) /
              (CNNC_POOL_CHUNKS_PER_THREAD * threads);
-  __atomic_store_n(&p->next, 0, __ATOMIC_RELAXED);
+  for (int t = 0; t < threads; ++t) {
+    __atomic_store_n(&p->share[t].next, (int)((int64_t)extent * t / threads),
+                     __ATOMIC_RELAXED);
+    p->share[t].end = (int)((int64_t)extent * (t + 1) / threads);
+  }
   __atomic_store_n(&p->status, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&p->unfinished, extent, __ATOMIC_RELAXED);
   __atomic_add_fetch(&p->generation, 1, __ATOMIC_ACQ_REL); /* opened */
   cnnc_pool_wake_sleepers(p);
   cnnc_pool_in_task = 1;
-  cnnc_pool_run_iterations(p);
+  cnnc_pool_run_iterations(p, 0);
   cnnc_pool_in_task = 0;
   cnnc_pool_wait_zero(&p->unfinished);
   __atomic_add_fetch(&p->generation, 1, __ATOMIC_ACQ_REL); /* closed */
