@@ -40,6 +40,13 @@ int runLoop(cnnc_pool *pool, Loop &loop) {
                        reinterpret_cast<uint8_t *>(&loop));
 }
 
+/// Runs `loop` on the pool and expects success with each iteration run once.
+void runEachOnce(cnnc_pool *pool, Loop &loop) {
+  ASSERT_EQ(runLoop(pool, loop), 0);
+  for (size_t i = 0; i < loop.runs.size(); ++i)
+    ASSERT_EQ(loop.runs[i].load(), 1) << "iteration " << i;
+}
+
 /// A pool that is stopped (its workers joined) when the test ends.
 struct StoppedAtEnd {
   cnnc_pool pool;
@@ -84,9 +91,7 @@ TEST(ThreadPool, AFailureIsReturnedAndThePoolRunsTheNextLoop) {
   for (auto &runs : failing.runs)
     EXPECT_LE(runs.load(), 1);
   Loop next(500);
-  ASSERT_EQ(runLoop(&owner.pool, next), 0);
-  for (auto &runs : next.runs)
-    EXPECT_EQ(runs.load(), 1);
+  runEachOnce(&owner.pool, next);
 }
 
 /// Runs an inner loop of 10 iterations from each outer iteration.
@@ -160,7 +165,7 @@ TEST(ThreadPool, IdleWorkersSleepAfterTheirSpinAndWakeForTheNextLoop) {
   StoppedAtEnd owner;
   cnnc_pool_set_threads(&owner.pool, 3);
   Loop first(100);
-  ASSERT_EQ(runLoop(&owner.pool, first), 0);
+  runEachOnce(&owner.pool, first);
   ASSERT_EQ(owner.pool.started, 2);
   // Far longer than the spin (2 ms), not counted on to the millisecond.
   const auto deadline =
@@ -170,23 +175,19 @@ TEST(ThreadPool, IdleWorkersSleepAfterTheirSpinAndWakeForTheNextLoop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(sleepersOf(&owner.pool), 2);
   Loop second(1000);
-  ASSERT_EQ(runLoop(&owner.pool, second), 0);
-  for (auto &runs : second.runs)
-    EXPECT_EQ(runs.load(), 1);
+  runEachOnce(&owner.pool, second);
 }
 
 TEST(ThreadPool, StopJoinsTheWorkersAndALaterLoopStartsThemAgain) {
   StoppedAtEnd owner;
   cnnc_pool_set_threads(&owner.pool, 4);
   Loop before(300);
-  ASSERT_EQ(runLoop(&owner.pool, before), 0);
+  runEachOnce(&owner.pool, before);
   EXPECT_EQ(owner.pool.started, 3);
   cnnc_pool_stop(&owner.pool);
   EXPECT_EQ(owner.pool.started, 0);
   Loop after(300);
-  ASSERT_EQ(runLoop(&owner.pool, after), 0);
-  for (auto &runs : after.runs)
-    EXPECT_EQ(runs.load(), 1);
+  runEachOnce(&owner.pool, after);
   EXPECT_EQ(owner.pool.started, 3);
 }
 
