@@ -90,7 +90,9 @@ static const char kTrainUsage[] =
     "and dropout (default 0)\n"
     "  --threads T          threads to use (0 = one per core; default: the\n"
     "                       faster of 1 and one per core, timed on the first\n"
-    "                       steps; results do not depend on it)\n"
+    "                       steps, or under mpirun the machine's cores\n"
+    "                       divided among its processes; results do not\n"
+    "                       depend on it)\n"
     "  --checkpoint FILE    where to checkpoint after each epoch (default: OUT "
     "with\n"
     "                       .ckpt before the extension)\n"
@@ -177,7 +179,7 @@ struct Command {
   int32_t tunedCores = 0;
   // Under MPI: the processes on this machine and its cores, and the thread
   // count each was given for them (0: given by --threads or the environment).
-  std::pair<int, long> sharedMachine;
+  std::pair<int, int32_t> sharedMachine;
   int32_t perProcessThreads = 0;
   std::optional<ThreadTuner> threadTuner;
   bool threadsReported = false;
@@ -407,35 +409,36 @@ struct Command {
   }
 
   Status setThreads() {
-    const std::string *t = option("--threads");
-    if (!t) {
-      const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-      if (comm.size() > 1) { // a collective: every process counts
-        Expected<int> here = dist::processesOnThisMachine(comm);
-        if (!here)
-          return here.status();
-        sharedMachine = {*here, cores};
-      }
-      if (std::getenv("HL_NUM_THREADS") ||
-          std::getenv("HL_NUMTHREADS")) // Halide's older spelling
-        return Status::success();
-      if (comm.size() > 1) {
-        // The processes of a machine share its cores: oversubscribed, each
-        // pool's waiting workers would take cores the others need.
-        perProcessThreads = static_cast<int32_t>(
-            std::max<long>(1, cores / sharedMachine.first));
-        return model->setNumThreads(perProcessThreads);
-      }
-      if (cores < 2)
-        return Status::success();
-      tunedCores = static_cast<int32_t>(cores);
-      return model->setNumThreads(tunedCores);
+    const int32_t cores = usableCores();
+    // A collective: every process takes part, whatever its options.
+    if (comm.size() > 1) {
+      Expected<int> here = dist::processesOnThisMachine(comm);
+      if (!here)
+        return here.status();
+      sharedMachine = {*here, cores};
     }
-    Expected<int64_t> n =
-        parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
-    if (!n)
-      return n.status();
-    return model->setNumThreads(static_cast<int32_t>(*n));
+    if (const std::string *t = option("--threads")) {
+      Expected<int64_t> n =
+          parseInteger("--threads", *t, 0, std::numeric_limits<int32_t>::max());
+      if (!n)
+        return n.status();
+      return model->setNumThreads(static_cast<int32_t>(*n));
+    }
+    if (std::getenv("HL_NUM_THREADS") ||
+        std::getenv("HL_NUMTHREADS")) // Halide's older spelling
+      return Status::success();
+    if (comm.size() > 1) {
+      // The processes of a machine share its cores: oversubscribed, each
+      // pool's waiting workers would take cores the others need. Nor more
+      // than a process is bound to (mpirun binds to a core or a socket).
+      perProcessThreads =
+          std::max(1, std::min(cores, onlineCores() / sharedMachine.first));
+      return model->setNumThreads(perProcessThreads);
+    }
+    if (cores < 2)
+      return Status::success();
+    tunedCores = cores;
+    return model->setNumThreads(tunedCores);
   }
 
   // The state to start from: a checkpoint, or the recipe; the flags over it.
@@ -630,11 +633,19 @@ struct Command {
       out << "data parallel: " << comm.describe() << ", "
           << state.batchSize / comm.size()
           << " samples of each batch per process\n";
-    if (perProcessThreads)
+    if (perProcessThreads) {
+      const auto [processes, cores] = sharedMachine;
+      const int32_t online = onlineCores();
+      auto count = [](int64_t n, const char *one, const char *many) {
+        return std::to_string(n) + " " + (n == 1 ? one : many);
+      };
       out << "threads per process: " << perProcessThreads << " ("
-          << sharedMachine.first
-          << (sharedMachine.first == 1 ? " process" : " processes")
-          << " on this machine of " << sharedMachine.second << " cores)\n";
+          << count(processes, "process", "processes")
+          << " on rank 0's machine of " << count(online, "core", "cores");
+      if (cores < online)
+        out << ", rank 0 bound to " << count(cores, "core", "cores");
+      out << ")\n";
+    }
     if (resuming)
       out << "resuming from " << *option("--resume") << " after epoch "
           << state.epochsCompleted << " (step " << state.steps << ")\n";

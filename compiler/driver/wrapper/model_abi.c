@@ -8,6 +8,9 @@
  * parallel loops (thread_pool.c), training sessions
  * (session.c) and the two halves of a step for data parallelism
  * (data_parallel.c). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity (thread_pool.c) */
+#endif
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,9 +84,7 @@ static cnnc_status halide_failure(unsigned long errors_before, int code) {
 
 EXPORT const char *cnnc_last_error(void) { return thread_error; }
 
-/* Installed when the library is loaded, before its private copy of the
-   Halide runtime allocates anything, so every block halide_free sees came
-   from the same allocator. */
+/* The pool of the library's parallel loops (thread_pool.c). */
 static cnnc_pool cnnc_loop_pool;
 
 static int cnnc_do_par_for(void *user_context, halide_task_t task, int min,
@@ -92,16 +93,24 @@ static int cnnc_do_par_for(void *user_context, halide_task_t task, int min,
                        closure);
 }
 
+static void reset_loop_pool_after_fork(void) {
+  cnnc_pool_after_fork(&cnnc_loop_pool);
+}
+
+/* Installed when the library is loaded, before its private copy of the
+   Halide runtime allocates anything, so every block halide_free sees came
+   from the same allocator. */
 __attribute__((constructor)) static void install_halide_hooks(void) {
   halide_set_error_handler(record_halide_error);
   halide_set_custom_malloc(cnnc_cached_malloc);
   halide_set_custom_free(cnnc_cached_free);
   cnnc_pool_init(&cnnc_loop_pool);
+  pthread_atfork(NULL, NULL, reset_loop_pool_after_fork);
   halide_set_custom_do_par_for(cnnc_do_par_for);
 }
 
-__attribute__((destructor)) static void stop_loop_pool(void) {
-  cnnc_pool_stop(&cnnc_loop_pool);
+__attribute__((destructor)) static void close_loop_pool(void) {
+  cnnc_pool_close(&cnnc_loop_pool);
 }
 
 EXPORT cnnc_status cnnc_set_num_threads(int32_t threads) {

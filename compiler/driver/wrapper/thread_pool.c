@@ -17,8 +17,14 @@
  * iterations, so every schedule of them gives the same bits.
  *
  * Plain C with GCC's __atomic builtins, so that the unit test can compile it
- * as C++.
+ * as C++. Every atomic access is sequentially consistent: a worker's
+ * "inside, then is the loop still open?" against the owner's "closed, then
+ * is anyone inside?" is a store-buffering pattern that weaker orders allow
+ * both sides to miss (on x86 the same instructions either way).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity; model_abi.c defines it first */
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -47,8 +53,8 @@ typedef struct cnnc_pool cnnc_pool;
 
 /* The iterations [next, end) of a loop, first those of one thread. */
 typedef struct {
-  CNNC_POOL_LINE int next; /* atomic: the next iteration to claim */
-  int end;
+  CNNC_POOL_LINE int64_t next; /* atomic: the next iteration to claim */
+  int64_t end;
 } cnnc_pool_share;
 
 typedef struct {
@@ -70,7 +76,8 @@ struct cnnc_pool {
   cnnc_pool_task task;
   void *user_context;
   uint8_t *closure;
-  int min, extent, grain, participants;
+  int min, extent, participants;
+  int64_t grain;
   int threads;  /* atomic: threads a loop uses, its caller included; 0 unset */
   int stopping; /* atomic */
   CNNC_POOL_LINE int
@@ -78,8 +85,10 @@ struct cnnc_pool {
   int inside;                /* atomic: workers inside the open loop */
   CNNC_POOL_LINE int status; /* atomic: the first nonzero result */
   cnnc_pool_share share[CNNC_POOL_MAX_THREADS];
+  int closed; /* atomic: loops run serially (the library is unloading) */
   /* The owner's. */
   int started;
+  int create_failed; /* the system refused a thread: no more tries */
   pthread_t thread[CNNC_POOL_MAX_THREADS];
   cnnc_pool_worker worker[CNNC_POOL_MAX_THREADS];
 };
@@ -97,7 +106,7 @@ static void cnnc_pool_init(cnnc_pool *p) {
 static __thread int cnnc_pool_in_task;
 
 static int cnnc_pool_load(const int *p) {
-  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+  return __atomic_load_n(p, __ATOMIC_SEQ_CST);
 }
 
 static void cnnc_pool_pause(void) {
@@ -114,12 +123,22 @@ static int64_t cnnc_pool_now_ns(void) {
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Halide's default: HL_NUM_THREADS (or HL_NUMTHREADS), else one per core. */
+/* The cores this process may run on (its affinity: taskset, a cpuset, an
+   MPI launcher's binding). */
+static long cnnc_pool_usable_cores(void) {
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) == 0)
+    return CPU_COUNT(&mask);
+  return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* Halide's default: HL_NUM_THREADS (or HL_NUMTHREADS), else one per core
+   (here: per core the process may run on). */
 static int cnnc_pool_default_threads(void) {
   const char *env = getenv("HL_NUM_THREADS");
   if (!env)
     env = getenv("HL_NUMTHREADS");
-  long n = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+  long n = env ? strtol(env, NULL, 10) : cnnc_pool_usable_cores();
   if (n < 1)
     n = 1;
   return n > CNNC_POOL_MAX_THREADS ? CNNC_POOL_MAX_THREADS : (int)n;
@@ -131,7 +150,7 @@ static int cnnc_pool_threads(cnnc_pool *p) {
     int expected = 0;
     n = cnnc_pool_default_threads();
     if (!__atomic_compare_exchange_n(&p->threads, &expected, n, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
       n = expected;
   }
   return n;
@@ -144,7 +163,7 @@ static void cnnc_pool_set_threads(cnnc_pool *p, int threads) {
     threads = cnnc_pool_default_threads();
   if (threads > CNNC_POOL_MAX_THREADS)
     threads = CNNC_POOL_MAX_THREADS;
-  __atomic_store_n(&p->threads, threads, __ATOMIC_RELEASE);
+  __atomic_store_n(&p->threads, threads, __ATOMIC_SEQ_CST);
 }
 
 /* Runs the chunks of one share, claimed `grain` iterations at a time;
@@ -153,19 +172,20 @@ static void cnnc_pool_set_threads(cnnc_pool *p, int threads) {
 static int cnnc_pool_run_share(cnnc_pool *p, cnnc_pool_share *share) {
   int claimed = 0;
   for (;;) {
-    int begin = __atomic_fetch_add(&share->next, p->grain, __ATOMIC_ACQ_REL);
+    int64_t begin =
+        __atomic_fetch_add(&share->next, p->grain, __ATOMIC_SEQ_CST);
     if (begin >= share->end)
       return claimed;
-    int end = begin + p->grain < share->end ? begin + p->grain : share->end;
-    for (int i = begin; i < end && cnnc_pool_load(&p->status) == 0; ++i) {
-      int result = p->task(p->user_context, p->min + i, p->closure);
+    int64_t end = begin + p->grain < share->end ? begin + p->grain : share->end;
+    for (int64_t i = begin; i < end && cnnc_pool_load(&p->status) == 0; ++i) {
+      int result = p->task(p->user_context, (int)(p->min + i), p->closure);
       if (result != 0) {
         int expected = 0;
         __atomic_compare_exchange_n(&p->status, &expected, result, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
       }
     }
-    claimed += end - begin;
+    claimed += (int)(end - begin);
   }
 }
 
@@ -175,7 +195,7 @@ static void cnnc_pool_run_iterations(cnnc_pool *p, int self) {
   for (int k = 0; k < p->participants; ++k)
     done += cnnc_pool_run_share(p, &p->share[(self + k) % p->participants]);
   if (done)
-    __atomic_fetch_sub(&p->unfinished, done, __ATOMIC_ACQ_REL);
+    __atomic_fetch_sub(&p->unfinished, done, __ATOMIC_SEQ_CST);
 }
 
 /* Whether worker `id` may join the loop of `generation`: it is open, the
@@ -187,7 +207,7 @@ static int cnnc_pool_may_join(cnnc_pool *p, int id, uint64_t generation,
 }
 
 static uint64_t cnnc_pool_generation(cnnc_pool *p) {
-  return __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+  return __atomic_load_n(&p->generation, __ATOMIC_SEQ_CST);
 }
 
 static void *cnnc_pool_work(void *arg) {
@@ -202,12 +222,12 @@ static void *cnnc_pool_work(void *arg) {
     uint64_t generation = cnnc_pool_generation(p);
     if (cnnc_pool_may_join(p, self->id, generation, joined)) {
       joined = generation;
-      __atomic_fetch_add(&p->inside, 1, __ATOMIC_ACQ_REL);
+      __atomic_fetch_add(&p->inside, 1, __ATOMIC_SEQ_CST);
       /* The loop may have closed (and another opened, with other fields)
          since it was seen: its fields are read only if it is still open. */
       if (cnnc_pool_generation(p) == generation)
         cnnc_pool_run_iterations(p, self->id + 1);
-      __atomic_fetch_sub(&p->inside, 1, __ATOMIC_ACQ_REL);
+      __atomic_fetch_sub(&p->inside, 1, __ATOMIC_SEQ_CST);
       idle_since = cnnc_pool_now_ns();
       spins = 0;
       yielding = 0;
@@ -267,12 +287,14 @@ static int cnnc_pool_run_serially(cnnc_pool_task task, void *user_context,
 
 /* Starts workers until `count` run; fewer if the system refuses threads. */
 static void cnnc_pool_start_workers(cnnc_pool *p, int count) {
-  while (p->started < count) {
+  while (p->started < count && !p->create_failed) {
     cnnc_pool_worker *w = &p->worker[p->started];
     w->pool = p;
     w->id = p->started;
-    if (pthread_create(&p->thread[p->started], NULL, cnnc_pool_work, w) != 0)
+    if (pthread_create(&p->thread[p->started], NULL, cnnc_pool_work, w) != 0) {
+      p->create_failed = 1; /* the owner runs the missing workers' shares */
       return;
+    }
     ++p->started;
   }
 }
@@ -285,7 +307,7 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
     return 0;
   int threads = cnnc_pool_threads(p);
   if (threads <= 1 || extent == 1 || cnnc_pool_in_task ||
-      pthread_mutex_trylock(&p->owner) != 0)
+      cnnc_pool_load(&p->closed) || pthread_mutex_trylock(&p->owner) != 0)
     return cnnc_pool_run_serially(task, user_context, min, extent, closure);
   cnnc_pool_start_workers(p, threads - 1);
   p->task = task;
@@ -298,22 +320,22 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
      loop wrote is read by the next on the same core. A thread done with
      its share takes chunks of the others' (a late worker's). */
   p->participants = threads;
-  p->grain = (extent + CNNC_POOL_CHUNKS_PER_THREAD * threads - 1) /
+  p->grain = ((int64_t)extent + CNNC_POOL_CHUNKS_PER_THREAD * threads - 1) /
              (CNNC_POOL_CHUNKS_PER_THREAD * threads);
   for (int t = 0; t < threads; ++t) {
-    __atomic_store_n(&p->share[t].next, (int)((int64_t)extent * t / threads),
-                     __ATOMIC_RELAXED);
-    p->share[t].end = (int)((int64_t)extent * (t + 1) / threads);
+    __atomic_store_n(&p->share[t].next, (int64_t)extent * t / threads,
+                     __ATOMIC_SEQ_CST);
+    p->share[t].end = (int64_t)extent * (t + 1) / threads;
   }
-  __atomic_store_n(&p->status, 0, __ATOMIC_RELAXED);
-  __atomic_store_n(&p->unfinished, extent, __ATOMIC_RELAXED);
-  __atomic_add_fetch(&p->generation, 1, __ATOMIC_ACQ_REL); /* opened */
+  __atomic_store_n(&p->status, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&p->unfinished, extent, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&p->generation, 1, __ATOMIC_SEQ_CST); /* opened */
   cnnc_pool_wake_sleepers(p);
   cnnc_pool_in_task = 1;
   cnnc_pool_run_iterations(p, 0);
   cnnc_pool_in_task = 0;
   cnnc_pool_wait_zero(&p->unfinished);
-  __atomic_add_fetch(&p->generation, 1, __ATOMIC_ACQ_REL); /* closed */
+  __atomic_add_fetch(&p->generation, 1, __ATOMIC_SEQ_CST); /* closed */
   cnnc_pool_wait_zero(&p->inside);
   int status = cnnc_pool_load(&p->status);
   pthread_mutex_unlock(&p->owner);
@@ -323,13 +345,32 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
 /* Stops and joins the workers (before the library's code is unmapped). */
 static void cnnc_pool_stop(cnnc_pool *p) {
   pthread_mutex_lock(&p->owner);
-  __atomic_store_n(&p->stopping, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&p->stopping, 1, __ATOMIC_SEQ_CST);
   pthread_mutex_lock(&p->sleep_lock);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->sleep_lock);
   for (int i = 0; i < p->started; ++i)
     pthread_join(p->thread[i], NULL);
   p->started = 0;
-  __atomic_store_n(&p->stopping, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&p->stopping, 0, __ATOMIC_SEQ_CST);
   pthread_mutex_unlock(&p->owner);
+}
+
+/* Stops the workers for good: the library is being unloaded (or the
+   process ends), and a loop still to come runs on its caller's thread
+   instead of starting threads in code about to be unmapped. */
+static void cnnc_pool_close(cnnc_pool *p) {
+  __atomic_store_n(&p->closed, 1, __ATOMIC_SEQ_CST);
+  cnnc_pool_stop(p);
+}
+
+/* In the child of a fork, which has none of the parent's workers and may
+   have inherited a lock taken by one of them: a fresh pool, with the same
+   thread count. */
+static void cnnc_pool_after_fork(cnnc_pool *p) {
+  int threads = p->threads;
+  int closed = p->closed;
+  cnnc_pool_init(p);
+  p->threads = threads;
+  p->closed = closed;
 }

@@ -1,9 +1,8 @@
 #include "cnnc/dist/Communicator.h"
 
-#include "cnnc/FileIO.h"
-
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <unistd.h>
 
 namespace cnnc::rt::dist {
@@ -49,16 +48,19 @@ uint64_t checksum(const std::vector<Tensor> &tensors, uint64_t seed) {
   return hash;
 }
 
-uint64_t machineId() {
+std::string machineName() {
+  // procfs files report a size of 0: read to the end, not by their size.
+  std::ifstream bootId("/proc/sys/kernel/random/boot_id");
   std::string name;
-  if (Expected<std::string> bootId =
-          readFile("/proc/sys/kernel/random/boot_id"))
-    name = *bootId;
-  else {
-    char host[256] = {};
-    gethostname(host, sizeof host - 1);
-    name = host;
-  }
+  if (std::getline(bootId, name) && !name.empty())
+    return name;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
+
+uint64_t machineId() {
+  const std::string name = machineName();
   return fnv1a(reinterpret_cast<const uint8_t *>(name.data()), name.size(),
                kFnvBasis);
 }

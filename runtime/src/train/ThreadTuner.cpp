@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <sched.h>
+#include <unistd.h>
 
 namespace cnnc::rt {
 
@@ -80,6 +82,17 @@ std::string ThreadTuner::report() const {
     if (c != *chosen_ && median(c) > 0)
       text += "; " + threads(c) + ": " + ms(median(c));
   return text + ")";
+}
+
+int32_t onlineCores() {
+  return static_cast<int32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+int32_t usableCores() {
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0)
+    return onlineCores();
+  return std::max(1, CPU_COUNT(&mask));
 }
 
 } // namespace cnnc::rt

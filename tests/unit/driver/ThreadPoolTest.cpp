@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -46,6 +49,8 @@ void runEachOnce(cnnc_pool *pool, Loop &loop) {
   for (size_t i = 0; i < loop.runs.size(); ++i)
     ASSERT_EQ(loop.runs[i].load(), 1) << "iteration " << i;
 }
+
+cnnc_pool *loopPool; // the pool of dropToOneThread's loop
 
 /// A pool that is stopped (its workers joined) when the test ends.
 struct StoppedAtEnd {
@@ -161,11 +166,42 @@ int sleepersOf(cnnc_pool *pool) {
   return sleepers;
 }
 
+/// Iterations that each wait (10 s at most) until `awaited` threads have
+/// run one: they finish early only if the pool's workers take part.
+struct Meeting {
+  std::mutex lock;
+  std::set<std::thread::id> threads;
+  size_t awaited;
+};
+
+int meet(void *, int, uint8_t *closure) {
+  auto *meeting = reinterpret_cast<Meeting *>(closure);
+  std::unique_lock<std::mutex> hold(meeting->lock);
+  meeting->threads.insert(std::this_thread::get_id());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (meeting->threads.size() < meeting->awaited &&
+         std::chrono::steady_clock::now() < deadline) {
+    hold.unlock();
+    std::this_thread::yield();
+    hold.lock();
+  }
+  return 0;
+}
+
+size_t threadsMet(cnnc_pool *pool, size_t awaited) {
+  Meeting meeting;
+  meeting.awaited = awaited;
+  EXPECT_EQ(cnnc_pool_run(pool, meet, nullptr, 0, 12,
+                          reinterpret_cast<uint8_t *>(&meeting)),
+            0);
+  return meeting.threads.size();
+}
+
 TEST(ThreadPool, IdleWorkersSleepAfterTheirSpinAndWakeForTheNextLoop) {
   StoppedAtEnd owner;
   cnnc_pool_set_threads(&owner.pool, 3);
-  Loop first(100);
-  runEachOnce(&owner.pool, first);
+  EXPECT_EQ(threadsMet(&owner.pool, 3), 3u);
   ASSERT_EQ(owner.pool.started, 2);
   // Far longer than the spin (2 ms), not counted on to the millisecond.
   const auto deadline =
@@ -174,8 +210,100 @@ TEST(ThreadPool, IdleWorkersSleepAfterTheirSpinAndWakeForTheNextLoop) {
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(sleepersOf(&owner.pool), 2);
-  Loop second(1000);
-  runEachOnce(&owner.pool, second);
+  EXPECT_EQ(threadsMet(&owner.pool, 3), 3u); // both woke up
+}
+
+TEST(ThreadPool, ManyShortLoopsBackToBack) {
+  // The open/close handshake, loop after loop, with workers that may still
+  // be looking at the loop before.
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  for (int repeat = 0; repeat < 20000; ++repeat) {
+    Loop loop(2 + repeat % 2);
+    ASSERT_EQ(runLoop(&owner.pool, loop), 0);
+    for (auto &runs : loop.runs)
+      ASSERT_EQ(runs.load(), 1) << "loop " << repeat;
+  }
+}
+
+int dropToOneThread(void *, int index, uint8_t *closure) {
+  if (index == kMin)
+    cnnc_pool_set_threads(loopPool, 1);
+  return countRun(nullptr, index, closure);
+}
+
+TEST(ThreadPool, AThreadCountChangedDuringALoopAppliesToTheNext) {
+  StoppedAtEnd owner;
+  loopPool = &owner.pool;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  Loop loop(600);
+  ASSERT_EQ(cnnc_pool_run(&owner.pool, dropToOneThread, nullptr, kMin, 600,
+                          reinterpret_cast<uint8_t *>(&loop)),
+            0);
+  for (auto &runs : loop.runs)
+    EXPECT_EQ(runs.load(), 1);
+  Loop after(100);
+  runEachOnce(&owner.pool, after);
+  EXPECT_EQ(after.threads,
+            std::set<std::thread::id>{std::this_thread::get_id()});
+}
+
+TEST(ThreadPool, AClosedPoolRunsLoopsOnTheirCaller) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  Loop before(100);
+  runEachOnce(&owner.pool, before);
+  cnnc_pool_close(&owner.pool);
+  EXPECT_EQ(owner.pool.started, 0);
+  Loop after(100);
+  runEachOnce(&owner.pool, after);
+  EXPECT_EQ(owner.pool.started, 0);
+  EXPECT_EQ(after.threads,
+            std::set<std::thread::id>{std::this_thread::get_id()});
+}
+
+cnnc_pool *forkedPool;
+
+#if defined(__SANITIZE_THREAD__)
+#define CNNC_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CNNC_UNDER_TSAN 1
+#endif
+#endif
+
+TEST(ThreadPool, AForkedChildStartsItsOwnWorkers) {
+#ifdef CNNC_UNDER_TSAN
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads after a fork";
+#endif
+  StoppedAtEnd owner;
+  forkedPool = &owner.pool;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  Loop before(100);
+  runEachOnce(&owner.pool, before);
+  ASSERT_EQ(owner.pool.started, 2);
+  static bool registered = false;
+  if (!registered)
+    pthread_atfork(nullptr, nullptr, [] {
+      if (forkedPool)
+        cnnc_pool_after_fork(forkedPool);
+    });
+  registered = true;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // No gtest assertions here: the exit status says what went wrong.
+    if (owner.pool.started != 0 || cnnc_pool_threads(&owner.pool) != 3)
+      _exit(2);
+    if (threadsMet(&owner.pool, 3) != 3 || owner.pool.started != 2)
+      _exit(3);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  forkedPool = nullptr;
 }
 
 TEST(ThreadPool, StopJoinsTheWorkersAndALaterLoopStartsThemAgain) {

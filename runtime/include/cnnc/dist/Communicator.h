@@ -63,9 +63,10 @@ Status broadcastTensors(Communicator &comm, std::vector<Tensor> &tensors);
 Status checkSameEverywhere(Communicator &comm, uint64_t value,
                            const std::string &what);
 
-// This machine, the same number in every process on it: a hash of the
-// kernel's boot id (shared by containers on one host, which share its
-// cores), else of the host name.
+// This machine: the kernel's boot id (shared by containers on one host,
+// which share its cores), else the host name.
+std::string machineName();
+// A hash of machineName(), the same number in every process on a machine.
 uint64_t machineId();
 
 // How many of the job's processes share this process's machine (`id`),

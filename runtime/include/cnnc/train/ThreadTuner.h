@@ -56,6 +56,12 @@ private:
   std::optional<int32_t> chosen_;
 };
 
+// The cores this process may run on: its CPU affinity (as taskset, a
+// container's cpuset or an MPI launcher's binding leaves it), at least 1.
+int32_t usableCores();
+// The cores online on the machine.
+int32_t onlineCores();
+
 } // namespace cnnc::rt
 
 #endif // CNNC_TRAIN_THREADTUNER_H

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 namespace cnnc::rt::dist {
 namespace {
@@ -61,6 +62,13 @@ TEST(CommunicatorTest, CountsTheProcessesOfThisMachine) {
   std::unique_ptr<Communicator> alone = singleProcess();
   EXPECT_EQ(*processesOnThisMachine(*alone), 1);
   EXPECT_EQ(machineId(), machineId());
+  // A boot id (8-4-4-4-12 hex digits) where /proc has one; a host name
+  // otherwise. Never empty: every machine would count as one.
+  const std::string name = machineName();
+  EXPECT_FALSE(name.empty());
+  if (std::ifstream("/proc/sys/kernel/random/boot_id")) {
+    EXPECT_EQ(name.size(), 36u) << name;
+  }
 }
 
 TEST(CommunicatorTest, OneProcessIsRankZeroOfOne) {
