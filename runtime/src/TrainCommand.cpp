@@ -177,8 +177,9 @@ struct Command {
   // thread count is timed on the first steps of an epoch long enough to
   // finish the trials well before its evaluation.
   int32_t tunedCores = 0;
-  // Under MPI: the processes on this machine and its cores, and the thread
-  // count each was given for them (0: given by --threads or the environment).
+  // Under MPI: the processes that may run on this process's cores, their
+  // number, and the thread count each was given for them (0: given by
+  // --threads or the environment).
   std::pair<int, int32_t> sharedMachine;
   int32_t perProcessThreads = 0;
   std::optional<ThreadTuner> threadTuner;
@@ -412,7 +413,8 @@ struct Command {
     const int32_t cores = usableCores();
     // A collective: every process takes part, whatever its options.
     if (comm.size() > 1) {
-      Expected<int> here = dist::processesOnThisMachine(comm);
+      Expected<int> here =
+          dist::processesWithId(comm, dist::coresId(usableCpus()));
       if (!here)
         return here.status();
       sharedMachine = {*here, cores};
@@ -428,11 +430,10 @@ struct Command {
         std::getenv("HL_NUMTHREADS")) // Halide's older spelling
       return Status::success();
     if (comm.size() > 1) {
-      // The processes of a machine share its cores: oversubscribed, each
-      // pool's waiting workers would take cores the others need. Nor more
-      // than a process is bound to (mpirun binds to a core or a socket).
-      perProcessThreads =
-          std::max(1, std::min(cores, onlineCores() / sharedMachine.first));
+      // Processes that may run on the same cores (one machine, the same
+      // binding: none, a socket, a cpuset) divide them: oversubscribed,
+      // each pool's waiting workers would take cores the others need.
+      perProcessThreads = std::max(1, cores / sharedMachine.first);
       return model->setNumThreads(perProcessThreads);
     }
     if (cores < 2)
@@ -635,16 +636,12 @@ struct Command {
           << " samples of each batch per process\n";
     if (perProcessThreads) {
       const auto [processes, cores] = sharedMachine;
-      const int32_t online = onlineCores();
       auto count = [](int64_t n, const char *one, const char *many) {
         return std::to_string(n) + " " + (n == 1 ? one : many);
       };
       out << "threads per process: " << perProcessThreads << " ("
-          << count(processes, "process", "processes")
-          << " on rank 0's machine of " << count(online, "core", "cores");
-      if (cores < online)
-        out << ", rank 0 bound to " << count(cores, "core", "cores");
-      out << ")\n";
+          << count(processes, "process", "processes") << " on rank 0's "
+          << count(cores, "core", "cores") << ")\n";
     }
     if (resuming)
       out << "resuming from " << *option("--resume") << " after epoch "

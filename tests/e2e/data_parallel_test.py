@@ -113,23 +113,21 @@ def resumes_with_another_count(cnnc, lib, data, work):
 
 
 def shares_the_cores(cnnc, lib, data, work):
-    # Without --threads, the processes on one machine divide its cores; a
-    # launcher's binding (Open MPI binds 2 processes to a core each by
-    # default) has divided them already.
+    # Without --threads, processes that may run on the same cores divide
+    # them; bound to cores of their own (Open MPI binds 2 processes to a
+    # core each by default), they keep those.
     if "HL_NUM_THREADS" in os.environ or "HL_NUMTHREADS" in os.environ:
         print("shares_the_cores: skipped (HL_NUM_THREADS is set)")
         return
     cores = len(os.sched_getaffinity(0))
     out = os.path.join(work, "shared_cores.safetensors")
-    online = os.cpu_count()
-    machine = (f"threads per process: {max(1, min(cores, online // 2))} (2 "
-               f"processes on rank 0's machine of {online} "
-               f"core{'s' * (online != 1)}")
-    runs = [(["--bind-to", "none"], machine + ")")]
-    if cores >= 2:
-        runs.append((["--bind-to", "core"],
-                     f"threads per process: 1 (2 processes on rank 0's "
-                     f"machine of {online} cores, rank 0 bound to 1 core)"))
+    def line(threads, processes, cores):
+        return (f"threads per process: {threads} ({processes} "
+                f"process{'es' * (processes != 1)} on rank 0's {cores} "
+                f"core{'s' * (cores != 1)})")
+    runs = [(["--bind-to", "none"], line(max(1, cores // 2), 2, cores))]
+    if cores >= 2:  # each process on a hardware thread of its own
+        runs.append((["--bind-to", "hwthread"], line(1, 1, 1)))
     for binding, expected in runs:
         result, _ = mpirun(binding + ["-np", "2"] +
                            train_args(cnnc, lib, data, out, threads=()))

@@ -63,7 +63,7 @@ def main():
          "--threads", "1", "-o", p("one.safetensors")])
     if read(p("tuned.safetensors")) != read(p("one.safetensors")):
         sys.exit("a run with its thread count timed differs from a run on one thread")
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     if cores > 1 and not {"HL_NUM_THREADS", "HL_NUMTHREADS"} & set(os.environ):
         counts = rf"(1 thread|{cores} threads)"
         report = rf"\nthreads: {counts} \(median step [0-9.e+-]+ ms; {counts}: [0-9.e+-]+ ms\)\n"

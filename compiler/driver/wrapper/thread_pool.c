@@ -20,7 +20,8 @@
  * as C++. Every atomic access is sequentially consistent: a worker's
  * "inside, then is the loop still open?" against the owner's "closed, then
  * is anyone inside?" is a store-buffering pattern that weaker orders allow
- * both sides to miss (on x86 the same instructions either way).
+ * both sides to miss (on x86 this costs only the few stores, which become
+ * xchg).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity; model_abi.c defines it first */
@@ -309,6 +310,10 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
   if (threads <= 1 || extent == 1 || cnnc_pool_in_task ||
       cnnc_pool_load(&p->closed) || pthread_mutex_trylock(&p->owner) != 0)
     return cnnc_pool_run_serially(task, user_context, min, extent, closure);
+  if (cnnc_pool_load(&p->closed)) { /* closed while this caller waited */
+    pthread_mutex_unlock(&p->owner);
+    return cnnc_pool_run_serially(task, user_context, min, extent, closure);
+  }
   cnnc_pool_start_workers(p, threads - 1);
   p->task = task;
   p->user_context = user_context;
@@ -352,6 +357,7 @@ static void cnnc_pool_stop(cnnc_pool *p) {
   for (int i = 0; i < p->started; ++i)
     pthread_join(p->thread[i], NULL);
   p->started = 0;
+  p->create_failed = 0; /* a later start may try again */
   __atomic_store_n(&p->stopping, 0, __ATOMIC_SEQ_CST);
   pthread_mutex_unlock(&p->owner);
 }

@@ -59,13 +59,15 @@ std::string machineName() {
   return host;
 }
 
-uint64_t machineId() {
-  const std::string name = machineName();
-  return fnv1a(reinterpret_cast<const uint8_t *>(name.data()), name.size(),
+uint64_t coresId(const std::vector<int> &cpus) {
+  std::string key = machineName();
+  for (int cpu : cpus)
+    key += "," + std::to_string(cpu);
+  return fnv1a(reinterpret_cast<const uint8_t *>(key.data()), key.size(),
                kFnvBasis);
 }
 
-Expected<int> processesOnThisMachine(Communicator &comm, uint64_t id) {
+Expected<int> processesWithId(Communicator &comm, uint64_t id) {
   Expected<std::vector<uint64_t>> ids = comm.gather(id);
   if (!ids)
     return ids.status();

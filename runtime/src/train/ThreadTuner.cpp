@@ -84,15 +84,23 @@ std::string ThreadTuner::report() const {
   return text + ")";
 }
 
-int32_t onlineCores() {
+static int32_t onlineCores() {
   return static_cast<int32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
-int32_t usableCores() {
+std::vector<int> usableCpus() {
   cpu_set_t mask;
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0)
-    return onlineCores();
-  return std::max(1, CPU_COUNT(&mask));
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof mask, &mask) == 0)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &mask))
+        cpus.push_back(cpu);
+  return cpus;
+}
+
+int32_t usableCores() {
+  const size_t cpus = usableCpus().size();
+  return cpus ? static_cast<int32_t>(cpus) : onlineCores();
 }
 
 } // namespace cnnc::rt

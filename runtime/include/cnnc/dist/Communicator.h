@@ -66,13 +66,13 @@ Status checkSameEverywhere(Communicator &comm, uint64_t value,
 // This machine: the kernel's boot id (shared by containers on one host,
 // which share its cores), else the host name.
 std::string machineName();
-// A hash of machineName(), the same number in every process on a machine.
-uint64_t machineId();
+// A hash of machineName() and `cpus` (the CPUs a process may run on): the
+// same number in the processes that share those cores.
+uint64_t coresId(const std::vector<int> &cpus);
 
-// How many of the job's processes share this process's machine (`id`),
-// counted over every process's machineId().
-Expected<int> processesOnThisMachine(Communicator &comm,
-                                     uint64_t id = machineId());
+// How many of the job's processes have this process's `id` (counted over
+// every process's; a collective).
+Expected<int> processesWithId(Communicator &comm, uint64_t id);
 
 } // namespace cnnc::rt::dist
 

@@ -59,8 +59,8 @@ private:
 // The cores this process may run on: its CPU affinity (as taskset, a
 // container's cpuset or an MPI launcher's binding leaves it), at least 1.
 int32_t usableCores();
-// The cores online on the machine.
-int32_t onlineCores();
+// Their numbers, ascending (empty when the system does not say).
+std::vector<int> usableCpus();
 
 } // namespace cnnc::rt
 

@@ -55,13 +55,15 @@ TEST(CommunicatorTest, ComparesAcrossProcesses) {
             "from rank 0");
 }
 
-TEST(CommunicatorTest, CountsTheProcessesOfThisMachine) {
+TEST(CommunicatorTest, CountsTheProcessesThatShareCores) {
   GatheredValues four({5, 9, 5, 5});
-  EXPECT_EQ(*processesOnThisMachine(four, 5), 3);
-  EXPECT_EQ(*processesOnThisMachine(four, 9), 1);
+  EXPECT_EQ(*processesWithId(four, 5), 3);
+  EXPECT_EQ(*processesWithId(four, 9), 1);
   std::unique_ptr<Communicator> alone = singleProcess();
-  EXPECT_EQ(*processesOnThisMachine(*alone), 1);
-  EXPECT_EQ(machineId(), machineId());
+  EXPECT_EQ(*processesWithId(*alone, coresId({0, 1})), 1);
+  EXPECT_EQ(coresId({0, 1}), coresId({0, 1}));
+  EXPECT_NE(coresId({0, 1}), coresId({0}));
+  EXPECT_NE(coresId({0, 1}), coresId({1}));
   // A boot id (8-4-4-4-12 hex digits) where /proc has one; a host name
   // otherwise. Never empty: every machine would count as one.
   const std::string name = machineName();
