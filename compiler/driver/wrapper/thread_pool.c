@@ -6,7 +6,7 @@
  * idle worker to sleep on a condition variable after a few yields, and
  * waking it again (a futex, and on a virtual machine an interrupt to a
  * halted vCPU) can cost more than the loop: LeNet's step measured 3.2 ms on
- * 2 threads against 1.8 ms on 1. Here an idle worker spins, pausing, for
+ * 2 threads against 1.8 ms on 1. Here an idle worker stays awake for
  * CNNC_POOL_SPIN_NS after its last loop before it sleeps, as OpenMP
  * runtimes do (GOMP_SPINCOUNT, KMP_BLOCKTIME), so the loops of one step find
  * their workers awake.
@@ -26,7 +26,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity; model_abi.c defines it first */
 #endif
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -244,7 +243,8 @@ static void *cnnc_pool_work(void *arg) {
     yielding = idle >= CNNC_POOL_PAUSE_NS;
     if (idle < CNNC_POOL_SPIN_NS)
       continue;
-    /* A worker beyond the thread count sleeps through the loops. */
+    /* Asleep until a loop it may join opens (a worker beyond the thread
+       count sleeps through the loops). */
     pthread_mutex_lock(&p->sleep_lock);
     ++p->sleepers;
     while (!cnnc_pool_load(&p->stopping) &&
@@ -308,9 +308,9 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
     return 0;
   int threads = cnnc_pool_threads(p);
   if (threads <= 1 || extent == 1 || cnnc_pool_in_task ||
-      cnnc_pool_load(&p->closed) || pthread_mutex_trylock(&p->owner) != 0)
+      pthread_mutex_trylock(&p->owner) != 0)
     return cnnc_pool_run_serially(task, user_context, min, extent, closure);
-  if (cnnc_pool_load(&p->closed)) { /* closed while this caller waited */
+  if (cnnc_pool_load(&p->closed)) { /* the library is unloading */
     pthread_mutex_unlock(&p->owner);
     return cnnc_pool_run_serially(task, user_context, min, extent, closure);
   }
