@@ -6,6 +6,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <limits>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -68,6 +70,48 @@ Expected<size_t> FileReader::readAt(void *out, size_t size,
     done += static_cast<size_t>(n);
   }
   return done;
+}
+
+Expected<FileMapping> FileMapping::map(const std::string &path) {
+  Expected<FileReader> file = FileReader::open(path);
+  if (!file)
+    return file.error();
+  const uint64_t size = file->size();
+  if (size == 0)
+    return FileMapping(nullptr, 0);
+  if (size > std::numeric_limits<size_t>::max())
+    return Error(path + ": too large to map (" + std::to_string(size) +
+                 " bytes)");
+  // Read-only: a private writable mapping would be populated by copying
+  // every page (the kernel breaks copy-on-write ahead of the writes).
+  void *p = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ,
+                   MAP_PRIVATE | MAP_POPULATE, file->fd_, 0);
+  if (p == MAP_FAILED)
+    return Error(path + ": cannot map: " + errnoText(errno));
+  return FileMapping(static_cast<const unsigned char *>(p),
+                     static_cast<size_t>(size));
+}
+
+FileMapping::FileMapping(FileMapping &&other) noexcept
+    : data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+FileMapping &FileMapping::operator=(FileMapping &&other) noexcept {
+  if (this != &other) {
+    unmap();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+FileMapping::~FileMapping() { unmap(); }
+
+void FileMapping::unmap() {
+  if (data_)
+    ::munmap(const_cast<unsigned char *>(data_), size_);
+  data_ = nullptr;
+  size_ = 0;
 }
 
 // The whole file into a std::string or Bytes.
@@ -146,6 +190,29 @@ Status writeFileAtomic(const std::string &path,
   if (!status)
     ::unlink(tmp.c_str());
   return status;
+}
+
+std::string userCacheDirectory() {
+  const char *xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg && *xdg)
+    return std::string(xdg) + "/cnnc";
+  const char *home = std::getenv("HOME");
+  if (home && *home)
+    return std::string(home) + "/.cache/cnnc";
+  return "";
+}
+
+bool makeDirectories(const std::string &dir) {
+  if (dir.empty())
+    return false;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0)
+    return S_ISDIR(st.st_mode);
+  size_t slash = dir.find_last_of('/');
+  if (slash != std::string::npos && slash > 0 &&
+      !makeDirectories(dir.substr(0, slash)))
+    return false;
+  return ::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST;
 }
 
 Expected<ScratchDirectory> ScratchDirectory::create(const std::string &prefix) {

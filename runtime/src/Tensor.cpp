@@ -102,29 +102,75 @@ Expected<Tensor> Tensor::adopt(DType dtype, Shape shape, Bytes bytes,
   return t;
 }
 
+Expected<Tensor> Tensor::view(DType dtype, Shape shape,
+                              std::shared_ptr<const FileMapping> file,
+                              size_t offset, const std::string &what) {
+  Expected<int64_t> count = checkedNumElements(shape, dtype, what);
+  if (!count)
+    return count.error();
+  const size_t size = static_cast<size_t>(*count) * dtypeSize(dtype);
+  if (!file || offset > file->size() || file->size() - offset < size)
+    return Error(what + ": " +
+                 std::to_string(file && offset <= file->size()
+                                    ? file->size() - offset
+                                    : 0) +
+                 " bytes for a tensor of shape " + shapeToString(shape));
+  if (offset % dtypeSize(dtype) != 0)
+    return Error(what + ": " + dtypeName(dtype) + " elements at offset " +
+                 std::to_string(offset) + " are not aligned");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numElements_ = *count;
+  // No bytes to read: nothing to keep mapped (and no null + 0 pointer).
+  if (size > 0) {
+    t.file_ = std::move(file);
+    t.fileOffset_ = offset;
+  }
+  return t;
+}
+
+Status Tensor::reshape(Shape shape, const std::string &what) {
+  Expected<int64_t> count = checkedNumElements(shape, dtype_, what);
+  if (!count)
+    return count.error();
+  if (*count != numElements_)
+    return Error(what + ": cannot view shape " + shapeToString(shape_) +
+                 " as " + shapeToString(shape));
+  shape_ = std::move(shape);
+  return Status::success();
+}
+
+void Tensor::ownBytes() {
+  const unsigned char *begin = file_->data() + fileOffset_;
+  bytes_.assign(begin, begin + byteSize());
+  file_.reset();
+  fileOffset_ = 0;
+}
+
 float *Tensor::f32() {
   assert(dtype_ == DType::F32);
-  return reinterpret_cast<float *>(bytes_.data());
+  return reinterpret_cast<float *>(bytes());
 }
 const float *Tensor::f32() const {
   assert(dtype_ == DType::F32);
-  return reinterpret_cast<const float *>(bytes_.data());
+  return reinterpret_cast<const float *>(bytes());
 }
 int64_t *Tensor::i64() {
   assert(dtype_ == DType::I64);
-  return reinterpret_cast<int64_t *>(bytes_.data());
+  return reinterpret_cast<int64_t *>(bytes());
 }
 const int64_t *Tensor::i64() const {
   assert(dtype_ == DType::I64);
-  return reinterpret_cast<const int64_t *>(bytes_.data());
+  return reinterpret_cast<const int64_t *>(bytes());
 }
 uint8_t *Tensor::u8() {
   assert(dtype_ == DType::U8);
-  return bytes_.data();
+  return bytes();
 }
 const uint8_t *Tensor::u8() const {
   assert(dtype_ == DType::U8);
-  return bytes_.data();
+  return bytes();
 }
 
 } // namespace cnnc::rt

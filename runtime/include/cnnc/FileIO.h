@@ -35,11 +35,37 @@ public:
   Expected<size_t> readAt(void *out, size_t size, uint64_t offset) const;
 
 private:
+  friend class FileMapping;
   FileReader(std::string path, int fd, uint64_t size)
       : path_(std::move(path)), fd_(fd), size_(size) {}
   std::string path_;
   int fd_ = -1;
   uint64_t size_ = 0;
+};
+
+// A regular file mapped read-only into memory, whole, its pages read ahead
+// (MAP_POPULATE): a file already in the page cache costs no copy and no
+// fresh zeroed memory. Unmapped when destroyed. The bytes must not be written.
+class FileMapping {
+public:
+  // Errors name the path: no such file, cannot open, not a regular file,
+  // cannot map. An empty file maps to no bytes.
+  static Expected<FileMapping> map(const std::string &path);
+  FileMapping(FileMapping &&other) noexcept;
+  FileMapping &operator=(FileMapping &&other) noexcept;
+  FileMapping(const FileMapping &) = delete;
+  FileMapping &operator=(const FileMapping &) = delete;
+  ~FileMapping();
+
+  const unsigned char *data() const { return data_; }
+  size_t size() const { return size_; }
+
+private:
+  FileMapping(const unsigned char *data, size_t size)
+      : data_(data), size_(size) {}
+  void unmap();
+  const unsigned char *data_ = nullptr;
+  size_t size_ = 0;
 };
 
 // A piece of the data to write.
@@ -53,6 +79,15 @@ struct ByteRange {
 // and a failed write leaves any old file as it was.
 Status writeFileAtomic(const std::string &path,
                        const std::vector<ByteRange> &pieces);
+
+// $XDG_CACHE_HOME/cnnc, else $HOME/.cache/cnnc: where cnnc keeps what it
+// can compute again (measured peaks, decoded datasets); empty when neither
+// variable is set.
+std::string userCacheDirectory();
+
+// Creates `dir` and its missing parents (mode 0755 less the umask); true when
+// it exists as a directory afterwards.
+bool makeDirectories(const std::string &dir);
 
 // A new directory under $TMPDIR (default /tmp), removed with everything in
 // it when the object is destroyed.

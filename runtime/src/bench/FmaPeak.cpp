@@ -1,17 +1,17 @@
 #include "cnnc/bench/FmaPeak.h"
 
+#include "cnnc/FileIO.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -171,19 +171,6 @@ double measureOnce(Isa isa, int threads, double seconds) {
   return longest > 0 ? flops / longest * 1e-9 : 0.0;
 }
 
-bool makeDirectories(const std::string &dir) {
-  if (dir.empty())
-    return false;
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0)
-    return S_ISDIR(st.st_mode);
-  size_t slash = dir.find_last_of('/');
-  if (slash != std::string::npos && slash > 0 &&
-      !makeDirectories(dir.substr(0, slash)))
-    return false;
-  return ::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST;
-}
-
 nlohmann::json readCache(const std::string &path) {
   std::ifstream is(path);
   if (!is)
@@ -237,13 +224,8 @@ double measureFmaPeak(int threads, double seconds) {
 }
 
 std::string defaultFmaPeakCacheFile() {
-  const char *xdg = std::getenv("XDG_CACHE_HOME");
-  if (xdg && *xdg)
-    return std::string(xdg) + "/cnnc/fma-peak.json";
-  const char *home = std::getenv("HOME");
-  if (home && *home)
-    return std::string(home) + "/.cache/cnnc/fma-peak.json";
-  return "";
+  std::string dir = userCacheDirectory();
+  return dir.empty() ? dir : dir + "/fma-peak.json";
 }
 
 std::optional<double> readCachedFmaPeak(const std::string &path,

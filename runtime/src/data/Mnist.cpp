@@ -1,7 +1,9 @@
 #include "cnnc/data/Mnist.h"
 
-#include "Gzip.h"
 #include "Paths.h"
+#include "cnnc/data/DecompressedFile.h"
+
+#include <algorithm>
 
 namespace cnnc::rt::data {
 
@@ -15,33 +17,30 @@ uint32_t readBE32(const unsigned char *b) {
          uint32_t{b[3]};
 }
 
-// An IDX file of unsigned bytes: its dimensions and the bytes after them.
+// An IDX file of unsigned bytes: its dimensions and its bytes, the header
+// first.
 struct IdxFile {
   std::vector<uint32_t> dims;
-  Bytes data;
+  size_t headerSize = 0;
+  DecompressedFile bytes;
+  const unsigned char *elements() const { return bytes.data() + headerSize; }
 };
 
 // Reads an IDX file with magic `magic`, checking that it holds exactly the
-// product of its dimensions in bytes.
+// product of its dimensions in bytes. All of it is read (a gzip file's
+// checksum verified) before the header is judged, so corrupt data is
+// reported as such rather than as a bad header.
 Expected<IdxFile> readIdx(const std::string &path, uint32_t magic) {
   const char *what = magic == kImagesMagic ? "image" : "label";
-  Expected<MaybeGzipReader> reader = MaybeGzipReader::open(path);
-  if (!reader)
-    return reader.error();
-  // The header, then the rest: all of it is read (a gzip file's checksum
-  // verified) before the header is judged, so corrupt data is reported as
-  // such rather than as a bad header.
+  Expected<DecompressedFile> bytes = DecompressedFile::read(path);
+  if (!bytes)
+    return bytes.error();
   const size_t rank = magic & 0xff;
   const size_t headerSize = 4 + 4 * rank;
-  unsigned char header[16];
-  Expected<size_t> got = reader->read(header, headerSize);
-  if (!got)
-    return got.error();
-  Expected<Bytes> data = reader->readRest();
-  if (!data)
-    return data.error();
-  if (*got < 4)
-    return Error(path + ": too short for an IDX file (" + std::to_string(*got) +
+  const size_t got = std::min(bytes->size(), headerSize);
+  const unsigned char *header = bytes->data();
+  if (got < 4)
+    return Error(path + ": too short for an IDX file (" + std::to_string(got) +
                  " bytes)");
   uint32_t found = readBE32(header);
   if (found != magic) {
@@ -54,8 +53,8 @@ Expected<IdxFile> readIdx(const std::string &path, uint32_t magic) {
              " file: are the images and labels swapped?)";
     return Error(msg);
   }
-  if (*got < headerSize)
-    return Error(path + ": truncated IDX header (" + std::to_string(*got) +
+  if (got < headerSize)
+    return Error(path + ": truncated IDX header (" + std::to_string(got) +
                  " bytes, the header needs " + std::to_string(headerSize) +
                  ")");
   IdxFile file;
@@ -68,8 +67,7 @@ Expected<IdxFile> readIdx(const std::string &path, uint32_t magic) {
     if (__builtin_mul_overflow(count, uint64_t{file.dims.back()}, &count))
       return Error(path + ": IDX dimensions are absurdly large");
   }
-  file.data = std::move(*data);
-  const uint64_t have = file.data.size();
+  const uint64_t have = bytes->size() - headerSize;
   std::string shape;
   for (size_t i = 0; i < rank; ++i)
     shape += (i ? "x" : "") + std::to_string(file.dims[i]);
@@ -80,6 +78,8 @@ Expected<IdxFile> readIdx(const std::string &path, uint32_t magic) {
   if (have > count)
     return Error(path + ": " + std::to_string(have - count) +
                  " unexpected bytes after the " + what + "s of shape " + shape);
+  file.headerSize = headerSize;
+  file.bytes = std::move(*bytes);
   return file;
 }
 
@@ -114,7 +114,7 @@ Expected<Dataset> loadIdxPair(const std::string &imagesPath,
   d.labelsSource = labelsPath;
   d.numClasses = numClasses;
   d.labels = Tensor(DType::I64, {n});
-  const unsigned char *label = labels->data.data();
+  const unsigned char *label = labels->elements();
   for (int64_t i = 0; i < n; ++i) {
     if (label[i] >= numClasses)
       return Error(labelsPath + ": label " + std::to_string(label[i]) +
@@ -123,8 +123,8 @@ Expected<Dataset> loadIdxPair(const std::string &imagesPath,
                    std::to_string(numClasses) + " classes)");
     d.labels.i64()[i] = label[i];
   }
-  Expected<Tensor> pixels = Tensor::adopt(DType::U8, {n, 1, h, w},
-                                          std::move(images->data), imagesPath);
+  Expected<Tensor> pixels = images->bytes.takeTensor(
+      DType::U8, {n, 1, h, w}, images->headerSize, imagesPath);
   if (!pixels)
     return pixels.error();
   d.images = std::move(*pixels);

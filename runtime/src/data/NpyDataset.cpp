@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <utility>
 
 namespace cnnc::rt::data {
 
@@ -30,7 +30,7 @@ Expected<Dataset> loadNpyDataset(const std::string &imagesPath,
     if (dim == 0)
       return Error(imagesPath +
                    ": images have an empty dimension: " + shapeToString(s));
-  const float *pixels = images->f32();
+  const float *pixels = std::as_const(*images).f32();
   for (int64_t i = 0, e = images->numElements(); i < e; ++i)
     if (!std::isfinite(pixels[i])) {
       int64_t perImage = e / s[0];
@@ -62,7 +62,7 @@ Expected<Dataset> loadNpyDataset(const std::string &imagesPath,
 
   int64_t maxLabel = 0;
   for (int64_t i = 0; i < s[0]; ++i) {
-    int64_t label = labels->i64()[i];
+    int64_t label = std::as_const(*labels).i64()[i];
     if (label < 0 || (numClasses > 0 && label >= numClasses))
       return Error(labelsPath + ": label " + std::to_string(label) +
                    " at index " + std::to_string(i) + " is out of range" +
@@ -76,13 +76,12 @@ Expected<Dataset> loadNpyDataset(const std::string &imagesPath,
   d.imagesSource = imagesPath;
   d.labelsSource = labelsPath;
   d.numClasses = numClasses > 0 ? numClasses : maxLabel + 1;
-  if (s.size() == 4) {
-    d.images = std::move(*images);
-  } else {
-    // [N, H, W] -> [N, 1, H, W]: same bytes, one more dimension.
-    d.images = Tensor(DType::F32, {s[0], 1, s[1], s[2]});
-    std::memcpy(d.images.bytes(), images->bytes(), images->byteSize());
-  }
+  // [N, H, W] -> [N, 1, H, W]: same bytes, one more dimension.
+  if (s.size() == 3)
+    if (Status reshaped = images->reshape({s[0], 1, s[1], s[2]}, imagesPath);
+        !reshaped)
+      return reshaped.error();
+  d.images = std::move(*images);
   d.labels = std::move(*labels);
   return d;
 }

@@ -1,0 +1,60 @@
+// The bytes of a data file that may be gzip-compressed, without a copy where
+// one can be avoided (the data loaders use it):
+//  - a plain file is mapped in place;
+//  - a gzip file of 1 MiB or more decompressed is decompressed once: the
+//    bytes are kept in the user's cache
+//    (userCacheDirectory()/decompressed/), tagged with the source's size,
+//    modification time and inode, and later reads of the unchanged file map
+//    them from there. Inflating Fashion-MNIST's training images took longer
+//    than the FeedForwardNet's whole epoch step time on the development VM
+//    (docs/benchmarks.md); torchvision likewise keeps uncompressed copies.
+// Where the cache cannot be written (no home, a read-only disk) the bytes
+// are decompressed into memory on every read; the cache is an optimisation,
+// never a source of errors.
+#ifndef CNNC_DATA_DECOMPRESSEDFILE_H
+#define CNNC_DATA_DECOMPRESSEDFILE_H
+
+#include "cnnc/Bytes.h"
+#include "cnnc/Error.h"
+#include "cnnc/FileIO.h"
+#include "cnnc/Tensor.h"
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace cnnc::rt::data {
+
+class DecompressedFile {
+public:
+  // Errors name `path`: missing, unreadable, corrupt or truncated gzip data.
+  static Expected<DecompressedFile> read(const std::string &path);
+
+  const unsigned char *data() const {
+    return file_ ? file_->data() + offset_ : bytes_.data();
+  }
+  size_t size() const { return size_; }
+  // Whether the bytes are read in place (a plain file, or a cached copy).
+  bool mapped() const { return file_ != nullptr; }
+
+  // The elements of `dtype` and `shape` that the bytes from `offset` on are
+  // (the caller has checked their size): a view of the mapping, or else the
+  // bytes moved into the tensor, those before `offset` dropped. Leaves this
+  // empty.
+  Expected<Tensor> takeTensor(DType dtype, Shape shape, size_t offset,
+                              const std::string &what);
+
+private:
+  std::shared_ptr<const FileMapping> file_;
+  size_t offset_ = 0; // of the bytes in file_ (a cached copy's header first)
+  size_t size_ = 0;
+  Bytes bytes_; // decompressed in memory, when not mapped
+};
+
+// Where the decompressed copy of the gzip file at `path` is (or would be)
+// cached; empty without a cache directory or when `path` does not exist.
+std::string decompressedCachePath(const std::string &path);
+
+} // namespace cnnc::rt::data
+
+#endif // CNNC_DATA_DECOMPRESSEDFILE_H
