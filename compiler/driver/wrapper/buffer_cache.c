@@ -98,6 +98,20 @@ static void cnnc_cached_free(void *user_context, void *block) {
   free(cnnc_header_of(block));
 }
 
+/* A fork while another thread holds the lock would leave it locked forever
+   in the child (only the forking thread is copied): the fork waits for the
+   lock, and both processes release it afterwards. */
+static void cnnc_cache_lock_for_fork(void) {
+  pthread_mutex_lock(&cnnc_cache_lock);
+}
+static void cnnc_cache_unlock_after_fork(void) {
+  pthread_mutex_unlock(&cnnc_cache_lock);
+}
+__attribute__((constructor)) static void cnnc_cache_guard_forks(void) {
+  pthread_atfork(cnnc_cache_lock_for_fork, cnnc_cache_unlock_after_fork,
+                 cnnc_cache_unlock_after_fork);
+}
+
 /* Frees every cached block when the library is unloaded (dlclose, or the
    end of the process): its cache goes away with it, so keeping the blocks
    would leak them, once per load of a model. */

@@ -93,7 +93,17 @@ static int cnnc_do_par_for(void *user_context, halide_task_t task, int min,
                        closure);
 }
 
-static void reset_loop_pool_after_fork(void) {
+/* A fork copies only the forking thread: the error lock is taken around
+   it (another thread may hold it) and released on both sides; the child's
+   pool starts again without workers. */
+static void lock_errors_for_fork(void) {
+  pthread_mutex_lock(&cnnc_halide_error_lock);
+}
+static void unlock_errors_in_parent(void) {
+  pthread_mutex_unlock(&cnnc_halide_error_lock);
+}
+static void reset_in_child(void) {
+  pthread_mutex_unlock(&cnnc_halide_error_lock);
   cnnc_pool_after_fork(&cnnc_loop_pool);
 }
 
@@ -105,7 +115,7 @@ __attribute__((constructor)) static void install_halide_hooks(void) {
   halide_set_custom_malloc(cnnc_cached_malloc);
   halide_set_custom_free(cnnc_cached_free);
   cnnc_pool_init(&cnnc_loop_pool);
-  pthread_atfork(NULL, NULL, reset_loop_pool_after_fork);
+  pthread_atfork(lock_errors_for_fork, unlock_errors_in_parent, reset_in_child);
   halide_set_custom_do_par_for(cnnc_do_par_for);
 }
 

@@ -179,6 +179,8 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
     const float *src = nullptr;
     const std::vector<Shape> *stages = &stageShapes_;
     if (dataset_->inMemory()) {
+      if (k + 1 < count)
+        dataset_->prefetchImage(out.indices[static_cast<size_t>(k) + 1]);
       if (transforms_.empty()) {
         dataset_->copyImage(index, dst);
         continue;

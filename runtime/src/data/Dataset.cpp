@@ -41,6 +41,15 @@ void Dataset::copyImage(int64_t i, float *out) const {
     out[k] = static_cast<float>(in[k]) / 255.0f;
 }
 
+void Dataset::prefetchImage(int64_t i) const {
+  const Shape &s = images.shape();
+  const size_t bytes =
+      static_cast<size_t>(s[1] * s[2] * s[3]) * dtypeSize(images.dtype());
+  const unsigned char *first = images.bytes() + static_cast<size_t>(i) * bytes;
+  for (size_t offset = 0; offset < bytes; offset += 64)
+    __builtin_prefetch(first + offset);
+}
+
 // One file and one positive size per image, nothing in `images`.
 static Status validateFiles(const Dataset &d) {
   const std::string &src = d.imagesSource;

@@ -5,8 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstring>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -112,6 +117,45 @@ TEST(BufferCache, ConcurrentAllocationsNeverShareABlock) {
     th.join();
   for (int t = 0; t < kThreads; ++t)
     EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+// A fork while another thread is inside the cache: the child (a copy of
+// the forking thread only) can still allocate and free.
+TEST(BufferCache, AForkDuringConcurrentUseLeavesTheChildAWorkingCache) {
+  std::atomic<bool> stop{false};
+  std::thread busy([&stop] {
+    while (!stop.load()) {
+      void *p = cnnc_cached_malloc(nullptr, kLarge);
+      cnnc_cached_free(nullptr, p);
+    }
+  });
+  int stuck = 0;
+  for (int round = 0; round < 100 && stuck == 0; ++round) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      void *p = cnnc_cached_malloc(nullptr, kLarge);
+      cnnc_cached_free(nullptr, p);
+      _exit(p ? 0 : 1);
+    }
+    int status = 0;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    pid_t done = 0;
+    while ((done = waitpid(child, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (done == 0) {
+      ++stuck;
+      kill(child, SIGKILL);
+      waitpid(child, &status, 0);
+      continue;
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  stop = true;
+  busy.join();
+  EXPECT_EQ(stuck, 0) << "a child hung on the cache's lock";
 }
 
 } // namespace

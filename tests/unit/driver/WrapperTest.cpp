@@ -13,11 +13,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <mutex>
 #include <set>
 #include <string>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -275,6 +278,47 @@ TEST(Wrapper, LastErrorDescribesTheCallingThreadsLastFailure) {
   fake_last.fail_train = false;
   EXPECT_EQ(call.run(), CNNC_OK);
   EXPECT_STREQ(cnnc_last_error(), "Halide error code -1"); // until the next
+}
+
+// A fork while another thread reports a Halide error (under the library's
+// error lock): the child can still fail a call and read its message.
+TEST(Wrapper, AForkDuringAnErrorReportLeavesTheChildAbleToReportErrors) {
+  std::atomic<bool> stop{false};
+  std::thread reporting([&stop] {
+    while (!stop.load())
+      halide_error(nullptr, "reported on another thread");
+  });
+  int stuck = 0;
+  for (int round = 0; round < 100 && stuck == 0; ++round) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      TrainCall call;
+      fake_last.fail_train = true;
+      fake_last.fail_message = "failed in the child";
+      const bool ok =
+          call.run() == CNNC_ERROR_RUNTIME &&
+          std::strcmp(cnnc_last_error(), "failed in the child") == 0;
+      _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    pid_t done = 0;
+    while ((done = waitpid(child, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (done == 0) {
+      ++stuck;
+      kill(child, SIGKILL);
+      waitpid(child, &status, 0);
+      continue;
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  stop = true;
+  reporting.join();
+  EXPECT_EQ(stuck, 0) << "a child hung on the error lock";
 }
 
 // A session keeps the state between steps: a step reads the buffers the

@@ -47,6 +47,9 @@ struct Dataset {
   Shape imageShape(int64_t i = 0) const;
   // Writes image i of images in memory to `out` (imageShape() floats).
   void copyImage(int64_t i, float *out) const;
+  // Asks the CPU to start loading image i of images in memory: a shuffled
+  // epoch reads them in random order, each from memory (or a mapped file).
+  void prefetchImage(int64_t i) const;
   int64_t label(int64_t i) const { return labels.i64()[i]; }
 };
 
