@@ -1,5 +1,6 @@
 #include "FuzzTarget.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@ const std::string &scratchDir() {
       std::perror("cnnc fuzz: mkdtemp");
       std::abort();
     }
+    // What the loaders cache (decompressed copies) stays in here too.
+    setenv("XDG_CACHE_HOME", (pattern + "/cache").c_str(), 1);
     return pattern;
   }();
   return dir;

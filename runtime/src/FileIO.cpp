@@ -158,17 +158,18 @@ static Status writeAll(int fd, const void *data, size_t size,
 }
 
 Status writeFileAtomic(const std::string &path,
-                       const std::vector<ByteRange> &pieces) {
-  // O_EXCL with mode 0666 (not mkstemp's 0600) so the result honours the umask
-  // like any file the user creates; pid + counter keep concurrent writers
-  // apart.
+                       const std::vector<ByteRange> &pieces, unsigned mode) {
+  // O_EXCL with `mode` (by default 0666, not mkstemp's 0600) so the result
+  // honours the umask like any file the user creates; pid + counter keep
+  // concurrent writers apart.
   static std::atomic<unsigned> counter{0};
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
     tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
           std::to_string(counter.fetch_add(1));
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                static_cast<mode_t>(mode));
     if (fd < 0 && errno != EEXIST)
       return Error(path + ": cannot create: " + errnoText(errno));
   }
@@ -202,7 +203,7 @@ std::string userCacheDirectory() {
   return "";
 }
 
-bool makeDirectories(const std::string &dir) {
+bool makeDirectories(const std::string &dir, unsigned mode) {
   if (dir.empty())
     return false;
   struct stat st {};
@@ -210,9 +211,10 @@ bool makeDirectories(const std::string &dir) {
     return S_ISDIR(st.st_mode);
   size_t slash = dir.find_last_of('/');
   if (slash != std::string::npos && slash > 0 &&
-      !makeDirectories(dir.substr(0, slash)))
+      !makeDirectories(dir.substr(0, slash), mode))
     return false;
-  return ::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST;
+  return ::mkdir(dir.c_str(), static_cast<mode_t>(mode)) == 0 ||
+         errno == EEXIST;
 }
 
 Expected<ScratchDirectory> ScratchDirectory::create(const std::string &prefix) {

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <memory>
 #include <utility>
 
 namespace cnnc::rt {
@@ -261,26 +260,38 @@ Expected<Tensor> parseNpy(std::string_view bytes, const std::string &path) {
   return tensor;
 }
 
-// The file mapped, its data read in place: a large array is neither copied
-// nor zero-filled (numpy aligns the data to 64 bytes; a file whose data is
-// not aligned to its dtype is copied).
+// The header from the file's first bytes, then the data read straight into
+// the tensor's storage: a large array is read once, with no copy.
 Expected<Tensor> readNpy(const std::string &path) {
-  Expected<FileMapping> mapping = FileMapping::map(path);
-  if (!mapping)
-    return mapping.error();
-  auto file = std::make_shared<const FileMapping>(std::move(*mapping));
-  std::string_view bytes(reinterpret_cast<const char *>(file->data()),
-                         file->size());
-  Expected<NpyHeader> header = parseNpyHeader(bytes, path);
+  Expected<FileReader> file = FileReader::open(path);
+  if (!file)
+    return file.error();
+  std::string prefix(
+      std::min<uint64_t>(file->size(), kMagicSize + 2 + 4 + kMaxHeaderSize),
+      '\0');
+  Expected<size_t> got = file->readAt(prefix.data(), prefix.size(), 0);
+  if (!got)
+    return got.error();
+  prefix.resize(*got);
+  Expected<NpyHeader> header = parseNpyHeader(prefix, path);
   if (!header)
     return header.error();
-  if (header->dataStart % dtypeSize(header->dtype) != 0)
-    return parseNpy(bytes, path);
-  if (Status s = checkDataSize(*header, bytes.size() - header->dataStart, path);
+  if (Status s = checkDataSize(*header, file->size() - header->dataStart, path);
       !s)
     return s;
-  return Tensor::view(header->dtype, header->shape, std::move(file),
-                      header->dataStart, path);
+  Bytes data;
+  try {
+    data.resize(header->dataSize);
+  } catch (const std::bad_alloc &) {
+    return Error(path + ": out of memory for a tensor of shape " +
+                 shapeToString(header->shape));
+  }
+  got = file->readAt(data.data(), data.size(), header->dataStart);
+  if (!got)
+    return got.error();
+  if (*got != data.size())
+    return Error(path + ": the file shrank while it was read");
+  return Tensor::adopt(header->dtype, header->shape, std::move(data), path);
 }
 
 std::string npyHeader(const Tensor &tensor) {

@@ -40,9 +40,9 @@ static Expected<Tensor> batchedInput(Tensor input, const ModelLibrary &model,
   if (input.shape() == sample) {
     Shape withBatch = input.shape();
     withBatch.insert(withBatch.begin(), 1);
-    Tensor batched(DType::F32, withBatch);
-    std::copy(input.bytes(), input.bytes() + input.byteSize(), batched.bytes());
-    return batched;
+    if (Status s = input.reshape(std::move(withBatch), file); !s)
+      return s.error();
+    return input;
   }
   if (input.rank() == static_cast<int64_t>(expected.size()) &&
       Shape(input.shape().begin() + 1, input.shape().end()) == sample) {

@@ -77,17 +77,19 @@ struct ByteRange {
 // Writes the concatenation of `pieces` to a new file in the same directory
 // as `path`, then renames it over `path`: a reader never sees half a file,
 // and a failed write leaves any old file as it was.
+// The file gets `mode` less the umask.
 Status writeFileAtomic(const std::string &path,
-                       const std::vector<ByteRange> &pieces);
+                       const std::vector<ByteRange> &pieces,
+                       unsigned mode = 0666);
 
 // $XDG_CACHE_HOME/cnnc, else $HOME/.cache/cnnc: where cnnc keeps what it
 // can compute again (measured peaks, decoded datasets); empty when neither
 // variable is set.
 std::string userCacheDirectory();
 
-// Creates `dir` and its missing parents (mode 0755 less the umask); true when
+// Creates `dir` and its missing parents (`mode` less the umask); true when
 // it exists as a directory afterwards.
-bool makeDirectories(const std::string &dir);
+bool makeDirectories(const std::string &dir, unsigned mode = 0755);
 
 // A new directory under $TMPDIR (default /tmp), removed with everything in
 // it when the object is destroyed.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -68,6 +69,33 @@ TEST_F(TensorViewTest, ReadsInPlaceAndCopiesOnTheFirstWrite) {
             "Xbcdef");
   EXPECT_EQ(view.u8()[0], 'a');
   EXPECT_EQ(m->data()[4], 'a');
+}
+
+TEST_F(TensorViewTest, AViewKeepsItsFileMapped) {
+  std::shared_ptr<const FileMapping> m = mapFile("0123456789");
+  ASSERT_TRUE(m);
+  Expected<Tensor> t = Tensor::view(DType::U8, {4}, m, 6, "f.bin");
+  ASSERT_TRUE(t) << t.message();
+  m.reset(); // the view's reference is the last one
+  std::filesystem::remove(path("f.bin"));
+  const Tensor &view = *t;
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(view.bytes()), 4),
+            "6789");
+}
+
+TEST_F(TensorViewTest, ReshapeKeepsTheElementsUnderAnotherShape) {
+  Tensor t(DType::F32, {2, 3});
+  t.f32()[5] = 7.0f;
+  ASSERT_TRUE(t.reshape({3, 1, 2}, "t"));
+  EXPECT_EQ(t.shape(), (Shape{3, 1, 2}));
+  EXPECT_EQ(t.f32()[5], 7.0f);
+  Status wrong = t.reshape({4, 2}, "t.npy");
+  ASSERT_FALSE(wrong);
+  EXPECT_TRUE(
+      contains(wrong.message(), "t.npy: cannot view shape [3, 1, 2] as [4, 2]"))
+      << wrong.message();
+  EXPECT_FALSE(t.reshape({-6}, "t"));
+  EXPECT_EQ(t.shape(), (Shape{3, 1, 2}));
 }
 
 TEST_F(TensorViewTest, RejectsElementsTheFileDoesNotHoldOrMisaligned) {

@@ -1,13 +1,16 @@
-// The bytes of a data file that may be gzip-compressed, without a copy where
-// one can be avoided (the data loaders use it):
-//  - a plain file is mapped in place;
-//  - a gzip file of 1 MiB or more decompressed is decompressed once: the
-//    bytes are kept in the user's cache
-//    (userCacheDirectory()/decompressed/), tagged with the source's size,
-//    modification time and inode, and later reads of the unchanged file map
-//    them from there. Inflating Fashion-MNIST's training images took longer
-//    than the FeedForwardNet's whole epoch step time on the development VM
-//    (docs/benchmarks.md); torchvision likewise keeps uncompressed copies.
+// The bytes of a data file that may be gzip-compressed (the data loaders use
+// it):
+//  - a plain file is read into memory (not mapped: a file rewritten in place
+//    while cnnc runs would change under it, or end the process with SIGBUS);
+//  - a gzip file that decompresses to 1 MiB or more is decompressed once: the
+//    bytes are kept in the user's cache (userCacheDirectory()/decompressed/,
+//    private to the user), tagged with the source's size, times, inode and
+//    gzip trailer, and later reads of the unchanged file map them from there
+//    (the cache replaces a copy only by renaming a new one over it, so a
+//    mapped copy never changes). Decompressing Fashion-MNIST's training
+//    images into fresh memory took about a fifth of the FeedForwardNet's
+//    whole `cnnc train` run (docs/benchmarks.md); torchvision likewise keeps
+//    uncompressed copies.
 // Where the cache cannot be written (no home, a read-only disk) the bytes
 // are decompressed into memory on every read; the cache is an optimisation,
 // never a source of errors.
@@ -29,12 +32,17 @@ class DecompressedFile {
 public:
   // Errors name `path`: missing, unreadable, corrupt or truncated gzip data.
   static Expected<DecompressedFile> read(const std::string &path);
+  DecompressedFile() = default;
+  DecompressedFile(DecompressedFile &&) = default;
+  DecompressedFile &operator=(DecompressedFile &&) = default;
+  DecompressedFile(const DecompressedFile &) = delete;
+  DecompressedFile &operator=(const DecompressedFile &) = delete;
 
   const unsigned char *data() const {
     return file_ ? file_->data() + offset_ : bytes_.data();
   }
   size_t size() const { return size_; }
-  // Whether the bytes are read in place (a plain file, or a cached copy).
+  // Whether the bytes are read in place from a cached copy.
   bool mapped() const { return file_ != nullptr; }
 
   // The elements of `dtype` and `shape` that the bytes from `offset` on are

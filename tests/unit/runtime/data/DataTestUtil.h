@@ -8,7 +8,9 @@
 #include "cnnc/data/Dataset.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zlib.h>
@@ -47,6 +49,26 @@ inline std::string idxLabels(const std::vector<uint8_t> &labels) {
   return idx(2049, {static_cast<uint32_t>(labels.size())},
              std::string(labels.begin(), labels.end()));
 }
+
+// A temporary folder whose "cache" subfolder is the user's cache
+// (XDG_CACHE_HOME) during the test: what the loaders cache stays there.
+class PrivateCacheTest : public TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    if (const char *old = std::getenv("XDG_CACHE_HOME"))
+      saved_ = old;
+    setenv("XDG_CACHE_HOME", path("cache").c_str(), 1);
+  }
+  void TearDown() override {
+    if (saved_)
+      setenv("XDG_CACHE_HOME", saved_->c_str(), 1);
+    else
+      unsetenv("XDG_CACHE_HOME");
+    TempDirTest::TearDown();
+  }
+  std::optional<std::string> saved_;
+};
 
 // Writes `bytes` gzip-compressed with zlib's gz* API, as gzip(1) would.
 inline void writeGzip(const std::string &path, const std::string &bytes) {
