@@ -68,8 +68,12 @@ typedef struct {
 struct cnnc_pool {
   pthread_mutex_t owner; /* held by the caller whose loop the pool runs */
   pthread_mutex_t sleep_lock;
-  pthread_cond_t wake;
-  int sleepers; /* under sleep_lock */
+  pthread_cond_t wake; /* a loop opened */
+  pthread_cond_t park; /* the thread count rose, or the pool stops */
+  int sleepers;        /* under sleep_lock: workers waiting on `wake` */
+  /* Under sleep_lock: how often a worker beyond the thread count woke up
+     (read by the tests: opening a loop must not wake them). */
+  int parked_wakeups;
   /* The open loop, written by its owner only while no loop is open and no
      worker is inside one; then `generation` (atomic) is made odd. */
   CNNC_POOL_LINE uint64_t generation;
@@ -99,6 +103,7 @@ static void cnnc_pool_init(cnnc_pool *p) {
   pthread_mutex_init(&p->owner, NULL);
   pthread_mutex_init(&p->sleep_lock, NULL);
   pthread_cond_init(&p->wake, NULL);
+  pthread_cond_init(&p->park, NULL);
 }
 
 /* Set on the pool's workers, and on a loop's caller while it runs
@@ -164,6 +169,10 @@ static void cnnc_pool_set_threads(cnnc_pool *p, int threads) {
   if (threads > CNNC_POOL_MAX_THREADS)
     threads = CNNC_POOL_MAX_THREADS;
   __atomic_store_n(&p->threads, threads, __ATOMIC_SEQ_CST);
+  /* Workers beyond the old count wait for this. */
+  pthread_mutex_lock(&p->sleep_lock);
+  pthread_cond_broadcast(&p->park);
+  pthread_mutex_unlock(&p->sleep_lock);
 }
 
 /* Runs the chunks of one share, claimed `grain` iterations at a time;
@@ -243,14 +252,21 @@ static void *cnnc_pool_work(void *arg) {
     yielding = idle >= CNNC_POOL_PAUSE_NS;
     if (idle < CNNC_POOL_SPIN_NS)
       continue;
-    /* Asleep until a loop it may join opens (a worker beyond the thread
-       count sleeps through the loops). */
+    /* Asleep until a loop it may join opens. A worker beyond the thread
+       count waits apart, so that opening a loop never wakes it. */
     pthread_mutex_lock(&p->sleep_lock);
-    ++p->sleepers;
     while (!cnnc_pool_load(&p->stopping) &&
-           !cnnc_pool_may_join(p, self->id, cnnc_pool_generation(p), joined))
-      pthread_cond_wait(&p->wake, &p->sleep_lock);
-    --p->sleepers;
+           !cnnc_pool_may_join(p, self->id, cnnc_pool_generation(p), joined)) {
+      if (self->id + 1 >= cnnc_pool_load(&p->threads)) {
+        pthread_cond_wait(&p->park, &p->sleep_lock);
+      } else {
+        ++p->sleepers;
+        pthread_cond_wait(&p->wake, &p->sleep_lock);
+        --p->sleepers;
+      }
+      if (self->id + 1 >= cnnc_pool_load(&p->threads))
+        ++p->parked_wakeups;
+    }
     pthread_mutex_unlock(&p->sleep_lock);
     idle_since = cnnc_pool_now_ns();
     yielding = 0;
@@ -353,6 +369,7 @@ static void cnnc_pool_stop(cnnc_pool *p) {
   __atomic_store_n(&p->stopping, 1, __ATOMIC_SEQ_CST);
   pthread_mutex_lock(&p->sleep_lock);
   pthread_cond_broadcast(&p->wake);
+  pthread_cond_broadcast(&p->park);
   pthread_mutex_unlock(&p->sleep_lock);
   for (int i = 0; i < p->started; ++i)
     pthread_join(p->thread[i], NULL);

@@ -252,6 +252,31 @@ TEST(ThreadPool, AThreadCountChangedDuringALoopAppliesToTheNext) {
   EXPECT_EQ(threadsMet(&owner.pool, 3), 3u);
 }
 
+int parkedWakeupsOf(cnnc_pool *pool) {
+  pthread_mutex_lock(&pool->sleep_lock);
+  int wakeups = pool->parked_wakeups;
+  pthread_mutex_unlock(&pool->sleep_lock);
+  return wakeups;
+}
+
+TEST(ThreadPool, WorkersBeyondALoweredCountSleepThroughTheLoops) {
+  StoppedAtEnd owner;
+  cnnc_pool_set_threads(&owner.pool, 3);
+  EXPECT_EQ(threadsMet(&owner.pool, 3), 3u);
+  ASSERT_EQ(owner.pool.started, 2);
+  cnnc_pool_set_threads(&owner.pool, 2);
+  waitForSleepers(&owner.pool, 1); // the worker still taking part
+  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // past spins
+  const int before = parkedWakeupsOf(&owner.pool);
+  for (int loop = 0; loop < 200; ++loop)
+    ASSERT_EQ(threadsMet(&owner.pool, 2), 2u) << "loop " << loop;
+  // Opening 200 loops woke the worker beyond the count (less a rare
+  // spurious wake-up) not at all.
+  EXPECT_LE(parkedWakeupsOf(&owner.pool) - before, 2);
+  cnnc_pool_set_threads(&owner.pool, 3); // wakes it
+  EXPECT_EQ(threadsMet(&owner.pool, 3), 3u);
+}
+
 TEST(ThreadPool, AClosedPoolRunsLoopsOnTheirCaller) {
   StoppedAtEnd owner;
   cnnc_pool_set_threads(&owner.pool, 3);
