@@ -1,5 +1,7 @@
 #include "cnnc/Init.h"
 
+#include "cnnc/Hash.h"
+
 #include <cmath>
 #include <map>
 #include <random>
@@ -13,20 +15,11 @@ bool endsWith(const std::string &s, const std::string &suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// FNV-1a: a hash with a fixed definition (std::hash differs between
-// standard libraries), so a seed gives the same weights everywhere.
-uint64_t fnv1a(const std::string &s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 void fillUniform(Tensor &t, double bound, uint64_t seed,
                  const std::string &name) {
-  uint64_t h = fnv1a(name);
+  // The basis is one digit short of FNV's: kept, so that a seed gives the
+  // weights it always gave.
+  uint64_t h = fnv1a(name.data(), name.size(), 1469598103934665603ull);
   std::seed_seq seq{static_cast<uint32_t>(seed),
                     static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(h),
                     static_cast<uint32_t>(h >> 32)};

@@ -2,6 +2,8 @@
 
 #include "Gzip.h"
 
+#include "cnnc/Hash.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -56,16 +58,6 @@ bool identify(const FileReader &file, SourceIdentity &out) {
 
 bool sameSource(const SourceIdentity &a, const SourceIdentity &b) {
   return std::memcmp(&a, &b, sizeof a) == 0;
-}
-
-// 64-bit FNV-1a: names a cache entry after its source's path.
-uint64_t fnv1a(const std::string &text) {
-  uint64_t h = 0xcbf29ce484222325u;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3u;
-  }
-  return h;
 }
 
 // Whether the cached copy at `cachePath` was made from `source` and is whole

@@ -1,5 +1,7 @@
 #include "cnnc/dist/Communicator.h"
 
+#include "cnnc/Hash.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
@@ -31,18 +33,8 @@ std::unique_ptr<Communicator> singleProcess() {
 
 bool startedByMpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE"); }
 
-static uint64_t fnv1a(const uint8_t *bytes, size_t size, uint64_t hash) {
-  for (size_t i = 0; i < size; ++i) {
-    hash ^= bytes[i];
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
-
-static constexpr uint64_t kFnvBasis = 14695981039346656037ull;
-
 uint64_t checksum(const std::vector<Tensor> &tensors, uint64_t seed) {
-  uint64_t hash = kFnvBasis ^ seed;
+  uint64_t hash = kFnv1aBasis ^ seed;
   for (const Tensor &t : tensors)
     hash = fnv1a(t.bytes(), t.byteSize(), hash);
   return hash;
@@ -63,8 +55,7 @@ uint64_t coresId(const std::vector<int> &cpus) {
   std::string key = machineName();
   for (int cpu : cpus)
     key += "," + std::to_string(cpu);
-  return fnv1a(reinterpret_cast<const uint8_t *>(key.data()), key.size(),
-               kFnvBasis);
+  return fnv1a(key);
 }
 
 Expected<int> processesWithId(Communicator &comm, uint64_t id) {

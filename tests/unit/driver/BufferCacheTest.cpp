@@ -3,13 +3,13 @@
 // every block is aligned, and concurrent use is safe.
 #include "buffer_cache.c"
 
+#include "ForkTestUtil.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
-#include <csignal>
 #include <cstring>
-#include <sys/wait.h>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -138,20 +138,12 @@ TEST(BufferCache, AForkDuringConcurrentUseLeavesTheChildAWorkingCache) {
       cnnc_cached_free(nullptr, p);
       _exit(p ? 0 : 1);
     }
-    int status = 0;
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    pid_t done = 0;
-    while ((done = waitpid(child, &status, WNOHANG)) == 0 &&
-           std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (done == 0) {
+    const std::optional<int> status = cnnc::test::waitForChild(child);
+    if (!status) {
       ++stuck;
-      kill(child, SIGKILL);
-      waitpid(child, &status, 0);
       continue;
     }
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   }
   stop = true;
   busy.join();

@@ -159,12 +159,15 @@ TEST(ThreadPool, ConcurrentCallersEachRunTheirWholeLoop) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
-int sleepersOf(cnnc_pool *pool) {
+/// A field of the pool that its sleep_lock guards.
+int underSleepLock(cnnc_pool *pool, const int &field) {
   pthread_mutex_lock(&pool->sleep_lock);
-  int sleepers = pool->sleepers;
+  int value = field;
   pthread_mutex_unlock(&pool->sleep_lock);
-  return sleepers;
+  return value;
 }
+
+int sleepersOf(cnnc_pool *pool) { return underSleepLock(pool, pool->sleepers); }
 
 /// Waits until `count` workers sleep: far longer than their spin (2 ms),
 /// not counted on to the millisecond.
@@ -253,10 +256,7 @@ TEST(ThreadPool, AThreadCountChangedDuringALoopAppliesToTheNext) {
 }
 
 int parkedWakeupsOf(cnnc_pool *pool) {
-  pthread_mutex_lock(&pool->sleep_lock);
-  int wakeups = pool->parked_wakeups;
-  pthread_mutex_unlock(&pool->sleep_lock);
-  return wakeups;
+  return underSleepLock(pool, pool->parked_wakeups);
 }
 
 TEST(ThreadPool, WorkersBeyondALoweredCountSleepThroughTheLoops) {

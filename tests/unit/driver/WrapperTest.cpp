@@ -4,6 +4,7 @@
 // bad calls are refused before any pipeline runs, buffers move between host
 // and device as a GPU pipeline needs, and a pipeline lowered in segments
 // runs them in order through intermediates it allocates and frees.
+#include "ForkTestUtil.h"
 #include "cnnc/model_abi.h"
 #include "fake_pipelines.h"
 
@@ -13,12 +14,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -301,20 +301,12 @@ TEST(Wrapper, AForkDuringAnErrorReportLeavesTheChildAbleToReportErrors) {
           std::strcmp(cnnc_last_error(), "failed in the child") == 0;
       _exit(ok ? 0 : 1);
     }
-    int status = 0;
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    pid_t done = 0;
-    while ((done = waitpid(child, &status, WNOHANG)) == 0 &&
-           std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (done == 0) {
+    const std::optional<int> status = cnnc::test::waitForChild(child);
+    if (!status) {
       ++stuck;
-      kill(child, SIGKILL);
-      waitpid(child, &status, 0);
       continue;
     }
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   }
   stop = true;
   reporting.join();
