@@ -9,9 +9,7 @@
 
 #include <atomic>
 #include <cstring>
-#include <optional>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -129,25 +127,16 @@ TEST(BufferCache, AForkDuringConcurrentUseLeavesTheChildAWorkingCache) {
       cnnc_cached_free(nullptr, p);
     }
   });
-  int stuck = 0;
-  for (int round = 0; round < 100 && stuck == 0; ++round) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      void *p = cnnc_cached_malloc(nullptr, kLarge);
-      cnnc_cached_free(nullptr, p);
-      _exit(p ? 0 : 1);
-    }
-    const std::optional<int> status = cnnc::test::waitForChild(child);
-    if (!status) {
-      ++stuck;
-      continue;
-    }
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
-  }
+  const cnnc::test::ForkOutcome outcome = cnnc::test::forkRepeatedly(100, [] {
+    void *p = cnnc_cached_malloc(nullptr, kLarge);
+    cnnc_cached_free(nullptr, p);
+    return p ? 0 : 1;
+  });
   stop = true;
   busy.join();
-  EXPECT_EQ(stuck, 0) << "a child hung on the cache's lock";
+  EXPECT_EQ(outcome.hung, 0) << "a child hung on the cache's lock";
+  EXPECT_EQ(outcome.failed, 0);
+  EXPECT_GE(outcome.forks, 1);
 }
 
 } // namespace

@@ -29,6 +29,35 @@ inline std::optional<int> waitForChild(pid_t child) {
   return status;
 }
 
+// What forkRepeatedly saw of its children.
+struct ForkOutcome {
+  int hung = 0;   // still running after 10 seconds (then killed)
+  int failed = 0; // exited otherwise than with status 0
+  int forks = 0;
+};
+
+// Forks up to `rounds` children one after the other, each exiting with what
+// `inChild` returns; stops at the first child that hangs.
+template <class InChild>
+ForkOutcome forkRepeatedly(int rounds, InChild inChild) {
+  ForkOutcome outcome;
+  for (; outcome.forks < rounds && outcome.hung == 0; ++outcome.forks) {
+    const pid_t child = fork();
+    if (child < 0) {
+      ++outcome.failed;
+      break;
+    }
+    if (child == 0)
+      _exit(inChild());
+    const std::optional<int> status = waitForChild(child);
+    if (!status)
+      ++outcome.hung;
+    else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0)
+      ++outcome.failed;
+  }
+  return outcome;
+}
+
 } // namespace cnnc::test
 
 #endif // CNNC_DRIVER_FORK_TEST_UTIL_H

@@ -16,11 +16,9 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -288,29 +286,19 @@ TEST(Wrapper, AForkDuringAnErrorReportLeavesTheChildAbleToReportErrors) {
     while (!stop.load())
       halide_error(nullptr, "reported on another thread");
   });
-  int stuck = 0;
-  for (int round = 0; round < 100 && stuck == 0; ++round) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      TrainCall call;
-      fake_last.fail_train = true;
-      fake_last.fail_message = "failed in the child";
-      const bool ok =
-          call.run() == CNNC_ERROR_RUNTIME &&
-          std::strcmp(cnnc_last_error(), "failed in the child") == 0;
-      _exit(ok ? 0 : 1);
-    }
-    const std::optional<int> status = cnnc::test::waitForChild(child);
-    if (!status) {
-      ++stuck;
-      continue;
-    }
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
-  }
+  const cnnc::test::ForkOutcome outcome = cnnc::test::forkRepeatedly(100, [] {
+    TrainCall call;
+    fake_last.fail_train = true;
+    fake_last.fail_message = "failed in the child";
+    const bool ok = call.run() == CNNC_ERROR_RUNTIME &&
+                    std::strcmp(cnnc_last_error(), "failed in the child") == 0;
+    return ok ? 0 : 1;
+  });
   stop = true;
   reporting.join();
-  EXPECT_EQ(stuck, 0) << "a child hung on the error lock";
+  EXPECT_EQ(outcome.hung, 0) << "a child hung on the error lock";
+  EXPECT_EQ(outcome.failed, 0);
+  EXPECT_GE(outcome.forks, 1);
 }
 
 // A session keeps the state between steps: a step reads the buffers the
