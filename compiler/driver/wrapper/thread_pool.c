@@ -71,8 +71,10 @@ struct cnnc_pool {
   pthread_cond_t wake; /* a loop opened */
   pthread_cond_t park; /* the thread count rose, or the pool stops */
   int sleepers;        /* under sleep_lock: workers waiting on `wake` */
-  /* Under sleep_lock: how often a worker beyond the thread count woke up
-     (read by the tests: opening a loop must not wake them). */
+  /* Under sleep_lock, read by the tests: workers waiting on `park`, and how
+     often a worker beyond the thread count woke up (opening a loop must not
+     wake them). */
+  int parked;
   int parked_wakeups;
   /* The open loop, written by its owner only while no loop is open and no
      worker is inside one; then `generation` (atomic) is made odd. */
@@ -258,7 +260,9 @@ static void *cnnc_pool_work(void *arg) {
     while (!cnnc_pool_load(&p->stopping) &&
            !cnnc_pool_may_join(p, self->id, cnnc_pool_generation(p), joined)) {
       if (self->id + 1 >= cnnc_pool_load(&p->threads)) {
+        ++p->parked;
         pthread_cond_wait(&p->park, &p->sleep_lock);
+        --p->parked;
       } else {
         ++p->sleepers;
         pthread_cond_wait(&p->wake, &p->sleep_lock);

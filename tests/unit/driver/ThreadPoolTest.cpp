@@ -259,22 +259,44 @@ int parkedWakeupsOf(cnnc_pool *pool) {
   return underSleepLock(pool, pool->parked_wakeups);
 }
 
+/// A pool of 3 threads lowered to 2 once its workers ran: waits (10 s at
+/// most) until the worker beyond the count is parked.
+void parkOneOfTwoWorkers(cnnc_pool *pool) {
+  cnnc_pool_set_threads(pool, 3);
+  EXPECT_EQ(threadsMet(pool, 3), 3u);
+  ASSERT_EQ(pool->started, 2);
+  cnnc_pool_set_threads(pool, 2);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (underSleepLock(pool, pool->parked) < 1 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(underSleepLock(pool, pool->parked), 1);
+}
+
 TEST(ThreadPool, WorkersBeyondALoweredCountSleepThroughTheLoops) {
   StoppedAtEnd owner;
-  cnnc_pool_set_threads(&owner.pool, 3);
-  EXPECT_EQ(threadsMet(&owner.pool, 3), 3u);
-  ASSERT_EQ(owner.pool.started, 2);
-  cnnc_pool_set_threads(&owner.pool, 2);
-  waitForSleepers(&owner.pool, 1); // the worker still taking part
-  std::this_thread::sleep_for(std::chrono::milliseconds(50)); // past spins
+  parkOneOfTwoWorkers(&owner.pool);
   const int before = parkedWakeupsOf(&owner.pool);
-  for (int loop = 0; loop < 200; ++loop)
+  for (int loop = 0; loop < 200; ++loop) {
     ASSERT_EQ(threadsMet(&owner.pool, 2), 2u) << "loop " << loop;
+    if (loop == 100) // the other worker asleep too: loops now wake it
+      waitForSleepers(&owner.pool, 1);
+  }
   // Opening 200 loops woke the worker beyond the count (less a rare
   // spurious wake-up) not at all.
   EXPECT_LE(parkedWakeupsOf(&owner.pool) - before, 2);
+  EXPECT_EQ(underSleepLock(&owner.pool, owner.pool.parked), 1);
   cnnc_pool_set_threads(&owner.pool, 3); // wakes it
   EXPECT_EQ(threadsMet(&owner.pool, 3), 3u);
+}
+
+TEST(ThreadPool, StopWakesAndJoinsAParkedWorker) {
+  StoppedAtEnd owner;
+  parkOneOfTwoWorkers(&owner.pool);
+  cnnc_pool_stop(&owner.pool); // hangs if the parked worker stays asleep
+  EXPECT_EQ(owner.pool.started, 0);
+  EXPECT_EQ(underSleepLock(&owner.pool, owner.pool.parked), 0);
 }
 
 TEST(ThreadPool, AClosedPoolRunsLoopsOnTheirCaller) {
