@@ -70,18 +70,21 @@ WindowTile windowTile(const Group &g, const MachineModel &machine) {
 /// A padded input (detail::paddedInput) stored once per image at `at`: the
 /// fill and the interior copy each parallel over channels, rows vectorised
 /// (the copy's last vector predicated, with dense loads).
-void storePaddedPerImage(Func padded, const LoopLevel &at, int natural) {
+/// Serial instead when `at` is itself a parallel task's loop.
+void storePaddedPerImage(Func padded, const LoopLevel &at, int natural,
+                         bool parallel = true) {
   Var px = padded.args()[0], pc = padded.args()[2];
-  padded.compute_at(at)
-      .vectorize(px, natural, TailStrategy::GuardWithIf)
-      .parallel(pc);
+  padded.compute_at(at).vectorize(px, natural, TailStrategy::GuardWithIf);
   const std::vector<Internal::ReductionVariable> &r =
       padded.function().update(0).schedule().rvars();
   RVar rx(r[0].var), ry(r[1].var);
   padded.update()
       .reorder(rx, ry, pc)
-      .vectorize(rx, natural, TailStrategy::GuardWithIf)
-      .parallel(pc);
+      .vectorize(rx, natural, TailStrategy::GuardWithIf);
+  if (parallel) {
+    padded.parallel(pc);
+    padded.update().parallel(pc);
+  }
 }
 
 /// Whether a conv group's rows are narrower than a vector while its output
@@ -178,7 +181,8 @@ void scheduleConvChannelVectors(const Group &g, const MachineModel &machine) {
 /// accumulators in registers. A padded input is materialised once per
 /// image (in parallel over its channels) so that the inner loops read it
 /// without clamps or selects; n is then a serial loop around it and only c
-/// is parallel.
+/// is parallel, unless all output channels make one block (LeNet's first
+/// conv): then each parallel task pads and convolves one image.
 ///
 /// With a `producer` (a conv group fused into this pool, see
 /// fusesIntoPool), the pool's channels are split into the conv's channel
@@ -198,6 +202,8 @@ void scheduleWindowed(const Group &g, const MachineModel &machine,
   const int width = tile.width, rows = tile.rows;
   const int block =
       producer ? windowTile(*producer, machine).block : tile.block;
+
+  const bool oneChannelBlock = g.root->output.shape[1] <= block;
 
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
       yi(y.name() + "_i"), co(c.name() + "_o"), cb(c.name() + "_b");
@@ -224,9 +230,12 @@ void scheduleWindowed(const Group &g, const MachineModel &machine,
     // with aligned vector moves that assume it (a crash otherwise when the
     // pool's strided loads meet an odd row length).
     root.align_storage(x, natural);
-  } else if (op.padded.defined()) {
+  } else if (op.padded.defined() && !oneChannelBlock) {
     // The padded image is made per n (below), so n stays a serial loop.
     root.parallel(co);
+  } else if (op.padded.defined()) {
+    // No parallelism over one block: over images, each padded in its task.
+    root.parallel(n);
   } else {
     Var cn(c.name() + "_n");
     root.fuse(co, n, cn).parallel(cn);
@@ -262,7 +271,8 @@ void scheduleWindowed(const Group &g, const MachineModel &machine,
   }
 
   if (op.padded.defined())
-    storePaddedPerImage(op.padded, LoopLevel(root, n), natural);
+    storePaddedPerImage(op.padded, LoopLevel(root, n), natural,
+                        /*parallel=*/!oneChannelBlock);
 }
 
 /// [N, F] results of Linear, as tiles of (a block of output features) x
