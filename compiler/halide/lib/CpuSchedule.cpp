@@ -90,7 +90,10 @@ void storePaddedPerImage(Func padded, const LoopLevel &at, int natural,
 /// Whether a conv group's rows are narrower than a vector while its output
 /// channels fill whole vectors (ResNet's 14x14 and 7x7 stages): vectors of
 /// x would then be mostly empty, so scheduleConvChannelVectors vectorises
-/// over output channels instead. Not for a conv computed inside its pool.
+/// over output channels instead. Such a conv is stored whole even where the
+/// fusion plan computes it inside its pool: inside the pool's loops it would
+/// have to use vectors of x (LeNet's 10-wide conv2 ran at a quarter of the
+/// FMA peak that way, against most of it stored with channel vectors).
 bool usesChannelVectors(const Group &g, int natural) {
   const LoweredOp &op = *g.op;
   if (op.kind != OpKind::Conv2d)
@@ -602,7 +605,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
   // A conv group computed inside a pool's loops, keyed by the pool's op.
   std::map<const LoweredOp *, const Group *> fusedProducer;
   for (size_t g = 0; g < plan.size(); ++g)
-    if (plan[g].computedInside)
+    if (plan[g].computedInside && !usesChannelVectors(groups[g], natural))
       fusedProducer[groups.at(size_t(*plan[g].computedInside)).op] = &groups[g];
   std::set<const LoweredOp *> scheduledByReader;
   for (const auto &entry : fusedProducer)
