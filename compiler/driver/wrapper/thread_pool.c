@@ -11,6 +11,14 @@
  * runtimes do (GOMP_SPINCOUNT, KMP_BLOCKTIME), so the loops of one step find
  * their workers awake.
  *
+ * Opening a loop to the workers still costs a few microseconds (about 2.3
+ * per loop on 2 vCPUs), more than some loops' whole work (a loss over 10
+ * classes, a bias gradient, a reshape: LeNet's step has a dozen such). So
+ * the pool learns each loop's cost: the time per iteration its caller
+ * measures, kept per task function. A loop whose expected work is under
+ * CNNC_POOL_SERIAL_NS runs on its caller alone, and is measured again
+ * there, so a loop that grows (a larger batch) goes parallel again.
+ *
  * The pool runs one loop at a time. A loop started while it runs another
  * (from inside a task, or from a second application thread) runs on its
  * caller's thread alone. Halide's parallel loops have independent
@@ -42,6 +50,10 @@ enum {
   CNNC_POOL_PAUSE_NS = 50000,
   CNNC_POOL_SPIN_NS = 2000000,
   CNNC_POOL_CHUNKS_PER_THREAD = 4,
+  /* A loop of less work than this runs on its caller alone (see above):
+     two parallel loop openings. */
+  CNNC_POOL_SERIAL_NS = 5000,
+  CNNC_POOL_COST_SLOTS = 512, /* loops whose cost is kept; others: parallel */
 };
 
 /* One iteration of a loop: halide_task_t's signature. */
@@ -56,6 +68,12 @@ typedef struct {
   CNNC_POOL_LINE int64_t next; /* atomic: the next iteration to claim */
   int64_t end;
 } cnnc_pool_share;
+
+/* What one loop (its task function) cost per iteration when last run. */
+typedef struct {
+  cnnc_pool_task task; /* 0: a free slot */
+  double ns_per_iteration;
+} cnnc_pool_cost;
 
 typedef struct {
   cnnc_pool *pool;
@@ -93,6 +111,8 @@ struct cnnc_pool {
   cnnc_pool_share share[CNNC_POOL_MAX_THREADS];
   int closed; /* atomic: loops run serially (the library is unloading) */
   /* The owner's. */
+  int64_t serial_below_ns; /* CNNC_POOL_SERIAL_NS; the tests may set 0 */
+  cnnc_pool_cost cost[CNNC_POOL_COST_SLOTS];
   int started;
   int create_failed; /* the system refused a thread: no more tries */
   pthread_t thread[CNNC_POOL_MAX_THREADS];
@@ -106,6 +126,7 @@ static void cnnc_pool_init(cnnc_pool *p) {
   pthread_mutex_init(&p->sleep_lock, NULL);
   pthread_cond_init(&p->wake, NULL);
   pthread_cond_init(&p->park, NULL);
+  p->serial_below_ns = CNNC_POOL_SERIAL_NS;
 }
 
 /* Set on the pool's workers, and on a loop's caller while it runs
@@ -200,13 +221,15 @@ static int cnnc_pool_run_share(cnnc_pool *p, cnnc_pool_share *share) {
   }
 }
 
-/* Participant `self`'s share first, then what is left of the others'. */
-static void cnnc_pool_run_iterations(cnnc_pool *p, int self) {
+/* Participant `self`'s share first, then what is left of the others';
+   returns how many iterations it ran (or skipped). */
+static int cnnc_pool_run_iterations(cnnc_pool *p, int self) {
   int done = 0;
   for (int k = 0; k < p->participants; ++k)
     done += cnnc_pool_run_share(p, &p->share[(self + k) % p->participants]);
   if (done)
     __atomic_fetch_sub(&p->unfinished, done, __ATOMIC_SEQ_CST);
+  return done;
 }
 
 /* Whether worker `id` may join the loop of `generation`: it is open, the
@@ -237,7 +260,7 @@ static void *cnnc_pool_work(void *arg) {
       /* The loop may have closed (and another opened, with other fields)
          since it was seen: its fields are read only if it is still open. */
       if (cnnc_pool_generation(p) == generation)
-        cnnc_pool_run_iterations(p, self->id + 1);
+        (void)cnnc_pool_run_iterations(p, self->id + 1);
       __atomic_fetch_sub(&p->inside, 1, __ATOMIC_SEQ_CST);
       idle_since = cnnc_pool_now_ns();
       spins = 0;
@@ -306,6 +329,22 @@ static int cnnc_pool_run_serially(cnnc_pool_task task, void *user_context,
   return 0;
 }
 
+/* The cost slot of `task` (the owner's), or NULL when all are taken. */
+static cnnc_pool_cost *cnnc_pool_cost_of(cnnc_pool *p, cnnc_pool_task task) {
+  size_t slot = ((uintptr_t)task >> 4) % CNNC_POOL_COST_SLOTS;
+  for (int probe = 0; probe < 16; ++probe) {
+    cnnc_pool_cost *c = &p->cost[(slot + probe) % CNNC_POOL_COST_SLOTS];
+    if (c->task == task)
+      return c;
+    if (!c->task) {
+      c->task = task;
+      c->ns_per_iteration = -1; /* not measured yet */
+      return c;
+    }
+  }
+  return NULL;
+}
+
 /* Starts workers until `count` run; fewer if the system refuses threads. */
 static void cnnc_pool_start_workers(cnnc_pool *p, int count) {
   while (p->started < count && !p->create_failed) {
@@ -334,6 +373,19 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
     pthread_mutex_unlock(&p->owner);
     return cnnc_pool_run_serially(task, user_context, min, extent, closure);
   }
+  cnnc_pool_cost *cost = cnnc_pool_cost_of(p, task);
+  if (cost && cost->ns_per_iteration >= 0 &&
+      cost->ns_per_iteration * extent < (double)p->serial_below_ns) {
+    /* Cheaper alone; the owner lock stays held, so a loop it starts runs
+       serially too (as from any task). */
+    int64_t start = cnnc_pool_now_ns();
+    int status =
+        cnnc_pool_run_serially(task, user_context, min, extent, closure);
+    cost->ns_per_iteration =
+        (double)(cnnc_pool_now_ns() - start) / (double)extent;
+    pthread_mutex_unlock(&p->owner);
+    return status;
+  }
   cnnc_pool_start_workers(p, threads - 1);
   p->task = task;
   p->user_context = user_context;
@@ -357,7 +409,10 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
   __atomic_add_fetch(&p->generation, 1, __ATOMIC_SEQ_CST); /* opened */
   cnnc_pool_wake_sleepers(p);
   cnnc_pool_in_task = 1;
-  cnnc_pool_run_iterations(p, 0);
+  int64_t start = cnnc_pool_now_ns();
+  int ran = cnnc_pool_run_iterations(p, 0);
+  if (cost && ran > 0)
+    cost->ns_per_iteration = (double)(cnnc_pool_now_ns() - start) / (double)ran;
   cnnc_pool_in_task = 0;
   cnnc_pool_wait_zero(&p->unfinished);
   __atomic_add_fetch(&p->generation, 1, __ATOMIC_SEQ_CST); /* closed */

@@ -1,7 +1,8 @@
 // The thread pool generated libraries run Halide's parallel loops on
 // (compiler/driver/wrapper/thread_pool.c): every iteration runs once at
 // every thread count, failures come back, nested loops and concurrent
-// callers finish, idle workers end up asleep, and the pool stops cleanly.
+// callers finish, idle workers end up asleep, the pool stops cleanly, and
+// a loop cheaper than opening it to the workers runs on its caller.
 #include "thread_pool.c"
 
 #include <gtest/gtest.h>
@@ -52,10 +53,16 @@ void runEachOnce(cnnc_pool *pool, Loop &loop) {
 
 cnnc_pool *loopPool; // the pool of dropToOneThread's loop
 
-/// A pool that is stopped (its workers joined) when the test ends.
+/// A pool that is stopped (its workers joined) when the test ends. It opens
+/// every loop to its workers unless `serialWhenCheap`: the tests of the
+/// pool's mechanics do not depend on how long their loops take.
 struct StoppedAtEnd {
   cnnc_pool pool;
-  StoppedAtEnd() { cnnc_pool_init(&pool); }
+  explicit StoppedAtEnd(bool serialWhenCheap = false) {
+    cnnc_pool_init(&pool);
+    if (!serialWhenCheap)
+      pool.serial_below_ns = 0;
+  }
   ~StoppedAtEnd() { cnnc_pool_stop(&pool); }
 };
 
@@ -371,6 +378,85 @@ TEST(ThreadPool, StopJoinsTheWorkersAndALaterLoopStartsThemAgain) {
   Loop after(300);
   runEachOnce(&owner.pool, after);
   EXPECT_EQ(owner.pool.started, 3);
+}
+
+/// Iterations that busy-wait `nanoseconds` each, then, with `meeting`, wait
+/// for its threads.
+struct Work {
+  int64_t nanoseconds = 0;
+  Meeting *meeting = nullptr;
+  std::mutex lock;
+  std::set<std::thread::id> threads;
+};
+
+int work(void *, int, uint8_t *closure) {
+  auto *w = reinterpret_cast<Work *>(closure);
+  {
+    std::lock_guard<std::mutex> hold(w->lock);
+    w->threads.insert(std::this_thread::get_id());
+  }
+  const auto end = std::chrono::steady_clock::now() +
+                   std::chrono::nanoseconds(w->nanoseconds);
+  while (std::chrono::steady_clock::now() < end) {
+  }
+  return w->meeting ? meet(nullptr, 0, reinterpret_cast<uint8_t *>(w->meeting))
+                    : 0;
+}
+
+/// The threads that ran a loop of `extent` iterations of `w`.
+std::set<std::thread::id> runWork(cnnc_pool *pool, Work &w, int extent) {
+  w.threads.clear();
+  EXPECT_EQ(cnnc_pool_run(pool, work, nullptr, 0, extent,
+                          reinterpret_cast<uint8_t *>(&w)),
+            0);
+  return w.threads;
+}
+
+TEST(ThreadPool, ACheapLoopRunsOnItsCallerOnceMeasured) {
+  StoppedAtEnd owner(/*serialWhenCheap=*/true);
+  cnnc_pool_set_threads(&owner.pool, 2);
+  EXPECT_EQ(threadsMet(&owner.pool, 2), 2u); // the worker is up
+  Work cheap;
+  // The first run measures it; a run can take longer when the machine is
+  // busy, so only most of the last runs are expected on the caller alone,
+  // without opening a loop to the worker (which makes `generation` odd).
+  const std::set<std::thread::id> caller{std::this_thread::get_id()};
+  int unopened = 0;
+  for (int run = 0; run < 50; ++run) {
+    const uint64_t before = cnnc_pool_generation(&owner.pool);
+    const std::set<std::thread::id> threads = runWork(&owner.pool, cheap, 4);
+    if (run >= 40) {
+      EXPECT_EQ(threads, caller);
+      unopened += cnnc_pool_generation(&owner.pool) == before;
+    }
+  }
+  EXPECT_GE(unopened, 9);
+}
+
+TEST(ThreadPool, ALoopThatGrowsCostlyIsOpenedToTheWorkersAgain) {
+  StoppedAtEnd owner(/*serialWhenCheap=*/true);
+  cnnc_pool_set_threads(&owner.pool, 2);
+  Work w;
+  for (int run = 0; run < 20; ++run)
+    runWork(&owner.pool, w, 4);
+  // 12 x 50 us: on the caller once (measured there), then parallel: the
+  // meeting's iterations end early only when both threads take part.
+  w.nanoseconds = 50000;
+  runWork(&owner.pool, w, 12);
+  Meeting meeting;
+  meeting.awaited = 2;
+  w.meeting = &meeting;
+  EXPECT_EQ(runWork(&owner.pool, w, 12).size(), 2u);
+}
+
+TEST(ThreadPool, CostsAreKeptPerLoop) {
+  StoppedAtEnd owner(/*serialWhenCheap=*/true);
+  cnnc_pool_set_threads(&owner.pool, 2);
+  Work cheap;
+  for (int run = 0; run < 20; ++run)
+    runWork(&owner.pool, cheap, 4);
+  // Another task function: not measured yet, so opened to the workers.
+  EXPECT_EQ(threadsMet(&owner.pool, 2), 2u);
 }
 
 TEST(ThreadPool, ZeroThreadsMeansHalidesDefault) {
