@@ -11,13 +11,15 @@
  * runtimes do (GOMP_SPINCOUNT, KMP_BLOCKTIME), so the loops of one step find
  * their workers awake.
  *
- * Opening a loop to the workers still costs a few microseconds (about 2.3
+ * Opening a loop to the workers still costs a few microseconds (2.3-2.8
  * per loop on 2 vCPUs), more than some loops' whole work (a loss over 10
  * classes, a bias gradient, a reshape: LeNet's step has a dozen such). So
  * the pool learns each loop's cost: the time per iteration its caller
  * measures, kept per task function. A loop whose expected work is under
  * CNNC_POOL_SERIAL_NS runs on its caller alone, and is measured again
- * there, so a loop that grows (a larger batch) goes parallel again.
+ * there: one that grows (a larger batch than when measured) opens the rest
+ * of its iterations to the workers as soon as it has run that long, and
+ * its next run is parallel.
  *
  * The pool runs one loop at a time. A loop started while it runs another
  * (from inside a task, or from a second application thread) runs on its
@@ -345,6 +347,36 @@ static cnnc_pool_cost *cnnc_pool_cost_of(cnnc_pool *p, cnnc_pool_task task) {
   return NULL;
 }
 
+/* Runs a loop measured cheap on its caller and measures it again. The clock
+   is read every few iterations: a loop that now takes longer than
+   serial_below_ns (a larger batch than when measured) stops there. Returns
+   the first iteration not run (min + extent when all ran, or after a
+   failure, whose result goes to *status). */
+static int cnnc_pool_run_cheap(cnnc_pool *p, cnnc_pool_cost *cost,
+                               cnnc_pool_task task, void *user_context, int min,
+                               int extent, uint8_t *closure, int *status) {
+  const int64_t start = cnnc_pool_now_ns();
+  const int end = min + extent;
+  for (int i = min; i < end;) {
+    int result = task(user_context, i, closure);
+    ++i;
+    if (result != 0) {
+      *status = result;
+      return end;
+    }
+    if ((i - min) % 8 == 0 && i < end) {
+      int64_t elapsed = cnnc_pool_now_ns() - start;
+      if (elapsed >= p->serial_below_ns) {
+        cost->ns_per_iteration = (double)elapsed / (double)(i - min);
+        return i;
+      }
+    }
+  }
+  cost->ns_per_iteration =
+      (double)(cnnc_pool_now_ns() - start) / (double)extent;
+  return end;
+}
+
 /* Starts workers until `count` run; fewer if the system refuses threads. */
 static void cnnc_pool_start_workers(cnnc_pool *p, int count) {
   while (p->started < count && !p->create_failed) {
@@ -378,13 +410,15 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
       cost->ns_per_iteration * extent < (double)p->serial_below_ns) {
     /* Cheaper alone; the owner lock stays held, so a loop it starts runs
        serially too (as from any task). */
-    int64_t start = cnnc_pool_now_ns();
-    int status =
-        cnnc_pool_run_serially(task, user_context, min, extent, closure);
-    cost->ns_per_iteration =
-        (double)(cnnc_pool_now_ns() - start) / (double)extent;
-    pthread_mutex_unlock(&p->owner);
-    return status;
+    int status = 0;
+    int next = cnnc_pool_run_cheap(p, cost, task, user_context, min, extent,
+                                   closure, &status);
+    if (status != 0 || next == min + extent) {
+      pthread_mutex_unlock(&p->owner);
+      return status;
+    }
+    extent -= next - min; /* costlier than measured: the rest in parallel */
+    min = next;
   }
   cnnc_pool_start_workers(p, threads - 1);
   p->task = task;
@@ -411,13 +445,14 @@ static int cnnc_pool_run(cnnc_pool *p, cnnc_pool_task task, void *user_context,
   cnnc_pool_in_task = 1;
   int64_t start = cnnc_pool_now_ns();
   int ran = cnnc_pool_run_iterations(p, 0);
-  if (cost && ran > 0)
-    cost->ns_per_iteration = (double)(cnnc_pool_now_ns() - start) / (double)ran;
+  int64_t own_ns = cnnc_pool_now_ns() - start;
   cnnc_pool_in_task = 0;
   cnnc_pool_wait_zero(&p->unfinished);
   __atomic_add_fetch(&p->generation, 1, __ATOMIC_SEQ_CST); /* closed */
   cnnc_pool_wait_zero(&p->inside);
   int status = cnnc_pool_load(&p->status);
+  if (cost && ran > 0 && status == 0) /* skipped iterations cost nothing */
+    cost->ns_per_iteration = (double)own_ns / (double)ran;
   pthread_mutex_unlock(&p->owner);
   return status;
 }

@@ -187,11 +187,11 @@ void scheduleConvChannelVectors(const Group &g, const MachineModel &machine) {
 /// is parallel, unless all output channels make one block (LeNet's first
 /// conv): then each parallel task pads and convolves one image.
 ///
-/// With a `producer` (a conv group fused into this pool, see
-/// fusesIntoPool), the pool's channels are split into the conv's channel
-/// blocks and the conv computes one block of one image, all of its rows,
-/// inside each parallel (block, n) iteration, right before the pool reads
-/// it: the conv's result never makes a round trip through memory.
+/// With a `producer` (a conv group the fusion plan computes inside this
+/// pool, fusion::Group::computedInside), the pool's channels are split into the
+/// conv's channel blocks and the conv computes one block of one image, all of
+/// its rows, inside each parallel (block, n) iteration, right before the pool
+/// reads it: the conv's result never makes a round trip through memory.
 void scheduleWindowed(const Group &g, const MachineModel &machine,
                       const Group *producer = nullptr,
                       std::optional<LoopLevel> at = std::nullopt) {
