@@ -435,12 +435,18 @@ TEST(ThreadPool, ACheapLoopRunsOnItsCallerOnceMeasured) {
   }
 }
 
+/// A 2-thread pool on which `work` has been measured cheap.
+void measureWorkCheap(cnnc_pool *pool) {
+  cnnc_pool_set_threads(pool, 2);
+  Work cheap;
+  for (int run = 0; run < 20; ++run)
+    runWork(pool, cheap, 4);
+}
+
 TEST(ThreadPool, ALoopCostlierThanMeasuredOpensTheRestToTheWorkers) {
   StoppedAtEnd owner(kSerialBelowNs);
-  cnnc_pool_set_threads(&owner.pool, 2);
+  measureWorkCheap(&owner.pool);
   Work w;
-  for (int run = 0; run < 20; ++run)
-    runWork(&owner.pool, w, 4);
   // Measured cheap, it starts on the caller; 64 x 500 us is past the 1 ms
   // after 8 iterations, and the worker takes part in the remaining 28 ms.
   w.nanoseconds = 500000;
@@ -468,10 +474,7 @@ TEST(ThreadPool, AFailingCheapLoopReturnsItsFailure) {
 
 TEST(ThreadPool, CostsAreKeptPerLoop) {
   StoppedAtEnd owner(kSerialBelowNs);
-  cnnc_pool_set_threads(&owner.pool, 2);
-  Work cheap;
-  for (int run = 0; run < 20; ++run)
-    runWork(&owner.pool, cheap, 4);
+  measureWorkCheap(&owner.pool);
   // Another task function: not measured yet, so opened to the workers.
   EXPECT_EQ(threadsMet(&owner.pool, 2), 2u);
 }
