@@ -319,7 +319,7 @@ bool compileAutoscheduledForward(mlir::ModuleOp module, const ModelAbi &abi,
 /// autoschedulers do not handle.
 SchedulePolicy manualPolicy(const CompileOptions &options) {
   SchedulePolicy policy = SchedulePolicy::manual();
-  policy.segmentOps = options.schedule.segmentOps;
+  policy.segments = options.schedule.segments;
   return policy;
 }
 

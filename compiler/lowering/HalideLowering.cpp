@@ -221,13 +221,14 @@ void addProfiledOps(const LoweringContext &cx, LoweredPipeline &result) {
   }
 }
 
-/// Lowers `func` as planned by planSegments (one segment for the
-/// autoschedulers): each segment gets the function's arguments plus an
-/// ImageParam per intermediate it reads, and outputs the function outputs it
-/// computes (`outputsOf`) plus the intermediates later segments read.
+/// Lowers `func` as planned by planSegments with segments of about
+/// `segmentOps` ops (one segment for the autoschedulers): each segment gets the
+/// function's arguments plus an ImageParam per intermediate it reads, and
+/// outputs the function outputs it computes (`outputsOf`) plus the
+/// intermediates later segments read.
 bool lowerInSegments(FuncOp func, const Halide::Target &target,
-                     const SchedulePolicy &policy, int batchEstimate,
-                     const DeclaredArguments &args,
+                     const SchedulePolicy &policy, int segmentOps,
+                     int batchEstimate, const DeclaredArguments &args,
                      const SegmentOutputs &outputsOf, LoweredPipeline &result,
                      std::string &error) {
   std::unique_ptr<hl::Backend> backend = hl::selectBackend(target, error);
@@ -243,8 +244,8 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
   }
   result.arguments = args.list;
   const FunctionFusion fusion = planFunctionFusion(func);
-  SegmentPlan plan =
-      planSegments(fusion, policy.isAuto() ? 0 : policy.segmentOps);
+  SegmentPlan plan = planSegments(fusion, policy.isAuto() ? 0 : segmentOps,
+                                  policy.segments.wholeUpTo);
   llvm::DenseMap<Value, size_t> definedIn;
   for (size_t s = 0; s < plan.size(); ++s)
     for (Operation *op : plan[s])
@@ -360,8 +361,8 @@ bool lowerForward(ModuleOp module, const ModelAbi &abi,
         outputs.push_back({logits, cx.tensor(returned)});
       return outputs;
     };
-    return lowerInSegments(func, target, policy, batchEstimate, args, outputsOf,
-                           result, error);
+    return lowerInSegments(func, target, policy, policy.segments.forward,
+                           batchEstimate, args, outputsOf, result, error);
   });
 }
 
@@ -417,8 +418,8 @@ bool lowerTrainStep(ModuleOp module, const ModelAbi &abi,
                                  "output the ABI does not list");
       return outputs;
     };
-    return lowerInSegments(func, target, policy, batchEstimate, declared,
-                           outputsOf, result, error);
+    return lowerInSegments(func, target, policy, policy.segments.train,
+                           batchEstimate, declared, outputsOf, result, error);
   });
 }
 

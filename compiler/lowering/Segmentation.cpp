@@ -11,11 +11,12 @@ using namespace mlir;
 
 namespace cnnc {
 
-SegmentPlan planSegments(const FunctionFusion &fusion, int segmentOps) {
+SegmentPlan planSegments(const FunctionFusion &fusion, int segmentOps,
+                         int wholeUpTo) {
   std::vector<Operation *> computing, sinks;
   for (Operation *op : fusion.ops)
     (op->getNumResults() == 0 ? sinks : computing).push_back(op);
-  if (segmentOps <= 0 || fusion.ops.size() <= 2 * size_t(segmentOps))
+  if (segmentOps <= 0 || fusion.ops.size() <= size_t(std::max(wholeUpTo, 0)))
     return SegmentPlan{fusion.ops};
 
   // The last position in `computing` of an op computed with each op.

@@ -89,7 +89,7 @@ int compileCommand(const std::vector<std::string> &args) {
   std::string input, output, emit;
   cnnc::CompileOptions options;
   int batchEstimate = 64;
-  int segmentOps = cnnc::kDefaultSegmentOps;
+  std::optional<int> segmentOps;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &a = args[i];
     auto value = [&](const char *flag) -> const std::string * {
@@ -161,7 +161,8 @@ int compileCommand(const std::vector<std::string> &args) {
   if (input.empty())
     return usageError("no input file");
   options.schedule.batchEstimate = batchEstimate;
-  options.schedule.segmentOps = segmentOps;
+  if (segmentOps)
+    options.schedule.segments = cnnc::SegmentSizes::uniform(*segmentOps);
   if (!emit.empty() && emit != "mlir" && emit != "train-mlir" &&
       emit != "shapes" && emit != "halide-stmt" &&
       emit != "halide-train-stmt" && emit != "header")

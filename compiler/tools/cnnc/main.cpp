@@ -71,9 +71,10 @@ subcommand with --help for its options.
                    stop with an error if autoscheduling and compiling the
                    forward pipeline takes longer than S seconds (default 120)
   --segment-ops N  split functions of more than 2N ops into Halide pipelines
-                   of about N ops, compiled in parallel (default 32; 0: one
-                   pipeline each): Halide's compile time grows with the
-                   square of a pipeline's length
+                   of about N ops, compiled in parallel (0: one pipeline
+                   each; default: functions of more than 64 ops, forward
+                   passes every 32 ops, training steps every 8): Halide's
+                   compile time grows with the square of a pipeline's length
   --prefix NAME    name the library's functions NAME_forward, ... instead
                    of cnnc_forward, ... (also for --emit header), so several
                    models link into one program; with -o NET.a, a static

@@ -154,10 +154,26 @@ TEST_F(Segmentation, ShortFunctionsAreOneSegment) {
       parse(convReluPairs(2) + "  return %r1 : tensor<?x2x8x8xf32>\n", kT);
   FunctionFusion fusion = planFunctionFusion(f);
   EXPECT_EQ(fusion.ops.size(), 6u); // parameters and the return left out
-  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/3);
+  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/3, /*wholeUpTo=*/6);
   ASSERT_EQ(plan.size(), 1u);
   EXPECT_EQ(plan[0], fusion.ops);
-  EXPECT_EQ(planSegments(fusion, 0).size(), 1u);
+  EXPECT_EQ(planSegments(fusion, 0, 0).size(), 1u);
+}
+
+TEST_F(Segmentation, TheWholeFunctionLimitIsApartFromTheSegmentSize) {
+  // What the default SegmentSizes rely on: a short training step stays one
+  // pipeline although its segments, once it is cut, are short.
+  mlir::FuncOp f =
+      parse(convReluPairs(2) + "  return %r1 : tensor<?x2x8x8xf32>\n", kT);
+  FunctionFusion fusion = planFunctionFusion(f);
+  ASSERT_EQ(fusion.ops.size(), 6u);
+  EXPECT_EQ(planSegments(fusion, /*segmentOps=*/1, /*wholeUpTo=*/6).size(), 1u);
+  SegmentPlan cut = planSegments(fusion, /*segmentOps=*/1, /*wholeUpTo=*/5);
+  EXPECT_GE(cut.size(), 2u);
+  const SegmentSizes uniform = SegmentSizes::uniform(3);
+  EXPECT_EQ(uniform.wholeUpTo, 6);
+  EXPECT_EQ(uniform.forward, 3);
+  EXPECT_EQ(uniform.train, 3);
 }
 
 TEST_F(Segmentation, CutsKeepEveryFusedGroupWhole) {
@@ -168,7 +184,7 @@ TEST_F(Segmentation, CutsKeepEveryFusedGroupWhole) {
   ASSERT_EQ(fusion.plan.groups.size(), 6u);
   for (const fusion::Group &g : fusion.plan.groups)
     EXPECT_EQ(g.chain.size(), 1u);
-  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/4);
+  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/4, /*wholeUpTo=*/8);
   // 18 ops in segments of at least 4, cut after a relu_grad or a relu,
   // never between a conv and its relu.
   ASSERT_GE(plan.size(), 3u);
@@ -203,7 +219,7 @@ TEST_F(Segmentation, ALongChainIsCutAfterTwiceTheSizeAndSplitIntoParts) {
   FunctionFusion fusion = planFunctionFusion(f);
   ASSERT_EQ(fusion.plan.groups.size(), 1u);
   EXPECT_EQ(fusion.plan.groups[0].chain.size(), 7u);
-  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/2);
+  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/2, /*wholeUpTo=*/4);
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_EQ(plan[0].size(), 4u); // forced at twice the size
   // Each segment schedules its part of the group as a group of its own.
@@ -227,7 +243,7 @@ TEST_F(Segmentation, UpdatesGoWithTheirLastOperand) {
       "  cnn.sgd_update %w, %wg : tensor<2x2x1x1xf32>\n";
   mlir::FuncOp f = parse(ir + "  return %r4 : tensor<?x2x8x8xf32>\n", kT);
   FunctionFusion fusion = planFunctionFusion(f);
-  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/3);
+  SegmentPlan plan = planSegments(fusion, /*segmentOps=*/3, /*wholeUpTo=*/6);
   ASSERT_GE(plan.size(), 2u);
   const std::vector<std::string> last = names(plan).back();
   ASSERT_GE(last.size(), 2u);

@@ -28,13 +28,13 @@ struct SchedulePolicy {
   std::string autoscheduler;
   /// The batch size the autoschedulers optimise for (the batch is dynamic).
   int batchEstimate = 64;
-  /// Ops per pipeline segment of the manual schedules (planSegments); the
-  /// autoschedulers always see one pipeline.
-  int segmentOps = kDefaultSegmentOps;
+  /// How the manual schedules' functions are cut into pipeline segments
+  /// (planSegments); the autoschedulers always see one pipeline.
+  SegmentSizes segments;
 
   static SchedulePolicy manual() { return {}; }
   static SchedulePolicy automatic(std::string name, int batchEstimate = 64) {
-    return {Kind::Auto, std::move(name), batchEstimate, kDefaultSegmentOps};
+    return {Kind::Auto, std::move(name), batchEstimate, {}};
   }
   bool isAuto() const { return kind == Kind::Auto; }
 };

@@ -20,22 +20,39 @@ namespace cnnc {
 /// The ops of each segment, in an order that respects every use.
 using SegmentPlan = std::vector<std::vector<mlir::Operation *>>;
 
-/// The default `segmentOps` of planSegments.
-constexpr int kDefaultSegmentOps = 32;
+/// How long the segments of planSegments are, by default as measured in
+/// docs/design.md ("Fusion plan, segments"): Halide's lowering time grows
+/// with the square of a pipeline's stored Funcs, so shorter segments compile
+/// faster, but a cut can cost a forward pass speed.
+struct SegmentSizes {
+  /// A function of at most this many ops is one pipeline, so that small
+  /// networks keep every fusion.
+  int wholeUpTo = 64;
+  /// Longer ones are cut after about this many ops: func @forward...
+  int forward = 32;
+  /// ...and the training step, whose ops store about twice as many Funcs
+  /// (the gradients) and lose no speed to shorter segments.
+  int train = 8;
+
+  /// `ops` for every function, one pipeline up to 2 x `ops` ops (0: one
+  /// pipeline whatever the length): the meaning of `cnnc --segment-ops`.
+  static SegmentSizes uniform(int ops) { return {2 * ops, ops, ops}; }
+};
 
 /// Plans the segments of a function's body, whose ops and fusion plan are
 /// `fusion` (cnn.parameter and the return are not ops of any segment). A
-/// function of at most 2 x `segmentOps` ops is one segment, so that small
-/// networks keep every fusion. Longer ones are cut after about `segmentOps`
-/// ops, where the cut separates no ops that `fusion` computes together
-/// (FusionPlan's bundles: a group, a convolution and the pool it is computed
-/// in): the value crossing the cut is then stored anyway. Past 2 x `segmentOps`
-/// ops without such a place the cut is forced (a stored value costs less than a
-/// pipeline that does not compile). Ops without results (the SGD and
-/// running-statistics updates, which come last in a training step) go to the
-/// segment where their last operand is computed, so the gradients and
-/// statistics they read do not cross. `segmentOps` <= 0 means one segment.
-SegmentPlan planSegments(const FunctionFusion &fusion, int segmentOps);
+/// function of at most `wholeUpTo` ops is one segment. Longer ones are cut
+/// after about `segmentOps` ops, where the cut separates no ops that `fusion`
+/// computes together (FusionPlan's bundles: a group, a convolution and the
+/// pool it is computed in): the value crossing the cut is then stored anyway.
+/// Past 2 x `segmentOps` ops without such a place the cut is forced (a stored
+/// value costs less than a pipeline that does not compile). Ops without
+/// results (the SGD and running-statistics updates, which come last in a
+/// training step) go to the segment where their last operand is computed, so
+/// the gradients and statistics they read do not cross. `segmentOps` <= 0
+/// means one segment.
+SegmentPlan planSegments(const FunctionFusion &fusion, int segmentOps,
+                         int wholeUpTo);
 
 } // namespace cnnc
 
