@@ -3,8 +3,8 @@
 // square of the number of stored Funcs in one pipeline (each compute_root
 // Func nests the rest of the pipeline in its Realize node, and several
 // passes walk that nest once per Func): ResNet-18's training step as one
-// pipeline does not compile in half an hour, in segments of about 32 ops
-// it does in minutes. Segments run one after the other; the values that
+// pipeline does not compile in half an hour, in segments of about 8 ops
+// it does in 37 s on 2 cores. Segments run one after the other; the values that
 // cross from one to a later one are stored between them.
 #ifndef CNNC_LOWERING_SEGMENTATION_H
 #define CNNC_LOWERING_SEGMENTATION_H
@@ -50,7 +50,7 @@ struct SegmentSizes {
 /// results (the SGD and running-statistics updates, which come last in a
 /// training step) go to the segment where their last operand is computed, so
 /// the gradients and statistics they read do not cross. `segmentOps` <= 0
-/// means one segment.
+/// means one segment; a negative `wholeUpTo` counts as 0.
 SegmentPlan planSegments(const FunctionFusion &fusion, int segmentOps,
                          int wholeUpTo);
 
