@@ -30,8 +30,8 @@ struct SegmentSizes {
   int wholeUpTo = 64;
   /// Longer ones are cut after about this many ops: func @forward...
   int forward = 32;
-  /// ...and the training step, whose ops store about twice as many Funcs
-  /// (the gradients) and lose no speed to shorter segments.
+  /// ...and the training step, which lost no speed measured to shorter
+  /// segments (a forward pass did).
   int train = 8;
 
   /// `ops` for every function, one pipeline up to 2 x `ops` ops (0: one
