@@ -333,12 +333,13 @@ struct LoweredModel {
   std::optional<LoweredPipeline> train;
 };
 
-/// Builds the training step (if the model has one) and lowers every
-/// pipeline the library needs.
+/// Builds the training step (if the model has one and the options do not
+/// leave it out) and lowers every pipeline the library needs.
 bool lowerModel(mlir::ModuleOp module, const CompileOptions &options,
                 const Halide::Target &target, LoweredModel &model,
                 std::string &error) {
-  if (describeAbi(module).trainable() && !addTrainStep(module, error))
+  if (!options.inferenceOnly && describeAbi(module).trainable() &&
+      !addTrainStep(module, error))
     return false;
   model.description = describeModel(module);
   const ModelAbi &abi = model.description.abi;

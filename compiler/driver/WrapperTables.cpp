@@ -83,7 +83,8 @@ void emitParameterInts(std::ostream &os, const char *table, const ModelAbi &abi,
 }
 
 /// What cnnc_library_info returns: the target, the device the pipelines
-/// run on, and the FLOPs per sample of the forward pass and training step.
+/// run on, whether there is a training step, and the FLOPs per sample of
+/// the forward pass and training step.
 std::string libraryInfoJson(const ModelDescription &model,
                             const WrapperPipelines &pipelines) {
   std::string device = "cpu";
@@ -94,6 +95,7 @@ std::string libraryInfoJson(const ModelDescription &model,
   nlohmann::ordered_json info = {
       {"target", pipelines.target},
       {"device", device},
+      {"train_step", !pipelines.train.empty()},
       {"forward_flops_per_sample", model.forwardFlopsPerSample},
       {"train_step_flops_per_sample", model.trainStepFlopsPerSample}};
   return info.dump();

@@ -196,6 +196,8 @@ int runCheckGradCommand(const std::vector<std::string> &args, std::ostream &out,
   Expected<int64_t> classes = model->numClasses();
   if (!classes)
     return reportError(err, command, classes.error());
+  if (Status s = model->checkTrainStep(); !s)
+    return reportError(err, command, s.error());
   const std::vector<ParameterSpec> &specs = model->parameters();
 
   // The parameters: a file's, or `cnnc init`'s for the seed.
@@ -296,11 +298,6 @@ int runCheckGradCommand(const std::vector<std::string> &args, std::ostream &out,
     gradients[i] = &g;
     checked[i] = true;
   }
-  if (gradientValues.empty())
-    return reportError(
-        err, command,
-        Error(model->path() + ": the network has no trainable parameter"));
-
   out << command << ": " << model->name() << ", batch " << o.batch << ", loss "
       << *loss << ", " << o.check.directions << " direction"
       << (o.check.directions == 1 ? "" : "s") << " per parameter\n";

@@ -1,5 +1,6 @@
 #include "cnnc/ModelLibrary.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "cnnc/model_abi.h"
@@ -288,6 +289,9 @@ struct ModelLibrary::Impl {
     read.device = text("device");
     if (read.device.empty())
       read.device = "cpu";
+    if (auto it = parsed.find("train_step");
+        it != parsed.end() && it->is_boolean())
+      read.trainStep = it->get<bool>();
     read.forwardFlopsPerSample = count("forward_flops_per_sample");
     read.trainStepFlopsPerSample = count("train_step_flops_per_sample");
     info = std::move(read);
@@ -349,6 +353,27 @@ const std::string &ModelLibrary::trainingRecipeJson() const {
 const std::optional<ModelLibrary::LibraryInfo> &
 ModelLibrary::libraryInfo() const {
   return impl_->info;
+}
+
+namespace {
+bool anyTrue(const std::vector<bool> &flags) {
+  return std::find(flags.begin(), flags.end(), true) != flags.end();
+}
+} // namespace
+
+bool ModelLibrary::hasTrainStep() const {
+  return anyTrue(impl_->trainable) && (!impl_->info || impl_->info->trainStep);
+}
+
+Status ModelLibrary::checkTrainStep() const {
+  if (!anyTrue(impl_->trainable))
+    return Error(impl_->path + ": the network '" + impl_->name +
+                 "' has no trainable parameter: there is nothing to train");
+  if (!hasTrainStep())
+    return Error(impl_->path +
+                 ": the library was compiled with --inference-only and has "
+                 "no training step; compile the network without it to train");
+  return Status::success();
 }
 
 Expected<int64_t> ModelLibrary::numClasses() const {

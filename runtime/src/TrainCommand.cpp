@@ -350,6 +350,8 @@ struct Command {
     if (!loaded)
       return loaded.status();
     model = std::move(*loaded);
+    if (Status s = model->checkTrainStep(); !s)
+      return s;
     if (Status s = checkSameLibrary(); !s)
       return s;
     Expected<TrainingRecipe> read = trainingRecipe(*model);

@@ -307,9 +307,15 @@ EXPORT cnnc_status cnnc_forward(int64_t batch, const float *input,
 /* The checks of a training step's batch, labels and loss. */
 static cnnc_status check_train_call(int64_t batch, const float *input,
                                     const int64_t *labels, const float *loss) {
-  /* A network without trainable parameters has no training step. */
-  if (!kTrainPipeline)
+  /* A network without trainable parameters has no training step, nor has
+     a library compiled with --inference-only. */
+  if (!kTrainPipeline) {
+    for (int i = 0; i < NUM_PARAMS; ++i)
+      if (kParamTrainable[i])
+        return runtime_error("the library was compiled with --inference-only: "
+                             "it has no training step");
     return runtime_error("the network has no trainable parameters");
+  }
   if (!input || !labels || !loss)
     return CNNC_ERROR_NULL_ARGUMENT;
   cnnc_status status = check_batch(batch);

@@ -149,6 +149,8 @@ int compileCommand(const std::vector<std::string> &args) {
       options.verbose = true;
     } else if (a == "--profile") {
       options.profile = true;
+    } else if (a == "--inference-only") {
+      options.inferenceOnly = true;
     } else if (!a.empty() && a[0] == '-' && a != "-") {
       return usageError("unknown option '" + a + "'");
     } else if (input.empty()) {
@@ -170,6 +172,11 @@ int compileCommand(const std::vector<std::string> &args) {
                       "' (available: mlir, train-mlir, shapes, halide-stmt, "
                       "halide-train-stmt, "
                       "header)");
+  if (options.inferenceOnly &&
+      (emit == "train-mlir" || emit == "halide-train-stmt"))
+    return usageError("--emit " + emit +
+                      " shows the training step, which --inference-only "
+                      "leaves out");
   if (emit.empty() && output.empty())
     return usageError("no output library: add -o NET.so (or --emit mlir)");
 

@@ -21,7 +21,7 @@ const char *const kUsage = R"(usage:
                           [--schedule manual|auto:Mullapudi2016|auto:Li2018|
                                       auto:Adams2019]
                           [--batch-estimate N] [--autoschedule-timeout S]
-                          [--segment-ops N] [--prefix NAME]
+                          [--segment-ops N] [--prefix NAME] [--inference-only]
                           [--emit mlir|train-mlir|shapes|halide-stmt|
                                   halide-train-stmt|header]
                           [--profile] [-v]
@@ -79,6 +79,9 @@ subcommand with --help for its options.
                    of cnnc_forward, ... (also for --emit header), so several
                    models link into one program; with -o NET.a, a static
                    archive that exports only those functions
+  --inference-only leave the training step out: the library runs the forward
+                   pass only and compiles in about half the time; its
+                   training functions report that it has none
   --profile        build with Halide's sampling profiler and the extra
                    cnnc_profile_* functions, for per-op times in `cnnc bench`
   -v               print the compile steps and their times

@@ -52,11 +52,17 @@ public:
   struct LibraryInfo {
     std::string target;
     std::string device;
+    bool trainStep = true; // false: compiled without one (--inference-only)
     int64_t forwardFlopsPerSample = 0;
     int64_t trainStepFlopsPerSample = 0;
     bool onGpu() const { return device != "cpu"; }
   };
   const std::optional<LibraryInfo> &libraryInfo() const;
+  // Whether the library has a training step: a network with a trainable
+  // parameter, not compiled with --inference-only. checkTrainStep is the
+  // error naming the file and the reason when it has none.
+  bool hasTrainStep() const;
+  Status checkTrainStep() const;
   // The number of classes of a classifier: K of an output shape [-1, K]; an
   // error naming the file for any other output shape.
   Expected<int64_t> numClasses() const;

@@ -111,7 +111,9 @@ cnnc_status cnnc_training_recipe(const char **json);
 
 /* What the library was built for, as a JSON object: "target" (Halide's
  * target string), "device" ("cpu", "cuda" or "opencl": where the pipelines
- * run), "forward_flops_per_sample" and "train_step_flops_per_sample" (of
+ * run), "train_step" (false for a network without trainable parameters or
+ * a library compiled with --inference-only; absent in libraries built
+ * before it), "forward_flops_per_sample" and "train_step_flops_per_sample" (of
  * its convolutions and matrix products, forward and backward; a
  * multiply-add counts 2; 0 without a training step). Optional: libraries
  * built before it lack the symbol. */
@@ -150,7 +152,9 @@ cnnc_status cnnc_forward(int64_t batch, const float *input,
  * parameters and buffers in `momentum` and `new_momentum`, are ignored and
  * may be NULL. `loss` receives the batch's mean loss (before the update).
  * A batch norm in training mode needs more than one value per channel:
- * when its input is 1x1, a batch of 1 is CNNC_ERROR_BAD_SHAPE. */
+ * when its input is 1x1, a batch of 1 is CNNC_ERROR_BAD_SHAPE. A library
+ * without a training step (see cnnc_library_info) returns
+ * CNNC_ERROR_RUNTIME, cnnc_last_error saying why. */
 cnnc_status
 cnnc_train_step(int64_t batch, const float *input, const int64_t *labels,
                 const float *const *parameters, const float *const *momentum,

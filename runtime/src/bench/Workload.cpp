@@ -41,9 +41,7 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
   const std::vector<ParameterSpec> &specs = model.parameters();
   const std::vector<bool> &trainable = model.trainable();
   const bool classifier = model.outputShape().size() == 2;
-  w.hasTrainStep_ =
-      classifier &&
-      std::any_of(trainable.begin(), trainable.end(), [](bool t) { return t; });
+  w.hasTrainStep_ = classifier && model.hasTrainStep();
 
   // Every buffer is allocated before any pointer is taken: the vector must
   // not reallocate afterwards.

@@ -50,6 +50,12 @@ TEST_F(ModelLibraryTest, ReadsWhatTheLibraryWasBuiltFor) {
   EXPECT_FALSE(m->libraryInfo()->onGpu());
   EXPECT_EQ(m->libraryInfo()->forwardFlopsPerSample, 12);
   EXPECT_EQ(m->libraryInfo()->trainStepFlopsPerSample, 36);
+  // The fake's JSON has no "train_step", as libraries built before it:
+  // their trainable networks have a step (tests/lit/cli/inference-only.yaml
+  // checks libraries that say they have none).
+  EXPECT_TRUE(m->libraryInfo()->trainStep);
+  EXPECT_TRUE(m->hasTrainStep());
+  EXPECT_TRUE(m->checkTrainStep().ok());
 }
 
 TEST_F(ModelLibraryTest, QueriesNameShapesAndParameters) {

@@ -26,6 +26,10 @@ struct CompileOptions {
   /// cnnc_forward, ... (see isValidSymbolPrefix): libraries of several
   /// models then link into one program, statically too.
   std::string symbolPrefix;
+  /// Leave the training step out (--inference-only): the library runs the
+  /// forward pass only and compiles in about half the time; its training
+  /// functions report that it has no training step.
+  bool inferenceOnly = false;
 };
 
 /// Parses and validates a target string ("host", "x86-64-linux-avx2", ...):
