@@ -20,6 +20,7 @@ max|cnnc - torch| / max|torch| at most 1e-4:
 usage: batchnorm_parity.py CNNC WORKDIR
 """
 import ctypes
+import json
 import os
 import shlex
 import re
@@ -89,6 +90,10 @@ class Library:
             self.buffer.append(flag.value == KIND_BUFFER)
             assert self.lib.cnnc_parameter_updated(i, ctypes.byref(flag)) == 0
             self.updated.append(bool(flag.value))
+        info = ctypes.c_char_p()
+        assert self.lib.cnnc_library_info(ctypes.byref(info)) == 0
+        # False for a library compiled with --inference-only.
+        self.has_train_step = json.loads(info.value)["train_step"]
 
     def step(self, x, labels, params, momentum, lr, mu, first):
         """One step; entries that are not updated keep their value. Buffers
@@ -127,10 +132,10 @@ def reference_model():
     return model
 
 
-def compile_net(cnnc, yaml, lib):
+def compile_net(cnnc, yaml, lib, flags=()):
     # Extra compile flags, e.g. CNNC_COMPILE_ARGS="--segment-ops 3".
     extra = shlex.split(os.environ.get("CNNC_COMPILE_ARGS", ""))
-    run([cnnc, os.path.join(HERE, yaml), "-o", lib] + extra)
+    run([cnnc, os.path.join(HERE, yaml), "-o", lib] + list(flags) + extra)
     return Library(lib)
 
 
