@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 build=${CNNC_FUZZ_BUILD_DIR:-$root/build-fuzz}
-all=(network safetensors npy idx cifar10 image recipe)
+all=(network safetensors npy idx cifar10 image recipe onnx)
 if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
