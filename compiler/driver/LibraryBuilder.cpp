@@ -338,9 +338,13 @@ struct LoweredModel {
 bool lowerModel(mlir::ModuleOp module, const CompileOptions &options,
                 const Halide::Target &target, LoweredModel &model,
                 std::string &error) {
-  if (!options.inferenceOnly && describeAbi(module).trainable() &&
-      !addTrainStep(module, error))
+  if (options.inferenceOnly) {
+    // A module read from MLIR may hold the step already (--emit train-mlir).
+    if (mlir::Operation *step = module.lookupSymbol("train_step"))
+      step->erase();
+  } else if (describeAbi(module).trainable() && !addTrainStep(module, error)) {
     return false;
+  }
   model.description = describeModel(module);
   const ModelAbi &abi = model.description.abi;
   // The autoschedulers split the batch with ShiftInwards tails, which need

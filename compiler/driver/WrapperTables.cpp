@@ -136,8 +136,11 @@ std::string emitModelTables(const ModelDescription &model,
   emitParameterInts(os, "kParamKind", abi, [](const AbiParameter &p) {
     return p.buffer ? "CNNC_KIND_BUFFER" : "CNNC_KIND_PARAMETER";
   });
-  emitParameterInts(os, "kParamUpdated", abi,
-                    [](const AbiParameter &p) { return p.updated ? 1 : 0; });
+  // What the step writes: nothing in a library without one.
+  const bool hasStep = !pipelines.train.empty();
+  emitParameterInts(os, "kParamUpdated", abi, [&](const AbiParameter &p) {
+    return hasStep && p.updated ? 1 : 0;
+  });
   os << "static const int64_t kParamDims[NUM_PARAMS + 1][CNNC_MAX_RANK] = {";
   for (const AbiParameter &p : abi.parameters)
     os << "{" << dimsList(p.shape) << "}, ";

@@ -14,7 +14,8 @@ ParameterInfo.__doc__ = """One entry of the library's parameter list: its
 PyTorch state_dict name, shape, kind ("parameter" or "buffer", a batch
 norm's running statistics), whether the optimizer trains it and whether a
 training step writes it (trainable parameters and the running statistics of
-batch norms in training mode)."""
+batch norms in training mode; none in a library compiled with
+--inference-only)."""
 
 _RUNNING_MEAN = ".running_mean"
 _RUNNING_VAR = ".running_var"

@@ -246,16 +246,24 @@ struct ModelLibrary::Impl {
                      std::to_string(flag) + " for '" + std::string(pn) +
                      "'; expected 0 or 1");
       updated.push_back(flag == 1);
-      if (trainable.back() && (buffer.back() || !updated.back()))
-        return Error(
-            path + ": parameter '" + std::string(pn) +
-            "' is trainable but a buffer or not updated by the training step");
+      if (trainable.back() && buffer.back())
+        return Error(path + ": parameter '" + std::string(pn) +
+                     "' is trainable but a buffer");
     }
     const char *json = nullptr;
     if (cnnc_status s = trainingRecipe(&json); s != CNNC_OK)
       return callError("cnnc_training_recipe", s);
     recipe = json ? json : "{}";
-    return readLibraryInfo();
+    if (Status s = readLibraryInfo(); !s)
+      return s;
+    // A step updates every trainable parameter (a library without one,
+    // --inference-only, updates nothing).
+    if (!info || info->trainStep)
+      for (size_t i = 0; i < trainable.size(); ++i)
+        if (trainable[i] && !updated[i])
+          return Error(path + ": parameter '" + parameters[i].name +
+                       "' is trainable but not updated by the training step");
+    return Status::success();
   }
 
   /// cnnc_library_info, an optional symbol.

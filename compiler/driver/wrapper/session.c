@@ -96,6 +96,12 @@ static cnnc_status session_load(struct halide_buffer_t *buf, float *data,
   return CNNC_OK;
 }
 
+/* Whether the session keeps parameter p's momentum: a trainable one's, in a
+   library with a training step (--inference-only leaves it out). */
+static bool session_has_momentum(int p) {
+  return kTrainPipeline && kParamTrainable[p];
+}
+
 EXPORT cnnc_status cnnc_session_create(const float *const *parameters,
                                        cnnc_session **session) {
   if (!parameters || !session)
@@ -111,7 +117,7 @@ EXPORT cnnc_status cnnc_session_create(const float *const *parameters,
     ok = session_alloc(&s->params[0][p], s->param_dims[0][p], p);
     if (ok && kParamUpdated[p])
       ok = session_alloc(&s->params[1][p], s->param_dims[1][p], p);
-    for (int which = 0; which < 2 && ok && kParamTrainable[p]; ++which)
+    for (int which = 0; which < 2 && ok && session_has_momentum(p); ++which)
       ok = session_alloc(&s->momentum[which][p], s->momentum_dims[which][p], p);
     if (ok)
       memcpy(s->params[0][p].host, parameters[p],
@@ -185,9 +191,11 @@ EXPORT cnnc_status cnnc_session_read(cnnc_session *session,
   for (int p = 0; p < NUM_PARAMS; ++p) {
     cnnc_status status = session_load(
         &session->params[session->current_param[p]][p], parameters[p], p);
-    if (status == CNNC_OK && momentum && kParamTrainable[p])
+    if (status == CNNC_OK && momentum && session_has_momentum(p))
       status = session_load(&session->momentum[session->current_momentum[p]][p],
                             momentum[p], p);
+    else if (status == CNNC_OK && momentum && kParamTrainable[p])
+      memset(momentum[p], 0, (size_t)parameter_elements(p) * sizeof(float));
     if (status != CNNC_OK)
       return status;
   }
@@ -208,7 +216,7 @@ EXPORT cnnc_status cnnc_session_write(cnnc_session *session,
   for (int p = 0; p < NUM_PARAMS; ++p) {
     session_store(&session->params[session->current_param[p]][p], parameters[p],
                   p);
-    if (momentum && kParamTrainable[p])
+    if (momentum && session_has_momentum(p))
       session_store(&session->momentum[session->current_momentum[p]][p],
                     momentum[p], p);
   }

@@ -80,7 +80,7 @@ subcommand with --help for its options.
                    models link into one program; with -o NET.a, a static
                    archive that exports only those functions
   --inference-only leave the training step out: the library runs the forward
-                   pass only and compiles in about half the time; its
+                   pass only and compiles in a fraction of the time; its
                    training functions report that it has none
   --profile        build with Halide's sampling profiler and the extra
                    cnnc_profile_* functions, for per-op times in `cnnc bench`

@@ -40,7 +40,8 @@ public:
   // running statistics), in parameters() order.
   const std::vector<bool> &buffers() const;
   // cnnc_parameter_updated: whether trainStep writes a new value (trainable
-  // parameters and the buffers of training-mode batch norms).
+  // parameters and the buffers of training-mode batch norms; none without a
+  // training step).
   const std::vector<bool> &updated() const;
   // The JSON text of cnnc_training_recipe as the library gives it ("{}" for
   // NULL); cnnc/train/Recipe.h parses it.

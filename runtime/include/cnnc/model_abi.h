@@ -101,7 +101,8 @@ cnnc_status cnnc_parameter_kind(int32_t index, int32_t *kind);
  * new_parameters[index] (1) or not (0) (ABI 3): every trainable parameter,
  * and the running statistics of each batch norm that runs in training mode
  * in the step (those of a batch norm whose weight and bias are both frozen
- * are not updated unless the recipe says frozen_batchnorm: batch_stats). */
+ * are not updated unless the recipe says frozen_batchnorm: batch_stats).
+ * 0 for every parameter of a library without a training step. */
 cnnc_status cnnc_parameter_updated(int32_t index, int32_t *updated);
 
 /* The training recipe of the network's YAML `train:` section as a JSON
@@ -222,7 +223,9 @@ cnnc_sgd_update(const float *const *parameters, const float *const *momentum,
 
 /* A session starting from `parameters` (as cnnc_forward takes them, all
  * copied in) with zero momentum; its first step is torch's first
- * (v = g). CNNC_ERROR_RUNTIME if memory runs out. */
+ * (v = g). CNNC_ERROR_RUNTIME if memory runs out. A library without a
+ * training step keeps no momentum: cnnc_session_read gives zeros for it,
+ * cnnc_session_write ignores it. */
 cnnc_status cnnc_session_create(const float *const *parameters,
                                 cnnc_session **session);
 

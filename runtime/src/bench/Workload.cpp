@@ -100,7 +100,7 @@ Status Workload::forward() {
 
 Status Workload::trainStep() {
   if (!hasTrainStep_)
-    return Error(model_->path() + ": the network has no training step");
+    return Error(model_->path() + ": the library has no training step");
   ModelLibrary::SgdStep step;
   step.lr = 0.01f;
   step.momentum = 0.9f;

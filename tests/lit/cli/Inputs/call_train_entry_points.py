@@ -1,5 +1,7 @@
-"""Calls each training entry point of a model library's C ABI on a batch of
-zeros and prints, per function, its status and cnnc_last_error:
+"""Prints the parameters a model library's training step updates
+(cnnc_parameter_updated), then calls each training entry point of its C ABI
+on a batch of zeros and prints, per function, its status and
+cnnc_last_error:
     call_train_entry_points.py LIBRARY.so"""
 import ctypes
 import sys
@@ -26,6 +28,14 @@ pointers = (ctypes.c_void_p * max(1, count.value))(
     *[p.ctypes.data for p in parameters])
 scratch = (ctypes.c_void_p * max(1, count.value))(
     *[np.empty_like(p).ctypes.data for p in parameters])
+updated = []
+for i in range(count.value):
+    name, flag = ctypes.c_char_p(), i32()
+    assert lib.cnnc_parameter_name(i32(i), ctypes.byref(name)) == 0
+    assert lib.cnnc_parameter_updated(i32(i), ctypes.byref(flag)) == 0
+    if flag.value:
+        updated.append(name.value.decode())
+print("updated:", " ".join(updated) or "(none)")
 batch = 2
 x = np.zeros([batch] + shape(lib.cnnc_input_shape)[1:], np.float32)
 labels = np.zeros(batch, np.int64)
@@ -51,4 +61,16 @@ assert lib.cnnc_session_create(pointers, ctypes.byref(session)) == 0
 report("cnnc_session_train_step",
        lib.cnnc_session_train_step(session, *args, f32(0.1), f32(0), f32(0),
                                    i32(0), ctypes.byref(loss)))
+# The session's momentum (zero: created so, and no step with momentum ran).
+momentum = [np.full_like(p, 7.0) for p in parameters]
+status = lib.cnnc_session_read(
+    session, scratch,
+    (ctypes.c_void_p * max(1, count.value))(*[m.ctypes.data for m in momentum]))
+trainable = []
+for i in range(count.value):
+    flag = i32()
+    assert lib.cnnc_parameter_trainable(i32(i), ctypes.byref(flag)) == 0
+    trainable.append(bool(flag.value))
+zeros = all(not m.any() for m, t in zip(momentum, trainable) if t)
+print("cnnc_session_read", status, "momentum zeros" if zeros else "momentum NOT zero")
 lib.cnnc_session_destroy(session)

@@ -27,7 +27,7 @@ struct CompileOptions {
   /// models then link into one program, statically too.
   std::string symbolPrefix;
   /// Leave the training step out (--inference-only): the library runs the
-  /// forward pass only and compiles in about half the time; its training
+  /// forward pass only and compiles in a fraction of the time; its training
   /// functions report that it has no training step.
   bool inferenceOnly = false;
 };
