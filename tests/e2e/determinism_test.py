@@ -7,7 +7,7 @@ random parameters (running variances positive), a random batch of 5 and
 labels; cnnc_forward and one cnnc_train_step (SGD, momentum 0.9; batch
 norms in training mode) with 1, 2, 1 and 2 threads; the logits, the loss, every new
 parameter and momentum buffer must equal the first run's bit for bit. A
-library compiled with --inference-only has its forward pass checked.
+library given compiled with --inference-only has its forward pass checked.
 
 usage: determinism_test.py CNNC WORKDIR NET...   (NET: .yaml or .so)
 """
@@ -67,6 +67,10 @@ def main():
     os.makedirs(workdir, exist_ok=True)
     for net in nets:
         path, lib = load(cnnc, workdir, net)
+        # Only a library given as such may lack the step (--inference-only):
+        # the networks compiled here must keep theirs.
+        if net.endswith(".yaml") and lib.has_train_step != any(lib.trainable):
+            sys.exit(f"{os.path.basename(net)}: compiled without a training step")
         lib.lib.cnnc_parameter_shape.argtypes = [
             ctypes.c_int32, ctypes.POINTER(ctypes.c_int64), ctypes.c_int32,
             ctypes.POINTER(ctypes.c_int32)]
@@ -91,7 +95,7 @@ def main():
                              f"1 thread and {threads} threads "
                              f"(max difference {np.abs(a - b).max():.3e})")
         what = ("forward and training step" if lib.has_train_step
-                else "forward (an --inference-only library)")
+                else "forward (a library without a training step)")
         print(f"{os.path.basename(net)}: {what} bit-identical "
               f"on 1 and 2 threads, twice ({len(first)} arrays)")
 

@@ -99,7 +99,8 @@ def main():
     check(cnnc, workdir, "general", general, (3, 12, 12))
     resnet = torchvision.models.resnet18()
     randomize(resnet, 3)
-    # Its forward pass only: the step of these ops is resnet18_parity's.
+    # Forward only (the two above compile their step too, to show an
+    # imported network trains): the step of these ops is resnet18_parity's.
     check(cnnc, workdir, "resnet18", resnet, (3, 64, 64), ["--inference-only"])
 
     # Operators without a cnnc layer: all named at once.

@@ -23,9 +23,9 @@ max|cnnc - torch| / max|torch| at most 1e-4:
      the distance of float64's own steps at inputs within 1e-6 of this one
      (see check_step_against_float64).
 The library is compiled from the YAML as it is, in pipeline segments (the
-default for a network this long). The largest networks run only their
-forward pass in the test suite (--no-step), to keep its time in check; their
-library is then compiled with --inference-only.
+default for a network this long), with --inference-only for the eval
+check. The largest networks run only their forward pass in the test suite
+(--no-step), to keep its time in check.
 
 usage: torchvision_parity.py CNNC YAML MODEL WORKDIR [--no-step]
                              [--step-size S]
@@ -194,10 +194,9 @@ def main():
     write_safetensors(weights, {k: t.numpy() for k, t in model.state_dict().items()})
     lib_path = os.path.join(workdir, name + ".so")
     start = time.monotonic()
-    # Without the step the library needs none: --inference-only compiles
-    # in a fraction of the time (the step is most of it).
-    compile_net(cnnc, yaml, lib_path,
-                ["--inference-only"] if args.no_step else [])
+    # The step runs on a library of its own (below), so this one needs
+    # none: --inference-only compiles in a fraction of the time.
+    compile_net(cnnc, yaml, lib_path, ["--inference-only"])
     print(f"{name}: compiled in {time.monotonic() - start:.0f} s")
     with open(yaml) as f:
         text = f.read()
