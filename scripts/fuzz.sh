@@ -14,8 +14,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 build=${CNNC_FUZZ_BUILD_DIR:-$root/build-fuzz}
-all=(network safetensors npy idx cifar10 image recipe onnx)
-if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   echo "fuzz.sh: SECONDS must be a whole number of at least 1, not '$seconds'" >&2
@@ -39,6 +37,14 @@ cmake --build "$build" --target fuzzers -j2 >"$build/build.log" 2>&1 || {
   tail -40 "$build/build.log" >&2
   exit 2
 }
+
+# Every harness fuzz/CMakeLists.txt builds, by default all of them.
+all=()
+for fuzzer in "$build"/fuzz/fuzz_*; do
+  if [ -f "$fuzzer" ] && [ -x "$fuzzer" ]; then all+=("${fuzzer##*/fuzz_}"); fi
+done
+[ ${#all[@]} -gt 0 ] || { echo "fuzz.sh: no harness was built in $build/fuzz" >&2; exit 2; }
+if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 
 # Leaks are findings too; ASan's report names the allocation.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
