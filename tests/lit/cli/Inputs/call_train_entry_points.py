@@ -24,10 +24,16 @@ count = i32()
 assert lib.cnnc_num_parameters(ctypes.byref(count)) == 0
 parameters = [np.zeros(shape(lib.cnnc_parameter_shape, i32(i)), np.float32)
               for i in range(count.value)]
-pointers = (ctypes.c_void_p * max(1, count.value))(
-    *[p.ctypes.data for p in parameters])
-scratch = (ctypes.c_void_p * max(1, count.value))(
-    *[np.empty_like(p).ctypes.data for p in parameters])
+
+
+def pointer_array(arrays):
+    return (ctypes.c_void_p * max(1, len(arrays)))(*[a.ctypes.data for a in arrays])
+
+
+pointers = pointer_array(parameters)
+# Outputs of their own for each role (the ABI forbids aliasing them).
+new_parameters, new_momentum = (
+    [[np.empty_like(p) for p in parameters] for _ in range(2)])
 updated = []
 for i in range(count.value):
     name, flag = ctypes.c_char_p(), i32()
@@ -49,11 +55,14 @@ def report(name, status):
 
 
 report("cnnc_train_step",
-       lib.cnnc_train_step(*args, pointers, pointers, scratch, scratch,
+       lib.cnnc_train_step(*args, pointers, pointers,
+                           pointer_array(new_parameters),
+                           pointer_array(new_momentum),
                            f32(0.1), f32(0), f32(0), i32(0), i32(1),
                            ctypes.byref(loss)))
 report("cnnc_gradient_step",
-       lib.cnnc_gradient_step(*args, pointers, scratch, scratch,
+       lib.cnnc_gradient_step(*args, pointers, pointer_array(new_parameters),
+                              pointer_array(new_momentum),
                               ctypes.c_uint64(0), i64(0), i64(0),
                               ctypes.byref(loss)))
 session = ctypes.c_void_p()
@@ -61,16 +70,19 @@ assert lib.cnnc_session_create(pointers, ctypes.byref(session)) == 0
 report("cnnc_session_train_step",
        lib.cnnc_session_train_step(session, *args, f32(0.1), f32(0), f32(0),
                                    i32(0), ctypes.byref(loss)))
-# The session's momentum (zero: created so, and no step with momentum ran).
-momentum = [np.full_like(p, 7.0) for p in parameters]
-status = lib.cnnc_session_read(
-    session, scratch,
-    (ctypes.c_void_p * max(1, count.value))(*[m.ctypes.data for m in momentum]))
+# The session's momentum: sevens written, read back into -1s (the
+# entries of trainable parameters).
+sevens = [np.full_like(p, 7.0) for p in parameters]
+written = lib.cnnc_session_write(session, pointers, pointer_array(sevens), i64(0))
+momentum = [np.full_like(p, -1.0) for p in parameters]
+read = lib.cnnc_session_read(session, pointer_array(new_parameters),
+                             pointer_array(momentum))
 trainable = []
 for i in range(count.value):
     flag = i32()
     assert lib.cnnc_parameter_trainable(i32(i), ctypes.byref(flag)) == 0
     trainable.append(bool(flag.value))
-zeros = all(not m.any() for m, t in zip(momentum, trainable) if t)
-print("cnnc_session_read", status, "momentum zeros" if zeros else "momentum NOT zero")
+values = {float(v) for m, t in zip(momentum, trainable) if t for v in np.unique(m)}
+print("cnnc_session_write", written, "cnnc_session_read", read,
+      "momentum", " ".join(f"{v:g}" for v in sorted(values)))
 lib.cnnc_session_destroy(session)
