@@ -38,12 +38,14 @@ cmake --build "$build" --target fuzzers -j2 >"$build/build.log" 2>&1 || {
   exit 2
 }
 
-# Every harness fuzz/CMakeLists.txt builds, by default all of them.
-all=()
-for fuzzer in "$build"/fuzz/fuzz_*; do
-  if [ -f "$fuzzer" ] && [ -x "$fuzzer" ]; then all+=("${fuzzer##*/fuzz_}"); fi
-done
-[ ${#all[@]} -gt 0 ] || { echo "fuzz.sh: no harness was built in $build/fuzz" >&2; exit 2; }
+# The harnesses fuzz/CMakeLists.txt lists (the folder may hold stale ones),
+# by default all of them.
+read -r -a all <<<"$(sed -n 's/^set(fuzz_harnesses \(.*\))$/\1/p' \
+  "$root/fuzz/CMakeLists.txt")"
+[ ${#all[@]} -gt 0 ] || {
+  echo "fuzz.sh: no set(fuzz_harnesses ...) in fuzz/CMakeLists.txt" >&2
+  exit 2
+}
 if [ $# -gt 0 ]; then names=("$@"); else names=("${all[@]}"); fi
 
 # Leaks are findings too; ASan's report names the allocation.
