@@ -7,7 +7,8 @@ random parameters (running variances positive), a random batch of 5 and
 labels; cnnc_forward and one cnnc_train_step (SGD, momentum 0.9; batch
 norms in training mode) with 1, 2, 1 and 2 threads; the logits, the loss, every new
 parameter and momentum buffer must equal the first run's bit for bit. A
-library given compiled with --inference-only has its forward pass checked.
+library given already compiled with --inference-only has its forward pass
+checked.
 
 usage: determinism_test.py CNNC WORKDIR NET...   (NET: .yaml or .so)
 """
