@@ -122,7 +122,9 @@ void verifyEveryResultScheduled(const ScheduleRequest &request,
   if (machine.gpu)
     verifyNothingStoredOnHost(request, machine);
   for (size_t i = 0; i < request.ops.size(); ++i)
-    if (!inlinedByPlan[i] && !stored(request.ops[i].output.func))
+    // A flatten, a pure re-indexing, may be read in place by its readers.
+    if (!inlinedByPlan[i] && request.ops[i].kind != OpKind::Flatten &&
+        !stored(request.ops[i].output.func))
       fail(std::string("a ") + opKindName(request.ops[i].kind) + " op",
            request.ops[i].output.func);
   for (const LoweredGrad &g : request.grads) {

@@ -598,6 +598,37 @@ TEST(HalideReshape, FlattenIsCOrder) {
   runCases(ops, cases, rng);
 }
 
+TEST(HalidePipeline, FlattenOfWholeVectorRowsIsReadInPlaceByLinears) {
+  // Rows of 32 are whole vectors on every CPU target: the linear layer
+  // reads the image in place, the flatten is not copied (CpuSchedule.cpp).
+  // Rows of 7 are not: copied.
+  std::mt19937 rng(12);
+  for (int width : {32, 7}) {
+    Input x = makeInput("x", {kDynamic, 2, 3, width});
+    const int64_t features = 2 * 3 * width;
+    Shape ws{5, features};
+    Input w = makeInput("w", ws), b = makeInput("b", {5});
+    Buf wb = randomBuffer(ws, rng), bb = randomBuffer({5}, rng);
+    std::vector<LoweredOp> ops;
+    ops.push_back(flatten(x.tensor));
+    ops.push_back(linear(ops.back().output, w.tensor, b.tensor, "fc"));
+    Case c;
+    c.label = "flatten rows of " + std::to_string(width) + ", linear";
+    c.input = x;
+    c.params = {{w, wb}, {b, bb}};
+    c.output = ops.back().output;
+    c.reference = [&](const Buf &in) {
+      return refLinear(refFlatten(in), wb, &bb);
+    };
+    std::vector<Case> cases{c};
+    Halide::Pipeline pipeline = compileCases(ops, cases);
+    Halide::LoopLevel level =
+        ops[0].output.func.function().schedule().compute_level();
+    EXPECT_EQ(level.lock().is_inlined(), width == 32) << c.label;
+    checkCases(pipeline, cases, rng, -1.0f, 1.0f, {1, 3, 17});
+  }
+}
+
 TEST(HalidePipeline, LeNetShapedChain) {
   // conv -> relu -> maxpool -> conv -> tanh -> avgpool -> flatten -> linear
   // -> relu -> linear -> sigmoid, one pipeline, as the MLIR walker builds it.

@@ -48,10 +48,11 @@ public:
 
 /// Checks that a backend decided where every result of `request` is
 /// computed: stored (compute_root or compute_at), or inlined as a member of
-/// a fused group. Throws std::logic_error naming the first op left with
-/// Halide's default (inlined everywhere), e.g. an op kind the backend does
-/// not know. On a GPU, also throws naming the first Func stored on the host
-/// (computed at root without GPU loops in every stage).
+/// a fused group (a flatten, a pure re-indexing, may also be left inline,
+/// read in place by its readers). Throws std::logic_error naming the first op
+/// left with Halide's default (inlined everywhere), e.g. an op kind the backend
+/// does not know. On a GPU, also throws naming the first Func stored on the
+/// host (computed at root without GPU loops in every stage).
 void verifyEveryResultScheduled(const ScheduleRequest &request,
                                 const MachineModel &machine);
 

@@ -49,7 +49,8 @@ namespace cnnc::hl {
 ///    channel innermost once per call.
 ///  - Weight / bias / input wrappers stay inline (read straight from the
 ///    buffers). Every other op result is stored once (compute_root): it is
-///    the next layer's input. Flatten is a dense copy.
+///    the next layer's input. Flatten is a dense copy, unless its rows are
+///    whole vectors and only linear layers read it: they read it in place.
 ///  - Tails: the x of a conv / pool result is split with ShiftInwards (the
 ///    last vector moves back to end at the last column; Halide 14 runs a
 ///    GuardWithIf vector tail as scalar code) by the widest power of two
