@@ -181,7 +181,9 @@ void scheduleSegment(LoweringContext &cx, const FunctionFusion &fusion,
   const std::vector<std::optional<size_t>> updates =
       fusion.updatesIn(cx.gradsLowered);
   const std::vector<const hl::ChannelStats *> orphans = cx.orphanStats();
-  const hl::ScheduleRequest request{cx.ops, cx.grads, groups, updates, orphans};
+  const std::vector<Halide::Func> outputs = pipeline.outputs();
+  const hl::ScheduleRequest request{cx.ops,  cx.grads, groups,
+                                    updates, orphans,  outputs};
   backend.schedule(request);
   hl::verifyEveryResultScheduled(request, backend.machine());
 }

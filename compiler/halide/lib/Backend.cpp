@@ -19,7 +19,8 @@ public:
   const MachineModel &machine() const override { return model; }
 
   void schedule(const ScheduleRequest &request) const override {
-    applyDefaultCpuSchedule(request.ops, model, request.groups);
+    applyDefaultCpuSchedule(request.ops, model, request.groups,
+                            request.outputs);
     applyDefaultGradientSchedule(request.grads, model, request.updateOf);
     // Left inline, every element of a gradient would sum over the batch.
     for (const ChannelStats *stats : request.orphanStats)
@@ -122,9 +123,9 @@ void verifyEveryResultScheduled(const ScheduleRequest &request,
   if (machine.gpu)
     verifyNothingStoredOnHost(request, machine);
   for (size_t i = 0; i < request.ops.size(); ++i)
-    // A flatten, a pure re-indexing, may be read in place by its readers.
-    if (!inlinedByPlan[i] && request.ops[i].kind != OpKind::Flatten &&
-        !stored(request.ops[i].output.func))
+    if (!inlinedByPlan[i] && !stored(request.ops[i].output.func) &&
+        (machine.gpu || !readsFlattenInPlace(request.ops, i, request.groups,
+                                             request.outputs, machine)))
       fail(std::string("a ") + opKindName(request.ops[i].kind) + " op",
            request.ops[i].output.func);
   for (const LoweredGrad &g : request.grads) {

@@ -380,36 +380,16 @@ void scheduleElementwise(const Group &g, int natural) {
   }
 }
 
-/// Whether `f` is read in `ops`, and only by linear layers.
-bool readOnlyByLinears(const std::vector<LoweredOp> &ops, const Func &f) {
-  bool read = false;
-  for (const LoweredOp &op : ops)
-    for (const Tensor &input : op.inputs)
-      if (input.func.name() == f.name()) {
-        if (op.kind != OpKind::Linear)
-          return false;
-        read = true;
-      }
-  return read;
-}
-
 /// Flatten (and activations fused after it): a copy in C order, parallel
 /// over the batch. For an [N, C, H, W] input, splitting f into (c, y, x)
 /// loops of extents (C, H, W) lets Halide simplify the f % W, f / W ... of
 /// the algorithm away, so rows are copied with dense vector loads instead
-/// of gathers. A flatten alone whose rows are whole vectors and which only
-/// linear layers read is not copied: their vectors of input features start
-/// at multiples of the vector width, so they read the rows in place, just
-/// as densely (FeedForwardNet's flatten of a 3x32x32 image was 13% of its
-/// forward pass at batch 64).
-void scheduleFlatten(const Group &g, int natural,
-                     const std::vector<LoweredOp> &ops) {
+/// of gathers. (Not called for a flatten read in place: see
+/// readsFlattenInPlace.)
+void scheduleFlatten(const Group &g, int natural) {
   Func root = g.root->output.func;
   Var f = g.root->vars[0], n = g.root->vars[1];
   const cnn::shape::Shape &in = g.op->inputs[0].shape;
-  if (g.root == g.op && in.size() == 4 && in[3] % natural == 0 &&
-      readOnlyByLinears(ops, root))
-    return;
   root.compute_root().parallel(n);
   if (in.size() == 4 && in[3] >= 4) {
     const int h = int(in[2]), w = int(in[3]);
@@ -593,12 +573,48 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
                              const std::vector<Func> &pipelineOutputs) {
   applyDefaultCpuSchedule(ops, cpuMachineModelOrThrow(target),
-                          planGroups(ops, pipelineOutputs));
+                          planGroups(ops, pipelineOutputs), pipelineOutputs);
+}
+
+bool readsFlattenInPlace(const std::vector<LoweredOp> &ops, size_t index,
+                         const std::vector<fusion::Group> &groups,
+                         const std::vector<Func> &pipelineOutputs,
+                         const MachineModel &machine) {
+  // Linear layers split their input features into vectors from 0: with
+  // rows of whole vectors, Halide simplifies the flatten's f % W, f / W
+  // away and they load the rows in place as densely as a copy (weight
+  // gradients likewise). FeedForwardNet's flatten of a 3x32x32 image was
+  // 13% of its forward pass at batch 64.
+  const LoweredOp &op = ops.at(index);
+  const cnn::shape::Shape &in = op.inputs.at(0).shape;
+  if (op.kind != OpKind::Flatten || in.size() != 4 ||
+      in[3] % machine.floatLanes != 0)
+    return false;
+  const std::string name = op.output.func.name();
+  for (const Func &f : pipelineOutputs)
+    if (f.name() == name)
+      return false;
+  const bool alone =
+      std::any_of(groups.begin(), groups.end(), [&](const fusion::Group &g) {
+        return size_t(g.anchor) == index && g.chain.empty();
+      });
+  if (!alone)
+    return false;
+  bool read = false;
+  for (const LoweredOp &reader : ops)
+    for (const Tensor &input : reader.inputs)
+      if (input.func.name() == name) {
+        if (reader.kind != OpKind::Linear)
+          return false;
+        read = true;
+      }
+  return read;
 }
 
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const MachineModel &machine,
-                             const std::vector<fusion::Group> &plan) {
+                             const std::vector<fusion::Group> &plan,
+                             const std::vector<Func> &pipelineOutputs) {
   const int natural = machine.floatLanes;
   for (const LoweredOp &op : ops)
     if (!op.output.func.defined())
@@ -673,7 +689,10 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
       scheduleElementwise(g, natural);
       break;
     case OpKind::Flatten:
-      scheduleFlatten(g, natural, ops);
+      if (!readsFlattenInPlace(ops,
+                               size_t(plan[size_t(&g - groups.data())].anchor),
+                               plan, pipelineOutputs, machine))
+        scheduleFlatten(g, natural);
       break;
     case OpKind::BatchNorm2d:
       for (Func &f : g.op->stored)

@@ -599,13 +599,23 @@ TEST(HalideReshape, FlattenIsCOrder) {
 }
 
 TEST(HalidePipeline, FlattenOfWholeVectorRowsIsReadInPlaceByLinears) {
-  // Rows of 32 are whole vectors on every CPU target: the linear layer
-  // reads the image in place, the flatten is not copied (CpuSchedule.cpp).
-  // Rows of 7 are not: copied.
+  // Rows of 32 and 48 are whole vectors on every CPU target: the linear
+  // layer reads the image in place, the flatten is not copied
+  // (readsFlattenInPlace; 4x4x48 features are past the linear's chunking
+  // threshold). Rows of 7 are not, and a flatten that is also a pipeline
+  // output is stored: copied.
+  struct Variant {
+    Shape input;
+    bool flattenIsOutput;
+    bool inPlace;
+  };
   std::mt19937 rng(12);
-  for (int width : {32, 7}) {
-    Input x = makeInput("x", {kDynamic, 2, 3, width});
-    const int64_t features = 2 * 3 * width;
+  for (const Variant &v : {Variant{{kDynamic, 2, 3, 32}, false, true},
+                           Variant{{kDynamic, 4, 4, 48}, false, true},
+                           Variant{{kDynamic, 2, 3, 7}, false, false},
+                           Variant{{kDynamic, 2, 3, 32}, true, false}}) {
+    Input x = makeInput("x", v.input);
+    const int64_t features = v.input[1] * v.input[2] * v.input[3];
     Shape ws{5, features};
     Input w = makeInput("w", ws), b = makeInput("b", {5});
     Buf wb = randomBuffer(ws, rng), bb = randomBuffer({5}, rng);
@@ -613,7 +623,8 @@ TEST(HalidePipeline, FlattenOfWholeVectorRowsIsReadInPlaceByLinears) {
     ops.push_back(flatten(x.tensor));
     ops.push_back(linear(ops.back().output, w.tensor, b.tensor, "fc"));
     Case c;
-    c.label = "flatten rows of " + std::to_string(width) + ", linear";
+    c.label = "flatten " + cnn::shape::format(v.input) + ", linear" +
+              (v.flattenIsOutput ? ", flatten an output" : "");
     c.input = x;
     c.params = {{w, wb}, {b, bb}};
     c.output = ops.back().output;
@@ -621,10 +632,16 @@ TEST(HalidePipeline, FlattenOfWholeVectorRowsIsReadInPlaceByLinears) {
       return refLinear(refFlatten(in), wb, &bb);
     };
     std::vector<Case> cases{c};
+    if (v.flattenIsOutput) {
+      Case f;
+      f.label = c.label + ": the flatten";
+      f.input = x;
+      f.output = ops[0].output;
+      f.reference = [](const Buf &in) { return refFlatten(in); };
+      cases.push_back(std::move(f));
+    }
     Halide::Pipeline pipeline = compileCases(ops, cases);
-    Halide::LoopLevel level =
-        ops[0].output.func.function().schedule().compute_level();
-    EXPECT_EQ(level.lock().is_inlined(), width == 32) << c.label;
+    EXPECT_EQ(isInlined(ops[0].output.func), v.inPlace) << c.label;
     checkCases(pipeline, cases, rng, -1.0f, 1.0f, {1, 3, 17});
   }
 }

@@ -35,6 +35,9 @@ struct ScheduleRequest {
   /// Batch statistics no forward op of the pipeline computes (read only by
   /// gradients and running-statistics updates): stored once.
   const std::vector<const ChannelStats *> &orphanStats;
+  /// The pipeline's outputs (Halide computes each at root, whatever its
+  /// schedule says).
+  const std::vector<Halide::Func> &outputs;
 };
 
 class Backend {
@@ -48,8 +51,8 @@ public:
 
 /// Checks that a backend decided where every result of `request` is
 /// computed: stored (compute_root or compute_at), or inlined as a member of
-/// a fused group (a flatten, a pure re-indexing, may also be left inline,
-/// read in place by its readers). Throws std::logic_error naming the first op
+/// a fused group, or on a CPU a flatten its readers read in place
+/// (readsFlattenInPlace). Throws std::logic_error naming the first op
 /// left with Halide's default (inlined everywhere), e.g. an op kind the backend
 /// does not know. On a GPU, also throws naming the first Func stored on the
 /// host (computed at root without GPU loops in every stage).
