@@ -21,7 +21,8 @@ public:
   void schedule(const ScheduleRequest &request) const override {
     applyDefaultCpuSchedule(request.ops, model, request.groups,
                             request.outputs);
-    applyDefaultGradientSchedule(request.grads, model, request.updateOf);
+    applyDefaultGradientSchedule(request.grads, model, request.updateOf,
+                                 request.outputs);
     // Left inline, every element of a gradient would sum over the batch.
     for (const ChannelStats *stats : request.orphanStats)
       for (Halide::Func f :
@@ -128,8 +129,12 @@ void verifyEveryResultScheduled(const ScheduleRequest &request,
                                              request.outputs, machine)))
       fail(std::string("a ") + opKindName(request.ops[i].kind) + " op",
            request.ops[i].output.func);
-  for (const LoweredGrad &g : request.grads) {
-    if (!stored(g.output.func))
+  const std::vector<std::optional<size_t>> fusedGrads =
+      machine.gpu ? std::vector<std::optional<size_t>>(request.grads.size())
+                  : backwardFusion(request.grads, request.outputs);
+  for (size_t i = 0; i < request.grads.size(); ++i) {
+    const LoweredGrad &g = request.grads[i];
+    if (!stored(g.output.func) && !fusedGrads[i])
       fail(std::string("a ") + gradKindName(g.kind) + " op", g.output.func);
     for (const Tensor &extra : g.extraOutputs)
       if (!stored(extra.func))

@@ -7,8 +7,10 @@
 #include "Common.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
+#include <string>
 
 namespace cnnc::hl {
 
@@ -330,14 +332,23 @@ void scheduleLinearWeightGrad(LoweredGrad &g, const MachineModel &machine,
       .unroll(o);
 }
 
+/// Whether `g` is a max-pool gradient whose windows tile its input (no
+/// reduction for dx: each input is in one window).
+bool tilesItsInput(const LoweredGrad &g) {
+  return g.kind == GradKind::MaxPool2dGrad && !g.accum.defined() &&
+         !g.stored.at(0).has_update_definition();
+}
+
 /// Max-pool gradient of windows that tile the input: the winning taps of a
 /// (c, n) plane are computed next to the dx that reads them (while the
 /// pooled input is in cache), both along rows in whole vectors (the last
 /// one shifted inwards), so dx's reads at x / k are dense loads and
-/// shuffles: no gathers, no predicated tails.
-void scheduleTiledMaxPoolGrad(LoweredGrad &g, int natural) {
-  Func dx = g.output.func;
-  Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
+/// shuffles: no gathers, no predicated tails. `dx` (pure args `vars`) is
+/// the stored result: the gradient's own, or that of the element-wise
+/// gradient it is inlined in.
+void scheduleTiledMaxPoolGrad(LoweredGrad &g, Func dx,
+                              const std::vector<Var> &vars, int natural) {
+  Var x = vars[0], y = vars[1], c = vars[2], n = vars[3];
   const cnn::shape::Shape &shape = g.output.shape;
   Var cn(c.name() + "_" + n.name());
   dx.compute_root()
@@ -398,6 +409,30 @@ void scheduleBatchNormGrad(LoweredGrad &g, int natural) {
     storeResult(extra.func, g.vars, extra.shape, natural);
 }
 
+/// A reduction's `accum` per slice of its stored result (or at root when
+/// the result has no parallel loop), its update vectorised along the
+/// innermost pure dim with the reduction loops (in their own order)
+/// outside it, then the other pure dims.
+void scheduleReductionAt(LoweredGrad &g, const std::optional<Slice> &slice,
+                         int natural) {
+  Func accum = g.accum;
+  if (slice)
+    accum.compute_at(slice->level());
+  else
+    accum.compute_root();
+  if (g.vars.empty())
+    return; // a serial sum
+  const int width = vectorWidth(natural, g.output.shape.back());
+  accum.vectorize(g.vars[0], width, TailStrategy::GuardWithIf);
+  std::vector<VarOrRVar> order{g.vars[0]};
+  for (int i = 0; i < g.rdom.dimensions(); ++i)
+    order.push_back(g.rdom[i]);
+  for (size_t i = 1; i < g.vars.size(); ++i)
+    order.push_back(g.vars[i]);
+  Stage update = accum.update();
+  update.reorder(order).vectorize(g.vars[0], width, TailStrategy::GuardWithIf);
+}
+
 /// Softmax cross-entropy and its gradient: each sample's row max and sum of
 /// exponentials computed in the loop over samples that reads them, as the
 /// row is used, not stored as results of their own. (Over LeNet's 10
@@ -424,6 +459,48 @@ void scheduleSoftmaxCrossEntropy(LoweredGrad &g, int natural) {
 } // namespace
 
 std::vector<std::optional<size_t>>
+backwardFusion(const std::vector<LoweredGrad> &grads,
+               const std::vector<Func> &outputs) {
+  std::set<std::string> outputNames;
+  for (const Func &f : outputs)
+    outputNames.insert(f.name());
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < grads.size(); ++i)
+    producer[grads[i].output.func.name()] = i;
+  std::vector<std::set<size_t>> readers(grads.size());
+  for (size_t r = 0; r < grads.size(); ++r)
+    for (const Tensor &t : grads[r].inputs)
+      if (auto it = producer.find(t.func.name()); it != producer.end())
+        readers[it->second].insert(r);
+
+  std::vector<std::optional<size_t>> into(grads.size());
+  std::set<size_t> hasFusedProducer;
+  for (size_t p = 0; p < grads.size(); ++p) {
+    const LoweredGrad &g = grads[p];
+    if (readers[p].empty() || outputNames.count(g.output.func.name()))
+      continue;
+    const size_t first = *readers[p].begin();
+    if (g.kind == GradKind::FlattenGrad && g.output.shape.size() == 4) {
+      if (std::all_of(readers[p].begin(), readers[p].end(),
+                      [&](size_t r) { return tilesItsInput(grads[r]); }))
+        into[p] = first;
+      continue;
+    }
+    const bool fusable =
+        (g.kind == GradKind::LinearInputGrad || tilesItsInput(g)) &&
+        readers[p].size() == 1 &&
+        grads[first].kind == GradKind::ElementwiseGrad &&
+        grads[first].output.shape == g.output.shape &&
+        !hasFusedProducer.count(first);
+    if (fusable) {
+      into[p] = first;
+      hasFusedProducer.insert(first);
+    }
+  }
+  return into;
+}
+
+std::vector<std::optional<size_t>>
 updatesOfGradients(const std::vector<LoweredGrad> &grads) {
   std::vector<std::optional<size_t>> updateOf(grads.size());
   for (size_t g = 0; g < grads.size(); ++g) {
@@ -440,30 +517,61 @@ updatesOfGradients(const std::vector<LoweredGrad> &grads) {
 
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target) {
+  std::vector<Func> outputs;
+  for (const LoweredGrad &g : grads)
+    outputs.push_back(g.output.func);
+  applyDefaultGradientSchedule(grads, target, outputs);
+}
+
+void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
+                                  const Target &target,
+                                  const std::vector<Func> &outputs) {
   applyDefaultGradientSchedule(grads, cpuMachineModelOrThrow(target),
-                               updatesOfGradients(grads));
+                               updatesOfGradients(grads), outputs);
 }
 
 void applyDefaultGradientSchedule(
     std::vector<LoweredGrad> &grads, const MachineModel &machine,
-    const std::vector<std::optional<size_t>> &updateOf) {
+    const std::vector<std::optional<size_t>> &updateOf,
+    const std::vector<Func> &outputs) {
   const int natural = machine.floatLanes;
   auto updateFor = [&](size_t g) -> LoweredGrad * {
     return updateOf.at(g) ? &grads.at(*updateOf[g]) : nullptr;
   };
+  // Gradients computed in their reader's loops, and each reader's one.
+  const std::vector<std::optional<size_t>> computedIn =
+      backwardFusion(grads, outputs);
+  std::map<size_t, size_t> fusedProducerOf;
+  for (size_t p = 0; p < grads.size(); ++p)
+    if (computedIn[p] && grads[p].kind != GradKind::FlattenGrad)
+      fusedProducerOf[*computedIn[p]] = p;
   // SGD updates scheduled with the gradient they read.
   std::set<const LoweredGrad *> fused;
   for (size_t index = 0; index < grads.size(); ++index) {
     LoweredGrad &g = grads[index];
+    if (computedIn[index]) { // by its reader, below
+      g.output.func.compute_inline();
+      continue;
+    }
     if (fused.count(&g))
       continue;
     if (isBatchNorm(g.kind)) {
       scheduleBatchNormGrad(g, natural);
       continue;
     }
-    if (g.kind == GradKind::MaxPool2dGrad && !g.accum.defined() &&
-        !g.stored.at(0).has_update_definition()) {
-      scheduleTiledMaxPoolGrad(g, natural);
+    if (auto it = fusedProducerOf.find(index); it != fusedProducerOf.end()) {
+      LoweredGrad &p = grads[it->second];
+      if (tilesItsInput(p)) {
+        scheduleTiledMaxPoolGrad(p, g.output.func, g.vars, natural);
+      } else { // a linear input gradient, per sample
+        scheduleReductionAt(
+            p, storeResult(g.output.func, g.vars, g.output.shape, natural),
+            natural);
+      }
+      continue;
+    }
+    if (tilesItsInput(g)) {
+      scheduleTiledMaxPoolGrad(g, g.output.func, g.vars, natural);
       continue;
     }
     if (g.kind == GradKind::SoftmaxCrossEntropy ||
@@ -513,26 +621,7 @@ void applyDefaultGradientSchedule(
       schedulePerChannelSum(g.accum, natural);
       continue;
     }
-    Func accum = g.accum;
-    if (slice)
-      accum.compute_at(slice->level());
-    else
-      accum.compute_root();
-    if (g.vars.empty())
-      continue; // the loss: a serial sum over the batch
-    const int width = vectorWidth(natural, g.output.shape.back());
-    accum.vectorize(g.vars[0], width, TailStrategy::GuardWithIf);
-    // Update loops, innermost first: the vectorised pure dim, the reduction
-    // (in its own order),
-    // then the other pure dims.
-    std::vector<VarOrRVar> order{g.vars[0]};
-    for (int i = 0; i < g.rdom.dimensions(); ++i)
-      order.push_back(g.rdom[i]);
-    for (size_t i = 1; i < g.vars.size(); ++i)
-      order.push_back(g.vars[i]);
-    Stage update = accum.update();
-    update.reorder(order).vectorize(g.vars[0], width,
-                                    TailStrategy::GuardWithIf);
+    scheduleReductionAt(g, slice, natural);
   }
 }
 

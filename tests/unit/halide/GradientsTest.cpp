@@ -39,6 +39,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -155,7 +156,9 @@ Halide::Pipeline compileCases(std::vector<LoweredGrad> &grads,
     constrainToShape(c.output.func.output_buffer(), c.output.shape);
     outputs.push_back(c.output.func);
   }
-  applyDefaultGradientSchedule(grads, hostTarget());
+  // As a training step's pipeline: only the realized results are outputs,
+  // so results read by one element-wise gradient are fused into it.
+  applyDefaultGradientSchedule(grads, hostTarget(), outputs);
   Halide::Pipeline pipeline(outputs);
   pipeline.compile_jit(hostTarget());
   return pipeline;
@@ -1095,8 +1098,106 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
   fdCase("chain dW1", dW1, &State::w1);
   fdCase("chain db1", db1, &State::b1);
   fdCase("chain dx", dX, &State::x);
+  // The unflatten and the max-pool gradient are computed in the relu
+  // gradient's loops (grads: loss, dLogits, dFlat, dW2, db2, dM, dA, dY...).
+  std::vector<Halide::Func> outputs;
+  for (const GradCase &c : cases)
+    outputs.push_back(c.output.func);
+  const std::vector<std::optional<size_t>> fused =
+      backwardFusion(grads, outputs);
+  EXPECT_EQ(fused.at(5), std::optional<size_t>(6)) << "unflatten";
+  EXPECT_EQ(fused.at(6), std::optional<size_t>(7)) << "max-pool gradient";
+  EXPECT_EQ(fused.at(2), std::nullopt) << "read by the unflatten";
+  for (size_t i : {0, 1, 3, 4, 7, 8, 9, 10})
+    EXPECT_EQ(fused.at(i), std::nullopt) << "grads[" << i << "]";
   std::mt19937 rng(9);
   runCases(grads, cases, rng);
+}
+
+TEST(GradPipeline, PerceptronInputGradientComputedInTheReluGradient) {
+  // linear -> relu -> linear -> cross entropy, on widths off the vector
+  // width: the second linear's input gradient is read by the relu gradient
+  // alone and computed per sample in its loop; the parameter gradients and
+  // dx against FD of the double network. Not fused when it is an output.
+  const int64_t F = 37, Hd = 19, K = 5;
+  Shape xS{kDynamic, F}, hS{kDynamic, Hd}, lS{kDynamic, K};
+  Shape w1S{Hd, F}, w2S{K, Hd};
+  Input x = makeInput("x", xS), y1 = makeInput("y1", hS),
+        a1 = makeInput("a1", hS), logits = makeInput("logits", lS),
+        w1 = makeInput("w1", w1S), w2 = makeInput("w2", w2S);
+  Halide::ImageParam labels(Halide::Int(32), 1, "mlp_labels");
+  Halide::Expr batch = batchOf(x);
+
+  std::vector<LoweredGrad> grads;
+  auto add = [&](LoweredGrad g) {
+    grads.push_back(std::move(g));
+    return grads.back().output;
+  };
+  Tensor dLogits = add(softmaxCrossEntropyGrad(logits.tensor, labels, batch));
+  Tensor dA = add(linearInputGrad(dLogits, w2.tensor));
+  Tensor dW2 = add(linearWeightGrad(a1.tensor, dLogits, batch));
+  Tensor dY = add(activationGradOp(Act::Relu, y1.tensor, dA));
+  Tensor dW1 = add(linearWeightGrad(x.tensor, dY, batch));
+  Tensor db1 = add(biasGrad(dY, batch));
+  Tensor dX = add(linearInputGrad(dY, w1.tensor));
+
+  EXPECT_EQ(
+      backwardFusion(grads, {dW2.func, dW1.func, db1.func, dX.func}).at(1),
+      std::optional<size_t>(3));
+  EXPECT_EQ(backwardFusion(grads, {dA.func, dW1.func}).at(1), std::nullopt);
+
+  struct State {
+    DT x, w1, b1, w2, b2;
+    std::vector<int> labels;
+  };
+  auto state = std::make_shared<State>();
+  auto lossOf = [](const State &s) {
+    DT h = refActivation(Act::Relu, refLinear(s.x, s.w1, &s.b1));
+    return refCrossEntropy(refLinear(h, s.w2, &s.b2), s.labels);
+  };
+  const double eps = 1e-5; // as the chain above: off the relu kinks
+  std::vector<GradCase> cases;
+  // The first case draws the network and sets every input.
+  cases.push_back({"mlp dW2", dW2, nullptr});
+  cases.back().prepare = [=](int n, std::mt19937 &rng) mutable {
+    State &s = *state;
+    s.x = randomDT(withBatch(xS, n), rng);
+    s.w1 = randomDT(w1S, rng);
+    s.b1 = randomDT({Hd}, rng, -0.2f, 0.2f);
+    s.w2 = randomDT(w2S, rng);
+    s.b2 = randomDT({K}, rng);
+    s.labels.resize(size_t(n));
+    std::uniform_int_distribution<int> cls(0, int(K) - 1);
+    for (int &v : s.labels)
+      v = cls(rng);
+    DT y = refLinear(s.x, s.w1, &s.b1);
+    DT a = refActivation(Act::Relu, y);
+    set(x, s.x);
+    set(y1, y);
+    set(a1, a);
+    set(logits, refLinear(a, s.w2, &s.b2));
+    set(w1, s.w1);
+    set(w2, s.w2);
+    Halide::Buffer<int32_t> lb(n);
+    for (int i = 0; i < n; ++i)
+      lb(i) = s.labels[size_t(i)];
+    labels.set(lb);
+    return finiteDiff([&] { return lossOf(s); }, s.w2, eps);
+  };
+  auto fdCase = [&](const std::string &label, Tensor out, DT State::*field) {
+    GradCase c{label, out, nullptr};
+    c.prepare = [=](int, std::mt19937 &) {
+      State &s = *state;
+      return finiteDiff([&] { return lossOf(s); }, s.*field, eps);
+    };
+    cases.push_back(c);
+  };
+  fdCase("mlp dW1", dW1, &State::w1);
+  fdCase("mlp db1", db1, &State::b1);
+  fdCase("mlp dx", dX, &State::x);
+  std::mt19937 rng(10);
+  Halide::Pipeline pipeline = compileCases(grads, cases);
+  checkCases(pipeline, cases, rng, {1, 3, 17});
 }
 
 // --- errors

@@ -52,7 +52,8 @@ public:
 /// Checks that a backend decided where every result of `request` is
 /// computed: stored (compute_root or compute_at), or inlined as a member of
 /// a fused group, or on a CPU a flatten its readers read in place
-/// (readsFlattenInPlace). Throws std::logic_error naming the first op
+/// (readsFlattenInPlace) or a gradient computed in its reader's loops
+/// (backwardFusion). Throws std::logic_error naming the first op
 /// left with Halide's default (inlined everywhere), e.g. an op kind the backend
 /// does not know. On a GPU, also throws naming the first Func stored on the
 /// host (computed at root without GPU loops in every stage).

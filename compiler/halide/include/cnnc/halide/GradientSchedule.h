@@ -28,9 +28,16 @@ namespace cnnc::hl {
 ///    reduction, including every reduction over the batch (weight / bias
 ///    gradients, the loss), runs serially inside one parallel iteration: no
 ///    races, no atomics;
-///  - `stored` intermediates (argmax, softmax row statistics, per-sample
-///    losses) are compute_root, parallel over their outermost pure
-///    dimension, reductions serial per element;
+///  - `stored` intermediates (argmax, per-sample losses) are compute_root,
+///    parallel over their outermost pure dimension, reductions serial per
+///    element; the softmax row statistics are computed per sample in the
+///    loop of the loss (or its gradient) that reads them;
+///  - backward fusion (backwardFusion): a result read by one element-wise
+///    gradient alone (an activation's, a dropout's) is computed in that
+///    gradient's loops instead of stored: a linear input gradient per
+///    sample, a max-pool gradient of tiling windows inlined (its winning
+///    taps per plane); an unflatten read only by such max-pool gradients is
+///    inlined in them;
 ///  - operand wrappers (boundary conditions, clamps) stay inline;
 ///  - conv gradients (register-blocked, deterministic: a fixed summation
 ///    order whatever the thread count):
@@ -49,17 +56,37 @@ namespace cnnc::hl {
 ///    output features in registers over the serial, ordered batch sum,
 ///    parallel over the output blocks;
 ///  - SGD with momentum: the new parameter and velocity in one loop per row.
-/// Call it once per set of grads.
+/// `outputs` are the pipeline's outputs (never fused). Call it once per set
+/// of grads.
 void applyDefaultGradientSchedule(
     std::vector<LoweredGrad> &grads, const MachineModel &machine,
-    const std::vector<std::optional<size_t>> &updateOf);
+    const std::vector<std::optional<size_t>> &updateOf,
+    const std::vector<Halide::Func> &outputs);
 
 /// The same for ops built without the cnn dialect (tests, tools): each
 /// weight gradient's update is the SGD step reading its result, and the
 /// machine is `target`'s (a CPU target; anything else throws
 /// std::invalid_argument).
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
+                                  const Halide::Target &target,
+                                  const std::vector<Halide::Func> &outputs);
+
+/// The same with every result of `grads` an output (any may be realized):
+/// nothing is fused.
+void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Halide::Target &target);
+
+/// Backward fusion on a CPU: for each of `grads`, the index in `grads` of
+/// the gradient whose loops compute it, when it is not stored:
+///  - a linear input gradient or a max-pool gradient of windows that tile
+///    their input, read by one element-wise gradient alone (of the same
+///    shape, which has no other such producer);
+///  - an unflatten read only by max-pool gradients of tiling windows (the
+///    first of them).
+/// Results in `outputs` are never fused.
+std::vector<std::optional<size_t>>
+backwardFusion(const std::vector<LoweredGrad> &grads,
+               const std::vector<Halide::Func> &outputs);
 
 /// For each of `grads`, the SGD update in `grads` that reads it, if it is a
 /// weight gradient.
