@@ -501,13 +501,10 @@ void schedulePerChannelSum(Func f, int natural) {
   order.push_back(ry);
   order.push_back(rn);
   order.push_back(c);
-  // One parallel loop over the channels: each channel's lanes are cleared,
-  // summed and added up in its iteration (stored apart, the lanes' clearing
-  // was a parallel loop of its own).
-  f.update().parallel(c);
-  partial.compute_at(f, c);
+  partial.compute_root().reorder_storage(lane, c);
   Stage pu = partial.update();
-  pu.reorder(order);
+  pu.reorder(order).parallel(c);
+  partial.parallel(c);
   if (lanes > 1) {
     partial.vectorize(lane, lanes);
     pu.vectorize(lane, lanes);

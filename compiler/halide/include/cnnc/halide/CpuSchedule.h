@@ -106,9 +106,9 @@ void storePlanes(Halide::Func f, const std::vector<Halide::Var> &vars,
 
 /// A per-channel sum f(c) = 0, then f(c) += e(x, y, c, n) over an RDom
 /// (x, y, n) (a conv bias gradient, batch norm's statistics and gradient
-/// sums): stored once; per channel, in one loop parallel over c, partial
-/// sums in vector lanes over x (rfactor), then a sum over the lanes. The
-/// summation order is fixed: deterministic whatever the thread count.
+/// sums): stored once; partial sums in vector lanes over x (rfactor),
+/// parallel over c, then a sum over the lanes. The summation order is
+/// fixed: deterministic whatever the thread count.
 void schedulePerChannelSum(Halide::Func f, int natural);
 
 /// Partial sums in vector lanes: rfactors the reduction `sums` over a row
