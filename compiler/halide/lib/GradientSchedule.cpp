@@ -194,8 +194,10 @@ void scheduleConvWeightGrad(LoweredGrad &g, const MachineModel &machine,
 /// reduction; each dy vector load feeds every channel of the block. The
 /// tiles round the plane up: the extra pixels are scratch (never read) and
 /// read only the stored zero-padded dy (stored[0], its region grows with
-/// them; it reads dy clamped) and weights indexed by the reduction and the
-/// (exact) channel block, so nothing outside a buffer is read.
+/// them; it reads dy clamped; made per image in the parallel loop when one
+/// block holds every channel, else in a pass of its own) and weights indexed by
+/// the reduction and the (exact) channel block, so nothing outside a buffer is
+/// read.
 void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
   const int natural = machine.floatLanes;
   Func padded = g.stored.at(0);
@@ -236,6 +238,13 @@ void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
       .fuse(co, n, slice)
       .parallel(slice);
 
+  // One block of channels per image (LeNet's conv2): each image's padded dy
+  // is made in its parallel iteration, while it is in cache, rather than in
+  // a pass of its own over the batch.
+  if (block == int(g.output.shape[1]))
+    padded.compute_at(out, slice);
+  else
+    storeIntermediate(padded);
   Func accum = g.accum;
   accum.compute_at(out, slice);
   // A static, rounded-up plane: fixed-size storage, constant loop extents.
@@ -579,7 +588,8 @@ void applyDefaultGradientSchedule(
       scheduleSoftmaxCrossEntropy(g, natural);
       continue;
     }
-    if (g.kind != GradKind::MaxPool2dGrad)
+    if (g.kind != GradKind::MaxPool2dGrad &&
+        g.kind != GradKind::Conv2dInputGrad)
       for (Func &f : g.stored)
         storeIntermediate(f);
     if (g.kind == GradKind::Conv2dInputGrad) {
