@@ -172,6 +172,12 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
   // Ping-pong buffers between transforms, grown to the largest stage.
   std::vector<float> bufA, bufB, decoded;
   std::vector<Shape> fileStages;
+  // Each image's augmentation draws from its own seeded generator, the same
+  // whatever the batch it lands in.
+  const bool seedsPerImage =
+      std::any_of(transforms_.begin(), transforms_.end(),
+                  [](const auto &t) { return t->drawsRandomNumbers(); });
+  std::mt19937_64 rng;
   for (int64_t k = 0; k < count; ++k) {
     const int64_t index = out.indices[static_cast<size_t>(k)];
     out.labels.i64()[k] = dataset_->label(index);
@@ -219,9 +225,10 @@ Status DataLoader::getBatch(int64_t b, Batch &out) const {
       bufA.resize(static_cast<size_t>(scratch));
       bufB.resize(static_cast<size_t>(scratch));
     }
-    std::mt19937_64 rng(mixSeed(options_.seed ^ kAugmentStream,
-                                static_cast<uint64_t>(epoch_),
-                                static_cast<uint64_t>(index)));
+    if (seedsPerImage)
+      rng.seed(mixSeed(options_.seed ^ kAugmentStream,
+                       static_cast<uint64_t>(epoch_),
+                       static_cast<uint64_t>(index)));
     for (size_t t = 0; t < transforms_.size(); ++t) {
       const bool last = t + 1 == transforms_.size();
       float *target =

@@ -2,6 +2,8 @@
 
 #include "cnnc/data/Random.h"
 
+#include "VectorClones.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,6 +12,14 @@
 namespace cnnc::rt::data {
 
 namespace {
+
+// out = (in - mean) / std, torchvision's float arithmetic.
+CNNC_VECTOR_CLONES
+void normalizePlane(const float *in, int64_t count, float mean, float std,
+                    float *out) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = (in[i] - mean) / std;
+}
 
 std::string floatList(const std::vector<float> &values) {
   std::ostringstream os;
@@ -70,9 +80,7 @@ void Normalize::apply(const float *in, const Shape &s, float *out,
   int64_t plane = s[1] * s[2];
   for (int64_t c = 0; c < s[0]; ++c) {
     size_t k = mean_.size() == 1 ? 0 : static_cast<size_t>(c);
-    const float m = mean_[k], sd = std_[k];
-    for (int64_t i = c * plane, e = i + plane; i < e; ++i)
-      out[i] = (in[i] - m) / sd;
+    normalizePlane(in + c * plane, plane, mean_[k], std_[k], out + c * plane);
   }
 }
 

@@ -22,6 +22,7 @@ public:
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
              std::mt19937_64 &rng) const override;
+  bool drawsRandomNumbers() const override { return false; }
 
 private:
   Resize(int64_t height, int64_t width) : height_(height), width_(width) {}
@@ -40,6 +41,7 @@ public:
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
              std::mt19937_64 &rng) const override;
+  bool drawsRandomNumbers() const override { return false; }
 
 private:
   CenterCrop(int64_t height, int64_t width) : height_(height), width_(width) {}

@@ -33,6 +33,10 @@ public:
   // not overlap `in`.
   virtual void apply(const float *in, const Shape &inShape, float *out,
                      std::mt19937_64 &rng) const = 0;
+  // Whether apply draws from `rng`: the loader seeds a generator per image
+  // only when some transform does (seeding one costs about a microsecond).
+  // True unless a transform says otherwise.
+  virtual bool drawsRandomNumbers() const { return true; }
 };
 
 using TransformList = std::vector<std::shared_ptr<const Transform>>;
@@ -47,6 +51,7 @@ public:
   Expected<Shape> outputShape(const Shape &in) const override;
   void apply(const float *in, const Shape &inShape, float *out,
              std::mt19937_64 &rng) const override;
+  bool drawsRandomNumbers() const override { return false; }
 
 private:
   Normalize(std::vector<float> mean, std::vector<float> std)

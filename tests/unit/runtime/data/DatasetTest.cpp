@@ -54,6 +54,19 @@ TEST(DatasetTest, ByteImagesReadAsToTensorDoes) {
   EXPECT_EQ(image[0], 148.0f / 255.0f);
   EXPECT_EQ(image[2], 222.0f / 255.0f);
   EXPECT_EQ(image[3], 1.0f);
+
+  // Every byte value, in images longer than a vector with a tail (the
+  // conversion is vectorised): the same floats, element by element.
+  auto large = syntheticDataset(2, {1, 16, 17}, 3);
+  large->images = Tensor(DType::U8, {2, 1, 16, 17});
+  for (int64_t k = 0; k < 2 * 272; ++k)
+    large->images.u8()[k] = static_cast<uint8_t>((k * 7) % 256);
+  std::vector<float> row(272);
+  large->copyImage(1, row.data());
+  for (int64_t k = 0; k < 272; ++k)
+    EXPECT_EQ(row[static_cast<size_t>(k)],
+              static_cast<float>(((272 + k) * 7) % 256) / 255.0f)
+        << k;
 }
 
 TEST(DatasetTest, CheckLabelsAgainstTheNetwork) {

@@ -2,6 +2,7 @@
 #include "DataTestUtil.h"
 
 #include "cnnc/data/Random.h"
+#include "cnnc/data/ResizeTransforms.h"
 #include "cnnc/data/Transforms.h"
 
 #include <set>
@@ -169,6 +170,34 @@ TEST(TransformsTest, FlipWithHalfProbabilityFlipsAboutHalf) {
     flipped += run(**flip, {1, 2}, {1, 1, 2}, rng)[0] == 2.0f;
   EXPECT_GT(flipped, 430);
   EXPECT_LT(flipped, 570);
+}
+
+// The loader seeds a generator per image only for transforms that draw
+// from it: a random transform saying otherwise would repeat its draws.
+TEST(TransformsTest, OnlyRandomTransformsDrawRandomNumbers) {
+  EXPECT_FALSE((*Normalize::create({0.5f}, {0.25f}))->drawsRandomNumbers());
+  EXPECT_FALSE((*Resize::exactly(4, 4))->drawsRandomNumbers());
+  EXPECT_FALSE((*CenterCrop::create(2, 2))->drawsRandomNumbers());
+  EXPECT_TRUE((*RandomCrop::create(2, 2, 1))->drawsRandomNumbers());
+  EXPECT_TRUE((*RandomHorizontalFlip::create())->drawsRandomNumbers());
+  EXPECT_TRUE((*RandomResizedCrop::create(4, 4, ResizedCropRange{}))
+                  ->drawsRandomNumbers());
+}
+
+// Planes longer than a vector, with a tail: the vectorised loop's float
+// arithmetic is torchvision's, element by element.
+TEST(TransformsTest, NormalizeLongPlanesExactly) {
+  Shape s{2, 7, 9};
+  std::vector<float> in(126), out(126);
+  for (size_t i = 0; i < in.size(); ++i)
+    in[i] = static_cast<float>(i % 251) / 255.0f;
+  std::mt19937_64 rng(1);
+  (*Normalize::create({0.4f, 0.2f}, {0.3f, 0.7f}))
+      ->apply(in.data(), s, out.data(), rng);
+  for (size_t i = 0; i < in.size(); ++i) {
+    const float m = i < 63 ? 0.4f : 0.2f, sd = i < 63 ? 0.3f : 0.7f;
+    EXPECT_EQ(out[i], (in[i] - m) / sd) << i;
+  }
 }
 
 TEST(TransformsTest, ShapeThroughAPipeline) {
