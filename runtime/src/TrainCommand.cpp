@@ -184,6 +184,8 @@ struct Command {
   int32_t perProcessThreads = 0;
   std::optional<ThreadTuner> threadTuner;
   bool threadsReported = false;
+  // The epoch whose weights this run last wrote to the best file (0: none).
+  int64_t bestWritten = 0;
   int64_t metricsEvery = 50; // --metrics-every
 
   int fail(const Error &e) { return reportError(err, name, e); }
@@ -736,11 +738,13 @@ struct Command {
       }
       // The best weights first: the checkpoint then never names a best
       // epoch whose weights are not on disk.
-      if (summary.best)
+      if (summary.best) {
         if (Status s = writeWeights(bestPath, c.bestParameters, c.bestEpoch,
                                     c.bestAccuracy);
             !s)
           return s;
+        bestWritten = c.bestEpoch;
+      }
       if (Status s = saveCheckpoint(ckptPath, *model, c); !s)
         return s;
       // After the checkpoint: the file never holds an epoch a resumed run
@@ -754,11 +758,13 @@ struct Command {
   }
 
   // OUT (the best epoch's weights, the lecture's best_model_wts, or the
-  // last's), the best weights once more, and what was written.
+  // last's), the best weights unless this run wrote them already (a resumed
+  // run whose best epoch came before it writes them again), and what was
+  // written.
   Status writeFinalOutputs() {
     if (!leads())
       return Status::success();
-    if (state.bestEpoch > 0)
+    if (state.bestEpoch > 0 && state.bestEpoch != bestWritten)
       if (Status s = writeWeights(bestPath, state.bestParameters,
                                   state.bestEpoch, state.bestAccuracy);
           !s)
