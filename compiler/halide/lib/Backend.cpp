@@ -10,6 +10,18 @@ namespace cnnc::hl {
 
 namespace {
 
+/// The results that something other than the backward ops reads: the
+/// pipeline's outputs and the forward ops' operands (the add that sums the
+/// gradients of a value read twice is a forward op). Backward fusion leaves
+/// them stored.
+std::vector<Halide::Func> readOutsideGradients(const ScheduleRequest &request) {
+  std::vector<Halide::Func> funcs = request.outputs;
+  for (const LoweredOp &op : request.ops)
+    for (const Tensor &t : op.inputs)
+      funcs.push_back(t.func);
+  return funcs;
+}
+
 /// The CPU schedules (CpuSchedule.h for the forward ops, GradientSchedule.h
 /// for the backward ones).
 class CpuBackend : public Backend {
@@ -22,7 +34,7 @@ public:
     applyDefaultCpuSchedule(request.ops, model, request.groups,
                             request.outputs);
     applyDefaultGradientSchedule(request.grads, model, request.updateOf,
-                                 request.outputs);
+                                 readOutsideGradients(request));
     // Left inline, every element of a gradient would sum over the batch.
     for (const ChannelStats *stats : request.orphanStats)
       for (Halide::Func f :
@@ -130,8 +142,9 @@ void verifyEveryResultScheduled(const ScheduleRequest &request,
       fail(std::string("a ") + opKindName(request.ops[i].kind) + " op",
            request.ops[i].output.func);
   const std::vector<std::optional<size_t>> fusedGrads =
-      machine.gpu ? std::vector<std::optional<size_t>>(request.grads.size())
-                  : backwardFusion(request.grads, request.outputs);
+      machine.gpu
+          ? std::vector<std::optional<size_t>>(request.grads.size())
+          : backwardFusion(request.grads, readOutsideGradients(request));
   for (size_t i = 0; i < request.grads.size(); ++i) {
     const LoweredGrad &g = request.grads[i];
     if (!stored(g.output.func) && !fusedGrads[i])

@@ -469,10 +469,10 @@ void scheduleSoftmaxCrossEntropy(LoweredGrad &g, int natural) {
 
 std::vector<std::optional<size_t>>
 backwardFusion(const std::vector<LoweredGrad> &grads,
-               const std::vector<Func> &outputs) {
-  std::set<std::string> outputNames;
-  for (const Func &f : outputs)
-    outputNames.insert(f.name());
+               const std::vector<Func> &readElsewhere) {
+  std::set<std::string> pinned;
+  for (const Func &f : readElsewhere)
+    pinned.insert(f.name());
   std::map<std::string, size_t> producer;
   for (size_t i = 0; i < grads.size(); ++i)
     producer[grads[i].output.func.name()] = i;
@@ -486,7 +486,7 @@ backwardFusion(const std::vector<LoweredGrad> &grads,
   std::set<size_t> hasFusedProducer;
   for (size_t p = 0; p < grads.size(); ++p) {
     const LoweredGrad &g = grads[p];
-    if (readers[p].empty() || outputNames.count(g.output.func.name()))
+    if (readers[p].empty() || pinned.count(g.output.func.name()))
       continue;
     const size_t first = *readers[p].begin();
     if (g.kind == GradKind::FlattenGrad && g.output.shape.size() == 4) {
@@ -526,30 +526,30 @@ updatesOfGradients(const std::vector<LoweredGrad> &grads) {
 
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target) {
-  std::vector<Func> outputs;
+  std::vector<Func> everyResult;
   for (const LoweredGrad &g : grads)
-    outputs.push_back(g.output.func);
-  applyDefaultGradientSchedule(grads, target, outputs);
+    everyResult.push_back(g.output.func);
+  applyDefaultGradientSchedule(grads, target, everyResult);
 }
 
 void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
                                   const Target &target,
-                                  const std::vector<Func> &outputs) {
+                                  const std::vector<Func> &readElsewhere) {
   applyDefaultGradientSchedule(grads, cpuMachineModelOrThrow(target),
-                               updatesOfGradients(grads), outputs);
+                               updatesOfGradients(grads), readElsewhere);
 }
 
 void applyDefaultGradientSchedule(
     std::vector<LoweredGrad> &grads, const MachineModel &machine,
     const std::vector<std::optional<size_t>> &updateOf,
-    const std::vector<Func> &outputs) {
+    const std::vector<Func> &readElsewhere) {
   const int natural = machine.floatLanes;
   auto updateFor = [&](size_t g) -> LoweredGrad * {
     return updateOf.at(g) ? &grads.at(*updateOf[g]) : nullptr;
   };
   // Gradients computed in their reader's loops, and each reader's one.
   const std::vector<std::optional<size_t>> computedIn =
-      backwardFusion(grads, outputs);
+      backwardFusion(grads, readElsewhere);
   std::map<size_t, size_t> fusedProducerOf;
   for (size_t p = 0; p < grads.size(); ++p)
     if (computedIn[p] && grads[p].kind != GradKind::FlattenGrad)

@@ -18,11 +18,13 @@ namespace cnnc::hl {
 /// `machine`, correct for any batch size; `updateOf[g]` is the index in
 /// `grads` of the SGD update computed with weight gradient g (the fusion
 /// plan's updates, see FusionPlan.h):
-///  - every result (`output`, `extraOutputs`) is stored (compute_root),
+///  - every result (`output`, `extraOutputs`) not fused (see backward
+///    fusion below) is stored (compute_root),
 ///    vectorised along its innermost dimension (GuardWithIf tails: nothing
 ///    outside a tensor is computed or read) and parallel over its
 ///    outermost dimension(s): (c, n) fused for rank 4, the last for rank 2;
-///  - `accum` is computed per parallel slice of its result (compute_at), its
+///  - `accum` is computed per parallel slice of its result (compute_at; of
+///    its reader's result for a fused linear input gradient), its
 ///    update vectorised along the innermost pure dimension with the
 ///    reduction loops (in their own order) outside it. Each output element's
 ///    reduction, including every reduction over the batch (weight / bias
@@ -36,8 +38,8 @@ namespace cnnc::hl {
 ///    gradient alone (an activation's, a dropout's) is computed in that
 ///    gradient's loops instead of stored: a linear input gradient per
 ///    sample, a max-pool gradient of tiling windows inlined (its winning
-///    taps per plane); an unflatten read only by such max-pool gradients is
-///    inlined in them;
+///    taps per plane); an unflatten read only by max-pool gradients of
+///    tiling windows (fused or not) is inlined in them;
 ///  - operand wrappers (boundary conditions, clamps) stay inline;
 ///  - conv gradients (register-blocked, deterministic: a fixed summation
 ///    order whatever the thread count):
@@ -56,20 +58,21 @@ namespace cnnc::hl {
 ///    output features in registers over the serial, ordered batch sum,
 ///    parallel over the output blocks;
 ///  - SGD with momentum: the new parameter and velocity in one loop per row.
-/// `outputs` are the pipeline's outputs (never fused). Call it once per set
-/// of grads.
+/// `readElsewhere`: the results something besides `grads` reads (the
+/// pipeline's outputs, forward ops' operands), never fused. Call it once
+/// per set of grads.
 void applyDefaultGradientSchedule(
     std::vector<LoweredGrad> &grads, const MachineModel &machine,
     const std::vector<std::optional<size_t>> &updateOf,
-    const std::vector<Halide::Func> &outputs);
+    const std::vector<Halide::Func> &readElsewhere);
 
 /// The same for ops built without the cnn dialect (tests, tools): each
 /// weight gradient's update is the SGD step reading its result, and the
 /// machine is `target`'s (a CPU target; anything else throws
 /// std::invalid_argument).
-void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
-                                  const Halide::Target &target,
-                                  const std::vector<Halide::Func> &outputs);
+void applyDefaultGradientSchedule(
+    std::vector<LoweredGrad> &grads, const Halide::Target &target,
+    const std::vector<Halide::Func> &readElsewhere);
 
 /// The same with every result of `grads` an output (any may be realized):
 /// nothing is fused.
@@ -79,14 +82,15 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
 /// Backward fusion on a CPU: for each of `grads`, the index in `grads` of
 /// the gradient whose loops compute it, when it is not stored:
 ///  - a linear input gradient or a max-pool gradient of windows that tile
-///    their input, read by one element-wise gradient alone (of the same
-///    shape, which has no other such producer);
+///    their input, read by one element-wise gradient alone, of the same
+///    shape (an element-wise gradient takes the first such producer only);
 ///  - an unflatten read only by max-pool gradients of tiling windows (the
-///    first of them).
-/// Results in `outputs` are never fused.
+///    first of them), fused or not.
+/// Results in `readElsewhere` (read by something besides `grads`) are never
+/// fused.
 std::vector<std::optional<size_t>>
 backwardFusion(const std::vector<LoweredGrad> &grads,
-               const std::vector<Halide::Func> &outputs);
+               const std::vector<Halide::Func> &readElsewhere);
 
 /// For each of `grads`, the SGD update in `grads` that reads it, if it is a
 /// weight gradient.
