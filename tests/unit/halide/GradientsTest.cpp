@@ -999,6 +999,47 @@ TEST(GradOptimizer, SgdMomentumRank2And4AgainstReference) {
 // --- a whole backward pass
 // ---------------------------------------------------------
 
+/// A two-layer network of the chain tests (a conv or a linear layer, then
+/// a linear classifier): its input, parameters and labels, drawn per batch
+/// by the first case, and its loss in double.
+struct TwoLayerNet {
+  DT x, w1, b1, w2, b2;
+  std::vector<int> labels;
+  std::function<double(const TwoLayerNet &)> loss;
+
+  /// Draws x (batch n), the parameters (b1 in [-0.2, 0.2)) and labels in
+  /// [0, classes), in that order, and sets `labelsParam`.
+  void draw(int n, const Shape &xS, const Shape &w1S, const Shape &w2S,
+            Halide::ImageParam &labelsParam, std::mt19937 &rng) {
+    x = randomDT(withBatch(xS, n), rng);
+    w1 = randomDT(w1S, rng);
+    b1 = randomDT({w1S[0]}, rng, -0.2f, 0.2f);
+    w2 = randomDT(w2S, rng);
+    b2 = randomDT({w2S[0]}, rng);
+    labels.resize(size_t(n));
+    std::uniform_int_distribution<int> cls(0, int(w2S[0]) - 1);
+    for (int &v : labels)
+      v = cls(rng);
+    Halide::Buffer<int32_t> lb(n);
+    for (int i = 0; i < n; ++i)
+      lb(i) = labels[size_t(i)];
+    labelsParam.set(lb);
+  }
+};
+
+/// A case checking `out` against finite differences (step `eps`) of the
+/// net's loss wrt one of its tensors, as drawn by an earlier case.
+GradCase finiteDiffCase(const std::string &label, Tensor out,
+                        std::shared_ptr<TwoLayerNet> net,
+                        DT TwoLayerNet::*field, double eps) {
+  GradCase c{label, out, nullptr};
+  c.prepare = [=](int, std::mt19937 &) {
+    TwoLayerNet &s = *net;
+    return finiteDiff([&] { return s.loss(s); }, s.*field, eps);
+  };
+  return c;
+}
+
 TEST(GradPipeline, SmallNetworkBackwardChain) {
   // conv(p 1) -> relu -> maxpool -> flatten -> linear -> cross entropy: the
   // backward ops chained in one pipeline as an autodiff pass would emit
@@ -1038,12 +1079,8 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
   Tensor db1 = add(biasGrad(dY, batch));
   Tensor dX = add(conv2dInputGrad(dY, w1.tensor, xS, convArgs));
 
-  struct State {
-    DT x, w1, b1, w2, b2;
-    std::vector<int> labels;
-  };
-  auto state = std::make_shared<State>();
-  auto lossOf = [](const State &s) {
+  auto net = std::make_shared<TwoLayerNet>();
+  net->loss = [](const TwoLayerNet &s) {
     DT y = refConv(s.x, s.w1, &s.b1, Conv2dArgs{{1, 1}, {1, 1}, {1, 1}, 1});
     DT m = refMaxPool(refActivation(Act::Relu, y),
                       Pool2dArgs{{2, 2}, {2, 2}, {0, 0}, {1, 1}});
@@ -1055,16 +1092,8 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
   // differentiate it (cases run in order).
   cases.push_back({"chain loss", loss, nullptr, 1e-5});
   cases.back().prepare = [=](int n, std::mt19937 &rng) mutable {
-    State &s = *state;
-    s.x = randomDT(withBatch(xS, n), rng);
-    s.w1 = randomDT(w1S, rng);
-    s.b1 = randomDT({O}, rng, -0.2f, 0.2f);
-    s.w2 = randomDT(w2S, rng);
-    s.b2 = randomDT({K}, rng);
-    s.labels.resize(size_t(n));
-    std::uniform_int_distribution<int> cls(0, int(K) - 1);
-    for (int &v : s.labels)
-      v = cls(rng);
+    TwoLayerNet &s = *net;
+    s.draw(n, xS, w1S, w2S, labels, rng);
     // The saved forward activations, as a training step keeps them.
     DT y = refConv(s.x, s.w1, &s.b1, convArgs);
     DT a = refActivation(Act::Relu, y);
@@ -1077,27 +1106,15 @@ TEST(GradPipeline, SmallNetworkBackwardChain) {
     set(logits, refLinear(m, s.w2, &s.b2));
     set(w1, s.w1);
     set(w2, s.w2);
-    Halide::Buffer<int32_t> lb(n);
-    for (int i = 0; i < n; ++i)
-      lb(i) = s.labels[size_t(i)];
-    labels.set(lb);
     DT want(Shape{});
-    want.v = {lossOf(s)};
+    want.v = {s.loss(s)};
     return want;
   };
-  auto fdCase = [&](const std::string &label, Tensor out, DT State::*field) {
-    GradCase c{label, out, nullptr};
-    c.prepare = [=](int, std::mt19937 &) {
-      State &s = *state;
-      return finiteDiff([&] { return lossOf(s); }, s.*field, eps);
-    };
-    cases.push_back(c);
-  };
-  fdCase("chain dW2", dW2, &State::w2);
-  fdCase("chain db2", db2, &State::b2);
-  fdCase("chain dW1", dW1, &State::w1);
-  fdCase("chain db1", db1, &State::b1);
-  fdCase("chain dx", dX, &State::x);
+  cases.push_back(finiteDiffCase("chain dW2", dW2, net, &TwoLayerNet::w2, eps));
+  cases.push_back(finiteDiffCase("chain db2", db2, net, &TwoLayerNet::b2, eps));
+  cases.push_back(finiteDiffCase("chain dW1", dW1, net, &TwoLayerNet::w1, eps));
+  cases.push_back(finiteDiffCase("chain db1", db1, net, &TwoLayerNet::b1, eps));
+  cases.push_back(finiteDiffCase("chain dx", dX, net, &TwoLayerNet::x, eps));
   // The unflatten and the max-pool gradient are computed in the relu
   // gradient's loops (grads: loss, dLogits, dFlat, dW2, db2, dM, dA, dY...).
   std::vector<Halide::Func> outputs;
@@ -1146,55 +1163,32 @@ TEST(GradPipeline, PerceptronInputGradientComputedInTheReluGradient) {
       std::optional<size_t>(3));
   EXPECT_EQ(backwardFusion(grads, {dA.func, dW1.func}).at(1), std::nullopt);
 
-  struct State {
-    DT x, w1, b1, w2, b2;
-    std::vector<int> labels;
-  };
-  auto state = std::make_shared<State>();
-  auto lossOf = [](const State &s) {
+  auto net = std::make_shared<TwoLayerNet>();
+  net->loss = [](const TwoLayerNet &s) {
     DT h = refActivation(Act::Relu, refLinear(s.x, s.w1, &s.b1));
     return refCrossEntropy(refLinear(h, s.w2, &s.b2), s.labels);
   };
   const double eps = 1e-5; // as the chain above: off the relu kinks
   std::vector<GradCase> cases;
   // The first case draws the network and sets every input.
-  cases.push_back({"mlp dW2", dW2, nullptr});
-  cases.back().prepare = [=](int n, std::mt19937 &rng) mutable {
-    State &s = *state;
-    s.x = randomDT(withBatch(xS, n), rng);
-    s.w1 = randomDT(w1S, rng);
-    s.b1 = randomDT({Hd}, rng, -0.2f, 0.2f);
-    s.w2 = randomDT(w2S, rng);
-    s.b2 = randomDT({K}, rng);
-    s.labels.resize(size_t(n));
-    std::uniform_int_distribution<int> cls(0, int(K) - 1);
-    for (int &v : s.labels)
-      v = cls(rng);
-    DT y = refLinear(s.x, s.w1, &s.b1);
-    DT a = refActivation(Act::Relu, y);
-    set(x, s.x);
-    set(y1, y);
-    set(a1, a);
-    set(logits, refLinear(a, s.w2, &s.b2));
-    set(w1, s.w1);
-    set(w2, s.w2);
-    Halide::Buffer<int32_t> lb(n);
-    for (int i = 0; i < n; ++i)
-      lb(i) = s.labels[size_t(i)];
-    labels.set(lb);
-    return finiteDiff([&] { return lossOf(s); }, s.w2, eps);
-  };
-  auto fdCase = [&](const std::string &label, Tensor out, DT State::*field) {
-    GradCase c{label, out, nullptr};
-    c.prepare = [=](int, std::mt19937 &) {
-      State &s = *state;
-      return finiteDiff([&] { return lossOf(s); }, s.*field, eps);
-    };
-    cases.push_back(c);
-  };
-  fdCase("mlp dW1", dW1, &State::w1);
-  fdCase("mlp db1", db1, &State::b1);
-  fdCase("mlp dx", dX, &State::x);
+  cases.push_back(finiteDiffCase("mlp dW2", dW2, net, &TwoLayerNet::w2, eps));
+  cases.back().prepare =
+      [=, fd = cases.back().prepare](int n, std::mt19937 &rng) mutable {
+        TwoLayerNet &s = *net;
+        s.draw(n, xS, w1S, w2S, labels, rng);
+        DT y = refLinear(s.x, s.w1, &s.b1);
+        DT a = refActivation(Act::Relu, y);
+        set(x, s.x);
+        set(y1, y);
+        set(a1, a);
+        set(logits, refLinear(a, s.w2, &s.b2));
+        set(w1, s.w1);
+        set(w2, s.w2);
+        return fd(n, rng);
+      };
+  cases.push_back(finiteDiffCase("mlp dW1", dW1, net, &TwoLayerNet::w1, eps));
+  cases.push_back(finiteDiffCase("mlp db1", db1, net, &TwoLayerNet::b1, eps));
+  cases.push_back(finiteDiffCase("mlp dx", dX, net, &TwoLayerNet::x, eps));
   std::mt19937 rng(10);
   Halide::Pipeline pipeline = compileCases(grads, cases);
   checkCases(pipeline, cases, rng, {1, 3, 17});
