@@ -15,10 +15,10 @@ namespace {
 
 // out = (in - mean) / std, torchvision's float arithmetic.
 CNNC_VECTOR_CLONES
-void normalizePlane(const float *in, int64_t count, float mean, float std,
+void normalizePlane(const float *in, int64_t count, float mean, float sd,
                     float *out) {
   for (int64_t i = 0; i < count; ++i)
-    out[i] = (in[i] - mean) / std;
+    out[i] = (in[i] - mean) / sd;
 }
 
 std::string floatList(const std::vector<float> &values) {

@@ -6,7 +6,10 @@
 #ifndef CNNC_DATA_VECTORCLONES_H
 #define CNNC_DATA_VECTORCLONES_H
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <cstddef> // __GLIBC__: the clones are ifuncs, which glibc resolves
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&         \
+    defined(__GLIBC__)
 #define CNNC_VECTOR_CLONES                                                     \
   __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
