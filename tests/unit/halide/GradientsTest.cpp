@@ -301,6 +301,29 @@ TEST(GradConv2d, WeightGradRowChunks) {
   runCases(grads, cases, rng);
 }
 
+// Rows no wider than a chunk and output channels filling whole vectors (16
+// and 32 are whole vectors of 8 and 16 floats): the weight gradient is
+// vectorised over the output channels, in tiles of taps (blocks of input
+// channels and of kernel rows) of one or two vectors, with a transposed
+// copy of dy. Padding, strides, dilation and a 1x1 conv go
+// through it; a grouped conv of 16 outputs does not (its input channel
+// depends on the output channel) and keeps the row schedule.
+TEST(GradConv2d, WeightGradOverOutputChannels) {
+  std::mt19937 rng(17);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  const std::vector<ConvSpec> specs = {
+      {6, 6, 7, 16, 5, 5, {1, 1}, {2, 2}, {1, 1}, 1},
+      {8, 7, 6, 32, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1},
+      {3, 5, 6, 16, 1, 1, {2, 2}, {0, 0}, {1, 1}, 1},
+      {2, 7, 6, 16, 2, 3, {1, 1}, {1, 0}, {2, 1}, 1},
+      {4, 5, 5, 16, 3, 3, {1, 1}, {1, 1}, {1, 1}, 2},
+  };
+  for (const ConvSpec &s : specs)
+    addConvCases(s, grads, cases);
+  runCases(grads, cases, rng);
+}
+
 // --- Linear
 // --------------------------------------------------------------------
 
@@ -994,6 +1017,72 @@ TEST(GradOptimizer, SgdMomentumRank2And4AgainstReference) {
     expectNear(out[2], nest, label + " nesterov p", 1e-5);
     expectNear(out[3], vel, label + " nesterov v", 1e-5);
   }
+}
+
+TEST(GradOptimizer, SgdFusedIntoConvWeightGradientTiles) {
+  // A conv weight gradient read by its SGD update is computed tile by tile
+  // in the update's loops: for rows narrower than a chunk with output
+  // channels in whole vectors (16, 32) the tiles are of output channels,
+  // else (6 outputs) blocks of x lanes. With a velocity (the new parameter
+  // computed with it) and without one, at batches 1 and 3, against the
+  // double gradient and SGD step.
+  std::mt19937 rng(23);
+  SgdHyper hyper;
+  hyper.lr = Halide::Param<float>("lr");
+  Halide::Param<float> mu("mu");
+  hyper.momentum = mu;
+  const Shape xS{kDynamic, 4, 6, 7};
+  for (int O : {16, 32, 6})
+    for (bool withVelocity : {true, false}) {
+      Conv2dArgs args{{1, 2}, {1, 1}, {1, 1}, 1};
+      const Shape wS{O, 4, 3, 3};
+      const Shape yS = cnn::shape::conv2d(xS, wS, std::nullopt, args).shape;
+      Input x = makeInput("x", xS), dy = makeInput("dy", yS),
+            p = makeInput("p", wS), v = makeInput("v", wS);
+      std::vector<LoweredGrad> grads;
+      grads.push_back(conv2dWeightGrad(x.tensor, dy.tensor, wS, args,
+                                       batchOf(x), "conv_dw"));
+      Tensor dw = grads.back().output;
+      grads.push_back(
+          sgdUpdate(p.tensor, dw, withVelocity ? &v.tensor : nullptr, hyper));
+      std::vector<Halide::Func> outputs{grads.back().output.func};
+      if (withVelocity)
+        outputs.push_back(grads.back().extraOutputs.at(0).func);
+      for (Halide::Func &f : outputs)
+        constrainToShape(f.output_buffer(), wS);
+      applyDefaultGradientSchedule(grads, hostTarget(), outputs);
+      Halide::Pipeline pipeline(outputs);
+      pipeline.compile_jit(hostTarget());
+      hyper.lr.set(0.1f);
+      mu.set(0.9f);
+      for (int batch : kBatches) {
+        DT xv = randomDT(withBatch(xS, batch), rng),
+           r = randomDT(withBatch(yS, batch), rng), w = randomDT(wS, rng),
+           pv = randomDT(wS, rng), vv = randomDT(wS, rng);
+        set(x, xv);
+        set(dy, r);
+        set(p, pv);
+        set(v, vv);
+        DT g = finiteDiff([&] { return dot(refConv(xv, w, nullptr, args), r); },
+                          w);
+        DT newP(wS), newV(wS);
+        for (size_t i = 0; i < pv.v.size(); ++i) {
+          newV.v[i] = withVelocity ? 0.9 * vv.v[i] + g.v[i] : vv.v[i];
+          newP.v[i] = pv.v[i] - 0.1 * (withVelocity ? newV.v[i] : g.v[i]);
+        }
+        std::vector<Buf> out{makeBuffer(wS), makeBuffer(wS)};
+        const std::string label = "O " + std::to_string(O) +
+                                  (withVelocity ? " velocity" : " plain") +
+                                  " batch " + std::to_string(batch);
+        if (withVelocity) {
+          pipeline.realize({out[0], out[1]});
+          expectNear(out[1], newV, label + " v", 1e-4);
+        } else {
+          pipeline.realize({out[0]});
+        }
+        expectNear(out[0], newP, label + " p", 1e-4);
+      }
+    }
 }
 
 // --- a whole backward pass
