@@ -50,10 +50,11 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
   for (size_t i = 0; i < n; ++i)
     w.buffers_.push_back(std::move(init->at(specs[i].name)));
   // Momentum and its next buffer for trainable parameters; a next buffer
-  // for every updated one (running statistics included).
+  // for every updated one (running statistics included). None without a
+  // training step to time.
   const std::vector<bool> &updated = model.updated();
   auto needs = [&](size_t set, size_t i) {
-    return set == 1 ? updated[i] : trainable[i];
+    return w.hasTrainStep_ && (set == 1 ? updated[i] : trainable[i]);
   };
   for (size_t i = 0; i < 3 * n; ++i) {
     if (needs(i / n, i % n))
@@ -63,10 +64,9 @@ Expected<Workload> Workload::create(const ModelLibrary &model, int64_t batch,
   }
   for (size_t i = 0; i < n; ++i) {
     w.parameters_.push_back(w.buffers_[i].f32());
-    bool t = trainable[i];
+    const bool t = needs(0, i), u = needs(1, i);
     w.momentum_.push_back(t ? w.buffers_[n + i].f32() : nullptr);
-    w.nextParameters_.push_back(updated[i] ? w.buffers_[2 * n + i].f32()
-                                           : nullptr);
+    w.nextParameters_.push_back(u ? w.buffers_[2 * n + i].f32() : nullptr);
     w.nextMomentum_.push_back(t ? w.buffers_[3 * n + i].f32() : nullptr);
   }
 
