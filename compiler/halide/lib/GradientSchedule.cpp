@@ -7,6 +7,7 @@
 #include "Common.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -86,6 +87,23 @@ std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
   return Slice{f, outer};
 }
 
+/// Stores the results of an SGD update fused with the weight gradient it
+/// reads, each by `store` (which returns the loop whose iteration is one
+/// block of weights): the velocity, when there is one, leads and the new
+/// parameter is computed with it, so both read a block's gradient while it
+/// is in cache. Returns the lead's loop: where the block's gradient goes.
+LoopLevel storeFusedUpdate(LoweredGrad &update,
+                           const std::function<Var(Func)> &store) {
+  Func lead = update.extraOutputs.empty() ? update.output.func
+                                          : update.extraOutputs[0].func;
+  Var block = store(lead);
+  if (!update.extraOutputs.empty()) {
+    store(update.output.func);
+    update.output.func.compute_with(lead, block);
+  }
+  return LoopLevel(lead, block);
+}
+
 /// Conv weight gradient: each weight reduces over (ox, oy, n), and the
 /// kernel x is too short to vectorise. rfactor over ox lanes: per-lane
 /// partial sums (vectorised over ox; the kx taps and a block of output
@@ -129,15 +147,10 @@ void scheduleConvWeightGrad(LoweredGrad &g, const MachineModel &machine,
   out.vectorize(kx, vectorWidth(natural, kW), TailStrategy::GuardWithIf);
   if (update) {
     // The update's (kx, ky, ci) of a block vectorised as one plane.
-    Func lead = update->extraOutputs.empty() ? update->output.func
-                                             : update->extraOutputs[0].func;
-    const cnn::shape::Shape &shape = g.output.shape;
-    Var no = storeResult(lead, update->vars, shape, natural, block)->var;
-    if (!update->extraOutputs.empty()) {
-      storeResult(update->output.func, update->vars, shape, natural, block);
-      update->output.func.compute_with(lead, no);
-    }
-    out.compute_at(lead, no).reorder(kx, o, ky, ci);
+    LoopLevel blockLoop = storeFusedUpdate(*update, [&](Func f) {
+      return storeResult(f, update->vars, g.output.shape, natural, block)->var;
+    });
+    out.compute_at(blockLoop).reorder(kx, o, ky, ci);
     slice = ci; // a block's input channels: serial
   } else {
     out.compute_root()
@@ -283,16 +296,8 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
   Func out = g.output.func;
   LoopLevel tileAt;
   if (update) {
-    // The velocity, when there is one, leads; the new parameter shares its
-    // tile loop.
-    Func lead = update->extraOutputs.empty() ? update->output.func
-                                             : update->extraOutputs[0].func;
-    Var tileVar = tileLoop(lead, update->vars);
-    tileAt = LoopLevel(lead, tileVar);
-    if (!update->extraOutputs.empty()) {
-      tileLoop(update->output.func, update->vars);
-      update->output.func.compute_with(lead, tileVar);
-    }
+    tileAt = storeFusedUpdate(
+        *update, [&](Func f) { return tileLoop(f, update->vars); });
     // A tile's gradient, channels innermost: the update reads dense vectors.
     out.compute_at(tileAt)
         .reorder_storage(o, kx, ky, ci)
@@ -455,16 +460,12 @@ void scheduleLinearWeightGrad(LoweredGrad &g, const MachineModel &machine,
   Var kl(k.name() + "_l");
   LoopLevel tileLoop;
   if (update) {
-    // The velocity, when there is one, leads; the new parameter shares its
-    // tile loops.
-    Func lead = update->extraOutputs.empty() ? update->output.func
-                                             : update->extraOutputs[0].func;
-    Var ko = tile(lead, update->vars[0], update->vars[1]);
-    if (!update->extraOutputs.empty()) {
-      tile(update->output.func, update->vars[0], update->vars[1]);
-      update->output.func.compute_with(lead, ko);
-    }
-    out.compute_at(lead, ko).split(k, k, kl, width).vectorize(kl);
+    out
+        .compute_at(storeFusedUpdate(
+            *update,
+            [&](Func f) { return tile(f, update->vars[0], update->vars[1]); }))
+        .split(k, k, kl, width)
+        .vectorize(kl);
     tileLoop = LoopLevel(out, Var::outermost());
   } else {
     tileLoop = LoopLevel(out, tile(out, k, o));
