@@ -283,7 +283,9 @@ void scheduleWindowed(const Group &g, const MachineModel &machine,
 /// accumulates in vector lanes over the contiguous input features (an
 /// rfactor); a tile's bo x bn lane vectors are independent accumulators in
 /// registers, so each weight vector loaded feeds bn samples and each input
-/// vector bo output features. The lanes are added up at the end.
+/// vector bo output features. At the end each sum's lanes are added up
+/// with one vector reduction, not a scalar loop (FeedForwardNet's forward
+/// at batch 64: 0.083 ms against 0.100).
 ///
 /// Output-feature blocks are ShiftInwards (the last block overlaps the one
 /// before; bo <= out features), so their size is a constant. The batch is a
@@ -357,6 +359,9 @@ void scheduleLinear(const Group &g, const MachineModel &machine) {
       update.reorder(u, lo, lni, ko, lno);
     }
     update.vectorize(u).unroll(lo).unroll(lni);
+    // atomic(): the sum's store does not depend on ki, so Halide vectorises
+    // it only as a reduction (VectorReduce), which it must be told is safe.
+    op.accum.update().atomic().vectorize(ki);
   }
 }
 
@@ -398,12 +403,14 @@ void scheduleFlatten(const Group &g, int natural) {
     // f's extent is C * H * W, so neither split has a tail. A row that
     // fits in one vector is one vector of exactly W lanes: with more lanes
     // (predicated off) the simplifier could not prove the divisions exact.
+    // A longer row's last vector shifts back to end at the row's end (dense
+    // loads, where a guarded tail was a predicated gather).
     root.split(f, fo, fx, w, TailStrategy::GuardWithIf)
         .split(fo, fc, fy, h, TailStrategy::GuardWithIf);
     if (w <= natural)
       root.vectorize(fx);
     else
-      root.vectorize(fx, natural, TailStrategy::GuardWithIf);
+      root.vectorize(fx, natural, TailStrategy::ShiftInwards);
   } else {
     root.vectorize(f, natural, TailStrategy::GuardWithIf);
   }
