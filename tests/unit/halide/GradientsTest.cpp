@@ -324,6 +324,36 @@ TEST(GradConv2d, WeightGradOverOutputChannels) {
   runCases(grads, cases, rng);
 }
 
+// Strided convs whose input channels fill whole vectors (16 and 32 are
+// whole vectors of 8 and 16 floats): the input gradient is vectorised over
+// the input channels, in tiles of pixels of even extents (6 x 2, 2 x 10,
+// 6 x 4 with AVX-512) with every tap unrolled, reading a copy of the weights
+// with the channels innermost. Stride 2 with 3x3 and 1x1 kernels, padding,
+// dilation, a plane wider than a vector and stride 2 in one dim only go
+// through it; stride 1 (14 x 4, 7 x 7), a plane of odd sides (no even tile),
+// a grouped conv (16 input channels per group of 32) and a 5x5 kernel (more
+// taps than unrolled) do not.
+TEST(GradConv2d, InputGradOverInputChannels) {
+  std::mt19937 rng(19);
+  std::vector<LoweredGrad> grads;
+  std::vector<GradCase> cases;
+  const std::vector<ConvSpec> specs = {
+      {16, 4, 14, 2, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1},
+      {16, 6, 6, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1},
+      {16, 6, 6, 2, 3, 3, {1, 2}, {1, 0}, {1, 1}, 1},
+      {16, 20, 18, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1},
+      {32, 7, 7, 2, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1},
+      {16, 6, 6, 3, 1, 1, {2, 2}, {0, 0}, {1, 1}, 1},
+      {16, 10, 6, 2, 3, 3, {2, 2}, {2, 2}, {2, 2}, 1},
+      {16, 7, 7, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1},
+      {32, 6, 6, 4, 3, 3, {2, 2}, {1, 1}, {1, 1}, 2},
+      {16, 6, 6, 2, 5, 5, {2, 2}, {2, 2}, {1, 1}, 1},
+  };
+  for (const ConvSpec &s : specs)
+    addConvCases(s, grads, cases);
+  runCases(grads, cases, rng);
+}
+
 // --- Linear
 // --------------------------------------------------------------------
 

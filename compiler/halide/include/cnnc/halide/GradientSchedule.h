@@ -53,7 +53,11 @@ namespace cnnc::hl {
 ///    - input: parallel over (blocks of c, n); tiles of one x vector by a
 ///      few rows by the c block accumulate in registers over (kx, ky, o),
 ///      reading the stored zero-padded dy with dense vectors (the tiles
-///      round the plane up into scratch: nothing outside a buffer is read);
+///      round the plane up into scratch: nothing outside a buffer is read).
+///      Strided convs with c in whole vectors (ungrouped, at most 3x3) are
+///      vectorised over c instead: tiles of pixels of even extents, every
+///      tap unrolled (stride 2's taps that miss a pixel pruned), reading a
+///      copy of the weights with c innermost;
 ///    - bias (of [N, C, H, W] dy): rfactor over x lanes as the weight.
 ///  - max-pool: the argmax is recomputed per (c, n) plane, vectorised over
 ///    the windows; windows that tile the input need no reduction for dx;
