@@ -78,6 +78,12 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   return result;
 }
 
+bool weightGradOverOutputChannels(const cnn::shape::Shape &weightShape,
+                                  const cnn::shape::Conv2dArgs &args) {
+  return args.groups == 1 && weightShape[0] % kWeightGradRowChunk == 0 &&
+         weightShape[1] % kWeightGradRowChunk == 0;
+}
+
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
@@ -124,7 +130,7 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
   // counted contributes 0.
   Expr ox, oy, n, counted;
   const int rowChunk = kWeightGradRowChunk;
-  if (rowChunk < outW) {
+  if (rowChunk < outW && !weightGradOverOutputChannels(wShape, args)) {
     const int chunks = (outW + rowChunk - 1) / rowChunk;
     result.rdom = RDom({{0, rowChunk}, {0, chunks}, {0, outH}, {0, batch}},
                        detail::funcName(name, "_r"));

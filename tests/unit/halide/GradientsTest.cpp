@@ -28,6 +28,7 @@
 #include "Reference.h"
 
 #include "cnnc/halide/Bounds.h"
+#include "cnnc/halide/CpuSchedule.h"
 #include "cnnc/halide/GradientSchedule.h"
 #include "cnnc/halide/Gradients.h"
 
@@ -149,8 +150,11 @@ void expectNear(const Buf &got, const DT &want, const std::string &what,
   EXPECT_EQ(bad, 0) << what << ": " << bad << " mismatches, first " << first;
 }
 
-Halide::Pipeline compileCases(std::vector<LoweredGrad> &grads,
-                              std::vector<GradCase> &cases) {
+/// Scheduled for the host, or for `machine` (the host's vectors with other
+/// cache sizes) when given.
+Halide::Pipeline
+compileCases(std::vector<LoweredGrad> &grads, std::vector<GradCase> &cases,
+             const std::optional<MachineModel> &machine = std::nullopt) {
   std::vector<Halide::Func> outputs;
   for (GradCase &c : cases) {
     constrainToShape(c.output.func.output_buffer(), c.output.shape);
@@ -158,7 +162,11 @@ Halide::Pipeline compileCases(std::vector<LoweredGrad> &grads,
   }
   // As a training step's pipeline: only the realized results are outputs,
   // so results read by one element-wise gradient are fused into it.
-  applyDefaultGradientSchedule(grads, hostTarget(), outputs);
+  if (machine)
+    applyDefaultGradientSchedule(grads, *machine, updatesOfGradients(grads),
+                                 outputs);
+  else
+    applyDefaultGradientSchedule(grads, hostTarget(), outputs);
   Halide::Pipeline pipeline(outputs);
   pipeline.compile_jit(hostTarget());
   return pipeline;
@@ -322,6 +330,41 @@ TEST(GradConv2d, WeightGradOverOutputChannels) {
   for (const ConvSpec &s : specs)
     addConvCases(s, grads, cases);
   runCases(grads, cases, rng);
+}
+
+// Rows wider than a chunk whose input and output channels fill whole chunks
+// (16): the weight gradient sums whole rows (rdom (ox, oy, n)), vectorised
+// over the output channels in tiles of taps. With the host's caches each
+// tile sums the whole batch in registers; with an L2 that holds the block's
+// dy of a few images (a block of 16 channels), the block sums the batch in
+// passes of two or three images (batch 3: a short last pass or one whole
+// pass), each pass's tiles in parallel.
+TEST(GradConv2d, WeightGradOverOutputChannelsOfWideRows) {
+  const std::vector<ConvSpec> specs = {
+      {16, 2, 17, 16, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1},
+      {16, 1, 33, 16, 1, 3, {1, 2}, {0, 1}, {1, 1}, 1},
+  };
+  for (bool passes : {false, true}) {
+    std::mt19937 rng(passes ? 23 : 29);
+    std::vector<LoweredGrad> grads;
+    std::vector<GradCase> cases;
+    int64_t largestPlane = 0;
+    for (const ConvSpec &s : specs) {
+      addConvCases(s, grads, cases);
+      const LoweredGrad &dw = grads.at(grads.size() - 2);
+      ASSERT_EQ(dw.kind, GradKind::Conv2dWeightGrad);
+      EXPECT_EQ(dw.rdom.dimensions(), 3) << "whole rows, not chunks";
+      const Shape &dy = dw.inputs.at(1).shape;
+      largestPlane = std::max(largestPlane, dy[2] * dy[3]);
+    }
+    // Half of L2 holds two images of the larger plane's block (16 channels),
+    // and four of the smaller one's (34 and 17 pixels).
+    MachineModel machine = cpuMachineModelOrThrow(hostTarget());
+    machine.l2Bytes = 2 * 2 * 16 * largestPlane * int64_t(sizeof(float));
+    Halide::Pipeline pipeline = compileCases(
+        grads, cases, passes ? std::optional(machine) : std::nullopt);
+    checkCases(pipeline, cases, rng);
+  }
 }
 
 // Strided convs whose input channels fill whole vectors (16 and 32 are

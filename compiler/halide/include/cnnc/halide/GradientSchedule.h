@@ -46,10 +46,13 @@ namespace cnnc::hl {
 ///    - weight: parallel over (ci, blocks of o); per kernel row ky, an
 ///      rfactor over output-x lanes, vectorised over them, the kx taps and
 ///      the o block accumulating in registers over (oy, n), then a sum over
-///      the lanes. Rows of up to kWeightGradRowChunk with o in whole
-///      vectors (ungrouped) are vectorised over o instead: tiles of o
-///      vectors by taps in registers over the whole (ox, oy, n) sum,
-///      reading a copy of dy with the channels innermost;
+///      the lanes. With o in whole vectors (ungrouped), rows of up to
+///      kWeightGradRowChunk, and whole rows of any width (no chunks:
+///      weightGradOverOutputChannels), are vectorised over o instead:
+///      tiles of o vectors by taps in registers over the (ox, oy, n) sum,
+///      reading a copy of dy with the channels innermost; a block of o
+///      whose dy fills L2 with a few images sums the batch in passes of
+///      them, the block's tiles parallel within each pass;
 ///    - input: parallel over (blocks of c, n); tiles of one x vector by a
 ///      few rows by the c block accumulate in registers over (kx, ky, o),
 ///      reading the stored zero-padded dy with dense vectors (the tiles

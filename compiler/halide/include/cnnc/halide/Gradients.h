@@ -119,12 +119,22 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
 /// with AVX-512, 2 x 8 with AVX2, 4 x 4 with NEON).
 constexpr int kWeightGradRowChunk = 16;
 
+/// Whether a conv weight gradient of `weightShape` [O, C/g, KH, KW] sums
+/// whole rows (no chunks, whatever their width): ungrouped, with output
+/// and input channels that fill whole chunks. Every CPU schedule then
+/// vectorises it over the output channels instead of along x, from a copy
+/// of dy with the channels innermost, which pays off when each dy value
+/// feeds many taps (ResNet-18's stem, 3 input channels, was slower so).
+bool weightGradOverOutputChannels(const cnn::shape::Shape &weightShape,
+                                  const cnn::shape::Conv2dArgs &args);
+
 /// dw of conv2d, of `weightShape` [O, C/g, KH, KW] (the forward weight's),
 /// from the forward input x [N, C, H, W] and dy [N, O, Ho, Wo]: the sum
 /// over (n, oy, ox) of x(tap) * dy. rdom (ox, oy, n) with n over
 /// [0, batch). `stored[0]` (only with padding): x behind its zero padding.
 /// Rows wider than kWeightGradRowChunk are summed in chunks of that many
-/// pixels instead, rdom (pixel, chunk, oy, n): the last chunk ends at the
+/// pixels instead (unless weightGradOverOutputChannels), rdom (pixel,
+/// chunk, oy, n): the last chunk ends at the
 /// row's end (shifted inwards) and masks the pixels the one before it
 /// counted, so a schedule can vectorise every chunk as whole vectors with
 /// no partial tail (a row of 28 is 16 + 16, 12 of them masked).
