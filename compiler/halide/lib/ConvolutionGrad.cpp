@@ -80,8 +80,10 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
 
 bool weightGradOverOutputChannels(const cnn::shape::Shape &weightShape,
                                   const cnn::shape::Conv2dArgs &args) {
+  // Kernel rows of up to 12 taps: one vector of output channels by the row
+  // fits every CPU's register budget (12 accumulators with AVX2).
   return args.groups == 1 && weightShape[0] % kWeightGradRowChunk == 0 &&
-         weightShape[1] % kWeightGradRowChunk == 0;
+         weightShape[1] % kWeightGradRowChunk == 0 && weightShape[3] <= 12;
 }
 
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,

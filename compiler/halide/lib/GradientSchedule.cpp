@@ -244,12 +244,14 @@ std::optional<ChannelTile> channelTileOf(const LoweredGrad &g,
 
 /// Conv weight gradient for rows no wider than a chunk (LeNet's conv2 is
 /// 10 wide, ResNet's last stages 14 and 7), which would fill few lanes of a
-/// vector along x: vectorised over the output channels instead, which fill
-/// whole vectors. Each parallel task owns a tile of weights (ChannelTile)
-/// whose accumulators stay in registers over the whole (ox, oy, n)
-/// reduction: per pixel, `vectors` loads of dy (a stored copy with the
-/// channels innermost, made once per step) feed every tap, each tap's input
-/// value broadcast. Every weight sums its pixels in order: deterministic.
+/// vector along x, and for whole rows of any width
+/// (weightGradOverOutputChannels: conv64, ResNet's first stages):
+/// vectorised over the output channels instead, which fill whole vectors. Each
+/// parallel task owns a tile of weights (ChannelTile) whose accumulators stay
+/// in registers over the whole (ox, oy, n) reduction: per pixel, `vectors`
+/// loads of dy (a stored copy with the channels innermost, made once per step)
+/// feed every tap, each tap's input value broadcast. Every weight sums its
+/// pixels in order: deterministic.
 ///
 /// The tasks of one block of output channels are the blocks of kernel rows
 /// or of input channels (the more numerous): max(kH / rows, C / channels),
@@ -321,10 +323,11 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
   // every tile of the block reads it: block-wide sums, each pass running
   // the block's tiles in parallel, a tile's sums in registers over the
   // pass's pixels (in order: deterministic). In one pass over a whole batch
-  // every tile read that dy from memory (conv64's train step at batch 16:
-  // 42 ms against 27). Smaller planes keep each tile's sums in registers
-  // over the whole batch, with no block-wide sums to store (LeNet's conv2
-  // measured 6% slower in passes).
+  // every tile read that dy from memory (conv64's train step at batch 64:
+  // 198-221 ms, against 156-171 for chunked rows along x and 111 in
+  // passes). Smaller planes keep each tile's sums in registers over the
+  // whole batch, with no block-wide sums to store (LeNet's conv2 measured
+  // 6% slower in passes).
   const cnn::shape::Shape &dyShape = g.inputs.at(1).shape;
   const int64_t blockImageBytes = int64_t(tile.vectors) * natural * dyShape[2] *
                                   dyShape[3] * int64_t(sizeof(float));
@@ -578,11 +581,13 @@ void scheduleLinearWeightGrad(LoweredGrad &g, const MachineModel &machine,
   const int natural = machine.floatLanes;
   const int width = wholeVectorWidth(natural, K);
   const int budget = machine.accumulatorBudget();
-  // At most 3 input vectors, so that a block holds 8 outputs or more: each
-  // block reads all of x once, and taller blocks halve those passes
-  // (FeedForwardNet's fc1 weight gradient: 12% fewer perf samples, relative
-  // to its forward, than in tiles of 6 vectors x 4 outputs).
-  const int kv = std::max(1, std::min(K / width, budget / 8));
+  // Few input vectors (3 with AVX-512's 24 accumulators, 2 with AVX2's 12)
+  // for tall blocks of outputs: each block reads all of x once, and taller
+  // blocks make fewer passes (FeedForwardNet's fc1 weight gradient: 12%
+  // fewer perf samples, relative to its forward, than in tiles of 6 vectors
+  // x 4 outputs). At least 2: a single vector's tile loads a broadcast per
+  // FMA.
+  const int kv = std::max(1, std::min(K / width, std::max(2, budget / 8)));
   const int ob = std::max(1, std::min(O, budget / kv));
   // Tiles f(k, o) (the gradient's or the update's vars), parallel over the
   // o blocks; returns the loop of one tile.

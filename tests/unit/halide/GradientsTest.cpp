@@ -1094,21 +1094,30 @@ TEST(GradOptimizer, SgdMomentumRank2And4AgainstReference) {
 
 TEST(GradOptimizer, SgdFusedIntoConvWeightGradientTiles) {
   // A conv weight gradient read by its SGD update is computed tile by tile
-  // in the update's loops: for rows narrower than a chunk with output
-  // channels in whole vectors (16, 32) the tiles are of output channels,
-  // else (6 outputs) blocks of x lanes. With a velocity (the new parameter
-  // computed with it) and without one, at batches 1 and 3, against the
-  // double gradient and SGD step.
+  // in the update's loops: for output channels in whole vectors (16, 32)
+  // the tiles are of output channels, else (6 outputs) blocks of x lanes;
+  // 16 input channels with an L2 that holds two images of dy sum the batch
+  // in passes, the update reading the block's stored sums. With a velocity
+  // (the new parameter computed with it) and without one, at batches 1 and
+  // 3, against the double gradient and SGD step.
   std::mt19937 rng(23);
   SgdHyper hyper;
   hyper.lr = Halide::Param<float>("lr");
   Halide::Param<float> mu("mu");
   hyper.momentum = mu;
-  const Shape xS{kDynamic, 4, 6, 7};
-  for (int O : {16, 32, 6})
+  struct Case {
+    Shape x;
+    int O;
+    bool inPasses;
+  };
+  const Shape narrow{kDynamic, 4, 6, 7}, wide{kDynamic, 16, 2, 40};
+  for (const Case &c : {Case{narrow, 16, false}, Case{narrow, 32, false},
+                        Case{narrow, 6, false}, Case{wide, 16, true}})
     for (bool withVelocity : {true, false}) {
+      const Shape &xS = c.x;
+      const int O = c.O;
       Conv2dArgs args{{1, 2}, {1, 1}, {1, 1}, 1};
-      const Shape wS{O, 4, 3, 3};
+      const Shape wS{O, xS[1], 3, 3};
       const Shape yS = cnn::shape::conv2d(xS, wS, std::nullopt, args).shape;
       Input x = makeInput("x", xS), dy = makeInput("dy", yS),
             p = makeInput("p", wS), v = makeInput("v", wS);
@@ -1123,7 +1132,11 @@ TEST(GradOptimizer, SgdFusedIntoConvWeightGradientTiles) {
         outputs.push_back(grads.back().extraOutputs.at(0).func);
       for (Halide::Func &f : outputs)
         constrainToShape(f.output_buffer(), wS);
-      applyDefaultGradientSchedule(grads, hostTarget(), outputs);
+      MachineModel machine = cpuMachineModelOrThrow(hostTarget());
+      if (c.inPasses) // two images of a block of 16 channels
+        machine.l2Bytes = 2 * 2 * 16 * yS[2] * yS[3] * int64_t(sizeof(float));
+      applyDefaultGradientSchedule(grads, machine, updatesOfGradients(grads),
+                                   outputs);
       Halide::Pipeline pipeline(outputs);
       pipeline.compile_jit(hostTarget());
       hyper.lr.set(0.1f);
@@ -1144,7 +1157,8 @@ TEST(GradOptimizer, SgdFusedIntoConvWeightGradientTiles) {
           newP.v[i] = pv.v[i] - 0.1 * (withVelocity ? newV.v[i] : g.v[i]);
         }
         std::vector<Buf> out{makeBuffer(wS), makeBuffer(wS)};
-        const std::string label = "O " + std::to_string(O) +
+        const std::string label = "C " + std::to_string(xS[1]) + " O " +
+                                  std::to_string(O) +
                                   (withVelocity ? " velocity" : " plain") +
                                   " batch " + std::to_string(batch);
         if (withVelocity) {

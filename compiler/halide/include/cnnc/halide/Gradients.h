@@ -121,7 +121,8 @@ constexpr int kWeightGradRowChunk = 16;
 
 /// Whether a conv weight gradient of `weightShape` [O, C/g, KH, KW] sums
 /// whole rows (no chunks, whatever their width): ungrouped, with output
-/// and input channels that fill whole chunks. Every CPU schedule then
+/// and input channels that fill whole chunks and kernel rows of at most 12
+/// taps. Every CPU schedule then
 /// vectorises it over the output channels instead of along x, from a copy
 /// of dy with the channels innermost, which pays off when each dy value
 /// feeds many taps (ResNet-18's stem, 3 input channels, was slower so).
