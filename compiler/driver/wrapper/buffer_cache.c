@@ -11,7 +11,10 @@
  *
  * The cache holds at most CNNC_CACHE_SLOTS blocks, each at most twice the
  * size it is reused for; it keeps about one call's working set alive between
- * calls, like PyTorch's caching allocator does.
+ * calls, like PyTorch's caching allocator does. The slots must cover the
+ * largest working set: a ResNet-18 training step at batch 16 frees 69 large
+ * blocks (555 MB), and with 64 slots it unmapped three 51 MB blocks per step
+ * whose pages then faulted again (a fifth of the step's time).
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -19,7 +22,7 @@
 #include <stdlib.h>
 
 enum {
-  CNNC_CACHE_SLOTS = 64,
+  CNNC_CACHE_SLOTS = 512,
   /* Vector loads of any width stay aligned; Halide also needs at least 8
      readable bytes before and after a block, which the header and the tail
      padding provide. */
