@@ -369,9 +369,11 @@ TEST(GradConv2d, WeightGradOverOutputChannelsOfWideRows) {
 
 // Strided convs whose input channels fill whole vectors (16 and 32 are
 // whole vectors of 8 and 16 floats): the input gradient is vectorised over
-// the input channels, in tiles of pixels of even extents (6 x 2, 2 x 10,
-// 6 x 4 with AVX-512) with every tap unrolled, reading a copy of the weights
-// with the channels innermost. Stride 2 with 3x3 and 1x1 kernels, padding,
+// the input channels, in tiles of pixels of even extents (6 x 4 with
+// AVX-512, 6 x 2 with AVX2) with every tap unrolled, reading a copy of the
+// weights with the channels innermost; where a tile does not divide an even
+// side (6, 10 and 14 rows in tiles of 4, ResNet-18's 14 x 14 in 6 x 4) the
+// last one is shifted inwards. Stride 2 with 3x3 and 1x1 kernels, padding,
 // dilation, a plane wider than a vector and stride 2 in one dim only go
 // through it; stride 1 (14 x 4, 7 x 7), a plane of odd sides (no even tile),
 // a grouped conv (16 input channels per group of 32) and a 5x5 kernel (more
@@ -385,6 +387,7 @@ TEST(GradConv2d, InputGradOverInputChannels) {
       {16, 6, 6, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1},
       {16, 6, 6, 2, 3, 3, {1, 2}, {1, 0}, {1, 1}, 1},
       {16, 20, 18, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1},
+      {16, 14, 14, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1},
       {32, 7, 7, 2, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1},
       {16, 6, 6, 3, 1, 1, {2, 2}, {0, 0}, {1, 1}, 1},
       {16, 10, 6, 2, 3, 3, {2, 2}, {2, 2}, {2, 2}, 1},
