@@ -1098,7 +1098,8 @@ TEST(GradOptimizer, SgdMomentumRank2And4AgainstReference) {
 TEST(GradOptimizer, SgdFusedIntoConvWeightGradientTiles) {
   // A conv weight gradient read by its SGD update is computed tile by tile
   // in the update's loops: for output channels in whole vectors (16, 32)
-  // the tiles are of output channels, else (6 outputs) blocks of x lanes;
+  // the tiles are of output channels and whole kernels (the update reads
+  // each kernel's taps as one vector), else (6 outputs) blocks of x lanes;
   // 16 input channels with an L2 that holds two images of dy sum the batch
   // in passes, the update reading the block's stored sums. With a velocity
   // (the new parameter computed with it) and without one, at batches 1 and
