@@ -10,11 +10,13 @@
  * allocates nothing: its buffers are planned by the first call and reused.
  *
  * The cache holds at most CNNC_CACHE_SLOTS blocks, each at most twice the
- * size it is reused for; it keeps about one call's working set alive between
- * calls, like PyTorch's caching allocator does. The slots must cover the
- * largest working set: a ResNet-18 training step at batch 16 frees 69 large
- * blocks (555 MB), and with 64 slots it unmapped three 51 MB blocks per step
- * whose pages then faulted again (a fifth of the step's time).
+ * size it is reused for; in steady state it keeps one call's working set
+ * alive between calls, like PyTorch's caching allocator does. Blocks freed
+ * by calls of other sizes (another batch size) stay cached while slots are
+ * left, until the library is unloaded. The slots must cover the largest
+ * working set: a ResNet-18 training step at batch 16 frees 69 large blocks
+ * (555 MB), and with 64 slots it unmapped three 51 MB blocks per step whose
+ * pages then faulted again (a fifth of the step's time).
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -37,8 +39,15 @@ typedef struct {
   size_t capacity;
 } cnnc_block_header;
 
+/* A free block and its capacity, kept here so that a search does not touch
+   every block's header (a page of its own). */
+typedef struct {
+  void *block;
+  size_t capacity;
+} cnnc_cache_slot;
+
 static pthread_mutex_t cnnc_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *cnnc_cache_blocks[CNNC_CACHE_SLOTS]; /* free blocks */
+static cnnc_cache_slot cnnc_cache_slots[CNNC_CACHE_SLOTS]; /* free blocks */
 static int cnnc_cache_count;
 
 static cnnc_block_header *cnnc_header_of(void *block) {
@@ -53,7 +62,7 @@ static void *cnnc_cache_take(size_t size) {
   int best = -1;
   size_t best_capacity = 0;
   for (int i = 0; i < cnnc_cache_count; ++i) {
-    size_t capacity = cnnc_header_of(cnnc_cache_blocks[i])->capacity;
+    size_t capacity = cnnc_cache_slots[i].capacity;
     if (capacity >= size && capacity / 2 <= size &&
         (best < 0 || capacity < best_capacity)) {
       best = i;
@@ -61,8 +70,8 @@ static void *cnnc_cache_take(size_t size) {
     }
   }
   if (best >= 0) {
-    found = cnnc_cache_blocks[best];
-    cnnc_cache_blocks[best] = cnnc_cache_blocks[--cnnc_cache_count];
+    found = cnnc_cache_slots[best].block;
+    cnnc_cache_slots[best] = cnnc_cache_slots[--cnnc_cache_count];
   }
   pthread_mutex_unlock(&cnnc_cache_lock);
   return found;
@@ -89,11 +98,12 @@ static void cnnc_cached_free(void *user_context, void *block) {
   (void)user_context;
   if (!block)
     return;
-  if (cnnc_header_of(block)->capacity >= kCacheMinBytes) {
+  size_t capacity = cnnc_header_of(block)->capacity;
+  if (capacity >= kCacheMinBytes) {
     pthread_mutex_lock(&cnnc_cache_lock);
     int kept = cnnc_cache_count < CNNC_CACHE_SLOTS;
     if (kept)
-      cnnc_cache_blocks[cnnc_cache_count++] = block;
+      cnnc_cache_slots[cnnc_cache_count++] = (cnnc_cache_slot){block, capacity};
     pthread_mutex_unlock(&cnnc_cache_lock);
     if (kept)
       return;
@@ -121,6 +131,6 @@ __attribute__((constructor)) static void cnnc_cache_guard_forks(void) {
 __attribute__((destructor)) static void cnnc_cache_release(void) {
   pthread_mutex_lock(&cnnc_cache_lock);
   while (cnnc_cache_count > 0)
-    free(cnnc_header_of(cnnc_cache_blocks[--cnnc_cache_count]));
+    free(cnnc_header_of(cnnc_cache_slots[--cnnc_cache_count].block));
   pthread_mutex_unlock(&cnnc_cache_lock);
 }

@@ -19,6 +19,12 @@ using namespace Halide;
 
 namespace {
 
+/// The work of tiles of `tile` over `extent`, rounded up to whole tiles, per
+/// unit of the extent: 1 when the tile divides it.
+double roundingWaste(int extent, int tile) {
+  return double((extent + tile - 1) / tile * tile) / extent;
+}
+
 using detail::vectorWidth;
 using detail::wholeVectorWidth;
 
@@ -212,6 +218,9 @@ constexpr int kImagesPerPassBelow = 16;
 /// divisor, so each tile has a constant size.
 struct ChannelTile {
   int vectors = 0, rows = 0, channels = 0;
+  /// Every row of the kernel (rows == kH), chosen for a fused SGD update:
+  /// see channelTileOf.
+  bool wholeKernels = false;
 };
 
 /// The tile of two vectors of output channels when they fill two, else of
@@ -221,17 +230,19 @@ struct ChannelTile {
 /// exceeds the budget or the rows are chunked (the algorithm chunks wide
 /// rows unless weightGradOverOutputChannels: whole vectors of x then).
 ///
-/// With `wholeKernels` (an SGD update fused into the tiles) the tiles hold
-/// whole kernels (every row) when one fits the budget: each output and
-/// input channel's taps are then contiguous in the weights, so the update
-/// reads and writes them as one vector; over output channels it gathered
-/// and scattered single floats a kernel's size apart (ResNet-18's 512 x 512
-/// x 3 x 3 weights: half of the fused kernel's time went to the update, and
+/// With `fusedUpdate` (an SGD update fused into the tiles) the tiles hold
+/// whole kernels (every row) when that keeps the vectors of output channels
+/// of the best tile: a tile's taps of each output channel are then one run
+/// of its input channels' contiguous kernels in the weights, which the
+/// update reads and writes as vectors; over output channels it gathered and
+/// scattered single floats a kernel's size apart (ResNet-18's 512 x 512 x
+/// 3 x 3 weights: half of the fused kernel's time went to the update, and
 /// the kernels of its last stage took 2.0-2.1% of a b16 bench's samples
-/// each, 1.3-1.5% with whole kernels).
+/// each, 1.3-1.5% with whole kernels). With AVX2's budget a whole 3x3
+/// kernel leaves one vector of output channels, a load per FMA: not taken.
 std::optional<ChannelTile> channelTileOf(const LoweredGrad &g,
                                          const MachineModel &machine,
-                                         bool wholeKernels) {
+                                         bool fusedUpdate) {
   const cnn::shape::Shape &w = g.output.shape;
   const int O = int(w[0]), C = int(w[1]), kH = int(w[2]), kW = int(w[3]);
   const int natural = machine.floatLanes;
@@ -252,10 +263,15 @@ std::optional<ChannelTile> channelTileOf(const LoweredGrad &g,
         }
     return best;
   };
-  if (wholeKernels)
-    if (std::optional<ChannelTile> whole = bestOf(kH))
+  std::optional<ChannelTile> best = bestOf(1);
+  if (fusedUpdate && best) {
+    std::optional<ChannelTile> whole = bestOf(kH);
+    if (whole && whole->vectors == best->vectors) {
+      whole->wholeKernels = true;
       return whole;
-  return bestOf(1);
+    }
+  }
+  return best;
 }
 
 /// Conv weight gradient for rows no wider than a chunk (LeNet's conv2 is
@@ -271,7 +287,8 @@ std::optional<ChannelTile> channelTileOf(const LoweredGrad &g,
 ///
 /// The tasks of one block of output channels are the blocks of kernel rows
 /// or of input channels (the more numerous): max(kH / rows, C / channels),
-/// 5 for LeNet's conv2, 64 for ResNet's 256-channel 3x3 convs.
+/// 5 for LeNet's conv2, 256 for ResNet's 256-channel 3x3 convs with their
+/// update fused (whole kernels of one input channel).
 ///
 /// A tile reads its block's dy over the whole batch, from cache while that
 /// fits (LeNet's conv2 at batch 256: 1.6 MB; ResNet-18's 14-wide stage at
@@ -296,15 +313,15 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
   // a func computed inside a compute_with group lose fused loops, and each
   // tile would compute the whole gradient.)
   const bool rowsParallel = int(w[2]) / tile.rows > int(w[1]) / tile.channels;
-  // With `kernelsInnermost` (whole kernels per tile, see channelTileOf) a
-  // tile's loops run over one kernel's taps, contiguous in the weights, as
-  // one vector (masked beyond kH * kW).
+  // With `kernelsInnermost` (ChannelTile::wholeKernels) a tile's loops run
+  // over each output channel's run of whole kernels, contiguous in the
+  // weights, as vectors (the last one masked).
   auto tileLoop = [&](Func f, const std::vector<Var> &vars,
                       bool kernelsInnermost) {
     Var kx = vars[0], ky = vars[1], ci = vars[2], o = vars[3];
     Var oo(o.name() + "_o"), oi(o.name() + "_i"), yo(ky.name() + "_o"),
         yi(ky.name() + "_i"), co(ci.name() + "_o"), cb(ci.name() + "_i"),
-        taps(kx.name() + "_" + ky.name());
+        taps(kx.name() + "_" + ky.name()), run(taps.name() + "_" + ci.name());
     Var parallel = rowsParallel ? yo : co, inner = rowsParallel ? co : yo;
     f.compute_root()
         .bound(kx, 0, int(w[3]))
@@ -315,25 +332,25 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
         .split(ky, yo, yi, tile.rows)
         .split(ci, co, cb, tile.channels);
     if (kernelsInnermost)
-      f.reorder(kx, yi, oi, cb)
+      f.reorder(kx, yi, cb, oi, inner, parallel, oo)
           .fuse(kx, yi, taps)
-          .vectorize(taps, natural, TailStrategy::GuardWithIf);
+          .fuse(taps, cb, run)
+          .vectorize(run, natural, TailStrategy::GuardWithIf);
     else
-      f.reorder(oi, kx, yi, cb).vectorize(oi, natural);
-    f.reorder(cb, inner, parallel, oo).parallel(parallel);
+      f.reorder(oi, kx, yi, cb, inner, parallel, oo).vectorize(oi, natural);
+    f.parallel(parallel);
     return inner;
   };
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
   Func out = g.output.func;
   LoopLevel tileAt, blockAt;
   if (update) {
-    const bool wholeKernels = tile.rows == int(w[2]);
     tileAt = storeFusedUpdate(*update, [&](Func f) {
-      return tileLoop(f, update->vars, wholeKernels);
+      return tileLoop(f, update->vars, tile.wholeKernels);
     });
     // A tile's gradient, channels innermost as its sums hold them: the
-    // update reads dense vectors, or with whole kernels gathers each
-    // kernel's taps from this small buffer (in L1).
+    // update reads dense vectors, or with whole kernels gathers each output
+    // channel's run of taps from this small buffer (in L1).
     out.compute_at(tileAt)
         .reorder_storage(o, kx, ky, ci)
         .reorder(o, kx, ky, ci)
@@ -436,27 +453,23 @@ std::optional<PixelTile> pixelTileOf(const LoweredGrad &g,
   // stride 1 with 3x3 taps at least H - 2 (H - 4 dilated; a tiny plane
   // taken for strided only gets even tiles: still exact).
   const bool strided = 2 * dy[2] <= H + 1 || 2 * dy[3] <= W + 1;
+  // Even tiles need even sides. A tile that does not divide a side still
+  // starts at even coordinates: the last one is shifted inwards
+  // (TailStrategy::ShiftInwards) and recomputes a few pixels, counted as
+  // waste.
   if (!strided || natural < 2 || C % natural != 0 || w[1] != dx[1] ||
-      kH * kW > 9)
+      kH * kW > 9 || H % 2 != 0 || W % 2 != 0)
     return std::nullopt;
   const int budget = machine.accumulatorBudget();
   std::optional<PixelTile> best;
   double bestLoads = 0;
-  // A tile that does not divide an even extent still starts at even
-  // coordinates: the last one is shifted inwards (TailStrategy::ShiftInwards)
-  // and recomputes a few pixels, counted as waste.
-  auto fits = [](int extent, int tile) {
-    return extent % tile == 0 || extent % 2 == 0;
-  };
-  auto waste = [](int extent, int tile) {
-    return double((extent + tile - 1) / tile * tile) / extent;
-  };
   for (int r = 2; r <= H; r += 2)
     for (int c = 2; c <= W; c += 2) {
-      if (!fits(H, r) || !fits(W, c) || r * c > budget)
+      if (r * c > budget)
         continue;
       const double loads = double((c + kW - 1) * (r + kH - 1) + kW * kH) /
-                           (kW * kH * c * r) * waste(H, r) * waste(W, c);
+                           (kW * kH * c * r) * roundingWaste(H, r) *
+                           roundingWaste(W, c);
       if (!best || loads < bestLoads) {
         best = PixelTile{c, r};
         bestLoads = loads;
@@ -549,8 +562,7 @@ void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
     for (int b = 1; b <= std::min(groupIn, 8); ++b) {
       if (groupIn % b != 0 || r * b > budget)
         continue;
-      const double waste = double((H + r - 1) / r * r) / H;
-      const double cost = double(r + b) / (r * b) * waste;
+      const double cost = double(r + b) / (r * b) * roundingWaste(H, r);
       if (best == 0 || cost < best) {
         best = cost;
         rows = r;

@@ -369,10 +369,10 @@ TEST(GradConv2d, WeightGradOverOutputChannelsOfWideRows) {
 
 // Strided convs whose input channels fill whole vectors (16 and 32 are
 // whole vectors of 8 and 16 floats): the input gradient is vectorised over
-// the input channels, in tiles of pixels of even extents (6 x 4 with
-// AVX-512, 6 x 2 with AVX2) with every tap unrolled, reading a copy of the
-// weights with the channels innermost; where a tile does not divide an even
-// side (6, 10 and 14 rows in tiles of 4, ResNet-18's 14 x 14 in 6 x 4) the
+// the input channels, in tiles of pixels of even extents with every tap
+// unrolled, reading a copy of the weights with the channels innermost;
+// where a tile does not divide an even side (with AVX-512, 4-row tiles over
+// 6, 10 and 14 rows and 6-wide ones over 14: ResNet-18's 14 x 14 plane) the
 // last one is shifted inwards. Stride 2 with 3x3 and 1x1 kernels, padding,
 // dilation, a plane wider than a vector and stride 2 in one dim only go
 // through it; stride 1 (14 x 4, 7 x 7), a plane of odd sides (no even tile),
