@@ -93,6 +93,28 @@ std::optional<Slice> storeResult(Func f, const std::vector<Var> &vars,
   return Slice{f, outer};
 }
 
+/// The image that `f` reads through pure wrappers (a pipeline argument's
+/// read Func, Func::in copies), if any: what Func::prefetch takes for an
+/// operand that is inlined, as the parameters and velocities read by an SGD
+/// update are.
+std::optional<Internal::Parameter> imageReadBy(Func f) {
+  Internal::Function fn = f.function();
+  for (int depth = 0; depth < 4; ++depth) {
+    if (!fn.has_pure_definition() || fn.has_update_definition() ||
+        fn.values().size() != 1)
+      return std::nullopt;
+    const auto *call = fn.values()[0].as<Internal::Call>();
+    if (!call)
+      return std::nullopt;
+    if (call->param.defined())
+      return call->param;
+    if (!call->func.defined())
+      return std::nullopt;
+    fn = Internal::Function(call->func);
+  }
+  return std::nullopt;
+}
+
 /// Stores the results of an SGD update fused with the weight gradient it
 /// reads, each by `store` (which returns the loop whose iteration is one
 /// block of weights): the velocity, when there is one, leads and the new
@@ -358,6 +380,18 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
     Func lead = update->extraOutputs.empty() ? update->output.func
                                              : update->extraOutputs[0].func;
     blockAt = LoopLevel(lead, Var(update->vars[3].name() + "_o"));
+    // A whole-kernel tile updates a few bytes of each of 32 or more weight
+    // rows far apart (layer4's: 18 KiB), as many velocity rows, after a
+    // short FMA loop (49 pixels an image on layer4): its loads would wait
+    // on memory a line at a time. Each task fetches its own rows before
+    // computing its gradient (not a later task's: that one may run on the
+    // other core, with its own L2).
+    if (tile.wholeKernels && !rowsParallel) {
+      Var task(update->vars[2].name() + "_o");
+      for (const Tensor &in : update->inputs)
+        if (std::optional<Internal::Parameter> image = imageReadBy(in.func))
+          lead.prefetch(*image, task, task, 0);
+    }
   } else {
     tileAt = LoopLevel(out, tileLoop(out, g.vars, false));
     blockAt = LoopLevel(out, Var(o.name() + "_o"));
