@@ -67,12 +67,13 @@ WindowTile windowTile(const Group &g, const MachineModel &machine) {
   return t;
 }
 
-/// A padded input (detail::paddedInput) stored once per image at `at`: the
-/// fill and the interior copy each parallel over channels, rows vectorised
-/// (the copy's last vector predicated, with dense loads).
-/// Serial instead when `at` is itself a parallel task's loop.
-void storePaddedPerImage(Func padded, const LoopLevel &at, int natural,
-                         bool parallel = true) {
+/// A padded input (detail::paddedInput) stored at `at`, once per image
+/// inside the batch loop or for the whole batch at the root: the fill and
+/// the interior copy each parallel over channels, rows vectorised (the
+/// copy's last vector predicated, with dense loads). Serial instead when
+/// `at` is itself a parallel task's loop.
+void storePadded(Func padded, const LoopLevel &at, int natural,
+                 bool parallel = true) {
   Var px = padded.args()[0], pc = padded.args()[2];
   padded.compute_at(at).vectorize(px, natural, TailStrategy::GuardWithIf);
   const std::vector<Internal::ReductionVariable> &r =
@@ -86,6 +87,11 @@ void storePaddedPerImage(Func padded, const LoopLevel &at, int natural,
     padded.update().parallel(pc);
   }
 }
+
+/// The fewest blocks of output channels a conv with large weights runs
+/// block by block with (scheduleConvChannelVectors): its only parallel
+/// tasks.
+constexpr int kMinParallelBlocks = 8;
 
 /// The register tile of scheduleConvChannelVectors: `chunk` outputs of a
 /// row by `vectors` vectors of output channels.
@@ -107,15 +113,17 @@ struct ChannelVectorTile {
 /// 10-wide conv2 ran at a quarter of the FMA peak that way, against most of
 /// it stored with channel vectors).
 ///
-/// Wider rows (ResNet's 56-, 28- and 112-wide ones, conv64), outside a
-/// pool: chunks of the row that divide it by two vectors, the chunk the
-/// largest divisor of W within the register budget and at least half of it
-/// (8 of 56 on AVX-512), so no lanes are wasted: vectors of x cover a
-/// 56-wide row with four, the last one shifted over half of the third
-/// (12.5% of the FMAs repeated), and the stem's stride-2 rows with strided
-/// loads. ResNet-18's 56-, 28- and 112-wide convs ran 6-31% faster this way
-/// (perf samples of a b16 forward, one AVX-512 thread), conv64's forward at
-/// batch 1 about 10%.
+/// Rows of a vector or wider (ResNet's 112-, 56- and 28-wide ones, conv64),
+/// outside a pool: chunks of the row that divide it, by two vectors where
+/// the channels fill two, the chunk the largest divisor of W within the
+/// register budget and filling at least half of it (8 of 56 by 2 vectors on
+/// AVX-512). On AVX-512 vectors of x would cover a 56-wide row with four,
+/// the last one shifted over half of the third (12.5% of the FMAs
+/// repeated), and read the stem's stride-2 rows with strided loads.
+/// ResNet-18's 56-, 28- and 112-wide convs ran 6-31% faster this way (perf
+/// samples of a b16 forward, one AVX-512 thread), conv64's forward at batch
+/// 1 about 10%; on one AVX2 thread, whose vectors of 8 fit those rows
+/// exactly, ResNet-18's forward still ran 5% faster, conv64's the same.
 std::optional<ChannelVectorTile> channelVectorTile(const Group &g,
                                                    const MachineModel &machine,
                                                    bool insidePool) {
@@ -161,19 +169,41 @@ void scheduleConvChannelVectors(const Group &g, const ChannelVectorTile &tile,
 
   Var co(c.name() + "_o"), cb(c.name() + "_b"), xo(x.name() + "_o"),
       xi(x.name() + "_i");
+  // Weights of more than half of L2 (ResNet's 256- and 512-channel convs:
+  // 2.4 and 9.4 MB) do not stay there beside an image's input, and in the
+  // whole copy (output channel innermost) a block's vectors lie a whole row
+  // of output channels apart (1-2 KiB: few cache sets). Such a conv runs
+  // block by block instead, each task copying its block's weights into a
+  // dense buffer and convolving the whole batch with them (the padded input
+  // stored for the whole batch first, read once per block: at batch 256
+  // ResNet's layer3 reads 16 x 67 MB for 59 GFLOP). ResNet-18's 14- and
+  // 7-wide convs ran 15-42% faster this way (perf samples of a b16 forward,
+  // one AVX-512 thread). Only with enough blocks to share among the threads
+  // (without padding the images were parallel tasks too): the 128-channel
+  // convs (0.6 MB, 4 blocks of 32) stay image by image, and measured the
+  // same either way.
+  const cnn::shape::Shape &ws = op.inputs[1].shape;
+  const int64_t weightBytes =
+      ws[0] * ws[1] * ws[2] * ws[3] * int64_t(sizeof(float));
+  const int C = int(g.root->output.shape[1]);
+  const bool blockByBlock =
+      weightBytes > machine.l2Bytes / 2 && C / block >= kMinParallelBlocks;
   root.compute_root()
       .bound(x, 0, W)
       .split(c, co, cb, block)
       .split(x, xo, xi, wholeVectorWidth(natural, W),
              TailStrategy::ShiftInwards)
-      .reorder(xi, xo, cb, y, co, n)
       .vectorize(xi);
-  if (op.padded.defined()) {
-    root.parallel(co);
-    storePaddedPerImage(op.padded, LoopLevel(root, n), natural);
+  if (blockByBlock) {
+    root.reorder(xi, xo, cb, y, n, co).parallel(co);
+    if (op.padded.defined())
+      storePadded(op.padded, LoopLevel::root(), natural);
+  } else if (op.padded.defined()) {
+    root.reorder(xi, xo, cb, y, co, n).parallel(co);
+    storePadded(op.padded, LoopLevel(root, n), natural);
   } else {
     Var cn(c.name() + "_n");
-    root.fuse(co, n, cn).parallel(cn);
+    root.reorder(xi, xo, cb, y, co, n).fuse(co, n, cn).parallel(cn);
   }
 
   Var ax = op.vars[0], ay = op.vars[1], ac = op.vars[2], an = op.vars[3];
@@ -202,19 +232,22 @@ void scheduleConvChannelVectors(const Group &g, const ChannelVectorTile &tile,
   if (const int64_t *kw = as_const_int(op.rdom[0].extent()); kw && *kw <= 8)
     op.accum.update().unroll(op.rdom[0]);
 
-  // The weights with the output channel innermost, once per call: each
-  // parallel task copies a vector's worth of output channels, walking their
-  // rows of the OIHW weights in order (16 streams read in sequence, not a
-  // gather across the whole tensor per vector).
+  // The weights with the output channel innermost, once per call (per
+  // block, block by block): each vector's worth of output channels copied
+  // walking their rows of the OIHW weights in order (16 streams read in
+  // sequence, not a gather across the whole tensor per vector), parallel
+  // over those vectors when copied whole.
   Func weights = op.inputs[1].func.in(op.accum);
   std::vector<Var> w = weights.args(); // (kx, ky, ci, o)
   Var wo(w[3].name() + "_o"), wi(w[3].name() + "_i");
-  weights.compute_root()
-      .reorder_storage(w[3], w[0], w[1], w[2])
+  weights.reorder_storage(w[3], w[0], w[1], w[2])
       .split(w[3], wo, wi, natural)
       .reorder(wi, w[0], w[1], w[2], wo)
-      .vectorize(wi)
-      .parallel(wo);
+      .vectorize(wi);
+  if (blockByBlock)
+    weights.compute_at(root, co);
+  else
+    weights.compute_root().parallel(wo);
 }
 
 /// [N, C, H, W] tensors produced by a window (conv, pools): the stored
@@ -313,8 +346,8 @@ void scheduleWindowed(const Group &g, const MachineModel &machine,
   }
 
   if (op.padded.defined())
-    storePaddedPerImage(op.padded, LoopLevel(root, n), natural,
-                        /*parallel=*/!oneChannelBlock);
+    storePadded(op.padded, LoopLevel(root, n), natural,
+                /*parallel=*/!oneChannelBlock);
 }
 
 /// [N, F] results of Linear, as tiles of (a block of output features) x

@@ -115,6 +115,13 @@ std::optional<Internal::Parameter> imageReadBy(Func f) {
   return std::nullopt;
 }
 
+/// The result of a fused SGD update whose loops the other is computed with:
+/// the velocity when there is one, else the new parameter.
+Func leadOf(const LoweredGrad &update) {
+  return update.extraOutputs.empty() ? update.output.func
+                                     : update.extraOutputs[0].func;
+}
+
 /// Stores the results of an SGD update fused with the weight gradient it
 /// reads, each by `store` (which returns the loop whose iteration is one
 /// block of weights): the velocity, when there is one, leads and the new
@@ -122,8 +129,7 @@ std::optional<Internal::Parameter> imageReadBy(Func f) {
 /// is in cache. Returns the lead's loop: where the block's gradient goes.
 LoopLevel storeFusedUpdate(LoweredGrad &update,
                            const std::function<Var(Func)> &store) {
-  Func lead = update.extraOutputs.empty() ? update.output.func
-                                          : update.extraOutputs[0].func;
+  Func lead = leadOf(update);
   Var block = store(lead);
   if (!update.extraOutputs.empty()) {
     store(update.output.func);
@@ -377,21 +383,7 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
         .reorder_storage(o, kx, ky, ci)
         .reorder(o, kx, ky, ci)
         .vectorize(o, natural);
-    Func lead = update->extraOutputs.empty() ? update->output.func
-                                             : update->extraOutputs[0].func;
-    blockAt = LoopLevel(lead, Var(update->vars[3].name() + "_o"));
-    // A whole-kernel tile updates a few bytes of each of 32 or more weight
-    // rows far apart (layer4's: 18 KiB), as many velocity rows, after a
-    // short FMA loop (49 pixels an image on layer4): its loads would wait
-    // on memory a line at a time. Each task fetches its own rows before
-    // computing its gradient (not a later task's: that one may run on the
-    // other core, with its own L2).
-    if (tile.wholeKernels && !rowsParallel) {
-      Var task(update->vars[2].name() + "_o");
-      for (const Tensor &in : update->inputs)
-        if (std::optional<Internal::Parameter> image = imageReadBy(in.func))
-          lead.prefetch(*image, task, task, 0);
-    }
+    blockAt = LoopLevel(leadOf(*update), Var(update->vars[3].name() + "_o"));
   } else {
     tileAt = LoopLevel(out, tileLoop(out, g.vars, false));
     blockAt = LoopLevel(out, Var(o.name() + "_o"));
@@ -414,6 +406,21 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
   const int imagesPerPass =
       int(std::max<int64_t>(1, machine.l2Bytes / 2 / blockImageBytes));
   const bool inPasses = imagesPerPass < kImagesPerPassBelow;
+
+  // A whole-kernel tile updates a few bytes of each of 32 or more weight
+  // rows far apart (layer4's: 18 KiB), as many velocity rows, after a
+  // short FMA loop (49 pixels an image on layer4): its loads would wait on
+  // memory a line at a time. Each task (a block of input channels: whole
+  // kernels leave one block of rows) fetches its own rows before computing
+  // its gradient; not a later task's, which may run on the other core,
+  // with its own L2. (Summed in passes, the gradient is computed before
+  // the tasks: nothing to overlap.)
+  if (update && tile.wholeKernels && !inPasses) {
+    Var task(update->vars[2].name() + "_o");
+    for (const Tensor &in : update->inputs)
+      if (std::optional<Internal::Parameter> image = imageReadBy(in.func))
+        leadOf(*update).prefetch(*image, task, task, 0);
+  }
   Func accum = g.accum;
   Var lanes(o.name() + "_lanes"), vec(o.name() + "_vec");
   accum.compute_at(inPasses ? blockAt : tileAt)

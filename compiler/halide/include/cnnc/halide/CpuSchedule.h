@@ -42,11 +42,15 @@ namespace cnnc::hl {
 ///    else stored as whole planes (storePlanes) with the activations after
 ///    it fused; its per-channel scale, shift and, in training mode, the
 ///    batch statistics (the op's `stored`) are stored once.
-///  - A conv whose rows are narrower than a vector and whose output
-///    channels fill whole vectors (ResNet's 14x14 and 7x7 stages) is
-///    vectorised over output channels instead: a row of outputs x one or two
-///    channel vectors per register tile, the weights copied with the output
-///    channel innermost once per call.
+///  - A conv whose output channels fill whole vectors is vectorised over
+///    output channels instead when its rows are narrower than a vector
+///    (ResNet's 14x14 and 7x7 stages: a whole row of outputs x one or two
+///    channel vectors per register tile) or divide into chunks that fill at
+///    least half the register budget and it is not computed inside a pool
+///    (ResNet's 112-, 56- and 28-wide rows), the weights copied with the
+///    output channel innermost once per call. Weights of more than half of
+///    L2 are copied and used block by block of output channels instead, the
+///    blocks parallel, each over the whole batch.
 ///  - Weight / bias / input wrappers stay inline (read straight from the
 ///    buffers). Every other op result is stored once (compute_root): it is
 ///    the next layer's input. Flatten is a dense copy, unless its rows are
