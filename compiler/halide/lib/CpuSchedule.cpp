@@ -88,65 +88,22 @@ void storePadded(Func padded, const LoopLevel &at, int natural,
   }
 }
 
-/// The fewest blocks of output channels a conv with large weights runs
-/// block by block with (scheduleConvChannelVectors): its only parallel
-/// tasks.
-constexpr int kMinParallelBlocks = 8;
-
-/// The register tile of scheduleConvChannelVectors: `chunk` outputs of a
-/// row by `vectors` vectors of output channels.
-struct ChannelVectorTile {
-  int vectors = 1;
-  int chunk = 1;
-};
-
-/// The channel-vector tile of a conv group, or none where vectors of x
-/// serve it better (scheduleWindowed).
-///
-/// Rows narrower than a vector (ResNet's 14x14 and 7x7 stages), with output
-/// channels that fill whole vectors: vectors of x would be mostly empty.
-/// The tile is a whole row by one or two vectors (two where 2 x W
-/// accumulators fit: ResNet's 14-wide rows measured 10% faster as 14 x 1
-/// than as 7 x 2, each weight vector loaded from L2 feeding 14 FMAs). Such
-/// a conv is stored whole even where the fusion plan computes it inside its
-/// pool: inside the pool's loops it would have to use vectors of x (LeNet's
-/// 10-wide conv2 ran at a quarter of the FMA peak that way, against most of
-/// it stored with channel vectors).
-///
-/// Rows of a vector or wider (ResNet's 112-, 56- and 28-wide ones, conv64),
-/// outside a pool: chunks of the row that divide it, by two vectors where
-/// the channels fill two, the chunk the largest divisor of W within the
-/// register budget and filling at least half of it (8 of 56 by 2 vectors on
-/// AVX-512). On AVX-512 vectors of x would cover a 56-wide row with four,
-/// the last one shifted over half of the third (12.5% of the FMAs
-/// repeated), and read the stem's stride-2 rows with strided loads.
-/// ResNet-18's 56-, 28- and 112-wide convs ran 6-31% faster this way (perf
-/// samples of a b16 forward, one AVX-512 thread), conv64's forward at batch
-/// 1 about 10%; on one AVX2 thread, whose vectors of 8 fit those rows
-/// exactly, ResNet-18's forward still ran 5% faster, conv64's the same.
+/// The channel-vector tile of a conv group (channelVectorTile, over its
+/// output channels), or none where vectors of x serve it better
+/// (scheduleWindowed): other ops, grouped convs, and wide rows computed
+/// inside a pool.
 std::optional<ChannelVectorTile> channelVectorTile(const Group &g,
                                                    const MachineModel &machine,
                                                    bool insidePool) {
   const LoweredOp &op = *g.op;
-  const int natural = machine.floatLanes;
   if (op.kind != OpKind::Conv2d)
     return std::nullopt;
-  const int W = int(g.root->output.shape[3]);
-  const int C = int(g.root->output.shape[1]);
   const bool grouped = op.inputs[1].shape[1] != op.inputs[0].shape[1];
-  if (C % natural != 0 || grouped)
+  if (grouped)
     return std::nullopt;
-  const int budget = machine.accumulatorBudget();
-  const bool twoVectors = C % (2 * natural) == 0;
-  if (W < natural)
-    return ChannelVectorTile{twoVectors && 2 * W <= budget ? 2 : 1, W};
-  if (insidePool)
-    return std::nullopt;
-  const int vectors = twoVectors ? 2 : 1;
-  for (int chunk = budget / vectors; 2 * chunk * vectors >= budget; --chunk)
-    if (W % chunk == 0)
-      return ChannelVectorTile{vectors, chunk};
-  return std::nullopt;
+  return channelVectorTile(int(g.root->output.shape[3]),
+                           int(g.root->output.shape[1]), machine,
+                           /*wideRows=*/!insidePool);
 }
 
 /// A conv vectorised over output channels (as oneDNN's blocked layouts
@@ -182,12 +139,8 @@ void scheduleConvChannelVectors(const Group &g, const ChannelVectorTile &tile,
   // (without padding the images were parallel tasks too): the 128-channel
   // convs (0.6 MB, 4 blocks of 32) stay image by image, and measured the
   // same either way.
-  const cnn::shape::Shape &ws = op.inputs[1].shape;
-  const int64_t weightBytes =
-      ws[0] * ws[1] * ws[2] * ws[3] * int64_t(sizeof(float));
-  const int C = int(g.root->output.shape[1]);
-  const bool blockByBlock =
-      weightBytes > machine.l2Bytes / 2 && C / block >= kMinParallelBlocks;
+  const bool blockByBlock = convRunsBlockByBlock(
+      op.inputs[1].shape, int(g.root->output.shape[1]), tile, machine);
   root.compute_root()
       .bound(x, 0, W)
       .split(c, co, cb, block)
@@ -596,6 +549,40 @@ void storePerChannel(Func f, int natural) {
     return;
   }
   f.compute_root().vectorize(f.args()[0], natural, TailStrategy::GuardWithIf);
+}
+
+/// The fewest blocks of output channels a conv with large weights runs
+/// block by block with (scheduleConvChannelVectors): its only parallel
+/// tasks.
+constexpr int kMinParallelBlocks = 8;
+
+std::optional<ChannelVectorTile>
+channelVectorTile(int W, int C, const MachineModel &machine, bool wideRows) {
+  const int natural = machine.floatLanes;
+  if (C % natural != 0)
+    return std::nullopt;
+  const int budget = machine.accumulatorBudget();
+  const bool twoVectors = C % (2 * natural) == 0;
+  if (W < natural)
+    return ChannelVectorTile{twoVectors && 2 * W <= budget ? 2 : 1, W};
+  if (!wideRows)
+    return std::nullopt;
+  const int vectors = twoVectors ? 2 : 1;
+  for (int chunk = budget / vectors; 2 * chunk * vectors >= budget; --chunk)
+    if (W % chunk == 0)
+      return ChannelVectorTile{vectors, chunk};
+  return std::nullopt;
+}
+
+bool convRunsBlockByBlock(const cnn::shape::Shape &weightShape, int channels,
+                          const ChannelVectorTile &tile,
+                          const MachineModel &machine) {
+  const cnn::shape::Shape &ws = weightShape;
+  const int64_t weightBytes =
+      ws[0] * ws[1] * ws[2] * ws[3] * int64_t(sizeof(float));
+  const int block = tile.vectors * machine.floatLanes;
+  return weightBytes > machine.l2Bytes / 2 &&
+         channels / block >= kMinParallelBlocks;
 }
 
 MachineModel cpuMachineModelOrThrow(const Target &target) {

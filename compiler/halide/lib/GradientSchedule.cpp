@@ -573,6 +573,86 @@ void scheduleConvInputGradOverChannels(LoweredGrad &g, const PixelTile &tile,
       .parallel(a[3]);
 }
 
+/// The channel-vector tile (channelVectorTile) of a conv input gradient
+/// that pixelTileOf leaves (stride 1), over its input channels; none when
+/// they do not fill whole vectors or the conv is grouped.
+std::optional<ChannelVectorTile>
+inputGradChannelVectorTile(const LoweredGrad &g, const MachineModel &machine) {
+  const cnn::shape::Shape &dx = g.output.shape;
+  if (g.inputs.at(1).shape[1] != dx[1])
+    return std::nullopt;
+  return channelVectorTile(int(dx[3]), int(dx[1]), machine,
+                           /*wideRows=*/true);
+}
+
+/// Conv input gradient of a stride-1 conv whose input channels fill whole
+/// vectors (ResNet's 3x3 convs but the strided ones): the forward's
+/// channel-vector schedule (scheduleConvChannelVectors) over the input
+/// channels. Each row of a block of channels sums its (o, ky, kx) taps in
+/// a register tile of `tile.chunk` pixels by `tile.vectors` vectors of
+/// channels, each FMA a broadcast dy value times a vector of weights (from
+/// a copy with the input channel innermost), in order: deterministic. The
+/// stored dx reads the row's sums back as vectors of x. Large weights go
+/// block by block, as in the forward.
+void scheduleConvInputGradRowChunks(LoweredGrad &g,
+                                    const ChannelVectorTile &tile,
+                                    const MachineModel &machine) {
+  const int natural = machine.floatLanes;
+  storeIntermediate(g.stored.at(0)); // the zero-padded dy
+  Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
+  const int W = int(g.output.shape[3]);
+  const int block = tile.vectors * natural;
+  Var co(c.name() + "_o"), cb(c.name() + "_b"), xo(x.name() + "_o"),
+      xi(x.name() + "_i");
+  Func out = g.output.func;
+  const bool blockByBlock = convRunsBlockByBlock(
+      g.inputs.at(1).shape, int(g.output.shape[1]), tile, machine);
+  out.compute_root()
+      .bound(x, 0, W)
+      .split(c, co, cb, block)
+      .split(x, xo, xi, wholeVectorWidth(natural, W),
+             TailStrategy::ShiftInwards)
+      .vectorize(xi);
+  if (blockByBlock) {
+    out.reorder(xi, xo, cb, y, n, co).parallel(co);
+  } else {
+    Var cn(c.name() + "_n");
+    out.reorder(xi, xo, cb, y, co, n).fuse(co, n, cn).parallel(cn);
+  }
+  Func accum = g.accum;
+  Var aco(c.name() + "_ao"), aci(c.name() + "_ai");
+  accum.compute_at(out, y)
+      .reorder_storage(c, x, y, n)
+      .split(c, aco, aci, natural)
+      .reorder(aci, x, aco)
+      .vectorize(aci)
+      .unroll(aco);
+  if (tile.chunk == W)
+    accum.unroll(x);
+  Var axo(x.name() + "_ao"), axi(x.name() + "_ai");
+  RVar kx(g.rdom[0]), ky(g.rdom[1]), o(g.rdom[2]);
+  accum.update()
+      .split(c, aco, aci, natural)
+      .split(x, axo, axi, tile.chunk)
+      .reorder({aci, axi, aco, kx, ky, o, axo})
+      .vectorize(aci)
+      .unroll(axi)
+      .unroll(aco);
+  if (const int64_t *kw = as_const_int(g.rdom[0].extent()); kw && *kw <= 8)
+    accum.update().unroll(kx);
+  Func weights = g.inputs.at(1).func.in(accum);
+  std::vector<Var> a = weights.args(); // (kx, ky, ci, o)
+  Var wo(a[2].name() + "_o"), wi(a[2].name() + "_i");
+  weights.reorder_storage(a[2], a[0], a[1], a[3])
+      .split(a[2], wo, wi, natural)
+      .reorder(wi, a[0], a[1], a[3], wo)
+      .vectorize(wi);
+  if (blockByBlock)
+    weights.compute_at(out, co);
+  else
+    weights.compute_root().parallel(wo);
+}
+
 /// Conv input gradient, stored and parallel over (blocks of channels, n):
 /// tiles of one vector of x by a few rows by the channel block, whose
 /// independent accumulators stay in registers over the whole (kx, ky, o)
@@ -981,6 +1061,9 @@ void applyDefaultGradientSchedule(
     if (g.kind == GradKind::Conv2dInputGrad) {
       if (std::optional<PixelTile> tile = pixelTileOf(g, machine))
         scheduleConvInputGradOverChannels(g, *tile, machine);
+      else if (std::optional<ChannelVectorTile> rowTile =
+                   inputGradChannelVectorTile(g, machine))
+        scheduleConvInputGradRowChunks(g, *rowTile, machine);
       else
         scheduleConvInputGrad(g, machine);
       continue;

@@ -10,6 +10,7 @@
 
 #include <Halide.h>
 
+#include <optional>
 #include <vector>
 
 namespace cnnc::hl {
@@ -96,6 +97,54 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
 std::vector<fusion::Group>
 planGroups(const std::vector<LoweredOp> &ops,
            const std::vector<Halide::Func> &pipelineOutputs);
+
+/// The register tile of a convolution vectorised over the channels of its
+/// result (scheduleConvChannelVectors, over a conv's output channels;
+/// scheduleConvInputGradRowChunks, over an input gradient's input
+/// channels): `chunk` pixels of a row by `vectors` vectors of channels.
+struct ChannelVectorTile {
+  int vectors = 1;
+  int chunk = 1;
+};
+
+/// The channel-vector tile of a result of `C` channels in rows `W` wide,
+/// or none where vectors of x serve it better: channels that do not fill
+/// whole vectors, or (unless `wideRows`) rows a vector wide or wider.
+///
+/// Rows narrower than a vector (ResNet's 14x14 and 7x7 stages), with
+/// channels that fill whole vectors: vectors of x would be mostly empty.
+/// The tile is a whole row by one or two vectors (two where 2 x W
+/// accumulators fit: ResNet's 14-wide rows measured 10% faster as 14 x 1
+/// than as 7 x 2, each weight vector loaded from L2 feeding 14 FMAs). A
+/// conv with such a tile is stored whole even where the fusion plan
+/// computes it inside its pool: inside the pool's loops it would have to
+/// use vectors of x (LeNet's 10-wide conv2 ran at a quarter of the FMA peak
+/// that way, against most of it stored with channel vectors).
+///
+/// Rows of a vector or wider (ResNet's 112-, 56- and 28-wide ones, conv64),
+/// with `wideRows` (a conv outside a pool): chunks of the row that divide
+/// it, by two vectors where the channels fill two, the chunk the largest
+/// divisor of W within the register budget and filling at least half of it
+/// (8 of 56 by 2 vectors on AVX-512). On AVX-512 vectors of x would cover a
+/// 56-wide row with four, the last one shifted over half of the third
+/// (12.5% of the FMAs repeated), and read the stem's stride-2 rows with
+/// strided loads. ResNet-18's 56-, 28- and 112-wide convs ran 6-31% faster
+/// this way (perf samples of a b16 forward, one AVX-512 thread), conv64's
+/// forward at batch 1 about 10%; on one AVX2 thread, whose vectors of 8 fit
+/// those rows exactly, ResNet-18's forward still ran 5% faster, conv64's
+/// the same.
+std::optional<ChannelVectorTile>
+channelVectorTile(int W, int C, const MachineModel &machine, bool wideRows);
+
+/// Whether a channel-vector conv (or input gradient) with weights of
+/// `weightShape` and `channels` result channels runs block by block of
+/// those channels: weights of more than half of L2 (ResNet's 256- and
+/// 512-channel convs: 2.4 and 9.4 MB), with at least 8 blocks to share
+/// among the threads. Each block's weights are then copied into a dense
+/// buffer and used for the whole batch.
+bool convRunsBlockByBlock(const cnn::shape::Shape &weightShape, int channels,
+                          const ChannelVectorTile &tile,
+                          const MachineModel &machine);
 
 /// The model of `target`, which must be a CPU target cnnc schedules (else
 /// std::invalid_argument).
