@@ -92,9 +92,9 @@ void storePadded(Func padded, const LoopLevel &at, int natural,
 /// output channels), or none where vectors of x serve it better
 /// (scheduleWindowed): other ops, grouped convs, and wide rows computed
 /// inside a pool.
-std::optional<ChannelVectorTile> channelVectorTile(const Group &g,
-                                                   const MachineModel &machine,
-                                                   bool insidePool) {
+std::optional<ChannelVectorTile>
+convGroupChannelVectorTile(const Group &g, const MachineModel &machine,
+                           bool insidePool) {
   const LoweredOp &op = *g.op;
   if (op.kind != OpKind::Conv2d)
     return std::nullopt;
@@ -140,7 +140,7 @@ void scheduleConvChannelVectors(const Group &g, const ChannelVectorTile &tile,
   // convs (0.6 MB, 4 blocks of 32) stay image by image, and measured the
   // same either way.
   const bool blockByBlock = convRunsBlockByBlock(
-      op.inputs[1].shape, int(g.root->output.shape[1]), tile, machine);
+      op.inputs[1].shape, int(g.root->output.shape[1]), block, machine);
   root.compute_root()
       .bound(x, 0, W)
       .split(c, co, cb, block)
@@ -159,48 +159,12 @@ void scheduleConvChannelVectors(const Group &g, const ChannelVectorTile &tile,
     root.reorder(xi, xo, cb, y, co, n).fuse(co, n, cn).parallel(cn);
   }
 
-  Var ax = op.vars[0], ay = op.vars[1], ac = op.vars[2], an = op.vars[3];
-  Var aco(ac.name() + "_o"), aci(ac.name() + "_i");
-  op.accum.compute_at(root, y)
-      .reorder_storage(ac, ax, ay, an)
-      .split(ac, aco, aci, natural)
-      .reorder(aci, ax, aco)
-      .vectorize(aci)
-      .unroll(aco);
-  if (tile.chunk == W)
-    op.accum.unroll(ax);
-  Var axo(ax.name() + "_o"), axi(ax.name() + "_i");
-  std::vector<VarOrRVar> order{aci, axi, aco};
-  for (int i = 0; i < op.rdom.dimensions(); ++i)
-    order.push_back(op.rdom[i]);
-  order.push_back(axo);
-  op.accum.update()
-      .split(ac, aco, aci, natural)
-      .split(ax, axo, axi, tile.chunk)
-      .reorder(order)
-      .vectorize(aci)
-      .unroll(axi)
-      .unroll(aco);
-  // A kernel row of taps per loop iteration (3 for ResNet's 3x3).
-  if (const int64_t *kw = as_const_int(op.rdom[0].extent()); kw && *kw <= 8)
-    op.accum.update().unroll(op.rdom[0]);
-
-  // The weights with the output channel innermost, once per call (per
-  // block, block by block): each vector's worth of output channels copied
-  // walking their rows of the OIHW weights in order (16 streams read in
-  // sequence, not a gather across the whole tensor per vector), parallel
-  // over those vectors when copied whole.
-  Func weights = op.inputs[1].func.in(op.accum);
-  std::vector<Var> w = weights.args(); // (kx, ky, ci, o)
-  Var wo(w[3].name() + "_o"), wi(w[3].name() + "_i");
-  weights.reorder_storage(w[3], w[0], w[1], w[2])
-      .split(w[3], wo, wi, natural)
-      .reorder(wi, w[0], w[1], w[2], wo)
-      .vectorize(wi);
-  if (blockByBlock)
-    weights.compute_at(root, co);
-  else
-    weights.compute_root().parallel(wo);
+  scheduleChannelVectorSums(op.accum, op.vars, op.rdom, tile, W, natural,
+                            LoopLevel(root, y));
+  storeWeightsChannelInnermost(
+      op.inputs[1].func.in(op.accum), 3, natural,
+      blockByBlock ? std::optional<LoopLevel>(LoopLevel(root, co))
+                   : std::nullopt);
 }
 
 /// [N, C, H, W] tensors produced by a window (conv, pools): the stored
@@ -551,9 +515,9 @@ void storePerChannel(Func f, int natural) {
   f.compute_root().vectorize(f.args()[0], natural, TailStrategy::GuardWithIf);
 }
 
-/// The fewest blocks of output channels a conv with large weights runs
-/// block by block with (scheduleConvChannelVectors): its only parallel
-/// tasks.
+/// The fewest blocks of channels a conv or conv input gradient with large
+/// weights runs block by block with (convRunsBlockByBlock): its only
+/// parallel tasks.
 constexpr int kMinParallelBlocks = 8;
 
 std::optional<ChannelVectorTile>
@@ -575,14 +539,56 @@ channelVectorTile(int W, int C, const MachineModel &machine, bool wideRows) {
 }
 
 bool convRunsBlockByBlock(const cnn::shape::Shape &weightShape, int channels,
-                          const ChannelVectorTile &tile,
-                          const MachineModel &machine) {
-  const cnn::shape::Shape &ws = weightShape;
-  const int64_t weightBytes =
-      ws[0] * ws[1] * ws[2] * ws[3] * int64_t(sizeof(float));
-  const int block = tile.vectors * machine.floatLanes;
+                          int block, const MachineModel &machine) {
+  const int64_t weightBytes = weightShape[0] * weightShape[1] * weightShape[2] *
+                              weightShape[3] * int64_t(sizeof(float));
   return weightBytes > machine.l2Bytes / 2 &&
          channels / block >= kMinParallelBlocks;
+}
+
+void scheduleChannelVectorSums(Func accum, const std::vector<Var> &vars,
+                               const RDom &rdom, const ChannelVectorTile &tile,
+                               int W, int natural, const LoopLevel &row) {
+  Var x = vars[0], y = vars[1], c = vars[2], n = vars[3];
+  Var co(c.name() + "_o"), ci(c.name() + "_i");
+  accum.compute_at(row)
+      .reorder_storage(c, x, y, n)
+      .split(c, co, ci, natural)
+      .reorder(ci, x, co)
+      .vectorize(ci)
+      .unroll(co);
+  if (tile.chunk == W)
+    accum.unroll(x);
+  Var xo(x.name() + "_o"), xi(x.name() + "_i");
+  std::vector<VarOrRVar> order{ci, xi, co};
+  for (int i = 0; i < rdom.dimensions(); ++i)
+    order.push_back(rdom[i]);
+  order.push_back(xo);
+  accum.update()
+      .split(c, co, ci, natural)
+      .split(x, xo, xi, tile.chunk)
+      .reorder(order)
+      .vectorize(ci)
+      .unroll(xi)
+      .unroll(co);
+  // A kernel row of taps per loop iteration (3 for ResNet's 3x3).
+  if (const int64_t *kw = as_const_int(rdom[0].extent()); kw && *kw <= 8)
+    accum.update().unroll(rdom[0]);
+}
+
+void storeWeightsChannelInnermost(Func weights, int channel, int natural,
+                                  const std::optional<LoopLevel> &perBlock) {
+  std::vector<Var> w = weights.args(); // (kx, ky, ci, o)
+  const Var inner = w[size_t(channel)], other = w[size_t(5 - channel)];
+  Var wo(inner.name() + "_o"), wi(inner.name() + "_i");
+  weights.reorder_storage(inner, w[0], w[1], other)
+      .split(inner, wo, wi, natural)
+      .reorder(wi, w[0], w[1], other, wo)
+      .vectorize(wi);
+  if (perBlock)
+    weights.compute_at(*perBlock);
+  else
+    weights.compute_root().parallel(wo);
 }
 
 MachineModel cpuMachineModelOrThrow(const Target &target) {
@@ -709,7 +715,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
   std::map<const LoweredOp *, const Group *> fusedProducer;
   for (size_t g = 0; g < plan.size(); ++g)
     if (plan[g].computedInside &&
-        !channelVectorTile(groups[g], machine, /*insidePool=*/true))
+        !convGroupChannelVectorTile(groups[g], machine, /*insidePool=*/true))
       fusedProducer[groups.at(size_t(*plan[g].computedInside)).op] = &groups[g];
   std::set<const LoweredOp *> scheduledByReader;
   for (const auto &entry : fusedProducer)
@@ -721,7 +727,7 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
     switch (g.op->kind) {
     case OpKind::Conv2d:
       if (std::optional<ChannelVectorTile> tile =
-              channelVectorTile(g, machine, /*insidePool=*/false)) {
+              convGroupChannelVectorTile(g, machine, /*insidePool=*/false)) {
         scheduleConvChannelVectors(g, *tile, machine);
         break;
       }

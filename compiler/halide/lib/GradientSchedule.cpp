@@ -459,6 +459,16 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
       .parallel(a[3]);
 }
 
+/// Whether a conv input gradient's conv is strided, read off the shapes
+/// (the gradient carries no stride): stride 2 leaves at most (H + 1) / 2
+/// rows, stride 1 with 3x3 taps at least H - 2 (H - 4 dilated). A tiny
+/// stride-1 plane taken for strided only gets the strided schedule: still
+/// exact.
+bool looksStrided(const LoweredGrad &g) {
+  const cnn::shape::Shape &dx = g.output.shape, &dy = g.inputs.at(0).shape;
+  return 2 * dy[2] <= dx[2] + 1 || 2 * dy[3] <= dx[3] + 1;
+}
+
 /// The tile of a conv input gradient vectorised over input channels:
 /// `cols` x `rows` input pixels, each pixel one vector of channels.
 struct PixelTile {
@@ -480,20 +490,18 @@ struct PixelTile {
 /// gradients took 5.2%, 4.5% and 4.8% of a batch-16 bench's samples, and
 /// 0.5%, 0.7% and 3.0% in tiles dividing the plane. The 14-wide plane then
 /// only had 2 x 2 tiles (each weight vector loaded for one FMA): shifted
-/// 6 x 4 tiles took it from 4.4% to 1.1%. At stride 1 it did better (the
-/// 7-wide stage: 3.8% against 4.5% in 7 x 1 tiles, measured with a whole
-/// plane of accumulators per task, see below).
+/// 6 x 4 tiles took it from 4.4% to 1.1%. (At stride 1 scheduleConvInputGrad
+/// did better than these tiles, 3.8% against 4.5% on the 7-wide stage in
+/// 7 x 1 tiles; scheduleConvInputGradChannelVectors now does better than
+/// both.)
 std::optional<PixelTile> pixelTileOf(const LoweredGrad &g,
                                      const MachineModel &machine) {
-  const cnn::shape::Shape &dx = g.output.shape, &dy = g.inputs.at(0).shape;
+  const cnn::shape::Shape &dx = g.output.shape;
   const cnn::shape::Shape &w = g.inputs.at(1).shape;
   const int C = int(dx[1]), H = int(dx[2]), W = int(dx[3]);
   const int kH = int(w[2]), kW = int(w[3]);
   const int natural = machine.floatLanes;
-  // The stride from the shapes: stride 2 leaves at most (H + 1) / 2 rows,
-  // stride 1 with 3x3 taps at least H - 2 (H - 4 dilated; a tiny plane
-  // taken for strided only gets even tiles: still exact).
-  const bool strided = 2 * dy[2] <= H + 1 || 2 * dy[3] <= W + 1;
+  const bool strided = looksStrided(g);
   // Even tiles need even sides. A tile that does not divide a side still
   // starts at even coordinates: the last one is shifted inwards
   // (TailStrategy::ShiftInwards) and recomputes a few pixels, counted as
@@ -543,9 +551,8 @@ void scheduleConvInputGradOverChannels(LoweredGrad &g, const PixelTile &tile,
       slice(c.name() + "_" + n.name()), xo(x.name() + "_o"),
       xi(x.name() + "_i"), yo(y.name() + "_o"), yi(y.name() + "_i");
   Func out = g.output.func;
-  const bool blockByBlock =
-      convRunsBlockByBlock(g.inputs.at(1).shape, int(g.output.shape[1]),
-                           ChannelVectorTile{1, tile.cols}, machine);
+  const bool blockByBlock = convRunsBlockByBlock(
+      g.inputs.at(1).shape, int(g.output.shape[1]), natural, machine);
   out.compute_root()
       .split(c, co, ci, natural)
       .split(x, xo, xi, tile.cols, TailStrategy::ShiftInwards)
@@ -584,13 +591,14 @@ void scheduleConvInputGradOverChannels(LoweredGrad &g, const PixelTile &tile,
     weights.compute_root().parallel(a[3]);
 }
 
-/// The channel-vector tile (channelVectorTile) of a conv input gradient
-/// that pixelTileOf leaves (stride 1), over its input channels; none when
-/// they do not fill whole vectors or the conv is grouped.
+/// The channel-vector tile (channelVectorTile) of a stride-1 conv input
+/// gradient, over its input channels; none when the conv looks strided
+/// (pixelTileOf's, or the row form where those tiles do not fit), is
+/// grouped, or its channels do not fill whole vectors.
 std::optional<ChannelVectorTile>
 inputGradChannelVectorTile(const LoweredGrad &g, const MachineModel &machine) {
   const cnn::shape::Shape &dx = g.output.shape;
-  if (g.inputs.at(1).shape[1] != dx[1])
+  if (looksStrided(g) || g.inputs.at(1).shape[1] != dx[1])
     return std::nullopt;
   return channelVectorTile(int(dx[3]), int(dx[1]), machine,
                            /*wideRows=*/true);
@@ -605,9 +613,9 @@ inputGradChannelVectorTile(const LoweredGrad &g, const MachineModel &machine) {
 /// a copy with the input channel innermost), in order: deterministic. The
 /// stored dx reads the row's sums back as vectors of x. Large weights go
 /// block by block, as in the forward.
-void scheduleConvInputGradRowChunks(LoweredGrad &g,
-                                    const ChannelVectorTile &tile,
-                                    const MachineModel &machine) {
+void scheduleConvInputGradChannelVectors(LoweredGrad &g,
+                                         const ChannelVectorTile &tile,
+                                         const MachineModel &machine) {
   const int natural = machine.floatLanes;
   storeIntermediate(g.stored.at(0)); // the zero-padded dy
   Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
@@ -617,7 +625,7 @@ void scheduleConvInputGradRowChunks(LoweredGrad &g,
       xi(x.name() + "_i");
   Func out = g.output.func;
   const bool blockByBlock = convRunsBlockByBlock(
-      g.inputs.at(1).shape, int(g.output.shape[1]), tile, machine);
+      g.inputs.at(1).shape, int(g.output.shape[1]), block, machine);
   out.compute_root()
       .bound(x, 0, W)
       .split(c, co, cb, block)
@@ -630,38 +638,12 @@ void scheduleConvInputGradRowChunks(LoweredGrad &g,
     Var cn(c.name() + "_n");
     out.reorder(xi, xo, cb, y, co, n).fuse(co, n, cn).parallel(cn);
   }
-  Func accum = g.accum;
-  Var aco(c.name() + "_ao"), aci(c.name() + "_ai");
-  accum.compute_at(out, y)
-      .reorder_storage(c, x, y, n)
-      .split(c, aco, aci, natural)
-      .reorder(aci, x, aco)
-      .vectorize(aci)
-      .unroll(aco);
-  if (tile.chunk == W)
-    accum.unroll(x);
-  Var axo(x.name() + "_ao"), axi(x.name() + "_ai");
-  RVar kx(g.rdom[0]), ky(g.rdom[1]), o(g.rdom[2]);
-  accum.update()
-      .split(c, aco, aci, natural)
-      .split(x, axo, axi, tile.chunk)
-      .reorder({aci, axi, aco, kx, ky, o, axo})
-      .vectorize(aci)
-      .unroll(axi)
-      .unroll(aco);
-  if (const int64_t *kw = as_const_int(g.rdom[0].extent()); kw && *kw <= 8)
-    accum.update().unroll(kx);
-  Func weights = g.inputs.at(1).func.in(accum);
-  std::vector<Var> a = weights.args(); // (kx, ky, ci, o)
-  Var wo(a[2].name() + "_o"), wi(a[2].name() + "_i");
-  weights.reorder_storage(a[2], a[0], a[1], a[3])
-      .split(a[2], wo, wi, natural)
-      .reorder(wi, a[0], a[1], a[3], wo)
-      .vectorize(wi);
-  if (blockByBlock)
-    weights.compute_at(out, co);
-  else
-    weights.compute_root().parallel(wo);
+  scheduleChannelVectorSums(g.accum, g.vars, g.rdom, tile, W, natural,
+                            LoopLevel(out, y));
+  storeWeightsChannelInnermost(
+      g.inputs.at(1).func.in(g.accum), 2, natural,
+      blockByBlock ? std::optional<LoopLevel>(LoopLevel(out, co))
+                   : std::nullopt);
 }
 
 /// Conv input gradient, stored and parallel over (blocks of channels, n):
@@ -1074,7 +1056,7 @@ void applyDefaultGradientSchedule(
         scheduleConvInputGradOverChannels(g, *tile, machine);
       else if (std::optional<ChannelVectorTile> rowTile =
                    inputGradChannelVectorTile(g, machine))
-        scheduleConvInputGradRowChunks(g, *rowTile, machine);
+        scheduleConvInputGradChannelVectors(g, *rowTile, machine);
       else
         scheduleConvInputGrad(g, machine);
       continue;

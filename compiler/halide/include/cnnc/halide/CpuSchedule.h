@@ -100,7 +100,7 @@ planGroups(const std::vector<LoweredOp> &ops,
 
 /// The register tile of a convolution vectorised over the channels of its
 /// result (scheduleConvChannelVectors, over a conv's output channels;
-/// scheduleConvInputGradRowChunks, over an input gradient's input
+/// scheduleConvInputGradChannelVectors, over an input gradient's input
 /// channels): `chunk` pixels of a row by `vectors` vectors of channels.
 struct ChannelVectorTile {
   int vectors = 1;
@@ -109,7 +109,8 @@ struct ChannelVectorTile {
 
 /// The channel-vector tile of a result of `C` channels in rows `W` wide,
 /// or none where vectors of x serve it better: channels that do not fill
-/// whole vectors, or (unless `wideRows`) rows a vector wide or wider.
+/// whole vectors, rows a vector wide or wider unless `wideRows`, and wide
+/// rows with no chunk as below (a prime width, say).
 ///
 /// Rows narrower than a vector (ResNet's 14x14 and 7x7 stages), with
 /// channels that fill whole vectors: vectors of x would be mostly empty.
@@ -136,15 +137,37 @@ struct ChannelVectorTile {
 std::optional<ChannelVectorTile>
 channelVectorTile(int W, int C, const MachineModel &machine, bool wideRows);
 
-/// Whether a channel-vector conv (or input gradient) with weights of
-/// `weightShape` and `channels` result channels runs block by block of
-/// those channels: weights of more than half of L2 (ResNet's 256- and
-/// 512-channel convs: 2.4 and 9.4 MB), with at least 8 blocks to share
-/// among the threads. Each block's weights are then copied into a dense
-/// buffer and used for the whole batch.
+/// Whether a conv or conv input gradient vectorised over the channels of
+/// its result, with weights of `weightShape` and `channels` result
+/// channels in blocks of `block`, runs block by block: weights of more than
+/// half of L2 (ResNet's 256- and 512-channel convs: 2.4 and 9.4 MB), with
+/// at least 8 blocks to share among the threads. Each block's weights are
+/// then copied into a dense buffer and used for the whole batch.
 bool convRunsBlockByBlock(const cnn::shape::Shape &weightShape, int channels,
-                          const ChannelVectorTile &tile,
-                          const MachineModel &machine);
+                          int block, const MachineModel &machine);
+
+/// The sums of a channel-vector conv (scheduleConvChannelVectors) or input
+/// gradient (scheduleConvInputGradChannelVectors): `accum` over (x, y, c, n)
+/// (`vars`), reducing over `rdom` (taps innermost), computed one row at a
+/// time at `row` and stored channel-innermost; its update in chunks of
+/// `tile.chunk` pixels of the row by `tile.vectors` vectors of channels, the
+/// chunk's accumulators in registers over the whole reduction (taps of
+/// kernel rows of up to 8 unrolled).
+void scheduleChannelVectorSums(Halide::Func accum,
+                               const std::vector<Halide::Var> &vars,
+                               const Halide::RDom &rdom,
+                               const ChannelVectorTile &tile, int W,
+                               int natural, const Halide::LoopLevel &row);
+
+/// A copy of conv weights (kx, ky, ci, o) read by channel-vector sums, with
+/// `channel` (2: ci, 3: o) innermost so that a vector of those channels is
+/// one dense load: each vector's worth of channels copied walking their
+/// runs of the OIHW weights in order (16 streams read in sequence, not a
+/// gather across the whole tensor per vector). Once per call, parallel
+/// over those vectors; or, block by block, at `perBlock` (that block's).
+void storeWeightsChannelInnermost(
+    Halide::Func weights, int channel, int natural,
+    const std::optional<Halide::LoopLevel> &perBlock);
 
 /// The model of `target`, which must be a CPU target cnnc schedules (else
 /// std::invalid_argument).
