@@ -141,12 +141,7 @@ void scheduleConvChannelVectors(const Group &g, const ChannelVectorTile &tile,
   // same either way.
   const bool blockByBlock = convRunsBlockByBlock(
       op.inputs[1].shape, int(g.root->output.shape[1]), block, machine);
-  root.compute_root()
-      .bound(x, 0, W)
-      .split(c, co, cb, block)
-      .split(x, xo, xi, wholeVectorWidth(natural, W),
-             TailStrategy::ShiftInwards)
-      .vectorize(xi);
+  storeChannelVectorResult(root, g.root->vars, W, block, natural);
   if (blockByBlock) {
     root.reorder(xi, xo, cb, y, n, co).parallel(co);
     if (op.padded.defined())
@@ -544,6 +539,17 @@ bool convRunsBlockByBlock(const cnn::shape::Shape &weightShape, int channels,
                               weightShape[3] * int64_t(sizeof(float));
   return weightBytes > machine.l2Bytes / 2 &&
          channels / block >= kMinParallelBlocks;
+}
+
+void storeChannelVectorResult(Func f, const std::vector<Var> &vars, int W,
+                              int block, int natural) {
+  Var x = vars[0], c = vars[2];
+  f.compute_root()
+      .bound(x, 0, W)
+      .split(c, Var(c.name() + "_o"), Var(c.name() + "_b"), block)
+      .split(x, Var(x.name() + "_o"), Var(x.name() + "_i"),
+             wholeVectorWidth(natural, W), TailStrategy::ShiftInwards)
+      .vectorize(Var(x.name() + "_i"));
 }
 
 void scheduleChannelVectorSums(Func accum, const std::vector<Var> &vars,

@@ -626,12 +626,7 @@ void scheduleConvInputGradChannelVectors(LoweredGrad &g,
   Func out = g.output.func;
   const bool blockByBlock = convRunsBlockByBlock(
       g.inputs.at(1).shape, int(g.output.shape[1]), block, machine);
-  out.compute_root()
-      .bound(x, 0, W)
-      .split(c, co, cb, block)
-      .split(x, xo, xi, wholeVectorWidth(natural, W),
-             TailStrategy::ShiftInwards)
-      .vectorize(xi);
+  storeChannelVectorResult(out, g.vars, W, block, natural);
   if (blockByBlock) {
     out.reorder(xi, xo, cb, y, n, co).parallel(co);
   } else {

@@ -146,6 +146,15 @@ channelVectorTile(int W, int C, const MachineModel &machine, bool wideRows);
 bool convRunsBlockByBlock(const cnn::shape::Shape &weightShape, int channels,
                           int block, const MachineModel &machine);
 
+/// Stores the result `f` (over `vars`: x, y, c, n) of channel-vector sums
+/// (scheduleChannelVectorSums) whole, in rows `W` wide: c split into blocks
+/// of `block` channels (c_o, c_b), each row of a block vectorised along x
+/// (x_o, x_i; the last vector shifted inwards), reading the block's sums
+/// back. The caller orders the loops and makes them parallel.
+void storeChannelVectorResult(Halide::Func f,
+                              const std::vector<Halide::Var> &vars, int W,
+                              int block, int natural);
+
 /// The sums of a channel-vector conv (scheduleConvChannelVectors) or input
 /// gradient (scheduleConvInputGradChannelVectors): `accum` over (x, y, c, n)
 /// (`vars`), reducing over `rdom` (taps innermost), computed one row at a
