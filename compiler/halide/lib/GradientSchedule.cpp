@@ -153,7 +153,7 @@ void scheduleConvWeightGrad(LoweredGrad &g, const MachineModel &machine,
                             LoweredGrad *update) {
   const int natural = machine.floatLanes;
   for (Func padded : g.stored) // the zero-padded input, when padded
-    padded.vectorize(padded.args()[0], natural);
+    padded.vectorize(padded.args()[0], 4);
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
   // rdom (ox, oy, n), or (pixel, chunk, oy, n) with rows in chunks.
   const bool chunked = g.rdom.dimensions() == 4;
@@ -331,7 +331,7 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
                                         LoweredGrad *update) {
   const int natural = machine.floatLanes;
   for (Func padded : g.stored) // the zero-padded input, when padded
-    padded.vectorize(padded.args()[0], natural);
+    padded.vectorize(padded.args()[0], 4);
   const cnn::shape::Shape &w = g.output.shape;
   // Stores weight-shaped `f` (pure args kx, ky, ci, o) by tiles: blocks of
   // output channels serial outermost (a block's dy is read by every tile of
@@ -653,8 +653,12 @@ void scheduleConvInputGradChannelVectors(LoweredGrad &g,
 /// read.
 void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
   const int natural = machine.floatLanes;
+  // Vectors of 4, as the weight gradients' padded inputs: a vector across
+  // dy's edge reads it lane by lane (a clamped gather). No 16-lane vector of
+  // LeNet's 10-wide dy rows is clear of the edge (18% of its input
+  // gradient's samples); one 4-lane vector of five per row is not.
   Func padded = g.stored.at(0);
-  padded.vectorize(padded.args()[0], natural);
+  padded.vectorize(padded.args()[0], 4);
   const int W = int(g.output.shape[3]), H = int(g.output.shape[2]);
   const int width = vectorWidth(natural, W);
   // Tile rows x channels: each kx tap loads `rows` dy vectors and `block`
@@ -665,6 +669,12 @@ void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
   // group's weights).
   const int groupIn = int(g.inputs.at(1).shape[1]);
   const int budget = machine.accumulatorBudget();
+  // Taps of dy's zero rows skipped (an RDom predicate on the row): a tile of
+  // the whole plane's rows, the kernel rows unrolled too, makes every
+  // predicate a constant, and the skipped taps cost nothing. Each block's
+  // FMAs then load each dy vector once per kx tap for every kernel row.
+  const bool skipsZeroRows = !is_const_one(g.rdom.domain().predicate());
+  const bool wholePlane = skipsZeroRows && H <= budget;
   int rows = 1, block = 1;
   double best = 0;
   for (int r = 1; r <= std::min(H, 8); ++r)
@@ -678,6 +688,13 @@ void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
         block = b;
       }
     }
+  if (wholePlane) {
+    rows = H;
+    block = 1;
+    for (int b = 2; b <= std::min(groupIn, 8); ++b)
+      if (groupIn % b == 0 && H * b <= budget)
+        block = b;
+  }
   Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
       yi(y.name() + "_i"), co(c.name() + "_o"), ci(c.name() + "_i"),
@@ -686,38 +703,43 @@ void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
   Func out = g.output.func;
   out.compute_root()
       .vectorize(x, vectorWidth(natural, W), TailStrategy::GuardWithIf)
-      .split(c, co, ci, block)
-      .fuse(co, n, slice)
-      .parallel(slice);
-
-  // One block of channels per image (LeNet's conv2): each image's padded dy
-  // is made in its parallel iteration, while it is in cache, rather than in
-  // a pass of its own over the batch.
-  if (block == int(g.output.shape[1]))
-    padded.compute_at(out, slice);
-  else
-    storeIntermediate(padded);
+      .split(c, co, ci, block);
   Func accum = g.accum;
-  accum.compute_at(out, slice);
+  // Per image when one block holds every channel (LeNet's conv2) or the
+  // blocks are whole planes: each image's padded dy is made in its parallel
+  // iteration, while it is in cache, rather than in a pass of its own over
+  // the batch.
+  if (block == int(g.output.shape[1]) || wholePlane) {
+    out.parallel(n);
+    padded.compute_at(out, n);
+    accum.compute_at(out, co);
+  } else {
+    out.fuse(co, n, slice).parallel(slice);
+    storeIntermediate(padded);
+    accum.compute_at(out, slice);
+  }
   // A static, rounded-up plane: fixed-size storage, constant loop extents.
   const int roundedW = (W + width - 1) / width * width;
   const int roundedH = (H + rows - 1) / rows * rows;
   accum.bound(x, 0, roundedW).bound(y, 0, roundedH);
   accum.split(x, xo, xi, width, TailStrategy::RoundUp).vectorize(xi);
   Stage update = accum.update();
+  RVar kx(g.rdom[0]), ky(g.rdom[1]), o(g.rdom[2]);
   update.split(x, xo, xi, width, TailStrategy::RoundUp)
       .split(y, yo, yi, rows, TailStrategy::RoundUp)
-      .split(c, co, ci, block)
-      .reorder({xi, yi, ci, RVar(g.rdom[0]), RVar(g.rdom[1]), RVar(g.rdom[2]),
-                xo, yo, co, n})
-      .vectorize(xi)
-      .unroll(yi)
-      .unroll(ci);
+      .split(c, co, ci, block);
+  if (wholePlane)
+    update.reorder({xi, ky, yi, ci, kx, o, xo, yo, co, n});
+  else
+    update.reorder({xi, yi, ci, kx, ky, o, xo, yo, co, n});
+  update.vectorize(xi).unroll(yi).unroll(ci);
   // Short kernel rows: unroll the kx taps, so the FMAs are not paced by
   // loop overhead and address arithmetic (as in the forward).
   const int64_t *kw = as_const_int(g.rdom[0].extent());
   if (kw && *kw <= 8)
-    update.unroll(RVar(g.rdom[0]));
+    update.unroll(kx);
+  if (skipsZeroRows)
+    update.unroll(ky);
 }
 
 /// Linear weight gradient dW(k, o) = sum_n dy(o, n) x(k, n), in tiles of
