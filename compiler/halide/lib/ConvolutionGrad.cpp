@@ -67,7 +67,8 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   // taps, dy 10 rows high) spends many of its taps on dy's rows of zeros
   // (20 of 70 row taps): those are skipped. A schedule unrolling the rows
   // and the kernel rows drops them at compile time; otherwise the
-  // predicate is one branch per kernel row.
+  // predicate is a branch (Halide puts it in the innermost loop of a row
+  // or of a kernel row).
   if (sx == 1 && sy == 1 &&
       readsZeroRowsOften(int(inputShape[2]), outH, kH, py, dly))
     r.where(oy >= 0 && oy < outH);

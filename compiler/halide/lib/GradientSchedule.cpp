@@ -153,7 +153,7 @@ void scheduleConvWeightGrad(LoweredGrad &g, const MachineModel &machine,
                             LoweredGrad *update) {
   const int natural = machine.floatLanes;
   for (Func padded : g.stored) // the zero-padded input, when padded
-    padded.vectorize(padded.args()[0], 4);
+    padded.vectorize(padded.args()[0], natural);
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
   // rdom (ox, oy, n), or (pixel, chunk, oy, n) with rows in chunks.
   const bool chunked = g.rdom.dimensions() == 4;
@@ -331,7 +331,7 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
                                         LoweredGrad *update) {
   const int natural = machine.floatLanes;
   for (Func padded : g.stored) // the zero-padded input, when padded
-    padded.vectorize(padded.args()[0], 4);
+    padded.vectorize(padded.args()[0], natural);
   const cnn::shape::Shape &w = g.output.shape;
   // Stores weight-shaped `f` (pure args kx, ky, ci, o) by tiles: blocks of
   // output channels serial outermost (a block's dy is read by every tile of
@@ -651,69 +651,75 @@ void scheduleConvInputGradChannelVectors(LoweredGrad &g,
 /// block holds every channel, else in a pass of its own) and weights indexed by
 /// the reduction and the (exact) channel block, so nothing outside a buffer is
 /// read.
+///
+/// With the taps of dy's zero rows skipped (a predicate on the reduction's
+/// row, see conv2dInputGrad): the plane's rows in as few tiles as the
+/// register budget allows, the tiles and the kernel rows unrolled, so that
+/// every predicate is a constant and a skipped tap costs nothing; parallel
+/// over images, each image's padded dy made in its task. The kernel rows
+/// are innermost: the dy vectors of one kx tap then live only while the
+/// few rows that read them are summed (outermost, they spilled).
 void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
   const int natural = machine.floatLanes;
-  // Vectors of 4, as the weight gradients' padded inputs: a vector across
-  // dy's edge reads it lane by lane (a clamped gather). No 16-lane vector of
-  // LeNet's 10-wide dy rows is clear of the edge (18% of its input
-  // gradient's samples); one 4-lane vector of five per row is not.
+  // Vectors of 4: a vector across dy's edge reads it lane by lane (a clamped
+  // gather). No 16-lane vector of LeNet's 10-wide dy rows is clear of the
+  // edge (18% of its input gradient's samples); of five 4-lane ones a row,
+  // one straddles it.
   Func padded = g.stored.at(0);
   padded.vectorize(padded.args()[0], 4);
   const int W = int(g.output.shape[3]), H = int(g.output.shape[2]);
+  const int C = int(g.output.shape[1]);
   const int width = vectorWidth(natural, W);
-  // Tile rows x channels: each kx tap loads `rows` dy vectors and `block`
-  // weights for rows * block FMAs, so pick the fewest loads per FMA, rows
-  // rounding H up counted as waste, with the accumulators within the
-  // register budget and the block a
-  // divisor of a group's channels (a block within one group reads one
-  // group's weights).
   const int groupIn = int(g.inputs.at(1).shape[1]);
   const int budget = machine.accumulatorBudget();
-  // Taps of dy's zero rows skipped (an RDom predicate on the row): a tile of
-  // the whole plane's rows, the kernel rows unrolled too, makes every
-  // predicate a constant, and the skipped taps cost nothing. Each block's
-  // FMAs then load each dy vector once per kx tap for every kernel row.
   const bool skipsZeroRows = !is_const_one(g.rdom.domain().predicate());
-  const bool wholePlane = skipsZeroRows && H <= budget;
   int rows = 1, block = 1;
-  double best = 0;
-  for (int r = 1; r <= std::min(H, 8); ++r)
-    for (int b = 1; b <= std::min(groupIn, 8); ++b) {
-      if (groupIn % b != 0 || r * b > budget)
-        continue;
-      const double cost = double(r + b) / (r * b) * roundingWaste(H, r);
-      if (best == 0 || cost < best) {
-        best = cost;
-        rows = r;
-        block = b;
-      }
-    }
-  if (wholePlane) {
-    rows = H;
-    block = 1;
+  if (skipsZeroRows) {
+    // LeNet's conv2: one tile of all 14 rows with AVX-512, two of 7 with
+    // AVX2; the largest block of channels that fits beside them.
+    const int tiles = (H + budget - 1) / budget;
+    rows = (H + tiles - 1) / tiles;
     for (int b = 2; b <= std::min(groupIn, 8); ++b)
-      if (groupIn % b == 0 && H * b <= budget)
+      if (groupIn % b == 0 && rows * b <= budget)
         block = b;
+  } else {
+    // Tile rows x channels: each kx tap loads `rows` dy vectors and `block`
+    // weights for rows * block FMAs, so pick the fewest loads per FMA, rows
+    // rounding H up counted as waste, with the accumulators within the
+    // register budget and the block a divisor of a group's channels (a
+    // block within one group reads one group's weights).
+    double best = 0;
+    for (int r = 1; r <= std::min(H, 8); ++r)
+      for (int b = 1; b <= std::min(groupIn, 8); ++b) {
+        if (groupIn % b != 0 || r * b > budget)
+          continue;
+        const double cost = double(r + b) / (r * b) * roundingWaste(H, r);
+        if (best == 0 || cost < best) {
+          best = cost;
+          rows = r;
+          block = b;
+        }
+      }
   }
   Var x = g.vars[0], y = g.vars[1], c = g.vars[2], n = g.vars[3];
   Var xo(x.name() + "_o"), xi(x.name() + "_i"), yo(y.name() + "_o"),
-      yi(y.name() + "_i"), co(c.name() + "_o"), ci(c.name() + "_i"),
-      slice(c.name() + "_" + n.name());
+      yi(y.name() + "_i"), co(c.name() + "_o"), ci(c.name() + "_i");
 
   Func out = g.output.func;
   out.compute_root()
       .vectorize(x, vectorWidth(natural, W), TailStrategy::GuardWithIf)
       .split(c, co, ci, block);
   Func accum = g.accum;
-  // Per image when one block holds every channel (LeNet's conv2) or the
-  // blocks are whole planes: each image's padded dy is made in its parallel
-  // iteration, while it is in cache, rather than in a pass of its own over
-  // the batch.
-  if (block == int(g.output.shape[1]) || wholePlane) {
+  // Per image when one block holds every channel (LeNet's conv2 without
+  // the predicate) or the zero rows are skipped: each image's padded dy is
+  // made in its parallel iteration, while it is in cache, rather than in a
+  // pass of its own over the batch.
+  if (block == C || skipsZeroRows) {
     out.parallel(n);
     padded.compute_at(out, n);
     accum.compute_at(out, co);
   } else {
+    Var slice(c.name() + "_" + n.name());
     out.fuse(co, n, slice).parallel(slice);
     storeIntermediate(padded);
     accum.compute_at(out, slice);
@@ -728,8 +734,10 @@ void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
   update.split(x, xo, xi, width, TailStrategy::RoundUp)
       .split(y, yo, yi, rows, TailStrategy::RoundUp)
       .split(c, co, ci, block);
-  if (wholePlane)
-    update.reorder({xi, ky, yi, ci, kx, o, xo, yo, co, n});
+  if (skipsZeroRows)
+    update.reorder({xi, ky, yi, ci, kx, o, xo, yo, co, n})
+        .unroll(ky)
+        .unroll(yo);
   else
     update.reorder({xi, yi, ci, kx, ky, o, xo, yo, co, n});
   update.vectorize(xi).unroll(yi).unroll(ci);
@@ -738,8 +746,6 @@ void scheduleConvInputGrad(LoweredGrad &g, const MachineModel &machine) {
   const int64_t *kw = as_const_int(g.rdom[0].extent());
   if (kw && *kw <= 8)
     update.unroll(kx);
-  if (skipsZeroRows)
-    update.unroll(ky);
 }
 
 /// Linear weight gradient dW(k, o) = sum_n dy(o, n) x(k, n), in tiles of
