@@ -402,10 +402,11 @@ TEST(GradConv2d, InputGradOverInputChannels) {
 
 // Stride-1 input gradients whose taps read dy's zero rows often (at least a
 // fifth of the row taps) skip them through a predicate on the reduction:
-// LeNet's conv2 (a whole-plane register tile, every predicate constant),
-// a plane taller than the register budget (tiles of rows, the predicate
-// a branch), channels in whole vectors (the channel-vector schedule), and
-// dilation with padding.
+// LeNet's conv2 (one register tile of the whole plane with AVX-512), a
+// plane taller than the register budget (two unrolled tiles of rows),
+// channels in whole vectors (the channel-vector schedule, the predicate a
+// branch), a plane small enough to look strided (pixel tiles, a branch too),
+// and dilation with padding.
 TEST(GradConv2d, InputGradSkipsZeroRows) {
   std::mt19937 rng(23);
   std::vector<LoweredGrad> grads;
@@ -414,6 +415,7 @@ TEST(GradConv2d, InputGradSkipsZeroRows) {
       {6, 14, 14, 4, 5, 5, {1, 1}, {0, 0}, {1, 1}, 1},
       {2, 28, 8, 2, 7, 3, {1, 1}, {0, 0}, {1, 1}, 1},
       {16, 6, 6, 2, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1},
+      {16, 4, 4, 2, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1},
       {3, 9, 5, 2, 3, 2, {1, 1}, {1, 0}, {2, 1}, 1},
   };
   for (const ConvSpec &s : specs)
