@@ -188,13 +188,12 @@ void scheduleSegment(LoweringContext &cx, const FunctionFusion &fusion,
   hl::verifyEveryResultScheduled(request, backend.machine());
 }
 
-/// Halide makes Func names unique with a "$<n>" suffix ("relu1$3").
-std::string withoutUniqueSuffix(const std::string &name) {
-  return name.substr(0, name.find('$'));
-}
-
 /// Adds the ops `cx` lowered to the profiler's table (once each: the first
-/// op of a prefix names it).
+/// op of a prefix names it), keyed by the name their Funcs start with
+/// (LoweringContext::funcName). Not by their output Funcs' names, which
+/// Halide makes unique: "conv1$3", and in the profiled build of ResNet-18's
+/// segmented step also "layer1_0_conv1_conv2d_weight_grad_3", which the
+/// op's sums do not start with (they went to the forward conv's row).
 void addProfiledOps(const LoweringContext &cx, LoweredPipeline &result) {
   auto add = [&](ProfiledOp entry) {
     for (const ProfiledOp &known : result.profiledOps)
@@ -211,15 +210,13 @@ void addProfiledOps(const LoweringContext &cx, LoweredPipeline &result) {
     add({identifier(param.getName()), param.getName().str(), "parameter", 0});
   for (size_t i = 0; i < cx.ops.size(); ++i) {
     Operation *op = cx.opsLowered[i];
-    add({withoutUniqueSuffix(cx.ops[i].output.func.name()),
-         LoweringContext::profileName(op), op->getName().stripDialect().str(),
-         flops(op)});
+    add({cx.funcName(op), LoweringContext::profileName(op),
+         op->getName().stripDialect().str(), flops(op)});
   }
   for (size_t i = 0; i < cx.grads.size(); ++i) {
     Operation *op = cx.gradsLowered[i];
-    add({withoutUniqueSuffix(cx.grads[i].output.func.name()),
-         LoweringContext::profileName(op), op->getName().stripDialect().str(),
-         flops(op)});
+    add({cx.funcName(op), LoweringContext::profileName(op),
+         op->getName().stripDialect().str(), flops(op)});
   }
 }
 

@@ -67,6 +67,11 @@ std::string LoweringContext::layerName(Operation *op) const {
 }
 
 std::string LoweringContext::funcName(Operation *op) const {
+  // A layer's SGD updates (weight, bias) are named after their parameters.
+  if (auto sgd = dyn_cast<cnn::SgdUpdateOp>(op))
+    return identifier(
+               sgd.getParam().getDefiningOp<cnn::ParameterOp>().getName()) +
+           "_sgd";
   if (op->hasTrait<cnn::OpTrait::NotDifferentiable>())
     return layerName(op) + "_" + op->getName().stripDialect().str();
   return layerName(op);

@@ -71,7 +71,8 @@ public:
   std::string layerName(mlir::Operation *op) const;
   /// The name of `op`'s Funcs: its layer's identifier ("conv1"); the
   /// training step's own ops add their mnemonic ("conv1_conv2d_weight_grad"),
-  /// which is how the profiler tells them apart.
+  /// which is how the profiler tells them apart; an SGD update is its
+  /// parameter's ("conv1_weight_sgd").
   std::string funcName(mlir::Operation *op) const;
   const Halide::Expr &batch() const { return args.batch; }
   /// The labels (training only).

@@ -7,9 +7,9 @@ namespace cnnc::lowering {
 void lowerOp(cnn::SgdUpdateOp op, LoweringContext &cx) {
   auto param = op.getParam().getDefiningOp<cnn::ParameterOp>();
   hl::Tensor velocity = cx.momentum(param);
-  cx.define(op, hl::sgdUpdate(cx.tensor(op.getParam()), cx.tensor(op.getGrad()),
-                              &velocity, cx.arguments().hyper,
-                              identifier(param.getName()) + "_sgd"));
+  cx.define(op,
+            hl::sgdUpdate(cx.tensor(op.getParam()), cx.tensor(op.getGrad()),
+                          &velocity, cx.arguments().hyper, cx.funcName(op)));
 }
 
 } // namespace cnnc::lowering

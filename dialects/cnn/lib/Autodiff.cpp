@@ -25,6 +25,20 @@ bool isFrozenParameter(Value v) {
   return param && param.getFrozen();
 }
 
+/// Where the sum of a value's gradients is: the value's own location, named
+/// "<layer> gradient_sum" after the layer that produced it, as the training
+/// step's other ops are named ("conv1 conv2d_weight_grad") in the
+/// profiler's table and in their Funcs' names; with the layer's own name,
+/// the sum and the layer's forward op shared them.
+Location gradientSumLoc(Value v) {
+  Location loc = v.getLoc();
+  if (auto name = loc.dyn_cast<NameLoc>())
+    return NameLoc::get(StringAttr::get(loc.getContext(),
+                                        name.getName().str() + " gradient_sum"),
+                        name.getChildLoc());
+  return loc;
+}
+
 /// Switches the training step's batch norms to training mode (batch
 /// statistics, running statistics updated), as PyTorch's model.train(),
 /// except those whose weight and bias are both frozen when the module's
@@ -111,8 +125,8 @@ LogicalResult AutodiffPass::buildTrainStep(FuncOp train) {
         continue;
       auto [it, inserted] = grads.insert({operand, grad});
       if (!inserted)
-        it->second = b.create<cnn::AddOp>(operand.getLoc(), grad.getType(),
-                                          it->second, grad);
+        it->second = b.create<cnn::AddOp>(gradientSumLoc(operand),
+                                          grad.getType(), it->second, grad);
     }
   }
 

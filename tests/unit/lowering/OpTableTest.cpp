@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <set>
 #include <string>
 #include <vector>
@@ -137,6 +138,62 @@ TEST(OpTable, EveryOpIsScheduledOnEveryMachineAndProfiled) {
         << op.getStringRef().str()
         << " appears in no test network: add it to one of the networks "
            "above so that its lowering and schedules are checked";
+}
+
+/// `name` with every character but letters and digits made '_', as the
+/// lowering makes Func names from layer names.
+std::string asIdentifier(const std::string &name) {
+  std::string s = name;
+  for (char &c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)))
+      c = '_';
+  return s;
+}
+
+/// The profiler files a Func's samples under the row whose key is the
+/// longest word-prefix of its name (runtime/src/bench/Profile.cpp), so a
+/// row's key must be the name every Func of its op starts with: its layer's
+/// identifier, plus its mnemonic for the training step's own ops, or its
+/// parameter's name plus "_sgd" for an SGD update. Keyed by an output Func's
+/// name made unique ("layer1_0_conv1_conv2d_weight_grad_3" in the profiled
+/// build of ResNet-18), a gradient's sums went to its forward layer's row.
+/// The pipelines are lowered twice, as `cnnc bench` does (its normal and
+/// profiled builds), so that the second lowering's Func names are unique.
+TEST(OpTable, ProfilerRowsAreKeyedByTheirOpsFuncNames) {
+  mlir::MLIRContext context;
+  context.getOrLoadDialect<mlir::StandardOpsDialect>();
+  const Halide::Target target("x86-64-linux-avx-avx2-f16c-fma");
+  for (const char *network :
+       {CNNC_E2E_DIR "/residual.yaml", CNNC_E2E_DIR "/batchnorm.yaml"}) {
+    llvm::SourceMgr sourceMgr;
+    auto module = importWithTrainStep(network, context, sourceMgr);
+    ASSERT_TRUE(module) << network;
+    const ModelAbi abi = describeAbi(*module);
+    for (int build = 0; build < 2; ++build) {
+      LoweredPipeline forward, train;
+      std::string error;
+      ASSERT_TRUE(lowerForward(*module, abi, target, SchedulePolicy::manual(),
+                               forward, error))
+          << error;
+      ASSERT_TRUE(lowerTrainStep(*module, abi, target, SchedulePolicy::manual(),
+                                 train, error))
+          << error;
+      for (const LoweredPipeline *p : {&forward, &train})
+        for (const ProfiledOp &row : p->profiledOps) {
+          if (row.op != "sgd_update") {
+            EXPECT_EQ(row.funcPrefix, asIdentifier(row.name))
+                << network << ", build " << build;
+            continue;
+          }
+          const std::string layer =
+              asIdentifier(row.name.substr(0, row.name.find(' ')));
+          EXPECT_EQ(row.funcPrefix.rfind(layer + "_", 0), 0u)
+              << row.funcPrefix << " (" << network << ")";
+          EXPECT_EQ(row.funcPrefix.substr(row.funcPrefix.size() - 4), "_sgd")
+              << row.funcPrefix << " (" << network << ")";
+        }
+    }
+  }
 }
 
 } // namespace
