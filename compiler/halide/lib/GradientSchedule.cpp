@@ -830,6 +830,21 @@ bool tilesItsInput(const LoweredGrad &g) {
          !g.stored.at(0).has_update_definition();
 }
 
+/// Whether `g` is a pooling gradient that only broadcasts dy over windows
+/// tiling its input (adaptiveAvgPool2dGrad's pure form: a global average
+/// pool's): a load and a multiply per element, cheaper to recompute in each
+/// reader than to store (conv64's was a 51 MB tensor a b64 step, written
+/// and then read twice).
+bool isInlinedBroadcast(const LoweredGrad &g) {
+  return g.kind == GradKind::AdaptiveAvgPool2dGrad && !g.accum.defined();
+}
+
+/// Whether backwardFusion inlines `g` in every reader (rather than computing
+/// it in one reader's loops).
+bool inlinedInEveryReader(const LoweredGrad &g) {
+  return g.kind == GradKind::FlattenGrad || isInlinedBroadcast(g);
+}
+
 /// Max-pool gradient of windows that tile the input: the winning taps of a
 /// (c, n) plane are computed next to the dx that reads them (while the
 /// pooled input is in cache), both along rows in whole vectors (the last
@@ -971,6 +986,10 @@ backwardFusion(const std::vector<LoweredGrad> &grads,
     if (readers[p].empty() || pinned.count(g.output.func.name()))
       continue;
     const size_t first = *readers[p].begin();
+    if (isInlinedBroadcast(g)) {
+      into[p] = first;
+      continue;
+    }
     if (g.kind == GradKind::FlattenGrad && g.output.shape.size() == 4) {
       if (std::all_of(readers[p].begin(), readers[p].end(),
                       [&](size_t r) { return tilesItsInput(grads[r]); }))
@@ -1034,7 +1053,7 @@ void applyDefaultGradientSchedule(
       backwardFusion(grads, readElsewhere);
   std::map<size_t, size_t> fusedProducerOf;
   for (size_t p = 0; p < grads.size(); ++p)
-    if (computedIn[p] && grads[p].kind != GradKind::FlattenGrad)
+    if (computedIn[p] && !inlinedInEveryReader(grads[p]))
       fusedProducerOf[*computedIn[p]] = p;
   // SGD updates scheduled with the gradient they read.
   std::set<const LoweredGrad *> fused;

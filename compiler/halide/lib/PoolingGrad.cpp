@@ -222,18 +222,31 @@ LoweredGrad adaptiveAvgPool2dGrad(const Tensor &dy,
   result.vars = detail::makeVars(name, 4);
   Var x = result.vars[0], y = result.vars[1], c = result.vars[2],
       n = result.vars[3];
-  CoveringWindow w = coveringWindow(result, x, y, inH, inW, outH, outW, name);
   auto start = detail::adaptiveWindowStart;
   auto end = detail::adaptiveWindowEnd;
-  Expr size = (end(w.oy, inH, outH) - start(w.oy, inH, outH)) *
-              (end(w.ox, inW, outW) - start(w.ox, inW, outW));
+  auto windowSize = [&](const Expr &ox, const Expr &oy) {
+    return (end(oy, inH, outH) - start(oy, inH, outH)) *
+           (end(ox, inW, outW) - start(ox, inW, outW));
+  };
+  Func out(detail::funcName(name));
+  result.output = {out, inputShape};
+  if (adaptiveCover(inW, outW) == 1 && adaptiveCover(inH, outH) == 1) {
+    // Windows that tile the input (a global average pool, or sizes that
+    // divide): each pixel's gradient is its one window's, with no sum. The
+    // pure form lets the schedules inline this broadcast into its readers
+    // (isInlinedBroadcast) instead of storing a tensor the size of the
+    // input.
+    Expr ox = (x * outW) / inW, oy = (y * outH) / inH;
+    out(x, y, c, n) = dy.func(ox, oy, c, n) / cast<float>(windowSize(ox, oy));
+    return result;
+  }
+  CoveringWindow w = coveringWindow(result, x, y, inH, inW, outH, outW, name);
+  Expr size = windowSize(w.ox, w.oy);
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;
   result.accum(x, y, c, n) +=
       select(w.valid, dy.func(w.ox, w.oy, c, n) / cast<float>(size), 0.0f);
-  Func out(detail::funcName(name));
   out(x, y, c, n) = result.accum(x, y, c, n);
-  result.output = {out, inputShape};
   return result;
 }
 

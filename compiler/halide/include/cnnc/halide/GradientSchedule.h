@@ -39,7 +39,8 @@ namespace cnnc::hl {
 ///    gradient's loops instead of stored: a linear input gradient per
 ///    sample, a max-pool gradient of tiling windows inlined (its winning
 ///    taps per plane); an unflatten read only by max-pool gradients of
-///    tiling windows (fused or not) is inlined in them;
+///    tiling windows (fused or not) is inlined in them; so is a global
+///    average pool's gradient (a broadcast of dy) in every reader;
 ///  - operand wrappers (boundary conditions, clamps) stay inline;
 ///  - conv gradients (register-blocked, deterministic: a fixed summation
 ///    order whatever the thread count):
@@ -95,7 +96,9 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
 ///    their input, read by one element-wise gradient alone, of the same
 ///    shape (an element-wise gradient takes the first such producer only);
 ///  - an unflatten read only by max-pool gradients of tiling windows (the
-///    first of them), fused or not.
+///    first of them), fused or not;
+///  - a pooling gradient that only broadcasts dy over tiling windows (a
+///    global average pool's), inlined in every reader (the first named).
 /// Results in `readElsewhere` (read by something besides `grads`) are never
 /// fused.
 std::vector<std::optional<size_t>>
