@@ -152,6 +152,23 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
         input.func, 0.0f, {{0, inW}, {0, inH}, Range(), Range()})(x, y, c, n);
     result.stored = {source};
   }
+  // Strided, vectorised over output x (below), the taps would read every
+  // sx-th input column: shuffles or gathers at each of them. The input is
+  // then stored phase by phase instead (stored[0], [x / sx, x % sx, y, c,
+  // n], from the padded input's first column), so that tap kx reads phase
+  // (kx * dlx) % sx densely, from column ox + (kx * dlx) / sx.
+  const bool byPhase = sx > 1 && !weightGradOverOutputChannels(wShape, args);
+  Func phases;
+  if (byPhase) {
+    Var u, phase, y, c, n;
+    phases = Func(detail::funcName(name, "_x_phases"));
+    Expr column = u * sx + phase - px;
+    // The last phases may reach past the input: computed, never read.
+    if (result.stored.empty())
+      column = min(column, inW - 1);
+    phases(u, phase, y, c, n) = source(column, y, c, n);
+    result.stored = {phases};
+  }
   // The pixels (ox, oy, n) summed over; with row chunks, ox = the chunk's
   // start + the pixel within it, and a pixel an earlier chunk already
   // counted contributes 0.
@@ -185,9 +202,11 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
     grad = select(counted, grad, 0.0f);
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(kx, ky, ci, o) = 0.0f;
-  result.accum(kx, ky, ci, o) +=
-      source(ox * sx - px + kx * dlx, oy * sy - py + ky * dly, inChannel, n) *
-      grad;
+  const Expr iy = oy * sy - py + ky * dly;
+  const Expr x =
+      byPhase ? phases(ox + (kx * dlx) / sx, (kx * dlx) % sx, iy, inChannel, n)
+              : source(ox * sx - px + kx * dlx, iy, inChannel, n);
+  result.accum(kx, ky, ci, o) += x * grad;
   Func out(detail::funcName(name));
   out(kx, ky, ci, o) = result.accum(kx, ky, ci, o);
   result.output = {out, wShape};

@@ -47,7 +47,9 @@ namespace cnnc::hl {
 ///    - weight: parallel over (ci, blocks of o); per kernel row ky, an
 ///      rfactor over output-x lanes, vectorised over them, the kx taps and
 ///      the o block accumulating in registers over (oy, n), then a sum over
-///      the lanes. With o in whole vectors (ungrouped), rows of up to
+///      the lanes; a strided conv's input stored by phase (every sx-th
+///      column together) so that each tap reads dense vectors. With o in
+///      whole vectors (ungrouped), rows of up to
 ///      kWeightGradRowChunk, and whole rows of any width (no chunks:
 ///      weightGradOverOutputChannels), are vectorised over o instead:
 ///      tiles of o vectors by taps in registers over the (ox, oy, n) sum,
