@@ -152,21 +152,24 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
         input.func, 0.0f, {{0, inW}, {0, inH}, Range(), Range()})(x, y, c, n);
     result.stored = {source};
   }
-  // Strided, vectorised over output x (below), the taps would read every
-  // sx-th input column: shuffles or gathers at each of them. The input is
-  // then stored phase by phase instead (stored[0], [x / sx, x % sx, y, c,
-  // n], from the padded input's first column), so that tap kx reads phase
-  // (kx * dlx) % sx densely, from column ox + (kx * dlx) / sx.
+  // Strided, a weight gradient vectorised over output x (the schedules' row
+  // form) would read every sx-th input column: shuffles or gathers at each
+  // tap. The input is then stored phase by phase instead (stored[0], [x /
+  // sx, x % sx, y, c, n], from the padded input's first column), so that tap
+  // kx reads phase (kx * dlx) % sx densely, from column ox + (kx * dlx) /
+  // sx. (A schedule vectorised over output channels reads single values of
+  // it either way.) Unpadded, the phases past the last column (computed,
+  // never read) repeat the edge.
   const bool byPhase = sx > 1 && !weightGradOverOutputChannels(wShape, args);
   Func phases;
   if (byPhase) {
+    Func columns = source;
+    if (result.stored.empty())
+      columns = BoundaryConditions::repeat_edge(
+          input.func, {{0, inW}, Range(), Range(), Range()});
     Var u, phase, y, c, n;
     phases = Func(detail::funcName(name, "_x_phases"));
-    Expr column = u * sx + phase - px;
-    // The last phases may reach past the input: computed, never read.
-    if (result.stored.empty())
-      column = min(column, inW - 1);
-    phases(u, phase, y, c, n) = source(column, y, c, n);
+    phases(u, phase, y, c, n) = columns(u * sx + phase - px, y, c, n);
     result.stored = {phases};
   }
   // The pixels (ox, oy, n) summed over; with row chunks, ox = the chunk's

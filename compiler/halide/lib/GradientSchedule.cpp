@@ -152,11 +152,9 @@ LoopLevel storeFusedUpdate(LoweredGrad &update,
 void scheduleConvWeightGrad(LoweredGrad &g, const MachineModel &machine,
                             LoweredGrad *update) {
   const int natural = machine.floatLanes;
-  // The zero-padded input, or the input by phase (strided): vectors guarded
-  // (shifted inwards, a row of phases narrower than a vector would start
-  // before the input).
+  // The zero-padded input, or the input by phase (strided).
   for (Func stored : g.stored)
-    stored.vectorize(stored.args()[0], natural, TailStrategy::GuardWithIf);
+    stored.vectorize(stored.args()[0], natural);
   Var kx = g.vars[0], ky = g.vars[1], ci = g.vars[2], o = g.vars[3];
   // rdom (ox, oy, n), or (pixel, chunk, oy, n) with rows in chunks.
   const bool chunked = g.rdom.dimensions() == 4;
@@ -333,10 +331,8 @@ void scheduleConvWeightGradOverChannels(LoweredGrad &g, const ChannelTile &tile,
                                         const MachineModel &machine,
                                         LoweredGrad *update) {
   const int natural = machine.floatLanes;
-  // As in scheduleConvWeightGrad: rows of phases too (a strided conv's rows
-  // narrow enough not to be chunked come here).
-  for (Func stored : g.stored)
-    stored.vectorize(stored.args()[0], natural, TailStrategy::GuardWithIf);
+  for (Func padded : g.stored) // the zero-padded input, when padded
+    padded.vectorize(padded.args()[0], natural);
   const cnn::shape::Shape &w = g.output.shape;
   // Stores weight-shaped `f` (pure args kx, ky, ci, o) by tiles: blocks of
   // output channels serial outermost (a block's dy is read by every tile of

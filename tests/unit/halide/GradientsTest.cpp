@@ -291,7 +291,7 @@ TEST(GradConv2d, PaddingStrideDilationGroups) {
 // pixels: chunks that divide the row (32 = 2 x 16), a last chunk shifted
 // inwards over pixels already counted (28 = 16 + 12, 35 = 2 x 16 + 3 with
 // padding, 20 = 16 + 4 with stride and padding), a row narrower than a
-// chunk (whole rows), and strided rows of 32 and 18.
+// chunk (whole rows), and strided rows of 32, 18 and 18.
 TEST(GradConv2d, WeightGradRowChunks) {
   std::mt19937 rng(11);
   std::vector<LoweredGrad> grads;
@@ -302,10 +302,12 @@ TEST(GradConv2d, WeightGradRowChunks) {
       {2, 4, 35, 2, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1},
       {2, 5, 20, 2, 3, 3, {2, 1}, {1, 1}, {1, 1}, 1},
       {2, 4, 9, 2, 3, 3, {1, 1}, {0, 0}, {1, 1}, 1},
-      // Strided along x: the input stored by phase (2 and 3 of them), taps
-      // 2 columns apart.
-      {2, 4, 70, 2, 3, 7, {1, 2}, {1, 3}, {1, 2}, 1},
+      // Strided along x: the input stored by phase, 2 phases with taps 3
+      // columns apart, 3 phases, and 2 of an unpadded input (its last
+      // phase reaches past the input).
+      {2, 4, 70, 2, 3, 5, {1, 2}, {1, 3}, {1, 3}, 1},
       {1, 3, 52, 2, 2, 5, {1, 3}, {0, 2}, {1, 1}, 1},
+      {2, 4, 37, 2, 3, 3, {1, 2}, {0, 0}, {1, 1}, 1},
   };
   static_assert(kWeightGradRowChunk == 16, "the widths above assume 16");
   for (const ConvSpec &s : specs)

@@ -158,7 +158,8 @@ std::string asIdentifier(const std::string &name) {
 /// name made unique ("layer1_0_conv1_conv2d_weight_grad_3" in the profiled
 /// build of ResNet-18), a gradient's sums went to its forward layer's row.
 /// The pipelines are lowered twice, as `cnnc bench` does (its normal and
-/// profiled builds), so that the second lowering's Func names are unique.
+/// profiled builds), so that the second lowering's Func names are made
+/// unique; each convolution's sums must start with its row's key.
 TEST(OpTable, ProfilerRowsAreKeyedByTheirOpsFuncNames) {
   mlir::MLIRContext context;
   context.getOrLoadDialect<mlir::StandardOpsDialect>();
@@ -178,8 +179,25 @@ TEST(OpTable, ProfilerRowsAreKeyedByTheirOpsFuncNames) {
       ASSERT_TRUE(lowerTrainStep(*module, abi, target, SchedulePolicy::manual(),
                                  train, error))
           << error;
+      // Every Func of the pipelines, without Halide's "$<n>" suffixes.
+      std::set<std::string> funcs;
+      for (const LoweredPipeline *p : {&forward, &train})
+        for (const PipelineSegment &segment : p->segments)
+          for (const Halide::Func &out : segment.pipeline.outputs())
+            for (const auto &[name, f] :
+                 Halide::Internal::find_transitive_calls(out.function()))
+              funcs.insert(name.substr(0, name.find('$')));
       for (const LoweredPipeline *p : {&forward, &train})
         for (const ProfiledOp &row : p->profiledOps) {
+          // A convolution's sums ("<key>_accum", perhaps "<key>_accum_2")
+          // are filed under its row.
+          if (row.op == "conv2d" || row.op == "conv2d_input_grad" ||
+              row.op == "conv2d_weight_grad") {
+            const std::string sums = row.funcPrefix + "_accum";
+            auto first = funcs.lower_bound(sums);
+            EXPECT_TRUE(first != funcs.end() && first->rfind(sums, 0) == 0)
+                << sums << " (" << network << ", build " << build << ")";
+          }
           if (row.op != "sgd_update") {
             EXPECT_EQ(row.funcPrefix, asIdentifier(row.name))
                 << network << ", build " << build;

@@ -49,9 +49,9 @@ namespace cnnc::hl {
 ///      the o block accumulating in registers over (oy, n), then a sum over
 ///      the lanes; a strided conv's input stored by phase (every sx-th
 ///      column together) so that each tap reads dense vectors. With o in
-///      whole vectors (ungrouped), rows of up to
-///      kWeightGradRowChunk, and whole rows of any width (no chunks:
-///      weightGradOverOutputChannels), are vectorised over o instead:
+///      whole vectors (ungrouped), rows of up to kWeightGradRowChunk, and
+///      whole rows of any width (no chunks: weightGradOverOutputChannels),
+///      are vectorised over o instead:
 ///      tiles of o vectors by taps in registers over the (ox, oy, n) sum,
 ///      reading a copy of dy with the channels innermost; a block of o
 ///      whose dy fills L2 with a few images sums the batch in passes of
@@ -100,7 +100,7 @@ void applyDefaultGradientSchedule(std::vector<LoweredGrad> &grads,
 ///  - an unflatten read only by max-pool gradients of tiling windows (the
 ///    first of them), fused or not;
 ///  - a pooling gradient that only broadcasts dy over tiling windows (a
-///    global average pool's), inlined in every reader (the first named).
+///    global average pool's), inlined in every reader (returned as its first).
 /// Results in `readElsewhere` (read by something besides `grads`) are never
 /// fused.
 std::vector<std::optional<size_t>>

@@ -132,7 +132,9 @@ bool weightGradOverOutputChannels(const cnn::shape::Shape &weightShape,
 /// dw of conv2d, of `weightShape` [O, C/g, KH, KW] (the forward weight's),
 /// from the forward input x [N, C, H, W] and dy [N, O, Ho, Wo]: the sum
 /// over (n, oy, ox) of x(tap) * dy. rdom (ox, oy, n) with n over
-/// [0, batch). `stored[0]` (only with padding): x behind its zero padding.
+/// [0, batch). `stored[0]`: x behind its zero padding (4-D, with padding),
+/// or with a stride along x (unless weightGradOverOutputChannels) x by
+/// phase, [x / sx, x % sx, y, c, n] from the padded input's first column.
 /// Rows wider than kWeightGradRowChunk are summed in chunks of that many
 /// pixels instead (unless weightGradOverOutputChannels), rdom (pixel,
 /// chunk, oy, n): the last chunk ends at the
@@ -207,7 +209,8 @@ LoweredGrad avgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
 /// AdaptiveMaxPool2d backward: each window's first maximum (PyTorch's
 /// scan: `val > max || isnan(val)`) found per output in `stored[0]` as its
 /// input index, then each input pixel gathers dy of the windows it wins;
-/// rdom as adaptiveAvgPool2dGrad's.
+/// rdom (jx, jy) over the most windows covering one input column / row,
+/// even where the windows tile the input.
 LoweredGrad
 adaptiveMaxPool2dGrad(const Tensor &input, const Tensor &dy,
                       const std::string &name = "adaptive_maxpool2d_grad");
@@ -234,7 +237,8 @@ LoweredGrad pad2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
 /// AdaptiveAvgPool2d backward: dx of `inputShape` from dy [N, C, oh, ow];
 /// each input pixel gathers dy / window size of the (possibly several,
 /// overlapping) windows covering it. rdom (jx, jy) over the most windows
-/// covering one input column / row.
+/// covering one input column / row; windows that tile the input (a global
+/// pool) leave one per pixel: then no rdom and no `accum`, a broadcast.
 LoweredGrad
 adaptiveAvgPool2dGrad(const Tensor &dy, const cnn::shape::Shape &inputShape,
                       const std::string &name = "adaptive_avgpool2d_grad");
