@@ -14,12 +14,12 @@ namespace detail {
 Halide::Func paddedInput(const Tensor &input, float value,
                          const std::string &name) {
   using namespace Halide;
+  Func bounded = BoundaryConditions::constant_exterior(
+      input.func, value,
+      {{0, int(input.shape[3])}, {0, int(input.shape[2])}, Range(), Range()});
   Func padded(funcName(name, "_padded"));
   std::vector<Var> v = makeVars(name + "_p", 4);
-  padded(v[0], v[1], v[2], v[3]) = value;
-  RDom r({{0, int(input.shape[3])}, {0, int(input.shape[2])}},
-         funcName(name, "_interior"));
-  padded(r.x, r.y, v[2], v[3]) = input.func(r.x, r.y, v[2], v[3]);
+  padded(v[0], v[1], v[2], v[3]) = bounded(v[0], v[1], v[2], v[3]);
   return padded;
 }
 

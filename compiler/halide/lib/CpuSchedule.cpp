@@ -21,6 +21,12 @@ namespace {
 using detail::vectorWidth;
 using detail::wholeVectorWidth;
 
+/// The most bands of rows (of ceil(H / 8) rows each) a padded
+/// channel-vector conv splits each image into, its parallel tasks
+/// (scheduleConvChannelVectors). Of 2, 4 and 8, 8 ran conv64's b1 forward
+/// fastest on two threads, whose second core was at times slower.
+constexpr int kMaxRowBandsPerImage = 8;
+
 /// The stored tensor of a group: the op's result, or the last activation
 /// fused into it. `op` is the op whose algorithm is scheduled, `root` the op
 /// whose output Func is stored (the same op when nothing is fused).
@@ -67,25 +73,17 @@ WindowTile windowTile(const Group &g, const MachineModel &machine) {
   return t;
 }
 
-/// A padded input (detail::paddedInput) stored at `at`, once per image
-/// inside the batch loop or for the whole batch at the root: the fill and
-/// the interior copy each parallel over channels, rows vectorised (the
-/// copy's last vector predicated, with dense loads). Serial instead when
-/// `at` is itself a parallel task's loop.
+/// A padded input (detail::paddedInput) stored at `at`: once per image
+/// inside the batch loop, for the whole batch at the root, or a band of
+/// rows inside a parallel task's loop (the window its loops read). Rows
+/// are vectorised (the last vector predicated), parallel over channels
+/// unless `at` is itself a parallel task's loop.
 void storePadded(Func padded, const LoopLevel &at, int natural,
                  bool parallel = true) {
   Var px = padded.args()[0], pc = padded.args()[2];
   padded.compute_at(at).vectorize(px, natural, TailStrategy::GuardWithIf);
-  const std::vector<Internal::ReductionVariable> &r =
-      padded.function().update(0).schedule().rvars();
-  RVar rx(r[0].var), ry(r[1].var);
-  padded.update()
-      .reorder(rx, ry, pc)
-      .vectorize(rx, natural, TailStrategy::GuardWithIf);
-  if (parallel) {
+  if (parallel)
     padded.parallel(pc);
-    padded.update().parallel(pc);
-  }
 }
 
 /// The channel-vector tile of a conv group (channelVectorTile, over its
@@ -137,25 +135,41 @@ void scheduleConvChannelVectors(const Group &g, const ChannelVectorTile &tile,
   // 7-wide convs ran 15-42% faster this way (perf samples of a b16 forward,
   // one AVX-512 thread). Only with enough blocks to share among the threads
   // (without padding the images were parallel tasks too): the 128-channel
-  // convs (0.6 MB, 4 blocks of 32) stay image by image, and measured the
-  // same either way.
+  // convs (0.6 MB, 4 blocks of 32) stay image by image (in bands of rows
+  // where padded), and measured the same either way.
   const bool blockByBlock = convRunsBlockByBlock(
       op.inputs[1].shape, int(g.root->output.shape[1]), block, machine);
   storeChannelVectorResult(root, g.root->vars, W, block, natural);
+  Var row = y;
   if (blockByBlock) {
     root.reorder(xi, xo, cb, y, n, co).parallel(co);
     if (op.padded.defined())
       storePadded(op.padded, LoopLevel::root(), natural);
   } else if (op.padded.defined()) {
-    root.reorder(xi, xo, cb, y, co, n).parallel(co);
-    storePadded(op.padded, LoopLevel(root, n), natural);
+    // Bands of an image's rows are the parallel tasks, each padding its own
+    // band (and the kernel's halo) of every input channel and computing
+    // all blocks of channels over it. Tasks over blocks of channels each
+    // read a padded image both threads had written half of: on a 2-vCPU
+    // VM, in phases where its second core ran such code slower, conv64's
+    // b1 forward took 0.645 ms that way and 0.547 in bands (means of 81
+    // alternating runs; 0.49-0.51 either way otherwise).
+    const int H = int(g.root->output.shape[2]);
+    const int rows = (H + kMaxRowBandsPerImage - 1) / kMaxRowBandsPerImage;
+    Var yo(y.name() + "_o"), yi(y.name() + "_i"), band(y.name() + "_band");
+    root.split(y, yo, yi, rows, TailStrategy::GuardWithIf)
+        .reorder(xi, xo, cb, yi, co, yo, n)
+        .fuse(yo, n, band)
+        .parallel(band);
+    storePadded(op.padded, LoopLevel(root, band), natural,
+                /*parallel=*/false);
+    row = yi;
   } else {
     Var cn(c.name() + "_n");
     root.reorder(xi, xo, cb, y, co, n).fuse(co, n, cn).parallel(cn);
   }
 
   scheduleChannelVectorSums(op.accum, op.vars, op.rdom, tile, W, natural,
-                            LoopLevel(root, y));
+                            LoopLevel(root, row));
   storeWeightsChannelInnermost(
       op.inputs[1].func.in(op.accum), 3, natural,
       blockByBlock ? std::optional<LoopLevel>(LoopLevel(root, co))

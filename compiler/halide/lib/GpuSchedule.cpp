@@ -261,7 +261,7 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
     if (&op != &stored)
       op.output.func.compute_inline();
   }
-  // A padded input (a copy into a zeroed plane) is its own kernel.
+  // A padded input (a copy within a border) is its own kernel.
   if (anchor.padded.defined())
     storeOnDevice(anchor.padded, gpu);
   const bool statistics = statisticsReadAnchor(ops, group);

@@ -135,6 +135,13 @@ bool isInlined(const Halide::Func &f) {
   return level.is_inlined();
 }
 
+/// The name of the loop `f` is computed in ("" when inlined or at the root).
+std::string computeLoop(const Halide::Func &f) {
+  Halide::LoopLevel level = f.function().schedule().compute_level();
+  level.lock();
+  return level.is_inlined() || level.is_root() ? "" : level.var().name();
+}
+
 // --- Conv2d ----------------------------------------------------------------
 
 struct ConvSpec {
@@ -825,12 +832,15 @@ Buf refBatchNormEval(const Buf &x, const Buf &w, const Buf &b, const Buf &mean,
   return out;
 }
 
-TEST(HalidePipeline, NarrowConvBatchNormAddRelu) {
-  // ResNet's 14x14 and 7x7 stages: rows narrower than a vector, channels
-  // in whole vectors, so the conv is vectorised over output channels (with
-  // one or two channel vectors per tile, stride 1 and 2, with and without
-  // bias), and eval-mode batch norm, the residual add and the relu are all
-  // fused into it: only the relu is stored.
+TEST(HalidePipeline, ChannelVectorConvBatchNormAddRelu) {
+  // Channels in whole vectors, so the conv is vectorised over output
+  // channels (with one or two channel vectors per tile, stride 1 and 2,
+  // with and without bias), and eval-mode batch norm, the residual add and
+  // the relu are all fused into it: only the relu is stored. ResNet's 14x14
+  // and 7x7 stages, 9 and 20 rows (9-wide rows summed whole with AVX-512,
+  // in chunks of 3 with AVX2; 20-wide in chunks of 10 and 5). The parallel
+  // tasks are bands of an image's rows (at most 8, of ceil(H / 8) rows),
+  // each padding its own rows: 9 and 20 rows leave a shorter last band.
   std::mt19937 rng(14);
   const float eps = 1e-5f;
   struct Spec {
@@ -839,7 +849,8 @@ TEST(HalidePipeline, NarrowConvBatchNormAddRelu) {
     bool bias;
   };
   for (const Spec &s : {Spec{32, 7, 32, 1, false}, Spec{16, 14, 32, 2, true},
-                        Spec{16, 14, 16, 1, false}}) {
+                        Spec{16, 14, 16, 1, false}, Spec{16, 9, 16, 1, true},
+                        Spec{16, 20, 32, 1, false}}) {
     const int64_t outH = s.H / s.stride;
     Input x = makeInput("x", {kDynamic, s.inC, s.H, s.H});
     Input skip = makeInput("skip", {kDynamic, s.outC, outH, outH});
@@ -883,6 +894,12 @@ TEST(HalidePipeline, NarrowConvBatchNormAddRelu) {
     EXPECT_TRUE(isInlined(ops[1].output.func));
     EXPECT_TRUE(isInlined(ops[2].output.func));
     EXPECT_FALSE(isInlined(ops[3].output.func));
+    const std::string padLoop = computeLoop(ops[0].padded);
+    const std::string band = "_band";
+    EXPECT_TRUE(
+        padLoop.size() > band.size() &&
+        padLoop.compare(padLoop.size() - band.size(), band.size(), band) == 0)
+        << cases[0].label << ": the input padded at '" << padLoop << "'";
   }
 }
 

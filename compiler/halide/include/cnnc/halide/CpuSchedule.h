@@ -51,7 +51,8 @@ namespace cnnc::hl {
 ///    (ResNet's 112-, 56- and 28-wide rows), the weights copied with the
 ///    output channel innermost once per call. Weights of more than half of
 ///    L2 are copied and used block by block of output channels instead, the
-///    blocks parallel, each over the whole batch.
+///    blocks parallel, each over the whole batch; otherwise a padded conv's
+///    parallel tasks are bands of an image's rows, each padding its band.
 ///  - Weight / bias / input wrappers stay inline (read straight from the
 ///    buffers). Every other op result is stored once (compute_root): it is
 ///    the next layer's input. Flatten is a dense copy, unless its rows are

@@ -26,7 +26,8 @@ enum class Role {
 struct Node {
   Role role = Role::Forward;
   /// A convolution or pool that pads its input: its padded copy is
-  /// computed per image, so nothing is computed inside its loops.
+  /// computed per image (or band of rows, or batch), so nothing is
+  /// computed inside its loops.
   bool padded = false;
   /// The nodes whose results it reads (values from outside the graph,
   /// parameters and arguments, are left out), in operand order.
