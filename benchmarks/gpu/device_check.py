@@ -18,10 +18,16 @@ cnnc_session_train_step (copies in the batch, out the loss), each call
 returning once its results are on the host, against PyTorch eager fp32
 (cudnn.benchmark on, TF32 off; TF32 on reported too), synchronised.
 
+For conv64 it then times the 3x3 convolution alone at --conv-batch against
+cuDNN's in NCHW and channels_last (cnnc's time: its kernels' on the device,
+from the profiler; the calls' wall time, with the copy of the batch, too).
+
 usage: device_check.py LIBDIR [--device cuda] [--bench-batch 64]
-                              [--repeats 20] [--json OUT.json]
+                              [--conv-batch 32] [--repeats 20]
+                              [--json OUT.json]
 """
 import argparse
+import copy
 import ctypes
 import glob
 import json
@@ -45,6 +51,10 @@ TOLERANCE = 1e-4
 # step is 2e-4 to 5e-4 from its float64 step on conv1.weight; see
 # tests/e2e/torchvision_parity.py, which checks the step on a 64x64 copy).
 FORWARD_ONLY = {"resnet18"}
+# Whose reference runs in float64: conv64's bias gradient sums 3,136 equal
+# terms per image, and PyTorch's float32 sum is 8.1e-5 from the float64 one
+# (cnnc's 4.8e-6), measured on the CPU at batch 4.
+FLOAT64_REFERENCE = {"conv64"}
 F32P = ctypes.POINTER(ctypes.c_float)
 I64P = ctypes.POINTER(ctypes.c_int64)
 
@@ -169,13 +179,20 @@ def check_parity(name, lib, model, sample, device, batch):
     # near tie (the tolerance is unchanged).
     rng = np.random.RandomState(6)
     worst = Worst()
+    dtype = torch.float32
+    if name in FLOAT64_REFERENCE:
+        dtype = torch.float64
+        model = copy.deepcopy(model).to(dtype)
+
+    def tensor(a):
+        return torch.from_numpy(a).to(device, dtype)
     state = {k: host(v).copy() for k, v in model.state_dict().items()}
     params = [state[n].astype(np.float32) for n in lib.names]
 
     x = rng.standard_normal((batch,) + sample).astype(np.float32)
     model.eval()
     with torch.no_grad():
-        want = host(model(torch.from_numpy(x).to(device)))
+        want = host(model(tensor(x)))
     worst.check("forward", lib.forward(x, params), want)
     if name in FORWARD_ONLY:
         print(f"{name}: forward parity {'OK' if not worst.failures else 'FAILED'}"
@@ -191,7 +208,7 @@ def check_parity(name, lib, model, sample, device, batch):
     loss, new_params, _ = lib.step(x, labels, params, zeros, 1.0, 0.0, 0.0,
                                    False, True)
     model.zero_grad()
-    torch_loss = F.cross_entropy(model(torch.from_numpy(x).to(device)),
+    torch_loss = F.cross_entropy(model(tensor(x)),
                                  torch.from_numpy(labels).to(device))
     torch_loss.backward()
     worst.check("loss", loss, host(torch_loss))
@@ -201,7 +218,8 @@ def check_parity(name, lib, model, sample, device, batch):
 
     for setting in [dict(lr=0.05, momentum=0.9, weight_decay=0.0, nesterov=False),
                     dict(lr=0.02, momentum=0.9, weight_decay=5e-3, nesterov=True)]:
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        model.load_state_dict({k: torch.from_numpy(v).to(model.state_dict()[k].dtype)
+                               for k, v in state.items()})
         optimizer = torch.optim.SGD(model.parameters(), **setting)
         session = lib.session(params)
         for step in range(3):
@@ -210,7 +228,7 @@ def check_parity(name, lib, model, sample, device, batch):
             loss = session.step(xs, ys, setting["lr"], setting["momentum"],
                                 setting["weight_decay"], setting["nesterov"])
             optimizer.zero_grad()
-            torch_loss = F.cross_entropy(model(torch.from_numpy(xs).to(device)),
+            torch_loss = F.cross_entropy(model(tensor(xs)),
                                          torch.from_numpy(ys).to(device))
             torch_loss.backward()
             optimizer.step()
@@ -222,7 +240,7 @@ def check_parity(name, lib, model, sample, device, batch):
                 worst.check(f"{n} after 3 steps", p, host(named[n]))
                 buffer = optimizer.state[named[n]]["momentum_buffer"]
                 worst.check(f"momentum of {n}", v, host(buffer))
-            elif n in buffers and buffers[n].dtype == torch.float32:
+            elif n in buffers and buffers[n].is_floating_point():
                 worst.check(f"running statistic {n}", p, host(buffers[n]))
     status = "OK" if not worst.failures else "FAILED"
     print(f"{name}: parity {status} at batch {batch} "
@@ -299,12 +317,90 @@ def bench(name, lib, model, sample, device, batch, repeats):
     return result
 
 
+def device_kernel_ms(function, repeats):
+    """GPU time per call of the kernels `function` launches (CUPTI, through
+    PyTorch's profiler, sees the kernels of every CUDA context in the
+    process, Halide's included), by kernel name; memory copies left out."""
+    from torch.profiler import ProfilerActivity, profile
+    function()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(repeats):
+            function()
+        torch.cuda.synchronize()
+    kernels = {}
+    for event in prof.key_averages():
+        total = getattr(event, "device_time_total", None)
+        if total is None:
+            total = event.cuda_time_total
+        if total > 0 and "memcpy" not in event.key.lower():
+            kernels[event.key] = total / 1e3 / repeats
+    return kernels
+
+
+def conv_against_cudnn(lib, model, sample, device, batch, repeats):
+    """conv64's convolution (3x3, 64 -> 64 channels, padding 1) against
+    cuDNN's in both layouts, TF32 off (on reported too). cnnc's time is its
+    convolution kernel's on the device (the library's calls also copy the
+    batch in, which PyTorch's timing does not)."""
+    rng = np.random.RandomState(8)
+    params = [host(model.state_dict()[n]).astype(np.float32) for n in lib.names]
+    x = rng.standard_normal((batch,) + sample).astype(np.float32)
+    flops = 2.0 * batch * 64 * 64 * 9 * sample[1] * sample[2]
+    result = {"batch": batch, "gflop": flops / 1e9}
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    result["cnnc_forward_call_ms"] = median_ms(lambda: lib.forward(x, params),
+                                               repeats, lambda: None)
+    if device.type == "cuda":
+        kernels = device_kernel_ms(lambda: lib.forward(x, params), repeats)
+        result["cnnc_kernels_ms"] = kernels
+        conv = {k: v for k, v in kernels.items()
+                if k.startswith("_kernel_conv")}
+        if conv:
+            result["cnnc_conv_ms"] = sum(conv.values())
+    conv = model.conv
+    xt = torch.from_numpy(x).to(device)
+    for layout in ("nchw", "channels_last"):
+        fmt = (torch.channels_last if layout == "channels_last"
+               else torch.contiguous_format)
+        layer = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
+        layer.load_state_dict(conv.state_dict())
+        layer = layer.to(memory_format=fmt)
+        xl = xt.contiguous(memory_format=fmt)
+        for tf32 in (False, True):
+            torch.backends.cudnn.allow_tf32 = tf32
+
+            def run():
+                with torch.no_grad():
+                    layer(xl)
+            key = f"torch_{layout}{'_tf32' if tf32 else ''}_ms"
+            result[key] = median_ms(run, repeats, sync)
+    torch.backends.cudnn.allow_tf32 = False
+    best = min(result["torch_nchw_ms"], result["torch_channels_last_ms"])
+    ours = result.get("cnnc_conv_ms", result["cnnc_forward_call_ms"])
+    result["ratio_to_best_fp32"] = best / ours
+    print(f"conv64 3x3 conv at batch {batch} ({result['gflop']:.2f} GFLOP): "
+          f"cnnc {ours:.3f} ms "
+          f"({'kernel' if 'cnnc_conv_ms' in result else 'whole call'}, "
+          f"{flops / ours / 1e9:.0f} GFLOP/s; whole call "
+          f"{result['cnnc_forward_call_ms']:.3f} ms), cuDNN fp32 NCHW "
+          f"{result['torch_nchw_ms']:.3f} ms, channels_last "
+          f"{result['torch_channels_last_ms']:.3f} ms (TF32 "
+          f"{result['torch_nchw_tf32_ms']:.3f} / "
+          f"{result['torch_channels_last_tf32_ms']:.3f} ms): "
+          f"{100 * result['ratio_to_best_fp32']:.1f}% of the best fp32",
+          flush=True)
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("libdir")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--parity-batch", type=int, default=4)
     parser.add_argument("--bench-batch", type=int, default=64)
+    parser.add_argument("--conv-batch", type=int, default=32,
+                        help="conv64's batch against cuDNN (issue 13: 32)")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--json")
@@ -336,6 +432,10 @@ def main():
             if not args.no_bench:
                 entry.update(bench(name, lib, model, sample, device,
                                    args.bench_batch, args.repeats))
+                if name == "conv64":
+                    entry["conv_against_cudnn"] = conv_against_cudnn(
+                        lib, model, sample, device, args.conv_batch,
+                        args.repeats)
         except RuntimeError as e:
             print(f"{name}: {e}", flush=True)
             entry["error"] = str(e)

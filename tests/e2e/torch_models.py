@@ -395,6 +395,37 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class Wide(nn.Module):
+    """tests/e2e/wide.yaml: convolutions the GPU schedules stage in shared
+    memory (padded, chunked, strided, dilated, batch norm after one)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(20, 12, 3, padding=1)
+        self.conv2 = nn.Conv2d(12, 8, 3, stride=2, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv3 = nn.Conv2d(8, 6, (3, 5), padding=(1, 4), dilation=(1, 2))
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.bn(self.conv2(x)))
+        x = F.relu(self.conv3(x))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class Conv64(nn.Module):
+    """benchmarks/conv64.yaml: one 3x3 convolution 64 -> 64 channels (the
+    GPU check times it against cuDNN's), then a classifier ending."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(64, 64, 3, padding=1)
+
+    def forward(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(self.conv(x), 1), 1)
+
+
 MODELS = {
     "feedforward": (FeedForwardNet, (3, 32, 32)),
     "lenet": (Net, (3, 32, 32)),
@@ -409,5 +440,7 @@ MODELS = {
     "batchnorm_options": (BatchNormOptions, (3, 10, 10)),
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
+    "wide": (Wide, (20, 22, 40)),
+    "conv64": (Conv64, (64, 56, 56)),
     "resnet18": (ResNet18, (3, 224, 224)),
 }

@@ -183,52 +183,217 @@ int powerOfTwoAtLeast(int64_t n, int limit) {
   return p;
 }
 
+/// A convolution's input staged in shared memory, a chunk of input channels
+/// at a time: the threads of a block load the chunk's tile of `source`
+/// (every value its pixels' taps read) together, then each thread reads its
+/// taps from there. Halide's apps/conv_layer stages its input the same way.
+struct StagedInput {
+  Func source;
+  int chunk = 1;
+};
+
+/// The pixels and channel tiles of one block of a convolution-like kernel,
+/// and where the threads of a block hold their accumulators.
+struct ChannelTiling {
+  int tile, tx, ty, tc;
+  /// CUDA: the threads along x are a warp's lanes (gpu_lanes), so that
+  /// accumulators a block allocates are striped over the lanes, each
+  /// lane's in its registers. OpenCL has no lanes: all are gpu_threads, and
+  /// a block's accumulators are in its shared memory (slower; the kernels
+  /// stay the same, which the tests run on the CPU).
+  bool lanes;
+};
+
+ChannelTiling channelTiling(const cnn::shape::Shape &shape,
+                            const GpuModel &gpu) {
+  const int64_t C = shape[1], H = shape[2], W = shape[3];
+  ChannelTiling t;
+  t.tile = largestDivisorAtMost(C, gpu.channelTile);
+  t.tx = powerOfTwoAtLeast(W, 32);
+  t.ty = powerOfTwoAtLeast(H, gpu.threadsPerBlock / t.tx);
+  t.tc = powerOfTwoAtLeast((C + t.tile - 1) / t.tile,
+                           std::max(1, gpu.threadsPerBlock / (t.tx * t.ty)));
+  t.lanes = gpu.api == GpuModel::Api::Cuda;
+  return t;
+}
+
+/// Splits the pure Vars (x, y, c, n) of `s` into a block's loops and its
+/// threads' (innermost first: ci, xi, yi, ct, then xo, yo, cb, n), and
+/// returns the loops: ci, xi, yi, ct, xo, yo, cb. Short names: kernel names
+/// grow with them.
+std::vector<Var> splitIntoTiles(Stage s, const std::vector<Var> &v,
+                                const ChannelTiling &t) {
+  Var co("co"), ci("ci"), cb("cb"), ct("ct"), xo("xo"), xi("xi"), yo("yo"),
+      yi("yi");
+  s.split(v[2], co, ci, t.tile, TailStrategy::GuardWithIf)
+      .split(co, cb, ct, t.tc, TailStrategy::GuardWithIf)
+      .split(v[0], xo, xi, t.tx, TailStrategy::GuardWithIf)
+      .split(v[1], yo, yi, t.ty, TailStrategy::GuardWithIf);
+  return {ci, xi, yi, ct, xo, yo, cb};
+}
+
+/// Runs loops x, y, c of `s` on a block's threads (see ChannelTiling::lanes).
+void onThreads(Stage s, VarOrRVar x, VarOrRVar y, VarOrRVar c,
+               const ChannelTiling &t) {
+  if (t.lanes)
+    s.gpu_lanes(x).gpu_threads(y, c);
+  else
+    s.gpu_threads(x, y, c);
+}
+
+/// The update of `accum` (a convolution-like sum over (kx, ky, ci)): each
+/// thread adds a kernel row of taps per iteration into every channel of its
+/// tile.
+void unrollTaps(Stage sums, const Func &accum) {
+  const Halide::Internal::ReductionVariable &kx =
+      accum.function().update(0).schedule().rvars()[0];
+  if (const int64_t *k = Halide::Internal::as_const_int(kx.extent);
+      k && *k <= 8)
+    sums.unroll(RVar(kx.var));
+}
+
 /// A convolution-like result `out` (x, y, c, n) of `shape` [N, C, H, W]
 /// whose every element is a sum `accum` over (taps, channels): one kernel in
 /// which each thread accumulates a register tile of up to gpu.channelTile
 /// channels of one pixel (each input value it loads feeds the whole tile;
 /// the weights are the same across the threads of a warp). The threads of a
 /// block span a tile of pixels and, for small images, of channel tiles.
+/// With `staged`, the block stages its input in shared memory a chunk of
+/// input channels at a time, and its threads sum each chunk from there.
 void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
-                       const GpuModel &gpu) {
+                       const GpuModel &gpu,
+                       const std::optional<StagedInput> &staged = {}) {
+  const ChannelTiling t = channelTiling(shape, gpu);
   const std::vector<Var> v = out.args();
-  const Var x = v[0], y = v[1], c = v[2], n = v[3];
-  const int64_t C = shape[1], H = shape[2], W = shape[3];
-  const int tile = largestDivisorAtMost(C, gpu.channelTile);
-  const int tx = powerOfTwoAtLeast(W, 32);
-  const int ty = powerOfTwoAtLeast(H, gpu.threadsPerBlock / tx);
-  const int tc = powerOfTwoAtLeast(
-      (C + tile - 1) / tile, std::max(1, gpu.threadsPerBlock / (tx * ty)));
-  // Short loop names: kernel names grow with them.
-  Var co("co"), ci("ci"), cb("cb"), ct("ct"), xo("xo"), xi("xi"), yo("yo"),
-      yi("yi"), cn("cn");
-  out.compute_root()
-      .split(c, co, ci, tile, TailStrategy::GuardWithIf)
-      .split(co, cb, ct, tc, TailStrategy::GuardWithIf)
-      .split(x, xo, xi, tx, TailStrategy::GuardWithIf)
-      .split(y, yo, yi, ty, TailStrategy::GuardWithIf)
-      .reorder(ci, xi, yi, ct, xo, yo, cb, n)
-      .fuse(cb, n, cn)
-      .gpu_threads(xi, yi, ct)
-      .gpu_blocks(xo, yo, cn)
-      .unroll(ci);
-  accum.compute_at(out, xi);
+  out.compute_root();
+  const std::vector<Var> l = splitIntoTiles(out, v, t);
+  Var cn("cn");
+  out.reorder(l[0], l[1], l[2], l[3], l[4], l[5], l[6], v[3])
+      .fuse(l[6], v[3], cn)
+      .gpu_blocks(l[4], l[5], cn)
+      .unroll(l[0]);
   const std::vector<Var> a = accum.args();
-  accum.reorder(a[2], a[0], a[1], a[3]).unroll(a[2]);
-  const Halide::Internal::Definition &update = accum.function().update(0);
-  std::vector<VarOrRVar> order{a[2]};
-  for (const Halide::Internal::ReductionVariable &rv :
-       update.schedule().rvars())
-    order.push_back(RVar(rv.var));
-  for (const Var &pure : {a[0], a[1], a[3]})
-    order.push_back(pure);
+  const std::vector<Halide::Internal::ReductionVariable> &rvars =
+      accum.function().update(0).schedule().rvars();
+  if (!staged) {
+    // Each thread's accumulators are its own (no lanes needed).
+    out.gpu_threads(l[1], l[2], l[3]);
+    accum.compute_at(out, l[1]);
+    accum.reorder(a[2], a[0], a[1], a[3]).unroll(a[2]);
+    std::vector<VarOrRVar> order{a[2]};
+    for (const Halide::Internal::ReductionVariable &rv : rvars)
+      order.push_back(RVar(rv.var));
+    for (const Var &pure : {a[0], a[1], a[3]})
+      order.push_back(pure);
+    Stage sums = accum.update();
+    sums.reorder(order).unroll(a[2]);
+    unrollTaps(sums, accum);
+    return;
+  }
+  onThreads(out, l[1], l[2], l[3], t);
+  // The block's accumulators, allocated at its level (see
+  // ChannelTiling::lanes), tiled over its threads like `out`.
+  accum.compute_at(out, l[4]);
+  // Striped over the lanes: a row of the block's accumulators is a warp
+  // wide even where the image is narrower.
+  if (t.lanes)
+    accum.store_in(Halide::MemoryType::Register).align_storage(a[0], t.tx);
+  Stage init = accum;
+  std::vector<Var> p = splitIntoTiles(init, a, t);
+  init.reorder(p[0], p[1], p[2], p[3], p[4], p[5], p[6], a[3]).unroll(p[0]);
+  onThreads(init, p[1], p[2], p[3], t);
   Stage sums = accum.update();
-  sums.reorder(order).unroll(a[2]);
-  // A kernel row of taps per iteration, each tap an FMA into every channel.
-  const Halide::Internal::ReductionVariable &kx = update.schedule().rvars()[0];
-  if (const int64_t *k = Halide::Internal::as_const_int(kx.extent);
-      k && *k <= 8)
-    sums.unroll(RVar(kx.var));
+  p = splitIntoTiles(sums, a, t);
+  RVar kx(rvars[0].var), ky(rvars[1].var), rc(rvars[2].var), rco("rco"),
+      rci("rci");
+  sums.split(rc, rco, rci, staged->chunk, TailStrategy::GuardWithIf)
+      .reorder(
+          {p[0], kx, ky, rci, p[1], p[2], p[3], rco, p[4], p[5], p[6], a[3]})
+      .unroll(p[0]);
+  onThreads(sums, p[1], p[2], p[3], t);
+  unrollTaps(sums, accum);
+  // The chunk's input tile, loaded by the block's threads together (each
+  // dimension split on its own, so that Halide's bounds of what is loaded
+  // stay exact: nothing outside the input is read).
+  Func source = staged->source;
+  Func tile = source.in(accum);
+  tile.compute_at(accum, rco);
+  const std::vector<Var> s = tile.args();
+  Var sxo("sxo"), sxi("sxi"), syo("syo"), syi("syi"), sco("sco"), sci("sci");
+  tile.split(s[0], sxo, sxi, t.tx, TailStrategy::GuardWithIf)
+      .split(s[1], syo, syi, t.ty, TailStrategy::GuardWithIf)
+      .split(s[2], sco, sci, t.tc, TailStrategy::GuardWithIf)
+      .reorder(sxi, syi, sci, sxo, syo, sco, s[3]);
+  onThreads(tile, sxi, syi, sci, t);
+}
+
+/// The elements of the tile of `source` that a block of `t` reads over
+/// `chunk` input channels of `accum`'s update (Halide's bounds of the
+/// update's calls to `source`), or nothing when that is not a constant, or
+/// when the channels read depend on the output channel (groups).
+std::optional<int64_t> stagedTileElements(const Func &accum,
+                                          const std::string &source,
+                                          const ChannelTiling &t, int chunk) {
+  using namespace Halide::Internal;
+  const Definition &update = accum.function().update(0);
+  const std::vector<Var> a = accum.args();
+  Scope<Interval> scope;
+  const std::pair<const Var *, int> pure[] = {
+      {&a[0], t.tx}, {&a[1], t.ty}, {&a[2], t.tile * t.tc}, {&a[3], 1}};
+  for (const auto &[var, extent] : pure)
+    scope.push(var->name(), Interval(0, extent - 1));
+  const std::vector<ReductionVariable> &rvars = update.schedule().rvars();
+  for (size_t i = 0; i < rvars.size(); ++i)
+    scope.push(rvars[i].var,
+               Interval(0, i == 2 ? Halide::Expr(chunk - 1)
+                                  : simplify(rvars[i].extent - 1)));
+  std::optional<int64_t> elements = 1;
+  for (const Halide::Expr &value : update.values()) {
+    const std::map<std::string, Box> boxes = boxes_required(value, scope);
+    auto it = boxes.find(source);
+    if (it == boxes.end())
+      return std::nullopt;
+    for (const Interval &i : it->second.bounds) {
+      const int64_t *extent = as_const_int(simplify(i.max - i.min + 1));
+      if (!i.is_bounded() || !extent)
+        return std::nullopt;
+      *elements *= *extent;
+    }
+  }
+  return elements;
+}
+
+/// How a convolution `anchor` stages its input (see StagedInput): in the
+/// largest chunk of input channels whose tile fits in
+/// gpu.stagedInputBytes, and only where the block's threads read each
+/// staged value twice or more (not a 1x1 convolution of a large image).
+std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
+                                         const GpuModel &gpu) {
+  const Func source =
+      anchor.padded.defined() ? anchor.padded : anchor.inputs.at(0).func;
+  const ChannelTiling t = channelTiling(anchor.output.shape, gpu);
+  const Halide::RDom &r = anchor.rdom;
+  const int64_t *kW = Halide::Internal::as_const_int(r.x.extent());
+  const int64_t *kH = Halide::Internal::as_const_int(r.y.extent());
+  const int64_t *channels = Halide::Internal::as_const_int(r.z.extent());
+  // A lane loop (ChannelTiling::lanes) is a whole warp.
+  if (!kW || !kH || !channels || t.tx != 32)
+    return std::nullopt;
+  for (int chunk = int(std::min<int64_t>(*channels, gpu.stagedChannels));
+       chunk >= 1; --chunk) {
+    if (*channels % chunk != 0)
+      continue;
+    const std::optional<int64_t> elements =
+        stagedTileElements(anchor.accum, source.name(), t, chunk);
+    if (!elements)
+      return std::nullopt;
+    const int64_t reads = int64_t(t.tx) * t.ty * t.tc * *kW * *kH * chunk;
+    if (reads < 2 * *elements)
+      return std::nullopt;
+    if (*elements * int64_t(sizeof(float)) <= gpu.stagedInputBytes)
+      return StagedInput{source, chunk};
+  }
+  return std::nullopt;
 }
 
 /// A batch norm in training mode reads its input (the anchor's result, not
@@ -261,20 +426,24 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
     if (&op != &stored)
       op.output.func.compute_inline();
   }
-  // A padded input (a copy within a border) is its own kernel.
-  if (anchor.padded.defined())
-    storeOnDevice(anchor.padded, gpu);
   const bool statistics = statisticsReadAnchor(ops, group);
+  std::optional<StagedInput> staged;
+  if (anchor.kind == OpKind::Conv2d)
+    staged = stagedInputOf(anchor, gpu);
+  // A padded input (the input within a border of zeros) is its own kernel,
+  // unless the convolution stages it: then the staging pads as it loads.
+  if (anchor.padded.defined() && !staged)
+    storeOnDevice(anchor.padded, gpu);
   if (anchor.kind == OpKind::Conv2d) {
     // With batch statistics, the convolution is stored (read twice); the
     // chain after it is then one thread per element.
     if (statistics) {
       storeChannelTiled(anchor.accum.in(), anchor.accum, anchor.output.shape,
-                        gpu);
+                        gpu, staged);
       storeOnDevice(stored.output.func, gpu);
     } else {
       storeChannelTiled(stored.output.func, anchor.accum, anchor.output.shape,
-                        gpu);
+                        gpu, staged);
     }
   } else {
     std::optional<PerElementLoops> thread =

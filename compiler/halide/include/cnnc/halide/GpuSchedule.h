@@ -18,8 +18,11 @@ namespace cnnc::hl {
 ///    dimensions fused, blocks of gpu->threadsPerBlock threads) that sums
 ///    its reduction in registers. Where the group's batch statistics also
 ///    read the convolution's result (batch norm in training), that result
-///    is stored, register-tiled the same way. A padded input (the input within a
-///    border of the padding value) is written by a kernel of its own.
+///    is stored, register-tiled the same way. A convolution whose blocks
+///    are 32 pixels wide stages its input in shared memory a chunk of input
+///    channels at a time (gpu->stagedInputBytes), padding it as it loads;
+///    another padded input (the input within a border of the padding
+///    value) is written by a kernel of its own.
 ///  - Convolution input gradients are register-tiled like the forward
 ///    convolution; other gradients, per-channel intermediates and batch
 ///    statistics are kernels of one thread per element, each summing in

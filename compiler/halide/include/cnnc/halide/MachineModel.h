@@ -26,6 +26,12 @@ struct GpuModel {
   /// The register limit the library gives the CUDA JIT
   /// (HL_CUDA_JIT_MAX_REGISTERS), for register tiles to fit.
   int registersPerThread = 64;
+  /// Shared memory a convolution's block stages a chunk of its input in:
+  /// small enough that a multiprocessor keeps 6 to 8 blocks of 256 threads
+  /// resident (96-128 KB of its 100-228 KB).
+  int64_t stagedInputBytes = 16 * 1024;
+  /// Input channels of the largest chunk a convolution stages at a time.
+  int stagedChannels = 16;
   /// Output channels one thread of a convolution accumulates in registers
   /// (a tile of this many accumulators reuses each input value it loads).
   int channelTile = 8;
