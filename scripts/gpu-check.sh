@@ -6,7 +6,8 @@
 #
 # usage: scripts/gpu-check.sh CNNC OUT [--target host-cuda] [--epoch]
 #                             [NETWORK...]
-#   NETWORK: lenet general residual batchnorm conv64 resnet18 (default: all)
+#   NETWORK: lenet general residual batchnorm wide conv64 resnet18
+#            (default: all)
 #   --epoch: also carry `cnnc` (with the shared libraries it needs beyond
 #            glibc and libstdc++), Fashion-MNIST ($FASHION_MNIST, default
 #            /usr/share/datasets/fashion-mnist) and lenet_fashion's library
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 2 ] || { sed -n '2,21p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,22p' "$0"; exit 2; }
 cnnc=$1
 out=$2
 shift 2
@@ -36,12 +37,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 networks=("$@")
-[ ${#networks[@]} -gt 0 ] || networks=(lenet general residual batchnorm conv64 resnet18)
+[ ${#networks[@]} -gt 0 ] || networks=(lenet general residual batchnorm wide conv64 resnet18)
 
 yaml_of() {
   case $1 in
   lenet | resnet18) echo "$root/examples/$1.yaml" ;;
-  general | residual | batchnorm) echo "$root/tests/e2e/$1.yaml" ;;
+  general | residual | batchnorm | wide) echo "$root/tests/e2e/$1.yaml" ;;
   conv64) echo "$root/benchmarks/conv64.yaml" ;;
   *) echo "gpu-check: unknown network '$1'" >&2; exit 2 ;;
   esac

@@ -318,9 +318,11 @@ def bench(name, lib, model, sample, device, batch, repeats):
 
 
 def device_kernel_ms(function, repeats):
-    """GPU time per call of the kernels `function` launches (CUPTI, through
-    PyTorch's profiler, sees the kernels of every CUDA context in the
-    process, Halide's included), by kernel name; memory copies left out."""
+    """GPU time per call of the kernels `function` launches, by kernel name
+    (CUPTI, through PyTorch's profiler, sees the kernels of every CUDA
+    context in the process, Halide's included); memory copies and the host
+    side's launch events left out."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     function()
     torch.cuda.synchronize()
@@ -330,41 +332,48 @@ def device_kernel_ms(function, repeats):
         torch.cuda.synchronize()
     kernels = {}
     for event in prof.key_averages():
+        if getattr(event, "device_type", DeviceType.CUDA) != DeviceType.CUDA:
+            continue
         total = getattr(event, "device_time_total", None)
         if total is None:
             total = event.cuda_time_total
-        if total > 0 and "memcpy" not in event.key.lower():
+        name = event.key.lower()
+        if total > 0 and "memcpy" not in name and "memset" not in name:
             kernels[event.key] = total / 1e3 / repeats
     return kernels
 
 
 def conv_against_cudnn(lib, model, sample, device, batch, repeats):
     """conv64's convolution (3x3, 64 -> 64 channels, padding 1) against
-    cuDNN's in both layouts, TF32 off (on reported too). cnnc's time is its
-    convolution kernel's on the device (the library's calls also copy the
-    batch in, which PyTorch's timing does not)."""
+    cuDNN's in both layouts, TF32 off (on reported too). On a GPU both sides
+    are timed by their kernels' time on the device (a library call also
+    copies the batch in); the calls' wall times are reported too."""
     rng = np.random.RandomState(8)
     params = [host(model.state_dict()[n]).astype(np.float32) for n in lib.names]
     x = rng.standard_normal((batch,) + sample).astype(np.float32)
     flops = 2.0 * batch * 64 * 64 * 9 * sample[1] * sample[2]
     result = {"batch": batch, "gflop": flops / 1e9}
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     result["cnnc_forward_call_ms"] = median_ms(lambda: lib.forward(x, params),
                                                repeats, lambda: None)
-    if device.type == "cuda":
+    ours = result["cnnc_forward_call_ms"]
+    if cuda:
         kernels = device_kernel_ms(lambda: lib.forward(x, params), repeats)
         result["cnnc_kernels_ms"] = kernels
-        conv = {k: v for k, v in kernels.items()
-                if k.startswith("_kernel_conv")}
+        conv = [v for k, v in kernels.items() if k.startswith("_kernel_conv")]
         if conv:
-            result["cnnc_conv_ms"] = sum(conv.values())
-    conv = model.conv
+            ours = result["cnnc_conv_kernel_ms"] = sum(conv)
+        else:
+            print(f"conv64: no _kernel_conv* among the profiled kernels "
+                  f"{sorted(kernels)}: comparing the whole call", flush=True)
     xt = torch.from_numpy(x).to(device)
+    best = None
     for layout in ("nchw", "channels_last"):
         fmt = (torch.channels_last if layout == "channels_last"
                else torch.contiguous_format)
         layer = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
-        layer.load_state_dict(conv.state_dict())
+        layer.load_state_dict(model.conv.state_dict())
         layer = layer.to(memory_format=fmt)
         xl = xt.contiguous(memory_format=fmt)
         for tf32 in (False, True):
@@ -373,21 +382,24 @@ def conv_against_cudnn(lib, model, sample, device, batch, repeats):
             def run():
                 with torch.no_grad():
                     layer(xl)
-            key = f"torch_{layout}{'_tf32' if tf32 else ''}_ms"
-            result[key] = median_ms(run, repeats, sync)
+            key = f"torch_{layout}{'_tf32' if tf32 else ''}"
+            result[key + "_call_ms"] = median_ms(run, repeats, sync)
+            ms = result[key + "_call_ms"]
+            if cuda:
+                ms = result[key + "_kernel_ms"] = sum(
+                    device_kernel_ms(run, repeats).values())
+            if not tf32:
+                best = ms if best is None else min(best, ms)
     torch.backends.cudnn.allow_tf32 = False
-    best = min(result["torch_nchw_ms"], result["torch_channels_last_ms"])
-    ours = result.get("cnnc_conv_ms", result["cnnc_forward_call_ms"])
+    what = "kernel" if cuda else "call"
     result["ratio_to_best_fp32"] = best / ours
-    print(f"conv64 3x3 conv at batch {batch} ({result['gflop']:.2f} GFLOP): "
-          f"cnnc {ours:.3f} ms "
-          f"({'kernel' if 'cnnc_conv_ms' in result else 'whole call'}, "
-          f"{flops / ours / 1e9:.0f} GFLOP/s; whole call "
-          f"{result['cnnc_forward_call_ms']:.3f} ms), cuDNN fp32 NCHW "
-          f"{result['torch_nchw_ms']:.3f} ms, channels_last "
-          f"{result['torch_channels_last_ms']:.3f} ms (TF32 "
-          f"{result['torch_nchw_tf32_ms']:.3f} / "
-          f"{result['torch_channels_last_tf32_ms']:.3f} ms): "
+    print(f"conv64 3x3 conv at batch {batch} ({result['gflop']:.2f} GFLOP), "
+          f"{what} times: cnnc {ours:.3f} ms ({flops / ours / 1e6:.0f} "
+          f"GFLOP/s; whole call {result['cnnc_forward_call_ms']:.3f} ms), "
+          f"torch fp32 NCHW {result[f'torch_nchw_{what}_ms']:.3f} ms, "
+          f"channels_last {result[f'torch_channels_last_{what}_ms']:.3f} ms "
+          f"(TF32 {result[f'torch_nchw_tf32_{what}_ms']:.3f} / "
+          f"{result[f'torch_channels_last_tf32_{what}_ms']:.3f} ms): cnnc at "
           f"{100 * result['ratio_to_best_fp32']:.1f}% of the best fp32",
           flush=True)
     return result

@@ -397,7 +397,8 @@ class ResNet18(nn.Module):
 
 class Wide(nn.Module):
     """tests/e2e/wide.yaml: convolutions the GPU schedules stage in shared
-    memory (padded, chunked, strided, dilated, batch norm after one)."""
+    memory (padded, chunked, strided, dilated, batch norm after one), a
+    grouped one that they do not, and one computed in its pool's kernel."""
 
     def __init__(self):
         super().__init__()
@@ -405,12 +406,16 @@ class Wide(nn.Module):
         self.conv2 = nn.Conv2d(12, 8, 3, stride=2, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(8)
         self.conv3 = nn.Conv2d(8, 6, (3, 5), padding=(1, 4), dilation=(1, 2))
+        self.conv4 = nn.Conv2d(6, 6, 3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(6, 6, 3)
         self.fc = nn.Linear(6, 5)
 
     def forward(self, x):
         x = F.relu(self.conv1(x))
         x = F.relu(self.bn(self.conv2(x)))
         x = F.relu(self.conv3(x))
+        x = F.relu(self.conv4(x))
+        x = F.avg_pool2d(torch.tanh(self.conv5(x)), 2)
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 

@@ -1,6 +1,8 @@
 #include "cnnc/halide/GpuSchedule.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <stdexcept>
 
 namespace cnnc::hl {
@@ -204,11 +206,13 @@ struct ChannelTiling {
   bool lanes;
 };
 
-ChannelTiling channelTiling(const cnn::shape::Shape &shape,
-                            const GpuModel &gpu) {
+/// The tiling of a kernel over `shape` [N, C, H, W] whose threads each
+/// accumulate up to `maxTile` channels of a pixel.
+ChannelTiling channelTiling(const cnn::shape::Shape &shape, const GpuModel &gpu,
+                            int maxTile) {
   const int64_t C = shape[1], H = shape[2], W = shape[3];
   ChannelTiling t;
-  t.tile = largestDivisorAtMost(C, gpu.channelTile);
+  t.tile = largestDivisorAtMost(C, maxTile);
   t.tx = powerOfTwoAtLeast(W, 32);
   t.ty = powerOfTwoAtLeast(H, gpu.threadsPerBlock / t.tx);
   t.tc = powerOfTwoAtLeast((C + t.tile - 1) / t.tile,
@@ -230,6 +234,22 @@ std::vector<Var> splitIntoTiles(Stage s, const std::vector<Var> &v,
       .split(v[0], xo, xi, t.tx, TailStrategy::GuardWithIf)
       .split(v[1], yo, yi, t.ty, TailStrategy::GuardWithIf);
   return {ci, xi, yi, ct, xo, yo, cb};
+}
+
+/// Stores `out` (x, y, c, n) with one kernel tiled by `t`: blocks over the
+/// pixel tiles and (channel tiles, images), the channels of a thread's
+/// tile unrolled. Returns splitIntoTiles' loops; the caller puts the
+/// threads on the block's (xi, yi, ct).
+std::vector<Var> launchTiles(Func out, const ChannelTiling &t) {
+  const std::vector<Var> v = out.args();
+  out.compute_root();
+  std::vector<Var> l = splitIntoTiles(out, v, t);
+  Var cn("cn");
+  out.reorder(l[0], l[1], l[2], l[3], l[4], l[5], l[6], v[3])
+      .fuse(l[6], v[3], cn)
+      .gpu_blocks(l[4], l[5], cn)
+      .unroll(l[0]);
+  return l;
 }
 
 /// Runs loops x, y, c of `s` on a block's threads (see ChannelTiling::lanes).
@@ -263,15 +283,8 @@ void unrollTaps(Stage sums, const Func &accum) {
 void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
                        const GpuModel &gpu,
                        const std::optional<StagedInput> &staged = {}) {
-  const ChannelTiling t = channelTiling(shape, gpu);
-  const std::vector<Var> v = out.args();
-  out.compute_root();
-  const std::vector<Var> l = splitIntoTiles(out, v, t);
-  Var cn("cn");
-  out.reorder(l[0], l[1], l[2], l[3], l[4], l[5], l[6], v[3])
-      .fuse(l[6], v[3], cn)
-      .gpu_blocks(l[4], l[5], cn)
-      .unroll(l[0]);
+  const ChannelTiling t = channelTiling(shape, gpu, gpu.channelTile);
+  const std::vector<Var> l = launchTiles(out, t);
   const std::vector<Var> a = accum.args();
   const std::vector<Halide::Internal::ReductionVariable> &rvars =
       accum.function().update(0).schedule().rvars();
@@ -327,40 +340,73 @@ void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   onThreads(tile, sxi, syi, sci, t);
 }
 
-/// The elements of the tile of `source` that a block of `t` reads over
-/// `chunk` input channels of `accum`'s update (Halide's bounds of the
-/// update's calls to `source`), or nothing when that is not a constant, or
-/// when the channels read depend on the output channel (groups).
-std::optional<int64_t> stagedTileElements(const Func &accum,
-                                          const std::string &source,
-                                          const ChannelTiling &t, int chunk) {
+/// The elements of `callee` that the update of `reader` reads over a box of
+/// its loops: its pure Vars (innermost first) over [0, pure[i]) and its
+/// reduction variables over [0, reduction[i]) (over their whole extent
+/// where `reduction` has no entry): Halide's bounds of the update's calls.
+/// Nothing when those are not constant, or when `reader` does not call
+/// `callee`.
+std::optional<int64_t> elementsRead(const Func &reader,
+                                    const std::string &callee,
+                                    const std::vector<int64_t> &pure,
+                                    const std::vector<int64_t> &reduction) {
   using namespace Halide::Internal;
-  const Definition &update = accum.function().update(0);
-  const std::vector<Var> a = accum.args();
+  const Definition &update = reader.function().update(0);
+  const std::vector<Var> args = reader.args();
   Scope<Interval> scope;
-  const std::pair<const Var *, int> pure[] = {
-      {&a[0], t.tx}, {&a[1], t.ty}, {&a[2], t.tile * t.tc}, {&a[3], 1}};
-  for (const auto &[var, extent] : pure)
-    scope.push(var->name(), Interval(0, extent - 1));
+  for (size_t i = 0; i < args.size() && i < pure.size(); ++i)
+    scope.push(args[i].name(), Interval(0, int(pure[i] - 1)));
   const std::vector<ReductionVariable> &rvars = update.schedule().rvars();
   for (size_t i = 0; i < rvars.size(); ++i)
     scope.push(rvars[i].var,
-               Interval(0, i == 2 ? Halide::Expr(chunk - 1)
-                                  : simplify(rvars[i].extent - 1)));
-  std::optional<int64_t> elements = 1;
+               Interval(0, i < reduction.size()
+                               ? Halide::Expr(int(reduction[i] - 1))
+                               : simplify(rvars[i].extent - 1)));
+  Box box;
   for (const Halide::Expr &value : update.values()) {
     const std::map<std::string, Box> boxes = boxes_required(value, scope);
-    auto it = boxes.find(source);
-    if (it == boxes.end())
+    if (auto it = boxes.find(callee); it != boxes.end())
+      merge_boxes(box, it->second);
+  }
+  if (box.empty())
+    return std::nullopt;
+  int64_t elements = 1;
+  for (const Interval &i : box.bounds) {
+    if (!i.is_bounded())
       return std::nullopt;
-    for (const Interval &i : it->second.bounds) {
-      const int64_t *extent = as_const_int(simplify(i.max - i.min + 1));
-      if (!i.is_bounded() || !extent)
-        return std::nullopt;
-      *elements *= *extent;
-    }
+    const int64_t *extent = as_const_int(simplify(i.max - i.min + 1));
+    if (!extent)
+      return std::nullopt;
+    elements *= *extent;
   }
   return elements;
+}
+
+/// Whether the channel (third) argument of a call to `callee` in `reader`'s
+/// update depends on the Var `c` (a grouped convolution's input channels
+/// depend on its output channel).
+bool channelReadDependsOn(const Func &reader, const std::string &callee,
+                          const Var &c) {
+  class Finder : public Halide::Internal::IRVisitor {
+  public:
+    Finder(const std::string &callee, const std::string &c)
+        : callee(callee), c(c) {}
+    bool depends = false;
+
+  private:
+    using IRVisitor::visit;
+    void visit(const Halide::Internal::Call *call) override {
+      if (call->name == callee && call->args.size() > 2 &&
+          Halide::Internal::expr_uses_var(call->args[2], c))
+        depends = true;
+      IRVisitor::visit(call);
+    }
+    const std::string &callee, &c;
+  };
+  Finder finder(callee, c.name());
+  for (const Halide::Expr &value : reader.function().update(0).values())
+    value.accept(&finder);
+  return finder.depends;
 }
 
 /// How a convolution `anchor` stages its input (see StagedInput): in the
@@ -371,20 +417,25 @@ std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
                                          const GpuModel &gpu) {
   const Func source =
       anchor.padded.defined() ? anchor.padded : anchor.inputs.at(0).func;
-  const ChannelTiling t = channelTiling(anchor.output.shape, gpu);
+  const ChannelTiling t =
+      channelTiling(anchor.output.shape, gpu, gpu.channelTile);
   const Halide::RDom &r = anchor.rdom;
   const int64_t *kW = Halide::Internal::as_const_int(r.x.extent());
   const int64_t *kH = Halide::Internal::as_const_int(r.y.extent());
   const int64_t *channels = Halide::Internal::as_const_int(r.z.extent());
-  // A lane loop (ChannelTiling::lanes) is a whole warp.
-  if (!kW || !kH || !channels || t.tx != 32)
+  // A lane loop (ChannelTiling::lanes) is a whole warp; a block's tile is
+  // the same for every block only where the channels read do not depend on
+  // the output channel (no groups).
+  if (!kW || !kH || !channels || t.tx != 32 ||
+      channelReadDependsOn(anchor.accum, source.name(), anchor.vars[2]))
     return std::nullopt;
   for (int chunk = int(std::min<int64_t>(*channels, gpu.stagedChannels));
        chunk >= 1; --chunk) {
     if (*channels % chunk != 0)
       continue;
     const std::optional<int64_t> elements =
-        stagedTileElements(anchor.accum, source.name(), t, chunk);
+        elementsRead(anchor.accum, source.name(),
+                     {t.tx, t.ty, t.tile * t.tc, 1}, {*kW, *kH, chunk});
     if (!elements)
       return std::nullopt;
     const int64_t reads = int64_t(t.tx) * t.ty * t.tc * *kW * *kH * chunk;
@@ -415,8 +466,10 @@ std::optional<int64_t> channelsOf(const cnn::shape::Shape &shape) {
   return std::nullopt;
 }
 
-void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
-                   const GpuModel &gpu) {
+/// Inlines the results of `group`'s ops in their readers, but for the one
+/// it stores.
+void inlineAllButStored(std::vector<LoweredOp> &ops,
+                        const fusion::Group &group) {
   LoweredOp &anchor = ops.at(size_t(group.anchor));
   LoweredOp &stored = ops.at(size_t(group.stored()));
   if (&anchor != &stored)
@@ -426,6 +479,27 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
     if (&op != &stored)
       op.output.func.compute_inline();
   }
+}
+
+/// Stores the small intermediates of `group`'s ops (batch norm's scale and
+/// shift, its statistics) on the device.
+void storeIntermediatesOf(std::vector<LoweredOp> &ops,
+                          const fusion::Group &group, const GpuModel &gpu) {
+  for (int member : group.chain) {
+    LoweredOp &op = ops.at(size_t(member));
+    for (Func &f : op.stored)
+      storeAnyOnDevice(f, channelsOf(op.output.shape), gpu);
+  }
+  LoweredOp &anchor = ops.at(size_t(group.anchor));
+  for (Func &f : anchor.stored)
+    storeAnyOnDevice(f, channelsOf(anchor.output.shape), gpu);
+}
+
+void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
+                   const GpuModel &gpu) {
+  LoweredOp &anchor = ops.at(size_t(group.anchor));
+  LoweredOp &stored = ops.at(size_t(group.stored()));
+  inlineAllButStored(ops, group);
   const bool statistics = statisticsReadAnchor(ops, group);
   std::optional<StagedInput> staged;
   if (anchor.kind == OpKind::Conv2d)
@@ -455,13 +529,100 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
         computeInThread(anchor.accum, stored.output.func, thread, gpu);
     }
   }
-  for (int member : group.chain) {
-    LoweredOp &op = ops.at(size_t(member));
-    for (Func &f : op.stored)
-      storeAnyOnDevice(f, channelsOf(op.output.shape), gpu);
+  storeIntermediatesOf(ops, group, gpu);
+}
+
+/// The conv group computed in each pool group's kernel, by the pool
+/// group's index: the fusion plan's computedInside (an unpadded convolution
+/// read only by an unpadded pool) where the pool's windows do not overlap
+/// (no convolution output is computed twice) and no batch statistics read
+/// the convolution.
+std::map<size_t, size_t>
+convsInsidePools(const std::vector<LoweredOp> &ops,
+                 const std::vector<fusion::Group> &groups) {
+  std::map<size_t, size_t> inside;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (!groups[g].computedInside)
+      continue;
+    const size_t p = size_t(*groups[g].computedInside);
+    const LoweredOp &conv = ops.at(size_t(groups[g].anchor));
+    const LoweredOp &pool = ops.at(size_t(groups[p].anchor));
+    if (conv.kind != OpKind::Conv2d || !pool.accum.defined() ||
+        statisticsReadAnchor(ops, groups[g]))
+      continue;
+    const std::string read =
+        ops.at(size_t(groups[g].stored())).output.func.name();
+    const std::optional<int64_t> one =
+        elementsRead(pool.accum, read, {1, 1, 1, 1}, {});
+    const std::optional<int64_t> four =
+        elementsRead(pool.accum, read, {2, 2, 1, 1}, {});
+    if (one && four && *four == 4 * *one)
+      inside[p] = g;
   }
-  for (Func &f : anchor.stored)
-    storeAnyOnDevice(f, channelsOf(anchor.output.shape), gpu);
+  return inside;
+}
+
+/// Registers of a thread's convolution tile in a pool's kernel: the
+/// window's pixels times the channels (LeNet's 2 x 2 windows: 8 channels).
+constexpr int kPooledConvAccumulators = 32;
+
+/// A pool group and the conv group it reads (convsInsidePools) as one
+/// kernel over the pool's result: each thread computes a tile of channels
+/// of one pooled pixel, and first the convolution over its window for those
+/// channels (the conv's chain applied), accumulated in registers: a
+/// register tile of window x channels, each input value loaded feeding the
+/// tile's channels. The convolution's result is never stored.
+void storePoolOverConv(std::vector<LoweredOp> &ops, const fusion::Group &pool,
+                       const fusion::Group &conv, const GpuModel &gpu) {
+  inlineAllButStored(ops, pool);
+  inlineAllButStored(ops, conv);
+  LoweredOp &poolAnchor = ops.at(size_t(pool.anchor));
+  LoweredOp &convAnchor = ops.at(size_t(conv.anchor));
+  Func out = ops.at(size_t(pool.stored())).output.func;
+  Func read = ops.at(size_t(conv.stored())).output.func;
+  const int64_t window =
+      elementsRead(poolAnchor.accum, read.name(), {1, 1, 1, 1}, {}).value_or(1);
+  const ChannelTiling t = channelTiling(
+      ops.at(size_t(pool.stored())).output.shape, gpu,
+      int(std::max<int64_t>(1, kPooledConvAccumulators / window)));
+  const std::vector<Var> l = launchTiles(out, t);
+  out.gpu_threads(l[1], l[2], l[3]);
+  // The pool's reduction, its window unrolled.
+  Func poolSum = poolAnchor.accum;
+  const std::vector<Var> p = poolSum.args();
+  poolSum.compute_at(out, l[1]).reorder(p[2], p[0], p[1], p[3]).unroll(p[2]);
+  std::vector<VarOrRVar> poolOrder{p[2]};
+  for (const Halide::Internal::ReductionVariable &rv :
+       poolSum.function().update(0).schedule().rvars())
+    poolOrder.push_back(RVar(rv.var));
+  Stage poolTaps = poolSum.update();
+  poolTaps.reorder(poolOrder).unroll(p[2]);
+  for (size_t i = 1; i < poolOrder.size(); ++i)
+    poolTaps.unroll(poolOrder[i]);
+  // The convolution over the window, every (pixel, channel) an accumulator.
+  const std::vector<Var> r = read.args();
+  read.compute_at(out, l[1])
+      .reorder(r[2], r[0], r[1], r[3])
+      .unroll(r[2])
+      .unroll(r[0])
+      .unroll(r[1]);
+  Func sum = convAnchor.accum;
+  const std::vector<Var> a = sum.args();
+  sum.compute_at(out, l[1])
+      .reorder(a[2], a[0], a[1], a[3])
+      .unroll(a[2])
+      .unroll(a[0])
+      .unroll(a[1]);
+  std::vector<VarOrRVar> order{a[2], a[0], a[1]};
+  for (const Halide::Internal::ReductionVariable &rv :
+       sum.function().update(0).schedule().rvars())
+    order.push_back(RVar(rv.var));
+  order.push_back(a[3]);
+  Stage taps = sum.update();
+  taps.reorder(order).unroll(a[2]).unroll(a[0]).unroll(a[1]);
+  unrollTaps(taps, sum);
+  storeIntermediatesOf(ops, conv, gpu);
+  storeIntermediatesOf(ops, pool, gpu);
 }
 
 /// An SGD step's new parameters and new momentum (same shape, same
@@ -498,8 +659,20 @@ void applyGpuSchedule(const ScheduleRequest &request,
     throw std::invalid_argument("GPU schedule for " + machine.name +
                                 ", which is not a GPU");
   const GpuModel &gpu = *machine.gpu;
-  for (const fusion::Group &group : request.groups)
-    scheduleGroup(request.ops, group, gpu);
+  const std::map<size_t, size_t> inside =
+      convsInsidePools(request.ops, request.groups);
+  std::set<size_t> computedInPools;
+  for (const auto &[pool, conv] : inside)
+    computedInPools.insert(conv);
+  for (size_t g = 0; g < request.groups.size(); ++g) {
+    if (computedInPools.count(g))
+      continue; // with its pool
+    if (auto it = inside.find(g); it != inside.end())
+      storePoolOverConv(request.ops, request.groups[g],
+                        request.groups.at(it->second), gpu);
+    else
+      scheduleGroup(request.ops, request.groups[g], gpu);
+  }
   for (LoweredGrad &g : request.grads)
     scheduleGrad(g, gpu);
   for (const ChannelStats *stats : request.orphanStats)

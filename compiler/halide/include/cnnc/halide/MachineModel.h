@@ -27,8 +27,10 @@ struct GpuModel {
   /// (HL_CUDA_JIT_MAX_REGISTERS), for register tiles to fit.
   int registersPerThread = 64;
   /// Shared memory a convolution's block stages a chunk of its input in:
-  /// small enough that a multiprocessor keeps 6 to 8 blocks of 256 threads
-  /// resident (96-128 KB of its 100-228 KB).
+  /// a third of sharedBytesPerBlock, so that registers, not shared memory,
+  /// bound how many blocks a multiprocessor holds (4 blocks of 256 threads
+  /// at 64 registers each: 64 KB of its 100-228 KB), with room left for
+  /// OpenCL's accumulators in local memory (at most 8 KB).
   int64_t stagedInputBytes = 16 * 1024;
   /// Input channels of the largest chunk a convolution stages at a time.
   int stagedChannels = 16;
