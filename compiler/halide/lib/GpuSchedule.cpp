@@ -197,7 +197,10 @@ struct StagedInput {
 /// The pixels and channel tiles of one block of a convolution-like kernel,
 /// and where the threads of a block hold their accumulators.
 struct ChannelTiling {
-  int tile, tx, ty, tc;
+  /// A thread's channels and rows (its register tile: tile x rows
+  /// accumulators, each input value it loads feeding `tile` of them and each
+  /// weight `rows`), and the block's threads along x, y and channel tiles.
+  int tile, rows, tx, ty, tc;
   /// CUDA: the threads along x are a warp's lanes (gpu_lanes), so that
   /// accumulators a block allocates are striped over the lanes, each
   /// lane's in its registers. OpenCL has no lanes: all are gpu_threads, and
@@ -207,48 +210,59 @@ struct ChannelTiling {
 };
 
 /// The tiling of a kernel over `shape` [N, C, H, W] whose threads each
-/// accumulate up to `maxTile` channels of a pixel.
+/// accumulate up to `maxTile` channels of a pixel, and with `manyRows` of
+/// as many rows as gpu.accumulatorsPerThread allows (a power of two, and
+/// at most a quarter of the rows, so that a block still spans several
+/// threads' rows).
 ChannelTiling channelTiling(const cnn::shape::Shape &shape, const GpuModel &gpu,
-                            int maxTile) {
+                            int maxTile, bool manyRows) {
   const int64_t C = shape[1], H = shape[2], W = shape[3];
   ChannelTiling t;
   t.tile = largestDivisorAtMost(C, maxTile);
+  t.rows = 1;
+  while (manyRows && t.rows * 2 * t.tile <= gpu.accumulatorsPerThread &&
+         t.rows * 2 * 4 <= H)
+    t.rows *= 2;
   t.tx = powerOfTwoAtLeast(W, 32);
-  t.ty = powerOfTwoAtLeast(H, gpu.threadsPerBlock / t.tx);
+  t.ty =
+      powerOfTwoAtLeast((H + t.rows - 1) / t.rows, gpu.threadsPerBlock / t.tx);
   t.tc = powerOfTwoAtLeast((C + t.tile - 1) / t.tile,
                            std::max(1, gpu.threadsPerBlock / (t.tx * t.ty)));
   t.lanes = gpu.api == GpuModel::Api::Cuda;
   return t;
 }
 
-/// Splits the pure Vars (x, y, c, n) of `s` into a block's loops and its
-/// threads' (innermost first: ci, xi, yi, ct, then xo, yo, cb, n), and
-/// returns the loops: ci, xi, yi, ct, xo, yo, cb. Short names: kernel names
-/// grow with them.
-std::vector<Var> splitIntoTiles(Stage s, const std::vector<Var> &v,
-                                const ChannelTiling &t) {
-  Var co("co"), ci("ci"), cb("cb"), ct("ct"), xo("xo"), xi("xi"), yo("yo"),
-      yi("yi");
-  s.split(v[2], co, ci, t.tile, TailStrategy::GuardWithIf)
-      .split(co, cb, ct, t.tc, TailStrategy::GuardWithIf)
-      .split(v[0], xo, xi, t.tx, TailStrategy::GuardWithIf)
-      .split(v[1], yo, yi, t.ty, TailStrategy::GuardWithIf);
-  return {ci, xi, yi, ct, xo, yo, cb};
+/// The loops of a channel-tiled stage (innermost first): a thread's
+/// channels and rows, the block's threads, then the blocks.
+struct TileLoops {
+  Var ci{"ci"}, yr{"yr"}, xi{"xi"}, yi{"yi"}, ct{"ct"}, xo{"xo"}, yo{"yo"},
+      cb{"cb"};
+};
+
+/// Splits the pure Vars (x, y, c, n) of `s` into `t`'s tiles and orders
+/// them (TileLoops, then n). Short names: kernel names grow with them.
+TileLoops splitIntoTiles(Stage s, const std::vector<Var> &v,
+                         const ChannelTiling &t) {
+  TileLoops l;
+  Var co("co"), yq("yq");
+  s.split(v[2], co, l.ci, t.tile, TailStrategy::GuardWithIf)
+      .split(co, l.cb, l.ct, t.tc, TailStrategy::GuardWithIf)
+      .split(v[0], l.xo, l.xi, t.tx, TailStrategy::GuardWithIf)
+      .split(v[1], yq, l.yr, t.rows, TailStrategy::GuardWithIf)
+      .split(yq, l.yo, l.yi, t.ty, TailStrategy::GuardWithIf)
+      .reorder(l.ci, l.yr, l.xi, l.yi, l.ct, l.xo, l.yo, l.cb, v[3]);
+  return l;
 }
 
 /// Stores `out` (x, y, c, n) with one kernel tiled by `t`: blocks over the
-/// pixel tiles and (channel tiles, images), the channels of a thread's
-/// tile unrolled. Returns splitIntoTiles' loops; the caller puts the
-/// threads on the block's (xi, yi, ct).
-std::vector<Var> launchTiles(Func out, const ChannelTiling &t) {
+/// pixel tiles and (channel tiles, images), a thread's register tile
+/// unrolled. The caller puts the threads on the block's (xi, yi, ct).
+TileLoops launchTiles(Func out, const ChannelTiling &t) {
   const std::vector<Var> v = out.args();
   out.compute_root();
-  std::vector<Var> l = splitIntoTiles(out, v, t);
+  TileLoops l = splitIntoTiles(out, v, t);
   Var cn("cn");
-  out.reorder(l[0], l[1], l[2], l[3], l[4], l[5], l[6], v[3])
-      .fuse(l[6], v[3], cn)
-      .gpu_blocks(l[4], l[5], cn)
-      .unroll(l[0]);
+  out.fuse(l.cb, v[3], cn).gpu_blocks(l.xo, l.yo, cn).unroll(l.ci).unroll(l.yr);
   return l;
 }
 
@@ -275,55 +289,58 @@ void unrollTaps(Stage sums, const Func &accum) {
 /// A convolution-like result `out` (x, y, c, n) of `shape` [N, C, H, W]
 /// whose every element is a sum `accum` over (taps, channels): one kernel in
 /// which each thread accumulates a register tile of up to gpu.channelTile
-/// channels of one pixel (each input value it loads feeds the whole tile;
-/// the weights are the same across the threads of a warp). The threads of a
+/// channels of one pixel, or of several rows where not `staged` (each input
+/// value it loads feeds its channels, each weight its rows; the weights are
+/// the same across the threads of a warp). The threads of a
 /// block span a tile of pixels and, for small images, of channel tiles.
 /// With `staged`, the block stages its input in shared memory a chunk of
 /// input channels at a time, and its threads sum each chunk from there.
 void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
                        const GpuModel &gpu,
                        const std::optional<StagedInput> &staged = {}) {
-  const ChannelTiling t = channelTiling(shape, gpu, gpu.channelTile);
-  const std::vector<Var> l = launchTiles(out, t);
+  const ChannelTiling t =
+      channelTiling(shape, gpu, gpu.channelTile, /*manyRows=*/!staged);
+  const TileLoops l = launchTiles(out, t);
   const std::vector<Var> a = accum.args();
   const std::vector<Halide::Internal::ReductionVariable> &rvars =
       accum.function().update(0).schedule().rvars();
   if (!staged) {
     // Each thread's accumulators are its own (no lanes needed).
-    out.gpu_threads(l[1], l[2], l[3]);
-    accum.compute_at(out, l[1]);
-    accum.reorder(a[2], a[0], a[1], a[3]).unroll(a[2]);
-    std::vector<VarOrRVar> order{a[2]};
+    out.gpu_threads(l.xi, l.yi, l.ct);
+    accum.compute_at(out, l.xi);
+    accum.reorder(a[2], a[1], a[0], a[3]).unroll(a[2]).unroll(a[1]);
+    std::vector<VarOrRVar> order{a[2], a[1]};
     for (const Halide::Internal::ReductionVariable &rv : rvars)
       order.push_back(RVar(rv.var));
-    for (const Var &pure : {a[0], a[1], a[3]})
+    for (const Var &pure : {a[0], a[3]})
       order.push_back(pure);
     Stage sums = accum.update();
-    sums.reorder(order).unroll(a[2]);
+    sums.reorder(order).unroll(a[2]).unroll(a[1]);
     unrollTaps(sums, accum);
     return;
   }
-  onThreads(out, l[1], l[2], l[3], t);
+  onThreads(out, l.xi, l.yi, l.ct, t);
   // The block's accumulators, allocated at its level (see
   // ChannelTiling::lanes), tiled over its threads like `out`.
-  accum.compute_at(out, l[4]);
+  accum.compute_at(out, l.xo);
   // Striped over the lanes: a row of the block's accumulators is a warp
   // wide even where the image is narrower.
   if (t.lanes)
     accum.store_in(Halide::MemoryType::Register).align_storage(a[0], t.tx);
   Stage init = accum;
-  std::vector<Var> p = splitIntoTiles(init, a, t);
-  init.reorder(p[0], p[1], p[2], p[3], p[4], p[5], p[6], a[3]).unroll(p[0]);
-  onThreads(init, p[1], p[2], p[3], t);
+  TileLoops p = splitIntoTiles(init, a, t);
+  init.unroll(p.ci).unroll(p.yr);
+  onThreads(init, p.xi, p.yi, p.ct, t);
   Stage sums = accum.update();
   p = splitIntoTiles(sums, a, t);
   RVar kx(rvars[0].var), ky(rvars[1].var), rc(rvars[2].var), rco("rco"),
       rci("rci");
   sums.split(rc, rco, rci, staged->chunk, TailStrategy::GuardWithIf)
-      .reorder(
-          {p[0], kx, ky, rci, p[1], p[2], p[3], rco, p[4], p[5], p[6], a[3]})
-      .unroll(p[0]);
-  onThreads(sums, p[1], p[2], p[3], t);
+      .reorder({p.ci, p.yr, kx, ky, rci, p.xi, p.yi, p.ct, rco, p.xo, p.yo,
+                p.cb, a[3]})
+      .unroll(p.ci)
+      .unroll(p.yr);
+  onThreads(sums, p.xi, p.yi, p.ct, t);
   unrollTaps(sums, accum);
   // The chunk's input tile, loaded by the block's threads together (each
   // dimension split on its own, so that Halide's bounds of what is loaded
@@ -417,8 +434,8 @@ std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
                                          const GpuModel &gpu) {
   const Func source =
       anchor.padded.defined() ? anchor.padded : anchor.inputs.at(0).func;
-  const ChannelTiling t =
-      channelTiling(anchor.output.shape, gpu, gpu.channelTile);
+  const ChannelTiling t = channelTiling(anchor.output.shape, gpu,
+                                        gpu.channelTile, /*manyRows=*/false);
   const Halide::RDom &r = anchor.rdom;
   const int64_t *kW = Halide::Internal::as_const_int(r.x.extent());
   const int64_t *kH = Halide::Internal::as_const_int(r.y.extent());
@@ -433,12 +450,13 @@ std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
        chunk >= 1; --chunk) {
     if (*channels % chunk != 0)
       continue;
-    const std::optional<int64_t> elements =
-        elementsRead(anchor.accum, source.name(),
-                     {t.tx, t.ty, t.tile * t.tc, 1}, {*kW, *kH, chunk});
+    const std::optional<int64_t> elements = elementsRead(
+        anchor.accum, source.name(), {t.tx, t.ty * t.rows, t.tile * t.tc, 1},
+        {*kW, *kH, chunk});
     if (!elements)
       return std::nullopt;
-    const int64_t reads = int64_t(t.tx) * t.ty * t.tc * *kW * *kH * chunk;
+    const int64_t reads =
+        int64_t(t.tx) * t.ty * t.rows * t.tc * *kW * *kH * chunk;
     if (reads < 2 * *elements)
       return std::nullopt;
     if (*elements * int64_t(sizeof(float)) <= gpu.stagedInputBytes)
@@ -562,10 +580,6 @@ convsInsidePools(const std::vector<LoweredOp> &ops,
   return inside;
 }
 
-/// Registers of a thread's convolution tile in a pool's kernel: the
-/// window's pixels times the channels (LeNet's 2 x 2 windows: 8 channels).
-constexpr int kPooledConvAccumulators = 32;
-
 /// A pool group and the conv group it reads (convsInsidePools) as one
 /// kernel over the pool's result: each thread computes a tile of channels
 /// of one pooled pixel, and first the convolution over its window for those
@@ -582,15 +596,17 @@ void storePoolOverConv(std::vector<LoweredOp> &ops, const fusion::Group &pool,
   Func read = ops.at(size_t(conv.stored())).output.func;
   const int64_t window =
       elementsRead(poolAnchor.accum, read.name(), {1, 1, 1, 1}, {}).value_or(1);
+  // The window's pixels times the channels make the register tile.
   const ChannelTiling t = channelTiling(
       ops.at(size_t(pool.stored())).output.shape, gpu,
-      int(std::max<int64_t>(1, kPooledConvAccumulators / window)));
-  const std::vector<Var> l = launchTiles(out, t);
-  out.gpu_threads(l[1], l[2], l[3]);
+      int(std::max<int64_t>(1, gpu.accumulatorsPerThread / window)),
+      /*manyRows=*/false);
+  const TileLoops l = launchTiles(out, t);
+  out.gpu_threads(l.xi, l.yi, l.ct);
   // The pool's reduction, its window unrolled.
   Func poolSum = poolAnchor.accum;
   const std::vector<Var> p = poolSum.args();
-  poolSum.compute_at(out, l[1]).reorder(p[2], p[0], p[1], p[3]).unroll(p[2]);
+  poolSum.compute_at(out, l.xi).reorder(p[2], p[0], p[1], p[3]).unroll(p[2]);
   std::vector<VarOrRVar> poolOrder{p[2]};
   for (const Halide::Internal::ReductionVariable &rv :
        poolSum.function().update(0).schedule().rvars())
@@ -601,14 +617,14 @@ void storePoolOverConv(std::vector<LoweredOp> &ops, const fusion::Group &pool,
     poolTaps.unroll(poolOrder[i]);
   // The convolution over the window, every (pixel, channel) an accumulator.
   const std::vector<Var> r = read.args();
-  read.compute_at(out, l[1])
+  read.compute_at(out, l.xi)
       .reorder(r[2], r[0], r[1], r[3])
       .unroll(r[2])
       .unroll(r[0])
       .unroll(r[1]);
   Func sum = convAnchor.accum;
   const std::vector<Var> a = sum.args();
-  sum.compute_at(out, l[1])
+  sum.compute_at(out, l.xi)
       .reorder(a[2], a[0], a[1], a[3])
       .unroll(a[2])
       .unroll(a[0])

@@ -13,7 +13,9 @@ namespace cnnc::hl {
 ///
 ///  - Each fusion group is one kernel over its stored tensor: the chain's
 ///    pointwise ops are inlined. A convolution's threads each accumulate a
-///    register tile of output channels of one pixel (gpu->channelTile);
+///    register tile of output channels (gpu->channelTile) of one pixel, or
+///    of several rows where the input is not staged
+///    (gpu->accumulatorsPerThread);
 ///    other anchors (pools, linear) run a thread per element (all
 ///    dimensions fused, blocks of gpu->threadsPerBlock threads) that sums
 ///    its reduction in registers. Where the group's batch statistics also

@@ -37,6 +37,10 @@ struct GpuModel {
   /// Output channels one thread of a convolution accumulates in registers
   /// (a tile of this many accumulators reuses each input value it loads).
   int channelTile = 8;
+  /// Accumulators of a convolution thread's register tile (channels x rows,
+  /// or channels x a pool's window): with the values and weights it loads,
+  /// within registersPerThread.
+  int accumulatorsPerThread = 32;
   /// A reduction over the batch with fewer results than this (weight
   /// gradients, batch statistics) is split into partial sums over rows so
   /// that about this many threads share it.
