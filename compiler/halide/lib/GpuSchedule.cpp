@@ -110,21 +110,103 @@ std::optional<std::pair<RVar, int>> rowsOfBatchReduction(const Func &sum) {
   return rows;
 }
 
+/// Pure Vars of a sum that one thread computes together, with how many of
+/// each: the thread's accumulators, each value it loads feeding several of
+/// them (a conv weight gradient's taps along x and a block of output
+/// channels).
+using RegisterTile = std::vector<std::pair<Var, int>>;
+
+/// Stores `f` with one kernel whose threads each compute `tile`'s elements
+/// of it (unrolled), a thread per point of its other Vars; the kernel's
+/// loops.
+std::optional<PerElementLoops>
+storeTiledOnDevice(Func f, const RegisterTile &tile, const GpuModel &gpu) {
+  f.compute_root();
+  std::vector<VarOrRVar> order, outer;
+  for (const Var &v : f.args()) {
+    auto it = std::find_if(tile.begin(), tile.end(), [&](const auto &t) {
+      return t.first.name() == v.name();
+    });
+    if (it == tile.end()) {
+      outer.push_back(v);
+      continue;
+    }
+    // Short names: kernel names grow with them.
+    const std::string index = std::to_string(it - tile.begin());
+    Var vo("to" + index), vi("ti" + index);
+    f.split(v, vo, vi, it->second, TailStrategy::GuardWithIf).unroll(vi);
+    order.push_back(vi);
+    outer.push_back(vo);
+  }
+  order.insert(order.end(), outer.begin(), outer.end());
+  f.reorder(order);
+  return launchPerElement(f, std::move(outer), gpu.threadsPerBlock);
+}
+
+/// Computes the reduction `sum` in the thread of `reader`'s kernel (stored
+/// by storeTiledOnDevice with `tile`) for the tile's elements: its tile
+/// Vars unrolled innermost, inside the reduction's loops.
+void reduceTileInThread(Func sum, const Func &reader,
+                        const std::optional<PerElementLoops> &loops,
+                        const RegisterTile &tile, const GpuModel &gpu) {
+  if (!loops) {
+    storeOnDevice(sum, gpu);
+    return;
+  }
+  sum.compute_at(reader, loops->thread);
+  std::vector<VarOrRVar> pure, order;
+  for (const auto &[v, extent] : tile) {
+    pure.push_back(v);
+    order.push_back(v);
+    sum.unroll(v);
+  }
+  for (const Var &v : sum.args())
+    if (std::none_of(tile.begin(), tile.end(),
+                     [&](const auto &t) { return t.first.name() == v.name(); }))
+      pure.push_back(v);
+  sum.reorder(pure);
+  // Reduction variables by their unqualified names (a split one's is
+  // "r$y.ri"; Halide's reorder matches the last part).
+  for (const Halide::Internal::ReductionVariable &rv :
+       sum.function().update(0).schedule().rvars())
+    order.push_back(RVar(rv.var.substr(rv.var.rfind('.') + 1)));
+  for (const VarOrRVar &v : pureVarsOfUpdate(sum, 0))
+    if (std::none_of(tile.begin(), tile.end(),
+                     [&](const auto &t) { return t.first.name() == v.name(); }))
+      order.push_back(v);
+  Stage update = sum.update();
+  update.reorder(order);
+  for (const auto &[v, extent] : tile)
+    update.unroll(v);
+}
+
+int64_t tileElements(const RegisterTile &tile) {
+  int64_t elements = 1;
+  for (const auto &[v, extent] : tile)
+    elements *= extent;
+  return elements;
+}
+
 /// Schedules `sum` (a pure initial value and one update, a reduction) to be
 /// accumulated in registers by the thread of `reader`'s kernel that reads
 /// it. A sum over the batch with fewer than gpu.partialSumThreads results
 /// (weight gradients, batch statistics) is first split: partial sums over
-/// parts of the rows, each part one thread of a kernel of its own, then
-/// summed by the reader's thread in a fixed order, so the result is the
-/// same on every launch (no atomics). `results` is the number of
-/// elements of `sum`, when known.
+/// parts of the rows, each part one thread of a kernel of its own (each
+/// thread `tile`'s elements of a part, where given), then summed by the
+/// reader's thread in a fixed order, so the result is the same on every
+/// launch (no atomics). `results` is the number of elements of `sum`, when
+/// known.
 void reduceInThread(Func sum, const Func &reader,
                     const std::optional<PerElementLoops> &thread,
-                    std::optional<int64_t> results, const GpuModel &gpu) {
+                    std::optional<int64_t> results, const GpuModel &gpu,
+                    const RegisterTile &tile = {}) {
   if (auto rows = rowsOfBatchReduction(sum)) {
-    const int64_t wanted =
-        results ? (gpu.partialSumThreads + *results - 1) / *results
-                : rows->second;
+    // Threads of the partial sums' kernel per part.
+    const int64_t perPart =
+        results ? std::max<int64_t>(1, *results / tileElements(tile)) : 1;
+    const int64_t wanted = results
+                               ? (gpu.partialSumThreads + perPart - 1) / perPart
+                               : rows->second;
     const int parts = int(std::min<int64_t>(rows->second, wanted));
     if (parts > 1) {
       const int rowsPerPart = (rows->second + parts - 1) / parts;
@@ -140,7 +222,11 @@ void reduceInThread(Func sum, const Func &reader,
         partial = update.rfactor(outer, part);
       }
       Func stored = partial.in();
-      computeInThread(partial, stored, storeOnDevice(stored, gpu), gpu);
+      if (tile.empty())
+        computeInThread(partial, stored, storeOnDevice(stored, gpu), gpu);
+      else
+        reduceTileInThread(partial, stored,
+                           storeTiledOnDevice(stored, tile, gpu), tile, gpu);
     }
   }
   computeInThread(sum, reader, thread, gpu);
@@ -650,9 +736,33 @@ void storeWithVelocity(Func param, Func velocity, const GpuModel &gpu) {
     velocity.compute_with(param, loops->block);
 }
 
+/// A conv weight gradient's register tile (RegisterTile): all taps along x
+/// (up to 8) and a block of output channels, up to
+/// gpu.accumulatorsPerThread accumulators; each input value a thread
+/// loads feeds a tap of every channel, each gradient value every tap.
+RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
+  const int64_t O = g.output.shape[0], kW = g.output.shape[3];
+  RegisterTile tile;
+  int64_t taps = 1;
+  if (kW <= 8) {
+    tile.emplace_back(g.vars[0], int(kW));
+    taps = kW;
+  }
+  const int channels = largestDivisorAtMost(
+      O, int(std::max<int64_t>(
+             1, std::min<int64_t>(gpu.channelTile,
+                                  gpu.accumulatorsPerThread / taps))));
+  if (channels > 1)
+    tile.emplace_back(g.vars[3], channels);
+  return tile;
+}
+
 void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
   if (g.kind == GradKind::Conv2dInputGrad)
     storeChannelTiled(g.output.func, g.accum, g.output.shape, gpu);
+  else if (g.kind == GradKind::Conv2dWeightGrad)
+    reduceInThread(g.accum, g.output.func, storeOnDevice(g.output.func, gpu),
+                   elementCount(g.output.shape), gpu, weightGradTile(g, gpu));
   else if (g.accum.defined())
     reduceInThread(g.accum, g.output.func, storeOnDevice(g.output.func, gpu),
                    elementCount(g.output.shape), gpu);
