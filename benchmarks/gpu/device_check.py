@@ -280,6 +280,12 @@ def bench(name, lib, model, sample, device, batch, repeats):
     result["cnnc_session_train_step_ms"] = median_ms(
         lambda: session.step(x, labels, 0.01, 0.9, 5e-4, False), repeats,
         lambda: None)
+    if device.type == "cuda":
+        result["cnnc_forward_kernels"] = kernel_breakdown(
+            name, "forward", lambda: lib.forward(x, params), repeats)
+        result["cnnc_train_step_kernels"] = kernel_breakdown(
+            name, "train step",
+            lambda: session.step(x, labels, 0.01, 0.9, 5e-4, False), repeats)
     session.close()
     xt = torch.from_numpy(x).to(device)
     yt = torch.from_numpy(labels).to(device)
@@ -341,6 +347,27 @@ def device_kernel_ms(function, repeats):
         if total > 0 and "memcpy" not in name and "memset" not in name:
             kernels[event.key] = total / 1e3 / repeats
     return kernels
+
+
+def kernel_breakdown(name, what, function, repeats, top=12):
+    """Where a call's device time goes: its kernels' total, their number,
+    and the `top` slowest, printed and returned (for the next schedules to
+    aim at). A profiler failure is reported, not raised: the check's other
+    numbers stand."""
+    try:
+        kernels = device_kernel_ms(function, repeats)
+    except Exception as e:  # noqa: BLE001 - any profiler trouble
+        print(f"{name} {what}: no kernel breakdown ({e})", flush=True)
+        return {"error": str(e)}
+    total = sum(kernels.values())
+    slowest = sorted(kernels.items(), key=lambda kv: -kv[1])[:top]
+    print(f"{name} {what}: {len(kernels)} kernels, {total:.3f} ms on the "
+          f"device per call; slowest:", flush=True)
+    for kernel, ms in slowest:
+        print(f"  {ms:8.3f} ms {100 * ms / total:5.1f}%  {kernel[:90]}",
+              flush=True)
+    return {"kernels": len(kernels), "total_ms": total,
+            "slowest": [[k, ms] for k, ms in slowest]}
 
 
 def conv_against_cudnn(lib, model, sample, device, batch, repeats):
