@@ -2,6 +2,7 @@
 // parallel, register-blocked like Halide's apps/conv_layer, with activations
 // fused into their producers and convolutions into the pools that read them.
 #include "cnnc/halide/CpuSchedule.h"
+#include "cnnc/halide/Backend.h"
 
 #include "Common.h"
 
@@ -666,41 +667,6 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops, const Target &target,
                              const std::vector<Func> &pipelineOutputs) {
   applyDefaultCpuSchedule(ops, cpuMachineModelOrThrow(target),
                           planGroups(ops, pipelineOutputs), pipelineOutputs);
-}
-
-bool readsFlattenInPlace(const std::vector<LoweredOp> &ops, size_t index,
-                         const std::vector<fusion::Group> &groups,
-                         const std::vector<Func> &pipelineOutputs,
-                         const MachineModel &machine) {
-  // Linear layers split their input features into vectors from 0: with
-  // rows of whole vectors, Halide simplifies the flatten's f % W, f / W
-  // away and they load the rows in place as densely as a copy (weight
-  // gradients likewise). FeedForwardNet's flatten of a 3x32x32 image was
-  // 13% of its forward pass at batch 64.
-  const LoweredOp &op = ops.at(index);
-  const cnn::shape::Shape &in = op.inputs.at(0).shape;
-  if (op.kind != OpKind::Flatten || in.size() != 4 ||
-      in[3] % machine.floatLanes != 0)
-    return false;
-  const std::string name = op.output.func.name();
-  for (const Func &f : pipelineOutputs)
-    if (f.name() == name)
-      return false;
-  const bool alone =
-      std::any_of(groups.begin(), groups.end(), [&](const fusion::Group &g) {
-        return size_t(g.anchor) == index && g.chain.empty();
-      });
-  if (!alone)
-    return false;
-  bool read = false;
-  for (const LoweredOp &reader : ops)
-    for (const Tensor &input : reader.inputs)
-      if (input.func.name() == name) {
-        if (reader.kind != OpKind::Linear)
-          return false;
-        read = true;
-      }
-  return read;
 }
 
 void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,

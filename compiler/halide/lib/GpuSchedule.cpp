@@ -793,6 +793,12 @@ void applyGpuSchedule(const ScheduleRequest &request,
   for (size_t g = 0; g < request.groups.size(); ++g) {
     if (computedInPools.count(g))
       continue; // with its pool
+    const size_t anchor = size_t(request.groups[g].anchor);
+    if (readsFlattenInPlace(request.ops, anchor, request.groups,
+                            request.outputs, machine)) {
+      request.ops[anchor].output.func.compute_inline();
+      continue;
+    }
     if (auto it = inside.find(g); it != inside.end())
       storePoolOverConv(request.ops, request.groups[g],
                         request.groups.at(it->second), gpu);

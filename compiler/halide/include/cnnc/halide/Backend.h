@@ -49,9 +49,18 @@ public:
   virtual void schedule(const ScheduleRequest &request) const = 0;
 };
 
+/// Whether the schedules (CPU and GPU) leave `ops[index]`, a flatten,
+/// inline for its readers to read in place: alone in its group (no activation
+/// fused after it), not a pipeline output, its rows whole vectors of `machine`,
+/// and read in `ops` only by linear layers.
+bool readsFlattenInPlace(const std::vector<LoweredOp> &ops, size_t index,
+                         const std::vector<fusion::Group> &groups,
+                         const std::vector<Halide::Func> &pipelineOutputs,
+                         const MachineModel &machine);
+
 /// Checks that a backend decided where every result of `request` is
 /// computed: stored (compute_root or compute_at), or inlined as a member of
-/// a fused group, or on a CPU a flatten its readers read in place
+/// a fused group, or a flatten its readers read in place
 /// (readsFlattenInPlace) or a gradient computed in its reader's loops
 /// (backwardFusion). Throws std::logic_error naming the first op
 /// left with Halide's default (inlined everywhere), e.g. an op kind the backend

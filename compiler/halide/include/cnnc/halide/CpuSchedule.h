@@ -72,15 +72,6 @@ void applyDefaultCpuSchedule(std::vector<LoweredOp> &ops,
                              const std::vector<fusion::Group> &groups,
                              const std::vector<Halide::Func> &pipelineOutputs);
 
-/// Whether the CPU schedule leaves `ops[index]`, a flatten, inline for its
-/// readers to read in place: alone in its group (no activation fused after
-/// it), not a pipeline output, its rows whole vectors of `machine`, and
-/// read in `ops` only by linear layers.
-bool readsFlattenInPlace(const std::vector<LoweredOp> &ops, size_t index,
-                         const std::vector<fusion::Group> &groups,
-                         const std::vector<Halide::Func> &pipelineOutputs,
-                         const MachineModel &machine);
-
 /// The same for ops built without the cnn dialect (tests, tools): the
 /// fusion plan is made from the lowered ops' own graph, `pipelineOutputs`
 /// (default: the last op's output) are never fused away, and the machine is
