@@ -323,11 +323,12 @@ def bench(name, lib, model, sample, device, batch, repeats):
     return result
 
 
-def device_kernel_ms(function, repeats):
+def device_kernel_ms(function, repeats, launches=None):
     """GPU time per call of the kernels `function` launches, by kernel name
     (CUPTI, through PyTorch's profiler, sees the kernels of every CUDA
     context in the process, Halide's included); memory copies and the host
-    side's launch events left out."""
+    side's launch events left out. `launches`, a dict, gets each kernel's
+    launches per call."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     function()
@@ -346,6 +347,8 @@ def device_kernel_ms(function, repeats):
         name = event.key.lower()
         if total > 0 and "memcpy" not in name and "memset" not in name:
             kernels[event.key] = total / 1e3 / repeats
+            if launches is not None:
+                launches[event.key] = event.count / repeats
     return kernels
 
 
@@ -354,19 +357,21 @@ def kernel_breakdown(name, what, function, repeats, top=12):
     and the `top` slowest, printed and returned (for the next schedules to
     aim at). A profiler failure is reported, not raised: the check's other
     numbers stand."""
+    launches = {}
     try:
-        kernels = device_kernel_ms(function, repeats)
+        kernels = device_kernel_ms(function, repeats, launches)
     except Exception as e:  # noqa: BLE001 - any profiler trouble
         print(f"{name} {what}: no kernel breakdown ({e})", flush=True)
         return {"error": str(e)}
     total = sum(kernels.values())
+    count = sum(launches.values())
     slowest = sorted(kernels.items(), key=lambda kv: -kv[1])[:top]
-    print(f"{name} {what}: {len(kernels)} kernels, {total:.3f} ms on the "
-          f"device per call; slowest:", flush=True)
+    print(f"{name} {what}: {count:.0f} launches of {len(kernels)} kernels, "
+          f"{total:.3f} ms on the device per call; slowest:", flush=True)
     for kernel, ms in slowest:
-        print(f"  {ms:8.3f} ms {100 * ms / total:5.1f}%  {kernel[:90]}",
-              flush=True)
-    return {"kernels": len(kernels), "total_ms": total,
+        print(f"  {ms:8.3f} ms {100 * ms / max(total, 1e-9):5.1f}%  "
+              f"{kernel[:90]}", flush=True)
+    return {"launches": count, "kernels": len(kernels), "total_ms": total,
             "slowest": [[k, ms] for k, ms in slowest]}
 
 

@@ -419,6 +419,20 @@ class Wide(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class Tall(nn.Module):
+    """tests/e2e/tall.yaml: an unpadded convolution of a tall, narrow input
+    (the GPU schedules' row tails and split partial sums)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(64, 64, 3)
+        self.fc = nn.Linear(64, 5)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 class Conv64(nn.Module):
     """benchmarks/conv64.yaml: one 3x3 convolution 64 -> 64 channels (the
     GPU check times it against cuDNN's), then a classifier ending."""
@@ -446,6 +460,7 @@ MODELS = {
     "residual": (Residual, (3, 12, 12)),
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "wide": (Wide, (20, 22, 40)),
+    "tall": (Tall, (64, 91, 8)),
     "conv64": (Conv64, (64, 56, 56)),
     "resnet18": (ResNet18, (3, 224, 224)),
 }

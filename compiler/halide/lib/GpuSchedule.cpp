@@ -639,11 +639,12 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
 /// The conv group computed in each pool group's kernel, by the pool
 /// group's index: the fusion plan's computedInside (an unpadded convolution
 /// read only by an unpadded pool) where the pool's windows do not overlap
-/// (no convolution output is computed twice) and no batch statistics read
-/// the convolution.
+/// (no convolution output is computed twice) and fit a thread's
+/// accumulators, and no batch statistics read the convolution.
 std::map<size_t, size_t>
 convsInsidePools(const std::vector<LoweredOp> &ops,
-                 const std::vector<fusion::Group> &groups) {
+                 const std::vector<fusion::Group> &groups,
+                 const GpuModel &gpu) {
   std::map<size_t, size_t> inside;
   for (size_t g = 0; g < groups.size(); ++g) {
     if (!groups[g].computedInside)
@@ -660,7 +661,8 @@ convsInsidePools(const std::vector<LoweredOp> &ops,
         elementsRead(pool.accum, read, {1, 1, 1, 1}, {});
     const std::optional<int64_t> four =
         elementsRead(pool.accum, read, {2, 2, 1, 1}, {});
-    if (one && four && *four == 4 * *one)
+    // A window of more pixels than a thread's accumulators stays apart.
+    if (one && four && *four == 4 * *one && *one <= gpu.accumulatorsPerThread)
       inside[p] = g;
   }
   return inside;
@@ -681,7 +683,7 @@ void storePoolOverConv(std::vector<LoweredOp> &ops, const fusion::Group &pool,
   Func out = ops.at(size_t(pool.stored())).output.func;
   Func read = ops.at(size_t(conv.stored())).output.func;
   const int64_t window =
-      elementsRead(poolAnchor.accum, read.name(), {1, 1, 1, 1}, {}).value_or(1);
+      elementsRead(poolAnchor.accum, read.name(), {1, 1, 1, 1}, {}).value();
   // The window's pixels times the channels make the register tile.
   const ChannelTiling t = channelTiling(
       ops.at(size_t(pool.stored())).output.shape, gpu,
@@ -737,21 +739,33 @@ void storeWithVelocity(Func param, Func velocity, const GpuModel &gpu) {
 }
 
 /// A conv weight gradient's register tile (RegisterTile): all taps along x
-/// (up to 8) and a block of output channels, up to
+/// (up to 8) and a block of output channels of one group, up to
 /// gpu.accumulatorsPerThread accumulators; each input value a thread
-/// loads feeds a tap of every channel, each gradient value every tap.
+/// loads feeds a tap of every channel, each gradient value every tap. The
+/// tile leaves the partial sums' kernel at least a quarter of the threads
+/// it would have without one (up to gpu.partialSumThreads): a small
+/// gradient (LeNet's) keeps its parallelism.
 RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
   const int64_t O = g.output.shape[0], kW = g.output.shape[3];
+  const int64_t groups = g.inputs.at(0).shape[1] / g.output.shape[1];
+  const std::optional<std::pair<RVar, int>> rows =
+      rowsOfBatchReduction(g.accum);
+  if (!rows)
+    return {};
+  const int64_t untiled = elementCount(g.output.shape) * rows->second;
+  const int64_t maxElements =
+      std::min<int64_t>(gpu.accumulatorsPerThread,
+                        4 * untiled / std::min(untiled, gpu.partialSumThreads));
   RegisterTile tile;
   int64_t taps = 1;
-  if (kW <= 8) {
+  if (kW <= 8 && kW <= maxElements) {
     tile.emplace_back(g.vars[0], int(kW));
     taps = kW;
   }
   const int channels = largestDivisorAtMost(
-      O, int(std::max<int64_t>(
-             1, std::min<int64_t>(gpu.channelTile,
-                                  gpu.accumulatorsPerThread / taps))));
+      O / groups,
+      int(std::max<int64_t>(
+          1, std::min<int64_t>(gpu.channelTile, maxElements / taps))));
   if (channels > 1)
     tile.emplace_back(g.vars[3], channels);
   return tile;
@@ -786,7 +800,7 @@ void applyGpuSchedule(const ScheduleRequest &request,
                                 ", which is not a GPU");
   const GpuModel &gpu = *machine.gpu;
   const std::map<size_t, size_t> inside =
-      convsInsidePools(request.ops, request.groups);
+      convsInsidePools(request.ops, request.groups, gpu);
   std::set<size_t> computedInPools;
   for (const auto &[pool, conv] : inside)
     computedInPools.insert(conv);

@@ -15,23 +15,28 @@ namespace cnnc::hl {
 ///    pointwise ops are inlined. A convolution's threads each accumulate a
 ///    register tile of output channels (gpu->channelTile) of one pixel, or
 ///    of several rows where the input is not staged
-///    (gpu->accumulatorsPerThread);
-///    other anchors (pools, linear) run a thread per element (all
-///    dimensions fused, blocks of gpu->threadsPerBlock threads) that sums
-///    its reduction in registers. Where the group's batch statistics also
-///    read the convolution's result (batch norm in training), that result
-///    is stored, register-tiled the same way. A convolution whose blocks
-///    are 32 pixels wide stages its input in shared memory a chunk of input
+///    (gpu->accumulatorsPerThread). A convolution whose blocks are 32
+///    pixels wide stages its input in shared memory a chunk of input
 ///    channels at a time (gpu->stagedInputBytes), padding it as it loads;
 ///    another padded input (the input within a border of the padding
-///    value) is written by a kernel of its own.
+///    value) is written by a kernel of its own. An unpadded convolution
+///    read only by a pool with non-overlapping windows is computed in the
+///    pool's kernel, each thread a tile of channels over its window. Where
+///    the group's batch statistics also read the convolution's result
+///    (batch norm in training), that result is stored, register-tiled the
+///    same way. Other anchors (pools, linear) run a thread per element
+///    (all dimensions fused, blocks of gpu->threadsPerBlock threads) that
+///    sums its reduction in registers; a flatten only linear layers read
+///    is read in place (readsFlattenInPlace).
 ///  - Convolution input gradients are register-tiled like the forward
 ///    convolution; other gradients, per-channel intermediates and batch
 ///    statistics are kernels of one thread per element, each summing in
 ///    registers. A sum over the batch with few results (weight gradients,
 ///    statistics) is first split into partial sums over rows (rfactor),
-///    stored by a kernel of their own. Every summation order is fixed, so
-///    results do not depend on the launch (no atomics).
+///    stored by a kernel of their own; a convolution's weight gradient sums
+///    its parts in register tiles (taps along x x a block of output
+///    channels). Every summation order is fixed, so results do not depend
+///    on the launch (no atomics).
 ///  - An SGD step writes the parameter and its momentum in one kernel.
 ///  - A result with no dimensions (the loss) is one thread.
 void applyGpuSchedule(const ScheduleRequest &request,
