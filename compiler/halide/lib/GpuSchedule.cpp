@@ -33,6 +33,17 @@ std::vector<VarOrRVar> pureVarsOfUpdate(const Func &f, int index) {
   return vars;
 }
 
+/// The reduction variables of `f`'s update, innermost first, by their
+/// unqualified names (a split one's is "r$y.ri"; Halide's reorder matches
+/// the last part).
+std::vector<VarOrRVar> reductionVarsOf(const Func &f) {
+  std::vector<VarOrRVar> vars;
+  for (const Halide::Internal::ReductionVariable &rv :
+       f.function().update(0).schedule().rvars())
+    vars.push_back(RVar(rv.var.substr(rv.var.rfind('.') + 1)));
+  return vars;
+}
+
 /// The loops of a kernel that runs one thread per element.
 struct PerElementLoops {
   Var block, thread;
@@ -165,11 +176,8 @@ void reduceTileInThread(Func sum, const Func &reader,
                      [&](const auto &t) { return t.first.name() == v.name(); }))
       pure.push_back(v);
   sum.reorder(pure);
-  // Reduction variables by their unqualified names (a split one's is
-  // "r$y.ri"; Halide's reorder matches the last part).
-  for (const Halide::Internal::ReductionVariable &rv :
-       sum.function().update(0).schedule().rvars())
-    order.push_back(RVar(rv.var.substr(rv.var.rfind('.') + 1)));
+  for (const VarOrRVar &v : reductionVarsOf(sum))
+    order.push_back(v);
   for (const VarOrRVar &v : pureVarsOfUpdate(sum, 0))
     if (std::none_of(tile.begin(), tile.end(),
                      [&](const auto &t) { return t.first.name() == v.name(); }))
@@ -388,16 +396,14 @@ void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
       channelTiling(shape, gpu, gpu.channelTile, /*manyRows=*/!staged);
   const TileLoops l = launchTiles(out, t);
   const std::vector<Var> a = accum.args();
-  const std::vector<Halide::Internal::ReductionVariable> &rvars =
-      accum.function().update(0).schedule().rvars();
+  const std::vector<VarOrRVar> rvars = reductionVarsOf(accum);
   if (!staged) {
     // Each thread's accumulators are its own (no lanes needed).
     out.gpu_threads(l.xi, l.yi, l.ct);
     accum.compute_at(out, l.xi);
     accum.reorder(a[2], a[1], a[0], a[3]).unroll(a[2]).unroll(a[1]);
     std::vector<VarOrRVar> order{a[2], a[1]};
-    for (const Halide::Internal::ReductionVariable &rv : rvars)
-      order.push_back(RVar(rv.var));
+    order.insert(order.end(), rvars.begin(), rvars.end());
     for (const Var &pure : {a[0], a[3]})
       order.push_back(pure);
     Stage sums = accum.update();
@@ -419,8 +425,8 @@ void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   onThreads(init, p.xi, p.yi, p.ct, t);
   Stage sums = accum.update();
   p = splitIntoTiles(sums, a, t);
-  RVar kx(rvars[0].var), ky(rvars[1].var), rc(rvars[2].var), rco("rco"),
-      rci("rci");
+  RVar kx = rvars[0].rvar, ky = rvars[1].rvar, rc = rvars[2].rvar, rco("rco"),
+       rci("rci");
   sums.split(rc, rco, rci, staged->chunk, TailStrategy::GuardWithIf)
       .reorder({p.ci, p.yr, kx, ky, rci, p.xi, p.yi, p.ct, rco, p.xo, p.yo,
                 p.cb, a[3]})
@@ -696,31 +702,29 @@ void storePoolOverConv(std::vector<LoweredOp> &ops, const fusion::Group &pool,
   const std::vector<Var> p = poolSum.args();
   poolSum.compute_at(out, l.xi).reorder(p[2], p[0], p[1], p[3]).unroll(p[2]);
   std::vector<VarOrRVar> poolOrder{p[2]};
-  for (const Halide::Internal::ReductionVariable &rv :
-       poolSum.function().update(0).schedule().rvars())
-    poolOrder.push_back(RVar(rv.var));
+  for (const VarOrRVar &v : reductionVarsOf(poolSum))
+    poolOrder.push_back(v);
   Stage poolTaps = poolSum.update();
   poolTaps.reorder(poolOrder).unroll(p[2]);
   for (size_t i = 1; i < poolOrder.size(); ++i)
     poolTaps.unroll(poolOrder[i]);
-  // The convolution over the window, every (pixel, channel) an accumulator.
-  const std::vector<Var> r = read.args();
-  read.compute_at(out, l.xi)
-      .reorder(r[2], r[0], r[1], r[3])
-      .unroll(r[2])
-      .unroll(r[0])
-      .unroll(r[1]);
+  // The convolution over the window, every (pixel, channel) an accumulator
+  // of the thread, before and after the chain.
+  auto inThreadUnrolled = [&](Func f) {
+    const std::vector<Var> v = f.args();
+    f.compute_at(out, l.xi)
+        .reorder(v[2], v[0], v[1], v[3])
+        .unroll(v[2])
+        .unroll(v[0])
+        .unroll(v[1]);
+  };
+  inThreadUnrolled(read);
   Func sum = convAnchor.accum;
+  inThreadUnrolled(sum);
   const std::vector<Var> a = sum.args();
-  sum.compute_at(out, l.xi)
-      .reorder(a[2], a[0], a[1], a[3])
-      .unroll(a[2])
-      .unroll(a[0])
-      .unroll(a[1]);
   std::vector<VarOrRVar> order{a[2], a[0], a[1]};
-  for (const Halide::Internal::ReductionVariable &rv :
-       sum.function().update(0).schedule().rvars())
-    order.push_back(RVar(rv.var));
+  for (const VarOrRVar &v : reductionVarsOf(sum))
+    order.push_back(v);
   order.push_back(a[3]);
   Stage taps = sum.update();
   taps.reorder(order).unroll(a[2]).unroll(a[0]).unroll(a[1]);
