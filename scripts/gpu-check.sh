@@ -4,8 +4,11 @@
 # and the PyTorch models it compares against. The libraries carry Halide's
 # runtime, so OUT runs on a machine with only python3, numpy and PyTorch.
 #
-# usage: scripts/gpu-check.sh CNNC OUT [--target host-cuda] [--epoch]
+# usage: scripts/gpu-check.sh CNNC OUT [--target T] [--epoch]
 #                             [NETWORK...]
+#   T: host-cuda-cuda_capability_80 by default (the GPU machine's H100 and
+#      H200 are 9.0; Halide's plain host-cuda is sm_20 PTX, without the
+#      read-only loads, ld.global.nc, that sm_35 and later have)
 #   NETWORK: lenet general residual batchnorm wide conv64 resnet18
 #            (default: all)
 #   --epoch: also carry `cnnc` (with the shared libraries it needs beyond
@@ -23,11 +26,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 2 ] || { sed -n '2,22p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,25p' "$0"; exit 2; }
 cnnc=$1
 out=$2
 shift 2
-target=host-cuda
+target=host-cuda-cuda_capability_80
 epoch=
 while [ $# -gt 0 ]; do
   case $1 in

@@ -11,20 +11,33 @@ PyTorch model, and checked:
     (cnnc_session_*: the state stays on the device; train mode: batch
     statistics, running statistics updated): loss, parameters, momentum
     buffers and running statistics;
-relative error max|cnnc - torch| / max|torch| at most 1e-4. Then both are
-timed at --bench-batch: cnnc_forward and cnnc_train_step (host pointers:
-each call copies the parameters in and the results out) and
-cnnc_session_train_step (copies in the batch, out the loss), each call
-returning once its results are on the host, against PyTorch eager fp32
-(cudnn.benchmark on, TF32 off; TF32 on reported too), synchronised.
+relative error max|cnnc - torch| / max|torch| at most 1e-4; the forward
+pass in a session too, before and after the steps. Then both are timed at
+--bench-batch: cnnc_forward and cnnc_train_step (host pointers: each call
+copies the parameters in and the results out), cnnc_session_forward
+(copies in the batch, out the result) and cnnc_session_train_step (copies
+in the batch and labels, out the loss), each call returning once its
+results are on the host, against PyTorch eager fp32 (cudnn.benchmark on,
+TF32 off; TF32 on reported too), synchronised, with the batch on the
+device and, doing what a cnnc call does, copied from the host (and the
+result or the loss back). On a GPU it also prints where the session's
+forward pass and step spend their device time (kernel by kernel, from
+PyTorch's profiler) and, once the driver has compiled the library's PTX at
+Halide's register limit, each kernel's registers and the kernels that use
+local memory (spills).
 
 For conv64 it then times the 3x3 convolution alone at --conv-batch against
 cuDNN's in NCHW and channels_last (cnnc's time: its kernels' on the device,
 from the profiler; the calls' wall time, with the copy of the batch, too).
 
+Each library is checked in a process of its own (--only NAME), so that a
+crash or a broken CUDA context stops only that library's check; --json is
+rewritten after each library.
+
 usage: device_check.py LIBDIR [--device cuda] [--bench-batch 64]
                               [--conv-batch 32] [--repeats 20]
-                              [--json OUT.json]
+                              [--json OUT.json] [--only NAME]
+       device_check.py --kernels LIB.so... [--device cuda]
 """
 import argparse
 import copy
@@ -32,8 +45,11 @@ import ctypes
 import glob
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -130,7 +146,15 @@ class Session:
             ctypes.c_float, ctypes.c_float, ctypes.c_int32, F32P]
         lib.cnnc_session_read.argtypes = [ctypes.c_void_p, ctypes.POINTER(F32P),
                                           ctypes.POINTER(F32P)]
+        lib.cnnc_session_forward.argtypes = [ctypes.c_void_p, ctypes.c_int64,
+                                             F32P, F32P]
         lib.cnnc_session_destroy.argtypes = [ctypes.c_void_p]
+
+    def forward(self, x):
+        out = np.empty((x.shape[0], self.library.classes), np.float32)
+        self.library.call("cnnc_session_forward", self.handle, x.shape[0],
+                          x.ctypes.data_as(F32P), out.ctypes.data_as(F32P))
+        return out
 
     def step(self, x, labels, lr, mu, wd, nesterov):
         loss = np.zeros((), np.float32)
@@ -194,6 +218,9 @@ def check_parity(name, lib, model, sample, device, batch):
     with torch.no_grad():
         want = host(model(tensor(x)))
     worst.check("forward", lib.forward(x, params), want)
+    session = lib.session(params)
+    worst.check("forward in a session", session.forward(x), want)
+    session.close()
     if name in FORWARD_ONLY:
         print(f"{name}: forward parity {'OK' if not worst.failures else 'FAILED'}"
               f" at batch {batch} (worst {worst.error:.3e}; training step not "
@@ -233,6 +260,12 @@ def check_parity(name, lib, model, sample, device, batch):
             torch_loss.backward()
             optimizer.step()
             worst.check(f"loss of step {step}", loss, host(torch_loss))
+        model.eval()
+        with torch.no_grad():
+            want = host(model(tensor(x)))
+        model.train()
+        worst.check("forward in a session after 3 steps", session.forward(x),
+                    want)
         ps, vs = session.read()
         session.close()
         for n, p, v in zip(lib.names, ps, vs):
@@ -277,12 +310,14 @@ def bench(name, lib, model, sample, device, batch, repeats):
                              False, False), repeats, lambda: None),
     }
     session = lib.session(params)
+    result["cnnc_session_forward_ms"] = median_ms(
+        lambda: session.forward(x), repeats, lambda: None)
     result["cnnc_session_train_step_ms"] = median_ms(
         lambda: session.step(x, labels, 0.01, 0.9, 5e-4, False), repeats,
         lambda: None)
     if device.type == "cuda":
         result["cnnc_forward_kernels"] = kernel_breakdown(
-            name, "forward", lambda: lib.forward(x, params), repeats)
+            name, "forward", lambda: session.forward(x), repeats)
         result["cnnc_train_step_kernels"] = kernel_breakdown(
             name, "train step",
             lambda: session.step(x, labels, 0.01, 0.9, 5e-4, False), repeats)
@@ -296,10 +331,24 @@ def bench(name, lib, model, sample, device, batch, repeats):
         with torch.no_grad():
             model(xt)
 
+    # What a cnnc call does: the batch copied in, the result out.
+    def torch_forward_from_host():
+        with torch.no_grad():
+            model(torch.from_numpy(x).to(device)).cpu()
+
     def torch_step():
         optimizer.zero_grad()
         F.cross_entropy(model(xt), yt).backward()
         optimizer.step()
+
+    # What a session's step does: the batch and labels in, the loss out.
+    def torch_step_from_host():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(torch.from_numpy(x).to(device)),
+                               torch.from_numpy(labels).to(device))
+        loss.backward()
+        optimizer.step()
+        loss.item()
 
     for tf32 in (False, True):
         torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -307,19 +356,31 @@ def bench(name, lib, model, sample, device, batch, repeats):
         suffix = "_tf32" if tf32 else ""
         model.eval()
         result["torch_forward_ms" + suffix] = median_ms(torch_forward, repeats, sync)
+        result["torch_forward_from_host_ms" + suffix] = median_ms(
+            torch_forward_from_host, repeats, sync)
         model.train()
         result["torch_train_step_ms" + suffix] = median_ms(torch_step, repeats, sync)
+        result["torch_train_step_from_host_ms" + suffix] = median_ms(
+            torch_step_from_host, repeats, sync)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    print(f"{name} batch {batch}: forward cnnc {result['cnnc_forward_ms']:.3f} ms, "
-          f"torch {result['torch_forward_ms']:.3f} ms "
-          f"({result['torch_forward_ms'] / result['cnnc_forward_ms']:.2f}x; "
-          f"tf32 {result['torch_forward_ms_tf32']:.3f} ms); train step cnnc "
-          f"{result['cnnc_session_train_step_ms']:.3f} ms in a session "
-          f"({result['cnnc_train_step_ms']:.3f} ms with host pointers), torch "
-          f"{result['torch_train_step_ms']:.3f} ms "
-          f"({result['torch_train_step_ms'] / result['cnnc_session_train_step_ms']:.2f}x; "
-          f"tf32 {result['torch_train_step_ms_tf32']:.3f} ms)", flush=True)
+    r = result
+    print(f"{name} batch {batch}: forward cnnc {r['cnnc_session_forward_ms']:.3f} "
+          f"ms in a session ({r['cnnc_forward_ms']:.3f} ms with host pointers), "
+          f"torch {r['torch_forward_ms']:.3f} ms with the batch on the device "
+          f"({r['torch_forward_ms'] / r['cnnc_session_forward_ms']:.2f}x), "
+          f"{r['torch_forward_from_host_ms']:.3f} ms from the host "
+          f"({r['torch_forward_from_host_ms'] / r['cnnc_session_forward_ms']:.2f}x)"
+          f", tf32 {r['torch_forward_ms_tf32']:.3f} / "
+          f"{r['torch_forward_from_host_ms_tf32']:.3f} ms; train step cnnc "
+          f"{r['cnnc_session_train_step_ms']:.3f} ms in a session "
+          f"({r['cnnc_train_step_ms']:.3f} ms with host pointers), torch "
+          f"{r['torch_train_step_ms']:.3f} ms with the batch on the device "
+          f"({r['torch_train_step_ms'] / r['cnnc_session_train_step_ms']:.2f}x), "
+          f"{r['torch_train_step_from_host_ms']:.3f} ms from the host "
+          f"({r['torch_train_step_from_host_ms'] / r['cnnc_session_train_step_ms']:.2f}x)"
+          f", tf32 {r['torch_train_step_ms_tf32']:.3f} / "
+          f"{r['torch_train_step_from_host_ms_tf32']:.3f} ms", flush=True)
     return result
 
 
@@ -373,6 +434,117 @@ def kernel_breakdown(name, what, function, repeats, top=12):
               f"{kernel[:90]}", flush=True)
     return {"launches": count, "kernels": len(kernels), "total_ms": total,
             "slowest": [[k, ms] for k, ms in slowest]}
+
+
+def ptx_modules(path):
+    """The PTX a CUDA library embeds: Halide stores each pipeline's kernels
+    as one NUL-terminated text."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return [m.group(0)[:-1] for m in re.finditer(
+        rb"//\n// Generated by LLVM NVPTX Back-End\n.*?\x00", data, re.S)]
+
+
+def ptx_kernels(ptx):
+    return [n.decode() for n in
+            re.findall(rb"\.entry\s+([A-Za-z_$][\w$]*)\s*\(", ptx)]
+
+
+# CUjit_option and CUfunction_attribute values (cuda.h).
+JIT_MAX_REGISTERS, JIT_INFO_LOG, JIT_INFO_LOG_SIZE = 0, 3, 4
+JIT_ERROR_LOG, JIT_ERROR_LOG_SIZE, JIT_LOG_VERBOSE = 5, 6, 12
+FUNC_MAX_THREADS, FUNC_SHARED_BYTES, FUNC_LOCAL_BYTES, FUNC_REGISTERS = 0, 1, 3, 4
+
+
+def jit_resources(cuda, ptx, max_registers):
+    """Compiles one PTX module as Halide's runtime does (the driver's JIT,
+    at most `max_registers`) and reads each kernel's registers, local memory
+    (spills and local arrays) and static shared memory, with the JIT's
+    spill report."""
+    size = 1 << 20
+    info, error = ctypes.create_string_buffer(size), ctypes.create_string_buffer(size)
+    keys = (ctypes.c_int * 6)(JIT_MAX_REGISTERS, JIT_INFO_LOG, JIT_INFO_LOG_SIZE,
+                              JIT_ERROR_LOG, JIT_ERROR_LOG_SIZE, JIT_LOG_VERBOSE)
+    values = (ctypes.c_void_p * 6)(max_registers, ctypes.addressof(info), size,
+                                   ctypes.addressof(error), size, 1)
+    module = ctypes.c_void_p()
+    status = cuda.cuModuleLoadDataEx(ctypes.byref(module), ctypes.c_char_p(ptx),
+                                     6, keys, values)
+    if status != 0:
+        raise RuntimeError(f"cuModuleLoadDataEx returned {status}: "
+                           f"{error.value.decode(errors='replace')[:2000]}")
+    spills = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in re.finditer(
+        r"Function properties for (\S+)\s+\d+ bytes stack frame, (\d+) bytes "
+        r"spill stores, (\d+) bytes spill loads", info.value.decode(errors="replace"))}
+    kernels = {}
+    try:
+        for name in ptx_kernels(ptx):
+            function = ctypes.c_void_p()
+            if cuda.cuModuleGetFunction(ctypes.byref(function), module,
+                                        name.encode()) != 0:
+                raise RuntimeError(f"cuModuleGetFunction({name}) failed")
+            values = {}
+            for key, attribute in (("registers", FUNC_REGISTERS),
+                                   ("local_bytes", FUNC_LOCAL_BYTES),
+                                   ("shared_bytes", FUNC_SHARED_BYTES),
+                                   ("max_threads", FUNC_MAX_THREADS)):
+                value = ctypes.c_int()
+                cuda.cuFuncGetAttribute(ctypes.byref(value), attribute, function)
+                values[key] = value.value
+            if name in spills:
+                values["spill_stores"], values["spill_loads"] = spills[name]
+            kernels[name] = values
+    finally:
+        cuda.cuModuleUnload(module)
+    return kernels
+
+
+def kernel_resources(name, path, device):
+    """Each kernel's registers and local memory once the driver has compiled
+    it (the lowered PTX cannot say: the register limit applies at the JIT),
+    printed for the kernels that spill; a failure is reported, not raised."""
+    modules = ptx_modules(path)
+    count = sum(len(ptx_kernels(m)) for m in modules)
+    print(f"{name}: {len(modules)} PTX modules, {count} kernels", flush=True)
+    if device.type != "cuda" or not modules:
+        return {"ptx_modules": len(modules), "kernels": count}
+    max_registers = int(os.environ.get("HL_CUDA_JIT_MAX_REGISTERS", "64"))
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+        context, dev = ctypes.c_void_p(), ctypes.c_int()
+        cuda.cuInit(0)
+        cuda.cuDeviceGet(ctypes.byref(dev), device.index or 0)
+        if cuda.cuDevicePrimaryCtxRetain(ctypes.byref(context), dev) != 0:
+            raise RuntimeError("cuDevicePrimaryCtxRetain failed")
+        cuda.cuCtxPushCurrent_v2(context)
+        try:
+            # By pipeline: a forward pass and a training step may both
+            # have a kernel of the same name.
+            pipelines = [jit_resources(cuda, ptx, max_registers)
+                         for ptx in modules]
+        finally:
+            cuda.cuCtxPopCurrent_v2(ctypes.byref(ctypes.c_void_p()))
+            cuda.cuDevicePrimaryCtxRelease_v2(dev)
+    except Exception as e:  # noqa: BLE001 - any driver trouble
+        print(f"{name}: no kernel resources ({e})", flush=True)
+        return {"ptx_modules": len(modules), "kernels": count, "error": str(e)}
+    every = [(i, k, v) for i, kernels in enumerate(pipelines)
+             for k, v in kernels.items()]
+    spilling = sorted((e for e in every
+                       if e[2]["local_bytes"] or e[2].get("spill_stores")),
+                      key=lambda e: -e[2]["local_bytes"])
+    most = max((v["registers"] for _, _, v in every), default=0)
+    print(f"{name}: JIT-compiled at most {max_registers} registers: up to "
+          f"{most} used, {len(spilling)} kernels with local memory"
+          f"{':' if spilling else ''}", flush=True)
+    for i, kernel, v in spilling[:12]:
+        spilled = (f"{v['spill_stores']}/{v['spill_loads']}"
+                   if "spill_stores" in v else "?")
+        print(f"  {v['registers']:3d} registers {v['local_bytes']:6d} bytes "
+              f"local, spill stores/loads {spilled} bytes, pipeline {i}: "
+              f"{kernel[:70]}", flush=True)
+    return {"ptx_modules": len(modules), "kernels": count,
+            "max_registers": max_registers, "pipelines": pipelines}
 
 
 def conv_against_cudnn(lib, model, sample, device, batch, repeats):
@@ -437,9 +609,39 @@ def conv_against_cudnn(lib, model, sample, device, batch, repeats):
     return result
 
 
+def check_library(path, args, device, save):
+    """Everything the check does for one library: its report entry, and
+    whether it failed. `save(entry)` keeps what is known before the driver
+    compiles the PTX a second time (kernel_resources)."""
+    name = os.path.basename(path)[:-3]
+    factory, sample = MODELS[name]
+    torch.manual_seed(3)
+    model = factory().to(device)
+    lib = Library(path)
+    entry = {}
+    try:
+        worst = check_parity(name, lib, model, sample, device,
+                             args.parity_batch)
+        entry["worst_relative_error"] = worst.error
+        entry["parity_failures"] = worst.failures
+        if not args.no_bench:
+            entry.update(bench(name, lib, model, sample, device,
+                               args.bench_batch, args.repeats))
+            if name == "conv64":
+                entry["conv_against_cudnn"] = conv_against_cudnn(
+                    lib, model, sample, device, args.conv_batch, args.repeats)
+        save(entry)
+        entry["kernel_resources"] = kernel_resources(name, path, device)
+    except RuntimeError as e:
+        print(f"{name}: {e}", flush=True)
+        entry["error"] = str(e)
+        return entry, True
+    return entry, bool(worst.failures)
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("libdir")
+    parser.add_argument("libdir", nargs="?")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--parity-batch", type=int, default=4)
     parser.add_argument("--bench-batch", type=int, default=64)
@@ -448,7 +650,21 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--json")
+    parser.add_argument("--only", help="check this library in this process "
+                        "(otherwise each runs in a process of its own, so "
+                        "that a crash or a broken CUDA context stops only "
+                        "its own library's check)")
+    parser.add_argument("--kernels", nargs="+", metavar="LIB.so",
+                        help="only print these CUDA libraries' kernels (and, "
+                        "on a GPU, their registers and local memory)")
     args = parser.parse_args()
+    if args.kernels:
+        device = torch.device(args.device)
+        for path in args.kernels:
+            kernel_resources(os.path.basename(path), path, device)
+        return
+    if not args.libdir:
+        parser.error("LIBDIR is needed without --kernels")
 
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
@@ -456,38 +672,49 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     report = {"device": torch.cuda.get_device_name() if device.type == "cuda"
               else "cpu", "torch": torch.__version__, "models": {}}
+    libraries = [p for p in sorted(glob.glob(os.path.join(args.libdir, "*.so")))
+                 if os.path.basename(p)[:-3] in MODELS]
+    if args.only:
+        def save(entry):
+            report["models"][args.only] = entry
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(report, f, indent=1)
+        path = os.path.join(args.libdir, args.only + ".so")
+        entry, failed = check_library(path, args, device, save)
+        save(entry)
+        sys.exit(1 if failed else 0)
+
     print(f"device: {report['device']}, torch {torch.__version__}", flush=True)
+    options = [f"--device={args.device}", f"--parity-batch={args.parity_batch}",
+               f"--bench-batch={args.bench_batch}",
+               f"--conv-batch={args.conv_batch}", f"--repeats={args.repeats}"]
+    options += ["--no-bench"] if args.no_bench else []
     failed = False
-    for path in sorted(glob.glob(os.path.join(args.libdir, "*.so"))):
+    for path in libraries:
         name = os.path.basename(path)[:-3]
-        if name not in MODELS:
-            continue
-        factory, sample = MODELS[name]
-        torch.manual_seed(3)
-        model = factory().to(device)
-        lib = Library(path)
+        descriptor, part = tempfile.mkstemp(suffix=".json")
+        os.close(descriptor)
+        os.remove(part)
+        status = subprocess.run([sys.executable, os.path.abspath(__file__),
+                                 args.libdir, "--only", name, "--json", part]
+                                + options).returncode
         entry = {}
-        try:
-            worst = check_parity(name, lib, model, sample, device,
-                                 args.parity_batch)
-            entry["worst_relative_error"] = worst.error
-            entry["parity_failures"] = worst.failures
-            failed |= bool(worst.failures)
-            if not args.no_bench:
-                entry.update(bench(name, lib, model, sample, device,
-                                   args.bench_batch, args.repeats))
-                if name == "conv64":
-                    entry["conv_against_cudnn"] = conv_against_cudnn(
-                        lib, model, sample, device, args.conv_batch,
-                        args.repeats)
-        except RuntimeError as e:
-            print(f"{name}: {e}", flush=True)
-            entry["error"] = str(e)
+        if os.path.exists(part):
+            with open(part) as f:
+                entry = json.load(f)["models"][name]
+            os.remove(part)
+        if status != 0:
             failed = True
+            if status < 0 or not entry:
+                entry["error"] = f"the check's process ended with status {status}"
+                print(f"{name}: {entry['error']}", flush=True)
         report["models"][name] = entry
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        if args.json:  # after each library: a later crash or timeout keeps it
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+    print(f"device check: {len(libraries)} libraries, "
+          f"{'FAILED' if failed else 'all OK'}", flush=True)
     sys.exit(1 if failed else 0)
 
 
