@@ -499,7 +499,7 @@ def jit_resources(cuda, ptx, max_registers):
     return kernels
 
 
-def kernel_resources(name, path, device):
+def kernel_resources(name, path, device, up_to=None):
     """Each kernel's registers and local memory once the driver has compiled
     it (the lowered PTX cannot say: the register limit applies at the JIT),
     printed for the kernels that spill; a failure is reported, not raised."""
@@ -507,6 +507,11 @@ def kernel_resources(name, path, device):
     count = sum(len(ptx_kernels(m)) for m in modules)
     print(f"{name}: {len(modules)} PTX modules, {count} kernels", flush=True)
     if device.type != "cuda" or not modules:
+        return {"ptx_modules": len(modules), "kernels": count}
+    if up_to is not None and count > up_to:
+        print(f"{name}: registers and spills not read (more than {up_to} "
+              f"kernels to compile again; device_check.py --kernels "
+              f"{os.path.basename(path)} reads them)", flush=True)
         return {"ptx_modules": len(modules), "kernels": count}
     max_registers = int(os.environ.get("HL_CUDA_JIT_MAX_REGISTERS", "64"))
     try:
@@ -624,6 +629,7 @@ def check_library(path, args, device, save):
                              args.parity_batch)
         entry["worst_relative_error"] = worst.error
         entry["parity_failures"] = worst.failures
+        save(entry)
         if not args.no_bench:
             entry.update(bench(name, lib, model, sample, device,
                                args.bench_batch, args.repeats))
@@ -631,7 +637,8 @@ def check_library(path, args, device, save):
                 entry["conv_against_cudnn"] = conv_against_cudnn(
                     lib, model, sample, device, args.conv_batch, args.repeats)
         save(entry)
-        entry["kernel_resources"] = kernel_resources(name, path, device)
+        entry["kernel_resources"] = kernel_resources(
+            name, path, device, args.resources_up_to)
     except RuntimeError as e:
         print(f"{name}: {e}", flush=True)
         entry["error"] = str(e)
@@ -654,6 +661,14 @@ def main():
                         "(otherwise each runs in a process of its own, so "
                         "that a crash or a broken CUDA context stops only "
                         "its own library's check)")
+    parser.add_argument("--library-timeout", type=float, default=240,
+                        help="seconds after which a library's check is "
+                        "stopped (its results so far kept)")
+    parser.add_argument("--resources-up-to", type=int, default=400,
+                        help="have the driver compile a library's PTX again "
+                        "for its kernels' registers and spills only when it "
+                        "has at most this many kernels (--kernels LIB.so "
+                        "for any)")
     parser.add_argument("--kernels", nargs="+", metavar="LIB.so",
                         help="only print these CUDA libraries' kernels (and, "
                         "on a GPU, their registers and local memory)")
@@ -672,8 +687,11 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     report = {"device": torch.cuda.get_device_name() if device.type == "cuda"
               else "cpu", "torch": torch.__version__, "models": {}}
-    libraries = [p for p in sorted(glob.glob(os.path.join(args.libdir, "*.so")))
-                 if os.path.basename(p)[:-3] in MODELS]
+    # Smallest first: ResNet-18's (its driver compiles about 1,000 kernels)
+    # comes last, so a time limit cuts the fewest results.
+    libraries = sorted((p for p in glob.glob(os.path.join(args.libdir, "*.so"))
+                        if os.path.basename(p)[:-3] in MODELS),
+                       key=lambda p: (os.path.getsize(p), p))
     if args.only:
         def save(entry):
             report["models"][args.only] = entry
@@ -689,6 +707,7 @@ def main():
     options = [f"--device={args.device}", f"--parity-batch={args.parity_batch}",
                f"--bench-batch={args.bench_batch}",
                f"--conv-batch={args.conv_batch}", f"--repeats={args.repeats}"]
+    options += [f"--resources-up-to={args.resources_up_to}"]
     options += ["--no-bench"] if args.no_bench else []
     failed = False
     for path in libraries:
@@ -696,9 +715,13 @@ def main():
         descriptor, part = tempfile.mkstemp(suffix=".json")
         os.close(descriptor)
         os.remove(part)
-        status = subprocess.run([sys.executable, os.path.abspath(__file__),
-                                 args.libdir, "--only", name, "--json", part]
-                                + options).returncode
+        try:
+            status = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), args.libdir,
+                 "--only", name, "--json", part] + options,
+                timeout=args.library_timeout).returncode
+        except subprocess.TimeoutExpired:
+            status = f"was killed after {args.library_timeout:g} s"
         entry = {}
         if os.path.exists(part):
             with open(part) as f:
@@ -706,8 +729,10 @@ def main():
             os.remove(part)
         if status != 0:
             failed = True
-            if status < 0 or not entry:
-                entry["error"] = f"the check's process ended with status {status}"
+            if isinstance(status, str) or status < 0 or not entry:
+                reason = (status if isinstance(status, str)
+                          else f"ended with status {status}")
+                entry["error"] = f"the check's process {reason}"
                 print(f"{name}: {entry['error']}", flush=True)
         report["models"][name] = entry
         if args.json:  # after each library: a later crash or timeout keeps it
