@@ -775,7 +775,50 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
   return tile;
 }
 
+/// Runs `f` (without dimensions) as one kernel of a single thread; the
+/// thread's loop, where its producers go to run in that thread.
+LoopLevel storeSingleThread(Func f) {
+  Var block("sb"), thread("st");
+  f.compute_root()
+      .split(Var::outermost(), Var::outermost(), block, 1)
+      .split(block, block, thread, 1)
+      .gpu_blocks(block)
+      .gpu_threads(thread);
+  return LoopLevel(f, thread);
+}
+
+/// Softmax cross-entropy, the loss: a kernel of a thread per sample (its
+/// max and sum of exponentials in registers), then one thread for the mean
+/// over the batch (the sum in the fixed order of the samples). Its gradient:
+/// a thread per logit, which recomputes its sample's max and sum of
+/// exponentials for few classes (gpu.recomputedSoftmaxClasses) instead of
+/// storing them with two kernels more.
+void scheduleCrossEntropy(LoweredGrad &g, const GpuModel &gpu) {
+  Func rowMax = g.stored.at(0), sumExp = g.stored.at(1);
+  if (g.kind == GradKind::SoftmaxCrossEntropy) {
+    Func perSample = g.stored.at(2);
+    const std::optional<PerElementLoops> loops = storeOnDevice(perSample, gpu);
+    computeInThread(rowMax, perSample, loops, gpu);
+    computeInThread(sumExp, perSample, loops, gpu);
+    g.accum.compute_at(storeSingleThread(g.output.func));
+    return;
+  }
+  const std::optional<PerElementLoops> loops =
+      storeOnDevice(g.output.func, gpu);
+  const bool recompute = g.output.shape.at(1) <= gpu.recomputedSoftmaxClasses;
+  for (Func f : {rowMax, sumExp})
+    if (recompute)
+      computeInThread(f, g.output.func, loops, gpu);
+    else
+      storeAnyOnDevice(f, std::nullopt, gpu);
+}
+
 void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
+  if (g.kind == GradKind::SoftmaxCrossEntropy ||
+      g.kind == GradKind::SoftmaxCrossEntropyGrad) {
+    scheduleCrossEntropy(g, gpu);
+    return;
+  }
   if (g.kind == GradKind::Conv2dInputGrad)
     storeChannelTiled(g.output.func, g.accum, g.output.shape, gpu);
   else if (g.kind == GradKind::Conv2dWeightGrad)

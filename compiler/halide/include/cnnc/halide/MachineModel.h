@@ -45,6 +45,12 @@ struct GpuModel {
   /// gradients, batch statistics) is split into partial sums over rows so
   /// that about this many threads share it.
   int64_t partialSumThreads = int64_t(1) << 17;
+  /// The softmax cross-entropy's gradient recomputes a sample's max and sum
+  /// of exponentials in each of its classes' threads (2 x classes loads
+  /// from cache per thread) up to this many classes, where two kernels more
+  /// would store them: 2 N K^2 operations (1.3 M at batch 64) against two
+  /// launches.
+  int64_t recomputedSoftmaxClasses = 100;
 };
 
 /// What the schedules know about the machine they tile for.
