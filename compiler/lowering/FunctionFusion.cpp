@@ -33,7 +33,8 @@ fusion::Node nodeOf(Operation *op) {
     node.role = fusion::Role::Forward;
   } else if (op->hasTrait<cnn::OpTrait::Pointwise>()) {
     node.role = fusion::Role::Pointwise;
-  } else if (isa<cnn::Conv2dWeightGradOp, cnn::LinearWeightGradOp>(op)) {
+  } else if (isa<cnn::Conv2dWeightGradOp, cnn::LinearWeightGradOp,
+                 cnn::BiasGradOp>(op)) {
     node.role = fusion::Role::WeightGradient;
   } else if (isa<cnn::SgdUpdateOp>(op)) {
     node.role = fusion::Role::Update;

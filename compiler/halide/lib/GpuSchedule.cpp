@@ -775,6 +775,115 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
   return tile;
 }
 
+/// The threads of an SGD step that computes its weight gradient
+/// (scheduleGradWithUpdate): along the weights' innermost dimensions, each
+/// whole (at most three, gpu.threadsPerBlock threads in all; the last one
+/// split by the largest divisor of its extent that fits), the blocks along
+/// the rest. The threads of each dimension, innermost first; nothing where
+/// the blocks would need more than three dimensions or a block would be a
+/// single thread.
+std::optional<std::vector<int>> updateThreads(const cnn::shape::Shape &shape,
+                                              const GpuModel &gpu) {
+  const size_t rank = shape.size();
+  std::vector<int> threads;
+  int64_t all = 1;
+  for (size_t d = 0; d < rank && threads.size() < 3; ++d) {
+    const int64_t extent = shape[rank - 1 - d];
+    const int along = int(std::min<int64_t>(
+        extent, largestDivisorAtMost(extent, int(gpu.threadsPerBlock / all))));
+    if (along == 1 && extent > 1)
+      break;
+    threads.push_back(along);
+    all *= along;
+    if (along < extent)
+      break;
+  }
+  size_t blockDims = rank - threads.size();
+  if (!threads.empty() && threads.back() < shape[rank - threads.size()])
+    ++blockDims; // the outer part of the split dimension
+  if (threads.empty() || all == 1 || blockDims > 3)
+    return std::nullopt;
+  return threads;
+}
+
+/// Runs `f` (an SGD step's result, `vars` innermost first) with the threads
+/// `threads` (updateThreads): no dimension fused and no tail, so that a
+/// thread's element is a single point to Halide's bounds inference, in
+/// this result and in another computed with it (a fused dimension's
+/// decomposition, or a guarded tail, widens what a fused stage's producer
+/// computes per thread to a whole row of the weights). Returns the loops:
+/// the innermost thread loop is where the gradient goes.
+PerElementLoops launchUpdate(Func f, const std::vector<Var> &vars,
+                             const cnn::shape::Shape &shape,
+                             const std::vector<int> &threads) {
+  const size_t rank = shape.size();
+  for (size_t d = 0; d < rank; ++d)
+    f.bound(vars[d], 0, int(shape[rank - 1 - d]));
+  f.compute_root();
+  std::vector<VarOrRVar> order;
+  std::vector<Var> threadVars, blockVars;
+  for (size_t d = 0; d < rank; ++d) {
+    if (d >= threads.size()) {
+      blockVars.push_back(vars[d]);
+      continue;
+    }
+    if (threads[d] == shape[rank - 1 - d]) {
+      threadVars.push_back(vars[d]);
+      continue;
+    }
+    Var outer("uo" + std::to_string(d)), inner("ui" + std::to_string(d));
+    f.split(vars[d], outer, inner, threads[d], TailStrategy::GuardWithIf);
+    threadVars.push_back(inner);
+    blockVars.push_back(outer);
+  }
+  if (blockVars.empty()) { // one block: a loop of one iteration above
+    Var block("ub");
+    f.split(Var::outermost(), Var::outermost(), block, 1);
+    blockVars.push_back(block);
+  }
+  order.insert(order.end(), threadVars.begin(), threadVars.end());
+  order.insert(order.end(), blockVars.begin(), blockVars.end());
+  f.reorder(order);
+  auto apply = [](const std::vector<Var> &v, auto &&one, auto &&two,
+                  auto &&three) {
+    if (v.size() == 1)
+      one(v[0]);
+    else if (v.size() == 2)
+      two(v[0], v[1]);
+    else
+      three(v[0], v[1], v[2]);
+  };
+  apply(
+      threadVars, [&](Var a) { f.gpu_threads(a); },
+      [&](Var a, Var b) { f.gpu_threads(a, b); },
+      [&](Var a, Var b, Var c) { f.gpu_threads(a, b, c); });
+  apply(
+      blockVars, [&](Var a) { f.gpu_blocks(a); },
+      [&](Var a, Var b) { f.gpu_blocks(a, b); },
+      [&](Var a, Var b, Var c) { f.gpu_blocks(a, b, c); });
+  return {blockVars.back(), threadVars.front()};
+}
+
+/// A weight gradient read only by its SGD step (`update`), computed in the
+/// step's kernel: each thread sums its weight's gradient in registers (the
+/// partial sums, if any, in a kernel before) and writes the new weight and
+/// its new momentum, the two computed with each other in the same loops.
+void scheduleGradWithUpdate(LoweredGrad &g, LoweredGrad &update,
+                            const std::vector<int> &threads,
+                            const GpuModel &gpu) {
+  Func param = update.output.func;
+  const PerElementLoops loops =
+      launchUpdate(param, update.vars, update.output.shape, threads);
+  for (Tensor &extra : update.extraOutputs) {
+    launchUpdate(extra.func, update.vars, extra.shape, threads);
+    extra.func.compute_with(param, loops.thread);
+  }
+  computeInThread(g.output.func, param, loops, gpu);
+  reduceInThread(g.accum, param, loops, elementCount(g.output.shape), gpu,
+                 g.kind == GradKind::Conv2dWeightGrad ? weightGradTile(g, gpu)
+                                                      : RegisterTile{});
+}
+
 /// Runs `f` (without dimensions) as one kernel of a single thread; the
 /// thread's loop, where its producers go to run in that thread.
 LoopLevel storeSingleThread(Func f) {
@@ -866,8 +975,23 @@ void applyGpuSchedule(const ScheduleRequest &request,
     else
       scheduleGroup(request.ops, request.groups[g], gpu);
   }
-  for (LoweredGrad &g : request.grads)
-    scheduleGrad(g, gpu);
+  // Weight gradients computed in their SGD steps' kernels.
+  std::set<size_t> withTheirGradient;
+  for (size_t g = 0; g < request.grads.size(); ++g) {
+    const std::optional<size_t> u = request.updateOf.at(g);
+    if (!u)
+      continue;
+    LoweredGrad &update = request.grads.at(*u);
+    if (std::optional<std::vector<int>> threads =
+            updateThreads(update.output.shape, gpu)) {
+      scheduleGradWithUpdate(request.grads[g], update, *threads, gpu);
+      withTheirGradient.insert(g);
+      withTheirGradient.insert(*u);
+    }
+  }
+  for (size_t g = 0; g < request.grads.size(); ++g)
+    if (!withTheirGradient.count(g))
+      scheduleGrad(request.grads[g], gpu);
   for (const ChannelStats *stats : request.orphanStats)
     for (Func f : {stats->sum, stats->centred, stats->mean, stats->var})
       storeAnyOnDevice(f, std::nullopt, gpu);

@@ -30,7 +30,7 @@ struct ScheduleRequest {
   /// computedInside indexes `groups`).
   const std::vector<fusion::Group> &groups;
   /// For each of `grads`, the index in `grads` of the update computed with
-  /// it (a weight gradient and its SGD step), if any.
+  /// it (a weight or bias gradient and its SGD step), if any.
   const std::vector<std::optional<size_t>> &updateOf;
   /// Batch statistics no forward op of the pipeline computes (read only by
   /// gradients and running-statistics updates): stored once.

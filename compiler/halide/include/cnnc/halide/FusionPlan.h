@@ -18,7 +18,8 @@ enum class Role {
   Pointwise,      // activations, adds, batch norms: see cnn::OpTrait::Pointwise
   Forward,        // any other forward op (linear, flatten, adaptive pooling)
   Backward,       // a gradient, the loss or a running-statistics update
-  WeightGradient, // the weight gradient of a convolution or linear layer
+  WeightGradient, // the weight or bias gradient of a convolution or linear
+                  // layer
   Update,         // an optimizer update of a parameter
 };
 
@@ -55,8 +56,9 @@ struct Plan {
   /// Each node's group; nullopt for backward nodes, weight gradients and
   /// updates.
   std::vector<std::optional<int>> groupOf;
-  /// For a weight gradient node, the update computed inside its loops (the
-  /// optimizer consumes each block of the gradient as it is computed).
+  /// For a weight (or bias) gradient node, the update computed inside its
+  /// loops (the optimizer consumes each block of the gradient as it is
+  /// computed; the CPU schedules do so for weights, the GPU's for both).
   std::vector<std::optional<int>> updateOf;
 
   /// The nodes that must be in the same pipeline as `node` (its group, the
