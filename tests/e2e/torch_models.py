@@ -433,6 +433,19 @@ class Tall(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class NarrowUpdate(nn.Module):
+    """tests/e2e/narrow_update.yaml: a linear layer whose weights cannot be
+    split into GPU blocks of a warp or more (1,052 = 4 x 263 inputs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(5, 4, 1)
+        self.fc = nn.Linear(1052, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(F.relu(self.conv(x)), 1))
+
+
 class Conv64(nn.Module):
     """benchmarks/conv64.yaml: one 3x3 convolution 64 -> 64 channels (the
     GPU check times it against cuDNN's), then a classifier ending."""
@@ -461,6 +474,7 @@ MODELS = {
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "wide": (Wide, (20, 22, 40)),
     "tall": (Tall, (64, 91, 8)),
+    "narrow_update": (NarrowUpdate, (5, 1, 263)),
     "conv64": (Conv64, (64, 56, 56)),
     "resnet18": (ResNet18, (3, 224, 224)),
 }

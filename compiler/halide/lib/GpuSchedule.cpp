@@ -776,32 +776,45 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
 }
 
 /// The threads of an SGD step that computes its weight gradient
-/// (scheduleGradWithUpdate): along the weights' innermost dimensions, each
-/// whole (at most three, gpu.threadsPerBlock threads in all; the last one
-/// split by the largest divisor of its extent that fits), the blocks along
-/// the rest. The threads of each dimension, innermost first; nothing where
-/// the blocks would need more than three dimensions or a block would be a
-/// single thread.
-std::optional<std::vector<int>> updateThreads(const cnn::shape::Shape &shape,
-                                              const GpuModel &gpu) {
+/// (scheduleGradWithUpdate), per dimension of the weights, innermost first:
+/// along the innermost dimensions of extent > 1, each whole (at most three,
+/// gpu.threadsPerBlock threads in all; the last one split by the largest
+/// divisor of its extent that fits), 0 (blocks) for the rest; dimensions of
+/// extent 1 are loops of one iteration inside the thread. Nothing where the
+/// blocks would need more than three dimensions or a block would have
+/// fewer than 32 threads (and the weights more).
+std::optional<std::vector<int64_t>>
+updateThreads(const cnn::shape::Shape &shape, const GpuModel &gpu) {
   const size_t rank = shape.size();
-  std::vector<int> threads;
+  std::vector<int64_t> threads(rank, 0);
   int64_t all = 1;
-  for (size_t d = 0; d < rank && threads.size() < 3; ++d) {
+  int threadDims = 0, blockDims = 0;
+  bool full = false; // no more thread dimensions
+  for (size_t d = 0; d < rank; ++d) {
     const int64_t extent = shape[rank - 1 - d];
-    const int along = int(std::min<int64_t>(
-        extent, largestDivisorAtMost(extent, int(gpu.threadsPerBlock / all))));
-    if (along == 1 && extent > 1)
-      break;
-    threads.push_back(along);
+    if (extent == 1) {
+      threads[d] = 1;
+      continue;
+    }
+    const int64_t along =
+        full || threadDims == 3
+            ? 1
+            : largestDivisorAtMost(extent, int(gpu.threadsPerBlock / all));
+    if (along == 1) {
+      full = true;
+      ++blockDims;
+      continue;
+    }
+    threads[d] = along;
     all *= along;
-    if (along < extent)
-      break;
+    ++threadDims;
+    if (along < extent) {
+      full = true;
+      ++blockDims; // its outer part
+    }
   }
-  size_t blockDims = rank - threads.size();
-  if (!threads.empty() && threads.back() < shape[rank - threads.size()])
-    ++blockDims; // the outer part of the split dimension
-  if (threads.empty() || all == 1 || blockDims > 3)
+  // At least a warp per block, unless the weights are fewer.
+  if (all < std::min<int64_t>(32, elementCount(shape)) || blockDims > 3)
     return std::nullopt;
   return threads;
 }
@@ -815,32 +828,34 @@ std::optional<std::vector<int>> updateThreads(const cnn::shape::Shape &shape,
 /// the innermost thread loop is where the gradient goes.
 PerElementLoops launchUpdate(Func f, const std::vector<Var> &vars,
                              const cnn::shape::Shape &shape,
-                             const std::vector<int> &threads) {
+                             const std::vector<int64_t> &threads) {
   const size_t rank = shape.size();
   for (size_t d = 0; d < rank; ++d)
     f.bound(vars[d], 0, int(shape[rank - 1 - d]));
   f.compute_root();
-  std::vector<VarOrRVar> order;
-  std::vector<Var> threadVars, blockVars;
+  std::vector<Var> inside, threadVars, blockVars;
   for (size_t d = 0; d < rank; ++d) {
-    if (d >= threads.size()) {
+    const int64_t extent = shape[rank - 1 - d];
+    if (extent == 1)
+      inside.push_back(vars[d]);
+    else if (threads[d] == 0)
       blockVars.push_back(vars[d]);
-      continue;
-    }
-    if (threads[d] == shape[rank - 1 - d]) {
+    else if (threads[d] == extent)
       threadVars.push_back(vars[d]);
-      continue;
+    else {
+      Var outer("uo" + std::to_string(d)), inner("ui" + std::to_string(d));
+      f.split(vars[d], outer, inner, int(threads[d]),
+              TailStrategy::GuardWithIf);
+      threadVars.push_back(inner);
+      blockVars.push_back(outer);
     }
-    Var outer("uo" + std::to_string(d)), inner("ui" + std::to_string(d));
-    f.split(vars[d], outer, inner, threads[d], TailStrategy::GuardWithIf);
-    threadVars.push_back(inner);
-    blockVars.push_back(outer);
   }
   if (blockVars.empty()) { // one block: a loop of one iteration above
     Var block("ub");
     f.split(Var::outermost(), Var::outermost(), block, 1);
     blockVars.push_back(block);
   }
+  std::vector<VarOrRVar> order(inside.begin(), inside.end());
   order.insert(order.end(), threadVars.begin(), threadVars.end());
   order.insert(order.end(), blockVars.begin(), blockVars.end());
   f.reorder(order);
@@ -869,7 +884,7 @@ PerElementLoops launchUpdate(Func f, const std::vector<Var> &vars,
 /// partial sums, if any, in a kernel before) and writes the new weight and
 /// its new momentum, the two computed with each other in the same loops.
 void scheduleGradWithUpdate(LoweredGrad &g, LoweredGrad &update,
-                            const std::vector<int> &threads,
+                            const std::vector<int64_t> &threads,
                             const GpuModel &gpu) {
   Func param = update.output.func;
   const PerElementLoops loops =
@@ -982,7 +997,7 @@ void applyGpuSchedule(const ScheduleRequest &request,
     if (!u)
       continue;
     LoweredGrad &update = request.grads.at(*u);
-    if (std::optional<std::vector<int>> threads =
+    if (std::optional<std::vector<int64_t>> threads =
             updateThreads(update.output.shape, gpu)) {
       scheduleGradWithUpdate(request.grads[g], update, *threads, gpu);
       withTheirGradient.insert(g);
