@@ -440,7 +440,7 @@ class NarrowUpdate(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(5, 4, 1)
-        self.fc = nn.Linear(1052, 3)
+        self.fc = nn.Linear(1052, 32)
 
     def forward(self, x):
         return self.fc(torch.flatten(F.relu(self.conv(x)), 1))

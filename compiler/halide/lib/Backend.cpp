@@ -8,12 +8,6 @@
 
 namespace cnnc::hl {
 
-namespace {
-
-/// The results that something other than the backward ops reads: the
-/// pipeline's outputs and the forward ops' operands (the add that sums the
-/// gradients of a value read twice is a forward op). Backward fusion leaves
-/// them stored.
 std::vector<Halide::Func> readOutsideGradients(const ScheduleRequest &request) {
   std::vector<Halide::Func> funcs = request.outputs;
   for (const LoweredOp &op : request.ops)
@@ -21,6 +15,8 @@ std::vector<Halide::Func> readOutsideGradients(const ScheduleRequest &request) {
       funcs.push_back(t.func);
   return funcs;
 }
+
+namespace {
 
 /// The CPU schedules (CpuSchedule.h for the forward ops, GradientSchedule.h
 /// for the backward ones).
@@ -179,9 +175,7 @@ void verifyEveryResultScheduled(const ScheduleRequest &request,
       fail(std::string("a ") + opKindName(request.ops[i].kind) + " op",
            request.ops[i].output.func);
   const std::vector<std::optional<size_t>> fusedGrads =
-      machine.gpu
-          ? std::vector<std::optional<size_t>>(request.grads.size())
-          : backwardFusion(request.grads, readOutsideGradients(request));
+      backwardFusion(request.grads, readOutsideGradients(request));
   for (size_t i = 0; i < request.grads.size(); ++i) {
     const LoweredGrad &g = request.grads[i];
     if (!stored(g.output.func) && !fusedGrads[i])

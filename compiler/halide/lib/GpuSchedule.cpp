@@ -1,5 +1,7 @@
 #include "cnnc/halide/GpuSchedule.h"
 
+#include "cnnc/halide/GradientSchedule.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -781,8 +783,8 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
 /// gpu.threadsPerBlock threads in all; the last one split by the largest
 /// divisor of its extent that fits), 0 (blocks) for the rest; dimensions of
 /// extent 1 are loops of one iteration inside the thread. Nothing where the
-/// blocks would need more than three dimensions or a block would have
-/// fewer than 32 threads (and the weights more).
+/// blocks would need more than three dimensions, or where blocks of fewer
+/// than 32 threads would cover more than 32,768 weights.
 std::optional<std::vector<int64_t>>
 updateThreads(const cnn::shape::Shape &shape, const GpuModel &gpu) {
   const size_t rank = shape.size();
@@ -813,8 +815,10 @@ updateThreads(const cnn::shape::Shape &shape, const GpuModel &gpu) {
       ++blockDims; // its outer part
     }
   }
-  // At least a warp per block, unless the weights are fewer.
-  if (all < std::min<int64_t>(32, elementCount(shape)) || blockDims > 3)
+  // Blocks of at least a warp, unless the weights are few (at most 128
+  // full blocks' worth, 32,768): then a launch saved outweighs idle lanes.
+  const int64_t weights = elementCount(shape);
+  if (blockDims > 3 || (all < 32 && weights > 128 * gpu.threadsPerBlock))
     return std::nullopt;
   return threads;
 }
@@ -1004,9 +1008,40 @@ void applyGpuSchedule(const ScheduleRequest &request,
       withTheirGradient.insert(*u);
     }
   }
-  for (size_t g = 0; g < request.grads.size(); ++g)
-    if (!withTheirGradient.count(g))
+  // Backward fusion, as on the CPU (backwardFusion): a gradient without a
+  // reduction (a flatten's, a tiling max pool's, a broadcast) is inlined in
+  // its readers, its stored parts (the max pool's winners) stored; a
+  // linear layer's input gradient is summed in the threads of the one
+  // element-wise gradient that reads it.
+  const std::vector<std::optional<size_t>> computedIn =
+      backwardFusion(request.grads, readOutsideGradients(request));
+  std::map<size_t, size_t> fusedProducerOf;
+  for (size_t p = 0; p < request.grads.size(); ++p) {
+    if (!computedIn[p])
+      continue;
+    LoweredGrad &producer = request.grads[p];
+    if (producer.accum.defined()) {
+      fusedProducerOf[*computedIn[p]] = p;
+      continue;
+    }
+    producer.output.func.compute_inline();
+    for (Func &f : producer.stored)
+      storeAnyOnDevice(f, std::nullopt, gpu);
+  }
+  for (size_t g = 0; g < request.grads.size(); ++g) {
+    if (withTheirGradient.count(g) || computedIn[g])
+      continue;
+    auto fused = fusedProducerOf.find(g);
+    if (fused == fusedProducerOf.end()) {
       scheduleGrad(request.grads[g], gpu);
+      continue;
+    }
+    Func reader = request.grads[g].output.func;
+    const LoweredGrad &producer = request.grads.at(fused->second);
+    const std::optional<PerElementLoops> loops = storeOnDevice(reader, gpu);
+    computeInThread(producer.output.func, reader, loops, gpu);
+    computeInThread(producer.accum, reader, loops, gpu);
+  }
   for (const ChannelStats *stats : request.orphanStats)
     for (Func f : {stats->sum, stats->centred, stats->mean, stats->var})
       storeAnyOnDevice(f, std::nullopt, gpu);

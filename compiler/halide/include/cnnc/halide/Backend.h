@@ -58,6 +58,12 @@ bool readsFlattenInPlace(const std::vector<LoweredOp> &ops, size_t index,
                          const std::vector<Halide::Func> &pipelineOutputs,
                          const MachineModel &machine);
 
+/// The results that something other than the backward ops reads: the
+/// pipeline's outputs and the forward ops' operands (the add that sums the
+/// gradients of a value read twice is a forward op). Backward fusion
+/// (backwardFusion, both backends) leaves them stored.
+std::vector<Halide::Func> readOutsideGradients(const ScheduleRequest &request);
+
 /// Checks that a backend decided where every result of `request` is
 /// computed: stored (compute_root or compute_at), or inlined as a member of
 /// a fused group, or a flatten its readers read in place

@@ -37,8 +37,15 @@ namespace cnnc::hl {
 ///    its parts in register tiles (taps along x x a block of output
 ///    channels). Every summation order is fixed, so results do not depend
 ///    on the launch (no atomics).
-///  - An SGD step writes the parameter and its momentum in one kernel.
-///  - A result with no dimensions (the loss) is one thread.
+///  - Backward fusion as on the CPU (backwardFusion): flatten, broadcast
+///    and tiling max-pool gradients are inlined in their readers; a linear
+///    layer's input gradient is summed in the threads of the element-wise
+///    gradient that reads it.
+///  - An SGD step writes the parameter and its momentum in one kernel; a
+///    convolution's or linear layer's weight or bias gradient is summed in
+///    that kernel's threads (request.updateOf), one per weight.
+///  - The softmax cross-entropy is a kernel of a thread per sample, then
+///    one thread (the loss); its gradient a thread per logit.
 void applyGpuSchedule(const ScheduleRequest &request,
                       const MachineModel &machine);
 
