@@ -489,7 +489,10 @@ def jit_resources(cuda, ptx, max_registers):
                                    ("shared_bytes", FUNC_SHARED_BYTES),
                                    ("max_threads", FUNC_MAX_THREADS)):
                 value = ctypes.c_int()
-                cuda.cuFuncGetAttribute(ctypes.byref(value), attribute, function)
+                if cuda.cuFuncGetAttribute(ctypes.byref(value), attribute,
+                                           function) != 0:
+                    raise RuntimeError(f"cuFuncGetAttribute({key}, {name}) "
+                                       "failed")
                 values[key] = value.value
             if name in spills:
                 values["spill_stores"], values["spill_loads"] = spills[name]
@@ -521,7 +524,9 @@ def kernel_resources(name, path, device, up_to=None):
         cuda.cuDeviceGet(ctypes.byref(dev), device.index or 0)
         if cuda.cuDevicePrimaryCtxRetain(ctypes.byref(context), dev) != 0:
             raise RuntimeError("cuDevicePrimaryCtxRetain failed")
-        cuda.cuCtxPushCurrent_v2(context)
+        if cuda.cuCtxPushCurrent_v2(context) != 0:
+            cuda.cuDevicePrimaryCtxRelease_v2(dev)
+            raise RuntimeError("cuCtxPushCurrent failed")
         try:
             # By pipeline: a forward pass and a training step may both
             # have a kernel of the same name.
@@ -543,6 +548,8 @@ def kernel_resources(name, path, device, up_to=None):
           f"{most} used, {len(spilling)} kernels with local memory"
           f"{':' if spilling else ''}", flush=True)
     for i, kernel, v in spilling[:12]:
+        # "?": the JIT's log said nothing of it (a module the driver's
+        # cache served: CUDA_CACHE_DISABLE=1 makes it compile again).
         spilled = (f"{v['spill_stores']}/{v['spill_loads']}"
                    if "spill_stores" in v else "?")
         print(f"  {v['registers']:3d} registers {v['local_bytes']:6d} bytes "
@@ -695,9 +702,10 @@ def main():
     if args.only:
         def save(entry):
             report["models"][args.only] = entry
-            if args.json:
-                with open(args.json, "w") as f:
+            if args.json:  # whole or not at all, should a timeout kill us
+                with open(args.json + ".tmp", "w") as f:
                     json.dump(report, f, indent=1)
+                os.replace(args.json + ".tmp", args.json)
         path = os.path.join(args.libdir, args.only + ".so")
         entry, failed = check_library(path, args, device, save)
         save(entry)
@@ -723,13 +731,18 @@ def main():
         except subprocess.TimeoutExpired:
             status = f"was killed after {args.library_timeout:g} s"
         entry = {}
-        if os.path.exists(part):
-            with open(part) as f:
-                entry = json.load(f)["models"][name]
-            os.remove(part)
+        for leftover in (part, part + ".tmp"):
+            if os.path.exists(leftover):
+                try:
+                    if leftover == part:
+                        with open(part) as f:
+                            entry = json.load(f)["models"][name]
+                except (ValueError, KeyError) as e:
+                    entry = {"error": f"unreadable report ({e})"}
+                os.remove(leftover)
         if status != 0:
             failed = True
-            if isinstance(status, str) or status < 0 or not entry:
+            if "error" not in entry and not entry.get("parity_failures"):
                 reason = (status if isinstance(status, str)
                           else f"ended with status {status}")
                 entry["error"] = f"the check's process {reason}"

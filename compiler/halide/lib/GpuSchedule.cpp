@@ -515,22 +515,25 @@ bool channelReadDependsOn(const Func &reader, const std::string &callee,
     const std::string &callee, &c;
   };
   Finder finder(callee, c.name());
+  // Without its lets: Halide binds a common subexpression (the channel a
+  // grouped convolution's input gradient reads) to a name of its own.
   for (const Halide::Expr &value : reader.function().update(0).values())
-    value.accept(&finder);
+    Halide::Internal::substitute_in_all_lets(value).accept(&finder);
   return finder.depends;
 }
 
-/// How a convolution `anchor` stages its input (see StagedInput): in the
-/// largest chunk of input channels whose tile fits in
-/// gpu.stagedInputBytes, and only where the block's threads read each
-/// staged value twice or more (not a 1x1 convolution of a large image).
-std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
+/// How a convolution-like sum `accum` (over rdom `r`: taps along x and y,
+/// then channels; its output channel `c`, its result `shape`) stages what
+/// it reads of `source` (see StagedInput): in the largest chunk of
+/// channels whose tile fits in gpu.stagedInputBytes, and only where the
+/// block's threads read each staged value twice or more (not a 1x1
+/// convolution of a large image).
+std::optional<StagedInput> stagedInputOf(const Func &source, const Func &accum,
+                                         const Halide::RDom &r, const Var &c,
+                                         const cnn::shape::Shape &shape,
                                          const GpuModel &gpu) {
-  const Func source =
-      anchor.padded.defined() ? anchor.padded : anchor.inputs.at(0).func;
-  const ChannelTiling t = channelTiling(anchor.output.shape, gpu,
-                                        gpu.channelTile, /*manyRows=*/false);
-  const Halide::RDom &r = anchor.rdom;
+  const ChannelTiling t =
+      channelTiling(shape, gpu, gpu.channelTile, /*manyRows=*/false);
   const int64_t *kW = Halide::Internal::as_const_int(r.x.extent());
   const int64_t *kH = Halide::Internal::as_const_int(r.y.extent());
   const int64_t *channels = Halide::Internal::as_const_int(r.z.extent());
@@ -538,14 +541,14 @@ std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
   // the same for every block only where the channels read do not depend on
   // the output channel (no groups).
   if (!kW || !kH || !channels || t.tx != 32 ||
-      channelReadDependsOn(anchor.accum, source.name(), anchor.vars[2]))
+      channelReadDependsOn(accum, source.name(), c))
     return std::nullopt;
   for (int chunk = int(std::min<int64_t>(*channels, gpu.stagedChannels));
        chunk >= 1; --chunk) {
     if (*channels % chunk != 0)
       continue;
     const std::optional<int64_t> elements = elementsRead(
-        anchor.accum, source.name(), {t.tx, t.ty * t.rows, t.tile * t.tc, 1},
+        accum, source.name(), {t.tx, t.ty * t.rows, t.tile * t.tc, 1},
         {*kW, *kH, chunk});
     if (!elements)
       return std::nullopt;
@@ -557,6 +560,14 @@ std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
       return StagedInput{source, chunk};
   }
   return std::nullopt;
+}
+
+/// How a convolution `anchor` stages its (padded) input.
+std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
+                                         const GpuModel &gpu) {
+  return stagedInputOf(
+      anchor.padded.defined() ? anchor.padded : anchor.inputs.at(0).func,
+      anchor.accum, anchor.rdom, anchor.vars[2], anchor.output.shape, gpu);
 }
 
 /// A batch norm in training mode reads its input (the anchor's result, not
@@ -782,15 +793,18 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
 /// along the innermost dimensions of extent > 1, each whole (at most three,
 /// gpu.threadsPerBlock threads in all; the last one split by the largest
 /// divisor of its extent that fits), 0 (blocks) for the rest; dimensions of
-/// extent 1 are loops of one iteration inside the thread. Nothing where the
-/// blocks would need more than three dimensions, or where blocks of fewer
-/// than 32 threads would cover more than 32,768 weights.
+/// extent 1 are loops of one iteration inside the thread. Nothing where no
+/// dimension has threads (every extent 1, or none with a divisor from 2 to
+/// gpu.threadsPerBlock), where the blocks would need more than three
+/// dimensions or more than CUDA's 65,535 along y or z, or where blocks of
+/// fewer than 32 threads would cover more than 32,768 weights.
 std::optional<std::vector<int64_t>>
 updateThreads(const cnn::shape::Shape &shape, const GpuModel &gpu) {
   const size_t rank = shape.size();
   std::vector<int64_t> threads(rank, 0);
+  std::vector<int64_t> blocks; // the grid's extents, x first
   int64_t all = 1;
-  int threadDims = 0, blockDims = 0;
+  int threadDims = 0;
   bool full = false; // no more thread dimensions
   for (size_t d = 0; d < rank; ++d) {
     const int64_t extent = shape[rank - 1 - d];
@@ -804,7 +818,7 @@ updateThreads(const cnn::shape::Shape &shape, const GpuModel &gpu) {
             : largestDivisorAtMost(extent, int(gpu.threadsPerBlock / all));
     if (along == 1) {
       full = true;
-      ++blockDims;
+      blocks.push_back(extent);
       continue;
     }
     threads[d] = along;
@@ -812,13 +826,19 @@ updateThreads(const cnn::shape::Shape &shape, const GpuModel &gpu) {
     ++threadDims;
     if (along < extent) {
       full = true;
-      ++blockDims; // its outer part
+      blocks.push_back(extent / along); // its outer part
     }
   }
+  // CUDA's grid: at most 65,535 blocks along y and z.
+  const bool gridFits =
+      blocks.size() <= 3 &&
+      std::all_of(blocks.begin() + std::min<size_t>(1, blocks.size()),
+                  blocks.end(), [](int64_t b) { return b <= 65535; });
   // Blocks of at least a warp, unless the weights are few (at most 128
   // full blocks' worth, 32,768): then a launch saved outweighs idle lanes.
   const int64_t weights = elementCount(shape);
-  if (blockDims > 3 || (all < 32 && weights > 128 * gpu.threadsPerBlock))
+  if (threadDims == 0 || !gridFits ||
+      (all < 32 && weights > 128 * gpu.threadsPerBlock))
     return std::nullopt;
   return threads;
 }
@@ -901,6 +921,10 @@ void scheduleGradWithUpdate(LoweredGrad &g, LoweredGrad &update,
   reduceInThread(g.accum, param, loops, elementCount(g.output.shape), gpu,
                  g.kind == GradKind::Conv2dWeightGrad ? weightGradTile(g, gpu)
                                                       : RegisterTile{});
+  // The padded input, or the input by phase (strided), as without the
+  // update.
+  for (Func &f : g.stored)
+    storeAnyOnDevice(f, std::nullopt, gpu);
 }
 
 /// Runs `f` (without dimensions) as one kernel of a single thread; the
@@ -947,9 +971,19 @@ void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
     scheduleCrossEntropy(g, gpu);
     return;
   }
-  if (g.kind == GradKind::Conv2dInputGrad)
-    storeChannelTiled(g.output.func, g.accum, g.output.shape, gpu);
-  else if (g.kind == GradKind::Conv2dWeightGrad)
+  if (g.kind == GradKind::Conv2dInputGrad) {
+    // dy within its zero border (stored[0]) staged as the forward pass
+    // stages its padded input: padded as the tile loads, no kernel of its
+    // own; stored where not staged.
+    const Func dyPadded = g.stored.at(0);
+    const std::optional<StagedInput> staged = stagedInputOf(
+        dyPadded, g.accum, g.rdom, g.vars[2], g.output.shape, gpu);
+    storeChannelTiled(g.output.func, g.accum, g.output.shape, gpu, staged);
+    if (!staged)
+      storeOnDevice(dyPadded, gpu);
+    return;
+  }
+  if (g.kind == GradKind::Conv2dWeightGrad)
     reduceInThread(g.accum, g.output.func, storeOnDevice(g.output.func, gpu),
                    elementCount(g.output.shape), gpu, weightGradTile(g, gpu));
   else if (g.accum.defined())
@@ -995,10 +1029,15 @@ void applyGpuSchedule(const ScheduleRequest &request,
       scheduleGroup(request.ops, request.groups[g], gpu);
   }
   // Weight gradients computed in their SGD steps' kernels.
+  const std::vector<Func> readElsewhere = readOutsideGradients(request);
+  auto readOutside = [&](const Func &f) {
+    return std::any_of(readElsewhere.begin(), readElsewhere.end(),
+                       [&](const Func &r) { return r.name() == f.name(); });
+  };
   std::set<size_t> withTheirGradient;
   for (size_t g = 0; g < request.grads.size(); ++g) {
     const std::optional<size_t> u = request.updateOf.at(g);
-    if (!u)
+    if (!u || readOutside(request.grads[g].output.func))
       continue;
     LoweredGrad &update = request.grads.at(*u);
     if (std::optional<std::vector<int64_t>> threads =
@@ -1014,7 +1053,7 @@ void applyGpuSchedule(const ScheduleRequest &request,
   // linear layer's input gradient is summed in the threads of the one
   // element-wise gradient that reads it.
   const std::vector<std::optional<size_t>> computedIn =
-      backwardFusion(request.grads, readOutsideGradients(request));
+      backwardFusion(request.grads, readElsewhere);
   std::map<size_t, size_t> fusedProducerOf;
   for (size_t p = 0; p < request.grads.size(); ++p) {
     if (!computedIn[p])

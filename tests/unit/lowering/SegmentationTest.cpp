@@ -95,7 +95,7 @@ TEST(FusionPlan, UpdatesAreComputedWithTheirWeightGradient) {
   fusion::Plan plan = fusion::plan(nodes);
   EXPECT_TRUE(plan.groups.empty());
   EXPECT_EQ(plan.updateOf[1], 3);
-  EXPECT_FALSE(plan.updateOf[2]); // a bias gradient's update is apart
+  EXPECT_FALSE(plan.updateOf[2]); // an update of another backward op's result
   EXPECT_EQ(plan.bundle(3), (std::vector<int>{1, 3}));
 }
 

@@ -43,7 +43,9 @@ namespace cnnc::hl {
 ///    gradient that reads it.
 ///  - An SGD step writes the parameter and its momentum in one kernel; a
 ///    convolution's or linear layer's weight or bias gradient is summed in
-///    that kernel's threads (request.updateOf), one per weight.
+///    that kernel's threads (request.updateOf), one per weight, where the
+///    weights' shape allows threads along their innermost dimensions
+///    (else the gradient keeps a kernel of its own).
 ///  - The softmax cross-entropy is a kernel of a thread per sample, then
 ///    one thread (the loss); its gradient a thread per logit.
 void applyGpuSchedule(const ScheduleRequest &request,
