@@ -737,16 +737,23 @@ def main():
                     if leftover == part:
                         with open(part) as f:
                             entry = json.load(f)["models"][name]
-                except (ValueError, KeyError) as e:
+                except (ValueError, KeyError, TypeError, OSError) as e:
                     entry = {"error": f"unreadable report ({e})"}
                 os.remove(leftover)
         if status != 0:
             failed = True
-            if "error" not in entry and not entry.get("parity_failures"):
+            # A timeout or a crash is always said; an exit status of 1
+            # with parity failures or an error reported is the check's own.
+            if (isinstance(status, str) or status < 0 or
+                    ("error" not in entry and not entry.get("parity_failures"))):
                 reason = (status if isinstance(status, str)
                           else f"ended with status {status}")
-                entry["error"] = f"the check's process {reason}"
-                print(f"{name}: {entry['error']}", flush=True)
+                entry["error"] = "; ".join(
+                    filter(None, [entry.get("error"),
+                                  f"the check's process {reason}"]))
+                print(f"{name}: the check's process {reason}", flush=True)
+        elif "error" in entry:
+            failed = True
         report["models"][name] = entry
         if args.json:  # after each library: a later crash or timeout keeps it
             with open(args.json, "w") as f:

@@ -322,8 +322,11 @@ ChannelTiling channelTiling(const cnn::shape::Shape &shape, const GpuModel &gpu,
   t.tx = powerOfTwoAtLeast(W, 32);
   t.ty =
       powerOfTwoAtLeast((H + t.rows - 1) / t.rows, gpu.threadsPerBlock / t.tx);
-  t.tc = powerOfTwoAtLeast((C + t.tile - 1) / t.tile,
-                           std::max(1, gpu.threadsPerBlock / (t.tx * t.ty)));
+  // Channel tiles are the block's z: at most 64 threads on CUDA (an image
+  // of one pixel and 1,024 channels would ask for 128).
+  t.tc = powerOfTwoAtLeast(
+      (C + t.tile - 1) / t.tile,
+      std::min(64, std::max(1, gpu.threadsPerBlock / (t.tx * t.ty))));
   t.lanes = gpu.api == GpuModel::Api::Cuda;
   return t;
 }
@@ -520,6 +523,40 @@ bool channelReadDependsOn(const Func &reader, const std::string &callee,
   for (const Halide::Expr &value : reader.function().update(0).values())
     Halide::Internal::substitute_in_all_lets(value).accept(&finder);
   return finder.depends;
+}
+
+/// Whether a call to `callee` in `reader`'s update divides a coordinate (a
+/// strided convolution's input gradient reads dy at (x + p - k) / s).
+bool readsDividedCoordinates(const Func &reader, const std::string &callee) {
+  class Finder : public Halide::Internal::IRVisitor {
+  public:
+    explicit Finder(const std::string &callee) : callee(callee) {}
+    bool divides = false;
+
+  private:
+    using IRVisitor::visit;
+    void visit(const Halide::Internal::Call *call) override {
+      if (call->name == callee)
+        for (const Halide::Expr &arg : call->args) {
+          class Div : public Halide::Internal::IRVisitor {
+          public:
+            bool found = false;
+
+          private:
+            using IRVisitor::visit;
+            void visit(const Halide::Internal::Div *) override { found = true; }
+          } div;
+          arg.accept(&div);
+          divides = divides || div.found;
+        }
+      IRVisitor::visit(call);
+    }
+    const std::string &callee;
+  };
+  Finder finder(callee);
+  for (const Halide::Expr &value : reader.function().update(0).values())
+    Halide::Internal::substitute_in_all_lets(value).accept(&finder);
+  return finder.divides;
 }
 
 /// How a convolution-like sum `accum` (over rdom `r`: taps along x and y,
@@ -794,8 +831,9 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
 /// gpu.threadsPerBlock threads in all; the last one split by the largest
 /// divisor of its extent that fits), 0 (blocks) for the rest; dimensions of
 /// extent 1 are loops of one iteration inside the thread. Nothing where no
-/// dimension has threads (every extent 1, or none with a divisor from 2 to
-/// gpu.threadsPerBlock), where the blocks would need more than three
+/// dimension has threads (every extent 1, or the innermost of extent > 1
+/// without a divisor from 2 to gpu.threadsPerBlock), where the blocks would
+/// need more than three
 /// dimensions or more than CUDA's 65,535 along y or z, or where blocks of
 /// fewer than 32 threads would cover more than 32,768 weights.
 std::optional<std::vector<int64_t>>
@@ -975,9 +1013,13 @@ void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
     // dy within its zero border (stored[0]) staged as the forward pass
     // stages its padded input: padded as the tile loads, no kernel of its
     // own; stored where not staged.
+    // Not a strided convolution's: its staged sum keeps 64 floats per
+    // thread in local memory on CUDA (ResNet-18's stride-2 convolutions).
     const Func dyPadded = g.stored.at(0);
-    const std::optional<StagedInput> staged = stagedInputOf(
-        dyPadded, g.accum, g.rdom, g.vars[2], g.output.shape, gpu);
+    std::optional<StagedInput> staged;
+    if (!readsDividedCoordinates(g.accum, dyPadded.name()))
+      staged = stagedInputOf(dyPadded, g.accum, g.rdom, g.vars[2],
+                             g.output.shape, gpu);
     storeChannelTiled(g.output.func, g.accum, g.output.shape, gpu, staged);
     if (!staged)
       storeOnDevice(dyPadded, gpu);
