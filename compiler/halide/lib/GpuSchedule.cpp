@@ -496,67 +496,61 @@ std::optional<int64_t> elementsRead(const Func &reader,
   return elements;
 }
 
-/// Whether the channel (third) argument of a call to `callee` in `reader`'s
-/// update depends on the Var `c` (a grouped convolution's input channels
-/// depend on its output channel).
-bool channelReadDependsOn(const Func &reader, const std::string &callee,
-                          const Var &c) {
-  class Finder : public Halide::Internal::IRVisitor {
+/// The arguments of each call to `callee` in `reader`'s update, without
+/// its lets: Halide binds a common subexpression (the channel a grouped
+/// convolution's input gradient reads) to a name of its own.
+std::vector<std::vector<Halide::Expr>> callArgsIn(const Func &reader,
+                                                  const std::string &callee) {
+  class Calls : public Halide::Internal::IRVisitor {
   public:
-    Finder(const std::string &callee, const std::string &c)
-        : callee(callee), c(c) {}
-    bool depends = false;
-
-  private:
-    using IRVisitor::visit;
-    void visit(const Halide::Internal::Call *call) override {
-      if (call->name == callee && call->args.size() > 2 &&
-          Halide::Internal::expr_uses_var(call->args[2], c))
-        depends = true;
-      IRVisitor::visit(call);
-    }
-    const std::string &callee, &c;
-  };
-  Finder finder(callee, c.name());
-  // Without its lets: Halide binds a common subexpression (the channel a
-  // grouped convolution's input gradient reads) to a name of its own.
-  for (const Halide::Expr &value : reader.function().update(0).values())
-    Halide::Internal::substitute_in_all_lets(value).accept(&finder);
-  return finder.depends;
-}
-
-/// Whether a call to `callee` in `reader`'s update divides a coordinate (a
-/// strided convolution's input gradient reads dy at (x + p - k) / s).
-bool readsDividedCoordinates(const Func &reader, const std::string &callee) {
-  class Finder : public Halide::Internal::IRVisitor {
-  public:
-    explicit Finder(const std::string &callee) : callee(callee) {}
-    bool divides = false;
+    explicit Calls(const std::string &callee) : callee(callee) {}
+    std::vector<std::vector<Halide::Expr>> args;
 
   private:
     using IRVisitor::visit;
     void visit(const Halide::Internal::Call *call) override {
       if (call->name == callee)
-        for (const Halide::Expr &arg : call->args) {
-          class Div : public Halide::Internal::IRVisitor {
-          public:
-            bool found = false;
-
-          private:
-            using IRVisitor::visit;
-            void visit(const Halide::Internal::Div *) override { found = true; }
-          } div;
-          arg.accept(&div);
-          divides = divides || div.found;
-        }
+        args.push_back(call->args);
       IRVisitor::visit(call);
     }
     const std::string &callee;
   };
-  Finder finder(callee);
+  Calls calls(callee);
   for (const Halide::Expr &value : reader.function().update(0).values())
-    Halide::Internal::substitute_in_all_lets(value).accept(&finder);
-  return finder.divides;
+    Halide::Internal::substitute_in_all_lets(value).accept(&calls);
+  return calls.args;
+}
+
+/// Whether the channel (third) argument of a call to `callee` in `reader`'s
+/// update depends on the Var `c` (a grouped convolution's input channels
+/// depend on its output channel).
+bool channelReadDependsOn(const Func &reader, const std::string &callee,
+                          const Var &c) {
+  for (const std::vector<Halide::Expr> &args : callArgsIn(reader, callee))
+    if (args.size() > 2 && Halide::Internal::expr_uses_var(args[2], c.name()))
+      return true;
+  return false;
+}
+
+/// Whether a call to `callee` in `reader`'s update divides a coordinate (a
+/// strided convolution's input gradient reads dy at (x + p - k) / s).
+bool readsDividedCoordinates(const Func &reader, const std::string &callee) {
+  class Division : public Halide::Internal::IRVisitor {
+  public:
+    bool found = false;
+
+  private:
+    using IRVisitor::visit;
+    void visit(const Halide::Internal::Div *) override { found = true; }
+  };
+  for (const std::vector<Halide::Expr> &args : callArgsIn(reader, callee))
+    for (const Halide::Expr &arg : args) {
+      Division division;
+      arg.accept(&division);
+      if (division.found)
+        return true;
+    }
+  return false;
 }
 
 /// How a convolution-like sum `accum` (over rdom `r`: taps along x and y,
