@@ -244,7 +244,7 @@ std::string bytesText(int64_t bytes) {
 } // namespace
 
 MemoryEstimate estimateMemory(const NetworkSummary &summary,
-                              const ModelAbi &abi, int64_t batch) {
+                              const ModelAbi &abi, int64_t batch, bool gpu) {
   MemoryEstimate m;
   m.batch = batch;
   const int64_t f32 = 4;
@@ -255,12 +255,14 @@ MemoryEstimate estimateMemory(const NetworkSummary &summary,
     m.session += bytes * (p.updated ? 2 : 1) + (p.trainable ? 2 * bytes : 0);
     if (p.trainable)
       weightGradients += bytes;
+    if (gpu && p.shape.size() == 4)
+      m.transposedWeights = std::max(m.transposedWeights, bytes);
   }
   int64_t activations = elements(summary.inputShape, batch);
   for (const LayerSummary &layer : summary.layers)
     activations += elements(layer.outputShape, batch);
-  m.forward = activations * f32;
-  m.trainStep = 2 * activations * f32 + weightGradients;
+  m.forward = activations * f32 + m.transposedWeights;
+  m.trainStep = 2 * activations * f32 + weightGradients + m.transposedWeights;
   return m;
 }
 
@@ -272,6 +274,9 @@ void printMemory(const MemoryEstimate &m, const std::string &where,
      << "  forward pass at most " << bytesText(m.forward)
      << " (the input and every layer's output), training step at most "
      << bytesText(m.trainStep) << " (and their gradients)\n";
+  if (m.transposedWeights)
+    os << "  both with up to " << bytesText(m.transposedWeights)
+       << " for a convolution's weights, transposed while it runs\n";
 }
 
 std::string withCommas(int64_t n) {

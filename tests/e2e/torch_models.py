@@ -446,6 +446,30 @@ class NarrowUpdate(nn.Module):
         return self.fc(torch.flatten(F.relu(self.conv(x)), 1))
 
 
+class Warp(nn.Module):
+    """tests/e2e/warp.yaml: convolutions the GPU schedules warp-tile (32 or
+    64 output channels; batch norm, a residual add, stride 2, dilation)
+    and a 1x1 one that they do not."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(32)
+        self.conv3 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
+        self.conv4 = nn.Conv2d(64, 32, 3, padding=2, dilation=2)
+        self.conv5 = nn.Conv2d(32, 32, 1)
+        self.fc = nn.Linear(32, 5)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.bn(self.conv2(x)) + x)
+        x = F.relu(self.conv3(x))
+        x = F.relu(self.conv4(x))
+        x = F.relu(self.conv5(x))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 class Conv64(nn.Module):
     """benchmarks/conv64.yaml: one 3x3 convolution 64 -> 64 channels (the
     GPU check times it against cuDNN's), then a classifier ending."""
@@ -475,6 +499,7 @@ MODELS = {
     "wide": (Wide, (20, 22, 40)),
     "tall": (Tall, (64, 91, 8)),
     "narrow_update": (NarrowUpdate, (5, 1, 263)),
+    "warp": (Warp, (3, 11, 9)),
     "conv64": (Conv64, (64, 56, 56)),
     "resnet18": (ResNet18, (3, 224, 224)),
 }

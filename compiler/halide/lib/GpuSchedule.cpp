@@ -593,12 +593,252 @@ std::optional<StagedInput> stagedInputOf(const Func &source, const Func &accum,
   return std::nullopt;
 }
 
-/// How a convolution `anchor` stages its (padded) input.
-std::optional<StagedInput> stagedInputOf(const LoweredOp &anchor,
-                                         const GpuModel &gpu) {
-  return stagedInputOf(
-      anchor.padded.defined() ? anchor.padded : anchor.inputs.at(0).func,
-      anchor.accum, anchor.rdom, anchor.vars[2], anchor.output.shape, gpu);
+/// A Func that a convolution-like sum reads at its output channel along
+/// one dimension and at reduction variables only along the others (the
+/// weights): the Func and that dimension.
+struct ChannelRead {
+  Func callee;
+  int dimension;
+};
+
+/// The weights the update of `accum` reads at its output channel `c` (see
+/// ChannelRead), if one Func is read so.
+std::optional<ChannelRead> weightsReadAt(const Func &accum, const Var &c) {
+  class Calls : public Halide::Internal::IRVisitor {
+  public:
+    std::vector<const Halide::Internal::Call *> calls;
+
+  private:
+    using IRVisitor::visit;
+    void visit(const Halide::Internal::Call *call) override {
+      if (call->call_type == Halide::Internal::Call::Halide &&
+          call->func.defined())
+        calls.push_back(call);
+      IRVisitor::visit(call);
+    }
+  };
+  std::vector<Halide::Expr> values;
+  Calls calls;
+  for (const Halide::Expr &value : accum.function().update(0).values()) {
+    values.push_back(Halide::Internal::substitute_in_all_lets(value));
+    values.back().accept(&calls);
+  }
+  std::optional<ChannelRead> found;
+  for (const Halide::Internal::Call *call : calls.calls) {
+    std::optional<int> dimension;
+    bool readsPixels = false;
+    for (size_t i = 0; i < call->args.size(); ++i) {
+      const auto *v = call->args[i].as<Halide::Internal::Variable>();
+      if (v && v->name == c.name() && !dimension)
+        dimension = int(i);
+      else
+        for (const Var &pure : accum.args())
+          readsPixels = readsPixels || Halide::Internal::expr_uses_var(
+                                           call->args[i], pure.name());
+    }
+    if (!dimension || readsPixels)
+      continue;
+    if (found && found->callee.name() != call->name)
+      return std::nullopt;
+    found =
+        ChannelRead{Func(Halide::Internal::Function(call->func)), *dimension};
+  }
+  return found;
+}
+
+/// A convolution-like kernel as Halide's apps/conv_layer schedules it for
+/// CUDA: the lanes of a warp (a block) are gpu.warpLanes output channels,
+/// each lane accumulating a tile of `width` x `height` pixels of its
+/// channel in registers. The warp stages the input the tile's taps read in
+/// shared memory, a chunk of input channels at a time; every lane reads the
+/// same staged values (a broadcast), each loaded value feeding the taps of
+/// several pixels. The weights are read transposed, output channels
+/// innermost, so that a warp's loads of them are coalesced.
+struct WarpTiling {
+  StagedInput staged;
+  int width = 1, height = 1;
+  ChannelRead weights;
+};
+
+/// The warp tiling of a convolution-like sum `accum` (see stagedInputOf
+/// for the arguments), where its output channels fill whole warps, its
+/// input channels do not depend on the output channel (no groups), its
+/// weights are read at its output channel, and a lane's tile does at
+/// least an FMA per value it loads (staged values and weights: not a 1x1
+/// convolution, whose threads reuse more as channel tiles). The tile is the
+/// one (at most gpu.laneTileAccumulators pixels) with the fewest FMAs and
+/// loads per output pixel, its tiles at the image's edges shifted inwards
+/// (pixels computed twice rather than a tile of variable size, whose
+/// staged loads cannot be vectors); the chunk the largest divisor of the
+/// input channels, at most gpu.stagedChannels, whose tile fits in
+/// gpu.stagedInputBytes.
+std::optional<WarpTiling> warpTilingOf(const Func &source, const Func &accum,
+                                       const Halide::RDom &r, const Var &c,
+                                       const cnn::shape::Shape &shape,
+                                       const GpuModel &gpu) {
+  const int64_t C = shape[1], H = shape[2], W = shape[3];
+  const int64_t *kW = Halide::Internal::as_const_int(r.x.extent());
+  const int64_t *kH = Halide::Internal::as_const_int(r.y.extent());
+  const int64_t *channels = Halide::Internal::as_const_int(r.z.extent());
+  if (!kW || !kH || !channels || C % gpu.warpLanes != 0 ||
+      channelReadDependsOn(accum, source.name(), c))
+    return std::nullopt;
+  std::optional<ChannelRead> weights = weightsReadAt(accum, c);
+  if (!weights)
+    return std::nullopt;
+  const int64_t taps = *kW * *kH;
+  WarpTiling best{{source, 1}, 0, 0, *weights};
+  int64_t bestCost = 0;
+  for (int height = 1; height <= std::min<int64_t>(H, gpu.laneTileAccumulators);
+       ++height)
+    for (int width = 1;
+         width * height <= gpu.laneTileAccumulators && width <= W; ++width) {
+      const std::optional<int64_t> staged = elementsRead(
+          accum, source.name(), {width, height, 1, 1}, {*kW, *kH, 1});
+      if (!staged)
+        return std::nullopt;
+      const int64_t fmas = int64_t(width) * height * taps;
+      if (fmas < *staged + taps)
+        continue;
+      // An issue slot per FMA and per load (staged value or weight), over
+      // every tile of the image.
+      const int64_t cost = ((W + width - 1) / width) *
+                           ((H + height - 1) / height) *
+                           (fmas + *staged + taps);
+      if (!best.width || cost < bestCost) {
+        best.width = width;
+        best.height = height;
+        bestCost = cost;
+      }
+    }
+  if (!best.width)
+    return std::nullopt;
+  for (int chunk = int(std::min<int64_t>(*channels, gpu.stagedChannels));
+       chunk >= 1; --chunk) {
+    if (*channels % chunk != 0)
+      continue;
+    const std::optional<int64_t> elements =
+        elementsRead(accum, source.name(), {best.width, best.height, 1, 1},
+                     {*kW, *kH, chunk});
+    if (elements &&
+        *elements * int64_t(sizeof(float)) <= gpu.stagedInputBytes) {
+      best.staged.chunk = chunk;
+      return best;
+    }
+  }
+  return std::nullopt;
+}
+
+/// Runs loop `v` of `s` on the lanes of a warp (CUDA), or on a block's
+/// threads (OpenCL, which has no lanes; a block's accumulators are then
+/// in its shared memory).
+void onLanes(Stage s, VarOrRVar v, const GpuModel &gpu) {
+  if (gpu.api == GpuModel::Api::Cuda)
+    s.gpu_lanes(v);
+  else
+    s.gpu_threads(v);
+}
+
+/// Stores `out` (x, y, c, n) of `shape` [N, C, H, W], whose every element is
+/// the sum `accum` over (taps, input channels), with one kernel tiled by
+/// `t` (see WarpTiling): a block is a warp, over a tile of pixels and
+/// gpu.warpLanes channels of one image.
+void storeWarpTiled(Func out, Func accum, const cnn::shape::Shape &shape,
+                    const WarpTiling &t, const GpuModel &gpu) {
+  const std::vector<Var> v = out.args();
+  // Exactly the tensor, so that the tiles' bounds (and the staged tile's
+  // size) are constants.
+  out.compute_root()
+      .bound(v[0], 0, int(shape[3]))
+      .bound(v[1], 0, int(shape[2]))
+      .bound(v[2], 0, int(shape[1]));
+  // A block of one warp needs no barrier if its lanes run in lockstep,
+  // which Halide assumes (it injects none where a block has only lanes);
+  // since Volta they need not, so the block gets a second dimension of
+  // one thread, and Halide its barriers (around the staged tile's loads).
+  // Each lane loop then holds a whole unrolled tile, so that barriers go
+  // between the stages only.
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), cn("cn"),
+      one("one");
+  out.split(v[0], xo, xi, t.width, TailStrategy::ShiftInwards)
+      .split(v[1], yo, yi, t.height, TailStrategy::ShiftInwards)
+      .split(v[2], co, ci, gpu.warpLanes)
+      .split(xo, xo, one, 1)
+      .reorder(xi, yi, ci, one, xo, yo, co, v[3])
+      .unroll(xi)
+      .unroll(yi)
+      .fuse(co, v[3], cn)
+      .gpu_blocks(xo, yo, cn)
+      .gpu_threads(one);
+  onLanes(out, ci, gpu);
+  // The warp's accumulators, allocated at its level, channels innermost:
+  // on CUDA each lane's are in its registers (striped over the lanes).
+  const std::vector<Var> a = accum.args();
+  accum.compute_at(out, xo)
+      .reorder_storage(a[2], a[0], a[1], a[3])
+      .unroll(a[0])
+      .unroll(a[1]);
+  if (gpu.api == GpuModel::Api::Cuda)
+    accum.store_in(Halide::MemoryType::Register);
+  onLanes(accum, a[2], gpu);
+  const std::vector<VarOrRVar> rvars = reductionVarsOf(accum);
+  RVar kx = rvars[0].rvar, ky = rvars[1].rvar, rc = rvars[2].rvar, rco("rco"),
+       rci("rci");
+  Stage sums = accum.update();
+  sums.split(rc, rco, rci, t.staged.chunk, TailStrategy::GuardWithIf)
+      .reorder({a[0], a[1], kx, ky, a[2], rci, rco, a[3]})
+      .unroll(a[0])
+      .unroll(a[1]);
+  onLanes(sums, a[2], gpu);
+  unrollTaps(sums, accum);
+  if (const int64_t *k = Halide::Internal::as_const_int(
+          accum.function().update(0).schedule().rvars()[1].extent);
+      k && *k <= 8)
+    sums.unroll(ky);
+  // The chunk's input tile, loaded by the lanes together.
+  Func tile = Func(t.staged.source).in(accum);
+  tile.compute_at(accum, rco);
+  const std::vector<Var> s = tile.args();
+  Var p("p"), po("po"), pi("pi");
+  tile.fuse(s[0], s[1], p)
+      .fuse(p, s[2], p)
+      .split(p, po, pi, gpu.warpLanes, TailStrategy::GuardWithIf)
+      .reorder(pi, po, s[3]);
+  onLanes(tile, pi, gpu);
+  // The weights, output channels innermost: a kernel of their own.
+  Func transposed = Func(t.weights.callee).in(accum);
+  const std::vector<Var> w = transposed.args();
+  std::vector<Var> storage{w[size_t(t.weights.dimension)]};
+  for (size_t i = 0; i < w.size(); ++i)
+    if (int(i) != t.weights.dimension)
+      storage.push_back(w[i]);
+  transposed.compute_root().reorder_storage(storage);
+  launchPerElement(transposed,
+                   std::vector<VarOrRVar>(storage.begin(), storage.end()),
+                   gpu.threadsPerBlock);
+}
+
+/// Stores `out`, whose every element is the convolution-like sum `accum`
+/// of `source` (see stagedInputOf for the other arguments): warp-tiled
+/// where warpTilingOf allows, else channel-tiled, staging `source` where
+/// stagedInputOf allows. Neither where not `mayStage`. Returns whether the
+/// kernel stages `source` (else the caller stores it where it is a stage
+/// of its own).
+bool storeConvolution(Func out, Func accum, const Func &source,
+                      const Halide::RDom &r, const Var &c,
+                      const cnn::shape::Shape &shape, const GpuModel &gpu,
+                      bool mayStage = true) {
+  if (mayStage)
+    if (std::optional<WarpTiling> warp =
+            warpTilingOf(source, accum, r, c, shape, gpu)) {
+      storeWarpTiled(out, accum, shape, *warp, gpu);
+      return true;
+    }
+  std::optional<StagedInput> staged;
+  if (mayStage)
+    staged = stagedInputOf(source, accum, r, c, shape, gpu);
+  storeChannelTiled(out, accum, shape, gpu, staged);
+  return staged.has_value();
 }
 
 /// A batch norm in training mode reads its input (the anchor's result, not
@@ -655,24 +895,20 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
   LoweredOp &stored = ops.at(size_t(group.stored()));
   inlineAllButStored(ops, group);
   const bool statistics = statisticsReadAnchor(ops, group);
-  std::optional<StagedInput> staged;
-  if (anchor.kind == OpKind::Conv2d)
-    staged = stagedInputOf(anchor, gpu);
-  // A padded input (the input within a border of zeros) is its own kernel,
-  // unless the convolution stages it: then the staging pads as it loads.
-  if (anchor.padded.defined() && !staged)
-    storeOnDevice(anchor.padded, gpu);
   if (anchor.kind == OpKind::Conv2d) {
     // With batch statistics, the convolution is stored (read twice); the
     // chain after it is then one thread per element.
-    if (statistics) {
-      storeChannelTiled(anchor.accum.in(), anchor.accum, anchor.output.shape,
-                        gpu, staged);
+    const Func source =
+        anchor.padded.defined() ? anchor.padded : anchor.inputs.at(0).func;
+    const bool staged = storeConvolution(
+        statistics ? anchor.accum.in() : stored.output.func, anchor.accum,
+        source, anchor.rdom, anchor.vars[2], anchor.output.shape, gpu);
+    // A padded input (the input within a border of zeros) is its own kernel,
+    // unless the convolution stages it: then the staging pads as it loads.
+    if (anchor.padded.defined() && !staged)
+      storeOnDevice(anchor.padded, gpu);
+    if (statistics)
       storeOnDevice(stored.output.func, gpu);
-    } else {
-      storeChannelTiled(stored.output.func, anchor.accum, anchor.output.shape,
-                        gpu, staged);
-    }
   } else {
     std::optional<PerElementLoops> thread =
         storeOnDevice(stored.output.func, gpu);
@@ -1010,12 +1246,9 @@ void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
     // Not a strided convolution's: its staged sum keeps 64 floats per
     // thread in local memory on CUDA (ResNet-18's stride-2 convolutions).
     const Func dyPadded = g.stored.at(0);
-    std::optional<StagedInput> staged;
-    if (!readsDividedCoordinates(g.accum, dyPadded.name()))
-      staged = stagedInputOf(dyPadded, g.accum, g.rdom, g.vars[2],
-                             g.output.shape, gpu);
-    storeChannelTiled(g.output.func, g.accum, g.output.shape, gpu, staged);
-    if (!staged)
+    if (!storeConvolution(g.output.func, g.accum, dyPadded, g.rdom, g.vars[2],
+                          g.output.shape, gpu,
+                          !readsDividedCoordinates(g.accum, dyPadded.name())))
       storeOnDevice(dyPadded, gpu);
     return;
   }

@@ -456,7 +456,8 @@ int summaryCommand(const std::vector<std::string> &args) {
   const cnnc::ModelDescription model = cnnc::describeModel(*module);
   cnnc::printMemory(
       cnnc::estimateMemory(summary, model.abi,
-                           batch ? *batch : cnnc::recipeBatchSize(model)),
+                           batch ? *batch : cnnc::recipeBatchSize(model),
+                           target.has_gpu_feature()),
       target.has_gpu_feature() ? "device memory (" + targetText + ")"
                                : "memory (" + targetText + ")",
       std::cout);

@@ -55,10 +55,14 @@ struct MemoryEstimate {
   int64_t session = 0;
   int64_t forward = 0;   // the input and every layer's output
   int64_t trainStep = 0; // those, their gradients, the weight gradients
+  /// Included in both: on a GPU, a convolution's weights transposed for
+  /// its kernel while it runs (the largest, as a bound).
+  int64_t transposedWeights = 0;
 };
 
+/// `gpu`: the estimate of a GPU library (transposedWeights).
 MemoryEstimate estimateMemory(const NetworkSummary &summary,
-                              const ModelAbi &abi, int64_t batch);
+                              const ModelAbi &abi, int64_t batch, bool gpu);
 
 /// Prints the estimate under the table; `where` names the memory ("device
 /// memory (host-cuda)").

@@ -12,7 +12,13 @@ namespace cnnc::hl {
 /// (machine.gpu set), so that no stage of the pipeline runs on the host:
 ///
 ///  - Each fusion group is one kernel over its stored tensor: the chain's
-///    pointwise ops are inlined. A convolution's threads each accumulate a
+///    pointwise ops are inlined. A convolution whose output channels fill
+///    warps (gpu->warpLanes) is warp-tiled, as Halide's apps/conv_layer
+///    does: a block is a warp of output channels, each lane a tile of
+///    pixels (gpu->laneTileAccumulators) of its channel, the input staged
+///    in shared memory a chunk of channels at a time and the weights read
+///    transposed (a kernel of their own). Otherwise a convolution's threads
+///    each accumulate a
 ///    register tile of output channels (gpu->channelTile) of one pixel, or
 ///    of several rows where the input is not staged
 ///    (gpu->accumulatorsPerThread). A convolution whose blocks are 32
@@ -28,8 +34,8 @@ namespace cnnc::hl {
 ///    (all dimensions fused, blocks of gpu->threadsPerBlock threads) that
 ///    sums its reduction in registers; a flatten only linear layers read
 ///    is read in place (readsFlattenInPlace).
-///  - Convolution input gradients are register-tiled like the forward
-///    convolution; other gradients, per-channel intermediates and batch
+///  - Convolution input gradients are warp- or channel-tiled like the
+///    forward convolution; other gradients, per-channel intermediates and batch
 ///    statistics are kernels of one thread per element, each summing in
 ///    registers. A sum over the batch with few results (weight gradients,
 ///    statistics) is first split into partial sums over rows (rfactor),

@@ -37,6 +37,13 @@ struct GpuModel {
   /// Output channels one thread of a convolution accumulates in registers
   /// (a tile of this many accumulators reuses each input value it loads).
   int channelTile = 8;
+  /// Threads of a warp: a warp-tiled convolution's lanes are this many
+  /// output channels.
+  int warpLanes = 32;
+  /// Accumulators of a warp-tiled convolution's lane: a tile of pixels of
+  /// its channel (4 x 4 ran at 23.3 TFLOP/s on the H200, ../shared/DESIGN.md,
+  /// within the 64-register limit).
+  int laneTileAccumulators = 16;
   /// Accumulators of a convolution thread's register tile (channels x rows,
   /// or channels x a pool's window): with the values and weights it loads,
   /// within registersPerThread.
