@@ -454,16 +454,16 @@ void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   onThreads(tile, sxi, syi, sci, t);
 }
 
-/// The elements of `callee` that the update of `reader` reads over a box of
-/// its loops: its pure Vars (innermost first) over [0, pure[i]) and its
-/// reduction variables over [0, reduction[i]) (over their whole extent
-/// where `reduction` has no entry): Halide's bounds of the update's calls.
-/// Nothing when those are not constant, or when `reader` does not call
-/// `callee`.
-std::optional<int64_t> elementsRead(const Func &reader,
-                                    const std::string &callee,
-                                    const std::vector<int64_t> &pure,
-                                    const std::vector<int64_t> &reduction) {
+/// The extents of the box of `callee` that the update of `reader` reads
+/// over a box of its loops: its pure Vars (innermost first) over
+/// [0, pure[i]) and its reduction variables over [0, reduction[i]) (over
+/// their whole extent where `reduction` has no entry): Halide's bounds of
+/// the update's calls. Nothing when those are not constant, or when
+/// `reader` does not call `callee`.
+std::optional<std::vector<int64_t>>
+extentsRead(const Func &reader, const std::string &callee,
+            const std::vector<int64_t> &pure,
+            const std::vector<int64_t> &reduction) {
   using namespace Halide::Internal;
   const Definition &update = reader.function().update(0);
   const std::vector<Var> args = reader.args();
@@ -484,15 +484,30 @@ std::optional<int64_t> elementsRead(const Func &reader,
   }
   if (box.empty())
     return std::nullopt;
-  int64_t elements = 1;
+  std::vector<int64_t> extents;
   for (const Interval &i : box.bounds) {
     if (!i.is_bounded())
       return std::nullopt;
     const int64_t *extent = as_const_int(simplify(i.max - i.min + 1));
     if (!extent)
       return std::nullopt;
-    elements *= *extent;
+    extents.push_back(*extent);
   }
+  return extents;
+}
+
+/// The number of elements of the box extentsRead finds.
+std::optional<int64_t> elementsRead(const Func &reader,
+                                    const std::string &callee,
+                                    const std::vector<int64_t> &pure,
+                                    const std::vector<int64_t> &reduction) {
+  const std::optional<std::vector<int64_t>> extents =
+      extentsRead(reader, callee, pure, reduction);
+  if (!extents)
+    return std::nullopt;
+  int64_t elements = 1;
+  for (int64_t extent : *extents)
+    elements *= extent;
   return elements;
 }
 
@@ -658,6 +673,11 @@ struct WarpTiling {
   StagedInput staged;
   int width = 1, height = 1;
   ChannelRead weights;
+  /// Whether the staged tile's rows start at multiples of 4 floats: rows
+  /// read whole as vectors where a channel's plane of the packed tile
+  /// would start unaligned (9 x 9 floats for a stride-2 3x3 convolution's
+  /// 4 x 4 pixels: every load a scalar).
+  bool alignedRows = false;
 };
 
 /// The warp tiling of a convolution-like sum `accum` (see stagedInputOf
@@ -713,15 +733,18 @@ std::optional<WarpTiling> warpTilingOf(const Func &source, const Func &accum,
     }
   if (!best.width)
     return std::nullopt;
+  const std::optional<std::vector<int64_t>> plane = extentsRead(
+      accum, source.name(), {best.width, best.height, 1, 1}, {*kW, *kH, 1});
+  if (!plane || plane->size() < 2)
+    return std::nullopt;
+  const int64_t rowWidth = (*plane)[0], rows = (*plane)[1];
+  best.alignedRows = rowWidth % 4 != 0 && rowWidth * rows % 4 != 0;
+  const int64_t planeFloats =
+      (best.alignedRows ? (rowWidth + 3) / 4 * 4 : rowWidth) * rows;
   for (int chunk = int(std::min<int64_t>(*channels, gpu.stagedChannels));
        chunk >= 1; --chunk) {
-    if (*channels % chunk != 0)
-      continue;
-    const std::optional<int64_t> elements =
-        elementsRead(accum, source.name(), {best.width, best.height, 1, 1},
-                     {*kW, *kH, chunk});
-    if (elements &&
-        *elements * int64_t(sizeof(float)) <= gpu.stagedInputBytes) {
+    if (*channels % chunk == 0 &&
+        planeFloats * chunk * int64_t(sizeof(float)) <= gpu.stagedInputBytes) {
       best.staged.chunk = chunk;
       return best;
     }
@@ -799,6 +822,8 @@ void storeWarpTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   Func tile = Func(t.staged.source).in(accum);
   tile.compute_at(accum, rco);
   const std::vector<Var> s = tile.args();
+  if (t.alignedRows)
+    tile.align_storage(s[0], 4);
   Var p("p"), po("po"), pi("pi");
   tile.fuse(s[0], s[1], p)
       .fuse(p, s[2], p)
