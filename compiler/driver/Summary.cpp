@@ -2,6 +2,7 @@
 
 #include "cnn/CnnDialect.h"
 #include "cnn/ShapeRules.h"
+#include "cnnc/halide/MachineModel.h"
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -241,6 +242,15 @@ std::string bytesText(int64_t bytes) {
   return os.str();
 }
 
+/// Whether a GPU library may transpose `weights` (a convolution's,
+/// [O, I / groups, kH, kW]) for a warp-tiled kernel (docs/gpu.md): not 1x1,
+/// and its output channels or its input gradient's fill warps.
+bool transposedForWarps(const std::vector<int64_t> &weights) {
+  const int64_t lanes = hl::GpuModel().warpLanes;
+  return weights.size() == 4 && weights[2] * weights[3] > 1 &&
+         (weights[0] % lanes == 0 || weights[1] % lanes == 0);
+}
+
 } // namespace
 
 MemoryEstimate estimateMemory(const NetworkSummary &summary,
@@ -255,7 +265,7 @@ MemoryEstimate estimateMemory(const NetworkSummary &summary,
     m.session += bytes * (p.updated ? 2 : 1) + (p.trainable ? 2 * bytes : 0);
     if (p.trainable)
       weightGradients += bytes;
-    if (gpu && p.shape.size() == 4)
+    if (gpu && transposedForWarps(p.shape))
       m.transposedWeights = std::max(m.transposedWeights, bytes);
   }
   int64_t activations = elements(summary.inputShape, batch);
@@ -275,7 +285,7 @@ void printMemory(const MemoryEstimate &m, const std::string &where,
      << " (the input and every layer's output), training step at most "
      << bytesText(m.trainStep) << " (and their gradients)\n";
   if (m.transposedWeights)
-    os << "  both with up to " << bytesText(m.transposedWeights)
+    os << "  both including up to " << bytesText(m.transposedWeights)
        << " for a convolution's weights, transposed while it runs\n";
 }
 

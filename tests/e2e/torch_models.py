@@ -448,7 +448,7 @@ class NarrowUpdate(nn.Module):
 
 class Warp(nn.Module):
     """tests/e2e/warp.yaml: convolutions the GPU schedules warp-tile (32 or
-    64 output channels; batch norm, a residual add, stride 2, dilation)
+    64 output channels; batch norms, a residual add, stride 2, dilation)
     and a 1x1 one that they do not."""
 
     def __init__(self):
@@ -459,6 +459,8 @@ class Warp(nn.Module):
         self.conv3 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
         self.conv4 = nn.Conv2d(64, 32, 3, padding=2, dilation=2)
         self.conv5 = nn.Conv2d(32, 32, 1)
+        self.conv6 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(32, track_running_stats=False)
         self.fc = nn.Linear(32, 5)
 
     def forward(self, x):
@@ -467,6 +469,7 @@ class Warp(nn.Module):
         x = F.relu(self.conv3(x))
         x = F.relu(self.conv4(x))
         x = F.relu(self.conv5(x))
+        x = F.relu(self.bn2(self.conv6(x)))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 

@@ -813,6 +813,9 @@ void storeWarpTiled(Func out, Func accum, const cnn::shape::Shape &shape,
       .unroll(a[0])
       .unroll(a[1]);
   onLanes(sums, a[2], gpu);
+  // The kernel's rows unrolled too (the channel-tiled threads keep them a
+  // loop): with a lane's pixels and all its taps unrolled, each staged
+  // value is loaded once per input channel, however many taps read it.
   unrollTaps(sums, accum);
   if (const int64_t *k = Halide::Internal::as_const_int(
           accum.function().update(0).schedule().rvars()[1].extent);
@@ -837,7 +840,9 @@ void storeWarpTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   for (size_t i = 0; i < w.size(); ++i)
     if (int(i) != t.weights.dimension)
       storage.push_back(w[i]);
-  transposed.compute_root().reorder_storage(storage);
+  // Computed just before the convolution (and freed after it), so that one
+  // convolution's transposed weights are alive at a time.
+  transposed.compute_at(out, Var::outermost()).reorder_storage(storage);
   launchPerElement(transposed,
                    std::vector<VarOrRVar>(storage.begin(), storage.end()),
                    gpu.threadsPerBlock);
@@ -935,6 +940,10 @@ void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
     if (statistics)
       storeOnDevice(stored.output.func, gpu);
   } else {
+    // A padded pool input (the input within a border of the padding
+    // value) is its own kernel.
+    if (anchor.padded.defined())
+      storeOnDevice(anchor.padded, gpu);
     std::optional<PerElementLoops> thread =
         storeOnDevice(stored.output.func, gpu);
     if (anchor.accum.defined()) {

@@ -56,7 +56,8 @@ struct MemoryEstimate {
   int64_t forward = 0;   // the input and every layer's output
   int64_t trainStep = 0; // those, their gradients, the weight gradients
   /// Included in both: on a GPU, a convolution's weights transposed for
-  /// its kernel while it runs (the largest, as a bound).
+  /// its warp-tiled kernel while it runs (the largest that may be, as a
+  /// bound: one is alive at a time).
   int64_t transposedWeights = 0;
 };
 

@@ -17,9 +17,9 @@ namespace cnnc::hl {
 ///    does: a block is a warp of output channels, each lane a tile of
 ///    pixels (gpu->laneTileAccumulators) of its channel, the input staged
 ///    in shared memory a chunk of channels at a time and the weights read
-///    transposed (a kernel of their own). Otherwise a convolution's threads
-///    each accumulate a
-///    register tile of output channels (gpu->channelTile) of one pixel, or
+///    transposed (a kernel of their own); but a 1x1 or grouped one. Other
+///    convolutions' threads each accumulate a register tile of output
+///    channels (gpu->channelTile) of one pixel, or
 ///    of several rows where the input is not staged
 ///    (gpu->accumulatorsPerThread). A convolution whose blocks are 32
 ///    pixels wide stages its input in shared memory a chunk of input
@@ -35,14 +35,14 @@ namespace cnnc::hl {
 ///    sums its reduction in registers; a flatten only linear layers read
 ///    is read in place (readsFlattenInPlace).
 ///  - Convolution input gradients are warp- or channel-tiled like the
-///    forward convolution; other gradients, per-channel intermediates and batch
-///    statistics are kernels of one thread per element, each summing in
-///    registers. A sum over the batch with few results (weight gradients,
-///    statistics) is first split into partial sums over rows (rfactor),
-///    stored by a kernel of their own; a convolution's weight gradient sums
-///    its parts in register tiles (taps along x x a block of output
-///    channels). Every summation order is fixed, so results do not depend
-///    on the launch (no atomics).
+///    forward convolution (a strided one's channel-tiled); other gradients,
+///    per-channel intermediates and batch statistics are kernels of one thread
+///    per element, each summing in registers. A sum over the batch with few
+///    results (weight gradients, statistics) is first split into partial sums
+///    over rows (rfactor), stored by a kernel of their own; a convolution's
+///    weight gradient sums its parts in register tiles (taps along x x a block
+///    of output channels). Every summation order is fixed, so results do not
+///    depend on the launch (no atomics).
 ///  - Backward fusion as on the CPU (backwardFusion): flatten, broadcast
 ///    and tiling max-pool gradients are inlined in their readers; a linear
 ///    layer's input gradient is summed in the threads of the element-wise

@@ -41,8 +41,8 @@ struct GpuModel {
   /// output channels.
   int warpLanes = 32;
   /// Accumulators of a warp-tiled convolution's lane: a tile of pixels of
-  /// its channel (4 x 4 ran at 23.3 TFLOP/s on the H200, ../shared/DESIGN.md,
-  /// within the 64-register limit).
+  /// its channel (apps/conv_layer's schedule with 4 x 4 tiles ran at 23.3
+  /// TFLOP/s on the H200 within the 64-register limit, ../shared/DESIGN.md).
   int laneTileAccumulators = 16;
   /// Accumulators of a convolution thread's register tile (channels x rows,
   /// or channels x a pool's window): with the values and weights it loads,
