@@ -473,6 +473,21 @@ class Warp(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class StridedGrad(nn.Module):
+    """tests/e2e/strided_grad.yaml: a stride-2 convolution whose input
+    gradient the GPU schedules warp-tile."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 32, 3, stride=2, padding=1)
+        self.fc = nn.Linear(32, 5)
+
+    def forward(self, x):
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 class Conv64(nn.Module):
     """benchmarks/conv64.yaml: one 3x3 convolution 64 -> 64 channels (the
     GPU check times it against cuDNN's), then a classifier ending."""
@@ -503,6 +518,7 @@ MODELS = {
     "tall": (Tall, (64, 91, 8)),
     "narrow_update": (NarrowUpdate, (5, 1, 263)),
     "warp": (Warp, (3, 11, 9)),
+    "strided_grad": (StridedGrad, (3, 6, 8)),
     "conv64": (Conv64, (64, 56, 56)),
     "resnet18": (ResNet18, (3, 224, 224)),
 }

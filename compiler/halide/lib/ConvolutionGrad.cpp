@@ -58,11 +58,11 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   RDom &r = result.rdom;
   Expr tx = x + px - r.x * dlx, ty = y + py - r.y * dly;
   Expr ox = sx == 1 ? tx : tx / sx, oy = sy == 1 ? ty : ty / sy;
-  Expr valid = ox >= 0 && ox < outW && oy >= 0 && oy < outH;
+  Expr divides = Halide::Internal::const_true();
   if (sx > 1)
-    valid = valid && tx % sx == 0;
+    divides = divides && tx % sx == 0;
   if (sy > 1)
-    valid = valid && ty % sy == 0;
+    divides = divides && ty % sy == 0;
   // A small plane behind a wide border (LeNet's conv2: 14 input rows, 5x5
   // taps, dy 10 rows high) spends many of its taps on dy's rows of zeros
   // (20 of 70 row taps): those are skipped. A schedule unrolling the rows
@@ -83,10 +83,12 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   }
   // dy behind a zero exterior (stored[0]): nothing outside dy is read, and
   // a stored copy lets the schedule read it with dense, unclamped vectors.
-  // With stride 1 the zeros are exactly the invalid taps, so the sum needs
-  // no select (a per-tap mask in the innermost loop); it would differ only
-  // for a non-finite weight (0 * inf), which already makes the forward
-  // output NaN. Strides > 1 still skip the taps that do not divide.
+  // The zeros are exactly the taps that land outside dy, so the sum needs
+  // no select for them (a per-tap mask in the innermost loop); it would
+  // differ only for a non-finite weight (0 * inf), which already makes the
+  // forward output NaN. Strides > 1 still skip the taps that do not divide
+  // (a schedule that unrolls pixels by the stride and the taps knows which
+  // at compile time).
   Func dyPadded(detail::funcName(name, "_dy_padded"));
   dyPadded(x, y, c, n) = BoundaryConditions::constant_exterior(
       dy.func, 0.0f, {{0, outW}, {0, outH}, Range(), Range()})(x, y, c, n);
@@ -96,7 +98,7 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   result.accum = Func(detail::funcName(name, "_accum"));
   result.accum(x, y, c, n) = 0.0f;
   result.accum(x, y, c, n) +=
-      sx == 1 && sy == 1 ? value : select(valid, value, 0.0f);
+      sx == 1 && sy == 1 ? value : select(divides, value, 0.0f);
   Func out(detail::funcName(name));
   out(x, y, c, n) = result.accum(x, y, c, n);
   result.output = {out, inputShape};

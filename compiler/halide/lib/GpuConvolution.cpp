@@ -3,6 +3,7 @@
 #include "GpuKernels.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 namespace cnnc::hl::gpu {
@@ -236,6 +237,44 @@ std::optional<StagedInput> stagedInputOf(const Func &source, const Func &accum,
   return std::nullopt;
 }
 
+/// What a convolution-like sum divides the x and y coordinates it reads its
+/// input at by (a strided convolution's input gradient reads dy at
+/// (x + p - k) / s): 1 where it does not divide. Nothing where a divisor
+/// is not a constant, or another coordinate is divided.
+using Divisors = std::array<int64_t, 2>;
+std::optional<Divisors> coordinateDivisors(const Func &reader,
+                                           const std::string &callee) {
+  class Division : public Halide::Internal::IRVisitor {
+  public:
+    std::optional<int64_t> divisor;
+    bool unknown = false;
+
+  private:
+    using IRVisitor::visit;
+    void visit(const Halide::Internal::Div *div) override {
+      const int64_t *b = Halide::Internal::as_const_int(div->b);
+      if (!b || (divisor && *divisor != *b))
+        unknown = true;
+      else
+        divisor = *b;
+      IRVisitor::visit(div);
+    }
+  };
+  Divisors divisors{1, 1};
+  for (const std::vector<Halide::Expr> &args : callArgsIn(reader, callee))
+    for (size_t i = 0; i < args.size(); ++i) {
+      Division division;
+      args[i].accept(&division);
+      if (division.unknown || (division.divisor && i >= 2) ||
+          (division.divisor && divisors[i] != 1 &&
+           divisors[i] != *division.divisor))
+        return std::nullopt;
+      if (division.divisor)
+        divisors[i] = *division.divisor;
+    }
+  return divisors;
+}
+
 /// A Func that a convolution-like sum reads at its output channel along
 /// one dimension and at reduction variables only along the others (the
 /// weights): the Func and that dimension.
@@ -323,13 +362,16 @@ struct WarpTiling {
 std::optional<WarpTiling> warpTilingOf(const Func &source, const Func &accum,
                                        const Halide::RDom &r, const Var &c,
                                        const cnn::shape::Shape &shape,
+                                       const Divisors &divisors,
                                        const GpuModel &gpu) {
   const int64_t C = shape[1], H = shape[2], W = shape[3];
   const int64_t *kW = Halide::Internal::as_const_int(r.x.extent());
   const int64_t *kH = Halide::Internal::as_const_int(r.y.extent());
   const int64_t *channels = Halide::Internal::as_const_int(r.z.extent());
+  const auto [sx, sy] = divisors;
   if (!kW || !kH || !channels || C % gpu.warpLanes != 0 ||
-      channelReadDependsOn(accum, source.name(), c))
+      channelReadDependsOn(accum, source.name(), c) || W % sx != 0 ||
+      H % sy != 0)
     return std::nullopt;
   std::optional<ChannelRead> weights = weightsReadAt(accum, c);
   if (!weights)
@@ -341,11 +383,15 @@ std::optional<WarpTiling> warpTilingOf(const Func &source, const Func &accum,
        ++height)
     for (int width = 1;
          width * height <= gpu.laneTileAccumulators && width <= W; ++width) {
+      // A divided read's tile is whole strides, and so are its shifts
+      // inwards: which taps divide is then known when it is unrolled.
+      if (width % sx != 0 || height % sy != 0)
+        continue;
       const std::optional<int64_t> staged = elementsRead(
           accum, source.name(), {width, height, 1, 1}, {*kW, *kH, 1});
       if (!staged)
         return std::nullopt;
-      const int64_t fmas = int64_t(width) * height * taps;
+      const int64_t fmas = int64_t(width) * height * taps / (sx * sy);
       if (fmas < *staged + taps)
         continue;
       // An issue slot per FMA and per load (staged value or weight), over
@@ -530,37 +576,21 @@ std::optional<int64_t> elementsRead(const Func &reader,
   return elements;
 }
 
-bool readsDividedCoordinates(const Func &reader, const std::string &callee) {
-  class Division : public Halide::Internal::IRVisitor {
-  public:
-    bool found = false;
-
-  private:
-    using IRVisitor::visit;
-    void visit(const Halide::Internal::Div *) override { found = true; }
-  };
-  for (const std::vector<Halide::Expr> &args : callArgsIn(reader, callee))
-    for (const Halide::Expr &arg : args) {
-      Division division;
-      arg.accept(&division);
-      if (division.found)
-        return true;
-    }
-  return false;
-}
-
 bool storeConvolution(Func out, Func accum, const Func &source,
                       const Halide::RDom &r, const Var &c,
-                      const cnn::shape::Shape &shape, const GpuModel &gpu,
-                      bool mayStage) {
-  if (mayStage)
+                      const cnn::shape::Shape &shape, const GpuModel &gpu) {
+  const std::optional<Divisors> divisors =
+      coordinateDivisors(accum, source.name());
+  if (divisors)
     if (std::optional<WarpTiling> warp =
-            warpTilingOf(source, accum, r, c, shape, gpu)) {
+            warpTilingOf(source, accum, r, c, shape, *divisors, gpu)) {
       storeWarpTiled(out, accum, shape, *warp, gpu);
       return true;
     }
+  // A channel-tiled strided input gradient is not staged: its staged sum
+  // kept 64 floats per thread in local memory on CUDA.
   std::optional<StagedInput> staged;
-  if (mayStage)
+  if (divisors == Divisors{1, 1})
     staged = stagedInputOf(source, accum, r, c, shape, gpu);
   storeChannelTiled(out, accum, shape, gpu, staged);
   return staged.has_value();

@@ -67,22 +67,18 @@ std::optional<int64_t> elementsRead(const Halide::Func &reader,
                                     const std::vector<int64_t> &pure,
                                     const std::vector<int64_t> &reduction);
 
-/// Whether a call to `callee` in `reader`'s update divides a coordinate (a
-/// strided convolution's input gradient reads dy at (x + p - k) / s).
-bool readsDividedCoordinates(const Halide::Func &reader,
-                             const std::string &callee);
-
 /// Stores `out` (x, y, c, n) of `shape` [N, C, H, W], whose every element
 /// is the convolution-like sum `accum` of `source` (over rdom `r`: taps
 /// along x and y, then channels; `c` its output channel): warp-tiled where
 /// its output channels fill warps, else channel-tiled, staging `source` in
-/// shared memory where that pays (docs/gpu.md). Neither staging nor warp
-/// tiles where not `mayStage`. Returns whether the kernel stages `source`
+/// shared memory where that pays (docs/gpu.md; a strided convolution's
+/// input gradient, which divides the coordinates it reads, only in warp
+/// tiles of whole strides). Returns whether the kernel stages `source`
 /// (else the caller stores it where it is a stage of its own).
 bool storeConvolution(Halide::Func out, Halide::Func accum,
                       const Halide::Func &source, const Halide::RDom &r,
                       const Halide::Var &c, const cnn::shape::Shape &shape,
-                      const GpuModel &gpu, bool mayStage = true);
+                      const GpuModel &gpu);
 
 } // namespace cnnc::hl::gpu
 

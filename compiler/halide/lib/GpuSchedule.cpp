@@ -605,12 +605,9 @@ void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
     // dy within its zero border (stored[0]) staged as the forward pass
     // stages its padded input: padded as the tile loads, no kernel of its
     // own; stored where not staged.
-    // Not a strided convolution's: its staged sum keeps 64 floats per
-    // thread in local memory on CUDA (ResNet-18's stride-2 convolutions).
     const Func dyPadded = g.stored.at(0);
     if (!storeConvolution(g.output.func, g.accum, dyPadded, g.rdom, g.vars[2],
-                          g.output.shape, gpu,
-                          !readsDividedCoordinates(g.accum, dyPadded.name())))
+                          g.output.shape, gpu))
       storeOnDevice(dyPadded, gpu);
     return;
   }
