@@ -9,8 +9,9 @@
 #   T: host-cuda-cuda_capability_80 by default (the GPU machine's H100 and
 #      H200 are 9.0; Halide's plain host-cuda is sm_20 PTX, without the
 #      read-only loads, ld.global.nc, that sm_35 and later have)
-#   NETWORK: lenet general residual batchnorm wide conv64 resnet18
-#            (default: all)
+#   NETWORK: lenet general residual batchnorm wide warp strided_grad conv64
+#            resnet18 (default: all; warp and strided_grad run the CUDA-only
+#            lanes of the warp-tiled convolutions at odd sizes)
 #   --epoch: also carry `cnnc` (with the shared libraries it needs beyond
 #            glibc and libstdc++), Fashion-MNIST ($FASHION_MNIST, default
 #            /usr/share/datasets/fashion-mnist) and lenet_fashion's library
@@ -40,12 +41,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 networks=("$@")
-[ ${#networks[@]} -gt 0 ] || networks=(lenet general residual batchnorm wide conv64 resnet18)
+[ ${#networks[@]} -gt 0 ] ||
+  networks=(lenet general residual batchnorm wide warp strided_grad conv64 resnet18)
 
 yaml_of() {
   case $1 in
   lenet | resnet18) echo "$root/examples/$1.yaml" ;;
-  general | residual | batchnorm | wide) echo "$root/tests/e2e/$1.yaml" ;;
+  general | residual | batchnorm | wide | warp | strided_grad)
+    echo "$root/tests/e2e/$1.yaml" ;;
   conv64) echo "$root/benchmarks/conv64.yaml" ;;
   *) echo "gpu-check: unknown network '$1'" >&2; exit 2 ;;
   esac
