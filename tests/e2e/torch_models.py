@@ -518,7 +518,7 @@ MODELS = {
     "tall": (Tall, (64, 91, 8)),
     "narrow_update": (NarrowUpdate, (5, 1, 263)),
     "warp": (Warp, (3, 11, 9)),
-    "strided_grad": (StridedGrad, (3, 6, 8)),
+    "strided_grad": (StridedGrad, (3, 14, 14)),
     "conv64": (Conv64, (64, 56, 56)),
     "resnet18": (ResNet18, (3, 224, 224)),
 }

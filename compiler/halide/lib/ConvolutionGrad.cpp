@@ -52,17 +52,14 @@ LoweredGrad conv2dInputGrad(const Tensor &dy, const Tensor &weight,
   // Output pixel ox reads input ox * s - p + k * d, so input x receives
   // from tap k the output (x + p - k * d) / s when that divides exactly
   // (Halide's / and % are Euclidean: right for negative numerators too)
-  // and lands inside [0, outW).
+  // and lands inside [0, outW) (dy's zero border below sees to that).
   result.rdom =
       RDom({{0, kW}, {0, kH}, {0, groupOut}}, detail::funcName(name, "_r"));
   RDom &r = result.rdom;
   Expr tx = x + px - r.x * dlx, ty = y + py - r.y * dly;
   Expr ox = sx == 1 ? tx : tx / sx, oy = sy == 1 ? ty : ty / sy;
-  Expr divides = Halide::Internal::const_true();
-  if (sx > 1)
-    divides = divides && tx % sx == 0;
-  if (sy > 1)
-    divides = divides && ty % sy == 0;
+  Expr dividesX = tx % sx == 0, dividesY = ty % sy == 0;
+  Expr divides = sx == 1 ? dividesY : sy == 1 ? dividesX : dividesX && dividesY;
   // A small plane behind a wide border (LeNet's conv2: 14 input rows, 5x5
   // taps, dy 10 rows high) spends many of its taps on dy's rows of zeros
   // (20 of 70 row taps): those are skipped. A schedule unrolling the rows

@@ -17,6 +17,18 @@ using Halide::VarOrRVar;
 
 namespace {
 
+/// Kernel rows and columns of up to this many taps are unrolled.
+constexpr int64_t kUnrolledTaps = 8;
+
+/// The smallest power of two that is at least `n`, or `limit` (a power of
+/// two) where that is smaller.
+int powerOfTwoAtLeast(int64_t n, int limit) {
+  int p = 1;
+  while (p < n && p < limit)
+    p *= 2;
+  return p;
+}
+
 /// A convolution's input staged in shared memory, a chunk of input channels
 /// at a time: the threads of a block load the chunk's tile of `source`
 /// (every value its pixels' taps read) together, then each thread reads its
@@ -237,11 +249,12 @@ std::optional<StagedInput> stagedInputOf(const Func &source, const Func &accum,
   return std::nullopt;
 }
 
+using Divisors = std::array<int64_t, 2>;
+
 /// What a convolution-like sum divides the x and y coordinates it reads its
 /// input at by (a strided convolution's input gradient reads dy at
 /// (x + p - k) / s): 1 where it does not divide. Nothing where a divisor
 /// is not a constant, or another coordinate is divided.
-using Divisors = std::array<int64_t, 2>;
 std::optional<Divisors> coordinateDivisors(const Func &reader,
                                            const std::string &callee) {
   class Division : public Halide::Internal::IRVisitor {
@@ -369,9 +382,11 @@ std::optional<WarpTiling> warpTilingOf(const Func &source, const Func &accum,
   const int64_t *kH = Halide::Internal::as_const_int(r.y.extent());
   const int64_t *channels = Halide::Internal::as_const_int(r.z.extent());
   const auto [sx, sy] = divisors;
+  // A divided read drops its taps only where they are unrolled.
+  const bool divided = sx > 1 || sy > 1;
   if (!kW || !kH || !channels || C % gpu.warpLanes != 0 ||
       channelReadDependsOn(accum, source.name(), c) || W % sx != 0 ||
-      H % sy != 0)
+      H % sy != 0 || (divided && (*kW > kUnrolledTaps || *kH > kUnrolledTaps)))
     return std::nullopt;
   std::optional<ChannelRead> weights = weightsReadAt(accum, c);
   if (!weights)
@@ -493,7 +508,7 @@ void storeWarpTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   unrollTaps(sums, accum);
   if (const int64_t *k = Halide::Internal::as_const_int(
           accum.function().update(0).schedule().rvars()[1].extent);
-      k && *k <= 8)
+      k && *k <= kUnrolledTaps)
     sums.unroll(ky);
   // The chunk's input tile, loaded by the lanes together.
   Func tile = Func(t.staged.source).in(accum);
@@ -558,7 +573,7 @@ void unrollTaps(Stage sums, const Func &accum) {
   const Halide::Internal::ReductionVariable &kx =
       accum.function().update(0).schedule().rvars()[0];
   if (const int64_t *k = Halide::Internal::as_const_int(kx.extent);
-      k && *k <= 8)
+      k && *k <= kUnrolledTaps)
     sums.unroll(RVar(kx.var));
 }
 
@@ -587,8 +602,8 @@ bool storeConvolution(Func out, Func accum, const Func &source,
       storeWarpTiled(out, accum, shape, *warp, gpu);
       return true;
     }
-  // A channel-tiled strided input gradient is not staged: its staged sum
-  // kept 64 floats per thread in local memory on CUDA.
+  // A channel-tiled strided input gradient is not staged (its staged sum
+  // kept 64 floats per thread in local memory on CUDA), nor a grouped one.
   std::optional<StagedInput> staged;
   if (divisors == Divisors{1, 1})
     staged = stagedInputOf(source, accum, r, c, shape, gpu);

@@ -1,5 +1,7 @@
 #include "GpuKernels.h"
 
+#include <string>
+
 namespace cnnc::hl::gpu {
 
 using Halide::Func;
@@ -69,13 +71,6 @@ int largestDivisorAtMost(int64_t n, int limit) {
     if (n % d == 0)
       return d;
   return 1;
-}
-
-int powerOfTwoAtLeast(int64_t n, int limit) {
-  int p = 1;
-  while (p < n && p < limit)
-    p *= 2;
-  return p;
 }
 
 } // namespace cnnc::hl::gpu

@@ -1,6 +1,6 @@
 // Building blocks of the GPU schedules' kernels (GpuSchedule.cpp and
 // GpuConvolution.cpp; not installed, not public): the loops of a stage run
-// on the device, and the small integer helpers tilings share.
+// on the device, and an integer helper tilings share.
 #ifndef CNNC_HALIDE_LIB_GPUKERNELS_H
 #define CNNC_HALIDE_LIB_GPUKERNELS_H
 
@@ -43,9 +43,6 @@ std::optional<PerElementLoops> storeOnDevice(Halide::Func f,
 
 /// The largest divisor of `n` that is at most `limit`.
 int largestDivisorAtMost(int64_t n, int limit);
-
-/// The smallest power of two that is at least `n`, at most `limit`.
-int powerOfTwoAtLeast(int64_t n, int limit);
 
 } // namespace cnnc::hl::gpu
 
