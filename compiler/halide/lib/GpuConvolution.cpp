@@ -20,6 +20,17 @@ namespace {
 /// Kernel rows and columns of up to this many taps are unrolled.
 constexpr int64_t kUnrolledTaps = 8;
 
+/// Unrolls the update of `accum` (a convolution-like sum over (kx, ky,
+/// ci)) along its reduction variable `index` (0: kx, 1: ky) where that has
+/// at most kUnrolledTaps taps.
+void unrollTapsAlong(Stage sums, const Func &accum, size_t index) {
+  const Halide::Internal::ReductionVariable &tap =
+      accum.function().update(0).schedule().rvars().at(index);
+  if (const int64_t *k = Halide::Internal::as_const_int(tap.extent);
+      k && *k <= kUnrolledTaps)
+    sums.unroll(RVar(tap.var));
+}
+
 /// The smallest power of two that is at least `n`, or `limit` (a power of
 /// two) where that is smaller.
 int powerOfTwoAtLeast(int64_t n, int limit) {
@@ -506,10 +517,7 @@ void storeWarpTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   // loop): with a lane's pixels and all its taps unrolled, each staged
   // value is loaded once per input channel, however many taps read it.
   unrollTaps(sums, accum);
-  if (const int64_t *k = Halide::Internal::as_const_int(
-          accum.function().update(0).schedule().rvars()[1].extent);
-      k && *k <= kUnrolledTaps)
-    sums.unroll(ky);
+  unrollTapsAlong(sums, accum, 1);
   // The chunk's input tile, loaded by the lanes together.
   Func tile = Func(t.staged.source).in(accum);
   tile.compute_at(accum, rco);
@@ -570,11 +578,7 @@ TileLoops launchTiles(Func out, const ChannelTiling &t) {
 }
 
 void unrollTaps(Stage sums, const Func &accum) {
-  const Halide::Internal::ReductionVariable &kx =
-      accum.function().update(0).schedule().rvars()[0];
-  if (const int64_t *k = Halide::Internal::as_const_int(kx.extent);
-      k && *k <= kUnrolledTaps)
-    sums.unroll(RVar(kx.var));
+  unrollTapsAlong(sums, accum, 0);
 }
 
 std::optional<int64_t> elementsRead(const Func &reader,
