@@ -420,16 +420,31 @@ class Wide(nn.Module):
 
 
 class Tall(nn.Module):
-    """tests/e2e/tall.yaml: an unpadded convolution of a tall, narrow input
+    """tests/e2e/tall.yaml: unpadded convolutions of a tall, narrow input
     (the GPU schedules' row tails and split partial sums)."""
 
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(64, 64, 3)
-        self.fc = nn.Linear(64, 5)
+        self.conv2 = nn.Conv2d(64, 80, 3)
+        self.fc = nn.Linear(80, 5)
 
     def forward(self, x):
-        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class ManyChannels(nn.Module):
+    """tests/e2e/many_channels.yaml: a 256 -> 256 channel convolution of a
+    4x4 image (the GPU's weight gradient summed in parts of several rows)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(256, 256, 3, padding=1)
+        self.fc = nn.Linear(256, 5)
+
+    def forward(self, x):
+        x = F.relu(self.conv(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
@@ -516,6 +531,7 @@ MODELS = {
     "batchnorm": (BatchNormNet, (3, 12, 12)),
     "wide": (Wide, (20, 22, 40)),
     "tall": (Tall, (64, 91, 8)),
+    "many_channels": (ManyChannels, (256, 4, 4)),
     "narrow_update": (NarrowUpdate, (5, 1, 263)),
     "warp": (Warp, (3, 11, 9)),
     "strided_grad": (StridedGrad, (3, 14, 14)),

@@ -75,7 +75,9 @@ class Library:
             pointers(new_momentum), lr, mu, wd, int(nesterov), int(first),
             SEED, index, loss.ctypes.data_as(F32P))
         if status != 0:
-            sys.exit(f"cnnc_train_step_seeded returned status {status}")
+            self.lib.cnnc_last_error.restype = ctypes.c_char_p
+            sys.exit(f"cnnc_train_step_seeded returned status {status}: "
+                     f"{self.lib.cnnc_last_error().decode()}")
         return float(loss), new_params, new_momentum
 
 

@@ -142,48 +142,6 @@ void storeChannelTiled(Func out, Func accum, const cnn::shape::Shape &shape,
   onThreads(tile, sxi, syi, sci, t);
 }
 
-/// The extents of the box of `callee` that the update of `reader` reads
-/// over a box of its loops: its pure Vars (innermost first) over
-/// [0, pure[i]) and its reduction variables over [0, reduction[i]) (over
-/// their whole extent where `reduction` has no entry): Halide's bounds of
-/// the update's calls. Nothing when those are not constant, or when
-/// `reader` does not call `callee`.
-std::optional<std::vector<int64_t>>
-extentsRead(const Func &reader, const std::string &callee,
-            const std::vector<int64_t> &pure,
-            const std::vector<int64_t> &reduction) {
-  using namespace Halide::Internal;
-  const Definition &update = reader.function().update(0);
-  const std::vector<Var> args = reader.args();
-  Scope<Interval> scope;
-  for (size_t i = 0; i < args.size() && i < pure.size(); ++i)
-    scope.push(args[i].name(), Interval(0, int(pure[i] - 1)));
-  const std::vector<ReductionVariable> &rvars = update.schedule().rvars();
-  for (size_t i = 0; i < rvars.size(); ++i)
-    scope.push(rvars[i].var,
-               Interval(0, i < reduction.size()
-                               ? Halide::Expr(int(reduction[i] - 1))
-                               : simplify(rvars[i].extent - 1)));
-  Box box;
-  for (const Halide::Expr &value : update.values()) {
-    const std::map<std::string, Box> boxes = boxes_required(value, scope);
-    if (auto it = boxes.find(callee); it != boxes.end())
-      merge_boxes(box, it->second);
-  }
-  if (box.empty())
-    return std::nullopt;
-  std::vector<int64_t> extents;
-  for (const Interval &i : box.bounds) {
-    if (!i.is_bounded())
-      return std::nullopt;
-    const int64_t *extent = as_const_int(simplify(i.max - i.min + 1));
-    if (!extent)
-      return std::nullopt;
-    extents.push_back(*extent);
-  }
-  return extents;
-}
-
 /// The arguments of each call to `callee` in `reader`'s update, without
 /// its lets: Halide binds a common subexpression (the channel a grouped
 /// convolution's input gradient reads) to a name of its own.
@@ -452,16 +410,6 @@ std::optional<WarpTiling> warpTilingOf(const Func &source, const Func &accum,
   return std::nullopt;
 }
 
-/// Runs loop `v` of `s` on the lanes of a warp (CUDA), or on a block's
-/// threads (OpenCL, which has no lanes; a block's accumulators are then
-/// in its shared memory).
-void onLanes(Stage s, VarOrRVar v, const GpuModel &gpu) {
-  if (gpu.api == GpuModel::Api::Cuda)
-    s.gpu_lanes(v);
-  else
-    s.gpu_threads(v);
-}
-
 /// Stores `out` (x, y, c, n) of `shape` [N, C, H, W], whose every element is
 /// the sum `accum` over (taps, input channels), with one kernel tiled by
 /// `t` (see WarpTiling): a block is a warp, over a tile of pixels and
@@ -579,6 +527,42 @@ TileLoops launchTiles(Func out, const ChannelTiling &t) {
 
 void unrollTaps(Stage sums, const Func &accum) {
   unrollTapsAlong(sums, accum, 0);
+}
+
+std::optional<std::vector<int64_t>>
+extentsRead(const Func &reader, const std::string &callee,
+            const std::vector<int64_t> &pure,
+            const std::vector<int64_t> &reduction) {
+  using namespace Halide::Internal;
+  const Definition &update = reader.function().update(0);
+  const std::vector<Var> args = reader.args();
+  Scope<Interval> scope;
+  for (size_t i = 0; i < args.size() && i < pure.size(); ++i)
+    scope.push(args[i].name(), Interval(0, int(pure[i] - 1)));
+  const std::vector<ReductionVariable> &rvars = update.schedule().rvars();
+  for (size_t i = 0; i < rvars.size(); ++i)
+    scope.push(rvars[i].var,
+               Interval(0, i < reduction.size()
+                               ? Halide::Expr(int(reduction[i] - 1))
+                               : simplify(rvars[i].extent - 1)));
+  Box box;
+  for (const Halide::Expr &value : update.values()) {
+    const std::map<std::string, Box> boxes = boxes_required(value, scope);
+    if (auto it = boxes.find(callee); it != boxes.end())
+      merge_boxes(box, it->second);
+  }
+  if (box.empty())
+    return std::nullopt;
+  std::vector<int64_t> extents;
+  for (const Interval &i : box.bounds) {
+    if (!i.is_bounded())
+      return std::nullopt;
+    const int64_t *extent = as_const_int(simplify(i.max - i.min + 1));
+    if (!extent)
+      return std::nullopt;
+    extents.push_back(*extent);
+  }
+  return extents;
 }
 
 std::optional<int64_t> elementsRead(const Func &reader,

@@ -56,12 +56,18 @@ TileLoops launchTiles(Halide::Func out, const ChannelTiling &t);
 /// tile.
 void unrollTaps(Halide::Stage sums, const Halide::Func &accum);
 
-/// The number of elements of `callee` that the update of `reader` reads
+/// The extents of the box of `callee` that the update of `reader` reads
 /// over a box of its loops: its pure Vars (innermost first) over
 /// [0, pure[i]) and its reduction variables over [0, reduction[i]) (over
-/// their whole extent where `reduction` has no entry), by Halide's bounds
-/// of the update's calls. Nothing when those are not constant, or when
+/// their whole extent where `reduction` has no entry): Halide's bounds of
+/// the update's calls. Nothing when those are not constant, or when
 /// `reader` does not call `callee`.
+std::optional<std::vector<int64_t>>
+extentsRead(const Halide::Func &reader, const std::string &callee,
+            const std::vector<int64_t> &pure,
+            const std::vector<int64_t> &reduction);
+
+/// The number of elements in that box (extentsRead).
 std::optional<int64_t> elementsRead(const Halide::Func &reader,
                                     const std::string &callee,
                                     const std::vector<int64_t> &pure,

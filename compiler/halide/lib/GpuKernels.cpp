@@ -66,6 +66,13 @@ std::optional<PerElementLoops> storeOnDevice(Func f, const GpuModel &gpu) {
   return loops;
 }
 
+void onLanes(Stage s, VarOrRVar v, const GpuModel &gpu) {
+  if (gpu.api == GpuModel::Api::Cuda)
+    s.gpu_lanes(v);
+  else
+    s.gpu_threads(v);
+}
+
 int largestDivisorAtMost(int64_t n, int limit) {
   for (int d = limit; d > 1; --d)
     if (n % d == 0)

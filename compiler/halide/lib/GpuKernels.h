@@ -41,6 +41,11 @@ launchPerElement(Halide::Stage stage, std::vector<Halide::VarOrRVar> vars,
 std::optional<PerElementLoops> storeOnDevice(Halide::Func f,
                                              const GpuModel &gpu);
 
+/// Runs loop `v` of `s` on the lanes of a warp (CUDA), or on a block's
+/// threads (OpenCL, which has no lanes; a block's accumulators are then
+/// in its shared memory).
+void onLanes(Halide::Stage s, Halide::VarOrRVar v, const GpuModel &gpu);
+
 /// The largest divisor of `n` that is at most `limit`.
 int largestDivisorAtMost(int64_t n, int limit);
 

@@ -4,6 +4,7 @@
 
 #include "GpuConvolution.h"
 #include "GpuKernels.h"
+#include "GpuWeightGradient.h"
 
 #include <algorithm>
 #include <map>
@@ -417,6 +418,27 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
   return tile;
 }
 
+/// A conv weight gradient's sum `g.accum`, computed in the thread of
+/// `reader`'s kernel: its partial sums warp-tiled where that applies
+/// (reduceWeightGradInWarps), else split by reduceInThread with a
+/// weightGradTile; and its stored inputs (the padded input, or the input
+/// by phase), which the warps read through their staged rows instead.
+void reduceConvWeightGrad(LoweredGrad &g, const Func &reader,
+                          const std::optional<PerElementLoops> &loops,
+                          const GpuModel &gpu) {
+  const Func source = g.stored.empty() ? g.inputs.at(0).func : g.stored.at(0);
+  const int groups = int(g.inputs.at(0).shape.at(1) / g.output.shape.at(1));
+  if (reduceWeightGradInWarps(g.accum, source, g.inputs.at(1).func,
+                              g.output.shape, groups, gpu)) {
+    computeInThread(g.accum, reader, loops, gpu);
+    return;
+  }
+  reduceInThread(g.accum, reader, loops, elementCount(g.output.shape), gpu,
+                 weightGradTile(g, gpu));
+  for (Func &f : g.stored)
+    storeAnyOnDevice(f, std::nullopt, gpu);
+}
+
 /// The threads of an SGD step that computes its weight gradient
 /// (scheduleGradWithUpdate), per dimension of the weights, innermost first:
 /// along the innermost dimensions of extent > 1, each whole (at most three,
@@ -548,11 +570,11 @@ void scheduleGradWithUpdate(LoweredGrad &g, LoweredGrad &update,
     extra.func.compute_with(param, loops.thread);
   }
   computeInThread(g.output.func, param, loops, gpu);
-  reduceInThread(g.accum, param, loops, elementCount(g.output.shape), gpu,
-                 g.kind == GradKind::Conv2dWeightGrad ? weightGradTile(g, gpu)
-                                                      : RegisterTile{});
-  // The padded input, or the input by phase (strided), as without the
-  // update.
+  if (g.kind == GradKind::Conv2dWeightGrad) {
+    reduceConvWeightGrad(g, param, loops, gpu);
+    return;
+  }
+  reduceInThread(g.accum, param, loops, elementCount(g.output.shape), gpu);
   for (Func &f : g.stored)
     storeAnyOnDevice(f, std::nullopt, gpu);
 }
@@ -611,10 +633,12 @@ void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
       storeOnDevice(dyPadded, gpu);
     return;
   }
-  if (g.kind == GradKind::Conv2dWeightGrad)
-    reduceInThread(g.accum, g.output.func, storeOnDevice(g.output.func, gpu),
-                   elementCount(g.output.shape), gpu, weightGradTile(g, gpu));
-  else if (g.accum.defined())
+  if (g.kind == GradKind::Conv2dWeightGrad) {
+    reduceConvWeightGrad(g, g.output.func, storeOnDevice(g.output.func, gpu),
+                         gpu);
+    return;
+  }
+  if (g.accum.defined())
     reduceInThread(g.accum, g.output.func, storeOnDevice(g.output.func, gpu),
                    elementCount(g.output.shape), gpu);
   else if (g.kind == GradKind::SgdUpdate && !g.extraOutputs.empty())
