@@ -269,10 +269,17 @@ MemoryEstimate estimateMemory(const NetworkSummary &summary,
       m.transposedWeights = std::max(m.transposedWeights, bytes);
   }
   int64_t activations = elements(summary.inputShape, batch);
-  for (const LayerSummary &layer : summary.layers)
+  for (const LayerSummary &layer : summary.layers) {
     activations += elements(layer.outputShape, batch);
+    // Sums over [N, C, H, W] (a convolution's or batch norm's): parts of
+    // the H rows at most. A linear layer's are not split.
+    if (gpu && layer.outputShape.size() == 4)
+      m.partialSums = std::max(m.partialSums,
+                               layer.parameters * layer.outputShape[2] * f32);
+  }
   m.forward = activations * f32 + m.transposedWeights;
-  m.trainStep = 2 * activations * f32 + weightGradients + m.transposedWeights;
+  m.trainStep = 2 * activations * f32 + weightGradients + m.transposedWeights +
+                m.partialSums;
   return m;
 }
 
@@ -287,6 +294,9 @@ void printMemory(const MemoryEstimate &m, const std::string &where,
   if (m.transposedWeights)
     os << "  both including up to " << bytesText(m.transposedWeights)
        << " for a convolution's weights, transposed while it runs\n";
+  if (m.partialSums)
+    os << "  the training step including up to " << bytesText(m.partialSums)
+       << " for a layer's gradients summed in parts of its rows\n";
 }
 
 std::string withCommas(int64_t n) {

@@ -59,9 +59,14 @@ struct MemoryEstimate {
   /// its warp-tiled kernel while it runs (the largest that may be, as a
   /// bound: one is alive at a time).
   int64_t transposedWeights = 0;
+  /// Included in trainStep: on a GPU, a layer's parameter gradients summed
+  /// over the batch in parts of its output rows, stored before they are
+  /// added (at most a part per row: the largest layer's, as a bound; one
+  /// is alive at a time).
+  int64_t partialSums = 0;
 };
 
-/// `gpu`: the estimate of a GPU library (transposedWeights).
+/// `gpu`: the estimate of a GPU library (transposedWeights, partialSums).
 MemoryEstimate estimateMemory(const NetworkSummary &summary,
                               const ModelAbi &abi, int64_t batch, bool gpu);
 
