@@ -18,6 +18,7 @@
 
 #include "mlir/Dialect/StandardOps/IR/Ops.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/MapVector.h"
 
 #include <algorithm>
 #include <functional>
@@ -220,6 +221,62 @@ void addProfiledOps(const LoweringContext &cx, LoweredPipeline &result) {
   }
 }
 
+/// What a value stored between pipeline segments holds: a value of the
+/// function, or the mean or the (biased) variance of a value's batch
+/// statistics.
+struct Intermediate {
+  enum class Statistic { None, Mean, Var };
+  Value value;
+  Statistic statistic = Statistic::None;
+};
+
+/// Adds to `intermediates` (and `result`'s, `reads` and `writes`) the batch
+/// statistics that ops of several segments of `plan` read: the segment of
+/// the forward batch norm computes them (else the first segment that reads
+/// them) and stores their mean and variance, and the later ones read those
+/// rather than summing the whole input twice again each. (A segment before
+/// the forward op's, where planSegments put a running-statistics update
+/// that reads the forward op's input, computes its own.)
+void addStatisticsIntermediates(const SegmentPlan &plan,
+                                std::vector<Intermediate> &intermediates,
+                                LoweredPipeline &result,
+                                std::vector<std::vector<int>> &reads,
+                                std::vector<std::vector<int>> &writes) {
+  struct Readers {
+    std::vector<size_t> segments; // in order
+    std::optional<size_t> forward;
+  };
+  llvm::MapVector<Value, Readers> readersOf;
+  for (size_t s = 0; s < plan.size(); ++s)
+    for (Operation *op : plan[s])
+      if (std::optional<Value> input = lowering::batchStatsInputOf(op)) {
+        Readers &readers = readersOf[*input];
+        if (readers.segments.empty() || readers.segments.back() != s)
+          readers.segments.push_back(s);
+        if (isa<cnn::BatchNorm2dOp>(op))
+          readers.forward = s;
+      }
+  for (const auto &[input, readers] : readersOf) {
+    const size_t writer = readers.forward.value_or(readers.segments.front());
+    std::vector<size_t> later;
+    for (size_t s : readers.segments)
+      if (s > writer)
+        later.push_back(s);
+    if (later.empty())
+      continue;
+    const shp::Shape channels{cnn::shapeOf(input).at(1)};
+    for (Intermediate::Statistic statistic :
+         {Intermediate::Statistic::Mean, Intermediate::Statistic::Var}) {
+      const int id = int(intermediates.size());
+      intermediates.push_back({input, statistic});
+      result.intermediates.push_back({channels});
+      writes[writer].push_back(id);
+      for (size_t s : later)
+        reads[s].push_back(id);
+    }
+  }
+}
+
 /// Lowers `func` as planned by planSegments with segments of about
 /// `segmentOps` ops (one segment for the autoschedulers): each segment gets the
 /// function's arguments plus an ImageParam per intermediate it reads, and
@@ -250,9 +307,10 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
     for (Operation *op : plan[s])
       for (Value v : op->getResults())
         definedIn[v] = s;
-  // The intermediates, numbered in the order they are first read.
+  // The intermediates, numbered in the order they are first read: values,
+  // then batch statistics.
   llvm::DenseMap<Value, int> intermediateOf;
-  std::vector<Value> intermediateValues;
+  std::vector<Intermediate> intermediateValues;
   std::vector<std::vector<int>> reads(plan.size()), writes(plan.size());
   for (size_t s = 0; s < plan.size(); ++s)
     for (Operation *op : plan[s])
@@ -269,7 +327,7 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
                     "segments";
             return false;
           }
-          intermediateValues.push_back(v);
+          intermediateValues.push_back({v});
           result.intermediates.push_back({cnn::shapeOf(v)});
           writes[def->second].push_back(it->second);
         }
@@ -277,22 +335,36 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
           reads[s].push_back(it->second);
       }
 
+  addStatisticsIntermediates(plan, intermediateValues, result, reads, writes);
+
   for (size_t s = 0; s < plan.size(); ++s) {
     if (plan[s].empty())
       continue;
     LoweringContext cx(args.values);
     PipelineSegment segment;
     segment.arguments = args.list;
+    llvm::MapVector<Value, hl::ChannelStats> imported;
     for (int id : reads[s]) {
-      Value v = intermediateValues[id];
+      const Intermediate &read = intermediateValues[id];
       const shp::Shape &shape = result.intermediates[id].shape;
       Halide::ImageParam image(Halide::Float(32), int(shape.size()),
                                "intermediate" + std::to_string(id));
       hl::constrainToShape(image, shape, batchEstimate);
-      cx.setTensor(v,
-                   {lowering::readAll(image, image.name() + "_read"), shape});
+      Halide::Func values = lowering::readAll(image, image.name() + "_read");
+      if (read.statistic == Intermediate::Statistic::None)
+        cx.setTensor(read.value, {values, shape});
+      else if (read.statistic == Intermediate::Statistic::Mean)
+        imported[read.value].mean = values;
+      else
+        imported[read.value].var = values;
       segment.arguments.push_back(image);
       segment.reads.push_back(id);
+    }
+    for (auto &[input, stats] : imported) {
+      // M = N * H * W, as channelStats counts it.
+      const shp::Shape shape = cnn::shapeOf(input);
+      stats.count = Halide::cast<float>(cx.batch() * int(shape[2] * shape[3]));
+      cx.importBatchStats(input, std::move(stats));
     }
     func.walk([&](cnn::FillOp fill) { lowering::lowerOperation(fill, cx); });
     for (Operation *op : plan[s])
@@ -313,8 +385,21 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
     };
     for (const auto &[index, t] : functionOutputs)
       addOutput(t, index);
-    for (int id : writes[s])
-      addOutput(cx.tensor(intermediateValues[id]), -1 - id);
+    for (int id : writes[s]) {
+      const Intermediate &written = intermediateValues[id];
+      const shp::Shape &shape = result.intermediates[id].shape;
+      if (written.statistic == Intermediate::Statistic::None) {
+        addOutput(cx.tensor(written.value), -1 - id);
+        continue;
+      }
+      // This segment's ops computed them: it is the first that reads them.
+      const hl::ChannelStats *stats = cx.existingBatchStats(written.value);
+      addOutput({written.statistic == Intermediate::Statistic::Mean
+                     ? stats->mean
+                     : stats->var,
+                 shape},
+                -1 - id);
+    }
     if (outputs.empty()) {
       error = "a pipeline segment computes nothing that is used";
       return false;

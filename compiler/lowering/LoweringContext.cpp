@@ -113,7 +113,7 @@ void LoweringContext::define(Operation *op, hl::LoweredGrad lowered) {
 std::vector<const hl::ChannelStats *> LoweringContext::orphanStats() const {
   std::vector<const hl::ChannelStats *> orphans;
   for (const auto &[input, s] : stats)
-    if (!statsOfForwardOps.contains(input))
+    if (!statsOfForwardOps.contains(input) && !statsImported.contains(input))
       orphans.push_back(&s);
   return orphans;
 }

@@ -81,10 +81,21 @@ public:
   hl::Tensor momentum(cnn::ParameterOp param);
   /// The batch statistics of `input` in training mode, else null: a
   /// training batchnorm2d, its gradients and its running-stat update share
-  /// one computation (within a segment; another segment computes them again
-  /// from the stored input). `op` names them.
+  /// one computation (within a segment; a later segment reads the mean and
+  /// variance the first stored: importBatchStats). `op` names them.
   const hl::ChannelStats *batchStats(bool training, mlir::Value input,
                                      mlir::Operation *op);
+  /// The statistics of `input` an earlier segment computed, as this
+  /// segment reads them (their mean and var; no sums to schedule).
+  void importBatchStats(mlir::Value input, hl::ChannelStats imported) {
+    stats[input] = std::move(imported);
+    statsImported.insert(input);
+  }
+  /// The statistics of `input` this segment computes or imports, or null.
+  const hl::ChannelStats *existingBatchStats(mlir::Value input) const {
+    auto it = stats.find(input);
+    return it == stats.end() ? nullptr : &it->second;
+  }
   /// A forward op of this segment computes (and schedules) the statistics
   /// of `input`.
   void statsComputedByForwardOp(mlir::Value input) {
@@ -103,8 +114,8 @@ public:
   /// Backward ops, the loss and the updates, in order, and their cnn ops.
   std::vector<hl::LoweredGrad> grads;
   std::vector<mlir::Operation *> gradsLowered;
-  /// The batch statistics no forward op of this segment computes: the
-  /// backend stores them.
+  /// The batch statistics this segment computes that no forward op of it
+  /// does (not imported): the backend stores them.
   std::vector<const hl::ChannelStats *> orphanStats() const;
 
 private:
@@ -112,7 +123,7 @@ private:
   llvm::DenseMap<mlir::Value, hl::Tensor> tensors;
   Halide::Func labelsRead;
   llvm::DenseMap<mlir::Value, hl::ChannelStats> stats;
-  llvm::DenseSet<mlir::Value> statsOfForwardOps;
+  llvm::DenseSet<mlir::Value> statsOfForwardOps, statsImported;
 };
 
 } // namespace cnnc::lowering

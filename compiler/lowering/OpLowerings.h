@@ -9,6 +9,8 @@
 
 #include "LoweringContext.h"
 
+#include <optional>
+
 namespace cnnc::lowering {
 
 // Parameters are arguments of the pipeline (ops/Parameter.cpp).
@@ -86,6 +88,10 @@ void lowerOp(cnn::BatchNorm2dOp op, LoweringContext &cx);
 void lowerOp(cnn::BatchNorm2dInputGradOp op, LoweringContext &cx);
 void lowerOp(cnn::BatchNorm2dWeightGradOp op, LoweringContext &cx);
 void lowerOp(cnn::BatchNorm2dStatsUpdateOp op, LoweringContext &cx);
+/// The tensor whose batch statistics `op` reads (LoweringContext::
+/// batchStats): a training batch norm's input, for the forward op, its
+/// gradients and its running-statistics update; nothing for other ops.
+std::optional<mlir::Value> batchStatsInputOf(mlir::Operation *op);
 
 // ops/Loss.cpp
 void lowerOp(cnn::CrossEntropyOp op, LoweringContext &cx);

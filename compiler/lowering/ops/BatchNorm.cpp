@@ -44,4 +44,16 @@ void lowerOp(cnn::BatchNorm2dStatsUpdateOp op, LoweringContext &cx) {
                 op.getMomentum().convertToDouble(), cx.funcName(op)));
 }
 
+std::optional<mlir::Value> batchStatsInputOf(mlir::Operation *op) {
+  if (auto bn = mlir::dyn_cast<cnn::BatchNorm2dOp>(op))
+    return bn.getTraining() ? std::optional(bn.getInput()) : std::nullopt;
+  if (auto grad = mlir::dyn_cast<cnn::BatchNorm2dInputGradOp>(op))
+    return grad.getTraining() ? std::optional(grad.getInput()) : std::nullopt;
+  if (auto grad = mlir::dyn_cast<cnn::BatchNorm2dWeightGradOp>(op))
+    return grad.getTraining() ? std::optional(grad.getInput()) : std::nullopt;
+  if (auto update = mlir::dyn_cast<cnn::BatchNorm2dStatsUpdateOp>(op))
+    return update.getInput();
+  return std::nullopt;
+}
+
 } // namespace cnnc::lowering
