@@ -9,9 +9,11 @@
 #   T: host-cuda-cuda_capability_80 by default (the GPU machine's H100 and
 #      H200 are 9.0; Halide's plain host-cuda is sm_20 PTX, without the
 #      read-only loads, ld.global.nc, that sm_35 and later have)
-#   NETWORK: lenet general residual batchnorm wide warp strided_grad conv64
-#            resnet18 (default: all; warp and strided_grad run the CUDA-only
-#            lanes of the warp-tiled convolutions at odd sizes)
+#   NETWORK: lenet general residual batchnorm wide warp strided_grad
+#            many_channels kernel_rows conv64 resnet18 (default: all; warp,
+#            strided_grad, many_channels and kernel_rows run the CUDA-only
+#            lanes of the warp-tiled convolutions and weight gradients at
+#            odd sizes, in parts of several rows and groups of kernel rows)
 #   --epoch: also carry `cnnc` (with the shared libraries it needs beyond
 #            glibc and libstdc++), Fashion-MNIST ($FASHION_MNIST, default
 #            /usr/share/datasets/fashion-mnist) and lenet_fashion's library
@@ -42,12 +44,14 @@ while [ $# -gt 0 ]; do
 done
 networks=("$@")
 [ ${#networks[@]} -gt 0 ] ||
-  networks=(lenet general residual batchnorm wide warp strided_grad conv64 resnet18)
+  networks=(lenet general residual batchnorm wide warp strided_grad
+    many_channels kernel_rows conv64 resnet18)
 
 yaml_of() {
   case $1 in
   lenet | resnet18) echo "$root/examples/$1.yaml" ;;
-  general | residual | batchnorm | wide | warp | strided_grad)
+  general | residual | batchnorm | wide | warp | strided_grad | \
+    many_channels | kernel_rows)
     echo "$root/tests/e2e/$1.yaml" ;;
   conv64) echo "$root/benchmarks/conv64.yaml" ;;
   *) echo "gpu-check: unknown network '$1'" >&2; exit 2 ;;

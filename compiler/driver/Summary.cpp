@@ -271,11 +271,15 @@ MemoryEstimate estimateMemory(const NetworkSummary &summary,
   int64_t activations = elements(summary.inputShape, batch);
   for (const LayerSummary &layer : summary.layers) {
     activations += elements(layer.outputShape, batch);
-    // Sums over [N, C, H, W] (a convolution's or batch norm's): parts of
-    // the H rows at most. A linear layer's are not split.
-    if (gpu && layer.outputShape.size() == 4)
-      m.partialSums = std::max(m.partialSums,
-                               layer.parameters * layer.outputShape[2] * f32);
+    // Sums over [N, C, H, W] (a convolution's or batch norm's parameter
+    // gradients, a batch norm's C statistics): parts of its H rows at most
+    // (of its W columns where H is 1). A linear layer's are not split.
+    if (gpu && layer.outputShape.size() == 4) {
+      const int64_t C = layer.outputShape[1], H = layer.outputShape[2],
+                    W = layer.outputShape[3];
+      m.partialSums = std::max(m.partialSums, std::max(layer.parameters, C) *
+                                                  (H > 1 ? H : W) * f32);
+    }
   }
   m.forward = activations * f32 + m.transposedWeights;
   m.trainStep = 2 * activations * f32 + weightGradients + m.transposedWeights +

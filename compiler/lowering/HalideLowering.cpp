@@ -340,7 +340,7 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
   for (size_t s = 0; s < plan.size(); ++s) {
     if (plan[s].empty())
       continue;
-    LoweringContext cx(args.values);
+    LoweringContext cx(args.values, backend->machine());
     PipelineSegment segment;
     segment.arguments = args.list;
     llvm::MapVector<Value, hl::ChannelStats> imported;
@@ -392,7 +392,7 @@ bool lowerInSegments(FuncOp func, const Halide::Target &target,
         addOutput(cx.tensor(written.value), -1 - id);
         continue;
       }
-      // This segment's ops computed them: it is the first that reads them.
+      // This segment's ops computed them (addStatisticsIntermediates).
       const hl::ChannelStats *stats = cx.existingBatchStats(written.value);
       addOutput({written.statistic == Intermediate::Statistic::Mean
                      ? stats->mean

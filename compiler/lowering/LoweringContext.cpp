@@ -28,7 +28,9 @@ Halide::Func readAll(const Halide::ImageParam &param, const std::string &name,
   return f;
 }
 
-LoweringContext::LoweringContext(const FunctionArguments &args) : args(args) {
+LoweringContext::LoweringContext(const FunctionArguments &args,
+                                 const hl::MachineModel &machine)
+    : args(args), target(machine) {
   tensors[args.input] = {
       readAll(args.inputImage, "input_read", args.clampBatchReads),
       cnn::shapeOf(args.input)};

@@ -6,6 +6,7 @@
 
 #include "cnn/CnnDialect.h"
 #include "cnnc/halide/Gradients.h"
+#include "cnnc/halide/MachineModel.h"
 #include "cnnc/halide/Ops.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -57,7 +58,11 @@ struct FunctionArguments {
 /// intermediates.
 class LoweringContext {
 public:
-  explicit LoweringContext(const FunctionArguments &args);
+  /// `machine`: what the backend that schedules the lowered ops tiles for
+  /// (some algorithms have a form its schedules want).
+  LoweringContext(const FunctionArguments &args,
+                  const hl::MachineModel &machine);
+  const hl::MachineModel &machine() const { return target; }
 
   const FunctionArguments &arguments() const { return args; }
   const hl::Tensor &tensor(mlir::Value v) const;
@@ -82,7 +87,8 @@ public:
   /// The batch statistics of `input` in training mode, else null: a
   /// training batchnorm2d, its gradients and its running-stat update share
   /// one computation (within a segment; a later segment reads the mean and
-  /// variance the first stored: importBatchStats). `op` names them.
+  /// variance the batch norm's segment stored: importBatchStats). `op` names
+  /// them.
   const hl::ChannelStats *batchStats(bool training, mlir::Value input,
                                      mlir::Operation *op);
   /// The statistics of `input` an earlier segment computed, as this
@@ -120,6 +126,7 @@ public:
 
 private:
   const FunctionArguments &args;
+  const hl::MachineModel &target;
   llvm::DenseMap<mlir::Value, hl::Tensor> tensors;
   Halide::Func labelsRead;
   llvm::DenseMap<mlir::Value, hl::ChannelStats> stats;

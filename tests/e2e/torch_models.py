@@ -434,6 +434,21 @@ class Tall(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class KernelRows(nn.Module):
+    """tests/e2e/kernel_rows.yaml: 7x7 and 5x5 kernels (the GPU's weight
+    gradients summed in groups of kernel rows)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 32, 7, stride=2, padding=3)
+        self.dilated = nn.Conv2d(32, 32, 5, padding=4, dilation=2)
+        self.fc = nn.Linear(32, 5)
+
+    def forward(self, x):
+        x = F.relu(self.dilated(F.relu(self.stem(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 class ManyChannels(nn.Module):
     """tests/e2e/many_channels.yaml: a 256 -> 256 channel convolution of a
     4x4 image (the GPU's weight gradient summed in parts of several rows)."""
@@ -532,6 +547,7 @@ MODELS = {
     "wide": (Wide, (20, 22, 40)),
     "tall": (Tall, (64, 91, 8)),
     "many_channels": (ManyChannels, (256, 4, 4)),
+    "kernel_rows": (KernelRows, (3, 12, 12)),
     "narrow_update": (NarrowUpdate, (5, 1, 263)),
     "warp": (Warp, (3, 11, 9)),
     "strided_grad": (StridedGrad, (3, 14, 14)),

@@ -76,8 +76,9 @@ class Library:
             SEED, index, loss.ctypes.data_as(F32P))
         if status != 0:
             self.lib.cnnc_last_error.restype = ctypes.c_char_p
+            why = self.lib.cnnc_last_error() or b"no message"
             sys.exit(f"cnnc_train_step_seeded returned status {status}: "
-                     f"{self.lib.cnnc_last_error().decode()}")
+                     f"{why.decode()}")
         return float(loss), new_params, new_momentum
 
 

@@ -113,7 +113,8 @@ bool weightGradOverOutputChannels(const cnn::shape::Shape &weightShape,
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
-                             const Expr &batch, const std::string &name) {
+                             const Expr &batch, const std::string &name,
+                             bool wholeRows) {
   const char *op = "conv2d_weight_grad";
   detail::checkTensor(op, "input", input);
   detail::checkTensor(op, "dy", dy);
@@ -159,7 +160,9 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
   // sx. (A schedule vectorised over output channels reads single values of
   // it either way.) Unpadded, the phases past the last column (computed,
   // never read) repeat the edge.
-  const bool byPhase = sx > 1 && !weightGradOverOutputChannels(wShape, args);
+  const bool rowForm =
+      !wholeRows && !weightGradOverOutputChannels(wShape, args);
+  const bool byPhase = sx > 1 && rowForm;
   Func phases;
   if (byPhase) {
     Func columns = source;
@@ -176,7 +179,7 @@ LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
   // counted contributes 0.
   Expr ox, oy, n, counted;
   const int rowChunk = kWeightGradRowChunk;
-  if (rowChunk < outW && !weightGradOverOutputChannels(wShape, args)) {
+  if (rowChunk < outW && rowForm) {
     const int chunks = (outW + rowChunk - 1) / rowChunk;
     result.rdom = RDom({{0, rowChunk}, {0, chunks}, {0, outH}, {0, batch}},
                        detail::funcName(name, "_r"));

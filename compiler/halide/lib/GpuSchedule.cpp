@@ -193,6 +193,47 @@ void storeAnyOnDevice(Func f, std::optional<int64_t> results,
     storeOnDevice(f, gpu);
 }
 
+/// Whether `reader`'s definition calls `callee`.
+bool calls(const Func &reader, const Func &callee) {
+  return Halide::Internal::find_direct_calls(reader.function())
+      .count(callee.name());
+}
+
+/// Stores `fs` on the device (storeAnyOnDevice), but a reduction that one
+/// Func of `fs` without an update reads, and no other of `fs` (batch
+/// statistics' sums, read by their mean and variance; a batch norm
+/// gradient's), is summed in that reader's threads: one kernel fewer (two
+/// where its sum is split, whose parts the reader then adds).
+void storeAllOnDevice(const std::vector<Func> &fs,
+                      std::optional<int64_t> results, const GpuModel &gpu) {
+  std::map<std::string, std::vector<Func>> summedIn;
+  std::set<std::string> inReader;
+  for (const Func &r : fs) {
+    if (r.num_update_definitions() != 1)
+      continue;
+    std::vector<const Func *> readers;
+    for (const Func &f : fs)
+      if (f.name() != r.name() && calls(f, r))
+        readers.push_back(&f);
+    if (readers.size() == 1 && !readers.front()->has_update_definition()) {
+      summedIn[readers.front()->name()].push_back(r);
+      inReader.insert(r.name());
+    }
+  }
+  for (const Func &f : fs) {
+    if (inReader.count(f.name()))
+      continue;
+    auto sums = summedIn.find(f.name());
+    if (sums == summedIn.end()) {
+      storeAnyOnDevice(f, results, gpu);
+      continue;
+    }
+    const std::optional<PerElementLoops> loops = storeOnDevice(f, gpu);
+    for (Func &sum : sums->second)
+      reduceInThread(sum, f, loops, results, gpu);
+  }
+}
+
 int64_t elementCount(const cnn::shape::Shape &shape) {
   int64_t count = 1;
   for (int64_t d : shape)
@@ -240,12 +281,10 @@ void storeIntermediatesOf(std::vector<LoweredOp> &ops,
                           const fusion::Group &group, const GpuModel &gpu) {
   for (int member : group.chain) {
     LoweredOp &op = ops.at(size_t(member));
-    for (Func &f : op.stored)
-      storeAnyOnDevice(f, channelsOf(op.output.shape), gpu);
+    storeAllOnDevice(op.stored, channelsOf(op.output.shape), gpu);
   }
   LoweredOp &anchor = ops.at(size_t(group.anchor));
-  for (Func &f : anchor.stored)
-    storeAnyOnDevice(f, channelsOf(anchor.output.shape), gpu);
+  storeAllOnDevice(anchor.stored, channelsOf(anchor.output.shape), gpu);
 }
 
 void scheduleGroup(std::vector<LoweredOp> &ops, const fusion::Group &group,
@@ -376,13 +415,21 @@ void storePoolOverConv(std::vector<LoweredOp> &ops, const fusion::Group &pool,
   storeIntermediatesOf(ops, pool, gpu);
 }
 
-/// An SGD step's new parameters and new momentum (same shape, same
-/// operands) in one kernel: each thread writes both for its element.
+/// An SGD step's new parameters and new momentum, or a running-statistics
+/// update's new mean and variance (same shape, same operands), in one
+/// kernel: each thread writes both for its element.
 void storeWithVelocity(Func param, Func velocity, const GpuModel &gpu) {
   std::optional<PerElementLoops> loops = storeOnDevice(param, gpu);
   std::optional<PerElementLoops> own = storeOnDevice(velocity, gpu);
   if (loops && own)
     velocity.compute_with(param, loops->block);
+}
+
+/// Whether `g` stores its extra output with its output (storeWithVelocity).
+bool withExtraOutput(const LoweredGrad &g) {
+  return (g.kind == GradKind::SgdUpdate ||
+          g.kind == GradKind::BatchNorm2dStatsUpdate) &&
+         g.extraOutputs.size() == 1;
 }
 
 /// A conv weight gradient's register tile (RegisterTile): all taps along x
@@ -421,8 +468,9 @@ RegisterTile weightGradTile(const LoweredGrad &g, const GpuModel &gpu) {
 /// A conv weight gradient's sum `g.accum`, computed in the thread of
 /// `reader`'s kernel: its partial sums warp-tiled where that applies
 /// (reduceWeightGradInWarps), else split by reduceInThread with a
-/// weightGradTile; and its stored inputs (the padded input, or the input
-/// by phase), which the warps read through their staged rows instead.
+/// weightGradTile; and its stored input (the padded input: a GPU library's
+/// weight gradients sum whole rows, never the input by phase), which the
+/// warps read through their staged rows instead.
 void reduceConvWeightGrad(LoweredGrad &g, const Func &reader,
                           const std::optional<PerElementLoops> &loops,
                           const GpuModel &gpu) {
@@ -641,15 +689,14 @@ void scheduleGrad(LoweredGrad &g, const GpuModel &gpu) {
   if (g.accum.defined())
     reduceInThread(g.accum, g.output.func, storeOnDevice(g.output.func, gpu),
                    elementCount(g.output.shape), gpu);
-  else if (g.kind == GradKind::SgdUpdate && !g.extraOutputs.empty())
+  else if (withExtraOutput(g))
     storeWithVelocity(g.output.func, g.extraOutputs.front().func, gpu);
   else
     storeOnDevice(g.output.func, gpu);
-  for (Tensor &extra : g.extraOutputs)
-    if (g.kind != GradKind::SgdUpdate)
+  if (!withExtraOutput(g))
+    for (Tensor &extra : g.extraOutputs)
       storeOnDevice(extra.func, gpu);
-  for (Func &f : g.stored)
-    storeAnyOnDevice(f, std::nullopt, gpu);
+  storeAllOnDevice(g.stored, std::nullopt, gpu);
 }
 
 } // namespace
@@ -734,8 +781,8 @@ void applyGpuSchedule(const ScheduleRequest &request,
     computeInThread(producer.accum, reader, loops, gpu);
   }
   for (const ChannelStats *stats : request.orphanStats)
-    for (Func f : {stats->sum, stats->centred, stats->mean, stats->var})
-      storeAnyOnDevice(f, std::nullopt, gpu);
+    storeAllOnDevice({stats->sum, stats->centred, stats->mean, stats->var},
+                     std::nullopt, gpu);
 }
 
 } // namespace cnnc::hl

@@ -18,7 +18,9 @@ namespace {
 
 /// How a weight gradient's partial sums are warp-tiled: each lane
 /// accumulates kW x `kernelRows` taps of `channels` input channels of its
-/// output channel, adding `pixels` pixels of a row per unrolled iteration;
+/// output channel (a block's warp sums the kernel's groups of rows one
+/// after the other), adding `pixels` pixels of a row per unrolled
+/// iteration;
 /// the rows are summed in `parts` parts of `rowsPerPart` rows (a divisor of
 /// the rows). The warp stages dy and the input of a part of an image at a
 /// time.
@@ -96,8 +98,7 @@ warpWeightGradTilingOf(const Func &accum, const Func &source,
   t.pixels = pixelsPerIteration(int(*W));
   t.dyRowStride = conflictFreeStride(int(*W), t.pixels % 4 == 0);
   // Parts enough for about gpu.partialSumThreads threads in all.
-  const int64_t warps =
-      (O / gpu.warpLanes) * (C / t.channels) * (kH / t.kernelRows);
+  const int64_t warps = (O / gpu.warpLanes) * (C / t.channels);
   const int64_t wanted = gpu.partialSumThreads / gpu.warpLanes;
   const int64_t parts =
       std::clamp<int64_t>((wanted + warps - 1) / warps, 1, *H);
@@ -137,25 +138,27 @@ void storeWarpTiledPartials(Func stored, Func partial, const Func &source,
       .bound(v[3], 0, int(weightShape[0]))
       .bound(v[4], 0, t.parts);
   // A second thread dimension of one thread, so that Halide synchronises
-  // the warp around its staged rows (see storeWarpTiled).
+  // the warp around its staged rows (see storeWarpTiled). The groups of
+  // kernel rows are a loop in the block, not blocks: a block index fused
+  // from two (CUDA has three) would have Halide stage the input rows of
+  // every group, its bounds of the inner index's remainder not narrowing.
   Var kyo("kyo"), kyi("kyi"), cio("cio"), cii("cii"), co("co"), lane("ol"),
-      kc("kc"), one("one");
+      one("one");
   stored.split(v[1], kyo, kyi, t.kernelRows)
       .split(v[2], cio, cii, t.channels)
       .split(v[3], co, lane, gpu.warpLanes)
       .reorder(v[0], kyi, cii, lane, kyo, cio, co, v[4])
-      .fuse(kyo, cio, kc)
-      .split(kc, kc, one, 1)
+      .split(kyo, kyo, one, 1)
       .unroll(v[0])
       .unroll(kyi)
       .unroll(cii)
-      .gpu_blocks(kc, co, v[4])
+      .gpu_blocks(cio, co, v[4])
       .gpu_threads(one);
   onLanes(stored, lane, gpu);
   // The warp's accumulators, output channels innermost: on CUDA each
   // lane's are in its registers.
   const std::vector<Var> a = partial.args();
-  partial.compute_at(stored, kc)
+  partial.compute_at(stored, kyo)
       .reorder_storage(a[3], a[0], a[1], a[2], a[4])
       .unroll(a[0])
       .unroll(a[1])

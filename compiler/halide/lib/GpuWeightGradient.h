@@ -21,9 +21,10 @@ namespace cnnc::hl::gpu {
 /// taps read in shared memory). `accum` then sums the parts, in their
 /// order, wherever the caller computes it. Returns false, and leaves
 /// `accum` as it was, where the gradient is not of that form: groups, a
-/// number of output channels that is not a multiple of gpu.warpLanes, a
-/// sum that is not over (x, y, n) of static rows, an input read by phase,
-/// or staged rows that would not fit in gpu.stagedInputBytes. `source` is
+/// number of output channels that is not a multiple of gpu.warpLanes,
+/// kernel rows of more than gpu.laneTileAccumulators taps, a sum that is
+/// not over (x, y, n) of static rows, an input read by phase, or staged
+/// rows that would not fit in gpu.stagedInputBytes. `source` is
 /// then read through its staged rows only (a padded input need not be
 /// stored).
 bool reduceWeightGradInWarps(Halide::Func accum, const Halide::Func &source,

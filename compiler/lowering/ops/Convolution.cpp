@@ -23,10 +23,12 @@ void lowerOp(cnn::Conv2dInputGradOp op, LoweringContext &cx) {
 }
 
 void lowerOp(cnn::Conv2dWeightGradOp op, LoweringContext &cx) {
-  cx.define(op, hl::conv2dWeightGrad(cx.tensor(op.getInput()),
-                                     cx.tensor(op.getGrad()),
-                                     cnn::shapeOf(op.getResult()), convArgs(op),
-                                     cx.batch(), cx.funcName(op)));
+  // The GPU schedules' lanes are output channels: whole rows.
+  cx.define(op,
+            hl::conv2dWeightGrad(
+                cx.tensor(op.getInput()), cx.tensor(op.getGrad()),
+                cnn::shapeOf(op.getResult()), convArgs(op), cx.batch(),
+                cx.funcName(op), /*wholeRows=*/cx.machine().gpu.has_value()));
 }
 
 } // namespace cnnc::lowering

@@ -59,10 +59,11 @@ struct MemoryEstimate {
   /// its warp-tiled kernel while it runs (the largest that may be, as a
   /// bound: one is alive at a time).
   int64_t transposedWeights = 0;
-  /// Included in trainStep: on a GPU, a layer's parameter gradients summed
-  /// over the batch in parts of its output rows, stored before they are
-  /// added (at most a part per row: the largest layer's, as a bound; one
-  /// is alive at a time).
+  /// Included in trainStep: on a GPU, a layer's parameter gradients (or a
+  /// batch norm's statistics) summed over the batch in parts of its output
+  /// rows, stored before they are added (at most a part per row, or per
+  /// column of a single row: the largest layer's, as a bound; one is alive
+  /// at a time).
   int64_t partialSums = 0;
 };
 

@@ -40,8 +40,11 @@ namespace cnnc::hl {
 ///    per element, each summing in registers. A sum over the batch with few
 ///    results (weight gradients, statistics) is first split into partial sums
 ///    over rows (rfactor), stored by a kernel of their own; a convolution's
-///    weight gradient sums its parts in register tiles (taps along x x a block
-///    of output channels). Every summation order is fixed, so results do not
+///    weight gradient sums its parts warp-tiled where its output channels
+///    fill warps (GpuWeightGradient.h), else in register tiles (taps along x
+///    x a block of output channels); a reduction read only by one
+///    per-channel result (a statistic's sum, its mean) is summed in that
+///    result's threads. Every summation order is fixed, so results do not
 ///    depend on the launch (no atomics).
 ///  - Backward fusion as on the CPU (backwardFusion): flatten, broadcast
 ///    and tiling max-pool gradients are inlined in their readers; a linear

@@ -140,12 +140,15 @@ bool weightGradOverOutputChannels(const cnn::shape::Shape &weightShape,
 /// chunk, oy, n): the last chunk ends at the
 /// row's end (shifted inwards) and masks the pixels the one before it
 /// counted, so a schedule can vectorise every chunk as whole vectors with
-/// no partial tail (a row of 28 is 16 + 16, 12 of them masked).
+/// no partial tail (a row of 28 is 16 + 16, 12 of them masked). With
+/// `wholeRows` (the GPU schedules' form, which tile lanes over output
+/// channels, not x) neither chunks nor phases, whatever the shape.
 LoweredGrad conv2dWeightGrad(const Tensor &input, const Tensor &dy,
                              const cnn::shape::Shape &weightShape,
                              const cnn::shape::Conv2dArgs &args,
                              const Halide::Expr &batch,
-                             const std::string &name = "conv2d_dw");
+                             const std::string &name = "conv2d_dw",
+                             bool wholeRows = false);
 
 /// db [C] from dy [N, C, H, W] (sum over n, y, x; rdom (x, y, n)) or from
 /// dy [N, F] (sum over n; rdom (n)).
