@@ -483,8 +483,7 @@ void reduceConvWeightGrad(LoweredGrad &g, const Func &reader,
   }
   reduceInThread(g.accum, reader, loops, elementCount(g.output.shape), gpu,
                  weightGradTile(g, gpu));
-  for (Func &f : g.stored)
-    storeAnyOnDevice(f, std::nullopt, gpu);
+  storeAllOnDevice(g.stored, std::nullopt, gpu);
 }
 
 /// The threads of an SGD step that computes its weight gradient
@@ -623,8 +622,7 @@ void scheduleGradWithUpdate(LoweredGrad &g, LoweredGrad &update,
     return;
   }
   reduceInThread(g.accum, param, loops, elementCount(g.output.shape), gpu);
-  for (Func &f : g.stored)
-    storeAnyOnDevice(f, std::nullopt, gpu);
+  storeAllOnDevice(g.stored, std::nullopt, gpu);
 }
 
 /// Runs `f` (without dimensions) as one kernel of a single thread; the
@@ -763,8 +761,7 @@ void applyGpuSchedule(const ScheduleRequest &request,
       continue;
     }
     producer.output.func.compute_inline();
-    for (Func &f : producer.stored)
-      storeAnyOnDevice(f, std::nullopt, gpu);
+    storeAllOnDevice(producer.stored, std::nullopt, gpu);
   }
   for (size_t g = 0; g < request.grads.size(); ++g) {
     if (withTheirGradient.count(g) || computedIn[g])
